@@ -1,0 +1,45 @@
+# Countersign: two commands. `make run` serves the demo school; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi:app
+export PORTAL_DATABASE_URI ?= sqlite:///$(CURDIR)/instance/portal.db
+export PORTAL_ARCHIVE_DIR ?= $(CURDIR)/instance/archive
+
+.PHONY: run test install install-test demo migrate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+migrate: install
+	mkdir -p instance
+	$(VENV)/bin/flask portal db upgrade
+
+demo: migrate
+	$(VENV)/bin/flask portal demo --if-empty
+
+run: demo
+	$(VENV)/bin/flask run --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(PY) bench/records.py
+
+clean:
+	rm -rf $(VENV) instance dist build

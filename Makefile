@@ -6,8 +6,12 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi:app
-export PORTAL_DATABASE_URI ?= sqlite:///$(CURDIR)/instance/portal.db
-export PORTAL_ARCHIVE_DIR ?= $(CURDIR)/instance/archive
+# The demo server's settings (tests set their own and ignore these).
+RUN_ENV := PORTAL_DATABASE_URI=$${PORTAL_DATABASE_URI:-sqlite:///$(CURDIR)/instance/portal.db} \
+	PORTAL_ARCHIVE_DIR=$${PORTAL_ARCHIVE_DIR:-$(CURDIR)/instance/archive} \
+	PORTAL_KEYS_DIR=$${PORTAL_KEYS_DIR:-$(CURDIR)/instance/keys} \
+	PORTAL_SECURE_COOKIES=$${PORTAL_SECURE_COOKIES:-false} \
+	PORTAL_MAIL_BACKEND=$${PORTAL_MAIL_BACKEND:-log}
 
 .PHONY: run test install install-test demo migrate bench clean
 
@@ -27,13 +31,13 @@ install-test: $(VENV)/.installed-test
 
 migrate: install
 	mkdir -p instance
-	$(VENV)/bin/flask portal db upgrade
+	$(RUN_ENV) $(VENV)/bin/flask portal db upgrade
 
 demo: migrate
-	$(VENV)/bin/flask portal demo --if-empty
+	$(RUN_ENV) $(VENV)/bin/flask portal demo --if-empty
 
 run: demo
-	$(VENV)/bin/flask run --host $(HOST) --port $(PORT)
+	$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,61 @@
+"""The standalone application used by ``wsgi.py`` and ``make run``."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, redirect, url_for
+
+from portal.extension import Portal
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build a Flask app with the portal mounted at ``/``-level prefix ``/portal``.
+
+    Configuration comes from *config*, then ``PORTAL_*``/``SECRET_KEY`` environment variables.
+    """
+    app = Flask(__name__, instance_path=str(Path(os.environ.get("PORTAL_INSTANCE_DIR", Path.cwd() / "instance")).resolve()))
+    for key, value in os.environ.items():
+        if key.startswith("PORTAL_"):
+            app.config[key] = _loads(value)
+    if os.environ.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    # Cookies are Secure unless PORTAL_SECURE_COOKIES is false (plain http on 127.0.0.1 only).
+    secure = bool(app.config.get("PORTAL_SECURE_COOKIES", True))
+    for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if key not in (config or {}):
+            app.config[key] = secure
+    Portal(app)
+
+    @app.get("/")
+    def index() -> Any:
+        return redirect(url_for("portal.home"))
+
+    return app
+
+
+def _loads(value: str) -> Any:
+    import json
+
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    try:
+        return json.loads(value) if value[:1] in "0123456789[{-" else value
+    except ValueError:
+        return value
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-installation secret kept in the instance folder (made once)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

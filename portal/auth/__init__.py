@@ -1,0 +1,1 @@
+"""Passwords, signed tokens and sign-in throttling."""

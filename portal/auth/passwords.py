@@ -1,0 +1,52 @@
+"""Argon2id password hashing."""
+from __future__ import annotations
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app
+
+
+def _hasher() -> argon2.PasswordHasher:
+    if current_app.config["PORTAL_ARGON2_PROFILE"] == "cheapest":
+        return argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+    return argon2.PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Constant-work check; an account without a password never verifies."""
+    hasher = _hasher()
+    if not stored:
+        # Spend the same effort so that timing does not reveal unknown accounts.
+        try:
+            hasher.verify(_DUMMY.get(hasher.time_cost) or _dummy(hasher), password + "x")
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    try:
+        return hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY: dict[int, str] = {}
+
+
+def _dummy(hasher: argon2.PasswordHasher) -> str:
+    _DUMMY[hasher.time_cost] = hasher.hash("not-a-real-password")
+    return _DUMMY[hasher.time_cost]
+
+
+def check_password_rules(password: str) -> str | None:
+    """A message saying what is wrong with *password*, or ``None`` when it is acceptable."""
+    minimum = current_app.config["PORTAL_PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        return f"Use at least {minimum} characters."
+    if len(password) > 200:
+        return "Use at most 200 characters."
+    if password.strip() != password or not password.strip():
+        return "Do not start or end the password with a space."
+    return None

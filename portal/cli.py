@@ -1,0 +1,115 @@
+"""``flask portal ...`` commands."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+portal_cli = AppGroup("portal", help="Countersign portal commands.")
+db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic version table).")
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+portal_cli.add_command(db_cli)
+portal_cli.add_command(audit_cli)
+
+
+def _url() -> str:
+    return current_app.config["PORTAL_DATABASE_URI"]
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    from portal.migrate import upgrade
+
+    upgrade(_url(), revision)
+    click.echo(f"Database is at {revision}.")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (e.g. base)."""
+    from portal.migrate import downgrade
+
+    downgrade(_url(), revision)
+    click.echo(f"Database is at {revision}.")
+
+
+@portal_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has people.")
+@with_appcontext
+def demo_command(if_empty: bool) -> None:
+    """Load the fictional demo school and print its sign-ins."""
+    from portal.demo import load_demo, people_exist
+
+    if if_empty and people_exist():
+        click.echo("The database already has people; demo not loaded.")
+        _print_logins()
+        return
+    load_demo()
+    _print_logins()
+
+
+def _print_logins() -> None:
+    from portal.demo import DEMO_PASSWORD, demo_logins
+
+    logins = demo_logins()
+    if not logins:
+        return
+    click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
+    for role, email in logins:
+        click.echo(f"  {role:<28} {email}")
+
+
+@portal_cli.command("import-roster")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_roster_command(file: Path) -> None:
+    """Import classes, pupils, parents and staff from a roster CSV (all or nothing)."""
+    from portal.db import session
+    from portal.people.roster import RosterError, import_roster
+
+    limit = current_app.config["PORTAL_MAX_ROSTER_BYTES"]
+    if file.stat().st_size > limit:
+        raise click.ClickException(f"{file.name}: larger than {limit} bytes; split the file.")
+    try:
+        summary = import_roster(file.read_bytes(), file.name)
+    except RosterError as exc:
+        session.rollback()
+        for line in exc.errors:
+            click.echo(line, err=True)
+        raise click.ClickException(f"Nothing was imported ({len(exc.errors)} problem(s)).") from None
+    session.commit()
+    click.echo(summary.describe())
+
+
+@audit_cli.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Recompute the audit chain; name the first broken entry."""
+    from portal.audit import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"Audit chain intact: {report.count} entries, head {report.head}.")
+        return
+    click.echo(f"Audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
+               f"({report.count} entries before it are intact).", err=True)
+    sys.exit(1)
+
+
+def main() -> None:
+    """``countersign`` console script: the same commands outside ``flask``."""
+    from flask.cli import FlaskGroup
+
+    from portal.app import create_app
+
+    group = FlaskGroup(create_app=lambda: create_app())
+    group.add_command(portal_cli)
+    group()

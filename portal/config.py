@@ -1,0 +1,50 @@
+"""Configuration keys of the portal and their defaults.
+
+Every key starts with ``PORTAL_``. :class:`portal.Portal` applies the defaults with
+``setdefault`` so that a host application's own values always win. The README lists them.
+"""
+from __future__ import annotations
+
+DEFAULTS: dict[str, object] = {
+    #: SQLAlchemy URL of the portal's database (SQLite by default, PostgreSQL in production).
+    "PORTAL_DATABASE_URI": "sqlite:///portal.db",
+    #: Where the portal's blueprints are mounted in the host application.
+    "PORTAL_URL_PREFIX": "/portal",
+    #: Name shown in the header when no school settings exist yet.
+    "PORTAL_PRODUCT_NAME": "Countersign",
+    #: "smtp" sends mail through PORTAL_SMTP_HOST; "log" writes a one-line summary to the log.
+    "PORTAL_MAIL_BACKEND": "smtp",
+    "PORTAL_SMTP_HOST": "127.0.0.1",
+    "PORTAL_SMTP_PORT": 25,
+    "PORTAL_SMTP_USERNAME": None,
+    "PORTAL_SMTP_PASSWORD": None,
+    "PORTAL_SMTP_STARTTLS": False,
+    "PORTAL_SMTP_TIMEOUT": 10,
+    "PORTAL_MAIL_SENDER": "Countersign <no-reply@school.invalid>",
+    #: Seconds an invitation link stays valid (default 7 days).
+    "PORTAL_INVITE_MAX_AGE": 7 * 24 * 3600,
+    #: Seconds a password-reset link stays valid (default 1 hour).
+    "PORTAL_RESET_MAX_AGE": 3600,
+    #: Failed sign-ins allowed per account and per client address within the window.
+    "PORTAL_LOGIN_MAX_ATTEMPTS": 5,
+    "PORTAL_LOGIN_WINDOW_SECONDS": 15 * 60,
+    #: "default" (argon2id, t=3, m=64 MiB, p=4) or "cheapest" (tests only).
+    "PORTAL_ARGON2_PROFILE": "default",
+    #: Minimum password length.
+    "PORTAL_PASSWORD_MIN_LENGTH": 10,
+    #: Largest request body accepted (bytes); larger uploads are refused with a message.
+    "PORTAL_MAX_UPLOAD_BYTES": 32 * 1024 * 1024,
+    #: Largest roster CSV accepted (bytes).
+    "PORTAL_MAX_ROSTER_BYTES": 5 * 1024 * 1024,
+    #: Folder of the write-once archive of sealed PDFs.
+    "PORTAL_ARCHIVE_DIR": "archive",
+    #: RFC 3161 time-stamping authority; when set, seals are PAdES B-T instead of B-B.
+    "PORTAL_TSA_URL": None,
+    #: PKCS#12 file with the school's sealing certificate (else the one made by `keys init`).
+    "PORTAL_SIGNING_P12": None,
+    "PORTAL_SIGNING_P12_PASSWORD": None,
+    #: Folder holding the key and certificate made by `flask portal keys init`.
+    "PORTAL_KEYS_DIR": "keys",
+    #: Set the portal up with its own Flask-Login manager when the host has none.
+    "PORTAL_MANAGE_LOGIN": True,
+}

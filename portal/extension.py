@@ -1,0 +1,112 @@
+"""The :class:`Portal` Flask extension."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, render_template
+from flask_bootstrap import Bootstrap5
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from portal.config import DEFAULTS
+from portal.db import make_engine, make_session_factory
+
+log = logging.getLogger("portal")
+
+
+class Portal:
+    """Mounts Countersign into a Flask application.
+
+    ``Portal(app)`` or ``portal = Portal(); portal.init_app(app)``. State lives in
+    ``app.extensions["portal"]``; configuration keys start with ``PORTAL_``.
+    """
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self.engine: Any = None
+        self.session: Any = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if "portal" in app.extensions:
+            raise RuntimeError("Portal is already registered on this app.")
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        if not app.secret_key:
+            raise RuntimeError("Countersign needs app.secret_key (SECRET_KEY) to sign sessions and links.")
+        app.config.setdefault("MAX_CONTENT_LENGTH", app.config["PORTAL_MAX_UPLOAD_BYTES"])
+        app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+        if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+            app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+        app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+        app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+        app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
+
+        self.engine = make_engine(app.config["PORTAL_DATABASE_URI"])
+        self.session = make_session_factory(self.engine)
+        app.extensions["portal"] = self
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            self.session.remove()
+
+        if "csrf" not in app.extensions:
+            CSRFProtect(app)
+        if "bootstrap" not in app.extensions:
+            Bootstrap5(app)
+        if app.config["PORTAL_MANAGE_LOGIN"] and not hasattr(app, "login_manager"):
+            self._init_login(app)
+
+        from portal.blueprints import make_blueprint
+        from portal.cli import portal_cli
+        from portal.templating import register_template_helpers
+
+        register_template_helpers(app)
+        app.register_blueprint(make_blueprint(), url_prefix=app.config["PORTAL_URL_PREFIX"] or None)
+        app.cli.add_command(portal_cli)
+        self._register_error_pages(app)
+
+    def _init_login(self, app: Flask) -> None:
+        from portal.db import session
+        from portal.people.models import Person
+
+        manager = LoginManager()
+        manager.login_view = "portal.auth.login"
+        manager.login_message = "Please sign in to see this page."
+        manager.login_message_category = "info"
+        manager.session_protection = "strong"
+
+        @manager.user_loader
+        def load_user(user_id: str) -> Person | None:
+            pid, _, stamp = user_id.partition(":")
+            if not pid.isdigit():
+                return None
+            person = session.get(Person, int(pid))
+            if person is None or not person.active or person.get_id() != user_id:
+                return None
+            return person
+
+        manager.init_app(app)
+
+    @staticmethod
+    def _register_error_pages(app: Flask) -> None:
+        def page(code: int, title: str, message: str) -> Any:
+            return render_template("portal/error.html", code=code, title=title, message=message), code
+
+        @app.errorhandler(CSRFError)
+        def _csrf(e: CSRFError) -> Any:
+            return page(400, "Please try again", "This form had expired. Go back, refresh the page and send it again.")
+
+        @app.errorhandler(403)
+        def _forbidden(e: Exception) -> Any:
+            return page(403, "Not allowed", "Your account cannot open this page.")
+
+        @app.errorhandler(404)
+        def _not_found(e: Exception) -> Any:
+            return page(404, "Page not found", "We could not find that page.")
+
+        @app.errorhandler(413)
+        def _too_large(e: Exception) -> Any:
+            limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+            return page(413, "File too large", f"What you sent is too large. The limit is {limit} MB in total.")

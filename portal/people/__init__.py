@@ -1,0 +1,1 @@
+"""People, roles, pupils, classes and guardian links."""

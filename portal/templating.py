@@ -1,0 +1,58 @@
+"""Jinja helpers available in every portal template."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_login import current_user
+
+from portal.people.bands import BAND_LABELS, year_label
+from portal.people.models import Role, SchoolSettings
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal import security
+
+    @app.context_processor
+    def _portal_context() -> dict[str, Any]:
+        return {"portal_nav": portal_nav, "portal_school_name": _school_name}
+
+    app.jinja_env.globals.update(
+        has_capability=lambda cap: security.has_capability(current_user, cap),
+        has_role=lambda role: security.has_role(current_user, role),
+        is_staff=lambda: security.is_staff(current_user),
+        year_label=year_label,
+        band_label=lambda band: BAND_LABELS.get(band, band),
+    )
+    app.jinja_env.filters["datetime"] = lambda d: d.strftime("%d %b %Y, %H:%M UTC") if d else ""
+    app.jinja_env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
+
+
+def _school_name() -> str:
+    from flask import current_app
+
+    try:
+        settings = SchoolSettings.get()
+    except Exception:  # noqa: BLE001 - before migrations the page still renders
+        settings = None
+    return settings.name if settings else current_app.config["PORTAL_PRODUCT_NAME"]
+
+
+def portal_nav() -> list[tuple[str, str]]:
+    """(label, endpoint) pairs for the portals the signed-in person can open."""
+    from portal import security
+
+    if not current_user.is_authenticated:
+        return []
+    items: list[tuple[str, str]] = []
+    if security.has_role(current_user, Role.PARENT):
+        items.append(("Parent", "portal.parent.home"))
+    if security.has_role(current_user, Role.PUPIL):
+        items.append(("My page", "portal.pupil.home"))
+    if security.is_staff(current_user) or current_user.role_set & {Role.GOVERNOR, Role.VOLUNTEER, Role.CONTRACTOR}:
+        items.append(("Staff" if security.is_staff(current_user) else "My policies", "portal.staff.home"))
+    if security.has_role(current_user, Role.AUDITOR) or security.has_capability(current_user, "records.view"):
+        items.append(("Records", "portal.auditor.home"))
+    if security.has_role(current_user, Role.ADMIN) or security.has_capability(current_user, "roster.manage"):
+        items.append(("Admin", "portal.admin.home"))
+    return items

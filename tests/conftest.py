@@ -1,0 +1,217 @@
+"""Shared fixtures: a real PostgreSQL and SQLite per test, a real SMTP server, signed-in clients.
+
+Every test that takes ``app`` runs twice, once on SQLite and once on PostgreSQL (browser tests:
+SQLite only). With ``CI=true`` a missing PostgreSQL or Chromium fails the run instead of skipping.
+"""
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from portal.app import create_app
+from tests.pg import PostgresServer, PostgresUnavailable
+from tests.smtp import SMTPServer
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    if "db_backend" in metafunc.fixturenames:
+        browser = metafunc.definition.get_closest_marker("browser") is not None
+        only = os.environ.get("PORTAL_TEST_BACKENDS")
+        backends = [b for b in BACKENDS if not only or b in only.split(",")]
+        if browser:
+            backends = [b for b in backends if b == "sqlite"] or backends[:1]
+        metafunc.parametrize("db_backend", backends, scope="session" if False else "function")
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true and a real dependency is missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+# ---------------------------------------------------------------- databases
+
+
+def _build_schema(url: str) -> None:
+    """Migrate an empty database to head, then create anything the migrations lack
+    (test_migrations.py checks that they lack nothing)."""
+    from portal.db import Base
+    import portal.models  # noqa: F401
+    from portal.migrate import upgrade
+
+    upgrade(url)
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _tmp_root():
+    d = Path(tempfile.mkdtemp(prefix="portal-tests-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(_tmp_root) -> Path:
+    path = _tmp_root / "template.sqlite"
+    _build_schema(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    try:
+        server = PostgresServer()
+        server.start()
+    except PostgresUnavailable as exc:
+        server = None
+        error = str(exc)
+    if server is None:
+        yield error
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server):
+    if isinstance(pg_server, str):
+        return None
+    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text("CREATE DATABASE portal_template"))
+    admin.dispose()
+    _build_schema(pg_server.url("portal_template"))
+    return "portal_template"
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def db_url(db_backend, request, _tmp_root):
+    if db_backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = _tmp_root / f"test-{next(_counter)}.sqlite"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        path.unlink(missing_ok=True)
+        return
+    server = request.getfixturevalue("pg_server")
+    if isinstance(server, str):
+        _unavailable(f"PostgreSQL: {server}")
+    template = request.getfixturevalue("pg_template")
+    name = f"portal_test_{os.getpid()}_{next(_counter)}"
+    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
+    yield server.url(name)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+# ---------------------------------------------------------------- mail
+
+
+@pytest.fixture(scope="session")
+def _smtp_server():
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(_smtp_server):
+    """The real SMTP server's received messages, emptied before each test."""
+    _smtp_server.clear()
+    return _smtp_server
+
+
+# ---------------------------------------------------------------- app
+
+
+class LoginClient(FlaskClient):
+    """A test client signed in as ``user=`` (like Flask-Login's, plus the "strong"
+    session-protection identifier so the session survives the first request)."""
+
+    def __init__(self, *args, **kwargs):
+        user = kwargs.pop("user", None)
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            app = self.application
+            with app.test_request_context(environ_base=self.environ_base):
+                ident = app.login_manager._session_identifier_generator()
+            with self.session_transaction() as sess:
+                sess["_user_id"] = user.get_id()
+                sess["_fresh"] = True
+                sess["_id"] = ident
+
+    def open(self, *args, **kwargs):
+        # Each request gets its own application context (and so its own ``g`` and database
+        # session), as in production, even though the test holds one open.
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def app_config(db_url, _smtp_server, tmp_path):
+    """Override in a test module to change settings."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-not-for-production",
+        "SERVER_NAME": "portal.test",
+        "PORTAL_DATABASE_URI": db_url,
+        "PORTAL_ARGON2_PROFILE": "cheapest",
+        "PORTAL_SMTP_HOST": "127.0.0.1",
+        "PORTAL_SMTP_PORT": _smtp_server.port,
+        "PORTAL_MAIL_BACKEND": "smtp",
+        "PORTAL_ARCHIVE_DIR": str(tmp_path / "archive"),
+        "PORTAL_KEYS_DIR": str(tmp_path / "keys"),
+        "WTF_CSRF_ENABLED": False,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    application = create_app(app_config)
+    application.test_client_class = LoginClient
+    with application.app_context():
+        yield application
+        application.extensions["portal"].session.remove()
+    application.extensions["portal"].engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The portal session of the test's app."""
+    return app.extensions["portal"].session()
+
+
+@pytest.fixture
+def login_as(app):
+    """``login_as(person)`` -> a test client signed in as *person*."""
+
+    def _login(person):
+        return app.test_client(user=person)
+
+    return _login
+
+
+from tests.factories import *  # noqa: E402,F401,F403  (factory fixtures)

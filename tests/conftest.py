@@ -17,10 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from portal.app import create_app
+from tests.deps import IN_CI, unavailable  # noqa: F401
 from tests.pg import PostgresServer, PostgresUnavailable
 from tests.smtp import SMTPServer
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -34,10 +34,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("db_backend", backends, scope="session" if False else "function")
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true and a real dependency is missing: {reason}", pytrace=False)
-    pytest.skip(reason)
+_unavailable = unavailable
 
 
 # ---------------------------------------------------------------- databases
@@ -215,3 +212,4 @@ def login_as(app):
 
 
 from tests.factories import *  # noqa: E402,F401,F403  (factory fixtures)
+from tests.browser import _playwright, chromium, live_app, new_page, server  # noqa: E402,F401

@@ -9,8 +9,16 @@ from portal.templating import portal_nav
 
 @access()
 def home():
-    """One portal: go straight there. Several (a teacher who is also a parent): choose."""
+    """One main portal: go straight there. Several (a teacher who is also a parent): choose.
+
+    Records and Admin are tools reached from the staff portal, so they only count as a main
+    portal for someone who has no other (an auditor, an IT administrator).
+    """
     items = portal_nav()
-    if len(items) == 1:
-        return redirect(url_for(items[0][1]))
-    return render_template("portal/home.html", items=items)
+    main = [i for i in items if i[1] not in TOOL_ENDPOINTS] or items
+    if len(main) == 1:
+        return redirect(url_for(main[0][1]))
+    return render_template("portal/home.html", items=main)
+
+
+TOOL_ENDPOINTS = {"portal.auditor.home", "portal.admin.home"}

@@ -1,0 +1,117 @@
+"""Real Chromium through Playwright (Debian's /usr/bin/chromium; never ``playwright install``),
+a live server on 127.0.0.1, and axe-core from the axe-playwright-python package (offline)."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.deps import IN_CI, unavailable as _unavailable
+
+CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        _unavailable(f"Chromium not found at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover
+        _unavailable(f"playwright not installed: {exc}")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def chromium(_playwright):
+    browser = _playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def live_app(app_config):
+    """A separate app instance served over HTTP (its own sessions, like production)."""
+    from portal.app import create_app
+
+    cfg = dict(app_config)
+    cfg.pop("SERVER_NAME", None)
+    return create_app(cfg)
+
+
+@pytest.fixture
+def server(live_app):
+    srv = LiveServer(live_app)
+    srv.start()
+    yield srv
+    srv.stop()
+    live_app.extensions["portal"].engine.dispose()
+
+
+@pytest.fixture
+def new_page(chromium, server):
+    """``new_page(mobile=False)`` -> a page in a fresh browser context on the live server."""
+    contexts = []
+
+    def _new(mobile: bool = False):
+        opts = {"base_url": server.url, "locale": "en-GB"}
+        if mobile:
+            opts.update(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+        ctx = chromium.new_context(**opts)
+        ctx.set_default_timeout(10_000)
+        # Nothing may leave 127.0.0.1 (no CDN, no fonts, no trackers).
+        ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
+                  or route.request.url.startswith("data:") else route.abort())
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield _new
+    for ctx in contexts:
+        ctx.close()
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.goto("/portal/auth/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def assert_accessible(page) -> None:
+    """axe-core (WCAG 2.0/2.1/2.2 A and AA rules) finds no violations on the current page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
+        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}})
+    violations = results.response["violations"]
+    detail = "\n".join(f"{v['id']}: {v['help']} -> {[n['target'] for n in v['nodes']][:3]}" for v in violations)
+    assert not violations, f"axe violations on {page.url}:\n{detail}"
+
+
+__all__ = ["IN_CI", "assert_accessible", "chromium", "new_page", "server", "sign_in", "live_app"]

@@ -1,0 +1,74 @@
+"""Real-browser checks of the foundation pages: sign-in, each portal's home, phone width, axe."""
+from __future__ import annotations
+
+import pytest
+
+from portal.demo import DEMO_PASSWORD, load_demo
+from tests.browser import assert_accessible, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo(live_app):
+    with live_app.app_context():
+        load_demo()
+
+
+@pytest.mark.parametrize(
+    "email, landing, heading",
+    [
+        ("parent@larkspur.example", "/portal/parent/", "Hello"),
+        ("head@larkspur.example", "/portal/staff/", "Hello, Helen"),
+        ("auditor@larkspur.example", "/portal/auditor/", "Signed records"),
+        ("office@larkspur.example", "/portal/staff/", "Hello, Aled"),
+        ("teacher1@larkspur.example", "/portal/", "Hello, Tamsin"),
+        ("pupil029@larkspur.example", "/portal/pupil/", "Hello"),
+        ("governor@larkspur.example", "/portal/staff/", "Hello, Gwen"),
+    ],
+)
+def test_each_role_lands_on_its_portal_and_it_is_accessible(demo, new_page, email, landing, heading):
+    page = new_page()
+    page.goto("/portal/auth/login")
+    assert_accessible(page)
+    sign_in(page, email, DEMO_PASSWORD)
+    assert page.url.endswith(landing), page.url
+    assert heading in page.get_by_role("heading", level=1).inner_text()
+    assert_accessible(page)
+
+
+def test_pages_work_on_a_phone_and_pass_axe(demo, new_page):
+    page = new_page(mobile=True)
+    sign_in(page, "head@larkspur.example", DEMO_PASSWORD)
+    menu = page.get_by_role("button", name="Show menu")
+    assert menu.is_visible()
+    menu.click()
+    page.get_by_role("link", name="Staff").wait_for(state="visible")
+    # No sideways scrolling at phone width.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_accessible(page)
+    for path in ("/portal/staff/delegation", "/portal/admin/roster", "/portal/admin/people"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert_accessible(page)
+
+
+def test_wrong_password_shows_an_accessible_error(demo, new_page):
+    page = new_page()
+    sign_in(page, "parent@larkspur.example", "not the password")
+    assert page.get_by_role("alert").inner_text().startswith("That email address and password")
+    assert_accessible(page)
+
+
+def test_roster_upload_errors_are_shown_to_an_admin(demo, new_page, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("type,external_id,given_name\npupil,X1,Ann\nalien,X2,Bo\n")
+    page = new_page()
+    sign_in(page, "office@larkspur.example", DEMO_PASSWORD)
+    page.goto("/portal/admin/roster")
+    page.get_by_label("Roster CSV file").set_input_files(str(bad))
+    page.get_by_role("button", name="Import").click()
+    alert = page.get_by_role("alert")
+    assert "Nothing was imported" in alert.inner_text()
+    assert "bad.csv row 3" in alert.inner_text()
+    assert_accessible(page)

@@ -1,8 +1,8 @@
-"""people, classes, capabilities and audit log
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:40:37.849205
+Create Date: 2026-11-25 11:45:56.435269
 """
 from alembic import op
 import sqlalchemy as sa
@@ -48,6 +48,19 @@ def upgrade() -> None:
     sa.UniqueConstraint('email', name=op.f('uq_portal_people_email')),
     sa.UniqueConstraint('external_id', name=op.f('uq_portal_people_external_id'))
     )
+    op.create_table('portal_policies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('slug', sa.String(length=80), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('audience', sa.String(length=30), nullable=False),
+    sa.Column('send_variant', sa.Boolean(), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_policies')),
+    sa.UniqueConstraint('slug', name=op.f('uq_portal_policies_slug'))
+    )
+    with op.batch_alter_table('portal_policies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_policies_audience'), ['audience'], unique=False)
+
     op.create_table('portal_used_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),
@@ -113,6 +126,26 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_person_roles')),
     sa.UniqueConstraint('person_id', 'role', name=op.f('uq_portal_person_roles_person_id_role'))
     )
+    op.create_table('portal_policy_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('policy_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body_md', sa.Text(), nullable=False),
+    sa.Column('requires_resign', sa.Boolean(), nullable=False),
+    sa.Column('change_note', sa.String(length=500), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['policy_id'], ['portal_policies.id'], name=op.f('fk_portal_policy_versions_policy_id_portal_policies'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['published_by_id'], ['portal_people.id'], name=op.f('fk_portal_policy_versions_published_by_id_portal_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_policy_versions')),
+    sa.UniqueConstraint('policy_id', 'number', name=op.f('uq_portal_policy_versions_policy_id_number'))
+    )
+    with op.batch_alter_table('portal_policy_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_policy_versions_status'), ['status'], unique=False)
+
     op.create_table('portal_pupils',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('year_group', sa.Integer(), nullable=False),
@@ -138,13 +171,86 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['head_teacher_id'], ['portal_people.id'], name=op.f('fk_portal_school_settings_head_teacher_id_portal_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_school_settings'))
     )
+    op.create_table('portal_consent_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=60), nullable=False),
+    sa.Column('question', sa.String(length=300), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['portal_policy_versions.id'], name=op.f('fk_portal_consent_items_version_id_portal_policy_versions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_consent_items')),
+    sa.UniqueConstraint('version_id', 'key', name=op.f('uq_portal_consent_items_version_id_key'))
+    )
+    op.create_table('portal_signatures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('signer_id', sa.Integer(), nullable=False),
+    sa.Column('signer_role', sa.String(length=30), nullable=False),
+    sa.Column('on_behalf_of_id', sa.Integer(), nullable=True),
+    sa.Column('decision', sa.String(length=10), nullable=False),
+    sa.Column('decline_reason', sa.Text(), nullable=True),
+    sa.Column('signed_name', sa.String(length=200), nullable=False),
+    sa.Column('text_sha256', sa.String(length=64), nullable=False),
+    sa.Column('signed_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=False),
+    sa.Column('user_agent', sa.String(length=400), nullable=False),
+    sa.Column('method', sa.String(length=20), nullable=False),
+    sa.Column('witness_id', sa.Integer(), nullable=True),
+    sa.Column('academic_year', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['on_behalf_of_id'], ['portal_people.id'], name=op.f('fk_portal_signatures_on_behalf_of_id_portal_people')),
+    sa.ForeignKeyConstraint(['signer_id'], ['portal_people.id'], name=op.f('fk_portal_signatures_signer_id_portal_people')),
+    sa.ForeignKeyConstraint(['version_id'], ['portal_policy_versions.id'], name=op.f('fk_portal_signatures_version_id_portal_policy_versions')),
+    sa.ForeignKeyConstraint(['witness_id'], ['portal_people.id'], name=op.f('fk_portal_signatures_witness_id_portal_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_signatures'))
+    )
+    with op.batch_alter_table('portal_signatures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_signatures_academic_year'), ['academic_year'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_signatures_on_behalf_of_id'), ['on_behalf_of_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_signatures_signer_id'), ['signer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_signatures_version_id'), ['version_id'], unique=False)
+
+    op.create_table('portal_consent_answers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consent_item_id', sa.Integer(), nullable=False),
+    sa.Column('signature_id', sa.Integer(), nullable=True),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=True),
+    sa.Column('answer', sa.Boolean(), nullable=False),
+    sa.Column('answered_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['consent_item_id'], ['portal_consent_items.id'], name=op.f('fk_portal_consent_answers_consent_item_id_portal_consent_items')),
+    sa.ForeignKeyConstraint(['person_id'], ['portal_people.id'], name=op.f('fk_portal_consent_answers_person_id_portal_people')),
+    sa.ForeignKeyConstraint(['pupil_id'], ['portal_people.id'], name=op.f('fk_portal_consent_answers_pupil_id_portal_people')),
+    sa.ForeignKeyConstraint(['signature_id'], ['portal_signatures.id'], name=op.f('fk_portal_consent_answers_signature_id_portal_signatures')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_consent_answers'))
+    )
+    with op.batch_alter_table('portal_consent_answers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_consent_answers_consent_item_id'), ['consent_item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_consent_answers_person_id'), ['person_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('portal_consent_answers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_consent_answers_person_id'))
+        batch_op.drop_index(batch_op.f('ix_portal_consent_answers_consent_item_id'))
+
+    op.drop_table('portal_consent_answers')
+    with op.batch_alter_table('portal_signatures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_signatures_version_id'))
+        batch_op.drop_index(batch_op.f('ix_portal_signatures_signer_id'))
+        batch_op.drop_index(batch_op.f('ix_portal_signatures_on_behalf_of_id'))
+        batch_op.drop_index(batch_op.f('ix_portal_signatures_academic_year'))
+
+    op.drop_table('portal_signatures')
+    op.drop_table('portal_consent_items')
     op.drop_table('portal_school_settings')
     op.drop_table('portal_pupils')
+    with op.batch_alter_table('portal_policy_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_policy_versions_status'))
+
+    op.drop_table('portal_policy_versions')
     op.drop_table('portal_person_roles')
     op.drop_table('portal_guardian_links')
     op.drop_table('portal_class_teachers')
@@ -154,6 +260,10 @@ def downgrade() -> None:
 
     op.drop_table('portal_audit_log')
     op.drop_table('portal_used_tokens')
+    with op.batch_alter_table('portal_policies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_policies_audience'))
+
+    op.drop_table('portal_policies')
     op.drop_table('portal_people')
     with op.batch_alter_table('portal_login_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_portal_login_attempts_key'))

@@ -1,0 +1,1 @@
+"""Acceptable-use policies, their versions and consent items."""

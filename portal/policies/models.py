@@ -1,0 +1,124 @@
+"""Policies and their versions.
+
+A :class:`Policy` is written for one audience (pupils of an age band, parents, staff...).
+Its :class:`PolicyVersion` rows move draft -> published -> superseded; only one version of a
+policy is published at a time. Optional :class:`ConsentItem` questions belong to a version.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+
+
+class Audience(str, enum.Enum):
+    """Who a policy is written for."""
+
+    PUPIL_EYFS_KS1 = "pupil_eyfs_ks1"
+    PUPIL_KS2 = "pupil_ks2"
+    PUPIL_KS3_4 = "pupil_ks3_4"
+    PUPIL_KS5 = "pupil_ks5"
+    PARENT = "parent"
+    STAFF = "staff"
+    GOVERNOR = "governor"
+    VOLUNTEER = "volunteer"
+    CONTRACTOR = "contractor"
+    VISITOR = "visitor"
+
+    @property
+    def label(self) -> str:
+        return AUDIENCE_LABELS[self]
+
+    @property
+    def is_pupil(self) -> bool:
+        return self.value.startswith("pupil_")
+
+
+AUDIENCE_LABELS = {
+    Audience.PUPIL_EYFS_KS1: "Pupils in Reception to Year 2",
+    Audience.PUPIL_KS2: "Pupils in Years 3 to 6",
+    Audience.PUPIL_KS3_4: "Pupils in Years 7 to 11",
+    Audience.PUPIL_KS5: "Pupils in Years 12 and 13",
+    Audience.PARENT: "Parents and carers",
+    Audience.STAFF: "Staff",
+    Audience.GOVERNOR: "Governors",
+    Audience.VOLUNTEER: "Volunteers",
+    Audience.CONTRACTOR: "Contractors",
+    Audience.VISITOR: "Visitors",
+}
+
+#: Pupil audience for each age band in portal.people.bands.
+BAND_AUDIENCE = {
+    "eyfs_ks1": Audience.PUPIL_EYFS_KS1,
+    "ks2": Audience.PUPIL_KS2,
+    "ks3_4": Audience.PUPIL_KS3_4,
+    "ks5": Audience.PUPIL_KS5,
+}
+
+
+class VersionStatus(str, enum.Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+
+
+class Policy(Base):
+    __tablename__ = "portal_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable short name, e.g. ``aup-ks2``.
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    audience: Mapped[str] = mapped_column(String(30), index=True)
+    #: The SEND (special educational needs) variant of a pupil policy.
+    send_variant: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list[PolicyVersion]] = relationship(
+        back_populates="policy", order_by="PolicyVersion.number", cascade="all, delete-orphan"
+    )
+
+
+class PolicyVersion(Base):
+    __tablename__ = "portal_policy_versions"
+    __table_args__ = (UniqueConstraint("policy_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("portal_policies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=VersionStatus.DRAFT.value, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: Markdown source; rendered with raw HTML disabled, then cleaned with nh3.
+    body_md: Mapped[str] = mapped_column(Text)
+    #: Set at publication: False for a minor change that does not ask people to sign again.
+    requires_resign: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Short note of what changed (shown when people are asked to sign again).
+    change_note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+
+    policy: Mapped[Policy] = relationship(back_populates="versions")
+    consent_items: Mapped[list[ConsentItem]] = relationship(
+        back_populates="version", order_by="ConsentItem.position", cascade="all, delete-orphan"
+    )
+
+
+class ConsentItem(Base):
+    """An optional yes/no question inside a version (e.g. photos on the school website)."""
+
+    __tablename__ = "portal_consent_items"
+    __table_args__ = (UniqueConstraint("version_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("portal_policy_versions.id", ondelete="CASCADE"))
+    #: Stable key across versions, e.g. ``photos_website``.
+    key: Mapped[str] = mapped_column(String(60))
+    question: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    version: Mapped[PolicyVersion] = relationship(back_populates="consent_items")

@@ -1,0 +1,1 @@
+"""Signatures (and declines) of policy versions, and consent answers."""

@@ -1,0 +1,79 @@
+"""A signature records exactly what was agreed, by whom, how and when.
+
+Rows are never updated after they are written: a later change (a consent withdrawn, a new
+version signed) is a new row.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+from portal.people.models import Person
+from portal.policies.models import ConsentItem, PolicyVersion
+
+
+class Decision(str, enum.Enum):
+    SIGNED = "signed"
+    DECLINED = "declined"
+
+
+class Method(str, enum.Enum):
+    ONLINE = "online"            # signed in the portal by the signer
+    COUNTERSIGN = "countersign"  # a parent signing a young child's pupil AUP
+    IN_CLASS = "in_class"        # a pupil acknowledging in class, witnessed by the teacher
+    LTI = "lti"                  # signed inside the LMS through an LTI launch
+
+
+class Signature(Base):
+    __tablename__ = "portal_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("portal_policy_versions.id"), index=True)
+    signer_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id"), index=True)
+    #: The role the signer signed in (``parent``, ``pupil``, ``teacher``...).
+    signer_role: Mapped[str] = mapped_column(String(30))
+    #: The pupil a parent countersigned for (None when signing for oneself).
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(10), default=Decision.SIGNED.value)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    #: The full name typed by the signer (in class: the pupil's name as shown).
+    signed_name: Mapped[str] = mapped_column(String(200))
+    #: SHA-256 (hex) of the exact text shown to the signer.
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(400))
+    method: Mapped[str] = mapped_column(String(20), default=Method.ONLINE.value)
+    #: The teacher who witnessed an in-class acknowledgement.
+    witness_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    #: Starting year of the academic year the signature counts for.
+    academic_year: Mapped[int] = mapped_column(Integer, index=True)
+
+    version: Mapped[PolicyVersion] = relationship()
+    signer: Mapped[Person] = relationship(foreign_keys=[signer_id])
+    on_behalf_of: Mapped[Person | None] = relationship(foreign_keys=[on_behalf_of_id])
+    witness: Mapped[Person | None] = relationship(foreign_keys=[witness_id])
+    consent_answers: Mapped[list[ConsentAnswer]] = relationship(back_populates="signature")
+
+
+class ConsentAnswer(Base):
+    """One yes/no answer. Changing one's mind adds a row; the newest row is the answer."""
+
+    __tablename__ = "portal_consent_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_item_id: Mapped[int] = mapped_column(ForeignKey("portal_consent_items.id"), index=True)
+    #: Set when the answer was given while signing.
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("portal_signatures.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id"), index=True)
+    #: The pupil the answer is about (parents answering for a child).
+    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    answer: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    consent_item: Mapped[ConsentItem] = relationship()
+    signature: Mapped[Signature | None] = relationship(back_populates="consent_answers")

@@ -47,7 +47,8 @@ def test_pages_work_on_a_phone_and_pass_axe(demo, new_page):
     # No sideways scrolling at phone width.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
-    for path in ("/portal/staff/delegation", "/portal/admin/roster", "/portal/admin/people"):
+    for path in ("/portal/staff/delegation", "/portal/admin/roster", "/portal/admin/people", "/portal/admin/settings",
+                 "/portal/admin/"):
         page.goto(path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         assert_accessible(page)

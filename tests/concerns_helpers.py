@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from portal.concerns.models import Concern
 from portal.people.models import CapabilityGrant, Role
@@ -40,20 +42,23 @@ def cast(db, school, make_person, make_class, make_pupil, make_parent):
     return c
 
 
-def form_data(**overrides) -> dict:
-    data = {"category": "teaching", "child_id": "0", "about": "nobody", "about_person_id": "0",
-            "subject": SECRET_SUBJECT, "description": SECRET_TEXT, "at_risk": "no"}
-    data.update({k: v for k, v in overrides.items() if k != "files"})
-    files = overrides.get("files") or []
-    if files:
-        data["attachments"] = [(io.BytesIO(content), name) for name, content in files]
+def form_data(**overrides) -> MultiDict:
+    data = MultiDict({"category": "teaching", "child_id": "0", "about": "nobody", "about_person_id": "0",
+                      "subject": SECRET_SUBJECT, "description": SECRET_TEXT, "at_risk": "no"})
+    for k, v in overrides.items():
+        if k != "files":
+            data[k] = v
+    for name, content in overrides.get("files") or []:
+        data.add("attachments", FileStorage(io.BytesIO(content), filename=name,
+                                            content_type="application/octet-stream"))
     return data
 
 
 def raise_concern(client, **overrides):
-    """POST the form; returns (response, newest concern id or None)."""
-    resp = client.post("/portal/concerns/new", data=form_data(**overrides), content_type="multipart/form-data")
-    return resp
+    """POST the form as multipart (encoded in memory, so big test files leave no temp file open)."""
+    boundary, body = encode_multipart(form_data(**overrides))
+    return client.post("/portal/concerns/new", data=body,
+                       content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def newest(db) -> Concern | None:

@@ -116,5 +116,7 @@ def test_the_inbox_fits_a_phone(demo, live_app, new_page):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
     page.get_by_role("link", name=re.compile(r"^C-\d+")).first.click()
+    page.get_by_role("heading", level=1, name="Newsletter dates").wait_for()
+    page.wait_for_load_state()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)

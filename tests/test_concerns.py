@@ -221,6 +221,7 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
         _post_status(head, general, step)
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "Make a formal complaint" in page
+    assert handle_status(login_as, cast.chair, general) == 404
     resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "Still unhappy."},
                        follow_redirects=True)
     assert "formal complaint, stage 1" in resp.get_data(as_text=True)
@@ -238,6 +239,8 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
     parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": ""})
     db.expire_all()
     assert db.get(Concern, general.id).stage == Stage.STAGE_2.value
+    # The chair of governors convenes the panel, so can now read it too.
+    assert handle_status(login_as, cast.chair, general) == 200
     for step in ("acknowledged", "resolved"):
         _post_status(head, general, step)
     assert "Make a formal complaint" not in parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
@@ -390,3 +393,25 @@ def test_status_value_outside_the_list_is_refused(cast, login_as, db, general):
     assert "Choose a status" in resp.get_data(as_text=True)
     db.expire_all()
     assert db.get(Concern, general.id).status == Status.NEW.value
+
+
+def test_forms_work_with_csrf_protection_on(app, cast, login_as, db):
+    import re
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    parent = login_as(cast.parent)
+    assert raise_concern(parent).status_code == 400  # no token
+    assert newest(db) is None
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      parent.get("/portal/concerns/new").get_data(as_text=True)).group(1)
+    assert raise_concern(parent, csrf_token=token).status_code == 302
+    c = newest(db)
+    head = login_as(cast.head)
+    page = head.get(f"/portal/concerns/inbox/{c.id}").get_data(as_text=True)
+    reply_token = re.search(r'name="reply-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert head.post(f"/portal/concerns/inbox/{c.id}/reply", data={"reply-body": "Hi"}).status_code == 400
+    resp = head.post(f"/portal/concerns/inbox/{c.id}/reply",
+                     data={"reply-body": "Hi", "reply-csrf_token": reply_token})
+    assert resp.status_code == 302
+    db.expire_all()
+    assert len(db.get(Concern, c.id).messages) == 1

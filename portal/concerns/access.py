@@ -5,6 +5,8 @@
   about the DSL, the Head Teacher instead; if it is about the Head Teacher, the chair of governors too.
 * About the Head Teacher: only the chair of governors.
 * About another member of staff: only the Head Teacher (not staff the Head delegated to).
+* A formal complaint at stage 2 (heard by a governors' panel): the chair of governors as well,
+  unless it is a safeguarding concern.
 * Never the member of staff the concern is about.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from portal.concerns.models import About, Concern, Route
+from portal.concerns.models import About, Concern, Route, Stage
 from portal.db import session
 from portal.people.models import Person, Role, SchoolSettings
 from portal.security import capabilities_of, designations
@@ -50,6 +52,8 @@ def visible_clause(person: Person) -> ColumnElement[bool]:
         conds.append(Concern.route == Route.CHAIR.value)
         conds.append(and_(Concern.route == Route.SAFEGUARDING.value,
                           Concern.about == About.HEAD_TEACHER.value))
+        conds.append(and_(Concern.stage == Stage.STAGE_2.value,
+                          Concern.route.in_([Route.GENERAL.value, Route.HEAD_ONLY.value])))
     if not conds:
         return false()
     not_about_them = or_(Concern.about_person_id.is_(None), Concern.about_person_id != person.id)

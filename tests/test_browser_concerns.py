@@ -96,12 +96,13 @@ def test_the_concern_form_and_inbox_fit_a_phone(demo, new_page):
 
 
 def test_the_inbox_fits_a_phone(demo, live_app, new_page):
+    from sqlalchemy import select
+
     from portal.concerns import operations as ops
     from portal.concerns.models import Category
     from portal.concerns.storage import UploadBatch
     from portal.db import session
     from portal.people.models import Person
-    from sqlalchemy import select
 
     with live_app.app_context():
         parent = session.scalars(select(Person).where(Person.email == "parent@larkspur.example")).one()

@@ -13,7 +13,10 @@ from portal.concerns import operations as ops
 from portal.concerns.models import Concern, ConcernEvent, ConcernMessage, Stage, Status
 from portal.concerns.schooldays import uk_today
 from portal.people.models import CapabilityGrant
-from tests.concerns_helpers import PNG, SECRET_SUBJECT, SECRET_TEXT, cast, newest, raise_concern  # noqa: F401
+from tests import concerns_helpers
+from tests.concerns_helpers import PNG, SECRET_SUBJECT, SECRET_TEXT, newest, raise_concern
+
+cast = concerns_helpers.cast  # the fixture
 
 
 def handle_status(login_as, person, concern) -> int:

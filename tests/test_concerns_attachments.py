@@ -11,7 +11,10 @@ from sqlalchemy import func, select, text
 from portal.audit.models import AuditEntry
 from portal.concerns.models import Concern, ConcernAttachment
 from portal.concerns.storage import sniff
-from tests.concerns_helpers import PDF, PNG, cast, newest, raise_concern  # noqa: F401
+from tests import concerns_helpers
+from tests.concerns_helpers import PDF, PNG, newest, raise_concern
+
+cast = concerns_helpers.cast  # the fixture
 
 
 def files_in(app) -> list[Path]:

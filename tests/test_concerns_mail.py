@@ -1,7 +1,10 @@
 """Notifications reach a real SMTP server and never carry concern text."""
 from __future__ import annotations
 
-from tests.concerns_helpers import SECRET_SUBJECT, SECRET_TEXT, cast, newest, raise_concern  # noqa: F401
+from tests import concerns_helpers
+from tests.concerns_helpers import SECRET_SUBJECT, SECRET_TEXT, newest, raise_concern
+
+cast = concerns_helpers.cast  # the fixture
 
 REPLY = "Otter-reply-6502 about the reading scheme"
 NOTE = "Badger-note-1240"

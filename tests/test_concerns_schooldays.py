@@ -15,7 +15,10 @@ from portal.concerns.schooldays import (
     england_bank_holidays,
     uk_today,
 )
-from tests.concerns_helpers import cast, newest, raise_concern  # noqa: F401
+from tests import concerns_helpers
+from tests.concerns_helpers import newest, raise_concern
+
+cast = concerns_helpers.cast  # the fixture
 
 D = dt.date
 

@@ -267,6 +267,19 @@ class SchoolClosure(Base):
 
 
 __all__ = [
-    "About", "CATEGORY_LABELS", "Category", "Concern", "ConcernAttachment", "ConcernEvent", "ConcernMessage",
-    "OPEN_STATUSES", "Route", "STAGE_LABELS", "STATUS_LABELS", "SchoolClosure", "Stage", "Status", "TRANSITIONS",
+    "CATEGORY_LABELS",
+    "OPEN_STATUSES",
+    "STAGE_LABELS",
+    "STATUS_LABELS",
+    "TRANSITIONS",
+    "About",
+    "Category",
+    "Concern",
+    "ConcernAttachment",
+    "ConcernEvent",
+    "ConcernMessage",
+    "Route",
+    "SchoolClosure",
+    "Stage",
+    "Status",
 ]

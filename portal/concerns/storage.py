@@ -13,6 +13,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from flask import current_app
 
@@ -122,7 +123,7 @@ class UploadBatch:
         self.written: list[Path] = []
         self._keep = False
 
-    def __enter__(self) -> UploadBatch:
+    def __enter__(self) -> Self:
         return self
 
     def write(self, data: bytes) -> str:

@@ -23,14 +23,14 @@ from portal.blueprints.concerns.forms import (
     InboxFilter,
     MessageForm,
     NoteForm,
-    options,
     RaiseForm,
     StatusForm,
     TargetForm,
+    options,
 )
 from portal.concerns import notifications
-from portal.concerns import tasks as _tasks  # noqa: F401  (registers the home-page task providers)
 from portal.concerns import operations as ops
+from portal.concerns import tasks as _tasks  # noqa: F401  (registers the home-page task providers)
 from portal.concerns.access import handlers_of, may_handle, may_use_inbox, visible_clause
 from portal.concerns.models import (
     CATEGORY_LABELS,

@@ -57,8 +57,10 @@ def test_a_concern_about_the_head_goes_only_to_the_chair_of_governors(cast, logi
     assert who_can_handle(cast, login_as, c) == {"chair"}
     inbox = login_as(cast.chair).get("/portal/concerns/inbox")
     assert inbox.status_code == 200 and SECRET_SUBJECT in inbox.get_data(as_text=True)
+    assert "Parents&#39; concerns" in login_as(cast.chair).get("/portal/staff/").get_data(as_text=True)
     # Another governor has no inbox at all.
     assert login_as(cast.governor).get("/portal/concerns/inbox").status_code == 403
+    assert "Parents&#39; concerns" not in login_as(cast.governor).get("/portal/staff/").get_data(as_text=True)
 
 
 def test_a_concern_about_a_member_of_staff_goes_only_to_the_head(cast, login_as, db):
@@ -418,3 +420,25 @@ def test_forms_work_with_csrf_protection_on(app, cast, login_as, db):
     assert resp.status_code == 302
     db.expire_all()
     assert len(db.get(Concern, c.id).messages) == 1
+
+
+def test_a_reviewer_who_is_also_a_parent_does_not_handle_their_own_concern(cast, login_as, db):
+    from portal.people.models import GuardianLink, Role
+
+    cast.reviewer.add_role(Role.PARENT)
+    db.add(GuardianLink(parent_id=cast.reviewer.id, pupil_id=cast.other_child.id))
+    db.commit()
+    raise_concern(login_as(cast.reviewer), child_id=str(cast.other_child.id))
+    c = newest(db)
+    assert who_can_handle(cast, login_as, c) == {"head", "dsl", "accused"}
+    assert login_as(cast.reviewer).get(f"/portal/concerns/{c.id}").status_code == 200
+
+
+def test_no_target_change_after_the_response(cast, login_as, db, general):
+    head = login_as(cast.head)
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, general, step)
+    resp = head.post(f"/portal/concerns/inbox/{general.id}/target", follow_redirects=True,
+                     data={"new_date": (uk_today() + dt.timedelta(days=30)).isoformat(), "reason": "Late"})
+    assert "no target date to change" in resp.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(ConcernEvent).where(ConcernEvent.kind == "target")) == 0

@@ -7,7 +7,7 @@
 * About another member of staff: only the Head Teacher (not staff the Head delegated to).
 * A formal complaint at stage 2 (heard by a governors' panel): the chair of governors as well,
   unless it is a safeguarding concern.
-* Never the member of staff the concern is about.
+* Never the member of staff the concern is about, nor a member of staff who raised it as a parent.
 """
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ def visible_clause(person: Person) -> ColumnElement[bool]:
     if not conds:
         return false()
     not_about_them = or_(Concern.about_person_id.is_(None), Concern.about_person_id != person.id)
-    return and_(or_(*conds), not_about_them)
+    # A member of staff who is also a parent never handles their own concern.
+    not_theirs = Concern.raised_by_id != person.id
+    return and_(or_(*conds), not_about_them, not_theirs)
 
 
 def may_handle(person: Person, concern: Concern) -> bool:

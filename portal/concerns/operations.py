@@ -12,6 +12,7 @@ from flask import current_app
 from portal import audit
 from portal.concerns.access import route_for
 from portal.concerns.models import (
+    OPEN_STATUSES,
     TRANSITIONS,
     About,
     Category,
@@ -156,6 +157,8 @@ def assign(concern: Concern, actor: Person, assignee: Person | None, allowed: li
 
 def revise_target(concern: Concern, actor: Person, new_date: dt.date, reason: str) -> None:
     """Move the response target; the reason is kept with the concern (not in the audit log)."""
+    if concern.status_enum not in OPEN_STATUSES:
+        raise ConcernError("The school has already responded, so there is no target date to change.")
     if not reason.strip():
         raise ConcernError("Give a reason for the new target date.")
     if new_date < uk_today():

@@ -72,6 +72,11 @@ def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
     head.get_by_role("button", name="Change status").click()
     head.get_by_text("Status changed to resolved").wait_for()
     assert_accessible(head)
+    head.goto("/portal/staff/")
+    head.get_by_role("link", name="Term dates and closures").click()
+    head.get_by_role("heading", level=1, name="Term dates and closures").wait_for()
+    assert "Christmas holidays" in head.content()  # the demo school's holidays
+    assert_accessible(head)
 
     parent.goto("/portal/parent/")
     parent.get_by_role("link", name="There is news about your concern").click()

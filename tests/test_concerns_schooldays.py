@@ -37,6 +37,7 @@ def test_the_shipped_bank_holidays_match_the_rules():
     (D(2026, 4, 2), 1, D(2026, 4, 7), "Good Friday and Easter Monday are skipped"),
     (D(2027, 12, 24), 1, D(2027, 12, 29), "Christmas and Boxing Day substitutes in 2027"),
     (D(2026, 11, 28), 0, D(2026, 11, 28), "zero days is the same day"),
+    (D(2028, 4, 13), 1, D(2028, 4, 18), "after the shipped years the rules still skip Easter 2028"),
 ])
 def test_weekends_and_bank_holidays_do_not_count(start, days, expected, why):
     assert add_school_days(start, days, closures=[]) == expected, why

@@ -7,6 +7,7 @@ checks the two agree. Term holidays and other closures are :class:`SchoolClosure
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -96,8 +97,24 @@ def closed_days(first: dt.date, last: dt.date) -> set[dt.date]:
     return out
 
 
+SHIPPED_YEARS = range(2025, 2028)
+
+
+@functools.lru_cache(maxsize=32)
+def _rule_holidays(year: int) -> frozenset[dt.date]:
+    return frozenset(england_bank_holidays(year))
+
+
+def is_bank_holiday(day: dt.date) -> bool:
+    """From the shipped list for 2025-2027; other years follow the usual rules (one-off holidays
+    announced later are not known, so add them as closures)."""
+    if day.year in SHIPPED_YEARS:
+        return day in ENGLAND_BANK_HOLIDAYS
+    return day in _rule_holidays(day.year)
+
+
 def is_school_day(day: dt.date, closures: Iterable[dt.date] = ()) -> bool:
-    return day.weekday() < 5 and day not in ENGLAND_BANK_HOLIDAYS and day not in set(closures)
+    return day.weekday() < 5 and not is_bank_holiday(day) and day not in set(closures)
 
 
 def add_school_days(start: dt.date, days: int, closures: Iterable[dt.date] | None = None) -> dt.date:

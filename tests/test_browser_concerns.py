@@ -7,13 +7,20 @@ import re
 import pytest
 
 from portal.demo import DEMO_PASSWORD, load_demo
-from tests.browser import assert_accessible, sign_in
+from tests.browser import assert_accessible as _axe
+from tests.browser import sign_in
 from tests.concerns_helpers import PNG
 
 pytestmark = pytest.mark.browser
 
 SUBJECT = "Reading book not changed"
 TEXT = "Amara's reading book has not been changed for three weeks.\nCould someone look at this?"
+
+
+def assert_accessible(page) -> None:
+    """axe once the page (and its style sheets) has fully loaded."""
+    page.wait_for_load_state("load")
+    _axe(page)
 
 
 @pytest.fixture
@@ -80,6 +87,7 @@ def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
 
     parent.goto("/portal/parent/")
     parent.get_by_role("link", name="There is news about your concern").click()
+    parent.get_by_role("heading", level=1, name=SUBJECT).wait_for()
     assert parent.url == concern_url
     assert "asked the class teacher" in parent.content()
     assert_accessible(parent)
@@ -88,6 +96,7 @@ def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
     parent.get_by_text("Your concern is now a formal complaint, stage 1").wait_for()
     assert_accessible(parent)
     parent.get_by_role("link", name="Your concerns").click()
+    parent.get_by_role("heading", level=1, name="Your concerns").wait_for()
     assert "Formal complaint, stage 1" in parent.content()
     assert_accessible(parent)
 

@@ -9,6 +9,7 @@ export FLASK_APP := wsgi:app
 # The demo server's settings (tests set their own and ignore these).
 RUN_ENV := PORTAL_DATABASE_URI=$${PORTAL_DATABASE_URI:-sqlite:///$(CURDIR)/instance/portal.db} \
 	PORTAL_ARCHIVE_DIR=$${PORTAL_ARCHIVE_DIR:-$(CURDIR)/instance/archive} \
+	PORTAL_UPLOAD_DIR=$${PORTAL_UPLOAD_DIR:-$(CURDIR)/instance/uploads} \
 	PORTAL_KEYS_DIR=$${PORTAL_KEYS_DIR:-$(CURDIR)/instance/keys} \
 	PORTAL_SECURE_COOKIES=$${PORTAL_SECURE_COOKIES:-false} \
 	PORTAL_MAIL_BACKEND=$${PORTAL_MAIL_BACKEND:-log}

@@ -43,6 +43,16 @@ DEFAULTS: dict[str, object] = {
     #: PKCS#12 file with the school's sealing certificate (else the one made by `keys init`).
     "PORTAL_SIGNING_P12": None,
     "PORTAL_SIGNING_P12_PASSWORD": None,
+    #: Folder for files people upload (concern attachments go in its ``concerns`` subfolder, with
+    #: random names). Keep it outside the web root and back it up with the database.
+    "PORTAL_UPLOAD_DIR": "uploads",
+    #: Private concerns: school days to acknowledge, and to respond in full (weekends, bank holidays
+    #: in England and the school's closures do not count).
+    "PORTAL_CONCERN_ACK_DAYS": 5,
+    "PORTAL_CONCERN_RESPONSE_DAYS": 15,
+    #: Private concerns: attachments allowed per concern, and the largest one (bytes).
+    "PORTAL_CONCERN_MAX_FILES": 3,
+    "PORTAL_CONCERN_MAX_FILE_BYTES": 10 * 1024 * 1024,
     #: Folder holding the key and certificate made by `flask portal keys init`.
     "PORTAL_KEYS_DIR": "keys",
     #: Set the portal up with its own Flask-Login manager when the host has none.

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal import audit
 from portal.auth.passwords import hash_password
+from portal.concerns.demo import add_demo_closures
 from portal.db import session
 from portal.people.models import (
     ClassTeacher,
@@ -153,6 +154,7 @@ def load_demo(seed: int = 7, today: dt.date | None = None) -> None:
     y4 = next(p for p in pupils if p.pupil and p.pupil.year_group == 4)
     session.add(GuardianLink(parent_id=adults["teacher1"].id, pupil_id=y4.id))
     session.flush()
+    add_demo_closures()
     audit.record("demo.loaded", pupils=len(pupils), classes=len(classes))
     session.commit()
 

@@ -2,6 +2,7 @@
 from portal.audit import models as _audit  # noqa: F401
 from portal.db import Base
 from portal.people import models as _people  # noqa: F401
+from portal.concerns import models as _concerns  # noqa: F401
 
 metadata = Base.metadata
 from portal.policies import models as _policies  # noqa: F401,E402

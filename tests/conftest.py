@@ -178,6 +178,7 @@ def app_config(db_url, _smtp_server, tmp_path):
         "PORTAL_SMTP_PORT": _smtp_server.port,
         "PORTAL_MAIL_BACKEND": "smtp",
         "PORTAL_ARCHIVE_DIR": str(tmp_path / "archive"),
+        "PORTAL_UPLOAD_DIR": str(tmp_path / "uploads"),
         "PORTAL_KEYS_DIR": str(tmp_path / "keys"),
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,

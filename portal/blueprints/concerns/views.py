@@ -1,0 +1,448 @@
+"""Parent pages (raise, read, reply, escalate), the staff inbox, and school closures.
+
+Views are thin: check access, call one operation, commit once, then send "there is news" emails.
+Concern text is never logged, audited or emailed.
+"""
+from __future__ import annotations
+
+import io
+import logging
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal import audit
+from portal.blueprints.concerns import bp
+from portal.blueprints.concerns.forms import (
+    AssignForm,
+    ClosureForm,
+    DeleteForm,
+    EscalateForm,
+    InboxFilter,
+    MessageForm,
+    NoteForm,
+    RaiseForm,
+    StatusForm,
+    TargetForm,
+    options,
+)
+from portal.concerns import notifications
+from portal.concerns import operations as ops
+from portal.concerns import tasks as _tasks  # noqa: F401  (registers the home-page task providers)
+from portal.concerns.access import handlers_of, may_handle, may_use_inbox, visible_clause
+from portal.concerns.models import (
+    CATEGORY_LABELS,
+    STAGE_LABELS,
+    STATUS_LABELS,
+    TRANSITIONS,
+    About,
+    Category,
+    Concern,
+    ConcernAttachment,
+    SchoolClosure,
+    Status,
+)
+from portal.concerns.schooldays import uk_today
+from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
+from portal.db import session
+from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolSettings
+from portal.security import access, children_of, own_child_or_404
+
+log = logging.getLogger("portal.concerns")
+
+#: The inbox's one decorator: reviewers and the DSL by capability, governors by role (then only
+#: the chair of governors gets past :func:`_inbox_person`).
+INBOX_ACCESS = {"roles": [Role.GOVERNOR], "capabilities": ["concerns.review", "concerns.safeguarding"]}
+
+@bp.context_processor
+def _labels():
+    return {"status_label": lambda v: STATUS_LABELS[Status(v)],
+            "stage_label": lambda v: {k.value: t for k, t in STAGE_LABELS.items()}[v],
+            "category_label": lambda v: CATEGORY_LABELS[Category(v)],
+            "today": uk_today()}
+
+
+# ---------------------------------------------------------------- parents
+
+
+def _own_concern_or_404(concern_id: int) -> Concern:
+    concern = session.get(Concern, concern_id)
+    if concern is None or concern.raised_by_id != current_user.id:
+        abort(404)
+    return concern
+
+
+def _staff_choices() -> list[tuple[int, str]]:
+    settings = SchoolSettings.get()
+    head_id = settings.head_teacher_id if settings else None
+    people = session.scalars(
+        select(Person).join(PersonRole).where(PersonRole.role.in_([r.value for r in STAFF_ROLES]), Person.active)
+        .order_by(Person.family_name, Person.given_name).distinct()
+    ).all()
+    return [(p.id, p.full_name) for p in people if p.id not in (head_id, current_user.id)]
+
+
+@bp.get("/")
+@access(roles=[Role.PARENT])
+def mine():
+    concerns = session.scalars(
+        select(Concern).where(Concern.raised_by_id == current_user.id).order_by(Concern.created_at.desc())
+    ).all()
+    return render_template("portal/concerns/mine.html", concerns=concerns)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@access(roles=[Role.PARENT])
+def new():
+    form = RaiseForm()
+    form.child_id.choices = options([(0, "No particular child")]
+                                    + [(c.id, c.full_name) for c in children_of(current_user)])
+    form.about_person_id.choices = options([(0, "Choose a member of staff")] + _staff_choices())
+    settings = SchoolSettings.get()
+    upload_error = None
+    failed = False
+    if form.validate_on_submit():
+        try:
+            files = check_uploads(request.files.getlist(form.attachments.name))
+        except AttachmentError as exc:
+            upload_error = str(exc)
+        else:
+            child = own_child_or_404(current_user, form.child_id.data) if form.child_id.data else None
+            about = About(form.about.data)
+            about_person = session.get(Person, form.about_person_id.data) if about == About.STAFF else None
+            try:
+                with UploadBatch() as batch:
+                    concern = ops.raise_concern(
+                        current_user, category=Category(form.category.data), subject=form.subject.data.strip(),
+                        description=form.description.data.strip(), at_risk=form.at_risk.data == "yes",
+                        about=about, about_person=about_person, child=child, files=files, batch=batch)
+                    session.commit()
+                    batch.keep()
+            except (SQLAlchemyError, OSError) as exc:
+                session.rollback()
+                log.error("concern not saved: %s", type(exc).__name__)  # never the text
+                failed = True
+            else:
+                if notifications.new_concern(concern):
+                    flash(f"Thank you. Your concern {concern.reference} has been sent privately to the school.",
+                          "success")
+                else:
+                    flash(f"Your concern {concern.reference} is saved and the school can see it, but we could "
+                          "not send the email notifications just now.", "warning")
+                return redirect(url_for(".view", concern_id=concern.id))
+    status = 503 if failed else 400 if (form.errors or upload_error) else 200
+    return render_template("portal/concerns/new.html", form=form, upload_error=upload_error, failed=failed,
+                           settings=settings), status
+
+
+@bp.get("/<int:concern_id>")
+@access(roles=[Role.PARENT])
+def view(concern_id: int):
+    concern = _own_concern_or_404(concern_id)
+    ops.mark_seen_by_parent(concern)
+    session.commit()
+    messages = [m for m in concern.messages if not m.internal]
+    events = [e for e in concern.events if e.kind in ("status", "stage", "target")]
+    return render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
+                           form=MessageForm(), escalate_form=EscalateForm(), settings=SchoolSettings.get())
+
+
+@bp.post("/<int:concern_id>/reply")
+@access(roles=[Role.PARENT])
+def reply(concern_id: int):
+    concern = _own_concern_or_404(concern_id)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        flash("Your message was not sent: " + " ".join(form.body.errors or ["please try again."]), "danger")
+        return redirect(url_for(".view", concern_id=concern.id))
+    try:
+        ops.add_message(concern, current_user, form.body.data.strip())
+    except ops.ConcernError as exc:
+        session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".view", concern_id=concern.id))
+    ops.mark_seen_by_parent(concern)
+    session.commit()
+    notifications.news_for_staff(concern)
+    flash("Your message has been sent.", "success")
+    return redirect(url_for(".view", concern_id=concern.id))
+
+
+@bp.post("/<int:concern_id>/escalate")
+@access(roles=[Role.PARENT])
+def escalate(concern_id: int):
+    concern = _own_concern_or_404(concern_id)
+    form = EscalateForm()
+    if not form.validate_on_submit():
+        flash("Please try again: " + " ".join(form.body.errors), "danger")
+        return redirect(url_for(".view", concern_id=concern.id))
+    try:
+        stage = ops.escalate(concern, current_user)
+        if (form.body.data or "").strip():
+            ops.add_message(concern, current_user, form.body.data.strip())
+    except ops.ConcernError as exc:
+        session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".view", concern_id=concern.id))
+    session.commit()
+    notifications.news_for_staff(concern, escalated=True)
+    flash(f"Your concern is now a {stage.label.lower()}. We will acknowledge it by "
+          f"{concern.ack_due:%d %B %Y}.", "success")
+    return redirect(url_for(".view", concern_id=concern.id))
+
+
+@bp.get("/<int:concern_id>/attachments/<int:attachment_id>")
+@access()
+def attachment(concern_id: int, attachment_id: int):
+    """The file, to the parent who sent it and to staff who may handle the concern; 404 to others."""
+    att = session.get(ConcernAttachment, attachment_id)
+    if att is None or att.concern_id != concern_id:
+        abort(404)
+    concern = att.concern
+    if concern.raised_by_id != current_user.id and not may_handle(current_user, concern):
+        abort(404)
+    path = path_of(att.stored_name)
+    if not path.is_file():
+        abort(404)
+    audit.record("concern.attachment_downloaded", actor=current_user, target=concern, attachment_id=att.id)
+    session.commit()
+    # Read whole (at most PORTAL_CONCERN_MAX_FILE_BYTES) so no file handle outlives the request.
+    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type, as_attachment=True, download_name=att.original_name,
+                     max_age=0, etag=False, conditional=False)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
+# ---------------------------------------------------------------- staff (and the chair of governors)
+
+
+def _inbox_person() -> Person:
+    if not may_use_inbox(current_user):
+        abort(403)
+    return current_user
+
+
+def _handled_or_404(concern_id: int) -> Concern:
+    person = _inbox_person()
+    concern = session.scalar(select(Concern).where(Concern.id == concern_id, visible_clause(person)))
+    if concern is None:
+        abort(404)
+    return concern
+
+
+@bp.get("/inbox")
+@access(**INBOX_ACCESS)
+def inbox():
+    person = _inbox_person()
+    today = uk_today()
+    base = select(Concern).where(visible_clause(person))
+    visible = session.scalars(base).all()
+    f = InboxFilter(request.args)
+    f.status.choices = options([("", "Any status")] + [(s.value, s.label) for s in Status])
+    f.category.choices = options([("", "Any category")] + [(c.value, t) for c, t in CATEGORY_LABELS.items()])
+    kids = sorted({c.child.id: c.child for c in visible if c.child}.values(),
+                  key=lambda p: (p.given_name, p.family_name))
+    f.child.choices = options([("", "Any child")] + [(str(k.id), k.full_name) for k in kids])
+    classes = sorted({k.pupil.school_class.id: k.pupil.school_class for k in kids
+                      if k.pupil and k.pupil.school_class}.values(), key=lambda c: (c.year_group, c.name))
+    f.school_class.choices = options([("", "Any class")] + [(str(c.id), c.name) for c in classes])
+    people = sorted({c.assignee.id: c.assignee for c in visible if c.assignee}.values(),
+                    key=lambda p: (p.family_name, p.given_name))
+    f.assignee.choices = options([("", "Anyone or no one"), ("none", "No one yet"), ("me", "Me")]
+                                 + [(str(p.id), p.full_name) for p in people])
+
+    query = base
+    if f.status.data in {s.value for s in Status}:
+        query = query.where(Concern.status == f.status.data)
+    else:
+        # Closed concerns only when asked for.
+        query = query.where(Concern.status != Status.CLOSED.value)
+    if f.category.data in {c.value for c in Category}:
+        query = query.where(Concern.category == f.category.data)
+    if (f.child.data or "").isdigit():
+        query = query.where(Concern.child_id == int(f.child.data))
+    if (f.school_class.data or "").isdigit():
+        query = query.join(PupilProfile, PupilProfile.person_id == Concern.child_id).where(
+            PupilProfile.class_id == int(f.school_class.data))
+    if f.assignee.data == "none":
+        query = query.where(Concern.assignee_id.is_(None))
+    elif f.assignee.data == "me":
+        query = query.where(Concern.assignee_id == person.id)
+    elif (f.assignee.data or "").isdigit():
+        query = query.where(Concern.assignee_id == int(f.assignee.data))
+    rows = [(c, c.overdue(today)) for c in session.scalars(query).all()]
+    if f.overdue.data:
+        rows = [r for r in rows if r[1]]
+    # Overdue first, then the oldest.
+    rows.sort(key=lambda r: (r[1] is None, r[0].stage_started_at, r[0].id))
+    return render_template("portal/concerns/inbox.html", rows=rows, filters=f,
+                           filtered=any(v for k, v in request.args.items() if k != "submit"))
+
+
+@bp.get("/inbox/<int:concern_id>")
+@access(**INBOX_ACCESS)
+def handle(concern_id: int):
+    concern = _handled_or_404(concern_id)
+    ids = {int(e.new_value) for e in concern.events if e.kind == "assignee" and e.new_value}
+    names = {str(p.id): p.full_name for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
+    return render_template("portal/concerns/handle.html", concern=concern, assignee_names=names,
+                           **_staff_forms(concern))
+
+
+def _staff_forms(concern: Concern) -> dict:
+    status_form = StatusForm()
+    status_form.status.choices = options([(s.value, s.label) for s in Status
+                                          if s in TRANSITIONS[concern.status_enum]])
+    assign_form = AssignForm(assignee_id=concern.assignee_id or 0)
+    assign_form.assignee_id.choices = options([(0, "No one yet")]
+                                              + [(p.id, p.full_name) for p in handlers_of(concern)])
+    target_form = TargetForm(new_date=concern.response_due)
+    return {"reply_form": MessageForm(prefix="reply"), "note_form": NoteForm(prefix="note"),
+            "status_form": status_form, "assign_form": assign_form, "target_form": target_form}
+
+
+def _back(concern: Concern):
+    return redirect(url_for(".handle", concern_id=concern.id))
+
+
+def _refuse(concern: Concern, message: str):
+    session.rollback()
+    flash(message, "danger")
+    return _back(concern)
+
+
+@bp.post("/inbox/<int:concern_id>/reply")
+@access(**INBOX_ACCESS)
+def staff_reply(concern_id: int):
+    concern = _handled_or_404(concern_id)
+    form = MessageForm(prefix="reply")
+    if not form.validate_on_submit():
+        return _refuse(concern, "Your reply was not sent: " + " ".join(form.body.errors or ["please try again."]))
+    try:
+        ops.add_message(concern, current_user, form.body.data.strip())
+    except ops.ConcernError as exc:
+        return _refuse(concern, str(exc))
+    session.commit()
+    sent = notifications.news_for_parent(concern)
+    flash("Reply sent to the parent." if sent else "Reply saved, but the email to the parent could not be sent.",
+          "success" if sent else "warning")
+    return _back(concern)
+
+
+@bp.post("/inbox/<int:concern_id>/note")
+@access(**INBOX_ACCESS)
+def note(concern_id: int):
+    concern = _handled_or_404(concern_id)
+    form = NoteForm(prefix="note")
+    if not form.validate_on_submit():
+        return _refuse(concern, "The note was not added: " + " ".join(form.body.errors or ["please try again."]))
+    ops.add_message(concern, current_user, form.body.data.strip(), internal=True)
+    session.commit()
+    flash("Internal note added. The parent cannot see it.", "success")
+    return _back(concern)
+
+
+@bp.post("/inbox/<int:concern_id>/status")
+@access(**INBOX_ACCESS)
+def status(concern_id: int):
+    concern = _handled_or_404(concern_id)
+    form = StatusForm()
+    form.status.choices = options([(s.value, s.label) for s in Status])
+    if not form.validate_on_submit():
+        return _refuse(concern, "Choose a status.")
+    try:
+        ops.change_status(concern, current_user, Status(form.status.data))
+    except ops.ConcernError as exc:
+        return _refuse(concern, str(exc))
+    session.commit()
+    notifications.news_for_parent(concern)
+    flash(f"Status changed to {concern.status_enum.label.lower()}. The parent has been told there is news.",
+          "success")
+    return _back(concern)
+
+
+@bp.post("/inbox/<int:concern_id>/assign")
+@access(**INBOX_ACCESS)
+def assign(concern_id: int):
+    concern = _handled_or_404(concern_id)
+    allowed = handlers_of(concern)
+    form = AssignForm()
+    form.assignee_id.choices = options([(0, "No one yet")] + [(p.id, p.full_name) for p in allowed])
+    if not form.validate_on_submit():
+        return _refuse(concern, "That person cannot see this concern, so it cannot be given to them.")
+    assignee = session.get(Person, form.assignee_id.data) if form.assignee_id.data else None
+    before = concern.assignee_id
+    try:
+        ops.assign(concern, current_user, assignee, allowed)
+    except ops.ConcernError as exc:
+        return _refuse(concern, str(exc))
+    session.commit()
+    if assignee is not None and assignee.id != before and assignee.id != current_user.id:
+        notifications.assigned(concern, assignee)
+    flash(f"Now looked after by {assignee.full_name}." if assignee else "No one is looking after it now.",
+          "success")
+    return _back(concern)
+
+
+@bp.post("/inbox/<int:concern_id>/target")
+@access(**INBOX_ACCESS)
+def target(concern_id: int):
+    concern = _handled_or_404(concern_id)
+    form = TargetForm()
+    if not form.validate_on_submit():
+        errors = [e for errs in form.errors.values() for e in errs]
+        return _refuse(concern, "The target date was not changed: " + " ".join(errors))
+    try:
+        ops.revise_target(concern, current_user, form.new_date.data, form.reason.data)
+    except ops.ConcernError as exc:
+        return _refuse(concern, str(exc))
+    session.commit()
+    notifications.news_for_parent(concern)
+    flash(f"The target date is now {concern.response_due:%d %B %Y}.", "success")
+    return _back(concern)
+
+
+# ---------------------------------------------------------------- school closures
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@access(capabilities=["settings.manage"])
+def calendar():
+    from portal.concerns.schooldays import ENGLAND_BANK_HOLIDAYS
+
+    form = ClosureForm()
+    if form.validate_on_submit():
+        closure = SchoolClosure(first_day=form.first_day.data, last_day=form.last_day.data,
+                                label=form.label.data.strip(), created_by_id=current_user.id)
+        session.add(closure)
+        session.flush()
+        audit.record("closure.added", actor=current_user, target=closure, first_day=closure.first_day.isoformat(),
+                     last_day=closure.last_day.isoformat())
+        session.commit()
+        flash("Closure added. Target dates of new concerns will skip it.", "success")
+        return redirect(url_for(".calendar"))
+    closures = session.scalars(select(SchoolClosure).order_by(SchoolClosure.first_day)).all()
+    today = uk_today()
+    holidays = sorted(d for d in ENGLAND_BANK_HOLIDAYS if d >= today)
+    return render_template("portal/concerns/calendar.html", form=form, closures=closures, holidays=holidays,
+                           delete_form=DeleteForm()), 400 if form.errors else 200
+
+
+@bp.post("/calendar/<int:closure_id>/delete")
+@access(capabilities=["settings.manage"])
+def delete_closure(closure_id: int):
+    closure = session.get(SchoolClosure, closure_id)
+    if closure is None:
+        flash("That closure had already been removed.", "info")
+    elif DeleteForm().validate_on_submit():
+        audit.record("closure.removed", actor=current_user, target=closure,
+                     first_day=closure.first_day.isoformat(), last_day=closure.last_day.isoformat())
+        session.delete(closure)
+        session.commit()
+        flash("Closure removed.", "success")
+    return redirect(url_for(".calendar"))
+

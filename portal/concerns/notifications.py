@@ -1,0 +1,74 @@
+"""Emails about concerns. They say only that there is news, with a link: never any concern text."""
+from __future__ import annotations
+
+from flask import url_for
+
+from portal.concerns.access import handlers_of
+from portal.concerns.models import Concern, Route
+from portal.mail import MailError, send_mail
+from portal.people.models import Person
+
+_FOOTER = ("\n\nFor privacy this email does not include what was written. Please sign in to read it.\n"
+           "Please do not reply to this email.")
+
+
+def _send(to: list[str], subject: str, body: str) -> bool:
+    try:
+        send_mail(to, subject, body + _FOOTER)
+    except MailError:
+        return False
+    return True
+
+
+def _staff_link(concern: Concern) -> str:
+    return url_for("portal.concerns.handle", concern_id=concern.id, _external=True)
+
+
+def _parent_link(concern: Concern) -> str:
+    return url_for("portal.concerns.view", concern_id=concern.id, _external=True)
+
+
+def new_concern(concern: Concern) -> bool:
+    """Tell everyone who handles *concern* (the DSL at once when a child may be at risk)."""
+    handlers = [p.email for p in handlers_of(concern) if p.email]
+    if concern.route == Route.SAFEGUARDING.value:
+        subject = f"Urgent: a child may be at risk ({concern.reference})"
+        body = ("A parent has raised a concern through the portal and says a child may be at risk of harm.\n"
+                f"Please read it now: {_staff_link(concern)}")
+    else:
+        subject = f"A parent has raised a concern ({concern.reference})"
+        body = f"A parent has raised a new concern through the portal.\nRead it here: {_staff_link(concern)}"
+    ok = _send(handlers, subject, body)
+    parent = concern.raised_by
+    if parent.email:
+        ok = _send([parent.email], f"We have received your concern ({concern.reference})",
+                   "Thank you for telling us. Your concern has reached the right person at school.\n"
+                   f"We aim to acknowledge it by {concern.ack_due:%A %d %B %Y}.\n"
+                   f"See it here: {_parent_link(concern)}") and ok
+    return ok
+
+
+def news_for_parent(concern: Concern) -> bool:
+    """The school replied, or the status changed."""
+    parent = concern.raised_by
+    if not parent.email:
+        return True
+    return _send([parent.email], f"There is news about your concern ({concern.reference})",
+                 f"The school has updated your concern.\nSee it here: {_parent_link(concern)}")
+
+
+def news_for_staff(concern: Concern, *, escalated: bool = False) -> bool:
+    """The parent wrote again or took the concern further: tell the assignee, else every handler."""
+    people: list[Person] = handlers_of(concern)
+    if concern.assignee_id and not escalated:
+        people = [p for p in people if p.id == concern.assignee_id] or people
+    what = "The parent has asked for a formal review" if escalated else "The parent has written again"
+    return _send([p.email for p in people if p.email], f"News about concern {concern.reference}",
+                 f"{what}.\nRead it here: {_staff_link(concern)}")
+
+
+def assigned(concern: Concern, assignee: Person) -> bool:
+    if not assignee.email:
+        return True
+    return _send([assignee.email], f"A concern has been given to you ({concern.reference})",
+                 f"You are now looking after a parent's concern.\nRead it here: {_staff_link(concern)}")

@@ -1,0 +1,137 @@
+"""Real Chromium: a parent raises a concern; the Head acknowledges, replies and resolves it; the
+parent takes it further. axe-core must find nothing on any page visited; one phone-width check."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from portal.demo import DEMO_PASSWORD, load_demo
+from tests.browser import assert_accessible as _axe
+from tests.browser import sign_in
+from tests.concerns_helpers import PNG
+
+pytestmark = pytest.mark.browser
+
+SUBJECT = "Reading book not changed"
+TEXT = "Amara's reading book has not been changed for three weeks.\nCould someone look at this?"
+
+
+def assert_accessible(page) -> None:
+    """axe once the page (and its style sheets) has fully loaded."""
+    page.wait_for_load_state("load")
+    _axe(page)
+
+
+@pytest.fixture
+def demo(live_app):
+    with live_app.app_context():
+        load_demo()
+
+
+def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
+    parent = new_page()
+    sign_in(parent, "parent@larkspur.example", DEMO_PASSWORD)
+    assert_accessible(parent)
+    parent.get_by_role("link", name="Raise a concern privately").click()
+    parent.get_by_role("heading", level=1, name="Raise a concern privately").wait_for()
+    assert "social media" in parent.content() and "office@larkspur.example" in parent.content()
+    assert_accessible(parent)
+
+    # A wrong file first: refused with a clear message, nothing saved.
+    parent.get_by_label("Teaching and learning").check()
+    parent.get_by_label("Which child is it about?").select_option(index=1)
+    parent.get_by_label("Subject").fill(SUBJECT)
+    parent.get_by_label("Tell us what happened").fill(TEXT)
+    parent.get_by_label("Photos or PDFs (optional)").set_input_files(
+        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"not really a picture"}])
+    parent.get_by_label("No", exact=True).check()
+    parent.get_by_role("button", name="Send privately to the school").click()
+    parent.get_by_text("is not a photo").first.wait_for()
+    assert_accessible(parent)
+
+    parent.get_by_label("Photos or PDFs (optional)").set_input_files(
+        files=[{"name": "reading-record.png", "mimeType": "image/png", "buffer": PNG}])
+    parent.get_by_role("button", name="Send privately to the school").click()
+    parent.get_by_role("heading", level=1, name=SUBJECT).wait_for()
+    assert "has been sent privately" in parent.content()
+    assert_accessible(parent)
+    concern_url = parent.url
+
+    head = new_page()
+    sign_in(head, "head@larkspur.example", DEMO_PASSWORD)
+    assert_accessible(head)
+    head.get_by_role("link", name="Parents' concerns").click()
+    head.get_by_role("heading", level=1, name="Parents' concerns").wait_for()
+    assert_accessible(head)
+    head.get_by_role("link", name=re.compile(r"^C-\d+")).first.click()
+    head.get_by_role("heading", level=1, name=SUBJECT).wait_for()
+    assert "three weeks" in head.content()
+    assert_accessible(head)
+    head.get_by_label("New status").select_option(label="Acknowledged")
+    head.get_by_role("button", name="Change status").click()
+    head.get_by_text("Status changed to acknowledged").wait_for()
+    head.get_by_label("Your message").fill("Thank you. I have asked the class teacher to change it today.")
+    head.get_by_role("button", name="Reply to the parent").click()
+    head.get_by_text("Reply sent to the parent").wait_for()
+    assert_accessible(head)
+    head.get_by_label("New status").select_option(label="Resolved")
+    head.get_by_role("button", name="Change status").click()
+    head.get_by_text("Status changed to resolved").wait_for()
+    assert_accessible(head)
+    head.goto("/portal/staff/")
+    head.get_by_role("link", name="Term dates and closures").click()
+    head.get_by_role("heading", level=1, name="Term dates and closures").wait_for()
+    assert "Christmas holidays" in head.content()  # the demo school's holidays
+    assert_accessible(head)
+
+    parent.goto("/portal/parent/")
+    parent.get_by_role("link", name="There is news about your concern").click()
+    parent.get_by_role("heading", level=1, name=SUBJECT).wait_for()
+    assert parent.url == concern_url
+    assert "asked the class teacher" in parent.content()
+    assert_accessible(parent)
+    parent.get_by_label("Why are you not happy with the outcome? (optional)").fill("The book is still the same.")
+    parent.get_by_role("button", name="Make a formal complaint").click()
+    parent.get_by_text("Your concern is now a formal complaint, stage 1").wait_for()
+    assert_accessible(parent)
+    parent.get_by_role("link", name="Your concerns").click()
+    parent.get_by_role("heading", level=1, name="Your concerns").wait_for()
+    assert "Formal complaint, stage 1" in parent.content()
+    assert_accessible(parent)
+
+
+def test_the_concern_form_and_inbox_fit_a_phone(demo, new_page):
+    page = new_page(mobile=True)
+    sign_in(page, "parent@larkspur.example", DEMO_PASSWORD)
+    page.goto("/portal/concerns/new")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_accessible(page)
+
+
+def test_the_inbox_fits_a_phone(demo, live_app, new_page):
+    from sqlalchemy import select
+
+    from portal.concerns import operations as ops
+    from portal.concerns.models import Category
+    from portal.concerns.storage import UploadBatch
+    from portal.db import session
+    from portal.people.models import Person
+
+    with live_app.app_context():
+        parent = session.scalars(select(Person).where(Person.email == "parent@larkspur.example")).one()
+        with UploadBatch() as batch:
+            ops.raise_concern(parent, category=Category.COMMUNICATION, subject="Newsletter dates",
+                              description="The dates in the newsletter clash.", at_risk=False, batch=batch)
+            session.commit()
+    page = new_page(mobile=True)
+    sign_in(page, "head@larkspur.example", DEMO_PASSWORD)
+    page.goto("/portal/concerns/inbox")
+    assert "Newsletter dates" in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_accessible(page)
+    page.get_by_role("link", name=re.compile(r"^C-\d+")).first.click()
+    page.get_by_role("heading", level=1, name="Newsletter dates").wait_for()
+    page.wait_for_load_state()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_accessible(page)

@@ -1,0 +1,444 @@
+"""Private concerns: routing, privacy, the status/stage workflow, targets, audit and logging."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.audit.models import AuditEntry
+from portal.concerns import operations as ops
+from portal.concerns.models import Concern, ConcernEvent, ConcernMessage, Stage, Status
+from portal.concerns.schooldays import uk_today
+from portal.people.models import CapabilityGrant
+from tests import concerns_helpers
+from tests.concerns_helpers import PNG, SECRET_SUBJECT, SECRET_TEXT, newest, raise_concern
+
+cast = concerns_helpers.cast  # the fixture
+
+
+def handle_status(login_as, person, concern) -> int:
+    return login_as(person).get(f"/portal/concerns/inbox/{concern.id}").status_code
+
+
+def who_can_handle(cast, login_as, concern) -> set[str]:
+    names = ("head", "dsl", "chair", "reviewer", "accused", "teacher", "governor")
+    return {n for n in names if handle_status(login_as, getattr(cast, n), concern) == 200}
+
+
+# ---------------------------------------------------------------- routing
+
+
+def test_a_general_concern_goes_to_the_head_and_reviewers(cast, login_as, db):
+    resp = raise_concern(login_as(cast.parent), child_id=str(cast.child.id))
+    assert resp.status_code == 302
+    c = newest(db)
+    assert c.route == "general" and c.child_id == cast.child.id
+    assert who_can_handle(cast, login_as, c) == {"head", "dsl", "reviewer", "accused"}
+
+
+def test_a_child_at_risk_goes_only_to_the_dsl(cast, login_as, db):
+    raise_concern(login_as(cast.parent), at_risk="yes", child_id=str(cast.child.id))
+    c = newest(db)
+    assert c.route == "safeguarding"
+    assert who_can_handle(cast, login_as, c) == {"dsl"}
+    # The Head and the other reviewers do not even see it listed.
+    for person in (cast.head, cast.reviewer):
+        assert SECRET_SUBJECT not in login_as(person).get("/portal/concerns/inbox").get_data(as_text=True)
+    assert SECRET_SUBJECT in login_as(cast.dsl).get("/portal/concerns/inbox").get_data(as_text=True)
+
+
+def test_a_concern_about_the_head_goes_only_to_the_chair_of_governors(cast, login_as, db):
+    raise_concern(login_as(cast.parent), about="head_teacher")
+    c = newest(db)
+    assert c.route == "chair"
+    assert who_can_handle(cast, login_as, c) == {"chair"}
+    inbox = login_as(cast.chair).get("/portal/concerns/inbox")
+    assert inbox.status_code == 200 and SECRET_SUBJECT in inbox.get_data(as_text=True)
+    assert "Parents&#39; concerns" in login_as(cast.chair).get("/portal/staff/").get_data(as_text=True)
+    # Another governor has no inbox at all.
+    assert login_as(cast.governor).get("/portal/concerns/inbox").status_code == 403
+    assert "Parents&#39; concerns" not in login_as(cast.governor).get("/portal/staff/").get_data(as_text=True)
+
+
+def test_a_concern_about_a_member_of_staff_goes_only_to_the_head(cast, login_as, db):
+    raise_concern(login_as(cast.parent), about="staff", about_person_id=str(cast.accused.id))
+    c = newest(db)
+    assert c.route == "head_only" and c.about_person_id == cast.accused.id
+    # Not the reviewers the Head delegated to, and never the person it is about.
+    assert who_can_handle(cast, login_as, c) == {"head"}
+    assert SECRET_SUBJECT not in login_as(cast.accused).get("/portal/concerns/inbox").get_data(as_text=True)
+
+
+def test_at_risk_and_about_the_dsl_goes_to_the_head_instead(cast, login_as, db):
+    raise_concern(login_as(cast.parent), at_risk="yes", about="staff", about_person_id=str(cast.dsl.id))
+    assert who_can_handle(cast, login_as, newest(db)) == {"head"}
+
+
+def test_at_risk_and_about_the_head_goes_to_the_dsl_and_the_chair(cast, login_as, db):
+    raise_concern(login_as(cast.parent), at_risk="yes", about="head_teacher")
+    assert who_can_handle(cast, login_as, newest(db)) == {"dsl", "chair"}
+
+
+def test_the_head_cannot_be_chosen_as_another_member_of_staff(cast, login_as, db):
+    page = login_as(cast.parent).get("/portal/concerns/new").get_data(as_text=True)
+    assert cast.accused.full_name in page and cast.head.full_name not in page
+    resp = raise_concern(login_as(cast.parent), about="staff", about_person_id=str(cast.head.id))
+    assert resp.status_code == 400 and newest(db) is None
+
+
+def test_choosing_another_member_of_staff_needs_a_name(cast, login_as, db):
+    resp = raise_concern(login_as(cast.parent), about="staff", about_person_id="0")
+    assert resp.status_code == 400
+    assert "Choose the member of staff" in resp.get_data(as_text=True)
+    assert newest(db) is None
+
+
+# ---------------------------------------------------------------- privacy
+
+
+@pytest.fixture
+def general(cast, login_as, db):
+    raise_concern(login_as(cast.parent), child_id=str(cast.child.id), files=[("photo.png", PNG)])
+    return newest(db)
+
+
+@pytest.fixture
+def safeguarding(cast, login_as, db):
+    raise_concern(login_as(cast.parent), at_risk="yes", child_id=str(cast.child.id), files=[("photo.png", PNG)])
+    return newest(db)
+
+
+def _urls(c):
+    a = c.attachments[0].id
+    return {"view": f"/portal/concerns/{c.id}", "handle": f"/portal/concerns/inbox/{c.id}",
+            "file": f"/portal/concerns/{c.id}/attachments/{a}"}
+
+
+def test_another_parent_sees_nothing(cast, login_as, general):
+    client = login_as(cast.other_parent)
+    for url in _urls(general).values():
+        resp = client.get(url)
+        assert resp.status_code in (403, 404), url
+        assert SECRET_TEXT not in resp.get_data(as_text=True)
+    assert client.post(f"/portal/concerns/{general.id}/reply", data={"body": "hi"}).status_code == 404
+    assert SECRET_SUBJECT not in client.get("/portal/concerns/").get_data(as_text=True)
+
+
+def test_a_teacher_without_the_capability_sees_nothing(cast, login_as, general):
+    client = login_as(cast.teacher)  # Kit's own class teacher
+    assert client.get("/portal/concerns/inbox").status_code == 403
+    assert client.get(_urls(general)["handle"]).status_code == 403
+    assert client.get(_urls(general)["file"]).status_code == 404
+    assert client.get(_urls(general)["view"]).status_code == 403
+    assert client.post(f"/portal/concerns/inbox/{general.id}/status", data={"status": "acknowledged"}).status_code == 403
+
+
+def test_a_reviewer_who_is_not_the_dsl_cannot_open_a_safeguarding_concern(cast, login_as, safeguarding):
+    for person in (cast.reviewer, cast.head):
+        client = login_as(person)
+        assert client.get(_urls(safeguarding)["handle"]).status_code == 404
+        assert client.get(_urls(safeguarding)["file"]).status_code == 404
+        for action, data in (("reply", {"reply-body": "x"}), ("note", {"note-body": "x"}),
+                             ("status", {"status": "acknowledged"}), ("assign", {"assignee_id": "0"})):
+            assert client.post(f"/portal/concerns/inbox/{safeguarding.id}/{action}", data=data).status_code == 404
+    assert login_as(cast.dsl).get(_urls(safeguarding)["file"]).status_code == 200
+
+
+def test_the_member_of_staff_it_is_about_cannot_open_it_even_as_a_reviewer(cast, login_as, db):
+    raise_concern(login_as(cast.parent), about="staff", about_person_id=str(cast.accused.id),
+                  files=[("photo.png", PNG)])
+    c = newest(db)
+    client = login_as(cast.accused)
+    assert client.get("/portal/concerns/inbox").status_code == 200  # they are a reviewer...
+    for url in (_urls(c)["handle"], _urls(c)["file"]):
+        assert client.get(url).status_code == 404  # ...but not of this one
+    assert client.post(f"/portal/concerns/inbox/{c.id}/note", data={"note-body": "x"}).status_code == 404
+
+
+def test_a_parent_sees_only_their_own_concerns(cast, login_as, db, general):
+    raise_concern(login_as(cast.other_parent), subject="Omar own worry")
+    mine = login_as(cast.parent).get("/portal/concerns/").get_data(as_text=True)
+    assert SECRET_SUBJECT in mine and "Omar own worry" not in mine
+    theirs = login_as(cast.other_parent).get("/portal/concerns/").get_data(as_text=True)
+    assert SECRET_SUBJECT not in theirs and "Omar own worry" in theirs
+
+
+def test_a_parent_can_only_name_their_own_child(cast, login_as, db):
+    client = login_as(cast.parent)
+    page = client.get("/portal/concerns/new").get_data(as_text=True)
+    assert "Kit" in page and "Ray" in page and "Oli" not in page
+    resp = raise_concern(client, child_id=str(cast.other_child.id))
+    assert resp.status_code == 400 and newest(db) is None
+
+
+def test_internal_notes_never_reach_the_parent(cast, login_as, general):
+    login_as(cast.head).post(f"/portal/concerns/inbox/{general.id}/note", data={"note-body": "Gecko note 55"})
+    login_as(cast.head).post(f"/portal/concerns/inbox/{general.id}/reply", data={"reply-body": "Heron reply 66"})
+    page = login_as(cast.parent).get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "Heron reply 66" in page and "Gecko note 55" not in page
+    staff = login_as(cast.reviewer).get(f"/portal/concerns/inbox/{general.id}").get_data(as_text=True)
+    assert "Heron reply 66" in staff and "Gecko note 55" in staff
+
+
+def test_attachments_download_as_files_with_a_safe_type(cast, login_as, general):
+    resp = login_as(cast.parent).get(_urls(general)["file"])
+    assert resp.status_code == 200 and resp.data == PNG
+    assert resp.headers["Content-Type"] == "image/png"
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    # The attachment id must belong to the concern in the URL.
+    assert login_as(cast.parent).get(f"/portal/concerns/{general.id + 1}/attachments/"
+                                     f"{general.attachments[0].id}").status_code == 404
+
+
+# ---------------------------------------------------------------- workflow
+
+
+def _post_status(client, c, status):
+    return client.post(f"/portal/concerns/inbox/{c.id}/status", data={"status": status}, follow_redirects=True)
+
+
+def test_statuses_follow_the_allowed_order(cast, login_as, db, general):
+    head = login_as(cast.head)
+    page = _post_status(head, general, "resolved").get_data(as_text=True)
+    assert "cannot be marked resolved" in page
+    db.expire_all()
+    assert db.get(Concern, general.id).status == "new"
+    assert db.scalar(select(func.count()).select_from(ConcernEvent)) == 0
+    for step in ("acknowledged", "in_progress", "resolved", "closed"):
+        assert "Status changed" in _post_status(head, general, step).get_data(as_text=True)
+    db.expire_all()
+    c = db.get(Concern, general.id)
+    assert c.status == "closed" and c.acknowledged_at and c.resolved_at and c.closed_at
+    assert "cannot be marked" in _post_status(head, general, "in_progress").get_data(as_text=True)
+    actions = [e.action for e in db.scalars(select(AuditEntry).where(AuditEntry.action == "concern.status_changed"))]
+    assert len(actions) == 4
+
+
+def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, login_as, db, general):
+    parent, head = login_as(cast.parent), login_as(cast.head)
+    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": ""}, follow_redirects=True)
+    assert "once the school has given its outcome" in early.get_data(as_text=True)
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, general, step)
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "Make a formal complaint" in page
+    assert handle_status(login_as, cast.chair, general) == 404
+    resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "Still unhappy."},
+                       follow_redirects=True)
+    assert "formal complaint, stage 1" in resp.get_data(as_text=True)
+    db.expire_all()
+    c = db.get(Concern, general.id)
+    assert (c.stage, c.status) == ("stage_1", "new")
+    assert c.ack_due > uk_today() and c.acknowledged_at is None
+    stage_events = db.scalars(select(ConcernEvent).where(ConcernEvent.kind == "stage")).all()
+    assert [(e.old_value, e.new_value, e.actor_id) for e in stage_events] == [("informal", "stage_1", cast.parent.id)]
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "concern.escalated"))
+    assert entry.data["new_stage"] == "stage_1" and entry.actor_id == cast.parent.id
+    # Stage 2 (the governors' panel), then no further.
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, general, step)
+    parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": ""})
+    db.expire_all()
+    assert db.get(Concern, general.id).stage == Stage.STAGE_2.value
+    # The chair of governors convenes the panel, so can now read it too.
+    assert handle_status(login_as, cast.chair, general) == 200
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, general, step)
+    assert "Make a formal complaint" not in parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    db.expire_all()
+    with pytest.raises(ops.ConcernError, match="last stage"):
+        ops.escalate(db.get(Concern, general.id), cast.parent)
+
+
+def test_assignment_only_to_people_who_may_read_it(cast, login_as, db, general):
+    head = login_as(cast.head)
+    resp = head.post(f"/portal/concerns/inbox/{general.id}/assign", data={"assignee_id": str(cast.teacher.id)},
+                     follow_redirects=True)
+    assert "cannot see this concern" in resp.get_data(as_text=True)
+    head.post(f"/portal/concerns/inbox/{general.id}/assign", data={"assignee_id": str(cast.reviewer.id)})
+    db.expire_all()
+    assert db.get(Concern, general.id).assignee_id == cast.reviewer.id
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "concern.assigned"))
+    assert entry.data == {"old_assignee_id": None, "assignee_id": cast.reviewer.id}
+    mine = login_as(cast.reviewer).get("/portal/concerns/inbox?assignee=me").get_data(as_text=True)
+    assert SECRET_SUBJECT in mine
+
+
+def test_revising_the_target_date_keeps_the_reason(cast, login_as, db, general):
+    head = login_as(cast.head)
+    new_date = general.response_due + dt.timedelta(days=7)
+    bad = head.post(f"/portal/concerns/inbox/{general.id}/target",
+                    data={"new_date": new_date.isoformat(), "reason": ""}, follow_redirects=True)
+    assert "Give a reason" in bad.get_data(as_text=True)
+    head.post(f"/portal/concerns/inbox/{general.id}/target",
+              data={"new_date": new_date.isoformat(), "reason": "Waiting for the class teacher's return."})
+    db.expire_all()
+    assert db.get(Concern, general.id).response_due == new_date
+    ev = db.scalar(select(ConcernEvent).where(ConcernEvent.kind == "target"))
+    assert ev.reason == "Waiting for the class teacher's return." and ev.new_value == new_date.isoformat()
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "concern.target_revised"))
+    assert "Waiting" not in json.dumps(entry.data)
+    parent_page = login_as(cast.parent).get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert new_date.isoformat() in parent_page and "Waiting for the class" not in parent_page
+
+
+def test_inbox_filters_and_overdue_first(cast, login_as, db):
+    parent = login_as(cast.parent)
+    raise_concern(parent, subject="Older about Kit", child_id=str(cast.child.id))
+    old = newest(db)
+    raise_concern(parent, subject="Behaviour about Ray", category="behaviour", child_id=str(cast.sibling.id))
+    raise_concern(parent, subject="Late one", category="communication")
+    late = newest(db)
+    late.ack_due = uk_today() - dt.timedelta(days=1)
+    db.commit()
+    head = login_as(cast.head)
+    page = head.get("/portal/concerns/inbox").get_data(as_text=True)
+    assert page.index("Late one") < page.index("Older about Kit") < page.index("Behaviour about Ray")
+    assert "Acknowledgement overdue" in page
+    only_late = head.get("/portal/concerns/inbox?overdue=y").get_data(as_text=True)
+    assert "Late one" in only_late and "Older about Kit" not in only_late
+    by_cat = head.get("/portal/concerns/inbox?category=behaviour").get_data(as_text=True)
+    assert "Behaviour about Ray" in by_cat and "Late one" not in by_cat
+    by_child = head.get(f"/portal/concerns/inbox?child={cast.child.id}").get_data(as_text=True)
+    assert "Older about Kit" in by_child and "Behaviour about Ray" not in by_child
+    by_class = head.get(f"/portal/concerns/inbox?school_class={cast.other_cls.id}").get_data(as_text=True)
+    assert "Behaviour about Ray" in by_class and "Older about Kit" not in by_class
+    _post_status(head, old, "acknowledged")
+    by_status = head.get("/portal/concerns/inbox?status=acknowledged").get_data(as_text=True)
+    assert "Older about Kit" in by_status and "Late one" not in by_status
+    nobody = head.get("/portal/concerns/inbox?assignee=none").get_data(as_text=True)
+    assert "Late one" in nobody
+    # The Head's home page lists the work.
+    home = head.get("/portal/staff/").get_data(as_text=True)
+    assert "1 concern is overdue" in home and "Parents&#39; concerns" in home
+
+
+def test_concern_text_is_never_edited(app, cast, login_as, db, general):
+    with pytest.raises(ValueError, match="cannot change"):
+        general.description = "rewritten"
+    with pytest.raises(ValueError, match="cannot change"):
+        general.subject = "rewritten"
+    db.rollback()
+    msg = ops.add_message(db.get(Concern, general.id), cast.parent, "A correction.")
+    db.commit()
+    with pytest.raises(ValueError, match="never edited"):
+        msg.body = "rewritten"
+    db.rollback()
+    # There is no route that edits text: only new messages.
+    assert not [r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("portal.concerns.")
+                and ("edit" in r.rule or {"PUT", "PATCH", "DELETE"} & set(r.methods))]
+
+
+def test_no_concern_text_in_the_audit_log_or_the_application_log(cast, login_as, db, caplog):
+    caplog.set_level(logging.DEBUG)
+    parent, head = login_as(cast.parent), login_as(cast.head)
+    raise_concern(parent, child_id=str(cast.child.id), files=[("photo.png", PNG)])
+    c = newest(db)
+    parent.post(f"/portal/concerns/{c.id}/reply", data={"body": "Parent-follow-up-9081"})
+    head.post(f"/portal/concerns/inbox/{c.id}/reply", data={"reply-body": "Head-reply-1177"})
+    head.post(f"/portal/concerns/inbox/{c.id}/note", data={"note-body": "Head-note-3344"})
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, c, step)
+    parent.post(f"/portal/concerns/{c.id}/escalate", data={"body": "Escalation-words-5566"})
+    head.post(f"/portal/concerns/inbox/{c.id}/target",
+              data={"new_date": (uk_today() + dt.timedelta(days=40)).isoformat(), "reason": "Reason-words-2211"})
+    parent.get(f"/portal/concerns/{c.id}/attachments/{c.attachments[0].id}")
+    secrets = [SECRET_SUBJECT, SECRET_TEXT, "Parent-follow-up", "Head-reply", "Head-note", "Escalation-words",
+               "Reason-words"]
+    audit_text = json.dumps([e.data for e in db.scalars(select(AuditEntry))])
+    log_text = "\n".join(r.getMessage() for r in caplog.records)
+    for s in secrets:
+        assert s not in audit_text, s
+        assert s not in log_text, s
+    actions = set(db.scalars(select(AuditEntry.action)))
+    assert {"concern.raised", "concern.message_added", "concern.note_added", "concern.status_changed",
+            "concern.escalated", "concern.target_revised", "concern.attachment_downloaded"} <= actions
+    assert db.scalar(select(func.count()).select_from(ConcernMessage)) == 4
+
+
+def test_parent_home_links_and_news_task(cast, login_as, db, general):
+    home = login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
+    assert "Raise a concern privately" in home and "There is news" not in home
+    login_as(cast.head).post(f"/portal/concerns/inbox/{general.id}/reply", data={"reply-body": "Hello"})
+    assert "There is news about your concern" in login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
+    login_as(cast.parent).get(f"/portal/concerns/{general.id}")
+    assert "There is news" not in login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
+
+
+def test_the_form_explains_why_and_names_the_official_channel(cast, login_as, db):
+    cast.school.official_channel = "the office at office@owls.example"
+    db.commit()
+    page = login_as(cast.parent).get("/portal/concerns/new").get_data(as_text=True)
+    assert "social media" in page and "the office at office@owls.example" in page
+    assert "Is a child at risk of harm?" in page and "Who is it about?" in page
+
+
+def test_a_revoked_reviewer_loses_access(cast, login_as, db, general):
+    grant = db.scalar(select(CapabilityGrant).where(CapabilityGrant.person_id == cast.reviewer.id))
+    grant.revoked_at = dt.datetime.now(dt.timezone.utc)
+    db.commit()
+    assert login_as(cast.reviewer).get(f"/portal/concerns/inbox/{general.id}").status_code == 403
+
+
+def test_missing_fields_are_refused_clearly(cast, login_as, db):
+    resp = raise_concern(login_as(cast.parent), subject="", description="", at_risk="")
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Please fill this in." in text and "whether a child is at risk" in text
+    assert newest(db) is None
+
+
+def test_status_value_outside_the_list_is_refused(cast, login_as, db, general):
+    resp = login_as(cast.head).post(f"/portal/concerns/inbox/{general.id}/status", data={"status": "deleted"},
+                                    follow_redirects=True)
+    assert "Choose a status" in resp.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Concern, general.id).status == Status.NEW.value
+
+
+def test_forms_work_with_csrf_protection_on(app, cast, login_as, db):
+    import re
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    parent = login_as(cast.parent)
+    assert raise_concern(parent).status_code == 400  # no token
+    assert newest(db) is None
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      parent.get("/portal/concerns/new").get_data(as_text=True)).group(1)
+    assert raise_concern(parent, csrf_token=token).status_code == 302
+    c = newest(db)
+    head = login_as(cast.head)
+    page = head.get(f"/portal/concerns/inbox/{c.id}").get_data(as_text=True)
+    reply_token = re.search(r'name="reply-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert head.post(f"/portal/concerns/inbox/{c.id}/reply", data={"reply-body": "Hi"}).status_code == 400
+    resp = head.post(f"/portal/concerns/inbox/{c.id}/reply",
+                     data={"reply-body": "Hi", "reply-csrf_token": reply_token})
+    assert resp.status_code == 302
+    db.expire_all()
+    assert len(db.get(Concern, c.id).messages) == 1
+
+
+def test_a_reviewer_who_is_also_a_parent_does_not_handle_their_own_concern(cast, login_as, db):
+    from portal.people.models import GuardianLink, Role
+
+    cast.reviewer.add_role(Role.PARENT)
+    db.add(GuardianLink(parent_id=cast.reviewer.id, pupil_id=cast.other_child.id))
+    db.commit()
+    raise_concern(login_as(cast.reviewer), child_id=str(cast.other_child.id))
+    c = newest(db)
+    assert who_can_handle(cast, login_as, c) == {"head", "dsl", "accused"}
+    assert login_as(cast.reviewer).get(f"/portal/concerns/{c.id}").status_code == 200
+
+
+def test_no_target_change_after_the_response(cast, login_as, db, general):
+    head = login_as(cast.head)
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, general, step)
+    resp = head.post(f"/portal/concerns/inbox/{general.id}/target", follow_redirects=True,
+                     data={"new_date": (uk_today() + dt.timedelta(days=30)).isoformat(), "reason": "Late"})
+    assert "no target date to change" in resp.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(ConcernEvent).where(ConcernEvent.kind == "target")) == 0

@@ -17,6 +17,12 @@ from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfil
 from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, FakeLms, parse_form, rsa_pair
 
 
+@pytest.fixture
+def app_config(app_config):
+    """CSRF protection on, as in production: only the LTI blueprint is exempt."""
+    return {**app_config, "WTF_CSRF_ENABLED": True}
+
+
 @pytest.fixture(scope="session")
 def platform_keys():
     return rsa_pair()
@@ -372,9 +378,14 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
     page = http.get(f"{server.url}/portal/lms/courses/{ctx_id}", timeout=10)
     assert page.status_code == 200
     assert "Class 6E" not in page.text  # only the teacher's own classes
-    refused = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": other_class}, timeout=10)
+    token = parse_form(page.text)["csrf_token"]
+    no_token = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id}, timeout=10)
+    assert no_token.status_code == 400 and "expired" in no_token.text  # CSRF still guards the LMS pages
+    refused = http.post(f"{server.url}/portal/lms/courses/{ctx_id}",
+                        data={"class_id": other_class, "csrf_token": token}, timeout=10)
     assert refused.status_code == 400
-    resp = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id}, timeout=10)
+    resp = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id, "csrf_token": token},
+                     timeout=10)
     assert resp.status_code == 200 and "1 new pupil" in resp.text
     assert lms.refused_bearer == 0 and lms.tokens_issued == 1
     with _db(live_app):
@@ -384,5 +395,6 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
         assert _person_by_sub(live_app, lms, "m-2").id == existing_id
         assert _person_by_sub(live_app, lms, "m-3") is None
     # Syncing again changes nothing.
-    resp = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id}, timeout=10)
+    resp = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id, "csrf_token": token},
+                     timeout=10)
     assert "0 new pupil(s), 0 pupil(s) linked" in resp.text

@@ -398,3 +398,17 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
     resp = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id, "csrf_token": token},
                      timeout=10)
     assert "0 new pupil(s), 0 pupil(s) linked" in resp.text
+
+
+def test_designated_people_cannot_be_opened_from_the_lms(live_app, lms, http):
+    with _db(live_app):
+        head = Person(given_name="Hal", family_name="Head", external_id="MIS-HEAD")
+        head.add_role(Role.TEACHER)
+        session.add(head)
+        session.flush()
+        session.add(SchoolSettings(name="Fictional School", head_teacher_id=head.id))
+        session.commit()
+    resp, _ = lms.launch(http, sub="lms-head", roles=[INSTRUCTOR], sourcedid="MIS-HEAD")
+    assert resp.status_code == 403 and "cannot be opened from the LMS" in resp.text
+    assert _person_by_sub(live_app, lms, "lms-head") is None
+    assert http.get(lms.tool_url + "/portal/staff/", allow_redirects=False, timeout=10).status_code == 302

@@ -56,3 +56,30 @@ def test_registration_page_adds_and_refuses_bad_input(db, make_person, login_as)
 
 def test_head_teacher_does_not_manage_lti_by_default(school, login_as):
     assert login_as(school.head).get("/portal/lms/registrations").status_code == 403
+
+
+def test_iframe_cookies_are_samesite_none_secure_partitioned_and_framing_is_limited(app_config):
+    from portal.app import create_app
+    from portal.db import session
+    from portal.lti.operations import add_registration
+
+    app = create_app({**app_config, "PORTAL_LTI_IFRAME_COOKIES": True, "WTF_CSRF_ENABLED": True})
+    try:
+        assert (app.config["SESSION_COOKIE_SAMESITE"], app.config["SESSION_COOKIE_SECURE"]) == ("None", True)
+        with app.app_context():
+            add_registration(name="M", issuer="https://moodle.fictional.example", client_id="c",
+                             auth_login_url="https://moodle.fictional.example/mod/lti/auth.php",
+                             auth_token_url="https://moodle.fictional.example/mod/lti/token.php",
+                             key_set_url="https://moodle.fictional.example/mod/lti/certs.php", deployment_ids=["1"])
+            session.commit()
+        resp = app.test_client().get("/portal/auth/login")
+        assert resp.headers["Content-Security-Policy"] == "frame-ancestors 'self' https://moodle.fictional.example"
+        [cookie] = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("session=")]
+        assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
+    finally:
+        app.extensions["portal"].engine.dispose()
+
+
+def test_without_iframe_cookies_the_session_stays_lax(app):
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert "Content-Security-Policy" not in app.test_client().get("/portal/auth/login").headers

@@ -195,6 +195,14 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
             _make_pupil(person, year_group, class_id)
     if not person.active:
         raise LaunchRefused("This Countersign account is switched off. Please contact the school office.")
+    if not created:
+        from portal.security import designations
+
+        if designations(person):
+            # The Head Teacher, DSL and chair of governors sign in to Countersign directly: an LMS
+            # (or whoever runs it) must not be able to open the accounts that can see everything.
+            raise LaunchRefused("For safety, this account cannot be opened from the LMS. "
+                                "Please sign in to Countersign directly.")
     if person.has_role(Role.PUPIL) or person.pupil is not None:
         wanted &= {Role.PUPIL}
         if not wanted:

@@ -68,9 +68,10 @@ def launch():
     if not operations.spend_nonce(reg.issuer, str(claims.get("nonce"))):
         return _refuse("This launch has already been used. Go back to your course and open the activity again.")
     try:
-        person = operations.person_for_launch(reg, claims)
+        with session.begin_nested():  # a refused launch writes nothing but its spent nonce
+            person = operations.person_for_launch(reg, claims)
     except operations.LaunchRefused as exc:
-        session.commit()  # keep the spent nonce
+        session.commit()
         return render_template("portal/lti/error.html", message=exc.message), exc.status
     if ml.is_deep_link_launch():
         if not person.role_set & {Role.TEACHER, Role.ADMIN}:

@@ -412,3 +412,32 @@ def test_designated_people_cannot_be_opened_from_the_lms(live_app, lms, http):
     assert resp.status_code == 403 and "cannot be opened from the LMS" in resp.text
     assert _person_by_sub(live_app, lms, "lms-head") is None
     assert http.get(lms.tool_url + "/portal/staff/", allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_an_expired_id_token_is_refused_even_with_a_fresh_nonce(live_app, lms, http):
+    """Old nonces are purged after two days; that is safe because an old id_token is refused by its ``exp``."""
+    import time
+
+    def expire(fields):
+        body = jwt.decode(fields["id_token"], options={"verify_signature": False})
+        body["iat"], body["exp"] = int(time.time()) - 7200, int(time.time()) - 3600
+        fields["id_token"] = jwt.encode(body, lms.private, algorithm="RS256",
+                                        headers={"kid": jwt.get_unverified_header(fields["id_token"])["kid"]})
+        return fields
+
+    resp, _ = lms.launch(http, sub="late", roles=[INSTRUCTOR], tamper=expire)
+    assert resp.status_code == 400
+    assert _person_by_sub(live_app, lms, "late") is None
+
+
+def test_signatures_without_an_lti_launch_post_nothing(live_app, lms, http):
+    version_id, _ = _published_version(live_app)
+    with _db(live_app):
+        p = Person(given_name="Off", family_name="Line")
+        session.add(p)
+        session.commit()
+        pid = p.id
+    _sign(live_app, pid, version_id)
+    assert lms.scores == [] and lms.tokens_issued == 0
+    with _db(live_app):
+        assert session.scalar(select(LtiScoreJob)) is None

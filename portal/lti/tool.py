@@ -106,9 +106,17 @@ class DbLaunchDataStorage(LaunchDataStorage[t.Any]):
         session.execute(delete(LtiLaunchData).where(LtiLaunchData.key == self._prepare_key(key)[:255]))
 
 
+#: Used nonces are kept this long; id_tokens expire within minutes (pylti1p3 checks ``exp``),
+#: so an older nonce can no longer be replayed.
+NONCE_KEEP = dt.timedelta(days=2)
+
+
 def purge_expired() -> None:
-    """Drop expired launch data (called on each OIDC login)."""
+    """Drop expired launch data and old spent nonces (called on each OIDC login)."""
+    from portal.lti.models import LtiNonce
+
     session.execute(delete(LtiLaunchData).where(LtiLaunchData.expires_at < utcnow()))
+    session.execute(delete(LtiNonce).where(LtiNonce.used_at < utcnow() - NONCE_KEEP))
 
 
 class _TimeoutSession(requests.Session):

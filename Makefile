@@ -31,13 +31,13 @@ install-test: $(VENV)/.installed-test
 
 migrate: install
 	mkdir -p instance
-	$(RUN_ENV) $(VENV)/bin/flask portal db upgrade
+	@$(RUN_ENV) $(VENV)/bin/flask portal db upgrade
 
 demo: migrate
-	$(RUN_ENV) $(VENV)/bin/flask portal demo --if-empty
+	@$(RUN_ENV) $(VENV)/bin/flask portal demo --if-empty
 
 run: demo
-	$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
+	@$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)

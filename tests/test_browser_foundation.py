@@ -47,7 +47,8 @@ def test_pages_work_on_a_phone_and_pass_axe(demo, new_page):
     # No sideways scrolling at phone width.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
-    for path in ("/portal/staff/delegation", "/portal/admin/roster", "/portal/admin/people"):
+    for path in ("/portal/staff/delegation", "/portal/admin/roster", "/portal/admin/people", "/portal/admin/settings",
+                 "/portal/admin/"):
         page.goto(path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         assert_accessible(page)
@@ -72,3 +73,41 @@ def test_roster_upload_errors_are_shown_to_an_admin(demo, new_page, tmp_path):
     assert "Nothing was imported" in alert.inner_text()
     assert "bad.csv row 3" in alert.inner_text()
     assert_accessible(page)
+
+
+def test_every_foundation_page_passes_axe(demo, new_page, live_app):
+    """Class page, child page, pupil home, invitation and reset pages, errors."""
+    from sqlalchemy import select
+
+    from portal.auth.tokens import INVITE, RESET, make_token
+    from portal.db import session
+    from portal.people.models import Person, SchoolClass
+
+    with live_app.test_request_context():
+        cls_id = session.scalar(select(SchoolClass.id).where(SchoolClass.code == "R-ROB"))
+        parent = session.scalar(select(Person).where(Person.email == "parent@larkspur.example"))
+        child_id = parent and session.scalar(
+            select(Person.id).where(Person.family_name == parent.family_name, Person.email.is_(None)))
+        volunteer = session.scalar(select(Person).where(Person.email == "volunteer@larkspur.example"))
+        invite = make_token(volunteer, INVITE)
+        reset = make_token(volunteer, RESET)
+    page = new_page()
+    for path in (f"/portal/auth/invite/{invite}", f"/portal/auth/reset/{reset}", "/portal/auth/reset/bad-token",
+                 "/portal/auth/forgot"):
+        page.goto(path)
+        assert_accessible(page)
+    sign_in(page, "teacher1@larkspur.example", DEMO_PASSWORD)
+    assert "Where would you like to go?" in page.content()
+    assert_accessible(page)
+    page.goto(f"/portal/staff/classes/{cls_id}")
+    assert page.get_by_role("table").is_visible()
+    assert_accessible(page)
+    page.goto("/portal/no-such-page")
+    assert_accessible(page)
+    page.goto("/portal/auditor/")  # a teacher may not: 403 page
+    assert "Not allowed" in page.content()
+    assert_accessible(page)
+    page2 = new_page()
+    sign_in(page2, "parent@larkspur.example", DEMO_PASSWORD)
+    page2.goto(f"/portal/parent/children/{child_id}")
+    assert_accessible(page2)

@@ -35,3 +35,5 @@ def setup(world, db) -> None:
                                   granted_by_id=world.head.id)
     db.add(world.grant)
     db.commit()
+
+RULES.append(Rule("portal.admin.settings", "/portal/admin/settings", allow(["admin", "head"])))

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SubmitField
+from wtforms import IntegerField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 class RosterForm(FlaskForm):
@@ -12,3 +13,19 @@ class RosterForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     submit = SubmitField("Send invitation")
+
+
+class SettingsForm(FlaskForm):
+    name = StringField("School name", validators=[DataRequired(), Length(max=200)])
+    head_teacher_id = SelectField("Head Teacher", coerce=int, validators=[DataRequired()])
+    dsl_id = SelectField("Designated Safeguarding Lead (DSL)", coerce=int, validators=[DataRequired()])
+    chair_of_governors_id = SelectField("Chair of governors", coerce=int, validators=[Optional()])
+    academic_year_start_month = IntegerField("Academic year starts: month (1-12)",
+                                             validators=[InputRequired(), NumberRange(1, 12)])
+    academic_year_start_day = IntegerField("Academic year starts: day (1-28)",
+                                           validators=[InputRequired(), NumberRange(1, 28)])
+    official_channel = StringField("Official channel for messages about children",
+                                   validators=[DataRequired(), Length(max=300)])
+    helpline_contact = StringField("Professionals' online-safety helpline contact details",
+                                   validators=[Optional(), Length(max=300)])
+    submit = SubmitField("Save settings")

@@ -6,10 +6,10 @@ from sqlalchemy import func, select
 
 from portal import audit
 from portal.blueprints.admin import bp
-from portal.blueprints.admin.forms import InviteForm, RosterForm
+from portal.blueprints.admin.forms import InviteForm, RosterForm, SettingsForm
 from portal.blueprints.auth.views import send_invitation
 from portal.db import session
-from portal.people.models import Person, PersonRole, SchoolClass
+from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass, SchoolSettings
 from portal.people.roster import RosterError, import_roster
 from portal.security import access
 
@@ -72,3 +72,43 @@ def invite(person_id: int):
         else:
             flash("The invitation could not be sent: the mail server did not accept it. Try again later.", "danger")
     return redirect(url_for(".people"))
+
+
+_SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id", "academic_year_start_month",
+                    "academic_year_start_day", "official_channel", "helpline_contact")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@access(capabilities=["settings.manage"])
+def settings():
+    current = SchoolSettings.get()
+    form = SettingsForm(obj=current)
+    adults = session.scalars(
+        select(Person).join(PersonRole).where(PersonRole.role.in_([r.value for r in ADULT_ROLES]), Person.active)
+        .order_by(Person.family_name, Person.given_name).distinct()
+    ).all()
+    staff = [(p.id, p.full_name) for p in adults if p.role_set & {Role.TEACHER, Role.SUPPORT_STAFF}]
+    governors = [(p.id, p.full_name) for p in adults if Role.GOVERNOR in p.role_set]
+    form.head_teacher_id.choices = staff
+    form.dsl_id.choices = staff
+    form.chair_of_governors_id.choices = [(0, "Not set")] + governors
+    if form.validate_on_submit():
+        if current is None:
+            current = SchoolSettings()
+            session.add(current)
+        changed = []
+        for name in _SETTINGS_FIELDS:
+            value = getattr(form, name).data
+            if name == "chair_of_governors_id" and not value:
+                value = None
+            if isinstance(value, str):
+                value = value.strip()
+            if getattr(current, name) != value:
+                setattr(current, name, value)
+                changed.append(name)
+        session.flush()
+        audit.record("settings.changed", actor=current_user, target=current, fields=changed)
+        session.commit()
+        flash("Settings saved." if changed else "Nothing changed.", "success")
+        return redirect(url_for(".settings"))
+    return render_template("portal/admin/settings.html", form=form), (400 if form.errors else 200)

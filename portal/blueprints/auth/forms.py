@@ -9,22 +9,27 @@ from portal.validators import email_address
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), email_address, Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email address", validators=[DataRequired(), email_address, Length(max=254)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
     remember = BooleanField("Keep me signed in on this device")
     next = HiddenField()
     submit = SubmitField("Sign in")
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), email_address, Length(max=254)])
+    email = EmailField("Email address", validators=[DataRequired(), email_address, Length(max=254)],
+                       render_kw={"autocomplete": "email"})
     submit = SubmitField("Send me a link")
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=200)],
+                             render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(
-        "Type the new password again", validators=[DataRequired(), EqualTo("password", "The passwords do not match.")]
+        "Type the new password again", validators=[DataRequired(), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Save password")
 

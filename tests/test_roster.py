@@ -1,0 +1,131 @@
+"""Roster CSV import: CLI and upload page, errors by file and row, idempotent, all or nothing."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass
+
+GOOD = """type,external_id,given_name,family_name,email,year_group,date_of_birth,class_code,class_name,send,roles,children,teachers
+staff,S1,Tilly,Teachwell,tilly@test.example,,,,,,teacher,,
+staff,S2,Gil,Governson,gil@test.example,,,,,,governor;volunteer,,
+class,1K,,,,1,,,Year 1 Kingfishers,,,,S1
+pupil,P1,Ada,Brook,,1,2019-10-02,1K,,no,,,
+pupil,P2,Ben,Brook,,R,2021-01-20,1K,,yes,,,
+parent,G1,Gail,Brook,gail@test.example,,,,,,,P1;P2,
+"""
+
+
+def _counts(db):
+    return (
+        db.scalar(select(func.count(Person.id))),
+        db.scalar(select(func.count(SchoolClass.id))),
+        db.scalar(select(func.count(GuardianLink.id))),
+        db.scalar(select(func.count(PupilProfile.person_id))),
+    )
+
+
+def _run(app, tmp_path, text, name="roster.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return app.test_cli_runner().invoke(args=["portal", "import-roster", str(path)])
+
+
+def test_cli_import_then_reimport_changes_nothing(app, db, tmp_path):
+    result = _run(app, tmp_path, GOOD)
+    assert result.exit_code == 0, result.output
+    assert "Created 1 class, 2 pupil, 1 parent, 2 staff" in result.output
+    db.expire_all()
+    assert _counts(db) == (5, 1, 2, 2)
+    gail = db.scalar(select(Person).where(Person.external_id == "G1"))
+    assert gail.has_role(Role.PARENT) and gail.email == "gail@test.example"
+    gil = db.scalar(select(Person).where(Person.external_id == "S2"))
+    assert gil.role_set == {Role.GOVERNOR, Role.VOLUNTEER}
+    ben = db.scalar(select(Person).where(Person.external_id == "P2"))
+    assert ben.pupil.year_group == 0 and ben.pupil.send is True
+    cls = db.scalar(select(SchoolClass))
+    assert [t.teacher.external_id for t in cls.teachers] == ["S1"]
+
+    again = _run(app, tmp_path, GOOD)
+    assert again.exit_code == 0
+    assert "nothing new; updated nothing; 6 row(s) already up to date" in again.output
+    db.expire_all()
+    assert _counts(db) == (5, 1, 2, 2)
+
+
+def test_reimport_updates_changed_rows(app, db, tmp_path):
+    _run(app, tmp_path, GOOD)
+    changed = GOOD.replace("Year 1 Kingfishers", "Year 1 Kites").replace("Ada,Brook,,1,2019-10-02", "Ada,Brooke,,1,2019-10-02")
+    result = _run(app, tmp_path, changed)
+    assert "updated 1 class, 1 pupil" in result.output
+    db.expire_all()
+    assert db.scalar(select(SchoolClass.name)) == "Year 1 Kites"
+
+
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        ("pupil,P9,Cy,Dale,,14,2015-01-01,1K,,,,,", "row 8: year_group must be N, R or 1 to 13"),
+        ("pupil,P9,Cy,Dale,,3,2015-13-01,1K,,,,,", "row 8: date_of_birth must be a date"),
+        ("pupil,P9,Cy,Dale,,3,2015-01-01,ZZ,,,,,", "row 8: class_code ZZ is not a class"),
+        ("parent,G9,Di,Dale,not-an-email,,,,,,,P1,", "row 8: email 'not-an-email' is not an email address"),
+        ("parent,G9,Di,Dale,di@test.example,,,,,,,P404,", "row 8: child P404 is not a pupil"),
+        ("staff,S9,Ed,Eve,ed@test.example,,,,,,wizard,,", "row 8: unknown role(s) wizard"),
+        ("staff,S1,Tilly,Again,t2@test.example,,,,,,teacher,,", "row 8: external_id S1 already used on row 2"),
+        ("parent,G9,Di,Dale,gail@test.example,,,,,,,P1,", "row 8: email gail@test.example already used on row 7"),
+        ("robot,R1,,,,,,,,,,,", "row 8: type must be class, pupil, parent or staff"),
+    ],
+)
+def test_a_bad_row_is_named_and_nothing_is_written(app, db, tmp_path, bad_row, message):
+    result = _run(app, tmp_path, GOOD + bad_row + "\n", name="school.csv")
+    assert result.exit_code != 0
+    assert f"school.csv {message}" in result.output
+    assert "Nothing was imported" in result.output
+    db.expire_all()
+    assert _counts(db) == (0, 0, 0, 0)
+
+
+def test_header_and_encoding_errors(app, tmp_path):
+    result = _run(app, tmp_path, "type,external_id,shoe_size\nstaff,S1,9\n")
+    assert "roster.csv row 1: unknown column(s) shoe_size" in result.output
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("type,external_id,given_name\nstaff,S1,Zo\xe9\n".encode("latin-1"))
+    result = app.test_cli_runner().invoke(args=["portal", "import-roster", str(path)])
+    assert "not UTF-8" in result.output
+
+
+def test_upload_page_imports_and_reports_errors(app, db, make_person, login_as):
+    admin = make_person(Role.ADMIN)
+    client = login_as(admin)
+    bad = GOOD + "pupil,P9,Cy,Dale,,3,2015-01-01,ZZ,,,,,\n"
+    resp = client.post("/portal/admin/roster", data={"file": (io.BytesIO(bad.encode()), "upload.csv")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert b"Nothing was imported" in resp.data and b"upload.csv row 8: class_code ZZ" in resp.data
+    db.expire_all()
+    assert _counts(db)[1:] == (0, 0, 0)
+    resp = client.post("/portal/admin/roster", data={"file": (io.BytesIO(GOOD.encode()), "upload.csv")},
+                       content_type="multipart/form-data", follow_redirects=True)
+    assert resp.status_code == 200 and b"Created 1 class" in resp.data
+    db.expire_all()
+    assert db.scalar(select(func.count(ClassTeacher.id))) == 1
+
+
+def test_upload_without_file_and_oversize_file_are_refused(app, make_person, login_as):
+    client = login_as(make_person(Role.ADMIN))
+    resp = client.post("/portal/admin/roster", data={}, content_type="multipart/form-data")
+    assert resp.status_code == 400 and b"Choose a CSV file" in resp.data
+    app.config["PORTAL_MAX_ROSTER_BYTES"] = 100
+    resp = client.post("/portal/admin/roster", data={"file": (io.BytesIO(GOOD.encode()), "big.csv")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400 and b"big.csv: the file is larger than" in resp.data
+
+
+def test_request_over_the_global_limit_gets_a_clear_413(app, make_person, login_as):
+    client = login_as(make_person(Role.ADMIN))
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    resp = client.post("/portal/admin/roster", data={"file": (io.BytesIO(b"x" * 5000), "huge.csv")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 413 and b"too large" in resp.data

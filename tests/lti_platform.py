@@ -6,6 +6,7 @@ the tool's signed client assertion against the tool's live JWKS), receives AGS s
 NRPS member lists (both only with a valid bearer token), and checks deep-linking responses.
 The launch form is our own (lti1p3platform's template imports pkg_resources).
 """
+
 from __future__ import annotations
 
 import html
@@ -42,17 +43,28 @@ LAUNCH_FORM = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><tit
 
 def rsa_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
 class _Req(PlatformRequest):
     def build_metadata(self, r: Any) -> dict:
-        return {"method": r.method, "form_data": r.form.to_dict(), "get_data": r.args.to_dict(),
-                "headers": r.headers, "content_type": r.content_type, "path": r.path, "json": None}
+        return {
+            "method": r.method,
+            "form_data": r.form.to_dict(),
+            "get_data": r.args.to_dict(),
+            "headers": r.headers,
+            "content_type": r.content_type,
+            "path": r.path,
+            "json": None,
+        }
 
 
 class FakeLms:
@@ -87,13 +99,18 @@ class FakeLms:
     # ------------------------------------------------------------ configuration
 
     def registration(self, deployment_id: str | None = None) -> Registration:
-        return (Registration().set_iss(self.issuer).set_client_id(self.client_id)
-                .set_deployment_id(deployment_id or self.deployment_id)
-                .set_oidc_login_url(self.tool_url + "/portal/lti/login")
-                .set_launch_url(self.tool_url + "/portal/lti/launch")
-                .set_deeplink_launch_url(self.tool_url + "/portal/lti/launch")
-                .set_platform_private_key(self.private).set_platform_public_key(self.public)
-                .set_tool_key_set_url(self.tool_url + "/portal/lti/jwks"))
+        return (
+            Registration()
+            .set_iss(self.issuer)
+            .set_client_id(self.client_id)
+            .set_deployment_id(deployment_id or self.deployment_id)
+            .set_oidc_login_url(self.tool_url + "/portal/lti/login")
+            .set_launch_url(self.tool_url + "/portal/lti/launch")
+            .set_deeplink_launch_url(self.tool_url + "/portal/lti/launch")
+            .set_platform_private_key(self.private)
+            .set_platform_public_key(self.public)
+            .set_tool_key_set_url(self.tool_url + "/portal/lti/jwks")
+        )
 
     def conf(self, deployment_id: str | None = None) -> LTI1P3PlatformConfAbstract:
         lms = self
@@ -109,14 +126,21 @@ class FakeLms:
 
     def tool_registration_values(self) -> dict:
         """What an administrator types into Countersign for this LMS."""
-        return {"name": "Fake Moodle", "issuer": self.issuer, "client_id": self.client_id,
-                "auth_login_url": self.url + "/auth", "auth_token_url": self.url + "/token",
-                "key_set_url": self.url + "/jwks", "deployment_ids": [self.deployment_id]}
+        return {
+            "name": "Fake Moodle",
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "auth_login_url": self.url + "/auth",
+            "auth_token_url": self.url + "/token",
+            "key_set_url": self.url + "/jwks",
+            "deployment_ids": [self.deployment_id],
+        }
 
     # ------------------------------------------------------------ driving a launch
 
-    def launch(self, http: requests.Session, *, sub: str, roles: list[str], tamper=None,
-               **spec: Any) -> tuple[requests.Response, dict]:
+    def launch(
+        self, http: requests.Session, *, sub: str, roles: list[str], tamper=None, **spec: Any
+    ) -> tuple[requests.Response, dict]:
         """Run login + auth through real HTTP and POST the id_token to the tool.
 
         Returns the tool's response to the launch POST (not followed) and the form fields.
@@ -128,8 +152,12 @@ class FakeLms:
         fields = parse_form(page.text)
         if tamper:
             fields = tamper(fields)
-        resp = http.post(fields["action"], data={"id_token": fields["id_token"], "state": fields["state"]},
-                         allow_redirects=False, timeout=10)
+        resp = http.post(
+            fields["action"],
+            data={"id_token": fields["id_token"], "state": fields["state"]},
+            allow_redirects=False,
+            timeout=10,
+        )
         return resp, fields
 
     # ------------------------------------------------------------ the platform app
@@ -147,8 +175,18 @@ class FakeLms:
 
         class Launch(LTIAdvantageMessageLaunchAbstract):
             def render_launch_form(self, data: dict, **kw: Any) -> Any:
-                return Response(LAUNCH_FORM.format(**{k: html.escape(str(v)) for k, v in {
-                    "action": data["launch_url"], "id_token": data["id_token"], "state": data["state"]}.items()}))
+                return Response(
+                    LAUNCH_FORM.format(
+                        **{
+                            k: html.escape(str(v))
+                            for k, v in {
+                                "action": data["launch_url"],
+                                "id_token": data["id_token"],
+                                "state": data["state"],
+                            }.items()
+                        }
+                    )
+                )
 
         @app.get("/start/<hint>")
         def start(hint: str) -> Any:
@@ -164,23 +202,33 @@ class FakeLms:
             ml.set_user_data(spec["sub"], spec["roles"], full_name=spec.get("name"))
             extra = {"given_name": spec.get("given", "Lou"), "family_name": spec.get("family", "Learner")}
             if spec.get("sourcedid"):
-                extra["https://purl.imsglobal.org/spec/lti/claim/lis"] = {"person_sourcedid": spec["sourcedid"]}
+                extra["https://purl.imsglobal.org/spec/lti/claim/lis"] = {
+                    "person_sourcedid": spec["sourcedid"]
+                }
             if spec.get("mentees") is not None:
                 extra["https://purl.imsglobal.org/spec/lti/claim/role_scope_mentor"] = spec["mentees"]
             ml.set_extra_claims(extra)
             ml.set_resource_link_claim(spec.get("resource_link", "rl-1"))
-            ml.set_launch_context_claim(spec.get("context", "course-1"), context_title=spec.get("context_title",
-                                                                                               "Computing 7B"))
+            ml.set_launch_context_claim(
+                spec.get("context", "course-1"), context_title=spec.get("context_title", "Computing 7B")
+            )
             if spec.get("custom"):
                 ml.set_custom_parameters_claim(spec["custom"])
             if spec.get("ags"):
-                ml.set_ags(lineitems_url=lms.url + "/lineitems", lineitem_url=lms.url + "/lineitems/" + spec["ags"],
-                           allow_creating_lineitems=False)
+                ml.set_ags(
+                    lineitems_url=lms.url + "/lineitems",
+                    lineitem_url=lms.url + "/lineitems/" + spec["ags"],
+                    allow_creating_lineitems=False,
+                )
             if spec.get("nrps"):
                 ml.set_nrps(lms.url + "/memberships/" + spec["nrps"])
             if spec.get("deep_link"):
-                ml.set_dl(lms.url + "/deep-link-return", title="Add activity", accept_types={"ltiResourceLink"},
-                          extra_data={"opaque": "platform-data-42"})
+                ml.set_dl(
+                    lms.url + "/deep-link-return",
+                    title="Add activity",
+                    accept_types={"ltiResourceLink"},
+                    extra_data={"opaque": "platform-data-42"},
+                )
             return ml.lti_launch()
 
         @app.get("/jwks")
@@ -227,7 +275,9 @@ class FakeLms:
                 lms.refused_bearer += 1
                 return jsonify({"error": "unauthorized"}), 401
             body = {"id": request.url, "context": {"id": ctx, "title": "Computing"}, "members": lms.members}
-            return Response(json.dumps(body), content_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+            return Response(
+                json.dumps(body), content_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+            )
 
         @app.post("/deep-link-return")
         def deep_link_return() -> Any:

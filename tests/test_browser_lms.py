@@ -1,4 +1,5 @@
 """The LMS pages in real Chromium, checked with axe-core."""
+
 from __future__ import annotations
 
 import pytest

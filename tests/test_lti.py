@@ -1,5 +1,6 @@
 """LTI 1.3 end to end over real HTTP: the portal on a live 127.0.0.1 server, an independent
 platform (lti1p3platform) on another loopback port, driven with ``requests``."""
+
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,15 @@ from sqlalchemy import select
 
 from portal.db import session
 from portal.lti.models import LtiContext, LtiGradeLink, LtiIdentity, LtiScoreJob
-from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass, SchoolSettings
+from portal.people.models import (
+    ClassTeacher,
+    GuardianLink,
+    Person,
+    PupilProfile,
+    Role,
+    SchoolClass,
+    SchoolSettings,
+)
 from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, FakeLms, parse_form, rsa_pair
 
 
@@ -54,7 +63,9 @@ def _db(live_app):
 
 def _person_by_sub(live_app, lms, sub):
     with _db(live_app):
-        ident = session.scalar(select(LtiIdentity).where(LtiIdentity.issuer == lms.issuer, LtiIdentity.sub == sub))
+        ident = session.scalar(
+            select(LtiIdentity).where(LtiIdentity.issuer == lms.issuer, LtiIdentity.sub == sub)
+        )
         return ident and session.get(Person, ident.person_id)
 
 
@@ -73,7 +84,9 @@ def _link_course(live_app, lms, context_id, class_id):
 
     with _db(live_app):
         reg = session.scalar(select(LtiRegistration))
-        session.add(LtiContext(registration_id=reg.id, context_id=context_id, title="Computing", class_id=class_id))
+        session.add(
+            LtiContext(registration_id=reg.id, context_id=context_id, title="Computing", class_id=class_id)
+        )
         session.commit()
 
 
@@ -90,7 +103,11 @@ def test_learner_known_to_the_roster_is_matched_and_signed_in(live_app, lms, htt
         pupil.add_role(Role.PUPIL)
         session.add(pupil)
         session.flush()
-        session.add(PupilProfile(person_id=pupil.id, year_group=7, date_of_birth=dt.date(2014, 1, 2), class_id=class_id))
+        session.add(
+            PupilProfile(
+                person_id=pupil.id, year_group=7, date_of_birth=dt.date(2014, 1, 2), class_id=class_id
+            )
+        )
         session.commit()
         pupil_id = pupil.id
     resp, _ = lms.launch(http, sub="lms-user-100", roles=[LEARNER], sourcedid="MIS-100")
@@ -111,7 +128,9 @@ def test_new_learner_needs_a_linked_class_then_is_created_in_it(live_app, lms, h
     assert resp.status_code == 403 and "year group" in resp.text
     class_id = _make_class(live_app, year=5, code="5A")
     _link_course(live_app, lms, "course-9", class_id)
-    resp, _ = lms.launch(http, sub="new-learner", roles=[LEARNER], context="course-9", given="Bea", family="Example")
+    resp, _ = lms.launch(
+        http, sub="new-learner", roles=[LEARNER], context="course-9", given="Bea", family="Example"
+    )
     assert resp.status_code == 302
     person = _person_by_sub(live_app, lms, "new-learner")
     with _db(live_app):
@@ -154,7 +173,9 @@ def test_mentor_becomes_the_parent_of_their_mentees(live_app, lms, http, server)
     _link_course(live_app, lms, "course-1", class_id)
     assert lms.launch(http, sub="child-1", roles=[LEARNER], given="Cato")[0].status_code == 302
     http.cookies.clear()
-    resp, _ = lms.launch(http, sub="mentor-1", roles=[MENTOR], mentees=["child-1", "nobody-known"], given="Maud")
+    resp, _ = lms.launch(
+        http, sub="mentor-1", roles=[MENTOR], mentees=["child-1", "nobody-known"], given="Maud"
+    )
     assert resp.status_code == 302
     parent = _person_by_sub(live_app, lms, "mentor-1")
     child = _person_by_sub(live_app, lms, "child-1")
@@ -180,12 +201,20 @@ def test_replayed_launch_is_refused(live_app, lms, http):
     _link_course(live_app, lms, "course-1", _make_class(live_app))
     resp, fields = lms.launch(http, sub="replayer", roles=[LEARNER])
     assert resp.status_code == 302
-    again = http.post(fields["action"], data={"id_token": fields["id_token"], "state": fields["state"]},
-                      allow_redirects=False, timeout=10)
+    again = http.post(
+        fields["action"],
+        data={"id_token": fields["id_token"], "state": fields["state"]},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert again.status_code == 400 and "already been used" in again.text
     # From another browser (no state cookie) it is refused too.
-    other = requests.post(fields["action"], data={"id_token": fields["id_token"], "state": fields["state"]},
-                          allow_redirects=False, timeout=10)
+    other = requests.post(
+        fields["action"],
+        data={"id_token": fields["id_token"], "state": fields["state"]},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert other.status_code == 400
 
 
@@ -200,7 +229,9 @@ def test_forged_signature_is_refused(live_app, lms, http):
         header = jwt.get_unverified_header(fields["id_token"])
         body = jwt.decode(fields["id_token"], options={"verify_signature": False})
         body["https://purl.imsglobal.org/spec/lti/claim/roles"] = [ADMINISTRATOR]
-        fields["id_token"] = jwt.encode(body, forger_private, algorithm="RS256", headers={"kid": header["kid"]})
+        fields["id_token"] = jwt.encode(
+            body, forger_private, algorithm="RS256", headers={"kid": header["kid"]}
+        )
         return fields
 
     resp, _ = lms.launch(http, sub="mallory", roles=[LEARNER], tamper=forge)
@@ -227,9 +258,12 @@ def test_unknown_deployment_is_refused(live_app, lms, http):
 
 
 def test_unregistered_platform_cannot_start_a_login(server, http):
-    resp = http.get(server.url + "/portal/lti/login", params={"iss": "https://elsewhere.example",
-                                                              "login_hint": "x", "target_link_uri": server.url},
-                    allow_redirects=False, timeout=10)
+    resp = http.get(
+        server.url + "/portal/lti/login",
+        params={"iss": "https://elsewhere.example", "login_hint": "x", "target_link_uri": server.url},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert resp.status_code == 400
 
 
@@ -238,10 +272,17 @@ def _published_version(live_app):
 
     with _db(live_app):
         policy = Policy(slug="aup-ks3", title="Acceptable use for Years 7 to 11", audience="pupil_ks3_4")
-        version = PolicyVersion(policy=policy, number=1, status=VersionStatus.PUBLISHED.value, title=policy.title,
-                                body_md="Be kind online.", published_at=dt.datetime.now(dt.timezone.utc))
-        draft = PolicyVersion(policy=policy, number=2, status=VersionStatus.DRAFT.value, title=policy.title,
-                              body_md="Draft.")
+        version = PolicyVersion(
+            policy=policy,
+            number=1,
+            status=VersionStatus.PUBLISHED.value,
+            title=policy.title,
+            body_md="Be kind online.",
+            published_at=dt.datetime.now(dt.UTC),
+        )
+        draft = PolicyVersion(
+            policy=policy, number=2, status=VersionStatus.DRAFT.value, title=policy.title, body_md="Draft."
+        )
         session.add_all([policy, version, draft])
         session.commit()
         return version.id, draft.id
@@ -253,11 +294,17 @@ def test_deep_linking_returns_a_signed_resource_link_the_platform_accepts(live_a
     assert resp.status_code == 200 and "Choose a policy to sign" in resp.text
     picker = parse_form(resp.text)
     assert f'value="{draft_id}"' not in resp.text  # drafts are not offered
-    bad = http.post(picker["action"] if picker["action"].startswith("http") else server.url + picker["action"],
-                    data={"token": picker["token"], "version_id": draft_id}, timeout=10)
+    bad = http.post(
+        picker["action"] if picker["action"].startswith("http") else server.url + picker["action"],
+        data={"token": picker["token"], "version_id": draft_id},
+        timeout=10,
+    )
     assert bad.status_code == 400
-    chosen = http.post(server.url + "/portal/lti/deep-link", data={"token": picker["token"], "version_id": version_id},
-                       timeout=10)
+    chosen = http.post(
+        server.url + "/portal/lti/deep-link",
+        data={"token": picker["token"], "version_id": version_id},
+        timeout=10,
+    )
     assert chosen.status_code == 200
     back = parse_form(chosen.text)
     assert back["action"] == lms.url + "/deep-link-return"
@@ -270,8 +317,11 @@ def test_deep_linking_returns_a_signed_resource_link_the_platform_accepts(live_a
     claims = jwt.decode(back["JWT"], options={"verify_signature": False})
     assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == {"opaque": "platform-data-42"}
     # The choice is single-use.
-    again = http.post(server.url + "/portal/lti/deep-link", data={"token": picker["token"], "version_id": version_id},
-                      timeout=10)
+    again = http.post(
+        server.url + "/portal/lti/deep-link",
+        data={"token": picker["token"], "version_id": version_id},
+        timeout=10,
+    )
     assert again.status_code == 400
     # A learner launching the new link goes straight to the signing page.
     _link_course(live_app, lms, "course-1", _make_class(live_app))
@@ -293,9 +343,17 @@ def _sign(live_app, person_id, version_id):
     from portal.signatures.models import Method, Signature
 
     with _db(live_app):
-        sig = Signature(version_id=version_id, signer_id=person_id, signer_role="pupil", signed_name="Lou Learner",
-                        text_sha256="0" * 64, ip="127.0.0.1", user_agent="test", method=Method.LTI.value,
-                        academic_year=2026)
+        sig = Signature(
+            version_id=version_id,
+            signer_id=person_id,
+            signer_role="pupil",
+            signed_name="Lou Learner",
+            text_sha256="0" * 64,
+            ip="127.0.0.1",
+            user_agent="test",
+            method=Method.LTI.value,
+            academic_year=2026,
+        )
         session.add(sig)
         session.commit()
         signature_committed.send(live_app, signature=sig)
@@ -310,14 +368,23 @@ def test_signing_posts_a_score_with_a_bearer_token_and_retries_failures(live_app
     person = _person_by_sub(live_app, lms, "scorer")
     with _db(live_app):
         link = session.scalar(select(LtiGradeLink))
-        assert (link.person_id, link.version_id, link.lineitem_url) == (person.id, version_id, lms.url + "/lineitems/item-7")
+        assert (link.person_id, link.version_id, link.lineitem_url) == (
+            person.id,
+            version_id,
+            lms.url + "/lineitems/item-7",
+        )
     # Without a token the line item refuses (so the score below really carried one).
     assert requests.post(lms.url + "/lineitems/item-7/scores", json={}, timeout=10).status_code == 401
     lms.refused_bearer = 0
 
     _sign(live_app, person.id, version_id)
     [score] = lms.scores
-    assert (score["lineitem"], score["userId"], score["scoreGiven"], score["scoreMaximum"]) == ("item-7", "scorer", 1, 1)
+    assert (score["lineitem"], score["userId"], score["scoreGiven"], score["scoreMaximum"]) == (
+        "item-7",
+        "scorer",
+        1,
+        1,
+    )
     assert score["activityProgress"] == "Completed" and score["gradingProgress"] == "FullyGraded"
     assert lms.tokens_issued == 1 and lms.refused_bearer == 0
 
@@ -347,8 +414,9 @@ def _published_version_2(live_app):
 
     with _db(live_app):
         policy = Policy(slug="aup-parents", title="Parents' agreement", audience="parent")
-        version = PolicyVersion(policy=policy, number=1, status=VersionStatus.PUBLISHED.value, title=policy.title,
-                                body_md="Text.")
+        version = PolicyVersion(
+            policy=policy, number=1, status=VersionStatus.PUBLISHED.value, title=policy.title, body_md="Text."
+        )
         session.add_all([policy, version])
         session.commit()
         return version.id, None
@@ -370,10 +438,28 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
         ctx_id = session.scalar(select(LtiContext.id))
     lms.members = [
         {"user_id": "m-1", "roles": [LEARNER], "status": "Active", "given_name": "Noa", "family_name": "New"},
-        {"user_id": "m-2", "roles": [LEARNER], "status": "Active", "given_name": "Eve", "family_name": "Existing",
-         "lis_person_sourcedid": "MIS-7"},
-        {"user_id": "m-3", "roles": [LEARNER], "status": "Inactive", "given_name": "Ina", "family_name": "Gone"},
-        {"user_id": "t-sync", "roles": [INSTRUCTOR], "status": "Active", "given_name": "Tess", "family_name": "T"},
+        {
+            "user_id": "m-2",
+            "roles": [LEARNER],
+            "status": "Active",
+            "given_name": "Eve",
+            "family_name": "Existing",
+            "lis_person_sourcedid": "MIS-7",
+        },
+        {
+            "user_id": "m-3",
+            "roles": [LEARNER],
+            "status": "Inactive",
+            "given_name": "Ina",
+            "family_name": "Gone",
+        },
+        {
+            "user_id": "t-sync",
+            "roles": [INSTRUCTOR],
+            "status": "Active",
+            "given_name": "Tess",
+            "family_name": "T",
+        },
     ]
     page = http.get(f"{server.url}/portal/lms/courses/{ctx_id}", timeout=10)
     assert page.status_code == 200
@@ -381,11 +467,17 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
     token = parse_form(page.text)["csrf_token"]
     no_token = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id}, timeout=10)
     assert no_token.status_code == 400 and "expired" in no_token.text  # CSRF still guards the LMS pages
-    refused = http.post(f"{server.url}/portal/lms/courses/{ctx_id}",
-                        data={"class_id": other_class, "csrf_token": token}, timeout=10)
+    refused = http.post(
+        f"{server.url}/portal/lms/courses/{ctx_id}",
+        data={"class_id": other_class, "csrf_token": token},
+        timeout=10,
+    )
     assert refused.status_code == 400
-    resp = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id, "csrf_token": token},
-                     timeout=10)
+    resp = http.post(
+        f"{server.url}/portal/lms/courses/{ctx_id}",
+        data={"class_id": class_id, "csrf_token": token},
+        timeout=10,
+    )
     assert resp.status_code == 200 and "1 new pupil" in resp.text
     assert lms.refused_bearer == 0 and lms.tokens_issued == 1
     with _db(live_app):
@@ -395,8 +487,11 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
         assert _person_by_sub(live_app, lms, "m-2").id == existing_id
         assert _person_by_sub(live_app, lms, "m-3") is None
     # Syncing again changes nothing.
-    resp = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id, "csrf_token": token},
-                     timeout=10)
+    resp = http.post(
+        f"{server.url}/portal/lms/courses/{ctx_id}",
+        data={"class_id": class_id, "csrf_token": token},
+        timeout=10,
+    )
     assert "0 new pupil(s), 0 pupil(s) linked" in resp.text
 
 
@@ -415,14 +510,18 @@ def test_designated_people_cannot_be_opened_from_the_lms(live_app, lms, http):
 
 
 def test_an_expired_id_token_is_refused_even_with_a_fresh_nonce(live_app, lms, http):
-    """Old nonces are purged after two days; that is safe because an old id_token is refused by its ``exp``."""
+    """Old nonces are purged after two days: safe, because an old id_token is refused by its ``exp``."""
     import time
 
     def expire(fields):
         body = jwt.decode(fields["id_token"], options={"verify_signature": False})
         body["iat"], body["exp"] = int(time.time()) - 7200, int(time.time()) - 3600
-        fields["id_token"] = jwt.encode(body, lms.private, algorithm="RS256",
-                                        headers={"kid": jwt.get_unverified_header(fields["id_token"])["kid"]})
+        fields["id_token"] = jwt.encode(
+            body,
+            lms.private,
+            algorithm="RS256",
+            headers={"kid": jwt.get_unverified_header(fields["id_token"])["kid"]},
+        )
         return fields
 
     resp, _ = lms.launch(http, sub="late", roles=[INSTRUCTOR], tamper=expire)

@@ -1,4 +1,5 @@
 """``flask portal lti ...`` commands and the registration page (bad input writes nothing)."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -6,11 +7,27 @@ from sqlalchemy import func, select
 from portal.lti.models import LtiRegistration
 from portal.people.models import Role
 
-ADD = ["portal", "lti", "add", "--name", "School Moodle", "--issuer", "https://moodle.fictional.example",
-       "--client-id", "abc123", "--deployment-id", "1", "--deployment-id", "2",
-       "--auth-login-url", "https://moodle.fictional.example/mod/lti/auth.php",
-       "--auth-token-url", "https://moodle.fictional.example/mod/lti/token.php",
-       "--key-set-url", "https://moodle.fictional.example/mod/lti/certs.php"]
+ADD = [
+    "portal",
+    "lti",
+    "add",
+    "--name",
+    "School Moodle",
+    "--issuer",
+    "https://moodle.fictional.example",
+    "--client-id",
+    "abc123",
+    "--deployment-id",
+    "1",
+    "--deployment-id",
+    "2",
+    "--auth-login-url",
+    "https://moodle.fictional.example/mod/lti/auth.php",
+    "--auth-token-url",
+    "https://moodle.fictional.example/mod/lti/token.php",
+    "--key-set-url",
+    "https://moodle.fictional.example/mod/lti/certs.php",
+]
 
 
 def test_keys_add_list_remove(app, db, tmp_path):
@@ -37,11 +54,18 @@ def test_keys_add_list_remove(app, db, tmp_path):
 
 def test_registration_page_adds_and_refuses_bad_input(db, make_person, login_as):
     client = login_as(make_person(Role.ADMIN))
-    good = {"name": "School Moodle", "issuer": "https://moodle.fictional.example", "client_id": "abc",
-            "deployment_ids": "1\n2", "auth_login_url": "https://moodle.fictional.example/mod/lti/auth.php",
-            "auth_token_url": "https://moodle.fictional.example/mod/lti/token.php",
-            "key_set_url": "https://moodle.fictional.example/mod/lti/certs.php"}
-    bad = client.post("/portal/lms/registrations", data={**good, "key_set_url": "not a url", "deployment_ids": ""})
+    good = {
+        "name": "School Moodle",
+        "issuer": "https://moodle.fictional.example",
+        "client_id": "abc",
+        "deployment_ids": "1\n2",
+        "auth_login_url": "https://moodle.fictional.example/mod/lti/auth.php",
+        "auth_token_url": "https://moodle.fictional.example/mod/lti/token.php",
+        "key_set_url": "https://moodle.fictional.example/mod/lti/certs.php",
+    }
+    bad = client.post(
+        "/portal/lms/registrations", data={**good, "key_set_url": "not a url", "deployment_ids": ""}
+    )
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
     assert "Enter a full https:// address." in text and "Give at least one deployment ID." in text
@@ -67,13 +91,21 @@ def test_iframe_cookies_are_samesite_none_secure_partitioned_and_framing_is_limi
     try:
         assert (app.config["SESSION_COOKIE_SAMESITE"], app.config["SESSION_COOKIE_SECURE"]) == ("None", True)
         with app.app_context():
-            add_registration(name="M", issuer="https://moodle.fictional.example", client_id="c",
-                             auth_login_url="https://moodle.fictional.example/mod/lti/auth.php",
-                             auth_token_url="https://moodle.fictional.example/mod/lti/token.php",
-                             key_set_url="https://moodle.fictional.example/mod/lti/certs.php", deployment_ids=["1"])
+            add_registration(
+                name="M",
+                issuer="https://moodle.fictional.example",
+                client_id="c",
+                auth_login_url="https://moodle.fictional.example/mod/lti/auth.php",
+                auth_token_url="https://moodle.fictional.example/mod/lti/token.php",
+                key_set_url="https://moodle.fictional.example/mod/lti/certs.php",
+                deployment_ids=["1"],
+            )
             session.commit()
         resp = app.test_client().get("/portal/auth/login")
-        assert resp.headers["Content-Security-Policy"] == "frame-ancestors 'self' https://moodle.fictional.example"
+        assert (
+            resp.headers["Content-Security-Policy"]
+            == "frame-ancestors 'self' https://moodle.fictional.example"
+        )
         [cookie] = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("session=")]
         assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
     finally:

@@ -1,4 +1,5 @@
 """OneRoster 1.1 CSV import: good, bad (by file and row, nothing written), idempotent, zip guards."""
+
 from __future__ import annotations
 
 import io
@@ -9,9 +10,14 @@ from sqlalchemy import func, select
 
 from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass
 
-ORGS = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\norg-1,active,,Fictional Primary,school,,\n"
-USERS_HEADER = ("sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,"
-                "familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n")
+ORGS = (
+    "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+    "org-1,active,,Fictional Primary,school,,\n"
+)
+USERS_HEADER = (
+    "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,"
+    "familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+)
 USERS = USERS_HEADER + (
     "u-t1,active,,true,org-1,teacher,tt,,Tamsin,Teachwell,,,tamsin@fictional.example,,,,,\n"
     "u-s1,active,,true,org-1,student,s1,,Sol,Pupilson,,,,,,u-p1,04,\n"
@@ -19,23 +25,34 @@ USERS = USERS_HEADER + (
     "u-p1,active,,true,org-1,parent,p1,,Pam,Pupilson,,,pam@fictional.example,,,u-s2,,\n"
     "u-x1,tobedeleted,,true,org-1,student,x1,,Gone,Away,,,,,,,05,\n"
 )
-CLASSES = ("sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,"
-           "schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\n"
-           "c-4,active,,Year 4 Oak,04,,4O,homeroom,,org-1,,,,\n"
-           "c-r,active,,Reception Ash,KG,,RA,homeroom,,org-1,,,,\n"
-           "c-art,active,,Art club,,,ART,scheduled,,org-1,,,,\n")
-ENROLLMENTS = ("sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,"
-               "beginDate,endDate\n"
-               "e1,active,,c-4,org-1,u-s1,student,,,\ne2,active,,c-r,org-1,u-s2,student,,,\n"
-               "e3,active,,c-4,org-1,u-t1,teacher,true,,\ne4,active,,c-art,org-1,u-s1,student,,,\n"
-               "e5,active,,c-art,org-1,u-t1,teacher,,,\n")
-DEMOGRAPHICS = ("sourcedId,status,dateLastModified,birthDate,sex\n"
-                "u-s1,active,,2017-03-04,female\nu-s2,active,,2021-10-11,male\n")
+CLASSES = (
+    "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,"
+    "schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\n"
+    "c-4,active,,Year 4 Oak,04,,4O,homeroom,,org-1,,,,\n"
+    "c-r,active,,Reception Ash,KG,,RA,homeroom,,org-1,,,,\n"
+    "c-art,active,,Art club,,,ART,scheduled,,org-1,,,,\n"
+)
+ENROLLMENTS = (
+    "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,"
+    "beginDate,endDate\n"
+    "e1,active,,c-4,org-1,u-s1,student,,,\ne2,active,,c-r,org-1,u-s2,student,,,\n"
+    "e3,active,,c-4,org-1,u-t1,teacher,true,,\ne4,active,,c-art,org-1,u-s1,student,,,\n"
+    "e5,active,,c-art,org-1,u-t1,teacher,,,\n"
+)
+DEMOGRAPHICS = (
+    "sourcedId,status,dateLastModified,birthDate,sex\n"
+    "u-s1,active,,2017-03-04,female\nu-s2,active,,2021-10-11,male\n"
+)
 
 
 def files(**override):
-    base = {"orgs.csv": ORGS, "users.csv": USERS, "classes.csv": CLASSES, "enrollments.csv": ENROLLMENTS,
-            "demographics.csv": DEMOGRAPHICS}
+    base = {
+        "orgs.csv": ORGS,
+        "users.csv": USERS,
+        "classes.csv": CLASSES,
+        "enrollments.csv": ENROLLMENTS,
+        "demographics.csv": DEMOGRAPHICS,
+    }
     base.update(override)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -49,8 +66,12 @@ def make_zip(contents: dict[str, str], folder: str = "") -> bytes:
 
 
 def upload(client, data: bytes, name="oneroster.zip"):
-    return client.post("/portal/lms/oneroster", data={"file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data", follow_redirects=True)
+    return client.post(
+        "/portal/lms/oneroster",
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
 
 
 def _count(db, model):
@@ -88,21 +109,42 @@ def test_importing_twice_changes_nothing(db, admin_client, app):
     assert [_count(db, m) for m in (Person, PupilProfile, GuardianLink, SchoolClass, ClassTeacher)] == counts
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ({"users.csv": USERS.replace("u-s1,active,,true,org-1,student,s1,,Sol,Pupilson,,,,,,u-p1,04,",
-                                 "u-s1,active,,true,org-1,student,s1,,Sol,Pupilson,,,,,,u-p1,Year4,")},
-     "users.csv row 3: grades must be PK, KG or 01 to 13"),
-    ({"demographics.csv": DEMOGRAPHICS.replace("u-s2,active,,2021-10-11,male\n", "")},
-     "users.csv row 4: no birthDate for this student"),
-    ({"users.csv": USERS.replace("pam@fictional.example", "")}, "users.csv row 5: email is required for a parent"),
-    ({"enrollments.csv": ENROLLMENTS + "e9,active,,c-nope,org-1,u-s1,student,,,\n"},
-     "enrollments.csv row 7: classSourcedId c-nope is not a class"),
-    ({"users.csv": USERS.replace("org-1,parent", "org-9,parent")}, "users.csv row 5: orgSourcedIds names org-9"),
-    ({"users.csv": USERS.replace("u-s2,active,,true,org-1,student", "u-s2,active,,true,org-1,wizard")},
-     "users.csv row 4: role 'wizard'"),
-    ({"classes.csv": "sourcedId,status\nc-4,active\n"}, "classes.csv row 1: missing column(s) title"),
-    ({"enrollments.csv": None}, "enrollments.csv is missing"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {
+                "users.csv": USERS.replace(
+                    "u-s1,active,,true,org-1,student,s1,,Sol,Pupilson,,,,,,u-p1,04,",
+                    "u-s1,active,,true,org-1,student,s1,,Sol,Pupilson,,,,,,u-p1,Year4,",
+                )
+            },
+            "users.csv row 3: grades must be PK, KG or 01 to 13",
+        ),
+        (
+            {"demographics.csv": DEMOGRAPHICS.replace("u-s2,active,,2021-10-11,male\n", "")},
+            "users.csv row 4: no birthDate for this student",
+        ),
+        (
+            {"users.csv": USERS.replace("pam@fictional.example", "")},
+            "users.csv row 5: email is required for a parent",
+        ),
+        (
+            {"enrollments.csv": ENROLLMENTS + "e9,active,,c-nope,org-1,u-s1,student,,,\n"},
+            "enrollments.csv row 7: classSourcedId c-nope is not a class",
+        ),
+        (
+            {"users.csv": USERS.replace("org-1,parent", "org-9,parent")},
+            "users.csv row 5: orgSourcedIds names org-9",
+        ),
+        (
+            {"users.csv": USERS.replace("u-s2,active,,true,org-1,student", "u-s2,active,,true,org-1,wizard")},
+            "users.csv row 4: role 'wizard'",
+        ),
+        ({"classes.csv": "sourcedId,status\nc-4,active\n"}, "classes.csv row 1: missing column(s) title"),
+        ({"enrollments.csv": None}, "enrollments.csv is missing"),
+    ],
+)
 def test_bad_export_names_file_and_row_and_writes_nothing(db, admin_client, override, message):
     before = _count(db, Person)
     resp = upload(admin_client, make_zip(files(**override)))

@@ -1,4 +1,5 @@
 """``flask portal lti ...`` and ``flask portal import-oneroster``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,16 +38,24 @@ def keys_command(rotate: bool) -> None:
 @click.option("--key-set-url", required=True, help="Moodle: <site>/mod/lti/certs.php")
 @click.option("--auth-audience", default=None)
 @with_appcontext
-def add_command(name, issuer, client_id, deployment_ids, auth_login_url, auth_token_url, key_set_url,
-                auth_audience) -> None:
+def add_command(
+    name, issuer, client_id, deployment_ids, auth_login_url, auth_token_url, key_set_url, auth_audience
+) -> None:
     """Register an LMS (platform)."""
     from portal.db import session
     from portal.lti.operations import add_registration
 
     try:
-        row = add_registration(name=name, issuer=issuer, client_id=client_id, deployment_ids=list(deployment_ids),
-                               auth_login_url=auth_login_url, auth_token_url=auth_token_url,
-                               key_set_url=key_set_url, auth_audience=auth_audience)
+        row = add_registration(
+            name=name,
+            issuer=issuer,
+            client_id=client_id,
+            deployment_ids=list(deployment_ids),
+            auth_login_url=auth_login_url,
+            auth_token_url=auth_token_url,
+            key_set_url=key_set_url,
+            auth_audience=auth_audience,
+        )
     except ValueError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
@@ -67,7 +76,9 @@ def list_command() -> None:
     if not rows:
         click.echo("No LMS is registered.")
     for r in rows:
-        click.echo(f"{r.id}\t{r.name}\t{r.issuer}\tclient {r.client_id}\tdeployments {','.join(r.deployment_ids)}")
+        click.echo(
+            f"{r.id}\t{r.name}\t{r.issuer}\tclient {r.client_id}\tdeployments {','.join(r.deployment_ids)}"
+        )
 
 
 @lti_cli.command("remove")

@@ -4,6 +4,7 @@ The newest key signs (deep-linking responses, OAuth2 client assertions); every k
 folder is published at the JWKS endpoint so that a rotated-out key keeps verifying until it
 is deleted. ``flask portal lti keys`` makes the first key; ``--rotate`` adds a new one.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def generate_key() -> str:
     d = keys_dir()
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     number = len(_key_files()) + 1
     while True:
         path = d / f"tool-{number:04d}.pem"
@@ -53,8 +55,11 @@ def ensure_key() -> None:
 
 def public_pem(private_pem: str) -> str:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def signing_key() -> tuple[str, str]:

@@ -3,6 +3,7 @@
 A *registration* is one LMS (issuer + client id) the school has set up the tool in. People who
 launch from it are linked by issuer + ``sub`` (the LMS's stable user id) in :class:`LtiIdentity`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -88,7 +89,9 @@ class LtiContext(Base):
     __table_args__ = (UniqueConstraint("registration_id", "context_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    registration_id: Mapped[int] = mapped_column(ForeignKey("portal_lti_registrations.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_lti_registrations.id", ondelete="CASCADE")
+    )
     context_id: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(255), default="")
     #: Names and Role Provisioning Services URL (None when the LMS did not offer it).
@@ -99,7 +102,9 @@ class LtiContext(Base):
 
     registration: Mapped[LtiRegistration] = relationship()
     school_class: Mapped[SchoolClass | None] = relationship()
-    teachers: Mapped[list[LtiContextTeacher]] = relationship(back_populates="context", cascade="all, delete-orphan")
+    teachers: Mapped[list[LtiContextTeacher]] = relationship(
+        back_populates="context", cascade="all, delete-orphan"
+    )
 
 
 class LtiContextTeacher(Base):
@@ -122,7 +127,9 @@ class LtiGradeLink(Base):
     __table_args__ = (UniqueConstraint("registration_id", "person_id", "resource_link_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    registration_id: Mapped[int] = mapped_column(ForeignKey("portal_lti_registrations.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("portal_lti_registrations.id", ondelete="CASCADE")
+    )
     person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"), index=True)
     #: The person's LMS user id (the score's ``userId``).
     sub: Mapped[str] = mapped_column(String(255))
@@ -130,7 +137,9 @@ class LtiGradeLink(Base):
     lineitem_url: Mapped[str] = mapped_column(String(500))
     scopes: Mapped[list] = mapped_column(JSON, default=list)
     #: The policy version the link asks people to sign (from the deep link's custom parameter).
-    version_id: Mapped[int | None] = mapped_column(ForeignKey("portal_policy_versions.id", ondelete="SET NULL"))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_policy_versions.id", ondelete="SET NULL")
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     registration: Mapped[LtiRegistration] = relationship()

@@ -15,6 +15,7 @@ staff; ``parent``, ``guardian`` and ``relative`` -> parent. Rows with status ``t
 Each pupil goes into their homeroom class (or their only class). Everything is checked first;
 any error, named by file and row, means nothing is written. Importing again changes nothing.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,15 @@ REQUIRED_COLUMNS = {
     "enrollments.csv": ("classSourcedId", "userSourcedId", "role"),
     "demographics.csv": ("sourcedId", "birthDate"),
 }
-ROLE_MAP = {"student": "pupil", "teacher": "staff", "aide": "staff", "administrator": "staff",
-            "parent": "parent", "guardian": "parent", "relative": "parent"}
+ROLE_MAP = {
+    "student": "pupil",
+    "teacher": "staff",
+    "aide": "staff",
+    "administrator": "staff",
+    "parent": "parent",
+    "guardian": "parent",
+    "relative": "parent",
+}
 STAFF_ROLE = {"teacher": "teacher", "aide": "support_staff", "administrator": "support_staff"}
 MAX_MEMBERS = 50
 
@@ -114,7 +122,9 @@ def read_folder(folder: Path, *, max_unzipped: int) -> dict[str, bytes]:
             size = path.stat().st_size
             total += size
             if total > max_unzipped:
-                raise RosterError([f"{name}: the files are larger than {max_unzipped // 1048576} MB in total."])
+                raise RosterError(
+                    [f"{name}: the files are larger than {max_unzipped // 1048576} MB in total."]
+                )
             out[name] = path.read_bytes()
     return out
 
@@ -149,8 +159,9 @@ def _rows(name: str, data: bytes, errors: list[str]) -> list[_Row]:
 
 
 def _live(row: _Row) -> bool:
-    return row.data.get("status", "").lower() != "tobedeleted" and \
-        row.data.get("enabledUser", "true").lower() not in ("false", "0", "no")
+    return row.data.get("status", "").lower() != "tobedeleted" and row.data.get(
+        "enabledUser", "true"
+    ).lower() not in ("false", "0", "no")
 
 
 def _split(value: str) -> list[str]:
@@ -245,42 +256,83 @@ def to_roster(files: dict[str, bytes]) -> tuple[bytes, dict[int, str]]:
 
     for sid, r in live_users.items():
         if ROLE_MAP[r.data["role"].lower()] == "staff":
-            emit({"type": "staff", "external_id": sid, "given_name": r.data["givenName"],
-                  "family_name": r.data["familyName"], "email": r.data.get("email", ""),
-                  "roles": STAFF_ROLE[r.data["role"].lower()]}, r)
+            emit(
+                {
+                    "type": "staff",
+                    "external_id": sid,
+                    "given_name": r.data["givenName"],
+                    "family_name": r.data["familyName"],
+                    "email": r.data.get("email", ""),
+                    "roles": STAFF_ROLE[r.data["role"].lower()],
+                },
+                r,
+            )
     for cid, r in classes.items():
         grade = next((g for g in (parse_grade(x) for x in _split(r.data.get("grades", ""))) if g), None)
         if grade is None:  # fall back on the pupils' year group
-            grades = {parse_grade(_split(live_users[p].data.get("grades", ""))[0])
-                      for p in class_pupils[cid] if _split(live_users[p].data.get("grades", ""))}
+            grades = {
+                parse_grade(_split(live_users[p].data.get("grades", ""))[0])
+                for p in class_pupils[cid]
+                if _split(live_users[p].data.get("grades", ""))
+            }
             grade = grades.pop() if len(grades) == 1 else None
         if grade is None:
-            errors.append(f"{r.where}: grades is missing or not PK, KG or 01 to 13, and the class's pupils "
-                          f"do not share one grade.")
+            errors.append(
+                f"{r.where}: grades is missing or not PK, KG or 01 to 13, and the class's pupils "
+                f"do not share one grade."
+            )
             continue
-        emit({"type": "class", "external_id": cid, "class_name": r.data["title"], "year_group": grade,
-              "teachers": ";".join(sorted(set(class_teachers[cid]) & set(live_users)))}, r)
+        emit(
+            {
+                "type": "class",
+                "external_id": cid,
+                "class_name": r.data["title"],
+                "year_group": grade,
+                "teachers": ";".join(sorted(set(class_teachers[cid]) & set(live_users))),
+            },
+            r,
+        )
     for sid, r in live_users.items():
         if ROLE_MAP[r.data["role"].lower()] != "pupil":
             continue
         grades = _split(r.data.get("grades", ""))
         year = parse_grade(grades[0]) if grades else None
         if year is None:
-            errors.append(f"{r.where}: grades must be PK, KG or 01 to 13 for a student (got {r.data.get('grades')!r}).")
+            errors.append(
+                f"{r.where}: grades must be PK, KG or 01 to 13 for a student (got {r.data.get('grades')!r})."
+            )
         birth = births.get(sid)
         if birth is None or not birth[0]:
             errors.append(f"{r.where}: no birthDate for this student in demographics.csv.")
         mine = pupil_classes.get(sid, [])
         homerooms = [c for c in mine if classes[c].data.get("classType", "").lower() == "homeroom"]
         cls = homerooms[0] if len(homerooms) == 1 else (mine[0] if len(mine) == 1 and not homerooms else "")
-        emit({"type": "pupil", "external_id": sid, "given_name": r.data["givenName"],
-              "family_name": r.data["familyName"], "email": r.data.get("email", ""),
-              "year_group": year or "", "date_of_birth": birth[0] if birth else "", "class_code": cls}, r)
+        emit(
+            {
+                "type": "pupil",
+                "external_id": sid,
+                "given_name": r.data["givenName"],
+                "family_name": r.data["familyName"],
+                "email": r.data.get("email", ""),
+                "year_group": year or "",
+                "date_of_birth": birth[0] if birth else "",
+                "class_code": cls,
+            },
+            r,
+        )
     for sid, r in live_users.items():
         if ROLE_MAP[r.data["role"].lower()] == "parent":
-            emit({"type": "parent", "external_id": sid, "given_name": r.data["givenName"],
-                  "family_name": r.data["familyName"], "email": r.data.get("email", ""),
-                  "children": ";".join(sorted(children.get(sid, set())))}, r)
+            emit(
+                {
+                    "type": "parent",
+                    "external_id": sid,
+                    "given_name": r.data["givenName"],
+                    "family_name": r.data["familyName"],
+                    "email": r.data.get("email", ""),
+                    "children": ";".join(sorted(children.get(sid, set()))),
+                },
+                r,
+            )
     if errors:
         raise RosterError(errors)
     if not origin:
@@ -304,7 +356,7 @@ def _relabel(message: str, origin: dict[int, str]) -> str:
     """``oneroster row 7: ...`` -> ``users.csv row 3: ...`` (the row the problem came from)."""
     prefix = "oneroster row "
     if message.startswith(prefix):
-        number, _, rest = message[len(prefix):].partition(":")
+        number, _, rest = message[len(prefix) :].partition(":")
         if number.isdigit() and int(number) in origin:
             return f"{origin[int(number)]}:{rest}"
     return message.replace("oneroster", "OneRoster")

@@ -2,6 +2,7 @@
 
 Operations flush; views and CLI commands commit once.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,13 +39,24 @@ SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 #: Custom parameter put on the deep-linked "Sign the AUP" resource link.
 VERSION_PARAM = "countersign_version_id"
 
-ADMIN_ROLES = {LIS + "system/person#Administrator", LIS + "institution/person#Administrator",
-               LIS + "system/person#SysAdmin"}
-INSTRUCTOR_ROLES = {LIS + "membership#Instructor", LIS + "institution/person#Instructor",
-                    LIS + "institution/person#Faculty", "Instructor"}
+ADMIN_ROLES = {
+    LIS + "system/person#Administrator",
+    LIS + "institution/person#Administrator",
+    LIS + "system/person#SysAdmin",
+}
+INSTRUCTOR_ROLES = {
+    LIS + "membership#Instructor",
+    LIS + "institution/person#Instructor",
+    LIS + "institution/person#Faculty",
+    "Instructor",
+}
 ASSISTANT_ROLES = {LIS + "membership/Instructor#TeachingAssistant"}
-LEARNER_ROLES = {LIS + "membership#Learner", LIS + "institution/person#Student",
-                 LIS + "institution/person#Learner", "Learner"}
+LEARNER_ROLES = {
+    LIS + "membership#Learner",
+    LIS + "institution/person#Student",
+    LIS + "institution/person#Learner",
+    "Learner",
+}
 MENTOR_ROLES = {LIS + "membership#Mentor", LIS + "institution/person#Mentor", "Mentor"}
 
 
@@ -59,11 +71,24 @@ class LaunchRefused(Exception):
 # ---------------------------------------------------------------- registrations
 
 
-def add_registration(*, name: str, issuer: str, client_id: str, auth_login_url: str, auth_token_url: str,
-                     key_set_url: str | None, deployment_ids: list[str], auth_audience: str | None = None,
-                     key_set: dict | None = None, actor: Person | None = None) -> LtiRegistration:
-    existing = session.scalar(select(LtiRegistration).where(LtiRegistration.issuer == issuer,
-                                                            LtiRegistration.client_id == client_id))
+def add_registration(
+    *,
+    name: str,
+    issuer: str,
+    client_id: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str | None,
+    deployment_ids: list[str],
+    auth_audience: str | None = None,
+    key_set: dict | None = None,
+    actor: Person | None = None,
+) -> LtiRegistration:
+    existing = session.scalar(
+        select(LtiRegistration).where(
+            LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
+        )
+    )
     if existing is not None:
         raise ValueError(f"A registration for issuer {issuer} and client id {client_id} already exists.")
     if not key_set_url and not key_set:
@@ -71,12 +96,22 @@ def add_registration(*, name: str, issuer: str, client_id: str, auth_login_url: 
     deps = sorted({d.strip() for d in deployment_ids if d.strip()})
     if not deps:
         raise ValueError("Give at least one deployment id.")
-    row = LtiRegistration(name=name, issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
-                          auth_token_url=auth_token_url, key_set_url=key_set_url or None, key_set=key_set,
-                          auth_audience=auth_audience or None, deployment_ids=deps)
+    row = LtiRegistration(
+        name=name,
+        issuer=issuer,
+        client_id=client_id,
+        auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url,
+        key_set_url=key_set_url or None,
+        key_set=key_set,
+        auth_audience=auth_audience or None,
+        deployment_ids=deps,
+    )
     session.add(row)
     session.flush()
-    audit.record("lti.registration_added", actor=actor, target=row, issuer=issuer[:200], client_id=client_id[:100])
+    audit.record(
+        "lti.registration_added", actor=actor, target=row, issuer=issuer[:200], client_id=client_id[:100]
+    )
     return row
 
 
@@ -155,13 +190,21 @@ def estimated_birth_date(year_group: int) -> dt.date:
     """
     settings = SchoolSettings.get()
     today = dt.date.today()
-    start = settings.academic_year_of(today) if settings else (today.year if today.month >= 9 else today.year - 1)
+    start = (
+        settings.academic_year_of(today) if settings else (today.year if today.month >= 9 else today.year - 1)
+    )
     return dt.date(start - 5 - year_group, 9, 1)
 
 
 def _make_pupil(person: Person, year_group: int, class_id: int | None) -> None:
-    session.add(PupilProfile(person_id=person.id, year_group=year_group,
-                             date_of_birth=estimated_birth_date(year_group), class_id=class_id))
+    session.add(
+        PupilProfile(
+            person_id=person.id,
+            year_group=year_group,
+            date_of_birth=estimated_birth_date(year_group),
+            class_id=class_id,
+        )
+    )
     session.flush()
     session.refresh(person)
 
@@ -185,8 +228,10 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         if Role.PUPIL in wanted:
             year_group, class_id = _learner_year(reg, claims)
             if year_group is None:
-                raise LaunchRefused("Countersign does not know your year group yet. Ask your teacher to "
-                                    "sync this course's class, or the school office to import the roster.")
+                raise LaunchRefused(
+                    "Countersign does not know your year group yet. Ask your teacher to "
+                    "sync this course's class, or the school office to import the roster."
+                )
         given, family = _names(claims)
         person = Person(given_name=given, family_name=family, email=None)
         session.add(person)
@@ -201,8 +246,10 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         if designations(person):
             # The Head Teacher, DSL and chair of governors sign in to Countersign directly: an LMS
             # (or whoever runs it) must not be able to open the accounts that can see everything.
-            raise LaunchRefused("For safety, this account cannot be opened from the LMS. "
-                                "Please sign in to Countersign directly.")
+            raise LaunchRefused(
+                "For safety, this account cannot be opened from the LMS. "
+                "Please sign in to Countersign directly."
+            )
     if person.has_role(Role.PUPIL) or person.pupil is not None:
         wanted &= {Role.PUPIL}
         if not wanted:
@@ -220,8 +267,15 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
     ident.last_launch_at = utcnow()
     session.flush()
     children = _link_mentees(person, issuer, claims) if Role.PARENT in wanted else []
-    audit.record("lti.launch", actor=person, target=person, registration=reg.id, created=created,
-                 roles_added=added, children_linked=children)
+    audit.record(
+        "lti.launch",
+        actor=person,
+        target=person,
+        registration=reg.id,
+        created=created,
+        roles_added=added,
+        children_linked=children,
+    )
     return person
 
 
@@ -229,8 +283,11 @@ def _learner_year(reg: LtiRegistration, claims: dict[str, Any]) -> tuple[int | N
     """Year group (and class) of a new learner: the class linked to the LMS course, if any."""
     ctx_id = (claims.get(CLAIM + "context") or {}).get("id")
     if ctx_id:
-        ctx = session.scalar(select(LtiContext).where(LtiContext.registration_id == reg.id,
-                                                      LtiContext.context_id == str(ctx_id)))
+        ctx = session.scalar(
+            select(LtiContext).where(
+                LtiContext.registration_id == reg.id, LtiContext.context_id == str(ctx_id)
+            )
+        )
         if ctx is not None and ctx.school_class is not None:
             return ctx.school_class.year_group, ctx.school_class.id
     return None, None
@@ -245,8 +302,11 @@ def _link_mentees(parent: Person, issuer: str, claims: dict[str, Any]) -> list[i
         pupil, _ = _find_person(issuer, ref, ref)
         if pupil is None or pupil.pupil is None or pupil.id == parent.id:
             continue
-        exists = session.scalar(select(GuardianLink.id).where(GuardianLink.parent_id == parent.id,
-                                                              GuardianLink.pupil_id == pupil.id))
+        exists = session.scalar(
+            select(GuardianLink.id).where(
+                GuardianLink.parent_id == parent.id, GuardianLink.pupil_id == pupil.id
+            )
+        )
         if exists is None:
             session.add(GuardianLink(parent_id=parent.id, pupil_id=pupil.id, relationship_label="parent"))
             linked.append(pupil.id)
@@ -276,8 +336,11 @@ def record_context(reg: LtiRegistration, person: Person, claims: dict[str, Any])
     ctx_claim = claims.get(CLAIM + "context") or {}
     if not ctx_claim.get("id") or not person.has_role(Role.TEACHER):
         return None
-    ctx = session.scalar(select(LtiContext).where(LtiContext.registration_id == reg.id,
-                                                  LtiContext.context_id == str(ctx_claim["id"])[:255]))
+    ctx = session.scalar(
+        select(LtiContext).where(
+            LtiContext.registration_id == reg.id, LtiContext.context_id == str(ctx_claim["id"])[:255]
+        )
+    )
     if ctx is None:
         ctx = LtiContext(registration_id=reg.id, context_id=str(ctx_claim["id"])[:255])
         session.add(ctx)
@@ -299,9 +362,13 @@ def record_grade_link(reg: LtiRegistration, person: Person, claims: dict[str, An
     link = (claims.get(CLAIM + "resource_link") or {}).get("id")
     if not link or not ags.get("lineitem") or SCORE_SCOPE not in (ags.get("scope") or []):
         return None
-    row = session.scalar(select(LtiGradeLink).where(LtiGradeLink.registration_id == reg.id,
-                                                    LtiGradeLink.person_id == person.id,
-                                                    LtiGradeLink.resource_link_id == str(link)[:255]))
+    row = session.scalar(
+        select(LtiGradeLink).where(
+            LtiGradeLink.registration_id == reg.id,
+            LtiGradeLink.person_id == person.id,
+            LtiGradeLink.resource_link_id == str(link)[:255],
+        )
+    )
     if row is None:
         row = LtiGradeLink(registration_id=reg.id, person_id=person.id, resource_link_id=str(link)[:255])
         session.add(row)
@@ -329,8 +396,11 @@ def queue_scores(signature: Any) -> list[LtiScoreJob]:
     for link in links:
         if link.version_id is not None and link.version_id != signature.version_id:
             continue
-        exists = session.scalar(select(LtiScoreJob).where(LtiScoreJob.grade_link_id == link.id,
-                                                          LtiScoreJob.signature_id == signature.id))
+        exists = session.scalar(
+            select(LtiScoreJob).where(
+                LtiScoreJob.grade_link_id == link.id, LtiScoreJob.signature_id == signature.id
+            )
+        )
         if exists is None:
             job = LtiScoreJob(grade_link_id=link.id, signature_id=signature.id)
             session.add(job)
@@ -351,11 +421,18 @@ def send_score(job: LtiScoreJob) -> bool:
     job.attempts += 1
     try:
         signature = session.get(Signature, job.signature_id)
-        ags = AssignmentsGradesService(service_connector(link.registration),
-                                       {"scope": link.scopes, "lineitem": link.lineitem_url})
-        grade = (Grade().set_score_given(1).set_score_maximum(1).set_activity_progress("Completed")
-                 .set_grading_progress("FullyGraded").set_user_id(link.sub)
-                 .set_timestamp(signature.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"))
+        ags = AssignmentsGradesService(
+            service_connector(link.registration), {"scope": link.scopes, "lineitem": link.lineitem_url}
+        )
+        grade = (
+            Grade()
+            .set_score_given(1)
+            .set_score_maximum(1)
+            .set_activity_progress("Completed")
+            .set_grading_progress("FullyGraded")
+            .set_user_id(link.sub)
+            .set_timestamp(signature.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00")
+        )
         ags.put_grade(grade)
     except Exception as exc:  # noqa: BLE001 - an LMS failure must never surface to the signer
         response = getattr(exc, "response", None)
@@ -372,7 +449,9 @@ def send_score(job: LtiScoreJob) -> bool:
 
 
 def pending_jobs() -> list[LtiScoreJob]:
-    return list(session.scalars(select(LtiScoreJob).where(LtiScoreJob.status == "pending").order_by(LtiScoreJob.id)))
+    return list(
+        session.scalars(select(LtiScoreJob).where(LtiScoreJob.status == "pending").order_by(LtiScoreJob.id))
+    )
 
 
 def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None:
@@ -389,7 +468,7 @@ def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None
         for job in jobs:
             send_score(job)
             session.commit()
-    except Exception:  # noqa: BLE001
+    except Exception:
         session.rollback()
         log.exception("Could not queue or send LTI scores for signature %s", getattr(signature, "id", "?"))
 
@@ -405,8 +484,10 @@ class SyncSummary:
     skipped: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        text = f"{self.created} new pupil(s), {self.linked} pupil(s) linked to their LMS account, " \
-               f"{self.moved} pupil(s) put in the class."
+        text = (
+            f"{self.created} new pupil(s), {self.linked} pupil(s) linked to their LMS account, "
+            f"{self.moved} pupil(s) put in the class."
+        )
         if self.skipped:
             text += f" {len(self.skipped)} member(s) skipped."
         return text
@@ -423,12 +504,15 @@ def sync_context(ctx: LtiContext, *, actor: Person) -> SyncSummary:
     from portal.lti.tool import service_connector
 
     if not ctx.memberships_url:
-        raise ValueError("The LMS did not offer its member list (Names and Role Provisioning) for this course.")
+        raise ValueError(
+            "The LMS did not offer its member list (Names and Role Provisioning) for this course."
+        )
     cls: SchoolClass | None = ctx.school_class
     if cls is None:
         raise ValueError("Choose the class this course belongs to first.")
-    nrps = NamesRolesProvisioningService(service_connector(ctx.registration),
-                                         {"context_memberships_url": ctx.memberships_url})
+    nrps = NamesRolesProvisioningService(
+        service_connector(ctx.registration), {"context_memberships_url": ctx.memberships_url}
+    )
     members = nrps.get_members()
     summary = SyncSummary()
     issuer = ctx.registration.issuer
@@ -458,6 +542,14 @@ def sync_context(ctx: LtiContext, *, actor: Person) -> SyncSummary:
             summary.linked += 1
         session.flush()
     ctx.last_synced_at = utcnow()
-    audit.record("lti.roster_synced", actor=actor, target=ctx, school_class=cls.id, created=summary.created,
-                 linked=summary.linked, moved=summary.moved, skipped=len(summary.skipped))
+    audit.record(
+        "lti.roster_synced",
+        actor=actor,
+        target=ctx,
+        school_class=cls.id,
+        created=summary.created,
+        linked=summary.linked,
+        moved=summary.moved,
+        skipped=len(summary.skipped),
+    )
     return summary

@@ -1,5 +1,6 @@
 """App-level set-up done when the LTI blueprint is registered: CSRF exemption, iframe cookies,
 frame-ancestors, and the grade-passback signal receiver."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,8 +35,11 @@ def _frame_ancestors(response: Any) -> Any:
 
     origins = set()
     try:
-        for iss, login in session.execute(select(LtiRegistration.issuer, LtiRegistration.auth_login_url)
-                                          .where(LtiRegistration.active.is_(True))):
+        for iss, login in session.execute(
+            select(LtiRegistration.issuer, LtiRegistration.auth_login_url).where(
+                LtiRegistration.active.is_(True)
+            )
+        ):
             for url in (iss, login):
                 p = urlsplit(url)
                 if p.scheme == "https" and p.netloc:

@@ -7,6 +7,7 @@ iframe usually does not send back (third-party cookie), and which cannot make a 
 single-use; so the login state lives in ``portal_lti_launch_data`` keyed by pylti1p3's own
 ``lti1p3-session-id`` cookie (``SameSite=None; Secure; Partitioned`` over HTTPS).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,10 +30,17 @@ from portal.lti.models import LtiLaunchData, LtiRegistration
 def registration_for(row: LtiRegistration) -> Registration:
     """A pylti1p3 :class:`Registration` for *row*, with the tool's current signing key."""
     private, public = keys.signing_key()
-    reg = (Registration().set_issuer(row.issuer).set_client_id(row.client_id)
-           .set_auth_login_url(row.auth_login_url).set_auth_token_url(row.auth_token_url)
-           .set_key_set(row.key_set).set_key_set_url(row.key_set_url)
-           .set_tool_private_key(private).set_tool_public_key(public))
+    reg = (
+        Registration()
+        .set_issuer(row.issuer)
+        .set_client_id(row.client_id)
+        .set_auth_login_url(row.auth_login_url)
+        .set_auth_token_url(row.auth_token_url)
+        .set_key_set(row.key_set)
+        .set_key_set_url(row.key_set_url)
+        .set_tool_private_key(private)
+        .set_tool_public_key(public)
+    )
     if row.auth_audience:
         reg.set_auth_audience(row.auth_audience)
     return reg
@@ -59,16 +67,18 @@ class DbToolConf(ToolConfAbstract):
         row = find_registration_row(iss, None)
         return registration_for(row) if row else None
 
-    def find_registration_by_params(self, iss: str, client_id: str | None, *args: t.Any,
-                                    **kwargs: t.Any) -> Registration | None:
+    def find_registration_by_params(
+        self, iss: str, client_id: str | None, *args: t.Any, **kwargs: t.Any
+    ) -> Registration | None:
         row = find_registration_row(iss, client_id)
         return registration_for(row) if row else None
 
     def find_deployment(self, iss: str, deployment_id: str) -> Deployment | None:
         return self.find_deployment_by_params(iss, deployment_id, None)
 
-    def find_deployment_by_params(self, iss: str, deployment_id: str, client_id: str | None,
-                                  *args: t.Any, **kwargs: t.Any) -> Deployment | None:
+    def find_deployment_by_params(
+        self, iss: str, deployment_id: str, client_id: str | None, *args: t.Any, **kwargs: t.Any
+    ) -> Deployment | None:
         row = find_registration_row(iss, client_id)
         if row is None or deployment_id not in (row.deployment_ids or []):
             return None
@@ -146,7 +156,9 @@ class PortalServiceConnector(ServiceConnector):
 
     def _cache_access_token(self, scope_key: str, access_token: str, expires_in: float) -> None:
         self._tokens[self._registration.get_auth_token_url() + scope_key] = (
-            access_token, utcnow() + dt.timedelta(seconds=max(0.0, float(expires_in or 0) - 30)))
+            access_token,
+            utcnow() + dt.timedelta(seconds=max(0.0, float(expires_in or 0) - 30)),
+        )
 
 
 def service_connector(row: LtiRegistration) -> PortalServiceConnector:

@@ -24,20 +24,30 @@ def registrations():
     if form.validate_on_submit():
         try:
             operations.add_registration(
-                name=form.name.data.strip(), issuer=form.issuer.data.strip(), client_id=form.client_id.data.strip(),
-                auth_login_url=form.auth_login_url.data.strip(), auth_token_url=form.auth_token_url.data.strip(),
-                key_set_url=form.key_set_url.data.strip(), deployment_ids=form.deployment_list(), actor=current_user)
+                name=form.name.data.strip(),
+                issuer=form.issuer.data.strip(),
+                client_id=form.client_id.data.strip(),
+                auth_login_url=form.auth_login_url.data.strip(),
+                auth_token_url=form.auth_token_url.data.strip(),
+                key_set_url=form.key_set_url.data.strip(),
+                deployment_ids=form.deployment_list(),
+                actor=current_user,
+            )
         except ValueError as exc:
             session.rollback()
             error = str(exc)
         else:
             session.commit()
-            flash(f"{form.name.data.strip()} was added. Teachers can now add Countersign to their courses.", "success")
+            flash(
+                f"{form.name.data.strip()} was added. Teachers can now add Countersign to their courses.",
+                "success",
+            )
             return redirect(url_for(".registrations"))
     rows = session.scalars(select(LtiRegistration).order_by(LtiRegistration.name)).all()
     status = 400 if error or form.errors else 200
-    return render_template("portal/lms/registrations.html", form=form, rows=rows, error=error,
-                           remove_form=RemoveForm()), status
+    return render_template(
+        "portal/lms/registrations.html", form=form, rows=rows, error=error, remove_form=RemoveForm()
+    ), status
 
 
 @bp.post("/registrations/<int:reg_id>/remove")

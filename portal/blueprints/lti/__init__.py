@@ -3,6 +3,7 @@
 This blueprint alone is exempt from CSRF tokens: its POSTs come from the LMS and are
 authenticated by signed JWTs (launch) or a signed single-use token (deep-link choice).
 """
+
 from flask import Blueprint
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")

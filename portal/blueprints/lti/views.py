@@ -1,4 +1,5 @@
 """OIDC login initiation, launch, JWKS and the deep-linking choice (all public: the LMS calls them)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,14 @@ from portal.blueprints.lti import bp
 from portal.db import session
 from portal.lti import keys, operations
 from portal.lti.models import LtiRegistration
-from portal.lti.tool import DbLaunchDataStorage, DbToolConf, find_registration_row, http_session, purge_expired
-from portal.lti.tool import registration_for
+from portal.lti.tool import (
+    DbLaunchDataStorage,
+    DbToolConf,
+    find_registration_row,
+    http_session,
+    purge_expired,
+    registration_for,
+)
 from portal.people.models import Person, Role, UsedToken
 from portal.security import access
 
@@ -56,17 +63,25 @@ def login():
 def launch():
     """Step 2: validate the signed id_token, spend its nonce, sign the person in and send them on."""
     try:
-        ml = FlaskMessageLaunch(FlaskRequest(), DbToolConf(), launch_data_storage=DbLaunchDataStorage(),
-                                requests_session=http_session())
+        ml = FlaskMessageLaunch(
+            FlaskRequest(),
+            DbToolConf(),
+            launch_data_storage=DbLaunchDataStorage(),
+            requests_session=http_session(),
+        )
         claims = ml.get_launch_data()
     except (LtiException, OIDCException, AssertionError) as exc:
         log.info("LTI launch refused: %s", exc)
-        return _refuse("This launch could not be checked. Go back to your course and open the activity again.")
+        return _refuse(
+            "This launch could not be checked. Go back to your course and open the activity again."
+        )
     reg = find_registration_row(claims["iss"], ml.get_client_id())
     if reg is None:
         return _refuse("This LMS is not registered with Countersign.")
     if not operations.spend_nonce(reg.issuer, str(claims.get("nonce"))):
-        return _refuse("This launch has already been used. Go back to your course and open the activity again.")
+        return _refuse(
+            "This launch has already been used. Go back to your course and open the activity again."
+        )
     try:
         with session.begin_nested():  # a refused launch writes nothing but its spent nonce
             person = operations.person_for_launch(reg, claims)
@@ -76,16 +91,23 @@ def launch():
     if ml.is_deep_link_launch():
         if not person.role_set & {Role.TEACHER, Role.ADMIN}:
             session.commit()
-            return render_template("portal/lti/error.html",
-                                   message="Only teachers can add Countersign activities to a course."), 403
+            return render_template(
+                "portal/lti/error.html", message="Only teachers can add Countersign activities to a course."
+            ), 403
         settings = claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
-        token = _dl_serializer().dumps({
-            "reg": reg.id, "person": person.id, "jti": uuid.uuid4().hex,
-            "dep": claims.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id"),
-            "settings": {k: settings.get(k) for k in ("deep_link_return_url", "data", "accept_types")},
-        })
+        token = _dl_serializer().dumps(
+            {
+                "reg": reg.id,
+                "person": person.id,
+                "jti": uuid.uuid4().hex,
+                "dep": claims.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id"),
+                "settings": {k: settings.get(k) for k in ("deep_link_return_url", "data", "accept_types")},
+            }
+        )
         session.commit()
-        return render_template("portal/lti/pick.html", versions=_published_versions(), token=token, error=None)
+        return render_template(
+            "portal/lti/pick.html", versions=_published_versions(), token=token, error=None
+        )
     operations.record_context(reg, person, claims)
     operations.record_grade_link(reg, person, claims)
     session.commit()
@@ -141,8 +163,10 @@ def _published_versions():
     from portal.policies.models import Policy, PolicyVersion, VersionStatus
 
     return session.execute(
-        select(PolicyVersion, Policy).join(Policy, Policy.id == PolicyVersion.policy_id)
-        .where(PolicyVersion.status == VersionStatus.PUBLISHED.value).order_by(Policy.title)
+        select(PolicyVersion, Policy)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(PolicyVersion.status == VersionStatus.PUBLISHED.value)
+        .order_by(Policy.title)
     ).all()
 
 
@@ -172,8 +196,12 @@ def deep_link():
         abort(400)
     version = session.get(PolicyVersion, request.form.get("version_id", type=int) or 0)
     if version is None or version.status != VersionStatus.PUBLISHED.value:
-        return render_template("portal/lti/pick.html", versions=_published_versions(), token=raw,
-                               error="Choose one of the published policies."), 400
+        return render_template(
+            "portal/lti/pick.html",
+            versions=_published_versions(),
+            token=raw,
+            error="Choose one of the published policies.",
+        ), 400
     try:
         with session.begin_nested():
             session.add(UsedToken(digest=hashlib.sha256(("lti-dl:" + data["jti"]).encode()).hexdigest()))
@@ -181,13 +209,22 @@ def deep_link():
     except IntegrityError:
         return _refuse("This choice was already sent to the LMS.")
     title = f"Sign: {version.policy.title}"[:200]
-    resource = (DeepLinkResource().set_url(url_for(".launch", _external=True)).set_title(title)
-                .set_custom_params({operations.VERSION_PARAM: str(version.id)})
-                .set_lineitem(LineItem().set_score_maximum(1).set_label(title)
-                              .set_resource_id(f"policy-version-{version.id}")))
+    resource = (
+        DeepLinkResource()
+        .set_url(url_for(".launch", _external=True))
+        .set_title(title)
+        .set_custom_params({operations.VERSION_PARAM: str(version.id)})
+        .set_lineitem(
+            LineItem().set_score_maximum(1).set_label(title).set_resource_id(f"policy-version-{version.id}")
+        )
+    )
     link = DeepLink(registration_for(reg), data["dep"], data["settings"])
     jwt_value = link.get_response_jwt([resource])
     audit.record("lti.deep_link_created", actor=person, target=version, registration=reg.id)
     session.commit()
-    return render_template("portal/lti/deep_link_return.html", jwt=jwt_value,
-                           return_url=data["settings"]["deep_link_return_url"], title=title)
+    return render_template(
+        "portal/lti/deep_link_return.html",
+        jwt=jwt_value,
+        return_url=data["settings"]["deep_link_return_url"],
+        title=title,
+    )

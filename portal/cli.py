@@ -13,6 +13,10 @@ db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic vers
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 portal_cli.add_command(db_cli)
 portal_cli.add_command(audit_cli)
+from portal.lti.cli import import_oneroster_command, lti_cli  # noqa: E402
+
+portal_cli.add_command(lti_cli)
+portal_cli.add_command(import_oneroster_command)
 
 
 def _url() -> str:

@@ -57,4 +57,14 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_KEYS_DIR": "keys",
     #: Set the portal up with its own Flask-Login manager when the host has none.
     "PORTAL_MANAGE_LOGIN": True,
+    #: LTI 1.3: serve pages inside an LMS iframe. Session cookies become SameSite=None; Secure;
+    #: Partitioned (HTTPS only) and frame-ancestors allows the registered LMS origins. See docs/lti.md.
+    "PORTAL_LTI_IFRAME_COOKIES": False,
+    #: LTI 1.3: seconds before a call to the LMS (keys, tokens, scores, members) gives up.
+    "PORTAL_LTI_HTTP_TIMEOUT": 10,
+    #: LTI 1.3: attempts at posting a score before the job is marked failed.
+    "PORTAL_LTI_SCORE_MAX_ATTEMPTS": 10,
+    #: OneRoster import: largest zip or CSV file accepted, and largest total after unzipping (bytes).
+    "PORTAL_MAX_ONEROSTER_BYTES": 20 * 1024 * 1024,
+    "PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES": 100 * 1024 * 1024,
 }

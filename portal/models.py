@@ -7,3 +7,4 @@ from portal.concerns import models as _concerns  # noqa: F401
 metadata = Base.metadata
 from portal.policies import models as _policies  # noqa: F401,E402
 from portal.signatures import models as _signatures  # noqa: F401,E402
+from portal.lti import models as _lti  # noqa: F401,E402

@@ -1,0 +1,555 @@
+"""LTI operations: registrations, matching launched people, contexts, grade passback, NRPS sync.
+
+Operations flush; views and CLI commands commit once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.db import session, utcnow
+from portal.lti.models import (
+    LtiContext,
+    LtiContextTeacher,
+    LtiGradeLink,
+    LtiIdentity,
+    LtiNonce,
+    LtiRegistration,
+    LtiScoreJob,
+)
+from portal.people.models import GuardianLink, Person, PupilProfile, Role, SchoolClass, SchoolSettings
+
+log = logging.getLogger("portal.lti")
+
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+ROLES_CLAIM = CLAIM + "roles"
+MENTOR_SCOPE_CLAIM = CLAIM + "role_scope_mentor"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+#: Custom parameter put on the deep-linked "Sign the AUP" resource link.
+VERSION_PARAM = "countersign_version_id"
+
+ADMIN_ROLES = {
+    LIS + "system/person#Administrator",
+    LIS + "institution/person#Administrator",
+    LIS + "system/person#SysAdmin",
+}
+INSTRUCTOR_ROLES = {
+    LIS + "membership#Instructor",
+    LIS + "institution/person#Instructor",
+    LIS + "institution/person#Faculty",
+    "Instructor",
+}
+ASSISTANT_ROLES = {LIS + "membership/Instructor#TeachingAssistant"}
+LEARNER_ROLES = {
+    LIS + "membership#Learner",
+    LIS + "institution/person#Student",
+    LIS + "institution/person#Learner",
+    "Learner",
+}
+MENTOR_ROLES = {LIS + "membership#Mentor", LIS + "institution/person#Mentor", "Mentor"}
+
+
+class LaunchRefused(Exception):
+    """The launch is valid but Countersign will not sign this person in; ``message`` says why."""
+
+    def __init__(self, message: str, status: int = 403):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+# ---------------------------------------------------------------- registrations
+
+
+def add_registration(
+    *,
+    name: str,
+    issuer: str,
+    client_id: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str | None,
+    deployment_ids: list[str],
+    auth_audience: str | None = None,
+    key_set: dict | None = None,
+    actor: Person | None = None,
+) -> LtiRegistration:
+    existing = session.scalar(
+        select(LtiRegistration).where(
+            LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
+        )
+    )
+    if existing is not None:
+        raise ValueError(f"A registration for issuer {issuer} and client id {client_id} already exists.")
+    if not key_set_url and not key_set:
+        raise ValueError("Give the platform's public keyset URL.")
+    deps = sorted({d.strip() for d in deployment_ids if d.strip()})
+    if not deps:
+        raise ValueError("Give at least one deployment id.")
+    row = LtiRegistration(
+        name=name,
+        issuer=issuer,
+        client_id=client_id,
+        auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url,
+        key_set_url=key_set_url or None,
+        key_set=key_set,
+        auth_audience=auth_audience or None,
+        deployment_ids=deps,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        "lti.registration_added", actor=actor, target=row, issuer=issuer[:200], client_id=client_id[:100]
+    )
+    return row
+
+
+def remove_registration(row: LtiRegistration, *, actor: Person | None = None) -> None:
+    audit.record("lti.registration_removed", actor=actor, target=row, issuer=row.issuer[:200])
+    session.delete(row)
+    session.flush()
+
+
+# ---------------------------------------------------------------- launches
+
+
+def spend_nonce(issuer: str, nonce: str) -> bool:
+    """Mark the launch nonce used; False if it was used before (a replayed launch)."""
+    try:
+        with session.begin_nested():
+            session.add(LtiNonce(issuer=issuer[:255], nonce=nonce[:255]))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def roles_of(claims: dict[str, Any]) -> set[str]:
+    return set(claims.get(ROLES_CLAIM) or [])
+
+
+def mapped_roles(claims: dict[str, Any]) -> set[Role]:
+    """Portal roles for the LTI roles. Administrator only from system/institution roles
+    (a course role cannot make anyone an administrator); never a Head Teacher designation."""
+    lti = roles_of(claims)
+    out: set[Role] = set()
+    if lti & ADMIN_ROLES:
+        out.add(Role.ADMIN)
+    if lti & INSTRUCTOR_ROLES:
+        out.add(Role.TEACHER)
+    elif lti & ASSISTANT_ROLES:
+        out.add(Role.SUPPORT_STAFF)
+    if lti & MENTOR_ROLES and claims.get(MENTOR_SCOPE_CLAIM):
+        out.add(Role.PARENT)
+    if lti & LEARNER_ROLES and not out:
+        out.add(Role.PUPIL)
+    return out
+
+
+def _sourced_id(claims: dict[str, Any]) -> str | None:
+    lis = claims.get(CLAIM + "lis") or {}
+    value = lis.get("person_sourcedid")
+    return str(value)[:100] if value else None
+
+
+def _names(claims: dict[str, Any]) -> tuple[str, str]:
+    given = (claims.get("given_name") or "").strip()
+    family = (claims.get("family_name") or "").strip()
+    if not given and claims.get("name"):
+        given, _, rest = str(claims["name"]).strip().partition(" ")
+        family = family or rest
+    return (given or "LMS user")[:100], (family or "-")[:100]
+
+
+def _find_person(issuer: str, sub: str, sourced_id: str | None) -> tuple[Person | None, LtiIdentity | None]:
+    ident = session.scalar(select(LtiIdentity).where(LtiIdentity.issuer == issuer, LtiIdentity.sub == sub))
+    if ident is not None:
+        return ident.person, ident
+    if sourced_id:
+        person = session.scalar(select(Person).where(Person.external_id == sourced_id))
+        if person is not None:
+            return person, None
+    return None, None
+
+
+def estimated_birth_date(year_group: int) -> dt.date:
+    """The first birthday of the cohort now in *year_group* (1 September; UK school years).
+
+    Used only for pupils the LMS creates before the MIS roster has given their real date.
+    """
+    settings = SchoolSettings.get()
+    today = dt.date.today()
+    start = (
+        settings.academic_year_of(today) if settings else (today.year if today.month >= 9 else today.year - 1)
+    )
+    return dt.date(start - 5 - year_group, 9, 1)
+
+
+def _make_pupil(person: Person, year_group: int, class_id: int | None) -> None:
+    session.add(
+        PupilProfile(
+            person_id=person.id,
+            year_group=year_group,
+            date_of_birth=estimated_birth_date(year_group),
+            class_id=class_id,
+        )
+    )
+    session.flush()
+    session.refresh(person)
+
+
+def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
+    """The person a validated launch signs in: found by issuer + sub (or the roster's sourced id),
+    or created. Roles are added, never removed; a pupil is never given adult roles.
+
+    :raises LaunchRefused: no usable role, an inactive account, or a new learner whose year
+        group is unknown.
+    """
+    issuer, sub = reg.issuer, str(claims.get("sub") or "")
+    if not sub:
+        raise LaunchRefused("The LMS did not say who you are (anonymous launches are not supported).", 400)
+    wanted = mapped_roles(claims)
+    if not wanted:
+        raise LaunchRefused("Your role in the LMS does not have a Countersign account.")
+    person, ident = _find_person(issuer, sub, _sourced_id(claims))
+    created = person is None
+    if created:
+        if Role.PUPIL in wanted:
+            year_group, class_id = _learner_year(reg, claims)
+            if year_group is None:
+                raise LaunchRefused(
+                    "Countersign does not know your year group yet. Ask your teacher to "
+                    "sync this course's class, or the school office to import the roster."
+                )
+        given, family = _names(claims)
+        person = Person(given_name=given, family_name=family, email=None)
+        session.add(person)
+        session.flush()
+        if Role.PUPIL in wanted:
+            _make_pupil(person, year_group, class_id)
+    if not person.active:
+        raise LaunchRefused("This Countersign account is switched off. Please contact the school office.")
+    if not created:
+        from portal.security import designations
+
+        if designations(person):
+            # The Head Teacher, DSL and chair of governors sign in to Countersign directly: an LMS
+            # (or whoever runs it) must not be able to open the accounts that can see everything.
+            raise LaunchRefused(
+                "For safety, this account cannot be opened from the LMS. "
+                "Please sign in to Countersign directly."
+            )
+    if person.has_role(Role.PUPIL) or person.pupil is not None:
+        wanted &= {Role.PUPIL}
+        if not wanted:
+            raise LaunchRefused("A pupil account cannot open Countersign with a staff or parent role.")
+    elif Role.PUPIL in wanted and not created:
+        wanted.discard(Role.PUPIL)  # an adult is never turned into a pupil
+        if not wanted:
+            raise LaunchRefused("Your Countersign account is not a pupil account.")
+    added = sorted(r.value for r in wanted if not person.has_role(r))
+    for role in wanted:
+        person.add_role(role)
+    if ident is None:
+        ident = LtiIdentity(issuer=issuer, sub=sub[:255], person_id=person.id)
+        session.add(ident)
+    ident.last_launch_at = utcnow()
+    session.flush()
+    children = _link_mentees(person, issuer, claims) if Role.PARENT in wanted else []
+    audit.record(
+        "lti.launch",
+        actor=person,
+        target=person,
+        registration=reg.id,
+        created=created,
+        roles_added=added,
+        children_linked=children,
+    )
+    return person
+
+
+def _learner_year(reg: LtiRegistration, claims: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Year group (and class) of a new learner: the class linked to the LMS course, if any."""
+    ctx_id = (claims.get(CLAIM + "context") or {}).get("id")
+    if ctx_id:
+        ctx = session.scalar(
+            select(LtiContext).where(
+                LtiContext.registration_id == reg.id, LtiContext.context_id == str(ctx_id)
+            )
+        )
+        if ctx is not None and ctx.school_class is not None:
+            return ctx.school_class.year_group, ctx.school_class.id
+    return None, None
+
+
+def _link_mentees(parent: Person, issuer: str, claims: dict[str, Any]) -> list[int]:
+    """Guardian links to the pupils named in ``role_scope_mentor`` (their LMS user ids, or the
+    roster's external ids). Returns the newly linked pupil ids."""
+    linked = []
+    for ref in claims.get(MENTOR_SCOPE_CLAIM) or []:
+        ref = str(ref)
+        pupil, _ = _find_person(issuer, ref, ref)
+        if pupil is None or pupil.pupil is None or pupil.id == parent.id:
+            continue
+        exists = session.scalar(
+            select(GuardianLink.id).where(
+                GuardianLink.parent_id == parent.id, GuardianLink.pupil_id == pupil.id
+            )
+        )
+        if exists is None:
+            session.add(GuardianLink(parent_id=parent.id, pupil_id=pupil.id, relationship_label="parent"))
+            linked.append(pupil.id)
+    session.flush()
+    return linked
+
+
+def mentee_ids(parent: Person, issuer: str, claims: dict[str, Any]) -> list[int]:
+    out = []
+    for ref in claims.get(MENTOR_SCOPE_CLAIM) or []:
+        pupil, _ = _find_person(issuer, str(ref), str(ref))
+        if pupil is not None and pupil.pupil is not None:
+            out.append(pupil.id)
+    return out
+
+
+def version_from_claims(claims: dict[str, Any]) -> int | None:
+    value = (claims.get(CLAIM + "custom") or {}).get(VERSION_PARAM)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def record_context(reg: LtiRegistration, person: Person, claims: dict[str, Any]) -> LtiContext | None:
+    """Remember the course of an instructor launch (and its NRPS URL) so staff can sync it."""
+    ctx_claim = claims.get(CLAIM + "context") or {}
+    if not ctx_claim.get("id") or not person.has_role(Role.TEACHER):
+        return None
+    ctx = session.scalar(
+        select(LtiContext).where(
+            LtiContext.registration_id == reg.id, LtiContext.context_id == str(ctx_claim["id"])[:255]
+        )
+    )
+    if ctx is None:
+        ctx = LtiContext(registration_id=reg.id, context_id=str(ctx_claim["id"])[:255])
+        session.add(ctx)
+    ctx.title = str(ctx_claim.get("title") or ctx_claim.get("label") or ctx.context_id)[:255]
+    nrps = claims.get(NRPS_CLAIM) or {}
+    if nrps.get("context_memberships_url"):
+        ctx.memberships_url = str(nrps["context_memberships_url"])[:500]
+    ctx.updated_at = utcnow()
+    session.flush()
+    if not any(t.person_id == person.id for t in ctx.teachers):
+        ctx.teachers.append(LtiContextTeacher(person_id=person.id))
+    session.flush()
+    return ctx
+
+
+def record_grade_link(reg: LtiRegistration, person: Person, claims: dict[str, Any]) -> LtiGradeLink | None:
+    """Remember where to post a score when this person signs (AGS claim with the score scope)."""
+    ags = claims.get(AGS_CLAIM) or {}
+    link = (claims.get(CLAIM + "resource_link") or {}).get("id")
+    if not link or not ags.get("lineitem") or SCORE_SCOPE not in (ags.get("scope") or []):
+        return None
+    row = session.scalar(
+        select(LtiGradeLink).where(
+            LtiGradeLink.registration_id == reg.id,
+            LtiGradeLink.person_id == person.id,
+            LtiGradeLink.resource_link_id == str(link)[:255],
+        )
+    )
+    if row is None:
+        row = LtiGradeLink(registration_id=reg.id, person_id=person.id, resource_link_id=str(link)[:255])
+        session.add(row)
+    row.sub = str(claims["sub"])[:255]
+    row.lineitem_url = str(ags["lineitem"])[:500]
+    row.scopes = list(ags.get("scope") or [])
+    row.version_id = version_from_claims(claims)
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+# ---------------------------------------------------------------- grade passback (AGS)
+
+
+def queue_scores(signature: Any) -> list[LtiScoreJob]:
+    """Score jobs for a committed signature: one per grade link of the signer for that version
+    (links without a version count for any signature made by that person)."""
+    from portal.signatures.models import Decision
+
+    if signature.decision != Decision.SIGNED.value:
+        return []
+    links = session.scalars(select(LtiGradeLink).where(LtiGradeLink.person_id == signature.signer_id)).all()
+    jobs = []
+    for link in links:
+        if link.version_id is not None and link.version_id != signature.version_id:
+            continue
+        exists = session.scalar(
+            select(LtiScoreJob).where(
+                LtiScoreJob.grade_link_id == link.id, LtiScoreJob.signature_id == signature.id
+            )
+        )
+        if exists is None:
+            job = LtiScoreJob(grade_link_id=link.id, signature_id=signature.id)
+            session.add(job)
+            jobs.append(job)
+    session.flush()
+    return jobs
+
+
+def send_score(job: LtiScoreJob) -> bool:
+    """Post 1/1 for *job* to the LMS line item. Never raises; records the outcome (flush)."""
+    from pylti1p3.assignments_grades import AssignmentsGradesService
+    from pylti1p3.grade import Grade
+
+    from portal.lti.tool import service_connector
+    from portal.signatures.models import Signature
+
+    link = job.grade_link
+    job.attempts += 1
+    try:
+        signature = session.get(Signature, job.signature_id)
+        ags = AssignmentsGradesService(
+            service_connector(link.registration), {"scope": link.scopes, "lineitem": link.lineitem_url}
+        )
+        grade = (
+            Grade()
+            .set_score_given(1)
+            .set_score_maximum(1)
+            .set_activity_progress("Completed")
+            .set_grading_progress("FullyGraded")
+            .set_user_id(link.sub)
+            .set_timestamp(signature.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00")
+        )
+        ags.put_grade(grade)
+    except Exception as exc:  # noqa: BLE001 - an LMS failure must never surface to the signer
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        job.last_error = (f"HTTP {status}" if status else type(exc).__name__)[:300]
+        if job.attempts >= current_app.config["PORTAL_LTI_SCORE_MAX_ATTEMPTS"]:
+            job.status = "failed"
+        log.warning("LTI score job %s failed (attempt %s): %s", job.id, job.attempts, job.last_error)
+        session.flush()
+        return False
+    job.status, job.sent_at, job.last_error = "sent", utcnow(), None
+    audit.record("lti.score_sent", target=job, signature=job.signature_id, registration=link.registration_id)
+    return True
+
+
+def pending_jobs() -> list[LtiScoreJob]:
+    return list(
+        session.scalars(select(LtiScoreJob).where(LtiScoreJob.status == "pending").order_by(LtiScoreJob.id))
+    )
+
+
+def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None:
+    """Receiver of :data:`portal.signals.signature_committed`: queue, commit, then try to post.
+
+    Runs its own transactions after the signature is committed; a failure is logged and left
+    in the queue for ``flask portal lti retry-scores``.
+    """
+    if signature is None or "portal" not in getattr(sender, "extensions", {}):
+        return
+    try:
+        jobs = queue_scores(signature)
+        session.commit()
+        for job in jobs:
+            send_score(job)
+            session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("Could not queue or send LTI scores for signature %s", getattr(signature, "id", "?"))
+
+
+# ---------------------------------------------------------------- roster sync (NRPS)
+
+
+@dataclass
+class SyncSummary:
+    created: int = 0
+    linked: int = 0
+    moved: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        text = (
+            f"{self.created} new pupil(s), {self.linked} pupil(s) linked to their LMS account, "
+            f"{self.moved} pupil(s) put in the class."
+        )
+        if self.skipped:
+            text += f" {len(self.skipped)} member(s) skipped."
+        return text
+
+
+def sync_context(ctx: LtiContext, *, actor: Person) -> SyncSummary:
+    """Fetch the course members from the LMS (NRPS) and put its learners in the linked class.
+
+    :raises ValueError: no memberships URL or no linked class.
+    :raises pylti1p3.exception.LtiException: the LMS refused or failed.
+    """
+    from pylti1p3.names_roles import NamesRolesProvisioningService
+
+    from portal.lti.tool import service_connector
+
+    if not ctx.memberships_url:
+        raise ValueError(
+            "The LMS did not offer its member list (Names and Role Provisioning) for this course."
+        )
+    cls: SchoolClass | None = ctx.school_class
+    if cls is None:
+        raise ValueError("Choose the class this course belongs to first.")
+    nrps = NamesRolesProvisioningService(
+        service_connector(ctx.registration), {"context_memberships_url": ctx.memberships_url}
+    )
+    members = nrps.get_members()
+    summary = SyncSummary()
+    issuer = ctx.registration.issuer
+    for m in members:
+        uid = str(m.get("user_id") or "")[:255]
+        roles = set(m.get("roles") or [])
+        if not uid or m.get("status", "Active") != "Active" or not roles & LEARNER_ROLES:
+            continue
+        sourced = str(m["lis_person_sourcedid"])[:100] if m.get("lis_person_sourcedid") else None
+        person, ident = _find_person(issuer, uid, sourced)
+        if person is not None and person.pupil is None:
+            summary.skipped.append(uid)  # an adult account; never turned into a pupil
+            continue
+        if person is None:
+            given, family = _names(m)
+            person = Person(given_name=given, family_name=family, email=None)
+            person.add_role(Role.PUPIL)
+            session.add(person)
+            session.flush()
+            _make_pupil(person, cls.year_group, cls.id)
+            summary.created += 1
+        elif person.pupil.class_id != cls.id:
+            person.pupil.class_id = cls.id
+            summary.moved += 1
+        if ident is None:
+            session.add(LtiIdentity(issuer=issuer, sub=uid, person_id=person.id))
+            summary.linked += 1
+        session.flush()
+    ctx.last_synced_at = utcnow()
+    audit.record(
+        "lti.roster_synced",
+        actor=actor,
+        target=ctx,
+        school_class=cls.id,
+        created=summary.created,
+        linked=summary.linked,
+        moved=summary.moved,
+        skipped=len(summary.skipped),
+    )
+    return summary

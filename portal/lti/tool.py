@@ -1,0 +1,165 @@
+"""pylti1p3 glue: the tool configuration over our database, launch-data storage in the
+database, and a service connector with timeouts.
+
+pylti1p3's Flask contrib (``FlaskRequest``, ``FlaskOIDCLogin``, ``FlaskMessageLaunch``,
+``FlaskCookieService``) is used as is. Its default storage is the Flask session, which an LMS
+iframe usually does not send back (third-party cookie), and which cannot make a nonce
+single-use; so the login state lives in ``portal_lti_launch_data`` keyed by pylti1p3's own
+``lti1p3-session-id`` cookie (``SameSite=None; Secure; Partitioned`` over HTTPS).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import requests
+from flask import current_app
+from pylti1p3.deployment import Deployment
+from pylti1p3.launch_data_storage.base import LaunchDataStorage
+from pylti1p3.registration import Registration
+from pylti1p3.service_connector import ServiceConnector
+from pylti1p3.tool_config.abstract import ToolConfAbstract
+from sqlalchemy import delete, select
+
+from portal.db import session, utcnow
+from portal.lti import keys
+from portal.lti.models import LtiLaunchData, LtiRegistration
+
+
+def registration_for(row: LtiRegistration) -> Registration:
+    """A pylti1p3 :class:`Registration` for *row*, with the tool's current signing key."""
+    private, public = keys.signing_key()
+    reg = (
+        Registration()
+        .set_issuer(row.issuer)
+        .set_client_id(row.client_id)
+        .set_auth_login_url(row.auth_login_url)
+        .set_auth_token_url(row.auth_token_url)
+        .set_key_set(row.key_set)
+        .set_key_set_url(row.key_set_url)
+        .set_tool_private_key(private)
+        .set_tool_public_key(public)
+    )
+    if row.auth_audience:
+        reg.set_auth_audience(row.auth_audience)
+    return reg
+
+
+def find_registration_row(iss: str, client_id: str | None) -> LtiRegistration | None:
+    query = select(LtiRegistration).where(LtiRegistration.issuer == iss, LtiRegistration.active.is_(True))
+    if client_id:
+        return session.scalar(query.where(LtiRegistration.client_id == client_id))
+    rows = session.scalars(query).all()
+    return rows[0] if len(rows) == 1 else None
+
+
+class DbToolConf(ToolConfAbstract):
+    """Registrations from ``portal_lti_registrations``; every issuer may have several client ids."""
+
+    def check_iss_has_one_client(self, iss: str) -> bool:
+        return False
+
+    def check_iss_has_many_clients(self, iss: str) -> bool:
+        return True
+
+    def find_registration_by_issuer(self, iss: str, *args: t.Any, **kwargs: t.Any) -> Registration | None:
+        row = find_registration_row(iss, None)
+        return registration_for(row) if row else None
+
+    def find_registration_by_params(
+        self, iss: str, client_id: str | None, *args: t.Any, **kwargs: t.Any
+    ) -> Registration | None:
+        row = find_registration_row(iss, client_id)
+        return registration_for(row) if row else None
+
+    def find_deployment(self, iss: str, deployment_id: str) -> Deployment | None:
+        return self.find_deployment_by_params(iss, deployment_id, None)
+
+    def find_deployment_by_params(
+        self, iss: str, deployment_id: str, client_id: str | None, *args: t.Any, **kwargs: t.Any
+    ) -> Deployment | None:
+        row = find_registration_row(iss, client_id)
+        if row is None or deployment_id not in (row.deployment_ids or []):
+            return None
+        return Deployment().set_deployment_id(deployment_id)
+
+
+class DbLaunchDataStorage(LaunchDataStorage[t.Any]):
+    """pylti1p3 launch data in the portal database (flushes; the view commits)."""
+
+    _session_cookie_name = "session-id"
+
+    def can_set_keys_expiration(self) -> bool:
+        return True
+
+    def get_value(self, key: str) -> t.Any:
+        row = session.get(LtiLaunchData, self._prepare_key(key)[:255])
+        if row is None or row.expires_at < utcnow():
+            return None
+        return row.value
+
+    def set_value(self, key: str, value: t.Any, exp: int | None = None) -> None:
+        k = self._prepare_key(key)[:255]
+        expires = utcnow() + dt.timedelta(seconds=exp or 86400)
+        row = session.get(LtiLaunchData, k)
+        if row is None:
+            session.add(LtiLaunchData(key=k, value=value, expires_at=expires))
+        else:
+            row.value, row.expires_at = value, expires
+        session.flush()
+
+    def check_value(self, key: str) -> bool:
+        return self.get_value(key) is not None
+
+    def remove_value(self, key: str) -> None:
+        session.execute(delete(LtiLaunchData).where(LtiLaunchData.key == self._prepare_key(key)[:255]))
+
+
+#: Used nonces are kept this long; id_tokens expire within minutes (pylti1p3 checks ``exp``),
+#: so an older nonce can no longer be replayed.
+NONCE_KEEP = dt.timedelta(days=2)
+
+
+def purge_expired() -> None:
+    """Drop expired launch data and old spent nonces (called on each OIDC login)."""
+    from portal.lti.models import LtiNonce
+
+    session.execute(delete(LtiLaunchData).where(LtiLaunchData.expires_at < utcnow()))
+    session.execute(delete(LtiNonce).where(LtiNonce.used_at < utcnow() - NONCE_KEEP))
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session whose calls all time out (no hung worker on a slow LMS)."""
+
+    def request(self, *args: t.Any, **kwargs: t.Any) -> requests.Response:
+        kwargs.setdefault("timeout", current_app.config["PORTAL_LTI_HTTP_TIMEOUT"])
+        return super().request(*args, **kwargs)
+
+
+def http_session() -> requests.Session:
+    s = _TimeoutSession()
+    s.headers["User-Agent"] = "Countersign-LTI"
+    return s
+
+
+class PortalServiceConnector(ServiceConnector):
+    """Access tokens cached per process (they last about an hour)."""
+
+    _tokens: t.ClassVar[dict[str, tuple[str, dt.datetime]]] = {}
+
+    def _get_cached_access_token(self, scope_key: str) -> str | None:
+        cached = self._tokens.get(self._registration.get_auth_token_url() + scope_key)
+        if cached and cached[1] > utcnow():
+            return cached[0]
+        return None
+
+    def _cache_access_token(self, scope_key: str, access_token: str, expires_in: float) -> None:
+        self._tokens[self._registration.get_auth_token_url() + scope_key] = (
+            access_token,
+            utcnow() + dt.timedelta(seconds=max(0.0, float(expires_in or 0) - 30)),
+        )
+
+
+def service_connector(row: LtiRegistration) -> PortalServiceConnector:
+    return PortalServiceConnector(registration_for(row), http_session())

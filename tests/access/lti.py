@@ -1,0 +1,63 @@
+"""LTI and LMS routes. The LTI endpoints are public (the LMS and any browser call them): without
+a valid launch they answer 400 to everyone, never a sign-in redirect."""
+
+from __future__ import annotations
+
+from tests.access import PERSONAS, Rule, allow
+
+EVERYONE = PERSONAS
+
+RULES = [
+    Rule("portal.lti.login", "/portal/lti/login", allow(EVERYONE, 400)),
+    Rule("portal.lti.launch", "/portal/lti/launch", allow(EVERYONE, 400), method="POST"),
+    Rule("portal.lti.jwks", "/portal/lti/jwks", allow(EVERYONE, 200)),
+    Rule(
+        "portal.lti.deep_link",
+        "/portal/lti/deep-link",
+        allow(EVERYONE, 400),
+        method="POST",
+        data={"token": "forged", "version_id": "1"},
+    ),
+    Rule("portal.lms.registrations", "/portal/lms/registrations", allow(["admin"])),
+    Rule("portal.lms.oneroster", "/portal/lms/oneroster", allow(["admin", "head"])),
+    Rule(
+        "portal.lms.courses",
+        "/portal/lms/courses",
+        allow(["teacher", "other_teacher", "support", "head", "dsl", "admin"]),
+    ),
+    Rule(
+        "portal.lms.course",
+        lambda w: f"/portal/lms/courses/{w.lti_context.id}",
+        allow(["teacher", "head", "admin"]),
+    ),
+    # Last: admin is the last persona and removing the registration also removes its courses.
+    Rule(
+        "portal.lms.remove_registration",
+        lambda w: f"/portal/lms/registrations/{w.lti_registration.id}/remove",
+        allow(["admin"], 302),
+        method="POST",
+    ),
+]
+
+
+def setup(world, db) -> None:
+    from portal.lti.models import LtiContext, LtiContextTeacher, LtiRegistration
+
+    assert PERSONAS[-1] == "admin"
+    world.lti_registration = LtiRegistration(
+        name="Test LMS",
+        issuer="https://lms.test.example",
+        client_id="client-1",
+        auth_login_url="https://lms.test.example/auth",
+        auth_token_url="https://lms.test.example/token",
+        key_set_url="https://lms.test.example/jwks",
+        deployment_ids=["1"],
+    )
+    db.add(world.lti_registration)
+    db.flush()
+    world.lti_context = LtiContext(
+        registration_id=world.lti_registration.id, context_id="course-1", title="Year 1 Computing"
+    )
+    world.lti_context.teachers.append(LtiContextTeacher(person_id=world.teacher.id))
+    db.add(world.lti_context)
+    db.commit()

@@ -1,0 +1,542 @@
+"""LTI 1.3 end to end over real HTTP: the portal on a live 127.0.0.1 server, an independent
+platform (lti1p3platform) on another loopback port, driven with ``requests``."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import jwt
+import pytest
+import requests
+from sqlalchemy import select
+
+from portal.db import session
+from portal.lti.models import LtiContext, LtiGradeLink, LtiIdentity, LtiScoreJob
+from portal.people.models import (
+    ClassTeacher,
+    GuardianLink,
+    Person,
+    PupilProfile,
+    Role,
+    SchoolClass,
+    SchoolSettings,
+)
+from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, FakeLms, parse_form, rsa_pair
+
+
+@pytest.fixture
+def app_config(app_config):
+    """CSRF protection on, as in production: only the LTI blueprint is exempt."""
+    return {**app_config, "WTF_CSRF_ENABLED": True}
+
+
+@pytest.fixture(scope="session")
+def platform_keys():
+    return rsa_pair()
+
+
+@pytest.fixture
+def lms(server, live_app, platform_keys):
+    fake = FakeLms(server.url, platform_keys)
+    fake.start()
+    from portal.lti.operations import add_registration
+
+    with live_app.app_context():
+        add_registration(**fake.tool_registration_values())
+        session.commit()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def http():
+    with requests.Session() as s:
+        yield s
+
+
+def _db(live_app):
+    """An app context on the live app's database (commit what you change)."""
+    return live_app.app_context()
+
+
+def _person_by_sub(live_app, lms, sub):
+    with _db(live_app):
+        ident = session.scalar(
+            select(LtiIdentity).where(LtiIdentity.issuer == lms.issuer, LtiIdentity.sub == sub)
+        )
+        return ident and session.get(Person, ident.person_id)
+
+
+def _make_class(live_app, year=7, teacher_id=None, code="7B"):
+    with _db(live_app):
+        cls = SchoolClass(code=code, name=f"Class {code}", year_group=year)
+        if teacher_id:
+            cls.teachers.append(ClassTeacher(teacher_id=teacher_id))
+        session.add(cls)
+        session.commit()
+        return cls.id
+
+
+def _link_course(live_app, lms, context_id, class_id):
+    from portal.lti.models import LtiRegistration
+
+    with _db(live_app):
+        reg = session.scalar(select(LtiRegistration))
+        session.add(
+            LtiContext(registration_id=reg.id, context_id=context_id, title="Computing", class_id=class_id)
+        )
+        session.commit()
+
+
+def test_jwks_is_public_and_lists_the_tool_key(server, http):
+    body = http.get(server.url + "/portal/lti/jwks", timeout=10).json()
+    assert len(body["keys"]) == 1 and body["keys"][0]["kty"] == "RSA" and body["keys"][0]["kid"]
+    assert "d" not in body["keys"][0]  # never the private part
+
+
+def test_learner_known_to_the_roster_is_matched_and_signed_in(live_app, lms, http, server):
+    class_id = _make_class(live_app)
+    with _db(live_app):
+        pupil = Person(given_name="Ada", family_name="Fictional", external_id="MIS-100")
+        pupil.add_role(Role.PUPIL)
+        session.add(pupil)
+        session.flush()
+        session.add(
+            PupilProfile(
+                person_id=pupil.id, year_group=7, date_of_birth=dt.date(2014, 1, 2), class_id=class_id
+            )
+        )
+        session.commit()
+        pupil_id = pupil.id
+    resp, _ = lms.launch(http, sub="lms-user-100", roles=[LEARNER], sourcedid="MIS-100")
+    assert resp.status_code == 302, resp.text[:300]
+    assert resp.headers["Location"].endswith("/portal/")
+    home = http.get(server.url + "/portal/", timeout=10)
+    assert home.status_code == 200 and home.url.endswith("/portal/pupil/")
+    assert _person_by_sub(live_app, lms, "lms-user-100").id == pupil_id
+    # The second launch finds them by issuer + sub (no new person).
+    resp, _ = lms.launch(http, sub="lms-user-100", roles=[LEARNER])
+    assert resp.status_code == 302
+    with _db(live_app):
+        assert session.scalar(select(Person).where(Person.given_name == "Lou")) is None
+
+
+def test_new_learner_needs_a_linked_class_then_is_created_in_it(live_app, lms, http):
+    resp, _ = lms.launch(http, sub="new-learner", roles=[LEARNER], context="course-9")
+    assert resp.status_code == 403 and "year group" in resp.text
+    class_id = _make_class(live_app, year=5, code="5A")
+    _link_course(live_app, lms, "course-9", class_id)
+    resp, _ = lms.launch(
+        http, sub="new-learner", roles=[LEARNER], context="course-9", given="Bea", family="Example"
+    )
+    assert resp.status_code == 302
+    person = _person_by_sub(live_app, lms, "new-learner")
+    with _db(live_app):
+        person = session.get(Person, person.id)
+        assert person.role_set == {Role.PUPIL}
+        assert (person.given_name, person.pupil.year_group, person.pupil.class_id) == ("Bea", 5, class_id)
+
+
+def test_instructor_becomes_a_teacher_and_the_course_is_remembered(live_app, lms, http, server):
+    resp, _ = lms.launch(http, sub="teacher-1", roles=[INSTRUCTOR], given="Tess", nrps="course-1")
+    assert resp.status_code == 302
+    assert http.get(server.url + "/portal/", timeout=10).url.endswith("/portal/staff/")
+    person = _person_by_sub(live_app, lms, "teacher-1")
+    with _db(live_app):
+        assert session.get(Person, person.id).role_set == {Role.TEACHER}
+        ctx = session.scalar(select(LtiContext))
+        assert ctx.memberships_url == lms.url + "/memberships/course-1"
+        assert [t.person_id for t in ctx.teachers] == [person.id]
+    courses = http.get(server.url + "/portal/lms/courses", timeout=10)
+    assert courses.status_code == 200 and "Computing 7B" in courses.text
+
+
+def test_administrator_gets_the_admin_role_but_never_head_teacher(live_app, lms, http):
+    with _db(live_app):
+        session.add(SchoolSettings(name="Fictional School"))
+        session.commit()
+    resp, _ = lms.launch(http, sub="it-admin", roles=[ADMINISTRATOR])
+    assert resp.status_code == 302
+    person = _person_by_sub(live_app, lms, "it-admin")
+    with _db(live_app):
+        from portal.security import designations
+
+        assert session.get(Person, person.id).role_set == {Role.ADMIN}
+        assert SchoolSettings.get().head_teacher_id is None
+        assert designations(session.get(Person, person.id)) == set()
+
+
+def test_mentor_becomes_the_parent_of_their_mentees(live_app, lms, http, server):
+    class_id = _make_class(live_app, year=3, code="3C")
+    _link_course(live_app, lms, "course-1", class_id)
+    assert lms.launch(http, sub="child-1", roles=[LEARNER], given="Cato")[0].status_code == 302
+    http.cookies.clear()
+    resp, _ = lms.launch(
+        http, sub="mentor-1", roles=[MENTOR], mentees=["child-1", "nobody-known"], given="Maud"
+    )
+    assert resp.status_code == 302
+    parent = _person_by_sub(live_app, lms, "mentor-1")
+    child = _person_by_sub(live_app, lms, "child-1")
+    with _db(live_app):
+        assert session.get(Person, parent.id).role_set == {Role.PARENT}
+        links = session.scalars(select(GuardianLink).where(GuardianLink.parent_id == parent.id)).all()
+        assert [link.pupil_id for link in links] == [child.id]
+    page = http.get(server.url + "/portal/parent/", timeout=10)
+    assert page.status_code == 200 and "Cato" in page.text
+
+
+def test_a_pupil_is_never_given_staff_roles_by_a_course_role(live_app, lms, http):
+    class_id = _make_class(live_app)
+    _link_course(live_app, lms, "course-1", class_id)
+    assert lms.launch(http, sub="kid", roles=[LEARNER])[0].status_code == 302
+    resp, _ = lms.launch(http, sub="kid", roles=[INSTRUCTOR])
+    assert resp.status_code == 403
+    with _db(live_app):
+        assert session.get(Person, _person_by_sub(live_app, lms, "kid").id).role_set == {Role.PUPIL}
+
+
+def test_replayed_launch_is_refused(live_app, lms, http):
+    _link_course(live_app, lms, "course-1", _make_class(live_app))
+    resp, fields = lms.launch(http, sub="replayer", roles=[LEARNER])
+    assert resp.status_code == 302
+    again = http.post(
+        fields["action"],
+        data={"id_token": fields["id_token"], "state": fields["state"]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert again.status_code == 400 and "already been used" in again.text
+    # From another browser (no state cookie) it is refused too.
+    other = requests.post(
+        fields["action"],
+        data={"id_token": fields["id_token"], "state": fields["state"]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert other.status_code == 400
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_forged_signature_is_refused(live_app, lms, http):
+    forger_private, _ = rsa_pair()
+
+    def forge(fields):
+        header = jwt.get_unverified_header(fields["id_token"])
+        body = jwt.decode(fields["id_token"], options={"verify_signature": False})
+        body["https://purl.imsglobal.org/spec/lti/claim/roles"] = [ADMINISTRATOR]
+        fields["id_token"] = jwt.encode(
+            body, forger_private, algorithm="RS256", headers={"kid": header["kid"]}
+        )
+        return fields
+
+    resp, _ = lms.launch(http, sub="mallory", roles=[LEARNER], tamper=forge)
+    assert resp.status_code == 400
+    # A body edited under the genuine signature is refused as well.
+
+    def edit(fields):
+        head, body, sig = fields["id_token"].split(".")
+        claims = json.loads(base64.urlsafe_b64decode(body + "==="))
+        claims["sub"] = "someone-else"
+        fields["id_token"] = ".".join([head, _b64(json.dumps(claims).encode()), sig])
+        return fields
+
+    resp, _ = lms.launch(http, sub="mallory", roles=[LEARNER], tamper=edit)
+    assert resp.status_code == 400
+    assert _person_by_sub(live_app, lms, "mallory") is None
+    assert _person_by_sub(live_app, lms, "someone-else") is None
+
+
+def test_unknown_deployment_is_refused(live_app, lms, http):
+    resp, _ = lms.launch(http, sub="dep-user", roles=[INSTRUCTOR], deployment_id="dep-not-registered")
+    assert resp.status_code == 400
+    assert _person_by_sub(live_app, lms, "dep-user") is None
+
+
+def test_unregistered_platform_cannot_start_a_login(server, http):
+    resp = http.get(
+        server.url + "/portal/lti/login",
+        params={"iss": "https://elsewhere.example", "login_hint": "x", "target_link_uri": server.url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert resp.status_code == 400
+
+
+def _published_version(live_app):
+    from portal.policies.models import Policy, PolicyVersion, VersionStatus
+
+    with _db(live_app):
+        policy = Policy(slug="aup-ks3", title="Acceptable use for Years 7 to 11", audience="pupil_ks3_4")
+        version = PolicyVersion(
+            policy=policy,
+            number=1,
+            status=VersionStatus.PUBLISHED.value,
+            title=policy.title,
+            body_md="Be kind online.",
+            published_at=dt.datetime.now(dt.UTC),
+        )
+        draft = PolicyVersion(
+            policy=policy, number=2, status=VersionStatus.DRAFT.value, title=policy.title, body_md="Draft."
+        )
+        session.add_all([policy, version, draft])
+        session.commit()
+        return version.id, draft.id
+
+
+def test_deep_linking_returns_a_signed_resource_link_the_platform_accepts(live_app, lms, http, server):
+    version_id, draft_id = _published_version(live_app)
+    resp, _ = lms.launch(http, sub="teacher-dl", roles=[INSTRUCTOR], deep_link=True)
+    assert resp.status_code == 200 and "Choose a policy to sign" in resp.text
+    picker = parse_form(resp.text)
+    assert f'value="{draft_id}"' not in resp.text  # drafts are not offered
+    bad = http.post(
+        picker["action"] if picker["action"].startswith("http") else server.url + picker["action"],
+        data={"token": picker["token"], "version_id": draft_id},
+        timeout=10,
+    )
+    assert bad.status_code == 400
+    chosen = http.post(
+        server.url + "/portal/lti/deep-link",
+        data={"token": picker["token"], "version_id": version_id},
+        timeout=10,
+    )
+    assert chosen.status_code == 200
+    back = parse_form(chosen.text)
+    assert back["action"] == lms.url + "/deep-link-return"
+    accepted = requests.post(back["action"], data={"JWT": back["JWT"]}, timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    [item] = lms.deep_link_items
+    assert item["type"] == "ltiResourceLink" and item["url"] == server.url + "/portal/lti/launch"
+    assert item["custom"] == {"countersign_version_id": str(version_id)}
+    assert item["lineItem"]["scoreMaximum"] == 1
+    claims = jwt.decode(back["JWT"], options={"verify_signature": False})
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == {"opaque": "platform-data-42"}
+    # The choice is single-use.
+    again = http.post(
+        server.url + "/portal/lti/deep-link",
+        data={"token": picker["token"], "version_id": version_id},
+        timeout=10,
+    )
+    assert again.status_code == 400
+    # A learner launching the new link goes straight to the signing page.
+    _link_course(live_app, lms, "course-1", _make_class(live_app))
+    http.cookies.clear()
+    resp, _ = lms.launch(http, sub="learner-dl", roles=[LEARNER], custom=item["custom"])
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith(f"/portal/policies/versions/{version_id}/sign")
+
+
+def test_learners_cannot_deep_link(live_app, lms, http):
+    _published_version(live_app)
+    _link_course(live_app, lms, "course-1", _make_class(live_app))
+    resp, _ = lms.launch(http, sub="curious", roles=[LEARNER], deep_link=True)
+    assert resp.status_code == 403
+
+
+def _sign(live_app, person_id, version_id):
+    from portal.signals import signature_committed
+    from portal.signatures.models import Method, Signature
+
+    with _db(live_app):
+        sig = Signature(
+            version_id=version_id,
+            signer_id=person_id,
+            signer_role="pupil",
+            signed_name="Lou Learner",
+            text_sha256="0" * 64,
+            ip="127.0.0.1",
+            user_agent="test",
+            method=Method.LTI.value,
+            academic_year=2026,
+        )
+        session.add(sig)
+        session.commit()
+        signature_committed.send(live_app, signature=sig)
+        return sig.id
+
+
+def test_signing_posts_a_score_with_a_bearer_token_and_retries_failures(live_app, lms, http):
+    version_id, _ = _published_version(live_app)
+    _link_course(live_app, lms, "course-1", _make_class(live_app))
+    custom = {"countersign_version_id": str(version_id)}
+    assert lms.launch(http, sub="scorer", roles=[LEARNER], custom=custom, ags="item-7")[0].status_code == 302
+    person = _person_by_sub(live_app, lms, "scorer")
+    with _db(live_app):
+        link = session.scalar(select(LtiGradeLink))
+        assert (link.person_id, link.version_id, link.lineitem_url) == (
+            person.id,
+            version_id,
+            lms.url + "/lineitems/item-7",
+        )
+    # Without a token the line item refuses (so the score below really carried one).
+    assert requests.post(lms.url + "/lineitems/item-7/scores", json={}, timeout=10).status_code == 401
+    lms.refused_bearer = 0
+
+    _sign(live_app, person.id, version_id)
+    [score] = lms.scores
+    assert (score["lineitem"], score["userId"], score["scoreGiven"], score["scoreMaximum"]) == (
+        "item-7",
+        "scorer",
+        1,
+        1,
+    )
+    assert score["activityProgress"] == "Completed" and score["gradingProgress"] == "FullyGraded"
+    assert lms.tokens_issued == 1 and lms.refused_bearer == 0
+
+    # The LMS is down: the signature stays, the score waits in the queue.
+    lms.fail_scores = True
+    other_version, _ = _published_version_2(live_app)
+    with _db(live_app):
+        session.get(LtiGradeLink, link.id).version_id = None  # a link for any policy
+        session.commit()
+    sig_id = _sign(live_app, person.id, other_version)
+    with _db(live_app):
+        from portal.signatures.models import Signature
+
+        assert session.get(Signature, sig_id) is not None
+        job = session.scalar(select(LtiScoreJob).where(LtiScoreJob.signature_id == sig_id))
+        assert (job.status, job.attempts, job.last_error) == ("pending", 1, "HTTP 503")
+    lms.fail_scores = False
+    result = live_app.test_cli_runner().invoke(args=["portal", "lti", "retry-scores"])
+    assert result.exit_code == 0 and "1 score(s) sent" in result.output
+    assert len(lms.scores) == 2
+    with _db(live_app):
+        assert session.scalar(select(LtiScoreJob).where(LtiScoreJob.signature_id == sig_id)).status == "sent"
+
+
+def _published_version_2(live_app):
+    from portal.policies.models import Policy, PolicyVersion, VersionStatus
+
+    with _db(live_app):
+        policy = Policy(slug="aup-parents", title="Parents' agreement", audience="parent")
+        version = PolicyVersion(
+            policy=policy, number=1, status=VersionStatus.PUBLISHED.value, title=policy.title, body_md="Text."
+        )
+        session.add_all([policy, version])
+        session.commit()
+        return version.id, None
+
+
+def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, server):
+    assert lms.launch(http, sub="t-sync", roles=[INSTRUCTOR], nrps="course-1")[0].status_code == 302
+    teacher = _person_by_sub(live_app, lms, "t-sync")
+    class_id = _make_class(live_app, year=4, teacher_id=teacher.id, code="4D")
+    other_class = _make_class(live_app, year=6, code="6E")
+    with _db(live_app):
+        existing = Person(given_name="Eve", family_name="Existing", external_id="MIS-7")
+        existing.add_role(Role.PUPIL)
+        session.add(existing)
+        session.flush()
+        session.add(PupilProfile(person_id=existing.id, year_group=4, date_of_birth=dt.date(2017, 5, 1)))
+        session.commit()
+        existing_id = existing.id
+        ctx_id = session.scalar(select(LtiContext.id))
+    lms.members = [
+        {"user_id": "m-1", "roles": [LEARNER], "status": "Active", "given_name": "Noa", "family_name": "New"},
+        {
+            "user_id": "m-2",
+            "roles": [LEARNER],
+            "status": "Active",
+            "given_name": "Eve",
+            "family_name": "Existing",
+            "lis_person_sourcedid": "MIS-7",
+        },
+        {
+            "user_id": "m-3",
+            "roles": [LEARNER],
+            "status": "Inactive",
+            "given_name": "Ina",
+            "family_name": "Gone",
+        },
+        {
+            "user_id": "t-sync",
+            "roles": [INSTRUCTOR],
+            "status": "Active",
+            "given_name": "Tess",
+            "family_name": "T",
+        },
+    ]
+    page = http.get(f"{server.url}/portal/lms/courses/{ctx_id}", timeout=10)
+    assert page.status_code == 200
+    assert "Class 6E" not in page.text  # only the teacher's own classes
+    token = parse_form(page.text)["csrf_token"]
+    no_token = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id}, timeout=10)
+    assert no_token.status_code == 400 and "expired" in no_token.text  # CSRF still guards the LMS pages
+    refused = http.post(
+        f"{server.url}/portal/lms/courses/{ctx_id}",
+        data={"class_id": other_class, "csrf_token": token},
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    resp = http.post(
+        f"{server.url}/portal/lms/courses/{ctx_id}",
+        data={"class_id": class_id, "csrf_token": token},
+        timeout=10,
+    )
+    assert resp.status_code == 200 and "1 new pupil" in resp.text
+    assert lms.refused_bearer == 0 and lms.tokens_issued == 1
+    with _db(live_app):
+        new = session.get(Person, _person_by_sub(live_app, lms, "m-1").id)
+        assert new.role_set == {Role.PUPIL} and (new.pupil.year_group, new.pupil.class_id) == (4, class_id)
+        assert session.get(PupilProfile, existing_id).class_id == class_id
+        assert _person_by_sub(live_app, lms, "m-2").id == existing_id
+        assert _person_by_sub(live_app, lms, "m-3") is None
+    # Syncing again changes nothing.
+    resp = http.post(
+        f"{server.url}/portal/lms/courses/{ctx_id}",
+        data={"class_id": class_id, "csrf_token": token},
+        timeout=10,
+    )
+    assert "0 new pupil(s), 0 pupil(s) linked" in resp.text
+
+
+def test_designated_people_cannot_be_opened_from_the_lms(live_app, lms, http):
+    with _db(live_app):
+        head = Person(given_name="Hal", family_name="Head", external_id="MIS-HEAD")
+        head.add_role(Role.TEACHER)
+        session.add(head)
+        session.flush()
+        session.add(SchoolSettings(name="Fictional School", head_teacher_id=head.id))
+        session.commit()
+    resp, _ = lms.launch(http, sub="lms-head", roles=[INSTRUCTOR], sourcedid="MIS-HEAD")
+    assert resp.status_code == 403 and "cannot be opened from the LMS" in resp.text
+    assert _person_by_sub(live_app, lms, "lms-head") is None
+    assert http.get(lms.tool_url + "/portal/staff/", allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_an_expired_id_token_is_refused_even_with_a_fresh_nonce(live_app, lms, http):
+    """Old nonces are purged after two days: safe, because an old id_token is refused by its ``exp``."""
+    import time
+
+    def expire(fields):
+        body = jwt.decode(fields["id_token"], options={"verify_signature": False})
+        body["iat"], body["exp"] = int(time.time()) - 7200, int(time.time()) - 3600
+        fields["id_token"] = jwt.encode(
+            body,
+            lms.private,
+            algorithm="RS256",
+            headers={"kid": jwt.get_unverified_header(fields["id_token"])["kid"]},
+        )
+        return fields
+
+    resp, _ = lms.launch(http, sub="late", roles=[INSTRUCTOR], tamper=expire)
+    assert resp.status_code == 400
+    assert _person_by_sub(live_app, lms, "late") is None
+
+
+def test_signatures_without_an_lti_launch_post_nothing(live_app, lms, http):
+    version_id, _ = _published_version(live_app)
+    with _db(live_app):
+        p = Person(given_name="Off", family_name="Line")
+        session.add(p)
+        session.commit()
+        pid = p.id
+    _sign(live_app, pid, version_id)
+    assert lms.scores == [] and lms.tokens_issued == 0
+    with _db(live_app):
+        assert session.scalar(select(LtiScoreJob)) is None

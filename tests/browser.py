@@ -107,6 +107,7 @@ def assert_accessible(page) -> None:
     """axe-core (WCAG 2.0/2.1/2.2 A and AA rules) finds no violations on the current page."""
     from axe_playwright_python.sync_playwright import Axe
 
+    page.wait_for_load_state("load")  # styles must be applied before contrast is checked
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
         "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}})
     violations = results.response["violations"]

@@ -99,8 +99,9 @@ def sign_in(page, email: str, password: str) -> None:
     page.goto("/portal/auth/login")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("load")
 
 
 def assert_accessible(page) -> None:

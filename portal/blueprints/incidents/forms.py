@@ -23,7 +23,7 @@ def not_in_future(form, field) -> None:
 
 
 def _date(label: str, required: bool = False) -> DateField:
-    first = DataRequired("Enter the date.") if required else Optional()
+    first = InputRequired("Enter the date.") if required else Optional()
     return DateField(label, validators=[first, not_in_future], format="%Y-%m-%d")
 
 

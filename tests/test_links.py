@@ -249,7 +249,7 @@ def test_register_and_csv_for_head_and_dsl(app, db, school, make_person, pupils,
         rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
         assert rows[0][:6] == ["Adult", "Adult's roles", "Pupil", "Class", "Relationship", "Note"]
         assert len(rows) == 2
-        row = dict(zip(rows[0], rows[1]))
+        row = dict(zip(rows[0], rows[1], strict=True))
         assert row["Adult"] == "Tilda Oddie" and row["Adult's roles"] == "Teacher"
         assert row["Pupil"] == pupils["nell"].full_name and row["Class"] == "Year 4 Larches"
         assert row["Relationship"] == "Aunt or uncle"
@@ -327,3 +327,12 @@ def test_parent_names_a_member_of_staff(app, db, school, make_person, make_pupil
     assert resp.status_code == 400 and b"Match the adult before approving" in resp.data
     resp = head.post(f"/portal/links/declarations/{typed.id}", data={"decision": "approve", "adult_id": uncle.id})
     assert resp.status_code == 302
+
+
+def test_the_same_pupil_cannot_be_declared_twice(app, db, school, make_person, pupils, login_as):
+    teacher = make_person(Role.TEACHER)
+    client = login_as(teacher)
+    assert _declare(client, pupils["nell"]).status_code == 302
+    resp = _declare(client, pupils["nell"], relationship="cousin")
+    assert resp.status_code == 400 and b"already declared a link with this pupil" in resp.data
+    assert _count(db, FamilyLinkDeclaration) == 1

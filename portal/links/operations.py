@@ -206,6 +206,13 @@ def covering_link(pupil_id: int, adult_id: int) -> FamilyLinkDeclaration | None:
     )).order_by(FamilyLinkDeclaration.id).limit(1))
 
 
+def existing_declaration(adult_id: int, pupil_id: int) -> FamilyLinkDeclaration | None:
+    """A pending or approved declaration between this adult and this pupil."""
+    return session.scalar(select(FamilyLinkDeclaration).where(
+        FamilyLinkDeclaration.adult_id == adult_id, FamilyLinkDeclaration.pupil_id == pupil_id,
+        FamilyLinkDeclaration.status != LinkStatus.DECLINED.value).limit(1))
+
+
 def last_confirmed_year(person_id: int) -> int | None:
     return session.scalar(select(LinkConfirmation.academic_year).where(
         LinkConfirmation.person_id == person_id, LinkConfirmation.context == "adult")

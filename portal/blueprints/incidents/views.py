@@ -10,7 +10,12 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_login import current_user
 
 from portal.blueprints.incidents import bp
-from portal.blueprints.incidents.forms import ActionForm, ContactIncidentForm, SocialFollowUpForm, SocialIncidentForm
+from portal.blueprints.incidents.forms import (
+    ActionForm,
+    ContactIncidentForm,
+    SocialFollowUpForm,
+    SocialIncidentForm,
+)
 from portal.db import session
 from portal.incidents import operations as ops
 from portal.incidents.models import ROUTES, ContactIncident, SocialMediaIncident

@@ -10,7 +10,6 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-
 from portal import audit
 from portal.blueprints.links import bp
 from portal.blueprints.links.forms import (
@@ -63,7 +62,7 @@ def mine():
 @access(roles=ADULT_ROLES)
 def declare():
     form, q, results = _declare_form()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not _not_already_declared(form):
         return _render_mine(form, q, results, status=400)
     if isinstance(form, SearchDeclareForm):
         pupil = session.get(Person, form.pupil_id.data)
@@ -76,6 +75,16 @@ def declare():
     session.commit()
     flash("Thank you. Your declaration has been sent to the Head Teacher.", "success")
     return redirect(url_for(".mine"))
+
+
+def _not_already_declared(form) -> bool:
+    """A staff member cannot declare the same pupil twice (unless it was declined)."""
+    if not isinstance(form, SearchDeclareForm):
+        return True
+    if ops.existing_declaration(current_user.id, form.pupil_id.data) is None:
+        return True
+    form.pupil_id.errors.append("You have already declared a link with this pupil.")
+    return False
 
 
 @bp.post("/confirm")

@@ -240,3 +240,18 @@ def test_head_updates_the_deletion_request_and_the_timeline_says_so(app, db, cas
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "incident.social_updated"))
     assert set(entry.data["fields"]) == {"deletion_requested_on", "deletion_outcome", "deletion_outcome_on"}
     assert login_as(cast["recorder"]).post(url, data={}).status_code == 403
+
+
+def test_an_incident_is_kept_when_the_mail_server_is_down(app, db, cast, login_as):
+    """The record matters more than the email: it is saved and the recorder is told to pass it on."""
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        app.config["PORTAL_SMTP_PORT"] = s.getsockname()[1]
+    client = login_as(cast["recorder"])
+    resp = _contact(client, cast)
+    assert resp.status_code == 302
+    assert _count(db, ContactIncident) == 1
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "could not be sent" in page

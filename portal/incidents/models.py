@@ -70,8 +70,6 @@ class ContactIncident(Base):
         back_populates="contact_incident", order_by="IncidentAction.id"
     )
 
-    reference_prefix = "C"
-
     @property
     def reference(self) -> str:
         return f"C-{self.id}"

@@ -21,7 +21,7 @@ from portal.incidents import operations as ops
 from portal.incidents.models import ROUTES, ContactIncident, SocialMediaIncident
 from portal.links.operations import covering_link, school_adults, search_pupils
 from portal.people.models import ADULT_ROLES, Person, SchoolSettings
-from portal.security import access
+from portal.security import access, has_capability
 
 RECORD = ["incidents.record"]
 SEE = ["incidents.record", "incidents.manage"]
@@ -33,13 +33,7 @@ MANAGE = ["incidents.manage"]
 def home():
     return render_template("portal/incidents/home.html", contact=ops.visible_contact(current_user),
                            social=ops.visible_social(current_user), manager=ops.can_manage(current_user),
-                           can_record="incidents.record" in _caps(), routes=ROUTES)
-
-
-def _caps():
-    from portal.security import capabilities_of
-
-    return capabilities_of(current_user)
+                           can_record=has_capability(current_user, "incidents.record"), routes=ROUTES)
 
 
 def _sent_flash(sent: bool, route: str) -> None:

@@ -47,7 +47,6 @@ def _render_mine(form, q, results, confirm_form=None, status=200):
         "portal/links/mine.html", form=form, q=q, results=results, declarations=own,
         confirm_form=confirm_form or ConfirmForm(), year_label=academic_year_label(year),
         answered=ops.adult_has_answered(current_user, year), searches=ops.searches_pupils(current_user),
-        has_approved=any(d.status == LinkStatus.APPROVED.value for d in own),
     ), status
 
 

@@ -137,3 +137,14 @@ def test_incident_and_link_forms_show_accessible_errors(demo_pupil, new_page):
     _sign_in(page, "parent@larkspur.example")
     page.goto("/portal/links/relative")
     assert_accessible(page)
+
+
+def test_links_and_incident_pages_fit_a_phone(demo_pupil, new_page):
+    page = new_page(mobile=True)
+    _sign_in(page, "head@larkspur.example")
+    family = demo_pupil.split()[-1]
+    for path in ("/portal/links/", f"/portal/links/?q={family}", "/portal/links/register", "/portal/incidents/",
+                 f"/portal/incidents/contact/new?q={family}", "/portal/incidents/social/new"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert_accessible(page)

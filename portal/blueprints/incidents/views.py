@@ -1,0 +1,184 @@
+"""Incident views.
+
+Recorders (``incidents.record``) see only what they recorded; the Head Teacher, the DSL and
+holders of ``incidents.manage`` see every incident and add to its timeline. Anyone else gets
+403, and an incident someone may not see is a 404.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.blueprints.incidents import bp
+from portal.blueprints.incidents.forms import (
+    ActionForm,
+    ContactIncidentForm,
+    SocialFollowUpForm,
+    SocialIncidentForm,
+)
+from portal.db import session
+from portal.incidents import operations as ops
+from portal.incidents.models import ROUTES, ContactIncident, SocialMediaIncident
+from portal.links.operations import covering_link, school_adults, search_pupils
+from portal.people.models import ADULT_ROLES, Person, SchoolSettings
+from portal.security import access, has_capability
+
+RECORD = ["incidents.record"]
+SEE = ["incidents.record", "incidents.manage"]
+MANAGE = ["incidents.manage"]
+
+
+@bp.get("/")
+@access(capabilities=SEE)
+def home():
+    return render_template("portal/incidents/home.html", contact=ops.visible_contact(current_user),
+                           social=ops.visible_social(current_user), manager=ops.can_manage(current_user),
+                           can_record=has_capability(current_user, "incidents.record"), routes=ROUTES)
+
+
+def _sent_flash(sent: bool, route: str) -> None:
+    who = ROUTES[route]
+    if sent:
+        flash(f"Recorded. The {who} has been told by email.", "success")
+    else:
+        flash(f"Recorded, but the email to the {who} could not be sent. Please tell them directly.", "warning")
+
+
+def _contact_form() -> tuple[ContactIncidentForm, str, list]:
+    form = ContactIncidentForm()
+    q = (form.q.data or request.args.get("q", "")).strip()[:100]
+    form.q.data = q
+    results = search_pupils(q)
+    form.pupil_id.choices = [(p.id, f"{p.full_name} ({cls})") for p, cls in results]
+    form.adult_id.choices = [(0, "Choose…")] + [(a.id, a.full_name) for a in school_adults()]
+    return form, q, results
+
+
+@bp.route("/contact/new", methods=["GET", "POST"])
+@access(capabilities=RECORD)
+def new_contact():
+    form, q, results = _contact_form()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            incident = ops.record_contact(
+                by=current_user, pupil=session.get(Person, form.pupil_id.data),
+                adult=session.get(Person, form.adult_id.data), kind=form.kind.data,
+                direction=form.direction.data, platform=form.platform.data or "",
+                occurred_on=form.occurred_on.data, summary=form.summary.data)
+            session.commit()
+            _sent_flash(ops.notify(incident), incident.routed_to)
+            return redirect(url_for(".contact", incident_id=incident.id))
+        status = 400
+    covered = None
+    if form.pupil_id.data and form.adult_id.data:
+        covered = covering_link(form.pupil_id.data, form.adult_id.data) is not None
+    return render_template("portal/incidents/new_contact.html", form=form, q=q, results=results,
+                           covered=covered), status
+
+
+@bp.get("/link-check")
+@access(capabilities=SEE)
+def link_check():
+    """Does an approved family link cover this pupil and adult? (yes or no, nothing more)."""
+    pupil = session.get(Person, request.args.get("pupil_id", type=int) or 0)
+    adult = session.get(Person, request.args.get("adult_id", type=int) or 0)
+    if pupil is None or pupil.pupil is None or adult is None or not (adult.role_set & ADULT_ROLES):
+        abort(404)
+    covered = covering_link(pupil.id, adult.id) is not None
+    return jsonify(covered=covered, message=_covered_message(covered))
+
+
+def _covered_message(covered: bool) -> str:
+    if covered:
+        return "An approved family link covers this pupil and this adult."
+    return "No approved family link covers this pupil and this adult."
+
+
+@bp.route("/social/new", methods=["GET", "POST"])
+@access(capabilities=RECORD)
+def new_social():
+    form = SocialIncidentForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            incident = ops.record_social(
+                by=current_user, prevent_flag=bool(form.prevent_flag.data), author_type=form.author_type.data,
+                author_description=form.author_description.data, platform=form.platform.data,
+                posted_on=form.posted_on.data, seen_on=form.seen_on.data, summary=form.summary.data,
+                **form.follow_up())
+            session.commit()
+            _sent_flash(ops.notify(incident), incident.routed_to)
+            return redirect(url_for(".social", incident_id=incident.id))
+        status = 400
+    settings = SchoolSettings.get()
+    return render_template("portal/incidents/new_social.html", form=form,
+                           helpline=settings.helpline_contact if settings else ""), status
+
+
+def _visible_or_404(model, incident_id: int):
+    incident = session.get(model, incident_id)
+    if incident is None:
+        abort(404)
+    if not ops.can_manage(current_user) and incident.recorded_by_id != current_user.id:
+        abort(404)
+    return incident
+
+
+@bp.get("/contact/<int:incident_id>")
+@access(capabilities=SEE)
+def contact(incident_id: int):
+    incident = _visible_or_404(ContactIncident, incident_id)
+    return render_template("portal/incidents/contact.html", incident=incident, routes=ROUTES,
+                           manager=ops.can_manage(current_user), action_form=ActionForm())
+
+
+@bp.get("/social/<int:incident_id>")
+@access(capabilities=SEE)
+def social(incident_id: int):
+    incident = _visible_or_404(SocialMediaIncident, incident_id)
+    manager = ops.can_manage(current_user)
+    settings = SchoolSettings.get()
+    return render_template("portal/incidents/social.html", incident=incident, routes=ROUTES, manager=manager,
+                           action_form=ActionForm(),
+                           follow_form=SocialFollowUpForm(obj=incident, incident=incident) if manager else None,
+                           helpline=settings.helpline_contact if settings else "")
+
+
+@bp.post("/social/<int:incident_id>/follow-up")
+@access(capabilities=MANAGE)
+def follow_up(incident_id: int):
+    incident = _visible_or_404(SocialMediaIncident, incident_id)
+    form = SocialFollowUpForm(incident=incident)
+    if form.validate_on_submit():
+        changed = ops.update_social(incident, by=current_user, **form.follow_up())
+        session.commit()
+        flash("Follow-up saved." if changed else "Nothing changed.", "success")
+        return redirect(url_for(".social", incident_id=incident.id))
+    settings = SchoolSettings.get()
+    return render_template("portal/incidents/social.html", incident=incident, routes=ROUTES, manager=True,
+                           action_form=ActionForm(formdata=None), follow_form=form,
+                           helpline=settings.helpline_contact if settings else ""), 400
+
+
+@bp.post("/<kind>/<int:incident_id>/actions")
+@access(capabilities=MANAGE)
+def add_action(kind: str, incident_id: int):
+    model = {"contact": ContactIncident, "social": SocialMediaIncident}.get(kind)
+    if model is None:
+        abort(404)
+    incident = _visible_or_404(model, incident_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        ops.add_action(incident, by=current_user, text=form.text.data, close=bool(form.close.data))
+        session.commit()
+        flash("Added to the timeline.", "success")
+        return redirect(url_for(f".{kind}", incident_id=incident.id))
+    template = "portal/incidents/contact.html" if kind == "contact" else "portal/incidents/social.html"
+    settings = SchoolSettings.get()
+    extra = {}
+    if kind == "social":
+        extra = {"follow_form": SocialFollowUpForm(obj=incident, incident=incident, formdata=None),
+                 "helpline": settings.helpline_contact if settings else ""}
+    return render_template(template, incident=incident, routes=ROUTES, manager=True, action_form=form,
+                           **extra), 400

@@ -1,0 +1,217 @@
+"""Family-link views.
+
+Privacy: the declaring adult sees only their own declarations and decisions. School staff
+choose a pupil from a search that shows name and class only (at least two characters, a
+short list); governors, volunteers and contractors never see pupil lists and type the name
+and class, which the Head Teacher matches. The register is for ``links.view``/``links.approve``.
+"""
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal import audit
+from portal.blueprints.links import bp
+from portal.blueprints.links.forms import (
+    ConfirmForm,
+    DecisionForm,
+    RelativeForm,
+    SearchDeclareForm,
+    TypedDeclareForm,
+)
+from portal.db import session
+from portal.links import operations as ops
+from portal.links import tasks as _tasks  # noqa: F401  (registers the home-page tasks)
+from portal.links.models import FamilyLinkDeclaration, LinkSource, LinkStatus
+from portal.people.models import ADULT_ROLES, Person, Role, academic_year_label
+from portal.security import access, children_of, has_capability
+
+
+def _declare_form():
+    """The declaration form that suits the signed-in adult, with pupil choices from ``q``."""
+    if ops.searches_pupils(current_user):
+        form = SearchDeclareForm()
+        q = (form.q.data or request.args.get("q", "")).strip()[:100]
+        form.q.data = q
+        results = ops.search_pupils(q)
+        form.pupil_id.choices = [(p.id, f"{p.full_name} ({cls})") for p, cls in results]
+        return form, q, results
+    return TypedDeclareForm(), "", []
+
+
+def _render_mine(form, q, results, confirm_form=None, status=200):
+    year = ops.current_academic_year()
+    declarations = ops.own_declarations(current_user)
+    own = [d for d in declarations if d.source == LinkSource.ADULT.value]
+    return render_template(
+        "portal/links/mine.html", form=form, q=q, results=results, declarations=own,
+        confirm_form=confirm_form or ConfirmForm(), year_label=academic_year_label(year),
+        answered=ops.adult_has_answered(current_user, year), searches=ops.searches_pupils(current_user),
+    ), status
+
+
+@bp.get("/")
+@access(roles=ADULT_ROLES)
+def mine():
+    form, q, results = _declare_form()
+    return _render_mine(form, q, results)
+
+
+@bp.post("/declare")
+@access(roles=ADULT_ROLES)
+def declare():
+    form, q, results = _declare_form()
+    if not form.validate_on_submit() or not _not_already_declared(form):
+        return _render_mine(form, q, results, status=400)
+    if isinstance(form, SearchDeclareForm):
+        pupil = session.get(Person, form.pupil_id.data)
+        ops.declare(declared_by=current_user, source=LinkSource.ADULT, adult=current_user, pupil=pupil,
+                    relationship=form.relationship.data, note=form.note.data or "")
+    else:
+        ops.declare(declared_by=current_user, source=LinkSource.ADULT, adult=current_user,
+                    typed_pupil_name=form.pupil_name.data, typed_pupil_class=form.pupil_class.data,
+                    relationship=form.relationship.data, note=form.note.data or "")
+    session.commit()
+    flash("Thank you. Your declaration has been sent to the Head Teacher.", "success")
+    return redirect(url_for(".mine"))
+
+
+def _not_already_declared(form) -> bool:
+    """A staff member cannot declare the same pupil twice (unless it was declined)."""
+    if not isinstance(form, SearchDeclareForm):
+        return True
+    if ops.existing_declaration(current_user.id, form.pupil_id.data) is None:
+        return True
+    form.pupil_id.errors.append("You have already declared a link with this pupil.")
+    return False
+
+
+@bp.post("/confirm")
+@access(roles=ADULT_ROLES)
+def confirm():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    own = [d for d in ops.own_declarations(current_user) if d.source == LinkSource.ADULT.value
+           and d.status != LinkStatus.DECLINED.value]
+    ops.confirm(current_user, context="adult", has_links=bool(own))
+    session.commit()
+    flash("Thank you. Your answer for this academic year is recorded.", "success")
+    return redirect(url_for(".mine"))
+
+
+def _relative_form() -> RelativeForm:
+    form = RelativeForm()
+    form.pupil_id.choices = [(0, "Choose…")] + [(c.id, c.full_name) for c in children_of(current_user)]
+    form.adult_id.choices = [(0, "Choose…")] + [
+        (a.id, a.full_name) for a in ops.school_adults(staff_and_governors_only=True) if a.id != current_user.id]
+    return form
+
+
+@bp.route("/relative", methods=["GET", "POST"])
+@access(roles=[Role.PARENT])
+def relative():
+    form = _relative_form()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            if form.answer.data == "no":
+                ops.confirm(current_user, context="parent", has_links=False)
+                flash("Thank you. You can tell us later if this changes.", "success")
+            else:
+                adult = session.get(Person, form.adult_id.data) if form.adult_id.data else None
+                ops.declare(declared_by=current_user, source=LinkSource.PARENT, adult=adult,
+                            pupil=session.get(Person, form.pupil_id.data),
+                            typed_adult_name=form.adult_name.data or None,
+                            relationship=form.relationship.data, note=form.note.data or "")
+                flash("Thank you. The Head Teacher will look at what you told us.", "success")
+            session.commit()
+            return redirect(url_for(".relative"))
+        status = 400
+    else:
+        status = 200
+    own = [d for d in ops.own_declarations(current_user) if d.source == LinkSource.PARENT.value]
+    return render_template("portal/links/relative.html", form=form, declarations=own,
+                           answered=ops.parent_has_answered(current_user)), status
+
+
+@bp.get("/register")
+@access(capabilities=["links.view", "links.approve"])
+def register():
+    can_approve = has_capability(current_user, "links.approve")
+    return render_template("portal/links/register.html", links=ops.approved_links(),
+                           pending=ops.pending_declarations() if can_approve else [],
+                           can_approve=can_approve, last_confirmed=ops.last_confirmed_year,
+                           academic_year_label=academic_year_label)
+
+
+@bp.get("/register.csv")
+@access(capabilities=["links.view", "links.approve"])
+def export():
+    links = ops.approved_links()
+    body = ops.register_csv(links)
+    audit.record("links.exported", actor=current_user, rows=len(links))
+    session.commit()
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=family-links-register.csv",
+        "Cache-Control": "no-store",
+    })
+
+
+def _decision_form(decl: FamilyLinkDeclaration) -> DecisionForm:
+    form = DecisionForm()
+    form.pupil_id.choices = [(0, "Choose…")] + [(p.id, f"{p.full_name} ({cls})")
+                                                for p, cls in ops.match_candidates(decl)]
+    form.adult_id.choices = [(0, "Choose…")] + [(a.id, a.full_name) for a in ops.school_adults()] \
+        if decl.adult_id is None else [(0, "")]
+    return form
+
+
+@bp.route("/declarations/<int:decl_id>", methods=["GET", "POST"])
+@access(capabilities=["links.approve"])
+def review(decl_id: int):
+    decl = session.get(FamilyLinkDeclaration, decl_id)
+    if decl is None:
+        abort(404)
+    form = _decision_form(decl)
+    status = 200
+    if request.method == "POST":
+        if decl.status != LinkStatus.PENDING.value:
+            flash("This declaration has already been decided.", "warning")
+            return redirect(url_for(".review", decl_id=decl.id))
+        if current_user.id in (decl.adult_id, decl.declared_by_id):
+            flash("You cannot decide on a declaration about yourself; another approver must.", "warning")
+            return redirect(url_for(".review", decl_id=decl.id))
+        if form.validate_on_submit() and _check_matches(form, decl):
+            approve = form.decision.data == "approve"
+            ops.decide(decl, by=current_user, approve=approve, reason=form.reason.data or "",
+                       pupil=session.get(Person, form.pupil_id.data) if form.pupil_id.data else None,
+                       adult=session.get(Person, form.adult_id.data) if form.adult_id.data else None)
+            session.commit()
+            flash("Decision recorded.", "success")
+            return redirect(url_for(".register"))
+        status = 400
+    return render_template("portal/links/review.html", decl=decl, form=form,
+                           academic_year_label=academic_year_label), status
+
+
+def _check_matches(form: DecisionForm, decl: FamilyLinkDeclaration) -> bool:
+    ok = True
+    pupil_choices = {v for v, _l in form.pupil_id.choices if v}
+    adult_choices = {v for v, _l in form.adult_id.choices if v}
+    if form.pupil_id.data and form.pupil_id.data not in pupil_choices:
+        form.pupil_id.errors.append("Choose a pupil from the list.")
+        ok = False
+    if form.adult_id.data and form.adult_id.data not in adult_choices:
+        form.adult_id.errors.append("Choose an adult from the list.")
+        ok = False
+    if form.decision.data == "approve":
+        if decl.pupil_id is None and not form.pupil_id.data:
+            form.pupil_id.errors.append("Match the pupil before approving (or decline with a reason).")
+            ok = False
+        if decl.adult_id is None and not form.adult_id.data:
+            form.adult_id.errors.append("Match the adult before approving (or decline with a reason).")
+            ok = False
+    return ok
+
+
+

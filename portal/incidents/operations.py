@@ -1,0 +1,134 @@
+"""Recording, routing and following up incidents (operations flush; views commit).
+
+Mail says only that there is something to look at, with a link: never names or details.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import url_for
+from sqlalchemy import select
+
+from portal import audit
+from portal.db import session, utcnow
+from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
+from portal.links.operations import covering_link
+from portal.mail import MailError, send_mail
+from portal.people.models import Person, SchoolSettings
+from portal.security import has_capability
+
+
+def route_for_contact(direction: str) -> str:
+    """Pupil-initiated contact is safeguarding (DSL); adult-initiated is conduct (Head Teacher)."""
+    return "dsl" if direction == "from_pupil" else "head"
+
+
+def route_for_social(prevent_flag: bool) -> str:
+    """An extremism (Prevent) flag goes to the DSL; anything else to the Head Teacher."""
+    return "dsl" if prevent_flag else "head"
+
+
+def recipient(route: str) -> Person | None:
+    """The DSL or the Head Teacher named in the school settings."""
+    settings = SchoolSettings.get()
+    if settings is None:
+        return None
+    return settings.dsl if route == "dsl" else settings.head_teacher
+
+
+def record_contact(*, by: Person, pupil: Person, adult: Person, kind: str, direction: str, platform: str,
+                   occurred_on: dt.date, summary: str) -> ContactIncident:
+    link = covering_link(pupil.id, adult.id)
+    incident = ContactIncident(
+        kind=kind, direction=direction, pupil_id=pupil.id, adult_id=adult.id, platform=platform,
+        occurred_on=occurred_on, summary=summary, routed_to=route_for_contact(direction),
+        covered_by_link=link is not None, covering_link_id=link.id if link else None, recorded_by_id=by.id,
+    )
+    session.add(incident)
+    session.flush()
+    session.add(IncidentAction(contact_incident_id=incident.id, actor_id=by.id, text="Incident recorded."))
+    session.flush()
+    audit.record("incident.contact_recorded", actor=by, target=incident, direction=direction, kind=kind,
+                 routed_to=incident.routed_to, covered_by_link=incident.covered_by_link)
+    return incident
+
+
+def record_social(*, by: Person, prevent_flag: bool, **fields) -> SocialMediaIncident:
+    incident = SocialMediaIncident(prevent_flag=prevent_flag, routed_to=route_for_social(prevent_flag),
+                                   recorded_by_id=by.id, **fields)
+    session.add(incident)
+    session.flush()
+    session.add(IncidentAction(social_incident_id=incident.id, actor_id=by.id, text="Incident recorded."))
+    session.flush()
+    audit.record("incident.social_recorded", actor=by, target=incident, author_type=incident.author_type,
+                 prevent_flag=prevent_flag, routed_to=incident.routed_to)
+    return incident
+
+
+def update_social(incident: SocialMediaIncident, *, by: Person, **fields) -> list[str]:
+    """Change the follow-up details; the timeline gets an entry naming what changed."""
+    changed = [name for name, value in fields.items() if getattr(incident, name) != value]
+    for name in changed:
+        setattr(incident, name, fields[name])
+    if changed:
+        session.add(IncidentAction(social_incident_id=incident.id, actor_id=by.id,
+                                   text="Follow-up updated: " + ", ".join(n.replace("_", " ") for n in changed) + "."))
+        session.flush()
+        audit.record("incident.social_updated", actor=by, target=incident, fields=changed)
+    return changed
+
+
+def add_action(incident: ContactIncident | SocialMediaIncident, *, by: Person, text: str,
+               close: bool = False) -> IncidentAction:
+    """Append an entry to the incident's timeline (and close the incident if asked)."""
+    action = IncidentAction(actor_id=by.id, text=text)
+    if isinstance(incident, ContactIncident):
+        action.contact_incident_id = incident.id
+    else:
+        action.social_incident_id = incident.id
+    session.add(action)
+    if close and incident.closed_at is None:
+        incident.closed_at = utcnow()
+    session.flush()
+    audit.record("incident.action_added", actor=by, target=incident, action_id=action.id, closed=bool(close))
+    return action
+
+
+def notify(incident: ContactIncident | SocialMediaIncident) -> bool:
+    """Email the person the incident is routed to (no details). False if it could not be sent."""
+    person = recipient(incident.routed_to)
+    if person is None or not person.email:
+        return False
+    if isinstance(incident, ContactIncident):
+        what = "A contact incident" if incident.routed_to == "head" else "A contact incident that may be a safeguarding matter"
+        endpoint = "portal.incidents.contact"
+    else:
+        what = "A social-media incident flagged for Prevent" if incident.prevent_flag else "A social-media incident"
+        endpoint = "portal.incidents.social"
+    url = url_for(endpoint, incident_id=incident.id, _external=True)
+    body = (f"{what} has been recorded in the school portal (reference {incident.reference}).\n\n"
+            f"Please sign in to read it:\n{url}\n\n"
+            "This message contains no details on purpose.\n")
+    try:
+        send_mail(person.email, f"New incident {incident.reference} to look at", body)
+    except MailError:
+        return False
+    return True
+
+
+def can_manage(person: Person) -> bool:
+    return has_capability(person, "incidents.manage")
+
+
+def visible_contact(person: Person) -> list[ContactIncident]:
+    stmt = select(ContactIncident).order_by(ContactIncident.created_at.desc(), ContactIncident.id.desc())
+    if not can_manage(person):
+        stmt = stmt.where(ContactIncident.recorded_by_id == person.id)
+    return list(session.scalars(stmt))
+
+
+def visible_social(person: Person) -> list[SocialMediaIncident]:
+    stmt = select(SocialMediaIncident).order_by(SocialMediaIncident.created_at.desc(), SocialMediaIncident.id.desc())
+    if not can_manage(person):
+        stmt = stmt.where(SocialMediaIncident.recorded_by_id == person.id)
+    return list(session.scalars(stmt))

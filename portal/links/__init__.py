@@ -1,0 +1,1 @@
+"""Family links between adults of the school and pupils: declarations, decisions, the register."""

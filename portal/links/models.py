@@ -1,0 +1,130 @@
+"""Declared family links between an adult of the school and a pupil.
+
+An adult (staff, governor, volunteer, contractor) declares a link at entry and re-confirms
+their list every academic year; a parent may say at enrolment that an adult of the school is
+their relative. The Head Teacher (or a holder of ``links.approve``) approves or declines each
+declaration. Approved declarations form the register.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+from portal.people.models import Person
+
+#: Relationship choices (value -> words shown).
+RELATIONSHIPS: dict[str, str] = {
+    "parent": "Parent or step-parent",
+    "grandparent": "Grandparent",
+    "sibling": "Brother or sister (including half and step)",
+    "aunt_uncle": "Aunt or uncle",
+    "cousin": "Cousin",
+    "carer": "Carer, guardian or foster carer",
+    "other": "Another family relationship (say which in the note)",
+}
+
+
+class LinkStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "Waiting for a decision", "approved": "Approved", "declined": "Declined"}[self.value]
+
+
+class LinkSource(str, enum.Enum):
+    #: The adult declared the link themselves.
+    ADULT = "adult"
+    #: A parent said an adult of the school is their relative.
+    PARENT = "parent"
+
+
+class FamilyLinkDeclaration(Base):
+    """One declared link between an adult of the school and a pupil."""
+
+    __tablename__ = "portal_family_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(10), default=LinkSource.ADULT.value)
+    #: Who filled in the form (the adult, or the parent for ``source="parent"``).
+    declared_by_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
+    #: The adult of the school; empty until matched when a parent typed a name.
+    adult_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
+    #: The pupil; empty until the Head Teacher matches a typed name and class.
+    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
+    #: What a volunteer, contractor or governor typed (they never see pupil lists).
+    typed_pupil_name: Mapped[str | None] = mapped_column(String(200))
+    typed_pupil_class: Mapped[str | None] = mapped_column(String(100))
+    #: What a parent typed when the adult was not in the list.
+    typed_adult_name: Mapped[str | None] = mapped_column(String(200))
+    relationship_kind: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    #: Starting year of the academic year in which it was declared.
+    academic_year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default=LinkStatus.PENDING.value, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The reason given with the decision (shown to the declaring person; never in the audit log).
+    decision_reason: Mapped[str] = mapped_column(String(500), default="")
+
+    declared_by: Mapped[Person] = relationship(foreign_keys=[declared_by_id])
+    adult: Mapped[Person | None] = relationship(foreign_keys=[adult_id])
+    pupil: Mapped[Person | None] = relationship(foreign_keys=[pupil_id])
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def status_enum(self) -> LinkStatus:
+        return LinkStatus(self.status)
+
+    @property
+    def relationship_label(self) -> str:
+        return RELATIONSHIPS.get(self.relationship_kind, self.relationship_kind)
+
+    @property
+    def adult_label(self) -> str:
+        return self.adult.full_name if self.adult else f"{self.typed_adult_name} (typed, not matched)"
+
+    @property
+    def pupil_label(self) -> str:
+        if self.pupil is not None:
+            return self.pupil.full_name
+        return f"{self.typed_pupil_name}, {self.typed_pupil_class} (typed, not matched)"
+
+    def decide(self, *, approve: bool, by: Person, reason: str) -> None:
+        """Approve or decline (only while pending)."""
+        if self.status != LinkStatus.PENDING.value:
+            raise ValueError("already decided")
+        if approve and (self.adult_id is None or self.pupil_id is None):
+            raise ValueError("match the adult and the pupil before approving")
+        self.status = (LinkStatus.APPROVED if approve else LinkStatus.DECLINED).value
+        self.decided_by_id = by.id
+        self.decided_at = utcnow()
+        self.decision_reason = reason
+
+
+class LinkConfirmation(Base):
+    """A person's answer for a year: their declared list is complete (or they have none).
+
+    Adults answer every academic year (``context="adult"``); parents answer once
+    (``context="parent"``).
+    """
+
+    __tablename__ = "portal_family_link_confirmations"
+    __table_args__ = (UniqueConstraint("person_id", "context", "academic_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
+    context: Mapped[str] = mapped_column(String(10), default="adult")
+    academic_year: Mapped[int] = mapped_column(Integer)
+    #: False when the person said they have no family links.
+    has_links: Mapped[bool] = mapped_column(default=False)
+    confirmed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship()

@@ -1,0 +1,266 @@
+"""Family-link operations and queries (operations flush; views commit)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from sqlalchemy import and_, or_, select
+
+from portal import audit
+from portal.db import session
+from portal.links.models import FamilyLinkDeclaration, LinkConfirmation, LinkSource, LinkStatus
+from portal.people.models import (
+    ADULT_ROLES,
+    STAFF_ROLES,
+    Person,
+    PersonRole,
+    PupilProfile,
+    Role,
+    SchoolClass,
+    SchoolSettings,
+    academic_year_label,
+)
+
+#: Adults who choose a pupil from a search (name and class only). Governors, volunteers and
+#: contractors type the name and class instead and the Head Teacher matches it.
+SEARCHING_ROLES = STAFF_ROLES
+#: Fewest characters of a pupil search, and most results shown.
+SEARCH_MIN_CHARS = 2
+SEARCH_LIMIT = 15
+
+
+def current_academic_year(today: dt.date | None = None) -> int:
+    """The starting year of the academic year containing *today* (default: today)."""
+    today = today or dt.date.today()
+    settings = SchoolSettings.get()
+    if settings is None:
+        return today.year if today >= dt.date(today.year, 9, 1) else today.year - 1
+    return settings.academic_year_of(today)
+
+
+def is_declaring_adult(person: Person) -> bool:
+    return bool(person.role_set & ADULT_ROLES)
+
+
+def searches_pupils(person: Person) -> bool:
+    """True for school staff, who pick a pupil from a search; others type the name."""
+    return bool(person.role_set & SEARCHING_ROLES)
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_pupils(query: str, limit: int = SEARCH_LIMIT) -> list[tuple[Person, str]]:
+    """Pupils whose name or class matches every word of *query*: (pupil, class name).
+
+    Returns nothing for fewer than :data:`SEARCH_MIN_CHARS` characters, so the search cannot
+    be used to list the whole school.
+    """
+    words = [w for w in query.split() if w][:4]
+    if len("".join(words)) < SEARCH_MIN_CHARS:
+        return []
+    stmt = (
+        select(Person, SchoolClass.name)
+        .join(PupilProfile, PupilProfile.person_id == Person.id)
+        .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
+        .where(Person.active)
+    )
+    for w in words:
+        pattern = _like(w.lower())
+        stmt = stmt.where(or_(
+            Person.given_name.ilike(pattern, escape="\\"),
+            Person.family_name.ilike(pattern, escape="\\"),
+            SchoolClass.name.ilike(pattern, escape="\\"),
+            SchoolClass.code.ilike(pattern, escape="\\"),
+        ))
+    rows = session.execute(stmt.order_by(Person.family_name, Person.given_name, Person.id).limit(limit)).all()
+    return [(p, cls or "no class") for p, cls in rows]
+
+
+def pupil_label(pupil: Person) -> str:
+    cls = pupil.pupil.school_class.name if pupil.pupil and pupil.pupil.school_class else "no class"
+    return f"{pupil.full_name} ({cls})"
+
+
+def school_adults(*, staff_and_governors_only: bool = False) -> list[Person]:
+    """Active adults of the school, by name."""
+    roles = ADULT_ROLES if not staff_and_governors_only else STAFF_ROLES | {Role.GOVERNOR}
+    return list(session.scalars(
+        select(Person).join(PersonRole).where(PersonRole.role.in_([r.value for r in roles]), Person.active)
+        .order_by(Person.family_name, Person.given_name, Person.id).distinct()
+    ))
+
+
+def own_declarations(person: Person) -> list[FamilyLinkDeclaration]:
+    """What *person* declared (as an adult or as a parent), newest first."""
+    return list(session.scalars(
+        select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.declared_by_id == person.id)
+        .order_by(FamilyLinkDeclaration.created_at.desc(), FamilyLinkDeclaration.id.desc())
+    ))
+
+
+def adult_has_answered(person: Person, year: int) -> bool:
+    """Has the adult declared a link, or confirmed their list, for academic *year*?"""
+    confirmed = session.scalar(select(LinkConfirmation.id).where(
+        LinkConfirmation.person_id == person.id, LinkConfirmation.context == "adult",
+        LinkConfirmation.academic_year == year))
+    if confirmed is not None:
+        return True
+    declared = session.scalar(select(FamilyLinkDeclaration.id).where(
+        FamilyLinkDeclaration.declared_by_id == person.id,
+        FamilyLinkDeclaration.source == LinkSource.ADULT.value,
+        FamilyLinkDeclaration.academic_year == year))
+    return declared is not None
+
+
+def parent_has_answered(person: Person) -> bool:
+    """Has the parent answered the "is an adult of the school your relative?" question once?"""
+    confirmed = session.scalar(select(LinkConfirmation.id).where(
+        LinkConfirmation.person_id == person.id, LinkConfirmation.context == "parent"))
+    if confirmed is not None:
+        return True
+    declared = session.scalar(select(FamilyLinkDeclaration.id).where(
+        FamilyLinkDeclaration.declared_by_id == person.id,
+        FamilyLinkDeclaration.source == LinkSource.PARENT.value))
+    return declared is not None
+
+
+def declare(*, declared_by: Person, source: LinkSource, relationship: str, note: str,
+            adult: Person | None = None, pupil: Person | None = None,
+            typed_pupil_name: str | None = None, typed_pupil_class: str | None = None,
+            typed_adult_name: str | None = None) -> FamilyLinkDeclaration:
+    """Record a declaration, waiting for a decision."""
+    decl = FamilyLinkDeclaration(
+        source=source.value, declared_by_id=declared_by.id,
+        adult_id=adult.id if adult else None, pupil_id=pupil.id if pupil else None,
+        typed_pupil_name=typed_pupil_name, typed_pupil_class=typed_pupil_class,
+        typed_adult_name=typed_adult_name, relationship_kind=relationship, note=note,
+        academic_year=current_academic_year(), status=LinkStatus.PENDING.value,
+    )
+    session.add(decl)
+    session.flush()
+    audit.record("links.declared", actor=declared_by, target=decl, source=source.value,
+                 academic_year=decl.academic_year, pupil_matched=decl.pupil_id is not None,
+                 adult_matched=decl.adult_id is not None)
+    return decl
+
+
+def confirm(person: Person, *, context: str, has_links: bool) -> LinkConfirmation:
+    """Record that *person*'s list is complete for this academic year (or that they have none)."""
+    year = current_academic_year()
+    existing = session.scalar(select(LinkConfirmation).where(
+        LinkConfirmation.person_id == person.id, LinkConfirmation.context == context,
+        LinkConfirmation.academic_year == year))
+    if existing is not None:
+        return existing
+    conf = LinkConfirmation(person_id=person.id, context=context, academic_year=year, has_links=has_links)
+    session.add(conf)
+    session.flush()
+    audit.record("links.confirmed", actor=person, target=conf, context=context, academic_year=year,
+                 has_links=has_links)
+    return conf
+
+
+def decide(decl: FamilyLinkDeclaration, *, by: Person, approve: bool, reason: str,
+           pupil: Person | None = None, adult: Person | None = None) -> None:
+    """Approve or decline *decl*, first matching a typed pupil or adult when given."""
+    matched = []
+    if pupil is not None and decl.pupil_id is None:
+        decl.pupil_id = pupil.id
+        matched.append("pupil")
+    if adult is not None and decl.adult_id is None:
+        decl.adult_id = adult.id
+        matched.append("adult")
+    session.flush()
+    session.refresh(decl)
+    decl.decide(approve=approve, by=by, reason=reason)
+    session.flush()
+    audit.record("links.approved" if approve else "links.declined", actor=by, target=decl,
+                 matched=matched, with_reason=bool(reason))
+
+
+def approved_links() -> list[FamilyLinkDeclaration]:
+    """The register: every approved link, by adult then pupil."""
+    adult = select(Person.family_name).where(Person.id == FamilyLinkDeclaration.adult_id).scalar_subquery()
+    return list(session.scalars(
+        select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.APPROVED.value)
+        .order_by(adult, FamilyLinkDeclaration.id)
+    ))
+
+
+def pending_declarations() -> list[FamilyLinkDeclaration]:
+    return list(session.scalars(
+        select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.PENDING.value)
+        .order_by(FamilyLinkDeclaration.created_at, FamilyLinkDeclaration.id)
+    ))
+
+
+def covering_link(pupil_id: int, adult_id: int) -> FamilyLinkDeclaration | None:
+    """The approved link between this pupil and this adult, if there is one."""
+    return session.scalar(select(FamilyLinkDeclaration).where(and_(
+        FamilyLinkDeclaration.status == LinkStatus.APPROVED.value,
+        FamilyLinkDeclaration.pupil_id == pupil_id, FamilyLinkDeclaration.adult_id == adult_id,
+    )).order_by(FamilyLinkDeclaration.id).limit(1))
+
+
+def existing_declaration(adult_id: int, pupil_id: int) -> FamilyLinkDeclaration | None:
+    """A pending or approved declaration between this adult and this pupil."""
+    return session.scalar(select(FamilyLinkDeclaration).where(
+        FamilyLinkDeclaration.adult_id == adult_id, FamilyLinkDeclaration.pupil_id == pupil_id,
+        FamilyLinkDeclaration.status != LinkStatus.DECLINED.value).limit(1))
+
+
+def last_confirmed_year(person_id: int) -> int | None:
+    return session.scalar(select(LinkConfirmation.academic_year).where(
+        LinkConfirmation.person_id == person_id, LinkConfirmation.context == "adult")
+        .order_by(LinkConfirmation.academic_year.desc()).limit(1))
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that spreadsheets will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+REGISTER_COLUMNS = ["Adult", "Adult's roles", "Pupil", "Class", "Relationship", "Note", "Declared by",
+                    "Declared in", "Approved on", "Approved by", "Adult last confirmed"]
+
+
+def register_csv(links: list[FamilyLinkDeclaration]) -> str:
+    """The register as CSV text (one row per approved link)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REGISTER_COLUMNS)
+    for link in links:
+        pupil = link.pupil
+        cls = pupil.pupil.school_class.name if pupil and pupil.pupil and pupil.pupil.school_class else ""
+        confirmed = last_confirmed_year(link.adult_id) if link.adult_id else None
+        writer.writerow([_cell(v) for v in (
+            link.adult.full_name if link.adult else "",
+            ", ".join(sorted(r.label for r in link.adult.role_set)) if link.adult else "",
+            pupil.full_name if pupil else "", cls, link.relationship_label, link.note,
+            "Parent" if link.source == LinkSource.PARENT.value else "The adult",
+            academic_year_label(link.academic_year),
+            link.decided_at.date().isoformat() if link.decided_at else "",
+            link.decided_by.full_name if link.decided_by else "",
+            academic_year_label(confirmed) if confirmed else "",
+        )])
+    return out.getvalue()
+
+
+def match_candidates(decl: FamilyLinkDeclaration, limit: int = 30) -> list[tuple[Person, str]]:
+    """Pupils the Head Teacher might match a typed name and class to (best guesses first)."""
+    if decl.pupil_id is not None:
+        return []
+    found = search_pupils(decl.typed_pupil_name or "", limit=limit)
+    if not found:
+        # Fall back to any word of the typed name (a misspelt given or family name).
+        seen: dict[int, tuple[Person, str]] = {}
+        for word in (decl.typed_pupil_name or "").split():
+            for p, cls in search_pupils(word, limit=limit):
+                seen.setdefault(p.id, (p, cls))
+        found = list(seen.values())[:limit]
+    return found

@@ -1,0 +1,257 @@
+"""Contact and social-media incidents: routing by real SMTP, covering links, privacy, timelines."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.audit.models import AuditEntry
+from portal.incidents.models import AppendOnlyError, ContactIncident, IncidentAction, SocialMediaIncident
+from portal.links.models import FamilyLinkDeclaration
+from portal.people.models import Role
+
+TODAY = dt.date.today()
+SUMMARY = "Friend request seen on the pupil's phone by a classmate."
+
+
+@pytest.fixture
+def cast(db, school, make_person, make_class, make_pupil):
+    """A recorder, an adult of the school, a pupil, and the school's Head and DSL with mail addresses."""
+    cls = make_class(year_group=8, name="Form 8R")
+    return {
+        "recorder": make_person(Role.TEACHER, given="Rhian"),
+        "adult": make_person(Role.SUPPORT_STAFF, given="Aldo"),
+        "pupil": make_pupil(year_group=8, school_class=cls, given="Perry"),
+        "head": school.head, "dsl": school.dsl_person,
+    }
+
+
+def _contact(client, cast, **over):
+    data = {"q": cast["pupil"].family_name, "pupil_id": cast["pupil"].id, "adult_id": cast["adult"].id,
+            "direction": "from_pupil", "kind": "friend_request", "platform": "Photo app",
+            "occurred_on": TODAY.isoformat(), "summary": SUMMARY, **over}
+    return client.post("/portal/incidents/contact/new", data=data)
+
+
+def _social(client, **over):
+    data = {"author_type": "third_party", "author_description": "an unknown account", "platform": "Video site",
+            "seen_on": TODAY.isoformat(), "summary": "A clip filmed at the school gate.", **over}
+    return client.post("/portal/incidents/social/new", data=data)
+
+
+def _count(db, model):
+    db.expire_all()
+    return db.scalar(select(func.count(model.id)))
+
+
+def test_pupil_initiated_contact_goes_to_the_dsl_by_email_without_details(app, db, cast, login_as, mailbox):
+    resp = _contact(login_as(cast["recorder"]), cast, direction="from_pupil")
+    assert resp.status_code == 302
+    incident = db.scalar(select(ContactIncident))
+    assert incident.routed_to == "dsl" and incident.covered_by_link is False
+    to_dsl = mailbox.to(cast["dsl"].email)
+    assert len(to_dsl) == 1 and mailbox.to(cast["head"].email) == []
+    body = to_dsl[0].get_content()
+    assert f"C-{incident.id}" in body and f"/portal/incidents/contact/{incident.id}" in body
+    for secret in (cast["pupil"].given_name, cast["pupil"].family_name, cast["adult"].family_name, "Photo app",
+                   "Friend request seen"):
+        assert secret not in body and secret not in to_dsl[0]["Subject"]
+
+
+def test_adult_initiated_contact_goes_to_the_head(app, db, cast, login_as, mailbox):
+    assert _contact(login_as(cast["recorder"]), cast, direction="from_adult").status_code == 302
+    assert db.scalar(select(ContactIncident)).routed_to == "head"
+    assert len(mailbox.to(cast["head"].email)) == 1 and mailbox.to(cast["dsl"].email) == []
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "incident.contact_recorded"))
+    assert entry.data == {"direction": "from_adult", "kind": "friend_request", "routed_to": "head",
+                          "covered_by_link": False}
+
+
+def test_an_approved_link_covers_the_pair_live_and_on_the_incident(app, db, cast, login_as, mailbox):
+    recorder = login_as(cast["recorder"])
+    check = f"/portal/incidents/link-check?pupil_id={cast['pupil'].id}&adult_id={cast['adult'].id}"
+    assert recorder.get(check).get_json()["covered"] is False
+    link = FamilyLinkDeclaration(source="adult", declared_by_id=cast["adult"].id, adult_id=cast["adult"].id,
+                                 pupil_id=cast["pupil"].id, relationship_kind="aunt_uncle", academic_year=2026)
+    db.add(link)
+    db.commit()
+    assert recorder.get(check).get_json()["covered"] is False  # pending is not approved
+    link.status = "approved"
+    db.commit()
+    data = recorder.get(check).get_json()
+    assert data == {"covered": True, "message": "An approved family link covers this pupil and this adult."}
+    # The answer is yes or no: never the relationship or the note.
+    assert "aunt" not in str(data).lower()
+    assert recorder.get(f"/portal/incidents/link-check?pupil_id={cast['adult'].id}&adult_id={cast['pupil'].id}"
+                        ).status_code == 404
+    _contact(recorder, cast)
+    incident = db.scalar(select(ContactIncident))
+    assert incident.covered_by_link is True and incident.covering_link_id == link.id
+    assert b"An approved family link covers this pupil" in recorder.get(
+        f"/portal/incidents/contact/{incident.id}").data
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"occurred_on": (TODAY + dt.timedelta(days=1)).isoformat()}, "cannot be in the future"),
+    ({"occurred_on": "31/02/2026"}, "Not a valid date"),
+    ({"occurred_on": ""}, "Enter the date."),
+    ({"summary": "short"}, "between 10 and 2,000"),
+    ({"summary": "x" * 2001}, "between 10 and 2,000"),
+    ({"adult_id": "0"}, "Choose the adult."),
+    ({"pupil_id": ""}, "Search for the pupil and choose them."),
+    ({"direction": "sideways"}, "Not a valid choice"),
+    ({"kind": ""}, "Choose the kind of contact."),
+    ({"platform": "p" * 101}, "under 100 characters"),
+])
+def test_bad_contact_incidents_are_refused_and_nothing_is_written(app, db, cast, login_as, mailbox, over, message):
+    resp = _contact(login_as(cast["recorder"]), cast, **over)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    assert _count(db, ContactIncident) == 0 and _count(db, IncidentAction) == 0
+    assert mailbox.messages == []
+
+
+def test_a_pupil_not_found_by_the_search_cannot_be_posted(app, db, cast, make_pupil, login_as, mailbox):
+    hidden = make_pupil(year_group=3, given="Quill")
+    resp = _contact(login_as(cast["recorder"]), cast, pupil_id=hidden.id)
+    assert resp.status_code == 400 and _count(db, ContactIncident) == 0
+
+
+def test_prevent_flag_goes_to_the_dsl_and_other_posts_to_the_head(app, db, cast, login_as, mailbox):
+    client = login_as(cast["recorder"])
+    assert _social(client, prevent_flag="y").status_code == 302
+    assert len(mailbox.to(cast["dsl"].email)) == 1 and mailbox.to(cast["head"].email) == []
+    body = mailbox.to(cast["dsl"].email)[0].get_content()
+    assert "Prevent" in body and "school gate" not in body
+    mailbox.clear()
+    assert _social(client, author_type="community", author_description="a parent",
+                   deletion_requested_on=TODAY.isoformat(), deletion_outcome="pending").status_code == 302
+    assert len(mailbox.to(cast["head"].email)) == 1 and mailbox.to(cast["dsl"].email) == []
+    first, second = db.scalars(select(SocialMediaIncident).order_by(SocialMediaIncident.id)).all()
+    assert (first.routed_to, first.prevent_flag, second.routed_to) == ("dsl", True, "head")
+    assert second.deletion_outcome == "pending" and second.deletion_requested_on == TODAY
+
+
+def test_the_form_shows_the_helpline_contact(app, db, cast, login_as):
+    from portal.people.models import SchoolSettings
+
+    settings = db.scalar(select(SchoolSettings))
+    settings.helpline_contact = "Online Safety Helpline, 01632 960 123, helpline@helpline.example"
+    db.commit()
+    page = login_as(cast["recorder"]).get("/portal/incidents/social/new").get_data(as_text=True)
+    assert "01632 960 123" in page
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"author_type": ""}, "Choose who posted it."),
+    ({"seen_on": (TODAY + dt.timedelta(days=3)).isoformat()}, "cannot be in the future"),
+    ({"posted_on": (TODAY + dt.timedelta(days=1)).isoformat()}, "cannot be in the future"),
+    ({"posted_on": TODAY.isoformat(), "seen_on": (TODAY - dt.timedelta(days=2)).isoformat()},
+     "cannot be posted after the school saw it"),
+    ({"deletion_requested_on": TODAY.isoformat()}, "Only for a post by a member of the school community."),
+    ({"author_type": "community", "helpline_contacted_on": TODAY.isoformat()}, "Only for a post by someone outside"),
+    ({"author_type": "community", "deletion_outcome": "removed"}, "Give the date the deletion was asked for."),
+    ({"police_reference": "REF-1"}, "Tick"),
+    ({"platform": ""}, "Enter the platform."),
+    ({"summary": ""}, "Describe the post briefly."),
+    ({"author_description": "a" * 201}, "under 200 characters"),
+    ({"seen_on": "1999-12-31"}, "after 2000"),
+])
+def test_bad_social_incidents_are_refused_and_nothing_is_written(app, db, cast, login_as, mailbox, over, message):
+    resp = _social(login_as(cast["recorder"]), **over)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    assert _count(db, SocialMediaIncident) == 0 and _count(db, IncidentAction) == 0
+    assert mailbox.messages == []
+
+
+def test_recorders_see_only_what_they_recorded(app, db, cast, make_person, login_as, mailbox):
+    other = make_person(Role.TEACHER, given="Orla")
+    _contact(login_as(cast["recorder"]), cast)
+    _social(login_as(other))
+    contact = db.scalar(select(ContactIncident))
+    social = db.scalar(select(SocialMediaIncident))
+    mine = login_as(cast["recorder"]).get("/portal/incidents/").get_data(as_text=True)
+    assert contact.reference in mine and social.reference not in mine
+    assert login_as(cast["recorder"]).get(f"/portal/incidents/social/{social.id}").status_code == 404
+    assert login_as(other).get(f"/portal/incidents/contact/{contact.id}").status_code == 404
+    for manager in (cast["head"], cast["dsl"]):
+        page = login_as(manager).get("/portal/incidents/").get_data(as_text=True)
+        assert contact.reference in page and social.reference in page
+
+
+def test_people_without_incident_capabilities_never_reach_incidents(app, db, cast, make_person, make_parent,
+                                                                    make_pupil, login_as, mailbox):
+    _contact(login_as(cast["recorder"]), cast)
+    contact = db.scalar(select(ContactIncident))
+    pupil = make_pupil(year_group=10, given="Uma", email="uma@test.example", password="pupil password 1")
+    outsiders = [make_person(Role.GOVERNOR), make_person(Role.VOLUNTEER), make_person(Role.CONTRACTOR),
+                 make_parent(pupil), pupil]
+    for who in outsiders:
+        client = login_as(who)
+        for path in ("/portal/incidents/", "/portal/incidents/contact/new", f"/portal/incidents/contact/{contact.id}",
+                     f"/portal/incidents/link-check?pupil_id={cast['pupil'].id}&adult_id={cast['adult'].id}"):
+            assert client.get(path).status_code == 403, (who.role_set, path)
+
+
+def test_timeline_is_append_only_and_managers_add_to_it(app, db, cast, login_as, mailbox):
+    _contact(login_as(cast["recorder"]), cast)
+    incident = db.scalar(select(ContactIncident))
+    url = f"/portal/incidents/contact/{incident.id}/actions"
+    assert login_as(cast["recorder"]).post(url, data={"text": "I tried."}).status_code == 403
+    dsl = login_as(cast["dsl"])
+    resp = dsl.post(url, data={"text": ""})
+    assert resp.status_code == 400 and b"Say what was done." in resp.data
+    assert dsl.post(url, data={"text": "Spoke to the pupil and parents.", "close": "y"}).status_code == 302
+    db.expire_all()
+    incident = db.get(ContactIncident, incident.id)
+    assert [a.text for a in incident.actions] == ["Incident recorded.", "Spoke to the pupil and parents."]
+    assert incident.closed_at is not None
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "incident.action_added"))
+    assert "Spoke" not in str(entry.data)
+    incident.actions[0].text = "rewritten"
+    with pytest.raises(AppendOnlyError):
+        db.flush()
+    db.rollback()
+    db.delete(db.scalar(select(IncidentAction)))
+    with pytest.raises(AppendOnlyError):
+        db.flush()
+    db.rollback()
+
+
+def test_head_updates_the_deletion_request_and_the_timeline_says_so(app, db, cast, login_as, mailbox):
+    _social(login_as(cast["recorder"]), author_type="community", author_description="a parent")
+    incident = db.scalar(select(SocialMediaIncident))
+    head = login_as(cast["head"])
+    url = f"/portal/incidents/social/{incident.id}/follow-up"
+    resp = head.post(url, data={"deletion_outcome": "removed",
+                                "deletion_requested_on": (TODAY + dt.timedelta(days=1)).isoformat()})
+    assert resp.status_code == 400 and b"cannot be in the future" in resp.data
+    resp = head.post(url, data={"reported_to_platform_on": TODAY.isoformat()})
+    assert resp.status_code == 400 and b"Only for a post by someone outside" in resp.data
+    resp = head.post(url, data={"deletion_requested_on": (TODAY - dt.timedelta(days=1)).isoformat(),
+                                "deletion_outcome": "removed", "deletion_outcome_on": TODAY.isoformat()})
+    assert resp.status_code == 302
+    db.expire_all()
+    incident = db.get(SocialMediaIncident, incident.id)
+    assert incident.deletion_outcome == "removed" and incident.deletion_outcome_on == TODAY
+    assert incident.actions[-1].text.startswith("Follow-up updated: deletion requested on")
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "incident.social_updated"))
+    assert set(entry.data["fields"]) == {"deletion_requested_on", "deletion_outcome", "deletion_outcome_on"}
+    assert login_as(cast["recorder"]).post(url, data={}).status_code == 403
+
+
+def test_an_incident_is_kept_when_the_mail_server_is_down(app, db, cast, login_as):
+    """The record matters more than the email: it is saved and the recorder is told to pass it on."""
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        app.config["PORTAL_SMTP_PORT"] = s.getsockname()[1]
+    client = login_as(cast["recorder"])
+    resp = _contact(client, cast)
+    assert resp.status_code == 302
+    assert _count(db, ContactIncident) == 1
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "could not be sent" in page

@@ -1,11 +1,12 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, create_all)."""
 from portal.audit import models as _audit  # noqa: F401
-from portal.db import Base
-from portal.incidents import models as _incidents  # noqa: F401  (imports portal.links.models too)
-from portal.people import models as _people  # noqa: F401
 from portal.concerns import models as _concerns  # noqa: F401
+from portal.db import Base
+from portal.incidents import models as _incidents  # noqa: F401
+from portal.links import models as _links  # noqa: F401
+from portal.lti import models as _lti  # noqa: F401
+from portal.people import models as _people  # noqa: F401
+from portal.policies import models as _policies  # noqa: F401
+from portal.signatures import models as _signatures  # noqa: F401
 
 metadata = Base.metadata
-from portal.policies import models as _policies  # noqa: F401,E402
-from portal.signatures import models as _signatures  # noqa: F401,E402
-from portal.lti import models as _lti  # noqa: F401,E402

@@ -9,7 +9,7 @@ import datetime as dt
 import secrets
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from portal import audit
 from portal.classroom.models import ClassroomEntry, ClassroomSession
@@ -141,6 +141,18 @@ def class_pupil_or_none(cs: ClassroomSession, pupil_id: int) -> Person | None:
     return pupil
 
 
+def acknowledged_in_class(pupils: list[Person], main, send, year: int) -> set[int]:
+    """Ids of *pupils* who agreed in academic *year* to the version meant for them (*send* for
+    SEND pupils when it exists, else *main*)."""
+    def wanted(p: Person):
+        return send if (send is not None and p.pupil is not None and p.pupil.send) else main
+
+    done: set[int] = set()
+    for version in {v for v in (main, send) if v is not None}:
+        done |= acknowledged_ids([p.id for p in pupils if wanted(p) is version], version, year)
+    return done
+
+
 class Progress:
     """Who in the class has agreed (before or in this session) and who is still missing."""
 
@@ -149,10 +161,7 @@ class Progress:
         self.year = academic_year(now)
         self.pupils = class_pupils(cs.school_class)
         ids = [p.id for p in self.pupils]
-        already: set[int] = set()
-        for version in {cs.version_for(p) for p in self.pupils}:
-            wanted = [p.id for p in self.pupils if cs.version_for(p) is version]
-            already |= acknowledged_ids(wanted, version, self.year)
+        already = acknowledged_in_class(self.pupils, cs.version, cs.send_version, self.year)
         self.before = already
         self.entries = {e.pupil_id: e for e in cs.entries}
         self.in_session = [p for p in self.pupils if p.id in self.entries]
@@ -172,6 +181,17 @@ class Progress:
         }
 
 
+def _lock_if_open(cs: ClassroomSession, now: dt.datetime, *, accepting: bool) -> bool:
+    """Take the session's row lock (PostgreSQL; SQLite locks the database on write) if it is
+    still open, so that an "I agree", a removal and closing never interleave."""
+    cond = [ClassroomSession.id == cs.id, ClassroomSession.closed_at.is_(None)]
+    if accepting:
+        cond.append(ClassroomSession.expires_at > now)
+    res = session.execute(update(ClassroomSession).where(*cond).values(code=ClassroomSession.code)
+                          .execution_options(synchronize_session=False))
+    return res.rowcount == 1
+
+
 def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str,
                 now: dt.datetime | None = None) -> ClassroomEntry:
     """Record *pupil*'s "I agree" as a pending entry of the session.
@@ -180,7 +200,7 @@ def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str
         has already agreed (in this session or earlier this year).
     """
     now = now or utcnow()
-    if not cs.accepts_pupils(now):
+    if not cs.accepts_pupils(now) or not _lock_if_open(cs, now, accepting=True):
         raise ClassroomError("This session has ended. Ask your teacher for a new code.")
     if session.scalar(select(ClassroomEntry.id).where(ClassroomEntry.session_id == cs.id,
                                                       ClassroomEntry.pupil_id == pupil.id)):
@@ -199,7 +219,7 @@ def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str
 
 def remove_entry(cs: ClassroomSession, entry: ClassroomEntry, *, teacher: Person) -> None:
     """Take back a pending entry (a pupil tapped the wrong name). Not possible after closing."""
-    if cs.is_closed:
+    if cs.is_closed or not _lock_if_open(cs, utcnow(), accepting=False):
         raise ClassroomError("This session is closed; its acknowledgements are already recorded.")
     audit.record("classroom.entry_removed", actor=teacher, target=cs, pupil_id=entry.pupil_id)
     session.delete(entry)
@@ -215,13 +235,21 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
     :raises ClassroomError: when the session is already closed or *teacher* did not open it.
     """
     now = now or utcnow()
-    if cs.is_closed:
-        raise ClassroomError("This session is already closed.")
     if teacher.id != cs.teacher_id:
         raise ClassroomError("Only the teacher who opened the session can close it.")
-    year = academic_year(now)
+    # Claim the close atomically: a second click (or a second tab) finds nothing to close.
+    claimed = session.execute(
+        update(ClassroomSession).where(ClassroomSession.id == cs.id, ClassroomSession.closed_at.is_(None))
+        .values(closed_at=now).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not claimed:
+        raise ClassroomError("This session is already closed.")
+    session.expire(cs, ["closed_at", "entries"])  # entries committed before the lock was taken
+    years: dict[dt.date, int] = {}
     signatures: list[Signature] = []
     for entry in cs.entries:
+        day = entry.acknowledged_at.date()
+        year = years.setdefault(day, academic_year(entry.acknowledged_at))
         sig = Signature(
             version_id=entry.version_id, signer_id=entry.pupil_id, signer_role=Role.PUPIL.value,
             on_behalf_of_id=None, decision=Decision.SIGNED.value, signed_name=entry.pupil.short_name,
@@ -235,7 +263,6 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
         audit.record("signature.created", actor=teacher, target=sig, version_id=sig.version_id,
                      method=sig.method, signer_id=entry.pupil_id, witness_id=teacher.id)
         signatures.append(sig)
-    cs.closed_at = now
     session.flush()
     audit.record("classroom.session_closed", actor=teacher, target=cs, signatures=len(signatures))
     return signatures

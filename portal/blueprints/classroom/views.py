@@ -12,6 +12,7 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal.blueprints.classroom import bp
 from portal.blueprints.classroom.forms import AgreeForm, ButtonForm, JoinForm, OwnAgreeForm, StartForm
@@ -61,18 +62,14 @@ def _home_page(form: StartForm, status: int = 200):
 
 def _class_summary(cls: SchoolClass) -> str:
     """"12 of 28 agreed this year", or why nothing can start."""
-    from portal.classroom.versions import acknowledged_ids, versions_for_year
+    from portal.classroom.versions import versions_for_year
 
     main, send = versions_for_year(cls.year_group)
     if main is None:
         return "No rules published for this age group yet"
     pupils = ops.class_pupils(cls)
     year = academic_year()
-    done = set()
-    for version, group in ((main, [p.id for p in pupils if not (p.pupil.send and send)]),
-                           (send, [p.id for p in pupils if p.pupil.send and send])):
-        if version is not None:
-            done |= acknowledged_ids(group, version, year)
+    done = ops.acknowledged_in_class(pupils, main, send, year)
     return f"{len(done)} of {len(pupils)} agreed in {academic_year_label(year)}"
 
 
@@ -266,11 +263,14 @@ def device_pupil(pupil_id: int):
             abort(400)
         try:
             ops.acknowledge(cs, pupil, ip=client_ip(), user_agent=request.headers.get("User-Agent", ""))
-        except ops.ClassroomError as exc:
+            session.commit()
+        except (ops.ClassroomError, IntegrityError) as exc:
+            # IntegrityError: the same name pressed on two devices at the same moment.
             session.rollback()
+            message = str(exc) if isinstance(exc, ops.ClassroomError) else \
+                f"{pupil.short_name} has already agreed in this session."
             return render_template("portal/classroom/device_message.html", title="Already done",
-                                   message=str(exc), **ctx), 409
-        session.commit()
+                                   message=message, **ctx), 409
         flash(f"Thank you, {pupil.given_name}! Your teacher can see that you agreed. "
               "Please pass the device to the next person.", "success")
         return redirect(url_for(".device"))
@@ -284,7 +284,8 @@ def device_pupil(pupil_id: int):
     step = request.args.get("step", default=1, type=int) or 1
     step = min(max(step, 1), len(parts) or 1)
     return render_template("portal/classroom/device_screen.html", screen=parts[step - 1] if parts else None,
-                           step=step, steps=len(parts), **ctx)
+                           step=step, steps=len(parts), rule_no=sum(1 for p in parts[:step] if p.is_rule),
+                           rules_total=sum(1 for p in parts if p.is_rule), **ctx)
 
 
 @bp.post("/device/leave")

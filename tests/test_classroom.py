@@ -219,7 +219,10 @@ def test_code_expires_after_60_minutes(app, db, y2, teacher, login_as):
     assert db.scalar(select(func.count(ClassroomEntry.id))) == 0
     with pytest.raises(ops.ClassroomError):
         ops.acknowledge(cs, y2.amy, ip="1.2.3.4", user_agent="x")
-    # The teacher can still close it (recording nothing) and start a new one.
+    # Kiosk mode is refused too; the teacher can still close it (recording nothing) and start a new one.
+    kiosk = client.post(f"/portal/classroom/sessions/{sid}/kiosk")
+    assert kiosk.headers["Location"].endswith(f"/sessions/{sid}")
+    assert client.get("/portal/classroom/device/").status_code == 302
     page = client.get(f"/portal/classroom/sessions/{sid}").get_data(as_text=True)
     assert "join code has expired" in page and "kiosk" not in page.lower().split("progress")[0]
     assert client.post(f"/portal/classroom/sessions/{sid}/close").status_code == 302
@@ -436,3 +439,46 @@ def test_a_new_version_that_asks_again_brings_the_task_back(app, db, y9_pupil, l
             v.status = "superseded"
     db.commit()
     assert "Read and agree" in client.get("/portal/pupil/").get_data(as_text=True)
+
+
+def test_two_simultaneous_closes_record_each_signature_once(app, db, y2, teacher, login_as):
+    """Two requests closing the same session at once (a double click, two tabs): one wins,
+    the other finds it closed (PostgreSQL waits on the row lock; SQLite refuses the second
+    writer). Never two signatures for one acknowledgement."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    from portal.people.models import Person
+
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    device = _device(app, db.get(ClassroomSession, sid).code)
+    for pupil in (y2.amy, y2.ben):
+        device.post(f"/portal/classroom/device/pupils/{pupil.id}")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def close_in_own_context():
+        with app.app_context():
+            s = app.extensions["portal"].session()
+            cs = s.get(ClassroomSession, sid)
+            who = s.get(Person, teacher.id)
+            _ = list(cs.entries)
+            barrier.wait()
+            try:
+                ops.close_session(cs, who)
+                s.commit()
+                outcomes.append("closed")
+            except (ops.ClassroomError, OperationalError) as exc:
+                s.rollback()
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=close_in_own_context) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 2 and outcomes.count("closed") == 1, outcomes
+    db.expire_all()
+    assert db.scalar(select(func.count(Signature.id))) == 2

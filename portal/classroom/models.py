@@ -77,5 +77,5 @@ class ClassroomEntry(Base):
     signature_id: Mapped[int | None] = mapped_column(ForeignKey("portal_signatures.id"))
 
     classroom_session: Mapped[ClassroomSession] = relationship(back_populates="entries")
-    pupil: Mapped[Person] = relationship()
+    pupil: Mapped[Person] = relationship(lazy="joined")
     version: Mapped[PolicyVersion] = relationship()

@@ -10,6 +10,7 @@ import secrets
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import contains_eager
 
 from portal import audit
 from portal.classroom.models import ClassroomEntry, ClassroomSession
@@ -128,6 +129,7 @@ def class_pupils(school_class: SchoolClass) -> list[Person]:
     """Active pupils of the class, by first name."""
     return list(session.scalars(
         select(Person).join(PupilProfile, PupilProfile.person_id == Person.id)
+        .options(contains_eager(Person.pupil))
         .where(PupilProfile.class_id == school_class.id, Person.active)
         .order_by(Person.given_name, Person.family_name, Person.id)
     ))

@@ -15,7 +15,7 @@ from portal.db import session, utcnow
 from portal.people.models import ClassTeacher, Person, PupilProfile, Role, SchoolClass, SchoolSettings
 from portal.policies.models import Audience, Policy, PolicyVersion
 from portal.signatures.models import Signature
-from tests.browser import assert_accessible, sign_in
+from tests.browser import assert_accessible as _axe, sign_in
 from tests.classroom_fixtures import OLDER_RULES, YOUNG_RULES
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,15 @@ def school(live_app):
         session.commit()
 
 
+def assert_accessible(page):
+    """axe after the page has fully loaded: a check that runs while the stylesheets are still
+    arriving sees unstyled (small) links and reports target-size."""
+    page.wait_for_load_state("load")
+    _axe(page)
+
+
 def _no_sideways_scroll(page):
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
 
 

@@ -213,7 +213,8 @@ def test_code_expires_after_60_minutes(app, db, y2, teacher, login_as):
     db.commit()
     resp = app.test_client().post("/portal/classroom/join", data={"code": cs.code})
     assert resp.status_code == 400 and b"does not match" in resp.data
-    assert device.get("/portal/classroom/device/").status_code == 302
+    ended = device.get("/portal/classroom/device/", follow_redirects=True)
+    assert b"That class session has ended" in ended.data
     resp = device.post(f"/portal/classroom/device/pupils/{y2.amy.id}")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/classroom/join")
     assert db.scalar(select(func.count(ClassroomEntry.id))) == 0
@@ -263,6 +264,7 @@ def test_wrong_codes_are_rate_limited_per_ip(app, db, y2, teacher, login_as):
 
 def test_device_pages_need_the_code(app, y2):
     anon = app.test_client()
+    assert b"has ended" not in anon.get("/portal/classroom/device/", follow_redirects=True).data
     for path in ("/portal/classroom/device/", f"/portal/classroom/device/pupils/{y2.amy.id}"):
         resp = anon.get(path)
         assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/classroom/join")

@@ -219,13 +219,15 @@ def _device_session() -> ClassroomSession | None:
         return None
     cs = session.get(ClassroomSession, token.get("sid")) if isinstance(token.get("sid"), int) else None
     if cs is None or cs.code != token.get("code") or not cs.accepts_pupils():
-        cookie.pop(DEVICE_KEY, None)
         return None
     return cs
 
 
 def _ended():
-    flash("That class session has ended. Ask your teacher for the new code.", "info")
+    """Back to the join page; say why only when this device had joined a session."""
+    if DEVICE_KEY in cookie:
+        cookie.pop(DEVICE_KEY, None)
+        flash("That class session has ended. Ask your teacher for the new code.", "info")
     return redirect(url_for(".join"))
 
 

@@ -55,6 +55,11 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_CONCERN_MAX_FILE_BYTES": 10 * 1024 * 1024,
     #: Folder holding the key and certificate made by `flask portal keys init`.
     "PORTAL_KEYS_DIR": "keys",
+    #: Minutes a classroom join code works after the teacher starts a session.
+    "PORTAL_CLASSROOM_CODE_MINUTES": 60,
+    #: Wrong classroom join codes allowed per client address within the window.
+    "PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS": 10,
+    "PORTAL_CLASSROOM_JOIN_WINDOW_SECONDS": 10 * 60,
     #: Set the portal up with its own Flask-Login manager when the host has none.
     "PORTAL_MANAGE_LOGIN": True,
     #: LTI 1.3: serve pages inside an LMS iframe. Session cookies become SameSite=None; Secure;

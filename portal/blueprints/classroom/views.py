@@ -1,0 +1,362 @@
+"""Classroom acknowledgement screens.
+
+Teacher screens need ``classroom.run`` and only show the teacher's own classes and sessions
+(another teacher's session is a 404). Pupil-device screens are public, but everything after
+the join page needs the device token that entering a valid code puts in the signed session
+cookie; without it (or once the session has ended) they redirect to the join page.
+"""
+from __future__ import annotations
+
+import segno
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, session as cookie, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.blueprints.classroom import bp
+from portal.blueprints.classroom.forms import AgreeForm, ButtonForm, JoinForm, OwnAgreeForm, StartForm
+from portal.classroom import operations as ops
+from portal.classroom.models import ClassroomEntry, ClassroomSession
+from portal.classroom.rendering import is_young, render_html, screens
+from portal.classroom.versions import academic_year, acknowledgement_of, version_for_pupil
+from portal.db import session
+from portal.people.bands import KS3_4, KS5
+from portal.people.models import Role, SchoolClass, academic_year_label
+from portal.security import access, client_ip
+from portal.signals import signature_committed
+from portal.tasks import Task, task_provider
+
+#: Key of the pupil-device token in the signed session cookie.
+DEVICE_KEY = "portal_classroom_device"
+
+
+# ------------------------------------------------------------------ teacher
+
+
+def _own_session_or_404(sid: int) -> ClassroomSession:
+    cs = session.get(ClassroomSession, sid)
+    if cs is None or cs.teacher_id != current_user.id:
+        abort(404)
+    return cs
+
+
+def _start_form() -> StartForm:
+    form = StartForm()
+    form.class_id.choices = [(c.id, f"{c.name}") for c in ops.teacher_classes(current_user)]
+    return form
+
+
+def _home_page(form: StartForm, status: int = 200):
+    rows = []
+    for cls in ops.teacher_classes(current_user):
+        open_cs = ops.open_session_for(cls)
+        rows.append((cls, open_cs, _class_summary(cls)))
+    closed = session.scalars(
+        select(ClassroomSession).where(ClassroomSession.teacher_id == current_user.id,
+                                       ClassroomSession.closed_at.is_not(None))
+        .order_by(ClassroomSession.closed_at.desc()).limit(10)
+    ).all()
+    return render_template("portal/classroom/home.html", form=form, rows=rows, closed=closed), status
+
+
+def _class_summary(cls: SchoolClass) -> str:
+    """"12 of 28 agreed this year", or why nothing can start."""
+    from portal.classroom.versions import versions_for_year
+
+    main, send = versions_for_year(cls.year_group)
+    if main is None:
+        return "No rules published for this age group yet"
+    pupils = ops.class_pupils(cls)
+    year = academic_year()
+    done = ops.acknowledged_in_class(pupils, main, send, year)
+    return f"{len(done)} of {len(pupils)} agreed in {academic_year_label(year)}"
+
+
+@bp.get("/")
+@access(capabilities=["classroom.run"])
+def home():
+    return _home_page(_start_form())
+
+
+@bp.post("/start")
+@access(capabilities=["classroom.run"])
+def start():
+    form = _start_form()
+    if not form.validate_on_submit():
+        return _home_page(form, 400)
+    cls = session.get(SchoolClass, form.class_id.data)
+    existing = ops.open_session_for(cls)
+    if existing is not None and existing.teacher_id == current_user.id:
+        flash(f"{cls.name} already has a session open. Here it is.", "info")
+        return redirect(url_for(".session_page", sid=existing.id))
+    try:
+        cs = ops.start_session(current_user, cls)
+    except ops.ClassroomError as exc:
+        form.class_id.errors.append(str(exc))
+        return _home_page(form, 400)
+    session.commit()
+    return redirect(url_for(".session_page", sid=cs.id))
+
+
+def _qr_svg(url: str) -> Markup:
+    svg = segno.make(url, error="m").svg_inline(scale=6, dark="#000", light="#fff")
+    return Markup(svg)  # noqa: S704 - made by segno from our own URL; no user input
+
+
+@bp.get("/sessions/<int:sid>")
+@access(capabilities=["classroom.run"])
+def session_page(sid: int):
+    cs = _own_session_or_404(sid)
+    progress = ops.Progress(cs)
+    join_url = url_for(".join", _external=True)
+    qr_url = url_for(".join", code=cs.code, _external=True)
+    return render_template("portal/classroom/session.html", cs=cs, progress=progress, join_url=join_url,
+                           qr=_qr_svg(qr_url), button=ButtonForm())
+
+
+@bp.get("/sessions/<int:sid>/progress.json")
+@access(capabilities=["classroom.run"])
+def progress(sid: int):
+    cs = _own_session_or_404(sid)
+    resp = jsonify(ops.Progress(cs).as_json())
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/sessions/<int:sid>/close")
+@access(capabilities=["classroom.run"])
+def close(sid: int):
+    cs = _own_session_or_404(sid)
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        signatures = ops.close_session(cs, current_user)
+    except ops.ClassroomError as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for(".session_page", sid=cs.id))
+    session.commit()
+    app = current_app._get_current_object()
+    for sig in signatures:
+        signature_committed.send(app, signature=sig)
+    if cookie.get(DEVICE_KEY, {}).get("sid") == cs.id:
+        cookie.pop(DEVICE_KEY, None)
+    n = len(signatures)
+    flash(f"Session closed. {n} acknowledgement{'s' if n != 1 else ''} recorded, witnessed by you.", "success")
+    return redirect(url_for(".session_page", sid=cs.id))
+
+
+@bp.post("/sessions/<int:sid>/kiosk")
+@access(capabilities=["classroom.run"])
+def kiosk(sid: int):
+    """Hand this (the teacher's) device to pupils one by one, without typing the code."""
+    cs = _own_session_or_404(sid)
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not cs.accepts_pupils():
+        flash("This session's code has expired. Close it and start a new one for the pupils still to agree.",
+              "warning")
+        return redirect(url_for(".session_page", sid=cs.id))
+    cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "kiosk": True}
+    return redirect(url_for(".device"))
+
+
+@bp.post("/sessions/<int:sid>/entries/<int:entry_id>/remove")
+@access(capabilities=["classroom.run"])
+def remove_entry(sid: int, entry_id: int):
+    cs = _own_session_or_404(sid)
+    entry = session.get(ClassroomEntry, entry_id)
+    if entry is None or entry.session_id != cs.id:
+        abort(404)
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        name = entry.pupil.short_name
+        ops.remove_entry(cs, entry, teacher=current_user)
+    except ops.ClassroomError as exc:
+        flash(str(exc), "warning")
+    else:
+        session.commit()
+        flash(f"{name} is back on the list of pupils still to agree.", "info")
+    return redirect(url_for(".session_page", sid=cs.id))
+
+
+# ------------------------------------------------------------------ pupil devices
+
+
+@bp.route("/join", methods=["GET", "POST"])
+@access(public=True)
+def join():
+    form = JoinForm()
+    if request.method == "GET" and request.args.get("code"):
+        form.code.data = ops.normalise_code(request.args["code"])[:12]
+    if request.method == "POST":
+        ip = client_ip()
+        if ops.join_limited(ip):
+            session.commit()
+            form.code.errors = ["Too many wrong codes from this device. Wait 10 minutes, or ask your teacher."]
+            return render_template("portal/classroom/join.html", form=form), 429
+        if form.validate_on_submit():
+            cs = ops.find_by_code(form.code.data)
+            if cs is not None:
+                cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code}
+                return redirect(url_for(".device"))
+            ops.note_wrong_code(ip)
+            session.commit()
+            form.code.errors.append("That code does not match a class session that is open now. "
+                                    "Check the board and try again.")
+        return render_template("portal/classroom/join.html", form=form), 400
+    return render_template("portal/classroom/join.html", form=form)
+
+
+def _device_session() -> ClassroomSession | None:
+    """The session this device joined, if it still accepts pupils; otherwise forget it."""
+    token = cookie.get(DEVICE_KEY)
+    if not isinstance(token, dict):
+        return None
+    cs = session.get(ClassroomSession, token.get("sid")) if isinstance(token.get("sid"), int) else None
+    if cs is None or cs.code != token.get("code") or not cs.accepts_pupils():
+        return None
+    return cs
+
+
+def _ended():
+    """Back to the join page; say why only when this device had joined a session."""
+    if DEVICE_KEY in cookie:
+        cookie.pop(DEVICE_KEY, None)
+        flash("That class session has ended. Ask your teacher for the new code.", "info")
+    return redirect(url_for(".join"))
+
+
+def _is_kiosk(cs: ClassroomSession) -> bool:
+    return bool(cookie.get(DEVICE_KEY, {}).get("kiosk")) and current_user.is_authenticated \
+        and current_user.id == cs.teacher_id
+
+
+@bp.get("/device/")
+@access(public=True)
+def device():
+    cs = _device_session()
+    if cs is None:
+        return _ended()
+    progress = ops.Progress(cs)
+    return render_template("portal/classroom/device_names.html", cs=cs, pupils=progress.missing,
+                           kiosk=_is_kiosk(cs), leave=ButtonForm())
+
+
+@bp.route("/device/pupils/<int:pupil_id>", methods=["GET", "POST"])
+@access(public=True)
+def device_pupil(pupil_id: int):
+    cs = _device_session()
+    if cs is None:
+        return _ended()
+    pupil = ops.class_pupil_or_none(cs, pupil_id)
+    if pupil is None:
+        abort(404)
+    version = cs.version_for(pupil)
+    young = is_young(cs.school_class.year_group)
+    form = AgreeForm()
+    ctx = {"cs": cs, "pupil": pupil, "version": version, "kiosk": _is_kiosk(cs), "form": form}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            ops.acknowledge(cs, pupil, ip=client_ip(), user_agent=request.headers.get("User-Agent", ""))
+            session.commit()
+        except (ops.ClassroomError, IntegrityError) as exc:
+            # IntegrityError: the same name pressed on two devices at the same moment.
+            session.rollback()
+            message = str(exc) if isinstance(exc, ops.ClassroomError) else \
+                f"{pupil.short_name} has already agreed in this session."
+            return render_template("portal/classroom/device_message.html", title="Already done",
+                                   message=message, **ctx), 409
+        flash(f"Thank you, {pupil.given_name}! Your teacher can see that you agreed. "
+              "Please pass the device to the next person.", "success")
+        return redirect(url_for(".device"))
+    if pupil.id in ops.Progress(cs).done_ids:
+        return render_template("portal/classroom/device_message.html", title="Already done",
+                               message=f"{pupil.short_name} has already agreed to these rules.", **ctx)
+    if not young:
+        return render_template("portal/classroom/device_full.html", html=Markup(render_html(version.body_md)),
+                               **ctx)
+    parts = screens(version.body_md)
+    step = request.args.get("step", default=1, type=int) or 1
+    step = min(max(step, 1), len(parts) or 1)
+    return render_template("portal/classroom/device_screen.html", screen=parts[step - 1] if parts else None,
+                           step=step, steps=len(parts), rule_no=sum(1 for p in parts[:step] if p.is_rule),
+                           rules_total=sum(1 for p in parts if p.is_rule), **ctx)
+
+
+@bp.post("/device/leave")
+@access(public=True)
+def device_leave():
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    token = cookie.pop(DEVICE_KEY, None) or {}
+    if token.get("kiosk") and current_user.is_authenticated:
+        cs = session.get(ClassroomSession, token.get("sid"))
+        if cs is not None and cs.teacher_id == current_user.id:
+            return redirect(url_for(".session_page", sid=cs.id))
+    flash("This device has left the class session.", "info")
+    return redirect(url_for(".join"))
+
+
+# ------------------------------------------------------------------ older pupils on their own
+
+OWN_BANDS = (KS3_4, KS5)
+
+
+def _own_version():
+    profile = current_user.pupil
+    if profile is None or profile.age_band not in OWN_BANDS:
+        return None, "young"
+    version = version_for_pupil(current_user)
+    return version, ("none" if version is None else "ok")
+
+
+@bp.route("/my-rules", methods=["GET", "POST"])
+@access(roles=[Role.PUPIL])
+def my_rules():
+    version, state = _own_version()
+    form = OwnAgreeForm()
+    signed = acknowledgement_of(current_user, version, academic_year()) if version is not None else None
+    if request.method == "POST" and state == "ok" and signed is None:
+        if form.validate_on_submit():
+            try:
+                sig = ops.sign_online(current_user, version, ip=client_ip(),
+                                      user_agent=request.headers.get("User-Agent", ""))
+            except ops.ClassroomError as exc:
+                session.rollback()
+                flash(str(exc), "info")
+                return redirect(url_for(".my_rules"))
+            session.commit()
+            signature_committed.send(current_app._get_current_object(), signature=sig)
+            flash("Thank you. You have agreed to the online-safety rules for this year.", "success")
+            return redirect(url_for("portal.pupil.home"))
+        status = 400
+    elif request.method == "POST":
+        status = 409 if signed is not None else 404
+    else:
+        status = 200
+    html = Markup(render_html(version.body_md)) if version is not None else None
+    return render_template("portal/classroom/my_rules.html", form=form, version=version, state=state,
+                           signed=signed, html=html), status
+
+
+@task_provider
+def pupil_rules_task(person) -> list[Task]:
+    """Older pupils who have not agreed to this academic year's rules."""
+    if not person.has_role(Role.PUPIL) or person.pupil is None or person.pupil.age_band not in OWN_BANDS:
+        return []
+    version = version_for_pupil(person)
+    if version is None:
+        return []
+    year = academic_year()
+    if acknowledgement_of(person, version, year) is not None:
+        return []
+    return [Task(title="Read and agree to the online-safety rules", url=url_for("portal.classroom.my_rules"),
+                 detail=f"for {academic_year_label(year)}", level="warning")]

@@ -1,0 +1,106 @@
+"""Which published rules a class or a pupil should agree to, and who has already agreed.
+
+Kept here (not in portal.policies) until the lead unifies it with the policy area.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from portal.db import session, utcnow
+from portal.people.bands import age_band_for_year
+from portal.people.models import Person, SchoolSettings
+from portal.policies.models import BAND_AUDIENCE, Policy, PolicyVersion, VersionStatus
+from portal.signatures.models import Decision, Signature
+
+
+def published_version(audience: str, *, send: bool = False) -> PolicyVersion | None:
+    """The newest published version of a policy for *audience* (``send`` picks the SEND variant)."""
+    return session.scalar(
+        select(PolicyVersion)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(Policy.audience == audience, Policy.send_variant.is_(send),
+               PolicyVersion.status == VersionStatus.PUBLISHED.value)
+        .order_by(PolicyVersion.published_at.desc(), PolicyVersion.id.desc())
+        .limit(1)
+    )
+
+
+def audience_for_year(year_group: int) -> str:
+    return BAND_AUDIENCE[age_band_for_year(year_group)].value
+
+
+def versions_for_year(year_group: int) -> tuple[PolicyVersion | None, PolicyVersion | None]:
+    """(the non-SEND version, the SEND variant or None) for pupils in *year_group*."""
+    audience = audience_for_year(year_group)
+    return published_version(audience), published_version(audience, send=True)
+
+
+def version_for_pupil(pupil: Person) -> PolicyVersion | None:
+    """The version *pupil* should agree to: their band's, the SEND variant for SEND pupils
+    when one is published."""
+    profile = pupil.pupil
+    if profile is None:
+        return None
+    main, send = versions_for_year(profile.year_group)
+    return send if (profile.send and send is not None) else main
+
+
+def academic_year(now: dt.datetime | None = None) -> int:
+    """Starting year of the academic year containing *now* (school settings, else 1 September)."""
+    day = (now or utcnow()).date()
+    settings = SchoolSettings.get()
+    if settings is not None:
+        return settings.academic_year_of(day)
+    return day.year if day >= dt.date(day.year, 9, 1) else day.year - 1
+
+
+def _versions_still_covered_by(version: PolicyVersion) -> list[int]:
+    """Ids of *version* and earlier versions of its policy whose signatures still count for it:
+    walking back, every version published after them did not ask people to sign again."""
+    ids = [version.id]
+    if not version.requires_resign:
+        earlier = session.scalars(
+            select(PolicyVersion)
+            .where(PolicyVersion.policy_id == version.policy_id, PolicyVersion.number < version.number,
+                   PolicyVersion.status != VersionStatus.DRAFT.value)
+            .order_by(PolicyVersion.number.desc())
+        ).all()
+        for v in earlier:
+            ids.append(v.id)
+            if v.requires_resign:
+                break
+    return ids
+
+
+def acknowledged_ids(pupil_ids: list[int], version: PolicyVersion, year: int) -> set[int]:
+    """The pupils among *pupil_ids* who have agreed to *version* (or an earlier version it did
+    not ask to be signed again) in academic *year*."""
+    if not pupil_ids:
+        return set()
+    rows = session.scalars(
+        select(Signature.signer_id).where(
+            Signature.signer_id.in_(pupil_ids),
+            Signature.version_id.in_(_versions_still_covered_by(version)),
+            Signature.academic_year == year,
+            Signature.decision == Decision.SIGNED.value,
+        )
+    )
+    return set(rows)
+
+
+def has_acknowledged(pupil: Person, version: PolicyVersion, year: int) -> bool:
+    return pupil.id in acknowledged_ids([pupil.id], version, year)
+
+
+def acknowledgement_of(pupil: Person, version: PolicyVersion, year: int) -> Signature | None:
+    """The signature by which *pupil* agreed to *version* this *year*, if any."""
+    return session.scalar(
+        select(Signature).where(
+            Signature.signer_id == pupil.id,
+            Signature.version_id.in_(_versions_still_covered_by(version)),
+            Signature.academic_year == year,
+            Signature.decision == Decision.SIGNED.value,
+        ).order_by(Signature.signed_at.desc()).limit(1)
+    )

@@ -1,0 +1,52 @@
+/* Classroom sessions, progressive enhancement (the pages work without this file).
+ * 1. Read aloud: buttons with data-read-aloud="#id" read that element with speechSynthesis.
+ * 2. Live progress: an element with data-progress-url polls it every few seconds and updates
+ *    the count and the list of pupils still to agree. */
+(function () {
+  "use strict";
+
+  if ("speechSynthesis" in window && "SpeechSynthesisUtterance" in window) {
+    document.querySelectorAll("[data-read-aloud]").forEach(function (button) {
+      var target = document.querySelector(button.getAttribute("data-read-aloud"));
+      if (!target) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        window.speechSynthesis.cancel();
+        var utterance = new SpeechSynthesisUtterance(target.innerText);
+        utterance.lang = document.documentElement.lang || "en-GB";
+        utterance.rate = 0.9;
+        window.speechSynthesis.speak(utterance);
+      });
+    });
+  }
+
+  var box = document.querySelector("[data-progress-url]");
+  if (!box || !window.fetch) { return; }
+  var url = box.getAttribute("data-progress-url");
+  var done = box.querySelector("[data-done]");
+  var total = box.querySelector("[data-total]");
+  var missing = box.querySelector("[data-missing]");
+
+  function render(data) {
+    if (String(data.done) !== done.textContent) { done.textContent = data.done; }
+    if (String(data.total) !== total.textContent) { total.textContent = data.total; }
+    var names = data.missing.length ? data.missing : ["Nobody – everyone has agreed."];
+    var current = Array.prototype.map.call(missing.children, function (li) { return li.textContent; });
+    if (current.join("\n") !== names.join("\n")) {
+      missing.replaceChildren.apply(missing, names.map(function (name) {
+        var li = document.createElement("li");
+        li.textContent = name;
+        return li;
+      }));
+    }
+    return !data.closed;
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (!data || render(data)) { window.setTimeout(poll, 4000); } })
+      .catch(function () { window.setTimeout(poll, 8000); });
+  }
+  window.setTimeout(poll, 4000);
+})();

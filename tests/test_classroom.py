@@ -1,0 +1,486 @@
+"""Classroom acknowledgements: session lifecycle, join codes, pupils on class devices, closing."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.audit.models import AuditEntry
+from portal.classroom import operations as ops
+from portal.classroom.models import ClassroomEntry, ClassroomSession
+from portal.classroom.rendering import render_html, screens, shown_text
+from portal.classroom.versions import academic_year
+from portal.db import utcnow
+from portal.people.models import Role
+from portal.policies.models import Audience
+from portal.signals import signature_committed
+from portal.signatures.models import Method, Signature
+from tests.classroom_fixtures import OLDER_RULES, YOUNG_RULES, make_rules  # noqa: F401
+
+UA = {"User-Agent": "ClassTablet/1.0 (test)"}
+
+
+@pytest.fixture
+def teacher(make_person):
+    return make_person(Role.TEACHER, given="Tilda", family="Tutor")
+
+
+@pytest.fixture
+def y2(make_class, teacher, make_pupil, make_rules):
+    """A Year 2 class of three pupils (one with SEND) and published KS1 rules (and a SEND variant)."""
+    cls = make_class(year_group=2, teacher=teacher, name="Year 2 Owls")
+    cls.amy = make_pupil(2, cls, given="Amy")
+    cls.ben = make_pupil(2, cls, given="Ben")
+    cls.cal = make_pupil(2, cls, given="Cal", send=True)
+    cls.rules = make_rules(Audience.PUPIL_EYFS_KS1)
+    cls.send_rules = make_rules(Audience.PUPIL_EYFS_KS1, "# Easy rules\n\n- I ask before I go online.\n", send=True)
+    return cls
+
+
+def _start(client, cls):
+    resp = client.post("/portal/classroom/start", data={"class_id": cls.id})
+    assert resp.status_code == 302, resp.data
+    sid = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    return sid
+
+
+def _device(app, code):
+    """A pupil device (no account) that has joined with *code*."""
+    device = app.test_client()
+    resp = device.post("/portal/classroom/join", data={"code": code})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/classroom/device/"), resp.data
+    return device
+
+
+@pytest.fixture
+def received():
+    got = []
+
+    def _receiver(sender, signature):
+        got.append(signature.id)
+
+    signature_committed.connect(_receiver)
+    yield got
+    signature_committed.disconnect(_receiver)
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def test_markdown_is_rendered_safely_and_split_one_rule_per_screen():
+    body = "Intro <script>alert(1)</script>\n\n- Rule **one** [x](javascript:alert(1))\n- Rule two\n\nThe end"
+    html = render_html(body)
+    assert "<script" not in html and "javascript:" not in html.replace("[x](javascript:alert(1))", "")
+    parts = screens(body)
+    assert [p.is_rule for p in parts] == [False, True, True, False]
+    assert "<strong>one</strong>" in parts[1].html
+    assert "<script" not in "".join(p.html for p in parts)
+    assert shown_text(body, young=True) == "\n".join(p.html for p in parts)
+
+
+# ------------------------------------------------------------------ lifecycle
+
+
+def test_teacher_starts_a_session_and_sees_code_qr_and_progress(app, db, y2, teacher, login_as):
+    client = login_as(teacher)
+    home = client.get("/portal/classroom/")
+    assert home.status_code == 200 and b"Year 2 Owls" in home.data and b"0 of 3 agreed" in home.data
+    sid = _start(client, y2)
+    cs = db.get(ClassroomSession, sid)
+    assert cs.version_id == y2.rules.id and cs.send_version_id == y2.send_rules.id
+    assert re.fullmatch(f"[{ops.CODE_ALPHABET}]{{6}}", cs.code)
+    page = client.get(f"/portal/classroom/sessions/{sid}")
+    text = page.get_data(as_text=True)
+    assert cs.code in text and "<svg" in text and 'role="img"' in text
+    assert "0</span> of <span data-total>3" in text
+    assert client.get(f"/portal/classroom/sessions/{sid}/progress.json").json == {
+        "done": 0, "total": 3, "in_session": 0, "missing": [p.short_name for p in (y2.amy, y2.ben, y2.cal)],
+        "accepts_pupils": True, "closed": False}
+    # Starting again for the same class goes back to the open session.
+    again = client.post("/portal/classroom/start", data={"class_id": y2.id})
+    assert again.headers["Location"].endswith(f"/sessions/{sid}")
+    assert db.scalar(select(func.count(ClassroomSession.id))) == 1
+
+
+def test_full_lifecycle_close_writes_witnessed_signatures_and_signals(app, db, y2, teacher, login_as, received):
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    code = db.get(ClassroomSession, sid).code
+    device = _device(app, code)
+    names = device.get("/portal/classroom/device/").get_data(as_text=True)
+    assert "Amy" in names and "Ben" in names and "Cal" in names
+    # Young pupils step through one screen per rule; "I agree" is on the last one.
+    first = device.get(f"/portal/classroom/device/pupils/{y2.amy.id}").get_data(as_text=True)
+    assert "Page 1 of 6" in first and "I agree" not in first and "data-read-aloud" in first
+    last = device.get(f"/portal/classroom/device/pupils/{y2.amy.id}?step=6").get_data(as_text=True)
+    assert "I agree" in last
+    rule = device.get(f"/portal/classroom/device/pupils/{y2.amy.id}?step=3").get_data(as_text=True)
+    assert "password secret" in rule and 'aria-hidden="true"' in rule
+    assert device.post(f"/portal/classroom/device/pupils/{y2.amy.id}", headers=UA).status_code == 302
+    assert device.post(f"/portal/classroom/device/pupils/{y2.cal.id}", headers=UA).status_code == 302
+    after = device.get("/portal/classroom/device/").get_data(as_text=True)
+    assert "Thank you, Amy" in after and "Amy P" not in after.split("Tap your name")[1]
+    # Nothing is a signature until the teacher closes the session.
+    assert db.scalar(select(func.count(Signature.id))) == 0
+    assert client.get(f"/portal/classroom/sessions/{sid}/progress.json").json["done"] == 2
+
+    resp = client.post(f"/portal/classroom/sessions/{sid}/close")
+    assert resp.status_code == 302
+    db.expire_all()
+    sigs = db.scalars(select(Signature).order_by(Signature.signer_id)).all()
+    assert [s.signer_id for s in sigs] == [y2.amy.id, y2.cal.id]
+    for s in sigs:
+        assert s.method == Method.IN_CLASS.value and s.witness_id == teacher.id
+        assert s.signer_role == "pupil" and s.on_behalf_of_id is None
+        assert s.user_agent == UA["User-Agent"] and s.ip == "127.0.0.1"
+        assert s.academic_year == academic_year()
+    amy, cal = sigs
+    assert amy.signed_name == y2.amy.short_name and amy.version_id == y2.rules.id
+    assert amy.text_sha256 == hashlib.sha256(shown_text(YOUNG_RULES, young=True).encode()).hexdigest()
+    assert cal.version_id == y2.send_rules.id  # the SEND pupil got the SEND variant
+    assert sorted(received) == sorted(s.id for s in sigs)
+    assert db.get(ClassroomSession, sid).closed_at is not None
+    assert all(e.signature_id for e in db.get(ClassroomSession, sid).entries)
+    # The code no longer works, and closing twice records nothing more.
+    assert app.test_client().post("/portal/classroom/join", data={"code": code}).status_code == 400
+    assert device.get("/portal/classroom/device/").status_code == 302
+    client.post(f"/portal/classroom/sessions/{sid}/close")
+    assert db.scalar(select(func.count(Signature.id))) == 2
+    # Absent pupils later: a new session lists only Ben.
+    sid2 = _start(client, y2)
+    device2 = _device(app, db.get(ClassroomSession, sid2).code)
+    names = device2.get("/portal/classroom/device/").get_data(as_text=True)
+    assert "Ben" in names and "Amy" not in names and "Cal" not in names
+    assert device2.post(f"/portal/classroom/device/pupils/{y2.amy.id}").status_code == 409
+
+
+def test_close_is_all_or_nothing(app, db, y2, teacher, login_as, received):
+    """If the database refuses any one signature, none are written, the session stays open
+    with its entries pending, and no signal is sent. (The fault is injected at the driver:
+    the second INSERT into portal_signatures fails, as a lost connection would.)"""
+    from sqlalchemy import event
+
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    device = _device(app, db.get(ClassroomSession, sid).code)
+    for pupil in (y2.amy, y2.ben, y2.cal):
+        assert device.post(f"/portal/classroom/device/pupils/{pupil.id}").status_code == 302
+    engine = app.extensions["portal"].engine
+    inserts = []
+
+    def fail_second_signature(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO PORTAL_SIGNATURES"):
+            inserts.append(statement)
+            if len(inserts) == 2:
+                raise RuntimeError("database went away")
+
+    event.listen(engine, "before_cursor_execute", fail_second_signature)
+    try:
+        with pytest.raises(RuntimeError, match="database went away"):
+            client.post(f"/portal/classroom/sessions/{sid}/close")
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_second_signature)
+    db.expire_all()
+    assert len(inserts) == 2
+    assert db.scalar(select(func.count(Signature.id))) == 0
+    cs = db.get(ClassroomSession, sid)
+    assert cs.closed_at is None and len(cs.entries) == 3 and all(e.signature_id is None for e in cs.entries)
+    assert received == []
+    # Once the database is back, closing records all three.
+    assert client.post(f"/portal/classroom/sessions/{sid}/close").status_code == 302
+    db.expire_all()
+    assert db.scalar(select(func.count(Signature.id))) == 3
+    assert len(received) == 3
+
+
+# ------------------------------------------------------------------ codes
+
+
+def test_code_expires_after_60_minutes(app, db, y2, teacher, login_as):
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    cs = db.get(ClassroomSession, sid)
+    assert cs.expires_at - cs.created_at == dt.timedelta(minutes=60)
+    device = _device(app, cs.code)  # works now
+    assert ops.find_by_code(cs.code, now=cs.created_at + dt.timedelta(minutes=59)) is not None
+    assert ops.find_by_code(cs.code, now=cs.created_at + dt.timedelta(minutes=60)) is None
+    # Move the session into the past: the code and the device token stop working.
+    cs.created_at = utcnow() - dt.timedelta(minutes=61)
+    cs.expires_at = utcnow() - dt.timedelta(minutes=1)
+    db.commit()
+    resp = app.test_client().post("/portal/classroom/join", data={"code": cs.code})
+    assert resp.status_code == 400 and b"does not match" in resp.data
+    ended = device.get("/portal/classroom/device/", follow_redirects=True)
+    assert b"That class session has ended" in ended.data
+    resp = device.post(f"/portal/classroom/device/pupils/{y2.amy.id}")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/classroom/join")
+    assert db.scalar(select(func.count(ClassroomEntry.id))) == 0
+    with pytest.raises(ops.ClassroomError):
+        ops.acknowledge(cs, y2.amy, ip="1.2.3.4", user_agent="x")
+    # Kiosk mode is refused too; the teacher can still close it (recording nothing) and start a new one.
+    kiosk = client.post(f"/portal/classroom/sessions/{sid}/kiosk")
+    assert kiosk.headers["Location"].endswith(f"/sessions/{sid}")
+    assert client.get("/portal/classroom/device/").status_code == 302
+    page = client.get(f"/portal/classroom/sessions/{sid}").get_data(as_text=True)
+    assert "join code has expired" in page and "kiosk" not in page.lower().split("progress")[0]
+    assert client.post(f"/portal/classroom/sessions/{sid}/close").status_code == 302
+    assert _start(client, y2) != sid
+
+
+def test_codes_are_normalised_and_bad_input_is_explained(app, db, y2, teacher, login_as):
+    cs = db.get(ClassroomSession, _start(login_as(teacher), y2))
+    spaced = cs.code[:3].lower() + " " + cs.code[3:].lower()
+    device = app.test_client()
+    assert device.post("/portal/classroom/join", data={"code": spaced}).status_code == 302
+    for bad, message in [("", b"Type the code from the board."), ("AB", b"The code has 6 letters"),
+                         ("OOOOOO", b"The code has 6 letters")]:
+        resp = app.test_client().post("/portal/classroom/join", data={"code": bad})
+        assert resp.status_code == 400 and message in resp.data, bad
+    # The QR link fills the code in.
+    page = app.test_client().get(f"/portal/classroom/join?code={cs.code.lower()}")
+    assert f'value="{cs.code}"'.encode() in page.data
+
+
+def test_wrong_codes_are_rate_limited_per_ip(app, db, y2, teacher, login_as):
+    cs = db.get(ClassroomSession, _start(login_as(teacher), y2))
+    wrong = "ACDEFH" if cs.code != "ACDEFH" else "ACDEFJ"
+    guesser = app.test_client()
+    for _ in range(10):
+        assert guesser.post("/portal/classroom/join", data={"code": wrong}).status_code == 400
+    # The 11th try is refused, even with the right code, from that address...
+    resp = guesser.post("/portal/classroom/join", data={"code": cs.code})
+    assert resp.status_code == 429 and b"Too many wrong codes" in resp.data
+    # ...but another address still gets in.
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    assert other.post("/portal/classroom/join", data={"code": cs.code}).status_code == 302
+    # After the window has passed, the first address can try again.
+    assert ops.join_limited("127.0.0.1")
+    assert not ops.join_limited("127.0.0.1", now=utcnow() + dt.timedelta(minutes=11))
+
+
+def test_device_pages_need_the_code(app, y2):
+    anon = app.test_client()
+    assert b"has ended" not in anon.get("/portal/classroom/device/", follow_redirects=True).data
+    for path in ("/portal/classroom/device/", f"/portal/classroom/device/pupils/{y2.amy.id}"):
+        resp = anon.get(path)
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/classroom/join")
+    assert anon.post(f"/portal/classroom/device/pupils/{y2.amy.id}").status_code == 302
+
+
+def test_pupil_from_another_class_is_refused(app, db, y2, teacher, login_as, make_class, make_pupil, make_person):
+    other_cls = make_class(year_group=2, teacher=make_person(Role.TEACHER))
+    stranger = make_pupil(2, other_cls, given="Zed")
+    adult = make_person(Role.PARENT)
+    cs = db.get(ClassroomSession, _start(login_as(teacher), y2))
+    device = _device(app, cs.code)
+    assert b"Zed" not in device.get("/portal/classroom/device/").data
+    for pid in (stranger.id, adult.id, 987654):
+        assert device.get(f"/portal/classroom/device/pupils/{pid}").status_code == 404
+        assert device.post(f"/portal/classroom/device/pupils/{pid}").status_code == 404
+    assert db.scalar(select(func.count(ClassroomEntry.id))) == 0
+
+
+def test_a_pupil_cannot_agree_twice_in_a_session(app, db, y2, teacher, login_as):
+    cs = db.get(ClassroomSession, _start(login_as(teacher), y2))
+    one, two = _device(app, cs.code), _device(app, cs.code)
+    assert one.post(f"/portal/classroom/device/pupils/{y2.amy.id}").status_code == 302
+    again = two.post(f"/portal/classroom/device/pupils/{y2.amy.id}")
+    assert again.status_code == 409 and b"already agreed" in again.data
+    assert two.get(f"/portal/classroom/device/pupils/{y2.amy.id}").data.count(b"I agree") == 0
+    assert db.scalar(select(func.count(ClassroomEntry.id))) == 1
+
+
+def test_teacher_can_remove_a_wrong_tap_before_closing(app, db, y2, teacher, login_as):
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    device = _device(app, db.get(ClassroomSession, sid).code)
+    device.post(f"/portal/classroom/device/pupils/{y2.ben.id}")
+    entry = db.scalars(select(ClassroomEntry)).one()
+    assert client.post(f"/portal/classroom/sessions/{sid}/entries/{entry.id}/remove").status_code == 302
+    assert db.scalar(select(func.count(ClassroomEntry.id))) == 0
+    assert b"Ben" in device.get("/portal/classroom/device/").data
+
+
+def test_start_form_errors(app, db, teacher, login_as, make_class, make_person):
+    client = login_as(teacher)
+    mine = make_class(year_group=5, teacher=teacher, name="Year 5 Larks")
+    theirs = make_class(year_group=5, teacher=make_person(Role.TEACHER), name="Year 5 Crows")
+    # No rules published for Key Stage 2.
+    resp = client.post("/portal/classroom/start", data={"class_id": mine.id})
+    assert resp.status_code == 400 and b"no published online-safety rules" in resp.data
+    # Someone else's class, and nonsense.
+    for value in (theirs.id, "abc", ""):
+        resp = client.post("/portal/classroom/start", data={"class_id": value})
+        assert resp.status_code == 400 and b"Please check the form" in resp.data, value
+    assert db.scalar(select(func.count(ClassroomSession.id))) == 0
+
+
+def test_only_the_sessions_teacher_sees_or_closes_it(app, db, y2, teacher, login_as, make_person):
+    sid = _start(login_as(teacher), y2)
+    colleague = login_as(make_person(Role.TEACHER))
+    for method, path in [("GET", f"/portal/classroom/sessions/{sid}"),
+                         ("GET", f"/portal/classroom/sessions/{sid}/progress.json"),
+                         ("POST", f"/portal/classroom/sessions/{sid}/close"),
+                         ("POST", f"/portal/classroom/sessions/{sid}/kiosk")]:
+        assert colleague.open(path, method=method).status_code == 404, path
+    assert db.get(ClassroomSession, sid).closed_at is None
+
+
+def test_kiosk_mode_uses_the_teachers_device(app, db, y2, teacher, login_as, received):
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    resp = client.post(f"/portal/classroom/sessions/{sid}/kiosk")
+    assert resp.headers["Location"].endswith("/portal/classroom/device/")
+    names = client.get("/portal/classroom/device/").get_data(as_text=True)
+    assert "Back to the teacher screen" in names and "Sign out" not in names
+    # (Same User-Agent as the sign-in: Flask-Login's "strong" protection is tied to it.)
+    assert client.post(f"/portal/classroom/device/pupils/{y2.ben.id}").status_code == 302
+    back = client.post("/portal/classroom/device/leave")
+    assert back.headers["Location"].endswith(f"/sessions/{sid}")
+    client.post(f"/portal/classroom/sessions/{sid}/close")
+    sig = db.scalars(select(Signature)).one()
+    assert sig.signer_id == y2.ben.id and sig.witness_id == teacher.id and sig.method == "in_class"
+
+
+def test_older_class_sees_the_full_text(app, db, teacher, login_as, make_class, make_pupil, make_rules):
+    cls = make_class(year_group=8, teacher=teacher)
+    pupil = make_pupil(8, cls, given="Olu")
+    version = make_rules(Audience.PUPIL_KS3_4)
+    client = login_as(teacher)
+    cs = db.get(ClassroomSession, _start(client, cls))
+    device = _device(app, cs.code)
+    page = device.get(f"/portal/classroom/device/pupils/{pupil.id}").get_data(as_text=True)
+    assert "Keep your password to yourself" in page and "Do not share photos" in page and "Page 1 of" not in page
+    device.post(f"/portal/classroom/device/pupils/{pupil.id}")
+    client.post(f"/portal/classroom/sessions/{cs.id}/close")
+    sig = db.scalars(select(Signature)).one()
+    assert sig.version_id == version.id
+    assert sig.text_sha256 == hashlib.sha256(render_html(OLDER_RULES).encode()).hexdigest()
+
+
+def test_csrf_is_required_on_pupil_device_forms(app, db, y2, teacher, login_as):
+    cs = db.get(ClassroomSession, _start(login_as(teacher), y2))
+    app.config["WTF_CSRF_ENABLED"] = True
+    device = app.test_client()
+    resp = device.post("/portal/classroom/join", data={"code": cs.code})
+    assert resp.status_code == 400 and b"form had expired" in resp.data
+    page = device.get("/portal/classroom/join").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert device.post("/portal/classroom/join", data={"code": cs.code, "csrf_token": token}).status_code == 302
+    assert device.post(f"/portal/classroom/device/pupils/{y2.amy.id}").status_code == 400
+    assert db.scalar(select(func.count(ClassroomEntry.id))) == 0
+
+
+def test_actions_are_audited_without_personal_text(app, db, y2, teacher, login_as):
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    device = _device(app, db.get(ClassroomSession, sid).code)
+    device.post(f"/portal/classroom/device/pupils/{y2.amy.id}")
+    client.post(f"/portal/classroom/sessions/{sid}/close")
+    actions = db.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions[-4:] == ["classroom.session_started", "classroom.acknowledged", "signature.created",
+                            "classroom.session_closed"]
+
+
+# ------------------------------------------------------------------ older pupils on their own
+
+
+@pytest.fixture
+def y9_pupil(make_class, make_pupil, make_person):
+    cls = make_class(year_group=9, teacher=make_person(Role.TEACHER))
+    return make_pupil(9, cls, given="Nell", email="nell@test.example", password="pupil password 9")
+
+
+def test_older_pupil_agrees_online_and_the_task_goes_away(app, db, y9_pupil, login_as, make_rules, received):
+    version = make_rules(Audience.PUPIL_KS3_4)
+    client = login_as(y9_pupil)
+    home = client.get("/portal/pupil/").get_data(as_text=True)
+    assert "Read and agree to the online-safety rules" in home and "/portal/classroom/my-rules" in home
+    page = client.get("/portal/classroom/my-rules")
+    assert page.status_code == 200 and b"Treat others with respect" in page.data
+    # Not ticking the box is explained, and nothing is written.
+    bad = client.post("/portal/classroom/my-rules", data={})
+    assert bad.status_code == 400 and b"Tick the box to show that you agree." in bad.data
+    assert db.scalar(select(func.count(Signature.id))) == 0
+    ok = client.post("/portal/classroom/my-rules", data={"agree": "y"})
+    assert ok.status_code == 302
+    sig = db.scalars(select(Signature)).one()
+    assert (sig.method, sig.witness_id, sig.signer_id, sig.version_id) == ("online", None, y9_pupil.id, version.id)
+    assert sig.signed_name == y9_pupil.full_name and received == [sig.id]
+    assert "Read and agree" not in client.get("/portal/pupil/").get_data(as_text=True)
+    assert b"You agreed to these rules on" in client.get("/portal/classroom/my-rules").data
+    assert client.post("/portal/classroom/my-rules", data={"agree": "y"}).status_code == 409
+    assert db.scalar(select(func.count(Signature.id))) == 1
+
+
+def test_own_page_for_young_pupils_and_when_nothing_is_published(app, db, y9_pupil, login_as, make_pupil):
+    client = login_as(y9_pupil)
+    assert b"no rules for you to agree to" in client.get("/portal/classroom/my-rules").data
+    assert client.post("/portal/classroom/my-rules", data={"agree": "y"}).status_code == 404
+    assert "Read and agree" not in client.get("/portal/pupil/").get_data(as_text=True)
+    young = make_pupil(4, None, given="Yan", email="yan@test.example", password="pupil password 4")
+    assert b"Your teacher will go through" in login_as(young).get("/portal/classroom/my-rules").data
+
+
+def test_a_new_version_that_asks_again_brings_the_task_back(app, db, y9_pupil, login_as, make_rules):
+    v1 = make_rules(Audience.PUPIL_KS3_4)
+    client = login_as(y9_pupil)
+    client.post("/portal/classroom/my-rules", data={"agree": "y"})
+    v1.status = "superseded"
+    make_rules(Audience.PUPIL_KS3_4, number=2, policy=v1.policy, requires_resign=False)
+    assert "Read and agree" not in client.get("/portal/pupil/").get_data(as_text=True)
+    db.commit()
+    v3 = make_rules(Audience.PUPIL_KS3_4, number=3, policy=v1.policy, requires_resign=True)
+    assert v3.requires_resign
+    for v in v1.policy.versions:
+        if v.id != v3.id:
+            v.status = "superseded"
+    db.commit()
+    assert "Read and agree" in client.get("/portal/pupil/").get_data(as_text=True)
+
+
+def test_two_simultaneous_closes_record_each_signature_once(app, db, y2, teacher, login_as):
+    """Two requests closing the same session at once (a double click, two tabs): one wins,
+    the other finds it closed (PostgreSQL waits on the row lock; SQLite refuses the second
+    writer). Never two signatures for one acknowledgement."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    from portal.people.models import Person
+
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    device = _device(app, db.get(ClassroomSession, sid).code)
+    for pupil in (y2.amy, y2.ben):
+        device.post(f"/portal/classroom/device/pupils/{pupil.id}")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def close_in_own_context():
+        with app.app_context():
+            s = app.extensions["portal"].session()
+            cs = s.get(ClassroomSession, sid)
+            who = s.get(Person, teacher.id)
+            _ = list(cs.entries)
+            barrier.wait()
+            try:
+                ops.close_session(cs, who)
+                s.commit()
+                outcomes.append("closed")
+            except (ops.ClassroomError, OperationalError) as exc:
+                s.rollback()
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=close_in_own_context) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 2 and outcomes.count("closed") == 1, outcomes
+    db.expire_all()
+    assert db.scalar(select(func.count(Signature.id))) == 2

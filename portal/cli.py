@@ -13,6 +13,9 @@ db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic vers
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 portal_cli.add_command(db_cli)
 portal_cli.add_command(audit_cli)
+from portal.records.cli import keys_cli, records_cli  # noqa: E402
+portal_cli.add_command(keys_cli)
+portal_cli.add_command(records_cli)
 
 
 def _url() -> str:

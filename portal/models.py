@@ -6,3 +6,4 @@ from portal.people import models as _people  # noqa: F401
 metadata = Base.metadata
 from portal.policies import models as _policies  # noqa: F401,E402
 from portal.signatures import models as _signatures  # noqa: F401,E402
+from portal.records import models as _records  # noqa: F401,E402

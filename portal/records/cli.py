@@ -54,6 +54,8 @@ def records_repair(limit: int | None) -> None:
 @with_appcontext
 def records_export(out: Path, year, policy_id, audience, class_id, person) -> None:
     """Write the PDFs, manifest.csv and the audit-chain head to a ZIP."""
+    from portal.db import session
+    from portal.records.archive import archive_store
     from portal.records.export import start_export, stream_export
     from portal.records.queries import RecordFilter
 
@@ -63,7 +65,7 @@ def records_export(out: Path, year, policy_id, audience, class_id, person) -> No
     head = start_export(f)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("wb") as fh:
-        for chunk in stream_export(f, head):
+        for chunk in stream_export(f, head, db=session, store=archive_store()):
             fh.write(chunk)
     tmp.rename(out)
     click.echo(f"Wrote {out} ({out.stat().st_size} bytes); audit chain head {head[1]}.")

@@ -12,10 +12,12 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from portal import audit
 from portal.db import session, utcnow
 from portal.people.models import academic_year_label
-from portal.records.archive import archive_store
+from portal.records.archive import ArchiveStore
 from portal.records.queries import RecordFilter, records_query
 from portal.records.zipstream import StreamingZip
 
@@ -37,16 +39,22 @@ def start_export(f: RecordFilter, actor: Any = None) -> tuple[int, str]:
     return audit.chain_head()
 
 
-def stream_export(f: RecordFilter, head: tuple[int, str], batch: int = 500) -> Iterator[bytes]:
-    """Yield the ZIP's bytes. Call :func:`start_export` first."""
-    store = archive_store()
+def stream_export(f: RecordFilter, head: tuple[int, str], *, db: Session, store: ArchiveStore,
+                  batch: int = 500) -> Iterator[bytes]:
+    """Yield the ZIP's bytes. Call :func:`start_export` first.
+
+    Uses only *db* and *store* (no Flask context), so a response can stream it after the
+    request's context is gone.
+    """
     z = StreamingZip()
     started = utcnow()
     count = 0
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as manifest:
+    manifest = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+    result = None
+    try:
         writer = csv.DictWriter(manifest, fieldnames=MANIFEST_FIELDS)
         writer.writeheader()
-        result = session.execute(records_query(f).execution_options(yield_per=batch))
+        result = db.execute(records_query(f).execution_options(yield_per=batch))
         for row in result:
             name = ""
             if row.status == "sealed" and row.pdf_sha256:
@@ -63,8 +71,18 @@ def stream_export(f: RecordFilter, head: tuple[int, str], batch: int = 500) -> I
                 "file": name, "size": row.size or "", "sha256": row.pdf_sha256 or "",
             })
         result.close()
+        result = None
         manifest.seek(0)
         yield from z.entry("manifest.csv", _chunks(manifest))
+        yield from _trailer(z, f, head, started, count)
+    finally:
+        if result is not None:
+            result.close()
+        manifest.close()
+        z.close()
+
+
+def _trailer(z: StreamingZip, f: RecordFilter, head: tuple[int, str], started, count: int) -> Iterator[bytes]:
     entries, head_hash = head
     filters = f.as_dict()
     text = (

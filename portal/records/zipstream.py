@@ -32,6 +32,10 @@ class StreamingZip:
         self._central = tempfile.TemporaryFile()
         self._time, self._date = _dos_time(when or dt.datetime.now(dt.timezone.utc))
 
+    def close(self) -> None:
+        """Drop the spooled central directory (safe to call twice)."""
+        self._central.close()
+
     def _out(self, data: bytes) -> bytes:
         self._offset += len(data)
         return data

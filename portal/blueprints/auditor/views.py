@@ -1,8 +1,9 @@
 """The auditor portal: filter and download signed records, export them, check a PDF."""
 from __future__ import annotations
 
-from flask import Response, current_app, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.audit import chain_head
@@ -11,7 +12,7 @@ from portal.blueprints.auditor.forms import RecordFilterForm, VerifyForm
 from portal.db import session
 from portal.people.models import academic_year_label
 from portal.policies.models import AUDIENCE_LABELS
-from portal.records.archive import ArchiveError
+from portal.records.archive import ArchiveError, archive_store
 from portal.records.queries import RecordFilter, filter_choices, records_query
 from portal.security import access
 
@@ -99,7 +100,17 @@ def export_zip():
         return _problem(400, "Check the filter", "The filter for the export is not valid. Go back and choose again.")
     head = start_export(f, actor=current_user)
     name = f"signed-records-{head[0]}.zip"
-    return Response(stream_with_context(stream_export(f, head)), mimetype="application/zip", headers={
+    engine, store = current_app.extensions["portal"].engine, archive_store()
+
+    def body():
+        # Its own database session for as long as the download runs (no Flask context needed).
+        db = Session(bind=engine)
+        try:
+            yield from stream_export(f, head, db=db, store=store)
+        finally:
+            db.close()
+
+    return Response(body(), mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
 
 

@@ -98,7 +98,7 @@ def verify_pdf(data: bytes) -> Verdict:
     verdict.intact = bool(status.intact and status.valid and whole)
     if status.intact and status.valid and not whole:
         verdict.problems.append("Something was added to the file after it was sealed.")
-    if verdict.ours and not status.trusted:
+    if verdict.ours and verdict.intact and not status.trusted:
         verdict.problems.append("The certificate could not be confirmed as trusted.")
         verdict.ours = False
     verdict.evidence = _evidence(reader)

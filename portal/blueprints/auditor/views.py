@@ -17,7 +17,8 @@ from portal.records.queries import RecordFilter, filter_choices, records_query
 from portal.security import access
 
 PER_PAGE = 50
-#: Largest PDF accepted on the verification page (records are well under 1 MB).
+#: Largest PDF accepted on the verification page unless PORTAL_RECORDS_MAX_VERIFY_BYTES says
+#: otherwise (records are well under 1 MB).
 MAX_VERIFY_BYTES = 10 * 1024 * 1024
 
 
@@ -123,9 +124,10 @@ def verify():
     verdict, error = None, None
     if form.validate_on_submit():
         upload = form.file.data
-        data = upload.read(MAX_VERIFY_BYTES + 1)
-        if len(data) > MAX_VERIFY_BYTES:
-            error = f"This file is larger than {MAX_VERIFY_BYTES // (1024 * 1024)} MB; records are much smaller."
+        limit = int(current_app.config.get("PORTAL_RECORDS_MAX_VERIFY_BYTES", MAX_VERIFY_BYTES))
+        data = upload.read(limit + 1)
+        if len(data) > limit:
+            error = f"This file is larger than {_size(limit)}; records are much smaller."
         elif not data:
             error = "This file is empty."
         else:
@@ -141,6 +143,10 @@ def verify():
         error = form.file.errors[0]
     status = 400 if error else 200
     return render_template("portal/auditor/verify.html", form=form, verdict=verdict, error=error), status
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
 
 
 def _problem(code: int, title: str, message: str):

@@ -28,6 +28,8 @@ from pyhanko.sign import signers
 
 KEY_FILE = "school-seal.key.pem"
 CERT_FILE = "school-seal.cert.pem"
+#: Certificates replaced by ``keys init --force``; records they sealed still count as ours.
+RETIRED_DIR = "retired"
 
 
 class SealingKeyMissing(RuntimeError):
@@ -41,10 +43,21 @@ class SealIdentity:
     cert: asn1_x509.Certificate
     #: Trust roots for validating our seals: the top of the chain (the cert itself when self-signed).
     roots: tuple[asn1_x509.Certificate, ...]
+    #: Earlier sealing certificates of this school (``PORTAL_KEYS_DIR/retired``).
+    retired: tuple[asn1_x509.Certificate, ...] = ()
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.cert)
+
+    @property
+    def known_fingerprints(self) -> frozenset[str]:
+        """Every certificate whose seals count as this school's."""
+        return frozenset({self.fingerprint, *(fingerprint(c) for c in self.retired)})
+
+    @property
+    def all_roots(self) -> list[asn1_x509.Certificate]:
+        return [*self.roots, *(c for c in self.retired if c.self_signed in ("maybe", "yes"))]
 
 
 def fingerprint(cert: asn1_x509.Certificate) -> str:
@@ -63,6 +76,12 @@ def init_keys(keys_dir: str | os.PathLike[str], common_name: str, *, force: bool
     key_path, cert_path = folder / KEY_FILE, folder / CERT_FILE
     if key_path.exists() and not force:
         raise FileExistsError(f"{key_path} already exists")
+    if cert_path.exists():
+        # Keep the old certificate (not its key) so records it sealed still verify as ours.
+        retired = folder / RETIRED_DIR
+        retired.mkdir(exist_ok=True)
+        old = load_cert(cert_path)
+        (retired / f"{fingerprint(old)}.cert.pem").write_bytes(cert_path.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} records seal"[:64]),
@@ -115,7 +134,8 @@ def seal_identity() -> SealIdentity:
     p12 = cfg.get("PORTAL_SIGNING_P12")
     keys_dir = Path(cfg["PORTAL_KEYS_DIR"])
     key_path, cert_path = keys_dir / KEY_FILE, keys_dir / CERT_FILE
-    cache_key = (p12, _mtime(p12), str(keys_dir), _mtime(key_path), _mtime(cert_path))
+    cache_key = (p12, _mtime(p12), str(keys_dir), _mtime(key_path), _mtime(cert_path),
+                 _mtime(keys_dir / RETIRED_DIR))
     with _lock:
         if cache_key in _cache:
             return _cache[cache_key]
@@ -133,7 +153,9 @@ def seal_identity() -> SealIdentity:
             raise SealingKeyMissing("No school certificate: run `flask portal keys init` or set PORTAL_SIGNING_P12.")
         cert = signer.signing_cert
         roots = _roots(cert, list(signer.cert_registry))
-        identity = SealIdentity(signer=signer, cert=cert, roots=roots)
+        retired_dir = keys_dir / RETIRED_DIR
+        retired = tuple(load_cert(p) for p in sorted(retired_dir.glob("*.cert.pem"))) if retired_dir.is_dir() else ()
+        identity = SealIdentity(signer=signer, cert=cert, roots=roots, retired=retired)
         _cache.clear()
         _cache[cache_key] = identity
         return identity

@@ -86,8 +86,8 @@ def verify_pdf(data: bytes) -> Verdict:
     try:
         signer_cert = sig.signer_cert
         verdict.signer_name = signer_cert.subject.human_friendly
-        verdict.ours = fingerprint(signer_cert) == identity.fingerprint
-        status = validate_pdf_signature(sig, ValidationContext(trust_roots=list(identity.roots)))
+        verdict.ours = fingerprint(signer_cert) in identity.known_fingerprints
+        status = validate_pdf_signature(sig, ValidationContext(trust_roots=identity.all_roots))
     except Exception as exc:  # noqa: BLE001 - a broken signature structure is "not intact"
         log.info("verify: seal could not be checked (%s)", type(exc).__name__)
         verdict.problems.append("The seal is damaged and could not be checked.")

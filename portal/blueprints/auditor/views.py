@@ -17,9 +17,6 @@ from portal.records.queries import RecordFilter, filter_choices, records_query
 from portal.security import access
 
 PER_PAGE = 50
-#: Largest PDF accepted on the verification page unless PORTAL_RECORDS_MAX_VERIFY_BYTES says
-#: otherwise (records are well under 1 MB).
-MAX_VERIFY_BYTES = 10 * 1024 * 1024
 
 
 def _filter_form() -> tuple[RecordFilterForm, RecordFilter | None]:
@@ -124,7 +121,7 @@ def verify():
     verdict, error = None, None
     if form.validate_on_submit():
         upload = form.file.data
-        limit = int(current_app.config.get("PORTAL_RECORDS_MAX_VERIFY_BYTES", MAX_VERIFY_BYTES))
+        limit = int(current_app.config["PORTAL_RECORDS_MAX_VERIFY_BYTES"])
         data = upload.read(limit + 1)
         if len(data) > limit:
             error = f"This file is larger than {_size(limit)}; records are much smaller."

@@ -23,10 +23,10 @@ def _filter_form() -> tuple[RecordFilterForm, RecordFilter | None]:
     """The filter form bound to the query string, and the filter (None when the input is invalid)."""
     form = RecordFilterForm(request.args)
     choices = filter_choices(session)
-    form.year.choices = [(None, "Any year")] + choices["years"]
-    form.policy.choices = [(None, "Any policy")] + choices["policies"]
+    form.year.choices = [("", "Any year")] + choices["years"]
+    form.policy.choices = [("", "Any policy")] + choices["policies"]
     form.audience.choices = [("", "Any audience")] + choices["audiences"]
-    form.school_class.choices = [(None, "Any class")] + choices["classes"]
+    form.school_class.choices = [("", "Any class")] + choices["classes"]
     try:
         ok = form.validate()
     except ValueError:

@@ -117,3 +117,16 @@ def test_audit_verify_names_the_first_broken_entry(app, db, make_signature, seal
     broken = runner.invoke(args=["portal", "audit", "verify"])
     assert broken.exit_code == 1
     assert f"Audit chain BROKEN at entry {victim}: content does not match its hash" in broken.output
+
+
+def test_the_signal_from_inside_a_request_leaves_the_request_session_alone(app, db, make_signature, seal_keys):
+    """As the signing view does: commit, then send the signal while the request is still open."""
+    sig = make_signature()
+    with app.test_request_context("/portal/parent/sign", method="POST"):
+        from portal.db import session
+
+        before = session()
+        signature_committed.send(app, signature=sig)
+        assert session() is before and before.get(Signature, sig.id) is not None
+    record = db.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
+    assert record.is_sealed and record.attempts == 1

@@ -125,8 +125,8 @@ def test_the_signal_from_inside_a_request_leaves_the_request_session_alone(app, 
     with app.test_request_context("/portal/parent/sign", method="POST"):
         from portal.db import session
 
-        before = session()
+        before = session._get_current_object()
         signature_committed.send(app, signature=sig)
-        assert session() is before and before.get(Signature, sig.id) is not None
+        assert session._get_current_object() is before and before.get(Signature, sig.id) is not None
     record = db.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
     assert record.is_sealed and record.attempts == 1

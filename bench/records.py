@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import resource
@@ -62,7 +61,7 @@ def seed(app, root: Path):
     pupil.add_role(Role.PUPIL)
     policy = Policy(slug="bench-aup", title="Bench acceptable use", audience="parent")
     version = PolicyVersion(policy=policy, number=1, status="published", title=policy.title, body_md=body,
-                            published_at=dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc))
+                            published_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
     version.consent_items.append(ConsentItem(key="photos", question="Photos on the website?", position=0))
     session.add_all([settings, cls, parent, pupil, policy])
     session.flush()
@@ -80,7 +79,7 @@ def new_signatures(n: int, version_id: int, parent_id: int, pupil_id: int, text_
     from portal.signatures.models import Signature
 
     first = (session.scalar(select(Signature.id).order_by(Signature.id.desc()).limit(1)) or 0) + 1
-    at = dt.datetime(2026, 9, 15, 8, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 9, 15, 8, 0, tzinfo=dt.UTC)
     rows = [dict(id=first + i, version_id=version_id, signer_id=parent_id, signer_role="parent",
                  on_behalf_of_id=pupil_id, decision="signed", signed_name="Bea Benchley", text_sha256=text_sha,
                  signed_at=at, ip="192.0.2.7", user_agent="bench", method="online", academic_year=year)

@@ -17,7 +17,7 @@ from portal.people.models import Role
 from portal.policies.models import ConsentItem, Policy, PolicyVersion, VersionStatus
 from portal.signatures.models import ConsentAnswer, Signature
 
-__all__ = ["POLICY_MD", "make_version", "make_signature", "seal_keys", "pdfsig", "nss_db", "pdfsig_text"]
+__all__ = ["POLICY_MD", "make_signature", "make_version", "nss_db", "pdfsig", "pdfsig_text", "seal_keys"]
 
 POLICY_MD = """# Using the school's computers
 
@@ -45,7 +45,7 @@ def make_version(db, make_person):
         policy = Policy(slug=f"aup-test-{n}", title=title or f"Acceptable use {n}", audience=audience)
         version = PolicyVersion(policy=policy, number=1, status=VersionStatus.PUBLISHED.value,
                                 title=policy.title, body_md=body_md,
-                                published_at=dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc),
+                                published_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
                                 published_by_id=publisher.id)
         for i, (key, question) in enumerate(consents):
             version.consent_items.append(ConsentItem(key=key, question=question, position=i))
@@ -69,7 +69,7 @@ def make_signature(db, make_version, make_person):
             if Role.PUPIL in signer.role_set else "parent",
             on_behalf_of_id=on_behalf_of.id if on_behalf_of else None, decision=decision,
             signed_name=signer.full_name, text_sha256=hashlib.sha256(version.body_md.encode()).hexdigest(),
-            signed_at=dt.datetime(2026, 9, 14, 8, 30, 5, tzinfo=dt.timezone.utc), ip="192.0.2.10",
+            signed_at=dt.datetime(2026, 9, 14, 8, 30, 5, tzinfo=dt.UTC), ip="192.0.2.10",
             user_agent="Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0", method=method,
             witness_id=witness.id if witness else None, academic_year=year,
         )
@@ -120,7 +120,7 @@ def pdfsig_text(path, nss=None) -> str:
     args = [_need("pdfsig")]
     if nss is not None:
         args += ["-nssdir", f"sql:{nss}"]
-    return subprocess.run(args + [str(path)], capture_output=True, text=True, timeout=60).stdout
+    return subprocess.run(args + [str(path)], capture_output=True, check=False, text=True, timeout=60).stdout
 
 
 @pytest.fixture

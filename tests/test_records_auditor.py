@@ -13,7 +13,7 @@ from portal.audit.models import AuditEntry
 from portal.people.models import Role
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
-from tests.records_support import *  # noqa: F401,F403
+from tests.records_support import *
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_a_large_export_is_a_valid_zip64_free_stream(app, db, tmp_path):
         assert zf.testzip() is None and len(zf.namelist()) == 300
         assert zf.read("f/299.bin") == bytes([299 % 256]) * (299 * 37) + b"end"
     if shutil.which("zip"):
-        check = subprocess.run(["zip", "-T", str(out)], capture_output=True, text=True)
+        check = subprocess.run(["zip", "-T", str(out)], capture_output=True, check=False, text=True)
         assert check.returncode == 0 and "OK" in check.stdout, check.stdout + check.stderr
 
 

@@ -31,7 +31,7 @@ def signed_school(live_app, tmp_path):
         policy = Policy(slug="parents-home-school", title="Home and school online agreement", audience="parent")
         version = PolicyVersion(policy=policy, number=1, status="published", title=policy.title,
                                 body_md="We will talk with our child about staying safe online.",
-                                published_at=dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc))
+                                published_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
         session.add(policy)
         session.flush()
         made = {}
@@ -46,7 +46,7 @@ def signed_school(live_app, tmp_path):
                                 on_behalf_of_id=pupil.id, signed_name=parent.full_name,
                                 text_sha256=hashlib.sha256(version.body_md.encode()).hexdigest(),
                                 ip="192.0.2.44", user_agent="Browser test", academic_year=2026,
-                                signed_at=dt.datetime(2026, 9, 20, 9, 0, tzinfo=dt.timezone.utc))
+                                signed_at=dt.datetime(2026, 9, 20, 9, 0, tzinfo=dt.UTC))
                 session.add(sig)
                 session.commit()
                 made[pupil.full_name] = (code, sig.id)

@@ -19,7 +19,7 @@ from portal.people.models import Role
 from portal.records.archive import archive_store
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
-from tests.records_support import *  # noqa: F401,F403
+from tests.records_support import *
 from tests.records_support import pdfsig_text
 
 
@@ -45,12 +45,15 @@ def _sealed(app, db, make_signature, **kw):
 def _pyhanko_status(pdf: bytes, cert_path, *more_roots):
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation import async_validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
+    from portal.records import aio
+
     sig = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[0]
-    return validate_pdf_signature(sig, ValidationContext(
-        trust_roots=[load_cert_from_pemder(str(p)) for p in (cert_path, *more_roots)]))
+    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(p)) for p in (cert_path, *more_roots)])
+    # (through portal.records.aio: a browser test earlier in the session leaves an event loop running)
+    return aio.run(lambda: async_validate_pdf_signature(sig, context))
 
 
 def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
@@ -64,7 +67,7 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
 
-    text = subprocess.run([_tool("pdftotext"), str(path), "-"], capture_output=True, text=True).stdout
+    text = subprocess.run([_tool("pdftotext"), str(path), "-"], capture_output=True, check=True, text=True).stdout
     for expected in ("Using the school's computers", "I will keep my password to myself", "Rowan Quill",
                      pupil.full_name, "Photos on the school website?", "192.0.2.10", "TestBrowser/1.0",
                      sig.text_sha256, "2026-09-14 08:30:05", "Wilma Witness", "Certificate of completion",
@@ -74,9 +77,9 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     assert "Page 1 of 3" in text
 
     # PDF/A-3b identification and the evidence JSON as the one embedded file.
-    meta = subprocess.run([_tool("pdfinfo"), "-meta", str(path)], capture_output=True, text=True).stdout
+    meta = subprocess.run([_tool("pdfinfo"), "-meta", str(path)], capture_output=True, check=True, text=True).stdout
     assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta
-    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)], capture_output=True, text=True).stdout
+    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)], capture_output=True, check=True, text=True).stdout
     assert listing.splitlines() == ["1 embedded files", "1: evidence.json"]
     out = tmp_path / "evidence.json"
     subprocess.run([_tool("pdfdetach"), "-save", "1", "-o", str(out), str(path)], check=True)
@@ -88,13 +91,13 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     assert evidence["text_sha256"] == sig.text_sha256
 
     # Margin boxes use the body font: only DejaVu Sans (and its mono for hashes) are embedded.
-    fonts = subprocess.run([_tool("pdffonts"), str(path)], capture_output=True, text=True).stdout
+    fonts = subprocess.run([_tool("pdffonts"), str(path)], capture_output=True, check=True, text=True).stdout
     assert "Serif" not in fonts and "DejaVu-Sans" in fonts
 
 
 def test_pdfsig_and_pyhanko_accept_the_seal_and_catch_one_flipped_byte(
         app, db, make_signature, seal_keys, nss_db, tmp_path):
-    _, record, pdf = _sealed(app, db, make_signature)
+    _, _, pdf = _sealed(app, db, make_signature)
     good = tmp_path / "good.pdf"
     good.write_bytes(pdf)
     report = pdfsig_text(good, nss_db)
@@ -144,7 +147,7 @@ def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signatur
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fictional Trust Seal")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(7).not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -174,7 +177,7 @@ def tsa_url(tmp_path):
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Time Stamps")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(11).not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)

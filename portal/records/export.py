@@ -49,7 +49,7 @@ def stream_export(f: RecordFilter, head: tuple[int, str], *, db: Session, store:
     z = StreamingZip()
     started = utcnow()
     count = 0
-    manifest = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+    manifest = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115 - closed in finally
     result = None
     try:
         writer = csv.DictWriter(manifest, fieldnames=MANIFEST_FIELDS)

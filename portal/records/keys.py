@@ -87,7 +87,7 @@ def init_keys(keys_dir: str | os.PathLike[str], common_name: str, *, force: bool
         x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} records seal"[:64]),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, common_name[:64]),
     ])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())

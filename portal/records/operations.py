@@ -37,7 +37,7 @@ def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None
         signature_id = signature if isinstance(signature, int) else signature.id
         with app.app_context():
             make_record(signature_id)
-    except Exception:  # noqa: BLE001 - a failure here must never reach the signer
+    except Exception:  # a failure here must never reach the signer
         log.exception("signed record: could not make the record for a committed signature")
 
 

@@ -1,14 +1,13 @@
 """Seal a PDF with the school's certificate (PAdES B-B, or B-T with a TSA)."""
 from __future__ import annotations
 
-import asyncio
 import io
-from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
 
+from portal.records import aio
 from portal.records.keys import seal_identity
 from portal.records.models import SealMode
 
@@ -34,16 +33,6 @@ def seal_pdf(pdf: bytes, *, reason: str, location: str | None = None) -> tuple[b
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     pdf_signer = signers.PdfSigner(meta, signer=identity.signer, timestamper=timestamper)
-    out = _run(lambda: pdf_signer.async_sign_pdf(writer))
+    out = aio.run(lambda: pdf_signer.async_sign_pdf(writer))
     return out.getvalue(), (SealMode.B_T if timestamper else SealMode.B_B)
 
-
-def _run(make_coro):
-    """Run pyHanko's coroutine to completion, also when this thread already runs an event loop
-    (an async host server, or Playwright in tests): then it runs in a short-lived worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make_coro())
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make_coro())).result()

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
 from portal.db import session
+from portal.records import aio
 from portal.records.archive import sha256_hex
 from portal.records.keys import SealingKeyMissing, fingerprint, seal_identity
 from portal.records.models import SignedRecord
@@ -87,7 +88,8 @@ def verify_pdf(data: bytes) -> Verdict:
         signer_cert = sig.signer_cert
         verdict.signer_name = signer_cert.subject.human_friendly
         verdict.ours = fingerprint(signer_cert) in identity.known_fingerprints
-        status = validate_pdf_signature(sig, ValidationContext(trust_roots=identity.all_roots))
+        context = ValidationContext(trust_roots=identity.all_roots)
+        status = aio.run(lambda: async_validate_pdf_signature(sig, context))
     except Exception as exc:  # noqa: BLE001 - a broken signature structure is "not intact"
         log.info("verify: seal could not be checked (%s)", type(exc).__name__)
         verdict.problems.append("The seal is damaged and could not be checked.")

@@ -29,8 +29,8 @@ class StreamingZip:
     def __init__(self, when: dt.datetime | None = None) -> None:
         self._offset = 0
         self._count = 0
-        self._central = tempfile.TemporaryFile()
-        self._time, self._date = _dos_time(when or dt.datetime.now(dt.timezone.utc))
+        self._central = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish() or close()
+        self._time, self._date = _dos_time(when or dt.datetime.now(dt.UTC))
 
     def close(self) -> None:
         """Drop the spooled central directory (safe to call twice)."""

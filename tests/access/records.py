@@ -32,7 +32,7 @@ def setup(world, db) -> None:
     world.signature = Signature(
         version_id=version.id, signer_id=world.parent.id, signer_role="parent", on_behalf_of_id=world.child.id,
         signed_name=world.parent.full_name, text_sha256="0" * 64, ip="192.0.2.1", user_agent="matrix",
-        academic_year=2026, signed_at=dt.datetime(2026, 9, 10, tzinfo=dt.timezone.utc))
+        academic_year=2026, signed_at=dt.datetime(2026, 9, 10, tzinfo=dt.UTC))
     db.add(world.signature)
     db.commit()
     init_keys(current_app.config["PORTAL_KEYS_DIR"], "Matrix School")

@@ -65,7 +65,8 @@ def home():
 @bp.get("/records/<int:signature_id>.pdf")
 @access(capabilities=["records.view"])
 def record_pdf(signature_id: int):
-    from portal.records.operations import record_for, record_pdf as read_pdf
+    from portal.records.operations import record_for
+    from portal.records.operations import record_pdf as read_pdf
 
     record = record_for(signature_id)
     if record is None:
@@ -93,7 +94,7 @@ def record_pdf(signature_id: int):
 def export_zip():
     from portal.records.export import start_export, stream_export
 
-    form, f = _filter_form()
+    _, f = _filter_form()
     if f is None:
         return _problem(400, "Check the filter", "The filter for the export is not valid. Go back and choose again.")
     head = start_export(f, actor=current_user)

@@ -130,3 +130,16 @@ def test_the_signal_from_inside_a_request_leaves_the_request_session_alone(app, 
         assert session._get_current_object() is before and before.get(Signature, sig.id) is not None
     record = db.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
     assert record.is_sealed and record.attempts == 1
+
+
+def test_deferred_mode_only_queues_and_repair_makes_the_pdfs(app, db, make_signature, seal_keys):
+    app.config["PORTAL_RECORDS_DEFERRED"] = True
+    sigs = [make_signature() for _ in range(2)]
+    for sig in sigs:
+        signature_committed.send(app, signature=sig)
+    records = list(db.scalars(select(SignedRecord).order_by(SignedRecord.id)))
+    assert [(r.status, r.attempts) for r in records] == [("pending", 0), ("pending", 0)]
+    result = app.test_cli_runner().invoke(args=["portal", "records", "repair"])
+    assert "Records made: 2. Still failing: 0." in result.output
+    db.expire_all()
+    assert all(r.is_sealed for r in db.scalars(select(SignedRecord)))

@@ -30,13 +30,18 @@ def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None
     """Receiver of :data:`portal.signals.signature_committed`: make the sealed PDF.
 
     Runs in a fresh application context (its own database session and transactions) and
-    never raises: the signature has already been committed and must stand.
+    never raises: the signature has already been committed and must stand. With
+    ``PORTAL_RECORDS_DEFERRED`` it only writes the pending row (a class of 30 closing at once
+    then costs the teacher no PDF rendering); ``flask portal records repair`` makes the PDFs.
     """
     try:
         app = sender if isinstance(sender, Flask) else current_app._get_current_object()
         signature_id = signature if isinstance(signature, int) else signature.id
         with app.app_context():
-            make_record(signature_id)
+            if app.config["PORTAL_RECORDS_DEFERRED"]:
+                _get_or_create_pending(signature_id)  # `records repair` (e.g. from cron) makes the PDF
+            else:
+                make_record(signature_id)
     except Exception:  # a failure here must never reach the signer
         log.exception("signed record: could not make the record for a committed signature")
 

@@ -17,6 +17,9 @@ from portal.lti.cli import import_oneroster_command, lti_cli  # noqa: E402
 
 portal_cli.add_command(lti_cli)
 portal_cli.add_command(import_oneroster_command)
+from portal.records.cli import keys_cli, records_cli  # noqa: E402
+portal_cli.add_command(keys_cli)
+portal_cli.add_command(records_cli)
 
 
 def _url() -> str:

@@ -38,6 +38,13 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_MAX_ROSTER_BYTES": 5 * 1024 * 1024,
     #: Folder of the write-once archive of sealed PDFs.
     "PORTAL_ARCHIVE_DIR": "archive",
+    #: An ``portal.records.archive.ArchiveStore`` instance (e.g. S3-compatible) used instead of the folder.
+    "PORTAL_ARCHIVE_STORE": None,
+    #: True: a new signature only gets a pending record; `flask portal records repair` (run it
+    #: from cron or a timer) or opening the record makes the sealed PDF. False: made at once.
+    "PORTAL_RECORDS_DEFERRED": False,
+    #: Largest PDF accepted on the auditor's verification page (bytes).
+    "PORTAL_RECORDS_MAX_VERIFY_BYTES": 10 * 1024 * 1024,
     #: RFC 3161 time-stamping authority; when set, seals are PAdES B-T instead of B-B.
     "PORTAL_TSA_URL": None,
     #: PKCS#12 file with the school's sealing certificate (else the one made by `keys init`).

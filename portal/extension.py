@@ -63,6 +63,9 @@ class Portal:
         from portal.templating import register_template_helpers
 
         register_template_helpers(app)
+        from portal.records import init_app as init_records
+
+        init_records(app)
         app.register_blueprint(make_blueprint(), url_prefix=app.config["PORTAL_URL_PREFIX"] or None)
         app.cli.add_command(portal_cli)
         self._register_error_pages(app)

@@ -1,14 +1,151 @@
+"""The auditor portal: filter and download signed records, export them, check a PDF."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import Response, current_app, render_template, request
+from flask_login import current_user
+from sqlalchemy.orm import Session
 
+from portal import audit
 from portal.audit import chain_head
 from portal.blueprints.auditor import bp
+from portal.blueprints.auditor.forms import RecordFilterForm, VerifyForm
+from portal.db import session
+from portal.people.models import academic_year_label
+from portal.policies.models import AUDIENCE_LABELS
+from portal.records.archive import ArchiveError, archive_store
+from portal.records.queries import RecordFilter, filter_choices, records_query
 from portal.security import access
+
+PER_PAGE = 50
+
+
+def _filter_form() -> tuple[RecordFilterForm, RecordFilter | None]:
+    """The filter form bound to the query string, and the filter (None when the input is invalid)."""
+    form = RecordFilterForm(request.args)
+    choices = filter_choices(session)
+    form.year.choices = [("", "Any year")] + choices["years"]
+    form.policy.choices = [("", "Any policy")] + choices["policies"]
+    form.audience.choices = [("", "Any audience")] + choices["audiences"]
+    form.school_class.choices = [("", "Any class")] + choices["classes"]
+    try:
+        ok = form.validate()
+    except ValueError:
+        ok = False
+    if not ok:
+        return form, None
+    return form, RecordFilter(academic_year=form.year.data, policy_id=form.policy.data,
+                              audience=form.audience.data or None, class_id=form.school_class.data,
+                              person=(form.person.data or "").strip() or None)
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    return max(1, min(int(raw), 100000)) if raw.isdigit() else 1
 
 
 @bp.get("/")
 @access(capabilities=["records.view"])
 def home():
+    form, f = _filter_form()
+    rows, has_next, page = [], False, _page()
+    if f is not None:
+        stmt = records_query(f).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
+        rows = session.execute(stmt).all()
+        has_next = len(rows) > PER_PAGE
+        rows = rows[:PER_PAGE]
     count, head = chain_head()
-    return render_template("portal/auditor/home.html", audit_count=count, audit_head=head)
+    args = {k: v for k, v in request.args.items() if k not in ("page", "submit") and v}
+    return render_template(
+        "portal/auditor/home.html", form=form, rows=rows, page=page, has_next=has_next, args=args,
+        audit_count=count, audit_head=head, academic_year_label=academic_year_label, audience_labels={a.value: label for a, label in AUDIENCE_LABELS.items()},
+        filtered=bool(args),
+    ), (200 if f is not None else 400)
+
+
+@bp.get("/records/<int:signature_id>.pdf")
+@access(capabilities=["records.view"])
+def record_pdf(signature_id: int):
+    from portal.records.operations import record_for
+    from portal.records.operations import record_pdf as read_pdf
+
+    record = record_for(signature_id)
+    if record is None:
+        return _problem(404, "Record not found", "There is no signature with that number.")
+    if not record.is_sealed:
+        return _problem(503, "Not ready yet", "The sealed PDF of this record could not be made yet. "
+                        "The portal will try again; you can also ask the school to run `flask portal records repair`.")
+    try:
+        data = read_pdf(record)
+    except ArchiveError as exc:
+        current_app.logger.error("signed record %s: %s", record.id, exc)
+        audit.record("record.integrity_failed", actor=current_user, target=record)
+        session.commit()
+        return _problem(500, "Archived copy is damaged", "The archived PDF of this record is missing or does not "
+                        "match its recorded fingerprint. The school has been told in its audit log.")
+    audit.record("record.downloaded", actor=current_user, target=record)
+    session.commit()
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="signature-{signature_id}.pdf"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+@bp.get("/export.zip")
+@access(capabilities=["records.export"])
+def export_zip():
+    from portal.records.export import start_export, stream_export
+
+    _, f = _filter_form()
+    if f is None:
+        return _problem(400, "Check the filter", "The filter for the export is not valid. Go back and choose again.")
+    head = start_export(f, actor=current_user)
+    name = f"signed-records-{head[0]}.zip"
+    engine, store = current_app.extensions["portal"].engine, archive_store()
+
+    def body():
+        # Its own database session for as long as the download runs (no Flask context needed).
+        db = Session(bind=engine)
+        try:
+            yield from stream_export(f, head, db=db, store=store)
+        finally:
+            db.close()
+
+    return Response(body(), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@access(capabilities=["records.view"])
+def verify():
+    from portal.records.verify import NotAPdf, verify_pdf
+
+    form = VerifyForm()
+    verdict, error = None, None
+    if form.validate_on_submit():
+        upload = form.file.data
+        limit = int(current_app.config["PORTAL_RECORDS_MAX_VERIFY_BYTES"])
+        data = upload.read(limit + 1)
+        if len(data) > limit:
+            error = f"This file is larger than {_size(limit)}; records are much smaller."
+        elif not data:
+            error = "This file is empty."
+        else:
+            try:
+                verdict = verify_pdf(data)
+            except NotAPdf as exc:
+                error = str(exc)
+            else:
+                audit.record("record.verified", actor=current_user, genuine=verdict.genuine,
+                             sha256=verdict.sha256, signature_id=verdict.signature_id)
+                session.commit()
+    elif form.file.errors:
+        error = form.file.errors[0]
+    status = 400 if error else 200
+    return render_template("portal/auditor/verify.html", form=form, verdict=verdict, error=error), status
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+def _problem(code: int, title: str, message: str):
+    return render_template("portal/error.html", code=code, title=title, message=message), code

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import Length, Optional
+
+
+def _int_or_none(value):
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+class RecordFilterForm(FlaskForm):
+    """The filter on the records page (a GET form: nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    year = SelectField("Academic year", coerce=_int_or_none, validators=[Optional()])
+    policy = SelectField("Policy", coerce=_int_or_none, validators=[Optional()])
+    audience = SelectField("Audience", validators=[Optional()])
+    school_class = SelectField("Class", coerce=_int_or_none, validators=[Optional()])
+    person = StringField("Name or roster id", validators=[Optional(), Length(max=100)])
+    submit = SubmitField("Show records")
+
+
+class VerifyForm(FlaskForm):
+    file = FileField("PDF file", validators=[FileRequired("Choose a PDF file to check.")])
+    submit = SubmitField("Check this PDF")

@@ -1,0 +1,101 @@
+"""``flask portal keys ...`` and ``flask portal records ...``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+keys_cli = AppGroup("keys", help="The school's certificate that seals signed records.")
+records_cli = AppGroup("records", help="Sealed PDF records of signatures.")
+
+
+@keys_cli.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing key (old records stay valid only with the old cert).")
+@with_appcontext
+def keys_init(force: bool) -> None:
+    """Make a self-signed school certificate and key in PORTAL_KEYS_DIR."""
+    from portal.people.models import SchoolSettings
+    from portal.records.keys import init_keys, load_cert
+
+    settings = SchoolSettings.get()
+    name = settings.name if settings else current_app.config["PORTAL_PRODUCT_NAME"]
+    try:
+        key, cert = init_keys(current_app.config["PORTAL_KEYS_DIR"], name, force=force)
+    except FileExistsError as exc:
+        raise click.ClickException(f"{exc}; use --force to replace it.") from None
+    fp = load_cert(cert).sha256.hex()
+    click.echo(f"Key: {key} (mode 0600)\nCertificate: {cert}\nSHA-256 fingerprint: {fp}")
+
+
+@records_cli.command("repair")
+@click.option("--limit", type=int, default=None, help="At most this many records.")
+@with_appcontext
+def records_repair(limit: int | None) -> None:
+    """Make the sealed PDF of every signature that lacks one (safe to run again)."""
+    from portal.records.operations import repair
+
+    sealed, failed = repair(limit)
+    click.echo(f"Records made: {sealed}. Still failing: {failed}.")
+    if failed:
+        sys.exit(1)
+
+
+@records_cli.command("export")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="ZIP file to write (must not exist).")
+@click.option("--year", type=int, default=None, help="Academic year by its starting year, e.g. 2026.")
+@click.option("--policy", "policy_id", type=int, default=None, help="Policy id.")
+@click.option("--audience", default=None, help="Audience, e.g. parent or pupil_ks2.")
+@click.option("--class", "class_id", type=int, default=None, help="Class id.")
+@click.option("--person", default=None, help="Part of a signer's or pupil's name, or a roster id.")
+@with_appcontext
+def records_export(out: Path, year, policy_id, audience, class_id, person) -> None:
+    """Write the PDFs, manifest.csv and the audit-chain head to a ZIP."""
+    from portal.db import session
+    from portal.records.archive import archive_store
+    from portal.records.export import start_export, stream_export
+    from portal.records.queries import RecordFilter
+
+    if out.exists():
+        raise click.ClickException(f"{out} already exists.")
+    f = RecordFilter(academic_year=year, policy_id=policy_id, audience=audience, class_id=class_id, person=person)
+    head = start_export(f)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("wb") as fh:
+        for chunk in stream_export(f, head, db=session, store=archive_store()):
+            fh.write(chunk)
+    tmp.rename(out)
+    click.echo(f"Wrote {out} ({out.stat().st_size} bytes); audit chain head {head[1]}.")
+
+
+@records_cli.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def records_verify(file: Path) -> None:
+    """Say whether FILE is a genuine, unchanged record sealed by this school (exit 0 only then)."""
+    from portal import audit
+    from portal.db import session
+    from portal.records.verify import NotAPdf, verify_pdf
+
+    limit = current_app.config["PORTAL_MAX_UPLOAD_BYTES"]
+    if file.stat().st_size > limit:
+        raise click.ClickException(f"{file.name} is larger than {limit} bytes.")
+    try:
+        verdict = verify_pdf(file.read_bytes())
+    except NotAPdf as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record("record.verified", genuine=verdict.genuine, sha256=verdict.sha256,
+                 signature_id=verdict.signature_id)
+    session.commit()
+    click.echo(verdict.summary)
+    click.echo(f"SHA-256 of the file: {verdict.sha256}")
+    if verdict.signer_name:
+        click.echo(f"Sealed by: {verdict.signer_name}")
+    if verdict.record is not None:
+        click.echo(f"Identical to archived record {verdict.record.id}.")
+    for p in verdict.problems:
+        click.echo(f"Note: {p}")
+    sys.exit(0 if verdict.genuine else 1)

@@ -1,0 +1,103 @@
+"""The auditor's ZIP: every selected record's PDF, ``manifest.csv`` and the audit-chain head.
+
+Streamed in constant memory: rows come from the database in batches, PDFs from the archive
+in chunks (checked against their SHA-256 as they go), the manifest and the ZIP's central
+directory are spooled to temporary files.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.db import session, utcnow
+from portal.people.models import academic_year_label
+from portal.records.archive import ArchiveStore
+from portal.records.queries import RecordFilter, records_query
+from portal.records.zipstream import StreamingZip
+
+MANIFEST_FIELDS = [
+    "signature_id", "record_id", "status", "academic_year", "policy", "version", "audience", "signer",
+    "signer_role", "on_behalf_of", "class", "decision", "method", "signed_at_utc", "seal_mode", "file",
+    "size", "sha256",
+]
+
+
+def record_filename(row: Any) -> str:
+    return f"records/{row.academic_year}/signature-{row.signature_id}.pdf"
+
+
+def start_export(f: RecordFilter, actor: Any = None) -> tuple[int, str]:
+    """Audit the export and commit; returns the chain head (count, hash) to put in the ZIP."""
+    audit.record("records.exported", actor=actor, filters=f.as_dict())
+    session.commit()
+    return audit.chain_head()
+
+
+def stream_export(f: RecordFilter, head: tuple[int, str], *, db: Session, store: ArchiveStore,
+                  batch: int = 500) -> Iterator[bytes]:
+    """Yield the ZIP's bytes. Call :func:`start_export` first.
+
+    Uses only *db* and *store* (no Flask context), so a response can stream it after the
+    request's context is gone.
+    """
+    z = StreamingZip()
+    started = utcnow()
+    count = 0
+    manifest = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115 - closed in finally
+    result = None
+    try:
+        writer = csv.DictWriter(manifest, fieldnames=MANIFEST_FIELDS)
+        writer.writeheader()
+        result = db.execute(records_query(f).execution_options(yield_per=batch))
+        for row in result:
+            name = ""
+            if row.status == "sealed" and row.pdf_sha256:
+                name = record_filename(row)
+                yield from z.entry(name, store.iter_verified(row.pdf_sha256))
+                count += 1
+            writer.writerow({
+                "signature_id": row.signature_id, "record_id": row.record_id or "",
+                "status": row.status or "missing", "academic_year": academic_year_label(row.academic_year),
+                "policy": row.policy_title, "version": row.version_number, "audience": row.audience,
+                "signer": row.signer_name, "signer_role": row.signer_role, "on_behalf_of": row.pupil_name or "",
+                "class": row.class_name or "", "decision": row.decision, "method": row.method,
+                "signed_at_utc": row.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seal_mode": row.seal_mode or "",
+                "file": name, "size": row.size or "", "sha256": row.pdf_sha256 or "",
+            })
+        result.close()
+        result = None
+        manifest.seek(0)
+        yield from z.entry("manifest.csv", _chunks(manifest))
+        yield from _trailer(z, f, head, started, count)
+    finally:
+        if result is not None:
+            result.close()
+        manifest.close()
+        z.close()
+
+
+def _trailer(z: StreamingZip, f: RecordFilter, head: tuple[int, str], started, count: int) -> Iterator[bytes]:
+    entries, head_hash = head
+    filters = f.as_dict()
+    text = (
+        "Countersign signed-records export\n"
+        f"Made at (UTC): {started.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+        f"Filters: {', '.join(f'{k}={v}' for k, v in filters.items()) or 'none'}\n"
+        f"PDF files: {count}\n"
+        f"Audit log entries: {entries}\n"
+        f"Audit chain head (SHA-256 of the newest entry): {head_hash}\n"
+        "Run `flask portal audit verify` on the school's server: the chain must reach this head.\n"
+    )
+    yield from z.file("audit-chain-head.txt", text.encode("utf-8"))
+    yield from z.finish()
+
+
+def _chunks(f: io.TextIOBase, size: int = 64 * 1024) -> Iterator[bytes]:
+    while block := f.read(size):
+        yield block.encode("utf-8")

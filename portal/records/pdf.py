@@ -1,0 +1,94 @@
+"""The record PDF: what was signed, by whom, and the evidence, as PDF/A-3b."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import render_template
+from weasyprint import HTML, Attachment
+
+from portal.paths import STATIC_DIR
+from portal.people.models import SchoolSettings, academic_year_label
+from portal.policies.models import Audience
+from portal.records.fetcher import StaticOnlyFetcher
+from portal.records.rendering import policy_html
+from portal.signatures.models import Signature
+
+EVIDENCE_NAME = "evidence.json"
+EVIDENCE_VERSION = 1
+
+
+def _person(p) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"id": p.id, "name": p.full_name, "external_id": p.external_id}
+
+
+def evidence_of(signature: Signature) -> dict[str, Any]:
+    """The machine-readable evidence attached to the PDF (and shown on it)."""
+    version = signature.version
+    policy = version.policy
+    answers = sorted(signature.consent_answers, key=lambda a: (a.consent_item.position, a.consent_item.key))
+    settings = SchoolSettings.get()
+    return {
+        "format": "countersign-evidence",
+        "format_version": EVIDENCE_VERSION,
+        "school": settings.name if settings else None,
+        "signature_id": signature.id,
+        "decision": signature.decision,
+        "decline_reason": signature.decline_reason,
+        "policy": {
+            "id": policy.id, "slug": policy.slug, "title": version.title, "audience": policy.audience,
+            "version_id": version.id, "version_number": version.number,
+            "published_at": version.published_at.isoformat() if version.published_at else None,
+        },
+        "text_sha256": signature.text_sha256,
+        "body_md_sha256": hashlib.sha256((version.body_md or "").encode("utf-8")).hexdigest(),
+        "signer": {**_person(signature.signer), "role": signature.signer_role, "typed_name": signature.signed_name},
+        "on_behalf_of": _person(signature.on_behalf_of),
+        "witness": _person(signature.witness),
+        "signed_at": signature.signed_at.isoformat(),
+        "ip": signature.ip,
+        "user_agent": signature.user_agent,
+        "method": signature.method,
+        "academic_year": signature.academic_year,
+        "consents": [
+            {"key": a.consent_item.key, "question": a.consent_item.question, "answer": bool(a.answer),
+             "answered_at": a.answered_at.isoformat()}
+            for a in answers
+        ],
+    }
+
+
+def evidence_json(evidence: dict[str, Any]) -> bytes:
+    return json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def record_html(signature: Signature, evidence: dict[str, Any]) -> str:
+    """The HTML of the record (rendered with the app's Jinja environment)."""
+    version = signature.version
+    try:
+        audience = Audience(version.policy.audience).label
+    except ValueError:
+        audience = version.policy.audience
+    return render_template(
+        "portal/pdf/record.html",
+        sig=signature,
+        version=version,
+        audience=audience,
+        policy_body=policy_html(version.body_md),
+        evidence=evidence,
+        academic_year=academic_year_label(signature.academic_year),
+    )
+
+
+def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    """Render *html* to PDF/A-3b with the static-only fetcher, attaching the evidence JSON."""
+    fetcher = fetcher or StaticOnlyFetcher(STATIC_DIR)
+    attachments = []
+    if attachment is not None:
+        attachments.append(Attachment(string=attachment, name=EVIDENCE_NAME, relationship="Data",
+                                      description="Evidence of the signature (JSON)"))
+    return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(
+        pdf_variant="pdf/a-3b", attachments=attachments, uncompressed_pdf=False)

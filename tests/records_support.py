@@ -1,0 +1,128 @@
+"""Fixtures for the signed-records tests: policies, signatures, keys, pdfsig with an NSS db.
+
+Signature rows are created directly (the signing UI is built elsewhere); all names invented.
+Import the fixtures with ``from tests.records_support import *``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import shutil
+import subprocess
+
+import pytest
+
+from portal.people.models import Role
+from portal.policies.models import ConsentItem, Policy, PolicyVersion, VersionStatus
+from portal.signatures.models import ConsentAnswer, Signature
+
+__all__ = ["POLICY_MD", "make_signature", "make_version", "nss_db", "pdfsig", "pdfsig_text", "seal_keys"]
+
+POLICY_MD = """# Using the school's computers
+
+We ask everyone to use the school's devices kindly and safely.
+
+## What I will do
+
+- I will keep my password to myself.
+- I will tell a trusted adult if something online worries me.
+
+| Rule | Why |
+|------|-----|
+| Log off | So nobody uses my account |
+"""
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_version(db, make_person):
+    def _make(body_md: str = POLICY_MD, audience: str = "parent", title: str | None = None,
+              consents: tuple[tuple[str, str], ...] = (("photos_website", "Photos on the school website?"),)):
+        n = next(_seq)
+        publisher = make_person(Role.TEACHER, given="Pablo")
+        policy = Policy(slug=f"aup-test-{n}", title=title or f"Acceptable use {n}", audience=audience)
+        version = PolicyVersion(policy=policy, number=1, status=VersionStatus.PUBLISHED.value,
+                                title=policy.title, body_md=body_md,
+                                published_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
+                                published_by_id=publisher.id)
+        for i, (key, question) in enumerate(consents):
+            version.consent_items.append(ConsentItem(key=key, question=question, position=i))
+        db.add(policy)
+        db.commit()
+        return version
+
+    return _make
+
+
+@pytest.fixture
+def make_signature(db, make_version, make_person):
+    """``make_signature(version=None, signer=None, on_behalf_of=None, ...)`` -> committed Signature."""
+
+    def _make(version=None, signer=None, on_behalf_of=None, answers=(True,), year=2026, method="online",
+              witness=None, decision="signed"):
+        version = version or make_version()
+        signer = signer or make_person(Role.PARENT, given="Sigrid")
+        sig = Signature(
+            version_id=version.id, signer_id=signer.id, signer_role="parent" if on_behalf_of else "pupil"
+            if Role.PUPIL in signer.role_set else "parent",
+            on_behalf_of_id=on_behalf_of.id if on_behalf_of else None, decision=decision,
+            signed_name=signer.full_name, text_sha256=hashlib.sha256(version.body_md.encode()).hexdigest(),
+            signed_at=dt.datetime(2026, 9, 14, 8, 30, 5, tzinfo=dt.UTC), ip="192.0.2.10",
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0", method=method,
+            witness_id=witness.id if witness else None, academic_year=year,
+        )
+        db.add(sig)
+        db.flush()
+        for item, answer in zip(version.consent_items, answers):
+            db.add(ConsentAnswer(consent_item_id=item.id, signature_id=sig.id, person_id=signer.id,
+                                 pupil_id=on_behalf_of.id if on_behalf_of else None, answer=answer))
+        db.commit()
+        return sig
+
+    return _make
+
+
+@pytest.fixture
+def seal_keys(app):
+    """The school's self-signed sealing certificate, made as ``flask portal keys init`` does."""
+    result = app.test_cli_runner().invoke(args=["portal", "keys", "init"])
+    assert result.exit_code == 0, result.output
+    return app.config["PORTAL_KEYS_DIR"]
+
+
+def _need(tool: str) -> str:
+    from tests.deps import unavailable
+
+    path = shutil.which(tool)
+    if not path:
+        unavailable(f"{tool} is not installed")
+    return path
+
+
+@pytest.fixture
+def nss_db(tmp_path, seal_keys):
+    """An NSS database that trusts the school's certificate (for pdfsig)."""
+    from pathlib import Path
+
+    certutil = _need("certutil")
+    d = tmp_path / "nss"
+    d.mkdir()
+    subprocess.run([certutil, "-N", "-d", f"sql:{d}", "--empty-password"], check=True, capture_output=True)
+    subprocess.run([certutil, "-A", "-d", f"sql:{d}", "-n", "school-seal", "-t", "CT,C,C",
+                    "-i", str(Path(seal_keys) / "school-seal.cert.pem")], check=True, capture_output=True)
+    return d
+
+
+def pdfsig_text(path, nss=None) -> str:
+    """pdfsig's report. pdfsig exits 0 even on failures, so callers check the text."""
+    args = [_need("pdfsig")]
+    if nss is not None:
+        args += ["-nssdir", f"sql:{nss}"]
+    return subprocess.run(args + [str(path)], capture_output=True, check=False, text=True, timeout=60).stdout
+
+
+@pytest.fixture
+def pdfsig():
+    return pdfsig_text

@@ -8,16 +8,16 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from portal.lti.cli import import_oneroster_command, lti_cli
+from portal.records.cli import keys_cli, records_cli
+
 portal_cli = AppGroup("portal", help="Countersign portal commands.")
 db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic version table).")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 portal_cli.add_command(db_cli)
 portal_cli.add_command(audit_cli)
-from portal.lti.cli import import_oneroster_command, lti_cli  # noqa: E402
-
 portal_cli.add_command(lti_cli)
 portal_cli.add_command(import_oneroster_command)
-from portal.records.cli import keys_cli, records_cli  # noqa: E402
 portal_cli.add_command(keys_cli)
 portal_cli.add_command(records_cli)
 

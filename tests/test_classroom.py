@@ -382,6 +382,8 @@ def test_actions_are_audited_without_personal_text(app, db, y2, teacher, login_a
     device.post(f"/portal/classroom/device/pupils/{y2.amy.id}")
     client.post(f"/portal/classroom/sessions/{sid}/close")
     actions = db.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    # Other areas (sealed records) may add their own entries after the close.
+    actions = [a for a in actions if a.startswith(("classroom.", "signature."))]
     assert actions[-4:] == ["classroom.session_started", "classroom.acknowledged", "signature.created",
                             "classroom.session_closed"]
 

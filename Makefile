@@ -36,6 +36,8 @@ migrate: install
 
 demo: migrate
 	@$(RUN_ENV) $(VENV)/bin/flask portal demo --if-empty
+	@$(RUN_ENV) $(VENV)/bin/flask portal keys init --if-missing
+	@$(RUN_ENV) $(VENV)/bin/flask portal records repair
 
 run: demo
 	@$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)

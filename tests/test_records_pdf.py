@@ -134,6 +134,9 @@ def test_keys_init_makes_a_private_key_and_refuses_to_overwrite(app, seal_keys):
     result = app.test_cli_runner().invoke(args=["portal", "keys", "init"])
     assert result.exit_code != 0 and "already exists" in result.output
     assert Path(key).read_bytes() == before
+    quiet = app.test_cli_runner().invoke(args=["portal", "keys", "init", "--if-missing"])
+    assert quiet.exit_code == 0 and "nothing changed" in quiet.output
+    assert Path(key).read_bytes() == before
 
 
 def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signature, tmp_path):

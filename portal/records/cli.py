@@ -14,8 +14,9 @@ records_cli = AppGroup("records", help="Sealed PDF records of signatures.")
 
 @keys_cli.command("init")
 @click.option("--force", is_flag=True, help="Replace an existing key (old records stay valid only with the old cert).")
+@click.option("--if-missing", is_flag=True, help="Do nothing (and succeed) when a key already exists.")
 @with_appcontext
-def keys_init(force: bool) -> None:
+def keys_init(force: bool, if_missing: bool) -> None:
     """Make a self-signed school certificate and key in PORTAL_KEYS_DIR."""
     from portal.people.models import SchoolSettings
     from portal.records.keys import init_keys, load_cert
@@ -25,6 +26,9 @@ def keys_init(force: bool) -> None:
     try:
         key, cert = init_keys(current_app.config["PORTAL_KEYS_DIR"], name, force=force)
     except FileExistsError as exc:
+        if if_missing:
+            click.echo("The school certificate already exists; nothing changed.")
+            return
         raise click.ClickException(f"{exc}; use --force to replace it.") from None
     fp = load_cert(cert).sha256.hex()
     click.echo(f"Key: {key} (mode 0600)\nCertificate: {cert}\nSHA-256 fingerprint: {fp}")

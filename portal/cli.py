@@ -11,8 +11,10 @@ from flask.cli import AppGroup, with_appcontext
 portal_cli = AppGroup("portal", help="Countersign portal commands.")
 db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic version table).")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+policies_cli = AppGroup("policies", help="Acceptable-use policies.")
 portal_cli.add_command(db_cli)
 portal_cli.add_command(audit_cli)
+portal_cli.add_command(policies_cli)
 
 
 def _url() -> str:
@@ -102,6 +104,21 @@ def audit_verify() -> None:
     click.echo(f"Audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
                f"({report.count} entries before it are intact).", err=True)
     sys.exit(1)
+
+
+@policies_cli.command("load-defaults")
+@with_appcontext
+def policies_load_defaults() -> None:
+    """Create and publish the default policy pack (policies that already exist are kept)."""
+    from portal.db import session
+    from portal.policies.pack import load_default_pack
+
+    created = load_default_pack()
+    session.commit()
+    if created:
+        click.echo(f"Published {len(created)} default policies: {', '.join(p.slug for p in created)}.")
+    else:
+        click.echo("The default policies are already loaded; nothing changed.")
 
 
 def main() -> None:

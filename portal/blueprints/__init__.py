@@ -12,7 +12,7 @@ from flask import Blueprint
 from portal.paths import STATIC_DIR, TEMPLATES_DIR
 
 #: Area packages under ``portal.blueprints``; each has ``bp`` and a ``views`` module.
-AREAS: tuple[str, ...] = ("auth", "parent", "pupil", "staff", "auditor", "admin")
+AREAS: tuple[str, ...] = ("auth", "parent", "pupil", "staff", "auditor", "admin", "policies")
 
 
 def make_blueprint() -> Blueprint:

@@ -122,3 +122,19 @@ class ConsentItem(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     version: Mapped[PolicyVersion] = relationship(back_populates="consent_items")
+
+
+class PolicyReminder(Base):
+    """One reminder email sent to one person (about their own or their children's policies).
+
+    Nobody is reminded twice within :data:`portal.policies.operations.REMINDER_INTERVAL`.
+    """
+
+    __tablename__ = "portal_policy_reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"), index=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    #: How many outstanding items the message listed.
+    items: Mapped[int] = mapped_column(Integer, default=0)

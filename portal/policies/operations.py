@@ -105,12 +105,14 @@ def create_draft(policy: Policy, *, actor: Person | None = None, title: str | No
         _check_text(title, body_md, change_note)
     number = (session.scalar(select(func.max(PolicyVersion.number)).where(PolicyVersion.policy_id == policy.id))
               or 0) + 1
-    version = PolicyVersion(policy=policy, number=number, status=VersionStatus.DRAFT.value, title=title.strip(),
-                            body_md=body_md, change_note=change_note.strip(), requires_resign=True)
-    if latest is not None:
-        for item in latest.consent_items:
+    copied = list(latest.consent_items) if latest is not None else []
+    with session.no_autoflush:
+        version = PolicyVersion(policy=policy, number=number, status=VersionStatus.DRAFT.value,
+                                title=title.strip(), body_md=body_md, change_note=change_note.strip(),
+                                requires_resign=True)
+        session.add(version)
+        for item in copied:
             version.consent_items.append(ConsentItem(key=item.key, question=item.question, position=item.position))
-    session.add(version)
     session.flush()
     audit.record("policy.draft_created", actor=actor, target=version, policy_id=policy.id, number=number)
     return version

@@ -45,15 +45,14 @@ def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
 
     def heading_open(self, tokens, idx, options, env):
-        # The page title is the only h1: shift every heading in the body down one level.
-        token = tokens[idx]
-        level = min(int(token.tag[1]) + 1, 6)
-        token.tag = f"h{level}"
+        # The page title is the only h1: a "#" heading in the body becomes h2.
+        if tokens[idx].tag == "h1":
+            tokens[idx].tag = "h2"
         return self.renderToken(tokens, idx, options, env)
 
     def heading_close(self, tokens, idx, options, env):
-        token = tokens[idx]
-        token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+        if tokens[idx].tag == "h1":
+            tokens[idx].tag = "h2"
         return self.renderToken(tokens, idx, options, env)
 
     md.add_render_rule("heading_open", heading_open)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.policies.models import Audience
 from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE
 from portal.policies.rendering import MAX_BODY_BYTES
 
-YES_NO = [("yes", "Yes"), ("no", "No")]
+YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 
 
 class SignForm(FlaskForm):
@@ -38,7 +39,7 @@ class DeclineForm(FlaskForm):
 class PolicyForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
     slug = StringField("Short name", validators=[DataRequired(), Length(min=2, max=80)])
-    audience = SelectField("Who it is for", choices=[(a.value, a.label) for a in Audience])
+    audience = SelectField("Who it is for", choices=[SelectChoice(a.value, a.label) for a in Audience])
     send_variant = BooleanField("This is the SEND (easy-read) variant of a pupil policy")
 
 
@@ -57,8 +58,8 @@ class VersionForm(FlaskForm):
 
 class PublishForm(FlaskForm):
     change = RadioField("What kind of change is this?", choices=[
-        ("resign", "Everyone must read and sign again"),
-        ("minor", "Minor change: signatures of the previous version still count"),
+        SelectChoice("resign", "Everyone must read and sign again"),
+        SelectChoice("minor", "Minor change: signatures of the previous version still count"),
     ], validators=[InputRequired("Choose the kind of change.")])
     change_note = StringField("What changed", validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
 

@@ -62,7 +62,7 @@ def sign(version_id: int):
 
     rendered = render_version(version)
     form = sign_form_for(version.consent_items)
-    decline_form = DeclineForm()
+    decline_form = DeclineForm(prefix="decline")
     can_decline = operations.can_decline(req)
     error = None
     status = 200

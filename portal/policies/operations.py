@@ -219,8 +219,11 @@ def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
 
 
 def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method | None = None,
-         today: dt.date | None = None) -> Signature:
+         witness: Person | None = None, today: dt.date | None = None) -> Signature:
     """Record *signer*'s signature for *req* (flushes, audits; the caller commits and signals).
+
+    :param method: defaults to ``COUNTERSIGN`` for a parent signing for a child, else ``ONLINE``;
+        other areas pass ``Method.IN_CLASS`` (with *witness*) or ``Method.LTI``.
 
     :raises SigningError: the text changed, the name does not match, a consent question is
         unanswered, the box is not ticked, or it is already signed.
@@ -246,6 +249,7 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
         ip=(form.ip or "unknown")[:64],
         user_agent=(form.user_agent or "")[:400],
         method=(method or req.method).value,
+        witness_id=getattr(witness, "id", None),
         academic_year=current_academic_year(today),
     )
     session.add(sig)

@@ -372,8 +372,9 @@ def consent_for_pupil(pupil: Person, key: str) -> bool | None:
     answers: list[bool] = []
     for parent in parents_of(pupil):
         latest = latest_answers(parent)
-        row = latest.get((key, pupil.id)) or latest.get((key, None))
-        if row is not None:
+        rows = [r for r in (latest.get((key, pupil.id)), latest.get((key, None))) if r is not None]
+        if rows:
+            row = max(rows, key=lambda r: (r.answered_at, r.id))
             answers.append(row.answer)
     if not answers:
         return None

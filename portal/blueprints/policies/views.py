@@ -141,15 +141,7 @@ def consents():
     rows = sorted(latest.values(), key=lambda a: (a.pupil_id or 0, a.consent_item.position, a.consent_item.key))
     pupils = {p.id: p for p in session.scalars(select(Person).where(
         Person.id.in_([r.pupil_id for r in rows if r.pupil_id])))}
-    if request.method == "POST":
-        from flask_wtf.csrf import validate_csrf
-        from wtforms import ValidationError
-
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                validate_csrf(request.form.get("csrf_token"))
-            except ValidationError:
-                abort(400)
+    if request.method == "POST":  # CSRFProtect has checked the token before the view runs
         changed = 0
         bad = False
         for row in rows:

@@ -2,6 +2,7 @@
 dashboard counts change. axe-core must find nothing on every page visited."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -38,8 +39,6 @@ def family(live_app):
             kid.add_role(Role.PUPIL)
             session.add(kid)
             session.flush()
-            import datetime as dt
-
             session.add(PupilProfile(person_id=kid.id, year_group=year, date_of_birth=dt.date(2026 - 5 - year, 5, 1),
                                      class_id=classes[code].id))
             session.add(GuardianLink(parent_id=parent.id, pupil_id=kid.id))

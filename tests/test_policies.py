@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from portal import signals
 from portal.audit.models import AuditEntry
-from portal.people.models import GuardianLink, Role
+from portal.people.models import Role
 from portal.policies import operations, queries
 from portal.policies.models import Audience, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.pack import PACK, load_default_pack
@@ -509,7 +509,7 @@ def test_reminders_respect_the_seven_day_rule(app, db, pack, make_person, make_p
     no_account = make_pupil(year_group=8, given="Noemail")
     mum = make_parent(no_account, given="Mum")
     reqs = queries.school_requirements()
-    now = dt.datetime(2026, 11, 10, 9, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 10, 9, 0, tzinfo=dt.UTC)
     result = operations.send_reminders(reqs, now=now)
     db.commit()
     sent_to = {p.id for p in result.sent}
@@ -552,13 +552,13 @@ def test_remind_button_sends_mail_once(app, db, family, school, login_as, mailbo
 
 
 def _row(page: str, label: str) -> str:
-    m = re.search(rf"<th scope=\"row\">(?:<a [^>]*>)?{re.escape(label)}(?:</a>)?</th>(.*?)</tr>", page, re.S)
+    m = re.search(rf"<th scope=\"row\">(?:<a [^>]*>)?{re.escape(label)}(?:</a>)?</th>(.*?)</tr>", page, re.DOTALL)
     assert m, label
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", m.group(1))).strip()
 
 
 def test_dashboard_counts_signed_declined_and_outstanding(db, family, school, login_as, make_parent):
-    parent, ks1, ks3 = family
+    parent, ks1, _ks3 = family
     second = make_parent(ks1, given="Second")
     head = login_as(school.head)
     before = head.get("/portal/policies/compliance/").get_data(as_text=True)
@@ -619,3 +619,70 @@ def test_manage_pages_create_preview_and_publish(db, pack, school, login_as):
     assert db.get(PolicyVersion, draft.id).status == "published"
     assert db.get(PolicyVersion, draft.id).requires_resign is False
     assert db.get(PolicyVersion, version.id).status == "superseded"
+
+
+def test_pupil_in_ks3_signs_their_own_online(db, family, login_as):
+    _, _, ks3 = family
+    ks3.email = "ben@test.example"
+    from portal.auth.passwords import hash_password
+
+    ks3.password_hash = hash_password("pupil password 1")
+    db.commit()
+    version = current(_policy(db, "aup-ks3-4"))
+    client = login_as(ks3)
+    home = client.get("/portal/pupil/").get_data(as_text=True)
+    assert "Read and sign: Social media agreement (Years 7 to 11)" in home
+    page = client.get(f"/portal/policies/versions/{version.id}/sign")
+    resp = client.post(f"/portal/policies/versions/{version.id}/sign",
+                       data={"action": "sign", "text_hash": _hash(page.data), "agree": "y", "typed_name": ks3.full_name})
+    assert resp.status_code == 302
+    sig = db.scalar(select(Signature))
+    assert (sig.signer_id, sig.signer_role, sig.method, sig.on_behalf_of_id) == (ks3.id, "pupil", "online", None)
+    assert "Read and sign" not in client.get("/portal/pupil/").get_data(as_text=True)
+
+
+def test_forged_hash_is_refused_and_pages_carry_no_inline_script(db, family, login_as):
+    parent, ks1, _ = family
+    version = current(_policy(db, "aup-ks1"))
+    client = login_as(parent)
+    url = f"/portal/policies/versions/{version.id}/sign?pupil_id={ks1.id}"
+    page = client.get(url).get_data(as_text=True)
+    scripts = re.findall(r"<script([^>]*)>", page)
+    assert scripts and all("src=" in s for s in scripts)
+    assert "read-aloud.js" in page
+    resp = client.post(url, data={"action": "sign", "text_hash": "0" * 64, "agree": "y",
+                                  "typed_name": parent.full_name})
+    assert resp.status_code == 409
+    assert db.scalar(select(func.count(Signature.id))) == 0
+
+
+def test_bad_consent_question_and_publish_choice_are_refused(db, pack, school, login_as):
+    client = login_as(school.head)
+    draft = operations.create_draft(pack["aup-parent"])
+    db.commit()
+    url = f"/portal/policies/manage/versions/{draft.id}"
+    client.post(f"{url}/consent-items", data={"key": "long_q", "question": "x" * 301})
+    client.post(f"{url}/consent-items", data={"key": "Bad Key", "question": "Fine?"})
+    client.post(f"{url}/publish", data={"change": "sideways"})
+    db.expire_all()
+    d = db.get(PolicyVersion, draft.id)
+    assert [i.key for i in d.consent_items] == ["photos_website", "photos_social"]
+    assert d.status == "draft"
+
+
+def test_signing_form_needs_a_csrf_token(app_config, db, family):
+    from portal.app import create_app
+
+    parent, _, _ = family
+    version = current(_policy(db, "aup-parent"))
+    strict = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    from tests.conftest import LoginClient
+
+    strict.test_client_class = LoginClient
+    with strict.app_context():
+        client = strict.test_client(user=parent)
+        resp = client.post(f"/portal/policies/versions/{version.id}/sign",
+                           data={"action": "sign", "agree": "y", "typed_name": parent.full_name})
+        assert resp.status_code == 400
+    strict.extensions["portal"].engine.dispose()
+    assert db.scalar(select(func.count(Signature.id))) == 0

@@ -24,7 +24,7 @@ from portal.db import session
 from portal.people.models import GuardianLink, Person, SchoolClass
 from portal.policies import operations, queries
 from portal.policies.models import Audience, Policy, PolicyReminder, PolicyVersion, VersionStatus
-from portal.policies.rendering import render_markdown, placeholder_values, render_version
+from portal.policies.rendering import placeholder_values, render_markdown, render_version
 from portal.policies.tasks import register as _register_tasks
 from portal.security import access, client_ip, own_child_or_404
 
@@ -90,10 +90,7 @@ def sign(version_id: int):
                     sig = operations.sign(req, current_user, sign_request)
             except operations.SigningError as exc:
                 session.rollback()
-                if exc.code == "changed":
-                    status = 409
-                    error = str(exc)
-                elif exc.code == "already":
+                if exc.code == "changed" or exc.code == "already":
                     status = 409
                     error = str(exc)
                 elif exc.field and exc.field in active:

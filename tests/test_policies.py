@@ -686,3 +686,12 @@ def test_signing_form_needs_a_csrf_token(app_config, db, family):
         assert resp.status_code == 400
     strict.extensions["portal"].engine.dispose()
     assert db.scalar(select(func.count(Signature.id))) == 0
+
+
+def test_dashboard_lists_policies_nobody_signs_in_the_portal(db, pack, school, login_as):
+    head = login_as(school.head)
+    page = head.get("/portal/policies/compliance/").get_data(as_text=True)
+    assert "Visitors&#39; phones and social media agreement" in page
+    assert "No one with a portal account is asked to sign this." in page
+    visitor = head.get(f"/portal/policies/compliance/policies/{pack['aup-visitor'].id}").get_data(as_text=True)
+    assert "No one with a portal account is asked to sign this." in visitor

@@ -357,6 +357,12 @@ def compliance():
     classes = {c.id: c for c in session.scalars(select(SchoolClass))}
     by_class.sort(key=lambda t: (classes[t.key].year_group, classes[t.key].code))
     policies = {r.version.policy_id: r.version.policy for r in reqs}
+    # Published policies nobody in the portal has to sign (e.g. visitors) still get a row.
+    seen = {t.key for t in by_policy}
+    for v in queries.Catalogue().current.values():
+        if v.policy_id not in seen:
+            policies[v.policy_id] = v.policy
+            by_policy.append(Tally(label=v.title, key=v.policy_id))
     for t in by_policy:
         t.url = url_for(".compliance_policy", policy_id=t.key)
     by_policy.sort(key=lambda t: ([a.value for a in Audience].index(policies[t.key].audience), t.label))

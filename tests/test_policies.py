@@ -695,3 +695,50 @@ def test_dashboard_lists_policies_nobody_signs_in_the_portal(db, pack, school, l
     assert "No one with a portal account is asked to sign this." in page
     visitor = head.get(f"/portal/policies/compliance/policies/{pack['aup-visitor'].id}").get_data(as_text=True)
     assert "No one with a portal account is asked to sign this." in visitor
+
+
+def test_a_double_submission_records_one_signature(app, db, pack, make_person):
+    """Two requests sign at once: the second, which read the status before the first
+    committed, is refused instead of writing a second signature."""
+    import threading
+
+    from portal.db import session as portal_session
+    from portal.people.models import Person
+
+    teacher_id = make_person(Role.TEACHER, given="Twice").id
+    t1_flushed, t2_ready, t1_commit = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first():
+        with app.app_context():
+            person = portal_session.get(Person, teacher_id)
+            sign_req(only(queries.requirements_for(person), "aup-staff"), person, today=None)
+            t1_flushed.set()
+            t1_commit.wait(30)
+            portal_session.commit()
+            outcome["first"] = "signed"
+
+    def second():
+        with app.app_context():
+            t1_flushed.wait(30)
+            person = portal_session.get(Person, teacher_id)
+            req = only(queries.requirements_for(person), "aup-staff")
+            outcome["stale_status"] = req.status
+            t2_ready.set()
+            try:
+                sign_req(req, person, today=None)
+                portal_session.commit()
+                outcome["second"] = "signed"
+            except operations.SigningError as exc:
+                portal_session.rollback()
+                outcome["second"] = exc.code
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    t2_ready.wait(30)
+    t1_commit.set()
+    for t in threads:
+        t.join(60)
+    assert outcome == {"first": "signed", "stale_status": queries.OUTSTANDING, "second": "already"}
+    assert db.scalar(select(func.count(Signature.id))) == 1

@@ -11,11 +11,12 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal import audit
 from portal.db import session, utcnow
 from portal.people.models import Person
+from portal.policies import queries
 from portal.policies.models import Audience, ConsentItem, Policy, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.queries import (
     OUTSTANDING,
@@ -208,7 +209,20 @@ class SignRequest:
     decline_reason: str = ""
 
 
+def _lock(req: Requirement) -> Requirement:
+    """Serialise signing for one person (or one child) so a double submission cannot record
+    two signatures: PostgreSQL takes a transaction-level advisory lock, then the status is
+    read again. (SQLite serialises writers itself.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _SIGN_LOCK, "b": req.subject.id})
+    return queries.refresh(req)
+
+
+_SIGN_LOCK = 727275
+
+
 def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
+    req = _lock(req)
     if req.status == "signed":
         raise SigningError("This has already been signed for this school year.", code="already")
     current = render_version(req.version)

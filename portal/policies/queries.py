@@ -278,6 +278,18 @@ def requirement_for(person: Person, version: PolicyVersion, pupil: Person | None
     return None
 
 
+def refresh(req: Requirement) -> Requirement:
+    """*req* re-answered from the signatures committed now (used under a lock before writing)."""
+    cat = Catalogue()
+    if req.countersign:
+        idx = _Index(_load_signatures(req.academic_year, subject_ids=[req.subject.id]))
+        candidates = idx.for_pupil.get(req.subject.id, [])
+    else:
+        idx = _Index(_load_signatures(req.academic_year, signer_ids=[req.subject.id]))
+        candidates = idx.own.get(req.subject.id, [])
+    return _resolve(Requirement(req.version, req.subject, req.countersign, req.academic_year), candidates, cat)
+
+
 def versions_for_pupil(pupil: Person) -> list[PolicyVersion]:
     """The published versions that apply to *pupil* now (band, SEND variant)."""
     if pupil.pupil is None:

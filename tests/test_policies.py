@@ -283,6 +283,9 @@ def test_parent_signs_own_aup_with_consents(app, db, family, login_as):
     # session to them, so they cannot be changed mid-test).
     assert sig.ip == "127.0.0.1" and sig.user_agent.startswith("Werkzeug/")
     assert sig.text_sha256 == render_version(version).sha256
+    kept = queries.signed_text(sig)
+    assert kept.body_html == str(render_version(version).html) and kept.version_id == version.id
+    assert kept.questions.splitlines() == [i.question for i in version.consent_items]
     assert sorted((a.consent_item.key, a.answer) for a in sig.consent_answers) == [
         ("photos_social", False), ("photos_website", True)]
     assert received == [(app, sig.id)]

@@ -17,7 +17,15 @@ from portal import audit
 from portal.db import session, utcnow
 from portal.people.models import Person
 from portal.policies import queries
-from portal.policies.models import Audience, ConsentItem, Policy, PolicyReminder, PolicyVersion, VersionStatus
+from portal.policies.models import (
+    Audience,
+    ConsentItem,
+    Policy,
+    PolicyReminder,
+    PolicyVersion,
+    SignedText,
+    VersionStatus,
+)
 from portal.policies.queries import (
     OUTSTANDING,
     Requirement,
@@ -211,10 +219,12 @@ class SignRequest:
 
 def _lock(req: Requirement) -> Requirement:
     """Serialise signing for one person (or one child) so a double submission cannot record
-    two signatures: PostgreSQL takes a transaction-level advisory lock, then the status is
-    read again. (SQLite serialises writers itself.)"""
+    two signatures: PostgreSQL takes a transaction-level advisory lock; SQLite takes its
+    database write lock with a no-op update. Then the status is read again."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _SIGN_LOCK, "b": req.subject.id})
+    else:
+        session.execute(text("UPDATE portal_people SET id = id WHERE id = :pid"), {"pid": req.subject.id})
     return queries.refresh(req)
 
 
@@ -229,7 +239,24 @@ def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     if not form.shown_sha256 or form.shown_sha256 != current.sha256:
         raise SigningError("The policy text has changed since the page was opened. Please read it again "
                            "before signing.", code="changed")
+    keep_text(req.version, current)
     return current.sha256
+
+
+def keep_text(version: PolicyVersion, rendered) -> SignedText:
+    """Store the rendered text under its SHA-256 (once) and return it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    row = session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
+    if row is not None:
+        return row
+    # Two people may sign the same new text at once: insert-or-ignore, then read.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(SignedText).values(
+        sha256=rendered.sha256, version_id=version.id, title=version.title, body_html=str(rendered.html),
+        questions="\n".join(rendered.questions), first_shown_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["sha256"]))
+    return session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
 
 
 def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method | None = None,

@@ -349,6 +349,14 @@ def history_for(person: Person) -> list[Signature]:
     ))
 
 
+def signed_text(signature: Signature):
+    """The :class:`~portal.policies.models.SignedText` a signature's hash refers to (or None
+    for signatures recorded elsewhere without storing their text)."""
+    from portal.policies.models import SignedText
+
+    return session.scalar(select(SignedText).where(SignedText.sha256 == signature.text_sha256))
+
+
 # ---------------------------------------------------------------- consents
 
 

@@ -109,6 +109,12 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     page.wait_for_url("**/portal/policies/history")
     history = page.get_by_role("table").inner_text()
     assert "Pip Quillfeather" in history and "Countersigned online" in history
+    page.get_by_role("link", name=re.compile(re.escape(KS1_AUP))).click()
+    page.wait_for_load_state()
+    assert "I am kind online" in page.get_by_role("main").inner_text()
+    assert_accessible(page)
+    page.go_back()
+    page.wait_for_load_state()
 
     page.get_by_role("link", name="Your yes/no answers (photos and other permissions)").click()
     assert_accessible(page)

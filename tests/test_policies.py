@@ -500,8 +500,14 @@ def test_history_shows_own_and_childrens_signatures_only(db, family, login_as, m
     other = make_pupil(year_group=9, given="Quill")
     sign_req(only(queries.requirements_for(other), "aup-ks3-4"), other, today=None)
     db.commit()
-    page = login_as(parent).get("/portal/policies/history").get_data(as_text=True)
+    client = login_as(parent)
+    page = client.get("/portal/policies/history").get_data(as_text=True)
     assert ks1.full_name in page and ks3.full_name in page and "Quill" not in page
+    own = db.scalar(select(Signature).where(Signature.on_behalf_of_id == ks1.id))
+    detail = client.get(f"/portal/policies/signatures/{own.id}").get_data(as_text=True)
+    assert own.text_sha256 in detail and "I am kind online" in detail
+    others = db.scalar(select(Signature).where(Signature.signer_id == other.id))
+    assert client.get(f"/portal/policies/signatures/{others.id}").status_code == 404
 
 
 # ---------------------------------------------------------------- reminders and dashboard

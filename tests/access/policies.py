@@ -24,6 +24,9 @@ RULES = [
     Rule("portal.policies.sign", lambda w: f"/portal/policies/versions/{w.parent_aup.id}/sign",
          allow(["parent", "other_parent"], 400), method="POST", data={"action": "sign"}),
     Rule("portal.policies.history", "/portal/policies/history", allow(SIGNED_IN)),
+    # A countersignature for the Year 1 child: the parent sees it; nobody else even learns it exists.
+    Rule("portal.policies.signature", lambda w: f"/portal/policies/signatures/{w.countersignature.id}",
+         allow(["parent"])),
     Rule("portal.policies.consents", "/portal/policies/consents", allow(SIGNED_IN)),
     Rule("portal.policies.manage", "/portal/policies/manage/", allow(["head"])),
     Rule("portal.policies.new_policy", "/portal/policies/manage/new", allow(["head"])),
@@ -61,4 +64,12 @@ def setup(world, db) -> None:
     world.staff_aup = operations.published_of(policies["aup-staff"])
     world.ks3_aup = operations.published_of(policies["aup-ks3-4"])
     world.draft = operations.create_draft(policies["aup-governor"])
+    db.commit()
+    from portal.policies import queries
+    from portal.policies.rendering import render_version
+
+    req = queries.requirement_for(world.parent, world.ks1_aup, world.child)
+    world.countersignature = operations.sign(req, world.parent, operations.SignRequest(
+        shown_sha256=render_version(world.ks1_aup).sha256, ip="127.0.0.1", user_agent="setup",
+        typed_name=world.parent.full_name, agreed=True))
     db.commit()

@@ -130,6 +130,16 @@ def history():
     return render_template("portal/policies/history.html", signatures=sigs, reqs=reqs)
 
 
+@bp.get("/signatures/<int:signature_id>")
+@access()
+def signature(signature_id: int):
+    """One signature or decline from your history, with the exact text that was shown."""
+    sig = next((s for s in queries.history_for(current_user) if s.id == signature_id), None)
+    if sig is None:
+        abort(404)
+    return render_template("portal/policies/signature.html", sig=sig, kept=queries.signed_text(sig))
+
+
 @bp.route("/consents", methods=["GET", "POST"])
 @access()
 def consents():

@@ -14,7 +14,7 @@ from portal.policies import operations, queries
 from portal.policies.models import Audience, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.pack import PACK, load_default_pack
 from portal.policies.rendering import render_version
-from portal.signatures.models import ConsentAnswer, Signature
+from portal.signatures.models import ConsentAnswer, Method, Signature
 
 TODAY = dt.date(2026, 11, 2)
 
@@ -751,3 +751,20 @@ def test_a_double_submission_records_one_signature(app, db, pack, make_person):
         t.join(60)
     assert outcome == {"first": "signed", "stale_status": queries.OUTSTANDING, "second": "already"}
     assert db.scalar(select(func.count(Signature.id))) == 1
+
+
+def test_in_class_acknowledgement_of_a_young_pupil_is_extra_to_the_countersign(db, family, school):
+    parent, ks1, _ = family
+    teacher = school.head
+    version = current(_policy(db, "aup-ks1"))
+    [ack] = queries.pupil_acknowledgements(ks1)
+    assert ack.status == queries.OUTSTANDING and ack.version.id == version.id
+    operations.sign(ack, ks1, operations.SignRequest(
+        shown_sha256=render_version(version).sha256, ip="127.0.0.1", user_agent="classroom",
+        typed_name=ks1.full_name, agreed=True), method=Method.IN_CLASS, witness=teacher)
+    db.commit()
+    [ack] = queries.pupil_acknowledgements(ks1)
+    assert ack.status == queries.SIGNED and ack.signature.witness_id == teacher.id
+    assert ack.signature.method == "in_class" and ack.signature.signer_role == "pupil"
+    # The parent's countersignature is still due.
+    assert [r.status for r in queries.pupil_requirements(ks1)] == [queries.OUTSTANDING]

@@ -317,6 +317,20 @@ def pupil_requirements(pupil: Person, today: dt.date | None = None) -> list[Requ
     return [r for r in _own_requirements(pupil, cat, year, idx) if r.version.policy.audience.startswith("pupil_")]
 
 
+def pupil_acknowledgements(pupil: Person, today: dt.date | None = None) -> list[Requirement]:
+    """The pupil's *own* acknowledgement of their AUP(s), in any band (in class, online or
+    through the LMS). For EYFS/KS1 and KS2 pupils this is extra to the parent's
+    countersignature, which is what :func:`pupil_requirements` and the dashboard count."""
+    profile = pupil.pupil
+    if profile is None:
+        return []
+    year = current_academic_year(today)
+    cat = Catalogue()
+    idx = _Index(_load_signatures(year, signer_ids=[pupil.id]))
+    return [_resolve(Requirement(v, pupil, False, year), idx.own.get(pupil.id, []), cat)
+            for v in cat.for_pupil(profile)]
+
+
 def school_requirements(today: dt.date | None = None) -> list[Requirement]:
     """Every requirement in the school this academic year (the compliance dashboard)."""
     year = current_academic_year(today)

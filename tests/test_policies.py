@@ -754,7 +754,7 @@ def test_a_double_submission_records_one_signature(app, db, pack, make_person):
 
 
 def test_in_class_acknowledgement_of_a_young_pupil_is_extra_to_the_countersign(db, family, school):
-    parent, ks1, _ = family
+    _parent, ks1, _ = family
     teacher = school.head
     version = current(_policy(db, "aup-ks1"))
     [ack] = queries.pupil_acknowledgements(ks1)

@@ -11,10 +11,8 @@ from flask.cli import AppGroup, with_appcontext
 portal_cli = AppGroup("portal", help="Countersign portal commands.")
 db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic version table).")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
-policies_cli = AppGroup("policies", help="Acceptable-use policies.")
 portal_cli.add_command(db_cli)
 portal_cli.add_command(audit_cli)
-portal_cli.add_command(policies_cli)
 
 
 def _url() -> str:
@@ -104,6 +102,10 @@ def audit_verify() -> None:
     click.echo(f"Audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
                f"({report.count} entries before it are intact).", err=True)
     sys.exit(1)
+
+
+policies_cli = AppGroup("policies", help="Acceptable-use policies.")
+portal_cli.add_command(policies_cli)
 
 
 @policies_cli.command("load-defaults")

@@ -91,6 +91,9 @@ def load_demo(seed: int = 7, today: dt.date | None = None) -> None:
         helpline_contact="Professionals Online Safety Helpline (set the number in school settings)",
     )
     session.add(settings)
+    from portal.policies.pack import load_default_pack
+
+    load_default_pack()  # the social-media AUP for every audience, published
 
     classes: list[SchoolClass] = []
     for code, name, year, teacher_key in CLASSES:
@@ -153,9 +156,6 @@ def load_demo(seed: int = 7, today: dt.date | None = None) -> None:
     y4 = next(p for p in pupils if p.pupil and p.pupil.year_group == 4)
     session.add(GuardianLink(parent_id=adults["teacher1"].id, pupil_id=y4.id))
     session.flush()
-    from portal.policies.pack import load_default_pack
-
-    load_default_pack()
     audit.record("demo.loaded", pupils=len(pupils), classes=len(classes))
     session.commit()
 

@@ -10,8 +10,14 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+try:  # WTForms 3.3+ (tuples are deprecated there); older versions take (value, label) tuples.
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - WTForms < 3.3
+    def SelectChoice(value, label):
+        return (value, label)
+
 
 from portal.policies.models import Audience
 from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE

@@ -47,6 +47,14 @@ def family(live_app):
         return parent.email
 
 
+def follow(page, locator) -> None:
+    """Click a link or submit button and wait until the next page has fully loaded
+    (styles applied), so axe never checks a half-loaded page."""
+    with page.expect_navigation():
+        locator.click()
+    page.wait_for_load_state("load")
+
+
 def _row(page, label: str) -> str:
     row = page.locator("tr", has=page.get_by_role("rowheader", name=label, exact=True)).first
     return re.sub(r"\s+", " ", row.inner_text()).strip()
@@ -55,7 +63,7 @@ def _row(page, label: str) -> str:
 def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_page):
     head = new_page()
     sign_in(head, "head@larkspur.example", DEMO_PASSWORD)
-    head.get_by_role("link", name="Who has signed").click()
+    follow(head, head.get_by_role("link", name="Who has signed"))
     head.wait_for_load_state()
     assert head.get_by_role("heading", level=1).inner_text() == "Who has signed"
     assert_accessible(head)
@@ -66,14 +74,14 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
 
     page = new_page()
     sign_in(page, family, DEMO_PASSWORD)
-    assert page.url.endswith("/portal/parent/")
+    page.wait_for_url("**/portal/parent/")
     assert_accessible(page)
     tasks = page.get_by_role("region", name="To do")
     assert tasks.get_by_role("link", name=f"Read and sign: {KS1_AUP}").count() == 1
     assert tasks.get_by_role("link", name=f"Read and sign: {KS2_AUP}").count() == 1
 
     # 1. The parent's own AUP, with the two photo questions.
-    tasks.get_by_role("link", name=f"Read and sign: {PARENT_AUP}").click()
+    follow(page, tasks.get_by_role("link", name=f"Read and sign: {PARENT_AUP}"))
     assert page.get_by_role("heading", level=1).inner_text() == PARENT_AUP
     assert "01632 960 000" in page.get_by_role("article").inner_text()  # the official channel
     assert_accessible(page)
@@ -82,14 +90,14 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     page.get_by_role("group", name=re.compile("social media accounts")).get_by_label("No").check()
     page.get_by_label("I have read this policy and I agree to it").check()
     page.get_by_label("Type your full name").fill("robin  QUILLFEATHER")
-    page.get_by_role("button", name="Sign", exact=True).click()
+    follow(page, page.get_by_role("button", name="Sign", exact=True))
     page.wait_for_url("**/portal/policies/history")
     assert "Your signature has been recorded" in page.get_by_role("status").first.inner_text()
     assert_accessible(page)
 
     # 2. Countersign the Year 2 child's AUP (big text, icons, read aloud).
     page.goto("/portal/parent/")
-    page.get_by_role("link", name=f"Read and sign: {KS1_AUP}").click()
+    follow(page, page.get_by_role("link", name=f"Read and sign: {KS1_AUP}"))
     page.wait_for_load_state()
     assert "Pip Quillfeather" in page.locator(".lead").inner_text()
     if page.evaluate("'speechSynthesis' in window"):
@@ -100,23 +108,23 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     # A wrong name is refused with an accessible message, and nothing is recorded.
     page.get_by_label("I have read this policy and I agree to it").check()
     page.get_by_label("Type your full name").fill("Pip Quillfeather")
-    page.get_by_role("button", name="Sign", exact=True).click()
+    follow(page, page.get_by_role("button", name="Sign", exact=True))
     assert "Type your full name as it appears on your account" in page.get_by_role("alert").inner_text()
     assert_accessible(page)
     page.get_by_label("I have read this policy and I agree to it").check()
     page.get_by_label("Type your full name").fill("Robin Quillfeather")
-    page.get_by_role("button", name="Sign", exact=True).click()
+    follow(page, page.get_by_role("button", name="Sign", exact=True))
     page.wait_for_url("**/portal/policies/history")
     history = page.get_by_role("table").inner_text()
     assert "Pip Quillfeather" in history and "Countersigned online" in history
-    page.get_by_role("link", name=re.compile(re.escape(KS1_AUP))).click()
+    follow(page, page.get_by_role("link", name=re.compile(re.escape(KS1_AUP))))
     page.wait_for_load_state()
     assert "I am kind online" in page.get_by_role("main").inner_text()
     assert_accessible(page)
     page.go_back()
     page.wait_for_load_state()
 
-    page.get_by_role("link", name="Your yes/no answers (photos and other permissions)").click()
+    follow(page, page.get_by_role("link", name="Your yes/no answers (photos and other permissions)"))
     assert_accessible(page)
 
     # The home page now lists only the Year 4 child's AUP.
@@ -132,17 +140,17 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     assert int(parents_after.split()[n]) == int(parents_before.split()[n]) + 1
     assert int(wrens_after.split()[3]) == int(wrens_before.split()[3]) + 1
     assert_accessible(head)
-    head.get_by_role("link", name=PARENT_AUP).click()
+    follow(head, head.get_by_role("link", name=PARENT_AUP))
     head.wait_for_load_state()
     assert "No response yet" in head.get_by_role("main").inner_text()
     assert_accessible(head)
     head.goto("/portal/policies/manage/")
     assert_accessible(head)
-    head.get_by_role("link", name=PARENT_AUP).click()
+    follow(head, head.get_by_role("link", name=PARENT_AUP))
     head.wait_for_load_state()
     assert head.get_by_role("heading", level=1).inner_text() == PARENT_AUP
     assert_accessible(head)
-    head.get_by_role("link", name="Version 1").click()
+    follow(head, head.get_by_role("link", name="Version 1"))
     head.wait_for_load_state()
     assert "version 1 (published)" in head.get_by_role("heading", level=1).inner_text()
     assert_accessible(head)
@@ -151,8 +159,8 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
 def test_signing_page_fits_a_phone(family, new_page):
     page = new_page(mobile=True)
     sign_in(page, family, DEMO_PASSWORD)
-    page.goto("/portal/parent/")
-    page.get_by_role("link", name=f"Read and sign: {KS2_AUP}").click()
+    page.wait_for_url("**/portal/parent/")
+    follow(page, page.get_by_role("link", name=f"Read and sign: {KS2_AUP}"))
     page.wait_for_load_state()
     assert page.get_by_role("heading", level=1).inner_text() == KS2_AUP
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

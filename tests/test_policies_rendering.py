@@ -67,3 +67,15 @@ def test_digest_covers_title_body_and_questions():
 
 def test_size_limit_is_100_kb():
     assert MAX_BODY_BYTES == 100 * 1024
+
+
+def test_young_rules_get_an_icon_each_from_their_words():
+    from portal.policies.rendering import add_rule_icons, icon_for
+
+    assert icon_for("I ask before I take a photo") == "camera"
+    assert icon_for("I keep my password secret") == "lock"
+    assert icon_for("If I feel worried, I tell an adult") == "tell"
+    assert icon_for("Something else entirely") == "star"
+    out = add_rule_icons(str(render_markdown("- I am kind online.\n- [[icon:stop]] Stop.\n\nNot a rule.")))
+    assert out.count('<span class="rule-icon" aria-hidden="true">') == 2
+    assert "Not a rule" in out and out.count("<svg") == 2

@@ -8,7 +8,9 @@ only:
 * placeholders ``{{official_channel}}`` and ``{{school_name}}`` are replaced with the
   HTML-escaped values from :class:`~portal.people.models.SchoolSettings`;
 * ``[[icon:NAME]]`` markers become one of the portal's own decorative SVG icons
-  (``aria-hidden``); unknown names are removed.
+  (``aria-hidden``); unknown names are removed. Young pupils' policies also get an icon on
+  every rule (list item) chosen from its words (:func:`add_rule_icons`), so their texts need
+  no markup at all.
 
 :func:`render_version` returns the HTML and its SHA-256. The signing page shows exactly
 ``RenderedVersion.html`` and every signature stores ``RenderedVersion.sha256``; the sealed
@@ -94,6 +96,47 @@ def render_markdown(body_md: str, values: dict[str, str] | None = None) -> Marku
     return Markup(out)
 
 
+#: Words in a rule -> the icon drawn beside it (first match wins; "star" otherwise).
+ICON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("screen", ("screen",)),
+    ("camera", ("photo", "picture", "video", "image", "film")),
+    ("people", ("friend", "follow", "people i know", "real life", "stranger")),
+    ("tell", ("tell", "adult", "grown-up", "worried", "upset", "help")),
+    ("lock", ("password", "secret", "private", "privacy", "address")),
+    ("stop", ("unkind", "mean", "bull", "hate", "older", "13", "16", " age")),
+    ("heart", ("kind", "respect", "treat")),
+)
+
+_LI = re.compile(r"<li>((?:(?!</?li>|<ul|<ol).)*)</li>", re.DOTALL)
+
+
+def icon_for(text: str) -> str:
+    """The icon name for a rule's words."""
+    low = " " + re.sub(r"<[^>]+>", "", text).lower()
+    for name, words in ICON_WORDS:
+        if any(w in low for w in words):
+            return name
+    return "star"
+
+
+def add_rule_icons(fragment: str) -> str:
+    """Give every simple list item (one rule) a decorative icon, unless it already has one."""
+
+    def one(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        if 'class="rule-icon"' in inner:
+            return match.group(0)
+        icon = f'<span class="rule-icon" aria-hidden="true">{ICONS[icon_for(inner)]}</span> '
+        return f"<li>{icon}{inner}</li>"
+
+    return _LI.sub(one, fragment)
+
+
+def wants_icons(policy) -> bool:
+    """Young pupils' policies (Reception to Year 6, and SEND variants) show a picture per rule."""
+    return policy.audience in ("pupil_eyfs_ks1", "pupil_ks2") or bool(policy.send_variant)
+
+
 @dataclass(frozen=True)
 class RenderedVersion:
     """What a signer sees: the body HTML and the consent questions, with their hash."""
@@ -129,5 +172,7 @@ def text_digest(title: str, body_html: str, questions: tuple[str, ...] | list[st
 def render_version(version, settings=None) -> RenderedVersion:
     """Render *version* (a :class:`~portal.policies.models.PolicyVersion`) as the signing page shows it."""
     body = render_markdown(version.body_md, placeholder_values(settings))
+    if wants_icons(version.policy):
+        body = Markup(add_rule_icons(str(body)))
     questions = tuple(item.question for item in version.consent_items)
     return RenderedVersion(html=body, questions=questions, sha256=text_digest(version.title, str(body), questions))

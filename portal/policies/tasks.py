@@ -7,10 +7,17 @@ from portal.tasks import Task, task_provider
 
 
 def policy_tasks(person: Person) -> list[Task]:
+    from flask import current_app
+
     from portal.policies.queries import outstanding_for
 
+    # The classroom area (when installed) gives older pupils their own "agree to the rules"
+    # task and page; do not list the same policy twice.
+    classroom_covers_pupils = "portal.classroom.my_rules" in current_app.view_functions
     tasks = []
     for req in outstanding_for(person):
+        if classroom_covers_pupils and not req.countersign and req.version.policy.audience.startswith("pupil_"):
+            continue
         detail = ""
         if req.countersign:
             profile = req.subject.pupil

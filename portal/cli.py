@@ -111,6 +111,25 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+policies_cli = AppGroup("policies", help="Acceptable-use policies.")
+portal_cli.add_command(policies_cli)
+
+
+@policies_cli.command("load-defaults")
+@with_appcontext
+def policies_load_defaults() -> None:
+    """Create and publish the default policy pack (policies that already exist are kept)."""
+    from portal.db import session
+    from portal.policies.pack import load_default_pack
+
+    created = load_default_pack()
+    session.commit()
+    if created:
+        click.echo(f"Published {len(created)} default policies: {', '.join(p.slug for p in created)}.")
+    else:
+        click.echo("The default policies are already loaded; nothing changed.")
+
+
 def main() -> None:
     """``countersign`` console script: the same commands outside ``flask``."""
     from flask.cli import FlaskGroup

@@ -92,6 +92,9 @@ def load_demo(seed: int = 7, today: dt.date | None = None) -> None:
         helpline_contact="Professionals Online Safety Helpline (set the number in school settings)",
     )
     session.add(settings)
+    from portal.policies.pack import load_default_pack
+
+    load_default_pack()  # the social-media AUP for every audience, published
 
     classes: list[SchoolClass] = []
     for code, name, year, teacher_key in CLASSES:

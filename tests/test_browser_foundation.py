@@ -43,7 +43,7 @@ def test_pages_work_on_a_phone_and_pass_axe(demo, new_page):
     menu = page.get_by_role("button", name="Show menu")
     assert menu.is_visible()
     menu.click()
-    page.get_by_role("link", name="Staff").wait_for(state="visible")
+    page.get_by_role("link", name="Staff", exact=True).wait_for(state="visible")
     # No sideways scrolling at phone width.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)

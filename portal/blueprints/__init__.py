@@ -12,8 +12,8 @@ from flask import Blueprint
 from portal.paths import STATIC_DIR, TEMPLATES_DIR
 
 #: Area packages under ``portal.blueprints``; each has ``bp`` and a ``views`` module.
-AREAS: tuple[str, ...] = ("auth", "parent", "pupil", "staff", "auditor", "admin", "concerns", "lti", "lms",
-                          "links", "incidents", "classroom")
+AREAS: tuple[str, ...] = ("auth", "parent", "pupil", "staff", "auditor", "admin", "policies", "concerns", "lti",
+                          "lms", "links", "incidents", "classroom")
 
 
 def make_blueprint() -> Blueprint:

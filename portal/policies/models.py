@@ -122,3 +122,39 @@ class ConsentItem(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     version: Mapped[PolicyVersion] = relationship(back_populates="consent_items")
+
+
+class PolicyReminder(Base):
+    """One reminder email sent to one person (about their own or their children's policies).
+
+    Nobody is reminded twice within :data:`portal.policies.operations.REMINDER_INTERVAL`.
+    """
+
+    __tablename__ = "portal_policy_reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"), index=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    #: How many outstanding items the message listed.
+    items: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SignedText(Base):
+    """The exact text shown to signers, kept once per distinct SHA-256.
+
+    ``Signature.text_sha256`` points here, so the words someone agreed to can be shown (or
+    sealed into a PDF) later even if the school's settings that fill the placeholders change.
+    """
+
+    __tablename__ = "portal_signed_texts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("portal_policy_versions.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: The cleaned body HTML exactly as shown (see portal.policies.rendering).
+    body_html: Mapped[str] = mapped_column(Text)
+    #: The consent questions shown, one per line.
+    questions: Mapped[str] = mapped_column(Text, default="")
+    first_shown_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

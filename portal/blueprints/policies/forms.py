@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+try:  # WTForms 3.3+ (tuples are deprecated there); older versions take (value, label) tuples.
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - WTForms < 3.3
+    def SelectChoice(value, label):
+        return (value, label)
+
+
+from portal.policies.models import Audience
+from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE
+from portal.policies.rendering import MAX_BODY_BYTES
+
+YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
+
+
+class SignForm(FlaskForm):
+    text_hash = HiddenField()
+    agree = BooleanField("I have read this policy and I agree to it")
+    typed_name = StringField("Type your full name", validators=[Length(max=200)])
+
+
+def sign_form_for(items, formdata=None) -> SignForm:
+    """A :class:`SignForm` with one required yes/no question per consent item."""
+
+    class _Form(SignForm):
+        pass
+
+    for item in items:
+        setattr(_Form, f"consent_{item.id}", RadioField(item.question, choices=YES_NO,
+                                                        validators=[InputRequired("Choose yes or no.")]))
+    return _Form(formdata=formdata) if formdata is not None else _Form()
+
+
+class DeclineForm(FlaskForm):
+    text_hash = HiddenField()
+    reason = TextAreaField("Why are you not signing?", validators=[
+        DataRequired("Tell us why you are not signing."), Length(max=MAX_REASON)])
+
+
+class PolicyForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
+    slug = StringField("Short name", validators=[DataRequired(), Length(min=2, max=80)])
+    audience = SelectField("Who it is for", choices=[SelectChoice(a.value, a.label) for a in Audience])
+    send_variant = BooleanField("This is the SEND (easy-read) variant of a pupil policy")
+
+
+class VersionForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
+    body_md = TextAreaField("Policy text (Markdown)", validators=[DataRequired()])
+    change_note = StringField("What changed (shown to people asked to sign again)",
+                              validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
+
+    def validate_body_md(self, field):
+        from wtforms.validators import ValidationError
+
+        if len((field.data or "").encode("utf-8")) > MAX_BODY_BYTES:
+            raise ValidationError(f"The text is larger than {MAX_BODY_BYTES // 1024} KB.")
+
+
+class PublishForm(FlaskForm):
+    change = RadioField("What kind of change is this?", choices=[
+        SelectChoice("resign", "Everyone must read and sign again"),
+        SelectChoice("minor", "Minor change: signatures of the previous version still count"),
+    ], validators=[InputRequired("Choose the kind of change.")])
+    change_note = StringField("What changed", validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
+
+
+class ConsentItemForm(FlaskForm):
+    key = StringField("Key (stable across versions, e.g. photos_website)", validators=[DataRequired(),
+                                                                                     Length(max=60)])
+    question = StringField("Question (answered yes or no)", validators=[DataRequired(), Length(max=MAX_QUESTION)])
+
+
+class NewDraftForm(FlaskForm):
+    submit = SubmitField("Start a new version")
+
+
+class RemindForm(FlaskForm):
+    policy_id = HiddenField()
+    class_id = HiddenField()

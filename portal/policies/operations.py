@@ -1,0 +1,435 @@
+"""Writing policies, versions, signatures, consent answers and reminders.
+
+Every function here flushes and audits; the caller (a view or a CLI command) commits once
+and, for signatures, then sends :data:`portal.signals.signature_committed`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from flask import url_for
+from sqlalchemy import func, select, text
+
+from portal import audit
+from portal.db import session, utcnow
+from portal.people.models import Person
+from portal.policies import queries
+from portal.policies.models import (
+    Audience,
+    ConsentItem,
+    Policy,
+    PolicyReminder,
+    PolicyVersion,
+    SignedText,
+    VersionStatus,
+)
+from portal.policies.queries import (
+    OUTSTANDING,
+    Requirement,
+    current_academic_year,
+    latest_answers,
+    parents_of,
+    signer_role_for,
+)
+from portal.policies.rendering import MAX_BODY_BYTES, render_version
+from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
+
+#: Nobody gets a second reminder sooner than this.
+REMINDER_INTERVAL = dt.timedelta(days=7)
+
+MAX_TITLE = 200
+MAX_CHANGE_NOTE = 500
+MAX_QUESTION = 300
+MAX_REASON = 2000
+_KEY = re.compile(r"^[a-z][a-z0-9_]{1,59}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
+
+
+class PolicyError(ValueError):
+    """A policy operation was refused; the message is shown to the user."""
+
+
+class SigningError(ValueError):
+    """A signature was refused; ``field`` names the form field at fault (or None)."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+# ---------------------------------------------------------------- policies and versions
+
+
+def create_policy(*, slug: str, title: str, audience: Audience, send_variant: bool = False,
+                  actor: Person | None = None) -> Policy:
+    slug = slug.strip().lower()
+    title = title.strip()
+    if not _SLUG.match(slug):
+        raise PolicyError("Use 2 to 80 lower-case letters, digits and hyphens for the short name.")
+    if not title or len(title) > MAX_TITLE:
+        raise PolicyError(f"Give the policy a title of at most {MAX_TITLE} characters.")
+    if send_variant and not audience.is_pupil:
+        raise PolicyError("Only pupil policies have a SEND variant.")
+    if session.scalar(select(Policy.id).where(Policy.slug == slug)):
+        raise PolicyError("A policy with that short name already exists.")
+    policy = Policy(slug=slug, title=title, audience=audience.value, send_variant=send_variant)
+    session.add(policy)
+    session.flush()
+    audit.record("policy.created", actor=actor, target=policy, slug=slug, audience=audience.value)
+    return policy
+
+
+def draft_of(policy: Policy) -> PolicyVersion | None:
+    return next((v for v in policy.versions if v.status == VersionStatus.DRAFT.value), None)
+
+
+def published_of(policy: Policy) -> PolicyVersion | None:
+    return next((v for v in policy.versions if v.status == VersionStatus.PUBLISHED.value), None)
+
+
+def _check_text(title: str, body_md: str, change_note: str) -> None:
+    if not title.strip() or len(title.strip()) > MAX_TITLE:
+        raise PolicyError(f"The title must be 1 to {MAX_TITLE} characters.")
+    if not body_md.strip():
+        raise PolicyError("The policy text is empty.")
+    if len(body_md.encode("utf-8")) > MAX_BODY_BYTES:
+        raise PolicyError(f"The policy text is larger than {MAX_BODY_BYTES // 1024} KB.")
+    if len(change_note) > MAX_CHANGE_NOTE:
+        raise PolicyError(f"The change note must be at most {MAX_CHANGE_NOTE} characters.")
+
+
+def create_draft(policy: Policy, *, actor: Person | None = None, title: str | None = None,
+                 body_md: str | None = None, change_note: str = "") -> PolicyVersion:
+    """Start the next version as a draft, copying the newest version's text and questions."""
+    if draft_of(policy) is not None:
+        raise PolicyError("This policy already has a draft. Edit or publish it first.")
+    latest = policy.versions[-1] if policy.versions else None
+    title = title if title is not None else (latest.title if latest else policy.title)
+    body_md = body_md if body_md is not None else (latest.body_md if latest else "")
+    if body_md:
+        _check_text(title, body_md, change_note)
+    number = (session.scalar(select(func.max(PolicyVersion.number)).where(PolicyVersion.policy_id == policy.id))
+              or 0) + 1
+    copied = list(latest.consent_items) if latest is not None else []
+    with session.no_autoflush:
+        version = PolicyVersion(policy=policy, number=number, status=VersionStatus.DRAFT.value,
+                                title=title.strip(), body_md=body_md, change_note=change_note.strip(),
+                                requires_resign=True)
+        session.add(version)
+        for item in copied:
+            version.consent_items.append(ConsentItem(key=item.key, question=item.question, position=item.position))
+    session.flush()
+    audit.record("policy.draft_created", actor=actor, target=version, policy_id=policy.id, number=number)
+    return version
+
+
+def update_draft(version: PolicyVersion, *, title: str, body_md: str, change_note: str = "",
+                 actor: Person | None = None) -> PolicyVersion:
+    if version.status != VersionStatus.DRAFT.value:
+        raise PolicyError("Only a draft can be changed; start a new version instead.")
+    _check_text(title, body_md, change_note)
+    version.title = title.strip()
+    version.body_md = body_md
+    version.change_note = change_note.strip()
+    session.flush()
+    audit.record("policy.draft_updated", actor=actor, target=version, policy_id=version.policy_id,
+                 number=version.number, bytes=len(body_md.encode("utf-8")))
+    return version
+
+
+def add_consent_item(version: PolicyVersion, *, key: str, question: str,
+                     actor: Person | None = None) -> ConsentItem:
+    if version.status != VersionStatus.DRAFT.value:
+        raise PolicyError("Questions can only be added to a draft.")
+    key = key.strip().lower()
+    question = question.strip()
+    if not _KEY.match(key):
+        raise PolicyError("The key must be 2 to 60 characters: lower-case letters, digits and underscores, "
+                          "starting with a letter.")
+    if not question or len(question) > MAX_QUESTION:
+        raise PolicyError(f"The question must be 1 to {MAX_QUESTION} characters.")
+    if any(i.key == key for i in version.consent_items):
+        raise PolicyError("This version already has a question with that key.")
+    item = ConsentItem(key=key, question=question, position=len(version.consent_items))
+    version.consent_items.append(item)
+    session.flush()
+    audit.record("policy.consent_item_added", actor=actor, target=item, version_id=version.id, key=key)
+    return item
+
+
+def publish_version(version: PolicyVersion, *, requires_resign: bool, change_note: str = "",
+                    actor: Person | None = None, now: dt.datetime | None = None) -> PolicyVersion:
+    """Publish a draft; the previously published version of the policy becomes superseded.
+
+    :param requires_resign: False for a minor change: signatures of earlier versions still count.
+    :raises PolicyError: if *version* is not a draft, is empty, or is the first version and
+        marked minor (there is nothing earlier to keep counting).
+    """
+    if version.status != VersionStatus.DRAFT.value:
+        raise PolicyError("This version is not a draft.")
+    change_note = (change_note or version.change_note or "").strip()
+    _check_text(version.title, version.body_md, change_note)
+    previous = published_of(version.policy)
+    if previous is None and not requires_resign:
+        raise PolicyError("The first published version must be signed by everyone; it cannot be a minor change.")
+    if previous is not None:
+        previous.status = VersionStatus.SUPERSEDED.value
+        session.flush()
+    version.status = VersionStatus.PUBLISHED.value
+    version.requires_resign = requires_resign
+    version.change_note = change_note
+    version.published_at = now or utcnow()
+    version.published_by_id = getattr(actor, "id", None)
+    session.flush()
+    audit.record("policy.published", actor=actor, target=version, policy_id=version.policy_id,
+                 number=version.number, requires_resign=requires_resign,
+                 superseded_version_id=previous.id if previous else None)
+    return version
+
+
+# ---------------------------------------------------------------- signing
+
+
+def normalise_name(name: str) -> str:
+    """Compare names ignoring case, accents' composition and runs of spaces."""
+    return " ".join(unicodedata.normalize("NFKC", name or "").casefold().split())
+
+
+def names_match(typed: str, person: Person) -> bool:
+    return bool(normalise_name(typed)) and normalise_name(typed) == normalise_name(person.full_name)
+
+
+@dataclass
+class SignRequest:
+    """What the signing form sent, plus where it came from."""
+
+    shown_sha256: str
+    ip: str
+    user_agent: str
+    typed_name: str = ""
+    agreed: bool = False
+    #: consent item id -> yes/no.
+    answers: dict[int, bool] = field(default_factory=dict)
+    decline_reason: str = ""
+
+
+def _lock(req: Requirement) -> Requirement:
+    """Serialise signing for one person (or one child) so a double submission cannot record
+    two signatures: PostgreSQL takes a transaction-level advisory lock; SQLite takes its
+    database write lock with a no-op update. Then the status is read again."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _SIGN_LOCK, "b": req.subject.id})
+    else:
+        session.execute(text("UPDATE portal_people SET id = id WHERE id = :pid"), {"pid": req.subject.id})
+    return queries.refresh(req)
+
+
+_SIGN_LOCK = 727275
+
+
+def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
+    req = _lock(req)
+    if req.status == "signed":
+        raise SigningError("This has already been signed for this school year.", code="already")
+    current = render_version(req.version)
+    if not form.shown_sha256 or form.shown_sha256 != current.sha256:
+        raise SigningError("The policy text has changed since the page was opened. Please read it again "
+                           "before signing.", code="changed")
+    keep_text(req.version, current)
+    return current.sha256
+
+
+def keep_text(version: PolicyVersion, rendered) -> SignedText:
+    """Store the rendered text under its SHA-256 (once) and return it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    row = session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
+    if row is not None:
+        return row
+    # Two people may sign the same new text at once: insert-or-ignore, then read.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(SignedText).values(
+        sha256=rendered.sha256, version_id=version.id, title=version.title, body_html=str(rendered.html),
+        questions="\n".join(rendered.questions), first_shown_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["sha256"]))
+    return session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
+
+
+def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method | None = None,
+         witness: Person | None = None, today: dt.date | None = None) -> Signature:
+    """Record *signer*'s signature for *req* (flushes, audits; the caller commits and signals).
+
+    :param method: defaults to ``COUNTERSIGN`` for a parent signing for a child, else ``ONLINE``;
+        other areas pass ``Method.IN_CLASS`` (with *witness*) or ``Method.LTI``.
+
+    :raises SigningError: the text changed, the name does not match, a consent question is
+        unanswered, the box is not ticked, or it is already signed.
+    """
+    digest = _check_common(req, signer, form)
+    if not form.agreed:
+        raise SigningError("Tick the box to say you have read and agree to the policy.", field="agree")
+    if not names_match(form.typed_name, signer):
+        raise SigningError("Type your full name as it appears on your account.", field="typed_name")
+    items = list(req.version.consent_items)
+    missing = [i for i in items if i.id not in form.answers]
+    if missing:
+        raise SigningError("Answer yes or no to each question.", field=f"consent_{missing[0].id}")
+    sig = Signature(
+        version=req.version,
+        signer_id=signer.id,
+        signer_role=signer_role_for(signer, Audience(req.version.policy.audience), req.countersign),
+        on_behalf_of_id=req.subject.id if req.countersign else None,
+        decision=Decision.SIGNED.value,
+        signed_name=form.typed_name.strip()[:200],
+        text_sha256=digest,
+        signed_at=utcnow(),
+        ip=(form.ip or "unknown")[:64],
+        user_agent=(form.user_agent or "")[:400],
+        method=(method or req.method).value,
+        witness_id=getattr(witness, "id", None),
+        academic_year=current_academic_year(today),
+    )
+    session.add(sig)
+    session.flush()
+    for item in items:
+        session.add(ConsentAnswer(consent_item_id=item.id, signature_id=sig.id, person_id=signer.id,
+                                  pupil_id=req.subject.id if req.countersign else None,
+                                  answer=form.answers[item.id], answered_at=sig.signed_at))
+    session.flush()
+    audit.record("signature.created", actor=signer, target=sig, version_id=req.version.id,
+                 on_behalf_of_id=sig.on_behalf_of_id, method=sig.method, academic_year=sig.academic_year,
+                 text_sha256=digest, consents={i.key: form.answers[i.id] for i in items})
+    return sig
+
+
+def can_decline(req: Requirement) -> bool:
+    """Parents may decline their own AUP or a child's countersignature; others may not."""
+    return req.countersign or req.version.policy.audience == Audience.PARENT.value
+
+
+def decline(req: Requirement, signer: Person, form: SignRequest, *, today: dt.date | None = None) -> Signature:
+    """Record a parent's decision not to sign, with their reason."""
+    if not can_decline(req):
+        raise SigningError("This policy cannot be declined.", code="forbidden")
+    digest = _check_common(req, signer, form)
+    reason = (form.decline_reason or "").strip()
+    if not reason:
+        raise SigningError("Tell us why you are not signing.", field="reason")
+    if len(reason) > MAX_REASON:
+        raise SigningError(f"Keep the reason to {MAX_REASON} characters or fewer.", field="reason")
+    sig = Signature(
+        version=req.version,
+        signer_id=signer.id,
+        signer_role=signer_role_for(signer, Audience(req.version.policy.audience), req.countersign),
+        on_behalf_of_id=req.subject.id if req.countersign else None,
+        decision=Decision.DECLINED.value,
+        decline_reason=reason,
+        signed_name=signer.full_name[:200],
+        text_sha256=digest,
+        signed_at=utcnow(),
+        ip=(form.ip or "unknown")[:64],
+        user_agent=(form.user_agent or "")[:400],
+        method=req.method.value,
+        academic_year=current_academic_year(today),
+    )
+    session.add(sig)
+    session.flush()
+    # The reason is the parent's own words: it stays on the signature, not in the audit log.
+    audit.record("signature.declined", actor=signer, target=sig, version_id=req.version.id,
+                 on_behalf_of_id=sig.on_behalf_of_id, academic_year=sig.academic_year, text_sha256=digest)
+    return sig
+
+
+# ---------------------------------------------------------------- consent answers
+
+
+def change_consent(person: Person, item: ConsentItem, answer: bool, *, pupil: Person | None = None,
+                   actor: Person | None = None) -> ConsentAnswer | None:
+    """Record a new answer (never overwrite). Returns None when the answer is unchanged."""
+    previous = latest_answers(person).get((item.key, pupil.id if pupil else None))
+    if previous is not None and previous.answer == answer:
+        return None
+    row = ConsentAnswer(consent_item_id=item.id, person_id=person.id, pupil_id=pupil.id if pupil else None,
+                        answer=answer, answered_at=utcnow())
+    session.add(row)
+    session.flush()
+    withdrawn = previous is not None and previous.answer and not answer
+    audit.record("consent.withdrawn" if withdrawn else "consent.changed", actor=actor or person, target=row,
+                 key=item.key, answer=answer, previous=previous.answer if previous else None,
+                 pupil_id=row.pupil_id)
+    return row
+
+
+# ---------------------------------------------------------------- reminders
+
+
+@dataclass
+class ReminderResult:
+    sent: list[Person] = field(default_factory=list)
+    #: Reminded within the last 7 days: not sent again.
+    recent: list[Person] = field(default_factory=list)
+    #: Nobody to write to (no email address, and for a pupil no parent with one).
+    unreachable: list[Person] = field(default_factory=list)
+    failed: list[Person] = field(default_factory=list)
+
+
+def reminder_recipients(req: Requirement) -> list[Person]:
+    """Who is emailed about *req*: the signer; for countersignatures and for pupils without
+    an email address, their parents."""
+    if not req.countersign and req.subject.email:
+        return [req.subject]
+    return [p for p in parents_of(req.subject) if p.email]
+
+
+def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
+                   now: dt.datetime | None = None) -> ReminderResult:
+    """Email one reminder per person listing their outstanding items, skipping anyone
+    reminded within :data:`REMINDER_INTERVAL`. Each sent message is logged (flushes)."""
+    from portal.mail import MailError, send_mail
+
+    now = now or utcnow()
+    result = ReminderResult()
+    by_recipient: dict[int, tuple[Person, list[Requirement]]] = {}
+    for req in reqs:
+        if req.status != OUTSTANDING:
+            continue
+        recipients = reminder_recipients(req)
+        if not recipients:
+            if req.subject not in result.unreachable:
+                result.unreachable.append(req.subject)
+            continue
+        for person in recipients:
+            by_recipient.setdefault(person.id, (person, []))[1].append(req)
+    since = now - REMINDER_INTERVAL
+    recent_ids = set(session.scalars(
+        select(PolicyReminder.recipient_id).where(PolicyReminder.recipient_id.in_(list(by_recipient)),
+                                                  PolicyReminder.sent_at > since)
+    ))
+    link = url_for("portal.home", _external=True)
+    for pid, (person, items) in by_recipient.items():
+        if pid in recent_ids:
+            result.recent.append(person)
+            continue
+        lines = []
+        for r in items:
+            who = f" (for {r.subject.given_name})" if r.subject.id != person.id else ""
+            lines.append(f"- {r.version.title}{who}")
+        body = (f"Dear {person.full_name},\n\nPlease read and sign the following for this school year:\n\n"
+                + "\n".join(lines)
+                + f"\n\nSign in to the school portal to do this: {link}\n\nThank you.\n")
+        try:
+            send_mail(person.email, "Please sign the school's policies", body)
+        except MailError:
+            result.failed.append(person)
+            continue
+        session.add(PolicyReminder(recipient_id=person.id, sent_at=now, sent_by_id=getattr(actor, "id", None),
+                                   items=len(items)))
+        result.sent.append(person)
+    session.flush()
+    audit.record("policy.reminders_sent", actor=actor, sent=len(result.sent), recent=len(result.recent),
+                 unreachable=len(result.unreachable), failed=len(result.failed))
+    return result

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:45:56.435269
+Create Date: 2026-11-25 13:09:24.007711
 """
 from alembic import op
 import sqlalchemy as sa
@@ -35,6 +35,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_portal_login_attempts_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_portal_login_attempts_key'), ['key'], unique=False)
 
+    op.create_table('portal_lti_launch_data',
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('value', sa.JSON(), nullable=True),
+    sa.Column('expires_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_portal_lti_launch_data'))
+    )
+    with op.batch_alter_table('portal_lti_launch_data', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_lti_launch_data_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('portal_lti_nonces',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('issuer', sa.String(length=255), nullable=False),
+    sa.Column('nonce', sa.String(length=255), nullable=False),
+    sa.Column('used_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_lti_nonces')),
+    sa.UniqueConstraint('issuer', 'nonce', name=op.f('uq_portal_lti_nonces_issuer_nonce'))
+    )
+    with op.batch_alter_table('portal_lti_nonces', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_lti_nonces_used_at'), ['used_at'], unique=False)
+
+    op.create_table('portal_lti_registrations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('issuer', sa.String(length=255), nullable=False),
+    sa.Column('client_id', sa.String(length=255), nullable=False),
+    sa.Column('auth_login_url', sa.String(length=500), nullable=False),
+    sa.Column('auth_token_url', sa.String(length=500), nullable=False),
+    sa.Column('auth_audience', sa.String(length=500), nullable=True),
+    sa.Column('key_set_url', sa.String(length=500), nullable=True),
+    sa.Column('key_set', sa.JSON(), nullable=True),
+    sa.Column('deployment_ids', sa.JSON(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_lti_registrations')),
+    sa.UniqueConstraint('issuer', 'client_id', name=op.f('uq_portal_lti_registrations_issuer_client_id'))
+    )
     op.create_table('portal_people',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('external_id', sa.String(length=100), nullable=True),
@@ -108,6 +144,76 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_class_teachers')),
     sa.UniqueConstraint('class_id', 'teacher_id', name=op.f('uq_portal_class_teachers_class_id_teacher_id'))
     )
+    op.create_table('portal_concerns',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('raised_by_id', sa.Integer(), nullable=False),
+    sa.Column('child_id', sa.Integer(), nullable=True),
+    sa.Column('category', sa.String(length=30), nullable=False),
+    sa.Column('about', sa.String(length=20), nullable=False),
+    sa.Column('about_person_id', sa.Integer(), nullable=True),
+    sa.Column('at_risk', sa.Boolean(), nullable=False),
+    sa.Column('route', sa.String(length=20), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('stage', sa.String(length=20), nullable=False),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('stage_started_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ack_due', sa.Date(), nullable=False),
+    sa.Column('response_due', sa.Date(), nullable=False),
+    sa.Column('acknowledged_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('parent_seen_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['about_person_id'], ['portal_people.id'], name=op.f('fk_portal_concerns_about_person_id_portal_people')),
+    sa.ForeignKeyConstraint(['assignee_id'], ['portal_people.id'], name=op.f('fk_portal_concerns_assignee_id_portal_people')),
+    sa.ForeignKeyConstraint(['child_id'], ['portal_people.id'], name=op.f('fk_portal_concerns_child_id_portal_people')),
+    sa.ForeignKeyConstraint(['raised_by_id'], ['portal_people.id'], name=op.f('fk_portal_concerns_raised_by_id_portal_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_concerns'))
+    )
+    with op.batch_alter_table('portal_concerns', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_concerns_raised_by_id'), ['raised_by_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_concerns_route'), ['route'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_concerns_status'), ['status'], unique=False)
+
+    op.create_table('portal_family_link_confirmations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('context', sa.String(length=10), nullable=False),
+    sa.Column('academic_year', sa.Integer(), nullable=False),
+    sa.Column('has_links', sa.Boolean(), nullable=False),
+    sa.Column('confirmed_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['portal_people.id'], name=op.f('fk_portal_family_link_confirmations_person_id_portal_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_family_link_confirmations')),
+    sa.UniqueConstraint('person_id', 'context', 'academic_year', name=op.f('uq_portal_family_link_confirmations_person_id_context_academic_year'))
+    )
+    op.create_table('portal_family_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('declared_by_id', sa.Integer(), nullable=False),
+    sa.Column('adult_id', sa.Integer(), nullable=True),
+    sa.Column('pupil_id', sa.Integer(), nullable=True),
+    sa.Column('typed_pupil_name', sa.String(length=200), nullable=True),
+    sa.Column('typed_pupil_class', sa.String(length=100), nullable=True),
+    sa.Column('typed_adult_name', sa.String(length=200), nullable=True),
+    sa.Column('relationship_kind', sa.String(length=20), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('academic_year', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decision_reason', sa.String(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['adult_id'], ['portal_people.id'], name=op.f('fk_portal_family_links_adult_id_portal_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['portal_people.id'], name=op.f('fk_portal_family_links_decided_by_id_portal_people')),
+    sa.ForeignKeyConstraint(['declared_by_id'], ['portal_people.id'], name=op.f('fk_portal_family_links_declared_by_id_portal_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['pupil_id'], ['portal_people.id'], name=op.f('fk_portal_family_links_pupil_id_portal_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_family_links'))
+    )
+    with op.batch_alter_table('portal_family_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_family_links_status'), ['status'], unique=False)
+
     op.create_table('portal_guardian_links',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=False),
@@ -118,6 +224,34 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_guardian_links')),
     sa.UniqueConstraint('parent_id', 'pupil_id', name=op.f('uq_portal_guardian_links_parent_id_pupil_id'))
     )
+    op.create_table('portal_lti_contexts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=False),
+    sa.Column('context_id', sa.String(length=255), nullable=False),
+    sa.Column('title', sa.String(length=255), nullable=False),
+    sa.Column('memberships_url', sa.String(length=500), nullable=True),
+    sa.Column('class_id', sa.Integer(), nullable=True),
+    sa.Column('last_synced_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['class_id'], ['portal_classes.id'], name=op.f('fk_portal_lti_contexts_class_id_portal_classes'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['registration_id'], ['portal_lti_registrations.id'], name=op.f('fk_portal_lti_contexts_registration_id_portal_lti_registrations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_lti_contexts')),
+    sa.UniqueConstraint('registration_id', 'context_id', name=op.f('uq_portal_lti_contexts_registration_id_context_id'))
+    )
+    op.create_table('portal_lti_identities',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('issuer', sa.String(length=255), nullable=False),
+    sa.Column('sub', sa.String(length=255), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_launch_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['portal_people.id'], name=op.f('fk_portal_lti_identities_person_id_portal_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_lti_identities')),
+    sa.UniqueConstraint('issuer', 'sub', name=op.f('uq_portal_lti_identities_issuer_sub'))
+    )
+    with op.batch_alter_table('portal_lti_identities', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_lti_identities_person_id'), ['person_id'], unique=False)
+
     op.create_table('portal_person_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -126,6 +260,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_person_roles')),
     sa.UniqueConstraint('person_id', 'role', name=op.f('uq_portal_person_roles_person_id_role'))
     )
+    op.create_table('portal_policy_reminders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('recipient_id', sa.Integer(), nullable=False),
+    sa.Column('sent_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.Column('items', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['recipient_id'], ['portal_people.id'], name=op.f('fk_portal_policy_reminders_recipient_id_portal_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['portal_people.id'], name=op.f('fk_portal_policy_reminders_sent_by_id_portal_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_policy_reminders'))
+    )
+    with op.batch_alter_table('portal_policy_reminders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_policy_reminders_recipient_id'), ['recipient_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_policy_reminders_sent_at'), ['sent_at'], unique=False)
+
     op.create_table('portal_policy_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('policy_id', sa.Integer(), nullable=False),
@@ -156,6 +304,16 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['portal_people.id'], name=op.f('fk_portal_pupils_person_id_portal_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_portal_pupils'))
     )
+    op.create_table('portal_school_closures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('first_day', sa.Date(), nullable=False),
+    sa.Column('last_day', sa.Date(), nullable=False),
+    sa.Column('label', sa.String(length=100), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['portal_people.id'], name=op.f('fk_portal_school_closures_created_by_id_portal_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_school_closures'))
+    )
     op.create_table('portal_school_settings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -171,6 +329,97 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['head_teacher_id'], ['portal_people.id'], name=op.f('fk_portal_school_settings_head_teacher_id_portal_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_school_settings'))
     )
+    op.create_table('portal_social_media_incidents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('author_type', sa.String(length=20), nullable=False),
+    sa.Column('author_description', sa.String(length=200), nullable=False),
+    sa.Column('platform', sa.String(length=100), nullable=False),
+    sa.Column('posted_on', sa.Date(), nullable=True),
+    sa.Column('seen_on', sa.Date(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('prevent_flag', sa.Boolean(), nullable=False),
+    sa.Column('routed_to', sa.String(length=10), nullable=False),
+    sa.Column('deletion_requested_on', sa.Date(), nullable=True),
+    sa.Column('deletion_outcome', sa.String(length=20), nullable=False),
+    sa.Column('deletion_outcome_on', sa.Date(), nullable=True),
+    sa.Column('reported_to_platform_on', sa.Date(), nullable=True),
+    sa.Column('helpline_contacted_on', sa.Date(), nullable=True),
+    sa.Column('police_involved', sa.Boolean(), nullable=False),
+    sa.Column('police_reference', sa.String(length=100), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['portal_people.id'], name=op.f('fk_portal_social_media_incidents_recorded_by_id_portal_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_social_media_incidents'))
+    )
+    op.create_table('portal_classroom_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('teacher_id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('send_version_id', sa.Integer(), nullable=True),
+    sa.Column('code', sa.String(length=12), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['class_id'], ['portal_classes.id'], name=op.f('fk_portal_classroom_sessions_class_id_portal_classes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['send_version_id'], ['portal_policy_versions.id'], name=op.f('fk_portal_classroom_sessions_send_version_id_portal_policy_versions')),
+    sa.ForeignKeyConstraint(['teacher_id'], ['portal_people.id'], name=op.f('fk_portal_classroom_sessions_teacher_id_portal_people')),
+    sa.ForeignKeyConstraint(['version_id'], ['portal_policy_versions.id'], name=op.f('fk_portal_classroom_sessions_version_id_portal_policy_versions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_classroom_sessions')),
+    sa.UniqueConstraint('code', name=op.f('uq_portal_classroom_sessions_code'))
+    )
+    with op.batch_alter_table('portal_classroom_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_classroom_sessions_class_id'), ['class_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_classroom_sessions_teacher_id'), ['teacher_id'], unique=False)
+
+    op.create_table('portal_concern_attachments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('concern_id', sa.Integer(), nullable=False),
+    sa.Column('stored_name', sa.String(length=80), nullable=False),
+    sa.Column('original_name', sa.String(length=120), nullable=False),
+    sa.Column('content_type', sa.String(length=50), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['concern_id'], ['portal_concerns.id'], name=op.f('fk_portal_concern_attachments_concern_id_portal_concerns'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_concern_attachments')),
+    sa.UniqueConstraint('stored_name', name=op.f('uq_portal_concern_attachments_stored_name'))
+    )
+    with op.batch_alter_table('portal_concern_attachments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_concern_attachments_concern_id'), ['concern_id'], unique=False)
+
+    op.create_table('portal_concern_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('concern_id', sa.Integer(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('old_value', sa.String(length=50), nullable=True),
+    sa.Column('new_value', sa.String(length=50), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['portal_people.id'], name=op.f('fk_portal_concern_events_actor_id_portal_people')),
+    sa.ForeignKeyConstraint(['concern_id'], ['portal_concerns.id'], name=op.f('fk_portal_concern_events_concern_id_portal_concerns'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_concern_events'))
+    )
+    with op.batch_alter_table('portal_concern_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_concern_events_concern_id'), ['concern_id'], unique=False)
+
+    op.create_table('portal_concern_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('concern_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('from_parent', sa.Boolean(), nullable=False),
+    sa.Column('internal', sa.Boolean(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['portal_people.id'], name=op.f('fk_portal_concern_messages_author_id_portal_people')),
+    sa.ForeignKeyConstraint(['concern_id'], ['portal_concerns.id'], name=op.f('fk_portal_concern_messages_concern_id_portal_concerns'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_concern_messages'))
+    )
+    with op.batch_alter_table('portal_concern_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_concern_messages_concern_id'), ['concern_id'], unique=False)
+
     op.create_table('portal_consent_items',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version_id', sa.Integer(), nullable=False),
@@ -181,6 +430,55 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_consent_items')),
     sa.UniqueConstraint('version_id', 'key', name=op.f('uq_portal_consent_items_version_id_key'))
     )
+    op.create_table('portal_contact_incidents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('direction', sa.String(length=20), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=False),
+    sa.Column('adult_id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=100), nullable=False),
+    sa.Column('occurred_on', sa.Date(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('routed_to', sa.String(length=10), nullable=False),
+    sa.Column('covered_by_link', sa.Boolean(), nullable=False),
+    sa.Column('covering_link_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['adult_id'], ['portal_people.id'], name=op.f('fk_portal_contact_incidents_adult_id_portal_people')),
+    sa.ForeignKeyConstraint(['covering_link_id'], ['portal_family_links.id'], name=op.f('fk_portal_contact_incidents_covering_link_id_portal_family_links')),
+    sa.ForeignKeyConstraint(['pupil_id'], ['portal_people.id'], name=op.f('fk_portal_contact_incidents_pupil_id_portal_people')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['portal_people.id'], name=op.f('fk_portal_contact_incidents_recorded_by_id_portal_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_contact_incidents'))
+    )
+    op.create_table('portal_lti_context_teachers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('context_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['context_id'], ['portal_lti_contexts.id'], name=op.f('fk_portal_lti_context_teachers_context_id_portal_lti_contexts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['portal_people.id'], name=op.f('fk_portal_lti_context_teachers_person_id_portal_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_lti_context_teachers')),
+    sa.UniqueConstraint('context_id', 'person_id', name=op.f('uq_portal_lti_context_teachers_context_id_person_id'))
+    )
+    op.create_table('portal_lti_grade_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('sub', sa.String(length=255), nullable=False),
+    sa.Column('resource_link_id', sa.String(length=255), nullable=False),
+    sa.Column('lineitem_url', sa.String(length=500), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['portal_people.id'], name=op.f('fk_portal_lti_grade_links_person_id_portal_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['registration_id'], ['portal_lti_registrations.id'], name=op.f('fk_portal_lti_grade_links_registration_id_portal_lti_registrations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['version_id'], ['portal_policy_versions.id'], name=op.f('fk_portal_lti_grade_links_version_id_portal_policy_versions'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_lti_grade_links')),
+    sa.UniqueConstraint('registration_id', 'person_id', 'resource_link_id', name=op.f('uq_portal_lti_grade_links_registration_id_person_id_resource_link_id'))
+    )
+    with op.batch_alter_table('portal_lti_grade_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_lti_grade_links_person_id'), ['person_id'], unique=False)
+
     op.create_table('portal_signatures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version_id', sa.Integer(), nullable=False),
@@ -209,6 +507,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_portal_signatures_signer_id'), ['signer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_portal_signatures_version_id'), ['version_id'], unique=False)
 
+    op.create_table('portal_signed_texts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('questions', sa.Text(), nullable=False),
+    sa.Column('first_shown_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['portal_policy_versions.id'], name=op.f('fk_portal_signed_texts_version_id_portal_policy_versions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_signed_texts')),
+    sa.UniqueConstraint('sha256', name=op.f('uq_portal_signed_texts_sha256'))
+    )
+    with op.batch_alter_table('portal_signed_texts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_signed_texts_version_id'), ['version_id'], unique=False)
+
+    op.create_table('portal_classroom_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('text_sha256', sa.String(length=64), nullable=False),
+    sa.Column('acknowledged_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=False),
+    sa.Column('user_agent', sa.String(length=400), nullable=False),
+    sa.Column('signature_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['pupil_id'], ['portal_people.id'], name=op.f('fk_portal_classroom_entries_pupil_id_portal_people')),
+    sa.ForeignKeyConstraint(['session_id'], ['portal_classroom_sessions.id'], name=op.f('fk_portal_classroom_entries_session_id_portal_classroom_sessions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['signature_id'], ['portal_signatures.id'], name=op.f('fk_portal_classroom_entries_signature_id_portal_signatures')),
+    sa.ForeignKeyConstraint(['version_id'], ['portal_policy_versions.id'], name=op.f('fk_portal_classroom_entries_version_id_portal_policy_versions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_classroom_entries')),
+    sa.UniqueConstraint('session_id', 'pupil_id', name=op.f('uq_portal_classroom_entries_session_id_pupil_id'))
+    )
+    with op.batch_alter_table('portal_classroom_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_classroom_entries_pupil_id'), ['pupil_id'], unique=False)
+
     op.create_table('portal_consent_answers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('consent_item_id', sa.Integer(), nullable=False),
@@ -227,16 +560,92 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_portal_consent_answers_consent_item_id'), ['consent_item_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_portal_consent_answers_person_id'), ['person_id'], unique=False)
 
+    op.create_table('portal_incident_actions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contact_incident_id', sa.Integer(), nullable=True),
+    sa.Column('social_incident_id', sa.Integer(), nullable=True),
+    sa.Column('at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('text', sa.String(length=1000), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['portal_people.id'], name=op.f('fk_portal_incident_actions_actor_id_portal_people')),
+    sa.ForeignKeyConstraint(['contact_incident_id'], ['portal_contact_incidents.id'], name=op.f('fk_portal_incident_actions_contact_incident_id_portal_contact_incidents')),
+    sa.ForeignKeyConstraint(['social_incident_id'], ['portal_social_media_incidents.id'], name=op.f('fk_portal_incident_actions_social_incident_id_portal_social_media_incidents')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_incident_actions'))
+    )
+    with op.batch_alter_table('portal_incident_actions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_incident_actions_contact_incident_id'), ['contact_incident_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_incident_actions_social_incident_id'), ['social_incident_id'], unique=False)
+
+    op.create_table('portal_lti_score_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('grade_link_id', sa.Integer(), nullable=False),
+    sa.Column('signature_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['grade_link_id'], ['portal_lti_grade_links.id'], name=op.f('fk_portal_lti_score_jobs_grade_link_id_portal_lti_grade_links'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['signature_id'], ['portal_signatures.id'], name=op.f('fk_portal_lti_score_jobs_signature_id_portal_signatures')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_lti_score_jobs')),
+    sa.UniqueConstraint('grade_link_id', 'signature_id', name=op.f('uq_portal_lti_score_jobs_grade_link_id_signature_id'))
+    )
+    with op.batch_alter_table('portal_lti_score_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_lti_score_jobs_signature_id'), ['signature_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_lti_score_jobs_status'), ['status'], unique=False)
+
+    op.create_table('portal_signed_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('signature_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('pdf_sha256', sa.String(length=64), nullable=True),
+    sa.Column('size', sa.Integer(), nullable=True),
+    sa.Column('seal_mode', sa.String(length=5), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sealed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['signature_id'], ['portal_signatures.id'], name=op.f('fk_portal_signed_records_signature_id_portal_signatures')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_signed_records')),
+    sa.UniqueConstraint('signature_id', name=op.f('uq_portal_signed_records_signature_id'))
+    )
+    with op.batch_alter_table('portal_signed_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_signed_records_pdf_sha256'), ['pdf_sha256'], unique=False)
+        batch_op.create_index(batch_op.f('ix_portal_signed_records_status'), ['status'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('portal_signed_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_signed_records_status'))
+        batch_op.drop_index(batch_op.f('ix_portal_signed_records_pdf_sha256'))
+
+    op.drop_table('portal_signed_records')
+    with op.batch_alter_table('portal_lti_score_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_lti_score_jobs_status'))
+        batch_op.drop_index(batch_op.f('ix_portal_lti_score_jobs_signature_id'))
+
+    op.drop_table('portal_lti_score_jobs')
+    with op.batch_alter_table('portal_incident_actions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_incident_actions_social_incident_id'))
+        batch_op.drop_index(batch_op.f('ix_portal_incident_actions_contact_incident_id'))
+
+    op.drop_table('portal_incident_actions')
     with op.batch_alter_table('portal_consent_answers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_portal_consent_answers_person_id'))
         batch_op.drop_index(batch_op.f('ix_portal_consent_answers_consent_item_id'))
 
     op.drop_table('portal_consent_answers')
+    with op.batch_alter_table('portal_classroom_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_classroom_entries_pupil_id'))
+
+    op.drop_table('portal_classroom_entries')
+    with op.batch_alter_table('portal_signed_texts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_signed_texts_version_id'))
+
+    op.drop_table('portal_signed_texts')
     with op.batch_alter_table('portal_signatures', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_portal_signatures_version_id'))
         batch_op.drop_index(batch_op.f('ix_portal_signatures_signer_id'))
@@ -244,15 +653,61 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_portal_signatures_academic_year'))
 
     op.drop_table('portal_signatures')
+    with op.batch_alter_table('portal_lti_grade_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_lti_grade_links_person_id'))
+
+    op.drop_table('portal_lti_grade_links')
+    op.drop_table('portal_lti_context_teachers')
+    op.drop_table('portal_contact_incidents')
     op.drop_table('portal_consent_items')
+    with op.batch_alter_table('portal_concern_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_concern_messages_concern_id'))
+
+    op.drop_table('portal_concern_messages')
+    with op.batch_alter_table('portal_concern_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_concern_events_concern_id'))
+
+    op.drop_table('portal_concern_events')
+    with op.batch_alter_table('portal_concern_attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_concern_attachments_concern_id'))
+
+    op.drop_table('portal_concern_attachments')
+    with op.batch_alter_table('portal_classroom_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_classroom_sessions_teacher_id'))
+        batch_op.drop_index(batch_op.f('ix_portal_classroom_sessions_class_id'))
+
+    op.drop_table('portal_classroom_sessions')
+    op.drop_table('portal_social_media_incidents')
     op.drop_table('portal_school_settings')
+    op.drop_table('portal_school_closures')
     op.drop_table('portal_pupils')
     with op.batch_alter_table('portal_policy_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_portal_policy_versions_status'))
 
     op.drop_table('portal_policy_versions')
+    with op.batch_alter_table('portal_policy_reminders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_policy_reminders_sent_at'))
+        batch_op.drop_index(batch_op.f('ix_portal_policy_reminders_recipient_id'))
+
+    op.drop_table('portal_policy_reminders')
     op.drop_table('portal_person_roles')
+    with op.batch_alter_table('portal_lti_identities', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_lti_identities_person_id'))
+
+    op.drop_table('portal_lti_identities')
+    op.drop_table('portal_lti_contexts')
     op.drop_table('portal_guardian_links')
+    with op.batch_alter_table('portal_family_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_family_links_status'))
+
+    op.drop_table('portal_family_links')
+    op.drop_table('portal_family_link_confirmations')
+    with op.batch_alter_table('portal_concerns', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_concerns_status'))
+        batch_op.drop_index(batch_op.f('ix_portal_concerns_route'))
+        batch_op.drop_index(batch_op.f('ix_portal_concerns_raised_by_id'))
+
+    op.drop_table('portal_concerns')
     op.drop_table('portal_class_teachers')
     op.drop_table('portal_capability_grants')
     with op.batch_alter_table('portal_audit_log', schema=None) as batch_op:
@@ -265,6 +720,15 @@ def downgrade() -> None:
 
     op.drop_table('portal_policies')
     op.drop_table('portal_people')
+    op.drop_table('portal_lti_registrations')
+    with op.batch_alter_table('portal_lti_nonces', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_lti_nonces_used_at'))
+
+    op.drop_table('portal_lti_nonces')
+    with op.batch_alter_table('portal_lti_launch_data', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_lti_launch_data_expires_at'))
+
+    op.drop_table('portal_lti_launch_data')
     with op.batch_alter_table('portal_login_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_portal_login_attempts_key'))
         batch_op.drop_index(batch_op.f('ix_portal_login_attempts_at'))

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 import tests.access as access_pkg
-from portal.people.models import GuardianLink, Role
+from portal.people.models import Role
 from tests.access import PERSONAS, Rule
 
 MODULES = [importlib.import_module(f"tests.access.{m.name}") for m in pkgutil.iter_modules(access_pkg.__path__)]

@@ -382,6 +382,13 @@ def test_actions_are_audited_without_personal_text(app, db, y2, teacher, login_a
     device.post(f"/portal/classroom/device/pupils/{y2.amy.id}")
     client.post(f"/portal/classroom/sessions/{sid}/close")
     actions = db.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    # The exact text each pupil was shown is kept under its hash, for the sealed record.
+    from portal.policies.queries import signed_text
+    from portal.signatures.models import Signature
+
+    for sig in db.scalars(select(Signature)).all():
+        kept = signed_text(sig)
+        assert kept is not None and "grown-up" in kept.body_html
     # Other areas (sealed records) may add their own entries after the close.
     actions = [a for a in actions if a.startswith(("classroom.", "signature."))]
     assert actions[-4:] == ["classroom.session_started", "classroom.acknowledged", "signature.created",

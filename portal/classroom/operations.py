@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -14,7 +15,7 @@ from sqlalchemy.orm import contains_eager
 
 from portal import audit
 from portal.classroom.models import ClassroomEntry, ClassroomSession
-from portal.classroom.rendering import is_young, sha256_of_shown
+from portal.classroom.rendering import is_young, sha256_of_shown, shown_text
 from portal.classroom.versions import academic_year, acknowledged_ids, versions_for_year
 from portal.db import session, utcnow
 from portal.people.models import LoginAttempt, Person, PupilProfile, Role, SchoolClass
@@ -211,7 +212,7 @@ def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str
     if pupil.id in acknowledged_ids([pupil.id], version, academic_year(now)):
         raise ClassroomError(f"{pupil.short_name} has already agreed to these rules this year.")
     entry = ClassroomEntry(session_id=cs.id, pupil_id=pupil.id, version_id=version.id,
-                           text_sha256=sha256_of_shown(version.body_md, young=is_young(cs.school_class.year_group)),
+                           text_sha256=_keep_shown(version, young=is_young(cs.school_class.year_group)),
                            acknowledged_at=now, ip=ip[:64], user_agent=(user_agent or "")[:400])
     session.add(entry)
     session.flush()
@@ -281,7 +282,7 @@ def sign_online(pupil: Person, version, *, ip: str, user_agent: str, now: dt.dat
         raise ClassroomError("You have already agreed to these rules this year.")
     sig = Signature(
         version_id=version.id, signer_id=pupil.id, signer_role=Role.PUPIL.value, decision=Decision.SIGNED.value,
-        signed_name=pupil.full_name, text_sha256=sha256_of_shown(version.body_md, young=False), signed_at=now,
+        signed_name=pupil.full_name, text_sha256=_keep_shown(version, young=False), signed_at=now,
         ip=ip[:64], user_agent=(user_agent or "")[:400], method=Method.ONLINE.value, witness_id=None,
         academic_year=year,
     )
@@ -289,3 +290,20 @@ def sign_online(pupil: Person, version, *, ip: str, user_agent: str, now: dt.dat
     session.flush()
     audit.record("signature.created", actor=pupil, target=sig, version_id=version.id, method=sig.method)
     return sig
+
+
+@dataclass(frozen=True)
+class _Shown:
+    html: str
+    sha256: str
+    questions: tuple[str, ...] = ()
+
+
+def _keep_shown(version, *, young: bool) -> str:
+    """Keep the exact text a pupil was shown (once per SHA-256, as the signing page does), so the
+    sealed record can show the words agreed to; return its SHA-256."""
+    from portal.policies.operations import keep_text
+
+    shown = _Shown(html=shown_text(version.body_md, young=young), sha256=sha256_of_shown(version.body_md, young=young))
+    keep_text(version, shown)
+    return shown.sha256

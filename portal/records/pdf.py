@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import render_template
+from markupsafe import Markup
 from weasyprint import HTML, Attachment
 
 from portal.paths import STATIC_DIR
@@ -77,10 +78,21 @@ def record_html(signature: Signature, evidence: dict[str, Any]) -> str:
         sig=signature,
         version=version,
         audience=audience,
-        policy_body=policy_html(version.body_md),
+        policy_body=_exact_text(signature),
         evidence=evidence,
         academic_year=academic_year_label(signature.academic_year),
     )
+
+
+def _exact_text(signature) -> Markup:
+    """The exact text the signer was shown, as kept when they signed (by its SHA-256); only for
+    a signature recorded without a kept text is the version's Markdown rendered again."""
+    from portal.policies.queries import signed_text
+
+    kept = signed_text(signature)
+    if kept is not None:
+        return Markup(kept.body_html)
+    return Markup(policy_html(signature.version.body_md))
 
 
 def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None) -> bytes:

@@ -8,7 +8,7 @@ cookie; without it (or once the session has ended) they redirect to the join pag
 from __future__ import annotations
 
 import segno
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, session as cookie, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, session as cookie, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from portal.db import session
 from portal.people.bands import KS3_4, KS5
 from portal.people.models import Role, SchoolClass, academic_year_label
 from portal.security import access, client_ip
-from portal.signals import signature_committed
+from portal.signals import announce_signature
 from portal.tasks import Task, task_provider
 
 #: Key of the pupil-device token in the signed session cookie.
@@ -137,9 +137,8 @@ def close(sid: int):
         flash(str(exc), "warning")
         return redirect(url_for(".session_page", sid=cs.id))
     session.commit()
-    app = current_app._get_current_object()
     for sig in signatures:
-        signature_committed.send(app, signature=sig)
+        announce_signature(sig)
     if cookie.get(DEVICE_KEY, {}).get("sid") == cs.id:
         cookie.pop(DEVICE_KEY, None)
     n = len(signatures)
@@ -334,7 +333,7 @@ def my_rules():
                 flash(str(exc), "info")
                 return redirect(url_for(".my_rules"))
             session.commit()
-            signature_committed.send(current_app._get_current_object(), signature=sig)
+            announce_signature(sig)
             flash("Thank you. You have agreed to the online-safety rules for this year.", "success")
             return redirect(url_for("portal.pupil.home"))
         status = 400

@@ -113,6 +113,7 @@ def launch():
     session.commit()
     flask_session.clear()  # no fixation: a fresh session for the launched person
     login_user(person)
+    flask_session["portal_via_lti"] = True  # signatures in this session are made "in the LMS"
     return redirect(_target(reg, person, claims))
 
 

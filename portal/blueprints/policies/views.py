@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -27,6 +28,7 @@ from portal.policies.models import Audience, Policy, PolicyReminder, PolicyVersi
 from portal.policies.rendering import placeholder_values, render_markdown, render_version
 from portal.policies.tasks import register as _register_tasks
 from portal.security import access, client_ip, own_child_or_404
+from portal.signatures.models import Method
 
 _register_tasks()
 
@@ -87,7 +89,9 @@ def sign(version_id: int):
                     sign_request.answers = {
                         item.id: form[f"consent_{item.id}"].data == "yes" for item in version.consent_items
                     }
-                    sig = operations.sign(req, current_user, sign_request)
+                    # Signed inside the LMS after an LTI launch (a countersign stays a countersign).
+                    via_lti = bool(flask_session.get("portal_via_lti")) and not req.countersign
+                    sig = operations.sign(req, current_user, sign_request, method=Method.LTI if via_lti else None)
             except operations.SigningError as exc:
                 session.rollback()
                 if exc.code == "changed" or exc.code == "already":
@@ -101,7 +105,7 @@ def sign(version_id: int):
                     status = 400
             else:
                 session.commit()
-                signals.signature_committed.send(current_app._get_current_object(), signature=sig)
+                signals.announce_signature(sig)
                 if sig.decision == "declined":
                     flash("Your decision not to sign has been recorded. The school may contact you about it.",
                           "info")

@@ -10,34 +10,27 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import nh3
 from markdown_it import MarkdownIt
 
 from portal.people.bands import EYFS_KS1, KS2, age_band_for_year
+from portal.policies import rendering as policy_rendering
 
-_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "h2", "h3", "h4", "blockquote", "a", "code",
-         "table", "thead", "tbody", "tr", "th", "td", "hr"}
-_ATTRS = {"a": {"href"}, "th": {"scope"}}
+# One Markdown renderer and one allow-list for every policy text (portal.policies.rendering).
+clean = policy_rendering.clean_html
 
 
 def _md() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False}).enable("table")
-
-
-def clean(html: str) -> str:
-    return nh3.clean(html, tags=_TAGS, attributes=_ATTRS, url_schemes={"https", "mailto"})
+    return policy_rendering._MD
 
 
 def _demote_headings(html: str) -> str:
-    """The page has its own h1; headings inside a policy start at h2."""
-    for n in (5, 4, 3, 2, 1):
-        html = html.replace(f"<h{n}>", f"<h{min(n + 1, 4)}>").replace(f"</h{n}>", f"</h{min(n + 1, 4)}>")
+    """Kept for the screens' intro text: the shared renderer already makes "#" an h2."""
     return html
 
 
 def render_html(body_md: str) -> str:
-    """The whole text as safe HTML (for older pupils)."""
-    return clean(_demote_headings(_md().render(body_md or "")))
+    """The whole text as safe HTML (for older pupils), with the school's placeholders filled."""
+    return str(policy_rendering.render_markdown(body_md or "", policy_rendering.placeholder_values()))
 
 
 @dataclass(frozen=True)

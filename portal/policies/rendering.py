@@ -149,9 +149,11 @@ class RenderedVersion:
 def placeholder_values(settings=None) -> dict[str, str]:
     """The values placeholders are filled with (from school settings when present)."""
     if settings is None:
+        from flask import has_app_context
+
         from portal.people.models import SchoolSettings
 
-        settings = SchoolSettings.get()
+        settings = SchoolSettings.get() if has_app_context() else None
     if settings is None:
         return {"official_channel": "the school office", "school_name": "the school"}
     return {"official_channel": settings.official_channel or "the school office", "school_name": settings.name}

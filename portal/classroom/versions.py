@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.db import session, utcnow
 from portal.people.bands import age_band_for_year
-from portal.people.models import Person, SchoolSettings
+from portal.people.models import Person
 from portal.policies.models import BAND_AUDIENCE, Policy, PolicyVersion, VersionStatus
 from portal.signatures.models import Decision, Signature
 
@@ -39,21 +39,17 @@ def versions_for_year(year_group: int) -> tuple[PolicyVersion | None, PolicyVers
 
 def version_for_pupil(pupil: Person) -> PolicyVersion | None:
     """The version *pupil* should agree to: their band's, the SEND variant for SEND pupils
-    when one is published."""
-    profile = pupil.pupil
-    if profile is None:
-        return None
-    main, send = versions_for_year(profile.year_group)
-    return send if (profile.send and send is not None) else main
+    when one is published (the policies area decides; see portal.policies.queries)."""
+    from portal.policies.queries import version_for_pupil as _policy_version
+
+    return _policy_version(pupil)
 
 
 def academic_year(now: dt.datetime | None = None) -> int:
     """Starting year of the academic year containing *now* (school settings, else 1 September)."""
-    day = (now or utcnow()).date()
-    settings = SchoolSettings.get()
-    if settings is not None:
-        return settings.academic_year_of(day)
-    return day.year if day >= dt.date(day.year, 9, 1) else day.year - 1
+    from portal.policies.queries import current_academic_year
+
+    return current_academic_year((now or utcnow()).date())
 
 
 def _versions_still_covered_by(version: PolicyVersion) -> list[int]:

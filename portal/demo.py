@@ -58,6 +58,7 @@ ADULTS = {
     "volunteer": ("Victor", "Ambleside", [Role.VOLUNTEER], "Volunteer reader"),
     "contractor": ("Colm", "Brightwater", [Role.CONTRACTOR], "IT contractor"),
     "auditor": ("Ada", "Inspectorfield", [Role.AUDITOR], "Auditor (trust)"),
+    "visitor": ("Vivian", "Storyteller", [Role.VISITOR], "Visiting author"),
 }
 
 

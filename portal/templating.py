@@ -49,7 +49,8 @@ def portal_nav() -> list[tuple[str, str]]:
         items.append(("Parent", "portal.parent.home"))
     if security.has_role(current_user, Role.PUPIL):
         items.append(("My page", "portal.pupil.home"))
-    if security.is_staff(current_user) or current_user.role_set & {Role.GOVERNOR, Role.VOLUNTEER, Role.CONTRACTOR}:
+    if security.is_staff(current_user) or current_user.role_set & {Role.GOVERNOR, Role.VOLUNTEER, Role.CONTRACTOR,
+                                                                  Role.VISITOR}:
         items.append(("Staff" if security.is_staff(current_user) else "My policies", "portal.staff.home"))
     if security.has_role(current_user, Role.AUDITOR) or security.has_capability(current_user, "records.view"):
         items.append(("Records", "portal.auditor.home"))

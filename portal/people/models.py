@@ -37,6 +37,7 @@ class Role(str, enum.Enum):
     CONTRACTOR = "contractor"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    VISITOR = "visitor"
 
     @property
     def label(self) -> str:
@@ -53,6 +54,7 @@ ROLE_LABELS = {
     Role.CONTRACTOR: "Contractor",
     Role.AUDITOR: "Auditor",
     Role.ADMIN: "Portal administrator",
+    Role.VISITOR: "Visitor",
 }
 
 #: Roles that make someone staff for the staff portal.
@@ -61,6 +63,9 @@ STAFF_ROLES = frozenset({Role.TEACHER, Role.SUPPORT_STAFF})
 ADULT_ROLES = frozenset(
     {Role.TEACHER, Role.SUPPORT_STAFF, Role.GOVERNOR, Role.VOLUNTEER, Role.CONTRACTOR}
 )
+#: Adults who use the staff portal's "My policies" page (visitors sign their AUP there too, but
+#: declare no family links: the exception in the policy is for people who work in the school).
+POLICY_ADULT_ROLES = ADULT_ROLES | {Role.VISITOR}
 
 
 class SchoolSettings(Base):

@@ -36,7 +36,7 @@ from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfil
 COLUMNS = ("type", "external_id", "given_name", "family_name", "email", "year_group", "date_of_birth",
            "class_code", "class_name", "send", "roles", "children", "teachers")
 REQUIRED_COLUMNS = ("type", "external_id")
-STAFF_ROLE_NAMES = {"teacher", "support_staff", "governor", "volunteer", "contractor", "auditor", "admin"}
+STAFF_ROLE_NAMES = {"teacher", "support_staff", "governor", "volunteer", "contractor", "auditor", "admin", "visitor"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 MAX_ROWS = 20000

@@ -41,6 +41,7 @@ ROLE_AUDIENCE: dict[Role, Audience] = {
     Role.GOVERNOR: Audience.GOVERNOR,
     Role.VOLUNTEER: Audience.VOLUNTEER,
     Role.CONTRACTOR: Audience.CONTRACTOR,
+    Role.VISITOR: Audience.VISITOR,
 }
 
 SIGNED, DECLINED, OUTSTANDING = "signed", "declined", "outstanding"

@@ -8,13 +8,13 @@ from portal import audit
 from portal.blueprints.staff import bp
 from portal.blueprints.staff.forms import GrantForm, RevokeForm
 from portal.db import session, utcnow
-from portal.people.models import ADULT_ROLES, STAFF_ROLES, CapabilityGrant, ClassTeacher, Person, PersonRole, SchoolClass
+from portal.people.models import ADULT_ROLES, POLICY_ADULT_ROLES, STAFF_ROLES, CapabilityGrant, ClassTeacher, Person, PersonRole, SchoolClass
 from portal.security import CAPABILITIES, NOT_DELEGABLE, access, capabilities_of, designations
 from portal.tasks import tasks_for
 
 
 @bp.get("/")
-@access(roles=ADULT_ROLES)
+@access(roles=POLICY_ADULT_ROLES)
 def home():
     classes = session.scalars(
         select(SchoolClass).join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id).order_by(SchoolClass.year_group, SchoolClass.code)
@@ -25,6 +25,7 @@ def home():
         tasks=tasks_for(current_user),
         caps=capabilities_of(current_user),
         designations=designations(current_user),
+        declares_links=bool(current_user.role_set & ADULT_ROLES),
     )
 
 

@@ -82,6 +82,31 @@ def test_at_risk_and_about_the_head_goes_to_the_dsl_and_the_chair(cast, login_as
     assert who_can_handle(cast, login_as, newest(db)) == {"dsl", "chair"}
 
 
+def test_a_head_who_is_also_the_dsl_never_sees_an_at_risk_concern_about_the_head(cast, login_as, db):
+    from portal.people.models import SchoolSettings
+
+    settings = SchoolSettings.get()
+    settings.dsl_id = cast.head.id  # a small school: one person holds both designations
+    db.commit()
+    raise_concern(login_as(cast.parent), at_risk="yes", about="head_teacher")
+    c = newest(db)
+    assert c.about_person_id == cast.head.id
+    assert SECRET_SUBJECT not in login_as(cast.head).get("/portal/concerns/inbox").get_data(as_text=True)
+    assert login_as(cast.head).get(f"/portal/concerns/inbox/{c.id}").status_code in (403, 404)
+    assert SECRET_SUBJECT in login_as(cast.chair).get("/portal/concerns/inbox").get_data(as_text=True)
+
+
+def test_a_concern_about_the_head_is_refused_while_no_chair_is_named(cast, login_as, db):
+    from portal.people.models import SchoolSettings
+
+    SchoolSettings.get().chair_of_governors_id = None
+    db.commit()
+    resp = raise_concern(login_as(cast.parent), about="head_teacher")
+    assert resp.status_code == 400
+    assert "has not named its chair of governors" in resp.get_data(as_text=True)
+    assert newest(db) is None
+
+
 def test_the_head_cannot_be_chosen_as_another_member_of_staff(cast, login_as, db):
     page = login_as(cast.parent).get("/portal/concerns/new").get_data(as_text=True)
     assert cast.accused.full_name in page and cast.head.full_name not in page

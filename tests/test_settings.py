@@ -44,3 +44,39 @@ def test_bad_settings_are_refused_and_nothing_changes(app, db, school, make_pers
         assert resp.status_code == 400, bad
     db.expire_all()
     assert SchoolSettings.get().name == "Test Fictional School"
+
+
+def test_only_the_head_changes_designations(app, db, school, make_person, login_as):
+    """A delegate or admin with settings.manage cannot make themselves DSL or Head Teacher."""
+    admin = make_person(Role.ADMIN, Role.SUPPORT_STAFF, given="Ari")
+    client = login_as(admin)
+    for grab in ({"dsl_id": admin.id}, {"head_teacher_id": admin.id}, {"chair_of_governors_id": 0}):
+        resp = client.post("/portal/admin/settings", data=_form(school, **grab))
+        assert resp.status_code == 400 and b"Only the Head Teacher can change this" in resp.data, grab
+    db.expire_all()
+    settings = SchoolSettings.get()
+    assert (settings.head_teacher_id, settings.dsl_id) == (school.head.id, school.dsl_person.id)
+    # The same admin may still change ordinary settings.
+    assert client.post("/portal/admin/settings", data=_form(school, name="Admin Renamed")).status_code == 302
+    db.expire_all()
+    assert SchoolSettings.get().name == "Admin Renamed"
+
+
+def test_designation_changes_are_audited_with_old_and_new(app, db, school, make_person, login_as):
+    newdsl = make_person(Role.TEACHER, given="Nell")
+    login_as(school.head).post("/portal/admin/settings", data=_form(school, dsl_id=newdsl.id))
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "settings.changed"))
+    assert entry.data["designations"] == {"dsl_id": [school.dsl_person.id, newdsl.id]}
+
+
+def test_a_browser_form_without_the_disabled_fields_still_saves(app, db, school, make_person, login_as):
+    admin = make_person(Role.ADMIN, Role.SUPPORT_STAFF, given="Ari")
+    page = login_as(admin).get("/portal/admin/settings")
+    assert page.data.count(b"disabled") >= 3
+    data = _form(school, name="From The Browser")
+    for name in ("head_teacher_id", "dsl_id", "chair_of_governors_id"):
+        data.pop(name)
+    assert login_as(admin).post("/portal/admin/settings", data=data).status_code == 302
+    db.expire_all()
+    settings = SchoolSettings.get()
+    assert settings.name == "From The Browser" and settings.dsl_id == school.dsl_person.id

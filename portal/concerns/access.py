@@ -57,6 +57,9 @@ def visible_clause(person: Person) -> ColumnElement[bool]:
     if not conds:
         return false()
     not_about_them = or_(Concern.about_person_id.is_(None), Concern.about_person_id != person.id)
+    if "head_teacher" in held:
+        # Whoever is Head now never handles a concern about the Head (even as DSL).
+        not_about_them = and_(not_about_them, Concern.about != About.HEAD_TEACHER.value)
     # A member of staff who is also a parent never handles their own concern.
     not_theirs = Concern.raised_by_id != person.id
     return and_(or_(*conds), not_about_them, not_theirs)

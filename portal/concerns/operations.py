@@ -26,7 +26,7 @@ from portal.concerns.models import (
 from portal.concerns.schooldays import add_school_days, uk_today
 from portal.concerns.storage import CheckedFile, UploadBatch
 from portal.db import session, utcnow
-from portal.people.models import Person
+from portal.people.models import Person, SchoolSettings
 
 
 class ConcernError(ValueError):
@@ -39,6 +39,15 @@ def targets_from(start: dt.datetime) -> tuple[dt.date, dt.date]:
     cfg = current_app.config
     return (add_school_days(day, int(cfg["PORTAL_CONCERN_ACK_DAYS"])),
             add_school_days(day, int(cfg["PORTAL_CONCERN_RESPONSE_DAYS"])))
+
+
+def _about_id(about: About, about_person: Person | None) -> int | None:
+    """The person a concern is about: the named member of staff, or the Head Teacher of the day
+    (so a Head who is also the DSL never handles a safeguarding concern about themselves)."""
+    if about == About.HEAD_TEACHER:
+        settings = SchoolSettings.get()
+        return settings.head_teacher_id if settings else None
+    return about_person.id if about_person else None
 
 
 def raise_concern(
@@ -61,7 +70,7 @@ def raise_concern(
     ack_due, response_due = targets_from(now)
     concern = Concern(
         raised_by_id=parent.id, child_id=child.id if child else None, category=category.value,
-        about=about.value, about_person_id=about_person.id if about_person else None, at_risk=at_risk,
+        about=about.value, about_person_id=_about_id(about, about_person), at_risk=at_risk,
         route=route_for(at_risk=at_risk, about=about).value, subject=subject, description=description,
         status=Status.NEW.value, stage=Stage.INFORMAL.value, created_at=now, stage_started_at=now,
         ack_due=ack_due, response_due=response_due, parent_seen_at=now,

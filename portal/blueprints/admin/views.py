@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -78,11 +78,38 @@ _SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id"
                     "academic_year_start_day", "official_channel", "helpline_contact")
 
 
+_DESIGNATIONS = ("head_teacher_id", "dsl_id", "chair_of_governors_id")
+
+
+def _designations_allowed(form, current, may_designate: bool) -> bool:
+    """Refuse a change of designation from anyone but the Head Teacher (with a message)."""
+    if may_designate or current is None:
+        return True
+    ok = True
+    for name in _DESIGNATIONS:
+        field = getattr(form, name)
+        if (field.data or None) != getattr(current, name):
+            field.errors = list(field.errors) + ["Only the Head Teacher can change this."]
+            ok = False
+    return ok
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @access(capabilities=["settings.manage"])
 def settings():
     current = SchoolSettings.get()
-    form = SettingsForm(obj=current)
+    # Only the Head Teacher (or, before one is named, an administrator setting the school up)
+    # may change who holds the designations: they carry safeguarding and delegation powers.
+    may_designate = current is None or current.head_teacher_id is None or current.head_teacher_id == current_user.id
+    if request.method == "POST" and not may_designate:
+        # Disabled fields are not sent by browsers: keep the current holders.
+        formdata = request.form.copy()
+        for name in _DESIGNATIONS:
+            if name not in formdata:
+                formdata[name] = str(getattr(current, name) or 0)
+        form = SettingsForm(formdata=formdata, obj=current)
+    else:
+        form = SettingsForm(obj=current)
     adults = session.scalars(
         select(Person).join(PersonRole).where(PersonRole.role.in_([r.value for r in ADULT_ROLES]), Person.active)
         .order_by(Person.family_name, Person.given_name).distinct()
@@ -92,11 +119,15 @@ def settings():
     form.head_teacher_id.choices = staff
     form.dsl_id.choices = staff
     form.chair_of_governors_id.choices = [(0, "Not set")] + governors
-    if form.validate_on_submit():
+    if not may_designate:
+        for name in _DESIGNATIONS:
+            getattr(form, name).render_kw = {"disabled": True}
+    if form.validate_on_submit() and _designations_allowed(form, current, may_designate):
         if current is None:
             current = SchoolSettings()
             session.add(current)
         changed = []
+        designations_before = {n: getattr(current, n) for n in _DESIGNATIONS}
         for name in _SETTINGS_FIELDS:
             value = getattr(form, name).data
             if name == "chair_of_governors_id" and not value:
@@ -107,7 +138,8 @@ def settings():
                 setattr(current, name, value)
                 changed.append(name)
         session.flush()
-        audit.record("settings.changed", actor=current_user, target=current, fields=changed)
+        moved = {n: [designations_before[n], getattr(current, n)] for n in _DESIGNATIONS if n in changed}
+        audit.record("settings.changed", actor=current_user, target=current, fields=changed, designations=moved)
         session.commit()
         flash("Settings saved." if changed else "Nothing changed.", "success")
         return redirect(url_for(".settings"))

@@ -103,7 +103,7 @@ def new():
     settings = SchoolSettings.get()
     upload_error = None
     failed = False
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not _undeliverable_about_head(form, settings):
         try:
             files = check_uploads(request.files.getlist(form.attachments.name))
         except AttachmentError as exc:
@@ -135,6 +135,18 @@ def new():
     status = 503 if failed else 400 if (form.errors or upload_error) else 200
     return render_template("portal/concerns/new.html", form=form, upload_error=upload_error, failed=failed,
                            settings=settings), status
+
+
+def _undeliverable_about_head(form, settings) -> bool:
+    """A concern about the Head Teacher goes to the chair of governors only; with no chair named
+    nobody could read it, so say so instead of saving it where no one looks."""
+    if About(form.about.data) != About.HEAD_TEACHER or (settings and settings.chair_of_governors_id):
+        return False
+    channel = settings.official_channel if settings else "the school office"
+    form.about.errors = list(form.about.errors) + [
+        "The school has not named its chair of governors in the portal yet, so a concern about the Head "
+        f"Teacher cannot be delivered here. Please contact the chair of governors through {channel}."]
+    return True
 
 
 @bp.get("/<int:concern_id>")

@@ -68,6 +68,19 @@ def test_adult_initiated_contact_goes_to_the_head(app, db, cast, login_as, mailb
                           "covered_by_link": False}
 
 
+def test_an_incident_about_the_head_goes_to_the_dsl_and_the_head_cannot_read_it(app, db, cast, login_as, mailbox):
+    resp = _contact(login_as(cast["recorder"]), cast, direction="from_adult", adult_id=cast["head"].id)
+    assert resp.status_code == 302
+    incident = db.scalar(select(ContactIncident))
+    assert incident.routed_to == "dsl"
+    assert len(mailbox.to(cast["dsl"].email)) == 1 and mailbox.to(cast["head"].email) == []
+    head = login_as(cast["head"])  # holds incidents.manage, but this one is about her
+    assert head.get(f"/portal/incidents/contact/{incident.id}").status_code == 404
+    assert f"C-{incident.id}" not in head.get("/portal/incidents/").get_data(as_text=True)
+    assert login_as(cast["dsl"]).get(f"/portal/incidents/contact/{incident.id}").status_code == 200
+    assert f"C-{incident.id}" in login_as(cast["dsl"]).get("/portal/incidents/").get_data(as_text=True)
+
+
 def test_an_approved_link_covers_the_pair_live_and_on_the_incident(app, db, cast, login_as, mailbox):
     recorder = login_as(cast["recorder"])
     check = f"/portal/incidents/link-check?pupil_id={cast['pupil'].id}&adult_id={cast['adult'].id}"

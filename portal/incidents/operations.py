@@ -18,9 +18,20 @@ from portal.people.models import Person, SchoolSettings
 from portal.security import has_capability
 
 
-def route_for_contact(direction: str) -> str:
-    """Pupil-initiated contact is safeguarding (DSL); adult-initiated is conduct (Head Teacher)."""
-    return "dsl" if direction == "from_pupil" else "head"
+def route_for_contact(direction: str, adult_id: int | None = None) -> str:
+    """Pupil-initiated contact is safeguarding (DSL); adult-initiated is conduct (Head Teacher).
+
+    An incident is never routed to the adult it is about: about the Head it goes to the DSL,
+    about the DSL to the Head.
+    """
+    route = "dsl" if direction == "from_pupil" else "head"
+    settings = SchoolSettings.get()
+    if settings is not None and adult_id is not None:
+        if route == "head" and adult_id == settings.head_teacher_id:
+            route = "dsl"
+        elif route == "dsl" and adult_id == settings.dsl_id:
+            route = "head"
+    return route
 
 
 def route_for_social(prevent_flag: bool) -> str:
@@ -41,7 +52,7 @@ def record_contact(*, by: Person, pupil: Person, adult: Person, kind: str, direc
     link = covering_link(pupil.id, adult.id)
     incident = ContactIncident(
         kind=kind, direction=direction, pupil_id=pupil.id, adult_id=adult.id, platform=platform,
-        occurred_on=occurred_on, summary=summary, routed_to=route_for_contact(direction),
+        occurred_on=occurred_on, summary=summary, routed_to=route_for_contact(direction, adult.id),
         covered_by_link=link is not None, covering_link_id=link.id if link else None, recorded_by_id=by.id,
     )
     session.add(incident)
@@ -124,6 +135,8 @@ def visible_contact(person: Person) -> list[ContactIncident]:
     stmt = select(ContactIncident).order_by(ContactIncident.created_at.desc(), ContactIncident.id.desc())
     if not can_manage(person):
         stmt = stmt.where(ContactIncident.recorded_by_id == person.id)
+    # Nobody reads an incident about their own conduct.
+    stmt = stmt.where(ContactIncident.adult_id != person.id)
     return list(session.scalars(stmt))
 
 

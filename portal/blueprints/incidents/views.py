@@ -122,6 +122,8 @@ def _visible_or_404(model, incident_id: int):
         abort(404)
     if not ops.can_manage(current_user) and incident.recorded_by_id != current_user.id:
         abort(404)
+    if getattr(incident, "adult_id", None) == current_user.id:
+        abort(404)  # nobody reads an incident about their own conduct
     return incident
 
 

@@ -91,3 +91,18 @@ def test_the_sealed_pdf_shows_the_exact_text_signed_even_after_settings_change(a
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "fictional office hotline" in " ".join(text.split())
     assert "brand new channel" not in text
+
+
+def test_signing_in_normally_ends_the_lti_marker(app, db, school, make_parent):
+    from tests.factories import PASSWORD
+
+    _pack(app, db, school)
+    parent = make_parent()
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["portal_via_lti"] = True
+    client.post("/portal/auth/login", data={"email": parent.email, "password": PASSWORD})
+    with client.session_transaction() as sess:
+        assert "portal_via_lti" not in sess
+    assert _sign_own(client, _current(db, "aup-parent"), parent).status_code == 302
+    assert db.scalar(select(Signature.method)) == "online"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
@@ -39,6 +40,7 @@ def login():
             throttle.clear(f"email:{email}")
             audit.record("auth.login", actor=person, target=person)
             session.commit()
+            flask_session.pop("portal_via_lti", None)  # a portal sign-in is not an LMS launch
             login_user(person, remember=form.remember.data)
             target = form.next.data
             return redirect(target if is_safe_redirect(target) else url_for("portal.home"))
@@ -54,6 +56,7 @@ def login():
 @access()
 def logout():
     logout_user()
+    flask_session.pop("portal_via_lti", None)
     flash("You have signed out.", "info")
     return redirect(url_for("portal.auth.login"))
 

@@ -181,7 +181,10 @@ def review(decl_id: int):
         if current_user.id in (decl.adult_id, decl.declared_by_id):
             flash("You cannot decide on a declaration about yourself; another approver must.", "warning")
             return redirect(url_for(".review", decl_id=decl.id))
-        if form.validate_on_submit() and _check_matches(form, decl):
+        if form.validate_on_submit() and form.adult_id.data == current_user.id:
+            form.adult_id.errors = list(form.adult_id.errors) + [
+                "You cannot decide on a link about yourself; another approver must."]
+        elif form.validate_on_submit() and _check_matches(form, decl):
             approve = form.decision.data == "approve"
             ops.decide(decl, by=current_user, approve=approve, reason=form.reason.data or "",
                        pupil=session.get(Person, form.pupil_id.data) if form.pupil_id.data else None,

@@ -540,3 +540,27 @@ def test_signatures_without_an_lti_launch_post_nothing(live_app, lms, http):
     assert lms.scores == [] and lms.tokens_issued == 0
     with _db(live_app):
         assert session.scalar(select(LtiScoreJob)) is None
+
+
+def test_admins_auditors_and_delegates_cannot_be_opened_and_parents_gain_no_staff_role(live_app, lms, http):
+    """An LMS cannot open powerful accounts, nor turn a roster parent into staff."""
+    from portal.people.models import CapabilityGrant
+
+    with _db(live_app):
+        people = {}
+        for key, role in (("ADM", Role.ADMIN), ("AUD", Role.AUDITOR), ("DEL", Role.TEACHER), ("PAR", Role.PARENT)):
+            p = Person(given_name=key.title(), family_name="Fictional", external_id=f"MIS-{key}")
+            p.add_role(role)
+            session.add(p)
+            people[key] = p
+        session.flush()
+        session.add(CapabilityGrant(person_id=people["DEL"].id, capability="concerns.review"))
+        session.commit()
+    for key in ("ADM", "AUD", "DEL"):
+        resp, _ = lms.launch(http, sub=f"lms-{key}", roles=[INSTRUCTOR], sourcedid=f"MIS-{key}")
+        assert resp.status_code == 403 and "cannot be opened from the LMS" in resp.text, key
+    resp, _ = lms.launch(http, sub="lms-PAR", roles=[INSTRUCTOR], sourcedid="MIS-PAR")
+    assert resp.status_code == 403
+    with _db(live_app):
+        parent = session.scalar(select(Person).where(Person.external_id == "MIS-PAR"))
+        assert parent.role_set == {Role.PARENT}

@@ -241,15 +241,25 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
     if not person.active:
         raise LaunchRefused("This Countersign account is switched off. Please contact the school office.")
     if not created:
+        from portal.people.models import CapabilityGrant
         from portal.security import designations
 
-        if designations(person):
-            # The Head Teacher, DSL and chair of governors sign in to Countersign directly: an LMS
-            # (or whoever runs it) must not be able to open the accounts that can see everything.
+        powerful = person.role_set & {Role.ADMIN, Role.AUDITOR} or session.scalar(
+            select(CapabilityGrant.id).where(CapabilityGrant.person_id == person.id,
+                                             CapabilityGrant.revoked_at.is_(None)).limit(1))
+        if designations(person) or powerful:
+            # The Head Teacher, DSL, chair of governors, administrators, auditors and anyone
+            # holding a delegated capability sign in to Countersign directly: an LMS (or whoever
+            # runs it) must not be able to open the accounts that can see or change the most.
             raise LaunchRefused(
                 "For safety, this account cannot be opened from the LMS. "
                 "Please sign in to Countersign directly."
             )
+        # A course role never adds a staff role to an existing account (a parent made
+        # "Instructor" in one LMS course stays a parent here); the school's roster decides.
+        wanted -= {Role.TEACHER, Role.SUPPORT_STAFF, Role.ADMIN} - person.role_set
+        if not wanted:
+            raise LaunchRefused("Your Countersign account does not have that role. Please contact the school office.")
     if person.has_role(Role.PUPIL) or person.pupil is not None:
         wanted &= {Role.PUPIL}
         if not wanted:

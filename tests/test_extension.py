@@ -96,3 +96,15 @@ def test_csrf_protects_every_portal_form(app, db_url, make_person):
         view = prod.view_functions[rule.endpoint]
         assert f"{view.__module__}.{view.__name__}" not in exempt or rule.endpoint.startswith("portal.lti."), rule
     prod.extensions["portal"].engine.dispose()
+
+
+def test_portal_pages_cannot_be_framed_but_host_pages_are_untouched(db_url):
+    host = _host(db_url)
+    Portal(host)
+    client = host.test_client()
+    page = client.get("/portal/auth/login")
+    assert page.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert page.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "X-Frame-Options" not in client.get("/").headers
+    host.extensions["portal"].engine.dispose()

@@ -114,4 +114,5 @@ def test_iframe_cookies_are_samesite_none_secure_partitioned_and_framing_is_limi
 
 def test_without_iframe_cookies_the_session_stays_lax(app):
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert "Content-Security-Policy" not in app.test_client().get("/portal/auth/login").headers
+    # Without iframe mode no LMS may frame the portal: only the portal itself.
+    assert app.test_client().get("/portal/auth/login").headers["Content-Security-Policy"] == "frame-ancestors 'self'"

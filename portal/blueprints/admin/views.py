@@ -10,7 +10,8 @@ from portal.blueprints.admin.forms import InviteForm, RosterForm, SettingsForm
 from portal.blueprints.auth.views import send_invitation
 from portal.db import session
 from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass, SchoolSettings
-from portal.people.roster import RosterError, import_roster
+from portal.people.importing import run_upload_import
+from portal.people.roster import import_roster
 from portal.security import access
 
 
@@ -28,22 +29,12 @@ def roster():
     form = RosterForm()
     errors: list[str] = []
     if form.validate_on_submit():
-        upload = form.file.data
-        limit = current_app.config["PORTAL_MAX_ROSTER_BYTES"]
-        data = upload.read(limit + 1)
-        name = (upload.filename or "roster.csv")[-100:]
-        if len(data) > limit:
-            errors = [f"{name}: the file is larger than {limit // (1024 * 1024)} MB. Split it and import each part."]
-        else:
-            try:
-                summary = import_roster(data, name, actor=current_user)
-            except RosterError as exc:
-                session.rollback()
-                errors = exc.errors
-            else:
-                session.commit()
-                flash(summary.describe(), "success")
-                return redirect(url_for(".roster"))
+        errors = run_upload_import(
+            form.file.data, current_app.config["PORTAL_MAX_ROSTER_BYTES"],
+            "{name}: the file is larger than {mb} MB. Split it and import each part.",
+            lambda data, name: import_roster(data, name, actor=current_user), "roster.csv") or []
+        if not errors:
+            return redirect(url_for(".roster"))
     status = 400 if errors or form.errors else 200
     return render_template("portal/admin/roster.html", form=form, errors=errors), status
 

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from portal.blueprints.lms import bp
 from portal.blueprints.lms.forms import CourseForm, OneRosterForm, RegistrationForm, RemoveForm
 from portal.db import session
+from portal.people.importing import run_upload_import
 from portal.lti import operations
 from portal.lti.models import LtiContext, LtiContextTeacher, LtiRegistration
 from portal.lti.oneroster import import_oneroster, read_zip
 from portal.people.models import ClassTeacher, SchoolClass
-from portal.people.roster import RosterError
 from portal.security import access, has_capability
 
 
@@ -71,21 +71,14 @@ def oneroster():
     form = OneRosterForm()
     errors: list[str] = []
     if form.validate_on_submit():
-        limit = current_app.config["PORTAL_MAX_ONEROSTER_BYTES"]
-        data = form.file.data.read(limit + 1)
-        if len(data) > limit:
-            errors = [f"The zip file is larger than {limit // 1048576} MB."]
-        else:
-            try:
-                files = read_zip(data, max_unzipped=current_app.config["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"])
-                summary = import_oneroster(files, actor=current_user)
-            except RosterError as exc:
-                session.rollback()
-                errors = exc.errors
-            else:
-                session.commit()
-                flash(summary.describe(), "success")
-                return redirect(url_for(".oneroster"))
+        max_unzipped = current_app.config["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"]
+        errors = run_upload_import(
+            form.file.data, current_app.config["PORTAL_MAX_ONEROSTER_BYTES"],
+            "The zip file is larger than {mb} MB.",
+            lambda data, _name: import_oneroster(read_zip(data, max_unzipped=max_unzipped), actor=current_user),
+            "oneroster.zip") or []
+        if not errors:
+            return redirect(url_for(".oneroster"))
     status = 400 if errors or form.errors else 200
     return render_template("portal/lms/oneroster.html", form=form, errors=errors), status
 

@@ -336,3 +336,17 @@ def test_the_same_pupil_cannot_be_declared_twice(app, db, school, make_person, p
     resp = _declare(client, pupils["nell"], relationship="cousin")
     assert resp.status_code == 400 and b"already declared a link with this pupil" in resp.data
     assert _count(db, FamilyLinkDeclaration) == 1
+
+
+def test_an_approver_cannot_match_a_typed_declaration_to_themselves(app, db, school, make_pupil, make_parent,
+                                                                    login_as):
+    child = make_pupil(year_group=2, given="Ada")
+    parent = make_parent(child)
+    login_as(parent).post("/portal/links/relative", data={
+        "answer": "yes", "pupil_id": child.id, "adult_name": school.head.full_name, "relationship": "cousin"})
+    decl = db.scalar(select(FamilyLinkDeclaration))
+    resp = login_as(school.head).post(f"/portal/links/declarations/{decl.id}",
+                                      data={"decision": "approve", "adult_id": school.head.id})
+    assert resp.status_code == 400 and b"cannot decide on a link about yourself" in resp.data
+    db.expire_all()
+    assert db.get(FamilyLinkDeclaration, decl.id).status == "pending"

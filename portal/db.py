@@ -83,8 +83,17 @@ def _app_ctx_id() -> int:
 
 
 def make_session_factory(engine: Engine) -> scoped_session[Session]:
-    """A session per app context bound to *engine*, removed when the context ends."""
-    return scoped_session(sessionmaker(bind=engine, expire_on_commit=False, future=True), scopefunc=_app_ctx_id)
+    """A session per app context bound to *engine*, removed when the context ends.
+
+    Sessions are :class:`~portal.schools.isolation.PortalSession`: every query is limited to the
+    school (or schools) the session is scoped to.
+    """
+    from portal.schools.isolation import PortalSession
+
+    return scoped_session(
+        sessionmaker(bind=engine, class_=PortalSession, expire_on_commit=False, future=True),
+        scopefunc=_app_ctx_id,
+    )
 
 
 def _current_session() -> Session:

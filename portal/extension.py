@@ -51,6 +51,15 @@ class Portal:
         def _remove_session(_exc: BaseException | None) -> None:
             self.session.remove()
 
+        @app.before_request
+        def _scope_portal_request() -> None:
+            from flask import request
+
+            if (request.blueprint or "").startswith("portal"):
+                from portal.schools.context import scope_request
+
+                scope_request()
+
         if "csrf" not in app.extensions:
             CSRFProtect(app)
         if "bootstrap" not in app.extensions:
@@ -72,25 +81,14 @@ class Portal:
         self._register_error_pages(app)
 
     def _init_login(self, app: Flask) -> None:
-        from portal.db import session
-        from portal.people.models import Person
+        from portal.schools.signin import load_user
 
         manager = LoginManager()
         manager.login_view = "portal.auth.login"
         manager.login_message = "Please sign in to see this page."
         manager.login_message_category = "info"
         manager.session_protection = "strong"
-
-        @manager.user_loader
-        def load_user(user_id: str) -> Person | None:
-            pid, _, stamp = user_id.partition(":")
-            if not pid.isdigit():
-                return None
-            person = session.get(Person, int(pid))
-            if person is None or not person.active or person.get_id() != user_id:
-                return None
-            return person
-
+        manager.user_loader(load_user)
         manager.init_app(app)
 
     @staticmethod

@@ -9,6 +9,7 @@ from portal.lti import models as _lti  # noqa: F401
 from portal.people import models as _people  # noqa: F401
 from portal.policies import models as _policies  # noqa: F401
 from portal.records import models as _records  # noqa: F401
+from portal.schools import models as _schools  # noqa: F401
 from portal.signatures import models as _signatures  # noqa: F401
 
 metadata = Base.metadata

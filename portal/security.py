@@ -1,8 +1,9 @@
 """Capabilities, the one access decorator, and ownership helpers.
 
-Capabilities follow Moodle's style (``area.verb``). They are granted by role (including
-the Head Teacher and DSL designations in :class:`~portal.people.models.SchoolSettings`)
-and the Head Teacher can delegate any delegable capability to a named member of staff.
+Capabilities follow Moodle's style (``area.verb``). They are granted by role in the current
+school (including the Head Teacher, DSL and deputy DSL designations on the
+:class:`~portal.schools.models.School`) and the Head Teacher can delegate any delegable
+capability to a named member of staff. Trust roles (on the account) open the trust pages.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.db import session
-from portal.people.models import STAFF_ROLES, CapabilityGrant, GuardianLink, Person, Role, SchoolSettings
+from portal.people.models import STAFF_ROLES, CapabilityGrant, GuardianLink, Person, Role
+from portal.schools.models import DeputyDsl, School, TrustRole
 
 #: Every capability, with the words shown on the delegation page.
 CAPABILITIES: dict[str, str] = {
@@ -48,6 +50,7 @@ _DSL = frozenset({"concerns.safeguarding", "concerns.review", "links.view", "inc
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "head_teacher": _HEAD,
     "dsl": _DSL,
+    "deputy_dsl": _DSL,
     Role.TEACHER.value: frozenset({"classroom.run", "incidents.record"}),
     Role.SUPPORT_STAFF.value: frozenset({"incidents.record"}),
     Role.AUDITOR.value: frozenset({"records.view", "records.export"}),
@@ -56,23 +59,28 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
 
 
 def designations(person: Person) -> set[str]:
-    """``head_teacher`` / ``dsl`` / ``chair_of_governors`` held by *person*."""
-    settings = SchoolSettings.get()
+    """``head_teacher`` / ``dsl`` / ``deputy_dsl`` / ``chair_of_governors`` held by *person* in
+    their school."""
     out: set[str] = set()
-    if settings is None:
+    if getattr(person, "is_account", False):
         return out
-    if settings.head_teacher_id == person.id:
+    school = session.get(School, person.school_id)
+    if school is None:
+        return out
+    if school.head_teacher_id == person.id:
         out.add("head_teacher")
-    if settings.dsl_id == person.id:
+    if school.dsl_id == person.id:
         out.add("dsl")
-    if settings.chair_of_governors_id == person.id:
+    if school.chair_of_governors_id == person.id:
         out.add("chair_of_governors")
+    if session.scalar(select(DeputyDsl.id).where(DeputyDsl.person_id == person.id)) is not None:
+        out.add("deputy_dsl")
     return out
 
 
 def capabilities_of(person: Person | None) -> frozenset[str]:
-    """All capabilities *person* holds now (cached for the request)."""
-    if person is None or not getattr(person, "is_authenticated", False):
+    """All capabilities *person* holds now in their school (cached for the request)."""
+    if person is None or not getattr(person, "is_authenticated", False) or getattr(person, "is_account", False):
         return frozenset()
     cache = g.setdefault("_portal_caps", {})
     if person.id in cache:
@@ -108,22 +116,45 @@ def is_staff(person: Person | None) -> bool:
     return bool(person is not None and getattr(person, "is_authenticated", False) and person.role_set & STAFF_ROLES)
 
 
+def account_of(user: Any) -> Any:
+    """The sign-in account behind the current user (a school person or an account)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user if getattr(user, "is_account", False) else user.account
+
+
+def trust_roles(user: Any) -> frozenset[str]:
+    """Trust roles held by the account behind *user* (in any trust; cached for the request)."""
+    account = account_of(user)
+    if account is None:
+        return frozenset()
+    cache = g.setdefault("_portal_trust_roles", {})
+    if account.id not in cache:
+        cache[account.id] = frozenset(m.role for m in account.trust_roles)
+    return cache[account.id]
+
+
 def access(
     *,
     roles: Iterable[Role | str] = (),
     capabilities: Iterable[str] = (),
     staff: bool = False,
     public: bool = False,
+    account: bool = False,
+    trust: Iterable[TrustRole | str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The one decorator that guards every portal view.
 
-    The signed-in person passes when they hold *any* listed role, *any* listed capability,
-    or (with ``staff=True``) any staff role. With nothing listed, signing in is enough.
-    ``public=True`` marks a view that anyone may open (sign-in, password reset).
-    Anonymous visitors are sent to sign in; signed-in people without access get 403.
+    The signed-in person passes when they hold *any* listed role, *any* listed capability in
+    the current school, (with ``staff=True``) any staff role, or *any* listed trust role.
+    With nothing listed, signing in is enough. ``public=True`` marks a view that anyone may open
+    (sign-in, password reset). School pages are never open to an account signed in outside a
+    school (a trust role only); ``account=True`` marks the few pages that are (choosing a
+    school, signing out). Anonymous visitors are sent to sign in; others without access get 403.
     """
     role_set = frozenset(Role(r) for r in roles)
     cap_set = frozenset(capabilities)
+    trust_set = frozenset(TrustRole(t).value for t in trust)
     for cap in cap_set:
         if cap not in CAPABILITIES:
             raise KeyError(f"unknown capability {cap!r}")
@@ -136,12 +167,16 @@ def access(
                     from flask import current_app
 
                     return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-                if role_set or cap_set or staff:
-                    person = current_user._get_current_object()
+                user = current_user._get_current_object()
+                if trust_set and trust_roles(user) & trust_set:
+                    return view(*args, **kwargs)
+                if getattr(user, "is_account", False) and not account:
+                    abort(403)
+                if role_set or cap_set or staff or trust_set:
                     allowed = (
-                        bool(person.role_set & role_set)
-                        or bool(capabilities_of(person) & cap_set)
-                        or (staff and is_staff(person))
+                        bool(user.role_set & role_set)
+                        or bool(capabilities_of(user) & cap_set)
+                        or (staff and is_staff(user))
                     )
                     if not allowed:
                         abort(403)
@@ -149,6 +184,7 @@ def access(
 
         wrapped._portal_access = {  # type: ignore[attr-defined]
             "roles": role_set, "capabilities": cap_set, "staff": staff, "public": public,
+            "account": account, "trust": trust_set,
         }
         return wrapped
 

@@ -7,7 +7,8 @@ from flask import Flask
 from flask_login import current_user
 
 from portal.people.bands import BAND_LABELS, year_label
-from portal.people.models import Role, SchoolSettings
+from portal.people.models import Role
+from portal.schools.models import School
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -15,7 +16,7 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _portal_context() -> dict[str, Any]:
-        return {"portal_nav": portal_nav, "portal_school_name": _school_name}
+        return {"portal_nav": portal_nav, "portal_school_name": _school_name, "portal_can_switch": _can_switch}
 
     app.jinja_env.globals.update(
         has_capability=lambda cap: security.has_capability(current_user, cap),
@@ -29,13 +30,27 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def _school_name() -> str:
+    """The school the page is about (the product name outside any school)."""
     from flask import current_app
 
     try:
-        settings = SchoolSettings.get()
+        school = School.get()
     except Exception:  # noqa: BLE001 - before migrations the page still renders
-        settings = None
-    return settings.name if settings else current_app.config["PORTAL_PRODUCT_NAME"]
+        school = None
+    return school.name if school else current_app.config["PORTAL_PRODUCT_NAME"]
+
+
+def _can_switch() -> bool:
+    """Whether the signed-in account has somewhere else to go (another school, or a trust)."""
+    from flask import g
+
+    from portal.schools.signin import needs_choice
+    from portal.security import account_of
+
+    if "_portal_can_switch" not in g:
+        account = account_of(current_user)
+        g._portal_can_switch = bool(account is not None and needs_choice(account))
+    return bool(g._portal_can_switch)
 
 
 def portal_nav() -> list[tuple[str, str]]:
@@ -45,6 +60,8 @@ def portal_nav() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
     items: list[tuple[str, str]] = []
+    if getattr(current_user, "is_account", False):
+        return [("Trust", "portal.trust.index")] if security.trust_roles(current_user) else []
     if security.has_role(current_user, Role.PARENT):
         items.append(("Parent", "portal.parent.home"))
     if security.has_role(current_user, Role.PUPIL):
@@ -56,4 +73,6 @@ def portal_nav() -> list[tuple[str, str]]:
         items.append(("Records", "portal.auditor.home"))
     if security.has_role(current_user, Role.ADMIN) or security.has_capability(current_user, "roster.manage"):
         items.append(("Admin", "portal.admin.home"))
+    if security.trust_roles(current_user):
+        items.append(("Trust", "portal.trust.index"))
     return items

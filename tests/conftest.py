@@ -42,14 +42,26 @@ _unavailable = unavailable
 
 def _build_schema(url: str) -> None:
     """Migrate an empty database to head, then create anything the migrations lack
-    (test_migrations.py checks that they lack nothing)."""
+    (test_migrations.py checks that they lack nothing), then add the default school."""
+    import uuid
+
     from portal.db import Base
     import portal.models  # noqa: F401
     from portal.migrate import upgrade
+    from tests.schools import DEFAULT_SCHOOL_NAME, DEFAULT_SCHOOL_SLUG
 
     upgrade(url)
     engine = create_engine(url)
     Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO portal_schools (id, uid, slug, name, phases, academic_year_start_month, "
+            "academic_year_start_day, official_channel, helpline_contact, keys_path, archive_prefix, created_at) "
+            "VALUES (1, :uid, :slug, :name, 'primary,secondary', 9, 1, 'the school office by email or telephone', "
+            "'', '', '', CURRENT_TIMESTAMP)"), {"uid": str(uuid.uuid4()), "slug": DEFAULT_SCHOOL_SLUG,
+                                             "name": DEFAULT_SCHOOL_NAME})
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('portal_schools', 'id'), 1)"))
     engine.dispose()
 
 
@@ -158,6 +170,8 @@ class LoginClient(FlaskClient):
                 sess["_user_id"] = user.get_id()
                 sess["_fresh"] = True
                 sess["_id"] = ident
+                if getattr(user, "school_id", None) is not None:
+                    sess["portal_school"] = user.school_id
 
     def open(self, *args, **kwargs):
         # Each request gets its own application context (and so its own ``g`` and database
@@ -188,9 +202,12 @@ def app_config(db_url, _smtp_server, tmp_path):
 
 @pytest.fixture
 def app(app_config):
+    """The app, with an application context whose session is scoped to the default school."""
+    from tests.schools import in_school
+
     application = create_app(app_config)
     application.test_client_class = LoginClient
-    with application.app_context():
+    with in_school(application):
         yield application
         application.extensions["portal"].session.remove()
     application.extensions["portal"].engine.dispose()
@@ -200,6 +217,17 @@ def app(app_config):
 def db(app):
     """The portal session of the test's app."""
     return app.extensions["portal"].session()
+
+
+@pytest.fixture
+def empty_installation(app, db):
+    """An installation with no school at all (as after ``make``'s migrate, before the demo)."""
+    from portal.schools.isolation import set_school
+
+    db.execute(text("DELETE FROM portal_schools"))
+    db.commit()
+    set_school(db, None)
+    return app
 
 
 @pytest.fixture

@@ -8,36 +8,59 @@ import datetime as dt
 import itertools
 
 import pytest
+from sqlalchemy import select
 
 from portal.auth.passwords import hash_password
 from portal.people.models import (
+    Account,
     ClassTeacher,
     GuardianLink,
     Person,
     PupilProfile,
     Role,
     SchoolClass,
-    SchoolSettings,
 )
+from portal.schools.models import School
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
 
-__all__ = ["PASSWORD", "make_person", "make_class", "make_pupil", "make_parent", "school"]
+__all__ = ["PASSWORD", "make_account", "make_person", "make_class", "make_pupil", "make_parent", "make_school",
+           "school"]
+
+
+@pytest.fixture
+def make_account(db):
+    def _make(email: str, password: str | None = PASSWORD, name: str = "") -> Account:
+        account = Account(email=email.lower(), password_hash=hash_password(password) if password else None,
+                          display_name=name)
+        db.add(account)
+        db.commit()
+        return account
+
+    return _make
 
 
 @pytest.fixture
 def make_person(db):
-    def _make(*roles: Role, given="Test", family=None, email=None, password=PASSWORD, active=True) -> Person:
+    def _make(*roles: Role, given="Test", family=None, email=None, password=PASSWORD, active=True,
+              account: Account | None = None) -> Person:
+        """A person in the session's school; with an email and a password (or *account*) they can sign in."""
         n = next(_seq)
         person = Person(
             given_name=given,
             family_name=family or f"Person{n}",
             email=email if email is not None else f"person{n}@test.example",
-            password_hash=hash_password(password) if password else None,
             active=active,
             external_id=f"T-{n}",
         )
+        if account is not None:
+            person.account = account
+        elif person.email and password:
+            # The same address in another school is the same account (one sign-in, two schools).
+            person.account = db.scalar(select(Account).where(Account.email == person.email.lower())) or \
+                Account(email=person.email.lower(), password_hash=hash_password(password),
+                        display_name=f"{given} {person.family_name}")
         for r in roles:
             person.add_role(r)
         db.add(person)
@@ -92,13 +115,26 @@ def make_parent(db, make_person):
 
 @pytest.fixture
 def school(db, make_person):
-    """School settings with a Head Teacher, a DSL and a chair of governors (as attributes)."""
+    """The default school, with a Head Teacher, a DSL and a chair of governors (as attributes)."""
     head = make_person(Role.TEACHER, given="Hester", family="Headley")
     dsl = make_person(Role.TEACHER, given="Desmond", family="Safeway")
     chair = make_person(Role.GOVERNOR, given="Charlotte", family="Chairwood")
-    settings = SchoolSettings(name="Test Fictional School", head_teacher_id=head.id, dsl_id=dsl.id,
-                              chair_of_governors_id=chair.id)
-    db.add(settings)
+    settings = School.get()
+    settings.head_teacher_id, settings.dsl_id, settings.chair_of_governors_id = head.id, dsl.id, chair.id
     db.commit()
     settings.head, settings.dsl_person, settings.chair = head, dsl, chair
     return settings
+
+
+@pytest.fixture
+def make_school(db):
+    """``make_school(slug, name=...)`` -> another school in the installation (no policies unless asked)."""
+    from portal.schools.operations import create_school
+
+    def _make(slug: str, name: str | None = None, *, with_policies: bool = False, **kw) -> School:
+        s = create_school(slug=slug, name=name or f"{slug.replace('-', ' ').title()} (fictional)",
+                          with_policies=with_policies, **kw)
+        db.commit()
+        return s
+
+    return _make

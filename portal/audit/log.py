@@ -1,39 +1,61 @@
 """The one entry point for writing the audit log, and the chain verifier."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
 
-from portal.audit.models import GENESIS, AuditEntry
+from portal.audit.models import GENESIS, INSTALLATION_CHAIN, AuditEntry
 from portal.db import session, utcnow
+from portal.schools.isolation import all_schools, get_scope, school_scope
 
 
-def _lock_chain() -> None:
-    """Serialise appends: PostgreSQL takes a transaction-level advisory lock.
+def _lock_chain(chain: int) -> None:
+    """Serialise appends to one chain: PostgreSQL takes a transaction-level advisory lock.
 
-    SQLite serialises writers itself; the unique ``prev_hash`` catches anything else.
+    SQLite serialises writers itself; the unique ``(chain, prev_hash)`` catches anything else.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+        session.execute(text("SELECT pg_advisory_xact_lock(727274, :chain)"), {"chain": chain})
 
 
-def record(action: str, *, actor: Any = None, target: Any = None, **data: Any) -> AuditEntry:
+def _default_school() -> int | None:
+    scope = get_scope(session)
+    return scope.write if scope is not None else None
+
+
+def record(action: str, *, actor: Any = None, target: Any = None, school: Any = "current",
+           **data: Any) -> AuditEntry:
     """Append an entry to the audit log (flushes; the caller commits).
 
     :param action: dotted action name such as ``signature.created``.
-    :param actor: the person acting (or ``None`` for the system).
+    :param actor: the person acting (or ``None`` for the system). An account acting outside any
+        school (a trust role) is recorded in ``data["account_id"]``.
     :param target: the model instance acted on; its class name and primary key are stored.
+    :param school: the school whose chain gets the entry: by default the session's school; ``None``
+        for the installation's own chain.
     :param data: small JSON-serialisable details. Never pass concern text or passwords.
     """
-    _lock_chain()
-    last = session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
-    next_id = (last.id + 1) if last else 1
+    school_id = _default_school() if school == "current" else getattr(school, "id", school)
+    chain = int(school_id) if school_id is not None else INSTALLATION_CHAIN
+    actor_id = getattr(actor, "id", actor)
+    if getattr(actor, "is_account", False):
+        data = {**data, "account_id": actor_id}
+        actor_id = None
+    _lock_chain(chain)
+    with all_schools(session):
+        last = session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.chain == chain)
+            .order_by(AuditEntry.seq.desc()).limit(1)
+        ).first()
     entry = AuditEntry(
-        id=next_id,
+        chain=chain,
+        seq=(last.seq + 1) if last else 1,
+        school_id=school_id,
         created_at=utcnow(),
-        actor_id=getattr(actor, "id", actor),
+        actor_id=actor_id,
         action=action,
         target_type=type(target).__name__ if target is not None else None,
         target_id=str(_pk(target)) if target is not None else None,
@@ -41,9 +63,20 @@ def record(action: str, *, actor: Any = None, target: Any = None, **data: Any) -
         prev_hash=last.hash if last else GENESIS,
     )
     entry.hash = entry.compute_hash()
-    session.add(entry)
-    session.flush()
+    if school_id is None:
+        with all_schools(session):
+            session.add(entry)
+            session.flush()
+    else:
+        with school_scope(session, int(school_id)) if _needs_scope(int(school_id)) else contextlib.nullcontext():
+            session.add(entry)
+            session.flush()
     return entry
+
+
+def _needs_scope(school_id: int) -> bool:
+    scope = get_scope(session)
+    return scope is None or (scope.schools is not None and school_id not in scope.schools)
 
 
 def _pk(obj: Any) -> Any:
@@ -63,34 +96,49 @@ class ChainReport:
     reason: str = ""
 
 
-def chain_head() -> tuple[int, str]:
-    """(number of entries, hash of the newest entry) — the value an export records."""
-    count = session.scalar(select(func.count(AuditEntry.id))) or 0
-    head = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+def _chain_of(school: Any) -> int:
+    if school == "current":
+        sid = _default_school()
+        return int(sid) if sid is not None else INSTALLATION_CHAIN
+    sid = getattr(school, "id", school)
+    return int(sid) if sid is not None else INSTALLATION_CHAIN
+
+
+def chain_head(school: Any = "current") -> tuple[int, str]:
+    """(number of entries, hash of the newest entry) of a chain — the value an export records."""
+    chain = _chain_of(school)
+    with all_schools(session):
+        count = session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.chain == chain)) or 0
+        head = session.scalar(
+            select(AuditEntry.hash).where(AuditEntry.chain == chain).order_by(AuditEntry.seq.desc()).limit(1))
     return count, head or GENESIS
 
 
-def verify_chain(batch: int = 1000) -> ChainReport:
-    """Recompute every hash in order and name the first entry that does not match."""
+def verify_chain(school: Any = "current", batch: int = 1000) -> ChainReport:
+    """Recompute every hash of a chain in order and name the first entry that does not match
+    (by its position in the chain)."""
+    chain = _chain_of(school)
     prev = GENESIS
     count = 0
-    expected_id = 1
-    last_id = 0
+    expected = 1
+    last = 0
     while True:
-        rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
-        ).all()
+        with all_schools(session):
+            rows = session.scalars(
+                select(AuditEntry).where(AuditEntry.chain == chain, AuditEntry.seq > last)
+                .order_by(AuditEntry.seq).limit(batch)
+            ).all()
         if not rows:
             break
         for e in rows:
-            if e.id != expected_id:
-                return ChainReport(False, count, prev, e.id, f"entry {expected_id} is missing")
+            if e.seq != expected:
+                return ChainReport(False, count, prev, e.seq, f"entry {expected} is missing")
             if e.prev_hash != prev:
-                return ChainReport(False, count, prev, e.id, "previous-hash link does not match")
+                return ChainReport(False, count, prev, e.seq, "previous-hash link does not match")
             if e.compute_hash() != e.hash:
-                return ChainReport(False, count, prev, e.id, "content does not match its hash")
+                return ChainReport(False, count, prev, e.seq, "content does not match its hash")
             prev = e.hash
             count += 1
-            expected_id += 1
-            last_id = e.id
+            expected += 1
+            last = e.seq
     return ChainReport(True, count, prev)

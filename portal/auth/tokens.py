@@ -1,4 +1,8 @@
-"""Expiring, signed, single-use tokens for invitations and password resets."""
+"""Expiring, signed, single-use tokens for invitations and password resets.
+
+An invitation names a person in a school (accepting it sets their account's password and
+signs them in to that school); a reset names an account.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +12,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from portal.db import session
-from portal.people.models import Person, UsedToken
+from portal.people.models import Account, Person, UsedToken
+from portal.schools.isolation import school_scope
 
 INVITE = "portal-invite"
 RESET = "portal-reset"
@@ -18,18 +23,22 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=purpose)
 
 
-def make_token(person: Person, purpose: str) -> str:
-    """A token naming *person*; it also binds the current password hash, so a reset link
-    stops working once the password has changed."""
-    return _serializer(purpose).dumps({"p": person.id, "h": (person.password_hash or "")[-12:]})
+def make_token(subject: Person | Account, purpose: str) -> str:
+    """A token naming a person (invitation) or an account (reset); it also binds the current
+    password hash, so a link stops working once the password has changed."""
+    stamp = (subject.password_hash or "")[-12:]
+    if isinstance(subject, Account):
+        return _serializer(purpose).dumps({"a": subject.id, "h": stamp})
+    return _serializer(purpose).dumps({"p": subject.id, "s": subject.school_id, "h": stamp})
 
 
 class TokenError(Exception):
     """The token is invalid, expired or already used (the message is safe to show)."""
 
 
-def read_token(token: str, purpose: str) -> Person:
-    """The person a valid, unexpired, unused token names.
+def read_token(token: str, purpose: str) -> Person | Account:
+    """The person (invitation; the session is then scoped to their school) or account (reset)
+    a valid, unexpired, unused token names.
 
     :raises TokenError: with a message for the person.
     """
@@ -42,14 +51,44 @@ def read_token(token: str, purpose: str) -> Person:
         raise TokenError("This link has expired. Ask for a new one.") from None
     except BadSignature:
         raise TokenError("This link is not valid.") from None
-    person = session.get(Person, data.get("p"))
-    if person is None or not person.active:
+    subject: Person | Account | None
+    if isinstance(data.get("a"), int):
+        subject = session.get(Account, data["a"])
+    elif isinstance(data.get("p"), int) and isinstance(data.get("s"), int):
+        with school_scope(session, data["s"]):
+            subject = session.get(Person, data["p"])
+        if subject is not None:
+            from portal.schools.context import choose_school
+
+            choose_school(data["s"])
+    else:
+        subject = None
+    if subject is None or not subject.active:
         raise TokenError("This link is not valid.")
-    if (person.password_hash or "")[-12:] != data.get("h"):
+    if (subject.password_hash or "")[-12:] != data.get("h"):
         raise TokenError("This link has already been used. Ask for a new one.")
     if session.scalar(select(UsedToken.id).where(UsedToken.digest == _digest(token))):
         raise TokenError("This link has already been used. Ask for a new one.")
-    return person
+    return subject
+
+
+def account_for(person: Person) -> Account:
+    """The person's sign-in account, made from their email address when they have none yet.
+
+    An account that already uses the address is shared: one sign-in for all their schools.
+    """
+    if person.account is not None:
+        return person.account
+    if not person.email:
+        raise TokenError("This person has no email address to sign in with.")
+    email = person.email.strip().lower()
+    account = session.scalar(select(Account).where(Account.email == email))
+    if account is None:
+        account = Account(email=email, display_name=person.full_name)
+        session.add(account)
+        session.flush()
+    person.account = account
+    return account
 
 
 def spend_token(token: str) -> None:

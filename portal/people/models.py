@@ -1,9 +1,11 @@
-"""People and the school they belong to.
+"""Accounts, and people in a school.
 
-One :class:`Person` may hold several roles at once (a teacher can also be a parent).
-Pupils are people with a :class:`PupilProfile`; parents are linked to pupils by
-:class:`GuardianLink`. The Head Teacher, DSL and chair of governors are named in
-:class:`SchoolSettings` so there is exactly one of each.
+An :class:`Account` is a global sign-in (email and password). A :class:`Person` is someone in
+one school, linked to their account: a teacher in two schools, or a parent with children in
+two schools, has one account and one person row per school. One person may hold several roles
+in their school (a teacher can also be a parent). Pupils are people with a
+:class:`PupilProfile`; parents are linked to pupils by :class:`GuardianLink`. The Head Teacher,
+DSL and chair of governors are named on the :class:`~portal.schools.models.School`.
 """
 from __future__ import annotations
 
@@ -18,11 +20,12 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, UTCDateTime, session, utcnow
+from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
+from portal.schools.models import School, TrustMembership
 
 
 class Role(str, enum.Enum):
@@ -68,60 +71,87 @@ ADULT_ROLES = frozenset(
 POLICY_ADULT_ROLES = ADULT_ROLES | {Role.VISITOR}
 
 
-class SchoolSettings(Base):
-    """The single row of school-wide settings."""
-
-    __tablename__ = "portal_school_settings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    head_teacher_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
-    dsl_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
-    chair_of_governors_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
-    #: Month and day on which the academic year starts (UK default: 1 September).
-    academic_year_start_month: Mapped[int] = mapped_column(Integer, default=9)
-    academic_year_start_day: Mapped[int] = mapped_column(Integer, default=1)
-    #: The official channel for messages about children (named on forms and policies).
-    official_channel: Mapped[str] = mapped_column(
-        String(300), default="the school office by email or telephone"
-    )
-    #: Contact details of the professionals' online-safety helpline.
-    helpline_contact: Mapped[str] = mapped_column(String(300), default="")
-
-    head_teacher: Mapped[Person | None] = relationship(foreign_keys=[head_teacher_id])
-    dsl: Mapped[Person | None] = relationship(foreign_keys=[dsl_id])
-    chair_of_governors: Mapped[Person | None] = relationship(foreign_keys=[chair_of_governors_id])
-
-    @classmethod
-    def get(cls) -> SchoolSettings | None:
-        return session.scalar(select(cls).order_by(cls.id).limit(1))
-
-    def academic_year_of(self, day: dt.date) -> int:
-        """The starting calendar year of the academic year containing *day*."""
-        start = dt.date(day.year, self.academic_year_start_month, self.academic_year_start_day)
-        return day.year if day >= start else day.year - 1
-
-
 def academic_year_label(start_year: int) -> str:
     """``2026`` -> ``"2026-27"``."""
     return f"{start_year}-{(start_year + 1) % 100:02d}"
 
 
-class Person(UserMixin, Base):
-    """Anyone who signs, reviews or audits: parents, pupils, staff, governors and so on."""
+class Account(UserMixin, Base):
+    """A global sign-in. Its people (one per school) carry the roles.
 
-    __tablename__ = "portal_people"
+    Someone with no school (a trust auditor, say) signs in as the account itself; the access
+    decorator lets such a sign-in open trust pages only.
+    """
+
+    __tablename__ = "portal_accounts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: Stable identifier from the school's MIS/roster (unique when present).
-    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    given_name: Mapped[str] = mapped_column(String(100))
-    family_name: Mapped[str] = mapped_column(String(100))
-    #: Sign-in address; young pupils have none.
+    #: Sign-in address, stored lower-case (empty for someone who only ever arrives from an LMS).
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    #: Name shown when the account is used outside any school (trust roles).
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The school chosen last (the next sign-in starts there).
+    last_school_id: Mapped[int | None] = mapped_column(ForeignKey("portal_schools.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    trust_roles: Mapped[list[TrustMembership]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    #: An account is not a person of any school: it holds no school roles.
+    is_account = True
+    role_set: frozenset[Role] = frozenset()
+
+    @property
+    def full_name(self) -> str:
+        return self.display_name or self.email or f"Account {self.id}"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login; changes when the password changes
+        return f"{self.id}:{(self.password_hash or '')[-16:]}"
+
+    @property
+    def account(self) -> Account:
+        return self
+
+    def has_role(self, role: Role) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Account {self.id}>"
+
+
+class Person(SchoolOwned, UserMixin, Base):
+    """Anyone in a school who signs, reviews or audits: parents, pupils, staff, governors and so on."""
+
+    __tablename__ = "portal_people"
+    __table_args__ = (
+        UniqueConstraint("school_id", "external_id"),
+        UniqueConstraint("school_id", "email"),
+        UniqueConstraint("school_id", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable identifier from the school's MIS/roster (unique in the school when present).
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    #: Contact address in this school; young pupils have none. The sign-in is the account's.
+    email: Mapped[str | None] = mapped_column(String(254))
+    #: The global sign-in of this person (None: cannot sign in, e.g. a young pupil).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("portal_accounts.id", ondelete="SET NULL"),
+                                                   index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account | None] = relationship()
+    school: Mapped[School] = relationship(foreign_keys="Person.school_id")
+    is_account = False
 
     roles: Mapped[list[PersonRole]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"
@@ -141,10 +171,28 @@ class Person(UserMixin, Base):
 
     @property
     def is_active(self) -> bool:  # Flask-Login
-        return self.active
+        return self.active and self.account is not None and self.account.active
 
-    def get_id(self) -> str:  # Flask-Login; changes when the password changes
-        return f"{self.id}:{(self.password_hash or '')[-16:]}"
+    def get_id(self) -> str:  # Flask-Login: the account signs in; the school is in the session
+        if self.account is None:
+            raise ValueError("this person has no sign-in account")
+        return self.account.get_id()
+
+    @property
+    def password_hash(self) -> str | None:
+        return self.account.password_hash if self.account is not None else None
+
+    @password_hash.setter
+    def password_hash(self, value: str | None) -> None:
+        """Set the password of the person's account, making the account from their email if they
+        have none (for scripts and tests; the portal's own forms go through the account)."""
+        if self.account is None:
+            if value is None:
+                return
+            if not self.email:
+                raise ValueError("a person needs an email address to have a password")
+            self.account = Account(email=self.email.strip().lower(), display_name=self.full_name)
+        self.account.password_hash = value
 
     @property
     def role_set(self) -> frozenset[Role]:
@@ -161,7 +209,7 @@ class Person(UserMixin, Base):
         return f"<Person {self.id} {self.full_name!r}>"
 
 
-class PersonRole(Base):
+class PersonRole(SchoolOwned, Base):
     """One role held by one person."""
 
     __tablename__ = "portal_person_roles"
@@ -174,14 +222,15 @@ class PersonRole(Base):
     person: Mapped[Person] = relationship(back_populates="roles")
 
 
-class SchoolClass(Base):
+class SchoolClass(SchoolOwned, Base):
     """A class (form group) of pupils with one or more teachers."""
 
     __tablename__ = "portal_classes"
+    __table_args__ = (UniqueConstraint("school_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: Short code from the roster, e.g. ``3B``.
-    code: Mapped[str] = mapped_column(String(50), unique=True)
+    #: Short code from the roster, e.g. ``3B`` (unique in the school).
+    code: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(100))
     year_group: Mapped[int] = mapped_column(Integer)
 
@@ -195,7 +244,7 @@ class SchoolClass(Base):
         return [t.teacher for t in self.teachers]
 
 
-class ClassTeacher(Base):
+class ClassTeacher(SchoolOwned, Base):
     __tablename__ = "portal_class_teachers"
     __table_args__ = (UniqueConstraint("class_id", "teacher_id"),)
 
@@ -207,7 +256,7 @@ class ClassTeacher(Base):
     teacher: Mapped[Person] = relationship()
 
 
-class PupilProfile(Base):
+class PupilProfile(SchoolOwned, Base):
     """The pupil-specific part of a person."""
 
     __tablename__ = "portal_pupils"
@@ -232,7 +281,7 @@ class PupilProfile(Base):
         return age_band_for_year(self.year_group)
 
 
-class GuardianLink(Base):
+class GuardianLink(SchoolOwned, Base):
     """A parent or carer of a pupil."""
 
     __tablename__ = "portal_guardian_links"
@@ -247,7 +296,7 @@ class GuardianLink(Base):
     pupil: Mapped[Person] = relationship(foreign_keys=[pupil_id])
 
 
-class CapabilityGrant(Base):
+class CapabilityGrant(SchoolOwned, Base):
     """A capability delegated by the Head Teacher to a named member of staff."""
 
     __tablename__ = "portal_capability_grants"
@@ -288,6 +337,7 @@ class UsedToken(Base):
 __all__ = [
     "ADULT_ROLES",
     "STAFF_ROLES",
+    "Account",
     "CapabilityGrant",
     "ClassTeacher",
     "GuardianLink",
@@ -297,7 +347,6 @@ __all__ = [
     "PupilProfile",
     "Role",
     "SchoolClass",
-    "SchoolSettings",
     "UsedToken",
     "academic_year_label",
 ]

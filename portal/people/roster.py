@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 
 from portal import audit
 from portal.db import session
+from portal.people.accounts import ensure_account
 from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass
 
 COLUMNS = ("type", "external_id", "given_name", "family_name", "email", "year_group", "date_of_birth",
@@ -296,6 +297,8 @@ def _apply_person(r: _Row, kind: str, summary: ImportSummary) -> None:
     email = d.get("email", "").lower() or None
     if email or kind != "pupil":
         changed |= _set(person, "email", email)
+    if email:
+        ensure_account(person)
     roles = {Role.PUPIL} if kind == "pupil" else {Role.PARENT} if kind == "parent" else {Role(x) for x in _split(d["roles"])}
     for role in roles:
         if not person.has_role(role):

@@ -1,0 +1,75 @@
+"""Who is signed in, in which school.
+
+Flask-Login stores the *account* (``"<account id>:<password stamp>"``); the chosen school is in
+the Flask session. :func:`load_user` turns the two into the signed-in user: the account's
+person in that school (so ``current_user`` is a school :class:`~portal.people.models.Person`
+everywhere in the school portals), or the account itself for someone who holds trust roles
+but belongs to no school (they can open trust pages only).
+"""
+from __future__ import annotations
+
+from flask import session as flask_session
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
+
+from portal.db import session
+from portal.people.models import Account, Person
+from portal.schools.context import SESSION_KEY, account_school_ids, choose_school, scope_request, trust_roles_of
+from portal.schools.isolation import current_school_id, get_scope
+
+
+def load_user(user_id: str) -> Person | Account | None:
+    aid, _, _stamp = user_id.partition(":")
+    if not aid.isdigit():
+        return None
+    account = session.get(Account, int(aid))
+    if account is None or not account.active or account.get_id() != user_id:
+        return None
+    if get_scope(session) is None:
+        scope_request()
+    person = _person_in_scope(account)
+    if person is None:
+        # The chosen school no longer has this account (or none was chosen): start in another
+        # of its schools, if any.
+        ids = account_school_ids(account.id)
+        if ids:
+            start = account.last_school_id if account.last_school_id in ids else ids[0]
+            choose_school(start)
+            person = _person_in_scope(account)
+    if person is not None:
+        return person
+    if trust_roles_of(account.id):
+        flask_session.pop(SESSION_KEY, None)
+        return account
+    return None
+
+
+def _person_in_scope(account: Account) -> Person | None:
+    if current_school_id(session) is None:
+        return None
+    person = session.scalar(select(Person).where(Person.account_id == account.id, Person.active))
+    if person is not None:
+        set_committed_value(person, "account", account)
+    return person
+
+
+def start_session_for(account: Account) -> Person | Account | None:
+    """After a correct password: choose the starting school and return whom to sign in.
+
+    The last school used, else the first; ``None`` when the account has no school and no trust role.
+    """
+    ids = account_school_ids(account.id)
+    if ids:
+        start = account.last_school_id if account.last_school_id in ids else ids[0]
+        choose_school(start)
+        return _person_in_scope(account)
+    if trust_roles_of(account.id):
+        flask_session.pop(SESSION_KEY, None)
+        return account
+    return None
+
+
+def needs_choice(account: Account) -> bool:
+    """True when the account has more than one place to go (several schools, or a school and a trust)."""
+    places = len(account_school_ids(account.id)) + (1 if trust_roles_of(account.id) else 0)
+    return places > 1

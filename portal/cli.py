@@ -10,6 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from portal.lti.cli import import_oneroster_command, lti_cli
 from portal.records.cli import keys_cli, records_cli
+from portal.schools.cli import one_school, schools_cli
 
 portal_cli = AppGroup("portal", help="Countersign portal commands.")
 db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic version table).")
@@ -20,6 +21,7 @@ portal_cli.add_command(lti_cli)
 portal_cli.add_command(import_oneroster_command)
 portal_cli.add_command(keys_cli)
 portal_cli.add_command(records_cli)
+portal_cli.add_command(schools_cli)
 
 
 def _url() -> str:
@@ -50,16 +52,26 @@ def db_downgrade(revision: str) -> None:
 
 @portal_cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has people.")
+@click.option("--trust", is_flag=True, help="Load a fictional trust of three schools instead of one school.")
 @with_appcontext
-def demo_command(if_empty: bool) -> None:
-    """Load the fictional demo school and print its sign-ins."""
-    from portal.demo import load_demo, people_exist
+def demo_command(if_empty: bool, trust: bool) -> None:
+    """Load the fictional demo school (or trust) and print its sign-ins."""
+    from sqlalchemy import select
+
+    from portal.db import session
+    from portal.demo import load_demo, load_trust_demo, people_exist
+    from portal.schools.models import School
 
     if if_empty and people_exist():
         click.echo("The database already has people; demo not loaded.")
         _print_logins()
         return
-    load_demo()
+    if session.scalar(select(School.id).where(School.slug == "larkspur-hollow")) is not None:
+        raise click.ClickException("The demo school is already loaded (use a fresh database).")
+    if trust:
+        load_trust_demo()
+    else:
+        load_demo()
     _print_logins()
 
 
@@ -76,7 +88,7 @@ def _print_logins() -> None:
 
 @portal_cli.command("import-roster")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@with_appcontext
+@one_school
 def import_roster_command(file: Path) -> None:
     """Import classes, pupils, parents and staff from a roster CSV (all or nothing)."""
     from portal.db import session
@@ -97,18 +109,38 @@ def import_roster_command(file: Path) -> None:
 
 
 @audit_cli.command("verify")
+@click.option("--school", "school_slug", default=None, metavar="SLUG", help="Only this school's chain.")
 @with_appcontext
-def audit_verify() -> None:
-    """Recompute the audit chain; name the first broken entry."""
-    from portal.audit import verify_chain
+def audit_verify(school_slug: str | None) -> None:
+    """Recompute each audit chain (every school's, and the installation's); name the first broken entry."""
+    from sqlalchemy import select
 
-    report = verify_chain()
-    if report.ok:
-        click.echo(f"Audit chain intact: {report.count} entries, head {report.head}.")
-        return
-    click.echo(f"Audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
-               f"({report.count} entries before it are intact).", err=True)
-    sys.exit(1)
+    from portal.audit import verify_chain
+    from portal.db import session
+    from portal.schools.models import School
+
+    schools = session.scalars(select(School).order_by(School.id)).all()
+    if school_slug:
+        schools = [s for s in schools if s.slug == school_slug]
+        if not schools:
+            raise click.ClickException(f"No school with the slug {school_slug!r}.")
+        chains = [(s.name, s.id) for s in schools]
+    else:
+        chains = [(s.name, s.id) for s in schools]
+        if len(schools) != 1 or verify_chain(None).count:
+            chains.append(("Installation", None))
+    broken = False
+    for label, sid in chains:
+        report = verify_chain(sid)
+        tag = f"{label}: " if len(chains) > 1 else ""
+        if report.ok:
+            click.echo(f"{tag}Audit chain intact: {report.count} entries, head {report.head}.")
+        else:
+            broken = True
+            click.echo(f"{tag}Audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
+                       f"({report.count} entries before it are intact).", err=True)
+    if broken:
+        sys.exit(1)
 
 
 policies_cli = AppGroup("policies", help="Acceptable-use policies.")
@@ -116,7 +148,7 @@ portal_cli.add_command(policies_cli)
 
 
 @policies_cli.command("load-defaults")
-@with_appcontext
+@one_school
 def policies_load_defaults() -> None:
     """Create and publish the default policy pack (policies that already exist are kept)."""
     from portal.db import session

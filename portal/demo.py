@@ -1,5 +1,10 @@
-"""A fictional demo school. Every name here is invented; addresses use the reserved
-``.example`` domain, so no mail can reach a real person."""
+"""A fictional demo school, and a fictional demo trust of three schools.
+
+Every name here is invented; addresses use the reserved ``.example`` domain, so no mail can
+reach a real person. ``flask portal demo`` loads one school (Larkspur Hollow); ``--trust`` loads
+the Fernbrook Learning Trust: Larkspur Hollow (all-through), Oak Lane Primary and Kestrel Ridge
+Academy (secondary), with people who span schools and the four trust roles.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,14 +17,16 @@ from portal.auth.passwords import hash_password
 from portal.concerns.demo import add_demo_closures
 from portal.db import session
 from portal.people.models import (
+    Account,
     ClassTeacher,
     GuardianLink,
     Person,
     PupilProfile,
     Role,
     SchoolClass,
-    SchoolSettings,
 )
+from portal.schools.isolation import all_schools, school_scope
+from portal.schools.models import School, Trust, TrustRole
 
 DEMO_PASSWORD = "countersign-demo"
 DOMAIN = "larkspur.example"
@@ -63,42 +70,71 @@ ADULTS = {
 
 
 def people_exist() -> bool:
-    return bool(session.scalar(select(func.count(Person.id))))
+    with all_schools(session):
+        return bool(session.scalar(select(func.count(Person.id))))
 
 
-def _email(key: str) -> str:
-    return f"{key}@{DOMAIN}"
+def _email(key: str, domain: str = DOMAIN) -> str:
+    return f"{key}@{domain}"
 
 
-def load_demo(seed: int = 7, today: dt.date | None = None) -> None:
-    """Create the demo school in the current database and commit."""
-    rng = random.Random(seed)
-    today = today or dt.date.today()
-    pw = hash_password(DEMO_PASSWORD)
+def _account(email: str, pw: str, name: str) -> Account:
+    """The account of *email*, made on first use (people in two schools share one)."""
+    account = session.scalar(select(Account).where(Account.email == email))
+    if account is None:
+        account = Account(email=email, password_hash=pw, display_name=name)
+        session.add(account)
+        session.flush()
+    return account
+
+
+def _person(external_id: str, given: str, family: str, email: str | None, pw: str | None,
+            roles: list[Role]) -> Person:
+    person = Person(external_id=external_id, given_name=given, family_name=family, email=email)
+    if email and pw:
+        person.account = _account(email, pw, f"{given} {family}")
+    for role in roles:
+        person.add_role(role)
+    session.add(person)
+    return person
+
+
+def load_demo(seed: int = 7, today: dt.date | None = None) -> School:
+    """Create the demo school (Larkspur Hollow) in the current database and commit."""
+    from portal.schools.operations import create_school
+
+    school = create_school(slug="larkspur-hollow", name=SCHOOL_NAME, urn="100001",
+                           phases=["nursery", "primary", "secondary", "sixth_form"], with_policies=False,
+                           official_channel="the school office: office@larkspur.example or 01632 960 000",
+                           helpline_contact="Professionals Online Safety Helpline (set the number in school settings)")
+    with school_scope(session, school.id):
+        _fill_school(school, ADULTS, CLASSES, DOMAIN, random.Random(seed), today or dt.date.today(),
+                     hash_password(DEMO_PASSWORD))
+    session.commit()
+    return school
+
+
+def _fill_school(school: School, adults_spec: dict, classes_spec: list, domain: str, rng: random.Random,
+                 today: dt.date, pw: str, *, prefix: str = "DEMO", shared: dict[str, str] | None = None) -> dict:
+    """People, classes, pupils and families of one demo school (the session is scoped to it).
+
+    *shared* maps an adult key to an email address used in another school too (one account).
+    """
+    shared = shared or {}
     adults: dict[str, Person] = {}
-    for key, (given, family, roles, _label) in ADULTS.items():
-        person = Person(external_id=f"DEMO-{key.upper()}", given_name=given, family_name=family,
-                        email=_email(key), password_hash=pw)
-        for role in roles:
-            person.add_role(role)
-        session.add(person)
-        adults[key] = person
+    for key, (given, family, roles, _label) in adults_spec.items():
+        adults[key] = _person(f"{prefix}-{key.upper()}", given, family, shared.get(key, _email(key, domain)), pw,
+                              list(roles))
     session.flush()
-    settings = SchoolSettings(
-        name=SCHOOL_NAME,
-        head_teacher_id=adults["head"].id,
-        dsl_id=adults["dsl"].id,
-        chair_of_governors_id=adults["governor"].id,
-        official_channel="the school office: office@larkspur.example or 01632 960 000",
-        helpline_contact="Professionals Online Safety Helpline (set the number in school settings)",
-    )
-    session.add(settings)
+    school.head_teacher_id = adults["head"].id
+    school.dsl_id = adults["dsl"].id
+    school.chair_of_governors_id = adults["governor"].id if "governor" in adults else None
     from portal.policies.pack import load_default_pack
 
     load_default_pack()  # the social-media AUP for every audience, published
 
     classes: list[SchoolClass] = []
-    for code, name, year, teacher_key in CLASSES:
+    for code, name, year, teacher_key in classes_spec:
         cls = SchoolClass(code=code, name=name, year_group=year)
         cls.teachers.append(ClassTeacher(teacher=adults[teacher_key]))
         session.add(cls)
@@ -120,11 +156,9 @@ def load_demo(seed: int = 7, today: dt.date | None = None) -> None:
             dob = dt.date(today.year - age - (1 if today.month >= 9 else 0), rng.randint(1, 12), rng.randint(1, 28))
             if dob.month >= 9:
                 dob = dob.replace(year=dob.year - 1)
-            pupil = Person(external_id=f"DEMO-P{n:03d}", given_name=given, family_name=family,
-                           email=_email(f"pupil{n:03d}") if cls.year_group >= 7 else None,
-                           password_hash=pw if cls.year_group >= 7 else None)
-            pupil.add_role(Role.PUPIL)
-            session.add(pupil)
+            own = cls.year_group >= 7
+            pupil = _person(f"{prefix}-P{n:03d}", given, family, _email(f"pupil{n:03d}", domain) if own else None,
+                            pw if own else None, [Role.PUPIL])
             session.flush()
             session.add(PupilProfile(person_id=pupil.id, year_group=cls.year_group, date_of_birth=dob,
                                      class_id=cls.id, send=(n % 17 == 0)))
@@ -136,41 +170,149 @@ def load_demo(seed: int = 7, today: dt.date | None = None) -> None:
     families: dict[str, list[Person]] = {}
     for p in pupils:
         families.setdefault(p.family_name, []).append(p)
+    parents: dict[str, Person] = {}
     for i, (family, kids) in enumerate(sorted(families.items()), start=1):
-        # The family of pupil 1 (Reception, Year 6 and Year 12 children) is the demo parent.
+        # The family of pupil 1 (Reception, Year 6 and Year 12 children at Larkspur) is the demo parent.
         key = "parent" if family == FAMILY[1] else f"parent{i:02d}"
-        parent = Person(external_id=f"DEMO-{key.upper()}", given_name=GIVEN[(i * 5) % len(GIVEN)],
-                        family_name=family, email=_email(key), password_hash=pw)
-        parent.add_role(Role.PARENT)
-        session.add(parent)
+        email = shared.get(key, _email(key, domain))
+        given, surname = SHARED_NAMES.get(email, (GIVEN[(i * 5) % len(GIVEN)], family))
+        parent = _person(f"{prefix}-{key.upper()}", given, surname, email, pw, [Role.PARENT])
+        parents[key] = parent
         session.flush()
         for kid in kids[:3]:
             session.add(GuardianLink(parent_id=parent.id, pupil_id=kid.id))
         if i % 3 == 2:
-            carer = Person(external_id=f"DEMO-{key.upper()}B", given_name=GIVEN[(i * 7 + 3) % len(GIVEN)],
-                           family_name=family, email=_email(f"{key}b"), password_hash=pw)
-            carer.add_role(Role.PARENT)
-            session.add(carer)
+            carer = _person(f"{prefix}-{key.upper()}B", GIVEN[(i * 7 + 3) % len(GIVEN)], family,
+                            _email(f"{key}b", domain), pw, [Role.PARENT])
             session.flush()
             for kid in kids[:3]:
                 session.add(GuardianLink(parent_id=carer.id, pupil_id=kid.id, relationship_label="carer"))
-    # The teacher who is also a parent has a child in Year 4.
-    y4 = next(p for p in pupils if p.pupil and p.pupil.year_group == 4)
-    session.add(GuardianLink(parent_id=adults["teacher1"].id, pupil_id=y4.id))
+    # A teacher who is also a parent has a child in the school.
+    if "teacher1" in adults and Role.PARENT in adults_spec["teacher1"][2]:
+        child = next((p for p in pupils if p.pupil and p.pupil.year_group == 4), pupils[len(pupils) // 2])
+        session.add(GuardianLink(parent_id=adults["teacher1"].id, pupil_id=child.id))
     session.flush()
     add_demo_closures()
     audit.record("demo.loaded", pupils=len(pupils), classes=len(classes))
+    return {"adults": adults, "pupils": pupils, "parents": parents}
+
+
+# ---------------------------------------------------------------- the demo trust
+
+TRUST_NAME = "Fernbrook Learning Trust"
+TRUST_DOMAIN = "fernbrook.example"
+
+OAK_LANE = ("oak-lane-primary", "Oak Lane Primary School", "100002", ["primary"], "oaklane.example")
+OAK_CLASSES = [
+    ("R-HED", "Reception Hedgehogs", 0, "teacher1"),
+    ("Y2-OTT", "Year 2 Otters", 2, "teacher1"),
+    ("Y5-BAD", "Year 5 Badgers", 5, "teacher2"),
+]
+OAK_ADULTS = {
+    "head": ("Rhiannon", "Featherstone", [Role.TEACHER], "Head Teacher"),
+    "dsl": ("Marcus", "Wilderspin", [Role.TEACHER], "DSL"),
+    "teacher1": ("Saoirse", "Pennington", [Role.TEACHER], "Teacher (KS1)"),
+    "teacher2": ("Luca", "Brackenridge", [Role.TEACHER], "Teacher in two schools (also Kestrel Ridge)"),
+    "office": ("Nell", "Whitlock", [Role.SUPPORT_STAFF, Role.ADMIN], "Office manager (admin)"),
+    "governor": ("Imogen", "Calderwood", [Role.GOVERNOR], "Chair of governors"),
+}
+
+KESTREL = ("kestrel-ridge", "Kestrel Ridge Academy", "100003", ["secondary", "sixth_form"], "kestrelridge.example")
+KESTREL_CLASSES = [
+    ("7K", "Form 7K", 7, "teacher1"),
+    ("9R", "Form 9R", 9, "teacher2"),
+    ("12C", "Sixth Form 12C", 12, "teacher1"),
+]
+KESTREL_ADULTS = {
+    "head": ("Anselm", "Tregarthen", [Role.TEACHER], "Head Teacher"),
+    "dsl": ("Josephine", "Merriweather", [Role.TEACHER], "DSL"),
+    "teacher1": ("Farida", "Ashcombe", [Role.TEACHER], "Teacher"),
+    "teacher2": ("Luca", "Brackenridge", [Role.TEACHER], "Teacher in two schools (also Oak Lane)"),
+    "office": ("Bram", "Holloway", [Role.SUPPORT_STAFF, Role.ADMIN], "Office manager (admin)"),
+    "governor": ("Tobias", "Greenhalgh", [Role.GOVERNOR], "Chair of governors"),
+}
+
+#: (key, given, family, role, label) of the trust's own people (no school).
+TRUST_PEOPLE = [
+    ("trust-admin", "Ottilie", "Barraclough", TrustRole.ADMIN, "Trust administrator"),
+    ("trust-auditor", "Percival", "Ledgerwood", TrustRole.AUDITOR, "Trust auditor"),
+    ("trust-dsl", "Wilhelmina", "Safeguard-Hart", TrustRole.SAFEGUARDING, "Trust safeguarding lead"),
+    ("trust-compliance", "Cosmo", "Tallyforth", TrustRole.COMPLIANCE, "Trust compliance"),
+]
+
+#: Shared accounts: the same person in two schools.
+SPANNING_TEACHER = f"luca.brackenridge@{TRUST_DOMAIN}"
+SPANNING_PARENT = "hollis.family@families.example"
+GOVERNOR_PARENT = "governor@larkspur.example"
+#: Names of the shared accounts' people (the same person in each school).
+SHARED_NAMES = {SPANNING_PARENT: ("Hollis", "Brimble"), GOVERNOR_PARENT: ("Gwen", "Silverdale")}
+
+
+def load_trust_demo(seed: int = 7, today: dt.date | None = None) -> Trust:
+    """Create the demo trust with three schools and commit."""
+    from portal.schools.operations import create_school, get_or_create_trust, grant_trust_role
+
+    today = today or dt.date.today()
+    pw = hash_password(DEMO_PASSWORD)
+    trust = get_or_create_trust("fernbrook", TRUST_NAME)
+    larkspur = load_demo(seed, today)
+    larkspur.trust = trust
+    made = {}
+    for spec, classes, adults in ((OAK_LANE, OAK_CLASSES, OAK_ADULTS), (KESTREL, KESTREL_CLASSES, KESTREL_ADULTS)):
+        slug, name, urn, phases, domain = spec
+        school = create_school(slug=slug, name=name, urn=urn, phases=phases, trust=trust, with_policies=False,
+                               official_channel=f"the school office: office@{domain}")
+        shared = {"teacher2": SPANNING_TEACHER}
+        if slug == OAK_LANE[0]:
+            shared["parent"] = SPANNING_PARENT
+            shared["parent03"] = GOVERNOR_PARENT  # Larkspur's chair of governors is a parent here
+        else:
+            shared["parent"] = SPANNING_PARENT
+        with school_scope(session, school.id):
+            made[slug] = _fill_school(school, adults, classes, domain, random.Random(seed + len(made) + 1), today,
+                                      pw, prefix=slug.split("-")[0].upper(), shared=shared)
+    for key, given, family, role, _label in TRUST_PEOPLE:
+        account = _account(_email(key, TRUST_DOMAIN), pw, f"{given} {family}")
+        grant_trust_role(account, trust, role)
     session.commit()
+    return trust
 
 
 def demo_logins() -> list[tuple[str, str]]:
     """(description, email) for the printed list of demo sign-ins."""
-    out = [(label, _email(key)) for key, (_g, _f, _r, label) in ADULTS.items()]
-    if session.scalar(select(Person.id).where(Person.email == _email("parent"))) is None:
-        return []
-    out.append(("Parent of three (Reception, Y6, Y12)", _email("parent")))
-    first_pupil = session.scalar(select(Person.email).join(PupilProfile, PupilProfile.person_id == Person.id)
-                                 .where(Person.email.is_not(None)).order_by(Person.id).limit(1))
-    if first_pupil:
-        out.append(("Pupil (Year 7, own account)", first_pupil))
+    with all_schools(session):
+        schools = session.scalars(select(School).order_by(School.id)).all()
+        if not schools:
+            return []
+        multi = len(schools) > 1
+        out: list[tuple[str, str]] = []
+        for school in schools:
+            specs = {"larkspur-hollow": (ADULTS, DOMAIN), OAK_LANE[0]: (OAK_ADULTS, OAK_LANE[4]),
+                     KESTREL[0]: (KESTREL_ADULTS, KESTREL[4])}
+            if school.slug not in specs:
+                continue
+            adults, domain = specs[school.slug]
+            tag = f"{school.name}: " if multi else ""
+            for key, (_g, _f, _r, label) in adults.items():
+                email = SPANNING_TEACHER if (multi and key == "teacher2" and school.slug != "larkspur-hollow") \
+                    else _email(key, domain)
+                if multi and key == "teacher2" and school.slug == KESTREL[0]:
+                    continue  # listed once, under Oak Lane
+                out.append((f"{tag}{label}", email))
+            with school_scope(session, school.id):
+                parent = session.scalar(select(Person.email).join(GuardianLink, GuardianLink.parent_id == Person.id)
+                                        .where(Person.email.in_([_email("parent", domain), SPANNING_PARENT]))
+                                        .limit(1))
+                if parent and school.slug == "larkspur-hollow":
+                    out.append((f"{tag}Parent of three (Reception, Y6, Y12)", parent))
+                first_pupil = session.scalar(select(Person.email).join(PupilProfile, PupilProfile.person_id == Person.id)
+                                             .where(Person.email.is_not(None)).order_by(Person.id).limit(1))
+                if first_pupil and school.slug != OAK_LANE[0]:
+                    out.append((f"{tag}Pupil (own account)", first_pupil))
+        if multi:
+            out.append(("Parent with children at Oak Lane and Kestrel Ridge", SPANNING_PARENT))
+            out.append(("Larkspur's chair of governors, also a parent at Oak Lane", GOVERNOR_PARENT))
+            for key, _g, _f, _role, label in TRUST_PEOPLE:
+                if session.scalar(select(Account.id).where(Account.email == _email(key, TRUST_DOMAIN))):
+                    out.append((label, _email(key, TRUST_DOMAIN)))
     return out

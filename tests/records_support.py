@@ -17,7 +17,8 @@ from portal.people.models import Role
 from portal.policies.models import ConsentItem, Policy, PolicyVersion, VersionStatus
 from portal.signatures.models import ConsentAnswer, Signature
 
-__all__ = ["POLICY_MD", "make_signature", "make_version", "nss_db", "pdfsig", "pdfsig_text", "seal_keys"]
+__all__ = ["POLICY_MD", "make_signature", "make_version", "nss_db", "pdfsig", "pdfsig_text", "seal_keys",
+           "signed_record_in_school"]
 
 POLICY_MD = """# Using the school's computers
 
@@ -126,3 +127,37 @@ def pdfsig_text(path, nss=None) -> str:
 @pytest.fixture
 def pdfsig():
     return pdfsig_text
+
+
+def signed_record_in_school(db, school_id: int) -> str:
+    """A parent's signature in *school_id* with its sealed PDF (keys made if missing); returns
+    the PDF's SHA-256. The session's scope is left as it was."""
+    from portal.auth.passwords import hash_password  # noqa: F401  (app context needed below)
+    from portal.people.models import Person
+    from portal.records.keys import init_keys, school_keys_dir
+    from portal.records.operations import make_record
+    from portal.schools.isolation import school_scope
+    from portal.schools.models import School
+
+    n = next(_seq)
+    with school_scope(db, school_id):
+        school = db.get(School, school_id)
+        keys = school_keys_dir(school)
+        if not (keys / "school-seal.key.pem").exists():
+            init_keys(keys, school.name)
+        signer = Person(given_name="Sigrid", family_name=f"Sealwell{n}", external_id=f"SIG-{n}")
+        signer.add_role(Role.PARENT)
+        policy = Policy(slug=f"aup-sealed-{n}", title=f"Home agreement {n}", audience="parent")
+        version = PolicyVersion(policy=policy, number=1, status=VersionStatus.PUBLISHED.value, title=policy.title,
+                                body_md=POLICY_MD, published_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
+        db.add_all([signer, policy])
+        db.flush()
+        sig = Signature(version_id=version.id, signer_id=signer.id, signer_role="parent", signed_name=signer.full_name,
+                        text_sha256=hashlib.sha256(POLICY_MD.encode()).hexdigest(),
+                        signed_at=dt.datetime(2026, 9, 14, 8, 30, tzinfo=dt.UTC), ip="192.0.2.10",
+                        user_agent="TestBrowser/1.0", academic_year=2026)
+        db.add(sig)
+        db.commit()
+        record = make_record(sig.id)
+        assert record is not None and record.is_sealed, record and record.last_error
+        return record.pdf_sha256

@@ -1,4 +1,4 @@
-"""Every portal route x every persona -> the expected status (see tests/access/)."""
+"""Every portal route x every persona x school -> the expected status (see tests/access/)."""
 from __future__ import annotations
 
 import importlib
@@ -9,14 +9,15 @@ import pytest
 
 import tests.access as access_pkg
 from portal.people.models import Role
-from tests.access import PERSONAS, Rule
+from tests.access import PERSONAS, SCHOOL_PERSONAS, Rule
+from tests.schools import as_school
 
 MODULES = [importlib.import_module(f"tests.access.{m.name}") for m in pkgutil.iter_modules(access_pkg.__path__)]
 RULES: list[Rule] = [r for m in MODULES for r in m.RULES]
 
 
-@pytest.fixture
-def world(db, make_person, make_pupil, make_class, make_parent, school):
+def _populate(db, make_person, make_pupil, make_class, make_parent, school) -> SimpleNamespace:
+    """Every persona and object the rules need, in the session's school."""
     w = SimpleNamespace()
     w.head, w.dsl, w.governor = school.head, school.dsl_person, school.chair
     w.teacher = make_person(Role.TEACHER, given="Tara")
@@ -41,6 +42,28 @@ def world(db, make_person, make_pupil, make_class, make_parent, school):
     db.expire_all()
     return w
 
+
+@pytest.fixture
+def world(db, make_person, make_pupil, make_class, make_parent, school):
+    return _populate(db, make_person, make_pupil, make_class, make_parent, school)
+
+
+@pytest.fixture
+def other_world(db, world, make_school, make_person, make_pupil, make_class, make_parent):
+    """The same people and objects in a second school of the same installation."""
+    from portal.schools.models import School
+
+    other = make_school("other-school", with_policies=True)
+    with as_school(other.id):
+        head = make_person(Role.TEACHER, given="Hugo", family="Headfield")
+        dsl = make_person(Role.TEACHER, given="Delia", family="Safeford")
+        chair = make_person(Role.GOVERNOR, given="Cyril", family="Chairman")
+        school = db.get(School, other.id)
+        school.head_teacher_id, school.dsl_id, school.chair_of_governors_id = head.id, dsl.id, chair.id
+        db.commit()
+        school.head, school.dsl_person, school.chair = head, dsl, chair
+        w = _populate(db, make_person, make_pupil, make_class, make_parent, school)
+    return w
 
 def test_every_portal_route_has_a_rule(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()
@@ -67,6 +90,27 @@ def test_access_matrix(app, world, login_as):
             if not ok:
                 failures.append(f"{persona:>14} {rule.method} {path} -> {resp.status_code}")
     assert not failures, "unexpected statuses:\n" + "\n".join(failures)
+
+
+def test_people_of_another_school_never_reach_this_schools_ids(app, world, other_world, login_as):
+    """Everyone in school B, requesting every route that names an id with school A's ids: 403 or 404.
+
+    Routes anyone may open (sign-in links, a classroom device page) must answer B's people the
+    way they answer a stranger, never with school A's page."""
+    failures = []
+    for rule in RULES:
+        if not callable(rule.path):
+            continue
+        path = rule.path(world)
+        data = rule.data(world) if callable(rule.data) else rule.data
+        stranger = rule.allow.get("anonymous")
+        for persona in SCHOOL_PERSONAS[1:]:
+            resp = login_as(getattr(other_world, persona)).open(path, method=rule.method, data=data)
+            refused = (403, 404) if stranger is None else (400, 403, 404, stranger)
+            ok = resp.status_code in refused
+            if not ok:
+                failures.append(f"{persona:>14} of school B {rule.method} {path} -> {resp.status_code}")
+    assert not failures, "school B reached school A:\n" + "\n".join(failures)
 
 
 def test_a_parent_never_sees_another_familys_child(app, world, login_as):

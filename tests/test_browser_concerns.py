@@ -10,6 +10,7 @@ from portal.demo import DEMO_PASSWORD, load_demo
 from tests.browser import assert_accessible as _axe
 from tests.browser import sign_in
 from tests.concerns_helpers import PNG
+from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +26,8 @@ def assert_accessible(page) -> None:
 
 @pytest.fixture
 def demo(live_app):
-    with live_app.app_context():
-        load_demo()
+    with demo_installation(live_app):
+        pass
 
 
 def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
@@ -118,7 +119,7 @@ def test_the_inbox_fits_a_phone(demo, live_app, new_page):
     from portal.db import session
     from portal.people.models import Person
 
-    with live_app.app_context():
+    with in_school(live_app):
         parent = session.scalars(select(Person).where(Person.email == "parent@larkspur.example")).one()
         with UploadBatch() as batch:
             ops.raise_concern(parent, category=Category.COMMUNICATION, subject="Newsletter dates",

@@ -5,14 +5,15 @@ import pytest
 
 from portal.demo import DEMO_PASSWORD, load_demo
 from tests.browser import assert_accessible, sign_in
+from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def demo(live_app):
-    with live_app.app_context():
-        load_demo()
+    with demo_installation(live_app):
+        pass
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_every_foundation_page_passes_axe(demo, new_page, live_app):
     from portal.db import session
     from portal.people.models import Person, SchoolClass
 
-    with live_app.test_request_context():
+    with live_app.test_request_context(), in_school(live_app):
         cls_id = session.scalar(select(SchoolClass.id).where(SchoolClass.code == "R-ROB"))
         parent = session.scalar(select(Person).where(Person.email == "parent@larkspur.example"))
         child_id = parent and session.scalar(

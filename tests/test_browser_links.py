@@ -11,14 +11,14 @@ from portal.db import session
 from portal.demo import DEMO_PASSWORD, load_demo
 from portal.people.models import Person, PupilProfile, SchoolClass
 from tests.browser import assert_accessible, sign_in
+from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def demo_pupil(live_app):
-    with live_app.app_context():
-        load_demo()
+    with demo_installation(live_app):
         pupil = session.scalars(
             select(Person).join(PupilProfile, PupilProfile.person_id == Person.id)
             .join(SchoolClass, SchoolClass.id == PupilProfile.class_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import assert_accessible, sign_in
+from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
 
@@ -12,8 +13,8 @@ pytestmark = pytest.mark.browser
 def test_lms_pages_are_accessible(live_app, new_page):
     from portal.demo import DEMO_PASSWORD, load_demo
 
-    with live_app.app_context():
-        load_demo()
+    with demo_installation(live_app):
+        pass
     page = new_page()
     sign_in(page, "office@larkspur.example", DEMO_PASSWORD)
     page.goto("/portal/admin/")

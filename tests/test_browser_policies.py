@@ -9,6 +9,7 @@ import pytest
 
 from portal.demo import DEMO_PASSWORD, load_demo
 from tests.browser import assert_accessible, sign_in
+from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
 
@@ -26,8 +27,7 @@ def family(live_app):
     from portal.db import session
     from portal.people.models import GuardianLink, Person, PupilProfile, Role, SchoolClass
 
-    with live_app.app_context():
-        load_demo()
+    with demo_installation(live_app):
         classes = {c.code: c for c in session.scalars(select(SchoolClass))}
         parent = Person(given_name="Robin", family_name="Quillfeather", email="robin@larkspur.example",
                         password_hash=hash_password(DEMO_PASSWORD), external_id="T-ROBIN")

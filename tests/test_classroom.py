@@ -19,6 +19,7 @@ from portal.policies.models import Audience
 from portal.signals import signature_committed
 from portal.signatures.models import Method, Signature
 from tests.classroom_fixtures import OLDER_RULES, YOUNG_RULES, make_rules  # noqa: F401
+from tests.schools import in_school
 
 UA = {"User-Agent": "ClassTablet/1.0 (test)"}
 
@@ -471,7 +472,7 @@ def test_two_simultaneous_closes_record_each_signature_once(app, db, y2, teacher
     outcomes = []
 
     def close_in_own_context():
-        with app.app_context():
+        with in_school(app):
             s = app.extensions["portal"].session()
             cs = s.get(ClassroomSession, sid)
             who = s.get(Person, teacher.id)

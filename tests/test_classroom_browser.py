@@ -12,11 +12,13 @@ from sqlalchemy import select
 from portal.auth.passwords import hash_password
 from portal.classroom.models import ClassroomSession
 from portal.db import session, utcnow
-from portal.people.models import ClassTeacher, Person, PupilProfile, Role, SchoolClass, SchoolSettings
+from portal.people.models import ClassTeacher, Person, PupilProfile, Role, SchoolClass
+from portal.schools.models import School
 from portal.policies.models import Audience, Policy, PolicyVersion
 from portal.signatures.models import Signature
 from tests.browser import assert_accessible as _axe, sign_in
 from tests.classroom_fixtures import OLDER_RULES, YOUNG_RULES
+from tests.schools import in_school
 
 pytestmark = pytest.mark.browser
 
@@ -35,8 +37,8 @@ def _person(given, family, *roles, email=None):
 
 @pytest.fixture
 def school(live_app):
-    with live_app.app_context():
-        session.add(SchoolSettings(name="Brackenford Primary (fictional)"))
+    with in_school(live_app):
+        School.get().name = "Brackenford Primary (fictional)"
         teacher = _person("Tilda", "Tutor", Role.TEACHER, email="tilda@brackenford.example")
         cls = SchoolClass(code="2OWL", name="Year 2 Owls", year_group=2)
         cls.teachers.append(ClassTeacher(teacher=teacher))
@@ -104,7 +106,7 @@ def test_teacher_runs_a_session_two_pupils_agree_and_it_is_recorded(school, live
     assert teacher.get_by_role("img", name=re.compile("QR code")).count() == 1
     assert "0 of 4 pupils have agreed" in teacher.inner_text("main")
     assert_accessible(teacher)
-    with live_app.app_context():
+    with in_school(live_app):
         code = session.scalar(select(ClassroomSession.code))
     assert code in teacher.inner_text("main")
 
@@ -141,7 +143,7 @@ def test_teacher_runs_a_session_two_pupils_agree_and_it_is_recorded(school, live
     expect(teacher.get_by_role("status").first).to_contain_text("2 acknowledgements recorded")
     assert_accessible(teacher)
 
-    with live_app.app_context():
+    with in_school(live_app):
         sigs = session.scalars(select(Signature)).all()
         assert sorted(s.signed_name for s in sigs) == ["Amy P.", "Ben Q."]
         assert {s.method for s in sigs} == {"in_class"}

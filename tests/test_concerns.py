@@ -83,9 +83,9 @@ def test_at_risk_and_about_the_head_goes_to_the_dsl_and_the_chair(cast, login_as
 
 
 def test_a_head_who_is_also_the_dsl_never_sees_an_at_risk_concern_about_the_head(cast, login_as, db):
-    from portal.people.models import SchoolSettings
+    from portal.schools.models import School
 
-    settings = SchoolSettings.get()
+    settings = School.get()
     settings.dsl_id = cast.head.id  # a small school: one person holds both designations
     db.commit()
     raise_concern(login_as(cast.parent), at_risk="yes", about="head_teacher")
@@ -97,9 +97,9 @@ def test_a_head_who_is_also_the_dsl_never_sees_an_at_risk_concern_about_the_head
 
 
 def test_a_concern_about_the_head_is_refused_while_no_chair_is_named(cast, login_as, db):
-    from portal.people.models import SchoolSettings
+    from portal.schools.models import School
 
-    SchoolSettings.get().chair_of_governors_id = None
+    School.get().chair_of_governors_id = None
     db.commit()
     resp = raise_concern(login_as(cast.parent), about="head_teacher")
     assert resp.status_code == 400

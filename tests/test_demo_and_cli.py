@@ -5,12 +5,23 @@ from sqlalchemy import create_engine, func, inspect, select
 
 from portal.demo import DEMO_PASSWORD
 from portal.people.bands import age_band_for_year
-from portal.people.models import GuardianLink, Person, PupilProfile, Role, SchoolClass, SchoolSettings
+from portal.people.models import GuardianLink, Person, PupilProfile, Role, SchoolClass
+from portal.schools.isolation import set_school
+from portal.schools.models import School
 
 
-def test_demo_loads_a_fictional_school_and_prints_logins(app, db):
+def _into_demo_school(db):
+    school = db.scalar(select(School).where(School.slug == "larkspur-hollow"))
+    set_school(db, school.id)
+    return school
+
+
+def test_demo_loads_a_fictional_school_and_prints_logins(empty_installation, db):
+    app = empty_installation
     result = app.test_cli_runner().invoke(args=["portal", "demo"])
     assert result.exit_code == 0, result.output
+    assert db.scalars(select(School.slug)).all() == ["larkspur-hollow"]
+    _into_demo_school(db)
     assert f"password for all: {DEMO_PASSWORD}" in result.output
     for login in ("head@larkspur.example", "dsl@larkspur.example", "parent@larkspur.example",
                   "auditor@larkspur.example", "governor@larkspur.example", "volunteer@larkspur.example",
@@ -22,7 +33,7 @@ def test_demo_loads_a_fictional_school_and_prints_logins(app, db):
     bands = [age_band_for_year(c.year_group) for c in classes]
     assert {b: bands.count(b) for b in set(bands)} == {"eyfs_ks1": 2, "ks2": 2, "ks3_4": 2, "ks5": 2}
     assert all(c.teachers for c in classes)
-    settings = SchoolSettings.get()
+    settings = School.get()
     assert settings.head_teacher.email == "head@larkspur.example"
     assert settings.dsl.email == "dsl@larkspur.example"
     assert settings.chair_of_governors.email == "governor@larkspur.example"
@@ -41,7 +52,8 @@ def test_demo_loads_a_fictional_school_and_prints_logins(app, db):
     assert db.scalar(select(func.count(PupilProfile.person_id))) == pupils
 
 
-def test_demo_sign_in_works(app, db):
+def test_demo_sign_in_works(empty_installation, db):
+    app = empty_installation
     app.test_cli_runner().invoke(args=["portal", "demo"])
     client = app.test_client()
     resp = client.post("/portal/auth/login", data={"email": "parent@larkspur.example", "password": DEMO_PASSWORD})

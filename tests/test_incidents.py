@@ -147,9 +147,9 @@ def test_prevent_flag_goes_to_the_dsl_and_other_posts_to_the_head(app, db, cast,
 
 
 def test_the_form_shows_the_helpline_contact(app, db, cast, login_as):
-    from portal.people.models import SchoolSettings
+    from portal.schools.models import School
 
-    settings = db.scalar(select(SchoolSettings))
+    settings = db.scalar(select(School))
     settings.helpline_contact = "Online Safety Helpline, 01632 960 123, helpline@helpline.example"
     db.commit()
     page = login_as(cast["recorder"]).get("/portal/incidents/social/new").get_data(as_text=True)

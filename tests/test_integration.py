@@ -8,7 +8,7 @@ import subprocess
 from sqlalchemy import select
 
 from portal import signals
-from portal.people.models import SchoolSettings
+from portal.schools.models import School
 from portal.policies.models import Policy
 from portal.records.models import SignedRecord
 from portal.signatures.models import Signature
@@ -70,14 +70,14 @@ def test_signing_after_an_lti_launch_is_recorded_as_lti(app, db, school, make_pa
 def test_the_sealed_pdf_shows_the_exact_text_signed_even_after_settings_change(app, db, school, make_parent,
                                                                               login_as, seal_keys, tmp_path):  # noqa: F811
     """The record renders the kept text (by SHA-256), not today's rendering of the policy."""
-    settings = SchoolSettings.get()
+    settings = School.get()
     settings.official_channel = "the fictional office hotline 0000 111"
     db.commit()
     _pack(app, db, school)
     parent = make_parent()
     assert _sign_own(login_as(parent), _current(db, "aup-parent"), parent).status_code == 302
     # The school later changes its official channel.
-    settings = db.scalar(select(SchoolSettings))
+    settings = db.scalar(select(School))
     settings.official_channel = "a brand new channel"
     db.commit()
     db.expire_all()

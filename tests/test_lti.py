@@ -21,9 +21,10 @@ from portal.people.models import (
     PupilProfile,
     Role,
     SchoolClass,
-    SchoolSettings,
 )
+from portal.schools.models import School
 from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, FakeLms, parse_form, rsa_pair
+from tests.schools import in_school
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def lms(server, live_app, platform_keys):
     fake.start()
     from portal.lti.operations import add_registration
 
-    with live_app.app_context():
+    with in_school(live_app):
         add_registration(**fake.tool_registration_values())
         session.commit()
     yield fake
@@ -58,7 +59,7 @@ def http():
 
 def _db(live_app):
     """An app context on the live app's database (commit what you change)."""
-    return live_app.app_context()
+    return in_school(live_app)
 
 
 def _person_by_sub(live_app, lms, sub):
@@ -154,9 +155,6 @@ def test_instructor_becomes_a_teacher_and_the_course_is_remembered(live_app, lms
 
 
 def test_administrator_gets_the_admin_role_but_never_head_teacher(live_app, lms, http):
-    with _db(live_app):
-        session.add(SchoolSettings(name="Fictional School"))
-        session.commit()
     resp, _ = lms.launch(http, sub="it-admin", roles=[ADMINISTRATOR])
     assert resp.status_code == 302
     person = _person_by_sub(live_app, lms, "it-admin")
@@ -164,7 +162,7 @@ def test_administrator_gets_the_admin_role_but_never_head_teacher(live_app, lms,
         from portal.security import designations
 
         assert session.get(Person, person.id).role_set == {Role.ADMIN}
-        assert SchoolSettings.get().head_teacher_id is None
+        assert School.get().head_teacher_id is None
         assert designations(session.get(Person, person.id)) == set()
 
 
@@ -501,7 +499,7 @@ def test_designated_people_cannot_be_opened_from_the_lms(live_app, lms, http):
         head.add_role(Role.TEACHER)
         session.add(head)
         session.flush()
-        session.add(SchoolSettings(name="Fictional School", head_teacher_id=head.id))
+        School.get().head_teacher_id = head.id
         session.commit()
     resp, _ = lms.launch(http, sub="lms-head", roles=[INSTRUCTOR], sourcedid="MIS-HEAD")
     assert resp.status_code == 403 and "cannot be opened from the LMS" in resp.text

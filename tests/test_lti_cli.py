@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from portal.lti.models import LtiRegistration
 from portal.people.models import Role
+from tests.schools import in_school
 
 ADD = [
     "portal",
@@ -90,7 +91,7 @@ def test_iframe_cookies_are_samesite_none_secure_partitioned_and_framing_is_limi
     app = create_app({**app_config, "PORTAL_LTI_IFRAME_COOKIES": True, "WTF_CSRF_ENABLED": True})
     try:
         assert (app.config["SESSION_COOKIE_SAMESITE"], app.config["SESSION_COOKIE_SECURE"]) == ("None", True)
-        with app.app_context():
+        with in_school(app):
             add_registration(
                 name="M",
                 issuer="https://moodle.fictional.example",

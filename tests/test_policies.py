@@ -15,6 +15,7 @@ from portal.policies.models import Audience, PolicyReminder, PolicyVersion, Vers
 from portal.policies.pack import PACK, load_default_pack
 from portal.policies.rendering import render_version
 from portal.signatures.models import ConsentAnswer, Method, Signature
+from tests.schools import in_school
 
 TODAY = dt.date(2026, 11, 2)
 
@@ -691,7 +692,7 @@ def test_signing_form_needs_a_csrf_token(app_config, db, family):
     from tests.conftest import LoginClient
 
     strict.test_client_class = LoginClient
-    with strict.app_context():
+    with in_school(strict):
         client = strict.test_client(user=parent)
         resp = client.post(f"/portal/policies/versions/{version.id}/sign",
                            data={"action": "sign", "agree": "y", "typed_name": parent.full_name})
@@ -722,7 +723,7 @@ def test_a_double_submission_records_one_signature(app, db, pack, make_person):
     outcome: dict[str, object] = {}
 
     def first():
-        with app.app_context():
+        with in_school(app):
             person = portal_session.get(Person, teacher_id)
             sign_req(only(queries.requirements_for(person), "aup-staff"), person, today=None)
             t1_flushed.set()
@@ -731,7 +732,7 @@ def test_a_double_submission_records_one_signature(app, db, pack, make_person):
             outcome["first"] = "signed"
 
     def second():
-        with app.app_context():
+        with in_school(app):
             t1_flushed.wait(30)
             person = portal_session.get(Person, teacher_id)
             req = only(queries.requirements_for(person), "aup-staff")

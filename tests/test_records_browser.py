@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from portal.demo import DEMO_PASSWORD, load_demo
 from tests.browser import assert_accessible, sign_in
+from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +26,7 @@ def signed_school(live_app, tmp_path):
     from portal.records.operations import make_record
     from portal.signatures.models import Signature
 
-    with live_app.app_context():
-        load_demo()
+    with demo_installation(live_app):
         init_keys(live_app.config["PORTAL_KEYS_DIR"], "Larkspur Hollow All-Through School")
         policy = Policy(slug="parents-home-school", title="Home and school online agreement", audience="parent")
         version = PolicyVersion(policy=policy, number=1, status="published", title=policy.title,

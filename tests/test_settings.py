@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
-from portal.people.models import Role, SchoolSettings
+from portal.people.models import Role
+from portal.schools.models import School
 
 
 def _form(school, **over):
@@ -19,7 +20,7 @@ def test_head_changes_settings_and_it_is_audited(app, db, school, login_as):
     resp = login_as(school.head).post("/portal/admin/settings", data=_form(school))
     assert resp.status_code == 302
     db.expire_all()
-    settings = SchoolSettings.get()
+    settings = School.get()
     assert settings.name == "Renamed Fictional School" and settings.official_channel == "the office, by email"
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "settings.changed"))
     assert "name" in entry.data["fields"]
@@ -43,7 +44,7 @@ def test_bad_settings_are_refused_and_nothing_changes(app, db, school, make_pers
         resp = client.post("/portal/admin/settings", data=_form(school, **bad))
         assert resp.status_code == 400, bad
     db.expire_all()
-    assert SchoolSettings.get().name == "Test Fictional School"
+    assert School.get().name == "Test Fictional School"
 
 
 def test_only_the_head_changes_designations(app, db, school, make_person, login_as):
@@ -54,12 +55,12 @@ def test_only_the_head_changes_designations(app, db, school, make_person, login_
         resp = client.post("/portal/admin/settings", data=_form(school, **grab))
         assert resp.status_code == 400 and b"Only the Head Teacher can change this" in resp.data, grab
     db.expire_all()
-    settings = SchoolSettings.get()
+    settings = School.get()
     assert (settings.head_teacher_id, settings.dsl_id) == (school.head.id, school.dsl_person.id)
     # The same admin may still change ordinary settings.
     assert client.post("/portal/admin/settings", data=_form(school, name="Admin Renamed")).status_code == 302
     db.expire_all()
-    assert SchoolSettings.get().name == "Admin Renamed"
+    assert School.get().name == "Admin Renamed"
 
 
 def test_designation_changes_are_audited_with_old_and_new(app, db, school, make_person, login_as):
@@ -78,5 +79,33 @@ def test_a_browser_form_without_the_disabled_fields_still_saves(app, db, school,
         data.pop(name)
     assert login_as(admin).post("/portal/admin/settings", data=data).status_code == 302
     db.expire_all()
-    settings = SchoolSettings.get()
+    settings = School.get()
     assert settings.name == "From The Browser" and settings.dsl_id == school.dsl_person.id
+
+
+def test_head_names_deputy_dsls_and_only_the_head_can(app, db, school, make_person, login_as):
+    from portal.schools.models import DeputyDsl
+    from portal.security import capabilities_of
+
+    deputy = make_person(Role.TEACHER, given="Dara", family="Deputy")
+    other = make_person(Role.TEACHER, given="Olu", family="Other")
+    from portal.people.models import CapabilityGrant
+
+    db.add(CapabilityGrant(person_id=other.id, capability="settings.manage", granted_by_id=school.head.id))
+    db.commit()
+    resp = login_as(school.head).post("/portal/admin/settings", data=_form(school, deputy_dsl_ids=[deputy.id]))
+    assert resp.status_code == 302
+    db.expire_all()
+    assert db.scalars(select(DeputyDsl.person_id)).all() == [deputy.id]
+    assert "concerns.safeguarding" in capabilities_of(db.get(type(deputy), deputy.id))
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "settings.changed")
+                       .order_by(AuditEntry.id.desc())).first()
+    assert entry.data["designations"]["deputy_dsls"] == [[], [deputy.id]]
+    # A delegate with settings.manage cannot change the deputies (the field is kept as it was).
+    resp = login_as(other).post("/portal/admin/settings", data=_form(school, deputy_dsl_ids=[other.id]))
+    db.expire_all()
+    assert db.scalars(select(DeputyDsl.person_id)).all() == [deputy.id]
+    # Removing a deputy.
+    login_as(school.head).post("/portal/admin/settings", data=_form(school))
+    db.expire_all()
+    assert db.scalars(select(DeputyDsl.person_id)).all() == []

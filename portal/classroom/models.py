@@ -13,11 +13,12 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person, SchoolClass
 from portal.policies.models import PolicyVersion
 
 
-class ClassroomSession(Base):
+class ClassroomSession(SchoolOwned, Base):
     __tablename__ = "portal_classroom_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,7 +59,7 @@ class ClassroomSession(Base):
         return self.version
 
 
-class ClassroomEntry(Base):
+class ClassroomEntry(SchoolOwned, Base):
     """One pupil's "I agree" inside a session, pending until the session is closed."""
 
     __tablename__ = "portal_classroom_entries"

@@ -18,6 +18,7 @@ from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, sha256_of_shown, shown_text
 from portal.classroom.versions import academic_year, acknowledged_ids, versions_for_year
 from portal.db import session, utcnow
+from portal.schools.isolation import all_schools
 from portal.people.models import LoginAttempt, Person, PupilProfile, Role, SchoolClass
 from portal.signatures.models import Decision, Method, Signature
 
@@ -94,9 +95,10 @@ def find_by_code(code: str, *, now: dt.datetime | None = None) -> ClassroomSessi
     code = normalise_code(code)
     if not code:
         return None
-    cs = session.scalar(select(ClassroomSession).where(ClassroomSession.code == code))
-    if cs is None or not cs.accepts_pupils(now):
-        return None
+    with all_schools(session):  # a pupil's device knows only the code; the session names the school
+        cs = session.scalar(select(ClassroomSession).where(ClassroomSession.code == code))
+        if cs is None or not cs.accepts_pupils(now):
+            return None
     return cs
 
 

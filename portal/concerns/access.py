@@ -16,7 +16,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal.concerns.models import About, Concern, Route, Stage
 from portal.db import session
-from portal.people.models import Person, Role, SchoolSettings
+from portal.people.models import Person, Role
+from portal.schools.models import School
 from portal.security import capabilities_of, designations
 
 REVIEW = "concerns.review"
@@ -37,7 +38,7 @@ def visible_clause(person: Person) -> ColumnElement[bool]:
     """A WHERE clause selecting the concerns *person* may handle as staff (or chair)."""
     caps = capabilities_of(person)
     held = designations(person)
-    settings = SchoolSettings.get()
+    settings = School.get()
     conds: list[ColumnElement[bool]] = []
     if REVIEW in caps:
         conds.append(Concern.route == Route.GENERAL.value)
@@ -81,7 +82,7 @@ def handlers_of(concern: Concern) -> list[Person]:
     """Everyone who may handle *concern* (for notifications and assignment), by name."""
     from portal.people.models import CapabilityGrant, PersonRole
 
-    settings = SchoolSettings.get()
+    settings = School.get()
     ids: set[int] = set()
     if settings is not None:
         ids |= {i for i in (settings.head_teacher_id, settings.dsl_id, settings.chair_of_governors_id) if i}

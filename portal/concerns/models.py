@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
 
 
@@ -111,7 +112,7 @@ STAGE_LABELS = {
 }
 
 
-class Concern(Base):
+class Concern(SchoolOwned, Base):
     """A private concern raised by a parent. Its subject and description never change."""
 
     __tablename__ = "portal_concerns"
@@ -142,6 +143,10 @@ class Concern(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: When the parent last opened it (for "the school has replied" on their home page).
     parent_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Set when the school's DSL shares the concern with the trust's safeguarding lead (who then
+    #: reads its words; otherwise the trust sees counts only). Cleared when the DSL stops sharing.
+    shared_with_trust_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    shared_with_trust_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
 
     raised_by: Mapped[Person] = relationship(foreign_keys=[raised_by_id])
     child: Mapped[Person | None] = relationship(foreign_keys=[child_id])
@@ -189,7 +194,7 @@ class Concern(Base):
         return None
 
 
-class ConcernMessage(Base):
+class ConcernMessage(SchoolOwned, Base):
     """One message in a concern's thread; ``internal`` notes are for staff only. Never edited."""
 
     __tablename__ = "portal_concern_messages"
@@ -213,7 +218,7 @@ class ConcernMessage(Base):
         return value
 
 
-class ConcernAttachment(Base):
+class ConcernAttachment(SchoolOwned, Base):
     """A file sent with a concern; the bytes live in PORTAL_UPLOAD_DIR under a random name."""
 
     __tablename__ = "portal_concern_attachments"
@@ -233,7 +238,7 @@ class ConcernAttachment(Base):
     concern: Mapped[Concern] = relationship(back_populates="attachments")
 
 
-class ConcernEvent(Base):
+class ConcernEvent(SchoolOwned, Base):
     """A change of status, stage, assignee or target date, shown as the concern's history."""
 
     __tablename__ = "portal_concern_events"
@@ -253,7 +258,7 @@ class ConcernEvent(Base):
     actor: Mapped[Person | None] = relationship()
 
 
-class SchoolClosure(Base):
+class SchoolClosure(SchoolOwned, Base):
     """Days the school is shut (term holidays, training days); bank holidays are built in."""
 
     __tablename__ = "portal_school_closures"

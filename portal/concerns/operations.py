@@ -26,7 +26,8 @@ from portal.concerns.models import (
 from portal.concerns.schooldays import add_school_days, uk_today
 from portal.concerns.storage import CheckedFile, UploadBatch
 from portal.db import session, utcnow
-from portal.people.models import Person, SchoolSettings
+from portal.people.models import Person
+from portal.schools.models import School
 
 
 class ConcernError(ValueError):
@@ -45,7 +46,7 @@ def _about_id(about: About, about_person: Person | None) -> int | None:
     """The person a concern is about: the named member of staff, or the Head Teacher of the day
     (so a Head who is also the DSL never handles a safeguarding concern about themselves)."""
     if about == About.HEAD_TEACHER:
-        settings = SchoolSettings.get()
+        settings = School.get()
         return settings.head_teacher_id if settings else None
     return about_person.id if about_person else None
 
@@ -180,6 +181,16 @@ def revise_target(concern: Concern, actor: Person, new_date: dt.date, reason: st
     session.flush()
     audit.record("concern.target_revised", actor=actor, target=concern, old=old.isoformat(),
                  new=new_date.isoformat())
+
+
+def share_with_trust(concern: Concern, actor: Person, share: bool) -> None:
+    """Let the trust's safeguarding lead read *concern* (or stop). Audited; flushes."""
+    if share == (concern.shared_with_trust_at is not None):
+        return
+    concern.shared_with_trust_at = utcnow() if share else None
+    concern.shared_with_trust_by_id = actor.id if share else None
+    audit.record("concern.shared_with_trust" if share else "concern.unshared_with_trust", actor=actor, target=concern)
+    session.flush()
 
 
 def mark_seen_by_parent(concern: Concern) -> None:

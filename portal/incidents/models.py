@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import Person
 
@@ -40,7 +41,7 @@ DELETION_OUTCOMES: dict[str, str] = {
 ROUTES = {"dsl": "Designated Safeguarding Lead", "head": "Head Teacher"}
 
 
-class ContactIncident(Base):
+class ContactIncident(SchoolOwned, Base):
     """A friend request or other contact between a pupil and an adult of the school."""
 
     __tablename__ = "portal_contact_incidents"
@@ -83,7 +84,7 @@ class ContactIncident(Base):
         return DIRECTIONS.get(self.direction, self.direction)
 
 
-class SocialMediaIncident(Base):
+class SocialMediaIncident(SchoolOwned, Base):
     """A post on social media about the school or someone in it."""
 
     __tablename__ = "portal_social_media_incidents"
@@ -130,7 +131,7 @@ class SocialMediaIncident(Base):
         return DELETION_OUTCOMES.get(self.deletion_outcome, self.deletion_outcome)
 
 
-class IncidentAction(Base):
+class IncidentAction(SchoolOwned, Base):
     """One entry on an incident's timeline. Entries are never changed or deleted."""
 
     __tablename__ = "portal_incident_actions"

@@ -14,7 +14,8 @@ from portal.db import session, utcnow
 from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
 from portal.links.operations import covering_link
 from portal.mail import MailError, send_mail
-from portal.people.models import Person, SchoolSettings
+from portal.people.models import Person
+from portal.schools.models import School
 from portal.security import has_capability
 
 
@@ -25,7 +26,7 @@ def route_for_contact(direction: str, adult_id: int | None = None) -> str:
     about the DSL to the Head.
     """
     route = "dsl" if direction == "from_pupil" else "head"
-    settings = SchoolSettings.get()
+    settings = School.get()
     if settings is not None and adult_id is not None:
         if route == "head" and adult_id == settings.head_teacher_id:
             route = "dsl"
@@ -41,7 +42,7 @@ def route_for_social(prevent_flag: bool) -> str:
 
 def recipient(route: str) -> Person | None:
     """The DSL or the Head Teacher named in the school settings."""
-    settings = SchoolSettings.get()
+    settings = School.get()
     if settings is None:
         return None
     return settings.dsl if route == "dsl" else settings.head_teacher

@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
 
 #: Relationship choices (value -> words shown).
@@ -45,7 +46,7 @@ class LinkSource(str, enum.Enum):
     PARENT = "parent"
 
 
-class FamilyLinkDeclaration(Base):
+class FamilyLinkDeclaration(SchoolOwned, Base):
     """One declared link between an adult of the school and a pupil."""
 
     __tablename__ = "portal_family_links"
@@ -109,7 +110,7 @@ class FamilyLinkDeclaration(Base):
         self.decision_reason = reason
 
 
-class LinkConfirmation(Base):
+class LinkConfirmation(SchoolOwned, Base):
     """A person's answer for a year: their declared list is complete (or they have none).
 
     Adults answer every academic year (``context="adult"``); parents answer once

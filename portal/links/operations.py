@@ -18,9 +18,9 @@ from portal.people.models import (
     PupilProfile,
     Role,
     SchoolClass,
-    SchoolSettings,
     academic_year_label,
 )
+from portal.schools.models import School
 
 #: Adults who choose a pupil from a search (name and class only). Governors, volunteers and
 #: contractors type the name and class instead and the Head Teacher matches it.
@@ -33,7 +33,7 @@ SEARCH_LIMIT = 15
 def current_academic_year(today: dt.date | None = None) -> int:
     """The starting year of the academic year containing *today* (default: today)."""
     today = today or dt.date.today()
-    settings = SchoolSettings.get()
+    settings = School.get()
     if settings is None:
         return today.year if today >= dt.date(today.year, 9, 1) else today.year - 1
     return settings.academic_year_of(today)

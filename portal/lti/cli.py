@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from portal.schools.cli import each_school, one_school
+
 lti_cli = AppGroup("lti", help="LTI 1.3: tool keys, LMS registrations, grade passback.")
 
 
@@ -37,7 +39,7 @@ def keys_command(rotate: bool) -> None:
 @click.option("--auth-token-url", required=True, help="Moodle: <site>/mod/lti/token.php")
 @click.option("--key-set-url", required=True, help="Moodle: <site>/mod/lti/certs.php")
 @click.option("--auth-audience", default=None)
-@with_appcontext
+@one_school
 def add_command(
     name, issuer, client_id, deployment_ids, auth_login_url, auth_token_url, key_set_url, auth_audience
 ) -> None:
@@ -64,26 +66,32 @@ def add_command(
 
 
 @lti_cli.command("list")
-@with_appcontext
-def list_command() -> None:
-    """List the registered LMSs."""
+@each_school
+def list_command(schools: list) -> None:
+    """List the registered LMSs (of each school, or --school)."""
     from sqlalchemy import select
 
     from portal.db import session
     from portal.lti.models import LtiRegistration
+    from portal.schools.isolation import school_scope
 
-    rows = session.scalars(select(LtiRegistration).order_by(LtiRegistration.id)).all()
-    if not rows:
+    found = False
+    for school in schools:
+        with school_scope(session, school.id):
+            rows = session.scalars(select(LtiRegistration).order_by(LtiRegistration.id)).all()
+        for r in rows:
+            found = True
+            tag = f"\t{school.slug}" if len(schools) > 1 else ""
+            click.echo(
+                f"{r.id}\t{r.name}\t{r.issuer}\tclient {r.client_id}\tdeployments {','.join(r.deployment_ids)}{tag}"
+            )
+    if not found:
         click.echo("No LMS is registered.")
-    for r in rows:
-        click.echo(
-            f"{r.id}\t{r.name}\t{r.issuer}\tclient {r.client_id}\tdeployments {','.join(r.deployment_ids)}"
-        )
 
 
 @lti_cli.command("remove")
 @click.argument("registration_id", type=int)
-@with_appcontext
+@one_school
 def remove_command(registration_id: int) -> None:
     """Remove a registration (its launches are refused from then on)."""
     from portal.db import session
@@ -99,32 +107,57 @@ def remove_command(registration_id: int) -> None:
 
 
 @lti_cli.command("retry-scores")
-@with_appcontext
-def retry_scores_command() -> None:
+@each_school
+def retry_scores_command(schools: list) -> None:
     """Post the scores that could not be sent yet (run it from cron, e.g. every 15 minutes)."""
     from portal.db import session
     from portal.lti.operations import pending_jobs, send_score
+    from portal.schools.isolation import school_scope
 
     sent = failed = 0
-    for job in pending_jobs():
-        if send_score(job):
-            sent += 1
-        else:
-            failed += 1
-        session.commit()
+    for school in schools:
+        with school_scope(session, school.id):
+            for job in pending_jobs():
+                if send_score(job):
+                    sent += 1
+                else:
+                    failed += 1
+                session.commit()
     click.echo(f"{sent} score(s) sent, {failed} still waiting or failed.")
 
 
 @click.command("import-oneroster")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--school", "school_slug", default=None, metavar="SLUG",
+              help="Import everything into this school (the file's other schools are left out).")
+@click.option("--org", "org_map", multiple=True, metavar="SOURCEDID=SLUG",
+              help="Map an orgs.csv school to a school of this installation (repeat; by default orgs map "
+                   "by URN = identifier, then by name).")
 @with_appcontext
-def import_oneroster_command(path: Path) -> None:
-    """Import a OneRoster 1.1 CSV export (a zip file or a folder), all or nothing."""
+def import_oneroster_command(path: Path, school_slug: str | None, org_map: tuple[str, ...]) -> None:
+    """Import a OneRoster 1.1 CSV export (a zip file or a folder), all or nothing.
+
+    A trust-wide export goes to each school its orgs map to; a one-school export to the school.
+    """
+    from sqlalchemy import select
+
     from portal.db import session
-    from portal.lti.oneroster import import_oneroster, read_folder, read_zip
+    from portal.lti.oneroster import import_oneroster, import_oneroster_schools, orgs_by_school, read_folder, read_zip
     from portal.people.roster import RosterError
+    from portal.schools.cli import _school_by_slug
+    from portal.schools.isolation import school_scope
+    from portal.schools.models import School
 
     cfg = current_app.config
+    explicit = {}
+    for item in org_map:
+        org, sep, slug = item.partition("=")
+        if not sep or not org.strip() or not slug.strip():
+            raise click.ClickException(f"--org {item!r}: write it as SOURCEDID=SLUG.")
+        explicit[org.strip()] = slug.strip()
+    schools = list(session.scalars(select(School).order_by(School.id)))
+    if not schools:
+        raise click.ClickException("There is no school yet: add one with `flask portal schools add`.")
     try:
         if path.is_dir():
             files = read_folder(path, max_unzipped=cfg["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"])
@@ -132,11 +165,22 @@ def import_oneroster_command(path: Path) -> None:
             if path.stat().st_size > cfg["PORTAL_MAX_ONEROSTER_BYTES"]:
                 raise RosterError([f"{path.name}: larger than {cfg['PORTAL_MAX_ONEROSTER_BYTES']} bytes."])
             files = read_zip(path.read_bytes(), max_unzipped=cfg["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"])
-        summary = import_oneroster(files)
+        if school_slug or (len(schools) == 1 and not explicit):
+            school = _school_by_slug(school_slug) if school_slug else schools[0]
+            with school_scope(session, school.id):
+                summaries = {school.id: import_oneroster(files)}
+        else:
+            mapping = orgs_by_school(files, schools, explicit)
+            if not mapping:
+                raise RosterError(["orgs.csv: no school org matches a school here by URN (identifier) or name; "
+                                   "map them with --org SOURCEDID=SLUG."])
+            summaries = import_oneroster_schools(files, mapping)
     except RosterError as exc:
         session.rollback()
         for line in exc.errors:
             click.echo(line, err=True)
         raise click.ClickException(f"Nothing was imported ({len(exc.errors)} problem(s)).") from None
     session.commit()
-    click.echo(summary.describe())
+    names = {s.id: s.name for s in schools}
+    for sid, summary in summaries.items():
+        click.echo((f"{names[sid]}: " if len(summaries) > 1 else "") + summary.describe())

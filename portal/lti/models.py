@@ -12,14 +12,15 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person, SchoolClass
 
 
-class LtiRegistration(Base):
+class LtiRegistration(SchoolOwned, Base):
     """One platform (LMS) registration: the values copied from the LMS's tool configuration page."""
 
     __tablename__ = "portal_lti_registrations"
-    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+    __table_args__ = (UniqueConstraint("school_id", "issuer", "client_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: A name for people, e.g. "Larkspur Moodle".
@@ -43,11 +44,11 @@ class LtiRegistration(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LtiIdentity(Base):
+class LtiIdentity(SchoolOwned, Base):
     """A person as known to one LMS (issuer + sub)."""
 
     __tablename__ = "portal_lti_identities"
-    __table_args__ = (UniqueConstraint("issuer", "sub"),)
+    __table_args__ = (UniqueConstraint("school_id", "issuer", "sub"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issuer: Mapped[str] = mapped_column(String(255))
@@ -82,7 +83,7 @@ class LtiLaunchData(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class LtiContext(Base):
+class LtiContext(SchoolOwned, Base):
     """An LMS course seen in an instructor launch, optionally linked to a portal class."""
 
     __tablename__ = "portal_lti_contexts"
@@ -107,7 +108,7 @@ class LtiContext(Base):
     )
 
 
-class LtiContextTeacher(Base):
+class LtiContextTeacher(SchoolOwned, Base):
     """A member of staff who launched from the course as an Instructor (may sync it)."""
 
     __tablename__ = "portal_lti_context_teachers"
@@ -120,7 +121,7 @@ class LtiContextTeacher(Base):
     context: Mapped[LtiContext] = relationship(back_populates="teachers")
 
 
-class LtiGradeLink(Base):
+class LtiGradeLink(SchoolOwned, Base):
     """Where to send a score: a resource link with an AGS line item, launched by one person."""
 
     __tablename__ = "portal_lti_grade_links"
@@ -145,7 +146,7 @@ class LtiGradeLink(Base):
     registration: Mapped[LtiRegistration] = relationship()
 
 
-class LtiScoreJob(Base):
+class LtiScoreJob(SchoolOwned, Base):
     """A score waiting to be (or already) posted to the LMS; retried by ``flask portal lti retry-scores``."""
 
     __tablename__ = "portal_lti_score_jobs"

@@ -14,6 +14,11 @@ staff; ``parent``, ``guardian`` and ``relative`` -> parent. Rows with status ``t
 ``enabledUser`` false are left out. Grades: ``PK`` -> Nursery, ``KG`` -> Reception, ``01``-``13``.
 Each pupil goes into their homeroom class (or their only class). Everything is checked first;
 any error, named by file and row, means nothing is written. Importing again changes nothing.
+
+Schools: ``orgs.csv`` rows of type ``school`` map to the installation's schools, by
+``identifier`` = the school's URN, by the same name, or by an explicit ``--org SOURCEDID=SLUG``.
+Users belong to the orgs in their ``orgSourcedIds``, classes to their ``schoolSourcedId``; each
+school gets only its own. A file with one school goes wholly into the school being imported.
 """
 
 from __future__ import annotations
@@ -171,9 +176,53 @@ def _split(value: str) -> list[str]:
 # ---------------------------------------------------------------- converting
 
 
-def to_roster(files: dict[str, bytes]) -> tuple[bytes, dict[int, str]]:
+def school_orgs(files: dict[str, bytes]) -> list[dict[str, str]]:
+    """The ``orgs.csv`` rows of type ``school`` (each a dict of its columns)."""
+    errors: list[str] = []
+    if "orgs.csv" not in files:
+        raise RosterError(["orgs.csv is missing (a OneRoster export needs it)."])
+    rows = _rows("orgs.csv", files["orgs.csv"], errors)
+    if errors:
+        raise RosterError(errors)
+    return [r.data for r in rows if r.data.get("type", "").strip().lower() == "school"]
+
+
+def orgs_by_school(files: dict[str, bytes], schools: list, explicit: dict[str, str] | None = None) -> dict[int, set[str]]:
+    """{school id: org sourcedIds} for the schools the export's school orgs map to.
+
+    An org maps to the school named for it in *explicit* (sourcedId -> slug), else to the school
+    whose URN is the org's ``identifier``, else to the school of the same name.
+
+    :raises RosterError: an explicit mapping names an unknown org or school.
+    """
+    explicit = explicit or {}
+    orgs = school_orgs(files)
+    known = {o["sourcedId"] for o in orgs}
+    by_slug = {s.slug: s for s in schools}
+    errors = [f"--org {org}: orgs.csv has no school with that sourcedId." for org in explicit if org not in known]
+    errors += [f"--org {org}={slug}: there is no school {slug!r}." for org, slug in explicit.items()
+               if slug not in by_slug]
+    if errors:
+        raise RosterError(errors)
+    out: dict[int, set[str]] = {}
+    for org in orgs:
+        sid = org["sourcedId"]
+        school = by_slug.get(explicit.get(sid, ""))
+        if school is None:
+            ident = (org.get("identifier") or "").strip()
+            school = next((s for s in schools if s.urn and s.urn == ident), None) if ident else None
+        if school is None:
+            name = (org.get("name") or "").strip().lower()
+            school = next((s for s in schools if s.name.strip().lower() == name), None)
+        if school is not None:
+            out.setdefault(school.id, set()).add(sid)
+    return out
+
+
+def to_roster(files: dict[str, bytes], *, orgs: set[str] | None = None) -> tuple[bytes, dict[int, str]]:
     """Convert OneRoster files to one roster CSV (see :mod:`portal.people.roster`).
 
+    :param orgs: only the users and classes of these orgs (``None``: everyone in the file).
     :returns: the CSV bytes and, for each of its row numbers, the OneRoster file and row it came from.
     :raises RosterError: every problem found, by OneRoster file and row.
     """
@@ -206,9 +255,12 @@ def to_roster(files: dict[str, bytes]) -> tuple[bytes, dict[int, str]]:
             if org not in org_ids:
                 errors.append(f"{r.where}: orgSourcedIds names {org}, which is not in orgs.csv.")
         users[sid] = r
-    live_users = {sid: r for sid, r in users.items() if _live(r)}
+    live_users = {sid: r for sid, r in users.items() if _live(r)
+                  and (orgs is None or set(_split(r.data.get("orgSourcedIds", ""))) & orgs)}
 
-    classes = {r.data["sourcedId"]: r for r in tables["classes.csv"] if _live(r) and r.data["sourcedId"]}
+    all_classes = {r.data["sourcedId"] for r in tables["classes.csv"] if r.data["sourcedId"]}
+    classes = {r.data["sourcedId"]: r for r in tables["classes.csv"] if _live(r) and r.data["sourcedId"]
+               and (orgs is None or not r.data.get("schoolSourcedId") or r.data["schoolSourcedId"] in orgs)}
     class_pupils: dict[str, list[str]] = {c: [] for c in classes}
     class_teachers: dict[str, list[str]] = {c: [] for c in classes}
     pupil_classes: dict[str, list[str]] = {}
@@ -217,8 +269,9 @@ def to_roster(files: dict[str, bytes]) -> tuple[bytes, dict[int, str]]:
             continue
         cid, uid, role = r.data["classSourcedId"], r.data["userSourcedId"], r.data["role"].lower()
         if cid not in classes:
-            errors.append(f"{r.where}: classSourcedId {cid} is not a class in classes.csv.")
-            continue
+            if cid not in all_classes:
+                errors.append(f"{r.where}: classSourcedId {cid} is not a class in classes.csv.")
+            continue  # a class of another school (or one that has ended)
         if uid not in users:
             errors.append(f"{r.where}: userSourcedId {uid} is not a user in users.csv.")
             continue
@@ -340,16 +393,59 @@ def to_roster(files: dict[str, bytes]) -> tuple[bytes, dict[int, str]]:
     return out.getvalue().encode(), origin
 
 
-def import_oneroster(files: dict[str, bytes], *, actor: Person | None = None) -> ImportSummary:
-    """Check and import a OneRoster export (flush only; the caller commits).
+def import_oneroster(files: dict[str, bytes], *, actor: Person | None = None,
+                     orgs: set[str] | None = None) -> ImportSummary:
+    """Check and import a OneRoster export into the current school (flush only; the caller commits).
 
+    :param orgs: only these orgs' users and classes. By default: the file's one school org, or
+        the orgs that map to the current school when the file holds several schools.
     :raises RosterError: every problem, by OneRoster file and row; nothing has been written.
     """
-    data, origin = to_roster(files)
+    if orgs is None:
+        orgs = _orgs_for_current_school(files)
+    data, origin = to_roster(files, orgs=orgs)
     try:
         return import_roster(data, "oneroster", actor=actor)
     except RosterError as exc:
         raise RosterError([_relabel(e, origin) for e in exc.errors]) from None
+
+
+def _orgs_for_current_school(files: dict[str, bytes]) -> set[str] | None:
+    from portal.schools.models import School
+
+    found = school_orgs(files)
+    if len(found) <= 1:
+        return None
+    school = School.get()
+    mine = orgs_by_school(files, [school]).get(school.id) if school is not None else None
+    if not mine:
+        names = ", ".join(f"{o['sourcedId']} ({o.get('name', '')})" for o in found)
+        raise RosterError([f"orgs.csv: this export holds several schools ({names}) and none has this school's URN "
+                           "or name. Import it as the trust (flask portal import-oneroster --org SOURCEDID=SLUG)."])
+    return mine
+
+
+def import_oneroster_schools(files: dict[str, bytes], mapping: dict[int, set[str]], *,
+                             actor: Person | None = None) -> dict[int, ImportSummary]:
+    """Import each school's part of a trust-wide export (flush only; the caller commits once, so
+    it is all or nothing across the schools).
+
+    :raises RosterError: every problem of every school; nothing has been written.
+    """
+    from portal.db import session
+    from portal.schools.isolation import school_scope
+
+    out: dict[int, ImportSummary] = {}
+    errors: list[str] = []
+    for school_id, org_ids in mapping.items():
+        with school_scope(session, school_id):
+            try:
+                out[school_id] = import_oneroster(files, actor=actor, orgs=org_ids)
+            except RosterError as exc:
+                errors += exc.errors
+    if errors:
+        raise RosterError(errors)
+    return out
 
 
 def _relabel(message: str, origin: dict[int, str]) -> str:

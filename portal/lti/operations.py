@@ -25,7 +25,10 @@ from portal.lti.models import (
     LtiRegistration,
     LtiScoreJob,
 )
-from portal.people.models import GuardianLink, Person, PupilProfile, Role, SchoolClass, SchoolSettings
+from portal.people.accounts import ensure_account
+from portal.people.models import Account, GuardianLink, Person, PupilProfile, Role, SchoolClass
+from portal.schools.isolation import all_schools
+from portal.schools.models import School
 
 log = logging.getLogger("portal.lti")
 
@@ -96,6 +99,12 @@ def add_registration(
     deps = sorted({d.strip() for d in deployment_ids if d.strip()})
     if not deps:
         raise ValueError("Give at least one deployment id.")
+    with all_schools(session):  # the deployment must name one school only
+        others = session.scalars(select(LtiRegistration.deployment_ids).where(
+            LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id)).all()
+    taken = sorted({d for ids in others for d in (ids or [])} & set(deps))
+    if taken:
+        raise ValueError(f"Deployment id {', '.join(taken)} of this LMS is already registered for another school.")
     row = LtiRegistration(
         name=name,
         issuer=issuer,
@@ -188,7 +197,7 @@ def estimated_birth_date(year_group: int) -> dt.date:
 
     Used only for pupils the LMS creates before the MIS roster has given their real date.
     """
-    settings = SchoolSettings.get()
+    settings = School.get()
     today = dt.date.today()
     start = (
         settings.academic_year_of(today) if settings else (today.year if today.month >= 9 else today.year - 1)
@@ -275,6 +284,13 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         ident = LtiIdentity(issuer=issuer, sub=sub[:255], person_id=person.id)
         session.add(ident)
     ident.last_launch_at = utcnow()
+    if person.account is None:
+        # Signing in goes through an account; someone known only to the LMS gets one with no
+        # email and no password (they can only ever arrive from the LMS).
+        if person.email:
+            ensure_account(person)
+        else:
+            person.account = Account(email=None, display_name=person.full_name)
     session.flush()
     children = _link_mentees(person, issuer, claims) if Role.PARENT in wanted else []
     audit.record(

@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from portal.db import session, utcnow
 from portal.lti import keys
 from portal.lti.models import LtiLaunchData, LtiRegistration
+from portal.schools.isolation import all_schools
 
 
 def registration_for(row: LtiRegistration) -> Registration:
@@ -46,12 +47,26 @@ def registration_for(row: LtiRegistration) -> Registration:
     return reg
 
 
-def find_registration_row(iss: str, client_id: str | None) -> LtiRegistration | None:
+def find_registration_row(iss: str, client_id: str | None,
+                          deployment_id: str | None = None) -> LtiRegistration | None:
+    """The registration an LMS message names, in whichever school holds it.
+
+    Several schools may register the same LMS client (Canvas: one developer key, a deployment
+    per school); the deployment id then names the school. Without a deployment id, rows that
+    share issuer and client id are interchangeable for the OIDC step.
+    """
     query = select(LtiRegistration).where(LtiRegistration.issuer == iss, LtiRegistration.active.is_(True))
     if client_id:
-        return session.scalar(query.where(LtiRegistration.client_id == client_id))
-    rows = session.scalars(query).all()
-    return rows[0] if len(rows) == 1 else None
+        query = query.where(LtiRegistration.client_id == client_id)
+    with all_schools(session):  # a look-up by the LMS's own identifiers, before any school is known
+        rows = session.scalars(query.order_by(LtiRegistration.id)).all()
+    if deployment_id is not None:
+        rows = [r for r in rows if deployment_id in (r.deployment_ids or [])]
+    if not rows:
+        return None
+    if client_id or len({r.client_id for r in rows}) == 1:
+        return rows[0]
+    return None
 
 
 class DbToolConf(ToolConfAbstract):
@@ -79,8 +94,8 @@ class DbToolConf(ToolConfAbstract):
     def find_deployment_by_params(
         self, iss: str, deployment_id: str, client_id: str | None, *args: t.Any, **kwargs: t.Any
     ) -> Deployment | None:
-        row = find_registration_row(iss, client_id)
-        if row is None or deployment_id not in (row.deployment_ids or []):
+        row = find_registration_row(iss, client_id, deployment_id)
+        if row is None:
             return None
         return Deployment().set_deployment_id(deployment_id)
 

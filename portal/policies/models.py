@@ -13,6 +13,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 
 
 class Audience(str, enum.Enum):
@@ -66,12 +67,13 @@ class VersionStatus(str, enum.Enum):
     SUPERSEDED = "superseded"
 
 
-class Policy(Base):
+class Policy(SchoolOwned, Base):
     __tablename__ = "portal_policies"
+    __table_args__ = (UniqueConstraint("school_id", "slug"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: Stable short name, e.g. ``aup-ks2``.
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    #: Stable short name, e.g. ``aup-ks2`` (unique in the school).
+    slug: Mapped[str] = mapped_column(String(80))
     title: Mapped[str] = mapped_column(String(200))
     audience: Mapped[str] = mapped_column(String(30), index=True)
     #: The SEND (special educational needs) variant of a pupil policy.
@@ -83,7 +85,7 @@ class Policy(Base):
     )
 
 
-class PolicyVersion(Base):
+class PolicyVersion(SchoolOwned, Base):
     __tablename__ = "portal_policy_versions"
     __table_args__ = (UniqueConstraint("policy_id", "number"),)
 
@@ -108,7 +110,7 @@ class PolicyVersion(Base):
     )
 
 
-class ConsentItem(Base):
+class ConsentItem(SchoolOwned, Base):
     """An optional yes/no question inside a version (e.g. photos on the school website)."""
 
     __tablename__ = "portal_consent_items"
@@ -124,7 +126,7 @@ class ConsentItem(Base):
     version: Mapped[PolicyVersion] = relationship(back_populates="consent_items")
 
 
-class PolicyReminder(Base):
+class PolicyReminder(SchoolOwned, Base):
     """One reminder email sent to one person (about their own or their children's policies).
 
     Nobody is reminded twice within :data:`portal.policies.operations.REMINDER_INTERVAL`.
@@ -140,7 +142,7 @@ class PolicyReminder(Base):
     items: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class SignedText(Base):
+class SignedText(SchoolOwned, Base):
     """The exact text shown to signers, kept once per distinct SHA-256.
 
     ``Signature.text_sha256`` points here, so the words someone agreed to can be shown (or
@@ -148,9 +150,10 @@ class SignedText(Base):
     """
 
     __tablename__ = "portal_signed_texts"
+    __table_args__ = (UniqueConstraint("school_id", "sha256"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     version_id: Mapped[int] = mapped_column(ForeignKey("portal_policy_versions.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     #: The cleaned body HTML exactly as shown (see portal.policies.rendering).

@@ -253,9 +253,9 @@ def keep_text(version: PolicyVersion, rendered) -> SignedText:
     # Two people may sign the same new text at once: insert-or-ignore, then read.
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(insert(SignedText).values(
-        sha256=rendered.sha256, version_id=version.id, title=version.title, body_html=str(rendered.html),
-        questions="\n".join(rendered.questions), first_shown_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["sha256"]))
+        school_id=version.school_id, sha256=rendered.sha256, version_id=version.id, title=version.title,
+        body_html=str(rendered.html), questions="\n".join(rendered.questions), first_shown_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["school_id", "sha256"]))
     return session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
 
 

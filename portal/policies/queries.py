@@ -26,7 +26,8 @@ from sqlalchemy.orm import selectinload
 
 from portal.db import session, utcnow
 from portal.people.bands import EYFS_KS1, KS2
-from portal.people.models import GuardianLink, Person, PersonRole, PupilProfile, Role, SchoolSettings
+from portal.people.models import GuardianLink, Person, PersonRole, PupilProfile, Role
+from portal.schools.models import School
 from portal.policies.models import BAND_AUDIENCE, Audience, Policy, PolicyVersion, VersionStatus
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
 
@@ -50,7 +51,7 @@ SIGNED, DECLINED, OUTSTANDING = "signed", "declined", "outstanding"
 def current_academic_year(today: dt.date | None = None) -> int:
     """Starting year of the academic year containing *today* (school settings, else 1 September)."""
     today = today or utcnow().date()
-    settings = SchoolSettings.get()
+    settings = School.get()
     if settings is None:
         return today.year if today >= dt.date(today.year, 9, 1) else today.year - 1
     return settings.academic_year_of(today)
@@ -348,6 +349,17 @@ def school_requirements(today: dt.date | None = None) -> list[Requirement]:
         if person.has_role(Role.PUPIL):
             reqs.extend(_countersign_requirements(person, cat, year, idx))
     return reqs
+
+
+def audience_summary(today: dt.date | None = None) -> dict[str, dict[str, int]]:
+    """{audience: {"signed", "declined", "outstanding", "total"}} for this school year in the
+    current school (the trust's side-by-side view)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in school_requirements(today):
+        tally = out.setdefault(r.version.policy.audience, {"signed": 0, "declined": 0, "outstanding": 0, "total": 0})
+        tally[r.status if r.status in tally else "outstanding"] += 1
+        tally["total"] += 1
+    return out
 
 
 def history_for(person: Person) -> list[Signature]:

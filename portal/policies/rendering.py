@@ -6,7 +6,7 @@ against a short allow-list, so a policy author cannot put scripts, images, style
 only:
 
 * placeholders ``{{official_channel}}`` and ``{{school_name}}`` are replaced with the
-  HTML-escaped values from :class:`~portal.people.models.SchoolSettings`;
+  HTML-escaped values from :class:`~portal.people.models.School`;
 * ``[[icon:NAME]]`` markers become one of the portal's own decorative SVG icons
   (``aria-hidden``); unknown names are removed. Young pupils' policies also get an icon on
   every rule (list item) chosen from its words (:func:`add_rule_icons`), so their texts need
@@ -151,9 +151,9 @@ def placeholder_values(settings=None) -> dict[str, str]:
     if settings is None:
         from flask import has_app_context
 
-        from portal.people.models import SchoolSettings
+        from portal.schools.models import School
 
-        settings = SchoolSettings.get() if has_app_context() else None
+        settings = School.get() if has_app_context() else None
     if settings is None:
         return {"official_channel": "the school office", "school_name": "the school"}
     return {"official_channel": settings.official_channel or "the school office", "school_name": settings.name}

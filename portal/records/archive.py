@@ -15,7 +15,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import current_app
 
@@ -65,6 +65,15 @@ class ArchiveStore(abc.ABC):
             raise IntegrityError(f"archived object {sha[:12]}… does not match its hash")
         return data
 
+    def with_prefix(self, prefix: str) -> ArchiveStore:
+        """The same store, limited to the objects under *prefix* (one school's part)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot hold several schools' archives")
+
+    def dispose(self, sha: str) -> None:
+        """Delete an object. Only for explicit, audited disposal (a school removed after its export,
+        a retention rule); nothing else ever deletes from the archive."""
+        raise NotImplementedError(f"{type(self).__name__} cannot dispose of objects")
+
     def iter_verified(self, sha: str, chunk: int = CHUNK) -> Iterator[bytes]:
         """Yield the object in chunks; raise :class:`IntegrityError` at the end if it does
         not match *sha* (the consumer must not treat the output as complete before then)."""
@@ -83,6 +92,15 @@ class FilesystemStore(ArchiveStore):
     def __init__(self, root: str | os.PathLike[str], suffix: str = ".pdf") -> None:
         self.root = Path(root)
         self.suffix = suffix
+
+    def with_prefix(self, prefix: str) -> ArchiveStore:
+        return FilesystemStore(self.root / prefix, self.suffix)
+
+    def dispose(self, sha: str) -> None:
+        path = self.path(sha)
+        if path.exists():
+            path.chmod(0o644)
+            path.unlink()
 
     def path(self, sha: str) -> Path:
         _check_name(sha)
@@ -121,11 +139,20 @@ class FilesystemStore(ArchiveStore):
         return sha
 
 
-def archive_store() -> ArchiveStore:
-    """The configured store: ``PORTAL_ARCHIVE_STORE`` (an :class:`ArchiveStore` instance, e.g.
-    an S3-compatible one) if the host set it, else a :class:`FilesystemStore` at
-    ``PORTAL_ARCHIVE_DIR``."""
+def archive_store(school: Any = None) -> ArchiveStore:
+    """The store of *school*'s sealed PDFs (default: the current school).
+
+    ``PORTAL_ARCHIVE_STORE`` (an :class:`ArchiveStore` instance, e.g. an S3-compatible one) if
+    the host set it, else a :class:`FilesystemStore` at ``PORTAL_ARCHIVE_DIR``; either way under
+    the school's ``archive_prefix`` (empty for an installation's first school).
+    """
+    if school is None:
+        from portal.schools.models import School
+
+        school = School.get()
+    prefix = school.archive_prefix if school is not None else ""
     store = current_app.config.get("PORTAL_ARCHIVE_STORE")
     if isinstance(store, ArchiveStore):
-        return store
-    return FilesystemStore(current_app.config["PORTAL_ARCHIVE_DIR"])
+        return store.with_prefix(prefix) if prefix else store
+    root = Path(current_app.config["PORTAL_ARCHIVE_DIR"])
+    return FilesystemStore(root / prefix if prefix else root)

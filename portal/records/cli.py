@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from portal.schools.cli import each_school, one_school
+
 keys_cli = AppGroup("keys", help="The school's certificate that seals signed records.")
 records_cli = AppGroup("records", help="Sealed PDF records of signatures.")
 
@@ -15,35 +17,42 @@ records_cli = AppGroup("records", help="Sealed PDF records of signatures.")
 @keys_cli.command("init")
 @click.option("--force", is_flag=True, help="Replace an existing key (old records stay valid only with the old cert).")
 @click.option("--if-missing", is_flag=True, help="Do nothing (and succeed) when a key already exists.")
-@with_appcontext
-def keys_init(force: bool, if_missing: bool) -> None:
-    """Make a self-signed school certificate and key in PORTAL_KEYS_DIR."""
-    from portal.people.models import SchoolSettings
-    from portal.records.keys import init_keys, load_cert
+@each_school
+def keys_init(force: bool, if_missing: bool, schools: list) -> None:
+    """Make a self-signed sealing certificate and key for each school (or --school) under PORTAL_KEYS_DIR."""
+    from portal.records.keys import init_keys, load_cert, school_keys_dir
 
-    settings = SchoolSettings.get()
-    name = settings.name if settings else current_app.config["PORTAL_PRODUCT_NAME"]
-    try:
-        key, cert = init_keys(current_app.config["PORTAL_KEYS_DIR"], name, force=force)
-    except FileExistsError as exc:
-        if if_missing:
-            click.echo("The school certificate already exists; nothing changed.")
-            return
-        raise click.ClickException(f"{exc}; use --force to replace it.") from None
-    fp = load_cert(cert).sha256.hex()
-    click.echo(f"Key: {key} (mode 0600)\nCertificate: {cert}\nSHA-256 fingerprint: {fp}")
+    if not schools:
+        raise click.ClickException("There is no school yet: add one with `flask portal schools add`.")
+    for school in schools:
+        try:
+            key, cert = init_keys(school_keys_dir(school), school.name, force=force)
+        except FileExistsError as exc:
+            if if_missing:
+                click.echo(f"{school.name}: the school certificate already exists; nothing changed.")
+                continue
+            raise click.ClickException(f"{exc}; use --force to replace it.") from None
+        fp = load_cert(cert).sha256.hex()
+        click.echo(f"{school.name}:\nKey: {key} (mode 0600)\nCertificate: {cert}\nSHA-256 fingerprint: {fp}")
 
 
 @records_cli.command("repair")
-@click.option("--limit", type=int, default=None, help="At most this many records.")
-@with_appcontext
-def records_repair(limit: int | None) -> None:
-    """Make the sealed PDF of every signature that lacks one (safe to run again)."""
+@click.option("--limit", type=int, default=None, help="At most this many records per school.")
+@each_school
+def records_repair(limit: int | None, schools: list) -> None:
+    """Make the sealed PDF of every signature that lacks one, in each school (safe to run again)."""
+    from portal.db import session
     from portal.records.operations import repair
+    from portal.schools.isolation import school_scope
 
-    sealed, failed = repair(limit)
-    click.echo(f"Records made: {sealed}. Still failing: {failed}.")
-    if failed:
+    total_failed = 0
+    for school in schools:
+        with school_scope(session, school.id):
+            sealed, failed = repair(limit)
+        total_failed += failed
+        tag = f"{school.name}: " if len(schools) > 1 else ""
+        click.echo(f"{tag}Records made: {sealed}. Still failing: {failed}.")
+    if total_failed:
         sys.exit(1)
 
 
@@ -55,7 +64,7 @@ def records_repair(limit: int | None) -> None:
 @click.option("--audience", default=None, help="Audience, e.g. parent or pupil_ks2.")
 @click.option("--class", "class_id", type=int, default=None, help="Class id.")
 @click.option("--person", default=None, help="Part of a signer's or pupil's name, or a roster id.")
-@with_appcontext
+@one_school
 def records_export(out: Path, year, policy_id, audience, class_id, person) -> None:
     """Write the PDFs, manifest.csv and the audit-chain head to a ZIP."""
     from portal.db import session
@@ -77,7 +86,7 @@ def records_export(out: Path, year, policy_id, audience, class_id, person) -> No
 
 @records_cli.command("verify")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@with_appcontext
+@one_school
 def records_verify(file: Path) -> None:
     """Say whether FILE is a genuine, unchanged record sealed by this school (exit 0 only then)."""
     from portal import audit

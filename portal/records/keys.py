@@ -1,8 +1,11 @@
-"""The school's sealing certificate.
+"""Each school's sealing certificate.
 
-``flask portal keys init`` makes a self-signed certificate and key in ``PORTAL_KEYS_DIR``
-(key file mode 0600). A school with a certificate from a provider sets ``PORTAL_SIGNING_P12``
-(and ``PORTAL_SIGNING_P12_PASSWORD``) instead; that one then wins.
+``flask portal keys init`` makes a self-signed certificate and key for each school in its own
+folder under ``PORTAL_KEYS_DIR`` (``School.keys_path``; the first school of an installation
+uses the folder itself, as single-school installations always did; key file mode 0600). A
+school with a certificate from a provider sets ``PORTAL_SIGNING_P12`` (and
+``PORTAL_SIGNING_P12_PASSWORD``) instead; it applies to the school whose ``keys_path`` is
+empty (the first school) and then wins.
 
 The self-signed certificate is its own root (basic constraints CA, path length 0), so a
 reader can trust it directly: pyHanko as a trust root, pdfsig through an NSS database
@@ -16,6 +19,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -125,14 +129,25 @@ def _mtime(path: str | Path | None) -> float | None:
         return None
 
 
-def seal_identity() -> SealIdentity:
-    """The configured sealing identity (cached until the files change).
+def school_keys_dir(school: Any) -> Path:
+    """The folder holding *school*'s sealing key and certificates."""
+    base = Path(current_app.config["PORTAL_KEYS_DIR"])
+    return base / school.keys_path if school.keys_path else base
+
+
+def seal_identity(school: Any = None) -> SealIdentity:
+    """The sealing identity of *school* (default: the current school), cached until the files change.
 
     :raises SealingKeyMissing: when neither a PKCS#12 file nor ``keys init`` files exist.
     """
+    from portal.schools.models import School
+
+    school = school or School.get()
+    if school is None:
+        raise SealingKeyMissing("No school is chosen, so there is no sealing certificate to use.")
     cfg = current_app.config
-    p12 = cfg.get("PORTAL_SIGNING_P12")
-    keys_dir = Path(cfg["PORTAL_KEYS_DIR"])
+    p12 = cfg.get("PORTAL_SIGNING_P12") if not school.keys_path else None
+    keys_dir = school_keys_dir(school)
     key_path, cert_path = keys_dir / KEY_FILE, keys_dir / CERT_FILE
     cache_key = (p12, _mtime(p12), str(keys_dir), _mtime(key_path), _mtime(cert_path),
                  _mtime(keys_dir / RETIRED_DIR))
@@ -150,13 +165,15 @@ def seal_identity() -> SealIdentity:
             if signer is None:
                 raise SealingKeyMissing(f"the key in {keys_dir} could not be loaded")
         else:
-            raise SealingKeyMissing("No school certificate: run `flask portal keys init` or set PORTAL_SIGNING_P12.")
+            raise SealingKeyMissing(f"No certificate for {school.name}: run `flask portal keys init` "
+                                    "or set PORTAL_SIGNING_P12.")
         cert = signer.signing_cert
         roots = _roots(cert, list(signer.cert_registry))
         retired_dir = keys_dir / RETIRED_DIR
         retired = tuple(load_cert(p) for p in sorted(retired_dir.glob("*.cert.pem"))) if retired_dir.is_dir() else ()
         identity = SealIdentity(signer=signer, cert=cert, roots=roots, retired=retired)
-        _cache.clear()
+        if len(_cache) > 256:
+            _cache.clear()
         _cache[cache_key] = identity
         return identity
 

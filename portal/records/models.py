@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 from portal.signatures.models import Signature
 
 
@@ -21,7 +22,7 @@ class SealMode(str, enum.Enum):
     B_T = "B-T"  # with an RFC 3161 time stamp from PORTAL_TSA_URL
 
 
-class SignedRecord(Base):
+class SignedRecord(SchoolOwned, Base):
     """One per signature. Written pending, then sealed once; the PDF itself is never replaced."""
 
     __tablename__ = "portal_signed_records"

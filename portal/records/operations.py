@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.db import session, utcnow
-from portal.people.models import SchoolSettings
+from portal.schools.isolation import current_school_id, set_school
+from portal.schools.models import School
 from portal.records.archive import archive_store
 from portal.records.models import RecordStatus, SealMode, SignedRecord
 from portal.records.pdf import evidence_json, evidence_of, record_html, render_pdf
@@ -26,7 +27,7 @@ from portal.signatures.models import Signature
 log = logging.getLogger("portal.records")
 
 
-def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None:
+def on_signature_committed(sender: Any, signature: Any = None, school: int | None = None, **_: Any) -> None:
     """Receiver of :data:`portal.signals.signature_committed`: make the sealed PDF.
 
     Runs in a fresh application context (its own database session and transactions) and
@@ -37,7 +38,11 @@ def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None
     try:
         app = sender if isinstance(sender, Flask) else current_app._get_current_object()
         signature_id = signature if isinstance(signature, int) else signature.id
+        school_id = school if school is not None else getattr(signature, "school_id", None)
+        if school_id is None:
+            school_id = current_school_id(session)
         with app.app_context():
+            set_school(session, school_id)
             if app.config["PORTAL_RECORDS_DEFERRED"]:
                 _get_or_create_pending(signature_id)  # `records repair` (e.g. from cron) makes the PDF
             else:
@@ -114,7 +119,7 @@ def build_sealed_pdf(signature: Signature) -> tuple[bytes, SealMode]:
     evidence = evidence_of(signature)
     html = record_html(signature, evidence)
     pdf = render_pdf(html, attachment=evidence_json(evidence))
-    settings = SchoolSettings.get()
+    settings = School.get()
     verb = "Signed" if signature.decision == "signed" else "Declined"
     return seal_pdf(pdf, reason=f"{verb}: {signature.version.title} (record {signature.id})"[:200],
                     location=settings.name if settings else None)

@@ -10,7 +10,8 @@ from markupsafe import Markup
 from weasyprint import HTML, Attachment
 
 from portal.paths import STATIC_DIR
-from portal.people.models import SchoolSettings, academic_year_label
+from portal.people.models import academic_year_label
+from portal.schools.models import School
 from portal.policies.models import Audience
 from portal.records.fetcher import StaticOnlyFetcher
 from portal.records.rendering import policy_html
@@ -31,7 +32,7 @@ def evidence_of(signature: Signature) -> dict[str, Any]:
     version = signature.version
     policy = version.policy
     answers = sorted(signature.consent_answers, key=lambda a: (a.consent_item.position, a.consent_item.key))
-    settings = SchoolSettings.get()
+    settings = School.get()
     return {
         "format": "countersign-evidence",
         "format_version": EVIDENCE_VERSION,

@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
 from portal.policies.models import ConsentItem, PolicyVersion
 
@@ -28,7 +29,7 @@ class Method(str, enum.Enum):
     LTI = "lti"                  # signed inside the LMS through an LTI launch
 
 
-class Signature(Base):
+class Signature(SchoolOwned, Base):
     __tablename__ = "portal_signatures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,7 +61,7 @@ class Signature(Base):
     consent_answers: Mapped[list[ConsentAnswer]] = relationship(back_populates="signature")
 
 
-class ConsentAnswer(Base):
+class ConsentAnswer(SchoolOwned, Base):
     """One yes/no answer. Changing one's mind adds a row; the newest row is the answer."""
 
     __tablename__ = "portal_consent_answers"

@@ -60,11 +60,14 @@ def setup(world, db) -> None:
     db.flush()
     now = utcnow()
     ks1 = versions[Audience.PUPIL_EYFS_KS1]
+    from portal.schools.models import School
+
+    tag = "A" if School.get().slug == "test-school" else "B"  # join codes are unique in the installation
     world.cr_session = ClassroomSession(class_id=world.school_class.id, teacher_id=world.teacher.id,
-                                        version_id=ks1.id, code="MATRX7", created_at=now,
+                                        version_id=ks1.id, code=f"M{tag}TRX7", created_at=now,
                                         expires_at=now + dt.timedelta(minutes=60))
     world.cr_closing = ClassroomSession(class_id=world.school_class.id, teacher_id=world.teacher.id,
-                                        version_id=ks1.id, code="MATRX9", created_at=now,
+                                        version_id=ks1.id, code=f"M{tag}TRX9", created_at=now,
                                         expires_at=now + dt.timedelta(minutes=60))
     db.add_all([world.cr_session, world.cr_closing])
     db.flush()

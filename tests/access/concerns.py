@@ -50,9 +50,12 @@ RULES = [
          allow(HANDLERS, 302), method="POST", data={"assignee_id": "0"}),
     Rule("portal.concerns.target", lambda w: f"/portal/concerns/inbox/{w.staff_concern.id}/target",
          allow(["head"], 302), method="POST", data={"new_date": "2099-01-05", "reason": "Waiting for a meeting."}),
+    Rule("portal.concerns.share", lambda w: f"/portal/concerns/inbox/{w.sg_concern.id}/share",
+         allow(["dsl"], 302), method="POST", data={"share": "yes"}),
     Rule("portal.concerns.calendar", "/portal/concerns/calendar", allow(["head", "admin"])),
+    # The admin (a later persona) may remove closures too, but the Head has removed this one: 404.
     Rule("portal.concerns.delete_closure", lambda w: f"/portal/concerns/calendar/{w.closure.id}/delete",
-         allow(["head", "admin"], 302), method="POST"),
+         {"head": 302}, method="POST"),
 ]
 
 

@@ -1,15 +1,19 @@
 """Foundation routes: home, sign-in, the role portals, delegation and administration."""
 from __future__ import annotations
 
-from tests.access import ADULTS, SIGNED_IN, Rule, allow
+from tests.access import ADULTS, ANY_ACCOUNT, Rule, allow
 
 RULES = [
-    Rule("portal.home", "/portal/", {**allow(SIGNED_IN, 302), "admin": 302}),
-    Rule("portal.auth.login", "/portal/auth/login", {**allow(SIGNED_IN), "anonymous": 200}),
-    Rule("portal.auth.forgot", "/portal/auth/forgot", {**allow(SIGNED_IN), "anonymous": 200}),
-    Rule("portal.auth.reset", "/portal/auth/reset/not-a-token", {**allow(SIGNED_IN, 400), "anonymous": 400}),
-    Rule("portal.auth.accept_invite", "/portal/auth/invite/not-a-token", {**allow(SIGNED_IN, 400), "anonymous": 400}),
-    Rule("portal.auth.logout", "/portal/auth/logout", allow(SIGNED_IN, 302), method="POST"),
+    Rule("portal.home", "/portal/", {**allow(ANY_ACCOUNT, 302), "admin": 302}),
+    Rule("portal.auth.login", "/portal/auth/login", {**allow(ANY_ACCOUNT), "anonymous": 200}),
+    Rule("portal.auth.forgot", "/portal/auth/forgot", {**allow(ANY_ACCOUNT), "anonymous": 200}),
+    Rule("portal.auth.reset", "/portal/auth/reset/not-a-token", {**allow(ANY_ACCOUNT, 400), "anonymous": 400}),
+    Rule("portal.auth.accept_invite", "/portal/auth/invite/not-a-token", {**allow(ANY_ACCOUNT, 400), "anonymous": 400}),
+    Rule("portal.auth.logout", "/portal/auth/logout", allow(ANY_ACCOUNT, 302), method="POST"),
+    Rule("portal.auth.schools", "/portal/auth/schools", allow(ANY_ACCOUNT)),
+    # Choosing a school the account has no place in: 404 for everyone (their own: see test_schools.py).
+    Rule("portal.auth.choose", "/portal/auth/schools", {}, method="POST",
+         data=lambda w: {"school_id": w.school_id + 999}),
     Rule("portal.parent.home", "/portal/parent/", allow(["parent", "other_parent"])),
     Rule("portal.parent.child", lambda w: f"/portal/parent/children/{w.child.id}", allow(["parent"])),
     Rule("portal.pupil.home", "/portal/pupil/", allow(["pupil"])),

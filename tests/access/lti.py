@@ -3,7 +3,7 @@ a valid launch they answer 400 to everyone, never a sign-in redirect."""
 
 from __future__ import annotations
 
-from tests.access import PERSONAS, Rule, allow
+from tests.access import PERSONAS, SCHOOL_PERSONAS, Rule, allow
 
 EVERYONE = PERSONAS
 
@@ -30,7 +30,8 @@ RULES = [
         lambda w: f"/portal/lms/courses/{w.lti_context.id}",
         allow(["teacher", "head", "admin"]),
     ),
-    # Last: admin is the last persona and removing the registration also removes its courses.
+    # Last: admin is the last school persona and removing the registration also removes its courses
+    # (the trust personas after it are refused every LMS route anyway).
     Rule(
         "portal.lms.remove_registration",
         lambda w: f"/portal/lms/registrations/{w.lti_registration.id}/remove",
@@ -43,7 +44,7 @@ RULES = [
 def setup(world, db) -> None:
     from portal.lti.models import LtiContext, LtiContextTeacher, LtiRegistration
 
-    assert PERSONAS[-1] == "admin"
+    assert SCHOOL_PERSONAS[-1] == "admin"
     world.lti_registration = LtiRegistration(
         name="Test LMS",
         issuer="https://lms.test.example",

@@ -35,5 +35,8 @@ def setup(world, db) -> None:
         academic_year=2026, signed_at=dt.datetime(2026, 9, 10, tzinfo=dt.UTC))
     db.add(world.signature)
     db.commit()
-    init_keys(current_app.config["PORTAL_KEYS_DIR"], "Matrix School")
+    from portal.records.keys import school_keys_dir
+    from portal.schools.models import School
+
+    init_keys(school_keys_dir(School.get()), "Matrix School")
     make_record(world.signature.id)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import IntegerField, SelectField, StringField, SubmitField
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -28,4 +28,7 @@ class SettingsForm(FlaskForm):
                                    validators=[DataRequired(), Length(max=300)])
     helpline_contact = StringField("Professionals' online-safety helpline contact details",
                                    validators=[Optional(), Length(max=300)])
+    deputy_dsl_ids = SelectMultipleField("Deputy DSLs", coerce=int, validators=[Optional()],
+                                         option_widget=widgets.CheckboxInput(),
+                                         widget=widgets.ListWidget(prefix_label=False))
     submit = SubmitField("Save settings")

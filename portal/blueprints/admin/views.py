@@ -9,7 +9,8 @@ from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import InviteForm, RosterForm, SettingsForm
 from portal.blueprints.auth.views import send_invitation
 from portal.db import session
-from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass, SchoolSettings
+from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass
+from portal.schools.models import DeputyDsl, School
 from portal.people.importing import run_upload_import
 from portal.people.roster import import_roster
 from portal.security import access
@@ -88,19 +89,23 @@ def _designations_allowed(form, current, may_designate: bool) -> bool:
 @bp.route("/settings", methods=["GET", "POST"])
 @access(capabilities=["settings.manage"])
 def settings():
-    current = SchoolSettings.get()
+    current = School.get()
     # Only the Head Teacher (or, before one is named, an administrator setting the school up)
     # may change who holds the designations: they carry safeguarding and delegation powers.
     may_designate = current is None or current.head_teacher_id is None or current.head_teacher_id == current_user.id
+    deputies_before = sorted(session.scalars(select(DeputyDsl.person_id)))
     if request.method == "POST" and not may_designate:
         # Disabled fields are not sent by browsers: keep the current holders.
         formdata = request.form.copy()
         for name in _DESIGNATIONS:
             if name not in formdata:
                 formdata[name] = str(getattr(current, name) or 0)
+        formdata.setlist("deputy_dsl_ids", [str(i) for i in deputies_before])
         form = SettingsForm(formdata=formdata, obj=current)
     else:
         form = SettingsForm(obj=current)
+        if request.method == "GET":
+            form.deputy_dsl_ids.data = deputies_before
     adults = session.scalars(
         select(Person).join(PersonRole).where(PersonRole.role.in_([r.value for r in ADULT_ROLES]), Person.active)
         .order_by(Person.family_name, Person.given_name).distinct()
@@ -109,14 +114,12 @@ def settings():
     governors = [(p.id, p.full_name) for p in adults if Role.GOVERNOR in p.role_set]
     form.head_teacher_id.choices = staff
     form.dsl_id.choices = staff
+    form.deputy_dsl_ids.choices = staff
     form.chair_of_governors_id.choices = [(0, "Not set")] + governors
     if not may_designate:
-        for name in _DESIGNATIONS:
+        for name in (*_DESIGNATIONS, "deputy_dsl_ids"):
             getattr(form, name).render_kw = {"disabled": True}
     if form.validate_on_submit() and _designations_allowed(form, current, may_designate):
-        if current is None:
-            current = SchoolSettings()
-            session.add(current)
         changed = []
         designations_before = {n: getattr(current, n) for n in _DESIGNATIONS}
         for name in _SETTINGS_FIELDS:
@@ -128,8 +131,18 @@ def settings():
             if getattr(current, name) != value:
                 setattr(current, name, value)
                 changed.append(name)
+        deputies = sorted(set(form.deputy_dsl_ids.data or []) - {current.dsl_id})
+        if may_designate and deputies != deputies_before:
+            for row in session.scalars(select(DeputyDsl)):
+                if row.person_id not in deputies:
+                    session.delete(row)
+            for pid in set(deputies) - set(deputies_before):
+                session.add(DeputyDsl(person_id=pid))
+            changed.append("deputy_dsls")
         session.flush()
         moved = {n: [designations_before[n], getattr(current, n)] for n in _DESIGNATIONS if n in changed}
+        if "deputy_dsls" in changed:
+            moved["deputy_dsls"] = [deputies_before, deputies]
         audit.record("settings.changed", actor=current_user, target=current, fields=changed, designations=moved)
         session.commit()
         flash("Settings saved." if changed else "Nothing changed.", "success")

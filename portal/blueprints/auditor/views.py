@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Response, current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.audit import chain_head
@@ -14,6 +13,7 @@ from portal.people.models import academic_year_label
 from portal.policies.models import AUDIENCE_LABELS
 from portal.records.archive import ArchiveError, archive_store
 from portal.records.queries import RecordFilter, filter_choices, records_query
+from portal.schools.isolation import PortalSession, set_school
 from portal.security import access
 
 PER_PAGE = 50
@@ -101,9 +101,12 @@ def export_zip():
     name = f"signed-records-{head[0]}.zip"
     engine, store = current_app.extensions["portal"].engine, archive_store()
 
+    school_id = current_user.school_id
+
     def body():
-        # Its own database session for as long as the download runs (no Flask context needed).
-        db = Session(bind=engine)
+        # Its own database session, scoped to the school, for as long as the download runs.
+        db = PortalSession(bind=engine)
+        set_school(db, school_id)
         try:
             yield from stream_export(f, head, db=db, store=store)
         finally:

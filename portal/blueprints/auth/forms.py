@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.auth.passwords import check_password_rules
@@ -37,3 +37,8 @@ class SetPasswordForm(FlaskForm):
         problem = check_password_rules(field.data or "")
         if problem:
             raise ValidationError(problem)
+
+
+class ChooseSchoolForm(FlaskForm):
+    school_id = IntegerField(validators=[DataRequired()])
+    next = HiddenField()

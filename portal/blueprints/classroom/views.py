@@ -21,6 +21,7 @@ from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, render_html, screens
 from portal.classroom.versions import academic_year, acknowledgement_of, version_for_pupil
 from portal.db import session
+from portal.schools.isolation import current_school_id, set_school
 from portal.people.bands import KS3_4, KS5
 from portal.people.models import Role, SchoolClass, academic_year_label
 from portal.security import access, client_ip
@@ -158,7 +159,7 @@ def kiosk(sid: int):
         flash("This session's code has expired. Close it and start a new one for the pupils still to agree.",
               "warning")
         return redirect(url_for(".session_page", sid=cs.id))
-    cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "kiosk": True}
+    cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "kiosk": True, "school": cs.school_id}
     return redirect(url_for(".device"))
 
 
@@ -200,8 +201,10 @@ def join():
             return render_template("portal/classroom/join.html", form=form), 429
         if form.validate_on_submit():
             cs = ops.find_by_code(form.code.data)
+            if cs is not None and getattr(current_user, "school_id", cs.school_id) != cs.school_id:
+                cs = None  # this device is signed in to another school
             if cs is not None:
-                cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code}
+                cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "school": cs.school_id}
                 return redirect(url_for(".device"))
             ops.note_wrong_code(ip)
             session.commit()
@@ -214,8 +217,12 @@ def join():
 def _device_session() -> ClassroomSession | None:
     """The session this device joined, if it still accepts pupils; otherwise forget it."""
     token = cookie.get(DEVICE_KEY)
-    if not isinstance(token, dict):
+    if not isinstance(token, dict) or not isinstance(token.get("school"), int):
         return None
+    if current_school_id(session) != token["school"]:
+        if getattr(current_user, "school_id", None) is not None:
+            return None  # signed in to another school on this device
+        set_school(session, token["school"])  # a pupil's device: the session it joined names the school
     cs = session.get(ClassroomSession, token.get("sid")) if isinstance(token.get("sid"), int) else None
     if cs is None or cs.code != token.get("code") or not cs.accepts_pupils():
         return None

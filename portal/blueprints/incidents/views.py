@@ -20,7 +20,8 @@ from portal.db import session
 from portal.incidents import operations as ops
 from portal.incidents.models import ROUTES, ContactIncident, SocialMediaIncident
 from portal.links.operations import covering_link, school_adults, search_pupils
-from portal.people.models import ADULT_ROLES, Person, SchoolSettings
+from portal.people.models import ADULT_ROLES, Person
+from portal.schools.models import School
 from portal.security import access, has_capability
 
 RECORD = ["incidents.record"]
@@ -111,7 +112,7 @@ def new_social():
             _sent_flash(ops.notify(incident), incident.routed_to)
             return redirect(url_for(".social", incident_id=incident.id))
         status = 400
-    settings = SchoolSettings.get()
+    settings = School.get()
     return render_template("portal/incidents/new_social.html", form=form,
                            helpline=settings.helpline_contact if settings else ""), status
 
@@ -140,7 +141,7 @@ def contact(incident_id: int):
 def social(incident_id: int):
     incident = _visible_or_404(SocialMediaIncident, incident_id)
     manager = ops.can_manage(current_user)
-    settings = SchoolSettings.get()
+    settings = School.get()
     return render_template("portal/incidents/social.html", incident=incident, routes=ROUTES, manager=manager,
                            action_form=ActionForm(),
                            follow_form=SocialFollowUpForm(obj=incident, incident=incident) if manager else None,
@@ -157,7 +158,7 @@ def follow_up(incident_id: int):
         session.commit()
         flash("Follow-up saved." if changed else "Nothing changed.", "success")
         return redirect(url_for(".social", incident_id=incident.id))
-    settings = SchoolSettings.get()
+    settings = School.get()
     return render_template("portal/incidents/social.html", incident=incident, routes=ROUTES, manager=True,
                            action_form=ActionForm(formdata=None), follow_form=form,
                            helpline=settings.helpline_contact if settings else ""), 400
@@ -177,7 +178,7 @@ def add_action(kind: str, incident_id: int):
         flash("Added to the timeline.", "success")
         return redirect(url_for(f".{kind}", incident_id=incident.id))
     template = "portal/incidents/contact.html" if kind == "contact" else "portal/incidents/social.html"
-    settings = SchoolSettings.get()
+    settings = School.get()
     extra = {}
     if kind == "social":
         extra = {"follow_form": SocialFollowUpForm(obj=incident, incident=incident, formdata=None),

@@ -30,6 +30,7 @@ from portal.lti.tool import (
     registration_for,
 )
 from portal.people.models import Person, Role, UsedToken
+from portal.schools.context import choose_school
 from portal.security import access
 
 log = logging.getLogger("portal.lti")
@@ -75,9 +76,12 @@ def launch():
         return _refuse(
             "This launch could not be checked. Go back to your course and open the activity again."
         )
-    reg = find_registration_row(claims["iss"], ml.get_client_id())
+    reg = find_registration_row(claims["iss"], ml.get_client_id(),
+                                str(claims.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id") or ""))
     if reg is None:
         return _refuse("This LMS is not registered with Countersign.")
+    school_id = reg.school_id
+    choose_school(school_id)  # the deployment names the school; everything below is scoped to it
     if not operations.spend_nonce(reg.issuer, str(claims.get("nonce"))):
         return _refuse(
             "This launch has already been used. Go back to your course and open the activity again."
@@ -97,6 +101,7 @@ def launch():
         settings = claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
         token = _dl_serializer().dumps(
             {
+                "school": school_id,
                 "reg": reg.id,
                 "person": person.id,
                 "jti": uuid.uuid4().hex,
@@ -112,6 +117,7 @@ def launch():
     operations.record_grade_link(reg, person, claims)
     session.commit()
     flask_session.clear()  # no fixation: a fresh session for the launched person
+    choose_school(school_id)
     login_user(person)
     flask_session["portal_via_lti"] = True  # signatures in this session are made "in the LMS"
     return redirect(_target(reg, person, claims))
@@ -191,6 +197,9 @@ def deep_link():
         return _refuse("This page has expired. Go back to your course and add the activity again.")
     except BadSignature:
         abort(400)
+    if not isinstance(data.get("school"), int):
+        abort(400)
+    choose_school(data["school"])
     reg = session.get(LtiRegistration, data["reg"])
     person = session.get(Person, data["person"])
     if reg is None or person is None or not person.active:

@@ -5,6 +5,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     Form,
     RadioField,
     SelectField,
@@ -13,7 +14,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.concerns.models import CATEGORY_LABELS, About
 
@@ -98,6 +99,12 @@ class ClosureForm(FlaskForm):
 
 class DeleteForm(FlaskForm):
     submit = SubmitField("Remove")
+
+
+class ShareForm(FlaskForm):
+    """Share a concern with the trust's safeguarding lead (``yes``) or stop sharing (``no``)."""
+
+    share = HiddenField(validators=[DataRequired(), AnyOf(["yes", "no"])])
 
 
 class InboxFilter(Form):

@@ -24,6 +24,7 @@ from portal.blueprints.concerns.forms import (
     MessageForm,
     NoteForm,
     RaiseForm,
+    ShareForm,
     StatusForm,
     TargetForm,
     options,
@@ -31,7 +32,7 @@ from portal.blueprints.concerns.forms import (
 from portal.concerns import notifications
 from portal.concerns import operations as ops
 from portal.concerns import tasks as _tasks  # noqa: F401  (registers the home-page task providers)
-from portal.concerns.access import handlers_of, may_handle, may_use_inbox, visible_clause
+from portal.concerns.access import SAFEGUARDING, handlers_of, may_handle, may_use_inbox, visible_clause
 from portal.concerns.models import (
     CATEGORY_LABELS,
     STAGE_LABELS,
@@ -47,8 +48,9 @@ from portal.concerns.models import (
 from portal.concerns.schooldays import uk_today
 from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
 from portal.db import session
-from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolSettings
-from portal.security import access, children_of, own_child_or_404
+from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role
+from portal.schools.models import School
+from portal.security import access, children_of, has_capability, own_child_or_404
 
 log = logging.getLogger("portal.concerns")
 
@@ -75,7 +77,7 @@ def _own_concern_or_404(concern_id: int) -> Concern:
 
 
 def _staff_choices() -> list[tuple[int, str]]:
-    settings = SchoolSettings.get()
+    settings = School.get()
     head_id = settings.head_teacher_id if settings else None
     people = session.scalars(
         select(Person).join(PersonRole).where(PersonRole.role.in_([r.value for r in STAFF_ROLES]), Person.active)
@@ -100,7 +102,7 @@ def new():
     form.child_id.choices = options([(0, "No particular child")]
                                     + [(c.id, c.full_name) for c in children_of(current_user)])
     form.about_person_id.choices = options([(0, "Choose a member of staff")] + _staff_choices())
-    settings = SchoolSettings.get()
+    settings = School.get()
     upload_error = None
     failed = False
     if form.validate_on_submit() and not _undeliverable_about_head(form, settings):
@@ -158,7 +160,7 @@ def view(concern_id: int):
     messages = [m for m in concern.messages if not m.internal]
     events = [e for e in concern.events if e.kind in ("status", "stage", "target")]
     return render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
-                           form=MessageForm(), escalate_form=EscalateForm(), settings=SchoolSettings.get())
+                           form=MessageForm(), escalate_form=EscalateForm(), settings=School.get())
 
 
 @bp.post("/<int:concern_id>/reply")
@@ -313,8 +315,13 @@ def _staff_forms(concern: Concern) -> dict:
     assign_form.assignee_id.choices = options([(0, "No one yet")]
                                               + [(p.id, p.full_name) for p in handlers_of(concern)])
     target_form = TargetForm(new_date=concern.response_due)
+    school = School.get()
+    share_form = ShareForm(share="no" if concern.shared_with_trust_at else "yes") \
+        if school is not None and school.trust_id is not None and has_capability(current_user, SAFEGUARDING) \
+        else None
     return {"reply_form": MessageForm(prefix="reply"), "note_form": NoteForm(prefix="note"),
-            "status_form": status_form, "assign_form": assign_form, "target_form": target_form}
+            "status_form": status_form, "assign_form": assign_form, "target_form": target_form,
+            "share_form": share_form}
 
 
 def _back(concern: Concern):
@@ -418,6 +425,26 @@ def target(concern_id: int):
     return _back(concern)
 
 
+@bp.post("/inbox/<int:concern_id>/share")
+@access(capabilities=["concerns.safeguarding"])
+def share(concern_id: int):
+    """The DSL (or a deputy) shares a concern with the trust's safeguarding lead, or stops sharing."""
+    concern = _handled_or_404(concern_id)
+    form = ShareForm()
+    school = School.get()
+    if not form.validate_on_submit() or school is None or school.trust_id is None:
+        abort(400)
+    sharing = form.share.data == "yes"
+    try:
+        ops.share_with_trust(concern, current_user, sharing)
+    except ops.ConcernError as exc:
+        return _refuse(concern, str(exc))
+    session.commit()
+    flash("The trust's safeguarding lead can now read this concern." if sharing
+          else "The trust no longer sees this concern's words.", "success")
+    return _back(concern)
+
+
 # ---------------------------------------------------------------- school closures
 
 
@@ -449,8 +476,8 @@ def calendar():
 def delete_closure(closure_id: int):
     closure = session.get(SchoolClosure, closure_id)
     if closure is None:
-        flash("That closure had already been removed.", "info")
-    elif DeleteForm().validate_on_submit():
+        abort(404)  # removed already, or not this school's
+    if DeleteForm().validate_on_submit():
         audit.record("closure.removed", actor=current_user, target=closure,
                      first_day=closure.first_day.isoformat(), last_day=closure.last_day.isoformat())
         session.delete(closure)

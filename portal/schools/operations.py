@@ -1,0 +1,99 @@
+"""Creating schools and trusts, and granting trust roles (operations flush; callers commit)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from portal import audit
+from portal.db import session
+from portal.schools.isolation import school_scope
+from portal.schools.models import Phase, School, Trust, TrustMembership, TrustRole
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
+URN = re.compile(r"^\d{6}$")
+
+
+class SchoolError(ValueError):
+    """A school or trust cannot be created as asked (the message says why)."""
+
+
+def check_slug(slug: str) -> str:
+    slug = (slug or "").strip().lower()
+    if not SLUG.match(slug):
+        raise SchoolError("A slug is 1 to 60 lower-case letters, digits and hyphens, e.g. oak-lane-primary.")
+    return slug
+
+
+def get_or_create_trust(slug: str, name: str | None = None, *, actor: Any = None) -> Trust:
+    slug = check_slug(slug)
+    trust = session.scalar(select(Trust).where(Trust.slug == slug))
+    if trust is not None:
+        return trust
+    if not (name or "").strip():
+        raise SchoolError(f"There is no trust {slug!r}; give its name to create it.")
+    if len(name.strip()) > 200:
+        raise SchoolError("A trust name is at most 200 characters.")
+    trust = Trust(slug=slug, name=name.strip())
+    session.add(trust)
+    session.flush()
+    audit.record("trust.created", actor=actor, target=trust, school=None, slug=slug)
+    return trust
+
+
+def create_school(*, slug: str, name: str, urn: str | None = None, phases: list[str] | None = None,
+                  trust_slug: str | None = None, trust_name: str | None = None, trust: Trust | None = None,
+                  with_policies: bool = True, actor: Any = None, **settings: Any) -> School:
+    """Create a school with its own sealing-key folder and archive prefix; publish the default
+    policies unless told not to.
+
+    :raises SchoolError: for a bad or taken slug, a bad URN or phase, or an unknown trust.
+    """
+    slug = check_slug(slug)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise SchoolError("A school name is 1 to 200 characters.")
+    if urn is not None and urn.strip() and not URN.match(urn.strip()):
+        raise SchoolError("A URN is six digits, e.g. 100000.")
+    try:
+        phase_values = [Phase(p).value for p in (phases or [])]
+    except ValueError:
+        raise SchoolError("Phases are nursery, primary, secondary and sixth_form.") from None
+    if session.scalar(select(School.id).where(School.slug == slug)) is not None:
+        raise SchoolError(f"There is already a school with the slug {slug!r}.")
+    if trust is None and trust_slug:
+        trust = get_or_create_trust(trust_slug, trust_name, actor=actor)
+    first = session.scalar(select(School.id).limit(1)) is None
+    school = School(slug=slug, name=name, urn=(urn or "").strip() or None, phases=",".join(phase_values),
+                    trust=trust, keys_path="" if first else f"schools/{slug}",
+                    archive_prefix="" if first else f"schools/{slug}", **settings)
+    session.add(school)
+    session.flush()
+    audit.record("school.created", actor=actor, target=school, school=None, slug=slug,
+                 trust=trust.slug if trust else None)
+    with school_scope(session, school.id):
+        account = getattr(actor, "account", None)
+        audit.record("school.created", target=school, slug=slug,
+                     by_account=account.id if account is not None else None)
+        if with_policies:
+            from portal.policies.pack import load_default_pack
+
+            load_default_pack()
+    return school
+
+
+def grant_trust_role(account: Any, trust: Trust, role: TrustRole | str, *, actor: Any = None) -> TrustMembership:
+    """Give *account* a trust role (no-op when held)."""
+    value = TrustRole(role).value
+    existing = session.scalar(select(TrustMembership).where(
+        TrustMembership.account_id == account.id, TrustMembership.trust_id == trust.id,
+        TrustMembership.role == value))
+    if existing is not None:
+        return existing
+    membership = TrustMembership(account_id=account.id, trust_id=trust.id, role=value)
+    session.add(membership)
+    session.flush()
+    audit.record("trust.role_granted", actor=actor, target=membership, school=None, account_id=account.id,
+                 role=value, trust=trust.slug)
+    return membership

@@ -11,7 +11,7 @@ from flask import session as flask_session
 from sqlalchemy import select
 
 from portal.db import session
-from portal.schools.isolation import all_schools, current_school_id, set_school
+from portal.schools.isolation import all_schools, set_school
 from portal.schools.models import School, Trust, TrustMembership
 
 SESSION_KEY = "portal_school"
@@ -19,8 +19,7 @@ SESSION_KEY = "portal_school"
 
 def current_school() -> School | None:
     """The school the current request, command or job is scoped to (identity-map cached)."""
-    sid = current_school_id(session)
-    return session.get(School, sid) if sid is not None else None
+    return School.get()
 
 
 def only_school_id() -> int | None:

@@ -16,7 +16,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
+from portal.schools.isolation import SchoolOwned, current_school_id
 
 if TYPE_CHECKING:
     from portal.people.models import Account, Person
@@ -102,10 +102,11 @@ class School(Base):
 
     @classmethod
     def get(cls) -> School | None:
-        """The school the current request, command or job is about (cached per session)."""
-        from portal.schools.context import current_school
+        """The school the current request, command or job is about (an identity-map hit after the first)."""
+        from portal.db import session
 
-        return current_school()
+        sid = current_school_id(session)
+        return session.get(cls, sid) if sid is not None else None
 
     def __repr__(self) -> str:
         return f"<School {self.slug}>"

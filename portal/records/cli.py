@@ -29,11 +29,13 @@ def keys_init(force: bool, if_missing: bool, schools: list) -> None:
             key, cert = init_keys(school_keys_dir(school), school.name, force=force)
         except FileExistsError as exc:
             if if_missing:
-                click.echo(f"{school.name}: the school certificate already exists; nothing changed.")
+                tag = f"{school.name}: t" if len(schools) > 1 else "T"
+                click.echo(f"{tag}he school certificate already exists; nothing changed.")
                 continue
             raise click.ClickException(f"{exc}; use --force to replace it.") from None
         fp = load_cert(cert).sha256.hex()
-        click.echo(f"{school.name}:\nKey: {key} (mode 0600)\nCertificate: {cert}\nSHA-256 fingerprint: {fp}")
+        tag = f"{school.name}:\n" if len(schools) > 1 else ""
+        click.echo(f"{tag}Key: {key} (mode 0600)\nCertificate: {cert}\nSHA-256 fingerprint: {fp}")
 
 
 @records_cli.command("repair")

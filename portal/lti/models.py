@@ -12,8 +12,8 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person, SchoolClass
+from portal.schools.isolation import SchoolOwned
 
 
 class LtiRegistration(SchoolOwned, Base):

@@ -6,12 +6,20 @@ from pylti1p3.exception import LtiException
 from sqlalchemy import select
 
 from portal.blueprints.lms import bp
-from portal.blueprints.lms.forms import CourseForm, OneRosterForm, RegistrationForm, RemoveForm
+from portal.blueprints.lms.forms import (
+    CourseForm,
+    DecisionForm,
+    OneRosterForm,
+    RegistrationForm,
+    RegistrationSettingsForm,
+    RemoveForm,
+)
 from portal.db import session
-from portal.people.importing import run_upload_import
 from portal.lti import operations
-from portal.lti.models import LtiContext, LtiContextTeacher, LtiRegistration
+from portal.lti import tasks as _tasks  # noqa: F401  (registers the home-page tasks)
+from portal.lti.models import LtiContext, LtiContextTeacher, LtiMentorLink, LtiRegistration
 from portal.lti.oneroster import import_oneroster, read_zip
+from portal.people.importing import run_upload_import
 from portal.people.models import ClassTeacher, SchoolClass
 from portal.security import access, has_capability
 
@@ -63,6 +71,70 @@ def remove_registration(reg_id: int):
         session.commit()
         flash(f"{name} was removed. Launches from it are now refused.", "success")
     return redirect(url_for(".registrations"))
+
+
+@bp.route("/registrations/<int:reg_id>/settings", methods=["GET", "POST"])
+@access(capabilities=["lti.manage"])
+def registration_settings(reg_id: int):
+    """Per-LMS settings: approval of parent links, and the role parameter (Moodle)."""
+    row = session.get(LtiRegistration, reg_id)
+    if row is None:
+        abort(404)
+    form = RegistrationSettingsForm(obj=row if request.method == "GET" else None)
+    if request.method == "GET":
+        form.role_map.data = "\n".join(f"{k} = {v}" for k, v in sorted((row.role_map or {}).items()))
+    error = None
+    if form.validate_on_submit():
+        try:
+            operations.update_registration_settings(
+                row, approve_mentor_links=form.approve_mentor_links.data,
+                role_parameter=form.role_parameter.data,
+                role_map=operations.parse_role_map(form.role_map.data or ""), actor=current_user)
+        except ValueError as exc:
+            session.rollback()
+            error = str(exc)
+        else:
+            session.commit()
+            flash(f"The settings of {row.name} were saved.", "success")
+            return redirect(url_for(".registrations"))
+    status = 400 if error or form.errors else 200
+    return render_template("portal/lms/registration_settings.html", row=row, form=form, error=error,
+                           choices=operations.ROLE_PARAMETER_CHOICES), status
+
+
+@bp.get("/parent-links")
+@access(capabilities=["links.approve"])
+def parent_links():
+    """Parent-child links an LMS asserted, waiting for the school's decision."""
+    return render_template("portal/lms/parent_links.html", links=operations.pending_mentor_links(),
+                           form=DecisionForm())
+
+
+@bp.post("/parent-links/<int:link_id>")
+@access(capabilities=["links.approve"])
+def decide_parent_link(link_id: int):
+    link = session.get(LtiMentorLink, link_id)
+    if link is None:
+        abort(404)
+    form = DecisionForm()
+    if not form.validate_on_submit() or form.approve.data == form.decline.data:
+        abort(400)
+    if current_user.id in (link.parent_id, link.pupil_id):
+        flash("You cannot decide a link about yourself; another approver must.", "danger")
+        return redirect(url_for(".parent_links"))
+    parent, pupil = link.parent.full_name, link.pupil.full_name
+    try:
+        operations.decide_mentor_link(link, approve=bool(form.approve.data), actor=current_user)
+    except ValueError as exc:
+        session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".parent_links"))
+    session.commit()
+    if form.approve.data:
+        flash(f"{parent} is now linked to {pupil} as a parent or carer.", "success")
+    else:
+        flash(f"The link between {parent} and {pupil} was declined. The LMS will not ask again.", "success")
+    return redirect(url_for(".parent_links"))
 
 
 @bp.route("/oneroster", methods=["GET", "POST"])

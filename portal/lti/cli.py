@@ -89,6 +89,44 @@ def list_command(schools: list) -> None:
         click.echo("No LMS is registered.")
 
 
+@lti_cli.command("settings")
+@click.argument("registration_id", type=int)
+@click.option("--approve-mentor-links/--no-approve-mentor-links", default=None,
+              help="Parent links from this LMS wait for the school's approval (the default), or not.")
+@click.option("--role-parameter", default=None, metavar="NAME",
+              help="Custom parameter carrying each person's role (e.g. countersign_role); '' removes it.")
+@click.option("--role-map", "role_map", multiple=True, metavar="VALUE=ROLE",
+              help="What a value of the role parameter means: pupil, teacher, support_staff or none (repeat).")
+@one_school
+def settings_command(registration_id: int, approve_mentor_links: bool | None, role_parameter: str | None,
+                     role_map: tuple[str, ...]) -> None:
+    """Show or change an LMS's settings: approval of parent links, and the role parameter (Moodle)."""
+    from portal.db import session
+    from portal.lti.models import LtiRegistration
+    from portal.lti.operations import parse_role_map, update_registration_settings
+
+    row = session.get(LtiRegistration, registration_id)
+    if row is None:
+        raise click.ClickException(f"No registration {registration_id}.")
+    if approve_mentor_links is not None or role_parameter is not None or role_map:
+        try:
+            update_registration_settings(
+                row,
+                approve_mentor_links=row.approve_mentor_links if approve_mentor_links is None else approve_mentor_links,
+                role_parameter=row.role_parameter if role_parameter is None else role_parameter,
+                role_map=parse_role_map("\n".join(role_map)) if role_map else
+                ({} if role_parameter == "" else dict(row.role_map or {})),
+            )
+        except ValueError as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"{row.name}: parent links {'wait for approval' if row.approve_mentor_links else 'are made at once'}; "
+               + (f"role parameter {row.role_parameter}: "
+                  + ", ".join(f"{k}={v}" for k, v in sorted(row.role_map.items()))
+                  if row.role_parameter else "no role parameter") + ".")
+
+
 @lti_cli.command("remove")
 @click.argument("registration_id", type=int)
 @one_school

@@ -173,7 +173,7 @@ def retry_scores_command(schools: list) -> None:
                    "by URN = identifier, then by name).")
 @with_appcontext
 def import_oneroster_command(path: Path, school_slug: str | None, org_map: tuple[str, ...]) -> None:
-    """Import a OneRoster 1.1 CSV export (a zip file or a folder), all or nothing.
+    """Import a OneRoster 1.1 or 1.2 CSV export (a zip file or a folder), all or nothing.
 
     A trust-wide export goes to each school its orgs map to; a one-school export to the school.
     """
@@ -219,6 +219,13 @@ def import_oneroster_command(path: Path, school_slug: str | None, org_map: tuple
             click.echo(line, err=True)
         raise click.ClickException(f"Nothing was imported ({len(exc.errors)} problem(s)).") from None
     session.commit()
+    _report(summaries, schools)
+
+
+def _report(summaries: dict, schools: list) -> None:
     names = {s.id: s.name for s in schools}
     for sid, summary in summaries.items():
-        click.echo((f"{names[sid]}: " if len(summaries) > 1 else "") + summary.describe())
+        prefix = f"{names[sid]}: " if len(summaries) > 1 else ""
+        click.echo(prefix + summary.describe())
+        for warning in summary.warnings:
+            click.echo(f"{prefix}Warning: {warning}", err=True)

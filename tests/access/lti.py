@@ -20,6 +20,8 @@ RULES = [
     ),
     Rule("portal.lms.registrations", "/portal/lms/registrations", allow(["admin"])),
     Rule("portal.lms.oneroster", "/portal/lms/oneroster", allow(["admin", "head"])),
+    Rule("portal.lms.oneroster_settings", "/portal/lms/oneroster/settings", allow(["admin", "head"], 302),
+         method="POST", data={"roster_merge_same_email": ""}),
     Rule("portal.lms.registration_settings",
          lambda w: f"/portal/lms/registrations/{w.lti_registration.id}/settings", allow(["admin"])),
     Rule("portal.lms.parent_links", "/portal/lms/parent-links", allow(["head"])),

@@ -5,10 +5,12 @@ from flask_login import current_user
 from pylti1p3.exception import LtiException
 from sqlalchemy import select
 
+from portal import audit
 from portal.blueprints.lms import bp
 from portal.blueprints.lms.forms import (
     CourseForm,
     DecisionForm,
+    MergeSettingForm,
     OneRosterForm,
     RegistrationForm,
     RegistrationSettingsForm,
@@ -21,6 +23,7 @@ from portal.lti.models import LtiContext, LtiContextTeacher, LtiMentorLink, LtiR
 from portal.lti.oneroster import import_oneroster, read_zip
 from portal.people.importing import run_upload_import
 from portal.people.models import ClassTeacher, SchoolClass
+from portal.schools.models import School
 from portal.security import access, has_capability
 
 
@@ -152,7 +155,28 @@ def oneroster():
         if not errors:
             return redirect(url_for(".oneroster"))
     status = 400 if errors or form.errors else 200
-    return render_template("portal/lms/oneroster.html", form=form, errors=errors), status
+    school = School.get()
+    return render_template("portal/lms/oneroster.html", form=form, errors=errors,
+                           merge_form=MergeSettingForm(roster_merge_same_email=school.roster_merge_same_email),
+                           can_set=has_capability(current_user, "settings.manage")), status
+
+
+@bp.post("/oneroster/settings")
+@access(capabilities=["settings.manage"])
+def oneroster_settings():
+    """The school's setting for staff who are also parents in one OneRoster export."""
+    form = MergeSettingForm()
+    if not form.validate_on_submit():
+        abort(400)
+    school = School.get()
+    if school.roster_merge_same_email != form.roster_merge_same_email.data:
+        school.roster_merge_same_email = bool(form.roster_merge_same_email.data)
+        audit.record("settings.changed", actor=current_user, target=school, fields=["roster_merge_same_email"],
+                     roster_merge_same_email=school.roster_merge_same_email)
+        session.commit()
+    flash("Staff who are also parents now become one person with both roles." if school.roster_merge_same_email
+          else "Staff and parents with the same email are now reported as a problem.", "success")
+    return redirect(url_for(".oneroster"))
 
 
 def _courses_query():

@@ -143,6 +143,12 @@ class Dataset:
     #: Files holding changed rows only (from the manifest).
     delta: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    #: ``files`` (a CSV export) or ``rest`` (records pulled from a service).
+    source: str = "files"
+
+    def name(self, file: str) -> str:
+        """How to call one of the export's files in a message (``users.csv``, or the service's users)."""
+        return file if self.source == "files" else f"the service's {file.removesuffix('.csv')}"
 
 
 class Bundle(dict):

@@ -168,11 +168,11 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             if key not in ROLES and not key.startswith("ext:"):
                 errors.append(f"{rr.where}: role {rr.role!r} is not one of {SPEC_ROLES} (or ext:...).")
             if org_ids is not None and rr.org and rr.org not in org_ids:
-                errors.append(f"{rr.where}: {rr.org_column} names {rr.org}, which is not in orgs.csv.")
+                errors.append(f"{rr.where}: {rr.org_column} names {rr.org}, which is not in {ds.name('orgs.csv')}.")
         if sid not in users and ds.version == "1.2":
             wheres = [rr.where for rr in roles]
             if ds.users is not None and not users_delta:
-                errors.append(f"{_rows_label(wheres)}: userSourcedId {sid} is not a user in users.csv.")
+                errors.append(f"{_rows_label(wheres)}: userSourcedId {sid} is not a user in {ds.name('users.csv')}.")
             else:
                 warnings.append(f"{_rows_label(wheres)}: user {sid} has no row in users.csv, so their role was "
                                 "not imported (send their users.csv row with it).")
@@ -192,7 +192,7 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             if known is not None:
                 kinds[sid] = _existing_kind(known)  # a changed name or email; the roles stay
             elif orgs is None:
-                errors.append(f"{r.where}: no role for this user in roles.csv.")
+                errors.append(f"{r.where}: no role for this user in {ds.name('roles.csv')}.")
             continue
         roles = [rr for rr in ds.roles[sid] if rr.live and in_scope(rr.org)]
         if not roles:
@@ -276,13 +276,13 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             if cid in classes_file:
                 continue  # a class of another school (or one that has ended)
             if not (e.delta or ds.classes is None) or db.klass(cid) is None:
-                errors.append(f"{e.where}: classSourcedId {cid} is not a class in classes.csv"
+                errors.append(f"{e.where}: classSourcedId {cid} is not a class in {ds.name('classes.csv')}"
                               + (" or in Countersign." if e.delta or ds.classes is None else "."))
                 continue
             touched.setdefault(f"class:{cid}", e)
         if uid not in users and e.data["userSourcedId"] not in users:
             if not (e.delta or ds.users is None) or db.person(uid) is None:
-                errors.append(f"{e.where}: userSourcedId {uid} is not a user in users.csv"
+                errors.append(f"{e.where}: userSourcedId {uid} is not a user in {ds.name('users.csv')}"
                               + (" or in Countersign." if e.delta or ds.users is None else "."))
                 continue
         elif uid not in kinds:
@@ -313,7 +313,7 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             if agent not in users:
                 known = db.person(agent) if users_delta else None
                 if known is None:
-                    errors.append(f"{r.where}: agentSourcedIds names {agent}, which is not in users.csv"
+                    errors.append(f"{r.where}: agentSourcedIds names {agent}, which is not in {ds.name('users.csv')}"
                                   + (" or in Countersign." if users_delta else "."))
                 elif kind.parent and known.pupil is not None:
                     children.setdefault(real(sid), set()).add(agent)
@@ -456,7 +456,7 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
     if errors:
         raise RosterError(errors)
     if not origin and not switch_off and not merged and not (ds.delta or users_delta):
-        raise RosterError(["users.csv: no active users to import."])
+        raise RosterError([f"{ds.name('users.csv')}: no active users to import."])
     return Conversion(out.getvalue().encode() if origin else None, origin, warnings, switch_off, merged, estimated)
 
 

@@ -31,7 +31,8 @@ def test_settings_page_saves_the_role_parameter_and_approval(db, make_person, lo
     assert page.status_code == 200 and "Role parameter name" in page.get_data(as_text=True)
     resp = client.post(f"/portal/lms/registrations/{registration.id}/settings", data={
         "role_parameter": "countersign_role",
-        "role_map": "Student = pupil\nteacher=support_staff\n\n editingteacher = teacher\nguest = none",
+        "role_map": "Student = pupil\nteacher=support_staff\n\n editingteacher = teacher\nguest = none\n"
+                    "staff-* = teacher",
     })
     assert resp.status_code == 302
     db.expire_all()
@@ -39,7 +40,7 @@ def test_settings_page_saves_the_role_parameter_and_approval(db, make_person, lo
     assert row.approve_mentor_links is False  # an unticked box
     assert row.role_parameter == "countersign_role"
     assert row.role_map == {"student": "pupil", "teacher": "support_staff", "editingteacher": "teacher",
-                            "guest": "none"}
+                            "guest": "none", "staff-*": "teacher"}
     listing = client.get("/portal/lms/registrations").get_data(as_text=True)
     assert "countersign_role" in listing and "Linked at once" in listing
     again = client.get(f"/portal/lms/registrations/{registration.id}/settings").get_data(as_text=True)
@@ -50,6 +51,7 @@ def test_settings_page_saves_the_role_parameter_and_approval(db, make_person, lo
     ({"role_parameter": "countersign_role", "role_map": "student = wizard"}, "is not one of pupil"),
     ({"role_parameter": "countersign_role", "role_map": "student pupil"}, "Line 1: write it as value = role"),
     ({"role_parameter": "countersign_role", "role_map": "a = pupil\nA = teacher"}, "Line 2: the value"),
+    ({"role_parameter": "countersign_role", "role_map": "st*ff = teacher"}, "Line 1: a * may only end a value"),
     ({"role_parameter": "", "role_map": "student = pupil"}, "Give the name of the role parameter"),
     ({"role_parameter": "countersign_role", "role_map": ""}, "Say what at least one value"),
     ({"role_parameter": "Countersign Role", "role_map": "student = pupil"}, "lower-case letters"),

@@ -237,6 +237,21 @@ def test_the_role_parameter_maps_moodle_course_roles(live_app, lms, http, server
         resp, _ = lms.moodle_launch(http, sub=sub, role="Learner", custom=custom)
         assert resp.status_code == 403 and words in resp.text, sub
         assert _person_by_sub(live_app, lms, sub) is None
+    # A value Moodle can substitute per person, such as the ID number ($Person.sourcedId), maps by prefix.
+    _registration(live_app, role_map={"staff-*": "support_staff", "staff-t*": "teacher", "pupil-*": "pupil"})
+    http.cookies.clear()
+    resp, _ = lms.moodle_launch(http, sub="id-1", role="Learner", custom={"countersign_role": "STAFF-0042"})
+    assert resp.status_code == 302
+    http.cookies.clear()
+    resp, _ = lms.moodle_launch(http, sub="id-2", role="Learner", custom={"countersign_role": "staff-t7"})
+    assert resp.status_code == 302
+    http.cookies.clear()
+    resp, _ = lms.moodle_launch(http, sub="id-3", role="Learner", custom={"countersign_role": "$Person.sourcedId"})
+    assert resp.status_code == 403  # Moodle could not substitute it: nothing is known
+    with _db(live_app):
+        assert session.get(Person, _person_by_sub(live_app, lms, "id-1").id).role_set == {Role.SUPPORT_STAFF}
+        assert session.get(Person, _person_by_sub(live_app, lms, "id-2").id).role_set == {Role.TEACHER}
+    _registration(live_app, role_map={"student": "pupil", "editingteacher": "teacher"})
     # The parameter never adds a staff role to an existing pupil.
     http.cookies.clear()
     resp, _ = lms.moodle_launch(http, sub="kid-1", role="Learner", custom={"countersign_role": "editingteacher"})

@@ -163,6 +163,8 @@ def parse_role_map(text: str) -> dict[str, str]:
         value, role = value.strip().lower(), role.strip().lower()
         if not sep or not value or len(value) > 100:
             raise ValueError(f"Line {number}: write it as value = role, for example: teacher = support_staff.")
+        if "*" in value[:-1] or value == "*":
+            raise ValueError(f"Line {number}: a * may only end a value (staff-* means every value starting staff-).")
         if role not in ROLE_PARAMETER_CHOICES:
             raise ValueError(f"Line {number}: {role or 'the role'!r} is not one of {choices}.")
         if value in out:
@@ -261,12 +263,23 @@ def parameter_role(reg: LtiRegistration | None, claims: dict[str, Any]) -> tuple
         return False, None
     custom = claims.get(CUSTOM_CLAIM)
     value = custom.get(reg.role_parameter) if isinstance(custom, dict) else None
-    if not isinstance(value, str):
-        return False, None
-    meaning = (reg.role_map or {}).get(value.strip().lower())
+    if not isinstance(value, str) or not value.strip() or value.strip().startswith("$"):
+        return False, None  # Moodle sends "$Name" back when it cannot substitute it
+    meaning = role_for_value(reg.role_map or {}, value)
     if meaning not in ROLE_PARAMETER_CHOICES:
         return False, None
     return True, ROLE_PARAMETER_CHOICES[meaning]
+
+
+def role_for_value(role_map: dict[str, str], value: str) -> str | None:
+    """The meaning of *value* in *role_map*: an exact key (case does not matter), else the longest
+    key ending in ``*`` that *value* starts with (``staff-* = support_staff`` for ID numbers such
+    as ``STAFF-0042``)."""
+    value = value.strip().lower()
+    if value in role_map:
+        return role_map[value]
+    prefixes = sorted((k for k in role_map if k.endswith("*") and value.startswith(k[:-1])), key=len, reverse=True)
+    return role_map[prefixes[0]] if prefixes else None
 
 
 def is_moodle(claims: dict[str, Any]) -> bool:

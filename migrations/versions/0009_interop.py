@@ -22,10 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table("portal_lti_registrations") as b:
         b.add_column(sa.Column("approve_mentor_links", sa.Boolean(), server_default="1", nullable=False))
         b.add_column(sa.Column("role_parameter", sa.String(length=50), nullable=True))
-        b.add_column(sa.Column("role_map", sa.JSON(), nullable=True))
-    op.execute(sa.text("UPDATE portal_lti_registrations SET role_map = '{}'"))
-    with op.batch_alter_table("portal_lti_registrations") as b:
-        b.alter_column("role_map", existing_type=sa.JSON(), nullable=False)
+        b.add_column(sa.Column("role_map", sa.JSON(), server_default="{}", nullable=False))
     with op.batch_alter_table("portal_schools") as b:
         b.add_column(sa.Column("roster_merge_same_email", sa.Boolean(), server_default="0", nullable=False))
 

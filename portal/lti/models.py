@@ -50,7 +50,7 @@ class LtiRegistration(SchoolOwned, Base):
     role_parameter: Mapped[str | None] = mapped_column(String(50))
     #: What each value of :attr:`role_parameter` means: value (lower-case) -> ``pupil``,
     #: ``teacher``, ``support_staff`` or ``none`` (refused).
-    role_map: Mapped[dict] = mapped_column(JSON, default=dict)
+    role_map: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class LtiMentorLink(SchoolOwned, Base):

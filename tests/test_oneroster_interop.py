@@ -258,6 +258,18 @@ def test_a_delta_export_changes_only_what_it_lists(db, admin_client):
     assert "Created nothing new; updated nothing" in again and "were switched off" not in again
 
 
+def test_a_new_pupil_in_a_delta_is_linked_to_a_parent_countersign_knows(db, admin_client):
+    assert upload(admin_client, make_zip(files())).status_code == 200
+    users = USERS_HEADER + "u-s3,active,2026-11-20T10:00:00.000Z,true,org-1,student,s3,,Ned,Pupilson,,,,,,u-p1,02,\n"
+    manifest = DELTA_MANIFEST.replace("file.enrollments,delta", "file.enrollments,absent")
+    resp = upload(admin_client, make_zip({"manifest.csv": manifest, "users.csv": users}))
+    assert resp.status_code == 200, _text(resp)
+    people = _people(db)
+    kids = set(db.scalars(select(GuardianLink.pupil_id).where(GuardianLink.parent_id == people["u-p1"].id)))
+    assert kids == {people["u-s1"].id, people["u-s2"].id, people["u-s3"].id}
+    assert people["u-s3"].pupil.year_group == 2 and people["u-s3"].pupil.class_id is None
+
+
 def test_a_delta_can_take_a_pupil_out_of_their_class(db, admin_client):
     assert upload(admin_client, make_zip(files())).status_code == 200
     enrollments = ("sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,"

@@ -102,6 +102,8 @@ class Conversion:
     #: Staff who are also parents: external id -> (children's external ids, where).
     merged: dict[str, tuple[set[str], str]]
     estimated_births: int
+    #: Parents already in Countersign whose children a delta named: external id -> children.
+    links: dict[str, set[str]] = field(default_factory=dict)
 
 
 class _Db:
@@ -457,7 +459,9 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
         raise RosterError(errors)
     if not origin and not switch_off and not merged and not (ds.delta or users_delta):
         raise RosterError([f"{ds.name('users.csv')}: no active users to import."])
-    return Conversion(out.getvalue().encode() if origin else None, origin, warnings, switch_off, merged, estimated)
+    links = {p: kids for p, kids in children.items() if p not in kinds}  # parents only a delta's pupils name
+    return Conversion(out.getvalue().encode() if origin else None, origin, warnings, switch_off, merged, estimated,
+                      links)
 
 
 def _existing_kind(person: Person) -> _Kind:
@@ -509,6 +513,8 @@ def apply(ds: Dataset, *, orgs: set[str] | None, actor: Person | None = None) ->
         except RosterError as exc:
             raise RosterError([relabel(e, conv.origin) for e in exc.errors]) from None
     summary.merged = _merge_parents(conv.merged)
+    for ext, kids in conv.links.items():
+        _link_children(session.scalar(select(Person).where(Person.external_id == ext)), kids)
     summary.switched_off = _switch_off(conv.switch_off, summary.warnings)
     if summary.merged or summary.switched_off:
         audit.record("oneroster.applied", actor=actor, merged=summary.merged, switched_off=summary.switched_off)
@@ -520,13 +526,22 @@ def _merge_parents(merged: dict[str, tuple[set[str], str]]) -> int:
     for ext, (kids, _where) in merged.items():
         person = session.scalar(select(Person).where(Person.external_id == ext))
         person.add_role(Role.PARENT)
-        have = set(session.scalars(select(GuardianLink.pupil_id).where(GuardianLink.parent_id == person.id)))
-        for kid in kids:
-            pupil_id = session.scalar(select(Person.id).where(Person.external_id == kid))
-            if pupil_id is not None and pupil_id not in have:
-                session.add(GuardianLink(parent_id=person.id, pupil_id=pupil_id))
+        _link_children(person, kids)
     session.flush()
     return len(merged)
+
+
+def _link_children(parent: Person | None, kids: set[str]) -> None:
+    """Guardian links from *parent* to the pupils *kids* (external ids); never removes one."""
+    if parent is None:
+        return
+    have = set(session.scalars(select(GuardianLink.pupil_id).where(GuardianLink.parent_id == parent.id)))
+    for kid in sorted(kids):
+        pupil_id = session.scalar(select(Person.id).where(Person.external_id == kid))
+        if pupil_id is not None and pupil_id not in have:
+            session.add(GuardianLink(parent_id=parent.id, pupil_id=pupil_id))
+            have.add(pupil_id)
+    session.flush()
 
 
 def _switch_off(people: list[tuple[str, str]], warnings: list[str]) -> int:

@@ -357,11 +357,12 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
     for cid, r in classes.items():
         grade = next((g for g in (parse_grade(x) for x in split_list(r.data.get("grades", ""))) if g), None)
         if grade is None:  # fall back on the pupils' year group
-            grades = {parse_grade(split_list(users[p].data.get("grades", ""))[0])
+            shared = {parse_grade(split_list(users[p].data.get("grades", ""))[0])
                       for p in class_pupils.get(cid, []) if p in users and split_list(users[p].data.get("grades", ""))}
-            grade = grades.pop() if len(grades) == 1 else None
-        if grade is None and db.klass(cid) is not None:
-            grade = _year_code(db.klass(cid).year_group)
+            grade = shared.pop() if len(shared) == 1 else None
+        known_class = db.klass(cid)
+        if grade is None and known_class is not None:
+            grade = _year_code(known_class.year_group)
         if grade is None:
             errors.append(f"{r.where}: grades is missing or not PK, KG or 01 to 13, and the class's pupils "
                           "do not share one grade.")
@@ -405,9 +406,9 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
         current = db.pupil(sid)
         grades = split_list(r.data.get("grades", ""))
         year = parse_grade(grades[0]) if grades else None
-        cls = class_of(sid)
+        code = class_of(sid)
         if year is None and not grades:
-            year = class_years.get(cls) or (_year_code(current.year_group) if current is not None else None)
+            year = class_years.get(code) or (_year_code(current.year_group) if current is not None else None)
         if year is None:
             errors.append(f"{r.where}: grades must be PK, KG or 01 to 13 for a student (got {r.data.get('grades')!r}).")
             continue
@@ -426,7 +427,7 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             estimated += 1
         emit({"type": "pupil", "external_id": sid, "given_name": r.data["givenName"],
               "family_name": r.data["familyName"], "email": r.data.get("email", ""), "year_group": year,
-              "date_of_birth": dob, "class_code": cls, "send": _send(current)}, r.where)
+              "date_of_birth": dob, "class_code": code, "send": _send(current)}, r.where)
     for key, e in touched.items():
         kind_of, _, ext = key.partition(":")
         if kind_of != "pupil" or ext in users:

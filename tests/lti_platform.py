@@ -138,6 +138,15 @@ class FakeLms:
 
     # ------------------------------------------------------------ driving a launch
 
+    def moodle_launch(self, http: requests.Session, *, sub: str, role: str = "Learner",
+                      **spec: Any) -> tuple[requests.Response, dict]:
+        """A launch shaped like Moodle's (mod/lti): only Instructor or Learner as a course role,
+        the platform claim naming Moodle, ``lis.person_sourcedid`` always present (the user's ID
+        number, often empty) and custom parameter keys lower-cased."""
+        custom = {k.lower(): v for k, v in (spec.pop("custom", None) or {}).items()}
+        return self.launch(http, sub=sub, roles=[LIS + "membership#" + role], platform="moodle",
+                           sourcedid=spec.pop("sourcedid", ""), custom=custom, **spec)
+
     def launch(
         self, http: requests.Session, *, sub: str, roles: list[str], tamper=None, **spec: Any
     ) -> tuple[requests.Response, dict]:
@@ -201,9 +210,13 @@ class FakeLms:
             ml = Launch(_Req(request), lms.conf(spec.get("deployment_id")))
             ml.set_user_data(spec["sub"], spec["roles"], full_name=spec.get("name"))
             extra = {"given_name": spec.get("given", "Lou"), "family_name": spec.get("family", "Learner")}
-            if spec.get("sourcedid"):
+            if "sourcedid" in spec:  # Moodle sends it even when the ID number is empty
                 extra["https://purl.imsglobal.org/spec/lti/claim/lis"] = {
                     "person_sourcedid": spec["sourcedid"]
+                }
+            if spec.get("platform"):
+                extra["https://purl.imsglobal.org/spec/lti/claim/tool_platform"] = {
+                    "guid": lms.url, "product_family_code": spec["platform"], "name": "Fictional LMS"
                 }
             if spec.get("mentees") is not None:
                 extra["https://purl.imsglobal.org/spec/lti/claim/role_scope_mentor"] = spec["mentees"]

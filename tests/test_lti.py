@@ -167,8 +167,15 @@ def test_administrator_gets_the_admin_role_but_never_head_teacher(live_app, lms,
 
 
 def test_mentor_becomes_the_parent_of_their_mentees(live_app, lms, http, server):
+    """With the registration's approval of parent links turned off (see test_lti_interop.py for
+    the default, where the school approves each link first)."""
+    from portal.lti.models import LtiRegistration
+
     class_id = _make_class(live_app, year=3, code="3C")
     _link_course(live_app, lms, "course-1", class_id)
+    with _db(live_app):
+        session.scalar(select(LtiRegistration)).approve_mentor_links = False
+        session.commit()
     assert lms.launch(http, sub="child-1", roles=[LEARNER], given="Cato")[0].status_code == 302
     http.cookies.clear()
     resp, _ = lms.launch(

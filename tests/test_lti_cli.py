@@ -117,3 +117,23 @@ def test_without_iframe_cookies_the_session_stays_lax(app):
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     # Without iframe mode no LMS may frame the portal: only the portal itself.
     assert app.test_client().get("/portal/auth/login").headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+
+
+def test_settings_command_shows_and_changes_an_lms(app, db):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=ADD).exit_code == 0
+    reg_id = db.scalar(select(LtiRegistration.id))
+    out = runner.invoke(args=["portal", "lti", "settings", str(reg_id)])
+    assert out.exit_code == 0 and "parent links wait for approval; no role parameter" in out.output
+    out = runner.invoke(args=["portal", "lti", "settings", str(reg_id), "--no-approve-mentor-links",
+                              "--role-parameter", "countersign_role", "--role-map", "student=pupil",
+                              "--role-map", "teacher=support_staff"])
+    assert out.exit_code == 0, out.output
+    assert "made at once; role parameter countersign_role: student=pupil, teacher=support_staff" in out.output
+    bad = runner.invoke(args=["portal", "lti", "settings", str(reg_id), "--role-map", "student=wizard"])
+    assert bad.exit_code != 0 and "is not one of" in bad.output
+    db.expire_all()
+    row = db.get(LtiRegistration, reg_id)
+    assert row.role_map == {"student": "pupil", "teacher": "support_staff"} and row.approve_mentor_links is False
+    out = runner.invoke(args=["portal", "lti", "settings", str(reg_id), "--role-parameter", ""])
+    assert out.exit_code == 0 and "no role parameter" in out.output

@@ -122,10 +122,6 @@ def test_importing_twice_changes_nothing(db, admin_client, app):
             "users.csv row 3: grades must be PK, KG or 01 to 13",
         ),
         (
-            {"demographics.csv": DEMOGRAPHICS.replace("u-s2,active,,2021-10-11,male\n", "")},
-            "users.csv row 4: no birthDate for this student",
-        ),
-        (
             {"users.csv": USERS.replace("pam@fictional.example", "")},
             "users.csv row 5: email is required for a parent",
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -89,6 +90,44 @@ def list_command(schools: list) -> None:
         click.echo("No LMS is registered.")
 
 
+@lti_cli.command("settings")
+@click.argument("registration_id", type=int)
+@click.option("--approve-mentor-links/--no-approve-mentor-links", default=None,
+              help="Parent links from this LMS wait for the school's approval (the default), or not.")
+@click.option("--role-parameter", default=None, metavar="NAME",
+              help="Custom parameter carrying each person's role (e.g. countersign_role); '' removes it.")
+@click.option("--role-map", "role_map", multiple=True, metavar="VALUE=ROLE",
+              help="What a value of the role parameter means: pupil, teacher, support_staff or none (repeat).")
+@one_school
+def settings_command(registration_id: int, approve_mentor_links: bool | None, role_parameter: str | None,
+                     role_map: tuple[str, ...]) -> None:
+    """Show or change an LMS's settings: approval of parent links, and the role parameter (Moodle)."""
+    from portal.db import session
+    from portal.lti.models import LtiRegistration
+    from portal.lti.operations import parse_role_map, update_registration_settings
+
+    row = session.get(LtiRegistration, registration_id)
+    if row is None:
+        raise click.ClickException(f"No registration {registration_id}.")
+    if approve_mentor_links is not None or role_parameter is not None or role_map:
+        try:
+            update_registration_settings(
+                row,
+                approve_mentor_links=row.approve_mentor_links if approve_mentor_links is None else approve_mentor_links,
+                role_parameter=row.role_parameter if role_parameter is None else role_parameter,
+                role_map=parse_role_map("\n".join(role_map)) if role_map else
+                ({} if role_parameter == "" else dict(row.role_map or {})),
+            )
+        except ValueError as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"{row.name}: parent links {'wait for approval' if row.approve_mentor_links else 'are made at once'}; "
+               + (f"role parameter {row.role_parameter}: "
+                  + ", ".join(f"{k}={v}" for k, v in sorted(row.role_map.items()))
+                  if row.role_parameter else "no role parameter") + ".")
+
+
 @lti_cli.command("remove")
 @click.argument("registration_id", type=int)
 @one_school
@@ -126,61 +165,131 @@ def retry_scores_command(schools: list) -> None:
     click.echo(f"{sent} score(s) sent, {failed} still waiting or failed.")
 
 
-@click.command("import-oneroster")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--school", "school_slug", default=None, metavar="SLUG",
-              help="Import everything into this school (the file's other schools are left out).")
-@click.option("--org", "org_map", multiple=True, metavar="SOURCEDID=SLUG",
-              help="Map an orgs.csv school to a school of this installation (repeat; by default orgs map "
-                   "by URN = identifier, then by name).")
-@with_appcontext
-def import_oneroster_command(path: Path, school_slug: str | None, org_map: tuple[str, ...]) -> None:
-    """Import a OneRoster 1.1 CSV export (a zip file or a folder), all or nothing.
-
-    A trust-wide export goes to each school its orgs map to; a one-school export to the school.
-    """
-    from sqlalchemy import select
-
-    from portal.db import session
-    from portal.lti.oneroster import import_oneroster, import_oneroster_schools, orgs_by_school, read_folder, read_zip
-    from portal.people.roster import RosterError
-    from portal.schools.cli import _school_by_slug
-    from portal.schools.isolation import school_scope
-    from portal.schools.models import School
-
-    cfg = current_app.config
+def _parse_orgs(org_map: tuple[str, ...]) -> dict[str, str]:
     explicit = {}
     for item in org_map:
         org, sep, slug = item.partition("=")
         if not sep or not org.strip() or not slug.strip():
             raise click.ClickException(f"--org {item!r}: write it as SOURCEDID=SLUG.")
         explicit[org.strip()] = slug.strip()
+    return explicit
+
+
+def _import_into_schools(read: Any, school_slug: str | None, explicit: dict[str, str]) -> None:
+    """Read the export (``read()`` -> files or a dataset), import it into the named school, the
+    only school, or each school its orgs map to; all or nothing; report."""
+    from sqlalchemy import select
+
+    from portal.db import session
+    from portal.lti.oneroster import as_dataset, import_oneroster, import_oneroster_schools, orgs_by_school
+    from portal.people.roster import RosterError
+    from portal.schools.cli import _school_by_slug
+    from portal.schools.isolation import school_scope
+    from portal.schools.models import School
+
     schools = list(session.scalars(select(School).order_by(School.id)))
     if not schools:
         raise click.ClickException("There is no school yet: add one with `flask portal schools add`.")
+    school = _school_by_slug(school_slug) if school_slug else None
     try:
-        if path.is_dir():
-            files = read_folder(path, max_unzipped=cfg["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"])
-        else:
-            if path.stat().st_size > cfg["PORTAL_MAX_ONEROSTER_BYTES"]:
-                raise RosterError([f"{path.name}: larger than {cfg['PORTAL_MAX_ONEROSTER_BYTES']} bytes."])
-            files = read_zip(path.read_bytes(), max_unzipped=cfg["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"])
-        if school_slug or (len(schools) == 1 and not explicit):
-            school = _school_by_slug(school_slug) if school_slug else schools[0]
+        ds = as_dataset(read())
+        if school is not None or (len(schools) == 1 and not explicit):
+            school = school or schools[0]
             with school_scope(session, school.id):
-                summaries = {school.id: import_oneroster(files)}
+                summaries = {school.id: import_oneroster(ds)}
         else:
-            mapping = orgs_by_school(files, schools, explicit)
+            mapping = orgs_by_school(ds, schools, explicit)
             if not mapping:
                 raise RosterError(["orgs.csv: no school org matches a school here by URN (identifier) or name; "
                                    "map them with --org SOURCEDID=SLUG."])
-            summaries = import_oneroster_schools(files, mapping)
+            summaries = import_oneroster_schools(ds, mapping)
     except RosterError as exc:
         session.rollback()
         for line in exc.errors:
             click.echo(line, err=True)
         raise click.ClickException(f"Nothing was imported ({len(exc.errors)} problem(s)).") from None
     session.commit()
+    _report(summaries, schools)
+
+
+def _report(summaries: dict, schools: list) -> None:
     names = {s.id: s.name for s in schools}
     for sid, summary in summaries.items():
-        click.echo((f"{names[sid]}: " if len(summaries) > 1 else "") + summary.describe())
+        prefix = f"{names[sid]}: " if len(summaries) > 1 else ""
+        click.echo(prefix + summary.describe())
+        for warning in summary.warnings:
+            click.echo(f"{prefix}Warning: {warning}", err=True)
+
+
+_SCHOOL_OPTION = click.option("--school", "school_slug", default=None, metavar="SLUG",
+                              help="Import everything into this school (the export's other schools are left out).")
+_ORG_OPTION = click.option("--org", "org_map", multiple=True, metavar="SOURCEDID=SLUG",
+                           help="Map an org of type school to a school of this installation (repeat; by default "
+                                "orgs map by URN = identifier, then by name).")
+
+
+@click.command("import-oneroster")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@_SCHOOL_OPTION
+@_ORG_OPTION
+@with_appcontext
+def import_oneroster_command(path: Path, school_slug: str | None, org_map: tuple[str, ...]) -> None:
+    """Import a OneRoster 1.1 or 1.2 CSV export (a zip file or a folder), all or nothing.
+
+    A trust-wide export goes to each school its orgs map to; a one-school export to the school.
+    A delta export (manifest.csv: file.users,delta) changes only the rows it holds.
+    """
+    from portal.lti.oneroster import read_folder, read_zip
+    from portal.people.roster import RosterError
+
+    cfg = current_app.config
+    explicit = _parse_orgs(org_map)
+
+    def read() -> Any:
+        if path.is_dir():
+            return read_folder(path, max_unzipped=cfg["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"])
+        if path.stat().st_size > cfg["PORTAL_MAX_ONEROSTER_BYTES"]:
+            raise RosterError([f"{path.name}: larger than {cfg['PORTAL_MAX_ONEROSTER_BYTES']} bytes."])
+        return read_zip(path.read_bytes(), max_unzipped=cfg["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"])
+
+    _import_into_schools(read, school_slug, explicit)
+
+
+oneroster_cli = AppGroup("oneroster", help="OneRoster: import an export, or pull from a rostering service.")
+oneroster_cli.add_command(import_oneroster_command, "import")
+
+
+@oneroster_cli.command("pull")
+@click.option("--url", required=True, help="The service's Rostering base URL, e.g. "
+              "https://sis.example/ims/oneroster/rostering/v1p2 (OneRoster 1.1: .../ims/oneroster/v1p1).")
+@click.option("--client-id", required=True, help="The OAuth 2 client id the rostering service issued.")
+@click.option("--token-url", default=None, help="The OAuth 2 token URL (default: the URL's part before /ims/, "
+              "then /token).")
+@click.option("--scope", "scopes", multiple=True, help="OAuth 2 scope (repeat; default: roster.readonly and "
+              "roster-demographics.readonly of the URL's OneRoster version).")
+@click.option("--page-size", default=500, show_default=True, type=click.IntRange(1, 10000))
+@_SCHOOL_OPTION
+@_ORG_OPTION
+@with_appcontext
+def pull_command(url: str, client_id: str, token_url: str | None, scopes: tuple[str, ...], page_size: int,
+                 school_slug: str | None, org_map: tuple[str, ...]) -> None:
+    """Pull the roster from a OneRoster REST service (OAuth 2 client credentials) and import it.
+
+    The client secret is read from PORTAL_ONEROSTER_CLIENT_SECRET, or asked for (never echoed,
+    never given on the command line, where other users could see it).
+    """
+    import os
+
+    from portal.lti.oneroster_rest import pull
+    from portal.lti.tool import http_session
+
+    explicit = _parse_orgs(org_map)
+    secret = os.environ.get("PORTAL_ONEROSTER_CLIENT_SECRET") or click.prompt("Client secret", hide_input=True)
+    cfg = current_app.config
+
+    def read() -> Any:
+        with http_session() as http:
+            return pull(url, client_id=client_id, secret=secret, token_url=token_url, scopes=list(scopes) or None,
+                        page_size=page_size, max_bytes=cfg["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"], http=http)
+
+    _import_into_schools(read, school_slug, explicit)

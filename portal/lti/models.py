@@ -12,8 +12,8 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person, SchoolClass
+from portal.schools.isolation import SchoolOwned
 
 
 class LtiRegistration(SchoolOwned, Base):
@@ -42,6 +42,43 @@ class LtiRegistration(SchoolOwned, Base):
     deployment_ids: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Parent links from the LMS's ``role_scope_mentor`` claim wait for the school's approval
+    #: (someone with ``links.approve``) before the parent sees the child. Off: linked at once.
+    approve_mentor_links: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    #: Name of a custom parameter that carries the person's role in the LMS (Moodle sends only
+    #: Instructor, Learner or Administrator), e.g. ``countersign_role``; lower-case, as Moodle sends it.
+    role_parameter: Mapped[str | None] = mapped_column(String(50))
+    #: What each value of :attr:`role_parameter` means: value (lower-case) -> ``pupil``,
+    #: ``teacher``, ``support_staff`` or ``none`` (refused).
+    role_map: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+
+
+class LtiMentorLink(SchoolOwned, Base):
+    """A parent-child link an LMS asserted (``role_scope_mentor``), waiting for the school.
+
+    Nothing is shown to the parent until it is approved; approving makes the
+    :class:`~portal.people.models.GuardianLink`. A declined link is kept so that the next launch
+    does not ask again.
+    """
+
+    __tablename__ = "portal_lti_mentor_links"
+    __table_args__ = (UniqueConstraint("parent_id", "pupil_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_lti_registrations.id", ondelete="SET NULL"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"), index=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
+    #: ``pending``, ``approved`` or ``declined``.
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    registration: Mapped[LtiRegistration | None] = relationship()
+    parent: Mapped[Person] = relationship(foreign_keys=[parent_id])
+    pupil: Mapped[Person] = relationship(foreign_keys=[pupil_id])
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
 
 
 class LtiIdentity(SchoolOwned, Base):

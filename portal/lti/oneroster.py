@@ -1,57 +1,74 @@
-"""OneRoster 1.1 CSV import (a zip file or a folder of CSV files), built on the roster import.
+"""OneRoster import: 1.1 and 1.2 CSV exports (a zip file or a folder) and records pulled from a
+OneRoster REST service (:mod:`portal.lti.oneroster_rest`), built on the roster import.
 
-Files (OneRoster 1.1 CSV binding; header names as in the standard):
+This module reads: the files, ``manifest.csv`` and the CSV rows, into a :class:`Dataset` whose
+records each know their place in the uploaded file (``users.csv row 5``). The conversion to one
+roster CSV, and the few changes the roster CSV cannot express, are in
+:mod:`portal.lti.oneroster_convert`. Errors are always named by the OneRoster file and row they
+came from; nothing is written when there is any.
 
-``orgs.csv``          sourcedId, name, type (checked; the school itself is not stored)
-``users.csv``         sourcedId, status, enabledUser, role, givenName, familyName, email, grades,
-                      agentSourcedIds (pupils <-> their parents or guardians), orgSourcedIds
-``classes.csv``       sourcedId, title, grades, classType (``homeroom`` classes are form groups)
-``enrollments.csv``   classSourcedId, userSourcedId, role (``student`` or ``teacher``)
-``demographics.csv``  sourcedId (the user's), birthDate (``YYYY-MM-DD``; required for pupils)
+Files (header names as in the standard; other files of the binding are allowed and not read):
 
-Roles: ``student`` -> pupil; ``teacher`` -> teacher; ``aide`` and ``administrator`` -> support
-staff; ``parent``, ``guardian`` and ``relative`` -> parent. Rows with status ``tobedeleted`` or
-``enabledUser`` false are left out. Grades: ``PK`` -> Nursery, ``KG`` -> Reception, ``01``-``13``.
-Each pupil goes into their homeroom class (or their only class). Everything is checked first;
-any error, named by file and row, means nothing is written. Importing again changes nothing.
+``manifest.csv``      propertyName, value: ``oneroster.version`` (1.1 or 1.2) and, per file,
+                      ``file.users`` = ``bulk``, ``delta`` or ``absent``
+``orgs.csv``          sourcedId, name, type, identifier
+``users.csv``         sourcedId, status, enabledUser, givenName, familyName, email, grades,
+                      agentSourcedIds; in 1.1 also role and orgSourcedIds
+``roles.csv``         (1.2) userSourcedId, role, roleType, orgSourcedId, beginDate, endDate
+``classes.csv``       sourcedId, status, title, grades, classType, schoolSourcedId
+``enrollments.csv``   classSourcedId, userSourcedId, role, status
+``demographics.csv``  sourcedId (the user's), birthDate (optional)
 
 Schools: ``orgs.csv`` rows of type ``school`` map to the installation's schools, by
 ``identifier`` = the school's URN, by the same name, or by an explicit ``--org SOURCEDID=SLUG``.
-Users belong to the orgs in their ``orgSourcedIds``, classes to their ``schoolSourcedId``; each
-school gets only its own. A file with one school goes wholly into the school being imported.
+Users belong to the orgs of their roles, classes to their ``schoolSourcedId``; each school gets
+only its own. A file with one school goes wholly into the school being imported.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from portal.people.models import Person
-from portal.people.roster import COLUMNS, ImportSummary, RosterError, import_roster
+from portal.people.roster import RosterError
 
-FILES = ("orgs.csv", "users.csv", "classes.csv", "enrollments.csv", "demographics.csv")
-REQUIRED_FILES = ("orgs.csv", "users.csv", "classes.csv", "enrollments.csv")
-OPTIONAL_FILES = ("manifest.csv", "academicSessions.csv", "courses.csv")
+#: The files Countersign reads.
+DATA_FILES = ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv", "demographics.csv")
+MANIFEST = "manifest.csv"
+#: The other files of the OneRoster 1.1 and 1.2 CSV bindings: allowed, not read.
+OTHER_FILES = (
+    "academicSessions.csv", "categories.csv", "classResources.csv", "courseResources.csv", "courses.csv",
+    "lineItems.csv", "resources.csv", "results.csv", "userProfiles.csv", "userResources.csv", "scoreScales.csv",
+    "lineItemScoreScales.csv", "resultScoreScales.csv", "lineItemLearningObjectiveIds.csv",
+    "resultLearningObjectiveIds.csv",
+)
+#: Without a manifest (or when the manifest lists them), a full export has these.
+BULK_FILES = ("orgs.csv", "users.csv", "classes.csv", "enrollments.csv")
+VERSIONS = ("1.0", "1.1", "1.2")
+MODES = ("absent", "bulk", "delta")
 REQUIRED_COLUMNS = {
-    "orgs.csv": ("sourcedId", "name", "type"),
-    "users.csv": ("sourcedId", "role", "givenName", "familyName"),
-    "classes.csv": ("sourcedId", "title"),
-    "enrollments.csv": ("classSourcedId", "userSourcedId", "role"),
-    "demographics.csv": ("sourcedId", "birthDate"),
+    "1.1": {
+        "orgs.csv": ("sourcedId", "name", "type"),
+        "users.csv": ("sourcedId", "role", "givenName", "familyName"),
+        "classes.csv": ("sourcedId", "title"),
+        "enrollments.csv": ("classSourcedId", "userSourcedId", "role"),
+        "demographics.csv": ("sourcedId",),
+    },
+    "1.2": {
+        "orgs.csv": ("sourcedId", "name", "type"),
+        "users.csv": ("sourcedId", "givenName", "familyName"),
+        "roles.csv": ("userSourcedId", "role", "orgSourcedId"),
+        "classes.csv": ("sourcedId", "title"),
+        "enrollments.csv": ("classSourcedId", "userSourcedId", "role"),
+        "demographics.csv": ("sourcedId",),
+    },
 }
-ROLE_MAP = {
-    "student": "pupil",
-    "teacher": "staff",
-    "aide": "staff",
-    "administrator": "staff",
-    "parent": "parent",
-    "guardian": "parent",
-    "relative": "parent",
-}
-STAFF_ROLE = {"teacher": "teacher", "aide": "support_staff", "administrator": "support_staff"}
 MAX_MEMBERS = 50
 
 
@@ -67,21 +84,90 @@ def parse_grade(value: str) -> str | None:
     return None
 
 
+def split_list(value: str) -> list[str]:
+    """A OneRoster list (comma separated) -> its items."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+# ---------------------------------------------------------------- records
+
+
 @dataclass
-class _Row:
-    file: str
-    number: int
+class Rec:
+    """One record: a CSV row (or a REST object), with its place for messages."""
+
+    where: str
     data: dict[str, str]
+    #: It came from a delta file (changed rows only; ``tobedeleted`` means deleted).
+    delta: bool = False
 
     @property
-    def where(self) -> str:
-        return f"{self.file} row {self.number}"
+    def sid(self) -> str:
+        return self.data.get("sourcedId", "")
+
+    @property
+    def deleted(self) -> bool:
+        return self.data.get("status", "").strip().lower() == "tobedeleted"
+
+    @property
+    def live(self) -> bool:
+        """Not deleted, and (for users) not switched off in the source."""
+        return not self.deleted and self.data.get("enabledUser", "true").strip().lower() not in ("false", "0", "no")
+
+
+@dataclass
+class RoleRec:
+    """One role of a user in an org (1.2: a ``roles.csv`` row; 1.1: the user's ``role`` column)."""
+
+    role: str
+    org: str
+    primary: bool
+    where: str
+    live: bool = True
+    #: The column that named the org, for messages.
+    org_column: str = "orgSourcedIds"
+
+
+@dataclass
+class Dataset:
+    """Everything read from one export; ``None`` means the file was not in it."""
+
+    version: str = "1.1"
+    orgs: list[Rec] | None = None
+    users: list[Rec] | None = None
+    #: user sourcedId -> their roles.
+    roles: dict[str, list[RoleRec]] = field(default_factory=dict)
+    classes: list[Rec] | None = None
+    enrollments: list[Rec] | None = None
+    demographics: list[Rec] | None = None
+    #: Files holding changed rows only (from the manifest).
+    delta: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    #: ``files`` (a CSV export) or ``rest`` (records pulled from a service).
+    source: str = "files"
+
+    def name(self, file: str) -> str:
+        """How to call one of the export's files in a message (``users.csv``, or the service's users)."""
+        return file if self.source == "files" else f"the service's {file.removesuffix('.csv')}"
+
+
+class Bundle(dict):
+    """File name -> content of the files Countersign reads; :attr:`present` also names the
+    export's files it does not read (for checking the manifest)."""
+
+    def __init__(self, *args: Any, present: set[str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.present = set(present or ()) | set(self)
+
+
+def _present(files: dict[str, bytes]) -> set[str]:
+    return getattr(files, "present", set(files))
 
 
 # ---------------------------------------------------------------- reading
 
 
-def read_zip(data: bytes, *, max_unzipped: int) -> dict[str, bytes]:
+def read_zip(data: bytes, *, max_unzipped: int) -> Bundle:
     """The CSV files of a OneRoster zip, guarded against zip bombs and odd paths.
 
     Members are read into memory (never extracted to disk); names must be plain file names,
@@ -93,8 +179,8 @@ def read_zip(data: bytes, *, max_unzipped: int) -> dict[str, bytes]:
         raise RosterError(["The file is not a zip file (or it is damaged)."]) from None
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise RosterError([f"The zip file has {len(infos)} entries; a OneRoster export has at most a dozen."])
-    out: dict[str, bytes] = {}
+        raise RosterError([f"The zip file has {len(infos)} entries; a OneRoster export has at most two dozen."])
+    out = Bundle()
     total = 0
     for info in infos:
         if info.is_dir():
@@ -103,7 +189,10 @@ def read_zip(data: bytes, *, max_unzipped: int) -> dict[str, bytes]:
         if path.is_absolute() or ".." in path.parts or len(path.parts) > 2 or ":" in info.filename:
             raise RosterError([f"The zip file has an entry with an unsafe name: {info.filename[:80]!r}."])
         name = path.name
-        if name not in FILES and name not in OPTIONAL_FILES:
+        if name in OTHER_FILES:
+            out.present.add(name)
+            continue
+        if name not in DATA_FILES and name != MANIFEST:
             continue
         if name in out:
             raise RosterError([f"The zip file has {name} more than once."])
@@ -115,13 +204,14 @@ def read_zip(data: bytes, *, max_unzipped: int) -> dict[str, bytes]:
         if total > max_unzipped:
             raise RosterError([f"{name}: the unzipped files are larger than {max_unzipped // 1048576} MB."])
         out[name] = content
+        out.present.add(name)
     return out
 
 
-def read_folder(folder: Path, *, max_unzipped: int) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
+def read_folder(folder: Path, *, max_unzipped: int) -> Bundle:
+    out = Bundle()
     total = 0
-    for name in FILES:
+    for name in (*DATA_FILES, MANIFEST):
         path = folder / name
         if path.is_file() and not path.is_symlink():
             size = path.stat().st_size
@@ -131,63 +221,186 @@ def read_folder(folder: Path, *, max_unzipped: int) -> dict[str, bytes]:
                     [f"{name}: the files are larger than {max_unzipped // 1048576} MB in total."]
                 )
             out[name] = path.read_bytes()
+    out.present |= {name for name in OTHER_FILES if (folder / name).is_file()} | set(out)
     return out
 
 
-def _rows(name: str, data: bytes, errors: list[str]) -> list[_Row]:
+def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) -> tuple[list[Rec], list[str]]:
+    """The data rows of one CSV file (each numbered by its line in the file) and its header."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         errors.append(f"{name}: the file is not UTF-8 text.")
-        return []
+        return [], []
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS[name] if c not in header]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        errors.append(f"{name} row 1: {exc}.")
+        return [], []
     if not header:
         errors.append(f"{name}: the file is empty.")
-        return []
+        return [], []
+    missing = [c for c in required if c not in header]
     if missing:
         errors.append(f"{name} row 1: missing column(s) {', '.join(missing)}.")
-        return []
+        return [], header
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        errors.append(f"{name} row 1: column(s) {', '.join(twice)} appear more than once.")
+        return [], header
     rows = []
     try:
-        for i, raw in enumerate(reader, start=2):
+        for raw in reader:
+            # line_num is the file's line (blank lines are skipped by the reader, not renumbered).
+            number = reader.line_num
             if None in raw:
-                errors.append(f"{name} row {i}: more values than columns.")
+                errors.append(f"{name} row {number}: more values than columns.")
                 continue
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
             if any(row.values()):
-                rows.append(_Row(name, i, row))
+                rows.append(Rec(f"{name} row {number}", row))
     except csv.Error as exc:
         errors.append(f"{name} row {reader.line_num}: {exc}.")
-    return rows
+    return rows, header
 
 
-def _live(row: _Row) -> bool:
-    return row.data.get("status", "").lower() != "tobedeleted" and row.data.get(
-        "enabledUser", "true"
-    ).lower() not in ("false", "0", "no")
+def read_manifest(files: dict[str, bytes], errors: list[str], warnings: list[str]) -> tuple[str | None, dict[str, str]]:
+    """``(oneroster.version or None, {file name: bulk|delta|absent})`` from ``manifest.csv``."""
+    if MANIFEST not in files:
+        return None, {}
+    rows, _ = _rows(MANIFEST, files[MANIFEST], errors, ("propertyName", "value"))
+    props: dict[str, tuple[str, Rec]] = {}
+    for r in rows:
+        name = r.data["propertyName"]
+        if name in props:
+            errors.append(f"{r.where}: {name} is already given on {props[name][1].where}.")
+            continue
+        props[name] = (r.data["value"], r)
+    version = None
+    if "oneroster.version" in props:
+        version, r = props["oneroster.version"]
+        if version not in VERSIONS:
+            errors.append(f"{r.where}: oneroster.version {version!r} is not 1.1 or 1.2.")
+            version = None
+    modes: dict[str, str] = {}
+    present = _present(files)
+    for name, (value, r) in props.items():
+        if not name.startswith("file."):
+            continue
+        file = name[5:] + ".csv"
+        mode = value.strip().lower()
+        if mode not in MODES:
+            errors.append(f"{r.where}: {name} must be absent, bulk or delta (got {value!r}).")
+            continue
+        modes[file] = mode
+        if mode != "absent" and file not in present:
+            errors.append(f"{r.where}: the manifest lists {file} as {mode}, but the export has no {file}.")
+        elif mode == "absent" and file in files and file in DATA_FILES:
+            warnings.append(f"{file} is in the export but {r.where} says it is absent, so it was not read.")
+    return version, modes
 
 
-def _split(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+def _detect_version(manifest_version: str | None, files: dict[str, bytes]) -> str:
+    if manifest_version in ("1.1", "1.2"):
+        return manifest_version
+    if manifest_version == "1.0":
+        return "1.1"
+    if "roles.csv" in files:
+        return "1.2"
+    head = files.get("users.csv", b"").decode("utf-8-sig", "replace").splitlines()[:1]
+    columns = {c.strip() for c in head[0].split(",")} if head else set()
+    return "1.2" if columns and "role" not in columns and "primaryOrgSourcedId" in columns else "1.1"
 
 
-# ---------------------------------------------------------------- converting
+def _live_on(r: Rec, today: dt.date) -> bool:
+    """A 1.2 role row is live when not deleted and today is within its begin and end dates."""
+    if r.deleted:
+        return False
+    try:
+        begin = dt.date.fromisoformat(r.data["beginDate"][:10]) if r.data.get("beginDate") else None
+        end = dt.date.fromisoformat(r.data["endDate"][:10]) if r.data.get("endDate") else None
+    except ValueError:
+        return True  # an unreadable date does not end a role
+    return (begin is None or begin <= today) and (end is None or today < end)
 
 
-def school_orgs(files: dict[str, bytes]) -> list[dict[str, str]]:
-    """The ``orgs.csv`` rows of type ``school`` (each a dict of its columns)."""
+def read_dataset(files: dict[str, bytes]) -> Dataset:
+    """Read an export's files into a :class:`Dataset`.
+
+    :raises RosterError: every problem found in the files' shape (missing files or columns,
+        unreadable rows, a bad manifest), by file and row.
+    """
     errors: list[str] = []
-    if "orgs.csv" not in files:
-        raise RosterError(["orgs.csv is missing (a OneRoster export needs it)."])
-    rows = _rows("orgs.csv", files["orgs.csv"], errors)
+    warnings: list[str] = []
+    manifest_version, modes = read_manifest(files, errors, warnings)
+    version = _detect_version(manifest_version, files)
+    ds = Dataset(version=version, warnings=warnings)
+    ds.delta = {name for name, mode in modes.items() if mode == "delta"}
+    used = {name for name in DATA_FILES if name in files and modes.get(name) != "absent"}
+    if not modes:  # no manifest: a OneRoster 1.0/1.1-style full export
+        missing = [name for name in BULK_FILES if name not in files]
+        if missing:
+            errors.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing "
+                          f"(a OneRoster export needs {', '.join(BULK_FILES)}, or a manifest.csv saying which "
+                          "files it has).")
+    if version == "1.2" and "users.csv" in used and "roles.csv" not in used and "users.csv" not in ds.delta:
+        errors.append("roles.csv is missing: in OneRoster 1.2 each user's role and school are in roles.csv.")
     if errors:
         raise RosterError(errors)
+    tables: dict[str, list[Rec]] = {}
+    for name in DATA_FILES:
+        if name not in used:
+            continue
+        if name == "roles.csv" and version != "1.2":
+            warnings.append("roles.csv was not read: it belongs to OneRoster 1.2, and this export is 1.1.")
+            continue
+        rows, _ = _rows(name, files[name], errors, REQUIRED_COLUMNS[version][name])
+        for r in rows:
+            r.delta = name in ds.delta
+        tables[name] = rows
+    if errors:
+        raise RosterError(errors)
+    ds.orgs = tables.get("orgs.csv")
+    ds.users = tables.get("users.csv")
+    ds.classes = tables.get("classes.csv")
+    ds.enrollments = tables.get("enrollments.csv")
+    ds.demographics = tables.get("demographics.csv")
+    today = dt.date.today()
+    if version == "1.2":
+        for r in tables.get("roles.csv", []):
+            ds.roles.setdefault(r.data["userSourcedId"], []).append(RoleRec(
+                role=r.data["role"], org=r.data["orgSourcedId"], primary=r.data.get("roleType", "") == "primary",
+                where=r.where, live=_live_on(r, today), org_column="orgSourcedId"))
+    else:
+        for r in ds.users or []:
+            orgs = split_list(r.data.get("orgSourcedIds", "")) or [""]
+            ds.roles[r.sid] = [RoleRec(role=r.data["role"], org=o, primary=True, where=r.where) for o in orgs]
+    return ds
+
+
+# ---------------------------------------------------------------- schools
+
+
+def school_orgs(files: dict[str, bytes] | Dataset) -> list[dict[str, str]]:
+    """The ``orgs.csv`` rows of type ``school`` (each a dict of its columns)."""
+    ds = files if isinstance(files, Dataset) else None
+    if ds is None:
+        if "orgs.csv" not in files:
+            raise RosterError(["orgs.csv is missing (a OneRoster export needs it to name its schools)."])
+        errors: list[str] = []
+        rows, _ = _rows("orgs.csv", files["orgs.csv"], errors, ("sourcedId", "name", "type"))
+        if errors:
+            raise RosterError(errors)
+    else:
+        if ds.orgs is None:
+            raise RosterError(["orgs.csv is missing (a OneRoster export needs it to name its schools)."])
+        rows = ds.orgs
     return [r.data for r in rows if r.data.get("type", "").strip().lower() == "school"]
 
 
-def orgs_by_school(files: dict[str, bytes], schools: list, explicit: dict[str, str] | None = None) -> dict[int, set[str]]:
+def orgs_by_school(files: dict[str, bytes] | Dataset, schools: list,
+                   explicit: dict[str, str] | None = None) -> dict[int, set[str]]:
     """{school id: org sourcedIds} for the schools the export's school orgs map to.
 
     An org maps to the school named for it in *explicit* (sourcedId -> slug), else to the school
@@ -219,205 +432,16 @@ def orgs_by_school(files: dict[str, bytes], schools: list, explicit: dict[str, s
     return out
 
 
-def to_roster(files: dict[str, bytes], *, orgs: set[str] | None = None) -> tuple[bytes, dict[int, str]]:
-    """Convert OneRoster files to one roster CSV (see :mod:`portal.people.roster`).
-
-    :param orgs: only the users and classes of these orgs (``None``: everyone in the file).
-    :returns: the CSV bytes and, for each of its row numbers, the OneRoster file and row it came from.
-    :raises RosterError: every problem found, by OneRoster file and row.
-    """
-    errors: list[str] = []
-    for name in REQUIRED_FILES:
-        if name not in files:
-            errors.append(f"{name} is missing (a OneRoster export needs {', '.join(REQUIRED_FILES)}).")
-    if errors:
-        raise RosterError(errors)
-    tables = {name: _rows(name, files[name], errors) for name in FILES if name in files}
-    if errors:
-        raise RosterError(errors)
-
-    org_ids = {r.data["sourcedId"] for r in tables["orgs.csv"]}
-    births = {r.data["sourcedId"]: (r.data["birthDate"], r) for r in tables.get("demographics.csv", [])}
-    users: dict[str, _Row] = {}
-    for r in tables["users.csv"]:
-        sid = r.data["sourcedId"]
-        if not sid:
-            errors.append(f"{r.where}: sourcedId is empty.")
-            continue
-        if sid in users:
-            errors.append(f"{r.where}: sourcedId {sid} already used on row {users[sid].number}.")
-            continue
-        role = r.data["role"].lower()
-        if role not in ROLE_MAP:
-            errors.append(f"{r.where}: role {r.data['role']!r} is not one of {', '.join(sorted(ROLE_MAP))}.")
-            continue
-        for org in _split(r.data.get("orgSourcedIds", "")):
-            if org not in org_ids:
-                errors.append(f"{r.where}: orgSourcedIds names {org}, which is not in orgs.csv.")
-        users[sid] = r
-    live_users = {sid: r for sid, r in users.items() if _live(r)
-                  and (orgs is None or set(_split(r.data.get("orgSourcedIds", ""))) & orgs)}
-
-    all_classes = {r.data["sourcedId"] for r in tables["classes.csv"] if r.data["sourcedId"]}
-    classes = {r.data["sourcedId"]: r for r in tables["classes.csv"] if _live(r) and r.data["sourcedId"]
-               and (orgs is None or not r.data.get("schoolSourcedId") or r.data["schoolSourcedId"] in orgs)}
-    class_pupils: dict[str, list[str]] = {c: [] for c in classes}
-    class_teachers: dict[str, list[str]] = {c: [] for c in classes}
-    pupil_classes: dict[str, list[str]] = {}
-    for r in tables["enrollments.csv"]:
-        if not _live(r):
-            continue
-        cid, uid, role = r.data["classSourcedId"], r.data["userSourcedId"], r.data["role"].lower()
-        if cid not in classes:
-            if cid not in all_classes:
-                errors.append(f"{r.where}: classSourcedId {cid} is not a class in classes.csv.")
-            continue  # a class of another school (or one that has ended)
-        if uid not in users:
-            errors.append(f"{r.where}: userSourcedId {uid} is not a user in users.csv.")
-            continue
-        if uid not in live_users:
-            continue
-        if role == "student":
-            class_pupils[cid].append(uid)
-            pupil_classes.setdefault(uid, []).append(cid)
-        elif role in ("teacher", "aide", "administrator"):
-            class_teachers[cid].append(uid)
-
-    # Guardians: agentSourcedIds may point either way (pupil -> parents, parent -> pupils).
-    children: dict[str, set[str]] = {}
-    for sid, r in live_users.items():
-        kind = ROLE_MAP[r.data["role"].lower()]
-        for agent in _split(r.data.get("agentSourcedIds", "")):
-            other = live_users.get(agent)
-            if agent not in users:
-                errors.append(f"{r.where}: agentSourcedIds names {agent}, which is not in users.csv.")
-            elif other is None:
-                continue
-            elif kind == "pupil" and ROLE_MAP[other.data["role"].lower()] == "parent":
-                children.setdefault(agent, set()).add(sid)
-            elif kind == "parent" and ROLE_MAP[other.data["role"].lower()] == "pupil":
-                children.setdefault(sid, set()).add(agent)
-
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    origin: dict[int, str] = {}
-
-    def emit(row: dict[str, str], source: _Row) -> None:
-        origin[len(origin) + 2] = source.where
-        writer.writerow(row)
-
-    for sid, r in live_users.items():
-        if ROLE_MAP[r.data["role"].lower()] == "staff":
-            emit(
-                {
-                    "type": "staff",
-                    "external_id": sid,
-                    "given_name": r.data["givenName"],
-                    "family_name": r.data["familyName"],
-                    "email": r.data.get("email", ""),
-                    "roles": STAFF_ROLE[r.data["role"].lower()],
-                },
-                r,
-            )
-    for cid, r in classes.items():
-        grade = next((g for g in (parse_grade(x) for x in _split(r.data.get("grades", ""))) if g), None)
-        if grade is None:  # fall back on the pupils' year group
-            grades = {
-                parse_grade(_split(live_users[p].data.get("grades", ""))[0])
-                for p in class_pupils[cid]
-                if _split(live_users[p].data.get("grades", ""))
-            }
-            grade = grades.pop() if len(grades) == 1 else None
-        if grade is None:
-            errors.append(
-                f"{r.where}: grades is missing or not PK, KG or 01 to 13, and the class's pupils "
-                f"do not share one grade."
-            )
-            continue
-        emit(
-            {
-                "type": "class",
-                "external_id": cid,
-                "class_name": r.data["title"],
-                "year_group": grade,
-                "teachers": ";".join(sorted(set(class_teachers[cid]) & set(live_users))),
-            },
-            r,
-        )
-    for sid, r in live_users.items():
-        if ROLE_MAP[r.data["role"].lower()] != "pupil":
-            continue
-        grades = _split(r.data.get("grades", ""))
-        year = parse_grade(grades[0]) if grades else None
-        if year is None:
-            errors.append(
-                f"{r.where}: grades must be PK, KG or 01 to 13 for a student (got {r.data.get('grades')!r})."
-            )
-        birth = births.get(sid)
-        if birth is None or not birth[0]:
-            errors.append(f"{r.where}: no birthDate for this student in demographics.csv.")
-        mine = pupil_classes.get(sid, [])
-        homerooms = [c for c in mine if classes[c].data.get("classType", "").lower() == "homeroom"]
-        cls = homerooms[0] if len(homerooms) == 1 else (mine[0] if len(mine) == 1 and not homerooms else "")
-        emit(
-            {
-                "type": "pupil",
-                "external_id": sid,
-                "given_name": r.data["givenName"],
-                "family_name": r.data["familyName"],
-                "email": r.data.get("email", ""),
-                "year_group": year or "",
-                "date_of_birth": birth[0] if birth else "",
-                "class_code": cls,
-            },
-            r,
-        )
-    for sid, r in live_users.items():
-        if ROLE_MAP[r.data["role"].lower()] == "parent":
-            emit(
-                {
-                    "type": "parent",
-                    "external_id": sid,
-                    "given_name": r.data["givenName"],
-                    "family_name": r.data["familyName"],
-                    "email": r.data.get("email", ""),
-                    "children": ";".join(sorted(children.get(sid, set()))),
-                },
-                r,
-            )
-    if errors:
-        raise RosterError(errors)
-    if not origin:
-        raise RosterError(["users.csv: no active users to import."])
-    return out.getvalue().encode(), origin
-
-
-def import_oneroster(files: dict[str, bytes], *, actor: Person | None = None,
-                     orgs: set[str] | None = None) -> ImportSummary:
-    """Check and import a OneRoster export into the current school (flush only; the caller commits).
-
-    :param orgs: only these orgs' users and classes. By default: the file's one school org, or
-        the orgs that map to the current school when the file holds several schools.
-    :raises RosterError: every problem, by OneRoster file and row; nothing has been written.
-    """
-    if orgs is None:
-        orgs = _orgs_for_current_school(files)
-    data, origin = to_roster(files, orgs=orgs)
-    try:
-        return import_roster(data, "oneroster", actor=actor)
-    except RosterError as exc:
-        raise RosterError([_relabel(e, origin) for e in exc.errors]) from None
-
-
-def _orgs_for_current_school(files: dict[str, bytes]) -> set[str] | None:
+def _orgs_for_current_school(ds: Dataset) -> set[str] | None:
     from portal.schools.models import School
 
-    found = school_orgs(files)
+    if ds.orgs is None:
+        return None  # a delta without orgs.csv: everything goes to the school importing it
+    found = school_orgs(ds)
     if len(found) <= 1:
         return None
     school = School.get()
-    mine = orgs_by_school(files, [school]).get(school.id) if school is not None else None
+    mine = orgs_by_school(ds, [school]).get(school.id) if school is not None else None
     if not mine:
         names = ", ".join(f"{o['sourcedId']} ({o.get('name', '')})" for o in found)
         raise RosterError([f"orgs.csv: this export holds several schools ({names}) and none has this school's URN "
@@ -425,8 +449,33 @@ def _orgs_for_current_school(files: dict[str, bytes]) -> set[str] | None:
     return mine
 
 
-def import_oneroster_schools(files: dict[str, bytes], mapping: dict[int, set[str]], *,
-                             actor: Person | None = None) -> dict[int, ImportSummary]:
+# ---------------------------------------------------------------- importing
+
+
+def as_dataset(files: dict[str, bytes] | Dataset) -> Dataset:
+    return files if isinstance(files, Dataset) else read_dataset(files)
+
+
+def import_oneroster(files: dict[str, bytes] | Dataset, *, actor: Person | None = None,
+                     orgs: set[str] | None = None) -> Any:
+    """Check and import a OneRoster export into the current school (flush only; the caller commits).
+
+    :param files: the export's files (see :func:`read_zip`), or records already read.
+    :param orgs: only these orgs' users and classes. By default: the file's one school org, or
+        the orgs that map to the current school when the file holds several schools.
+    :returns: a :class:`~portal.lti.oneroster_convert.OneRosterSummary` (``describe()``, ``warnings``).
+    :raises RosterError: every problem, by OneRoster file and row; nothing has been written.
+    """
+    from portal.lti.oneroster_convert import apply
+
+    ds = as_dataset(files)
+    if orgs is None:
+        orgs = _orgs_for_current_school(ds)
+    return apply(ds, orgs=orgs, actor=actor)
+
+
+def import_oneroster_schools(files: dict[str, bytes] | Dataset, mapping: dict[int, set[str]], *,
+                             actor: Person | None = None) -> dict[int, Any]:
     """Import each school's part of a trust-wide export (flush only; the caller commits once, so
     it is all or nothing across the schools).
 
@@ -435,24 +484,15 @@ def import_oneroster_schools(files: dict[str, bytes], mapping: dict[int, set[str
     from portal.db import session
     from portal.schools.isolation import school_scope
 
-    out: dict[int, ImportSummary] = {}
+    ds = as_dataset(files)
+    out: dict[int, Any] = {}
     errors: list[str] = []
     for school_id, org_ids in mapping.items():
         with school_scope(session, school_id):
             try:
-                out[school_id] = import_oneroster(files, actor=actor, orgs=org_ids)
+                out[school_id] = import_oneroster(ds, actor=actor, orgs=org_ids)
             except RosterError as exc:
                 errors += exc.errors
     if errors:
         raise RosterError(errors)
     return out
-
-
-def _relabel(message: str, origin: dict[int, str]) -> str:
-    """``oneroster row 7: ...`` -> ``users.csv row 3: ...`` (the row the problem came from)."""
-    prefix = "oneroster row "
-    if message.startswith(prefix):
-        number, _, rest = message[len(prefix) :].partition(":")
-        if number.isdigit() and int(number) in origin:
-            return f"{origin[int(number)]}:{rest}"
-    return message.replace("oneroster", "OneRoster")

@@ -21,6 +21,7 @@ from portal.lti.models import (
     LtiContextTeacher,
     LtiGradeLink,
     LtiIdentity,
+    LtiMentorLink,
     LtiNonce,
     LtiRegistration,
     LtiScoreJob,
@@ -39,6 +40,8 @@ MENTOR_SCOPE_CLAIM = CLAIM + "role_scope_mentor"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+PLATFORM_CLAIM = CLAIM + "tool_platform"
+CUSTOM_CLAIM = CLAIM + "custom"
 #: Custom parameter put on the deep-linked "Sign the AUP" resource link.
 VERSION_PARAM = "countersign_version_id"
 
@@ -46,6 +49,9 @@ ADMIN_ROLES = {
     LIS + "system/person#Administrator",
     LIS + "institution/person#Administrator",
     LIS + "system/person#SysAdmin",
+    # The LTI 1.1 names, which Moodle uses for site administrators.
+    "urn:lti:sysrole:ims/lis/Administrator",
+    "urn:lti:instrole:ims/lis/Administrator",
 }
 INSTRUCTOR_ROLES = {
     LIS + "membership#Instructor",
@@ -61,6 +67,25 @@ LEARNER_ROLES = {
     "Learner",
 }
 MENTOR_ROLES = {LIS + "membership#Mentor", LIS + "institution/person#Mentor", "Mentor"}
+
+#: What a value of a registration's role parameter may mean (``none``: refused).
+ROLE_PARAMETER_CHOICES: dict[str, Role | None] = {
+    "pupil": Role.PUPIL,
+    "teacher": Role.TEACHER,
+    "support_staff": Role.SUPPORT_STAFF,
+    "none": None,
+}
+#: Longest id accepted in ``role_scope_mentor``.
+MAX_REF = 255
+
+UNMATCHED_ADULT = (
+    "Countersign does not know you yet, and your LMS does not say whether you are a pupil or a member "
+    "of staff (Moodle sends non-editing teachers as learners), so no account was made. "
+    "Pupils: ask your teacher to sync this course's class list in Countersign. "
+    "Staff: ask the school office to add you to the school roster. "
+    "For the school's Countersign administrator: map the LMS role parameter under "
+    "Admin > LMS connections (see docs/lti.md, section 3)."
+)
 
 
 class LaunchRefused(Exception):
@@ -124,6 +149,57 @@ def add_registration(
     return row
 
 
+def parse_role_map(text: str) -> dict[str, str]:
+    """``value = role`` lines -> {value (lower-case): role}.
+
+    :raises ValueError: a line that is not ``value = role`` with a known role, naming the line.
+    """
+    out: dict[str, str] = {}
+    choices = ", ".join(ROLE_PARAMETER_CHOICES)
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        value, sep, role = line.partition("=")
+        value, role = value.strip().lower(), role.strip().lower()
+        if not sep or not value or len(value) > 100:
+            raise ValueError(f"Line {number}: write it as value = role, for example: teacher = support_staff.")
+        if "*" in value[:-1] or value == "*":
+            raise ValueError(f"Line {number}: a * may only end a value (staff-* means every value starting staff-).")
+        if role not in ROLE_PARAMETER_CHOICES:
+            raise ValueError(f"Line {number}: {role or 'the role'!r} is not one of {choices}.")
+        if value in out:
+            raise ValueError(f"Line {number}: the value {value!r} is already given on an earlier line.")
+        out[value] = role
+    return out
+
+
+def update_registration_settings(row: LtiRegistration, *, approve_mentor_links: bool, role_parameter: str | None,
+                                 role_map: dict[str, str], actor: Person | None = None) -> list[str]:
+    """Change a registration's per-LMS settings (flush). Returns the names of the changed settings.
+
+    :raises ValueError: values without a parameter name, or a parameter with no values.
+    """
+    role_parameter = (role_parameter or "").strip().lower() or None
+    if role_map and not role_parameter:
+        raise ValueError("Give the name of the role parameter the values come in.")
+    if role_parameter and not role_map:
+        raise ValueError("Say what at least one value of the role parameter means.")
+    bad = {v for v in role_map.values() if v not in ROLE_PARAMETER_CHOICES}
+    if bad:
+        raise ValueError(f"Unknown role(s): {', '.join(sorted(bad))}.")
+    changed = []
+    for attr, value in (("approve_mentor_links", approve_mentor_links), ("role_parameter", role_parameter),
+                        ("role_map", dict(role_map))):
+        if getattr(row, attr) != value:
+            setattr(row, attr, value)
+            changed.append(attr)
+    session.flush()
+    if changed:
+        audit.record("lti.registration_settings_changed", actor=actor, target=row, fields=changed,
+                     approve_mentor_links=row.approve_mentor_links)
+    return changed
+
+
 def remove_registration(row: LtiRegistration, *, actor: Person | None = None) -> None:
     audit.record("lti.registration_removed", actor=actor, target=row, issuer=row.issuer[:200])
     session.delete(row)
@@ -145,25 +221,117 @@ def spend_nonce(issuer: str, nonce: str) -> bool:
 
 
 def roles_of(claims: dict[str, Any]) -> set[str]:
-    return set(claims.get(ROLES_CLAIM) or [])
+    value = claims.get(ROLES_CLAIM) or []
+    if isinstance(value, str):
+        value = [value]
+    return {r for r in value if isinstance(r, str)} if isinstance(value, list) else set()
 
 
-def mapped_roles(claims: dict[str, Any]) -> set[Role]:
+def mentor_refs(claims: dict[str, Any]) -> list[str]:
+    """The LMS user ids in ``role_scope_mentor``, each whole.
+
+    The claim is an array of ids; Moodle declares it ``isarray false``, so a Moodle plugin sends
+    one id as a single string, which is one id (``"13"`` is never ``"1"`` and ``"3"``). Items
+    may be strings or whole numbers; empty ones are ignored.
+
+    :raises LaunchRefused: the claim is anything else (an object, a number, nested lists...).
+    """
+    value = claims.get(MENTOR_SCOPE_CLAIM)
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    refused = LaunchRefused("The LMS sent the list of your children in a form Countersign does not "
+                            "understand. Please tell the school's LMS administrator.", 400)
+    if not isinstance(items, list):
+        raise refused
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise refused
+        ref = str(item).strip()
+        if len(ref) > MAX_REF:
+            raise refused
+        if ref and ref not in out:
+            out.append(ref)
+    return out
+
+
+def parameter_role(reg: LtiRegistration | None, claims: dict[str, Any]) -> tuple[bool, Role | None]:
+    """The role the registration's role parameter gives: ``(True, role)`` when the launch carries
+    a mapped value (``role`` is None for ``none``), ``(False, None)`` otherwise."""
+    if reg is None or not reg.role_parameter:
+        return False, None
+    custom = claims.get(CUSTOM_CLAIM)
+    value = custom.get(reg.role_parameter) if isinstance(custom, dict) else None
+    if not isinstance(value, str) or not value.strip() or value.strip().startswith("$"):
+        return False, None  # Moodle sends "$Name" back when it cannot substitute it
+    meaning = role_for_value(reg.role_map or {}, value)
+    if meaning not in ROLE_PARAMETER_CHOICES:
+        return False, None
+    return True, ROLE_PARAMETER_CHOICES[meaning]
+
+
+def role_for_value(role_map: dict[str, str], value: str) -> str | None:
+    """The meaning of *value* in *role_map*: an exact key (case does not matter), else the longest
+    key ending in ``*`` that *value* starts with (``staff-* = support_staff`` for ID numbers such
+    as ``STAFF-0042``)."""
+    value = value.strip().lower()
+    if value in role_map:
+        return role_map[value]
+    prefixes = sorted((k for k in role_map if k.endswith("*") and value.startswith(k[:-1])), key=len, reverse=True)
+    return role_map[prefixes[0]] if prefixes else None
+
+
+def is_moodle(claims: dict[str, Any]) -> bool:
+    platform = claims.get(PLATFORM_CLAIM)
+    family = platform.get("product_family_code") if isinstance(platform, dict) else None
+    return isinstance(family, str) and family.strip().lower() == "moodle"
+
+
+def mapped_roles(claims: dict[str, Any], reg: LtiRegistration | None = None) -> set[Role]:
     """Portal roles for the LTI roles. Administrator only from system/institution roles
-    (a course role cannot make anyone an administrator); never a Head Teacher designation."""
+    (a course role cannot make anyone an administrator); never a Head Teacher designation.
+
+    When the registration has a role parameter and the launch carries one of its mapped values,
+    that value decides the course role (pupil, teacher, support staff, or none) instead of the
+    LTI course roles.
+
+    :raises LaunchRefused: a malformed ``role_scope_mentor`` claim.
+    """
     lti = roles_of(claims)
     out: set[Role] = set()
     if lti & ADMIN_ROLES:
         out.add(Role.ADMIN)
-    if lti & INSTRUCTOR_ROLES:
+    by_parameter, role = parameter_role(reg, claims)
+    if by_parameter:
+        if role is not None:
+            out.add(role)
+    elif lti & INSTRUCTOR_ROLES:
         out.add(Role.TEACHER)
     elif lti & ASSISTANT_ROLES:
         out.add(Role.SUPPORT_STAFF)
-    if lti & MENTOR_ROLES and claims.get(MENTOR_SCOPE_CLAIM):
+    if lti & MENTOR_ROLES and mentor_refs(claims):
         out.add(Role.PARENT)
-    if lti & LEARNER_ROLES and not out:
+    if lti & LEARNER_ROLES and not out and not by_parameter:
         out.add(Role.PUPIL)
     return out
+
+
+def learner_is_pupil(reg: LtiRegistration, claims: dict[str, Any]) -> bool:
+    """Whether a Learner launch says the person is a pupil (and so may get a new pupil account).
+
+    Yes when the role parameter maps their value to ``pupil``. When the registration has a role
+    parameter but the launch carries no mapped value, we cannot tell. Moodle sends non-editing
+    teachers (and any adult without the right to manage the activity) as Learner, so from Moodle
+    without a role parameter we cannot tell either. Other platforms send teaching assistants and
+    observers as such, so their Learner is a learner.
+    """
+    by_parameter, role = parameter_role(reg, claims)
+    if by_parameter:
+        return role is Role.PUPIL
+    if reg.role_parameter:
+        return False
+    return not is_moodle(claims)
 
 
 def _sourced_id(claims: dict[str, Any]) -> str | None:
@@ -228,13 +396,16 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
     issuer, sub = reg.issuer, str(claims.get("sub") or "")
     if not sub:
         raise LaunchRefused("The LMS did not say who you are (anonymous launches are not supported).", 400)
-    wanted = mapped_roles(claims)
+    wanted = mapped_roles(claims, reg)
     if not wanted:
         raise LaunchRefused("Your role in the LMS does not have a Countersign account.")
     person, ident = _find_person(issuer, sub, _sourced_id(claims))
     created = person is None
     if created:
         if Role.PUPIL in wanted:
+            if not learner_is_pupil(reg, claims):
+                # An unmatched adult (a Moodle non-editing teacher, say) must never become a pupil.
+                raise LaunchRefused(UNMATCHED_ADULT)
             year_group, class_id = _learner_year(reg, claims)
             if year_group is None:
                 raise LaunchRefused(
@@ -276,7 +447,11 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
     elif Role.PUPIL in wanted and not created:
         wanted.discard(Role.PUPIL)  # an adult is never turned into a pupil
         if not wanted:
-            raise LaunchRefused("Your Countersign account is not a pupil account.")
+            raise LaunchRefused(
+                "Your LMS opened Countersign as a learner, but your Countersign account is not a pupil's. "
+                "Please sign in to Countersign directly. (For the school's Countersign administrator: "
+                "Moodle sends non-editing teachers as learners; map the LMS role parameter under "
+                "Admin > LMS connections, see docs/lti.md, section 3.)")
     added = sorted(r.value for r in wanted if not person.has_role(r))
     for role in wanted:
         person.add_role(role)
@@ -292,7 +467,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         else:
             person.account = Account(email=None, display_name=person.full_name)
     session.flush()
-    children = _link_mentees(person, issuer, claims) if Role.PARENT in wanted else []
+    children, waiting = _link_mentees(reg, person, claims) if Role.PARENT in wanted else ([], [])
     audit.record(
         "lti.launch",
         actor=person,
@@ -301,6 +476,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         created=created,
         roles_added=added,
         children_linked=children,
+        children_waiting=waiting,
     )
     return person
 
@@ -319,34 +495,84 @@ def _learner_year(reg: LtiRegistration, claims: dict[str, Any]) -> tuple[int | N
     return None, None
 
 
-def _link_mentees(parent: Person, issuer: str, claims: dict[str, Any]) -> list[int]:
-    """Guardian links to the pupils named in ``role_scope_mentor`` (their LMS user ids, or the
-    roster's external ids). Returns the newly linked pupil ids."""
-    linked = []
-    for ref in claims.get(MENTOR_SCOPE_CLAIM) or []:
-        ref = str(ref)
-        pupil, _ = _find_person(issuer, ref, ref)
-        if pupil is None or pupil.pupil is None or pupil.id == parent.id:
+def _find_mentee(issuer: str, ref: str) -> Person | None:
+    """The pupil whose LMS user id (for this issuer) or roster external id is exactly *ref*."""
+    pupil, _ = _find_person(issuer, ref, ref)
+    return pupil if pupil is not None and pupil.pupil is not None else None
+
+
+def _link_mentees(reg: LtiRegistration, parent: Person, claims: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """Links to the pupils named in ``role_scope_mentor`` (exact LMS user ids or roster external
+    ids). With the registration's approval on (the default) each new link waits for the school
+    (:class:`LtiMentorLink`); otherwise it is made at once.
+
+    :returns: the pupil ids linked now, and those newly waiting for approval.
+    """
+    linked: list[int] = []
+    waiting: list[int] = []
+    for ref in mentor_refs(claims):
+        pupil = _find_mentee(reg.issuer, ref)
+        if pupil is None or pupil.id == parent.id:
             continue
-        exists = session.scalar(
-            select(GuardianLink.id).where(
-                GuardianLink.parent_id == parent.id, GuardianLink.pupil_id == pupil.id
-            )
-        )
-        if exists is None:
-            session.add(GuardianLink(parent_id=parent.id, pupil_id=pupil.id, relationship_label="parent"))
-            linked.append(pupil.id)
+        if _guardian_link(parent.id, pupil.id) is not None:
+            continue
+        request = session.scalar(select(LtiMentorLink).where(
+            LtiMentorLink.parent_id == parent.id, LtiMentorLink.pupil_id == pupil.id))
+        if reg.approve_mentor_links:
+            if request is None:
+                session.add(LtiMentorLink(registration_id=reg.id, parent_id=parent.id, pupil_id=pupil.id))
+                waiting.append(pupil.id)
+            continue  # pending stays pending; a declined link is not asked again
+        if request is not None and request.status == "declined":
+            continue  # the school said no; turning approval off does not undo that
+        session.add(GuardianLink(parent_id=parent.id, pupil_id=pupil.id, relationship_label="parent"))
+        if request is not None:
+            request.status, request.decided_at = "approved", utcnow()
+        linked.append(pupil.id)
     session.flush()
-    return linked
+    return linked, waiting
+
+
+def _guardian_link(parent_id: int, pupil_id: int) -> int | None:
+    return session.scalar(select(GuardianLink.id).where(
+        GuardianLink.parent_id == parent_id, GuardianLink.pupil_id == pupil_id))
 
 
 def mentee_ids(parent: Person, issuer: str, claims: dict[str, Any]) -> list[int]:
+    """The pupils named in the claim that *parent* is already linked to (approved links only)."""
     out = []
-    for ref in claims.get(MENTOR_SCOPE_CLAIM) or []:
-        pupil, _ = _find_person(issuer, str(ref), str(ref))
-        if pupil is not None and pupil.pupil is not None:
+    for ref in mentor_refs(claims):
+        pupil = _find_mentee(issuer, ref)
+        if pupil is not None and _guardian_link(parent.id, pupil.id) is not None:
             out.append(pupil.id)
     return out
+
+
+def waiting_links_of(parent: Person) -> int:
+    """How many LMS parent links of *parent* wait for the school's approval."""
+    return len(session.scalars(select(LtiMentorLink.id).where(
+        LtiMentorLink.parent_id == parent.id, LtiMentorLink.status == "pending")).all())
+
+
+def pending_mentor_links() -> list[LtiMentorLink]:
+    return list(session.scalars(select(LtiMentorLink).where(LtiMentorLink.status == "pending")
+                                .order_by(LtiMentorLink.created_at, LtiMentorLink.id)))
+
+
+def decide_mentor_link(link: LtiMentorLink, *, approve: bool, actor: Person) -> None:
+    """Approve (making the parent-child link) or decline an LMS parent link (flush).
+
+    :raises ValueError: it was already decided.
+    """
+    if link.status != "pending":
+        raise ValueError("This link has already been decided.")
+    link.status = "approved" if approve else "declined"
+    link.decided_by_id, link.decided_at = actor.id, utcnow()
+    if approve and _guardian_link(link.parent_id, link.pupil_id) is None:
+        session.add(GuardianLink(parent_id=link.parent_id, pupil_id=link.pupil_id, relationship_label="parent"))
+    session.flush()
+    audit.record("lti.mentor_link_approved" if approve else "lti.mentor_link_declined", actor=actor,
+                 target=link, parent=link.parent_id, pupil=link.pupil_id)
 
 
 def version_from_claims(claims: dict[str, Any]) -> int | None:

@@ -25,4 +25,6 @@ def run_upload_import(upload: Any, limit: int, too_large: str, importer: Callabl
         return exc.errors
     session.commit()
     flash(summary.describe(), "success")
+    for warning in getattr(summary, "warnings", None) or []:  # imported, but worth a look
+        flash(warning, "warning")
     return None

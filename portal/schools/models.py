@@ -12,7 +12,7 @@ import enum
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -84,6 +84,9 @@ class School(Base):
     keys_path: Mapped[str] = mapped_column(String(200), default="")
     #: Where the school's sealed PDFs live in the archive store ("" = the store's top level).
     archive_prefix: Mapped[str] = mapped_column(String(200), default="")
+    #: OneRoster import: a teacher (or other staff) and a parent in one export with the same email
+    #: become one person with both roles. Off: the clash is reported and nothing is imported.
+    roster_merge_same_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     trust: Mapped[Trust | None] = relationship(back_populates="schools")

@@ -20,6 +20,14 @@ RULES = [
     ),
     Rule("portal.lms.registrations", "/portal/lms/registrations", allow(["admin"])),
     Rule("portal.lms.oneroster", "/portal/lms/oneroster", allow(["admin", "head"])),
+    Rule("portal.lms.oneroster_settings", "/portal/lms/oneroster/settings", allow(["admin", "head"], 302),
+         method="POST", data={"roster_merge_same_email": ""}),
+    Rule("portal.lms.registration_settings",
+         lambda w: f"/portal/lms/registrations/{w.lti_registration.id}/settings", allow(["admin"])),
+    Rule("portal.lms.parent_links", "/portal/lms/parent-links", allow(["head"])),
+    # Declining: the link stays (declined), so every persona meets the same row.
+    Rule("portal.lms.decide_parent_link", lambda w: f"/portal/lms/parent-links/{w.lti_mentor_link.id}",
+         allow(["head"], 302), method="POST", data={"decline": "Decline"}),
     Rule(
         "portal.lms.courses",
         "/portal/lms/courses",
@@ -42,7 +50,7 @@ RULES = [
 
 
 def setup(world, db) -> None:
-    from portal.lti.models import LtiContext, LtiContextTeacher, LtiRegistration
+    from portal.lti.models import LtiContext, LtiContextTeacher, LtiMentorLink, LtiRegistration
 
     assert SCHOOL_PERSONAS[-1] == "admin"
     world.lti_registration = LtiRegistration(
@@ -61,4 +69,7 @@ def setup(world, db) -> None:
     )
     world.lti_context.teachers.append(LtiContextTeacher(person_id=world.teacher.id))
     db.add(world.lti_context)
+    world.lti_mentor_link = LtiMentorLink(registration_id=world.lti_registration.id, parent_id=world.other_parent.id,
+                                          pupil_id=world.child.id)
+    db.add(world.lti_mentor_link)
     db.commit()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import URL, DataRequired, Length, Optional
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
 
 
 def _url(label: str, required: bool = True):
@@ -50,3 +50,26 @@ class OneRosterForm(FlaskForm):
 class CourseForm(FlaskForm):
     class_id = SelectField("Class for this course", coerce=int)
     submit = SubmitField("Save and sync the class list")
+
+
+class RegistrationSettingsForm(FlaskForm):
+    approve_mentor_links = BooleanField("Parent links from this LMS wait for the school's approval")
+    role_parameter = StringField(
+        "Role parameter name",
+        validators=[Optional(), Length(max=50),
+                    Regexp(r"^[a-z0-9_]+$", message="Use lower-case letters, digits and _ only "
+                                                    "(Moodle sends custom parameter names in lower case).")],
+    )
+    role_map = TextAreaField("What each value means", validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Save settings")
+
+
+class DecisionForm(FlaskForm):
+    approve = SubmitField("Approve")
+    decline = SubmitField("Decline")
+
+
+class MergeSettingForm(FlaskForm):
+    roster_merge_same_email = BooleanField(
+        "A member of staff and a parent with the same email become one person with both roles")
+    submit = SubmitField("Save")

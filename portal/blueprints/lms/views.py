@@ -5,14 +5,25 @@ from flask_login import current_user
 from pylti1p3.exception import LtiException
 from sqlalchemy import select
 
+from portal import audit
 from portal.blueprints.lms import bp
-from portal.blueprints.lms.forms import CourseForm, OneRosterForm, RegistrationForm, RemoveForm
+from portal.blueprints.lms.forms import (
+    CourseForm,
+    DecisionForm,
+    MergeSettingForm,
+    OneRosterForm,
+    RegistrationForm,
+    RegistrationSettingsForm,
+    RemoveForm,
+)
 from portal.db import session
-from portal.people.importing import run_upload_import
 from portal.lti import operations
-from portal.lti.models import LtiContext, LtiContextTeacher, LtiRegistration
+from portal.lti import tasks as _tasks  # noqa: F401  (registers the home-page tasks)
+from portal.lti.models import LtiContext, LtiContextTeacher, LtiMentorLink, LtiRegistration
 from portal.lti.oneroster import import_oneroster, read_zip
+from portal.people.importing import run_upload_import
 from portal.people.models import ClassTeacher, SchoolClass
+from portal.schools.models import School
 from portal.security import access, has_capability
 
 
@@ -65,6 +76,70 @@ def remove_registration(reg_id: int):
     return redirect(url_for(".registrations"))
 
 
+@bp.route("/registrations/<int:reg_id>/settings", methods=["GET", "POST"])
+@access(capabilities=["lti.manage"])
+def registration_settings(reg_id: int):
+    """Per-LMS settings: approval of parent links, and the role parameter (Moodle)."""
+    row = session.get(LtiRegistration, reg_id)
+    if row is None:
+        abort(404)
+    form = RegistrationSettingsForm(obj=row if request.method == "GET" else None)
+    if request.method == "GET":
+        form.role_map.data = "\n".join(f"{k} = {v}" for k, v in sorted((row.role_map or {}).items()))
+    error = None
+    if form.validate_on_submit():
+        try:
+            operations.update_registration_settings(
+                row, approve_mentor_links=form.approve_mentor_links.data,
+                role_parameter=form.role_parameter.data,
+                role_map=operations.parse_role_map(form.role_map.data or ""), actor=current_user)
+        except ValueError as exc:
+            session.rollback()
+            error = str(exc)
+        else:
+            session.commit()
+            flash(f"The settings of {row.name} were saved.", "success")
+            return redirect(url_for(".registrations"))
+    status = 400 if error or form.errors else 200
+    return render_template("portal/lms/registration_settings.html", row=row, form=form, error=error,
+                           choices=operations.ROLE_PARAMETER_CHOICES), status
+
+
+@bp.get("/parent-links")
+@access(capabilities=["links.approve"])
+def parent_links():
+    """Parent-child links an LMS asserted, waiting for the school's decision."""
+    return render_template("portal/lms/parent_links.html", links=operations.pending_mentor_links(),
+                           form=DecisionForm())
+
+
+@bp.post("/parent-links/<int:link_id>")
+@access(capabilities=["links.approve"])
+def decide_parent_link(link_id: int):
+    link = session.get(LtiMentorLink, link_id)
+    if link is None:
+        abort(404)
+    form = DecisionForm()
+    if not form.validate_on_submit() or form.approve.data == form.decline.data:
+        abort(400)
+    if current_user.id in (link.parent_id, link.pupil_id):
+        flash("You cannot decide a link about yourself; another approver must.", "danger")
+        return redirect(url_for(".parent_links"))
+    parent, pupil = link.parent.full_name, link.pupil.full_name
+    try:
+        operations.decide_mentor_link(link, approve=bool(form.approve.data), actor=current_user)
+    except ValueError as exc:
+        session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".parent_links"))
+    session.commit()
+    if form.approve.data:
+        flash(f"{parent} is now linked to {pupil} as a parent or carer.", "success")
+    else:
+        flash(f"The link between {parent} and {pupil} was declined. The LMS will not ask again.", "success")
+    return redirect(url_for(".parent_links"))
+
+
 @bp.route("/oneroster", methods=["GET", "POST"])
 @access(capabilities=["roster.manage"])
 def oneroster():
@@ -80,7 +155,28 @@ def oneroster():
         if not errors:
             return redirect(url_for(".oneroster"))
     status = 400 if errors or form.errors else 200
-    return render_template("portal/lms/oneroster.html", form=form, errors=errors), status
+    school = School.get()
+    return render_template("portal/lms/oneroster.html", form=form, errors=errors,
+                           merge_form=MergeSettingForm(roster_merge_same_email=school.roster_merge_same_email),
+                           can_set=has_capability(current_user, "settings.manage")), status
+
+
+@bp.post("/oneroster/settings")
+@access(capabilities=["settings.manage"])
+def oneroster_settings():
+    """The school's setting for staff who are also parents in one OneRoster export."""
+    form = MergeSettingForm()
+    if not form.validate_on_submit():
+        abort(400)
+    school = School.get()
+    if school.roster_merge_same_email != form.roster_merge_same_email.data:
+        school.roster_merge_same_email = bool(form.roster_merge_same_email.data)
+        audit.record("settings.changed", actor=current_user, target=school, fields=["roster_merge_same_email"],
+                     roster_merge_same_email=school.roster_merge_same_email)
+        session.commit()
+    flash("Staff who are also parents now become one person with both roles." if school.roster_merge_same_email
+          else "Staff and parents with the same email are now reported as a problem.", "success")
+    return redirect(url_for(".oneroster"))
 
 
 def _courses_query():

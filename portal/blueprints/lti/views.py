@@ -6,7 +6,7 @@ import hashlib
 import logging
 import uuid
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_login import login_user
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
@@ -120,6 +120,10 @@ def launch():
     choose_school(school_id)
     login_user(person)
     flask_session["portal_via_lti"] = True  # signatures in this session are made "in the LMS"
+    if person.has_role(Role.PARENT) and operations.waiting_links_of(person):
+        # Nothing about the child is shown until the school has approved the link.
+        flash("Your LMS says you are the parent or carer of a pupil here. The school checks this first: "
+              "you will see your child in Countersign once the school has approved the link.", "info")
     return redirect(_target(reg, person, claims))
 
 

@@ -248,6 +248,7 @@ def main() -> None:
         return
     if not shutil.which("zip"):
         sys.exit("bench/records.py needs `zip` (apt-get install zip)")
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     root = Path(tempfile.mkdtemp(prefix="records-bench-"))
     try:
         app = make_app(root)
@@ -261,7 +262,8 @@ def main() -> None:
             from portal.db import session
             from portal.records.models import SignedRecord
 
-            sample = list({r.pdf_sha256: (r.pdf_sha256, r.size) for r in session.scalars(select(SignedRecord))}.values())
+            records = session.scalars(select(SignedRecord))
+            sample = list({r.pdf_sha256: (r.pdf_sha256, r.size) for r in records}.values())
             sample = sample[:args.distinct]
             bench_export(app, root, sample, seeds)
         app.extensions["portal"].engine.dispose()

@@ -42,8 +42,10 @@ demo: migrate
 run: demo
 	@$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in one process, e.g. to debug a failure).
+PYTEST_WORKERS ?= auto
 test: install-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The rule sets live in pyproject.toml ([tool.ruff], [tool.mypy]).
 lint: install-test

@@ -1,4 +1,4 @@
-# Countersign: two commands. `make run` serves the demo school; `make test` runs the whole suite.
+# Countersign: `make run` serves the demo school; `make test` runs the whole suite; `make lint` checks the code.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -14,7 +14,7 @@ RUN_ENV := PORTAL_DATABASE_URI=$${PORTAL_DATABASE_URI:-sqlite:///$(CURDIR)/insta
 	PORTAL_SECURE_COOKIES=$${PORTAL_SECURE_COOKIES:-false} \
 	PORTAL_MAIL_BACKEND=$${PORTAL_MAIL_BACKEND:-log}
 
-.PHONY: run test install install-test demo migrate bench clean
+.PHONY: run test lint install install-test demo migrate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,15 @@ demo: migrate
 run: demo
 	@$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in one process, e.g. to debug a failure).
+PYTEST_WORKERS ?= auto
 test: install-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The rule sets live in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy portal
 
 bench: install-test
 	$(PY) bench/records.py

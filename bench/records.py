@@ -46,14 +46,19 @@ def make_app(root: Path):
 
 def seed(app, root: Path):
     from portal.db import Base, session
-    from portal.people.models import Person, PupilProfile, Role, SchoolClass, SchoolSettings
+    from portal.people.models import Person, PupilProfile, Role, SchoolClass
     from portal.policies.models import ConsentItem, Policy, PolicyVersion
     from portal.records.keys import init_keys
+    from portal.schools.isolation import set_school
+    from portal.schools.models import School
 
     Base.metadata.create_all(app.extensions["portal"].engine)
+    school = School(slug="bench", name="Bench Fictional School")
+    session.add(school)
+    session.commit()
+    set_school(session, school.id)  # every row below is the bench school's
     body = "\n\n".join(f"## Part {i}\n\n" + "We agree to use the school's devices and accounts with care. " * 12
                        for i in range(1, 9))
-    settings = SchoolSettings(name="Bench Fictional School")
     cls = SchoolClass(code="B1", name="Bench class", year_group=4)
     parent = Person(given_name="Bea", family_name="Benchley", email="bea@bench.example")
     parent.add_role(Role.PARENT)
@@ -63,11 +68,11 @@ def seed(app, root: Path):
     version = PolicyVersion(policy=policy, number=1, status="published", title=policy.title, body_md=body,
                             published_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
     version.consent_items.append(ConsentItem(key="photos", question="Photos on the website?", position=0))
-    session.add_all([settings, cls, parent, pupil, policy])
+    session.add_all([cls, parent, pupil, policy])
     session.flush()
     session.add(PupilProfile(person_id=pupil.id, year_group=4, date_of_birth=dt.date(2017, 3, 1), class_id=cls.id))
     session.commit()
-    init_keys(app.config["PORTAL_KEYS_DIR"], settings.name)
+    init_keys(app.config["PORTAL_KEYS_DIR"], school.name)
     return version.id, parent.id, pupil.id, hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -76,11 +81,13 @@ def new_signatures(n: int, version_id: int, parent_id: int, pupil_id: int, text_
     from sqlalchemy import insert, select
 
     from portal.db import session
+    from portal.schools.isolation import get_scope
     from portal.signatures.models import Signature
 
     first = (session.scalar(select(Signature.id).order_by(Signature.id.desc()).limit(1)) or 0) + 1
     at = dt.datetime(2026, 9, 15, 8, 0, tzinfo=dt.UTC)
-    rows = [dict(id=first + i, version_id=version_id, signer_id=parent_id, signer_role="parent",
+    school_id = get_scope(session).write
+    rows = [dict(id=first + i, school_id=school_id, version_id=version_id, signer_id=parent_id, signer_role="parent",
                  on_behalf_of_id=pupil_id, decision="signed", signed_name="Bea Benchley", text_sha256=text_sha,
                  signed_at=at, ip="192.0.2.7", user_agent="bench", method="online", academic_year=year)
             for i in range(n)]
@@ -137,9 +144,11 @@ def attach_records(sample: list[tuple[str, int]], ids: list[int]) -> None:
 
     from portal.db import session, utcnow
     from portal.records.models import SignedRecord
+    from portal.schools.isolation import get_scope
 
     now = utcnow()
-    rows = [dict(signature_id=sid, status="sealed", pdf_sha256=sample[i % len(sample)][0],
+    school_id = get_scope(session).write
+    rows = [dict(school_id=school_id, signature_id=sid, status="sealed", pdf_sha256=sample[i % len(sample)][0],
                  size=sample[i % len(sample)][1], seal_mode="B-B", created_at=now, sealed_at=now, attempts=1)
             for i, sid in enumerate(ids)]
     for start in range(0, len(rows), 2000):
@@ -157,6 +166,10 @@ def export_child(cfg: dict) -> None:
         from portal.records.archive import archive_store
         from portal.records.export import start_export, stream_export
         from portal.records.queries import RecordFilter
+        from portal.schools.context import only_school_id
+        from portal.schools.isolation import set_school
+
+        set_school(session, only_school_id())
 
         f = RecordFilter(academic_year=cfg["year"])
         head = start_export(f)
@@ -235,6 +248,7 @@ def main() -> None:
         return
     if not shutil.which("zip"):
         sys.exit("bench/records.py needs `zip` (apt-get install zip)")
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     root = Path(tempfile.mkdtemp(prefix="records-bench-"))
     try:
         app = make_app(root)
@@ -248,7 +262,8 @@ def main() -> None:
             from portal.db import session
             from portal.records.models import SignedRecord
 
-            sample = list({r.pdf_sha256: (r.pdf_sha256, r.size) for r in session.scalars(select(SignedRecord))}.values())
+            records = session.scalars(select(SignedRecord))
+            sample = list({r.pdf_sha256: (r.pdf_sha256, r.size) for r in records}.values())
             sample = sample[:args.distinct]
             bench_export(app, root, sample, seeds)
         app.extensions["portal"].engine.dispose()

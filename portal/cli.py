@@ -121,6 +121,7 @@ def audit_verify(school_slug: str | None) -> None:
     from portal.schools.models import School
 
     schools = session.scalars(select(School).order_by(School.id)).all()
+    chains: list[tuple[str, int | None]]
     if school_slug:
         schools = [s for s in schools if s.slug == school_slug]
         if not schools:
@@ -162,13 +163,3 @@ def policies_load_defaults() -> None:
     else:
         click.echo("The default policies are already loaded; nothing changed.")
 
-
-def main() -> None:
-    """``countersign`` console script: the same commands outside ``flask``."""
-    from flask.cli import FlaskGroup
-
-    from portal.app import create_app
-
-    group = FlaskGroup(create_app=lambda: create_app())
-    group.add_command(portal_cli)
-    group()

@@ -22,6 +22,9 @@ from tests.pg import PostgresServer, PostgresUnavailable
 from tests.smtp import SMTPServer
 
 BACKENDS = ("sqlite", "postgresql")
+#: The pytest-xdist worker running this process ("main" without xdist). Each worker has its own
+#: PostgreSQL server, SMTP server and temporary folder (session fixtures run once per worker).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def pytest_generate_tests(metafunc):
@@ -45,8 +48,8 @@ def _build_schema(url: str) -> None:
     (test_migrations.py checks that they lack nothing), then add the default school."""
     import uuid
 
-    from portal.db import Base
     import portal.models  # noqa: F401
+    from portal.db import Base
     from portal.migrate import upgrade
     from tests.schools import DEFAULT_SCHOOL_NAME, DEFAULT_SCHOOL_SLUG
 
@@ -67,7 +70,8 @@ def _build_schema(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def _tmp_root():
-    d = Path(tempfile.mkdtemp(prefix="portal-tests-"))
+    # One folder per pytest-xdist worker (and per run): worker names are gw0, gw1, ...
+    d = Path(tempfile.mkdtemp(prefix=f"portal-tests-{WORKER}-"))
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -124,7 +128,7 @@ def db_url(db_backend, request, _tmp_root):
     if isinstance(server, str):
         _unavailable(f"PostgreSQL: {server}")
     template = request.getfixturevalue("pg_template")
-    name = f"portal_test_{os.getpid()}_{next(_counter)}"
+    name = f"portal_test_{WORKER}_{os.getpid()}_{next(_counter)}"
     admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
@@ -240,5 +244,5 @@ def login_as(app):
     return _login
 
 
-from tests.factories import *  # noqa: E402,F401,F403  (factory fixtures)
 from tests.browser import _playwright, chromium, live_app, new_page, server  # noqa: E402,F401
+from tests.factories import *  # noqa: E402,F401,F403  (factory fixtures)

@@ -2,10 +2,12 @@
 
 pytest runs as root here, and PostgreSQL refuses to run as root, so initdb and pg_ctl run as
 the ``postgres`` user through ``runuser``. The data folder lives under /tmp and is removed
-at the end. The port is chosen below the ephemeral range to avoid TIME-WAIT clashes.
+at the end. The port is chosen below the ephemeral range to avoid TIME-WAIT clashes. Each pytest-xdist
+worker starts its own server (its own data folder, port and databases).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -58,21 +60,32 @@ class PostgresServer:
         try:
             _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                           "--no-sync", "-E", "UTF8", "--locale=C"])
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-o",
-                          f"-p {self.port} -k {self.dir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                          f"-c full_page_writes=off -c max_connections=200", "start"], timeout=60)
         except subprocess.CalledProcessError as exc:
-            log = (self.dir / "log").read_text() if (self.dir / "log").exists() else ""
-            raise PostgresUnavailable(f"could not start PostgreSQL: {exc.stderr}\n{log}") from exc
-        self.started = True
+            raise PostgresUnavailable(f"could not create a PostgreSQL cluster: {exc.stderr}") from exc
+        # Parallel test workers (pytest-xdist) each start a server; two may pick the same free port at
+        # once, so a port that is taken by the time the server binds it is replaced by another.
+        for attempt in range(5):
+            log = self.dir / f"log-{attempt}"
+            try:
+                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-w", "-o",
+                              f"-p {self.port} -k {self.dir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                              f"-c full_page_writes=off -c max_connections=200", "start"], timeout=60)
+            except subprocess.CalledProcessError as exc:
+                text = log.read_text() if log.exists() else ""
+                if "could not bind" in text or "already in use" in text:
+                    self.port = _free_port()
+                    continue
+                raise PostgresUnavailable(f"could not start PostgreSQL: {exc.stderr}\n{text}") from exc
+            self.started = True
+            return
+        raise PostgresUnavailable("no free port for PostgreSQL after 5 tries")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def stop(self) -> None:
         if self.started:
-            try:
-                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"], timeout=60)
-            except subprocess.CalledProcessError:
-                pass
+            with contextlib.suppress(subprocess.CalledProcessError):
+                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                             timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)

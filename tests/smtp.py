@@ -30,12 +30,22 @@ class _Handler:
 
 
 class SMTPServer:
+    """One per test session, so one per pytest-xdist worker: each has its own port and mailbox."""
+
     def __init__(self) -> None:
         self.handler = _Handler()
         self._port = _free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self._port)
 
     def start(self) -> None:
+        # A free port can be taken by another worker between choosing it and binding it: choose again.
+        for _ in range(4):
+            try:
+                self.controller.start()
+                return
+            except OSError:
+                self._port = _free_port()
+                self.controller = Controller(self.handler, hostname="127.0.0.1", port=self._port)
         self.controller.start()
 
     @property

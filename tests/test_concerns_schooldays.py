@@ -1,4 +1,4 @@
-"""School-day targets: weekends, bank holidays in England and the school's own closures are skipped."""
+"""School-day targets: weekends, bank holidays in England and Wales and the school's own closures are skipped."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,12 +8,14 @@ import pytest
 from portal.concerns import operations as ops
 from portal.concerns.models import SchoolClosure
 from portal.concerns.schooldays import (
-    ENGLAND_BANK_HOLIDAYS,
+    REGION,
     add_school_days,
+    bank_holidays_between,
     closed_days,
-    easter_sunday,
-    england_bank_holidays,
+    is_bank_holiday,
+    is_school_day,
     uk_today,
+    upcoming_bank_holidays,
 )
 from tests import concerns_helpers
 from tests.concerns_helpers import newest, raise_concern
@@ -23,11 +25,53 @@ cast = concerns_helpers.cast  # the fixture
 D = dt.date
 
 
-def test_the_shipped_bank_holidays_match_the_rules():
-    computed = england_bank_holidays(2025) | england_bank_holidays(2026) | england_bank_holidays(2027)
-    assert computed == ENGLAND_BANK_HOLIDAYS
-    assert len(ENGLAND_BANK_HOLIDAYS) == 24
-    assert easter_sunday(2026) == D(2026, 4, 5)
+#: The weekday bank holidays in England and Wales, 2025-2027, as published (substitute days included).
+PUBLISHED = {
+    D(2025, 1, 1), D(2025, 4, 18), D(2025, 4, 21), D(2025, 5, 5), D(2025, 5, 26), D(2025, 8, 25),
+    D(2025, 12, 25), D(2025, 12, 26),
+    D(2026, 1, 1), D(2026, 4, 3), D(2026, 4, 6), D(2026, 5, 4), D(2026, 5, 25), D(2026, 8, 31),
+    D(2026, 12, 25), D(2026, 12, 28),
+    D(2027, 1, 1), D(2027, 3, 26), D(2027, 3, 29), D(2027, 5, 3), D(2027, 5, 31), D(2027, 8, 30),
+    D(2027, 12, 27), D(2027, 12, 28),
+}
+
+
+def test_the_bank_holidays_are_the_published_ones():
+    found = bank_holidays_between(D(2025, 1, 1), D(2027, 12, 31))
+    assert set(found) == PUBLISHED
+    assert list(found) == sorted(found), "in date order"
+    assert found[D(2026, 12, 28)] == "Boxing Day (observed)"
+    # Boxing Day 2026 is a Saturday: not a school day anyway, and not listed as a day off.
+    assert not is_bank_holiday(D(2026, 12, 26)) and not is_school_day(D(2026, 12, 26), [])
+
+
+@pytest.mark.parametrize("day, name", [
+    (D(2023, 5, 8), "Coronation"),
+    (D(2022, 9, 19), "State Funeral"),
+    (D(2022, 6, 3), "Platinum Jubilee"),
+    (D(2020, 5, 8), "May Day"),  # moved from Monday 4 May for the 75th anniversary of VE Day
+])
+def test_one_off_bank_holidays_are_known(day, name):
+    assert is_bank_holiday(day)
+    assert name in bank_holidays_between(day, day)[day]
+    assert not is_school_day(day, [])
+
+
+def test_a_school_in_wales_has_the_same_bank_holidays():
+    import holidays
+
+    assert REGION == "ENG"
+    years = range(2000, 2051)
+    england = holidays.country_holidays("GB", subdiv="ENG", years=years)
+    wales = holidays.country_holidays("GB", subdiv="WLS", years=years)
+    assert dict(england) == dict(wales)
+    assert D(2020, 5, 4) not in england, "the moved May Day is not a holiday twice"
+
+
+def test_the_calendar_lists_a_year_of_bank_holidays():
+    ahead = upcoming_bank_holidays(D(2026, 11, 27))
+    assert list(ahead) == [D(2026, 12, 25), D(2026, 12, 28), D(2027, 1, 1), D(2027, 3, 26), D(2027, 3, 29),
+                           D(2027, 5, 3), D(2027, 5, 31), D(2027, 8, 30)]
 
 
 @pytest.mark.parametrize("start, days, expected, why", [
@@ -62,7 +106,7 @@ def test_closures_are_read_from_the_database(app, db):
 def test_targets_use_the_configured_school_days(app, db):
     db.add(SchoolClosure(first_day=D(2026, 12, 21), last_day=D(2027, 1, 1), label="Christmas holidays"))
     db.commit()
-    raised = dt.datetime(2026, 12, 18, 15, 0, tzinfo=dt.timezone.utc)
+    raised = dt.datetime(2026, 12, 18, 15, 0, tzinfo=dt.UTC)
     assert ops.targets_from(raised) == (D(2027, 1, 8), D(2027, 1, 22))
     app.config.update(PORTAL_CONCERN_ACK_DAYS=2, PORTAL_CONCERN_RESPONSE_DAYS=3)
     assert ops.targets_from(raised) == (D(2027, 1, 5), D(2027, 1, 6))
@@ -70,7 +114,7 @@ def test_targets_use_the_configured_school_days(app, db):
 
 def test_a_late_evening_in_british_summer_time_counts_as_the_next_day():
     # 23:30 UTC on 30 June is 00:30 on 1 July in London.
-    assert uk_today(dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.timezone.utc)) == D(2026, 7, 1)
+    assert uk_today(dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.UTC)) == D(2026, 7, 1)
 
 
 def test_a_new_concern_gets_school_day_targets(cast, login_as, db):
@@ -94,5 +138,7 @@ def test_closures_page_adds_and_removes_and_refuses_bad_dates(cast, login_as, db
     assert "February half term" in ok.get_data(as_text=True)
     closure = db.scalar(select(SchoolClosure))
     assert login_as(cast.teacher).get("/portal/concerns/calendar").status_code == 403
+    page = head.get("/portal/concerns/calendar").get_data(as_text=True)
+    assert page.count('class="list-inline-item"') == len(upcoming_bank_holidays(uk_today())) >= 8
     head.post(f"/portal/concerns/calendar/{closure.id}/delete")
     assert db.scalar(select(func.count()).select_from(SchoolClosure)) == 0

@@ -1,86 +1,55 @@
-"""School days: weekdays that are not bank holidays in England and not school closures.
+"""School days: weekdays that are not bank holidays in England and Wales and not school closures.
 
-Bank holidays in England for 2025-2027 are shipped below as plain data; :func:`england_bank_holidays`
-computes them from the rules (Easter, the May and August Mondays, substitute days) and a test
-checks the two agree. Term holidays and other closures are :class:`SchoolClosure` rows.
+Bank holidays come from the ``holidays`` package (England and Wales, substitute days and one-off holidays
+such as a coronation included; a new release of the package brings newly announced ones). Term holidays and
+other closures are the school's own :class:`SchoolClosure` rows.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+import holidays
 from sqlalchemy import select
 
 from portal.concerns.models import SchoolClosure
 from portal.db import session
 
-D = dt.date
-#: Bank holidays in England (and Wales), 2025-2027.
-ENGLAND_BANK_HOLIDAYS: frozenset[dt.date] = frozenset({
-    D(2025, 1, 1), D(2025, 4, 18), D(2025, 4, 21), D(2025, 5, 5), D(2025, 5, 26), D(2025, 8, 25),
-    D(2025, 12, 25), D(2025, 12, 26),
-    D(2026, 1, 1), D(2026, 4, 3), D(2026, 4, 6), D(2026, 5, 4), D(2026, 5, 25), D(2026, 8, 31),
-    D(2026, 12, 25), D(2026, 12, 28),
-    D(2027, 1, 1), D(2027, 3, 26), D(2027, 3, 29), D(2027, 5, 3), D(2027, 5, 31), D(2027, 8, 30),
-    D(2027, 12, 27), D(2027, 12, 28),
-})
+#: The ``holidays`` subdivision whose bank holidays count. England and Wales share one list (a test
+#: checks the package agrees), so a school in Wales needs nothing different; Scotland and Northern Ireland
+#: differ and are not supported.
+REGION = "ENG"
 
 UK = ZoneInfo("Europe/London")
 
 
-def easter_sunday(year: int) -> dt.date:
-    """Western Easter (the anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month = (h + m - 7 * n + 114) // 31
-    day = (h + m - 7 * n + 114) % 31 + 1
-    return dt.date(year, month, day)
+@functools.lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> Mapping[dt.date, str]:
+    """The year's bank holidays that fall on a weekday (a holiday on a weekend is moved to a weekday,
+    which the package lists as "... (observed)"), with their names."""
+    days = holidays.country_holidays("GB", subdiv=REGION, years=year)
+    return MappingProxyType({day: name for day, name in sorted(days.items()) if day.weekday() < 5})
 
 
-def _first_monday(year: int, month: int) -> dt.date:
-    d = dt.date(year, month, 1)
-    return d + dt.timedelta(days=(7 - d.weekday()) % 7)
+def bank_holidays_between(first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """The weekday bank holidays from *first* to *last* (both included), in date order, with their names."""
+    out: dict[dt.date, str] = {}
+    for year in range(first.year, last.year + 1):
+        out.update((day, name) for day, name in _bank_holidays(year).items() if first <= day <= last)
+    return out
 
 
-def _last_monday(year: int, month: int) -> dt.date:
-    d = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
-    return d - dt.timedelta(days=d.weekday())
-
-
-def england_bank_holidays(year: int) -> set[dt.date]:
-    """The usual rules (no one-off extra holidays such as coronations)."""
-    easter = easter_sunday(year)
-    out = {
-        easter - dt.timedelta(days=2),
-        easter + dt.timedelta(days=1),
-        _first_monday(year, 5),
-        _last_monday(year, 5),
-        _last_monday(year, 8),
-    }
-    new_year = dt.date(year, 1, 1)
-    out.add(new_year + dt.timedelta(days={5: 2, 6: 1}.get(new_year.weekday(), 0)))
-    christmas, boxing = dt.date(year, 12, 25), dt.date(year, 12, 26)
-    # A holiday on a weekend moves to the next weekday not already a holiday.
-    taken: set[dt.date] = set()
-    for day in (christmas, boxing):
-        d = day
-        while d.weekday() >= 5 or d in taken:
-            d += dt.timedelta(days=1)
-        taken.add(d)
-    return out | taken
+def upcoming_bank_holidays(today: dt.date, days: int = 365) -> dict[dt.date, str]:
+    """The weekday bank holidays from *today* to *days* days ahead, for the school's calendar page."""
+    return bank_holidays_between(today, today + dt.timedelta(days=days))
 
 
 def uk_today(now: dt.datetime | None = None) -> dt.date:
     """Today's date in the UK (school days follow the school's clock, not UTC)."""
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(UK).date()
+    return (now or dt.datetime.now(dt.UTC)).astimezone(UK).date()
 
 
 def closed_days(first: dt.date, last: dt.date) -> set[dt.date]:
@@ -97,23 +66,14 @@ def closed_days(first: dt.date, last: dt.date) -> set[dt.date]:
     return out
 
 
-SHIPPED_YEARS = range(2025, 2028)
-
-
-@functools.lru_cache(maxsize=32)
-def _rule_holidays(year: int) -> frozenset[dt.date]:
-    return frozenset(england_bank_holidays(year))
-
-
 def is_bank_holiday(day: dt.date) -> bool:
-    """From the shipped list for 2025-2027; other years follow the usual rules (one-off holidays
-    announced later are not known, so add them as closures)."""
-    if day.year in SHIPPED_YEARS:
-        return day in ENGLAND_BANK_HOLIDAYS
-    return day in _rule_holidays(day.year)
+    """Whether *day* is a weekday bank holiday in England and Wales (one announced after the installed
+    ``holidays`` release is not known: add it as a closure, or upgrade the package)."""
+    return day in _bank_holidays(day.year)
 
 
 def is_school_day(day: dt.date, closures: Iterable[dt.date] = ()) -> bool:
+    """A weekday that is neither a bank holiday nor one of *closures*."""
     return day.weekday() < 5 and not is_bank_holiday(day) and day not in set(closures)
 
 

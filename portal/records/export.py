@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,7 @@ def csv_safe_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _school_part(z: StreamingZip, f: RecordFilter, *, db: Session, store: ArchiveStore, batch: int,
-                 folder: str = "") -> Iterator[bytes]:
+                 folder: str = "") -> Generator[bytes, None, int]:
     """Yield one school's PDFs and manifest; returns the number of PDF files."""
     count = 0
     manifest = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115 - closed in finally

@@ -451,7 +451,7 @@ def share(concern_id: int):
 @bp.route("/calendar", methods=["GET", "POST"])
 @access(capabilities=["settings.manage"])
 def calendar():
-    from portal.concerns.schooldays import ENGLAND_BANK_HOLIDAYS
+    from portal.concerns.schooldays import upcoming_bank_holidays
 
     form = ClosureForm()
     if form.validate_on_submit():
@@ -466,7 +466,7 @@ def calendar():
         return redirect(url_for(".calendar"))
     closures = session.scalars(select(SchoolClosure).order_by(SchoolClosure.first_day)).all()
     today = uk_today()
-    holidays = sorted(d for d in ENGLAND_BANK_HOLIDAYS if d >= today)
+    holidays = list(upcoming_bank_holidays(today))
     return render_template("portal/concerns/calendar.html", form=form, closures=closures, holidays=holidays,
                            delete_form=DeleteForm()), 400 if form.errors else 200
 

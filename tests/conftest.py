@@ -194,6 +194,10 @@ def app_config(db_url, _smtp_server, tmp_path):
         "PORTAL_ARCHIVE_DIR": str(tmp_path / "archive"),
         "PORTAL_UPLOAD_DIR": str(tmp_path / "uploads"),
         "PORTAL_KEYS_DIR": str(tmp_path / "keys"),
+        # Jobs run where they are queued (Huey's immediate mode); tests of the queue itself
+        # (tests/test_jobs*.py) turn this off and run a real consumer on SQLite or Redis.
+        "PORTAL_JOBS_IMMEDIATE": True,
+        "PORTAL_JOBS_URL": f"sqlite:///{tmp_path / 'jobs.sqlite'}",
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,

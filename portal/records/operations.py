@@ -2,11 +2,13 @@
 
 Unlike most operations these commit: a record is made *after* the signature has committed,
 in its own transactions, so that nothing here can undo a signature. The receiver of
-``signature_committed`` catches every error and leaves a pending row with ``last_error``;
-``flask portal records repair`` (or opening the record) tries again. Everything is idempotent.
+``signature_committed`` writes a pending row and queues the ``records.seal`` job (see
+:mod:`portal.records.jobs`); if the queue cannot take it, the row stays pending and the periodic
+sweep (or ``flask portal records repair``) finishes it. Everything is idempotent.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -28,12 +30,12 @@ log = logging.getLogger("portal.records")
 
 
 def on_signature_committed(sender: Any, signature: Any = None, school: int | None = None, **_: Any) -> None:
-    """Receiver of :data:`portal.signals.signature_committed`: make the sealed PDF.
+    """Receiver of :data:`portal.signals.signature_committed`: queue the sealed PDF.
 
     Runs in a fresh application context (its own database session and transactions) and
-    never raises: the signature has already been committed and must stand. With
-    ``PORTAL_RECORDS_DEFERRED`` it only writes the pending row (a class of 30 closing at once
-    then costs the teacher no PDF rendering); ``flask portal records repair`` makes the PDFs.
+    never raises: the signature has already been committed and must stand. It writes the
+    pending record and hands ``records.seal`` to the queue; when the broker is down the record
+    simply stays pending (never queued) and the sweep queues it once the broker is back.
     """
     try:
         app = sender if isinstance(sender, Flask) else current_app._get_current_object()
@@ -43,12 +45,58 @@ def on_signature_committed(sender: Any, signature: Any = None, school: int | Non
             school_id = current_school_id(session)
         with app.app_context():
             set_school(session, school_id)
-            if app.config["PORTAL_RECORDS_DEFERRED"]:
-                _get_or_create_pending(signature_id)  # `records repair` (e.g. from cron) makes the PDF
-            else:
-                make_record(signature_id)
+            queue_seal(_get_or_create_pending(signature_id))
     except Exception:  # a failure here must never reach the signer
-        log.exception("signed record: could not make the record for a committed signature")
+        log.exception("signed record: could not queue the record of a committed signature")
+
+
+def queue_seal(record: SignedRecord) -> bool:
+    """Hand the sealing of *record* to the job queue (commits). False when the queue is down."""
+    from portal.jobs import QueueUnavailable, enqueue
+
+    record_id, school_id, signature_id = record.id, record.school_id, record.signature_id
+    _set_queued(record_id, utcnow())
+    try:
+        enqueue("records.seal", school_id=school_id, signature_id=signature_id)
+    except QueueUnavailable:
+        _set_queued(record_id, None)  # the sweep queues it when the broker is back
+        log.warning("signed record %s: the queue is unavailable; it stays pending", signature_id)
+        return False
+    return True
+
+
+def _set_queued(record_id: int, when: dt.datetime | None) -> None:
+    session.execute(update(SignedRecord).where(SignedRecord.id == record_id,
+                                               SignedRecord.status == RecordStatus.PENDING.value)
+                    .values(queued_at=when).execution_options(synchronize_session=False))
+    session.commit()
+
+
+def queue_pending(*, requeue_after: float | None = None, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Queue the sealing of every record of the session's school that waits without a job:
+    signatures with no record, pending records never queued, and pending records queued more
+    than *requeue_after* seconds ago (``PORTAL_JOBS_REQUEUE_AFTER``). Returns (queued, not queued)."""
+    now = now or utcnow()
+    if requeue_after is None:
+        requeue_after = float(current_app.config["PORTAL_JOBS_REQUEUE_AFTER"])
+    stale = now - dt.timedelta(seconds=requeue_after)
+    missing = list(session.scalars(
+        select(Signature.id).outerjoin(SignedRecord, SignedRecord.signature_id == Signature.id)
+        .where(SignedRecord.id.is_(None)).order_by(Signature.id)))
+    for signature_id in missing:
+        _get_or_create_pending(signature_id)
+    waiting = session.scalars(
+        select(SignedRecord).where(SignedRecord.status == RecordStatus.PENDING.value,
+                                   (SignedRecord.queued_at.is_(None)) | (SignedRecord.queued_at < stale))
+        .order_by(SignedRecord.id)).all()
+    queued = failed = 0
+    for record in waiting:
+        if queue_seal(record):
+            queued += 1
+        else:
+            failed += 1
+            break  # the broker is down: the rest wait for the next sweep
+    return queued, failed + (len(waiting) - queued - failed)
 
 
 def make_record(signature_id: int) -> SignedRecord | None:

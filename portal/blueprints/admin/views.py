@@ -67,7 +67,8 @@ def invite(person_id: int):
 
 
 _SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id", "academic_year_start_month",
-                    "academic_year_start_day", "official_channel", "helpline_contact")
+                    "academic_year_start_day", "official_channel", "helpline_contact", "reminder_first_days",
+                    "reminder_every_days", "reminder_max")
 
 
 _DESIGNATIONS = ("head_teacher_id", "dsl_id", "chair_of_governors_id")
@@ -147,4 +148,8 @@ def settings():
         session.commit()
         flash("Settings saved." if changed else "Nothing changed.", "success")
         return redirect(url_for(".settings"))
-    return render_template("portal/admin/settings.html", form=form), (400 if form.errors else 200)
+    cfg = current_app.config
+    defaults = (f"first after {cfg['PORTAL_REMINDER_FIRST_DAYS']} school days",
+                f"then every {cfg['PORTAL_REMINDER_EVERY_DAYS']}", f"at most {cfg['PORTAL_REMINDER_MAX']}")
+    return render_template("portal/admin/settings.html", form=form, reminder_defaults=defaults), \
+        (400 if form.errors else 200)

@@ -29,6 +29,8 @@ class Portal:
         self.engine: Any = None
         self.session: Any = None
         self.jobs: Any = None
+        #: The S3-compatible archive store built from PORTAL_ARCHIVE_STORE (made on first use).
+        self.archive: Any = None
         if app is not None:
             self.init_app(app)
 

@@ -246,3 +246,47 @@ def login_as(app):
 
 from tests.factories import *  # noqa: E402,F401,F403  (factory fixtures)
 from tests.browser import _playwright, chromium, live_app, new_page, server  # noqa: E402,F401
+
+
+# ---------------------------------------------------------------- Redis and S3 (started by the tests)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server on 127.0.0.1 for the session (tests may stop and start it again)."""
+    from tests.services import RedisServer, ServiceUnavailable
+
+    try:
+        server = RedisServer()
+        server.start()
+    except ServiceUnavailable as exc:
+        _unavailable(f"Redis: {exc}")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The running Redis, emptied before the test."""
+    import redis
+
+    if redis_server.proc is None:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3-compatible server on 127.0.0.1 for the session."""
+    from tests.services import S3Server, ServiceUnavailable
+
+    try:
+        server = S3Server()
+        server.start()
+    except ServiceUnavailable as exc:
+        _unavailable(f"S3 server: {exc}")
+    yield server
+    server.stop()

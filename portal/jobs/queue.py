@@ -65,8 +65,10 @@ class JobQueue:
         immediate = bool(cfg["PORTAL_JOBS_IMMEDIATE"])
         common: dict[str, Any] = {"results": False, "immediate": immediate, "utc": True}
         if url.startswith(("redis://", "rediss://", "unix://")):
-            huey: Huey = RedisHuey(name, url=url, socket_connect_timeout=3, socket_timeout=10,
-                                   health_check_interval=30, **common)
+            from redis import ConnectionPool
+
+            pool = ConnectionPool.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30)
+            huey: Huey = RedisHuey(name, connection_pool=pool, **common)
         elif url.startswith("sqlite:///"):
             path = Path(url[len("sqlite:///"):])
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -91,8 +91,10 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     page.get_by_label("I have read this policy and I agree to it").check()
     page.get_by_label("Type your full name").fill("robin  QUILLFEATHER")
     follow(page, page.get_by_role("button", name="Sign", exact=True))
-    page.wait_for_url("**/portal/policies/history")
+    page.wait_for_url("**/portal/policies/signatures/*")
     assert "Your signature has been recorded" in page.get_by_role("status").first.inner_text()
+    # The sealed copy (made by a job; here at once) is offered on the signature's page.
+    page.get_by_role("link", name="Download the sealed PDF").wait_for()
     assert_accessible(page)
 
     # 2. Countersign the Year 2 child's AUP (big text, icons, read aloud).
@@ -114,7 +116,8 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     page.get_by_label("I have read this policy and I agree to it").check()
     page.get_by_label("Type your full name").fill("Robin Quillfeather")
     follow(page, page.get_by_role("button", name="Sign", exact=True))
-    page.wait_for_url("**/portal/policies/history")
+    page.wait_for_url("**/portal/policies/signatures/*")
+    page.goto("/portal/policies/history")
     history = page.get_by_role("table").inner_text()
     assert "Pip Quillfeather" in history and "Countersigned online" in history
     follow(page, page.get_by_role("link", name=re.compile(re.escape(KS1_AUP))))

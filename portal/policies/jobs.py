@@ -41,7 +41,8 @@ def send_reminders(today: str | None = None) -> str:
     due = operations.reminders_due(day, first=first, every=every, most=most)
     if not due:
         return "nobody due"
-    result = operations.send_reminders(due, interval=SCHEDULED_GAP)
+    now = _morning(day) if today else None
+    result = operations.send_reminders(due, interval=SCHEDULED_GAP, now=now)
     session.commit()
     if result.failed:
         raise RetryLater(f"{len(result.failed)} reminder(s) not accepted by the mail server")
@@ -91,3 +92,10 @@ def send_class_summaries(today: str | None = None) -> str:
     if failed:
         raise RetryLater(f"{failed} summary email(s) not accepted by the mail server")
     return f"{sent} sent"
+
+
+def _morning(day: dt.date) -> dt.datetime:
+    """08:00 in the UK on *day*, as UTC (when a job is run for a given day)."""
+    from portal.concerns.schooldays import UK
+
+    return dt.datetime.combine(day, dt.time(8, 0), tzinfo=UK).astimezone(dt.timezone.utc)

@@ -36,3 +36,9 @@ class SettingsForm(FlaskForm):
     reminder_every_days = IntegerField("Then every (school days)", validators=[Optional(), NumberRange(1, 60)])
     reminder_max = IntegerField("At most (reminders in all; 0 for none)", validators=[Optional(), NumberRange(0, 20)])
     submit = SubmitField("Save settings")
+
+
+class RetryJobForm(FlaskForm):
+    """Queue a failed background job again (a button; CSRF only)."""
+
+    submit = SubmitField("Try again")

@@ -53,7 +53,7 @@ def failed_command(school_slug: str | None) -> None:
     with scope:
         rows = session.scalars(select(JobFailure).where(JobFailure.resolved_at.is_(None))
                                .order_by(JobFailure.failed_at, JobFailure.id)).all()
-        slugs = dict(session.execute(select(School.id, School.slug)).tuples().all())
+        slugs = {sid: slug for sid, slug in session.execute(select(School.id, School.slug))}
     if not rows:
         click.echo("No failed jobs.")
         return

@@ -169,3 +169,16 @@ class TestRedis:
         enqueue("tests.flaky", school_id=1, flag=str(flag))
         row = wait_for(lambda: db.expire_all() or db.scalar(select(JobFailure)), "the failure listing")
         assert row.attempts == 2
+
+
+def test_many_signatures_at_once_are_handed_over_in_one_job_and_all_sealed(app, db, make_signature, seal_keys,
+                                                                             consumer):
+    """A class closing: one transaction of pending records, one job that fans out to one seal each."""
+    from portal.signals import announce_signatures
+
+    sigs = [make_signature() for _ in range(3)]
+    with app.test_request_context("/portal/classroom/sessions/1/close", method="POST"):
+        announce_signatures(sigs)
+    records = [_record(db, s.id) for s in sigs]
+    assert all(r.status == "pending" and r.queued_at is not None for r in records)
+    wait_for(lambda: all(_record(db, s.id).is_sealed for s in sigs), "all three sealed records")

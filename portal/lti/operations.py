@@ -28,6 +28,7 @@ from portal.people.accounts import ensure_account
 from portal.people.models import Account, GuardianLink, Person, PupilProfile, Role, SchoolClass
 from portal.schools.isolation import all_schools
 from portal.schools.models import School
+from portal.signals import handles_batches
 
 log = logging.getLogger("portal.lti")
 
@@ -511,6 +512,7 @@ def unsent_scores(since: dt.datetime) -> list[tuple[int, int]]:
     return out
 
 
+@handles_batches
 def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None:
     """Receiver of :data:`portal.signals.signature_committed`: queue the scores (never raises)."""
     if signature is None or "portal" not in getattr(sender, "extensions", {}):
@@ -520,6 +522,22 @@ def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None
     except Exception:
         session.rollback()
         log.exception("Could not queue LTI scores for signature %s", getattr(signature, "id", "?"))
+
+
+def on_signatures_committed(sender: Any, signatures: list[Any] | None = None, **_: Any) -> None:
+    """Receiver of :data:`portal.signals.signatures_committed`: one look-up for all the signers."""
+    sigs = list(signatures or [])
+    if not sigs or "portal" not in getattr(sender, "extensions", {}):
+        return
+    try:
+        with_links = set(session.scalars(select(LtiGradeLink.person_id).where(
+            LtiGradeLink.person_id.in_({s.signer_id for s in sigs}))))
+        for sig in sigs:
+            if sig.signer_id in with_links:
+                queue_scores(sig)
+    except Exception:
+        session.rollback()
+        log.exception("Could not queue LTI scores for %s signatures", len(sigs))
 
 
 # ---------------------------------------------------------------- roster sync (NRPS)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from portal.signals import signature_committed
+from portal.signals import signature_committed, signatures_committed
 
 
 def init_app(app: Flask) -> None:
-    """Connect the signal receiver (idempotent; blinker keeps one connection per receiver)."""
-    from portal.records.operations import on_signature_committed
+    """Connect the signal receivers (idempotent; blinker keeps one connection per receiver)."""
+    from portal.records.operations import on_signature_committed, on_signatures_committed
 
     signature_committed.connect(on_signature_committed)
+    signatures_committed.connect(on_signatures_committed)

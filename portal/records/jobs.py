@@ -28,6 +28,20 @@ def seal(signature_id: int) -> str:
     return "sealed"
 
 
+@job("records.seal_many", retries=8)
+def seal_many(signature_ids: list[int]) -> str:
+    """Queue one ``records.seal`` per signature (a class closing hands over all of them at once;
+    the worker fans them out so that several workers can seal them side by side)."""
+    from portal.db import session
+    from portal.jobs import enqueue
+    from portal.schools.isolation import current_school_id
+
+    school_id = current_school_id(session)
+    for signature_id in signature_ids:
+        enqueue("records.seal", school_id=school_id, signature_id=int(signature_id))
+    return f"{len(signature_ids)} queued"
+
+
 @periodic("records.sweep", crontab(minute="*/5"))
 def sweep() -> str:
     """Every 5 minutes, in each school: queue the records that wait without a job (the broker

@@ -99,6 +99,7 @@ def seed(app, n_parents: int):
     which every pupil has agreed, and *n_parents* parents with their agreement outstanding."""
     from sqlalchemy import select
 
+    from portal.auth.passwords import hash_password
     from portal.classroom import operations as class_ops
     from portal.db import session
     from portal.demo import DEMO_PASSWORD, load_demo
@@ -106,7 +107,6 @@ def seed(app, n_parents: int):
     from portal.policies.queries import outstanding_for
     from portal.records.keys import init_keys, school_keys_dir
     from portal.schools.isolation import set_school
-    from portal.auth.passwords import hash_password
 
     school = load_demo()
     set_school(session, school.id)

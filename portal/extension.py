@@ -8,12 +8,11 @@ from flask import Flask, render_template
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import DEFAULTS
-from portal.jobs.queue import JobQueue
 from portal.db import make_engine, make_session_factory
+from portal.jobs.queue import JobQueue
 
 log = logging.getLogger("portal")
 

@@ -16,7 +16,6 @@ from portal.jobs.models import JobFailure, JobMark
 from portal.schools.isolation import school_scope
 
 
-
 def _scoped(school_id: Any):
     """Scope for a failure row: the job's school, or none for installation-wide jobs."""
     from portal.schools.isolation import all_schools

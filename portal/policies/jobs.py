@@ -98,4 +98,4 @@ def _morning(day: dt.date) -> dt.datetime:
     """08:00 in the UK on *day*, as UTC (when a job is run for a given day)."""
     from portal.concerns.schooldays import UK
 
-    return dt.datetime.combine(day, dt.time(8, 0), tzinfo=UK).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(8, 0), tzinfo=UK).astimezone(dt.UTC)

@@ -49,8 +49,8 @@ class S3Store(ArchiveStore):
             region_name=config.get("PORTAL_S3_REGION") or None,
             aws_access_key_id=config.get("PORTAL_S3_ACCESS_KEY_ID") or None,
             aws_secret_access_key=config.get("PORTAL_S3_SECRET_ACCESS_KEY") or None,
-            config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 3, "mode": "standard"},
-                          s3={"addressing_style": "path"}),
+            config=Config(connect_timeout=timeout, read_timeout=timeout, s3={"addressing_style": "path"},
+                          retries={"max_attempts": 3, "mode": "standard"}),
         )
         return cls(bucket, prefix, client=client, object_lock_days=int(config.get("PORTAL_S3_OBJECT_LOCK_DAYS") or 0))
 
@@ -99,7 +99,7 @@ class S3Store(ArchiveStore):
             return sha
         extra: dict[str, Any] = {}
         if self.object_lock_days > 0:
-            until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=self.object_lock_days)
+            until = dt.datetime.now(dt.UTC) + dt.timedelta(days=self.object_lock_days)
             extra = {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until}
         try:
             self.client.put_object(Bucket=self.bucket, Key=self.key(sha), Body=data, ContentType="application/pdf",

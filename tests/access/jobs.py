@@ -15,7 +15,8 @@ RULES = [
 def setup(world, db) -> None:
     from portal.jobs.models import JobFailure
 
-    world.job_failure = JobFailure(school_id=world.school.id, name="records.seal", arguments={"school_id": world.school.id, "signature_id": 0},
+    world.job_failure = JobFailure(school_id=world.school.id, name="records.seal",
+                                   arguments={"school_id": world.school.id, "signature_id": 0},
                                    error="ArchiveError: the object store did not keep it", attempts=9)
     db.add(world.job_failure)
     db.commit()

@@ -22,6 +22,8 @@ class JobFailure(SchoolOwned, Base):
 
     __tablename__ = "portal_job_failures"
     __school_optional__ = True
+    #: Operational state naming rows by id: not part of a school's export (see schools/transfer.py).
+    __transfer__ = False
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: The school the job worked for (empty for an installation-wide periodic job).
@@ -46,6 +48,7 @@ class JobMark(SchoolOwned, Base):
 
     __tablename__ = "portal_job_marks"
     __table_args__ = (UniqueConstraint("school_id", "key"),)
+    __transfer__ = False
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200))

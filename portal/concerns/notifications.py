@@ -5,7 +5,7 @@ from flask import url_for
 
 from portal.concerns.access import handlers_of
 from portal.concerns.models import Concern, Route
-from portal.mail import MailError, send_mail
+from portal.mail import MailError, send_later
 from portal.people.models import Person
 
 _FOOTER = ("\n\nFor privacy this email does not include what was written. Please sign in to read it.\n"
@@ -13,8 +13,10 @@ _FOOTER = ("\n\nFor privacy this email does not include what was written. Please
 
 
 def _send(to: list[str], subject: str, body: str) -> bool:
+    """Queue the message (the ``mail.send`` job retries it while the mail server is down); with
+    the queue down, send it now. False only when neither worked."""
     try:
-        send_mail(to, subject, body + _FOOTER)
+        send_later(to, subject, body + _FOOTER)
     except MailError:
         return False
     return True

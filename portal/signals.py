@@ -60,4 +60,8 @@ def _call(receiver: Callable[..., Any], app: Any, **kwargs: Any) -> None:
     try:
         receiver(app, **kwargs)
     except Exception:  # noqa: BLE001 - the signature is already safe; log and carry on
-        log.exception("a receiver of a committed signature failed")
+        if "signature" in kwargs:
+            log.exception("a receiver of signature_committed failed for signature %s",
+                          getattr(kwargs["signature"], "id", "?"))
+        else:
+            log.exception("a receiver of signatures_committed failed for %s signatures", len(kwargs["signatures"]))

@@ -39,8 +39,13 @@ demo: migrate
 	@$(RUN_ENV) $(VENV)/bin/flask portal keys init --if-missing
 	@$(RUN_ENV) $(VENV)/bin/flask portal records repair
 
+# The job worker (sealed PDFs, reminders...) runs in the background next to the web server, on the
+# embedded SQLite queue in instance/; it stops when `flask run` does.
 run: demo
-	@$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
+	@$(RUN_ENV) $(VENV)/bin/flask portal jobs worker >instance/worker.log 2>&1 & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "Job worker running (log: instance/worker.log)."; \
+	$(RUN_ENV) $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
 
 # pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in one process, e.g. to debug a failure).
 PYTEST_WORKERS ?= auto
@@ -54,6 +59,7 @@ lint: install-test
 
 bench: install-test
 	$(PY) bench/records.py
+	$(PY) bench/signing.py
 
 clean:
 	rm -rf $(VENV) instance dist build

@@ -20,8 +20,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for key, value in os.environ.items():
         if key.startswith("PORTAL_"):
             app.config[key] = _loads(value)
-    if os.environ.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    # SECRET_KEY, and the host name and scheme of links in emails that jobs send (no request there).
+    for key in ("SECRET_KEY", "SERVER_NAME", "PREFERRED_URL_SCHEME"):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
     if config:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from portal.jobs.cli import jobs_cli
 from portal.lti.cli import import_oneroster_command, lti_cli, oneroster_cli
 from portal.records.cli import keys_cli, records_cli
 from portal.schools.cli import one_school, schools_cli
@@ -23,6 +24,7 @@ portal_cli.add_command(oneroster_cli)
 portal_cli.add_command(keys_cli)
 portal_cli.add_command(records_cli)
 portal_cli.add_command(schools_cli)
+portal_cli.add_command(jobs_cli)
 
 
 def _url() -> str:

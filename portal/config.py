@@ -38,11 +38,20 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_MAX_ROSTER_BYTES": 5 * 1024 * 1024,
     #: Folder of the write-once archive of sealed PDFs.
     "PORTAL_ARCHIVE_DIR": "archive",
-    #: An ``portal.records.archive.ArchiveStore`` instance (e.g. S3-compatible) used instead of the folder.
+    #: Where sealed PDFs are kept instead of the folder: ``s3://bucket/prefix`` (S3-compatible object
+    #: storage through boto3, with the PORTAL_S3_* keys below) or an ``ArchiveStore`` instance.
     "PORTAL_ARCHIVE_STORE": None,
-    #: True: a new signature only gets a pending record; `flask portal records repair` (run it
-    #: from cron or a timer) or opening the record makes the sealed PDF. False: made at once.
-    "PORTAL_RECORDS_DEFERRED": False,
+    #: S3-compatible archive: endpoint (empty for AWS itself), region and credentials (empty: boto3's
+    #: own chain, e.g. an instance role or AWS_* environment variables).
+    "PORTAL_S3_ENDPOINT_URL": None,
+    "PORTAL_S3_REGION": "eu-west-2",
+    "PORTAL_S3_ACCESS_KEY_ID": None,
+    "PORTAL_S3_SECRET_ACCESS_KEY": None,
+    #: Days each sealed PDF is locked against deletion (S3 Object Lock, compliance mode) where the
+    #: bucket has Object Lock on; 0 = no retention date is set.
+    "PORTAL_S3_OBJECT_LOCK_DAYS": 0,
+    #: Seconds to wait for the object store (connect and read).
+    "PORTAL_S3_TIMEOUT": 10,
     #: Largest PDF accepted on the auditor's verification page (bytes).
     "PORTAL_RECORDS_MAX_VERIFY_BYTES": 10 * 1024 * 1024,
     #: RFC 3161 time-stamping authority; when set, seals are PAdES B-T instead of B-B.
@@ -74,9 +83,34 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_LTI_IFRAME_COOKIES": False,
     #: LTI 1.3: seconds before a call to the LMS (keys, tokens, scores, members) gives up.
     "PORTAL_LTI_HTTP_TIMEOUT": 10,
-    #: LTI 1.3: attempts at posting a score before the job is marked failed.
-    "PORTAL_LTI_SCORE_MAX_ATTEMPTS": 10,
     #: OneRoster import: largest zip or CSV file accepted, and largest total after unzipping (bytes).
     "PORTAL_MAX_ONEROSTER_BYTES": 20 * 1024 * 1024,
     "PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES": 100 * 1024 * 1024,
+    #: Background jobs (Huey). The broker: ``sqlite:///PATH`` (default: ``portal-jobs.sqlite`` in the
+    #: app's instance folder, no service to run) or ``redis://HOST:PORT/DB`` for several hosts.
+    "PORTAL_JOBS_URL": None,
+    #: Name of the queue in the broker (installations sharing one Redis need different names).
+    "PORTAL_JOBS_NAME": "countersign",
+    #: True: run each job at once where it is queued, in the web process (tests and tiny demos only).
+    "PORTAL_JOBS_IMMEDIATE": False,
+    #: Worker threads of `flask portal jobs worker`.
+    "PORTAL_JOBS_WORKERS": 2,
+    #: Seconds before a failed job's first retry; each later retry waits PORTAL_JOBS_RETRY_BACKOFF times longer.
+    "PORTAL_JOBS_RETRY_DELAY": 60,
+    "PORTAL_JOBS_RETRY_BACKOFF": 2.0,
+    #: The sweep queues again a record still pending this many seconds after it was last queued
+    #: (a job lost with a crashed broker or worker); never-queued records are queued at once.
+    "PORTAL_JOBS_REQUEUE_AFTER": 3600,
+    #: Automatic reminders to sign (school defaults; each school can change them in its settings):
+    #: the first after this many school days, then every PORTAL_REMINDER_EVERY_DAYS school days, at most
+    #: PORTAL_REMINDER_MAX in all. Nothing is sent on a weekend, bank holiday or school closure.
+    "PORTAL_REMINDER_FIRST_DAYS": 5,
+    "PORTAL_REMINDER_EVERY_DAYS": 5,
+    "PORTAL_REMINDER_MAX": 3,
+    #: Overdue concerns: the handler is emailed when a target is missed; after this many further
+    #: school days the Head Teacher (or, for concerns the Head may not see, the chair) is emailed too.
+    "PORTAL_CONCERN_ESCALATE_DAYS": 3,
+    #: Number of trusted reverse proxies in front of the app (Werkzeug ProxyFix: X-Forwarded-For,
+    #: -Proto and -Host); 0 trusts none. Sign-in limits then count the client's own address.
+    "PORTAL_PROXY_FIX": 0,
 }

@@ -8,9 +8,11 @@ from flask import Flask, render_template
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import DEFAULTS
 from portal.db import make_engine, make_session_factory
+from portal.jobs.queue import JobQueue
 
 log = logging.getLogger("portal")
 
@@ -25,6 +27,9 @@ class Portal:
     def __init__(self, app: Flask | None = None) -> None:
         self.engine: Any = None
         self.session: Any = None
+        self.jobs: Any = None
+        #: The S3-compatible archive store built from PORTAL_ARCHIVE_STORE (made on first use).
+        self.archive: Any = None
         if app is not None:
             self.init_app(app)
 
@@ -45,7 +50,12 @@ class Portal:
 
         self.engine = make_engine(app.config["PORTAL_DATABASE_URI"])
         self.session = make_session_factory(self.engine)
+        self.jobs = JobQueue(app)
         app.extensions["portal"] = self
+        hops = int(app.config["PORTAL_PROXY_FIX"] or 0)
+        if hops > 0:
+            # The client's address (sign-in limits, audit) and scheme come from the proxies' headers.
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:

@@ -12,6 +12,8 @@ from email.utils import make_msgid
 
 from flask import current_app
 
+from portal.jobs.registry import job
+
 log = logging.getLogger("portal.mail")
 
 
@@ -49,3 +51,42 @@ def send_mail(to: str | list[str], subject: str, body: str) -> None:
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("mail not sent (%s): %s", type(exc).__name__, subject)
         raise MailError(str(exc)) from exc
+
+
+def send_later(to: str | list[str], subject: str, body: str, *, key: str | None = None) -> None:
+    """Queue a message (the ``mail.send`` job, retried with backoff); with the queue down,
+    send it now. *key*, when given, makes it idempotent: a message whose key is marked done is
+    not sent again.
+
+    :raises MailError: the queue is down and the SMTP server refused too.
+    """
+    from portal.db import session
+    from portal.jobs import QueueUnavailable, enqueue
+    from portal.schools.isolation import current_school_id
+
+    recipients = [to] if isinstance(to, str) else [r for r in to if r]
+    if not recipients:
+        return
+    try:
+        enqueue("mail.send", school_id=current_school_id(session), to=recipients, subject=subject, body=body,
+                key=key)
+    except QueueUnavailable:
+        send_mail(recipients, subject, body)
+
+
+@job("mail.send", retries=6, needs_school=False)
+def send_job(to: list[str], subject: str, body: str, key: str | None = None) -> str:
+    """Send one queued message (idempotent when it has a key)."""
+    from portal.db import session
+    from portal.jobs.operations import is_done, mark_done
+    from portal.schools.isolation import current_school_id
+
+    if current_school_id(session) is None:
+        key = None  # done-marks belong to a school
+    if key and is_done(key):
+        return "already sent"
+    send_mail(to, subject, body)  # MailError: retried
+    if key:
+        mark_done(key)
+        session.commit()
+    return "sent"

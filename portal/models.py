@@ -4,6 +4,7 @@ from portal.classroom import models as _classroom  # noqa: F401
 from portal.concerns import models as _concerns  # noqa: F401
 from portal.db import Base
 from portal.incidents import models as _incidents  # noqa: F401
+from portal.jobs import models as _jobs  # noqa: F401
 from portal.links import models as _links  # noqa: F401
 from portal.lti import models as _lti  # noqa: F401
 from portal.people import models as _people  # noqa: F401

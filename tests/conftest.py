@@ -198,6 +198,10 @@ def app_config(db_url, _smtp_server, tmp_path):
         "PORTAL_ARCHIVE_DIR": str(tmp_path / "archive"),
         "PORTAL_UPLOAD_DIR": str(tmp_path / "uploads"),
         "PORTAL_KEYS_DIR": str(tmp_path / "keys"),
+        # Jobs run where they are queued (Huey's immediate mode); tests of the queue itself
+        # (tests/test_jobs*.py) turn this off and run a real consumer on SQLite or Redis.
+        "PORTAL_JOBS_IMMEDIATE": True,
+        "PORTAL_JOBS_URL": f"sqlite:///{tmp_path / 'jobs.sqlite'}",
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
@@ -245,4 +249,50 @@ def login_as(app):
 
 
 from tests.browser import _playwright, chromium, live_app, new_page, server  # noqa: E402,F401
+
+
+# ---------------------------------------------------------------- Redis and S3 (started by the tests)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server on 127.0.0.1 for the session (tests may stop and start it again)."""
+    from tests.services import RedisServer, ServiceUnavailable
+
+    try:
+        server = RedisServer()
+        server.start()
+    except ServiceUnavailable as exc:
+        _unavailable(f"Redis: {exc}")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The running Redis, emptied before the test."""
+    import redis
+
+    if redis_server.proc is None:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3-compatible server on 127.0.0.1 for the session."""
+    from tests.services import S3Server, ServiceUnavailable
+
+    try:
+        server = S3Server()
+        server.start()
+    except ServiceUnavailable as exc:
+        _unavailable(f"S3 server: {exc}")
+    yield server
+    server.stop()
+
+
 from tests.factories import *  # noqa: E402,F401,F403  (factory fixtures)

@@ -13,7 +13,8 @@ import requests
 from sqlalchemy import select
 
 from portal.db import session
-from portal.lti.models import LtiContext, LtiGradeLink, LtiIdentity, LtiScoreJob
+from portal.jobs.models import JobMark
+from portal.lti.models import LtiContext, LtiGradeLink, LtiIdentity
 from portal.people.models import (
     ClassTeacher,
     GuardianLink,
@@ -393,25 +394,35 @@ def test_signing_posts_a_score_with_a_bearer_token_and_retries_failures(live_app
     assert score["activityProgress"] == "Completed" and score["gradingProgress"] == "FullyGraded"
     assert lms.tokens_issued == 1 and lms.refused_bearer == 0
 
-    # The LMS is down: the signature stays, the score waits in the queue.
+    # The LMS is down: the signature stays, the job fails (and would be retried with backoff);
+    # no done-mark is written, so the hourly sweep queues the score again.
     lms.fail_scores = True
     other_version, _ = _published_version_2(live_app)
     with _db(live_app):
         session.get(LtiGradeLink, link.id).version_id = None  # a link for any policy
         session.commit()
     sig_id = _sign(live_app, person.id, other_version)
+    key = f"lti-score:{link.id}:{sig_id}"
     with _db(live_app):
         from portal.signatures.models import Signature
 
         assert session.get(Signature, sig_id) is not None
-        job = session.scalar(select(LtiScoreJob).where(LtiScoreJob.signature_id == sig_id))
-        assert (job.status, job.attempts, job.last_error) == ("pending", 1, "HTTP 503")
+        assert session.scalar(select(JobMark).where(JobMark.key == key)) is None
+    assert len(lms.scores) == 1
     lms.fail_scores = False
-    result = live_app.test_cli_runner().invoke(args=["portal", "lti", "retry-scores"])
-    assert result.exit_code == 0 and "1 score(s) sent" in result.output
+    result = live_app.test_cli_runner().invoke(args=["portal", "jobs", "run", "lti.sweep"])
+    assert result.exit_code == 0 and "1 queued" in result.output, result.output
     assert len(lms.scores) == 2
     with _db(live_app):
-        assert session.scalar(select(LtiScoreJob).where(LtiScoreJob.signature_id == sig_id)).status == "sent"
+        assert session.scalar(select(JobMark).where(JobMark.key == key)) is not None
+    # Idempotent: a second sweep finds nothing to post, and posting the job again posts nothing.
+    result = live_app.test_cli_runner().invoke(args=["portal", "jobs", "run", "lti.sweep"])
+    assert "0 queued" in result.output
+    with _db(live_app):
+        from portal.jobs import enqueue
+
+        enqueue("lti.post_score", school_id=1, grade_link_id=link.id, signature_id=sig_id)
+    assert len(lms.scores) == 2
 
 
 def _published_version_2(live_app):
@@ -544,7 +555,7 @@ def test_signatures_without_an_lti_launch_post_nothing(live_app, lms, http):
     _sign(live_app, pid, version_id)
     assert lms.scores == [] and lms.tokens_issued == 0
     with _db(live_app):
-        assert session.scalar(select(LtiScoreJob)) is None
+        assert session.scalar(select(JobMark)) is None
 
 
 def test_admins_auditors_and_delegates_cannot_be_opened_and_parents_gain_no_staff_role(live_app, lms, http):

@@ -132,13 +132,14 @@ def test_the_signal_from_inside_a_request_leaves_the_request_session_alone(app, 
     assert record.is_sealed and record.attempts == 1
 
 
-def test_deferred_mode_only_queues_and_repair_makes_the_pdfs(app, db, make_signature, seal_keys):
-    app.config["PORTAL_RECORDS_DEFERRED"] = True
+def test_with_the_queue_down_records_stay_pending_and_repair_makes_the_pdfs(app, db, make_signature, seal_keys):
+    """The broker is unreachable: the signature and a pending, never-queued record are kept."""
+    app.config.update(PORTAL_JOBS_IMMEDIATE=False, PORTAL_JOBS_URL="redis://127.0.0.1:9/0")
     sigs = [make_signature() for _ in range(2)]
     for sig in sigs:
         signature_committed.send(app, signature=sig)
     records = list(db.scalars(select(SignedRecord).order_by(SignedRecord.id)))
-    assert [(r.status, r.attempts) for r in records] == [("pending", 0), ("pending", 0)]
+    assert [(r.status, r.attempts, r.queued_at) for r in records] == [("pending", 0, None), ("pending", 0, None)]
     result = app.test_cli_runner().invoke(args=["portal", "records", "repair"])
     assert "Records made: 2. Still failing: 0." in result.output
     db.expire_all()

@@ -5,7 +5,7 @@ from flask import url_for
 
 from portal.concerns.access import handlers_of
 from portal.concerns.models import Concern, Route
-from portal.mail import MailError, send_mail
+from portal.mail import MailError, send_later
 from portal.people.models import Person
 
 _FOOTER = ("\n\nFor privacy this email does not include what was written. Please sign in to read it.\n"
@@ -13,8 +13,10 @@ _FOOTER = ("\n\nFor privacy this email does not include what was written. Please
 
 
 def _send(to: list[str], subject: str, body: str) -> bool:
+    """Queue the message (the ``mail.send`` job retries it while the mail server is down); with
+    the queue down, send it now. False only when neither worked."""
     try:
-        send_mail(to, subject, body + _FOOTER)
+        send_later(to, subject, body + _FOOTER)
     except MailError:
         return False
     return True
@@ -72,3 +74,56 @@ def assigned(concern: Concern, assignee: Person) -> bool:
         return True
     return _send([assignee.email], f"A concern has been given to you ({concern.reference})",
                  f"You are now looking after a parent's concern.\nRead it here: {_staff_link(concern)}")
+
+
+def overdue_emails(today, escalate_after: int) -> list[tuple[str, list[str], str, str]]:
+    """(done-mark key, recipients, subject, body) of the overdue emails due *today*.
+
+    A missed acknowledgement or response target goes to the concern's handlers (its assignee
+    when it has one). When it is still missed *escalate_after* school days later it goes to
+    the Head Teacher too, or to the chair of governors when the Head may not read the concern
+    (it is about the Head) or was the one emailed already.
+    """
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from portal.concerns.models import OPEN_STATUSES, Status
+    from portal.concerns.schooldays import add_school_days, closed_days
+    from portal.db import session
+    from portal.schools.models import School
+
+    out: list[tuple[str, list[str], str, str]] = []
+    school = School.get()
+    closures = closed_days(today - dt.timedelta(days=400), today + dt.timedelta(days=30))
+    rows = session.scalars(select(Concern).where(Concern.status.in_([s.value for s in OPEN_STATUSES]))
+                           .order_by(Concern.id)).all()
+    for c in rows:
+        if c.status_enum == Status.NEW and today > c.ack_due:
+            kind, due, what = "ack", c.ack_due, "acknowledged"
+        elif today > c.response_due:
+            kind, due, what = "response", c.response_due, "answered in full"
+        else:
+            continue
+        handlers = handlers_of(c)
+        people = [p for p in handlers if p.id == c.assignee_id] or handlers
+        base = f"concern-overdue:{c.id}:{kind}:{due.isoformat()}"
+        subject = f"Overdue: concern {c.reference}"
+        out.append((f"{base}:handlers", [p.email for p in people if p.email], subject,
+                    f"Concern {c.reference} should have been {what} by {due:%A %d %B %Y}.\n"
+                    f"Please deal with it now: {_staff_link(c)}" + _FOOTER))
+        if add_school_days(due, escalate_after, closures) > today or school is None:
+            continue
+        head = school.head_teacher
+        about_head = c.route == Route.CHAIR.value or (head is not None and c.about_person_id == head.id)
+        if head is not None and head.active and not about_head and {p.id for p in people} != {head.id}:
+            senior, role = head, "Head Teacher"
+        else:
+            senior, role = school.chair_of_governors, "chair of governors"
+        if senior is None or not senior.email:
+            continue
+        out.append((f"{base}:senior", [senior.email], f"Still overdue: concern {c.reference}",
+                    f"Dear {senior.full_name},\n\nYou are told as {role}: concern {c.reference} should have been "
+                    f"{what} by {due:%A %d %B %Y} and still has not been, {escalate_after} school days later.\n"
+                    f"Please check that it is being handled: {_staff_link(c)}" + _FOOTER))
+    return out

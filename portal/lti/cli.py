@@ -145,26 +145,6 @@ def remove_command(registration_id: int) -> None:
     click.echo(f"Removed {row.name}.")
 
 
-@lti_cli.command("retry-scores")
-@each_school
-def retry_scores_command(schools: list) -> None:
-    """Post the scores that could not be sent yet (run it from cron, e.g. every 15 minutes)."""
-    from portal.db import session
-    from portal.lti.operations import pending_jobs, send_score
-    from portal.schools.isolation import school_scope
-
-    sent = failed = 0
-    for school in schools:
-        with school_scope(session, school.id):
-            for job in pending_jobs():
-                if send_score(job):
-                    sent += 1
-                else:
-                    failed += 1
-                session.commit()
-    click.echo(f"{sent} score(s) sent, {failed} still waiting or failed.")
-
-
 def _parse_orgs(org_map: tuple[str, ...]) -> dict[str, str]:
     explicit = {}
     for item in org_map:

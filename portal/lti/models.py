@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -181,23 +181,3 @@ class LtiGradeLink(SchoolOwned, Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     registration: Mapped[LtiRegistration] = relationship()
-
-
-class LtiScoreJob(SchoolOwned, Base):
-    """A score waiting to be (or already) posted to the LMS; retried by ``flask portal lti retry-scores``."""
-
-    __tablename__ = "portal_lti_score_jobs"
-    __table_args__ = (UniqueConstraint("grade_link_id", "signature_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    grade_link_id: Mapped[int] = mapped_column(ForeignKey("portal_lti_grade_links.id", ondelete="CASCADE"))
-    signature_id: Mapped[int] = mapped_column(ForeignKey("portal_signatures.id"), index=True)
-    #: ``pending``, ``sent`` or ``failed`` (gave up after PORTAL_LTI_SCORE_MAX_ATTEMPTS).
-    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    #: Short reason of the last failure (HTTP status or error class; never personal data).
-    last_error: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-    grade_link: Mapped[LtiGradeLink] = relationship()

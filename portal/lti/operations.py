@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,12 +23,12 @@ from portal.lti.models import (
     LtiMentorLink,
     LtiNonce,
     LtiRegistration,
-    LtiScoreJob,
 )
 from portal.people.accounts import ensure_account
 from portal.people.models import Account, GuardianLink, Person, PupilProfile, Role, SchoolClass
 from portal.schools.isolation import all_schools
 from portal.schools.models import School
+from portal.signals import handles_batches
 
 log = logging.getLogger("portal.lti")
 
@@ -636,93 +635,134 @@ def record_grade_link(reg: LtiRegistration, person: Person, claims: dict[str, An
 # ---------------------------------------------------------------- grade passback (AGS)
 
 
-def queue_scores(signature: Any) -> list[LtiScoreJob]:
-    """Score jobs for a committed signature: one per grade link of the signer for that version
-    (links without a version count for any signature made by that person)."""
+def grade_links_for(signature: Any) -> list[LtiGradeLink]:
+    """The grade links a committed signature scores on: the signer's links for that version
+    (links without a version count for any signature the person makes). None for a decline."""
     from portal.signatures.models import Decision
 
     if signature.decision != Decision.SIGNED.value:
         return []
-    links = session.scalars(select(LtiGradeLink).where(LtiGradeLink.person_id == signature.signer_id)).all()
-    jobs = []
-    for link in links:
-        if link.version_id is not None and link.version_id != signature.version_id:
-            continue
-        exists = session.scalar(
-            select(LtiScoreJob).where(
-                LtiScoreJob.grade_link_id == link.id, LtiScoreJob.signature_id == signature.id
-            )
-        )
-        if exists is None:
-            job = LtiScoreJob(grade_link_id=link.id, signature_id=signature.id)
-            session.add(job)
-            jobs.append(job)
-    session.flush()
-    return jobs
+    links = session.scalars(select(LtiGradeLink).where(LtiGradeLink.person_id == signature.signer_id)
+                            .order_by(LtiGradeLink.id)).all()
+    return [link for link in links if link.version_id is None or link.version_id == signature.version_id]
 
 
-def send_score(job: LtiScoreJob) -> bool:
-    """Post 1/1 for *job* to the LMS line item. Never raises; records the outcome (flush)."""
+def score_key(link_id: int, signature_id: int) -> str:
+    """The done-mark of one posted score (see :mod:`portal.jobs.models`)."""
+    return f"lti-score:{link_id}:{signature_id}"
+
+
+def post_score(link: LtiGradeLink, signature: Any) -> None:
+    """Post 1/1 for *signature* to the LMS line item of *link* (the score's timestamp is the
+    signature's, so posting it again changes nothing at the LMS).
+
+    :raises Exception: the LMS refused or could not be reached (the job retries).
+    """
     from pylti1p3.assignments_grades import AssignmentsGradesService
     from pylti1p3.grade import Grade
 
     from portal.lti.tool import service_connector
+
+    ags = AssignmentsGradesService(
+        service_connector(link.registration), {"scope": link.scopes, "lineitem": link.lineitem_url}
+    )
+    grade = (
+        Grade()
+        .set_score_given(1)
+        .set_score_maximum(1)
+        .set_activity_progress("Completed")
+        .set_grading_progress("FullyGraded")
+        .set_user_id(link.sub)
+        .set_timestamp(signature.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00")
+    )
+    ags.put_grade(grade)
+
+
+def send_score(link_id: int, signature_id: int) -> str:
+    """Post one score unless it has been posted; record it (flush). Returns what happened.
+
+    :raises Exception: the LMS refused or could not be reached.
+    """
+    from portal.jobs.operations import is_done, mark_done
     from portal.signatures.models import Signature
 
-    link = job.grade_link
-    job.attempts += 1
+    key = score_key(link_id, signature_id)
+    if is_done(key):
+        return "already sent"
+    link = session.get(LtiGradeLink, link_id)
+    signature = session.get(Signature, signature_id)
+    if link is None or signature is None:
+        return "gone"
     try:
-        signature = session.get(Signature, job.signature_id)
-        ags = AssignmentsGradesService(
-            service_connector(link.registration), {"scope": link.scopes, "lineitem": link.lineitem_url}
-        )
-        grade = (
-            Grade()
-            .set_score_given(1)
-            .set_score_maximum(1)
-            .set_activity_progress("Completed")
-            .set_grading_progress("FullyGraded")
-            .set_user_id(link.sub)
-            .set_timestamp(signature.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00")
-        )
-        ags.put_grade(grade)
-    except Exception as exc:  # noqa: BLE001 - an LMS failure must never surface to the signer
+        post_score(link, signature)
+    except Exception as exc:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None)
-        job.last_error = (f"HTTP {status}" if status else type(exc).__name__)[:300]
-        if job.attempts >= current_app.config["PORTAL_LTI_SCORE_MAX_ATTEMPTS"]:
-            job.status = "failed"
-        log.warning("LTI score job %s failed (attempt %s): %s", job.id, job.attempts, job.last_error)
-        session.flush()
-        return False
-    job.status, job.sent_at, job.last_error = "sent", utcnow(), None
-    audit.record("lti.score_sent", target=job, signature=job.signature_id, registration=link.registration_id)
-    return True
+        log.warning("LTI score %s not posted: %s", key, f"HTTP {status}" if status else type(exc).__name__)
+        raise
+    mark_done(key)
+    audit.record("lti.score_sent", target=link, signature=signature_id, registration=link.registration_id)
+    return "sent"
 
 
-def pending_jobs() -> list[LtiScoreJob]:
-    return list(
-        session.scalars(select(LtiScoreJob).where(LtiScoreJob.status == "pending").order_by(LtiScoreJob.id))
-    )
+def queue_scores(signature: Any) -> int:
+    """Queue ``lti.post_score`` for each grade link of a committed signature. Returns how many
+    were queued; with the broker down none are, and the hourly ``lti.sweep`` queues them later."""
+    from portal.jobs import QueueUnavailable, enqueue
+
+    queued = 0
+    for link in grade_links_for(signature):
+        try:
+            enqueue("lti.post_score", school_id=signature.school_id, grade_link_id=link.id,
+                    signature_id=signature.id)
+        except QueueUnavailable:
+            break
+        queued += 1
+    return queued
 
 
+def unsent_scores(since: dt.datetime) -> list[tuple[int, int]]:
+    """(grade link id, signature id) of signatures made since *since* whose score is not marked sent."""
+    from portal.jobs.operations import is_done
+    from portal.signatures.models import Signature
+
+    out = []
+    signer_ids = select(LtiGradeLink.person_id)
+    for sig in session.scalars(select(Signature).where(Signature.signed_at >= since,
+                                                       Signature.signer_id.in_(signer_ids))
+                               .order_by(Signature.id)):
+        for link in grade_links_for(sig):
+            if not is_done(score_key(link.id, sig.id)):
+                out.append((link.id, sig.id))
+    return out
+
+
+@handles_batches
 def on_signature_committed(sender: Any, signature: Any = None, **_: Any) -> None:
-    """Receiver of :data:`portal.signals.signature_committed`: queue, commit, then try to post.
-
-    Runs its own transactions after the signature is committed; a failure is logged and left
-    in the queue for ``flask portal lti retry-scores``.
-    """
+    """Receiver of :data:`portal.signals.signature_committed`: queue the scores (never raises)."""
     if signature is None or "portal" not in getattr(sender, "extensions", {}):
         return
     try:
-        jobs = queue_scores(signature)
-        session.commit()
-        for job in jobs:
-            send_score(job)
-            session.commit()
+        queue_scores(signature)
     except Exception:
         session.rollback()
-        log.exception("Could not queue or send LTI scores for signature %s", getattr(signature, "id", "?"))
+        log.exception("Could not queue LTI scores for signature %s", getattr(signature, "id", "?"))
+
+
+def on_signatures_committed(sender: Any, signatures: list[Any] | None = None, **_: Any) -> None:
+    """Receiver of :data:`portal.signals.signatures_committed`: one look-up for all the signers."""
+    sigs = list(signatures or [])
+    if not sigs or "portal" not in getattr(sender, "extensions", {}):
+        return
+    try:
+        with_links = set(session.scalars(select(LtiGradeLink.person_id).where(
+            LtiGradeLink.person_id.in_({s.signer_id for s in sigs}))))
+        for sig in sigs:
+            if sig.signer_id in with_links:
+                queue_scores(sig)
+    except Exception:
+        session.rollback()
+        log.exception("Could not queue LTI scores for %s signatures", len(sigs))
 
 
 # ---------------------------------------------------------------- roster sync (NRPS)
@@ -745,7 +785,7 @@ class SyncSummary:
         return text
 
 
-def sync_context(ctx: LtiContext, *, actor: Person) -> SyncSummary:
+def sync_context(ctx: LtiContext, *, actor: Person | None) -> SyncSummary:
     """Fetch the course members from the LMS (NRPS) and put its learners in the linked class.
 
     :raises ValueError: no memberships URL or no linked class.

@@ -10,11 +10,12 @@ from flask import Blueprint, Flask
 
 
 def init_lti(app: Flask, bp: Blueprint) -> None:
-    from portal.lti.operations import on_signature_committed
-    from portal.signals import signature_committed
+    from portal.lti.operations import on_signature_committed, on_signatures_committed
+    from portal.signals import signature_committed, signatures_committed
 
     app.extensions["csrf"].exempt(bp)
     signature_committed.connect(on_signature_committed, weak=False)
+    signatures_committed.connect(on_signatures_committed, weak=False)
     if app.config.get("PORTAL_LTI_IFRAME_COOKIES"):
         # Inside an LMS iframe the portal is a third party: only SameSite=None cookies come
         # back, and browsers require Secure for those. Partitioned (CHIPS) keeps the iframe's

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from portal import audit
 from portal.db import session, utcnow
-from portal.people.models import Person
+from portal.people.models import Person, SchoolClass
 from portal.policies import queries
 from portal.policies.models import (
     Audience,
@@ -35,6 +35,7 @@ from portal.policies.queries import (
     signer_role_for,
 )
 from portal.policies.rendering import MAX_BODY_BYTES, render_version
+from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
 
 #: Nobody gets a second reminder sooner than this.
@@ -386,9 +387,10 @@ def reminder_recipients(req: Requirement) -> list[Person]:
 
 
 def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
-                   now: dt.datetime | None = None) -> ReminderResult:
+                   now: dt.datetime | None = None, interval: dt.timedelta = REMINDER_INTERVAL) -> ReminderResult:
     """Email one reminder per person listing their outstanding items, skipping anyone
-    reminded within :data:`REMINDER_INTERVAL`. Each sent message is logged (flushes)."""
+    reminded within *interval* (:data:`REMINDER_INTERVAL` for reminders sent by hand; the
+    school-day schedule passes a shorter one). Each sent message is logged (flushes)."""
     from portal.mail import MailError, send_mail
 
     now = now or utcnow()
@@ -404,7 +406,7 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
             continue
         for person in recipients:
             by_recipient.setdefault(person.id, (person, []))[1].append(req)
-    since = now - REMINDER_INTERVAL
+    since = now - interval
     recent_ids = set(session.scalars(
         select(PolicyReminder.recipient_id).where(PolicyReminder.recipient_id.in_(list(by_recipient)),
                                                   PolicyReminder.sent_at > since)
@@ -433,3 +435,81 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
     audit.record("policy.reminders_sent", actor=actor, sent=len(result.sent), recent=len(result.recent),
                  unreachable=len(result.unreachable), failed=len(result.failed))
     return result
+
+
+# ---------------------------------------------------------------- scheduled reminders and summaries
+
+
+def _due_since(req: Requirement, year_start: dt.date) -> dt.date:
+    """The first day *req* could be signed this school year (publication or the year's start)."""
+    from portal.concerns.schooldays import uk_today
+
+    published = req.version.published_at
+    return max(year_start, uk_today(published)) if published is not None else year_start
+
+
+def reminders_due(today: dt.date, *, first: int, every: int, most: int) -> list[Requirement]:
+    """The outstanding requirements whose recipients are due an automatic reminder today.
+
+    Counted in school days (weekends, bank holidays and the school's closures do not count, and
+    nothing is due on a day the school is closed): the first reminder *first* school days after
+    the item became due, then every *every* school days, at most *most* reminders in all
+    (reminders sent by hand from the compliance page count too).
+    """
+    from portal.concerns.schooldays import add_school_days, closed_days, is_school_day, uk_today
+    from portal.policies.queries import school_requirements
+
+    if most <= 0 or not is_school_day(today, closed_days(today, today)):
+        return []
+    school = School.get()
+    year = school.academic_year_of(today) if school else (today.year if today.month >= 9 else today.year - 1)
+    year_start = dt.date(year, school.academic_year_start_month if school else 9,
+                         school.academic_year_start_day if school else 1)
+    by_recipient: dict[int, list[Requirement]] = {}
+    for req in school_requirements(today):
+        if req.status != OUTSTANDING:
+            continue
+        for person in reminder_recipients(req):
+            by_recipient.setdefault(person.id, []).append(req)
+    if not by_recipient:
+        return []
+    horizon = today + dt.timedelta(days=1)
+    closures = closed_days(year_start - dt.timedelta(days=1), horizon + dt.timedelta(days=400))
+    sent: dict[int, list[dt.datetime]] = {}
+    for rem in session.scalars(select(PolicyReminder).where(PolicyReminder.recipient_id.in_(list(by_recipient)))
+                               .order_by(PolicyReminder.sent_at)):
+        sent.setdefault(rem.recipient_id, []).append(rem.sent_at)
+    due: list[Requirement] = []
+    for pid, items in by_recipient.items():
+        start = min(_due_since(r, year_start) for r in items)
+        earlier = [uk_today(t) for t in sent.get(pid, []) if uk_today(t) >= start]
+        if len(earlier) >= most:
+            continue
+        base, gap = (earlier[-1], every) if earlier else (start, first)
+        if add_school_days(base, gap, closures) <= today:
+            due.extend(r for r in items if r not in due)
+    return due
+
+
+def class_summaries(today: dt.date) -> list[tuple[Person, SchoolClass, list[tuple[Person, list[str]]]]]:
+    """For each class teacher: (teacher, class, [(pupil, [outstanding item, ...])]) for the
+    classes with something outstanding this school year (own signatures and parents' countersignatures)."""
+    from portal.policies.queries import school_requirements
+
+    per_class: dict[int, dict[int, tuple[Person, list[str]]]] = {}
+    classes: dict[int, SchoolClass] = {}
+    for req in school_requirements(today):
+        cls = req.school_class
+        if req.status != OUTSTANDING or cls is None:
+            continue
+        classes[cls.id] = cls
+        what = f"{req.version.title} (parent to sign)" if req.countersign else req.version.title
+        per_class.setdefault(cls.id, {}).setdefault(req.subject.id, (req.subject, []))[1].append(what)
+    out = []
+    for class_id, pupils in per_class.items():
+        cls = classes[class_id]
+        rows = sorted(pupils.values(), key=lambda p: (p[0].family_name, p[0].given_name))
+        for teacher in cls.teacher_people:
+            if teacher.active and teacher.email:
+                out.append((teacher, cls, rows))
+    return out

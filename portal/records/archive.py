@@ -139,11 +139,28 @@ class FilesystemStore(ArchiveStore):
         return sha
 
 
+def configured_store() -> ArchiveStore | None:
+    """The installation's store from ``PORTAL_ARCHIVE_STORE`` (an instance, or ``s3://bucket/prefix``,
+    built once per app), or ``None`` for the archive folder."""
+    value = current_app.config.get("PORTAL_ARCHIVE_STORE")
+    if value is None or value == "" or isinstance(value, ArchiveStore):
+        return value or None
+    if isinstance(value, str) and value.startswith("s3://"):
+        ext = current_app.extensions["portal"]
+        store = getattr(ext, "archive", None)
+        if store is None:
+            from portal.records.s3 import S3Store
+
+            store = ext.archive = S3Store.from_url(value, current_app.config)
+        return store
+    raise RuntimeError("PORTAL_ARCHIVE_STORE must be s3://bucket/prefix or an ArchiveStore instance")
+
+
 def archive_store(school: Any = None) -> ArchiveStore:
     """The store of *school*'s sealed PDFs (default: the current school).
 
-    ``PORTAL_ARCHIVE_STORE`` (an :class:`ArchiveStore` instance, e.g. an S3-compatible one) if
-    the host set it, else a :class:`FilesystemStore` at ``PORTAL_ARCHIVE_DIR``; either way under
+    ``PORTAL_ARCHIVE_STORE`` (``s3://bucket/prefix``, or an :class:`ArchiveStore` instance the host
+    made) if set, else a :class:`FilesystemStore` at ``PORTAL_ARCHIVE_DIR``; either way under
     the school's ``archive_prefix`` (empty for an installation's first school).
     """
     if school is None:
@@ -151,8 +168,8 @@ def archive_store(school: Any = None) -> ArchiveStore:
 
         school = School.get()
     prefix = school.archive_prefix if school is not None else ""
-    store = current_app.config.get("PORTAL_ARCHIVE_STORE")
-    if isinstance(store, ArchiveStore):
+    store = configured_store()
+    if store is not None:
         return store.with_prefix(prefix) if prefix else store
     root = Path(current_app.config["PORTAL_ARCHIVE_DIR"])
     return FilesystemStore(root / prefix if prefix else root)

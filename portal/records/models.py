@@ -42,6 +42,9 @@ class SignedRecord(SchoolOwned, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: The last failure (exception type and message, shortened); cleared when sealed.
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: When the sealing job was last handed to the queue (empty: never, e.g. the broker was down;
+    #: the periodic sweep queues it).
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
     signature: Mapped[Signature] = relationship()
 

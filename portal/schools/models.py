@@ -87,6 +87,11 @@ class School(Base):
     #: OneRoster import: a teacher (or other staff) and a parent in one export with the same email
     #: become one person with both roles. Off: the clash is reported and nothing is imported.
     roster_merge_same_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Automatic reminders to sign: the first after this many school days, then every so many school
+    #: days, at most so many in all (empty: the installation's PORTAL_REMINDER_* defaults; max 0: none).
+    reminder_first_days: Mapped[int | None] = mapped_column(Integer)
+    reminder_every_days: Mapped[int | None] = mapped_column(Integer)
+    reminder_max: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     trust: Mapped[Trust | None] = relationship(back_populates="schools")
@@ -102,6 +107,15 @@ class School(Base):
         """The starting calendar year of the academic year containing *day*."""
         start = dt.date(day.year, self.academic_year_start_month, self.academic_year_start_day)
         return day.year if day >= start else day.year - 1
+
+    def reminder_schedule(self, defaults: dict) -> tuple[int, int, int]:
+        """(first after N school days, then every M, at most K) for this school."""
+        def pick(value: int | None, key: str) -> int:
+            return int(value) if value is not None else int(defaults[key])
+
+        return (pick(self.reminder_first_days, "PORTAL_REMINDER_FIRST_DAYS"),
+                pick(self.reminder_every_days, "PORTAL_REMINDER_EVERY_DAYS"),
+                pick(self.reminder_max, "PORTAL_REMINDER_MAX"))
 
     @classmethod
     def get(cls) -> School | None:

@@ -70,11 +70,16 @@ class _Bar:
 # ---------------------------------------------------------------- what a school owns
 
 
-def school_tables() -> list[Table]:
-    """Every table of school data, parents before children (the order rows are inserted in)."""
+def school_tables(*, operational: bool = False) -> list[Table]:
+    """Every table of school data, parents before children (the order rows are inserted in).
+
+    Tables of operational state whose model says ``__transfer__ = False`` (background jobs' failures
+    and done-marks, which name rows by id) are neither exported nor imported; with *operational*
+    they are listed too (removing a school deletes them)."""
     import portal.models  # noqa: F401  (every model registered)
 
-    owned = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)}
+    owned = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
+             and (operational or getattr(m.class_, "__transfer__", True))}
     return [t for t in Base.metadata.sorted_tables if t.name in owned]
 
 
@@ -591,7 +596,7 @@ def remove_school(school: School, exported_to: Path) -> None:
     session.execute(update(School).where(School.id == school.id).values(
         head_teacher_id=None, dsl_id=None, chair_of_governors_id=None))
     session.execute(update(Account).where(Account.last_school_id == school.id).values(last_school_id=None))
-    for table in reversed(school_tables()):
+    for table in reversed(school_tables(operational=True)):
         session.execute(delete(table).where(table.c.school_id == school.id))
     # Accounts that were only this school's go too (an account is personal data).
     with all_schools(session):

@@ -31,4 +31,14 @@ class SettingsForm(FlaskForm):
     deputy_dsl_ids = SelectMultipleField("Deputy DSLs", coerce=int, validators=[Optional()],
                                          option_widget=widgets.CheckboxInput(),
                                          widget=widgets.ListWidget(prefix_label=False))
+    reminder_first_days = IntegerField("First reminder after (school days)",
+                                       validators=[Optional(), NumberRange(1, 60)])
+    reminder_every_days = IntegerField("Then every (school days)", validators=[Optional(), NumberRange(1, 60)])
+    reminder_max = IntegerField("At most (reminders in all; 0 for none)", validators=[Optional(), NumberRange(0, 20)])
     submit = SubmitField("Save settings")
+
+
+class RetryJobForm(FlaskForm):
+    """Queue a failed background job again (a button; CSRF only)."""
+
+    submit = SubmitField("Try again")

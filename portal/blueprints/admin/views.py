@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from portal import audit
 from portal.blueprints.admin import bp
-from portal.blueprints.admin.forms import InviteForm, RosterForm, SettingsForm
+from portal.blueprints.admin.forms import InviteForm, RetryJobForm, RosterForm, SettingsForm
 from portal.blueprints.auth.views import send_invitation
 from portal.db import session
 from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass
@@ -67,7 +67,8 @@ def invite(person_id: int):
 
 
 _SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id", "academic_year_start_month",
-                    "academic_year_start_day", "official_channel", "helpline_contact")
+                    "academic_year_start_day", "official_channel", "helpline_contact", "reminder_first_days",
+                    "reminder_every_days", "reminder_max")
 
 
 _DESIGNATIONS = ("head_teacher_id", "dsl_id", "chair_of_governors_id")
@@ -147,4 +148,59 @@ def settings():
         session.commit()
         flash("Settings saved." if changed else "Nothing changed.", "success")
         return redirect(url_for(".settings"))
-    return render_template("portal/admin/settings.html", form=form), (400 if form.errors else 200)
+    cfg = current_app.config
+    defaults = (f"first after {cfg['PORTAL_REMINDER_FIRST_DAYS']} school days",
+                f"then every {cfg['PORTAL_REMINDER_EVERY_DAYS']}", f"at most {cfg['PORTAL_REMINDER_MAX']}")
+    return render_template("portal/admin/settings.html", form=form, reminder_defaults=defaults), \
+        (400 if form.errors else 200)
+
+
+# ---------------------------------------------------------------- background jobs
+
+
+@bp.get("/jobs")
+@access(capabilities=["settings.manage"])
+def jobs():
+    """Background jobs of this school that kept failing (sealing, scores, reminders...)."""
+    from portal.jobs.operations import open_failures
+    from portal.jobs.queue import describe_arguments
+
+    rows = open_failures()
+    return render_template("portal/admin/jobs.html", rows=rows, describe=describe_arguments, form=RetryJobForm(),
+                           labels=JOB_LABELS)
+
+
+@bp.post("/jobs/<int:failure_id>/retry")
+@access(capabilities=["settings.manage"])
+def retry_job(failure_id: int):
+    from portal.jobs.models import JobFailure
+    from portal.jobs.operations import requeue
+    from portal.jobs.queue import QueueUnavailable
+
+    form = RetryJobForm()
+    if not form.validate_on_submit():
+        abort(400)
+    row = session.get(JobFailure, failure_id)
+    if row is None or row.resolved_at is not None:
+        abort(404)
+    try:
+        requeue(row, actor=current_user)
+    except QueueUnavailable:
+        session.rollback()
+        flash("The job queue cannot be reached just now. Nothing was changed; please try again later.", "danger")
+        return redirect(url_for(".jobs"))
+    session.commit()
+    flash("The job has been queued again.", "success")
+    return redirect(url_for(".jobs"))
+
+
+#: Plain words for the jobs an admin may see listed.
+JOB_LABELS = {
+    "records.seal": "Make a sealed PDF record",
+    "lti.post_score": "Send a grade to the LMS",
+    "lti.sync_roster": "Fetch a course's class list from the LMS",
+    "mail.send": "Send an email",
+    "policies.send_reminders": "Send reminders to sign",
+    "policies.send_class_summaries": "Send the weekly class summaries",
+    "concerns.send_overdue": "Send overdue-concern emails",
+}

@@ -25,7 +25,7 @@ from portal.schools.isolation import current_school_id, set_school
 from portal.people.bands import KS3_4, KS5
 from portal.people.models import Role, SchoolClass, academic_year_label
 from portal.security import access, client_ip
-from portal.signals import announce_signature
+from portal.signals import announce_signature, announce_signatures
 from portal.tasks import Task, task_provider
 
 #: Key of the pupil-device token in the signed session cookie.
@@ -138,8 +138,7 @@ def close(sid: int):
         flash(str(exc), "warning")
         return redirect(url_for(".session_page", sid=cs.id))
     session.commit()
-    for sig in signatures:
-        announce_signature(sig)
+    announce_signatures(signatures)  # the PDFs are made by the job worker, not in this request
     if cookie.get(DEVICE_KEY, {}).get("sid") == cs.id:
         cookie.pop(DEVICE_KEY, None)
     n = len(signatures)

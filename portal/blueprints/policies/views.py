@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_login import current_user
 from sqlalchemy import select
@@ -111,7 +111,9 @@ def sign(version_id: int):
                           "info")
                 else:
                     flash("Thank you. Your signature has been recorded.", "success")
-                return redirect(url_for(".history"))
+                # The signature is the record of intent; its sealed PDF follows (a job), and the
+                # signature's page shows it when it is ready.
+                return redirect(url_for(".signature", signature_id=sig.id))
         else:
             status = 400
     # Always show (and hash) the text as it is now.
@@ -134,14 +136,70 @@ def history():
     return render_template("portal/policies/history.html", signatures=sigs, reqs=reqs)
 
 
-@bp.get("/signatures/<int:signature_id>")
-@access()
-def signature(signature_id: int):
-    """One signature or decline from your history, with the exact text that was shown."""
+def _own_signature_or_404(signature_id: int):
     sig = next((s for s in queries.history_for(current_user) if s.id == signature_id), None)
     if sig is None:
         abort(404)
-    return render_template("portal/policies/signature.html", sig=sig, kept=queries.signed_text(sig))
+    return sig
+
+
+def _record_of(sig):
+    from portal.records.models import SignedRecord
+
+    return session.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
+
+
+@bp.get("/signatures/<int:signature_id>")
+@access()
+def signature(signature_id: int):
+    """One signature or decline from your history, with the exact text that was shown and its
+    sealed PDF copy (or word that it is being made)."""
+    sig = _own_signature_or_404(signature_id)
+    return render_template("portal/policies/signature.html", sig=sig, kept=queries.signed_text(sig),
+                           record=_record_of(sig))
+
+
+@bp.get("/signatures/<int:signature_id>/record.json")
+@access()
+def signature_record_status(signature_id: int):
+    """Whether the sealed PDF of one of your signatures is ready (polled by sealed-copy.js)."""
+    sig = _own_signature_or_404(signature_id)
+    record = _record_of(sig)
+    if record is not None and record.is_sealed:
+        body = {"state": "sealed", "pdf_url": url_for(".signature_pdf", signature_id=sig.id),
+                "size": record.size, "sealed_at": record.sealed_at.isoformat() if record.sealed_at else None}
+    else:
+        body = {"state": "delayed" if record is not None and record.last_error else "pending"}
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/signatures/<int:signature_id>.pdf")
+@access()
+def signature_pdf(signature_id: int):
+    """The sealed PDF of one of your signatures (or your child's)."""
+    from portal import audit
+    from portal.records.archive import ArchiveError
+    from portal.records.operations import record_pdf
+
+    sig = _own_signature_or_404(signature_id)
+    record = _record_of(sig)
+    if record is None or not record.is_sealed:
+        return render_template("portal/error.html", code=404, title="Not ready yet",
+                               message="The sealed copy of this signature is still being made. "
+                                       "Please try again in a minute."), 404
+    try:
+        data = record_pdf(record)
+    except ArchiveError:
+        current_app.logger.error("signed record %s: the archived copy is missing or damaged", record.id)
+        return render_template("portal/error.html", code=500, title="Please try later",
+                               message="The sealed copy cannot be given out just now. The school has been told."), 500
+    audit.record("record.downloaded", actor=current_user, target=record, by="signer")
+    session.commit()
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="signature-{sig.id}.pdf"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
 @bp.route("/consents", methods=["GET", "POST"])

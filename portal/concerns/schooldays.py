@@ -80,7 +80,9 @@ def england_bank_holidays(year: int) -> set[dt.date]:
 
 def uk_today(now: dt.datetime | None = None) -> dt.date:
     """Today's date in the UK (school days follow the school's clock, not UTC)."""
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(UK).date()
+    from portal.db import utcnow
+
+    return (now or utcnow()).astimezone(UK).date()
 
 
 def closed_days(first: dt.date, last: dt.date) -> set[dt.date]:
@@ -135,3 +137,19 @@ def add_school_days(start: dt.date, days: int, closures: Iterable[dt.date] | Non
         if is_school_day(d, closed):
             counted += 1
     return d
+
+
+def school_days_between(start: dt.date, end: dt.date, closures: Iterable[dt.date] | None = None) -> int:
+    """How many school days after *start* up to and including *end* (0 when *end* is not later)."""
+    if end <= start:
+        return 0
+    if closures is None:
+        closures = closed_days(start, end)
+    closed = set(closures)
+    n = 0
+    d = start
+    while d < end:
+        d += dt.timedelta(days=1)
+        if is_school_day(d, closed):
+            n += 1
+    return n

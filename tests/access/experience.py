@@ -2,7 +2,7 @@
 agreements, and the classroom's short join address and kiosk exit."""
 from __future__ import annotations
 
-from tests.access import Rule, allow
+from tests.access import PERSONAS, Rule, allow
 
 #: compliance.view (the Head, the DSL, support by delegation) or concerns.review / safeguarding.
 CHARTS = ("head", "dsl", "support")
@@ -25,6 +25,14 @@ RULES = [
     Rule("portal.policies.offline_record",
          lambda w: f"/portal/policies/offline/parents/{w.parent.id}/record?version_id={w.exp_parent_aup.id}",
          allow(OFFICE, 400), method="POST"),
+    # The short join address, and the QR code's (public: pupils' devices have no account).
+    Rule("portal.join", "/portal/join", allow(PERSONAS, 302)),
+    Rule("portal.join_code", lambda w: f"/portal/join/{w.cr_session.code}", allow(PERSONAS, 302)),
+    Rule("portal.join_code", "/portal/join/NOT-A-CODE!", allow(PERSONAS, 400)),
+    # The kiosk's way back: without a kiosk in this browser, it sends everyone to the join page.
+    Rule("portal.classroom.kiosk_exit", "/portal/classroom/kiosk/exit", allow(PERSONAS, 302)),
+    Rule("portal.classroom.kiosk_exit", "/portal/classroom/kiosk/exit", allow(PERSONAS, 302), method="POST",
+         data={"secret": "1234"}),
     Rule("portal.policies.offline_scan", lambda w: f"/portal/policies/offline/agreements/{w.exp_offline.id}/scan",
          allow(SCAN_READERS)),
 ]

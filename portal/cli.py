@@ -94,17 +94,30 @@ def import_roster_command(file: Path) -> None:
     from portal.db import session
     from portal.people.roster import RosterError, import_roster
 
+    from portal.progress import click_bar
+
     limit = current_app.config["PORTAL_MAX_ROSTER_BYTES"]
     if file.stat().st_size > limit:
         raise click.ClickException(f"{file.name}: larger than {limit} bytes; split the file.")
-    try:
-        summary = import_roster(file.read_bytes(), file.name)
-    except RosterError as exc:
-        session.rollback()
-        for line in exc.errors:
+    # The steps of an import (reading, checking and writing every row, committing), shown at the
+    # command line so a big roster does not look stuck.
+    with click_bar(f"Importing {file.name}", 3) as bar:
+        data = file.read_bytes()
+        bar.update(1)
+        try:
+            summary = import_roster(data, file.name)
+        except RosterError as exc:
+            session.rollback()
+            failed = exc
+        else:
+            failed = None
+            bar.update(1)
+            session.commit()
+            bar.update(1)
+    if failed is not None:
+        for line in failed.errors:
             click.echo(line, err=True)
-        raise click.ClickException(f"Nothing was imported ({len(exc.errors)} problem(s)).") from None
-    session.commit()
+        raise click.ClickException(f"Nothing was imported ({len(failed.errors)} problem(s)).") from None
     click.echo(summary.describe())
 
 

@@ -53,9 +53,10 @@ def db_downgrade(revision: str) -> None:
 @portal_cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has people.")
 @click.option("--trust", is_flag=True, help="Load a fictional trust of three schools instead of one school.")
+@click.option("--bare", is_flag=True, help="Only people and classes: no month of term behind them.")
 @with_appcontext
-def demo_command(if_empty: bool, trust: bool) -> None:
-    """Load the fictional demo school (or trust) and print its sign-ins."""
+def demo_command(if_empty: bool, trust: bool, bare: bool) -> None:
+    """Load the fictional demo school (or trust), a month into term, and print its sign-ins."""
     from sqlalchemy import select
 
     from portal.db import session
@@ -68,10 +69,15 @@ def demo_command(if_empty: bool, trust: bool) -> None:
         return
     if session.scalar(select(School.id).where(School.slug == "larkspur-hollow")) is not None:
         raise click.ClickException("The demo school is already loaded (use a fresh database).")
+    from portal.progress import click_bar
+
     if trust:
-        load_trust_demo()
+        load_trust_demo(lived_in=not bare, progress=click_bar)
     else:
-        load_demo()
+        load_demo(lived_in=not bare, progress=click_bar)
+    if not bare:
+        click.echo("The demo school is a month into term. Records not sealed yet are made by "
+                   "`flask portal records repair` (make run does this).")
     _print_logins()
 
 

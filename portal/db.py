@@ -45,14 +45,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 #: A moment that :func:`utcnow` returns instead of the real time, set only by :func:`clock_at`.
@@ -62,7 +62,7 @@ _CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("por
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware, in UTC (or the moment :func:`clock_at` set)."""
     fixed = _CLOCK.get()
-    return fixed if fixed is not None else dt.datetime.now(dt.timezone.utc)
+    return fixed if fixed is not None else dt.datetime.now(dt.UTC)
 
 
 @contextlib.contextmanager
@@ -74,7 +74,7 @@ def clock_at(moment: dt.datetime) -> Iterator[None]:
     """
     if moment.tzinfo is None:
         raise ValueError("clock_at needs a timezone-aware moment")
-    token = _CLOCK.set(moment.astimezone(dt.timezone.utc))
+    token = _CLOCK.set(moment.astimezone(dt.UTC))
     try:
         yield
     finally:

@@ -19,7 +19,7 @@ COLOURS = ("#0072B2", "#D55E00", "#007A5E", "#AA4499", "#8C6D00", "#1F5F8B", "#B
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4", "3 2 1 2")
 TEXT = "#212529"
 GRID = "#d0d4d9"
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,9 @@ def line_chart(series: Sequence[Series], *, start: dt.date, end: dt.date, label:
                        f'stroke="{TEXT}"/>')
         mid = min(month + dt.timedelta(days=14), end)
         if mid >= start:
+            name = MONTHS[month.month - 1] if width >= 480 else MONTHS[month.month - 1][0]
             out.append(f'<text x="{_num(x(mid))}" y="{height - 10}" text-anchor="middle" font-size="11" '
-                       f'fill="{TEXT}">{MONTHS[month.month - 1]}</text>')
+                       f'fill="{TEXT}">{name}</text>')
         month = dt.date(month.year + (month.month == 12), month.month % 12 + 1, 1)
     out.append(f'<line x1="{left}" x2="{left + w}" y1="{top + h}" y2="{top + h}" stroke="{TEXT}"/>')
     for i, s in enumerate(series):

@@ -100,14 +100,14 @@ def rates(reqs: list[pq.Requirement], key, label, today: dt.date | None = None) 
             continue
         groups[k].append(_first_signed(r) if r.status == pq.SIGNED else None)
         labels.setdefault(k, label(r))
-    week_ago = dt.datetime.combine(today - dt.timedelta(days=TREND_DAYS), dt.time.max, tzinfo=dt.timezone.utc)
+    week_ago = dt.datetime.combine(today - dt.timedelta(days=TREND_DAYS), dt.time.max, tzinfo=dt.UTC)
     out = []
     for k, times in groups.items():
         total = len(times)
         done = sorted(t for t in times if t is not None)
         weekly = []
         for day in weeks:
-            limit = dt.datetime.combine(day, dt.time.max, tzinfo=dt.timezone.utc)
+            limit = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
             weekly.append((day, 100 * sum(1 for t in done if t <= limit) / total))
         out.append(Rate(label=labels[k], signed=len(done), total=total,
                         week_ago=sum(1 for t in done if t <= week_ago), weekly=weekly))
@@ -275,7 +275,7 @@ def concern_numbers(person: Person, today: dt.date | None = None) -> ConcernNumb
 
     today = today or uk_today()
     start, _end = year_span(today)
-    since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc)
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
     rows = session.scalars(select(Concern).where(visible_clause(person), Concern.created_at >= since)).all()
     cats = Counter(c.category for c in rows)
     by_category = [(CATEGORY_LABELS[Category(k)], cats.get(k.value, 0)) for k in Category]
@@ -297,6 +297,7 @@ def concern_numbers(person: Person, today: dt.date | None = None) -> ConcernNumb
         days = school_days_between(c.stage_started_at.date(), c.acknowledged_at.date(), closures)
         within += days <= target
         buckets[min(days, target + 4)] += 1
-    ack_days = [(str(d), buckets.get(d, 0)) for d in range(0, target + 4)] + [(f"{target + 4}+", buckets.get(target + 4, 0))]
+    ack_days = [(str(d), buckets.get(d, 0)) for d in range(0, target + 4)]
+    ack_days.append((f"{target + 4}+", buckets.get(target + 4, 0)))
     waiting = sum(1 for c in rows if c.status_enum == Status.NEW)
     return ConcernNumbers(by_category, by_month, ack_days, target, within, acknowledged, waiting)

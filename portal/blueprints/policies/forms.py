@@ -112,7 +112,8 @@ def offline_form_for(items, formdata=None):
             SelectChoice("verbal", "They agreed verbally (in person or by telephone)"),
         ], validators=[InputRequired("Choose how the parent agreed.")])
         agreed_on = DateField("Date the parent agreed", validators=[InputRequired("Give the date the parent agreed.")])
-        note = StringField("How it reached the office (optional)", validators=[Optional(), Length(max=MAX_OFFLINE_NOTE)])
+        note = StringField("How it reached the office (optional)",
+                           validators=[Optional(), Length(max=MAX_OFFLINE_NOTE)])
         scan = FileField("Scan or photo of the signed slip (needed for paper)")
 
     for item in items:

@@ -553,8 +553,8 @@ def offline_parent(person_id: int):
 @access(capabilities=["signatures.record_offline"])
 def offline_record(person_id: int):
     """Record that *parent* agreed to one policy on paper or verbally (with the slip's scan)."""
-    from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads
     from portal.concerns.schooldays import uk_today
+    from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads
 
     parent = _parent_or_404(person_id)
     version_id = request.args.get("version_id", type=int)

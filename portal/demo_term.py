@@ -67,6 +67,9 @@ class Term:
         self.rng = rng
         self.now = now
         self.start = term_start(now)
+        self.events: list[_Event] = []
+        self._n = 0
+        self._playing: dt.datetime | None = None
         #: Pupils whose policy gets signed this month (exactly the class's rate), and one or two
         #: whose parent declines.
         self.will_sign: set[int] = set()
@@ -75,16 +78,31 @@ class Term:
         for p in sorted(self.pupils, key=lambda p: p.id):
             cls = self.class_of(p)
             by_class.setdefault(cls.code if cls else "", []).append(p)
+        # The demo parent's home shows one child signed (Reception) and one still to do (Year 6).
+        demo = self.parents.get("parent")
+        demo_kids = {k.id: k for k in _kids(demo)} if demo is not None else {}
+        #: Pupils whose countersignature the office records from a parent's paper slip, or by telephone.
+        self.by_office: dict[str, Person] = {}
         for code, kids in by_class.items():
             order = kids[:]
             rng.shuffle(order)
+            order.sort(key=lambda p: 0 if self._demo_signs(p, demo_kids) else 2 if self._demo_waits(p, demo_kids)
+                       else 1)
             k = round(CLASS_RATES.get(code, 0.6) * len(order))
             self.will_sign |= {p.id for p in order[:k]}
             if code in DECLINING_CLASSES and k < len(order):
                 self.will_decline.add(order[k].id)
-        self.events: list[_Event] = []
-        self._n = 0
-        self._playing: dt.datetime | None = None
+            for how, where in (("paper", "Y4-KES"), ("verbal", "R-ROB")):
+                if code == where:
+                    self.by_office[how] = next(p for p in order[:k] if p.id not in demo_kids)
+
+    @staticmethod
+    def _demo_signs(pupil: Person, demo_kids: dict) -> bool:
+        return pupil.id in demo_kids and pupil.pupil is not None and pupil.pupil.year_group == 0
+
+    @staticmethod
+    def _demo_waits(pupil: Person, demo_kids: dict) -> bool:
+        return pupil.id in demo_kids and pupil.pupil is not None and 1 <= pupil.pupil.year_group <= 6
 
     # ------------------------------------------------------------ time
 
@@ -218,13 +236,10 @@ def _families(term: Term) -> None:
                 by_policy.setdefault(req.version.policy_id, []).append(req.subject)
         for kids in by_policy.values():
             chosen, declined = [], []
+            office = {p.id for p in term.by_office.values()}
             for kid in kids:
-                cls = term.class_of(kid)
-                if is_demo_parent:
-                    # The demo parent: Reception signed, Year 6 still to do (so their home shows a task).
-                    if cls is not None and cls.year_group == 0:
-                        chosen.append(kid)
-                    continue
+                if kid.id in office:
+                    continue  # their parent has no computer: the office records it
                 if kid.id in term.will_sign:
                     chosen.append(kid)
                 elif kid.id in term.will_decline:
@@ -345,12 +360,11 @@ def _record_offline(term: Term, office: Person, how: str) -> None:
     from portal.policies import operations
     from portal.signatures.models import Method
 
-    for key, parent in sorted(term.parents.items(), reverse=(how == "verbal")):
-        if key == "parent":
-            continue
+    pupil = term.by_office.get(how)
+    family = {p.id for p in term.parents.values()}
+    for parent in [p for p in (term.parents_of(pupil) if pupil is not None else []) if p.id in family][:1]:
         reqs = operations.offline_requirements(parent)
-        target = next((r for r in reqs if r.countersign and r.status == "outstanding"), None) \
-            or next((r for r in reqs if r.status == "outstanding"), None)
+        target = next((r for r in reqs if r.countersign and r.subject.id == pupil.id), None)
         if target is None:
             continue
         scan = None

@@ -332,8 +332,8 @@ def y2(db, make_class, make_person, make_pupil):
     cls = make_class(year_group=2, teacher=teacher, name="Year 2 Owls")
     make_pupil(2, cls, given="Amy")
     make_pupil(2, cls, given="Ben")
-    from portal.policies.models import Audience, PolicyVersion
     from portal.db import utcnow
+    from portal.policies.models import Audience, PolicyVersion
 
     policy = Policy(slug="rules-y2", title="Rules", audience=Audience.PUPIL_EYFS_KS1.value)
     db.add_all([policy, PolicyVersion(policy=policy, number=1, status="published", title="Our rules",
@@ -439,8 +439,8 @@ def test_printed_ks2_text_keeps_each_heading_with_its_first_rule(app, db, pack):
     browser's print is tested in test_browser_experience.py.)"""
     from weasyprint import HTML
 
-    from portal.records.fetcher import StaticOnlyFetcher
     from portal.paths import STATIC_DIR
+    from portal.records.fetcher import StaticOnlyFetcher
 
     ks2 = _version(db, "aup-ks2")
     body = render_version(ks2).html

@@ -339,7 +339,7 @@ def test_inbox_filters_and_overdue_first(cast, login_as, db):
     assert "Late one" in nobody
     # The Head's home page is a dashboard of the work (each with a count and a link).
     home = head.get("/portal/staff/").get_data(as_text=True)
-    assert "Overdue concerns<span class=\"visually-hidden\">: 1</span>" in home and "Parents&#39; concerns" in home
+    assert "Overdue concerns <span class=\"visually-hidden\">(1)</span>" in home and "Parents&#39; concerns" in home
 
 
 def test_concern_text_is_never_edited(app, cast, login_as, db, general):

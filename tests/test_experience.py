@@ -266,7 +266,7 @@ def test_heads_home_is_a_dashboard_with_counts_and_links(app, db, brood, school,
     db.commit()
     home = login_as(school.head).get("/portal/staff/").get_data(as_text=True)
     assert "What needs your attention" in home
-    assert 'New concerns<span class="visually-hidden">: 1</span>' in home
+    assert 'New concerns <span class="visually-hidden">(1)</span>' in home
     assert "/portal/concerns/inbox?status=new" in home and "/portal/concerns/inbox?overdue=y" in home
     assert "Reminders due" in home and "Signing rates this school year" in home
     assert 'class="sparkline"' in home and "Parents and carers" in home

@@ -38,7 +38,7 @@ def main() -> None:
                       "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
     with app.app_context():
         load_demo(lived_in=True)
-        session.remove()
+        app.extensions["portal"].session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"

@@ -25,7 +25,6 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     from portal.app import create_app
-    from portal.db import session
     from portal.demo import load_demo
     from portal.migrate import upgrade
 

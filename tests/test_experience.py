@@ -21,6 +21,8 @@ from portal.policies.models import Policy
 from portal.policies.pack import load_default_pack
 from portal.policies.rendering import render_version
 from portal.signatures.models import ConsentAnswer, OfflineAgreement, Signature
+from tests.test_schools_transfer import new_installation as new_installation  # noqa: F401  (a fixture)
+from tests.test_schools_transfer import run
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 
@@ -491,3 +493,42 @@ def test_cli_shows_progress_for_long_work(app, db, brood, tmp_path):
                       "class,CL1,,,,3,,,Year 3 Robins,,,,\n")
     imported = runner.invoke(args=["portal", "import-roster", str(roster)])
     assert imported.exit_code == 0 and "Importing roster.csv" in imported.output, imported.output
+
+
+def test_a_school_leaving_takes_its_paper_slips_along(app, db, brood, office, tmp_path, request):
+    """The scans of paper slips are the school's files: exported, checked, imported, and removed."""
+    new_installation = request.getfixturevalue("new_installation")
+    from portal.concerns.storage import CheckedFile, UploadBatch, path_of
+    from portal.signatures.models import Method
+
+    parent, _carer, amara, *_ = brood
+    req = queries.requirement_for(parent, _version(db, "aup-ks2"), amara)
+    with UploadBatch("agreements") as batch:
+        operations.record_offline(req, parent, recorded_by=office, method=Method.PAPER, agreed_on=dt.date.today(),
+                                  note="", answers={}, scan=CheckedFile(PNG, "image/png", "slip.png",
+                                                                        hashlib.sha256(PNG).hexdigest()),
+                                  batch=batch)
+        db.commit()
+        batch.keep()
+    stored = db.scalar(select(OfflineAgreement.scan_stored_name))
+    out = tmp_path / "export"
+    result = run(app, "schools", "export", "test-school", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert (out / "files" / "agreements" / stored).read_bytes() == PNG
+    # An export without the scan is refused as damaged.
+    broken = tmp_path / "broken"
+    __import__("shutil").copytree(out, broken)
+    (broken / "files" / "agreements" / stored).unlink()
+    manifest = __import__("json").loads((broken / "manifest.json").read_text())
+    del manifest["files"][f"files/agreements/{stored}"]
+    (broken / "manifest.json").write_text(__import__("json").dumps(manifest))
+    refused = run(new_installation(), "schools", "import", str(broken))
+    assert refused.exit_code != 0 and "scan of paper agreement" in refused.output, refused.output
+    other = new_installation()
+    result = run(other, "schools", "import", str(out))
+    assert result.exit_code == 0, result.output
+    with other.app_context():
+        assert path_of(stored, "agreements").read_bytes() == PNG
+    result = run(app, "schools", "remove", "test-school", "--exported-to", str(out), "--yes")
+    assert result.exit_code == 0, result.output
+    assert not path_of(stored, "agreements").exists()

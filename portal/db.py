@@ -6,7 +6,10 @@ operations ``flush`` and views ``commit`` once.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app
@@ -42,19 +45,40 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+#: A moment that :func:`utcnow` returns instead of the real time, set only by :func:`clock_at`.
+_CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("portal_clock", default=None)
 
 
 def utcnow() -> dt.datetime:
-    """The current time, timezone-aware, in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    """The current time, timezone-aware, in UTC (or the moment :func:`clock_at` set)."""
+    fixed = _CLOCK.get()
+    return fixed if fixed is not None else dt.datetime.now(dt.UTC)
+
+
+@contextlib.contextmanager
+def clock_at(moment: dt.datetime) -> Iterator[None]:
+    """Within the block, :func:`utcnow` (and so every operation) reads *moment*.
+
+    Only the demo uses this, to play a month of term through the app's own operations in
+    order, so that every row and audit entry carries the time it happened in the story.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("clock_at needs a timezone-aware moment")
+    token = _CLOCK.set(moment.astimezone(dt.UTC))
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
 
 
 def make_engine(url: str) -> Engine:

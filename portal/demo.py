@@ -26,6 +26,7 @@ from portal.people.models import (
     SchoolClass,
 )
 from portal.schools.isolation import all_schools, school_scope
+from portal.progress import Progress, no_progress
 from portal.schools.models import School, Trust, TrustRole
 
 DEMO_PASSWORD = "countersign-demo"
@@ -69,6 +70,18 @@ ADULTS = {
 }
 
 
+#: More adults of Larkspur (not listed at sign-in), so that every audience has a rate to show.
+MORE_ADULTS = {
+    "teacher5": ("Priya", "Lindqvist", [Role.TEACHER], "Teacher (KS1)"),
+    "ta2": ("Rory", "Castellane", [Role.SUPPORT_STAFF], "Teaching assistant"),
+    "governor2": ("Hamid", "Oakenshaw", [Role.GOVERNOR], "Parent governor"),
+    "governor3": ("Beatrix", "Vellacott", [Role.GOVERNOR], "Staff governor"),
+    "volunteer2": ("Norah", "Pemberton", [Role.VOLUNTEER], "Volunteer (library)"),
+    "contractor2": ("Felix", "Harrowgate", [Role.CONTRACTOR], "Catering contractor"),
+    "visitor2": ("Ottoline", "Quayle", [Role.VISITOR], "Visiting poet"),
+}
+
+
 def people_exist() -> bool:
     with all_schools(session):
         return bool(session.scalar(select(func.count(Person.id))))
@@ -99,8 +112,23 @@ def _person(external_id: str, given: str, family: str, email: str | None, pw: st
     return person
 
 
-def load_demo(seed: int = 7, today: dt.date | None = None) -> School:
-    """Create the demo school (Larkspur Hollow) in the current database and commit."""
+def load_demo(seed: int = 7, today: dt.date | None = None, *, lived_in: bool = False,
+              progress: Progress = no_progress) -> School:
+    """Create the demo school (Larkspur Hollow) in the current database and commit.
+
+    :param lived_in: also play a month of term through the app's operations (signatures,
+        class sessions, concerns, family links, incidents; see :mod:`portal.demo_term`) and seal
+        the newest records. ``flask portal demo`` does; the tests' bare demo school does not.
+    """
+    with _term_clock(lived_in):
+        school, made = _larkspur(seed, today)
+    if lived_in:
+        _live(school, made, seed, progress)
+    session.commit()
+    return school
+
+
+def _larkspur(seed: int, today: dt.date | None) -> tuple[School, dict]:
     from portal.schools.operations import create_school
 
     school = create_school(slug="larkspur-hollow", name=SCHOOL_NAME, urn="100001",
@@ -108,10 +136,31 @@ def load_demo(seed: int = 7, today: dt.date | None = None) -> School:
                            official_channel="the school office: office@larkspur.example or 01632 960 000",
                            helpline_contact="Professionals Online Safety Helpline (set the number in school settings)")
     with school_scope(session, school.id):
-        _fill_school(school, ADULTS, CLASSES, DOMAIN, random.Random(seed), today or dt.date.today(),
-                     hash_password(DEMO_PASSWORD))
-    session.commit()
-    return school
+        made = _fill_school(school, {**ADULTS, **MORE_ADULTS}, CLASSES, DOMAIN, random.Random(seed),
+                            today or dt.date.today(), hash_password(DEMO_PASSWORD))
+    return school, made
+
+
+def _term_clock(lived_in: bool):
+    """For a lived-in demo, the school is set up just before the month of term it then plays."""
+    from contextlib import nullcontext
+
+    from portal.db import clock_at, utcnow
+    from portal.demo_term import term_start
+
+    if not lived_in:
+        return nullcontext()
+    return clock_at(term_start(utcnow()) - dt.timedelta(hours=1))
+
+
+def _live(school: School, made: dict, seed: int, progress: Progress) -> None:
+    """Play the month of term in *school*, commit, then seal the newest records."""
+    from portal.demo_term import play_month, seal_some
+
+    with school_scope(session, school.id):
+        play_month(school, made, random.Random(seed * 31 + 1), progress=progress)
+        session.commit()
+        seal_some(school, progress=progress)
 
 
 def _fill_school(school: School, adults_spec: dict, classes_spec: list, domain: str, rng: random.Random,
@@ -248,14 +297,25 @@ GOVERNOR_PARENT = "governor@larkspur.example"
 SHARED_NAMES = {SPANNING_PARENT: ("Hollis", "Brimble"), GOVERNOR_PARENT: ("Gwen", "Silverdale")}
 
 
-def load_trust_demo(seed: int = 7, today: dt.date | None = None) -> Trust:
-    """Create the demo trust with three schools and commit."""
+def load_trust_demo(seed: int = 7, today: dt.date | None = None, *, lived_in: bool = False,
+                    progress: Progress = no_progress) -> Trust:
+    """Create the demo trust with three schools and commit (with *lived_in*, Larkspur Hollow
+    has a month of term behind it, as in :func:`load_demo`)."""
+    with _term_clock(lived_in):
+        trust, larkspur, made = _trust(seed, today)
+    if lived_in:
+        _live(larkspur, made, seed, progress)
+    session.commit()
+    return trust
+
+
+def _trust(seed: int, today: dt.date | None) -> tuple[Trust, School, dict]:
     from portal.schools.operations import create_school, get_or_create_trust, grant_trust_role
 
     today = today or dt.date.today()
     pw = hash_password(DEMO_PASSWORD)
     trust = get_or_create_trust("fernbrook", TRUST_NAME)
-    larkspur = load_demo(seed, today)
+    larkspur, larkspur_made = _larkspur(seed, today)
     larkspur.trust = trust
     made = {}
     for spec, classes, adults in ((OAK_LANE, OAK_CLASSES, OAK_ADULTS), (KESTREL, KESTREL_CLASSES, KESTREL_ADULTS)):
@@ -274,8 +334,8 @@ def load_trust_demo(seed: int = 7, today: dt.date | None = None) -> Trust:
     for key, given, family, role, _label in TRUST_PEOPLE:
         account = _account(_email(key, TRUST_DOMAIN), pw, f"{given} {family}")
         grant_trust_role(account, trust, role)
-    session.commit()
-    return trust
+    session.flush()
+    return trust, larkspur, larkspur_made
 
 
 def demo_logins() -> list[tuple[str, str]]:

@@ -37,6 +37,7 @@ CAPABILITIES: dict[str, str] = {
     "settings.manage": "Change school settings",
     "lti.manage": "Manage LMS (LTI) registrations",
     "capabilities.delegate": "Delegate capabilities to named staff",
+    "signatures.record_offline": "Record a parent's paper or verbal agreement on their behalf",
 }
 
 #: Capabilities that are never delegated (they follow a designation, not a grant).
@@ -54,7 +55,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TEACHER.value: frozenset({"classroom.run", "incidents.record"}),
     Role.SUPPORT_STAFF.value: frozenset({"incidents.record"}),
     Role.AUDITOR.value: frozenset({"records.view", "records.export"}),
-    Role.ADMIN.value: frozenset({"roster.manage", "settings.manage", "lti.manage"}),
+    Role.ADMIN.value: frozenset({"roster.manage", "settings.manage", "lti.manage", "signatures.record_offline"}),
 }
 
 

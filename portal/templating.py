@@ -9,6 +9,7 @@ from flask_login import current_user
 from portal.people.bands import BAND_LABELS, year_label
 from portal.people.models import Role
 from portal.schools.models import School
+from portal.signatures.models import method_label
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -24,6 +25,7 @@ def register_template_helpers(app: Flask) -> None:
         is_staff=lambda: security.is_staff(current_user),
         year_label=year_label,
         band_label=lambda band: BAND_LABELS.get(band, band),
+        method_label=method_label,
     )
     app.jinja_env.filters["datetime"] = lambda d: d.strftime("%d %b %Y, %H:%M UTC") if d else ""
     app.jinja_env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""

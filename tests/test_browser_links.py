@@ -70,7 +70,7 @@ def test_declare_approve_and_record_a_covered_contact(demo_pupil, new_page, mail
 
     # 2. The Head Teacher approves it.
     _sign_in(page, "head@larkspur.example")
-    _follow(page, page.get_by_role("link", name="Decide on 1 family link declaration"))
+    _follow(page, page.get_by_role("link", name="Family links to decide (1)"))  # a tile on the Head's dashboard
     assert_accessible(page)
     _follow(page, page.get_by_role("link", name="Review"))
     assert "Callum Fairweather" in page.locator("dl").inner_text()

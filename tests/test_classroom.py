@@ -97,7 +97,9 @@ def test_teacher_starts_a_session_and_sees_code_qr_and_progress(app, db, y2, tea
     text = page.get_data(as_text=True)
     assert cs.code in text and "<svg" in text and 'role="img"' in text
     assert "0</span> of <span data-total>3" in text
-    assert client.get(f"/portal/classroom/sessions/{sid}/progress.json").json == {
+    live = client.get(f"/portal/classroom/sessions/{sid}/progress.json").json
+    assert "No one yet" in live.pop("entries_html")
+    assert live == {
         "done": 0, "total": 3, "in_session": 0, "missing": [p.short_name for p in (y2.amy, y2.ben, y2.cal)],
         "accepts_pupils": True, "closed": False}
     # Starting again for the same class goes back to the open session.
@@ -236,10 +238,15 @@ def test_codes_are_normalised_and_bad_input_is_explained(app, db, y2, teacher, l
     spaced = cs.code[:3].lower() + " " + cs.code[3:].lower()
     device = app.test_client()
     assert device.post("/portal/classroom/join", data={"code": spaced}).status_code == 302
+    # The format message only for a malformed code; a well-formed one that opens nothing "does not match".
     for bad, message in [("", b"Type the code from the board."), ("AB", b"The code has 6 letters"),
-                         ("OOOOOO", b"The code has 6 letters")]:
+                         ("ABC-12345", b"The code has 6 letters"), ("AB*12!", b"The code has 6 letters"),
+                         ("OOOOOO", b"does not match an open class session"),
+                         ("ACD 479" if cs.code != "ACD479" else "ACD 47X", b"does not match an open class session")]:
         resp = app.test_client().post("/portal/classroom/join", data={"code": bad})
         assert resp.status_code == 400 and message in resp.data, bad
+        other = b"does not match" if message.startswith(b"The code") else b"The code has 6 letters"
+        assert other not in resp.data, bad
     # The QR link fills the code in.
     page = app.test_client().get(f"/portal/classroom/join?code={cs.code.lower()}")
     assert f'value="{cs.code}"'.encode() in page.data
@@ -334,14 +341,24 @@ def test_only_the_sessions_teacher_sees_or_closes_it(app, db, y2, teacher, login
 def test_kiosk_mode_uses_the_teachers_device(app, db, y2, teacher, login_as, received):
     client = login_as(teacher)
     sid = _start(client, y2)
-    resp = client.post(f"/portal/classroom/sessions/{sid}/kiosk")
+    resp = client.post(f"/portal/classroom/sessions/{sid}/kiosk", data={"pin": "2468"})
     assert resp.headers["Location"].endswith("/portal/classroom/device/")
     names = client.get("/portal/classroom/device/").get_data(as_text=True)
-    assert "Back to the teacher screen" in names and "Sign out" not in names
+    assert "Back to the teacher screen" in names and "Sign out" not in names and "Tilda" not in names
     # (Same User-Agent as the sign-in: Flask-Login's "strong" protection is tied to it.)
     assert client.post(f"/portal/classroom/device/pupils/{y2.ben.id}").status_code == 302
-    back = client.post("/portal/classroom/device/leave")
+    # Nothing of the teacher's account while in kiosk mode: every other page leads back to the names.
+    for path in ("/portal/", "/portal/staff/", f"/portal/classroom/sessions/{sid}", "/portal/policies/history"):
+        moved = client.get(path)
+        assert moved.status_code == 302 and moved.headers["Location"].endswith("/portal/classroom/device/"), path
+    assert client.post("/portal/auth/logout").headers["Location"].endswith("/portal/classroom/device/")
+    # "Leave" asks for the teacher; a wrong PIN is refused, the PIN (or the password) opens the way back.
+    assert client.post("/portal/classroom/device/leave").headers["Location"].endswith("/classroom/kiosk/exit")
+    wrong = client.post("/portal/classroom/kiosk/exit", data={"secret": "1357"})
+    assert wrong.status_code == 400 and b"not the PIN" in wrong.data
+    back = client.post("/portal/classroom/kiosk/exit", data={"secret": "2468"})
     assert back.headers["Location"].endswith(f"/sessions/{sid}")
+    assert client.get("/portal/staff/").status_code == 200
     client.post(f"/portal/classroom/sessions/{sid}/close")
     sig = db.scalars(select(Signature)).one()
     assert sig.signer_id == y2.ben.id and sig.witness_id == teacher.id and sig.method == "in_class"

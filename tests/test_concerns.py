@@ -337,9 +337,9 @@ def test_inbox_filters_and_overdue_first(cast, login_as, db):
     assert "Older about Kit" in by_status and "Late one" not in by_status
     nobody = head.get("/portal/concerns/inbox?assignee=none").get_data(as_text=True)
     assert "Late one" in nobody
-    # The Head's home page lists the work.
+    # The Head's home page is a dashboard of the work (each with a count and a link).
     home = head.get("/portal/staff/").get_data(as_text=True)
-    assert "1 concern is overdue" in home and "Parents&#39; concerns" in home
+    assert "Overdue concerns <span class=\"visually-hidden\">(1)</span>" in home and "Parents&#39; concerns" in home
 
 
 def test_concern_text_is_never_edited(app, cast, login_as, db, general):

@@ -152,7 +152,7 @@ def test_head_declines_with_a_reason_and_the_adult_sees_it(app, db, school, make
     _declare(login_as(teacher), pupils["nell"])
     decl = db.scalar(select(FamilyLinkDeclaration))
     head = login_as(school.head)
-    assert b"Decide on 1 family link declaration" in head.get("/portal/staff/").data
+    assert b'Family links to decide <span class="visually-hidden">(1)</span>' in head.get("/portal/staff/").data
     resp = head.post(f"/portal/links/declarations/{decl.id}", data={"decision": "decline", "reason": ""})
     assert resp.status_code == 400 and b"Give a reason when you decline." in resp.data
     db.expire_all()

@@ -27,6 +27,11 @@ def make_blueprint() -> Blueprint:
     from portal.blueprints.front import home
 
     bp.add_url_rule("/", endpoint="home", view_func=home)
+    from portal.blueprints.classroom.views import join_code, short_join
+
+    # The short join address written on the board, and the one its QR code opens.
+    bp.add_url_rule("/join", endpoint="join", view_func=short_join)
+    bp.add_url_rule("/join/<code>", endpoint="join_code", view_func=join_code)
     for area in AREAS:
         importlib.import_module(f"portal.blueprints.{area}.views")
         child = importlib.import_module(f"portal.blueprints.{area}").bp

@@ -35,6 +35,9 @@ class ClassroomSession(SchoolOwned, Base):
     #: After this moment the code no longer lets anyone in (the teacher can still close).
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Argon2 hash of the PIN the teacher chose when handing this device round (kiosk mode);
+    #: the PIN (or the teacher's password) is needed to leave kiosk mode.
+    kiosk_pin_hash: Mapped[str | None] = mapped_column(String(200))
 
     school_class: Mapped[SchoolClass] = relationship()
     teacher: Mapped[Person] = relationship()

@@ -309,3 +309,58 @@ def _keep_shown(version, *, young: bool) -> str:
     shown = _Shown(html=shown_text(version.body_md, young=young), sha256=sha256_of_shown(version.body_md, young=young))
     keep_text(version, shown)
     return shown.sha256
+
+
+# ------------------------------------------------------------------ kiosk (the teacher's device handed round)
+
+#: Wrong PINs or passwords allowed at the kiosk's way back before the teacher is signed out.
+KIOSK_MAX_ATTEMPTS = 5
+
+
+def start_kiosk(cs: ClassroomSession, teacher: Person, pin: str) -> None:
+    """Remember the PIN (hashed) the teacher chose to come back from kiosk mode (or none:
+    then only their password works). Audited without the PIN."""
+    from portal.auth.passwords import hash_password
+
+    cs.kiosk_pin_hash = hash_password(pin) if pin else None
+    session.flush()
+    audit.record("classroom.kiosk_started", actor=teacher, target=cs, with_pin=bool(pin))
+
+
+def _kiosk_key(cs: ClassroomSession) -> str:
+    return f"kiosk:{cs.id}"
+
+
+def kiosk_unlock(cs: ClassroomSession, secret: str) -> bool:
+    """True when *secret* is the session's kiosk PIN or its teacher's password (each wrong try is
+    counted, in the database)."""
+    from portal.auth import throttle
+    from portal.auth.passwords import verify_password
+
+    secret = (secret or "").strip()
+    ok = bool(secret) and (
+        (cs.kiosk_pin_hash is not None and secret.isdigit() and verify_password(cs.kiosk_pin_hash, secret))
+        or verify_password(cs.teacher.password_hash, secret))
+    if ok:
+        throttle.clear(_kiosk_key(cs))
+        audit.record("classroom.kiosk_ended", actor=cs.teacher, target=cs)
+    else:
+        throttle.note_failure(_kiosk_key(cs))
+        audit.record("classroom.kiosk_unlock_failed", actor=None, target=cs)
+    session.flush()
+    return ok
+
+
+def kiosk_locked_out(cs: ClassroomSession) -> bool:
+    """Too many wrong tries at this session's kiosk: the device must be signed out."""
+    from portal.auth import throttle
+
+    return throttle.is_limited(_kiosk_key(cs), limit=KIOSK_MAX_ATTEMPTS)
+
+
+def code_is_well_formed(raw: str) -> bool:
+    """Six letters and digits once spaces and dashes are gone (the format on the board). A
+    well-formed code that is wrong "does not match an open session"; only a malformed one gets
+    the format message."""
+    code = normalise_code(raw)
+    return len(code) == CODE_LENGTH and code.isascii() and code.isalnum()

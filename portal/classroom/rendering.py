@@ -41,19 +41,41 @@ class Screen:
     icon: str = ""
 
 
+def _only_headings(tokens: list) -> bool:
+    """True when *tokens* hold nothing but headings (e.g. "## Being kind" before its rules)."""
+    kinds = {t.type for t in tokens}
+    return bool(kinds) and kinds <= {"heading_open", "inline", "heading_close"}
+
+
 def screens(body_md: str) -> list[Screen]:
     """Split the text into screens for young pupils: each top-level list item is one rule on
-    its own screen; the words between lists are grouped into their own screens."""
+    its own screen; the words between lists are grouped into their own screens.
+
+    A heading is kept with its rules: words that are only a heading (a section title such as
+    "Being kind") never make a screen of their own; they open the screen of the first rule that
+    follows (or, at the very end, close the last screen).
+    """
     md = _md()
     tokens = md.parse(body_md or "")
     out: list[Screen] = []
     pending: list = []
+    carried: list[str] = []  # heading HTML waiting for the next rule
+
+    def render(toks: list) -> str:
+        return clean(_demote_headings(md.renderer.render(toks, md.options, {})))
 
     def flush_pending():
         if pending:
-            html = clean(_demote_headings(md.renderer.render(pending, md.options, {})))
+            # Headings at the end of the words belong to the rules after them, not to this screen.
+            cut = len(pending)
+            while cut > 0 and _only_headings(pending[cut - 3:cut]) and pending[cut - 3].type == "heading_open":
+                cut -= 3
+            body, heads = pending[:cut], pending[cut:]
+            html = render(body) if body else ""
             if html.strip():
                 out.append(Screen(html=html, is_rule=False))
+            if heads:
+                carried.append(render(heads))
             pending.clear()
 
     i = 0
@@ -73,7 +95,11 @@ def screens(body_md: str) -> list[Screen]:
                         if it.type in ("paragraph_open", "paragraph_close"):
                             it.hidden = False
                     html = clean(md.renderer.render(item, md.options, {}))
-                    out.append(Screen(html=html, is_rule=True, icon=icon_for(html)))
+                    icon = icon_for(html)
+                    if carried:
+                        html = "".join(carried) + html
+                        carried.clear()
+                    out.append(Screen(html=html, is_rule=True, icon=icon))
                 else:
                     item.append(t)
                 i += 1
@@ -81,6 +107,12 @@ def screens(body_md: str) -> list[Screen]:
             pending.append(tok)
         i += 1
     flush_pending()
+    if carried:  # a heading with nothing after it: keep it on the last screen, not alone
+        if out:
+            last = out[-1]
+            out[-1] = Screen(html=last.html + "".join(carried), is_rule=last.is_rule, icon=last.icon)
+        else:
+            out.append(Screen(html="".join(carried), is_rule=False))
     return out
 
 

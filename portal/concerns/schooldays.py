@@ -49,7 +49,9 @@ def upcoming_bank_holidays(today: dt.date, days: int = 365) -> dict[dt.date, str
 
 def uk_today(now: dt.datetime | None = None) -> dt.date:
     """Today's date in the UK (school days follow the school's clock, not UTC)."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(UK).date()
+    from portal.db import utcnow
+
+    return (now or utcnow()).astimezone(UK).date()
 
 
 def closed_days(first: dt.date, last: dt.date) -> set[dt.date]:
@@ -95,3 +97,19 @@ def add_school_days(start: dt.date, days: int, closures: Iterable[dt.date] | Non
         if is_school_day(d, closed):
             counted += 1
     return d
+
+
+def school_days_between(start: dt.date, end: dt.date, closures: Iterable[dt.date] | None = None) -> int:
+    """How many school days after *start* up to and including *end* (0 when *end* is not later)."""
+    if end <= start:
+        return 0
+    if closures is None:
+        closures = closed_days(start, end)
+    closed = set(closures)
+    n = 0
+    d = start
+    while d < end:
+        d += dt.timedelta(days=1)
+        if is_school_day(d, closed):
+            n += 1
+    return n

@@ -103,14 +103,21 @@ def check_uploads(files) -> list[CheckedFile]:
     return out
 
 
-def upload_dir() -> Path:
-    return Path(current_app.config["PORTAL_UPLOAD_DIR"]).resolve() / "concerns"
+#: Sub-folders of ``PORTAL_UPLOAD_DIR``: concern attachments, and scans of parents' signed
+#: paper slips (:class:`portal.signatures.models.OfflineAgreement`).
+KINDS = ("concerns", "agreements")
 
 
-def path_of(stored_name: str) -> Path:
+def upload_dir(kind: str = "concerns") -> Path:
+    if kind not in KINDS:
+        raise ValueError("unknown upload kind")
+    return Path(current_app.config["PORTAL_UPLOAD_DIR"]).resolve() / kind
+
+
+def path_of(stored_name: str, kind: str = "concerns") -> Path:
     if not re.fullmatch(r"[A-Za-z0-9_-]{20,80}", stored_name):
         raise ValueError("bad stored name")
-    return upload_dir() / stored_name
+    return upload_dir(kind) / stored_name
 
 
 class UploadBatch:
@@ -119,7 +126,8 @@ class UploadBatch:
     ``with UploadBatch() as batch: name = batch.write(data); ...; session.commit(); batch.keep()``
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "concerns") -> None:
+        self.kind = kind
         self.written: list[Path] = []
         self._keep = False
 
@@ -127,7 +135,7 @@ class UploadBatch:
         return self
 
     def write(self, data: bytes) -> str:
-        folder = upload_dir()
+        folder = upload_dir(self.kind)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = secrets.token_urlsafe(32)
         path = folder / name

@@ -307,6 +307,110 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
     return sig
 
 
+def sign_for_children(reqs: list[Requirement], signer: Person, form: SignRequest, *,
+                      today: dt.date | None = None) -> list[Signature]:
+    """One-step family signing: countersign the same policy for several children. Each child
+    gets a separate :class:`Signature` (so a separate sealed record), with the same typed name,
+    tick and answers; the caller commits once and signals each.
+
+    :raises SigningError: no child chosen, a requirement that is not a countersignature, or
+        anything :func:`sign` refuses for any one child (then nothing is kept: the caller rolls back).
+    """
+    if not reqs:
+        raise SigningError("Choose at least one child to sign for.", field="pupil_ids")
+    if any(not r.countersign for r in reqs) or len({r.version.policy_id for r in reqs}) != 1:
+        raise SigningError("Only one policy, countersigned for your own children, can be signed this way.",
+                           code="forbidden")
+    # Lock the children in a fixed order so two tabs signing overlapping sets cannot deadlock.
+    return [sign(r, signer, form, today=today) for r in sorted(reqs, key=lambda r: r.subject.id)]
+
+
+MAX_OFFLINE_NOTE = 300
+
+
+def offline_requirements(parent: Person, today: dt.date | None = None) -> list[Requirement]:
+    """What the office may record for *parent*: their own parent AUP and a countersignature for
+    each young child, that are not signed yet."""
+    return [r for r in queries.requirements_for(parent, today)
+            if r.status != queries.SIGNED and (r.countersign or r.version.policy.audience == Audience.PARENT.value)]
+
+
+def record_offline(req: Requirement, parent: Person, *, recorded_by: Person, method: Method, agreed_on: dt.date,
+                   note: str, answers: dict[int, bool], scan=None, batch=None, ip: str = "",
+                   user_agent: str = "", today: dt.date | None = None) -> Signature:
+    """The office records *parent*'s agreement given on paper or verbally (flushes, audits; the
+    caller commits and signals). The signature is the parent's (their name on file), with method
+    ``paper`` or ``verbal`` and an :class:`~portal.signatures.models.OfflineAgreement` saying who
+    recorded it, when the parent agreed, how, and the scan of the slip. It is never an e-signature.
+
+    :param scan: a checked upload (:class:`portal.concerns.storage.CheckedFile`); required on paper.
+    :param batch: the :class:`~portal.concerns.storage.UploadBatch` (kind ``agreements``) that writes it.
+    :raises SigningError: with the form field at fault.
+    """
+    from portal.signatures.models import OfflineAgreement
+
+    today = today or utcnow().date()
+    if method not in (Method.PAPER, Method.VERBAL):
+        raise SigningError("Choose how the parent agreed: on a paper slip or verbally.", field="how")
+    if not (req.countersign or req.version.policy.audience == Audience.PARENT.value):
+        raise SigningError("Only a parent's own policy or a young child's countersignature can be recorded.",
+                           code="forbidden")
+    if req.subject.id != parent.id and not req.countersign:
+        raise SigningError("That is not this parent's policy.", code="forbidden")
+    if agreed_on > today:
+        raise SigningError("The date the parent agreed cannot be in the future.", field="agreed_on")
+    year = current_academic_year(today)
+    if current_academic_year(agreed_on) != year:
+        raise SigningError("The date must be in this school year: agreements from earlier years do not count "
+                           "now.", field="agreed_on")
+    published = req.version.published_at.date() if req.version.published_at else None
+    if published is not None and agreed_on < published:
+        raise SigningError(f"This version was published on {published:%d %B %Y}; the parent cannot have agreed "
+                           "to it before then.", field="agreed_on")
+    note = (note or "").strip()
+    if len(note) > MAX_OFFLINE_NOTE:
+        raise SigningError(f"Keep the note to {MAX_OFFLINE_NOTE} characters or fewer.", field="note")
+    if method is Method.PAPER and scan is None:
+        raise SigningError("Attach the scan (or a photo) of the signed slip.", field="scan")
+    items = list(req.version.consent_items)
+    missing = [i for i in items if i.id not in answers]
+    if missing:
+        raise SigningError("Give the parent's yes or no to each question.", field=f"consent_{missing[0].id}")
+    req = _lock(req)
+    if req.status == "signed":
+        raise SigningError("This has already been signed for this school year.", code="already")
+    rendered = render_version(req.version)
+    keep_text(req.version, rendered)
+    sig = Signature(
+        version=req.version, signer_id=parent.id,
+        signer_role=signer_role_for(parent, Audience(req.version.policy.audience), req.countersign),
+        on_behalf_of_id=req.subject.id if req.countersign else None, decision=Decision.SIGNED.value,
+        signed_name=parent.full_name[:200], text_sha256=rendered.sha256, signed_at=utcnow(),
+        ip=(ip or "unknown")[:64], user_agent=(user_agent or "")[:400], method=method.value,
+        witness_id=None, academic_year=year,
+    )
+    session.add(sig)
+    session.flush()
+    offline = OfflineAgreement(signature_id=sig.id, recorded_by_id=recorded_by.id, agreed_on=agreed_on, note=note)
+    if scan is not None:
+        offline.scan_stored_name = batch.write(scan.data)
+        offline.scan_original_name = scan.filename
+        offline.scan_content_type = scan.content_type
+        offline.scan_size = len(scan.data)
+        offline.scan_sha256 = scan.sha256
+    session.add(offline)
+    for item in items:
+        session.add(ConsentAnswer(consent_item_id=item.id, signature_id=sig.id, person_id=parent.id,
+                                  pupil_id=req.subject.id if req.countersign else None,
+                                  answer=answers[item.id], answered_at=sig.signed_at))
+    session.flush()
+    audit.record("signature.recorded_offline", actor=recorded_by, target=sig, version_id=req.version.id,
+                 signer_id=parent.id, on_behalf_of_id=sig.on_behalf_of_id, method=sig.method,
+                 agreed_on=agreed_on.isoformat(), academic_year=year, text_sha256=rendered.sha256,
+                 scan_sha256=offline.scan_sha256, consents={i.key: answers[i.id] for i in items})
+    return sig
+
+
 def can_decline(req: Requirement) -> bool:
     """Parents may decline their own AUP or a child's countersignature; others may not."""
     return req.countersign or req.version.policy.audience == Audience.PARENT.value

@@ -182,7 +182,8 @@ def _resolve(req: Requirement, candidates: Iterable[Signature], cat: Catalogue) 
 
 
 def _load_signatures(year: int, *, signer_ids=None, subject_ids=None) -> list[Signature]:
-    q = select(Signature).where(Signature.academic_year == year).options(selectinload(Signature.version))
+    q = select(Signature).where(Signature.academic_year == year).options(
+        selectinload(Signature.version), selectinload(Signature.signer))
     if signer_ids is not None or subject_ids is not None:
         conds = []
         if signer_ids:
@@ -331,6 +332,66 @@ def pupil_acknowledgements(pupil: Person, today: dt.date | None = None) -> list[
     idx = _Index(_load_signatures(year, signer_ids=[pupil.id]))
     return [_resolve(Requirement(v, pupil, False, year), idx.own.get(pupil.id, []), cat)
             for v in cat.for_pupil(profile)]
+
+
+@dataclass
+class ChildStatus:
+    """Where one child stands this school year: what is signed, declined or outstanding, and by whom."""
+
+    pupil: Person
+    #: What counts for the child: a parent's countersignature (EYFS/KS1, KS2) or, for older
+    #: pupils, their own agreement.
+    requirements: list[Requirement]
+    #: Young pupils only: their own agreement in class (extra to the countersignature).
+    own_acknowledgements: list[Requirement] = field(default_factory=list)
+
+    @property
+    def signs_own(self) -> bool:
+        """True when the child agrees for themselves (Years 7 and up)."""
+        return bool(self.requirements) and not self.requirements[0].countersign
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.requirements if r.status == status)
+
+
+def family_status(parent: Person, today: dt.date | None = None,
+                  children: list[Person] | None = None) -> list[ChildStatus]:
+    """For each of *parent*'s children (or the *children* given, who must be theirs): every
+    policy that applies to the child this school year, its status and who answered it,
+    including older children who sign their own."""
+    return pupils_status(children if children is not None else children_of(parent), today)
+
+
+def pupils_status(kids: list[Person], today: dt.date | None = None) -> list[ChildStatus]:
+    """:class:`ChildStatus` of each pupil in *kids* (a family, or a class), with one catalogue and
+    one signature query."""
+    year = current_academic_year(today)
+    cat = Catalogue()
+    ids = [k.id for k in kids]
+    sigs = _load_signatures(year, signer_ids=ids, subject_ids=ids) if ids else []
+    idx = _Index(sigs)
+    out: list[ChildStatus] = []
+    for kid in kids:
+        profile = kid.pupil
+        if profile is None or not kid.active:
+            out.append(ChildStatus(kid, []))
+            continue
+        if profile.age_band in COUNTERSIGN_BANDS:
+            own = [_resolve(Requirement(v, kid, False, year), idx.own.get(kid.id, []), cat)
+                   for v in cat.for_pupil(profile)]
+            out.append(ChildStatus(kid, _countersign_requirements(kid, cat, year, idx), own))
+        else:
+            reqs = [_resolve(Requirement(v, kid, False, year), idx.own.get(kid.id, []), cat)
+                    for v in cat.for_pupil(profile)]
+            out.append(ChildStatus(kid, reqs))
+    return out
+
+
+def family_requirements(parent: Person, version: PolicyVersion, today: dt.date | None = None) -> list[Requirement]:
+    """The countersignatures *parent* may give for *version*'s policy, one per child, that are not
+    signed yet (outstanding or declined): what one-step family signing offers."""
+    return [r for r in requirements_for(parent, today)
+            if r.countersign and r.version.policy_id == version.policy_id and r.status != SIGNED]
 
 
 def school_requirements(today: dt.date | None = None) -> list[Requirement]:

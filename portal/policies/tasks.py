@@ -1,9 +1,23 @@
-"""Home-page tasks: one per policy a person still has to sign (or countersign)."""
+"""Home-page tasks: one per policy a person still has to sign (or countersign).
+
+A parent with several children due to countersign the same policy gets one task naming every
+child: the signing page lets them sign for all of them in one step.
+"""
 from __future__ import annotations
 
 from portal.people.bands import year_label
 from portal.people.models import Person
 from portal.tasks import Task, task_provider
+
+
+def _child(req) -> str:
+    profile = req.subject.pupil
+    year = f" ({year_label(profile.year_group)})" if profile is not None else ""
+    return f"{req.subject.given_name}{year}"
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def policy_tasks(person: Person) -> list[Task]:
@@ -15,17 +29,25 @@ def policy_tasks(person: Person) -> list[Task]:
     # task and page; do not list the same policy twice.
     classroom_covers_pupils = "portal.classroom.my_rules" in current_app.view_functions
     tasks = []
+    families: dict[int, list] = {}
     for req in outstanding_for(person):
         if classroom_covers_pupils and not req.countersign and req.version.policy.audience.startswith("pupil_"):
             continue
-        detail = ""
         if req.countersign:
-            profile = req.subject.pupil
-            year = f" ({year_label(profile.year_group)})" if profile is not None else ""
-            detail = f"for {req.subject.given_name}{year}"
-        tasks.append(Task(title=f"Read and sign: {req.version.title}", url=req.sign_url(), detail=detail,
-                          level="warning"))
-    return tasks
+            if req.version.policy_id not in families:
+                families[req.version.policy_id] = []
+                tasks.append(families[req.version.policy_id])  # keeps the order; filled in below
+            families[req.version.policy_id].append(req)
+            continue
+        tasks.append(Task(title=f"Read and sign: {req.version.title}", url=req.sign_url(), level="warning"))
+    out = []
+    for item in tasks:
+        if isinstance(item, list):
+            out.append(Task(title=f"Read and sign: {item[0].version.title}", url=item[0].sign_url(),
+                            detail="for " + _and([_child(r) for r in item]), level="warning"))
+        else:
+            out.append(item)
+    return out
 
 
 def register() -> None:

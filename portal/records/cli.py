@@ -47,10 +47,12 @@ def records_repair(limit: int | None, schools: list) -> None:
     from portal.records.operations import repair
     from portal.schools.isolation import school_scope
 
+    from portal.progress import click_bar
+
     total_failed = 0
     for school in schools:
         with school_scope(session, school.id):
-            sealed, failed = repair(limit)
+            sealed, failed = repair(limit, progress=click_bar)
         total_failed += failed
         tag = f"{school.name}: " if len(schools) > 1 else ""
         click.echo(f"{tag}Records made: {sealed}. Still failing: {failed}.")
@@ -76,12 +78,26 @@ def records_export(out: Path, year, policy_id, audience, class_id, person) -> No
 
     if out.exists():
         raise click.ClickException(f"{out} already exists.")
+    from sqlalchemy import func, select
+
+    from portal.progress import click_bar
+    from portal.records.queries import records_query
+
     f = RecordFilter(academic_year=year, policy_id=policy_id, audience=audience, class_id=class_id, person=person)
+    matching = records_query(f).subquery()
+    pdf_bytes = session.scalar(select(func.coalesce(func.sum(matching.c.size), 0))) or 0
     head = start_export(f)
     tmp = out.with_name(out.name + ".part")
-    with tmp.open("wb") as fh:
+    # Progress in bytes: the PDFs' sizes, plus a little for the manifest and the ZIP's own records.
+    total = int(pdf_bytes) + 64 * 1024
+    with tmp.open("wb") as fh, click_bar("Writing the ZIP", total) as bar:
+        done = 0
         for chunk in stream_export(f, head, db=session, store=archive_store()):
             fh.write(chunk)
+            step = min(len(chunk), max(total - done - 1, 0))
+            done += step
+            bar.update(step)
+        bar.update(total - done)
     tmp.rename(out)
     click.echo(f"Wrote {out} ({out.stat().st_size} bytes); audit chain head {head[1]}.")
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.db import session, utcnow
+from portal.progress import Progress, no_progress
 from portal.schools.isolation import current_school_id, set_school
 from portal.schools.models import School
 from portal.records.archive import archive_store
@@ -217,8 +218,11 @@ def build_sealed_pdf(signature: Signature) -> tuple[bytes, SealMode]:
                     location=settings.name if settings else None)
 
 
-def repair(limit: int | None = None) -> tuple[int, int]:
-    """Make every missing or failed record. Returns (sealed now, still failing)."""
+def repair(limit: int | None = None, progress: Progress = no_progress) -> tuple[int, int]:
+    """Make every missing or failed record. Returns (sealed now, still failing).
+
+    :param progress: ``progress(label, total)`` (see :mod:`portal.progress`), updated per record.
+    """
     stmt = (
         select(Signature.id)
         .outerjoin(SignedRecord, SignedRecord.signature_id == Signature.id)
@@ -229,12 +233,14 @@ def repair(limit: int | None = None) -> tuple[int, int]:
         stmt = stmt.limit(limit)
     ids = list(session.scalars(stmt))
     sealed = failed = 0
-    for signature_id in ids:
-        record = make_record(signature_id)
-        if record is not None and record.is_sealed:
-            sealed += 1
-        else:
-            failed += 1
+    with progress("Sealing records", len(ids)) as bar:
+        for signature_id in ids:
+            record = make_record(signature_id)
+            if record is not None and record.is_sealed:
+                sealed += 1
+            else:
+                failed += 1
+            bar.update(1)
     return sealed, failed
 
 

@@ -55,12 +55,24 @@ def evidence_of(signature: Signature) -> dict[str, Any]:
         "user_agent": signature.user_agent,
         "method": signature.method,
         "academic_year": signature.academic_year,
+        "offline": _offline(signature),
         "consents": [
             {"key": a.consent_item.key, "question": a.consent_item.question, "answer": bool(a.answer),
              "answered_at": a.answered_at.isoformat()}
             for a in answers
         ],
     }
+
+
+def _offline(signature: Signature) -> dict[str, Any] | None:
+    """How the office recorded a paper or verbal agreement (None for an e-signature)."""
+    offline = getattr(signature, "offline", None)
+    if offline is None:
+        return None
+    return {"how": signature.method, "agreed_on": offline.agreed_on.isoformat(),
+            "recorded_by": _person(offline.recorded_by), "recorded_at": offline.recorded_at.isoformat(),
+            "note": offline.note, "scan_sha256": offline.scan_sha256, "scan_content_type": offline.scan_content_type,
+            "electronic_signature": False}
 
 
 def evidence_json(evidence: dict[str, Any]) -> bytes:

@@ -12,6 +12,8 @@ The export is a folder::
     tables/<table>.jsonl   every row the school owns, one JSON object per line, by primary key
     files/records/<sha256>.pdf      the sealed PDFs, byte for byte
     files/attachments/<name>        concern attachments
+    files/agreements/<name>         scans of parents' signed paper slips (paper agreements the office
+                                    recorded); ``missing_agreement_scans`` as for attachments
     files/keys/<sha256>.cert.pem    the school's sealing certificates (public parts only), so its
                                     records still verify as the school's after the move
 
@@ -172,7 +174,8 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         session.commit()
         count, head = audit.chain_head()
         tables_dir, files_dir = out / "tables", out / "files"
-        for d in (tables_dir, files_dir / "records", files_dir / "attachments", files_dir / "keys"):
+        for d in (tables_dir, files_dir / "records", files_dir / "attachments", files_dir / "agreements",
+                  files_dir / "keys"):
             d.mkdir(parents=True, exist_ok=True)
         manifest: dict[str, Any] = {
             "format": FORMAT, "version": VERSION, "schema_revision": _revision(),
@@ -225,6 +228,18 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
             else:  # already lost here: said so, so that import and remove know it is not the export's fault
                 missing.append(name)
         manifest["missing_attachments"] = missing
+        from portal.signatures.models import OfflineAgreement
+
+        lost_scans: list[str] = []
+        for name in session.scalars(select(OfflineAgreement.scan_stored_name)
+                                    .where(OfflineAgreement.scan_stored_name.is_not(None))
+                                    .order_by(OfflineAgreement.id)):
+            src = path_of(name, "agreements")
+            if src.is_file():
+                shutil.copyfile(src, files_dir / "agreements" / name)
+            else:
+                lost_scans.append(name)
+        manifest["missing_agreement_scans"] = lost_scans
         keys = school_keys_dir(school)
         certs = [keys / "school-seal.cert.pem", *sorted((keys / RETIRED_DIR).glob("*.cert.pem"))]
         for cert in certs:
@@ -282,7 +297,8 @@ def read_export(folder: Path) -> dict[str, Any]:
 
 #: Every file an export may hold (anything else is refused).
 _LAYOUT = re.compile(r"^(school\.json|accounts\.jsonl|tables/portal_[a-z0-9_]+\.jsonl|files/records/[0-9a-f]{64}\.pdf"
-                     r"|files/attachments/[A-Za-z0-9_-]{20,80}|files/keys/[0-9a-f]{64}\.cert\.pem)$")
+                     r"|files/attachments/[A-Za-z0-9_-]{20,80}|files/agreements/[A-Za-z0-9_-]{20,80}"
+                     r"|files/keys/[0-9a-f]{64}\.cert\.pem)$")
 
 
 def _read_rows(folder: Path, rel: str) -> list[dict[str, Any]]:
@@ -329,6 +345,12 @@ def _check_rows(folder: Path, manifest: dict[str, Any]) -> None:
                 stored = row.get("stored_name")
                 if f"files/attachments/{stored}" not in listed and stored not in lost:
                     problems.append(f"the file of attachment {row.get('id')} is not in it")
+        elif name == "portal_offline_agreements":
+            lost = set(manifest.get("missing_agreement_scans") or [])
+            for row in rows:
+                stored = row.get("scan_stored_name")
+                if stored and f"files/agreements/{stored}" not in listed and stored not in lost:
+                    problems.append(f"the scan of paper agreement {row.get('id')} is not in it")
     if problems:
         raise TransferError("The export is damaged: " + "; ".join(problems[:10]) + ".")
 
@@ -521,6 +543,8 @@ def _copy_files(folder: Path, school: School) -> None:
     store = archive_store(school)
     pdfs = sorted((folder / "files" / "records").glob("*.pdf"))
     attachments = [(att, path_of(att.name)) for att in sorted((folder / "files" / "attachments").glob("*"))]
+    attachments += [(scan, path_of(scan.name, "agreements"))
+                    for scan in sorted((folder / "files" / "agreements").glob("*"))]
     for att, target in attachments:
         if target.exists():
             raise TransferError(f"An attachment named {att.name} already exists here.")
@@ -588,6 +612,10 @@ def remove_school(school: School, exported_to: Path) -> None:
     with school_scope(session, school.id):
         head = audit.chain_head()
         attachments = list(session.scalars(select(ConcernAttachment.stored_name)))
+        from portal.signatures.models import OfflineAgreement
+
+        scans = list(session.scalars(select(OfflineAgreement.scan_stored_name)
+                                     .where(OfflineAgreement.scan_stored_name.is_not(None))))
         shas = set(session.scalars(select(SignedRecord.pdf_sha256).where(SignedRecord.pdf_sha256.is_not(None))))
         account_ids = set(session.scalars(select(Person.account_id).where(Person.account_id.is_not(None))))
     if (head[0], head[1]) != (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) \
@@ -615,6 +643,8 @@ def remove_school(school: School, exported_to: Path) -> None:
                  manifest_sha256=_sha256_file(Path(exported_to) / "manifest.json"))
     for name in attachments:
         path_of(name).unlink(missing_ok=True)
+    for name in scans:
+        path_of(name, "agreements").unlink(missing_ok=True)
     for sha in shas:  # the write-once archive's explicit disposal path (the export holds the copies)
         store.dispose(sha)
     if own_keys_dir:

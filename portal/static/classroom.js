@@ -1,7 +1,7 @@
 /* Classroom sessions, progressive enhancement (the pages work without this file).
  * 1. Read aloud: buttons with data-read-aloud="#id" read that element with speechSynthesis.
  * 2. Live progress: an element with data-progress-url polls it every few seconds and updates
- *    the count and the list of pupils still to agree. */
+ *    the count, the list of pupils still to agree and the "agreed in this session" table. */
 (function () {
   "use strict";
 
@@ -26,6 +26,18 @@
   var done = box.querySelector("[data-done]");
   var total = box.querySelector("[data-total]");
   var missing = box.querySelector("[data-missing]");
+  var entries = document.querySelector("[data-entries]");
+  var lastEntries = null;
+
+  function renderEntries(html) {
+    // The server draws the table (same template as the page, escaped there); only swap it when
+    // it changed and nobody is about to press one of its buttons.
+    if (!entries || typeof html !== "string" || html === lastEntries) { return; }
+    if (entries.contains(document.activeElement) && document.activeElement !== document.body) { return; }
+    lastEntries = html;
+    var doc = new DOMParser().parseFromString("<div>" + html + "</div>", "text/html");
+    entries.replaceChildren.apply(entries, Array.prototype.slice.call(doc.body.firstChild.childNodes));
+  }
 
   function render(data) {
     if (String(data.done) !== done.textContent) { done.textContent = data.done; }
@@ -39,6 +51,7 @@
         return li;
       }));
     }
+    renderEntries(data.entries_html);
     return !data.closed;
   }
 

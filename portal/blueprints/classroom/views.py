@@ -8,14 +8,22 @@ cookie; without it (or once the session has ended) they redirect to the join pag
 from __future__ import annotations
 
 import segno
-from flask import abort, flash, jsonify, redirect, render_template, request, session as cookie, url_for
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, session as cookie, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.blueprints.classroom import bp
-from portal.blueprints.classroom.forms import AgreeForm, ButtonForm, JoinForm, OwnAgreeForm, StartForm
+from portal.blueprints.classroom.forms import (
+    AgreeForm,
+    ButtonForm,
+    JoinForm,
+    KioskExitForm,
+    KioskForm,
+    OwnAgreeForm,
+    StartForm,
+)
 from portal.classroom import operations as ops
 from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, render_html, screens
@@ -30,6 +38,8 @@ from portal.tasks import Task, task_provider
 
 #: Key of the pupil-device token in the signed session cookie.
 DEVICE_KEY = "portal_classroom_device"
+#: Set while the teacher's own device is handed round (kiosk mode): {"sid", "school"}.
+KIOSK_KEY = "portal_classroom_kiosk"
 
 
 # ------------------------------------------------------------------ teacher
@@ -105,24 +115,38 @@ def _qr_svg(url: str) -> Markup:
     return Markup(svg)  # noqa: S704 - made by segno from our own URL; no user input
 
 
+def _no_store(resp):
+    """Teacher screens are never kept by the browser, so "Back" on a kiosk shows nothing of them."""
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _session_page(cs: ClassroomSession, kiosk_form: KioskForm | None = None, status: int = 200):
+    progress = ops.Progress(cs)
+    join_url = url_for("portal.join", _external=True)
+    qr_url = url_for("portal.join_code", code=cs.code, _external=True)
+    resp = make_response(render_template(
+        "portal/classroom/session.html", cs=cs, progress=progress, join_url=join_url, qr_url=qr_url,
+        qr=_qr_svg(qr_url), button=ButtonForm(), kiosk_form=kiosk_form or KioskForm()), status)
+    return _no_store(resp)
+
+
 @bp.get("/sessions/<int:sid>")
 @access(capabilities=["classroom.run"])
 def session_page(sid: int):
-    cs = _own_session_or_404(sid)
-    progress = ops.Progress(cs)
-    join_url = url_for(".join", _external=True)
-    qr_url = url_for(".join", code=cs.code, _external=True)
-    return render_template("portal/classroom/session.html", cs=cs, progress=progress, join_url=join_url,
-                           qr=_qr_svg(qr_url), button=ButtonForm())
+    return _session_page(_own_session_or_404(sid))
 
 
 @bp.get("/sessions/<int:sid>/progress.json")
 @access(capabilities=["classroom.run"])
 def progress(sid: int):
+    """The live numbers for the teacher's screen (polled every few seconds by classroom.js),
+    with the "agreed in this session" table drawn by the same template as the page."""
     cs = _own_session_or_404(sid)
-    resp = jsonify(ops.Progress(cs).as_json())
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    progress = ops.Progress(cs)
+    data = progress.as_json()
+    data["entries_html"] = render_template("portal/classroom/_entries.html", cs=cs)
+    return _no_store(jsonify(data))
 
 
 @bp.post("/sessions/<int:sid>/close")
@@ -149,17 +173,96 @@ def close(sid: int):
 @bp.post("/sessions/<int:sid>/kiosk")
 @access(capabilities=["classroom.run"])
 def kiosk(sid: int):
-    """Hand this (the teacher's) device to pupils one by one, without typing the code."""
+    """Hand this (the teacher's) device to pupils one by one, without typing the code. Until the
+    teacher's PIN (or password) is typed at "Back to the teacher screen", this browser shows only
+    the pupils' screens: every other portal page leads back to them."""
     cs = _own_session_or_404(sid)
-    form = ButtonForm()
+    form = KioskForm()
     if not form.validate_on_submit():
-        abort(400)
+        return _session_page(cs, form, 400)
     if not cs.accepts_pupils():
         flash("This session's code has expired. Close it and start a new one for the pupils still to agree.",
               "warning")
         return redirect(url_for(".session_page", sid=cs.id))
+    ops.start_kiosk(cs, current_user, form.pin.data or "")
+    session.commit()
     cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "kiosk": True, "school": cs.school_id}
+    cookie[KIOSK_KEY] = {"sid": cs.id, "school": cs.school_id}
     return redirect(url_for(".device"))
+
+
+def kiosk_session() -> ClassroomSession | None:
+    """The session this browser is a kiosk for (the teacher's device handed round), if any."""
+    token = cookie.get(KIOSK_KEY)
+    if not isinstance(token, dict) or not isinstance(token.get("sid"), int) \
+            or not isinstance(token.get("school"), int):
+        return None
+    if current_school_id(session) is None:
+        set_school(session, token["school"])
+    elif current_school_id(session) != token["school"]:
+        return None
+    return session.get(ClassroomSession, token["sid"])
+
+
+#: What a kiosk may open: the pupils' screens, the way back, and static files.
+KIOSK_ENDPOINTS = frozenset({
+    "portal.classroom.device", "portal.classroom.device_pupil", "portal.classroom.device_leave",
+    "portal.classroom.kiosk_exit", "portal.classroom.join", "portal.join", "portal.join_code", "portal.static",
+})
+
+
+@bp.before_app_request
+def _kiosk_guard():
+    """While this browser is a kiosk, any other portal page (the teacher's home, sign-out, the
+    menu, a typed address) leads back to the pupils' screen: nothing of the teacher's account."""
+    if KIOSK_KEY not in cookie:
+        return None
+    endpoint = request.endpoint or ""
+    if not endpoint.startswith("portal.") or endpoint in KIOSK_ENDPOINTS:
+        return None
+    return redirect(url_for("portal.classroom.device"))
+
+
+@bp.route("/kiosk/exit", methods=["GET", "POST"])
+@access(public=True)
+def kiosk_exit():
+    """The kiosk's way back to the teacher screen: the PIN chosen when it was handed round, or
+    the teacher's password. Too many wrong tries sign the teacher out on this device."""
+    from flask_login import logout_user
+
+    cs = kiosk_session()
+    if cs is None:
+        cookie.pop(KIOSK_KEY, None)
+        return redirect(url_for(".join"))
+    form = KioskExitForm()
+    status = 200
+    if request.method == "POST":
+        if ops.kiosk_locked_out(cs):
+            session.commit()
+            return _kiosk_sign_out(logout_user)
+        if form.validate_on_submit():
+            if ops.kiosk_unlock(cs, form.secret.data):
+                session.commit()
+                cookie.pop(KIOSK_KEY, None)
+                cookie.pop(DEVICE_KEY, None)
+                if current_user.is_authenticated and current_user.id == cs.teacher_id:
+                    return redirect(url_for(".session_page", sid=cs.id))
+                return redirect(url_for("portal.auth.login"))
+            session.commit()
+            if ops.kiosk_locked_out(cs):
+                return _kiosk_sign_out(logout_user)
+            form.secret.errors.append("That is not the PIN or the teacher's password.")
+        status = 400
+    return render_template("portal/classroom/kiosk_exit.html", cs=cs, form=form, kiosk=True), status
+
+
+def _kiosk_sign_out(logout_user):
+    """Too many wrong tries: end kiosk mode by signing the teacher out of this browser."""
+    logout_user()
+    cookie.clear()
+    flash("Too many wrong tries, so the teacher has been signed out on this device. "
+          "Teacher: sign in again to get back to your class session.", "warning")
+    return redirect(url_for("portal.auth.login"))
 
 
 @bp.post("/sessions/<int:sid>/entries/<int:entry_id>/remove")
@@ -186,6 +289,36 @@ def remove_entry(sid: int, entry_id: int):
 # ------------------------------------------------------------------ pupil devices
 
 
+NO_MATCH = "That code does not match an open class session. Check the code on the board and try again."
+
+
+def _join_page(form: JoinForm, status: int = 200):
+    return render_template("portal/classroom/join.html", form=form, kiosk=KIOSK_KEY in cookie), status
+
+
+def _try_code(form: JoinForm):
+    """Join with the (well-formed) code in *form*: to the names, or the form with why not."""
+    ip = client_ip()
+    cs = ops.find_by_code(form.code.data)
+    if cs is not None and getattr(current_user, "school_id", cs.school_id) != cs.school_id:
+        cs = None  # this device is signed in to another school
+    if cs is not None:
+        cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "school": cs.school_id}
+        return redirect(url_for("portal.classroom.device"))
+    ops.note_wrong_code(ip)
+    session.commit()
+    form.code.errors = [*form.code.errors, NO_MATCH]
+    return _join_page(form, 400)
+
+
+def _limited(form: JoinForm):
+    if not ops.join_limited(client_ip()):
+        return None
+    session.commit()
+    form.code.errors = ["Too many wrong codes from this device. Wait 10 minutes, or ask your teacher."]
+    return _join_page(form, 429)
+
+
 @bp.route("/join", methods=["GET", "POST"])
 @access(public=True)
 def join():
@@ -193,24 +326,33 @@ def join():
     if request.method == "GET" and request.args.get("code"):
         form.code.data = ops.normalise_code(request.args["code"])[:12]
     if request.method == "POST":
-        ip = client_ip()
-        if ops.join_limited(ip):
-            session.commit()
-            form.code.errors = ["Too many wrong codes from this device. Wait 10 minutes, or ask your teacher."]
-            return render_template("portal/classroom/join.html", form=form), 429
+        refused = _limited(form)
+        if refused is not None:
+            return refused
         if form.validate_on_submit():
-            cs = ops.find_by_code(form.code.data)
-            if cs is not None and getattr(current_user, "school_id", cs.school_id) != cs.school_id:
-                cs = None  # this device is signed in to another school
-            if cs is not None:
-                cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "school": cs.school_id}
-                return redirect(url_for(".device"))
-            ops.note_wrong_code(ip)
-            session.commit()
-            form.code.errors.append("That code does not match a class session that is open now. "
-                                    "Check the board and try again.")
-        return render_template("portal/classroom/join.html", form=form), 400
-    return render_template("portal/classroom/join.html", form=form)
+            return _try_code(form)
+        return _join_page(form, 400)
+    return _join_page(form)
+
+
+@access(public=True)
+def short_join():
+    """``/portal/join``: the short address written on the board."""
+    return redirect(url_for("portal.classroom.join"))
+
+
+@access(public=True)
+def join_code(code: str):
+    """``/portal/join/ABC123``: what the QR code opens. A code that opens a session goes
+    straight to the names; otherwise the join page says why, with the code filled in."""
+    form = JoinForm(formdata=None, code=ops.normalise_code(code)[:12])
+    refused = _limited(form)
+    if refused is not None:
+        return refused
+    if not ops.code_is_well_formed(code):
+        form.code.errors = [JoinForm.format_message()]
+        return _join_page(form, 400)
+    return _try_code(form)
 
 
 def _device_session() -> ClassroomSession | None:
@@ -237,8 +379,7 @@ def _ended():
 
 
 def _is_kiosk(cs: ClassroomSession) -> bool:
-    return bool(cookie.get(DEVICE_KEY, {}).get("kiosk")) and current_user.is_authenticated \
-        and current_user.id == cs.teacher_id
+    return (cookie.get(KIOSK_KEY) or {}).get("sid") == cs.id
 
 
 @bp.get("/device/")
@@ -301,11 +442,9 @@ def device_leave():
     form = ButtonForm()
     if not form.validate_on_submit():
         abort(400)
-    token = cookie.pop(DEVICE_KEY, None) or {}
-    if token.get("kiosk") and current_user.is_authenticated:
-        cs = session.get(ClassroomSession, token.get("sid"))
-        if cs is not None and cs.teacher_id == current_user.id:
-            return redirect(url_for(".session_page", sid=cs.id))
+    if KIOSK_KEY in cookie:  # the teacher's device: only the teacher's PIN or password leads back
+        return redirect(url_for(".kiosk_exit"))
+    cookie.pop(DEVICE_KEY, None)
     flash("This device has left the class session.", "info")
     return redirect(url_for(".join"))
 

@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from portal.blueprints.parent import bp
 from portal.people.models import Role
+from portal.policies.queries import family_status
 from portal.security import access, children_of, own_child_or_404
 from portal.tasks import tasks_for
 
@@ -12,13 +13,15 @@ from portal.tasks import tasks_for
 @bp.get("/")
 @access(roles=[Role.PARENT])
 def home():
-    return render_template(
-        "portal/parent/home.html", children=children_of(current_user), tasks=tasks_for(current_user)
-    )
+    """To-dos, then each child with what is signed, declined or outstanding and by whom."""
+    children = children_of(current_user)
+    return render_template("portal/parent/home.html", children=children, tasks=tasks_for(current_user),
+                           statuses=family_status(current_user, children=children))
 
 
 @bp.get("/children/<int:pupil_id>")
 @access(roles=[Role.PARENT])
 def child(pupil_id: int):
     pupil = own_child_or_404(current_user, pupil_id)
-    return render_template("portal/parent/child.html", pupil=pupil)
+    status = family_status(current_user, children=[pupil])[0]
+    return render_template("portal/parent/child.html", pupil=pupil, status=status)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
+    FileField,
     HiddenField,
     RadioField,
     SelectField,
@@ -91,3 +93,30 @@ class NewDraftForm(FlaskForm):
 class RemindForm(FlaskForm):
     policy_id = HiddenField()
     class_id = HiddenField()
+
+
+class OfflineSearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search
+
+    q = StringField("Parent's name", validators=[Optional(), Length(max=100)])
+
+
+def offline_form_for(items, formdata=None):
+    """The office's form to record a paper or verbal agreement (with the version's questions)."""
+    from portal.policies.operations import MAX_OFFLINE_NOTE
+
+    class _Form(FlaskForm):
+        how = RadioField("How did the parent agree?", choices=[
+            SelectChoice("paper", "They signed the paper slip"),
+            SelectChoice("verbal", "They agreed verbally (in person or by telephone)"),
+        ], validators=[InputRequired("Choose how the parent agreed.")])
+        agreed_on = DateField("Date the parent agreed", validators=[InputRequired("Give the date the parent agreed.")])
+        note = StringField("How it reached the office (optional)",
+                           validators=[Optional(), Length(max=MAX_OFFLINE_NOTE)])
+        scan = FileField("Scan or photo of the signed slip (needed for paper)")
+
+    for item in items:
+        setattr(_Form, f"consent_{item.id}", RadioField(item.question, choices=YES_NO,
+                                                        validators=[InputRequired("Give the parent's answer.")]))
+    return _Form(formdata=formdata) if formdata is not None else _Form()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from portal import signals
@@ -15,20 +15,22 @@ from portal.blueprints.policies.forms import (
     ConsentItemForm,
     DeclineForm,
     NewDraftForm,
+    OfflineSearchForm,
     PolicyForm,
     PublishForm,
     RemindForm,
     VersionForm,
+    offline_form_for,
     sign_form_for,
 )
 from portal.db import session
-from portal.people.models import GuardianLink, Person, SchoolClass
+from portal.people.models import GuardianLink, Person, PersonRole, Role, SchoolClass
 from portal.policies import operations, queries
 from portal.policies.models import Audience, Policy, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.rendering import placeholder_values, render_markdown, render_version
 from portal.policies.tasks import register as _register_tasks
 from portal.security import access, client_ip, own_child_or_404
-from portal.signatures.models import Method
+from portal.signatures.models import Method, OfflineAgreement
 
 _register_tasks()
 
@@ -63,6 +65,13 @@ def sign(version_id: int):
         abort(404)
 
     rendered = render_version(version)
+    # One-step family signing: every child of this parent still to be countersigned for this
+    # policy is offered (each named, ticked by default); each gets its own signature.
+    family = queries.family_requirements(current_user, version) if req.countersign else []
+    if len(family) < 2 or req.subject.id not in {r.subject.id for r in family}:
+        family = []
+    chosen_ids = {r.subject.id for r in family}
+    family_error = None
     form = sign_form_for(version.consent_items)
     decline_form = DeclineForm(prefix="decline")
     can_decline = operations.can_decline(req)
@@ -91,12 +100,24 @@ def sign(version_id: int):
                     }
                     # Signed inside the LMS after an LTI launch (a countersign stays a countersign).
                     via_lti = bool(flask_session.get("portal_via_lti")) and not req.countersign
-                    sig = operations.sign(req, current_user, sign_request, method=Method.LTI if via_lti else None)
+                    if family:
+                        picked = {int(v) for v in request.form.getlist("pupil_ids") if v.isdigit()}
+                        chosen_ids = picked & {r.subject.id for r in family}
+                        sigs = operations.sign_for_children([r for r in family if r.subject.id in chosen_ids],
+                                                            current_user, sign_request)
+                        sig = sigs[0]
+                    else:
+                        sig = operations.sign(req, current_user, sign_request,
+                                              method=Method.LTI if via_lti else None)
+                        sigs = [sig]
             except operations.SigningError as exc:
                 session.rollback()
                 if exc.code == "changed" or exc.code == "already":
                     status = 409
                     error = str(exc)
+                elif exc.field == "pupil_ids":
+                    family_error = str(exc)
+                    status = 400
                 elif exc.field and exc.field in active:
                     active[exc.field].errors = [str(exc)]
                     status = 400
@@ -105,10 +126,15 @@ def sign(version_id: int):
                     status = 400
             else:
                 session.commit()
-                signals.announce_signature(sig)
+                for one in (sigs if action != "decline" else [sig]):
+                    signals.announce_signature(one)
                 if sig.decision == "declined":
                     flash("Your decision not to sign has been recorded. The school may contact you about it.",
                           "info")
+                elif len(sigs) > 1:
+                    names = [s.on_behalf_of.given_name for s in sigs]
+                    flash(f"Thank you. You have signed for {', '.join(names[:-1])} and {names[-1]}: "
+                          f"{len(sigs)} signatures, one for each child.", "success")
                 else:
                     flash("Thank you. Your signature has been recorded.", "success")
                 # The signature is the record of intent; its sealed PDF follows (a job), and the
@@ -122,6 +148,7 @@ def sign(version_id: int):
     return render_template(
         "portal/policies/sign.html", version=version, req=req, rendered=rendered, form=form,
         decline_form=decline_form, can_decline=can_decline, error=error, pupil=pupil, young=_young(version),
+        family=family, chosen_ids=chosen_ids, family_error=family_error,
         consent_fields=[form[f"consent_{i.id}"] for i in version.consent_items],
         active_action=request.form.get("action") if request.method == "POST" else None,
     ), status
@@ -202,6 +229,19 @@ def signature_pdf(signature_id: int):
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
+def _replaced(history) -> dict[int, object]:
+    """Answer id -> when a newer answer to the same question (about the same child) replaced it;
+    the current answers are absent. *history* is newest first."""
+    newer: dict[tuple[str, int | None], object] = {}
+    out: dict[int, object] = {}
+    for a in history:
+        key = (a.consent_item.key, a.pupil_id)
+        if key in newer:
+            out[a.id] = newer[key]
+        newer[key] = a.answered_at
+    return out
+
+
 @bp.route("/consents", methods=["GET", "POST"])
 @access()
 def consents():
@@ -224,13 +264,17 @@ def consents():
         if bad:
             session.rollback()
             flash("Choose yes or no for each question. Nothing was changed.", "danger")
-            return render_template("portal/policies/consents.html", rows=rows, pupils=pupils,
-                                   history=queries.consent_history(current_user)), 400
+            history = queries.consent_history(current_user)
+            return render_template("portal/policies/consents.html", rows=rows, pupils=pupils, history=history,
+                                   replaced=_replaced(history)), 400
         session.commit()
         flash(f"Saved. {changed} answer(s) changed." if changed else "Nothing was changed.", "success")
         return redirect(url_for(".consents"))
-    return render_template("portal/policies/consents.html", rows=rows, pupils=pupils,
-                           history=queries.consent_history(current_user))
+    history = queries.consent_history(current_user)
+    pupils.update({p.id: p for p in session.scalars(select(Person).where(
+        Person.id.in_([a.pupil_id for a in history if a.pupil_id and a.pupil_id not in pupils])))})
+    return render_template("portal/policies/consents.html", rows=rows, pupils=pupils, history=history,
+                           replaced=_replaced(history))
 
 
 # ---------------------------------------------------------------- writing and publishing
@@ -392,6 +436,8 @@ class Tally:
     outstanding: int = 0
     key: object = None
     url: str = ""
+    #: Of the signed: paper or verbal agreements recorded by the office.
+    offline: int = 0
 
     @property
     def total(self) -> int:
@@ -400,8 +446,10 @@ class Tally:
     def pct(self, n: int) -> int:
         return round(100 * n / self.total) if self.total else 0
 
-    def add(self, status: str) -> None:
+    def add(self, status: str, offline: bool = False) -> None:
         setattr(self, status, getattr(self, status) + 1)
+        if offline:
+            self.offline += 1
 
 
 def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
@@ -412,7 +460,7 @@ def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
             continue
         if k not in out:
             out[k] = Tally(label=labelfunc(r), key=k)
-        out[k].add(r.status)
+        out[k].add(r.status, r.status == queries.SIGNED and r.signature.is_offline)
     return list(out.values())
 
 
@@ -454,7 +502,8 @@ def compliance_policy(policy_id: int):
     declined = [r for r in reqs if r.status == queries.DECLINED]
     tally = Tally(label=p.title)
     for r in reqs:
-        tally.add(r.status)
+        tally.add(r.status, r.status == queries.SIGNED and r.signature.is_offline)
+    offline = [r for r in reqs if r.status == queries.SIGNED and r.signature.is_offline]
     # Last reminder per person (the subject or, for young pupils, their parents).
     ids = {r.subject.id for r in outstanding}
     parents: dict[int, list[Person]] = defaultdict(list)
@@ -470,7 +519,7 @@ def compliance_policy(policy_id: int):
     form = RemindForm(policy_id=str(policy_id), class_id=str(class_id or ""))
     classes = session.scalars(select(SchoolClass).order_by(SchoolClass.year_group, SchoolClass.code)).all()
     return render_template("portal/policies/compliance_policy.html", policy=p, outstanding=outstanding,
-                           declined=declined, tally=tally, parents=parents, last=last, form=form,
+                           declined=declined, tally=tally, parents=parents, last=last, form=form, offline=offline,
                            school_class=school_class, classes=classes,
                            is_pupil=p.audience.startswith("pupil_"))
 
@@ -509,3 +558,135 @@ def remind():
                                                                                else {})))
     return redirect(url_for(".compliance"))
 
+
+
+# ---------------------------------------------------------------- paper and verbal agreements (the office)
+
+OFFLINE_VIEWERS = ["signatures.record_offline", "compliance.view", "records.view"]
+
+
+def _parent_or_404(person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None or not person.active or not person.has_role(Role.PARENT):
+        abort(404)
+    return person
+
+
+@bp.get("/offline/")
+@access(capabilities=["signatures.record_offline"])
+def offline_home():
+    """Find a parent to record a paper or verbal agreement for; the latest ones recorded."""
+    from portal.links.operations import _like
+
+    form = OfflineSearchForm(request.args)
+    parents: list[tuple[Person, list[Person]]] = []
+    query = (form.q.data or "").strip() if form.validate() else ""
+    words = query.split()[:4]
+    if len("".join(words)) >= 2:
+        stmt = select(Person).join(PersonRole).where(PersonRole.role == Role.PARENT.value, Person.active)
+        for w in words:
+            pattern = _like(w.lower())
+            stmt = stmt.where(or_(Person.given_name.ilike(pattern, escape="\\"),
+                                  Person.family_name.ilike(pattern, escape="\\")))
+        for p in session.scalars(stmt.order_by(Person.family_name, Person.given_name).limit(25)):
+            parents.append((p, queries.children_of(p)))
+    recent = session.scalars(
+        select(OfflineAgreement).order_by(OfflineAgreement.recorded_at.desc(), OfflineAgreement.id.desc()).limit(20)
+    ).all()
+    return render_template("portal/policies/offline_home.html", form=form, parents=parents, searched=bool(query),
+                           short=bool(query) and len("".join(words)) < 2, recent=recent)
+
+
+@bp.get("/offline/parents/<int:person_id>")
+@access(capabilities=["signatures.record_offline"])
+def offline_parent(person_id: int):
+    """One parent: what they still have to sign, each with a link to record it."""
+    parent = _parent_or_404(person_id)
+    return render_template("portal/policies/offline_parent.html", parent=parent,
+                           open_reqs=operations.offline_requirements(parent),
+                           children=queries.children_of(parent))
+
+
+@bp.route("/offline/parents/<int:person_id>/record", methods=["GET", "POST"])
+@access(capabilities=["signatures.record_offline"])
+def offline_record(person_id: int):
+    """Record that *parent* agreed to one policy on paper or verbally (with the slip's scan)."""
+    from portal.concerns.schooldays import uk_today
+    from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads
+
+    parent = _parent_or_404(person_id)
+    version_id = request.args.get("version_id", type=int)
+    pupil_id = request.args.get("pupil_id", type=int)
+    req = next((r for r in operations.offline_requirements(parent)
+                if r.version.id == version_id and (r.subject.id == pupil_id if r.countersign else pupil_id is None)),
+               None)
+    if req is None:
+        abort(404)
+    form = offline_form_for(req.version.consent_items)
+    if request.method == "GET":
+        form.agreed_on.data = uk_today()
+    error = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            scan = None
+            try:
+                checked = check_uploads([request.files.get(form.scan.name)])
+                scan = checked[0] if checked else None
+            except AttachmentError as exc:
+                form.scan.errors = [str(exc)]
+            if not form.scan.errors:
+                try:
+                    with UploadBatch("agreements") as batch:
+                        sig = operations.record_offline(
+                            req, parent, recorded_by=current_user, method=Method(form.how.data),
+                            agreed_on=form.agreed_on.data, note=form.note.data or "",
+                            answers={i.id: form[f"consent_{i.id}"].data == "yes" for i in req.version.consent_items},
+                            scan=scan, batch=batch, ip=client_ip(), user_agent=request.user_agent.string or "")
+                        session.commit()
+                        batch.keep()
+                except operations.SigningError as exc:
+                    session.rollback()
+                    if exc.field and exc.field in form:
+                        form[exc.field].errors = [str(exc)]
+                    else:
+                        error = str(exc)
+                else:
+                    signals.announce_signature(sig)
+                    what = f"{req.version.title} for {req.subject.given_name}" if req.countersign else req.version.title
+                    flash(f"Recorded: {parent.full_name} agreed to {what} "
+                          f"{'on paper' if sig.method == 'paper' else 'verbally'}. It is shown as recorded by you, "
+                          "not as an electronic signature.", "success")
+                    return redirect(url_for(".offline_parent", person_id=parent.id))
+        status = 400
+    return render_template("portal/policies/offline_record.html", parent=parent, req=req, form=form, error=error,
+                           rendered=render_version(req.version),
+                           consent_fields=[form[f"consent_{i.id}"] for i in req.version.consent_items]), status
+
+
+@bp.get("/offline/agreements/<int:agreement_id>/scan")
+@access(capabilities=OFFLINE_VIEWERS)
+def offline_scan(agreement_id: int):
+    """The scan of a signed slip, to the office, the compliance dashboard and auditors."""
+    import io
+
+    from flask import send_file
+
+    from portal import audit
+    from portal.concerns.storage import path_of
+
+    agreement = session.get(OfflineAgreement, agreement_id)
+    if agreement is None or not agreement.scan_stored_name:
+        abort(404)
+    path = path_of(agreement.scan_stored_name, "agreements")
+    if not path.is_file():
+        abort(404)
+    audit.record("signature.scan_downloaded", actor=current_user, target=agreement.signature,
+                 agreement_id=agreement.id)
+    session.commit()
+    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=agreement.scan_content_type, as_attachment=True,
+                     download_name=agreement.scan_original_name or "slip", max_age=0, etag=False, conditional=False)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp

@@ -13,17 +13,48 @@ from portal.security import CAPABILITIES, NOT_DELEGABLE, access, capabilities_of
 from portal.tasks import tasks_for
 
 
+def _class_pupils(cls: SchoolClass) -> list[Person]:
+    return sorted((p.person for p in cls.pupils if p.person.active), key=lambda p: (p.given_name, p.family_name))
+
+
 @bp.get("/")
 @access(roles=POLICY_ADULT_ROLES)
 def home():
+    """A dashboard: what needs attention (each with a count and a link), signing rates with
+    their trend, the person's own to-dos and their classes' outstanding signatures."""
+    from urllib.parse import urlsplit
+
+    from portal.dashboard import charts
+    from portal.dashboard.queries import attention, audience_rates
+    from portal.policies.queries import OUTSTANDING, pupils_status, school_requirements
+
+    caps = capabilities_of(current_user)
     classes = session.scalars(
-        select(SchoolClass).join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id).order_by(SchoolClass.year_group, SchoolClass.code)
+        select(SchoolClass).join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id)
+        .order_by(SchoolClass.year_group, SchoolClass.code)
     ).all()
+    reqs = school_requirements() if "compliance.view" in caps else None
+    tiles = attention(current_user, reqs)
+    rates = audience_rates(reqs) if reqs is not None else []
+    sparks = {r.label: charts.sparkline([v for _d, v in r.weekly], label=f"{r.label}: {r.pct}% signed, week by week")
+              for r in rates}
+    class_rows = []
+    for cls in classes:
+        statuses = pupils_status(_class_pupils(cls))
+        waiting = [st for st in statuses if any(r.status == OUTSTANDING for r in st.requirements)]
+        class_rows.append((cls, len(statuses), waiting))
+    # The tiles already count what some tasks say (concerns, link decisions): list each thing once.
+    tile_paths = {urlsplit(t.url).path for t in tiles}
+    tasks = [t for t in tasks_for(current_user) if urlsplit(t.url).path not in tile_paths]
     return render_template(
         "portal/staff/home.html",
         classes=classes,
-        tasks=tasks_for(current_user),
-        caps=capabilities_of(current_user),
+        class_rows=class_rows,
+        tasks=tasks,
+        tiles=tiles,
+        rates=rates,
+        sparks=sparks,
+        caps=caps,
         designations=designations(current_user),
         declares_links=bool(current_user.role_set & ADULT_ROLES),
     )
@@ -32,14 +63,53 @@ def home():
 @bp.get("/classes/<int:class_id>")
 @access(staff=True)
 def school_class(class_id: int):
+    """A class: its pupils, and what is signed or still outstanding for each (and by whom)."""
+    from portal.policies.queries import pupils_status
+
     cls = session.get(SchoolClass, class_id)
     if cls is None:
         abort(404)
     caps = capabilities_of(current_user)
     if current_user.id not in {t.teacher_id for t in cls.teachers} and not caps & {"compliance.view", "roster.manage"}:
         abort(404)
-    pupils = sorted(cls.pupils, key=lambda p: (p.person.given_name, p.person.family_name))
-    return render_template("portal/staff/class.html", cls=cls, pupils=pupils)
+    pupils = _class_pupils(cls)
+    return render_template("portal/staff/class.html", cls=cls, statuses=pupils_status(pupils))
+
+
+@bp.get("/charts")
+@access(capabilities=["compliance.view", "concerns.review", "concerns.safeguarding"])
+def charts():
+    """Signing over the school year (per audience, per class) and concerns in numbers, as
+    server-drawn SVG charts, each followed by its numbers in a table."""
+    from portal.concerns.access import may_use_inbox
+    from portal.dashboard import charts as draw
+    from portal.dashboard.queries import audience_rates, class_rates, concern_numbers, year_span
+    from portal.policies.queries import school_requirements
+
+    caps = capabilities_of(current_user)
+    start, end = year_span()
+    ctx: dict = {"start": start, "end": end, "style": draw.style}
+    if "compliance.view" in caps:
+        reqs = school_requirements()
+        aud = audience_rates(reqs)
+        cls = class_rates(reqs)
+        ctx["audience_rates"] = aud
+        ctx["audience_chart"] = draw.line_chart([draw.Series(r.label, r.weekly) for r in aud], start=start, end=end,
+                                                label="Percent signed over the school year, one line per audience")
+        ctx["class_rates"] = cls
+        ctx["class_charts"] = [(r, draw.line_chart([draw.Series(r.label, r.weekly)], start=start, end=end,
+                                                   label=f"{r.label}: percent signed over the school year",
+                                                   width=320, height=150)) for r in cls]
+        ctx["weeks"] = [d for d, _v in aud[0].weekly] if aud else []
+    if may_use_inbox(current_user):
+        n = concern_numbers(current_user)
+        ctx["concerns"] = n
+        ctx["category_chart"] = draw.bar_chart(n.by_category, label="Concerns raised this school year, by category")
+        ctx["month_chart"] = draw.column_chart(n.by_month, label="Concerns raised each month this school year")
+        ctx["ack_chart"] = draw.column_chart(
+            n.ack_days, label=f"School days taken to acknowledge a concern; the target is {n.target} school days",
+            limit_after=n.target, limit_label=f"Target: {n.target} school days")
+    return render_template("portal/staff/charts.html", **ctx)
 
 
 def _staff_choices() -> list[tuple[int, str]]:

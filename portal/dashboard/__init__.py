@@ -1,0 +1,1 @@
+"""The staff dashboard: what needs attention, and charts drawn on the server."""

@@ -1,0 +1,286 @@
+"""What needs a member of staff's attention, and the numbers behind the charts.
+
+Everything here reads only what the person may see: concerns through
+:func:`portal.concerns.access.visible_clause`, incidents through the incidents area's own
+filters, and each tile only for a holder of the capability it is about.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from flask import current_app, url_for
+from sqlalchemy import func, select
+
+from portal.db import session, utcnow
+from portal.people.models import GuardianLink, Person, SchoolClass
+from portal.policies import queries as pq
+from portal.policies.models import Audience
+from portal.schools.models import School
+from portal.security import capabilities_of, has_capability
+
+#: How far back the trend of a signing rate looks.
+TREND_DAYS = 7
+
+
+@dataclass
+class Tile:
+    """One thing that needs attention: a count, words, and where to go."""
+
+    key: str
+    title: str
+    count: int
+    detail: str
+    url: str
+    #: "danger", "warning" or "ok" (a border colour; the words say the same).
+    level: str = "ok"
+
+
+@dataclass
+class Rate:
+    """The signing rate of one audience (or class): now, a week ago, and week by week."""
+
+    label: str
+    signed: int
+    total: int
+    week_ago: int
+    #: Percent signed at the end of each week since the school year began (the trend).
+    weekly: list[tuple[dt.date, float]] = field(default_factory=list)
+    url: str = ""
+
+    @property
+    def pct(self) -> int:
+        return round(100 * self.signed / self.total) if self.total else 0
+
+    @property
+    def change(self) -> int:
+        """Percentage points gained in the last week."""
+        return self.pct - (round(100 * self.week_ago / self.total) if self.total else 0)
+
+
+def year_span(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """(first day, last day) of the academic year containing *today*."""
+    today = today or utcnow().date()
+    year = pq.current_academic_year(today)
+    school = School.get()
+    month, day = (school.academic_year_start_month, school.academic_year_start_day) if school else (9, 1)
+    start = dt.date(year, month, day)
+    return start, dt.date(year + 1, month, day) - dt.timedelta(days=1)
+
+
+def _first_signed(req: pq.Requirement) -> dt.datetime | None:
+    """When the requirement first became signed (the earliest counting signature)."""
+    times = [s.signed_at for s in req.answers if s.decision == "signed"]
+    return min(times) if times else None
+
+
+def _weeks(start: dt.date, today: dt.date) -> list[dt.date]:
+    """Each week's last day from *start* to *today* (today included)."""
+    out, day = [], start + dt.timedelta(days=6)
+    while day < today:
+        out.append(day)
+        day += dt.timedelta(days=7)
+    out.append(today)
+    return out
+
+
+def rates(reqs: list[pq.Requirement], key, label, today: dt.date | None = None) -> list[Rate]:
+    """Signing rates of *reqs* grouped by *key* (requirement -> hashable or None), week by week."""
+    today = today or utcnow().date()
+    start, _end = year_span(today)
+    weeks = _weeks(start, today)
+    groups: dict[object, list[dt.datetime | None]] = defaultdict(list)
+    labels: dict[object, str] = {}
+    for r in reqs:
+        k = key(r)
+        if k is None:
+            continue
+        groups[k].append(_first_signed(r) if r.status == pq.SIGNED else None)
+        labels.setdefault(k, label(r))
+    week_ago = dt.datetime.combine(today - dt.timedelta(days=TREND_DAYS), dt.time.max, tzinfo=dt.UTC)
+    out = []
+    for k, times in groups.items():
+        total = len(times)
+        done = sorted(t for t in times if t is not None)
+        weekly = []
+        for day in weeks:
+            limit = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+            weekly.append((day, 100 * sum(1 for t in done if t <= limit) / total))
+        out.append(Rate(label=labels[k], signed=len(done), total=total,
+                        week_ago=sum(1 for t in done if t <= week_ago), weekly=weekly))
+    out_keys = list(groups)
+    return [r for _k, r in sorted(zip(out_keys, out, strict=True), key=lambda kr: _order(kr[0]))]
+
+
+def _order(key: object) -> tuple:
+    order = [a.value for a in Audience]
+    if key in order:
+        return (0, order.index(key), "")
+    return (1, 0, str(key))
+
+
+def audience_rates(reqs: list[pq.Requirement] | None = None, today: dt.date | None = None) -> list[Rate]:
+    reqs = pq.school_requirements(today) if reqs is None else reqs
+    out = rates(reqs, lambda r: r.version.policy.audience, lambda r: Audience(r.version.policy.audience).label,
+                today)
+    for rate in out:
+        rate.url = url_for("portal.policies.compliance") + "#by-audience"
+    return out
+
+
+def class_rates(reqs: list[pq.Requirement] | None = None, today: dt.date | None = None) -> list[Rate]:
+    reqs = pq.school_requirements(today) if reqs is None else reqs
+    pupil_reqs = [r for r in reqs if r.version.policy.audience.startswith("pupil_")]
+    classes = {c.id: c for c in session.scalars(select(SchoolClass))}
+    out = rates(pupil_reqs, lambda r: r.school_class.id if r.school_class else None,
+                lambda r: r.school_class.name, today)
+    by_name = {c.name: c for c in classes.values()}
+    out.sort(key=lambda rt: (by_name[rt.label].year_group, by_name[rt.label].code) if rt.label in by_name else (99, ""))
+    return out
+
+
+# ---------------------------------------------------------------- tiles
+
+
+def reminders_due(reqs: list[pq.Requirement], now: dt.datetime | None = None) -> int:
+    """People with something outstanding who could be reminded now (not reminded in 7 days)."""
+    from portal.policies.models import PolicyReminder
+    from portal.policies.operations import REMINDER_INTERVAL
+
+    now = now or utcnow()
+    open_reqs = [r for r in reqs if r.status == pq.OUTSTANDING]
+    people: set[int] = set()
+    via_parents: set[int] = set()
+    for r in open_reqs:
+        if not r.countersign and r.subject.email:
+            people.add(r.subject.id)
+        else:
+            via_parents.add(r.subject.id)
+    if via_parents:
+        people |= set(session.scalars(
+            select(GuardianLink.parent_id).join(Person, Person.id == GuardianLink.parent_id)
+            .where(GuardianLink.pupil_id.in_(via_parents), Person.active, Person.email.is_not(None))))
+    if not people:
+        return 0
+    recent = set(session.scalars(select(PolicyReminder.recipient_id).where(
+        PolicyReminder.recipient_id.in_(people), PolicyReminder.sent_at > now - REMINDER_INTERVAL)))
+    return len(people - recent)
+
+
+def jobs_failed() -> tuple[int, str]:
+    """(background jobs of this school whose retries are spent, the page that lists them)."""
+    from portal.jobs.models import JobFailure
+
+    count = session.scalar(select(func.count(JobFailure.id)).where(JobFailure.resolved_at.is_(None))) or 0
+    return int(count), url_for("portal.admin.jobs")
+
+
+def failed_records() -> int:
+    """Signatures whose sealed PDF could not be made yet (``records repair`` retries them)."""
+    from portal.records.models import RecordStatus, SignedRecord
+
+    return session.scalar(select(func.count(SignedRecord.id)).where(
+        SignedRecord.status == RecordStatus.PENDING.value, SignedRecord.last_error.is_not(None))) or 0
+
+
+def attention(person: Person, reqs: list[pq.Requirement] | None = None) -> list[Tile]:
+    """The tiles of *person*'s dashboard, each only if they hold what it is about."""
+    from portal.concerns.access import may_use_inbox, visible_clause
+    from portal.concerns.models import OPEN_STATUSES, Concern, Status
+    from portal.concerns.schooldays import uk_today
+
+    caps = capabilities_of(person)
+    tiles: list[Tile] = []
+    if may_use_inbox(person):
+        rows = session.scalars(select(Concern).where(
+            visible_clause(person), Concern.status.in_([s.value for s in OPEN_STATUSES]))).all()
+        today = uk_today()
+        new = sum(1 for c in rows if c.status_enum == Status.NEW)
+        late = sum(1 for c in rows if c.overdue(today))
+        tiles.append(Tile("concerns_new", "New concerns", new, "to acknowledge" if new else "nothing new",
+                          url_for("portal.concerns.inbox", status="new"), "warning" if new else "ok"))
+        tiles.append(Tile("concerns_overdue", "Overdue concerns", late, "past their target" if late else "none late",
+                          url_for("portal.concerns.inbox", overdue="y"), "danger" if late else "ok"))
+    if "links.approve" in caps:
+        from portal.links.operations import pending_declarations
+
+        waiting = len(pending_declarations())
+        tiles.append(Tile("links_pending", "Family links to decide", waiting,
+                          "declarations awaiting approval" if waiting else "none waiting",
+                          url_for("portal.links.register"), "warning" if waiting else "ok"))
+    if "incidents.manage" in caps:
+        from portal.incidents.operations import visible_contact, visible_social
+
+        open_incidents = [i for i in visible_contact(person) + visible_social(person) if i.closed_at is None]
+        n = len(open_incidents)
+        tiles.append(Tile("incidents_open", "Incidents to review", n, "still open" if n else "all closed",
+                          url_for("portal.incidents.home"), "warning" if n else "ok"))
+    if "compliance.view" in caps:
+        reqs = pq.school_requirements() if reqs is None else reqs
+        due = reminders_due(reqs)
+        tiles.append(Tile("reminders_due", "Reminders due", due,
+                          "people not reminded in the last 7 days" if due else "everyone reminded recently",
+                          url_for("portal.policies.compliance"), "warning" if due else "ok"))
+    if "records.view" in caps:
+        n = failed_records()
+        if n:
+            tiles.append(Tile("records_failed", "Sealed records not made", n,
+                              "will be retried by records repair", url_for("portal.auditor.home"), "danger"))
+    if has_capability(person, "settings.manage") or "lti.manage" in caps:
+        count, url = jobs_failed()
+        tiles.append(Tile("jobs_failed", "Jobs failed", count, "background jobs" if count else "none failed",
+                          url or url_for("portal.staff.home"), "danger" if count else "ok"))
+    return tiles
+
+
+# ---------------------------------------------------------------- concerns in numbers
+
+
+@dataclass
+class ConcernNumbers:
+    by_category: list[tuple[str, int]]
+    by_month: list[tuple[str, int]]
+    #: (school days to acknowledge, how many), 0 .. target + 3, then "more".
+    ack_days: list[tuple[str, int]]
+    target: int
+    within_target: int
+    acknowledged: int
+    waiting: int
+
+
+def concern_numbers(person: Person, today: dt.date | None = None) -> ConcernNumbers:
+    """Counts of the concerns *person* may handle, raised this school year."""
+    from portal.concerns.access import visible_clause
+    from portal.concerns.models import CATEGORY_LABELS, Category, Concern, Status
+    from portal.concerns.schooldays import closed_days, school_days_between, uk_today
+    from portal.dashboard.charts import MONTHS
+
+    today = today or uk_today()
+    start, _end = year_span(today)
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
+    rows = session.scalars(select(Concern).where(visible_clause(person), Concern.created_at >= since)).all()
+    cats = Counter(c.category for c in rows)
+    by_category = [(CATEGORY_LABELS[Category(k)], cats.get(k.value, 0)) for k in Category]
+    months = []
+    month = dt.date(start.year, start.month, 1)
+    while month <= today:
+        months.append(month)
+        month = dt.date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    per_month = Counter((c.created_at.year, c.created_at.month) for c in rows)
+    by_month = [(f"{MONTHS[m.month - 1]} {m.year % 100:02d}", per_month.get((m.year, m.month), 0)) for m in months]
+    target = int(current_app.config["PORTAL_CONCERN_ACK_DAYS"])
+    closures = closed_days(start, today)
+    buckets = Counter()
+    acknowledged = within = 0
+    for c in rows:
+        if c.acknowledged_at is None:
+            continue
+        acknowledged += 1
+        days = school_days_between(c.stage_started_at.date(), c.acknowledged_at.date(), closures)
+        within += days <= target
+        buckets[min(days, target + 4)] += 1
+    ack_days = [(str(d), buckets.get(d, 0)) for d in range(0, target + 4)]
+    ack_days.append((f"{target + 4}+", buckets.get(target + 4, 0)))
+    waiting = sum(1 for c in rows if c.status_enum == Status.NEW)
+    return ConcernNumbers(by_category, by_month, ack_days, target, within, acknowledged, waiting)

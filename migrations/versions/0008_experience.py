@@ -17,7 +17,7 @@ from alembic import op
 import portal.db
 
 revision = "0008"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

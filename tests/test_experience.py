@@ -272,6 +272,13 @@ def test_heads_home_is_a_dashboard_with_counts_and_links(app, db, brood, school,
     assert "/portal/concerns/inbox?status=new" in home and "/portal/concerns/inbox?overdue=y" in home
     assert "Reminders due" in home and "Signing rates this school year" in home
     assert 'class="sparkline"' in home and "Parents and carers" in home
+    assert 'Jobs failed <span class="visually-hidden">(0)</span>' in home
+    from portal.jobs.models import JobFailure
+
+    db.add(JobFailure(school_id=school.id, name="records.seal", arguments={"record_id": 1}, error="RuntimeError: x"))
+    db.commit()
+    home = login_as(school.head).get("/portal/staff/").get_data(as_text=True)
+    assert 'Jobs failed <span class="visually-hidden">(1)</span>' in home and "/portal/admin/jobs" in home
     # A teacher's home: their to-dos and their class's outstanding signatures.
     teacher = make_person(Role.TEACHER, given="Tilda")
     from portal.people.models import ClassTeacher

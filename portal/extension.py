@@ -72,7 +72,9 @@ class Portal:
         from portal.templating import register_template_helpers
 
         register_template_helpers(app)
-        app.after_request(_security_headers)
+        from portal.headers import security_headers
+
+        app.after_request(security_headers)
         from portal.records import init_app as init_records
 
         init_records(app)
@@ -113,17 +115,3 @@ class Portal:
             limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
             return page(413, "File too large", f"What you sent is too large. The limit is {limit} MB in total.")
 
-
-def _security_headers(response: Any) -> Any:
-    """Portal pages cannot be framed by other sites (the one-tap "I agree" pages especially),
-    unless LTI iframe mode is on (it sets its own frame-ancestors). Host pages are untouched."""
-    from flask import current_app, request
-
-    if not (request.blueprint or "").startswith("portal"):
-        return response
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if not current_app.config.get("PORTAL_LTI_IFRAME_COOKIES"):
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if "Content-Security-Policy" not in response.headers:
-            response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
-    return response

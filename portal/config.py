@@ -67,6 +67,10 @@ DEFAULTS: dict[str, object] = {
     #: Wrong classroom join codes allowed per client address within the window.
     "PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS": 10,
     "PORTAL_CLASSROOM_JOIN_WINDOW_SECONDS": 10 * 60,
+    #: Incidents: how many "does an approved family link cover this pair?" checks a holder of
+    #: links.view may make in the window (each is audited; other recorders are told after saving).
+    "PORTAL_LINK_CHECK_MAX": 60,
+    "PORTAL_LINK_CHECK_WINDOW_SECONDS": 10 * 60,
     #: Set the portal up with its own Flask-Login manager when the host has none.
     "PORTAL_MANAGE_LOGIN": True,
     #: LTI 1.3: serve pages inside an LMS iframe. Session cookies become SameSite=None; Secure;

@@ -36,3 +36,16 @@ def note_failure(*keys: str) -> None:
 
 def clear(*keys: str) -> None:
     session.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(keys)))
+
+
+def count(key: str, window_seconds: int) -> int:
+    """How many times *key* was noted in the last *window_seconds* (any kind of limited action)."""
+    since = utcnow() - dt.timedelta(seconds=int(window_seconds))
+    return session.scalar(select(func.count(LoginAttempt.id)).where(LoginAttempt.key == key[:300],
+                                                                    LoginAttempt.at >= since)) or 0
+
+
+def note(key: str) -> None:
+    """Count one use of a limited action under *key* (flushed with the caller's transaction)."""
+    session.add(LoginAttempt(key=key[:300]))
+    session.flush()

@@ -64,8 +64,11 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_KEYS_DIR": "keys",
     #: Minutes a classroom join code works after the teacher starts a session.
     "PORTAL_CLASSROOM_CODE_MINUTES": 60,
-    #: Wrong classroom join codes allowed per client address within the window.
-    "PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS": 10,
+    #: Wrong classroom join codes allowed per device (its ``portal_device`` cookie) within the
+    #: window, and in all per client address (a school's devices often share one address; a
+    #: device that has joined a session before is not held back by the address budget).
+    "PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS": 5,
+    "PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS": 100,
     "PORTAL_CLASSROOM_JOIN_WINDOW_SECONDS": 10 * 60,
     #: Incidents: how many "does an approved family link cover this pair?" checks a holder of
     #: links.view may make in the window (each is audited; other recorders are told after saving).

@@ -75,6 +75,9 @@ class Portal:
         from portal.headers import security_headers
 
         app.after_request(security_headers)
+        from portal.devices import save_cookie
+
+        app.after_request(save_cookie)
         from portal.records import init_app as init_records
 
         init_records(app)

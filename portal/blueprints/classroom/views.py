@@ -8,12 +8,14 @@ cookie; without it (or once the session has ended) they redirect to the join pag
 from __future__ import annotations
 
 import segno
-from flask import abort, flash, jsonify, redirect, render_template, request, session as cookie, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import session as cookie
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal import devices
 from portal.blueprints.classroom import bp
 from portal.blueprints.classroom.forms import AgreeForm, ButtonForm, JoinForm, OwnAgreeForm, StartForm
 from portal.classroom import operations as ops
@@ -21,9 +23,9 @@ from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, render_html, screens
 from portal.classroom.versions import academic_year, acknowledgement_of, version_for_pupil
 from portal.db import session
-from portal.schools.isolation import current_school_id, set_school
 from portal.people.bands import KS3_4, KS5
 from portal.people.models import Role, SchoolClass, academic_year_label
+from portal.schools.isolation import current_school_id, set_school
 from portal.security import access, client_ip
 from portal.signals import announce_signature
 from portal.tasks import Task, task_provider
@@ -194,8 +196,8 @@ def join():
     if request.method == "GET" and request.args.get("code"):
         form.code.data = ops.normalise_code(request.args["code"])[:12]
     if request.method == "POST":
-        ip = client_ip()
-        if ops.join_limited(ip):
+        ip, device = client_ip(), devices.current()
+        if ops.join_limited(ip, device.id, known_device=device.joined):
             session.commit()
             form.code.errors = ["Too many wrong codes from this device. Wait 10 minutes, or ask your teacher."]
             return render_template("portal/classroom/join.html", form=form), 429
@@ -205,11 +207,13 @@ def join():
                 cs = None  # this device is signed in to another school
             if cs is not None:
                 cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "school": cs.school_id}
+                device.mark_joined()
                 return redirect(url_for(".device"))
-            ops.note_wrong_code(ip)
-            session.commit()
             form.code.errors.append("That code does not match a class session that is open now. "
                                     "Check the board and try again.")
+        # A wrong code counts, whether or not it looks like one (so no guess goes uncounted).
+        ops.note_wrong_code(ip, device.id)
+        session.commit()
         return render_template("portal/classroom/join.html", form=form), 400
     return render_template("portal/classroom/join.html", form=form)
 

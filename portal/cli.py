@@ -143,6 +143,29 @@ def audit_verify(school_slug: str | None) -> None:
         sys.exit(1)
 
 
+accounts_cli = AppGroup("accounts", help="Sign-in accounts (installation-wide).")
+portal_cli.add_command(accounts_cli)
+
+
+@accounts_cli.command("reset-mfa")
+@click.argument("email")
+@with_appcontext
+def accounts_reset_mfa(email: str) -> None:
+    """Clear EMAIL's two-step sign-in and end its sessions (audited); they set it up again at sign-in."""
+    from sqlalchemy import select
+
+    from portal.auth import mfa
+    from portal.db import session
+    from portal.people.models import Account
+
+    account = session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    if account is None:
+        raise click.ClickException(f"No account with the address {email}.")
+    mfa.reset(account, by=None)
+    session.commit()
+    click.echo(f"Two-step sign-in reset for {account.email}; every session of the account has ended.")
+
+
 policies_cli = AppGroup("policies", help="Acceptable-use policies.")
 portal_cli.add_command(policies_cli)
 

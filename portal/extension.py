@@ -1,6 +1,7 @@
 """The :class:`Portal` Flask extension."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -41,6 +42,9 @@ class Portal:
             app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
         app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
         app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+        # "Keep me signed in" is short (the server also ends the session then; see auth/sessions.py).
+        app.config.setdefault("REMEMBER_COOKIE_DURATION",
+                              dt.timedelta(seconds=int(app.config["PORTAL_REMEMBER_SECONDS"])))
         app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
 
         self.engine = make_engine(app.config["PORTAL_DATABASE_URI"])
@@ -75,9 +79,11 @@ class Portal:
         from portal.headers import security_headers
 
         app.after_request(security_headers)
+        from portal.auth.sessions import touch
         from portal.devices import save_cookie
 
         app.after_request(save_cookie)
+        app.after_request(touch)
         from portal.records import init_app as init_records
 
         init_records(app)

@@ -163,11 +163,20 @@ class LoginClient(FlaskClient):
         user = kwargs.pop("user", None)
         super().__init__(*args, **kwargs)
         if user is not None:
+            from flask import g
+
+            from portal.auth import sessions
+
             app = self.application
+            account = user if getattr(user, "is_account", False) else user.account
             with app.test_request_context(environ_base=self.environ_base):
                 ident = app.login_manager._session_identifier_generator()
+                # A real server-side session, as signing in makes (portal/auth/sessions.py).
+                self.portal_session, user_id = sessions.start(account, via="test")
+                app.extensions["portal"].session().commit()
+                g.pop("_portal_device", None)
             with self.session_transaction() as sess:
-                sess["_user_id"] = user.get_id()
+                sess["_user_id"] = user_id
                 sess["_fresh"] = True
                 sess["_id"] = ident
                 if getattr(user, "school_id", None) is not None:

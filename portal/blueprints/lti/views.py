@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask import session as flask_session
-from flask_login import login_user
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
+from portal.auth import sessions
 from portal.blueprints.lti import bp
 from portal.db import session
 from portal.headers import set_directive
@@ -120,7 +120,8 @@ def launch():
     session.commit()
     flask_session.clear()  # no fixation: a fresh session for the launched person
     choose_school(school_id)
-    login_user(person)
+    sessions.sign_in(person, person.account, via="lti")  # a server session, ended like any other
+    session.commit()
     flask_session["portal_via_lti"] = True  # signatures in this session are made "in the LMS"
     return redirect(_target(reg, person, claims))
 

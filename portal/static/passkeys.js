@@ -28,9 +28,9 @@
       }
       button.disabled = true;
       message.textContent = "Follow your browser's instructions.";
-      var token = form.querySelector("input[name='csrf_token']").value;
+      var tokenField = form.querySelector("input[name='csrf_token']");
       fetch(form.getAttribute("data-options-url"), {
-        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": token, "Accept": "application/json" }
+        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": tokenField ? tokenField.value : "", "Accept": "application/json" }
       })
         .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
         .then(function (options) {

@@ -183,6 +183,21 @@ class LoginClient(FlaskClient):
                     sess["portal_school"] = user.school_id
 
     def open(self, *args, **kwargs):
+        # A portal form carries a fresh one-time token (portal/idempotency.py); a test posting
+        # form data gets one too unless it names ``_once`` itself (to test a missing or repeated one).
+        if (kwargs.get("method") or "GET").upper() == "POST":
+            data = kwargs.get("data")
+            if data is None:
+                kwargs["data"] = data = {}
+            if isinstance(data, dict) and "_once" not in data:
+                from portal.idempotency import new_token
+
+                if hasattr(data, "add"):  # a MultiDict
+                    data = data.copy()
+                    data.add("_once", new_token())
+                else:
+                    data = {**data, "_once": new_token()}
+                kwargs["data"] = data
         # Each request gets its own application context (and so its own ``g`` and database
         # session), as in production, even though the test holds one open.
         return contextvars.Context().run(super().open, *args, **kwargs)

@@ -92,7 +92,57 @@ def upgrade() -> None:
     op.create_index(op.f("ix_portal_mfa_recovery_codes_account_id"), "portal_mfa_recovery_codes", ["account_id"])
 
 
+    op.create_table(
+        "portal_form_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTC, nullable=False),
+        sa.Column("result_url", sa.String(length=500), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_form_tokens")),
+        sa.UniqueConstraint("digest", name=op.f("uq_portal_form_tokens_digest")),
+    )
+    op.create_index(op.f("ix_portal_form_tokens_created_at"), "portal_form_tokens", ["created_at"])
+
+    for table in VERSIONED:
+        with op.batch_alter_table(table) as b:
+            b.add_column(sa.Column("row_version", sa.Integer(), nullable=False, server_default="1"))
+
+    _merge_duplicate_links()
+    op.create_index("uq_portal_family_links_live_pair", "portal_family_links", ["adult_id", "pupil_id"], unique=True,
+                    postgresql_where=sa.text("status IN ('pending', 'approved')"),
+                    sqlite_where=sa.text("status IN ('pending', 'approved')"))
+
+
+#: Tables whose rows change status through forms (compare-and-set on ``row_version``).
+VERSIONED = ("portal_concerns", "portal_family_links", "portal_contact_incidents", "portal_social_media_incidents",
+             "portal_policy_versions", "portal_capability_grants")
+
+
+def _merge_duplicate_links() -> None:
+    """Double submits could make the same pending or approved link twice: keep the first of each
+    pair (approved before pending) and decline the others, saying why, before the unique index."""
+    bind = op.get_bind()
+    rows = bind.execute(sa.text(
+        "SELECT id, adult_id, pupil_id, status FROM portal_family_links "
+        "WHERE status IN ('pending', 'approved') AND adult_id IS NOT NULL AND pupil_id IS NOT NULL "
+        "ORDER BY CASE status WHEN 'approved' THEN 0 ELSE 1 END, id")).all()
+    kept: dict[tuple[int, int], int] = {}
+    for row in rows:
+        key = (row.adult_id, row.pupil_id)
+        if key not in kept:
+            kept[key] = row.id
+            continue
+        bind.execute(sa.text(
+            "UPDATE portal_family_links SET status = 'declined', decision_reason = :reason WHERE id = :id"),
+            {"id": row.id, "reason": f"A duplicate of declaration {kept[key]} (merged when the portal was upgraded)."})
+
+
 def downgrade() -> None:
+    op.drop_index("uq_portal_family_links_live_pair", table_name="portal_family_links")
+    for table in VERSIONED:
+        with op.batch_alter_table(table) as b:
+            b.drop_column("row_version")
+    op.drop_table("portal_form_tokens")
     op.drop_table("portal_mfa_recovery_codes")
     op.drop_table("portal_mfa_passkeys")
     op.drop_table("portal_mfa_totp")

@@ -24,9 +24,11 @@ def make_blueprint() -> Blueprint:
         static_folder=str(STATIC_DIR),
         static_url_path="/static",
     )
+    from portal import idempotency
     from portal.blueprints.front import home
 
     bp.add_url_rule("/", endpoint="home", view_func=home)
+    idempotency.register(bp)  # one-time form tokens and the 409 answer to conflicting changes
     for area in AREAS:
         importlib.import_module(f"portal.blueprints.{area}.views")
         child = importlib.import_module(f"portal.blueprints.{area}").bp

@@ -71,6 +71,10 @@ def start_session(teacher: Person, school_class: SchoolClass, *, now: dt.datetim
     now = now or utcnow()
     if teacher.id not in {t.teacher_id for t in school_class.teachers}:
         raise ClassroomError("You can only start a session for a class you teach.")
+    # Take the class's row lock (PostgreSQL; SQLite locks the database on write) before looking
+    # for an open session, so two starts at the same moment cannot both open one.
+    session.execute(update(SchoolClass).where(SchoolClass.id == school_class.id).values(code=SchoolClass.code)
+                    .execution_options(synchronize_session=False))
     if open_session_for(school_class) is not None:
         raise ClassroomError(f"{school_class.name} already has a session open. Close it before starting another.")
     version, send_version = versions_for_year(school_class.year_group)

@@ -311,6 +311,10 @@ class CapabilityGrant(SchoolOwned, Base):
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    #: Compare-and-set: bumped by every change, so two simultaneous changes cannot both apply
+    #: (portal/idempotency.py).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
     granted_by: Mapped[Person | None] = relationship(foreign_keys=[granted_by_id])

@@ -51,6 +51,7 @@ GLOBAL_TABLES: dict[str, str] = {
     "portal_mfa_totp": "an account's authenticator app",
     "portal_mfa_passkeys": "an account's passkeys",
     "portal_mfa_recovery_codes": "an account's recovery codes",
+    "portal_form_tokens": "spent one-time form tokens (digests only)",
     "portal_lti_nonces": "used LTI nonces (replay protection), keyed by issuer",
     "portal_lti_launch_data": "pylti1p3's short-lived login state",
 }

@@ -1,4 +1,5 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, create_all)."""
+from portal.audit import checkpoints as _checkpoints  # noqa: F401
 from portal.audit import models as _audit  # noqa: F401
 from portal.auth import models as _auth  # noqa: F401
 from portal.classroom import models as _classroom  # noqa: F401

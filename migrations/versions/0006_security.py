@@ -103,6 +103,19 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_portal_form_tokens_created_at"), "portal_form_tokens", ["created_at"])
 
+    op.create_table(
+        "portal_audit_checkpoints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("chain", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("head", sa.String(length=64), nullable=False),
+        sa.Column("made_at", UTC, nullable=False),
+        sa.Column("object_sha256", sa.String(length=64), nullable=False),
+        sa.Column("timestamped", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_audit_checkpoints")),
+    )
+    op.create_index(op.f("ix_portal_audit_checkpoints_chain"), "portal_audit_checkpoints", ["chain"])
+
     for table in VERSIONED:
         with op.batch_alter_table(table) as b:
             b.add_column(sa.Column("row_version", sa.Integer(), nullable=False, server_default="1"))
@@ -142,6 +155,7 @@ def downgrade() -> None:
     for table in VERSIONED:
         with op.batch_alter_table(table) as b:
             b.drop_column("row_version")
+    op.drop_table("portal_audit_checkpoints")
     op.drop_table("portal_form_tokens")
     op.drop_table("portal_mfa_recovery_codes")
     op.drop_table("portal_mfa_passkeys")

@@ -261,3 +261,23 @@ def test_every_post_form_carries_a_token():
             if re.search(r'method="post"', tag, re.I) and "return_url" not in tag and "portal_once()" not in rest:
                 missing.append(f"{path.relative_to(root)}: {tag[:80]}")
     assert not missing, "forms without {{ portal_once() }}:\n" + "\n".join(missing)
+
+
+def test_every_portal_post_route_needs_a_token_unless_listed(app):
+    """Routes added later are covered too: a POST without a token is refused before the view runs."""
+    from portal.idempotency import NOT_NEEDED
+
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()}
+    assert set(NOT_NEEDED) <= endpoints, "NOT_NEEDED lists routes that do not exist"
+    client = app.test_client()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or not rule.endpoint.startswith("portal.") or rule.endpoint in NOT_NEEDED:
+            continue
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "contact")
+        resp = client.post(path, data={"_once": ""})
+        assert resp.status_code == 400 and b"out of date" in resp.data, (rule.endpoint, resp.status_code)
+        checked += 1
+    assert checked > 40

@@ -34,7 +34,7 @@ from portal import audit
 from portal.auth.models import PasskeyFactor, RecoveryCode, TotpFactor
 from portal.db import session, utcnow
 from portal.people.models import Account, Person, PersonRole
-from portal.schools.isolation import all_schools
+from portal.schools.isolation import all_schools, current_school_id
 from portal.schools.models import TrustMembership
 
 RECOVERY_CODES = 10
@@ -131,7 +131,7 @@ def new_totp_secret() -> str:
 def issuer() -> str:
     from portal.schools.models import School
 
-    school = School.get() if session.info.get("portal_school_scope") else None
+    school = School.get() if current_school_id(session) is not None else None
     return (school.name if school is not None else current_app.config["PORTAL_PRODUCT_NAME"])[:60]
 
 

@@ -95,7 +95,8 @@ def _failed_attempt(email: str, ip: str, account: Account | None, step: str) -> 
 
 def _tell_holder_of_failures(account: Account) -> None:
     window = current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"] // 60
-    body = (f"Hello {account.full_name.split(' ')[0]},\n\n"
+    greeting = f"Hello {account.display_name.split(' ')[0]}," if account.display_name else "Hello,"
+    body = (f"{greeting}\n\n"
             f"Several attempts to sign in to your school portal account failed in the last {window} minutes.\n\n"
             "If it was you, there is nothing to do: on a device you have signed in on before you can carry on "
             "as usual; elsewhere each new attempt now has to wait a little longer.\n\n"

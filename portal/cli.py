@@ -130,11 +130,8 @@ def import_roster_command(file: Path) -> None:
     click.echo(summary.describe())
 
 
-@audit_cli.command("verify")
-@click.option("--school", "school_slug", default=None, metavar="SLUG", help="Only this school's chain.")
-@with_appcontext
-def audit_verify(school_slug: str | None) -> None:
-    """Recompute each audit chain (every school's, and the installation's); name the first broken entry."""
+def _chains(school_slug: str | None) -> list[tuple[str, int | None]]:
+    """(label, school id or None for the installation's chain) for `audit verify` / `checkpoint`."""
     from sqlalchemy import select
 
     from portal.audit import verify_chain
@@ -147,11 +144,24 @@ def audit_verify(school_slug: str | None) -> None:
         schools = [s for s in schools if s.slug == school_slug]
         if not schools:
             raise click.ClickException(f"No school with the slug {school_slug!r}.")
-        chains = [(s.name, s.id) for s in schools]
-    else:
-        chains = [(s.name, s.id) for s in schools]
-        if len(schools) != 1 or verify_chain(None).count:
-            chains.append(("Installation", None))
+        return [(s.name, s.id) for s in schools]
+    chains: list[tuple[str, int | None]] = [(s.name, s.id) for s in schools]
+    if len(schools) != 1 or verify_chain(None).count:
+        chains.append(("Installation", None))
+    return chains
+
+
+@audit_cli.command("verify")
+@click.option("--school", "school_slug", default=None, metavar="SLUG", help="Only this school's chain.")
+@with_appcontext
+def audit_verify(school_slug: str | None) -> None:
+    """Recompute each audit chain (every school's, and the installation's); name the first broken entry;
+    check each chain's end against its newest sealed checkpoint (deleted newest entries are reported)."""
+    from portal.audit import verify_chain
+    from portal.audit.checkpoints import check_chain
+    from portal.audit.models import INSTALLATION_CHAIN
+
+    chains = _chains(school_slug)
     broken = False
     for label, sid in chains:
         report = verify_chain(sid)
@@ -162,8 +172,63 @@ def audit_verify(school_slug: str | None) -> None:
             broken = True
             click.echo(f"{tag}Audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
                        f"({report.count} entries before it are intact).", err=True)
+        sealed = check_chain(sid if sid is not None else INSTALLATION_CHAIN)
+        if sealed.ok:
+            click.echo(f"{tag}Its end {sealed.describe()}.")
+        else:
+            broken = True
+            for problem in sealed.problems:
+                click.echo(f"{tag}Checkpoint problem: {problem}.", err=True)
     if broken:
         sys.exit(1)
+
+
+@audit_cli.command("checkpoint")
+@click.option("--school", "school_slug", default=None, metavar="SLUG", help="Only this school's chain.")
+@with_appcontext
+def audit_checkpoint(school_slug: str | None) -> None:
+    """Seal each audit chain's head into the archive (run it from cron, e.g. hourly)."""
+    from portal.audit.checkpoints import CheckpointError, make_checkpoint
+    from portal.audit.models import INSTALLATION_CHAIN
+    from portal.db import session
+
+    failed = False
+    for label, sid in _chains(school_slug):
+        try:
+            row = make_checkpoint(sid if sid is not None else INSTALLATION_CHAIN)
+        except CheckpointError as exc:
+            session.rollback()
+            failed = True
+            click.echo(f"{label}: no checkpoint made: {exc}", err=True)
+            continue
+        session.commit()
+        stamp = " (time-stamped)" if row.timestamped else ""
+        click.echo(f"{label}: checkpoint of entry {row.seq} sealed{stamp}, {row.object_sha256}.")
+    if failed:
+        sys.exit(1)
+
+
+accounts_cli = AppGroup("accounts", help="Sign-in accounts (installation-wide).")
+portal_cli.add_command(accounts_cli)
+
+
+@accounts_cli.command("reset-mfa")
+@click.argument("email")
+@with_appcontext
+def accounts_reset_mfa(email: str) -> None:
+    """Clear EMAIL's two-step sign-in and end its sessions (audited); they set it up again at sign-in."""
+    from sqlalchemy import select
+
+    from portal.auth import mfa
+    from portal.db import session
+    from portal.people.models import Account
+
+    account = session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    if account is None:
+        raise click.ClickException(f"No account with the address {email}.")
+    mfa.reset(account, by=None)
+    session.commit()
+    click.echo(f"Two-step sign-in reset for {account.email}; every session of the account has ended.")
 
 
 policies_cli = AppGroup("policies", help="Acceptable-use policies.")

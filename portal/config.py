@@ -25,9 +25,31 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_INVITE_MAX_AGE": 7 * 24 * 3600,
     #: Seconds a password-reset link stays valid (default 1 hour).
     "PORTAL_RESET_MAX_AGE": 3600,
-    #: Failed sign-ins allowed per account and per client address within the window.
-    "PORTAL_LOGIN_MAX_ATTEMPTS": 5,
+    #: Wrong passwords (or second-step codes) per account within the window before each further
+    #: attempt must wait: PORTAL_LOGIN_DELAY_SECONDS, doubling up to PORTAL_LOGIN_MAX_DELAY_SECONDS.
+    #: Never a lock-out: a device the account has signed in on before is not slowed down, and the
+    #: holder is emailed when the delays start.
+    "PORTAL_LOGIN_FREE_ATTEMPTS": 3,
+    "PORTAL_LOGIN_DELAY_SECONDS": 2,
+    "PORTAL_LOGIN_MAX_DELAY_SECONDS": 300,
+    #: Failed sign-ins allowed per client address within the window (whatever the accounts).
+    "PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS": 30,
     "PORTAL_LOGIN_WINDOW_SECONDS": 15 * 60,
+    #: Password-reset emails one address (or one client) may ask for within the window.
+    "PORTAL_RESET_MAX_REQUESTS": 5,
+    #: Sessions end after this many seconds without a request, and in any case this long after
+    #: signing in; with "keep me signed in", PORTAL_REMEMBER_SECONDS instead of both.
+    "PORTAL_SESSION_IDLE_SECONDS": 2 * 3600,
+    "PORTAL_SESSION_MAX_SECONDS": 12 * 3600,
+    "PORTAL_REMEMBER_SECONDS": 14 * 24 * 3600,
+    #: Roles whose accounts must use two-step sign-in (any school's person holding one; "trust"
+    #: means any trust role). Others (parents, pupils) may turn it on.
+    "PORTAL_MFA_REQUIRED_ROLES": ["teacher", "support_staff", "governor", "auditor", "admin", "trust"],
+    #: Days an account has to set up two-step sign-in once it becomes required.
+    "PORTAL_MFA_GRACE_DAYS": 14,
+    #: WebAuthn relying party id (the site's domain) and origin; by default the request's host.
+    "PORTAL_WEBAUTHN_RP_ID": None,
+    "PORTAL_WEBAUTHN_ORIGIN": None,
     #: "default" (argon2id, t=3, m=64 MiB, p=4) or "cheapest" (tests only).
     "PORTAL_ARGON2_PROFILE": "default",
     #: Minimum password length.
@@ -73,9 +95,16 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_KEYS_DIR": "keys",
     #: Minutes a classroom join code works after the teacher starts a session.
     "PORTAL_CLASSROOM_CODE_MINUTES": 60,
-    #: Wrong classroom join codes allowed per client address within the window.
-    "PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS": 10,
+    #: Wrong classroom join codes allowed per device (its ``portal_device`` cookie) within the
+    #: window, and in all per client address (a school's devices often share one address; a
+    #: device that has joined a session before is not held back by the address budget).
+    "PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS": 5,
+    "PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS": 100,
     "PORTAL_CLASSROOM_JOIN_WINDOW_SECONDS": 10 * 60,
+    #: Incidents: how many "does an approved family link cover this pair?" checks a holder of
+    #: links.view may make in the window (each is audited; other recorders are told after saving).
+    "PORTAL_LINK_CHECK_MAX": 60,
+    "PORTAL_LINK_CHECK_WINDOW_SECONDS": 10 * 60,
     #: Set the portal up with its own Flask-Login manager when the host has none.
     "PORTAL_MANAGE_LOGIN": True,
     #: LTI 1.3: serve pages inside an LMS iframe. Session cookies become SameSite=None; Secure;

@@ -1,6 +1,7 @@
 """The :class:`Portal` Flask extension."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -46,6 +47,9 @@ class Portal:
             app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
         app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
         app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+        # "Keep me signed in" is short (the server also ends the session then; see auth/sessions.py).
+        app.config.setdefault("REMEMBER_COOKIE_DURATION",
+                              dt.timedelta(seconds=int(app.config["PORTAL_REMEMBER_SECONDS"])))
         app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
 
         self.engine = make_engine(app.config["PORTAL_DATABASE_URI"])
@@ -82,7 +86,14 @@ class Portal:
         from portal.templating import register_template_helpers
 
         register_template_helpers(app)
-        app.after_request(_security_headers)
+        from portal.headers import security_headers
+
+        app.after_request(security_headers)
+        from portal.auth.sessions import touch
+        from portal.devices import save_cookie
+
+        app.after_request(save_cookie)
+        app.after_request(touch)
         from portal.records import init_app as init_records
 
         init_records(app)
@@ -123,17 +134,3 @@ class Portal:
             limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
             return page(413, "File too large", f"What you sent is too large. The limit is {limit} MB in total.")
 
-
-def _security_headers(response: Any) -> Any:
-    """Portal pages cannot be framed by other sites (the one-tap "I agree" pages especially),
-    unless LTI iframe mode is on (it sets its own frame-ancestors). Host pages are untouched."""
-    from flask import current_app, request
-
-    if not (request.blueprint or "").startswith("portal"):
-        return response
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if not current_app.config.get("PORTAL_LTI_IFRAME_COOKIES"):
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if "Content-Security-Policy" not in response.headers:
-            response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
-    return response

@@ -169,6 +169,9 @@ def access(
 
                     return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
                 user = current_user._get_current_object()
+                overdue = _mfa_setup_overdue(user)
+                if overdue is not None:
+                    return overdue
                 if trust_set and trust_roles(user) & trust_set:
                     return view(*args, **kwargs)
                 if getattr(user, "is_account", False) and not account:
@@ -190,6 +193,33 @@ def access(
         return wrapped
 
     return decorator
+
+
+#: Pages an account may still open when its time to set up two-step sign-in is over.
+MFA_SETUP_ENDPOINTS = frozenset({
+    "portal.auth.security", "portal.auth.totp_setup", "portal.auth.passkey_options", "portal.auth.passkey_add",
+    "portal.auth.recovery_codes", "portal.auth.logout", "portal.auth.end_session", "portal.auth.end_other_sessions",
+    "portal.auth.end_all_sessions",
+})
+
+
+def _mfa_setup_overdue(user: Any) -> Any:
+    """A redirect to the Security page when *user*'s account must set up two-step sign-in now
+    (grace period over), except on the pages that do it; else ``None``. A session opened from the
+    LMS (LTI) is left alone: the LMS signed the person in."""
+    if request.endpoint in MFA_SETUP_ENDPOINTS:
+        return None
+    account = account_of(user)
+    if account is None or account.mfa_required_since is None:
+        return None
+    from flask import redirect, url_for
+
+    from portal.auth import mfa, sessions
+
+    row = sessions.current()
+    if (row is not None and row.via == "lti") or not mfa.overdue(account):
+        return None
+    return redirect(url_for("portal.auth.security"))
 
 
 def children_of(parent: Person) -> list[Person]:

@@ -88,11 +88,18 @@ def new_page(chromium, server):
         ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
                   or route.request.url.startswith("data:") else route.abort())
         contexts.append(ctx)
-        return ctx.new_page()
+        page = ctx.new_page()
+        # The Content-Security-Policy forbids inline script and style: Chromium reports each
+        # refusal on the console, and any refusal fails the test (the page would be broken).
+        page.on("console", lambda msg: msg.text and "Content Security Policy" in msg.text
+                and violations.append(f"{page.url}: {msg.text}"))
+        return page
 
+    violations: list[str] = []
     yield _new
     for ctx in contexts:
         ctx.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 def sign_in(page, email: str, password: str) -> None:

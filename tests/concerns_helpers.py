@@ -43,8 +43,10 @@ def cast(db, school, make_person, make_class, make_pupil, make_parent):
 
 
 def form_data(**overrides) -> MultiDict:
+    from portal.idempotency import new_token
+
     data = MultiDict({"category": "teaching", "child_id": "0", "about": "nobody", "about_person_id": "0",
-                      "subject": SECRET_SUBJECT, "description": SECRET_TEXT, "at_risk": "no"})
+                      "subject": SECRET_SUBJECT, "description": SECRET_TEXT, "at_risk": "no", "_once": new_token()})
     for k, v in overrides.items():
         if k != "files":
             data[k] = v

@@ -167,17 +167,41 @@ class LoginClient(FlaskClient):
         user = kwargs.pop("user", None)
         super().__init__(*args, **kwargs)
         if user is not None:
+            from flask import g
+
+            from portal.auth import sessions
+
             app = self.application
+            account = user if getattr(user, "is_account", False) else user.account
             with app.test_request_context(environ_base=self.environ_base):
                 ident = app.login_manager._session_identifier_generator()
+                # A real server-side session, as signing in makes (portal/auth/sessions.py).
+                self.portal_session, user_id = sessions.start(account, via="test")
+                app.extensions["portal"].session().commit()
+                g.pop("_portal_device", None)
             with self.session_transaction() as sess:
-                sess["_user_id"] = user.get_id()
+                sess["_user_id"] = user_id
                 sess["_fresh"] = True
                 sess["_id"] = ident
                 if getattr(user, "school_id", None) is not None:
                     sess["portal_school"] = user.school_id
 
     def open(self, *args, **kwargs):
+        # A portal form carries a fresh one-time token (portal/idempotency.py); a test posting
+        # form data gets one too unless it names ``_once`` itself (to test a missing or repeated one).
+        if (kwargs.get("method") or "GET").upper() == "POST":
+            data = kwargs.get("data")
+            if data is None:
+                kwargs["data"] = data = {}
+            if isinstance(data, dict) and "_once" not in data:
+                from portal.idempotency import new_token
+
+                if hasattr(data, "add"):  # a MultiDict
+                    data = data.copy()
+                    data.add("_once", new_token())
+                else:
+                    data = {**data, "_once": new_token()}
+                kwargs["data"] = data
         # Each request gets its own application context (and so its own ``g`` and database
         # session), as in production, even though the test holds one open.
         return contextvars.Context().run(super().open, *args, **kwargs)

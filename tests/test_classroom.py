@@ -252,22 +252,41 @@ def test_codes_are_normalised_and_bad_input_is_explained(app, db, y2, teacher, l
     assert f'value="{cs.code}"'.encode() in page.data
 
 
-def test_wrong_codes_are_rate_limited_per_ip(app, db, y2, teacher, login_as):
+def test_wrong_codes_are_limited_per_device_then_per_address(app, db, y2, teacher, login_as):
+    """Finding: 15 wrong codes from one address all answered 400. Every wrong code now counts
+    (well-formed or not) against the device's cookie, and a larger budget holds per address."""
+    app.config["PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS"] = 12
     cs = db.get(ClassroomSession, _start(login_as(teacher), y2))
     wrong = "ACDEFH" if cs.code != "ACDEFH" else "ACDEFJ"
     guesser = app.test_client()
-    for _ in range(10):
-        assert guesser.post("/portal/classroom/join", data={"code": wrong}).status_code == 400
-    # The 11th try is refused, even with the right code, from that address...
+    statuses = [guesser.post("/portal/classroom/join", data={"code": code}).status_code
+                for code in [wrong, "nonsense", wrong, "x", wrong]]
+    assert statuses == [400] * 5
+    # The 6th try is refused, even with the right code, from that device...
     resp = guesser.post("/portal/classroom/join", data={"code": cs.code})
     assert resp.status_code == 429 and b"Too many wrong codes" in resp.data
-    # ...but another address still gets in.
+    # ...but another device behind the same address (a classroom's shared connection) still gets in.
+    classmate = app.test_client()
+    assert classmate.post("/portal/classroom/join", data={"code": cs.code}).status_code == 302
+    # Throwing the cookie away does not give unlimited guesses: the address budget holds.
+    statuses = []
+    for _ in range(10):
+        fresh = app.test_client()
+        statuses.append(fresh.post("/portal/classroom/join", data={"code": wrong}).status_code)
+    assert statuses == [400] * 7 + [429] * 3
+    # A device that joined before is not held back by the address budget; a new one is.
+    assert classmate.post("/portal/classroom/join", data={"code": cs.code}).status_code == 302
+    assert app.test_client().post("/portal/classroom/join", data={"code": cs.code}).status_code == 429
+    # Another address still gets in; after the window, the first address and device can try again.
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.0.0.9"
     assert other.post("/portal/classroom/join", data={"code": cs.code}).status_code == 302
-    # After the window has passed, the first address can try again.
-    assert ops.join_limited("127.0.0.1")
-    assert not ops.join_limited("127.0.0.1", now=utcnow() + dt.timedelta(minutes=11))
+    device_id = guesser.get_cookie("portal_device", domain="portal.test").value
+    from portal.devices import _serializer
+
+    did = _serializer().loads(device_id)["d"]
+    assert ops.join_limited("127.0.0.1", did)
+    assert not ops.join_limited("127.0.0.1", did, now=utcnow() + dt.timedelta(minutes=11))
 
 
 def test_device_pages_need_the_code(app, y2):

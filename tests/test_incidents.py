@@ -81,28 +81,64 @@ def test_an_incident_about_the_head_goes_to_the_dsl_and_the_head_cannot_read_it(
     assert f"C-{incident.id}" in login_as(cast["dsl"]).get("/portal/incidents/").get_data(as_text=True)
 
 
-def test_an_approved_link_covers_the_pair_live_and_on_the_incident(app, db, cast, login_as, mailbox):
+def test_an_approved_link_covers_the_pair_live_for_link_viewers_and_on_the_incident(app, db, cast, login_as,
+                                                                                    mailbox):
+    head = login_as(cast["head"])  # holds links.view: may read the whole register anyway
     recorder = login_as(cast["recorder"])
     check = f"/portal/incidents/link-check?pupil_id={cast['pupil'].id}&adult_id={cast['adult'].id}"
-    assert recorder.get(check).get_json()["covered"] is False
+    assert head.get(check).get_json()["covered"] is False
     link = FamilyLinkDeclaration(source="adult", declared_by_id=cast["adult"].id, adult_id=cast["adult"].id,
                                  pupil_id=cast["pupil"].id, relationship_kind="aunt_uncle", academic_year=2026)
     db.add(link)
     db.commit()
-    assert recorder.get(check).get_json()["covered"] is False  # pending is not approved
+    assert head.get(check).get_json()["covered"] is False  # pending is not approved
     link.status = "approved"
     db.commit()
-    data = recorder.get(check).get_json()
+    data = head.get(check).get_json()
     assert data == {"covered": True, "message": "An approved family link covers this pupil and this adult."}
     # The answer is yes or no: never the relationship or the note.
     assert "aunt" not in str(data).lower()
-    assert recorder.get(f"/portal/incidents/link-check?pupil_id={cast['adult'].id}&adult_id={cast['pupil'].id}"
-                        ).status_code == 404
-    _contact(recorder, cast)
+    assert head.get(f"/portal/incidents/link-check?pupil_id={cast['adult'].id}&adult_id={cast['pupil'].id}"
+                    ).status_code == 404
+    resp = _contact(recorder, cast)
     incident = db.scalar(select(ContactIncident))
     assert incident.covered_by_link is True and incident.covering_link_id == link.id
-    assert b"An approved family link covers this pupil" in recorder.get(
-        f"/portal/incidents/contact/{incident.id}").data
+    page = recorder.get(resp.headers["Location"]).data
+    assert b"A family link the Head Teacher approved covers this pupil" in page
+    assert b"An approved family link covers this pupil" in page
+
+
+def test_a_recorder_without_links_view_cannot_ask_whether_a_link_exists(app, db, cast, login_as, make_person):
+    """Finding: support staff read the whole approved register through the yes/no link check.
+    Now the check answers only holders of links.view, and the incident form never tells the
+    recorder before the incident is saved (and seen by the Head Teacher or DSL)."""
+    support = make_person(Role.SUPPORT_STAFF, given="Sid")
+    db.add(FamilyLinkDeclaration(source="adult", declared_by_id=cast["adult"].id, adult_id=cast["adult"].id,
+                                 pupil_id=cast["pupil"].id, relationship_kind="aunt_uncle", academic_year=2026,
+                                 status="approved"))
+    db.commit()
+    client = login_as(support)
+    check = f"/portal/incidents/link-check?pupil_id={cast['pupil'].id}&adult_id={cast['adult'].id}"
+    assert client.get(check).status_code == 403
+    # A form with a mistake in it is not an oracle either: nothing is saved and nothing is said.
+    resp = _contact(client, cast, summary="short")
+    assert resp.status_code == 400
+    assert b"family link covers" not in resp.data and b"link-status" not in resp.data
+    form = client.get(f"/portal/incidents/contact/new?q={cast['pupil'].family_name}").data
+    assert b"incidents.js" not in form and b"link-status" not in form
+    assert _count(db, ContactIncident) == 0
+
+
+def test_link_checks_are_limited_and_audited(app, db, cast, login_as):
+    app.config["PORTAL_LINK_CHECK_MAX"] = 3
+    head = login_as(cast["head"])
+    check = f"/portal/incidents/link-check?pupil_id={cast['pupil'].id}&adult_id={cast['adult'].id}"
+    assert [head.get(check).status_code for _ in range(4)] == [200, 200, 200, 429]
+    entries = db.scalars(select(AuditEntry).where(AuditEntry.action.like("incidents.link_check%"))
+                         .order_by(AuditEntry.id)).all()
+    assert [e.action for e in entries] == ["incidents.link_checked"] * 3 + ["incidents.link_check_limited"]
+    assert entries[0].actor_id == cast["head"].id
+    assert entries[0].data == {"pupil_id": cast["pupil"].id, "adult_id": cast["adult"].id, "covered": False}
 
 
 @pytest.mark.parametrize("over, message", [
@@ -204,7 +240,7 @@ def test_people_without_incident_capabilities_never_reach_incidents(app, db, cas
     for who in outsiders:
         client = login_as(who)
         for path in ("/portal/incidents/", "/portal/incidents/contact/new", f"/portal/incidents/contact/{contact.id}",
-                     f"/portal/incidents/link-check?pupil_id={cast['pupil'].id}&adult_id={cast['adult'].id}"):
+                     ):
             assert client.get(path).status_code == 403, (who.role_set, path)
 
 

@@ -325,7 +325,11 @@ def test_parent_names_a_member_of_staff(app, db, school, make_person, make_pupil
     head = login_as(school.head)
     resp = head.post(f"/portal/links/declarations/{typed.id}", data={"decision": "approve"})
     assert resp.status_code == 400 and b"Match the adult before approving" in resp.data
+    # Matched to the uncle, it would be the same link as the declaration above: said, not saved.
     resp = head.post(f"/portal/links/declarations/{typed.id}", data={"decision": "approve", "adult_id": uncle.id})
+    assert resp.status_code == 400 and b"already has a declaration with this pupil" in resp.data
+    cleaner = make_person(Role.SUPPORT_STAFF, given="Mo", family="Cleaner")
+    resp = head.post(f"/portal/links/declarations/{typed.id}", data={"decision": "approve", "adult_id": cleaner.id})
     assert resp.status_code == 302
 
 

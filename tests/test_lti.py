@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import select
 
 from portal.db import session
+from portal.idempotency import new_token
 from portal.jobs.models import JobMark
 from portal.lti.models import LtiContext, LtiGradeLink, LtiIdentity
 from portal.people.models import (
@@ -481,17 +482,18 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
     assert page.status_code == 200
     assert "Class 6E" not in page.text  # only the teacher's own classes
     token = parse_form(page.text)["csrf_token"]
-    no_token = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id}, timeout=10)
+    no_token = http.post(f"{server.url}/portal/lms/courses/{ctx_id}", data={"class_id": class_id, "_once": new_token()},
+                         timeout=10)
     assert no_token.status_code == 400 and "expired" in no_token.text  # CSRF still guards the LMS pages
     refused = http.post(
         f"{server.url}/portal/lms/courses/{ctx_id}",
-        data={"class_id": other_class, "csrf_token": token},
+        data={"class_id": other_class, "csrf_token": token, "_once": new_token()},
         timeout=10,
     )
     assert refused.status_code == 400
     resp = http.post(
         f"{server.url}/portal/lms/courses/{ctx_id}",
-        data={"class_id": class_id, "csrf_token": token},
+        data={"class_id": class_id, "csrf_token": token, "_once": new_token()},
         timeout=10,
     )
     assert resp.status_code == 200 and "1 new pupil" in resp.text
@@ -505,7 +507,7 @@ def test_nrps_sync_puts_the_course_learners_in_the_class(live_app, lms, http, se
     # Syncing again changes nothing.
     resp = http.post(
         f"{server.url}/portal/lms/courses/{ctx_id}",
-        data={"class_id": class_id, "csrf_token": token},
+        data={"class_id": class_id, "csrf_token": token, "_once": new_token()},
         timeout=10,
     )
     assert "0 new pupil(s), 0 pupil(s) linked" in resp.text

@@ -129,3 +129,29 @@ def test_request_over_the_global_limit_gets_a_clear_413(app, make_person, login_
     resp = client.post("/portal/admin/roster", data={"file": (io.BytesIO(b"x" * 5000), "huge.csv")},
                        content_type="multipart/form-data")
     assert resp.status_code == 413 and b"too large" in resp.data
+
+
+@pytest.mark.parametrize("bad_row, message", [
+    # Finding: a 100,000-character class name and NUL bytes were accepted.
+    ("class,2W,,,,2,,,Year 2 " + "W" * 100_000 + ",,,,", "row 8: class_name is longer than 100 characters (100007)"),
+    ("pupil,P9,Cy\x00,Dale,,3,2015-01-01,1K,,,,,", "row 8: given_name contains a control or invisible formatting "
+                                                  "character (U+0000)"),
+    ("staff,S9,Ed,Eve\u202egnirts,ed@test.example,,,,,,teacher,,", "row 8: family_name contains a control or "
+                                                                    "invisible formatting character (U+202E)"),
+    ("pupil,P9," + "C" * 101 + ",Dale,,3,2015-01-01,1K,,,,,", "row 8: given_name is longer than 100 characters"),
+    ("class," + "K" * 51 + ",,,,2,,,Year 2,,,,", "row 8: external_id is longer than 50 characters"),
+    ("parent,G9,Di,Dale,di@test.example,,,,,,,P1;P 2,", "row 8: children has an identifier with characters"),
+    ("parent,G9,Di,Dale," + "d" * 250 + "@test.example,,,,,,,P1,", "row 8: email is longer than 254 characters"),
+])
+def test_over_long_values_and_control_characters_are_row_errors(app, db, tmp_path, bad_row, message):
+    """Every value is checked for length and characters with a row-level error; nothing is written
+    (on PostgreSQL these used to fail inside the database instead)."""
+    path = tmp_path / "school.csv"
+    path.write_bytes((GOOD + bad_row + "\n").encode("utf-8"))
+    result = app.test_cli_runner().invoke(args=["portal", "import-roster", str(path)])
+    assert result.exit_code != 0
+    assert f"school.csv {message}" in result.output
+    assert "Nothing was imported" in result.output
+    assert len(result.output) < 2000  # the message names the problem, it does not echo the value
+    db.expire_all()
+    assert _counts(db) == (0, 0, 0, 0)

@@ -1,7 +1,19 @@
-"""Sign-in rate limiting kept in the database, so it holds across worker processes."""
+"""Sign-in limits kept in the database, so they hold across worker processes.
+
+* **Per account, progressive delays** (never a lock-out): the first ``PORTAL_LOGIN_FREE_ATTEMPTS``
+  wrong passwords (or second-step codes) in the window cost nothing; after that each attempt must
+  wait ``PORTAL_LOGIN_DELAY_SECONDS``, doubling with each further failure up to
+  ``PORTAL_LOGIN_MAX_DELAY_SECONDS``. Attempts made while waiting are refused without checking
+  the password and are not counted. A device the account has signed in on before (its signed
+  ``portal_device`` cookie says so) is not slowed down at all, so a stranger guessing the DSL's
+  password cannot keep the DSL out. The holder is emailed when the delays start.
+* **Per client address, a budget** (``PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS`` failures in the window,
+  whatever the accounts): one address cannot try passwords across many accounts.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -14,17 +26,63 @@ def _window_start() -> dt.datetime:
     return utcnow() - dt.timedelta(seconds=current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"])
 
 
-def is_limited(*keys: str, limit: int | None = None) -> bool:
-    """True when any *key* has reached the failure limit within the window."""
-    limit = limit or current_app.config["PORTAL_LOGIN_MAX_ATTEMPTS"]
+def account_key(email: str) -> str:
+    return f"email:{email.strip().lower()}"
+
+
+def address_key(ip: str) -> str:
+    return f"ip:{ip}"
+
+
+def _failures(key: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
+    n, last = session.execute(
+        select(func.count(LoginAttempt.id), func.max(LoginAttempt.at))
+        .where(LoginAttempt.key == key[:300], LoginAttempt.at >= since)).one()
+    if last is not None and last.tzinfo is None:  # SQLite returns the aggregate without its type
+        last = last.replace(tzinfo=dt.UTC)
+    elif isinstance(last, str):
+        last = dt.datetime.fromisoformat(last).replace(tzinfo=dt.UTC)
+    return int(n or 0), last
+
+
+def delay_after(failures: int) -> int:
+    """Seconds to wait after *failures* wrong attempts (0 while they are free)."""
+    cfg = current_app.config
+    free = int(cfg["PORTAL_LOGIN_FREE_ATTEMPTS"])
+    if failures < free:
+        return 0
+    return int(min(int(cfg["PORTAL_LOGIN_DELAY_SECONDS"]) * 2 ** (failures - free),
+                   int(cfg["PORTAL_LOGIN_MAX_DELAY_SECONDS"])))
+
+
+def account_wait(email: str, *, known_device: bool = False) -> int:
+    """Whole seconds the next attempt on this account must still wait (0: it may try now)."""
+    if known_device:
+        return 0
+    n, last = _failures(account_key(email), _window_start())
+    delay = delay_after(n)
+    if not delay or last is None:
+        return 0
+    remaining = (last + dt.timedelta(seconds=delay) - utcnow()).total_seconds()
+    return max(0, math.ceil(remaining))
+
+
+def address_limited(ip: str) -> bool:
+    """True when this client address has used up its failures for the window."""
+    n, _last = _failures(address_key(ip), _window_start())
+    return n >= int(current_app.config["PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS"])
+
+
+def delays_just_started(email: str) -> bool:
+    """True right after the failure that made the account's delays start (to tell the holder once)."""
+    n, _last = _failures(account_key(email), _window_start())
+    return n == int(current_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])
+
+
+def is_limited(*keys: str, limit: int) -> bool:
+    """True when any *key* has been noted *limit* times within the window."""
     since = _window_start()
-    for key in keys:
-        n = session.scalar(
-            select(func.count(LoginAttempt.id)).where(LoginAttempt.key == key, LoginAttempt.at >= since)
-        )
-        if (n or 0) >= limit:
-            return True
-    return False
+    return any(_failures(key, since)[0] >= limit for key in keys)
 
 
 def note_failure(*keys: str) -> None:
@@ -36,3 +94,15 @@ def note_failure(*keys: str) -> None:
 
 def clear(*keys: str) -> None:
     session.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(keys)))
+
+
+def count(key: str, window_seconds: int) -> int:
+    """How many times *key* was noted in the last *window_seconds* (any kind of limited action)."""
+    since = utcnow() - dt.timedelta(seconds=int(window_seconds))
+    return _failures(key, since)[0]
+
+
+def note(key: str) -> None:
+    """Count one use of a limited action under *key* (flushed with the caller's transaction)."""
+    session.add(LoginAttempt(key=key[:300]))
+    session.flush()

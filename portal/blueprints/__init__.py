@@ -24,6 +24,7 @@ def make_blueprint() -> Blueprint:
         static_folder=str(STATIC_DIR),
         static_url_path="/static",
     )
+    from portal import idempotency
     from portal.blueprints.front import home
 
     bp.add_url_rule("/", endpoint="home", view_func=home)
@@ -32,6 +33,7 @@ def make_blueprint() -> Blueprint:
     # The short join address written on the board, and the one its QR code opens.
     bp.add_url_rule("/join", endpoint="join", view_func=short_join)
     bp.add_url_rule("/join/<code>", endpoint="join_code", view_func=join_code)
+    idempotency.register(bp)  # one-time form tokens and the 409 answer to conflicting changes
     for area in AREAS:
         importlib.import_module(f"portal.blueprints.{area}.views")
         child = importlib.import_module(f"portal.blueprints.{area}").bp

@@ -71,6 +71,10 @@ def start_session(teacher: Person, school_class: SchoolClass, *, now: dt.datetim
     now = now or utcnow()
     if teacher.id not in {t.teacher_id for t in school_class.teachers}:
         raise ClassroomError("You can only start a session for a class you teach.")
+    # Take the class's row lock (PostgreSQL; SQLite locks the database on write) before looking
+    # for an open session, so two starts at the same moment cannot both open one.
+    session.execute(update(SchoolClass).where(SchoolClass.id == school_class.id).values(code=SchoolClass.code)
+                    .execution_options(synchronize_session=False))
     if open_session_for(school_class) is not None:
         raise ClassroomError(f"{school_class.name} already has a session open. Close it before starting another.")
     version, send_version = versions_for_year(school_class.year_group)
@@ -105,22 +109,34 @@ def find_by_code(code: str, *, now: dt.datetime | None = None) -> ClassroomSessi
 # ------------------------------------------------------------------ join-code guessing
 
 
-def _join_key(ip: str) -> str:
-    return f"classjoin:ip:{ip}"
+def _join_keys(ip: str, device_id: str) -> tuple[str, str]:
+    return f"classjoin:dev:{device_id}", f"classjoin:ip:{ip}"
 
 
-def join_limited(ip: str, *, now: dt.datetime | None = None) -> bool:
-    """True when *ip* has entered too many wrong codes within the window (kept in the database)."""
+def join_limited(ip: str, device_id: str, *, known_device: bool = False, now: dt.datetime | None = None) -> bool:
+    """True when this device has entered too many wrong codes within the window, or its address
+    has used up its (larger) budget; kept in the database, so it holds across worker processes.
+
+    A device that has joined a session before is not held back by the address budget, so one
+    device guessing behind a school's single address cannot lock every class device out.
+    """
     now = now or utcnow()
     since = now - dt.timedelta(seconds=_cfg("PORTAL_CLASSROOM_JOIN_WINDOW_SECONDS", 600))
-    n = session.scalar(select(func.count(LoginAttempt.id)).where(
-        LoginAttempt.key == _join_key(ip), LoginAttempt.at >= since)) or 0
-    return n >= _cfg("PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS", 10)
+    device_key, ip_key = _join_keys(ip, device_id)
+
+    def n(key: str) -> int:
+        return session.scalar(select(func.count(LoginAttempt.id)).where(
+            LoginAttempt.key == key[:300], LoginAttempt.at >= since)) or 0
+
+    if n(device_key) >= _cfg("PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS", 5):
+        return True
+    return not known_device and n(ip_key) >= _cfg("PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS", 100)
 
 
-def note_wrong_code(ip: str, *, now: dt.datetime | None = None) -> None:
+def note_wrong_code(ip: str, device_id: str, *, now: dt.datetime | None = None) -> None:
     now = now or utcnow()
-    session.add(LoginAttempt(key=_join_key(ip)[:300], at=now))
+    for key in _join_keys(ip, device_id):
+        session.add(LoginAttempt(key=key[:300], at=now))
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - dt.timedelta(days=1)))
     session.flush()
 

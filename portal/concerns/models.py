@@ -147,6 +147,10 @@ class Concern(SchoolOwned, Base):
     #: reads its words; otherwise the trust sees counts only). Cleared when the DSL stops sharing.
     shared_with_trust_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     shared_with_trust_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    #: Compare-and-set: bumped by every change, so two simultaneous changes cannot both apply
+    #: (portal/idempotency.py).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
 
     raised_by: Mapped[Person] = relationship(foreign_keys=[raised_by_id])
     child: Mapped[Person | None] = relationship(foreign_keys=[child_id])

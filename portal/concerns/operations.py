@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import audit
 from portal.concerns.access import route_for
@@ -194,4 +196,9 @@ def share_with_trust(concern: Concern, actor: Person, share: bool) -> None:
 
 
 def mark_seen_by_parent(concern: Concern) -> None:
-    concern.parent_seen_at = utcnow()
+    """Note that the parent has read it. A plain UPDATE: reading is not a change of the concern, so
+    it does not bump ``row_version`` (a reviewer's change made at the same moment still applies)."""
+    now = utcnow()
+    session.execute(update(Concern).where(Concern.id == concern.id).values(parent_seen_at=now)
+                    .execution_options(synchronize_session=False))
+    set_committed_value(concern, "parent_seen_at", now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text, event
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -62,6 +62,10 @@ class ContactIncident(SchoolOwned, Base):
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Compare-and-set: bumped by every change, so two simultaneous changes cannot both apply
+    #: (portal/idempotency.py).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
 
     pupil: Mapped[Person] = relationship(foreign_keys=[pupil_id])
     adult: Mapped[Person] = relationship(foreign_keys=[adult_id])
@@ -112,6 +116,10 @@ class SocialMediaIncident(SchoolOwned, Base):
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Compare-and-set: bumped by every change, so two simultaneous changes cannot both apply
+    #: (portal/idempotency.py).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
 
     recorded_by: Mapped[Person] = relationship(foreign_keys=[recorded_by_id])
     actions: Mapped[list[IncidentAction]] = relationship(

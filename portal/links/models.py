@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -50,6 +50,12 @@ class FamilyLinkDeclaration(SchoolOwned, Base):
     """One declared link between an adult of the school and a pupil."""
 
     __tablename__ = "portal_family_links"
+    __table_args__ = (
+        # One live declaration per adult and pupil: pending or approved (declined ones may repeat).
+        Index("uq_portal_family_links_live_pair", "adult_id", "pupil_id", unique=True,
+              postgresql_where=text("status IN ('pending', 'approved')"),
+              sqlite_where=text("status IN ('pending', 'approved')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(10), default=LinkSource.ADULT.value)
@@ -74,6 +80,10 @@ class FamilyLinkDeclaration(SchoolOwned, Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The reason given with the decision (shown to the declaring person; never in the audit log).
     decision_reason: Mapped[str] = mapped_column(String(500), default="")
+    #: Compare-and-set: bumped by every change, so two simultaneous changes cannot both apply
+    #: (portal/idempotency.py).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
 
     declared_by: Mapped[Person] = relationship(foreign_keys=[declared_by_id])
     adult: Mapped[Person | None] = relationship(foreign_keys=[adult_id])

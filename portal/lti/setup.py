@@ -47,6 +47,8 @@ def _frame_ancestors(response: Any) -> Any:
                     origins.add(f"https://{p.netloc}")
     except Exception:  # noqa: BLE001 - before migrations
         return response
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'self' " + " ".join(sorted(origins))
+    from portal.headers import set_directive
+
+    set_directive(response, "frame-ancestors", " ".join(["'self'", *sorted(origins)]))
     response.headers.pop("X-Frame-Options", None)
     return response

@@ -95,6 +95,9 @@ class Account(UserMixin, Base):
     #: The school chosen last (the next sign-in starts there).
     last_school_id: Mapped[int | None] = mapped_column(ForeignKey("portal_schools.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When two-step sign-in became required for this account (the grace period counts from
+    #: here); empty while it is not required or not yet noticed at a sign-in.
+    mfa_required_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     trust_roles: Mapped[list[TrustMembership]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin"
@@ -112,8 +115,8 @@ class Account(UserMixin, Base):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
-    def get_id(self) -> str:  # Flask-Login; changes when the password changes
-        return f"{self.id}:{(self.password_hash or '')[-16:]}"
+    def get_id(self) -> str:  # Flask-Login; the cookie gets "<id>:<session secret>" from portal.auth.sessions
+        return str(self.id)
 
     @property
     def account(self) -> Account:
@@ -308,6 +311,10 @@ class CapabilityGrant(SchoolOwned, Base):
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+    #: Compare-and-set: bumped by every change, so two simultaneous changes cannot both apply
+    #: (portal/idempotency.py).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
     granted_by: Mapped[Person | None] = relationship(foreign_keys=[granted_by_id])

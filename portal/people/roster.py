@@ -200,9 +200,41 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
     return summary
 
 
+#: Longest value accepted in each column (the database column's size, or a generous bound for
+#: lists and short codes), so an over-long value is a row error rather than a database failure.
+MAX_LENGTHS = {"type": 10, "external_id": 100, "given_name": 100, "family_name": 100, "email": 254,
+               "year_group": 2, "date_of_birth": 10, "class_code": 50, "class_name": 100, "send": 3,
+               "roles": 300, "children": 2000, "teachers": 2000}
+#: Characters never accepted in a roster value: NUL and other control characters, and the
+#: bidirectional overrides that make a name display differently from what it is.
+_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]")
+
+
+def _check_values(kind: str, d: dict[str, str], where: str) -> list[str]:
+    """Length and characters of every value in the row (one message per column)."""
+    errs = []
+    for col, value in d.items():
+        bad = _BAD_CHARS.search(value)
+        if bad:
+            errs.append(f"{where}: {col} contains a control or invisible formatting character "
+                        f"(U+{ord(bad.group()):04X}); remove it.")
+        limit = 50 if (kind == "class" and col == "external_id") else MAX_LENGTHS.get(col, 100)
+        if len(value) > limit:
+            errs.append(f"{where}: {col} is longer than {limit} characters ({len(value)}).")
+    for col in ("roles", "children", "teachers"):
+        for item in _split(d.get(col, "")):
+            if col != "roles" and not _ID.match(item):
+                errs.append(f"{where}: {col} has an identifier with characters other than letters, digits "
+                            "and . _ : -")
+                break
+    return errs
+
+
 def _check_row(kind: str, r: _Row, where: str, seen_emails: dict[str, int]) -> list[str]:
     d = r.data
-    errs: list[str] = []
+    errs: list[str] = _check_values(kind, d, where)
+    if errs:
+        return errs  # the other checks would only repeat the problem
     if kind == "class":
         if not d.get("class_name"):
             errs.append(f"{where}: class_name is required for a class.")

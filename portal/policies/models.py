@@ -93,6 +93,10 @@ class PolicyVersion(SchoolOwned, Base):
     policy_id: Mapped[int] = mapped_column(ForeignKey("portal_policies.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=VersionStatus.DRAFT.value, index=True)
+    #: Compare-and-set: bumped by every change, so two simultaneous changes cannot both apply
+    #: (portal/idempotency.py).
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": row_version}
     title: Mapped[str] = mapped_column(String(200))
     #: Markdown source; rendered with raw HTML disabled, then cleaned with nh3.
     body_md: Mapped[str] = mapped_column(Text)

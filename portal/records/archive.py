@@ -65,6 +65,10 @@ class ArchiveStore(abc.ABC):
             raise IntegrityError(f"archived object {sha[:12]}… does not match its hash")
         return data
 
+    def names(self) -> Iterator[str]:
+        """Every stored object's SHA-256 (for stores that can list; others raise NotImplementedError)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its objects")
+
     def with_prefix(self, prefix: str) -> ArchiveStore:
         """The same store, limited to the objects under *prefix* (one school's part)."""
         raise NotImplementedError(f"{type(self).__name__} cannot hold several schools' archives")
@@ -101,6 +105,14 @@ class FilesystemStore(ArchiveStore):
         if path.exists():
             path.chmod(0o644)
             path.unlink()
+
+    def names(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.glob(f"??/*{self.suffix}")):
+            name = path.name[: -len(self.suffix)] if self.suffix else path.name
+            if _SHA.match(name) and name[:2] == path.parent.name:
+                yield name
 
     def path(self, sha: str) -> Path:
         _check_name(sha)

@@ -47,6 +47,13 @@ GLOBAL_TABLES: dict[str, str] = {
     "portal_trust_roles": "trust roles belong to an account and a trust, not to a school",
     "portal_login_attempts": "sign-in throttling keyed by address and email",
     "portal_used_tokens": "spent single-use link digests",
+    "portal_account_sessions": "sign-in sessions belong to the global account",
+    "portal_mfa_totp": "an account's authenticator app",
+    "portal_mfa_passkeys": "an account's passkeys",
+    "portal_mfa_recovery_codes": "an account's recovery codes",
+    "portal_form_tokens": "spent one-time form tokens (digests only)",
+    "portal_audit_checkpoints": "an index of sealed audit checkpoints by chain; the sealed objects are in each "
+                                "school's archive",
     "portal_lti_nonces": "used LTI nonces (replay protection), keyed by issuer",
     "portal_lti_launch_data": "pylti1p3's short-lived login state",
 }

@@ -1,6 +1,7 @@
 """Who is signed in, in which school.
 
-Flask-Login stores the *account* (``"<account id>:<password stamp>"``); the chosen school is in
+Flask-Login stores the *account* and its server-side session
+(``"<account id>:<session secret>"``, see :mod:`portal.auth.sessions`); the chosen school is in
 the Flask session. :func:`load_user` turns the two into the signed-in user: the account's
 person in that school (so ``current_user`` is a school :class:`~portal.people.models.Person`
 everywhere in the school portals), or the account itself for someone who holds trust roles
@@ -19,11 +20,13 @@ from portal.schools.isolation import current_school_id, get_scope
 
 
 def load_user(user_id: str) -> Person | Account | None:
-    aid, _, _stamp = user_id.partition(":")
-    if not aid.isdigit():
+    from portal.auth import sessions
+
+    row = sessions.load(user_id)  # a live server-side session, or nobody (portal/auth/sessions.py)
+    if row is None:
         return None
-    account = session.get(Account, int(aid))
-    if account is None or not account.active or account.get_id() != user_id:
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
         return None
     if get_scope(session) is None:
         scope_request()

@@ -638,6 +638,10 @@ def remove_school(school: School, exported_to: Path) -> None:
     store = archive_store(school)
     keys_dir, own_keys_dir = school_keys_dir(school), bool(school.keys_path)
     session.execute(delete(School).where(School.id == school.id))
+    from portal.audit.checkpoints import AuditCheckpoint
+
+    # The database's notes of the chain's checkpoints go with it (the sealed objects stay archived).
+    session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.chain == school.id))
     session.flush()
     audit.record("school.removed", school=None, slug=slug, uid=uid, accounts_removed=len(orphans),
                  manifest_sha256=_sha256_file(Path(exported_to) / "manifest.json"))

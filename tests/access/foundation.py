@@ -40,4 +40,7 @@ def setup(world, db) -> None:
     db.add(world.grant)
     db.commit()
 
+# The parent has no two-step sign-in to reset: administrators get a message and the list again.
+RULES.append(Rule("portal.admin.reset_mfa", lambda w: f"/portal/admin/people/{w.parent.id}/reset-mfa",
+                  allow(["admin", "head"], 302), method="POST"))
 RULES.append(Rule("portal.admin.settings", "/portal/admin/settings", allow(["admin", "head"])))

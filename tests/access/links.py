@@ -21,7 +21,7 @@ RULES = [
     Rule("portal.incidents.new_social", "/portal/incidents/social/new", allow(RECORDERS)),
     Rule("portal.incidents.link_check",
          lambda w: f"/portal/incidents/link-check?pupil_id={w.child.id}&adult_id={w.other_teacher.id}",
-         allow(RECORDERS)),
+         allow(MANAGERS)),  # links.view only: other recorders learn it after saving
     # The teacher recorded both incidents: they see them; other recorders get 404.
     Rule("portal.incidents.contact", lambda w: f"/portal/incidents/contact/{w.contact_incident.id}",
          allow(["teacher", *MANAGERS])),

@@ -46,7 +46,12 @@ def people():
     rows = session.scalars(
         select(Person).where(Person.email.is_not(None)).order_by(Person.family_name, Person.given_name)
     ).all()
-    return render_template("portal/admin/people.html", people=rows, form=InviteForm())
+    from portal.auth.models import PasskeyFactor, TotpFactor
+
+    account_ids = [p.account_id for p in rows if p.account_id]
+    with_mfa = set(session.scalars(select(TotpFactor.account_id).where(TotpFactor.account_id.in_(account_ids)))) | \
+        set(session.scalars(select(PasskeyFactor.account_id).where(PasskeyFactor.account_id.in_(account_ids))))
+    return render_template("portal/admin/people.html", people=rows, form=InviteForm(), with_mfa=with_mfa)
 
 
 @bp.post("/people/<int:person_id>/invite")
@@ -64,6 +69,51 @@ def invite(person_id: int):
         else:
             flash("The invitation could not be sent: the mail server did not accept it. Try again later.", "danger")
     return redirect(url_for(".people"))
+
+
+@bp.post("/people/<int:person_id>/reset-mfa")
+@access(capabilities=["roster.manage"])
+def reset_mfa(person_id: int):
+    """Clear a person's two-step sign-in (a lost phone): audited, the holder is emailed, and they
+    set it up again at their next sign-in. An account that is also used in another school or by
+    a trust is reset by the installation's operator (``flask portal accounts reset-mfa``)."""
+    from portal.auth import mfa
+    from portal.schools.context import account_school_ids, trust_roles_of
+
+    form = InviteForm()
+    person = session.get(Person, person_id)
+    if person is None or person.account is None:
+        abort(404)
+    if not form.validate_on_submit():
+        abort(400)
+    account = person.account
+    if person.id == current_user.id:
+        flash("You cannot reset your own two-step sign-in; ask another administrator.", "warning")
+    elif account_school_ids(account.id) != [person.school_id] or trust_roles_of(account.id):
+        flash(f"{person.full_name}'s account is also used elsewhere (another school or the trust). Ask the "
+              "installation's operator to reset it.", "warning")
+    elif not mfa.enrolled(account):
+        flash(f"{person.full_name} has no two-step sign-in to reset.", "info")
+    else:
+        mfa.reset(account, by=current_user)
+        session.commit()
+        _tell_mfa_reset(person)
+        flash(f"Two-step sign-in reset for {person.full_name}. They set it up again when they next sign in.",
+              "success")
+    return redirect(url_for(".people"))
+
+
+def _tell_mfa_reset(person: Person) -> None:
+    from portal.mail import MailError, send_mail
+
+    body = (f"Hello {person.given_name},\n\nA portal administrator at your school has reset your two-step "
+            "sign-in, and every session of your account has been signed out. Next time you sign in with your "
+            "password you will be asked to set it up again.\n\nIf you did not ask for this, tell the school "
+            "office at once.\n")
+    try:
+        send_mail(person.account.email or person.email or "", "Your two-step sign-in was reset", body)
+    except MailError:
+        current_app.logger.warning("could not email a person about a two-step sign-in reset")
 
 
 _SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id", "academic_year_start_month",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.auth.passwords import check_password_rules
@@ -42,3 +42,50 @@ class SetPasswordForm(FlaskForm):
 class ChooseSchoolForm(FlaskForm):
     school_id = IntegerField(validators=[DataRequired()])
     next = HiddenField()
+
+
+class SecondStepForm(FlaskForm):
+    """The second step of signing in: a code from the authenticator app, or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired("Type the code."), Length(max=40, message="That is too long.")],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off",
+                                  "spellcheck": "false"})
+    submit = SubmitField("Continue")
+
+
+class TotpSetupForm(FlaskForm):
+    code = StringField("The 6-digit code your app shows now", validators=[
+        DataRequired("Type the code your app shows."), Length(max=12, message="The code has 6 digits.")],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField("Turn on")
+
+    def validate_code(self, field) -> None:
+        digits = "".join(ch for ch in (field.data or "") if ch.isdigit())
+        if len(digits) != 6 or not set(field.data or "") <= set("0123456789 -"):
+            raise ValidationError("The code has 6 digits.")
+
+
+class PasswordCheckForm(FlaskForm):
+    """Turning a safeguard off needs the password again (a borrowed, signed-in browser is not enough)."""
+
+    password = PasswordField("Your password", validators=[DataRequired("Type your password."), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("Remove")
+
+
+class PasskeyNameForm(FlaskForm):
+    name = StringField("A name for this passkey", filters=[lambda s: s.strip() if isinstance(s, str) else s],
+                       validators=[DataRequired("Give the passkey a name, like “Work laptop”."),
+                                   Length(max=60, message="Keep the name under 60 characters.")])
+    credential = HiddenField()
+    submit = SubmitField("Add a passkey")
+
+    def validate_name(self, field) -> None:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in field.data or ""):
+            raise ValidationError("Use letters, digits and spaces.")
+
+
+class ButtonForm(FlaskForm):
+    """A button that changes something (CSRF only)."""
+
+    submit = SubmitField("Go")

@@ -1,27 +1,43 @@
-"""Sign-in with email and password, invitations, and password reset."""
+"""Sign-in with email and password (and a second step where set up), invitations, password reset."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+import logging
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
-from portal import audit
-from portal.auth import throttle
+from portal import audit, devices
+from portal.auth import mfa, sessions, throttle
 from portal.auth.passwords import hash_password, verify_password
 from portal.auth.tokens import INVITE, RESET, TokenError, account_for, make_token, read_token, spend_token
 from portal.blueprints.auth import bp
-from portal.blueprints.auth.forms import ChooseSchoolForm, ForgotForm, LoginForm, SetPasswordForm
-from portal.db import session
+from portal.blueprints.auth import security as _security  # noqa: F401  (the Security page's views)
+from portal.blueprints.auth.forms import (
+    ChooseSchoolForm,
+    ForgotForm,
+    LoginForm,
+    PasskeyNameForm,
+    SecondStepForm,
+    SetPasswordForm,
+)
+from portal.db import session, utcnow
 from portal.mail import MailError, send_mail
 from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
 from portal.schools.signin import needs_choice, start_session_for
 from portal.security import access, account_of, client_ip, is_safe_redirect
 
+log = logging.getLogger("portal.auth")
+
 
 def _find_account(email: str) -> Account | None:
     return session.scalar(select(Account).where(Account.email == email.strip().lower()))
+
+
+#: The half-finished sign-in (password right, second step to come), in the signed session cookie.
+PENDING_KEY = "portal_mfa_pending"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -32,33 +48,187 @@ def login():
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        keys = (f"email:{email}", f"ip:{client_ip()}")
-        if throttle.is_limited(*keys):
-            session.commit()
-            flash("Too many attempts. Wait 15 minutes, or reset your password.", "danger")
-            return render_template("portal/auth/login.html", form=form), 429
+        ip, device = client_ip(), devices.current()
         account = _find_account(email)
-        user = None
-        if account is not None and account.active and verify_password(account.password_hash, form.password.data):
-            # None when the account has no active place in any school (switched off): refused
-            # with the same words as a wrong password.
-            user = start_session_for(account)
-        if user is not None and account is not None:
-            throttle.clear(f"email:{email}")
-            audit.record("auth.login", actor=user, target=user, school="current" if not user.is_account else None)
-            session.commit()
-            flask_session.pop("portal_via_lti", None)  # a portal sign-in is not an LMS launch
-            login_user(user, remember=form.remember.data)
-            target = form.next.data
-            if needs_choice(account):
-                return redirect(url_for("portal.auth.schools", next=target if is_safe_redirect(target) else None))
-            return redirect(target if is_safe_redirect(target) else url_for("portal.home"))
+        if throttle.address_limited(ip):
+            flash("Too many failed sign-ins from your network. Wait a few minutes and try again, or reset "
+                  "your password.", "danger")
+            return render_template("portal/auth/login.html", form=form), 429
+        wait = throttle.account_wait(email, known_device=device.knows(account.id if account else None))
+        if wait:
+            # Nothing is checked while the account waits: guessing gets no faster by trying.
+            flash(f"Too many wrong passwords for this account. For its safety, wait {wait} seconds and try "
+                  "again. On a device you have signed in on before there is no wait.", "danger")
+            return render_template("portal/auth/login.html", form=form), 429
+        ok = account is not None and account.active and verify_password(account.password_hash, form.password.data)
         if account is None:
             verify_password(None, form.password.data)
-        throttle.note_failure(*keys)
+        # None when the account has no active place in any school (switched off): refused with
+        # the same words as a wrong password.
+        user = start_session_for(account) if ok and account is not None else None
+        if user is not None and account is not None:
+            # Failures are not cleared by a success: someone guessing elsewhere keeps their delays
+            # (this device is now known to the account and is never slowed down).
+            target = form.next.data if is_safe_redirect(form.next.data) else ""
+            if mfa.enrolled(account):
+                flask_session[PENDING_KEY] = {"a": account.id, "t": int(utcnow().timestamp()),
+                                              "r": bool(form.remember.data), "n": target}
+                session.commit()
+                return redirect(url_for(".verify"))
+            return redirect(_complete_sign_in(user, account, remember=bool(form.remember.data), target=target))
+        _failed_attempt(email, ip, account, "password")
         session.commit()
         flash("That email address and password do not match an account.", "danger")
     return render_template("portal/auth/login.html", form=form)
+
+
+def _failed_attempt(email: str, ip: str, account: Account | None, step: str) -> None:
+    """Count a wrong password or code; audit it and tell the holder when the delays start."""
+    throttle.note_failure(throttle.account_key(email), throttle.address_key(ip))
+    if account is None:
+        return
+    session.flush()
+    audit.record("auth.login_failed", school=None, account_id=account.id, step=step, ip=ip[:45])
+    if throttle.delays_just_started(email) and account.active:
+        _tell_holder_of_failures(account)
+
+
+def _tell_holder_of_failures(account: Account) -> None:
+    window = current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"] // 60
+    greeting = f"Hello {account.display_name.split(' ')[0]}," if account.display_name else "Hello,"
+    body = (f"{greeting}\n\n"
+            f"Several attempts to sign in to your school portal account failed in the last {window} minutes.\n\n"
+            "If it was you, there is nothing to do: on a device you have signed in on before you can carry on "
+            "as usual; elsewhere each new attempt now has to wait a little longer.\n\n"
+            "If it was not you, your account is still safe as long as nobody knows your password. You can "
+            "choose a new one with \"Forgotten your password?\" on the sign-in page, and turn on two-step "
+            "sign-in on your Security page.\n")
+    try:
+        send_mail(account.email or "", "Failed sign-ins to your school portal account", body)
+    except MailError:
+        log.warning("could not tell an account holder about failed sign-ins")
+
+
+def _complete_sign_in(user: Person | Account, account: Account, *, remember: bool, target: str,
+                      second_factor: str | None = None, via: str = "password") -> str:
+    """Both steps done: start the server session, audit, and say where to go next."""
+    flask_session.pop(PENDING_KEY, None)
+    flask_session.pop("portal_via_lti", None)  # a portal sign-in is not an LMS launch
+    devices.current().remember(account.id)
+    mfa.note_requirement(account)
+    row = sessions.sign_in(user, account, remember=remember, via=via, second_factor=second_factor)
+    audit.record("auth.login", actor=user, target=user, school="current" if not user.is_account else None,
+                 session_id=row.id, second_factor=second_factor)
+    session.commit()
+    if mfa.overdue(account):
+        flash("Your role needs two-step sign-in. Set it up now to carry on.", "warning")
+        return url_for(".security")
+    if mfa.required(account) and not mfa.enrolled(account):
+        ends = mfa.grace_ends(account)
+        flash(f"Your role needs two-step sign-in. Please set it up on your Security page by "
+              f"{ends:%d %B %Y}." if ends else "Your role needs two-step sign-in.", "warning")
+    if needs_choice(account):
+        return url_for(".schools", next=target or None)
+    return target or url_for("portal.home")
+
+
+def _pending() -> tuple[Account, dict] | None:
+    data = flask_session.get(PENDING_KEY)
+    if not isinstance(data, dict) or not isinstance(data.get("a"), int):
+        return None
+    if int(utcnow().timestamp()) - int(data.get("t", 0)) > mfa.CHALLENGE_SECONDS:
+        flask_session.pop(PENDING_KEY, None)
+        return None
+    account = session.get(Account, data["a"])
+    if account is None or not account.active:
+        return None
+    return account, data
+
+
+def _second_step_done(account: Account, data: dict, factor: str) -> str | None:
+    user = start_session_for(account)
+    if user is None:
+        return None
+    return _complete_sign_in(user, account, remember=bool(data.get("r")), target=data.get("n") or "",
+                             second_factor=factor)
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@access(public=True)
+def verify():
+    """The second step of signing in: an authenticator code, a passkey, or a recovery code."""
+    pending = _pending()
+    if pending is None:
+        flash("Please sign in again.", "info")
+        return redirect(url_for(".login"))
+    account, data = pending
+    form = SecondStepForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            email, ip = account.email or f"account-{account.id}", client_ip()
+            wait = throttle.account_wait(email, known_device=devices.current().knows(account.id))
+            if wait:
+                form.code.errors.append(f"Too many wrong codes. Wait {wait} seconds and try again.")
+                return _verify_page(account, form), 429
+            factor = "totp" if mfa.check_totp(account, form.code.data) else \
+                "recovery" if mfa.use_recovery_code(account, form.code.data) else None
+            target = _second_step_done(account, data, factor) if factor else None
+            if target:
+                if factor == "recovery":
+                    flash("You used a recovery code; each works once. Make new ones on your Security page "
+                          "when you run low.", "info")
+                return redirect(target)
+            session.rollback()
+            _failed_attempt(email, ip, account, "code")
+            session.commit()
+            form.code.errors.append("That code is not right. Type the newest code from your app, or a recovery code.")
+    return _verify_page(account, form), status
+
+
+def _verify_page(account: Account, form: SecondStepForm) -> str:
+    have = mfa.methods(account)
+    return render_template("portal/auth/verify.html", form=form, has_totp=have["totp"] is not None,
+                           has_passkeys=bool(have["passkeys"]), passkey_form=PasskeyNameForm(formdata=None))
+
+
+@bp.post("/verify/passkey/options")
+@access(public=True)
+def verify_passkey_options():
+    pending = _pending()
+    if pending is None:
+        return jsonify(error="Please sign in again."), 400
+    options = mfa.authentication_options(pending[0])
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.post("/verify/passkey")
+@access(public=True)
+def verify_passkey():
+    pending = _pending()
+    if pending is None:
+        flash("Please sign in again.", "info")
+        return redirect(url_for(".login"))
+    account, data = pending
+    form = PasskeyNameForm()
+    email, ip = account.email or f"account-{account.id}", client_ip()
+    if throttle.account_wait(email, known_device=devices.current().knows(account.id)):
+        flash("Too many failed attempts. Wait a little and try again.", "danger")
+        return redirect(url_for(".verify")), 303
+    try:
+        credential = mfa.describe_credential(form.credential.data or "")
+        ok = mfa.check_passkey(account, credential)
+    except mfa.MfaError:
+        ok = False
+    target = _second_step_done(account, data, "passkey") if ok else None
+    if target:
+        return redirect(target)
+    session.rollback()
+    _failed_attempt(email, ip, account, "passkey")
+    session.commit()
+    flash("That passkey could not be checked. Try again, or use a code.", "danger")
+    return redirect(url_for(".verify")), 303
 
 
 @bp.get("/schools")
@@ -90,6 +260,10 @@ def choose():
 @bp.post("/logout")
 @access(account=True)
 def logout():
+    row = sessions.current()
+    if row is not None:
+        sessions.end(row, "signed_out", actor=current_user)
+        session.commit()
     logout_user()
     flask_session.pop("portal_via_lti", None)
     flash("You have signed out.", "info")
@@ -103,8 +277,9 @@ def forgot():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         key = f"reset:{email}"
-        if not throttle.is_limited(key, f"ip:{client_ip()}"):
-            throttle.note_failure(key)  # counts requests, so links cannot be spammed
+        limit = current_app.config["PORTAL_RESET_MAX_REQUESTS"]
+        if not throttle.is_limited(key, f"reset-ip:{client_ip()}", limit=limit):
+            throttle.note_failure(key, f"reset-ip:{client_ip()}")  # counts requests: links cannot be spammed
             account = _find_account(email)
             session.commit()
             if account is not None and account.active:
@@ -155,6 +330,7 @@ def _set_password_page(token: str, purpose: str, template: str):
             account = person.account if isinstance(person, Account) else account_for(person)
         except TokenError as exc:
             return render_template("portal/auth/link_problem.html", message=str(exc)), 400
+        sessions.end_all(account.id, "password_changed", actor=person)  # a copied cookie stops working
         account.password_hash = hash_password(form.password.data)
         spend_token(token)
         audit.record("auth.password_set", actor=person, target=person, via=purpose.split("-")[-1],

@@ -8,12 +8,14 @@ cookie; without it (or once the session has ended) they redirect to the join pag
 from __future__ import annotations
 
 import segno
-from flask import abort, flash, jsonify, make_response, redirect, render_template, request, session as cookie, url_for
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import session as cookie
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal import devices
 from portal.blueprints.classroom import bp
 from portal.blueprints.classroom.forms import (
     AgreeForm,
@@ -29,9 +31,9 @@ from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, render_html, screens
 from portal.classroom.versions import academic_year, acknowledgement_of, version_for_pupil
 from portal.db import session
-from portal.schools.isolation import current_school_id, set_school
 from portal.people.bands import KS3_4, KS5
 from portal.people.models import Role, SchoolClass, academic_year_label
+from portal.schools.isolation import current_school_id, set_school
 from portal.security import access, client_ip
 from portal.signals import announce_signature, announce_signatures
 from portal.tasks import Task, task_provider
@@ -298,21 +300,28 @@ def _join_page(form: JoinForm, status: int = 200):
 
 def _try_code(form: JoinForm):
     """Join with the (well-formed) code in *form*: to the names, or the form with why not."""
-    ip = client_ip()
     cs = ops.find_by_code(form.code.data)
     if cs is not None and getattr(current_user, "school_id", cs.school_id) != cs.school_id:
         cs = None  # this device is signed in to another school
     if cs is not None:
         cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "school": cs.school_id}
+        devices.current().mark_joined()
         return redirect(url_for("portal.classroom.device"))
-    ops.note_wrong_code(ip)
-    session.commit()
+    _count_wrong_code()
     form.code.errors = [*form.code.errors, NO_MATCH]
     return _join_page(form, 400)
 
 
+def _count_wrong_code() -> None:
+    """A wrong (or malformed) code counts against this device and its address."""
+    ops.note_wrong_code(client_ip(), devices.current().id)
+    session.commit()
+
+
 def _limited(form: JoinForm):
-    if not ops.join_limited(client_ip()):
+    """The refusal page when this device (or its address's larger budget) has had too many wrong codes."""
+    device = devices.current()
+    if not ops.join_limited(client_ip(), device.id, known_device=device.joined):
         return None
     session.commit()
     form.code.errors = ["Too many wrong codes from this device. Wait 10 minutes, or ask your teacher."]
@@ -331,6 +340,7 @@ def join():
             return refused
         if form.validate_on_submit():
             return _try_code(form)
+        _count_wrong_code()  # a malformed code counts too, so no guess goes uncounted
         return _join_page(form, 400)
     return _join_page(form)
 
@@ -350,6 +360,7 @@ def join_code(code: str):
     if refused is not None:
         return refused
     if not ops.code_is_well_formed(code):
+        _count_wrong_code()
         form.code.errors = [JoinForm.format_message()]
         return _join_page(form, 400)
     return _try_code(form)

@@ -6,9 +6,11 @@ holders of ``incidents.manage`` see every incident and add to its timeline. Anyo
 """
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal import audit
+from portal.auth import throttle
 from portal.blueprints.incidents import bp
 from portal.blueprints.incidents.forms import (
     ActionForm,
@@ -55,6 +57,13 @@ def _contact_form() -> tuple[ContactIncidentForm, str, list]:
     return form, q, results
 
 
+def _can_check_links() -> bool:
+    """Only holders of ``links.view`` (who may read the whole register anyway) are told, before
+    saving, whether an approved link covers a pair; other recorders learn it once the incident is
+    recorded (and the Head Teacher or DSL sees it with the incident)."""
+    return has_capability(current_user, "links.view")
+
+
 @bp.route("/contact/new", methods=["GET", "POST"])
 @access(capabilities=RECORD)
 def new_contact():
@@ -69,24 +78,42 @@ def new_contact():
                 occurred_on=form.occurred_on.data, summary=form.summary.data)
             session.commit()
             _sent_flash(ops.notify(incident), incident.routed_to)
+            if incident.covered_by_link:
+                flash("A family link the Head Teacher approved covers this pupil and this adult. "
+                      f"The {ROUTES[incident.routed_to]} sees this with the incident.", "info")
             return redirect(url_for(".contact", incident_id=incident.id))
         status = 400
+    can_check = _can_check_links()
     covered = None
-    if form.pupil_id.data and form.adult_id.data:
+    if can_check and form.pupil_id.data and form.adult_id.data:
         covered = covering_link(form.pupil_id.data, form.adult_id.data) is not None
     return render_template("portal/incidents/new_contact.html", form=form, q=q, results=results,
-                           covered=covered), status
+                           covered=covered, can_check=can_check), status
 
 
 @bp.get("/link-check")
-@access(capabilities=SEE)
+@access(capabilities=["links.view"])
 def link_check():
-    """Does an approved family link cover this pupil and adult? (yes or no, nothing more)."""
+    """Does an approved family link cover this pupil and adult? (yes or no, nothing more).
+
+    For holders of ``links.view`` only; limited per person (``PORTAL_LINK_CHECK_MAX`` in
+    ``PORTAL_LINK_CHECK_WINDOW_SECONDS``) and every answer is audited.
+    """
+    key = f"linkcheck:{current_user.school_id}:{current_user.id}"
+    cfg = current_app.config
+    if throttle.count(key, cfg["PORTAL_LINK_CHECK_WINDOW_SECONDS"]) >= cfg["PORTAL_LINK_CHECK_MAX"]:
+        audit.record("incidents.link_check_limited", actor=current_user)
+        session.commit()
+        return jsonify(error="Too many checks. Try again later."), 429
     pupil = session.get(Person, request.args.get("pupil_id", type=int) or 0)
     adult = session.get(Person, request.args.get("adult_id", type=int) or 0)
     if pupil is None or pupil.pupil is None or adult is None or not (adult.role_set & ADULT_ROLES):
         abort(404)
+    throttle.note(key)
     covered = covering_link(pupil.id, adult.id) is not None
+    audit.record("incidents.link_checked", actor=current_user, pupil_id=pupil.id, adult_id=adult.id,
+                 covered=covered)
+    session.commit()
     return jsonify(covered=covered, message=_covered_message(covered))
 
 

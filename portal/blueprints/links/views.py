@@ -186,9 +186,14 @@ def review(decl_id: int):
                 "You cannot decide on a link about yourself; another approver must."]
         elif form.validate_on_submit() and _check_matches(form, decl):
             approve = form.decision.data == "approve"
-            ops.decide(decl, by=current_user, approve=approve, reason=form.reason.data or "",
-                       pupil=session.get(Person, form.pupil_id.data) if form.pupil_id.data else None,
-                       adult=session.get(Person, form.adult_id.data) if form.adult_id.data else None)
+            try:
+                ops.decide(decl, by=current_user, approve=approve, reason=form.reason.data or "",
+                           pupil=session.get(Person, form.pupil_id.data) if form.pupil_id.data else None,
+                           adult=session.get(Person, form.adult_id.data) if form.adult_id.data else None)
+            except ValueError:  # decided by someone else a moment ago
+                session.rollback()
+                flash("This declaration has already been decided.", "warning")
+                return redirect(url_for(".review", decl_id=decl_id))
             session.commit()
             flash("Decision recorded.", "success")
             return redirect(url_for(".register"))
@@ -207,6 +212,14 @@ def _check_matches(form: DecisionForm, decl: FamilyLinkDeclaration) -> bool:
     if form.adult_id.data and form.adult_id.data not in adult_choices:
         form.adult_id.errors.append("Choose an adult from the list.")
         ok = False
+    pupil_id, adult_id = decl.pupil_id or form.pupil_id.data, decl.adult_id or form.adult_id.data
+    if ok and pupil_id and adult_id and (decl.pupil_id is None or decl.adult_id is None):
+        other = ops.existing_declaration(adult_id, pupil_id)
+        if other is not None and other.id != decl.id:
+            field = form.adult_id if decl.adult_id is None else form.pupil_id
+            field.errors.append(f"This adult already has a declaration with this pupil (number {other.id}). "
+                                "Decline this one as a duplicate.")
+            ok = False
     if form.decision.data == "approve":
         if decl.pupil_id is None and not form.pupil_id.data:
             form.pupil_id.errors.append("Match the pupil before approving (or decline with a reason).")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask import session as flask_session
-from flask_login import login_user
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
+from portal.auth import sessions
 from portal.blueprints.lti import bp
 from portal.db import session
+from portal.headers import set_directive
 from portal.lti import keys, operations
 from portal.lti.models import LtiRegistration
 from portal.lti.tool import (
@@ -118,7 +120,8 @@ def launch():
     session.commit()
     flask_session.clear()  # no fixation: a fresh session for the launched person
     choose_school(school_id)
-    login_user(person)
+    sessions.sign_in(person, person.account, via="lti")  # a server session, ended like any other
+    session.commit()
     flask_session["portal_via_lti"] = True  # signatures in this session are made "in the LMS"
     if person.has_role(Role.PARENT) and operations.waiting_links_of(person):
         # Nothing about the child is shown until the school has approved the link.
@@ -236,9 +239,15 @@ def deep_link():
     jwt_value = link.get_response_jwt([resource])
     audit.record("lti.deep_link_created", actor=person, target=version, registration=reg.id)
     session.commit()
-    return render_template(
+    return_url = data["settings"]["deep_link_return_url"]
+    response = make_response(render_template(
         "portal/lti/deep_link_return.html",
         jwt=jwt_value,
-        return_url=data["settings"]["deep_link_return_url"],
+        return_url=return_url,
         title=title,
-    )
+    ))
+    # This one form posts to the LMS: the policy's form-action allows that origin here only.
+    parts = urlsplit(str(return_url or ""))
+    if parts.scheme in ("https", "http") and parts.netloc:
+        set_directive(response, "form-action", f"'self' {parts.scheme}://{parts.netloc}")
+    return response

@@ -1,0 +1,217 @@
+"""The Security page of an account: two-step sign-in, sessions, recent sign-ins.
+
+Every page here is open to any signed-in account (``@access(account=True)``), even one whose
+grace period for two-step sign-in is over: these are the pages it is sent to.
+"""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
+from flask_login import current_user, logout_user
+
+from portal import devices
+from portal.auth import mfa, sessions, throttle
+from portal.auth.models import AccountSession
+from portal.auth.passwords import verify_password
+from portal.blueprints.auth import bp
+from portal.blueprints.auth.forms import ButtonForm, PasskeyNameForm, PasswordCheckForm, TotpSetupForm
+from portal.db import session
+from portal.security import access, account_of
+
+#: The authenticator-app secret being set up, kept in the signed session cookie until confirmed.
+TOTP_SETUP_KEY = "portal_totp_setup"
+
+
+def _account():
+    account = account_of(current_user)
+    if account is None:
+        abort(403)
+    return account
+
+
+@bp.get("/security")
+@access(account=True)
+def security():
+    account = _account()
+    current = sessions.current()
+    have = mfa.methods(account)
+    failed = throttle.count(throttle.account_key(account.email or ""), 24 * 3600) if account.email else 0
+    return render_template(
+        "portal/auth/security.html", account=account, have=have, required=mfa.required(account),
+        grace_ends=mfa.grace_ends(account), overdue=mfa.overdue(account),
+        live=sessions.live_sessions(account.id), recent=sessions.recent_sign_ins(account.id),
+        current_id=current.id if current is not None else None, device_id=devices.current().id,
+        label=sessions.user_agent_label, failed=failed, button=ButtonForm(), remove_form=PasswordCheckForm(),
+        passkey_form=PasskeyNameForm(formdata=None))
+
+
+@bp.post("/security/sessions/<int:session_id>/end")
+@access(account=True)
+def end_session(session_id: int):
+    account = _account()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    row = session.get(AccountSession, session_id)
+    if row is None or row.account_id != account.id:
+        abort(404)
+    current = sessions.current()
+    sessions.end(row, "ended_by_user", actor=current_user)
+    session.commit()
+    if current is not None and current.id == row.id:
+        logout_user()
+        flash("You have signed out.", "info")
+        return redirect(url_for(".login"))
+    flash("That session has been signed out.", "success")
+    return redirect(url_for(".security"))
+
+
+@bp.post("/security/sessions/end-others")
+@access(account=True)
+def end_other_sessions():
+    account = _account()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    current = sessions.current()
+    n = sessions.end_all(account.id, "signed_out_everywhere", except_id=current.id if current else None,
+                         actor=current_user)
+    session.commit()
+    flash(f"Signed out of {n} other session{'s' if n != 1 else ''}." if n else "There were no other sessions.",
+          "success")
+    return redirect(url_for(".security"))
+
+
+@bp.post("/security/sessions/end-all")
+@access(account=True)
+def end_all_sessions():
+    account = _account()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    sessions.end_all(account.id, "signed_out_everywhere", actor=current_user)
+    session.commit()
+    logout_user()
+    flash("You have signed out everywhere.", "info")
+    return redirect(url_for(".login"))
+
+
+# ------------------------------------------------------------------ authenticator app
+
+
+@bp.route("/security/app", methods=["GET", "POST"])
+@access(account=True)
+def totp_setup():
+    account = _account()
+    if mfa.methods(account)["totp"] is not None:
+        flash("An authenticator app is already set up.", "info")
+        return redirect(url_for(".security"))
+    form = TotpSetupForm()
+    secret = flask_session.get(TOTP_SETUP_KEY)
+    if request.method == "GET" or not isinstance(secret, str):
+        secret = mfa.new_totp_secret()
+        flask_session[TOTP_SETUP_KEY] = secret
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                mfa.add_totp(account, secret, form.code.data)
+            except mfa.MfaError as exc:
+                form.code.errors.append(str(exc))
+            else:
+                flask_session.pop(TOTP_SETUP_KEY, None)
+                return _after_first_factor(account, "Two-step sign-in is on: your authenticator app is set up.")
+    uri = mfa.provisioning_uri(secret, account)
+    return render_template("portal/auth/totp_setup.html", form=form, qr=mfa.qr_svg(uri),
+                           secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4))), status
+
+
+def _after_first_factor(account, message: str):
+    """Commit; with no recovery codes yet, make them and show them once."""
+    if mfa.methods(account)["recovery_left"] == 0:
+        codes = mfa.new_recovery_codes(account)
+        session.commit()
+        flash(message, "success")
+        return render_template("portal/auth/recovery_codes.html", codes=codes)
+    session.commit()
+    flash(message, "success")
+    return redirect(url_for(".security"))
+
+
+def _password_confirmed(account) -> bool:
+    form = PasswordCheckForm()
+    if form.validate_on_submit() and verify_password(account.password_hash, form.password.data):
+        return True
+    flash("That password is not right, so nothing was removed.", "danger")
+    return False
+
+
+@bp.post("/security/app/remove")
+@access(account=True)
+def totp_remove():
+    account = _account()
+    if not _password_confirmed(account):
+        return redirect(url_for(".security")), 303
+    if mfa.remove_totp(account):
+        session.commit()
+        flash("The authenticator app is removed." + ("" if mfa.enrolled(account) else
+              " Two-step sign-in is off."), "success")
+    return redirect(url_for(".security"))
+
+
+# ------------------------------------------------------------------ recovery codes
+
+
+@bp.post("/security/recovery-codes")
+@access(account=True)
+def recovery_codes():
+    account = _account()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if not mfa.enrolled(account):
+        flash("Set up an authenticator app or a passkey first.", "warning")
+        return redirect(url_for(".security"))
+    codes = mfa.new_recovery_codes(account)
+    session.commit()
+    return render_template("portal/auth/recovery_codes.html", codes=codes)
+
+
+# ------------------------------------------------------------------ passkeys
+
+
+@bp.post("/security/passkeys/options")
+@access(account=True)
+def passkey_options():
+    account = _account()
+    return current_app.response_class(mfa.registration_options(account), mimetype="application/json")
+
+
+@bp.post("/security/passkeys")
+@access(account=True)
+def passkey_add():
+    account = _account()
+    form = PasskeyNameForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "danger")
+        return redirect(url_for(".security")), 303
+    try:
+        factor = mfa.add_passkey(account, mfa.describe_credential(form.credential.data or ""), form.name.data)
+    except mfa.MfaError as exc:
+        session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".security")), 303
+    return _after_first_factor(account, f"The passkey “{factor.name}” is added.")
+
+
+@bp.post("/security/passkeys/<int:passkey_id>/remove")
+@access(account=True)
+def passkey_remove(passkey_id: int):
+    account = _account()
+    if not _password_confirmed(account):
+        return redirect(url_for(".security")), 303
+    if not mfa.remove_passkey(account, passkey_id):
+        abort(404)
+    session.commit()
+    flash("The passkey is removed." + ("" if mfa.enrolled(account) else " Two-step sign-in is off."), "success")
+    return redirect(url_for(".security"))
+

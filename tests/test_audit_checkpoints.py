@@ -1,0 +1,182 @@
+"""Sealed checkpoints of the audit chains: deleting the newest entries is reported by
+`flask portal audit verify` (it was not before), the seal is the school's certificate, with a
+time stamp where a TSA is set, and a forged or edited checkpoint does not count."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from portal import audit
+from portal.audit.checkpoints import AuditCheckpoint, checkpoint_store
+from tests.records_support import seal_keys  # noqa: F401  (fixture)
+from tests.test_records_pdf import tsa_url  # noqa: F401  (fixture: a real RFC 3161 server on 127.0.0.1)
+
+
+def _entries(db, n):
+    for i in range(n):
+        audit.record("test.event", n=i)
+    db.commit()
+
+
+def _cli(app, *args):
+    return app.test_cli_runner().invoke(args=["portal", "audit", *args])
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_deleting_the_newest_entries_is_reported(app, db):
+    """Finding: deleting the newest audit entries was not detected by `audit verify`."""
+    _entries(db, 5)
+    result = _cli(app, "checkpoint")
+    assert result.exit_code == 0, result.output
+    assert "checkpoint of entry 5 sealed" in result.output  # then the checkpoint's own entry (6)
+    _entries(db, 2)
+    assert _cli(app, "verify").exit_code == 0
+    # Someone with database access removes the newest entries; what is left still chains.
+    db.execute(text("DELETE FROM portal_audit_log WHERE seq > 4"))
+    db.commit()
+    assert audit.verify_chain().ok
+    result = _cli(app, "verify")
+    assert result.exit_code == 1
+    assert "TRUNCATED: the sealed checkpoint of" in result.output
+    assert "saw 5 entries" in result.output and "now ends at entry 4" in result.output
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_deleting_the_checkpoint_rows_too_does_not_hide_it(app, db):
+    """The archive is the record: the database's list of checkpoints is not trusted."""
+    _entries(db, 3)
+    assert _cli(app, "checkpoint").exit_code == 0
+    db.execute(text("DELETE FROM portal_audit_log WHERE seq > 2"))
+    db.execute(text("DELETE FROM portal_audit_checkpoints"))
+    db.commit()
+    result = _cli(app, "verify")
+    assert result.exit_code == 1 and "TRUNCATED" in result.output
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_a_rewritten_chain_after_the_checkpoint_is_reported(app, db):
+    from portal.audit.models import AuditEntry
+
+    _entries(db, 3)
+    assert _cli(app, "checkpoint").exit_code == 0
+    _entries(db, 1)
+    # Rebuild the whole chain consistently from entry 2 on (only possible without the checkpoint).
+    rows = db.scalars(select(AuditEntry).where(AuditEntry.chain == 1).order_by(AuditEntry.seq)).all()
+    prev = rows[0].hash
+    for row in rows[1:]:
+        row.data = {**row.data, "forged": True}
+        row.prev_hash = prev
+        row.hash = row.compute_hash()
+        prev = row.hash
+    db.commit()
+    assert audit.verify_chain().ok
+    result = _cli(app, "verify")
+    assert result.exit_code == 1 and "REWRITTEN: entry 3" in result.output
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_the_checkpoint_is_sealed_with_the_schools_certificate(app, db):
+    from asn1crypto import cms
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+    from pyhanko_certvalidator import ValidationContext
+
+    from portal.records import aio
+    from portal.records.keys import load_cert
+
+    _entries(db, 2)
+    assert _cli(app, "checkpoint").exit_code == 0
+    row = db.scalar(select(AuditCheckpoint))
+    path = Path(app.config["PORTAL_ARCHIVE_DIR"]) / "audit-checkpoints" / row.object_sha256[:2] / \
+        f"{row.object_sha256}.json"
+    assert path.is_file() and not (path.stat().st_mode & 0o222)  # written once, read-only
+    document = json.loads(path.read_bytes())
+    payload = json.loads(document["payload"])
+    assert payload["seq"] == row.seq == 2 and payload["head"] == row.head and payload["previous"] is None
+    cert = load_cert(Path(app.config["PORTAL_KEYS_DIR"]) / "school-seal.cert.pem")
+    signed = cms.ContentInfo.load(base64.b64decode(document["cms"]))["content"]
+    status = aio.run(lambda: async_validate_detached_cms(
+        document["payload"].encode(), signed,
+        signer_validation_context=ValidationContext(trust_roots=[cert], allow_fetching=False)))
+    assert status.intact and status.valid
+    # The next checkpoint names this one.
+    assert _cli(app, "checkpoint").exit_code == 0
+    newest = db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).first()
+    nxt = json.loads(json.loads(checkpoint_store(1).get(newest.object_sha256))["payload"])
+    assert nxt["previous"] == row.object_sha256
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_a_forged_checkpoint_does_not_count(app, db, tmp_path):
+    """A checkpoint sealed with another key (or edited) is reported, and the real one still rules."""
+    from portal.records.keys import init_keys
+
+    _entries(db, 4)
+    assert _cli(app, "checkpoint").exit_code == 0
+    real = db.scalar(select(AuditCheckpoint))
+    store = checkpoint_store(1)
+    document = json.loads(store.get(real.object_sha256))
+    payload = json.loads(document["payload"])
+    payload["seq"] = 2  # claims the log was shorter
+    forged = {"payload": json.dumps(payload, sort_keys=True, separators=(",", ":")), "cms": document["cms"]}
+    store.put(json.dumps(forged, sort_keys=True).encode())
+    result = _cli(app, "verify")
+    assert result.exit_code == 1 and "its seal does not verify" in result.output
+    # A checkpoint properly sealed, but by a stranger's own certificate, is not the school's either.
+    from pyhanko.sign import signers
+
+    from portal.records import aio
+
+    key, cert = init_keys(tmp_path / "stranger", "Stranger")
+    stranger = signers.SimpleSigner.load(str(key), str(cert))
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    sealed = aio.run(lambda: stranger.async_sign_general_data(body, "sha256", detached=True))
+    store.put(json.dumps({"payload": body.decode(), "cms": base64.b64encode(sealed.dump()).decode()},
+                         sort_keys=True).encode())
+    result = _cli(app, "verify")
+    assert result.output.count("its seal does not verify") == 2
+    assert "matches the sealed checkpoint" not in result.output and "TRUNCATED" not in result.output
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_with_a_tsa_the_checkpoint_is_time_stamped(app, db, request):
+    url, hits, _tsa_cert = request.getfixturevalue("tsa_url")
+    app.config["PORTAL_TSA_URL"] = url
+    _entries(db, 1)
+    result = _cli(app, "checkpoint")
+    assert result.exit_code == 0 and "(time-stamped)" in result.output, result.output
+    assert hits == ["/tsa"]
+    assert db.scalar(select(AuditCheckpoint)).timestamped
+    assert ", time-stamped)" in _cli(app, "verify").output
+
+
+def test_no_certificate_no_checkpoint_and_verify_says_there_is_none(app, db):
+    _entries(db, 1)
+    result = _cli(app, "checkpoint")
+    assert result.exit_code == 1 and "no checkpoint made" in result.output
+    assert db.scalar(select(AuditCheckpoint)) is None
+    result = _cli(app, "verify")
+    assert result.exit_code == 0 and "no sealed checkpoint yet" in result.output
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_each_school_has_its_own_checkpoints(app, db, make_school):
+    from tests.schools import as_school
+
+    other = make_school("second-school")
+    assert app.test_cli_runner().invoke(args=["portal", "keys", "init", "--school", "second-school"]).exit_code == 0
+    with as_school(other.id):
+        _entries(db, 3)
+    _entries(db, 2)
+    result = _cli(app, "checkpoint")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("sealed") == 3  # both schools and the installation's chain
+    db.execute(text("DELETE FROM portal_audit_log WHERE chain = :c AND seq > 1"), {"c": other.id})
+    db.commit()
+    result = _cli(app, "verify")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "TRUNCATED" in line]
+    assert len(lines) == 1 and lines[0].startswith(other.name)

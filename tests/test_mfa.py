@@ -1,0 +1,257 @@
+"""Two-step sign-in: required for staff (with a grace period), authenticator codes (TOTP) with
+single use, recovery codes, an audited reset by an administrator; nothing changes for parents
+who do not turn it on. (Passkeys are driven in real Chromium: tests/test_mfa_browser.py.)"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from portal.audit.models import AuditEntry
+from portal.auth.models import AccountSession, RecoveryCode, TotpFactor
+from portal.db import utcnow
+from portal.people.models import Role
+from portal.schools.isolation import all_schools
+from tests.factories import PASSWORD
+
+HOST = "portal.test"
+
+
+def _audit(db, action):
+    with all_schools(db):
+        return db.scalars(select(AuditEntry).where(AuditEntry.action.like(action)).order_by(AuditEntry.id)).all()
+
+
+def _password(client, email, password=PASSWORD, **extra):
+    return client.post("/portal/auth/login", data={"email": email, "password": password, **extra})
+
+
+def _enrol(client) -> tuple[str, list[str]]:
+    """Set up an authenticator app through the pages; returns its secret and the recovery codes."""
+    page = client.get("/portal/auth/security/app").get_data(as_text=True)
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    resp = client.post("/portal/auth/security/app", data={"code": pyotp.TOTP(secret).now()})
+    assert resp.status_code == 200, resp.data
+    codes = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", resp.get_data(as_text=True))
+    return secret, codes
+
+
+def _next_code(secret: str) -> str:
+    """The code of the next 30-second step (accepted, and never used before)."""
+    return pyotp.TOTP(secret).at(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30))
+
+
+@pytest.fixture
+def teacher(make_person):
+    return make_person(Role.TEACHER, email="tess@test.example", given="Tess")
+
+
+def test_staff_sign_in_starts_a_grace_period_then_must_set_up(app, db, teacher):
+    client = app.test_client()
+    resp = _password(client, "tess@test.example")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/")
+    db.refresh(teacher.account)
+    assert teacher.account.mfa_required_since is not None
+    page = client.get("/portal/staff/", follow_redirects=True).get_data(as_text=True)
+    assert "needs two-step sign-in" in page
+    assert client.get("/portal/staff/").status_code == 200
+    # After the grace period, nothing but the Security page (and sign-out) opens.
+    teacher.account.mfa_required_since = utcnow() - dt.timedelta(days=app.config["PORTAL_MFA_GRACE_DAYS"] + 1)
+    db.commit()
+    resp = client.get("/portal/staff/")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/auth/security")
+    assert client.get("/portal/links/").status_code == 302
+    assert client.get("/portal/auth/security").status_code == 200
+    _enrol(client)
+    assert client.get("/portal/staff/").status_code == 200
+    assert [e.data["method"] for e in _audit(db, "auth.mfa_added")] == ["totp"]
+
+
+def test_an_authenticator_app_is_the_second_step_and_each_code_works_once(app, db, teacher):
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    secret, codes = _enrol(client)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    stored = db.scalar(select(TotpFactor))
+    assert secret not in stored.secret_encrypted  # kept encrypted
+    client.post("/portal/auth/logout")
+
+    # The password alone no longer signs in.
+    resp = _password(client, "tess@test.example")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/auth/verify")
+    assert client.get("/portal/staff/").status_code == 302
+    wrong = client.post("/portal/auth/verify", data={"code": "000000"})
+    assert wrong.status_code == 400 and b"That code is not right" in wrong.data
+    code = _next_code(secret)
+    resp = client.post("/portal/auth/verify", data={"code": code})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/")
+    assert client.get("/portal/staff/").status_code == 200
+    db.expire_all()
+    row = db.scalar(select(AccountSession).where(AccountSession.ended_at.is_(None)))
+    assert row.second_factor == "totp"
+    client.post("/portal/auth/logout")
+    # The same code cannot be used again (someone who saw it over a shoulder).
+    _password(client, "tess@test.example")
+    assert client.post("/portal/auth/verify", data={"code": code}).status_code == 400
+    assert [e.data["step"] for e in _audit(db, "auth.login_failed")] == ["code", "code"]
+
+
+def test_recovery_codes_work_once_each(app, db, teacher):
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    _secret, codes = _enrol(client)
+    client.post("/portal/auth/logout")
+    _password(client, "tess@test.example")
+    resp = client.post("/portal/auth/verify", data={"code": codes[3].upper()})
+    assert resp.status_code == 302
+    client.post("/portal/auth/logout")
+    _password(client, "tess@test.example")
+    assert client.post("/portal/auth/verify", data={"code": codes[3]}).status_code == 400
+    assert db.scalar(select(RecoveryCode).where(RecoveryCode.used_at.is_not(None))) is not None
+    assert [e.data["left"] for e in _audit(db, "auth.recovery_code_used")] == [9]
+    assert codes[3] not in str([e.data for e in _audit(db, "auth.%")])
+
+
+def test_half_signed_in_is_not_signed_in_and_expires(app, db, teacher):
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    secret, _codes = _enrol(client)
+    client.post("/portal/auth/logout")
+    _password(client, "tess@test.example")
+    for path in ("/portal/staff/", "/portal/auth/security"):
+        assert client.get(path).status_code == 302
+    with client.session_transaction() as sess:
+        sess["portal_mfa_pending"] = {**sess["portal_mfa_pending"], "t": sess["portal_mfa_pending"]["t"] - 301}
+    resp = client.post("/portal/auth/verify", data={"code": _next_code(secret)})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/auth/login")
+
+
+def test_wrong_codes_slow_down_a_new_device(app, db, teacher):
+    app.config["PORTAL_LOGIN_FREE_ATTEMPTS"] = 2
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    secret, _ = _enrol(client)
+    thief = app.test_client()  # knows the password, not the phone
+    _password(thief, "tess@test.example")
+    assert [thief.post("/portal/auth/verify", data={"code": "123456"}).status_code for _ in range(3)] == [400, 400, 429]
+    # While it waits, even the right code is not checked.
+    assert thief.post("/portal/auth/verify", data={"code": _next_code(secret)}).status_code == 429
+
+
+def test_parents_see_no_change_unless_they_turn_it_on(app, db, make_person):
+    parent = make_person(Role.PARENT, email="pam@test.example")
+    client = app.test_client()
+    resp = _password(client, "pam@test.example")
+    assert resp.headers["Location"].endswith("/portal/")
+    page = client.get("/portal/parent/").get_data(as_text=True)
+    assert "two-step" not in page.lower()
+    db.refresh(parent.account)
+    assert parent.account.mfa_required_since is None
+    # A parent may turn it on; then it is asked for like anyone else's.
+    _secret, _codes = _enrol(client)
+    client.post("/portal/auth/logout")
+    assert _password(client, "pam@test.example").headers["Location"].endswith("/portal/auth/verify")
+
+
+def test_enrolling_ends_the_other_sessions(app, db, teacher):
+    first = app.test_client()
+    _password(first, "tess@test.example")
+    second = app.test_client()
+    _password(second, "tess@test.example")
+    _enrol(first)
+    assert first.get("/portal/staff/").status_code == 200
+    assert second.get("/portal/staff/").status_code == 302
+
+
+def test_removing_the_app_needs_the_password(app, db, teacher):
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    _enrol(client)
+    resp = client.post("/portal/auth/security/app/remove", data={"password": "not my password"})
+    assert resp.status_code == 303
+    assert db.scalar(select(TotpFactor)) is not None
+    client.post("/portal/auth/security/app/remove", data={"password": PASSWORD})
+    db.expire_all()
+    assert db.scalar(select(TotpFactor)) is None
+    assert db.scalar(select(RecoveryCode)) is None  # codes go with the last method
+    assert [e.data["method"] for e in _audit(db, "auth.mfa_removed")] == ["totp"]
+
+
+@pytest.mark.parametrize("code, message", [
+    ("", b"Type the code your app shows."),
+    ("12345", b"The code has 6 digits."),
+    ("12a456", b"The code has 6 digits."),
+    ("1" * 13, b"The code has 6 digits."),
+    ("000000", b"That code is not right."),
+])
+def test_bad_setup_codes_are_explained_and_save_nothing(app, db, teacher, code, message):
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    client.get("/portal/auth/security/app")
+    resp = client.post("/portal/auth/security/app", data={"code": code})
+    assert resp.status_code == 400 and message in resp.data
+    assert db.scalar(select(TotpFactor)) is None
+
+
+@pytest.mark.parametrize("form, message", [
+    ({"name": "", "credential": "{}"}, "Give the passkey a name"),
+    ({"name": "x" * 61, "credential": "{}"}, "under 60 characters"),
+    ({"name": "Laptop", "credential": "not json"}, "could not be read"),
+    ({"name": "Laptop", "credential": '{"id": "x", "response": {}}'}, "expired"),
+])
+def test_bad_passkey_forms_are_explained_and_save_nothing(app, db, teacher, form, message):
+    from portal.auth.models import PasskeyFactor
+
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    resp = client.post("/portal/auth/security/passkeys", data=form, follow_redirects=True)
+    assert message in resp.get_data(as_text=True)
+    assert db.scalar(select(PasskeyFactor)) is None
+
+
+def test_an_administrator_resets_it_audited_and_the_holder_is_told(app, db, teacher, make_person, login_as,
+                                                                   mailbox):
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    _enrol(client)
+    admin = make_person(Role.ADMIN, given="Ada")
+    page = login_as(admin).get("/portal/admin/people").get_data(as_text=True)
+    assert "Reset<span class=\"visually-hidden\"> two-step sign-in of Tess" in page
+    resp = login_as(admin).post(f"/portal/admin/people/{teacher.id}/reset-mfa")
+    assert resp.status_code == 302
+    assert db.scalar(select(TotpFactor)) is None and db.scalar(select(RecoveryCode)) is None
+    assert client.get("/portal/staff/").status_code == 302  # every session ended
+    [msg] = mailbox.to("tess@test.example")
+    assert "reset" in msg["Subject"]
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "auth.mfa_reset"))
+    assert entry.actor_id == admin.id and entry.data["account_id"] == teacher.account_id
+    # Next sign-in: straight to setting it up again (no grace).
+    resp = _password(client, "tess@test.example")
+    assert resp.headers["Location"].endswith("/portal/auth/security")
+    assert client.get("/portal/staff/").status_code == 302
+
+
+def test_an_administrator_cannot_reset_their_own_or_a_shared_account(app, db, make_person, make_school, login_as):
+    from tests.schools import as_school
+
+    admin = make_person(Role.ADMIN, email="ada@test.example")
+    client = app.test_client()
+    _password(client, "ada@test.example")
+    _enrol(client)
+    login_as(admin).post(f"/portal/admin/people/{admin.id}/reset-mfa")
+    assert db.scalar(select(TotpFactor)) is not None
+    other = make_school("other-school")
+    with as_school(other.id):
+        make_person(Role.TEACHER, email="ada@test.example", account=admin.account)
+    other_admin = make_person(Role.ADMIN, given="Otto")
+    resp = login_as(other_admin).post(f"/portal/admin/people/{admin.id}/reset-mfa", follow_redirects=True)
+    assert b"also used elsewhere" in resp.data
+    assert db.scalar(select(TotpFactor)) is not None
+    # The installation's operator can.
+    result = app.test_cli_runner().invoke(args=["portal", "accounts", "reset-mfa", "ADA@test.example"])
+    assert result.exit_code == 0, result.output
+    db.expire_all()
+    assert db.scalar(select(TotpFactor)) is None

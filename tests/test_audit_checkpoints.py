@@ -180,3 +180,24 @@ def test_each_school_has_its_own_checkpoints(app, db, make_school):
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if "TRUNCATED" in line]
     assert len(lines) == 1 and lines[0].startswith(other.name)
+
+
+@pytest.mark.usefixtures("seal_keys")
+def test_the_hourly_job_checkpoints_moved_chains_once(app, db):
+    """The scheduled job seals a chain whose head moved, and nothing when only its own
+    checkpoint entry came after (running it twice changes nothing more)."""
+    _entries(db, 3)
+    run = app.test_cli_runner().invoke(args=["portal", "jobs", "run", "audit.checkpoint"])
+    assert run.exit_code == 0, run.output
+    made = db.scalars(select(AuditCheckpoint.seq).where(AuditCheckpoint.chain == 1)).all()
+    assert made == [3]
+    again = app.test_cli_runner().invoke(args=["portal", "jobs", "run", "audit.checkpoint"])
+    assert again.exit_code == 0, again.output
+    db.expire_all()
+    assert db.scalars(select(AuditCheckpoint.seq).where(AuditCheckpoint.chain == 1)).all() == [3]
+    _entries(db, 1)
+    app.test_cli_runner().invoke(args=["portal", "jobs", "run", "audit.checkpoint"])
+    db.expire_all()
+    assert db.scalars(select(AuditCheckpoint.seq).where(AuditCheckpoint.chain == 1)
+                      .order_by(AuditCheckpoint.seq)).all() == [3, 5]
+    assert _cli(app, "verify").exit_code == 0

@@ -18,6 +18,7 @@ JOB_MODULES = (
     "portal.lti.jobs",
     "portal.policies.jobs",
     "portal.concerns.jobs",
+    "portal.audit.jobs",
 )
 
 

@@ -182,7 +182,11 @@ class Concern(SchoolOwned, Base):
 
     @property
     def reference(self) -> str:
-        return f"C-{self.id:05d}"
+        return self.reference_for(self.id)
+
+    @staticmethod
+    def reference_for(concern_id: int) -> str:
+        return f"C-{concern_id:05d}"
 
     def overdue(self, today: dt.date) -> str | None:
         """Words for the missed target, or ``None``."""
@@ -192,6 +196,15 @@ class Concern(SchoolOwned, Base):
         if status in OPEN_STATUSES and today > self.response_due:
             return "Response overdue"
         return None
+
+
+def overdue_clause(today: dt.date):
+    """SQL for :meth:`Concern.overdue` being true on *today* (for counting and filtering)."""
+    from sqlalchemy import and_, or_
+
+    open_values = [s.value for s in OPEN_STATUSES]
+    return or_(and_(Concern.status == Status.NEW.value, Concern.ack_due < today),
+               and_(Concern.status.in_(open_values), Concern.response_due < today))
 
 
 class ConcernMessage(SchoolOwned, Base):
@@ -277,6 +290,7 @@ __all__ = [
     "STAGE_LABELS",
     "STATUS_LABELS",
     "TRANSITIONS",
+    "overdue_clause",
     "About",
     "Category",
     "Concern",

@@ -5,7 +5,8 @@ import csv
 import datetime as dt
 import io
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.db import session
@@ -183,19 +184,32 @@ def decide(decl: FamilyLinkDeclaration, *, by: Person, approve: bool, reason: st
 
 
 def approved_links() -> list[FamilyLinkDeclaration]:
-    """The register: every approved link, by adult then pupil."""
+    """The register: every approved link, by adult then pupil, with the adult (and their roles),
+    the pupil (and their class) and the approver loaded in a fixed number of queries."""
     adult = select(Person.family_name).where(Person.id == FamilyLinkDeclaration.adult_id).scalar_subquery()
     return list(session.scalars(
         select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.APPROVED.value)
+        .options(selectinload(FamilyLinkDeclaration.adult),
+                 selectinload(FamilyLinkDeclaration.pupil).selectinload(Person.pupil)
+                 .joinedload(PupilProfile.school_class),
+                 selectinload(FamilyLinkDeclaration.decided_by))
         .order_by(adult, FamilyLinkDeclaration.id)
     ))
 
 
 def pending_declarations() -> list[FamilyLinkDeclaration]:
+    """Declarations waiting for a decision, oldest first (with the people they name)."""
     return list(session.scalars(
         select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.PENDING.value)
+        .options(selectinload(FamilyLinkDeclaration.adult), selectinload(FamilyLinkDeclaration.pupil))
         .order_by(FamilyLinkDeclaration.created_at, FamilyLinkDeclaration.id)
     ))
+
+
+def pending_count() -> int:
+    """How many declarations wait for a decision."""
+    return session.scalar(select(func.count(FamilyLinkDeclaration.id))
+                          .where(FamilyLinkDeclaration.status == LinkStatus.PENDING.value)) or 0
 
 
 def covering_link(pupil_id: int, adult_id: int) -> FamilyLinkDeclaration | None:
@@ -211,6 +225,17 @@ def existing_declaration(adult_id: int, pupil_id: int) -> FamilyLinkDeclaration 
     return session.scalar(select(FamilyLinkDeclaration).where(
         FamilyLinkDeclaration.adult_id == adult_id, FamilyLinkDeclaration.pupil_id == pupil_id,
         FamilyLinkDeclaration.status != LinkStatus.DECLINED.value).limit(1))
+
+
+def last_confirmed_years(person_ids) -> dict[int, int]:
+    """person id -> the last academic year they confirmed their list as an adult (one query)."""
+    ids = sorted({i for i in person_ids if i is not None})
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(LinkConfirmation.person_id, func.max(LinkConfirmation.academic_year))
+        .where(LinkConfirmation.person_id.in_(ids), LinkConfirmation.context == "adult")
+        .group_by(LinkConfirmation.person_id)).all())
 
 
 def last_confirmed_year(person_id: int) -> int | None:
@@ -234,10 +259,11 @@ def register_csv(links: list[FamilyLinkDeclaration]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(REGISTER_COLUMNS)
+    confirmed_years = last_confirmed_years(link.adult_id for link in links)
     for link in links:
         pupil = link.pupil
         cls = pupil.pupil.school_class.name if pupil and pupil.pupil and pupil.pupil.school_class else ""
-        confirmed = last_confirmed_year(link.adult_id) if link.adult_id else None
+        confirmed = confirmed_years.get(link.adult_id)
         writer.writerow([_cell(v) for v in (
             link.adult.full_name if link.adult else "",
             ", ".join(sorted(r.label for r in link.adult.role_set)) if link.adult else "",

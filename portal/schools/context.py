@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from flask import g
 from flask import session as flask_session
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import object_session
 
 from portal.db import session
 from portal.schools.isolation import all_schools, current_school_id, set_school
@@ -17,8 +18,23 @@ from portal.schools.models import School, Trust, TrustMembership
 SESSION_KEY = "portal_school"
 
 
+#: ``session.info`` key of the strong references that keep loaded schools in the session.
+_HELD = "portal_held_schools"
+
+
+@event.listens_for(School, "load")
+def _hold(school: School, _context) -> None:
+    """The session's identity map holds objects weakly, so a school read once in a request could
+    be collected and read again by the next ``School.get()``; keep each loaded school for as long
+    as its session lives (a handful of small rows), so later look-ups run no SQL."""
+    owner = object_session(school)
+    if owner is not None:
+        owner.info.setdefault(_HELD, {})[school.id] = school
+
+
 def current_school() -> School | None:
-    """The school the current request, command or job is scoped to (identity-map cached)."""
+    """The school the current request, command or job is scoped to (an identity-map hit after
+    the first look-up in a session)."""
     sid = current_school_id(session)
     return session.get(School, sid) if sid is not None else None
 

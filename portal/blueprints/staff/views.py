@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.blueprints.staff import bp
@@ -17,7 +18,8 @@ from portal.tasks import tasks_for
 @access(roles=POLICY_ADULT_ROLES)
 def home():
     classes = session.scalars(
-        select(SchoolClass).join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id).order_by(SchoolClass.year_group, SchoolClass.code)
+        select(SchoolClass).join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id)
+        .options(selectinload(SchoolClass.pupils)).order_by(SchoolClass.year_group, SchoolClass.code)
     ).all()
     return render_template(
         "portal/staff/home.html",

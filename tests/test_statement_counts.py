@@ -21,16 +21,16 @@ from sqlalchemy import event, select
 from portal.concerns.models import Concern, ConcernEvent, ConcernMessage, Route, Stage, Status
 from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation
-from portal.people.models import CapabilityGrant, ClassTeacher, GuardianLink, Person, Role
+from portal.people.models import CapabilityGrant, ClassTeacher, GuardianLink, Role
 from portal.policies.models import Audience, Policy, PolicyVersion
 from portal.policies.queries import current_academic_year
 from portal.records.models import SignedRecord
-from portal.schools.models import School, TrustRole
+from portal.schools.models import TrustRole
 from portal.signatures.models import Signature
 from tests.schools import as_school
 
 _n = itertools.count(1)
-NOW = dt.datetime(2026, 10, 5, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 5, 9, 0, tzinfo=dt.UTC)
 
 
 @contextlib.contextmanager

@@ -116,14 +116,17 @@ class Catalogue:
 
     def counts(self, sig: Signature, current: PolicyVersion, year: int) -> bool:
         """Does *sig* count towards *current* in academic *year*?"""
-        if sig.academic_year != year or sig.version.policy_id != current.policy_id:
-            return False
-        if sig.version.number > current.number:
+        return sig.academic_year == year and self.counts_version(sig.version, current)
+
+    def counts_version(self, version: PolicyVersion, current: PolicyVersion) -> bool:
+        """Does a signature of *version* count towards *current* (same policy, not newer, and
+        every version published after it was a minor change)?"""
+        if version.policy_id != current.policy_id or version.number > current.number:
             return False
         return all(
             not v.requires_resign
             for v in self.history.get(current.policy_id, [])
-            if sig.version.number < v.number <= current.number
+            if version.number < v.number <= current.number
         )
 
 
@@ -353,13 +356,10 @@ def school_requirements(today: dt.date | None = None) -> list[Requirement]:
 
 def audience_summary(today: dt.date | None = None) -> dict[str, dict[str, int]]:
     """{audience: {"signed", "declined", "outstanding", "total"}} for this school year in the
-    current school (the trust's side-by-side view)."""
-    out: dict[str, dict[str, int]] = {}
-    for r in school_requirements(today):
-        tally = out.setdefault(r.version.policy.audience, {"signed": 0, "declined": 0, "outstanding": 0, "total": 0})
-        tally[r.status if r.status in tally else "outstanding"] += 1
-        tally["total"] += 1
-    return out
+    current school (counted by the database: see :mod:`portal.policies.compliance`)."""
+    from portal.policies.compliance import tallies
+
+    return {audience: counts.as_dict() for (audience,), counts in tallies(("audience",), today).items()}
 
 
 def history_for(person: Person) -> list[Signature]:

@@ -252,19 +252,18 @@ def shared_concern(trust_id: int, school_id: int, concern_id: int):
 @bp.get("/<int:trust_id>/compliance")
 @access(trust=[TrustRole.COMPLIANCE])
 def compliance(trust_id: int):
-    from portal.policies.queries import audience_summary, current_academic_year
+    """Signing rates per audience, school by school: one set of statements for the whole trust
+    (the counts are grouped by school in SQL), however many schools it has."""
+    from portal.policies.compliance import tallies
 
     trust, _ = _trust_or_404(trust_id, TrustRole.COMPLIANCE)
     schools = _schools(trust)
     table: dict[str, dict[int, Any]] = {}
-    years = {}
-    for school in schools:
-        with school_scope(session, school.id):
-            years[school.id] = current_academic_year()
-            for audience, tally in audience_summary().items():
-                table.setdefault(audience, {})[school.id] = tally
+    if schools:
+        with schools_scope(session, [s.id for s in schools]):
+            for (school_id, audience), counts in tallies(("school", "audience")).items():
+                table.setdefault(audience, {})[school_id] = counts.as_dict()
     order = [a.value for a in Audience]
     audiences = sorted(table, key=order.index)
     return render_template("portal/trust/compliance.html", trust=trust, schools=schools, table=table,
-                           audiences=audiences, labels={a.value: label for a, label in AUDIENCE_LABELS.items()},
-                           years=years)
+                           audiences=audiences, labels={a.value: label for a, label in AUDIENCE_LABELS.items()})

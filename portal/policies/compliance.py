@@ -1,0 +1,266 @@
+"""Compliance counts from set-based SQL.
+
+The rules are those of :mod:`portal.policies.queries` (who must sign what, and what counts as
+signed); :func:`portal.policies.queries.school_requirements` applies them person by person in
+Python and stays the reference. Here the same answer comes from a few SQL statements whose number
+does not depend on the size of the school (or of the trust): the requirements are a relation
+(active people by role, pupils by age band and SEND, joined to the published policies of their
+audience), the answers are this academic year's counting signatures grouped by subject and
+policy, and the database counts signed, declined and outstanding per group.
+
+The version history (which earlier versions still count for the published one) is small: it is
+read once (ids, numbers and flags only) and passed to SQL as a list of version ids.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import selectinload
+
+from portal.db import session
+from portal.people.models import Person, PersonRole, PupilProfile, Role
+from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
+from portal.policies.queries import (
+    ROLE_AUDIENCE,
+    Requirement,
+    _Index,
+    _resolve,
+    current_academic_year,
+)
+from portal.schools.isolation import get_scope
+from portal.schools.models import School
+from portal.signatures.models import Decision, Signature
+
+#: Group keys :func:`tallies` understands.
+KEYS = ("school", "policy", "audience", "class")
+
+
+@dataclass
+class Counts:
+    """Signed, declined and outstanding requirements of one group."""
+
+    signed: int = 0
+    declined: int = 0
+    outstanding: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.signed + self.declined + self.outstanding
+
+    def add(self, other: Counts) -> None:
+        self.signed += other.signed
+        self.declined += other.declined
+        self.outstanding += other.outstanding
+
+    def as_dict(self) -> dict[str, int]:
+        return {"signed": self.signed, "declined": self.declined, "outstanding": self.outstanding,
+                "total": self.total}
+
+
+def _band_audience(year_group):
+    """SQL: the pupil audience of a year group (see :func:`portal.people.bands.age_band_for_year`)."""
+    return case(
+        (year_group <= 2, Audience.PUPIL_EYFS_KS1.value),
+        (year_group <= 6, Audience.PUPIL_KS2.value),
+        (year_group <= 11, Audience.PUPIL_KS3_4.value),
+        else_=Audience.PUPIL_KS5.value,
+    )
+
+
+def _subjects():
+    """Everyone asked to sign something, one row per (person, audience): adults by role, pupils
+    by band (``countersign`` for EYFS/KS1 and KS2, where a parent signs for the pupil)."""
+    audience = case(*[(PersonRole.role == role.value, aud.value) for role, aud in ROLE_AUDIENCE.items()])
+    adults = (
+        select(Person.school_id.label("school_id"), Person.id.label("subject_id"),
+               literal(False).label("countersign"), cast(audience, String(30)).label("audience"),
+               literal(False).label("send"), cast(null(), Person.id.type).label("class_id"))
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.active, PersonRole.role.in_([r.value for r in ROLE_AUDIENCE]))
+        .distinct()
+    )
+    is_pupil = exists().where(PersonRole.person_id == Person.id, PersonRole.role == Role.PUPIL.value)
+    pupils = (
+        select(Person.school_id, Person.id, PupilProfile.year_group <= 6,
+               cast(_band_audience(PupilProfile.year_group), String(30)), PupilProfile.send, PupilProfile.class_id)
+        .join(PupilProfile, PupilProfile.person_id == Person.id)
+        .where(Person.active, is_pupil)
+    )
+    return union_all(adults, pupils).subquery("subjects")
+
+
+class _Plan:
+    """The published policies in scope and the versions whose signatures count for them (from
+    the version history alone: ids, numbers and the "sign again" flags, not the texts)."""
+
+    def __init__(self, today: dt.date | None = None) -> None:
+        rows = session.execute(
+            select(PolicyVersion.id, PolicyVersion.policy_id, PolicyVersion.number, PolicyVersion.status,
+                   PolicyVersion.requires_resign)
+            .where(PolicyVersion.status.in_([VersionStatus.PUBLISHED.value, VersionStatus.SUPERSEDED.value]))
+            .order_by(PolicyVersion.policy_id, PolicyVersion.number.desc())).all()
+        history: dict[int, list] = defaultdict(list)
+        for row in rows:
+            history[row.policy_id].append(row)
+        #: policy id -> id of its published version.
+        self.current: dict[int, int] = {}
+        #: ids of the versions whose signatures count for their policy's published version.
+        self.counting: set[int] = set()
+        for policy_id, versions in history.items():
+            newest_first = versions
+            published = [i for i, v in enumerate(newest_first) if v.status == VersionStatus.PUBLISHED.value]
+            if not published:
+                continue
+            start = published[0]
+            self.current[policy_id] = newest_first[start].id
+            # Walk back from the published version until one that asked everyone to sign again.
+            for v in newest_first[start:]:
+                self.counting.add(v.id)
+                if v.requires_resign:
+                    break
+        self.current_policy_ids = sorted(self.current)
+        self.counting_version_ids = sorted(self.counting)
+        self.years = _years(today)
+
+    def year_clause(self):
+        years = set(self.years.values())
+        if len(years) == 1:
+            return Signature.academic_year == years.pop()
+        return Signature.academic_year == case(self.years, value=Signature.school_id)
+
+    def counts(self, sig: Signature, current: PolicyVersion, year: int) -> bool:
+        """Does *sig* count towards *current* in *year* (as :meth:`Catalogue.counts`)?"""
+        return sig.academic_year == year and sig.version_id in self.counting and \
+            sig.version.policy_id == current.policy_id
+
+
+def _years(today: dt.date | None) -> dict[int, int]:
+    """school id -> its current academic year, for every school in the session's scope."""
+    scope = get_scope(session)
+    ids = sorted(scope.schools) if scope is not None and scope.schools is not None else \
+        list(session.scalars(select(School.id)))
+    today = today or dt.date.today()
+    out = {}
+    for sid in ids:
+        school = session.get(School, sid)
+        out[sid] = school.academic_year_of(today) if school is not None else current_academic_year(today)
+    return out
+
+
+def _requirements(plan: _Plan):
+    """(requirements, the answer column): one row per requirement, with ``signed`` 1 for a
+    counting signature, 0 for only a counting decline, NULL for no answer."""
+    subjects = _subjects()
+    current = (select(Policy.id.label("policy_id"), Policy.school_id, Policy.audience, Policy.send_variant)
+               .where(Policy.id.in_(plan.current_policy_ids)).subquery("current"))
+    send_policies = (select(Policy.school_id, Policy.audience)
+                     .where(Policy.id.in_(plan.current_policy_ids), Policy.send_variant).distinct()
+                     .subquery("send_policies"))
+    subject = func.coalesce(Signature.on_behalf_of_id, Signature.signer_id)
+    on_behalf = Signature.on_behalf_of_id.is_not(None)
+    answers = (
+        select(subject.label("subject_id"), on_behalf.label("countersign"), PolicyVersion.policy_id,
+               func.max(case((Signature.decision == Decision.SIGNED.value, 1), else_=0)).label("signed"))
+        .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
+        .where(plan.year_clause(), Signature.version_id.in_(plan.counting_version_ids))
+        .group_by(subject, on_behalf, PolicyVersion.policy_id)
+        .subquery("answers")
+    )
+    # A SEND pupil gets the SEND variant of their band when the school publishes one.
+    gets_send = and_(subjects.c.send == true(), send_policies.c.audience.is_not(None))
+    rel = (
+        select(subjects, current.c.policy_id, answers.c.signed)
+        .select_from(subjects)
+        .join(current, and_(current.c.school_id == subjects.c.school_id, current.c.audience == subjects.c.audience))
+        .outerjoin(send_policies, and_(send_policies.c.school_id == subjects.c.school_id,
+                                       send_policies.c.audience == subjects.c.audience))
+        .outerjoin(answers, and_(answers.c.subject_id == subjects.c.subject_id,
+                                 answers.c.countersign == subjects.c.countersign,
+                                 answers.c.policy_id == current.c.policy_id))
+        .where(or_(and_(current.c.send_variant == true(), gets_send),
+                   and_(current.c.send_variant == false(), not_(gets_send))))
+    )
+    return rel
+
+
+def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Counts]:
+    """Counts of this academic year's requirements in the session's school (or trust scope),
+    grouped by *by* (any of ``school``, ``policy``, ``audience``, ``class``): one statement for
+    the counts, plus the catalogue's one, however large the school or trust."""
+    by = tuple(by)
+    for key in by:
+        if key not in KEYS:
+            raise ValueError(f"unknown compliance grouping {key!r}")
+    plan = _Plan(today)
+    if not plan.current_policy_ids:
+        return {}
+    rel = _requirements(plan).subquery("requirements")
+    cols = {"school": rel.c.school_id, "policy": rel.c.policy_id, "audience": rel.c.audience,
+            "class": rel.c.class_id}
+    group = [cols[k] for k in by]
+    stmt = select(*group, func.count().label("total"),
+                  func.sum(case((rel.c.signed == 1, 1), else_=0)).label("signed"),
+                  func.sum(case((rel.c.signed == 0, 1), else_=0)).label("declined"))
+    if group:
+        stmt = stmt.group_by(*group)
+    out: dict[tuple, Counts] = {}
+    for row in session.execute(stmt):
+        key = tuple(row[: len(group)])
+        total, signed, declined = int(row.total), int(row.signed or 0), int(row.declined or 0)
+        out[key] = Counts(signed, declined, total - signed - declined)
+    return out
+
+
+def policy_requirements(policy_id: int, *, class_id: int | None = None,
+                        today: dt.date | None = None) -> list[Requirement]:
+    """This academic year's requirements of one policy (optionally one class), with their
+    answers, as :class:`~portal.policies.queries.Requirement` objects (the compliance page of a
+    policy and its reminders). A fixed number of statements however many people it concerns."""
+    plan = _Plan(today)
+    if policy_id not in plan.current:
+        return []
+    current = session.get(PolicyVersion, plan.current[policy_id])
+    rel = _requirements(plan).subquery("requirements")
+    where = [rel.c.policy_id == policy_id]
+    if class_id is not None:
+        where.append(rel.c.class_id == class_id)
+    rows = session.execute(select(rel.c.subject_id, rel.c.countersign).where(*where)).all()
+    if not rows:
+        return []
+    subject_ids = select(rel.c.subject_id).where(*where).scalar_subquery()
+    people = {p.id: p for p in session.scalars(
+        select(Person).where(Person.id.in_(subject_ids))
+        .options(selectinload(Person.pupil).joinedload(PupilProfile.school_class)))}
+    year = plan.years.get(current.school_id) or current_academic_year(today)
+    sigs = session.scalars(
+        select(Signature).join(PolicyVersion, PolicyVersion.id == Signature.version_id)
+        .where(PolicyVersion.policy_id == policy_id, Signature.academic_year == year,
+               or_(Signature.signer_id.in_(subject_ids), Signature.on_behalf_of_id.in_(subject_ids)))
+        .options(selectinload(Signature.version), selectinload(Signature.signer)))
+    idx = _Index(sigs)
+    reqs = []
+    for subject_id, countersign in rows:
+        person = people[subject_id]
+        candidates = idx.for_pupil.get(subject_id, []) if countersign else idx.own.get(subject_id, [])
+        reqs.append(_resolve(Requirement(current, person, bool(countersign), year), candidates, plan))
+    reqs.sort(key=lambda r: (r.subject.family_name, r.subject.given_name, r.subject.id))
+    return reqs

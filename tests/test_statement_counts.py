@@ -11,9 +11,9 @@ people signed in), counts again and compares.
 from __future__ import annotations
 
 import contextlib
-import os
 import datetime as dt
 import itertools
+import os
 from types import SimpleNamespace
 
 import pytest

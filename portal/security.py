@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import abort, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from portal.db import session
 from portal.people.models import STAFF_ROLES, CapabilityGrant, GuardianLink, Person, PupilProfile, Role
@@ -240,16 +240,20 @@ def access(
 
 
 def children_of(parent: Person) -> list[Person]:
-    """The pupils *parent* is linked to, by name (with their pupil profile and class loaded)."""
-    return list(
-        session.scalars(
+    """The pupils *parent* is linked to, by name, with their pupil profile and class (one
+    statement; the list is kept for the rest of the request: the parent's home page shows it and
+    works out the policies to countersign from it)."""
+    cache = g.setdefault("_portal_children", {}) if has_request_context() else {}
+    key = (parent.school_id, parent.id)
+    if key not in cache:
+        cache[key] = list(session.scalars(
             select(Person)
             .join(GuardianLink, GuardianLink.pupil_id == Person.id)
             .where(GuardianLink.parent_id == parent.id)
-            .options(selectinload(Person.pupil).joinedload(PupilProfile.school_class))
-            .order_by(Person.given_name, Person.family_name)
-        )
-    )
+            .options(joinedload(Person.pupil).joinedload(PupilProfile.school_class), joinedload(Person.roles))
+            .order_by(Person.given_name, Person.family_name, Person.id)
+        ).unique())
+    return list(cache[key])
 
 
 def own_child_or_404(parent: Person, pupil_id: int) -> Person:

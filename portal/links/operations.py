@@ -104,29 +104,26 @@ def own_declarations(person: Person) -> list[FamilyLinkDeclaration]:
 
 
 def adult_has_answered(person: Person, year: int) -> bool:
-    """Has the adult declared a link, or confirmed their list, for academic *year*?"""
-    confirmed = session.scalar(select(LinkConfirmation.id).where(
+    """Has the adult declared a link, or confirmed their list, for academic *year*? (one statement)"""
+    confirmed = select(LinkConfirmation.id).where(
         LinkConfirmation.person_id == person.id, LinkConfirmation.context == "adult",
-        LinkConfirmation.academic_year == year))
-    if confirmed is not None:
-        return True
-    declared = session.scalar(select(FamilyLinkDeclaration.id).where(
+        LinkConfirmation.academic_year == year)
+    declared = select(FamilyLinkDeclaration.id).where(
         FamilyLinkDeclaration.declared_by_id == person.id,
         FamilyLinkDeclaration.source == LinkSource.ADULT.value,
-        FamilyLinkDeclaration.academic_year == year))
-    return declared is not None
+        FamilyLinkDeclaration.academic_year == year)
+    return bool(session.scalar(select(or_(confirmed.exists(), declared.exists()))))
 
 
 def parent_has_answered(person: Person) -> bool:
-    """Has the parent answered the "is an adult of the school your relative?" question once?"""
-    confirmed = session.scalar(select(LinkConfirmation.id).where(
-        LinkConfirmation.person_id == person.id, LinkConfirmation.context == "parent"))
-    if confirmed is not None:
-        return True
-    declared = session.scalar(select(FamilyLinkDeclaration.id).where(
+    """Has the parent answered the "is an adult of the school your relative?" question once?
+    (one statement)"""
+    confirmed = select(LinkConfirmation.id).where(
+        LinkConfirmation.person_id == person.id, LinkConfirmation.context == "parent")
+    declared = select(FamilyLinkDeclaration.id).where(
         FamilyLinkDeclaration.declared_by_id == person.id,
-        FamilyLinkDeclaration.source == LinkSource.PARENT.value))
-    return declared is not None
+        FamilyLinkDeclaration.source == LinkSource.PARENT.value)
+    return bool(session.scalar(select(or_(confirmed.exists(), declared.exists()))))
 
 
 def declare(*, declared_by: Person, source: LinkSource, relationship: str, note: str,

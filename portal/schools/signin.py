@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from flask import session as flask_session
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import session
 from portal.people.models import Account, Person
-from portal.schools.context import SESSION_KEY, account_school_ids, choose_school, scope_request, trust_roles_of
+from portal.schools.context import SESSION_KEY, account_school_ids, choose_school, scope_request
 from portal.schools.isolation import current_school_id, get_scope
 
 
@@ -22,7 +23,8 @@ def load_user(user_id: str) -> Person | Account | None:
     aid, _, _stamp = user_id.partition(":")
     if not aid.isdigit():
         return None
-    account = session.get(Account, int(aid))
+    # The account with its trust roles, then its person with roles: two statements.
+    account = session.get(Account, int(aid), options=[joinedload(Account.trust_roles)])
     if account is None or not account.active or account.get_id() != user_id:
         return None
     if get_scope(session) is None:
@@ -38,7 +40,7 @@ def load_user(user_id: str) -> Person | Account | None:
             person = _person_in_scope(account)
     if person is not None:
         return person
-    if trust_roles_of(account.id):
+    if account.trust_roles:
         flask_session.pop(SESSION_KEY, None)
         return account
     return None
@@ -47,7 +49,8 @@ def load_user(user_id: str) -> Person | Account | None:
 def _person_in_scope(account: Account) -> Person | None:
     if current_school_id(session) is None:
         return None
-    person = session.scalar(select(Person).where(Person.account_id == account.id, Person.active))
+    person = session.scalar(select(Person).where(Person.account_id == account.id, Person.active)
+                            .options(joinedload(Person.roles)))
     if person is not None:
         set_committed_value(person, "account", account)
     return person
@@ -63,7 +66,7 @@ def start_session_for(account: Account) -> Person | Account | None:
         start = account.last_school_id if account.last_school_id in ids else ids[0]
         choose_school(start)
         return _person_in_scope(account)
-    if trust_roles_of(account.id):
+    if account.trust_roles:
         flask_session.pop(SESSION_KEY, None)
         return account
     return None
@@ -71,5 +74,28 @@ def start_session_for(account: Account) -> Person | Account | None:
 
 def needs_choice(account: Account) -> bool:
     """True when the account has more than one place to go (several schools, or a school and a trust)."""
-    places = len(account_school_ids(account.id)) + (1 if trust_roles_of(account.id) else 0)
+    places = len(account_school_ids(account.id)) + (1 if account.trust_roles else 0)
     return places > 1
+
+
+#: Flask-session key: [account id, whether the account has somewhere else to go] (the header's
+#: "Switch school"), worked out at sign-in (or on first need) instead of on every page.
+PLACES_KEY = "portal_places"
+
+
+def can_switch(account: Account | None) -> bool:
+    """Whether *account* has another school (or a trust) to switch to, remembered in the Flask
+    session for the rest of the sign-in (a school added meanwhile shows after the next sign-in,
+    or on the "choose a school" page, which always looks)."""
+    if account is None:
+        return False
+    cached = flask_session.get(PLACES_KEY)
+    if isinstance(cached, list) and len(cached) == 2 and cached[0] == account.id:
+        return bool(cached[1])
+    return remember_places(account)
+
+
+def remember_places(account: Account) -> bool:
+    value = needs_choice(account)
+    flask_session[PLACES_KEY] = [account.id, value]
+    return value

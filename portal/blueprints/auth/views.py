@@ -16,7 +16,7 @@ from portal.db import session
 from portal.mail import MailError, send_mail
 from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
-from portal.schools.signin import needs_choice, start_session_for
+from portal.schools.signin import PLACES_KEY, remember_places, start_session_for
 from portal.security import access, account_of, client_ip, is_safe_redirect
 
 
@@ -50,7 +50,7 @@ def login():
             flask_session.pop("portal_via_lti", None)  # a portal sign-in is not an LMS launch
             login_user(user, remember=form.remember.data)
             target = form.next.data
-            if needs_choice(account):
+            if remember_places(account):
                 return redirect(url_for("portal.auth.schools", next=target if is_safe_redirect(target) else None))
             return redirect(target if is_safe_redirect(target) else url_for("portal.home"))
         if account is None:
@@ -67,6 +67,7 @@ def schools():
     """Choose the school to work in (people with more than one school, or a trust role)."""
     account = account_of(current_user)
     places = account_schools(account.id)
+    remember_places(account)
     target = request.args.get("next", "")
     return render_template("portal/auth/schools.html", schools=places, trusts=trusts_of(account.id),
                            form=ChooseSchoolForm(next=target if is_safe_redirect(target) else ""),
@@ -92,6 +93,7 @@ def choose():
 def logout():
     logout_user()
     flask_session.pop("portal_via_lti", None)
+    flask_session.pop(PLACES_KEY, None)
     flash("You have signed out.", "info")
     return redirect(url_for("portal.auth.login"))
 

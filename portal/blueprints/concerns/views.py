@@ -51,7 +51,7 @@ from portal.concerns.models import (
 from portal.concerns.schooldays import uk_today
 from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
 from portal.db import session
-from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role
+from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolClass
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
 
@@ -267,20 +267,24 @@ def inbox():
     f = InboxFilter(request.args)
     f.status.choices = options([("", "Any status")] + [(s.value, s.label) for s in Status])
     f.category.choices = options([("", "Any category")] + [(c.value, t) for c, t in CATEGORY_LABELS.items()])
-    kids = session.scalars(
-        select(Person).where(Person.id.in_(select(Concern.child_id).where(visible, Concern.child_id.is_not(None))))
-        .options(selectinload(Person.pupil).joinedload(PupilProfile.school_class))
+    # Choices as plain rows (no objects to build): the children concerns are about, with their
+    # class, and the people looking after concerns.
+    kids = session.execute(
+        select(Person.id, Person.given_name, Person.family_name, SchoolClass.id.label("class_id"),
+               SchoolClass.name.label("class_name"), SchoolClass.year_group)
+        .outerjoin(PupilProfile, PupilProfile.person_id == Person.id)
+        .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
+        .where(Person.id.in_(select(Concern.child_id).where(visible, Concern.child_id.is_not(None))))
         .order_by(Person.given_name, Person.family_name, Person.id)).all()
-    f.child.choices = options([("", "Any child")] + [(str(k.id), k.full_name) for k in kids])
-    classes = sorted({k.pupil.school_class.id: k.pupil.school_class for k in kids
-                      if k.pupil and k.pupil.school_class}.values(), key=lambda c: (c.year_group, c.name))
-    f.school_class.choices = options([("", "Any class")] + [(str(c.id), c.name) for c in classes])
-    people = session.scalars(
-        select(Person).where(Person.id.in_(select(Concern.assignee_id).where(visible,
-                                                                            Concern.assignee_id.is_not(None))))
+    f.child.choices = options([("", "Any child")] + [(str(k.id), f"{k.given_name} {k.family_name}") for k in kids])
+    classes = sorted({(k.year_group, k.class_name, k.class_id) for k in kids if k.class_id is not None})
+    f.school_class.choices = options([("", "Any class")] + [(str(c[2]), c[1]) for c in classes])
+    people = session.execute(
+        select(Person.id, Person.given_name, Person.family_name)
+        .where(Person.id.in_(select(Concern.assignee_id).where(visible, Concern.assignee_id.is_not(None))))
         .order_by(Person.family_name, Person.given_name, Person.id)).all()
     f.assignee.choices = options([("", "Anyone or no one"), ("none", "No one yet"), ("me", "Me")]
-                                 + [(str(p.id), p.full_name) for p in people])
+                                 + [(str(p.id), f"{p.given_name} {p.family_name}") for p in people])
 
     query = select(Concern).where(visible)
     if f.status.data in {s.value for s in Status}:
@@ -308,7 +312,8 @@ def inbox():
     page = _page_number(total)
     # Overdue first, then the oldest.
     concerns = session.scalars(
-        query.options(selectinload(Concern.child), selectinload(Concern.assignee))
+        query.options(selectinload(Concern.child).lazyload(Person.roles),
+                      selectinload(Concern.assignee).lazyload(Person.roles))
         .order_by(case((late, 0), else_=1), Concern.stage_started_at, Concern.id)
         .limit(INBOX_PER_PAGE).offset((page - 1) * INBOX_PER_PAGE)).all()
     rows = [(c, c.overdue(today)) for c in concerns]

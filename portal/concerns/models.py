@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -116,6 +116,12 @@ class Concern(SchoolOwned, Base):
     """A private concern raised by a parent. Its subject and description never change."""
 
     __tablename__ = "portal_concerns"
+    __table_args__ = (
+        Index("ix_portal_concerns_school_id_status", "school_id", "status"),
+        Index("ix_portal_concerns_child_id", "child_id"),
+        Index("ix_portal_concerns_assignee_id", "assignee_id"),
+        Index("ix_portal_concerns_school_id_shared_with_trust_at", "school_id", "shared_with_trust_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     raised_by_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id"), index=True)

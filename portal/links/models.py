@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -50,6 +50,11 @@ class FamilyLinkDeclaration(SchoolOwned, Base):
     """One declared link between an adult of the school and a pupil."""
 
     __tablename__ = "portal_family_links"
+    __table_args__ = (
+        Index("ix_portal_family_links_school_id_status", "school_id", "status"),
+        Index("ix_portal_family_links_pupil_id_adult_id", "pupil_id", "adult_id"),
+        Index("ix_portal_family_links_declared_by_id", "declared_by_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(10), default=LinkSource.ADULT.value)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    Integer,
     String,
     and_,
     case,
@@ -92,7 +93,7 @@ def _subjects():
     audience = case(*[(PersonRole.role == role.value, aud.value) for role, aud in ROLE_AUDIENCE.items()])
     adults = (
         select(Person.school_id.label("school_id"), Person.id.label("subject_id"),
-               literal(False).label("countersign"), cast(audience, String(30)).label("audience"),
+               cast(literal(0), Integer).label("countersign"), cast(audience, String(30)).label("audience"),
                literal(False).label("send"), cast(null(), Person.id.type).label("class_id"))
         .join(PersonRole, PersonRole.person_id == Person.id)
         .where(Person.active, PersonRole.role.in_([r.value for r in ROLE_AUDIENCE]))
@@ -100,7 +101,7 @@ def _subjects():
     )
     is_pupil = exists().where(PersonRole.person_id == Person.id, PersonRole.role == Role.PUPIL.value)
     pupils = (
-        select(Person.school_id, Person.id, PupilProfile.year_group <= 6,
+        select(Person.school_id, Person.id, cast(case((PupilProfile.year_group <= 6, 1), else_=0), Integer),
                cast(_band_audience(PupilProfile.year_group), String(30)), PupilProfile.send, PupilProfile.class_id)
         .join(PupilProfile, PupilProfile.person_id == Person.id)
         .where(Person.active, is_pupil)
@@ -175,8 +176,9 @@ def _requirements(plan: _Plan):
     send_policies = (select(Policy.school_id, Policy.audience)
                      .where(Policy.id.in_(plan.current_policy_ids), Policy.send_variant).distinct()
                      .subquery("send_policies"))
-    subject = func.coalesce(Signature.on_behalf_of_id, Signature.signer_id)
-    on_behalf = Signature.on_behalf_of_id.is_not(None)
+    # Both join keys typed as integers, so SQLite can index the answers by subject.
+    subject = cast(func.coalesce(Signature.on_behalf_of_id, Signature.signer_id), Integer)
+    on_behalf = cast(case((Signature.on_behalf_of_id.is_not(None), 1), else_=0), Integer)
     answers = (
         select(subject.label("subject_id"), on_behalf.label("countersign"), PolicyVersion.policy_id,
                func.max(case((Signature.decision == Decision.SIGNED.value, 1), else_=0)).label("signed"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -31,6 +31,7 @@ class Method(str, enum.Enum):
 
 class Signature(SchoolOwned, Base):
     __tablename__ = "portal_signatures"
+    __table_args__ = (Index("ix_portal_signatures_school_id_academic_year", "school_id", "academic_year"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("portal_policy_versions.id"), index=True)

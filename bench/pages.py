@@ -238,7 +238,7 @@ def main() -> None:
         print(head)
         print("-" * len(head), flush=True)
         # Warm both servers (each worker imports and compiles templates on first use).
-        for name, _kind, key, path in PAGES:
+        for _name, _kind, key, path in PAGES:
             loop(base + path.format(**fill), cookies.get(key), 1, args.connections)
         loop(floor_url, None, 1, args.connections)
         for name, kind, key, path in PAGES:

@@ -26,7 +26,7 @@ GIVEN = ["Ada", "Bram", "Cleo", "Dev", "Edie", "Finn", "Gita", "Hal", "Isla", "J
 FAMILY = ["Abbott", "Birch", "Carrow", "Dunmore", "Ellery", "Fairweather", "Gannet", "Holloway", "Ingleby",
           "Jessop", "Kettering", "Lindqvist", "Marlow", "Northcott", "Oakes", "Pennant", "Quarry", "Ravel",
           "Stannard", "Thorne", "Upton", "Vance", "Winslow", "Yardley", "Zeller"]
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 PASSWORD_HASH = None  # filled lazily: one real hash shared by every bench account
 
 
@@ -199,7 +199,8 @@ class World:
                     aid = ids.take("portal_accounts")
                     accounts.append(_account(aid, email, "pupil"))
                     info.logins.setdefault("pupil", email)
-                people.append(_person(pid, info.id, f"{info.slug}-P{self._n}", self._given(), self._family(), email, aid))
+                people.append(_person(pid, info.id, f"{info.slug}-P{self._n}", self._given(), self._family(),
+                                      email, aid))
                 roles.append(_role(ids, pid, info.id, "pupil"))
                 profiles.append({"person_id": pid, "year_group": yg, "school_id": info.id, "class_id": cid,
                                  "date_of_birth": dt.date(NOW.year - 5 - max(yg, 0), 3, 1), "send": k % 17 == 0})
@@ -320,10 +321,13 @@ class World:
                 "id": cid, "raised_by_id": carers[0], "child_id": kids[0], "category": "teaching", "about": "nobody",
                 "about_person_id": None, "at_risk": at_risk, "route": "safeguarding" if at_risk else "general",
                 "subject": "A question about homework", "description": "Fictional words for the benchmark.",
-                "status": status, "stage": "informal", "assignee_id": info.staff[1 + i % 5] if status != "new" else None,
+                "status": status, "stage": "informal",
+                "assignee_id": info.staff[1 + i % 5] if status != "new" else None,
                 "created_at": created, "stage_started_at": created,
-                "ack_due": (created + dt.timedelta(days=7)).date(), "response_due": (created + dt.timedelta(days=21)).date(),
-                "acknowledged_at": None, "resolved_at": None, "closed_at": created + dt.timedelta(days=20) if closed else None,
+                "ack_due": (created + dt.timedelta(days=7)).date(),
+                "response_due": (created + dt.timedelta(days=21)).date(),
+                "acknowledged_at": None, "resolved_at": None,
+                "closed_at": created + dt.timedelta(days=20) if closed else None,
                 "parent_seen_at": created, "shared_with_trust_at": NOW if at_risk and i % 50 == 0 else None,
                 "shared_with_trust_by_id": None, "school_id": info.id})
             for j, author in enumerate((carers[0], info.staff[0])):

@@ -34,7 +34,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import String, any_, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal import audit
 from portal.db import session, utcnow
@@ -194,7 +195,7 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
             if kind != "pupil":
                 errors.append(f"{filename} row {r.number}: child {c} is not a pupil in this file or the portal.")
     # Email uniqueness against people already in the portal (whatever the case).
-    owners = _email_owners(list(seen_emails))
+    owners = state.email_owners
     row_of = {r.number: r for r in rows}
     for email, number in seen_emails.items():
         owner = owners.get(email)
@@ -227,16 +228,6 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def _email_owners(emails: list[str]) -> dict[str, str | None]:
-    """lower-cased address -> external id of the person of this school who has it (one statement
-    per chunk of addresses, on the ``(school_id, lower(email))`` index)."""
-    out: dict[str, str | None] = {}
-    for chunk in _chunks(emails):
-        out.update(session.execute(select(func.lower(Person.email), Person.external_id)
-                                   .where(func.lower(Person.email).in_(chunk))).all())
-    return out
-
-
 @dataclass
 class _Known:
     id: int
@@ -255,9 +246,16 @@ class _SchoolState:
     @classmethod
     def load(cls) -> _SchoolState:
         self = cls()
-        self.people = {ext: _Known(pid, g, f, e, a) for ext, pid, g, f, e, a in session.execute(
-            select(Person.external_id, Person.id, Person.given_name, Person.family_name, Person.email,
-                   Person.account_id).where(Person.external_id.is_not(None)))}
+        self.people = {}
+        #: lower-cased address -> external id (or None) of the person of this school who has it.
+        self.email_owners: dict[str, str | None] = {}
+        for ext, pid, g, f, e, a in session.execute(
+                select(Person.external_id, Person.id, Person.given_name, Person.family_name, Person.email,
+                       Person.account_id)):
+            if ext is not None:
+                self.people[ext] = _Known(pid, g, f, e, a)
+            if e:
+                self.email_owners[e.lower()] = ext
         self.roles: dict[int, set[str]] = defaultdict(set)
         for pid, role in session.execute(select(PersonRole.person_id, PersonRole.role)):
             self.roles[pid].add(role)
@@ -284,8 +282,45 @@ class _Writer:
         self.school_id, self.state, self.summary, self.report = school_id, state, summary, report
         self.total, self.done = total, 0
         self.conn = session.connection()
+        self.postgresql = self.conn.dialect.name == "postgresql"
         #: external id -> person id, for everyone after the people are written.
         self.ids = {ext: k.id for ext, k in state.people.items()}
+
+    def insert(self, table, rows: list[dict], key: str | None = None) -> dict[str, int]:
+        """Insert *rows* into *table*; with *key*, return {row[key]: new id}.
+
+        PostgreSQL: ids are reserved from the table's sequence in one statement (safe alongside
+        other writers) and the rows go in with ``COPY``. SQLite: multi-row INSERTs, with
+        ``RETURNING`` when the ids are needed.
+        """
+        if not rows:
+            return {}
+        if not self.postgresql:
+            if key is None:
+                for chunk in _chunks(rows):
+                    self.conn.execute(insert(table), chunk)
+                return {}
+            out: dict[str, int] = {}
+            for chunk in _chunks(rows):
+                out.update((k, i) for i, k in self.conn.execute(
+                    insert(table).returning(table.c.id, table.c[key]), chunk))
+            return out
+        out = {}
+        if key is not None:
+            ids = self.conn.execute(text(
+                f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
+                {"n": len(rows)}).scalars().all()
+            rows = [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
+            out = {row[key]: row["id"] for row in rows}
+        columns = list(rows[0])
+        cursor = self.conn.connection.driver_connection.cursor()
+        try:
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        finally:
+            cursor.close()
+        return out
 
     def step(self, n: int) -> None:
         self.done += n
@@ -316,17 +351,21 @@ class _Writer:
         per address, no password yet; an address already used in another school is shared)."""
         emails = sorted({r.data["email"].lower() for r in people if r.data.get("email")})
         found: dict[str, int] = {}
-        for chunk in _chunks(emails):
-            found.update((e, i) for i, e in session.execute(select(Account.id, Account.email)
-                                                           .where(Account.email.in_(chunk))))
+        if self.postgresql:
+            # One array parameter rather than thousands of placeholders.
+            if emails:
+                found.update((e, i) for i, e in self.conn.execute(
+                    select(Account.id, Account.email).where(Account.email == any_(
+                        bindparam("emails", emails, type_=ARRAY(String))))))
+        else:
+            for chunk in _chunks(emails, 500):
+                found.update((e, i) for i, e in self.conn.execute(
+                    select(Account.id, Account.email).where(Account.email.in_(chunk))))
         names = {r.data["email"].lower(): f"{r.data['given_name']} {r.data['family_name']}"[:200]
                  for r in people if r.data.get("email")}
         new = [{"email": e, "display_name": names[e], "active": True, "created_at": utcnow()}
                for e in emails if e not in found]
-        table = Account.__table__
-        for chunk in _chunks(new):
-            found.update((e, i) for i, e in self.conn.execute(
-                insert(table).returning(table.c.id, table.c.email), chunk))
+        found.update(self.insert(Account.__table__, new, key="email"))
         return found
 
     def _people(self, people: list[_Row], kinds: dict[str, str], accounts: dict[str, int],
@@ -354,10 +393,8 @@ class _Writer:
                 diff["account_id"] = accounts[email]
             if diff:
                 updates.append((known.id, diff))
-        for chunk in _chunks(new):
-            self.ids.update((ext, i) for i, ext in self.conn.execute(
-                insert(table).returning(table.c.id, table.c.external_id), chunk))
-            self.step(len(chunk))
+        self.ids.update(self.insert(table, new, key="external_id"))
+        self.step(len(new))
         # One statement per set of changed columns, each for all the rows that changed them.
         by_columns: dict[tuple[str, ...], list[dict]] = defaultdict(list)
         for pid, diff in updates:
@@ -381,8 +418,7 @@ class _Writer:
             if missing:
                 changed[ext] = True
                 rows += [{"person_id": pid, "role": role, "school_id": self.school_id} for role in sorted(missing)]
-        for chunk in _chunks(rows):
-            self.conn.execute(insert(PersonRole.__table__), chunk)
+        self.insert(PersonRole.__table__, rows)
 
     # -- classes, pupils, families
 
@@ -399,9 +435,7 @@ class _Writer:
             elif (known[1], known[2]) != (name, year):
                 changed["class:" + code] = True
                 updates.append({"row_id": known[0], "v_name": name, "v_year_group": year})
-        for chunk in _chunks(new):
-            self.class_ids.update((code, i) for i, code in self.conn.execute(
-                insert(table).returning(table.c.id, table.c.code), chunk))
+        self.class_ids.update(self.insert(table, new, key="code"))
         if updates:
             self.conn.execute(update(table).where(table.c.id == bindparam("row_id"),
                                                   table.c.school_id == self.school_id)
@@ -418,8 +452,7 @@ class _Writer:
                 remove.append({"row_id": current[teacher_id]})
             if wanted != set(current):
                 changed["class:" + code] = True
-        if add:
-            self.conn.execute(insert(ClassTeacher.__table__), add)
+        self.insert(ClassTeacher.__table__, add)
         if remove:
             t = ClassTeacher.__table__
             self.conn.execute(delete(t).where(t.c.id == bindparam("row_id"), t.c.school_id == self.school_id),
@@ -443,8 +476,7 @@ class _Writer:
                 new.append({"person_id": pid, "school_id": self.school_id, **row})
             else:
                 updates.append({"row_id": pid, **{f"v_{k}": v for k, v in row.items()}})
-        for chunk in _chunks(new):
-            self.conn.execute(insert(table), chunk)
+        self.insert(table, new)
         stmt = (update(table).where(table.c.person_id == bindparam("row_id"), table.c.school_id == self.school_id)
                 .values({k: bindparam(f"v_{k}") for k in ("year_group", "date_of_birth", "class_id", "send")}))
         for chunk in _chunks(updates):
@@ -463,8 +495,7 @@ class _Writer:
                     changed[r.data["external_id"]] = True
                     rows.append({"parent_id": pair[0], "pupil_id": pair[1], "relationship_label": "parent",
                                  "school_id": self.school_id})
-        for chunk in _chunks(rows):
-            self.conn.execute(insert(GuardianLink.__table__), chunk)
+        self.insert(GuardianLink.__table__, rows)
 
 
 def _check_row(kind: str, r: _Row, where: str, seen_emails: dict[str, int]) -> list[str]:

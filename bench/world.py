@@ -158,6 +158,7 @@ class World:
             _bulk(conn, "portal_accounts", accounts)
             _bulk(conn, "portal_people", people)
             _bulk(conn, "portal_person_roles", roles)
+        self.sync_sequences()
         info.logins["head"] = info.logins["teacher"]
 
     def _given(self) -> str:
@@ -242,6 +243,7 @@ class World:
             self._signatures(conn, ids, info, new_pupils, family_parents, year, new_staff=not info.pupils - pupils)
             self._concerns(conn, ids, info, family_parents, pupils)
             self._links_and_incidents(conn, ids, info, new_pupils, pupils)
+        self.sync_sequences()
 
     def _signatures(self, conn, ids, info, new_pupils, family_parents, year, *, new_staff: bool) -> None:
         rng = self.rng
@@ -385,12 +387,11 @@ class World:
         _bulk(conn, "portal_social_media_incidents", social)
         _bulk(conn, "portal_incident_actions", actions)
 
-    def finish(self) -> None:
-        """Move PostgreSQL's id sequences past the ids given here, and refresh the planner's statistics."""
+    def sync_sequences(self) -> None:
+        """Move PostgreSQL's id sequences past the ids given here (the portal's own inserts, such
+        as the next school's, come from the sequences)."""
         engine = self._engine()
         if engine.dialect.name != "postgresql":
-            with engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
             return
         with engine.begin() as conn:
             tables = conn.execute(text(
@@ -399,6 +400,15 @@ class World:
             for table, column in tables:
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                                   f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)"))
+
+    def finish(self) -> None:
+        """Sequences past the given ids, and fresh planner statistics."""
+        engine = self._engine()
+        self.sync_sequences()
+        if engine.dialect.name != "postgresql":
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+            return
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
 

@@ -9,6 +9,9 @@
   case-sensitive ``(school_id, email)`` constraint) and across the installation for sign-in
   accounts (next to the plain unique index that serves look-ups). The upgrade refuses, naming
   them, if a database already holds two addresses that differ only in case.
+* Stored compliance counts (``portal_compliance_counts`` per school x policy x class, the year
+  they were made for in ``portal_compliance_snapshots``) and the change marks that make a school's
+  counts be made again (``portal_compliance_changes``).
 
 Revision ID: 0004
 Revises: 0002
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import portal.db
 
 revision = "0004"
 down_revision = "0002"
@@ -59,8 +64,55 @@ def _refuse_case_duplicates() -> None:
                            "merge or correct them, then upgrade again: " + "; ".join(found))
 
 
+def _school_column() -> sa.Column:
+    return sa.Column("school_id", sa.Integer(), nullable=False)
+
+
+def _school_fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(["school_id"], ["portal_schools.id"], name=f"fk_{table}_school_id_portal_schools",
+                                   ondelete="CASCADE")
+
+
+def _create_compliance_tables() -> None:
+    op.create_table(
+        "portal_compliance_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", portal.db.UTCDateTime(timezone=True), nullable=False),
+        _school_column(),
+        _school_fk("portal_compliance_changes"),
+        sa.PrimaryKeyConstraint("id", name="pk_portal_compliance_changes"),
+    )
+    op.create_table(
+        "portal_compliance_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("academic_year", sa.Integer(), nullable=False),
+        sa.Column("computed_at", portal.db.UTCDateTime(timezone=True), nullable=False),
+        _school_column(),
+        _school_fk("portal_compliance_snapshots"),
+        sa.PrimaryKeyConstraint("id", name="pk_portal_compliance_snapshots"),
+        sa.UniqueConstraint("school_id", name="uq_portal_compliance_snapshots_school_id"),
+    )
+    op.create_table(
+        "portal_compliance_counts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("academic_year", sa.Integer(), nullable=False),
+        sa.Column("policy_id", sa.Integer(), nullable=False),
+        sa.Column("audience", sa.String(length=30), nullable=False),
+        sa.Column("class_id", sa.Integer(), nullable=True),
+        sa.Column("signed", sa.Integer(), nullable=False),
+        sa.Column("declined", sa.Integer(), nullable=False),
+        sa.Column("outstanding", sa.Integer(), nullable=False),
+        _school_column(),
+        _school_fk("portal_compliance_counts"),
+        sa.PrimaryKeyConstraint("id", name="pk_portal_compliance_counts"),
+    )
+    for table in ("portal_compliance_changes", "portal_compliance_snapshots", "portal_compliance_counts"):
+        op.create_index(f"ix_{table}_school_id", table, ["school_id"], unique=False)
+
+
 def upgrade() -> None:
     _refuse_case_duplicates()
+    _create_compliance_tables()
     with op.batch_alter_table("portal_people") as b:
         b.drop_constraint("uq_portal_people_school_id_email", type_="unique")
     op.create_index("uq_portal_people_school_id_lower_email", "portal_people",
@@ -71,6 +123,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in ("portal_compliance_counts", "portal_compliance_snapshots", "portal_compliance_changes"):
+        op.drop_index(f"ix_{table}_school_id", table_name=table)
+        op.drop_table(table)
     for name, table, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index("uq_portal_accounts_lower_email", table_name="portal_accounts")

@@ -342,6 +342,9 @@ class _Writer:
         for r in people:
             ext = r.data["external_id"]
             _count(self.summary, kinds[ext], ext not in self.state.people, changed.get(ext, False))
+        from portal.signals import bulk_data_changed
+
+        bulk_data_changed.send(None, school_ids=[self.school_id], conn=self.conn)
         self.report("Writing", self.total, self.total)
 
     # -- accounts and people

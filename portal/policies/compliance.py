@@ -13,6 +13,7 @@ read once (ids, numbers and flags only) and passed to SQL as a list of version i
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
@@ -24,20 +25,24 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
+    event,
     exists,
     false,
     func,
+    insert,
     literal,
     not_,
     null,
     or_,
     select,
+    text,
     true,
     union_all,
 )
 from sqlalchemy.orm import selectinload
 
-from portal.db import session
+from portal.db import session, utcnow
 from portal.people.models import Person, PersonRole, PupilProfile, Role
 from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
 from portal.policies.queries import (
@@ -204,6 +209,27 @@ def _requirements(plan: _Plan):
     return rel
 
 
+@contextlib.contextmanager
+def _hash_joins():
+    """On PostgreSQL, plan the block's statements without nested loops.
+
+    Every table carries the school filter (added by the isolation hook) next to filters that are
+    correlated with it (the school's policy and version ids), so the planner underestimates the
+    derived relations by orders of magnitude and picks nested loops that rescan the answers for
+    every requirement (seconds at 2,500 people). These statements always aggregate whole schools,
+    where hash joins are right. The previous setting is put back after the block (transaction-local).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    old = session.execute(text("SELECT current_setting('enable_nestloop'), "
+                               "set_config('enable_nestloop', 'off', true)")).scalar()
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config('enable_nestloop', :old, true)"), {"old": old})
+
+
 def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Counts]:
     """Counts of this academic year's requirements in the session's school (or trust scope),
     grouped by *by* (any of ``school``, ``policy``, ``audience``, ``class``): one statement for
@@ -225,7 +251,9 @@ def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Coun
     if group:
         stmt = stmt.group_by(*group)
     out: dict[tuple, Counts] = {}
-    for row in session.execute(stmt):
+    with _hash_joins():
+        rows = session.execute(stmt).all()
+    for row in rows:
         key = tuple(row[: len(group)])
         total, signed, declined = int(row.total), int(row.signed or 0), int(row.declined or 0)
         out[key] = Counts(signed, declined, total - signed - declined)
@@ -245,7 +273,8 @@ def policy_requirements(policy_id: int, *, class_id: int | None = None,
     where = [rel.c.policy_id == policy_id]
     if class_id is not None:
         where.append(rel.c.class_id == class_id)
-    rows = session.execute(select(rel.c.subject_id, rel.c.countersign).where(*where)).all()
+    with _hash_joins():
+        rows = session.execute(select(rel.c.subject_id, rel.c.countersign).where(*where)).all()
     if not rows:
         return []
     subject_ids = select(rel.c.subject_id).where(*where).scalar_subquery()
@@ -266,3 +295,111 @@ def policy_requirements(policy_id: int, *, class_id: int | None = None,
         reqs.append(_resolve(Requirement(current, person, bool(countersign), year), candidates, plan))
     reqs.sort(key=lambda r: (r.subject.family_name, r.subject.given_name, r.subject.id))
     return reqs
+
+
+# ---------------------------------------------------------------- counts kept up to date
+#
+# Counting a whole trust (130,000 people) takes longer than a page should, so the counts of each
+# school are stored (portal_compliance_counts, at the grain school x policy x class) and recounted
+# only when something that can change them has happened in that school since: every flush that
+# writes a signature, person, role, pupil profile, policy or version adds a row to
+# portal_compliance_changes (bulk imports add one themselves). A school is fresh when it has no
+# change rows and its snapshot is of the current academic year. Recounting reads the change rows,
+# counts, replaces the stored counts and deletes exactly the change rows it read (by id, so a change
+# committed meanwhile by a slower transaction stays and makes the school stale again).
+
+#: Models whose rows decide who must sign what, or what has been answered.
+TRACKED = ("Signature", "Person", "PersonRole", "PupilProfile", "Policy", "PolicyVersion")
+
+
+def _after_flush(flushed, _context) -> None:
+    school_ids: set[int] = set()
+    for obj in (*flushed.new, *flushed.deleted, *(o for o in flushed.dirty if flushed.is_modified(o))):
+        if type(obj).__name__ in TRACKED and getattr(obj, "school_id", None) is not None:
+            school_ids.add(obj.school_id)
+    if school_ids:
+        note_changes(school_ids, conn=flushed.connection())
+
+
+def note_changes(school_ids: Iterable[int], *, conn=None) -> None:
+    """Mark schools as changed (bulk writers that go around the session call this themselves)."""
+    from portal.policies.models import ComplianceChange
+
+    rows = [{"school_id": int(s), "at": utcnow()} for s in sorted(set(school_ids))]
+    if rows:
+        (conn or session.connection()).execute(insert(ComplianceChange.__table__), rows)
+
+
+def _bulk_changed(_sender, *, school_ids, conn=None, **_kw) -> None:
+    note_changes(school_ids, conn=conn)
+
+
+def register() -> None:
+    """Start tracking changes (called by the extension; safe to call again)."""
+    from portal.schools.isolation import PortalSession
+    from portal.signals import bulk_data_changed
+
+    if not event.contains(PortalSession, "after_flush", _after_flush):
+        event.listen(PortalSession, "after_flush", _after_flush)
+    bulk_data_changed.connect(_bulk_changed)
+
+
+def cached_tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Counts]:
+    """:func:`tallies` from the stored counts of the schools in scope, recounting (in one
+    statement for all of them) only the schools that changed since their counts were stored.
+
+    The request commits what this writes (a view that shows counts commits once)."""
+    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceSnapshot
+
+    by = tuple(by)
+    for key in by:
+        if key not in KEYS:
+            raise ValueError(f"unknown compliance grouping {key!r}")
+    years = _years(today)
+    if not years:
+        return {}
+    changed: dict[int, list[int]] = defaultdict(list)
+    for change_id, school_id in session.execute(select(ComplianceChange.id, ComplianceChange.school_id)):
+        changed[school_id].append(change_id)
+    snapshots = dict(session.execute(select(ComplianceSnapshot.school_id, ComplianceSnapshot.academic_year)).all())
+    stale = sorted(s for s, year in years.items() if s in changed or snapshots.get(s) != year)
+    if stale:
+        _recount(stale, years, changed, today)
+    out: dict[tuple, Counts] = defaultdict(Counts)
+    cols = {"school": ComplianceCount.school_id, "policy": ComplianceCount.policy_id,
+            "audience": ComplianceCount.audience, "class": ComplianceCount.class_id}
+    for row in session.execute(select(*(cols[k] for k in by), ComplianceCount.signed, ComplianceCount.declined,
+                                      ComplianceCount.outstanding)):
+        out[tuple(row[: len(by)])].add(Counts(row.signed, row.declined, row.outstanding))
+    return dict(out)
+
+
+def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, list[int]],
+             today: dt.date | None) -> None:
+    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceSnapshot
+    from portal.schools.isolation import schools_scope
+
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # One recount of a school at a time; the next one waits and then replaces it.
+        conn.execute(text("SELECT pg_advisory_xact_lock(727275, s) FROM unnest(CAST(:ids AS integer[])) AS s "
+                          "ORDER BY s"), {"ids": school_ids})
+    scope = get_scope(session)
+    with schools_scope(session, school_ids, write=scope.write if scope is not None else None):
+        counts = tallies(("school", "policy", "audience", "class"), today)
+    now = utcnow()
+    rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c,
+             "signed": n.signed, "declined": n.declined, "outstanding": n.outstanding}
+            for (s, p, a, c), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3] or 0))]
+    count_t, snap_t, change_t = (ComplianceCount.__table__, ComplianceSnapshot.__table__,
+                                 ComplianceChange.__table__)
+    # Core statements naming the schools themselves (the session's hooks do not see them).
+    conn.execute(delete(count_t).where(count_t.c.school_id.in_(school_ids)))
+    conn.execute(delete(snap_t).where(snap_t.c.school_id.in_(school_ids)))
+    if rows:
+        conn.execute(insert(count_t), rows)
+    conn.execute(insert(snap_t), [{"school_id": s, "academic_year": years[s], "computed_at": now}
+                                  for s in school_ids])
+    seen = [i for s in school_ids for i in changed.get(s, [])]
+    if seen:
+        conn.execute(delete(change_t).where(change_t.c.id.in_(seen)))

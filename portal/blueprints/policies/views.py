@@ -357,8 +357,8 @@ class Tally:
 def compliance():
     """Signed / declined / outstanding per policy, audience and class: counted by the database
     (:mod:`portal.policies.compliance`) in a fixed number of statements, not requirement by
-    requirement."""
-    counts = compliance_counts.tallies(("policy", "class"))
+    requirement, and stored until something that changes them happens in the school."""
+    counts = compliance_counts.cached_tallies(("policy", "class"))
     published = session.execute(
         select(PolicyVersion.policy_id, PolicyVersion.title, Policy.audience)
         .join(Policy, Policy.id == PolicyVersion.policy_id)
@@ -383,6 +383,7 @@ def compliance():
     policies.sort(key=lambda t: (order.index(audience_of[t.key]), t.label))
     audiences = sorted(by_audience.values(), key=lambda t: order.index(t.key))
     class_rows = sorted(by_class.values(), key=lambda t: (classes[t.key].year_group, classes[t.key].code))
+    session.commit()  # the counts, if they had to be made again
     return render_template("portal/policies/compliance.html", by_policy=policies, by_audience=audiences,
                            by_class=class_rows, year=queries.current_academic_year())
 

@@ -252,17 +252,18 @@ def shared_concern(trust_id: int, school_id: int, concern_id: int):
 @bp.get("/<int:trust_id>/compliance")
 @access(trust=[TrustRole.COMPLIANCE])
 def compliance(trust_id: int):
-    """Signing rates per audience, school by school: one set of statements for the whole trust
-    (the counts are grouped by school in SQL), however many schools it has."""
-    from portal.policies.compliance import tallies
+    """Signing rates per audience, school by school: the stored counts of every school of the
+    trust, recounted (in one statement for all of them) only for schools that changed since."""
+    from portal.policies.compliance import cached_tallies
 
     trust, _ = _trust_or_404(trust_id, TrustRole.COMPLIANCE)
     schools = _schools(trust)
     table: dict[str, dict[int, Any]] = {}
     if schools:
         with schools_scope(session, [s.id for s in schools]):
-            for (school_id, audience), counts in tallies(("school", "audience")).items():
+            for (school_id, audience), counts in cached_tallies(("school", "audience")).items():
                 table.setdefault(audience, {})[school_id] = counts.as_dict()
+        session.commit()  # the counts of schools that changed, made again
     order = [a.value for a in Audience]
     audiences = sorted(table, key=order.index)
     return render_template("portal/trust/compliance.html", trust=trust, schools=schools, table=table,

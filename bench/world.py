@@ -243,6 +243,7 @@ class World:
             self._signatures(conn, ids, info, new_pupils, family_parents, year, new_staff=not info.pupils - pupils)
             self._concerns(conn, ids, info, family_parents, pupils)
             self._links_and_incidents(conn, ids, info, new_pupils, pupils)
+            _changed(conn, info.id)
         self.sync_sequences()
 
     def _signatures(self, conn, ids, info, new_pupils, family_parents, year, *, new_staff: bool) -> None:
@@ -417,6 +418,15 @@ class World:
 
         with self._engine().connect() as conn:
             return conn.execute(select(func.count()).select_from(Person.__table__)).scalar()
+
+
+def _changed(conn, school_id: int) -> None:
+    """Tell the portal the school's data changed behind the session's back (as bulk imports do)."""
+    try:
+        from portal.signals import bulk_data_changed
+    except ImportError:  # an older checkout, measured with --code, has no stored counts
+        return
+    bulk_data_changed.send(None, school_ids=[school_id], conn=conn)
 
 
 def _academic_year() -> int:

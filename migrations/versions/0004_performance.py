@@ -37,6 +37,7 @@ INDEXES = [
     ("ix_portal_class_teachers_teacher_id", "portal_class_teachers", ["teacher_id"]),
     ("ix_portal_capability_grants_person_id", "portal_capability_grants", ["person_id"]),
     ("ix_portal_signatures_school_id_academic_year", "portal_signatures", ["school_id", "academic_year"]),
+    ("ix_portal_signed_records_school_id_status", "portal_signed_records", ["school_id", "status"]),
     ("ix_portal_concerns_school_id_status", "portal_concerns", ["school_id", "status"]),
     ("ix_portal_concerns_child_id", "portal_concerns", ["child_id"]),
     ("ix_portal_concerns_assignee_id", "portal_concerns", ["assignee_id"]),

@@ -142,17 +142,21 @@ def records(trust_id: int):
     if schools:
         from portal.policies.models import Policy, PolicyVersion
 
+        # Two counts per school from the indexes (signatures; sealed records), without joining
+        # every signature to its record; an audience narrows both to its policies' versions.
         with schools_scope(session, [s.id for s in schools]):
-            stmt = (select(Signature.school_id, func.count(Signature.id),
-                           func.count(case((SignedRecord.status == RecordStatus.SEALED.value, 1))))
-                    .outerjoin(SignedRecord, SignedRecord.signature_id == Signature.id)
-                    .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
-                    .join(Policy, Policy.id == PolicyVersion.policy_id)
-                    .group_by(Signature.school_id))
+            signatures = select(Signature.school_id, func.count()).group_by(Signature.school_id)
+            sealed = (select(SignedRecord.school_id, func.count())
+                      .where(SignedRecord.status == RecordStatus.SEALED.value).group_by(SignedRecord.school_id))
             if audience:
-                stmt = stmt.where(Policy.audience == audience)
-            counts = {sid: (n, sealed) for sid, n, sealed in session.execute(stmt)}
-        rows = [(s, *counts.get(s.id, (0, 0))) for s in schools]
+                versions = (select(PolicyVersion.id).join(Policy, Policy.id == PolicyVersion.policy_id)
+                            .where(Policy.audience == audience))
+                signatures = signatures.where(Signature.version_id.in_(versions))
+                sealed = sealed.join(Signature, Signature.id == SignedRecord.signature_id).where(
+                    Signature.version_id.in_(versions))
+            totals = dict(session.execute(signatures).all())
+            made = dict(session.execute(sealed).all())
+        rows = [(s, totals.get(s.id, 0), made.get(s.id, 0)) for s in schools]
     return render_template("portal/trust/records.html", trust=trust, rows=rows, audience=audience,
                            audiences=[(a.value, label) for a, label in AUDIENCE_LABELS.items()])
 

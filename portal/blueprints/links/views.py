@@ -149,7 +149,7 @@ def register():
 @bp.get("/register.csv")
 @access(capabilities=["links.view", "links.approve"])
 def export():
-    links = ops.approved_links()
+    links = ops.approved_links(with_roles=True)
     body = ops.register_csv(links)
     audit.record("links.exported", actor=current_user, rows=len(links))
     session.commit()

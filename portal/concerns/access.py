@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 from sqlalchemy import and_, case, false, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.concerns.models import About, Concern, Route, Stage
 from portal.db import session
-from portal.people.models import Person, Role
+from portal.people.models import Account, Person, Role
 from portal.schools.models import School
 from portal.security import capabilities_of, designations, prime_capabilities
 
@@ -96,7 +96,7 @@ def handlers_of(concern: Concern) -> list[Person]:
     if roles:
         ids |= set(session.scalars(select(PersonRole.person_id).where(PersonRole.role.in_(roles))))
     people = session.scalars(select(Person).where(Person.id.in_(ids), Person.active)
-                             .options(selectinload(Person.account))
+                             .options(joinedload(Person.account).lazyload(Account.trust_roles))
                              .order_by(Person.family_name, Person.given_name)).all()
     if not people:
         return []

@@ -11,7 +11,7 @@ import logging
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import audit
@@ -333,10 +333,13 @@ def _page_number(total: int) -> int:
 @bp.get("/inbox/<int:concern_id>")
 @access(**INBOX_ACCESS)
 def handle(concern_id: int):
+    # The people it names joined in (without their roles), its thread, history and files in three more.
     concern = _handled_or_404(
-        concern_id, selectinload(Concern.raised_by), selectinload(Concern.assignee), selectinload(Concern.about_person),
-        selectinload(Concern.child).selectinload(Person.pupil).joinedload(PupilProfile.school_class),
-        selectinload(Concern.messages).selectinload(ConcernMessage.author),
+        concern_id, joinedload(Concern.raised_by).lazyload(Person.roles),
+        joinedload(Concern.assignee).lazyload(Person.roles), joinedload(Concern.about_person).lazyload(Person.roles),
+        joinedload(Concern.child).lazyload(Person.roles),
+        joinedload(Concern.child).joinedload(Person.pupil).joinedload(PupilProfile.school_class),
+        selectinload(Concern.messages).joinedload(ConcernMessage.author).lazyload(Person.roles),
         selectinload(Concern.events), selectinload(Concern.attachments))
     ids = {int(e.new_value) for e in concern.events if e.kind == "assignee" and e.new_value}
     names = {str(p.id): p.full_name for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}

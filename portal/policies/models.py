@@ -173,6 +173,8 @@ class ComplianceChange(SchoolOwned, Base):
     has any, then deletes the ones it saw."""
 
     __tablename__ = "portal_compliance_changes"
+    #: Derived: not exported with the school (see portal.schools.transfer.school_tables).
+    __portal_derived__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -182,6 +184,7 @@ class ComplianceSnapshot(SchoolOwned, Base):
     """The academic year a school's stored counts were made for (one row per school)."""
 
     __tablename__ = "portal_compliance_snapshots"
+    __portal_derived__ = True
     __table_args__ = (UniqueConstraint("school_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -194,6 +197,7 @@ class ComplianceCount(SchoolOwned, Base):
     policies, one class) in a school's academic year, as last counted."""
 
     __tablename__ = "portal_compliance_counts"
+    __portal_derived__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     academic_year: Mapped[int] = mapped_column(Integer)

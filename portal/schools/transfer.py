@@ -71,10 +71,15 @@ class _Bar:
 
 
 def school_tables() -> list[Table]:
-    """Every table of school data, parents before children (the order rows are inserted in)."""
+    """Every table of school data, parents before children (the order rows are inserted in).
+
+    Derived tables (``__portal_derived__``, e.g. the stored compliance counts) are not the school's
+    data: they are neither exported nor imported (the importing installation counts again) and go
+    with the school by the foreign key's cascade."""
     import portal.models  # noqa: F401  (every model registered)
 
-    owned = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)}
+    owned = {m.local_table.name for m in Base.registry.mappers
+             if issubclass(m.class_, SchoolOwned) and not getattr(m.class_, "__portal_derived__", False)}
     return [t for t in Base.metadata.sorted_tables if t.name in owned]
 
 

@@ -131,8 +131,7 @@ class _Plan:
         self.current: dict[int, int] = {}
         #: ids of the versions whose signatures count for their policy's published version.
         self.counting: set[int] = set()
-        for policy_id, versions in history.items():
-            newest_first = versions
+        for policy_id, newest_first in history.items():
             published = [i for i, v in enumerate(newest_first) if v.status == VersionStatus.PUBLISHED.value]
             if not published:
                 continue
@@ -173,8 +172,8 @@ def _years(today: dt.date | None) -> dict[int, int]:
 
 
 def _requirements(plan: _Plan):
-    """(requirements, the answer column): one row per requirement, with ``signed`` 1 for a
-    counting signature, 0 for only a counting decline, NULL for no answer."""
+    """One row per requirement (school, subject, countersign, audience, send, class, policy), with
+    ``signed`` 1 for a counting signature, 0 for only a counting decline, NULL for no answer."""
     subjects = _subjects()
     current = (select(Policy.id.label("policy_id"), Policy.school_id, Policy.audience, Policy.send_variant)
                .where(Policy.id.in_(plan.current_policy_ids)).subquery("current"))

@@ -14,7 +14,7 @@ RUN_ENV := PORTAL_DATABASE_URI=$${PORTAL_DATABASE_URI:-sqlite:///$(CURDIR)/insta
 	PORTAL_SECURE_COOKIES=$${PORTAL_SECURE_COOKIES:-false} \
 	PORTAL_MAIL_BACKEND=$${PORTAL_MAIL_BACKEND:-log}
 
-.PHONY: run test lint install install-test demo migrate bench clean
+.PHONY: run test lint install install-test demo migrate bench bench-pages bench-scale bench-import clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,17 @@ lint: install-test
 bench: install-test
 	$(PY) bench/records.py
 	$(PY) bench/signing.py
+
+# Issue 13's benchmarks: ratios against a floor measured in the same run, with the load average.
+bench-pages: install-test
+	$(PIP) install -q -e '.[test,bench]'
+	$(PY) bench/pages.py
+
+bench-scale: install-test
+	$(PY) bench/scale.py
+
+bench-import: install-test
+	$(PY) bench/import.py
 
 clean:
 	rm -rf $(VENV) instance dist build

@@ -33,6 +33,11 @@ def handles_batches(receiver: Callable[..., Any]) -> Callable[..., Any]:
     receiver._portal_batched = True  # type: ignore[attr-defined]
     return receiver
 
+#: Sent by writers that go around the session (bulk imports) inside their transaction, with
+#: ``school_ids=[...]`` and ``conn=<Connection>``: the data of those schools changed. The
+#: compliance counts (``portal.policies.compliance``) are recounted on next view.
+bulk_data_changed = _signals.signal("bulk-data-changed")
+
 
 def announce_signature(signature: Any) -> None:
     """Tell every receiver that *signature* has been committed."""

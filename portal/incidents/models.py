@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, event
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -45,6 +45,7 @@ class ContactIncident(SchoolOwned, Base):
     """A friend request or other contact between a pupil and an adult of the school."""
 
     __tablename__ = "portal_contact_incidents"
+    __table_args__ = (Index("ix_portal_contact_incidents_school_id_created_at", "school_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -92,6 +93,7 @@ class SocialMediaIncident(SchoolOwned, Base):
     """A post on social media about the school or someone in it."""
 
     __tablename__ = "portal_social_media_incidents"
+    __table_args__ = (Index("ix_portal_social_media_incidents_school_id_created_at", "school_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_type: Mapped[str] = mapped_column(String(20))

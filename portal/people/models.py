@@ -17,9 +17,12 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -84,6 +87,11 @@ class Account(UserMixin, Base):
     """
 
     __tablename__ = "portal_accounts"
+    __table_args__ = (
+        # Sign-in addresses are stored lower-case; this makes "Ann@X" and "ann@x" one account even
+        # when a row is written some other way (the plain unique index on email serves look-ups).
+        Index("uq_portal_accounts_lower_email", func.lower(text("email")), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Sign-in address, stored lower-case (empty for someone who only ever arrives from an LMS).
@@ -135,8 +143,9 @@ class Person(SchoolOwned, UserMixin, Base):
     __tablename__ = "portal_people"
     __table_args__ = (
         UniqueConstraint("school_id", "external_id"),
-        UniqueConstraint("school_id", "email"),
         UniqueConstraint("school_id", "account_id"),
+        # One person per address in a school, whatever its case ("Ann@X" is "ann@x").
+        Index("uq_portal_people_school_id_lower_email", "school_id", func.lower(text("email")), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,7 +225,8 @@ class PersonRole(SchoolOwned, Base):
     """One role held by one person."""
 
     __tablename__ = "portal_person_roles"
-    __table_args__ = (UniqueConstraint("person_id", "role"),)
+    __table_args__ = (UniqueConstraint("person_id", "role"), Index("ix_portal_person_roles_school_id_role",
+                                                                   "school_id", "role"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
@@ -249,7 +259,8 @@ class SchoolClass(SchoolOwned, Base):
 
 class ClassTeacher(SchoolOwned, Base):
     __tablename__ = "portal_class_teachers"
-    __table_args__ = (UniqueConstraint("class_id", "teacher_id"),)
+    __table_args__ = (UniqueConstraint("class_id", "teacher_id"), Index("ix_portal_class_teachers_teacher_id",
+                                                                       "teacher_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("portal_classes.id", ondelete="CASCADE"))
@@ -263,6 +274,7 @@ class PupilProfile(SchoolOwned, Base):
     """The pupil-specific part of a person."""
 
     __tablename__ = "portal_pupils"
+    __table_args__ = (Index("ix_portal_pupils_school_id_class_id", "school_id", "class_id"),)
 
     person_id: Mapped[int] = mapped_column(
         ForeignKey("portal_people.id", ondelete="CASCADE"), primary_key=True
@@ -288,7 +300,7 @@ class GuardianLink(SchoolOwned, Base):
     """A parent or carer of a pupil."""
 
     __tablename__ = "portal_guardian_links"
-    __table_args__ = (UniqueConstraint("parent_id", "pupil_id"),)
+    __table_args__ = (UniqueConstraint("parent_id", "pupil_id"), Index("ix_portal_guardian_links_pupil_id", "pupil_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     parent_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
@@ -303,6 +315,7 @@ class CapabilityGrant(SchoolOwned, Base):
     """A capability delegated by the Head Teacher to a named member of staff."""
 
     __tablename__ = "portal_capability_grants"
+    __table_args__ = (Index("ix_portal_capability_grants_person_id", "person_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))

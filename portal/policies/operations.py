@@ -30,6 +30,7 @@ from portal.policies.queries import (
     OUTSTANDING,
     Requirement,
     current_academic_year,
+    forget_catalogue,
     latest_answers,
     parents_of,
     signer_role_for,
@@ -81,6 +82,7 @@ def create_policy(*, slug: str, title: str, audience: Audience, send_variant: bo
     session.add(policy)
     session.flush()
     audit.record("policy.created", actor=actor, target=policy, slug=slug, audience=audience.value)
+    forget_catalogue()
     return policy
 
 
@@ -125,6 +127,7 @@ def create_draft(policy: Policy, *, actor: Person | None = None, title: str | No
             version.consent_items.append(ConsentItem(key=item.key, question=item.question, position=item.position))
     session.flush()
     audit.record("policy.draft_created", actor=actor, target=version, policy_id=policy.id, number=number)
+    forget_catalogue()
     return version
 
 
@@ -189,6 +192,7 @@ def publish_version(version: PolicyVersion, *, requires_resign: bool, change_not
     audit.record("policy.published", actor=actor, target=version, policy_id=version.policy_id,
                  number=version.number, requires_resign=requires_resign,
                  superseded_version_id=previous.id if previous else None)
+    forget_catalogue()
     return version
 
 

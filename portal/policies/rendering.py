@@ -18,6 +18,7 @@ PDF should embed the same HTML so the two can be compared.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -171,10 +172,17 @@ def text_digest(title: str, body_html: str, questions: tuple[str, ...] | list[st
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=256)
+def _body_html(body_md: str, values: tuple[tuple[str, str], ...], icons: bool) -> str:
+    """The rendered body: a pure function of its arguments, so each worker renders a given text
+    once (the signing page, the history and the sealed records all ask for it)."""
+    body = str(render_markdown(body_md, dict(values)))
+    return add_rule_icons(body) if icons else body
+
+
 def render_version(version, settings=None) -> RenderedVersion:
     """Render *version* (a :class:`~portal.policies.models.PolicyVersion`) as the signing page shows it."""
-    body = render_markdown(version.body_md, placeholder_values(settings))
-    if wants_icons(version.policy):
-        body = Markup(add_rule_icons(str(body)))
+    values = tuple(sorted(placeholder_values(settings).items()))
+    body = Markup(_body_html(version.body_md, values, wants_icons(version.policy)))  # noqa: S704 - cleaned by nh3
     questions = tuple(item.question for item in version.consent_items)
     return RenderedVersion(html=body, questions=questions, sha256=text_digest(version.title, str(body), questions))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -26,6 +26,7 @@ class SignedRecord(SchoolOwned, Base):
     """One per signature. Written pending, then sealed once; the PDF itself is never replaced."""
 
     __tablename__ = "portal_signed_records"
+    __table_args__ = (Index("ix_portal_signed_records_school_id_status", "school_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     signature_id: Mapped[int] = mapped_column(ForeignKey("portal_signatures.id"), unique=True)

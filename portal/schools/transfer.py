@@ -77,11 +77,14 @@ def school_tables(*, operational: bool = False) -> list[Table]:
 
     Tables of operational state whose model says ``__transfer__ = False`` (background jobs' failures
     and done-marks, which name rows by id) are neither exported nor imported; with *operational*
-    they are listed too (removing a school deletes them)."""
+    they are listed too (removing a school deletes them). Derived tables (``__portal_derived__``,
+    e.g. the stored compliance counts) are not the school's data either: the importing installation
+    counts again; they too are listed only with *operational*."""
     import portal.models  # noqa: F401  (every model registered)
 
     owned = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
-             and (operational or getattr(m.class_, "__transfer__", True))}
+             and (operational or (getattr(m.class_, "__transfer__", True)
+                                  and not getattr(m.class_, "__portal_derived__", False)))}
     return [t for t in Base.metadata.sorted_tables if t.name in owned]
 
 

@@ -26,7 +26,7 @@ from portal.db import session, utcnow
 from portal.mail import MailError, send_mail
 from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
-from portal.schools.signin import needs_choice, start_session_for
+from portal.schools.signin import PLACES_KEY, remember_places, start_session_for
 from portal.security import access, account_of, client_ip, is_safe_redirect
 
 log = logging.getLogger("portal.auth")
@@ -127,7 +127,7 @@ def _complete_sign_in(user: Person | Account, account: Account, *, remember: boo
         ends = mfa.grace_ends(account)
         flash(f"Your role needs two-step sign-in. Please set it up on your Security page by "
               f"{ends:%d %B %Y}." if ends else "Your role needs two-step sign-in.", "warning")
-    if needs_choice(account):
+    if remember_places(account):
         return url_for(".schools", next=target or None)
     return target or url_for("portal.home")
 
@@ -237,6 +237,7 @@ def schools():
     """Choose the school to work in (people with more than one school, or a trust role)."""
     account = account_of(current_user)
     places = account_schools(account.id)
+    remember_places(account)
     target = request.args.get("next", "")
     return render_template("portal/auth/schools.html", schools=places, trusts=trusts_of(account.id),
                            form=ChooseSchoolForm(next=target if is_safe_redirect(target) else ""),
@@ -266,6 +267,7 @@ def logout():
         session.commit()
     logout_user()
     flask_session.pop("portal_via_lti", None)
+    flask_session.pop(PLACES_KEY, None)
     flash("You have signed out.", "info")
     return redirect(url_for("portal.auth.login"))
 

@@ -10,7 +10,8 @@ import logging
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import audit
@@ -42,13 +43,15 @@ from portal.concerns.models import (
     Category,
     Concern,
     ConcernAttachment,
+    ConcernMessage,
     SchoolClosure,
     Status,
+    overdue_clause,
 )
 from portal.concerns.schooldays import uk_today
 from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
 from portal.db import session
-from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role
+from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolClass
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
 
@@ -240,36 +243,50 @@ def _inbox_person() -> Person:
     return current_user
 
 
-def _handled_or_404(concern_id: int) -> Concern:
+def _handled_or_404(concern_id: int, *options) -> Concern:
     person = _inbox_person()
-    concern = session.scalar(select(Concern).where(Concern.id == concern_id, visible_clause(person)))
+    concern = session.scalar(select(Concern).where(Concern.id == concern_id, visible_clause(person)).options(*options))
     if concern is None:
         abort(404)
     return concern
 
 
+#: Concerns per inbox page.
+INBOX_PER_PAGE = 50
+
+
 @bp.get("/inbox")
 @access(**INBOX_ACCESS)
 def inbox():
+    """Open concerns by default (closed ones when asked for by status), overdue first then the
+    oldest, a page at a time; the filter choices and each row's child and handler come from a
+    fixed number of queries however many concerns the school has."""
     person = _inbox_person()
     today = uk_today()
-    base = select(Concern).where(visible_clause(person))
-    visible = session.scalars(base).all()
+    visible = visible_clause(person)
     f = InboxFilter(request.args)
     f.status.choices = options([("", "Any status")] + [(s.value, s.label) for s in Status])
     f.category.choices = options([("", "Any category")] + [(c.value, t) for c, t in CATEGORY_LABELS.items()])
-    kids = sorted({c.child.id: c.child for c in visible if c.child}.values(),
-                  key=lambda p: (p.given_name, p.family_name))
-    f.child.choices = options([("", "Any child")] + [(str(k.id), k.full_name) for k in kids])
-    classes = sorted({k.pupil.school_class.id: k.pupil.school_class for k in kids
-                      if k.pupil and k.pupil.school_class}.values(), key=lambda c: (c.year_group, c.name))
-    f.school_class.choices = options([("", "Any class")] + [(str(c.id), c.name) for c in classes])
-    people = sorted({c.assignee.id: c.assignee for c in visible if c.assignee}.values(),
-                    key=lambda p: (p.family_name, p.given_name))
+    # Choices as plain rows (no objects to build): the children concerns are about, with their
+    # class, and the people looking after concerns.
+    kids = session.execute(
+        select(Person.id, Person.given_name, Person.family_name, SchoolClass.id.label("class_id"),
+               SchoolClass.name.label("class_name"), SchoolClass.year_group)
+        .outerjoin(PupilProfile, PupilProfile.person_id == Person.id)
+        .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
+        .where(Person.id.in_(select(Concern.child_id).where(visible, Concern.child_id.is_not(None))))
+        .order_by(Person.given_name, Person.family_name, Person.id)).all()
+    f.child.choices = options([("", "Any child")] + [(str(k.id), f"{k.given_name} {k.family_name}") for k in kids])
+    classes = sorted({(k.year_group, k.class_name, k.class_id) for k in kids if k.class_id is not None})
+    f.school_class.choices = options([("", "Any class")] + [(str(c[2]), c[1]) for c in classes])
+    people = session.execute(
+        select(Person.id, Person.given_name, Person.family_name)
+        .where(Person.id.in_(select(Concern.assignee_id).where(visible, Concern.assignee_id.is_not(None))))
+        .order_by(Person.family_name, Person.given_name, Person.id)).all()
     f.assignee.choices = options([("", "Anyone or no one"), ("none", "No one yet"), ("me", "Me")]
-                                 + [(str(p.id), p.full_name) for p in people])
+                                 + [(str(p.id), f"{p.given_name} {p.family_name}") for p in people])
 
-    query = base
+    query = select(Concern).where(visible)
     if f.status.data in {s.value for s in Status}:
         query = query.where(Concern.status == f.status.data)
     else:
@@ -288,19 +305,42 @@ def inbox():
         query = query.where(Concern.assignee_id == person.id)
     elif (f.assignee.data or "").isdigit():
         query = query.where(Concern.assignee_id == int(f.assignee.data))
-    rows = [(c, c.overdue(today)) for c in session.scalars(query).all()]
+    late = overdue_clause(today)
     if f.overdue.data:
-        rows = [r for r in rows if r[1]]
+        query = query.where(late)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = _page_number(total)
     # Overdue first, then the oldest.
-    rows.sort(key=lambda r: (r[1] is None, r[0].stage_started_at, r[0].id))
-    return render_template("portal/concerns/inbox.html", rows=rows, filters=f,
-                           filtered=any(v for k, v in request.args.items() if k != "submit"))
+    concerns = session.scalars(
+        query.options(selectinload(Concern.child).lazyload(Person.roles),
+                      selectinload(Concern.assignee).lazyload(Person.roles))
+        .order_by(case((late, 0), else_=1), Concern.stage_started_at, Concern.id)
+        .limit(INBOX_PER_PAGE).offset((page - 1) * INBOX_PER_PAGE)).all()
+    rows = [(c, c.overdue(today)) for c in concerns]
+    args = {k: v for k, v in request.args.items() if k not in ("page", "submit") and v}
+    return render_template("portal/concerns/inbox.html", rows=rows, filters=f, total=total, page=page,
+                           pages=max(1, -(-total // INBOX_PER_PAGE)), args=args,
+                           filtered=any(v for k, v in request.args.items() if k not in ("submit", "page")))
+
+
+def _page_number(total: int) -> int:
+    """The ``page`` asked for, within 1 and the last page."""
+    raw = request.args.get("page", "1")
+    last = max(1, -(-total // INBOX_PER_PAGE))
+    return max(1, min(int(raw), last)) if raw.isdigit() and len(raw) < 7 else 1
 
 
 @bp.get("/inbox/<int:concern_id>")
 @access(**INBOX_ACCESS)
 def handle(concern_id: int):
-    concern = _handled_or_404(concern_id)
+    # The people it names joined in (without their roles), its thread, history and files in three more.
+    concern = _handled_or_404(
+        concern_id, joinedload(Concern.raised_by).lazyload(Person.roles),
+        joinedload(Concern.assignee).lazyload(Person.roles), joinedload(Concern.about_person).lazyload(Person.roles),
+        joinedload(Concern.child).lazyload(Person.roles),
+        joinedload(Concern.child).joinedload(Person.pupil).joinedload(PupilProfile.school_class),
+        selectinload(Concern.messages).joinedload(ConcernMessage.author).lazyload(Person.roles),
+        selectinload(Concern.events), selectinload(Concern.attachments))
     ids = {int(e.new_value) for e in concern.events if e.kind == "assignee" and e.new_value}
     names = {str(p.id): p.full_name for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
     return render_template("portal/concerns/handle.html", concern=concern, assignee_names=names,

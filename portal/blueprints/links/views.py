@@ -138,16 +138,18 @@ def relative():
 @access(capabilities=["links.view", "links.approve"])
 def register():
     can_approve = has_capability(current_user, "links.approve")
-    return render_template("portal/links/register.html", links=ops.approved_links(),
+    links = ops.approved_links()
+    confirmed = ops.last_confirmed_years(d.adult_id for d in links)
+    return render_template("portal/links/register.html", links=links,
                            pending=ops.pending_declarations() if can_approve else [],
-                           can_approve=can_approve, last_confirmed=ops.last_confirmed_year,
+                           can_approve=can_approve, last_confirmed=confirmed.get,
                            academic_year_label=academic_year_label)
 
 
 @bp.get("/register.csv")
 @access(capabilities=["links.view", "links.approve"])
 def export():
-    links = ops.approved_links()
+    links = ops.approved_links(with_roles=True)
     body = ops.register_csv(links)
     audit.record("links.exported", actor=current_user, rows=len(links))
     session.commit()

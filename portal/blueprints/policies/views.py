@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal import signals
@@ -25,6 +25,7 @@ from portal.blueprints.policies.forms import (
 )
 from portal.db import session
 from portal.people.models import GuardianLink, Person, PersonRole, Role, SchoolClass
+from portal.policies import compliance as compliance_counts
 from portal.policies import operations, queries
 from portal.policies.models import Audience, Policy, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.rendering import placeholder_values, render_markdown, render_version
@@ -462,33 +463,46 @@ def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
             out[k] = Tally(label=labelfunc(r), key=k)
         out[k].add(r.status, r.status == queries.SIGNED and r.signature.is_offline)
     return list(out.values())
+    def add_counts(self, counts) -> None:
+        self.signed += counts.signed
+        self.declined += counts.declined
+        self.outstanding += counts.outstanding
 
 
 @bp.get("/compliance/")
 @access(capabilities=["compliance.view"])
 def compliance():
-    reqs = queries.school_requirements()
-    by_policy = _tallies(reqs, lambda r: r.version.policy_id, lambda r: r.version.title)
-    by_audience = _tallies(reqs, lambda r: r.version.policy.audience,
-                           lambda r: Audience(r.version.policy.audience).label)
-    pupil_reqs = [r for r in reqs if r.version.policy.audience.startswith("pupil_")]
-    by_class = _tallies(pupil_reqs, lambda r: r.school_class.id if r.school_class else None,
-                        lambda r: r.school_class.name)
+    """Signed / declined / outstanding per policy, audience and class: counted by the database
+    (:mod:`portal.policies.compliance`) in a fixed number of statements, not requirement by
+    requirement, and stored until something that changes them happens in the school."""
+    counts = compliance_counts.cached_tallies(("policy", "class"))
+    published = session.execute(
+        select(PolicyVersion.policy_id, PolicyVersion.title, Policy.audience)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(PolicyVersion.status == VersionStatus.PUBLISHED.value)).all()
+    audience_of = {row.policy_id: row.audience for row in published}
+    by_policy = {row.policy_id: Tally(label=row.title, key=row.policy_id) for row in published}
+    by_audience: dict[str, Tally] = {}
+    by_class: dict[int, Tally] = {}
     classes = {c.id: c for c in session.scalars(select(SchoolClass))}
-    by_class.sort(key=lambda t: (classes[t.key].year_group, classes[t.key].code))
-    policies = {r.version.policy_id: r.version.policy for r in reqs}
-    # Published policies nobody in the portal has to sign (e.g. visitors) still get a row.
-    seen = {t.key for t in by_policy}
-    for v in queries.Catalogue().current.values():
-        if v.policy_id not in seen:
-            policies[v.policy_id] = v.policy
-            by_policy.append(Tally(label=v.title, key=v.policy_id))
-    for t in by_policy:
+    for (policy_id, class_id), c in counts.items():
+        if policy_id not in by_policy:
+            continue
+        by_policy[policy_id].add_counts(c)
+        audience = audience_of[policy_id]
+        by_audience.setdefault(audience, Tally(label=Audience(audience).label, key=audience)).add_counts(c)
+        if audience.startswith("pupil_") and class_id in classes:
+            by_class.setdefault(class_id, Tally(label=classes[class_id].name, key=class_id)).add_counts(c)
+    policies = list(by_policy.values())
+    for t in policies:
         t.url = url_for(".compliance_policy", policy_id=t.key)
-    by_policy.sort(key=lambda t: ([a.value for a in Audience].index(policies[t.key].audience), t.label))
-    by_audience.sort(key=lambda t: [a.value for a in Audience].index(t.key))
-    return render_template("portal/policies/compliance.html", by_policy=by_policy, by_audience=by_audience,
-                           by_class=by_class, year=queries.current_academic_year())
+    order = [a.value for a in Audience]
+    policies.sort(key=lambda t: (order.index(audience_of[t.key]), t.label))
+    audiences = sorted(by_audience.values(), key=lambda t: order.index(t.key))
+    class_rows = sorted(by_class.values(), key=lambda t: (classes[t.key].year_group, classes[t.key].code))
+    session.commit()  # the counts, if they had to be made again
+    return render_template("portal/policies/compliance.html", by_policy=policies, by_audience=audiences,
+                           by_class=class_rows, year=queries.current_academic_year())
 
 
 @bp.get("/compliance/policies/<int:policy_id>")
@@ -513,9 +527,11 @@ def compliance_policy(policy_id: int):
             parents[link.pupil_id].append(link.parent)
     recipient_ids = ids | {pp.id for lst in parents.values() for pp in lst}
     last: dict[int, object] = {}
-    for rem in session.scalars(select(PolicyReminder).where(PolicyReminder.recipient_id.in_(recipient_ids))
-                               .order_by(PolicyReminder.sent_at)):
-        last[rem.recipient_id] = rem.sent_at
+    if recipient_ids:
+        for recipient_id, sent_at in session.execute(
+                select(PolicyReminder.recipient_id, func.max(PolicyReminder.sent_at))
+                .where(PolicyReminder.recipient_id.in_(recipient_ids)).group_by(PolicyReminder.recipient_id)):
+            last[recipient_id] = sent_at
     form = RemindForm(policy_id=str(policy_id), class_id=str(class_id or ""))
     classes = session.scalars(select(SchoolClass).order_by(SchoolClass.year_group, SchoolClass.code)).all()
     return render_template("portal/policies/compliance_policy.html", policy=p, outstanding=outstanding,
@@ -525,9 +541,10 @@ def compliance_policy(policy_id: int):
 
 
 def _filtered(policy_id: int | None, class_id: int | None):
-    reqs = queries.school_requirements()
+    """The requirements of one policy (and class) from set-based SQL, or every requirement."""
     if policy_id:
-        reqs = [r for r in reqs if r.version.policy_id == policy_id]
+        return compliance_counts.policy_requirements(policy_id, class_id=class_id)
+    reqs = queries.school_requirements()
     if class_id:
         reqs = [r for r in reqs if r.school_class is not None and r.school_class.id == class_id]
     return reqs

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.blueprints.staff import bp
@@ -31,7 +32,7 @@ def home():
     caps = capabilities_of(current_user)
     classes = session.scalars(
         select(SchoolClass).join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id)
-        .order_by(SchoolClass.year_group, SchoolClass.code)
+        .options(selectinload(SchoolClass.pupils)).order_by(SchoolClass.year_group, SchoolClass.code)
     ).all()
     reqs = school_requirements() if "compliance.view" in caps else None
     tiles = attention(current_user, reqs)

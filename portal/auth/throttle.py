@@ -10,14 +10,14 @@ from portal.db import session, utcnow
 from portal.people.models import LoginAttempt
 
 
-def _window_start() -> dt.datetime:
-    return utcnow() - dt.timedelta(seconds=current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"])
+def _window_start(window: int | None = None) -> dt.datetime:
+    return utcnow() - dt.timedelta(seconds=window or current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"])
 
 
-def is_limited(*keys: str, limit: int | None = None) -> bool:
-    """True when any *key* has reached the failure limit within the window."""
+def is_limited(*keys: str, limit: int | None = None, window: int | None = None) -> bool:
+    """True when any *key* has reached the limit within the window (seconds; default the sign-in window)."""
     limit = limit or current_app.config["PORTAL_LOGIN_MAX_ATTEMPTS"]
-    since = _window_start()
+    since = _window_start(window)
     for key in keys:
         n = session.scalar(
             select(func.count(LoginAttempt.id)).where(LoginAttempt.key == key, LoginAttempt.at >= since)

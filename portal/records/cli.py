@@ -96,20 +96,34 @@ def keys_init(force: bool, if_missing: bool, root_key_file: Path | None, root_ke
 @one_school
 def keys_rotate(revoke_reason: str | None, root_key_file: Path | None, root_key_passphrase: str | None) -> None:
     """Give the school a new key and certificate; the old certificate is kept so its records still verify."""
-    from portal.records.keys import CERT_FILE, authority_of, issue_school_certificate, load_cert, school_keys_dir
+    from portal.records.keys import (
+        CERT_FILE,
+        authority_for,
+        authority_of,
+        ca_display_name,
+        init_authority,
+        issue_school_certificate,
+        load_cert,
+        school_keys_dir,
+    )
     from portal.schools.models import School
 
     school = School.get()
     ca = authority_of(school)
-    if not ca.exists:
-        raise click.ClickException("There is no root CA yet: run `flask portal keys init` first.")
+    if not ca.exists:  # e.g. the school joined a trust that has no CA yet
+        init_authority(ca, ca_display_name(ca.name, school))
     root_key = _load_root_key(ca, root_key_file, root_key_passphrase)
     old = school_keys_dir(school) / CERT_FILE
     old_cert = load_cert(old) if old.is_file() else None
     _, cert = issue_school_certificate(school, root_key=root_key, force=True)
-    if revoke_reason and old_cert is not None and old_cert.issuer == load_cert(ca.cert_path).subject:
-        ca.revoke(root_key, int(old_cert.serial_number), revoke_reason)
-        click.echo(f"Revoked the old certificate (serial {old_cert.serial_number:x}, {revoke_reason}).")
+    if revoke_reason and old_cert is not None:
+        old_ca = authority_for(old_cert)
+        if old_ca is None:
+            click.echo("The old certificate was not issued by the portal's CA: ask its issuer to revoke it.")
+        else:
+            old_key = root_key if old_ca.name == ca.name else _load_root_key(old_ca, root_key_file, root_key_passphrase)
+            old_ca.revoke(old_key, int(old_cert.serial_number), revoke_reason)
+            click.echo(f"Revoked the old certificate (serial {old_cert.serial_number:x}, {revoke_reason}).")
     _audit_keys("keys.rotated", school, fingerprint=load_cert(cert).sha256.hex())
     click.echo(_describe_cert(school, cert))
 
@@ -123,27 +137,30 @@ def keys_rotate(revoke_reason: str | None, root_key_file: Path | None, root_key_
 @one_school
 def keys_revoke(reason: str, serial: str | None, root_key_file: Path | None, root_key_passphrase: str | None) -> None:
     """Revoke the school's certificate and publish a new CRL. Sealing stops until `keys rotate`."""
-    from portal.records.keys import CERT_FILE, authority_of, load_cert, school_keys_dir
+    from portal.records.keys import CERT_FILE, RETIRED_DIR, authority_for, load_cert, school_keys_dir
     from portal.schools.models import School
 
     school = School.get()
-    ca = authority_of(school)
-    if not ca.exists:
-        raise click.ClickException("There is no root CA yet.")
+    folder = school_keys_dir(school)
     if serial:
         try:
             number = int(serial, 16)
         except ValueError:
             raise click.ClickException("--serial must be hexadecimal.") from None
+        certs = [load_cert(p) for p in [folder / CERT_FILE, *sorted((folder / RETIRED_DIR).glob("*.cert.pem"))]
+                 if p.is_file()]
+        cert = next((c for c in certs if int(c.serial_number) == number), None)
+        if cert is None:
+            raise click.ClickException(f"{school.name} has no certificate with serial {serial}.")
     else:
-        path = school_keys_dir(school) / CERT_FILE
+        path = folder / CERT_FILE
         if not path.is_file():
             raise click.ClickException("The school has no certificate.")
         cert = load_cert(path)
-        if cert.issuer != load_cert(ca.cert_path).subject:
-            raise click.ClickException("This certificate was not issued by the portal's CA; "
-                                       "ask its issuer to revoke it.")
         number = int(cert.serial_number)
+    ca = authority_for(cert)
+    if ca is None:
+        raise click.ClickException("This certificate was not issued by the portal's CA; ask its issuer to revoke it.")
     root_key = _load_root_key(ca, root_key_file, root_key_passphrase)
     ca.revoke(root_key, number, reason)
     _audit_keys("keys.revoked", school, serial=format(number, "x"), reason=reason)

@@ -293,7 +293,23 @@ def authority(name: str) -> CertificateAuthority:
 
 
 def authority_of(school: Any) -> CertificateAuthority:
+    """The CA that issues *school*'s next certificate (its trust's, or the installation's)."""
     return authority(ca_name(school))
+
+
+def authority_for(cert: asn1_x509.Certificate) -> CertificateAuthority | None:
+    """The portal's own CA that issued *cert* (None: another issuer). A school that joins a trust
+    keeps its earlier certificates, issued by the installation's CA, until it rotates."""
+    for name in ca_names():
+        ca = authority(name)
+        root = ca.root()
+        if cert.issuer == root.subject and fingerprint(cert) != fingerprint(root):
+            try:
+                x509.load_der_x509_certificate(cert.dump()).verify_directly_issued_by(ca.certificate())
+            except Exception:  # noqa: BLE001 - any failure: not issued by this CA
+                continue
+            return ca
+    return None
 
 
 def ca_display_name(name: str, school: Any) -> str:
@@ -570,10 +586,10 @@ def seal_identity(school: Any = None) -> SealIdentity:
     p12 = cfg.get("PORTAL_SIGNING_P12") if not school.keys_path else None
     keys_dir = school_keys_dir(school)
     key_path, cert_path, chain_path = keys_dir / KEY_FILE, keys_dir / CERT_FILE, keys_dir / CHAIN_FILE
-    ca = authority_of(school)
+    cas = [authority(n) for n in ca_names()]
     cache_key = (p12, _mtime(p12), str(keys_dir), _mtime(key_path), _mtime(cert_path), _mtime(chain_path),
-                 _mtime(keys_dir / RETIRED_DIR), str(ca.folder), _mtime(ca.crl_path),
-                 _mtime(ca.folder / STATE_FILE))
+                 _mtime(keys_dir / RETIRED_DIR), *((str(ca.folder), _mtime(ca.crl_path), _mtime(ca.folder / STATE_FILE))
+                                                  for ca in cas))
     with _lock:
         if cache_key in _cache:
             return _cache[cache_key]
@@ -595,7 +611,7 @@ def seal_identity(school: Any = None) -> SealIdentity:
             raise SealingKeyMissing(f"No certificate for {school.name}: run `flask portal keys init` "
                                     "or load a PKCS#12 file with `flask portal keys import-p12`.")
         cert = signer.signing_cert
-        own = ca if ca.exists and any(fingerprint(c) == fingerprint(ca.root()) for c in chain) else None
+        own = authority_for(cert)
         crls: tuple[asn1_crl.CertificateList, ...] = ()
         if own is not None and (der := own.crl_der()):
             crls = (asn1_crl.CertificateList.load(der),)

@@ -111,13 +111,13 @@ class Check:
         if self.outcome == GENUINE:
             return "Genuine: sealed by the school and unchanged since."
         if self.outcome == CHANGED:
-            return "Changed: this file was sealed by the school but has been altered since. Do not rely on it."
+            return "Changed: this file was sealed by the school but has been changed since. Do not rely on it."
         if self.outcome == UNCONFIRMED:
             return ("Not confirmed: the school sealed this file and it is unchanged, but its certificate has "
                     "expired and the file carries no time stamp proving it was sealed before then.")
         if not self.sealed:
-            return "Not ours: this file has no seal, so it is not a record sealed by the school."
-        return "Not ours: this file is not sealed with the school's certificate."
+            return "Not ours: this PDF has no seal, so it is not a record sealed by the school."
+        return "Not ours: this PDF is sealed, but not with this school's certificate."
 
 
 def sha256_hex(data: bytes) -> str:
@@ -254,7 +254,7 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     check.intact = bool(status.intact and status.valid and status.modification_level in allowed
                         and status.docmdp_ok is not False)
     if status.intact and status.valid and not check.intact:
-        check.problems.append("Something other than time stamps and validation data was added after sealing.")
+        check.problems.append("Something was added to the file after it was sealed.")
     if len(seals) > 1:
         check.intact = False
         check.problems.append("The file carries a second signature added after the school's seal.")

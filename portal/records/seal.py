@@ -132,6 +132,7 @@ def seal_pdf(pdf: bytes, *, reason: str, location: str | None = None,
 
 def _sign(pdf: bytes, identity: SealIdentity, *, reason: str, location: str | None,
           ts: timestamps.TimeStamper | None) -> SealResult:
+    vc = validation_context(identity)
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
         subfilter=fields.SigSeedSubFilter.PADES,
@@ -141,7 +142,7 @@ def _sign(pdf: bytes, identity: SealIdentity, *, reason: str, location: str | No
         embed_validation_info=True,
         use_pades_lta=ts is not None,
         timestamp_field_name="RecordTimestamp1" if ts is not None else None,
-        validation_context=validation_context(identity),
+        validation_context=vc,
         signer_key_usage=set(),  # our certificates carry digitalSignature + nonRepudiation; imported ones vary
         # The chain and CRL go in the signature's own revision (no VRI, which modern validators ignore):
         # a B-LT record is then one signed revision, which tools without incremental-update analysis
@@ -150,13 +151,21 @@ def _sign(pdf: bytes, identity: SealIdentity, *, reason: str, location: str | No
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     pdf_signer = signers.PdfSigner(meta, signer=identity.signer, timestamper=ts)
-    out = aio.run(lambda: pdf_signer.async_sign_pdf(writer)).getvalue()
+    out = aio.run(lambda: _released(pdf_signer.async_sign_pdf(writer), vc)).getvalue()
     if ts is None:
         return SealResult(pdf=out, mode=SealMode.B_LT, cert_sha256=identity.fingerprint, timestamped_at=None,
                           renew_by=identity.not_after)
     at, tsa_expiry = newest_timestamp(out)
     return SealResult(pdf=out, mode=SealMode.B_LTA, cert_sha256=identity.fingerprint, timestamped_at=at,
                       renew_by=tsa_expiry or identity.not_after)
+
+
+async def _released(coro, vc: ValidationContext):
+    """Await *coro*, then close any HTTP session the validation context opened (fetching revocation data)."""
+    try:
+        return await coro
+    finally:
+        await vc.aclose()
 
 
 def newest_timestamp(pdf: bytes) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -185,7 +194,8 @@ def add_document_timestamp(pdf: bytes) -> SealResult:
     stamper = signers.PdfTimeStamper(ts, field_name=f"RecordTimestamp{n}")
     out = io.BytesIO()
     vc = validation_context(identity)
-    aio.run(lambda: stamper.async_update_archival_timestamp_chain(reader, vc, in_place=False, output=out))
+    aio.run(lambda: _released(stamper.async_update_archival_timestamp_chain(reader, vc, in_place=False, output=out),
+                              vc))
     data = out.getvalue()
     at, tsa_expiry = newest_timestamp(data)
     return SealResult(pdf=data, mode=SealMode.B_LTA, cert_sha256=identity.fingerprint, timestamped_at=at,

@@ -61,8 +61,12 @@ class Verdict:
     @property
     def summary(self) -> str:
         if self.check.outcome == rules.UNCONFIRMED and self.record is not None:
-            return "Genuine: this file is identical to the record in the school's archive."
-        return self.check.summary
+            text = "Genuine: this file is identical to the record in the school's archive."
+        else:
+            text = self.check.summary
+        if self.genuine and self.record is not None:
+            text += f" It records signature {self.record.signature_id}."
+        return text
 
     @property
     def signature(self) -> Any:

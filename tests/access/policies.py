@@ -27,6 +27,9 @@ RULES = [
     # A countersignature for the Year 1 child: the parent sees it; nobody else even learns it exists.
     Rule("portal.policies.signature", lambda w: f"/portal/policies/signatures/{w.countersignature.id}",
          allow(["parent"])),
+    # The sealed PDF of the parent's own countersignature: only that parent.
+    Rule("portal.policies.signature_pdf", lambda w: f"/portal/policies/signatures/{w.countersignature.id}.pdf",
+         allow(["parent"])),
     Rule("portal.policies.consents", "/portal/policies/consents", allow(SIGNED_IN)),
     Rule("portal.policies.manage", "/portal/policies/manage/", allow(["head"])),
     Rule("portal.policies.new_policy", "/portal/policies/manage/new", allow(["head"])),

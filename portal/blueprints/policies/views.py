@@ -144,6 +144,38 @@ def signature(signature_id: int):
     return render_template("portal/policies/signature.html", sig=sig, kept=queries.signed_text(sig))
 
 
+@bp.get("/signatures/<int:signature_id>.pdf")
+@access()
+def signature_pdf(signature_id: int):
+    """The sealed PDF of one of your own signatures or declines (someone else's: 404)."""
+    from flask import Response, current_app
+
+    from portal import audit
+    from portal.records.archive import ArchiveError
+    from portal.records.operations import record_for, record_pdf
+
+    sig = next((s for s in queries.history_for(current_user) if s.id == signature_id), None)
+    if sig is None or sig.signer_id != current_user.id:
+        abort(404)
+    record = record_for(sig.id)
+    if record is None or not record.is_sealed:
+        return render_template("portal/error.html", code=503, title="Not ready yet",
+                               message="The sealed copy of this record is not ready yet. The school's portal will "
+                                       "try again; come back later."), 503
+    try:
+        data = record_pdf(record)
+    except ArchiveError as exc:
+        current_app.logger.error("signed record %s: %s", record.id, exc)
+        audit.record("record.integrity_failed", actor=current_user, target=record)
+        session.commit()
+        abort(500)
+    audit.record("record.downloaded", actor=current_user, target=record)
+    session.commit()
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="signed-record-{sig.id}.pdf"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
 @bp.route("/consents", methods=["GET", "POST"])
 @access()
 def consents():

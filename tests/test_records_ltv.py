@@ -40,7 +40,7 @@ from portal.records.archive import archive_store
 from portal.records.models import RecordFile, SignedRecord
 from portal.records.operations import make_record, retimestamp_due
 from portal.signals import signature_committed
-from tests.records_support import *
+from tests.records_support import *  # noqa: F403  (the records fixtures)
 from tests.records_support import TSAServer, make_tsa_cert, pdfsig_text, root_cert
 
 

@@ -12,7 +12,7 @@ from portal.people.models import Role
 from portal.records.models import SignedRecord
 from portal.records.operations import make_record, send_receipt
 from portal.signals import signature_committed
-from tests.records_support import *
+from tests.records_support import *  # noqa: F403  (the records fixtures)
 
 
 def _record(db, sig):

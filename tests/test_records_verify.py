@@ -14,7 +14,7 @@ from portal.records.archive import archive_store
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
 from portal.signatures.models import Signature
-from tests.records_support import *
+from tests.records_support import *  # noqa: F403  (the records fixtures)
 from tests.records_support import signed_record_in_school
 from tests.test_schools_transfer import new_installation, receiving, run  # noqa: F401  (fixtures)
 
@@ -200,7 +200,8 @@ def _signatures_of_its_own(other_app, n: int) -> None:
             session.commit()
 
 
-def test_a_record_moved_to_another_installation_is_found_by_its_sha256(app, db, sealed, receiving, tmp_path):  # noqa: F811
+def test_a_record_moved_to_another_installation_is_found_by_its_sha256(
+        app, db, sealed, receiving, tmp_path):  # noqa: F811  (receiving is the imported fixture)
     """Ids change when a school is exported and imported elsewhere; the archive is content-addressed,
     so the record is found by the file's SHA-256 (the id written inside is only a hint)."""
     from portal.db import session

@@ -187,3 +187,55 @@ def test_an_unreachable_tsa_leaves_the_record_sealed_b_lt_and_queued(app, db, ma
     assert record.status == "sealed" and record.seal_mode == "B-LT" and record.timestamp_pending
     assert record.timestamped_at is None and record.last_error is None
     assert db.get(type(sig), sig.id) is not None
+
+
+def _struct_tags(node, out, alts, depth=0):
+    """Collect the structure types (and /Alt texts) below *node* of a tagged PDF's structure tree."""
+    import pikepdf
+
+    if depth > 200:
+        return
+    if isinstance(node, pikepdf.Array):
+        for kid in node:
+            _struct_tags(kid, out, alts, depth + 1)
+        return
+    if not isinstance(node, pikepdf.Dictionary):
+        return
+    if "/S" in node:
+        out.add(str(node.S))
+        if "/Alt" in node:
+            alts.append(str(node.Alt))
+    if "/K" in node:
+        _struct_tags(node.K, out, alts, depth + 1)
+
+
+def test_the_sealed_pdf_is_tagged_and_keeps_its_pdfa_markers(app, db, make_signature, seal_keys, tsa):
+    """Tags for screen readers and the PDF/A-3 markers, read with pikepdf from the final B-LTA file
+    (no PDF/A validator is installable here)."""
+    import pikepdf
+
+    _, record, pdf = _sealed(app, db, make_signature)
+    assert record.seal_mode == "B-LTA"
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        root = doc.Root
+        # Tagged: marked content, a structure tree with headings, paragraphs, tables and a described figure.
+        assert bool(root.MarkInfo.Marked) is True
+        assert str(root.Lang) == "en-GB"
+        tags, alts = set(), []
+        _struct_tags(root.StructTreeRoot.K, tags, alts)
+        assert {"/H1", "/H2", "/P", "/Table", "/TR", "/TH", "/TD", "/Figure"} <= tags, tags
+        assert any(a.startswith("QR code of the verification page address") for a in alts), alts
+        assert all("/StructParents" in page.obj for page in doc.pages)
+        # PDF/A-3 level B identification in the XMP metadata.
+        meta = doc.open_metadata()
+        assert meta["pdfaid:part"] == "3" and meta["pdfaid:conformance"] == "B"
+        # An sRGB output intent for PDF/A.
+        [intent] = list(root.OutputIntents)
+        assert str(intent.S) == "/GTS_PDFA1" and "/DestOutputProfile" in intent
+        # The evidence JSON is an associated file of the document, with its relationship.
+        [spec] = list(root.AF)
+        assert str(spec.AFRelationship) == "/Data" and str(spec.F) == "evidence.json"
+        names = root.Names.EmbeddedFiles.Names
+        assert str(names[0]) == "evidence.json" and names[1].objgen == spec.objgen
+        evidence = json.loads(spec.EF.F.read_bytes())
+        assert evidence["signature_id"] == record.signature_id

@@ -138,4 +138,14 @@ def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnl
         attachments.append(Attachment(string=attachment, name=EVIDENCE_NAME, relationship="Data",
                                       description="Evidence of the signature (JSON)"))
     return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(
-        pdf_variant="pdf/a-3b", pdf_tags=True, attachments=attachments, uncompressed_pdf=False)
+        pdf_variant="pdf/a-3b", pdf_tags=True, attachments=attachments, uncompressed_pdf=False,
+        finisher=_one_af_entry_per_file)
+
+
+def _one_af_entry_per_file(document, pdf) -> None:
+    """WeasyPrint 70 lists each attachment twice in the catalog's /AF (associated files); keep one."""
+    af = pdf.catalog.get("AF")
+    if af:
+        unique = list(dict.fromkeys(af))
+        af.clear()
+        af.extend(unique)

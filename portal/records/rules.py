@@ -289,6 +289,9 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
         if ts is None and not stamps:
             check.problems.append(f"The file has no time stamp: it can be confirmed only while the certificate is "
                                   f"valid (until {cert.not_valid_after:%Y-%m-%d}).")
+        else:
+            check.problems.append("Its time stamps could not be confirmed (is the time-stamping authority's root "
+                                  "trusted?); the seal was checked as of now instead.")
         return check
     if _revoked(cert, dss_crls + extra_crls):
         check.problems.append("The seal's certificate has been revoked.")

@@ -14,18 +14,24 @@ waiting for its time stamp (:attr:`SealResult.timestamp_pending`).
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import io
 import logging
+import re
+import ssl
 import threading
 from dataclasses import dataclass
 
+import aiohttp
+from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from flask import current_app
 from pyhanko.keys import load_certs_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
@@ -37,6 +43,16 @@ from portal.records.models import SealMode
 log = logging.getLogger("portal.records")
 
 FIELD_NAME = "SchoolSeal"
+
+
+class _OfflineOnPurpose(logging.Filter):
+    """pyHanko warns on every seal that embeds validation data without fetching; ours is given locally."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_OfflineOnPurpose())
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,44 @@ class SealResult:
 
 _ts_lock = threading.Lock()
 _timestampers: dict[tuple, timestamps.TimeStamper] = {}
+_ssl: ssl.SSLContext | None = None
+#: Time-stamp responses received while sealing one record (the last is the newest time stamp).
+_responses: contextvars.ContextVar[list | None] = contextvars.ContextVar("portal_tsa_responses", default=None)
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every TSA request (building one reads the CA bundle: slow on each request)."""
+    global _ssl
+    if _ssl is None:
+        import certifi
+
+        _ssl = ssl.create_default_context(cafile=certifi.where())
+    return _ssl
+
+
+class PortalTimeStamper(timestamps.HTTPTimeStamper):
+    """pyHanko's RFC 3161 HTTP client, with one shared TLS context, and remembering what it received."""
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        headers = await self.async_request_headers()
+        try:
+            async with (
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_ssl_context())) as session,
+                session.post(self.url, headers=headers, data=req.dump(), auth=self.auth, raise_for_status=True,
+                             timeout=timeout) as response,
+            ):
+                data = await response.read()
+                content_type = response.headers.get("Content-Type")
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TimestampRequestError("Error while contacting timestamp service") from exc
+        if content_type != "application/timestamp-reply":
+            raise TimestampRequestError(f"The time-stamping authority answered with {content_type!r}.")
+        result = tsp.TimeStampResp.load(data)
+        seen = _responses.get()
+        if seen is not None:
+            seen.append(result)
+        return result
 
 
 def timestamper() -> timestamps.TimeStamper | None:
@@ -69,7 +123,7 @@ def timestamper() -> timestamps.TimeStamper | None:
     with _ts_lock:
         ts = _timestampers.get(key)
         if ts is None:
-            ts = timestamps.HTTPTimeStamper(url, timeout=key[2], auth=auth)
+            ts = PortalTimeStamper(url, timeout=key[2], auth=auth)
             if len(_timestampers) > 16:
                 _timestampers.clear()
             _timestampers[key] = ts
@@ -149,23 +203,75 @@ def _sign(pdf: bytes, identity: SealIdentity, *, reason: str, location: str | No
         # (e.g. pdfsig) report as "Total document signed".
         dss_settings=DSSContentSettings(include_vri=False, placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE),
     )
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     pdf_signer = signers.PdfSigner(meta, signer=identity.signer, timestamper=ts)
-    out = aio.run(lambda: _released(pdf_signer.async_sign_pdf(writer), vc)).getvalue()
+    seen: list = []
+    size_key = (identity.fingerprint, getattr(ts, "url", None))
+    reserved = _reserved.get(size_key)
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        out = aio.run(lambda: _released(pdf_signer.async_sign_pdf(writer, bytes_reserved=reserved), vc,
+                                        seen)).getvalue()
+    except SigningError:
+        if reserved is None:
+            raise
+        _reserved.pop(size_key, None)  # the room kept for the signature was too small: let pyHanko estimate
+        writer, seen = IncrementalPdfFileWriter(io.BytesIO(pdf)), []
+        out = aio.run(lambda: _released(pdf_signer.async_sign_pdf(writer), vc, seen)).getvalue()
+    if reserved is None:
+        _remember_reserved(size_key, out, len(pdf))
     if ts is None:
         return SealResult(pdf=out, mode=SealMode.B_LT, cert_sha256=identity.fingerprint, timestamped_at=None,
                           renew_by=identity.not_after)
-    at, tsa_expiry = newest_timestamp(out)
+    at, tsa_expiry = _token_facts(seen[-1]) if seen else (None, None)
+    if at is None:
+        at, tsa_expiry = newest_timestamp(out)
     return SealResult(pdf=out, mode=SealMode.B_LTA, cert_sha256=identity.fingerprint, timestamped_at=at,
                       renew_by=tsa_expiry or identity.not_after)
 
 
-async def _released(coro, vc: ValidationContext):
-    """Await *coro*, then close any HTTP session the validation context opened (fetching revocation data)."""
+_reserved: dict[tuple, int] = {}
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+def _remember_reserved(key: tuple, sealed: bytes, unsealed_size: int) -> None:
+    """Keep the room pyHanko reserved for this certificate's signature (it estimates it by signing a dummy
+    first; its estimate carries a 50% margin), so later seals skip the dry run."""
+    match = _BYTE_RANGE.search(sealed, unsealed_size)
+    if match:
+        start, length, after = int(match[1]), int(match[2]), int(match[3])
+        if start == 0 and after > length:
+            if len(_reserved) > 64:
+                _reserved.clear()
+            _reserved[key] = after - length - 2  # the hex digits between < and >
+
+
+async def _released(coro, vc: ValidationContext, seen: list | None = None):
+    """Await *coro* (noting time-stamp responses in *seen*), then close any HTTP session the validation
+    context opened (fetching revocation data)."""
+    token = _responses.set(seen)
     try:
         return await coro
     finally:
+        _responses.reset(token)
         await vc.aclose()
+
+
+def _token_facts(response: tsp.TimeStampResp) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(time, TSA certificate expiry) of a time-stamp response (None, None when it cannot be read)."""
+    try:
+        signed = response["time_stamp_token"]["content"]
+        at = signed["encap_content_info"]["content"].parsed["gen_time"].native
+        sid = signed["signer_infos"][0]["sid"]
+        for choice in signed["certificates"]:
+            cert = choice.chosen
+            if sid.name == "issuer_and_serial_number" and cert.issuer == sid.chosen["issuer"] \
+                    and cert.serial_number == sid.chosen["serial_number"].native:
+                return at, cert.not_valid_after
+            if sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+                return at, cert.not_valid_after
+    except Exception:  # noqa: BLE001 - fall back to reading the PDF
+        pass
+    return None, None
 
 
 def newest_timestamp(pdf: bytes) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -197,6 +303,6 @@ def add_document_timestamp(pdf: bytes) -> SealResult:
     aio.run(lambda: _released(stamper.async_update_archival_timestamp_chain(reader, vc, in_place=False, output=out),
                               vc))
     data = out.getvalue()
-    at, tsa_expiry = newest_timestamp(data)
+    at, tsa_expiry = newest_timestamp(data)  # (a renewal is rare: read the file itself)
     return SealResult(pdf=data, mode=SealMode.B_LTA, cert_sha256=identity.fingerprint, timestamped_at=at,
                       renew_by=tsa_expiry or identity.not_after)

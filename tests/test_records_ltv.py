@@ -454,3 +454,18 @@ def test_records_without_a_tsa_have_a_renew_by_of_their_certificate(app, db, mak
     _, record = _sealed(app, db, make_signature)
     seal = x509.load_pem_x509_certificate((Path(seal_keys) / "school-seal.cert.pem").read_bytes())
     assert record.renew_by == seal.not_valid_after_utc and record.timestamped_at is None
+
+
+def test_a_record_sealed_with_a_replaced_certificate_is_not_sealed_again(app, db, make_signature, seal_keys, tsa):
+    """Its last page prints the old certificate's fingerprint, so a new seal would contradict the page."""
+    tsa.stop()
+    _, record = _sealed(app, db, make_signature)
+    assert record.timestamp_pending
+    assert app.test_cli_runner().invoke(args=["portal", "keys", "rotate"]).exit_code == 0
+    tsa.start()
+    report = retimestamp_due()
+    assert (report.resealed, report.failed) == (0, 1)
+    db.expire_all()
+    record = db.get(SignedRecord, record.id)
+    assert record.seal_mode == "B-LT" and not record.timestamp_pending and "replaced" in record.last_error
+    assert retimestamp_due().failed == 0  # not tried again

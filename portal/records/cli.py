@@ -256,8 +256,9 @@ def keys_status(schools: list) -> None:
         crl = ca.crl()
         until = crl.next_update_utc if crl is not None else None
         warn = "  RENEW SOON: `flask portal keys crl`" if until is None or until - now < dt.timedelta(days=30) else ""
-        click.echo(f"CA {name}: root {ca.root().sha256.hex()}; key {'on this server' if ca.key_online else 'offline'}; "
-                   f"CRL valid until {until:%Y-%m-%d}{warn}" if until else f"CA {name}: no CRL{warn}")
+        crl_text = f"CRL valid until {until:%Y-%m-%d}" if until else "no CRL"
+        key_text = "on this server" if ca.key_online else "offline"
+        click.echo(f"CA {name}: root {ca.root().sha256.hex()}; key {key_text}; {crl_text}{warn}")
     for school in schools:
         path = school_keys_dir(school) / CERT_FILE
         if not path.is_file():

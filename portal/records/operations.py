@@ -249,8 +249,18 @@ def retimestamp_due(margin: dt.timedelta | None = None, *, limit: int | None = N
             if record.timestamped_at is None:
                 if not record.unsealed_size:
                     raise RuntimeError("the size of the unsealed document is unknown (sealed by an older version)")
+                identity = current_identity()
+                if record.cert_sha256 and identity.fingerprint != record.cert_sha256:
+                    # The page prints the fingerprint of the certificate that sealed it: sealing the same bytes
+                    # with the new certificate would contradict it. It stays B-LT (valid while that certificate is).
+                    session.execute(update(SignedRecord).where(SignedRecord.id == record_id)
+                                    .values(timestamp_pending=False, renew_by=None)
+                                    .execution_options(synchronize_session=False))
+                    session.commit()
+                    raise RuntimeError("sealed with a certificate that has since been replaced; it keeps its B-LT "
+                                       "seal and is not tried again")
                 result = seal_pdf(data[:record.unsealed_size], reason=_reason(record.signature),
-                                  location=_location())
+                                  location=_location(), identity=identity)
                 if result.timestamp_pending:
                     raise RuntimeError("the time-stamping authority could not be reached")
                 reason = "resealed"

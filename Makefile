@@ -12,6 +12,7 @@ RUN_ENV := PORTAL_DATABASE_URI=$${PORTAL_DATABASE_URI:-sqlite:///$(CURDIR)/insta
 	PORTAL_UPLOAD_DIR=$${PORTAL_UPLOAD_DIR:-$(CURDIR)/instance/uploads} \
 	PORTAL_KEYS_DIR=$${PORTAL_KEYS_DIR:-$(CURDIR)/instance/keys} \
 	PORTAL_SECURE_COOKIES=$${PORTAL_SECURE_COOKIES:-false} \
+	PORTAL_PUBLIC_URL=$${PORTAL_PUBLIC_URL:-http://$(HOST):$(PORT)} \
 	PORTAL_MAIL_BACKEND=$${PORTAL_MAIL_BACKEND:-log}
 
 .PHONY: run test lint install install-test demo migrate bench bench-pages bench-scale bench-import clean

@@ -26,6 +26,8 @@ def signed_school(live_app, tmp_path):
     from portal.records.operations import make_record
     from portal.signatures.models import Signature
 
+    # Sealed outside a request: the public address printed on records comes from the configuration.
+    live_app.config["PORTAL_PUBLIC_URL"] = "https://portal.larkspur.example"
     with demo_installation(live_app):
         init_keys(live_app.config["PORTAL_KEYS_DIR"], "Larkspur Hollow All-Through School")
         policy = Policy(slug="parents-home-school", title="Home and school online agreement", audience="parent")

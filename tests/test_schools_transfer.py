@@ -385,7 +385,9 @@ def test_export_holds_only_that_school_and_import_round_trips_it(app, db, world,
     assert {p.stem: p.read_bytes() for p in (out / "files" / "records").glob("*.pdf")} == world.b_pdfs
     assert [p.read_bytes() for p in (out / "files" / "attachments").iterdir()] == [PNG_B]
     b_cert = (Path(app.config["PORTAL_KEYS_DIR"]) / world.b.keys_path / CERT_FILE).read_bytes()
-    assert [p.read_bytes() for p in (out / "files" / "keys").iterdir()] == [b_cert]
+    b_root = (Path(app.config["PORTAL_KEYS_DIR"]) / world.b.keys_path / "school-seal.chain.pem").read_bytes()
+    # B's sealing certificate and the root that issued it (so its records verify where it goes)
+    assert sorted(p.read_bytes() for p in (out / "files" / "keys").iterdir()) == sorted([b_cert, b_root])
     assert not any(KEY_FILE in name or b"PRIVATE KEY" in data for name, data in exported.items())
 
     # the export is audited in B's chain (inside the export) and in the installation's chain

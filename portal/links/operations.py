@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal import audit
+from portal.csvsafe import csv_cell
 from portal.db import session
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation, LinkSource, LinkStatus
 from portal.people.models import (
@@ -247,8 +248,7 @@ def last_confirmed_year(person_id: int) -> int | None:
 
 def _cell(value: object) -> str:
     """A CSV cell that spreadsheets will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csv_cell("" if value is None else str(value))
 
 
 REGISTER_COLUMNS = ["Adult", "Adult's roles", "Pupil", "Class", "Relationship", "Note", "Declared by",

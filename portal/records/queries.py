@@ -30,6 +30,7 @@ class RecordFilter:
 
 Signer = aliased(Person, name="signer")
 Pupil = aliased(Person, name="pupil")
+Witness = aliased(Person, name="witness")
 
 
 def records_query(f: RecordFilter) -> Select:
@@ -49,6 +50,7 @@ def records_query(f: RecordFilter) -> Select:
             Signature.signer_role,
             (Signer.given_name + " " + Signer.family_name).label("signer_name"),
             (Pupil.given_name + " " + Pupil.family_name).label("pupil_name"),
+            (Witness.given_name + " " + Witness.family_name).label("witness_name"),
             Policy.id.label("policy_id"),
             Policy.audience,
             PolicyVersion.title.label("policy_title"),
@@ -60,11 +62,13 @@ def records_query(f: RecordFilter) -> Select:
             SignedRecord.size,
             SignedRecord.seal_mode,
             SignedRecord.sealed_at,
+            SignedRecord.timestamped_at,
         )
         .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
         .join(Policy, Policy.id == PolicyVersion.policy_id)
         .join(Signer, Signer.id == Signature.signer_id)
         .outerjoin(Pupil, Pupil.id == Signature.on_behalf_of_id)
+        .outerjoin(Witness, Witness.id == Signature.witness_id)
         .outerjoin(PupilProfile, PupilProfile.person_id == pupil_id)
         .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
         .outerjoin(SignedRecord, SignedRecord.signature_id == Signature.id)

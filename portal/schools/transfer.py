@@ -167,7 +167,7 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
     """
     from portal.concerns.storage import path_of
     from portal.records.archive import ArchiveError, archive_store
-    from portal.records.keys import RETIRED_DIR, school_keys_dir
+    from portal.records.keys import CHAIN_FILE, RETIRED_DIR, school_keys_dir
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -210,11 +210,13 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
                                      "active": a.active}, sort_keys=True) + "\n")
 
         from portal.concerns.models import ConcernAttachment
-        from portal.records.models import RecordStatus, SignedRecord
+        from portal.records.models import RecordFile, RecordStatus, SignedRecord
 
         store = archive_store(school)
         shas = list(session.scalars(select(SignedRecord.pdf_sha256).where(
             SignedRecord.status == RecordStatus.SEALED.value, SignedRecord.pdf_sha256.is_not(None))))
+        # Every earlier version of a record (before a time stamp was added) stays genuine: export them too.
+        shas += sorted(set(session.scalars(select(RecordFile.sha256))) - set(shas))
         with progress("Sealed PDFs", len(shas)) as bar:
             for sha in shas:
                 try:
@@ -245,6 +247,17 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         manifest["missing_agreement_scans"] = lost_scans
         keys = school_keys_dir(school)
         certs = [keys / "school-seal.cert.pem", *sorted((keys / RETIRED_DIR).glob("*.cert.pem"))]
+        # The issuer's certificates (the trust's root): the receiving installation trusts them for this
+        # school's records, so they still verify there.
+        chain = keys / CHAIN_FILE
+        if chain.is_file():
+            from cryptography import x509 as _x509
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            for i, c in enumerate(_x509.load_pem_x509_certificates(chain.read_bytes())):
+                part = files_dir / "keys" / f"chain-{i}.tmp"
+                part.write_bytes(c.public_bytes(Encoding.PEM))
+                part.rename(files_dir / "keys" / f"{_sha256_file(part)}.cert.pem")
         for cert in certs:
             if cert.is_file():
                 shutil.copyfile(cert, files_dir / "keys" / f"{_sha256_file(cert)}.cert.pem")
@@ -342,6 +355,11 @@ def _check_rows(folder: Path, manifest: dict[str, Any]) -> None:
                 sha = row.get("pdf_sha256")
                 if row.get("status") == "sealed" and f"files/records/{sha}.pdf" not in listed:
                     problems.append(f"the sealed PDF {str(sha)[:12]}… of record {row.get('id')} is not in it")
+        elif name == "portal_record_files":
+            for row in rows:
+                if f"files/records/{row.get('sha256')}.pdf" not in listed:
+                    problems.append(f"the PDF {str(row.get('sha256'))[:12]}… of record {row.get('record_id')} "
+                                    "is not in it")
         elif name == "portal_concern_attachments":
             lost = set(manifest.get("missing_attachments") or [])
             for row in rows:
@@ -605,8 +623,8 @@ def remove_school(school: School, exported_to: Path) -> None:
     from portal.concerns.storage import path_of
     from portal.people.models import Account, Person
     from portal.records.archive import archive_store
-    from portal.records.keys import CERT_FILE, KEY_FILE, RETIRED_DIR, school_keys_dir
-    from portal.records.models import SignedRecord
+    from portal.records.keys import CERT_FILE, CHAIN_FILE, KEY_FILE, RETIRED_DIR, school_keys_dir
+    from portal.records.models import RecordFile, SignedRecord
     from portal.schools.models import TrustMembership
 
     manifest = read_export(exported_to)
@@ -620,6 +638,7 @@ def remove_school(school: School, exported_to: Path) -> None:
         scans = list(session.scalars(select(OfflineAgreement.scan_stored_name)
                                      .where(OfflineAgreement.scan_stored_name.is_not(None))))
         shas = set(session.scalars(select(SignedRecord.pdf_sha256).where(SignedRecord.pdf_sha256.is_not(None))))
+        shas |= set(session.scalars(select(RecordFile.sha256)))
         account_ids = set(session.scalars(select(Person.account_id).where(Person.account_id.is_not(None))))
     if (head[0], head[1]) != (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) \
             or not _export_is_current(school, manifest):
@@ -657,6 +676,6 @@ def remove_school(school: School, exported_to: Path) -> None:
     if own_keys_dir:
         shutil.rmtree(keys_dir, ignore_errors=True)
     else:  # the first school keeps its key in PORTAL_KEYS_DIR itself, beside the other schools' folders
-        for name in (KEY_FILE, CERT_FILE):
+        for name in (KEY_FILE, CERT_FILE, CHAIN_FILE):
             (keys_dir / name).unlink(missing_ok=True)
         shutil.rmtree(keys_dir / RETIRED_DIR, ignore_errors=True)

@@ -221,6 +221,8 @@ def signature_pdf(signature_id: int):
         data = record_pdf(record)
     except ArchiveError:
         current_app.logger.error("signed record %s: the archived copy is missing or damaged", record.id)
+        audit.record("record.integrity_failed", actor=current_user, target=record)
+        session.commit()
         return render_template("portal/error.html", code=500, title="Please try later",
                                message="The sealed copy cannot be given out just now. The school has been told."), 500
     audit.record("record.downloaded", actor=current_user, target=record, by="signer")

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from portal.dataprotection.cli import retention_cli, sar_command
 from portal.lti.cli import import_oneroster_command, lti_cli
 from portal.records.cli import keys_cli, records_cli
 from portal.schools.cli import one_school, schools_cli
@@ -22,6 +23,8 @@ portal_cli.add_command(import_oneroster_command)
 portal_cli.add_command(keys_cli)
 portal_cli.add_command(records_cli)
 portal_cli.add_command(schools_cli)
+portal_cli.add_command(retention_cli)
+portal_cli.add_command(sar_command)
 
 
 def _url() -> str:

@@ -151,6 +151,7 @@ def upgrade() -> None:
     sa.Column('safeguarding_decided_by_id', sa.Integer(), nullable=True),
     sa.Column('redaction_reviewed_at', portal.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('redaction_reviewed_by_id', sa.Integer(), nullable=True),
+    sa.Column('redactions', sa.JSON(), nullable=False),
     sa.Column('released_at', portal.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('released_by_id', sa.Integer(), nullable=True),
     sa.Column('release_method', sa.String(length=200), nullable=True),

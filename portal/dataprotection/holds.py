@@ -63,6 +63,27 @@ def target_of(kind: str, target_id: int) -> Any:
     return obj
 
 
+def resolve(kind: str, text: str) -> int:
+    """The id of what a person typed: an email, MIS identifier or #id for a person or pupil; a
+    reference (``C-00012``, ``C-12``, ``S-3``) or number for a concern or incident.
+
+    :raises HoldError: when nothing matches.
+    """
+    text = (text or "").strip()
+    if kind in ("person", "pupil"):
+        from portal.dataprotection.sar import SarError, find_person
+
+        try:
+            return find_person(text).id
+        except SarError as exc:
+            raise HoldError(str(exc)) from None
+    number = text.upper().removeprefix("C-").removeprefix("S-").lstrip("0") or "0"
+    if not number.isdigit():
+        raise HoldError("Give the record's reference, such as C-00012 for a concern or S-3 for a social-media "
+                        "incident.")
+    return int(number)
+
+
 def place_hold(kind: str, target_id: int, reason: str | None, *, actor: Any,
                review_on: dt.date | None = None) -> LegalHold:
     """Put a hold on a person, pupil, concern or incident.
@@ -137,5 +158,5 @@ def describe(hold: LegalHold) -> str:
     return hold.target_label or "A record that has since been disposed of"
 
 
-__all__ = ["REVIEW_MONTHS", "HoldError", "describe", "holds", "place_hold", "release_hold", "review_hold",
-           "target_of"]
+__all__ = ["REVIEW_MONTHS", "HoldError", "describe", "holds", "place_hold", "release_hold", "resolve",
+           "review_hold", "target_of"]

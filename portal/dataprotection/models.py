@@ -217,11 +217,13 @@ class SubjectAccessRequest(SchoolOwned, Base):
     #: Someone has read the names flagged for redaction and made the copy fit to release.
     redaction_reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     redaction_reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="SET NULL"))
+    #: Names the reviewer chose to redact: replaced in the released copy (sealed PDFs naming them are withheld).
+    redactions: Mapped[list] = mapped_column(JSON, default=list)
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="SET NULL"))
     #: How the copy was given (e.g. "by hand", "secure email").
     release_method: Mapped[str | None] = mapped_column(String(200))
-    #: SHA-256 of the ZIP released (the same bytes can be made again to check).
+    #: SHA-256 of the ZIP released (audited too): proof of exactly what was given.
     release_sha256: Mapped[str | None] = mapped_column(String(64))
 
     subject: Mapped[Person] = relationship(foreign_keys=[subject_id])

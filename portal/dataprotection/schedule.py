@@ -28,7 +28,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class Trigger(str, enum.Enum):
+class Trigger(enum.StrEnum):
     """What starts a record's retention clock."""
 
     CREATED = "created"
@@ -53,7 +53,7 @@ TRIGGER_LABELS = {
 }
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     DELETE = "delete"
     ANONYMISE = "anonymise"
     REVIEW = "review"

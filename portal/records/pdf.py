@@ -96,12 +96,16 @@ def _exact_text(signature) -> Markup:
     return Markup(policy_html(signature.version.body_md))
 
 
-def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None) -> bytes:
-    """Render *html* to PDF/A-3b with the static-only fetcher, attaching the evidence JSON."""
+def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None,
+               files: tuple[tuple[str, bytes, str], ...] = ()) -> bytes:
+    """Render *html* to PDF/A-3b with the static-only fetcher, attaching the evidence JSON and any
+    other *files* given as (name, bytes, description)."""
     fetcher = fetcher or StaticOnlyFetcher(STATIC_DIR)
     attachments = []
     if attachment is not None:
         attachments.append(Attachment(string=attachment, name=EVIDENCE_NAME, relationship="Data",
                                       description="Evidence of the signature (JSON)"))
+    for name, data, description in files:
+        attachments.append(Attachment(string=data, name=name, relationship="Source", description=description))
     return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(
         pdf_variant="pdf/a-3b", attachments=attachments, uncompressed_pdf=False)

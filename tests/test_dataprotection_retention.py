@@ -359,3 +359,212 @@ def test_a_person_is_anonymised_only_once_nothing_refers_to_them(app, db, fam, s
     teacher = db.get(Person, fam.teacher.id)
     assert "Tamsin" not in teacher.full_name and teacher.email is None and teacher.account_id is None
     assert db.get(Account, account_id) is None
+
+
+# ------------------------------------------------------------------ allegations (KCSIE Part four)
+
+
+def _allegation(db, fam, about=None, kind="allegation", reported_on=D(2026, 10, 5), pension=None):
+    from portal.concerns.models import About
+    from portal.dataprotection import allegations
+    from tests.dataprotection_helpers import raise_concern
+
+    about = about or fam.teacher
+    head = about.id == fam.head.id
+    concern = raise_concern(db, fam.parent, about=About.HEAD_TEACHER if head else About.STAFF,
+                            about_person=None if head else about)
+    a = allegations.mark(concern, kind, actor=fam.head if not head else fam.chair, reported_on=reported_on)
+    if pension:
+        a.normal_pension_on = pension
+    db.commit()
+    return a, concern
+
+
+def test_an_allegation_is_kept_ten_years_or_until_normal_pension_age_whichever_is_longer(app, db, fam):
+    from portal.concerns.models import Concern
+    from portal.dataprotection.models import RetentionReview, StaffAllegation
+
+    a, concern = _allegation(db, fam, pension=D(2045, 5, 1))
+    # Ten years from the allegation is not enough: the pension date is later.
+    assert run(fam, D(2036, 10, 5)).outcomes == []
+    report = run(fam, D(2045, 5, 1))
+    assert [(o.record_type, o.result) for o in report.outcomes] == [("allegations", "review")]
+    review = db.scalar(select(RetentionReview).where(RetentionReview.target_type == "StaffAllegation"))
+    assert review.review_role == "head" and review.about_person_id == fam.teacher.id
+    # The concern it came from is governed by the allegation's rule, not the informal-concern rule.
+    assert exists(db, Concern, concern.id) and exists(db, StaffAllegation, a.id)
+
+
+def test_an_allegation_with_ten_years_longer_than_pension_age_counts_ten_years(app, db, fam):
+    _allegation(db, fam, pension=D(2030, 1, 1))
+    assert run(fam, D(2036, 10, 4)).outcomes == []
+    assert [o.record_type for o in run(fam, D(2036, 10, 5)).outcomes] == ["allegations"]
+
+
+def test_an_allegation_without_a_pension_date_is_never_deleted_automatically(app, db, fam):
+    from portal.dataprotection.models import RetentionReview, StaffAllegation
+    from portal.dataprotection.rules import set_rule
+
+    a, _ = _allegation(db, fam)
+    set_rule("allegations", period=10, unit="years", action="delete", review_role=None, actor=fam.head)
+    db.commit()
+    report = run(fam, D(2036, 10, 5))
+    assert [(o.record_type, o.result) for o in report.outcomes] == [("allegations", "review")]
+    review = db.scalar(select(RetentionReview).where(RetentionReview.target_type == "StaffAllegation"))
+    assert "pension age is not recorded" in review.note
+    assert exists(db, StaffAllegation, a.id)
+
+
+def test_a_review_of_an_allegation_about_the_head_goes_to_the_chair(app, db, fam):
+    from portal.dataprotection.models import RetentionReview
+
+    a, _ = _allegation(db, fam, about=fam.head, pension=D(2030, 1, 1))
+    assert a.case_manager == "chair"
+    run(fam, D(2036, 10, 5))
+    review = db.scalar(select(RetentionReview).where(RetentionReview.target_type == "StaffAllegation"))
+    assert review.review_role == "chair"
+
+
+def test_a_low_level_concern_is_reviewed_a_year_after_the_adult_leaves(app, db, fam):
+    from portal.dataprotection.models import RetentionReview
+
+    _allegation(db, fam, kind="low_level")
+    assert run(fam, D(2050, 1, 1)).outcomes == []  # the adult has not left: kept
+    leave(db, fam.teacher, D(2031, 8, 31))
+    assert run(fam, D(2032, 8, 30)).outcomes == []
+    assert [(o.record_type, o.result) for o in run(fam, D(2032, 8, 31)).outcomes] == [
+        ("low_level_concerns", "review")]
+    assert db.scalar(select(RetentionReview).where(RetentionReview.target_type == "StaffAllegation")) is not None
+
+
+def test_disposing_of_an_allegation_removes_the_concern_it_came_from(app, db, fam):
+    from portal.concerns.models import Concern
+    from portal.dataprotection.models import RetentionReview, StaffAllegation
+    from portal.dataprotection.operations import decide_review
+
+    a, concern = _allegation(db, fam, pension=D(2030, 1, 1))
+    run(fam, D(2036, 10, 5))
+    review = db.scalar(select(RetentionReview).where(RetentionReview.target_type == "StaffAllegation"))
+    decide_review(review, actor=fam.head, decision="dispose", reason="Period over.", today=D(2036, 10, 5))
+    db.commit()
+    assert not exists(db, StaffAllegation, a.id) and not exists(db, Concern, concern.id)
+    tomb = audit_actions(db, "retention.disposed")[-1].data
+    assert tomb["record_type"] == "allegations" and tomb["counts"]["portal_concerns"] == 1
+
+
+# ------------------------------------------------------------------ legal holds
+
+
+def test_a_hold_on_a_pupil_blocks_disposal_until_it_is_released(app, db, fam, sign):
+    from portal.dataprotection import holds
+
+    sig = sign(fam.parent, D(2026, 9, 14), audience="pupil_ks2", for_child=fam.child)
+    leave(db, fam.child, D(2027, 7, 21))
+    hold = holds.place_hold("pupil", fam.child.id, "A claim about an accident in 2027 has been made.",
+                            actor=fam.head)
+    db.commit()
+    report = run(fam, D(2030, 1, 1))
+    assert ("signatures_pupil", sig.id, "held") in [(o.record_type, o.target_id, o.result) for o in report.outcomes]
+    assert exists(db, Signature, sig.id)
+    assert report.count("deleted") == 0 and report.count("anonymised") == 0
+    holds.release_hold(hold, "The claim was settled.", actor=fam.head)
+    db.commit()
+    run(fam, D(2030, 1, 1))
+    assert not exists(db, Signature, sig.id)
+
+
+def test_a_hold_on_a_concern_keeps_the_concern_and_its_files(app, db, fam):
+    from portal.concerns.models import Concern
+    from portal.dataprotection import holds
+    from tests.dataprotection_helpers import PNG, raise_concern
+
+    concern = raise_concern(db, fam.parent, closed_on=D(2027, 2, 10), files=[("photo.png", PNG)])
+    other = raise_concern(db, fam.other_parent, closed_on=D(2027, 2, 10))
+    holds.place_hold("concern", concern.id, "Complaint to the Ombudsman pending.", actor=fam.dsl)
+    db.commit()
+    report = run(fam, D(2031, 1, 1))
+    assert {(o.target_type, o.target_id, o.result) for o in report.outcomes} >= {
+        ("Concern", concern.id, "held"), ("Concern", other.id, "deleted")}
+    db.expire_all()
+    assert exists(db, Concern, concern.id) and db.get(Concern, concern.id).attachments
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+def test_a_hold_without_a_reason_is_refused_and_writes_nothing(app, db, fam, reason):
+    from portal.dataprotection import holds
+    from portal.dataprotection.models import LegalHold
+
+    with pytest.raises(holds.HoldError, match="Give a reason"):
+        holds.place_hold("person", fam.parent.id, reason, actor=fam.head)
+    db.rollback()
+    assert db.scalar(select(func.count(LegalHold.id))) == 0
+
+
+def test_a_hold_on_something_of_another_school_is_refused(app, db, fam, make_school, make_person):
+    from portal.dataprotection import holds
+    from portal.people.models import Role
+    from tests.schools import as_school
+
+    other = make_school("hold-other")
+    with as_school(other.id):
+        stranger = make_person(Role.PARENT, given="Ignatius")
+    with pytest.raises(holds.HoldError, match="no such person"):
+        holds.place_hold("person", stranger.id, "Because.", actor=fam.head)
+
+
+# ------------------------------------------------------------------ the schedule itself
+
+
+@pytest.mark.parametrize("period", [0, -1, "-6", "zero", "", "2.5"])
+def test_a_period_of_zero_negative_or_not_a_number_is_refused(app, db, fam, period):
+    from portal.dataprotection.models import RetentionRule
+    from portal.dataprotection.rules import RuleError, set_rule
+
+    with pytest.raises(RuleError):
+        set_rule("concerns_teaching", period=period, unit="years", action="delete", review_role=None, actor=fam.head)
+    db.rollback()
+    assert db.scalar(select(func.count(RetentionRule.id))) == 0
+    assert audit_actions(db, "retention.rule_changed") == []
+
+
+def test_changing_a_period_is_audited_with_the_old_and_new_rule(app, db, fam):
+    from portal.dataprotection.rules import effective_rules, set_rule
+
+    assert not effective_rules()["complaints"].confirmed
+    set_rule("complaints", period=7, unit="years", action="review", review_role="head", actor=fam.head)
+    db.commit()
+    entry = audit_actions(db, "retention.rule_changed")[-1]
+    assert entry.actor_id == fam.head.id
+    assert entry.data["old"]["period"] == 6 and entry.data["new"]["period"] == 7
+    rule = effective_rules()["complaints"]
+    assert rule.period == 7 and rule.origin == "school" and rule.confirmed
+
+
+def test_the_trusts_default_applies_where_the_school_has_no_rule_of_its_own(app, db, fam):
+    from portal.dataprotection.rules import effective_rules, set_rule, set_trust_default
+    from portal.schools.operations import get_or_create_trust
+
+    trust = get_or_create_trust("dp-trust", "Data Protection Trust (fictional)")
+    fam.school.trust_id = trust.id
+    db.commit()
+    set_trust_default(trust, "signatures_parent", period=2, unit="years", action="delete", review_role=None)
+    db.commit()
+    rule = effective_rules()["signatures_parent"]
+    assert (rule.period, rule.origin) == (2, "trust")
+    assert audit_actions(db, "retention.trust_default_changed")  # in the school's own chain too
+    set_rule("signatures_parent", period=3, unit="years", action="delete", review_role=None, actor=fam.head)
+    db.commit()
+    assert (effective_rules()["signatures_parent"].period, effective_rules()["signatures_parent"].origin) == (
+        3, "school")
+
+
+def test_every_default_names_its_source_and_the_two_confirmed_periods_are_marked(app):
+    from portal.dataprotection.schedule import DEFAULTS, BY_KEY
+
+    assert all(d.source.strip() for d in DEFAULTS)
+    cp = BY_KEY["safeguarding_concerns"]
+    assert (cp.trigger.value, cp.period, cp.unit, cp.confirmed) == ("date_of_birth", 25, "years", True)
+    al = BY_KEY["allegations"]
+    assert (al.trigger.value, al.period, al.confirmed) == ("allegation", 10, True)
+    assert "pension age" in al.source and "Keeping children safe in education" in al.source
+    assert not BY_KEY["complaints"].confirmed and not BY_KEY["concerns_teaching"].confirmed

@@ -158,7 +158,7 @@ def confirm_rule(key: str, *, actor: Any) -> Rule:
         session.add(row)
     row.confirmed_at, row.confirmed_by_id = utcnow(), getattr(actor, "id", None)
     session.flush()
-    audit.record("retention.rule_confirmed", actor=actor, target=row, **current.describe())
+    audit.record("retention.rule_confirmed", actor=actor, target=row, record_type=key, rule=current.describe())
     return effective_rules()[key]
 
 
@@ -202,8 +202,8 @@ def set_trust_default(trust: Trust, key: str, *, period: Any, unit: str, action:
                  record_type=key, old=old, new=new)
     for school_id in session.scalars(select(School.id).where(School.trust_id == trust.id)):
         with school_scope(session, school_id):
-            audit.record("retention.trust_default_changed", actor=actor if getattr(actor, "is_account", True) else None,
-                         target=row, trust=trust.slug, record_type=key, old=old, new=new)
+            audit.record("retention.trust_default_changed", actor=actor, target=row, trust=trust.slug,
+                         record_type=key, old=old, new=new)
     return row
 
 

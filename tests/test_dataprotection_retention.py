@@ -364,7 +364,10 @@ def test_a_person_is_anonymised_only_once_nothing_refers_to_them(app, db, fam, s
 # ------------------------------------------------------------------ allegations (KCSIE Part four)
 
 
-def _allegation(db, fam, about=None, kind="allegation", reported_on=D(2026, 10, 5), pension=None):
+REPORTED = D(2026, 10, 5)
+
+
+def _allegation(db, fam, about=None, kind="allegation", reported_on=REPORTED, pension=None):
     from portal.concerns.models import About
     from portal.dataprotection import allegations
     from tests.dataprotection_helpers import raise_concern
@@ -559,7 +562,7 @@ def test_the_trusts_default_applies_where_the_school_has_no_rule_of_its_own(app,
 
 
 def test_every_default_names_its_source_and_the_two_confirmed_periods_are_marked(app):
-    from portal.dataprotection.schedule import DEFAULTS, BY_KEY
+    from portal.dataprotection.schedule import BY_KEY, DEFAULTS
 
     assert all(d.source.strip() for d in DEFAULTS)
     cp = BY_KEY["safeguarding_concerns"]

@@ -571,3 +571,14 @@ def test_every_default_names_its_source_and_the_two_confirmed_periods_are_marked
     assert (al.trigger.value, al.period, al.confirmed) == ("allegation", 10, True)
     assert "pension age" in al.source and "Keeping children safe in education" in al.source
     assert not BY_KEY["complaints"].confirmed and not BY_KEY["concerns_teaching"].confirmed
+
+
+def test_the_documentation_lists_every_record_type_with_its_default():
+    from pathlib import Path
+
+    from portal.dataprotection.schedule import DEFAULTS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data-protection.md").read_text()
+    for d in DEFAULTS:
+        unit = d.unit[:-1] if d.period == 1 else d.unit
+        assert f"(`{d.key}`) | {d.trigger.label} | {d.period} {unit} |" in doc, d.key

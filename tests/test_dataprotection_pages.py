@@ -374,3 +374,13 @@ def test_the_retention_cli_runs_dry_and_for_real_with_a_moving_clock(app, db, fa
     assert result.exit_code == 1 and "at least 1" in result.output
     result = runner.invoke(args=["portal", "retention", "show"])
     assert "safeguarding_concerns" in result.output and "[to confirm]" in result.output
+
+
+def test_the_home_page_lists_data_protection_work(app, db, fam, login_as):
+    from portal.dataprotection import sar
+
+    sar.create_request(fam.parent, fam.parent, received_on=D(2026, 1, 5), actor=fam.head)
+    db.commit()
+    page = login_as(fam.head).get("/portal/staff/").get_data(as_text=True)
+    assert "1 subject access request is overdue" in page
+    assert "subject access request" not in login_as(fam.teacher).get("/portal/staff/").get_data(as_text=True)

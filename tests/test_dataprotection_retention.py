@@ -582,3 +582,18 @@ def test_the_documentation_lists_every_record_type_with_its_default():
     for d in DEFAULTS:
         unit = d.unit[:-1] if d.period == 1 else d.unit
         assert f"(`{d.key}`) | {d.trigger.label} | {d.period} {unit} |" in doc, d.key
+
+
+def test_a_member_of_staff_whose_child_leaves_has_not_left(app, db, fam, sign, make_pupil):
+    from portal.people.models import GuardianLink, Person, Role
+
+    kid = make_pupil(6, fam.cls, given="Rowan")
+    db.add(GuardianLink(parent_id=fam.teacher.id, pupil_id=kid.id))
+    fam.teacher.add_role(Role.PARENT)
+    db.commit()
+    staff_sig = sign(fam.teacher, D(2026, 9, 2), audience="staff")
+    leave(db, kid, D(2027, 7, 21))
+    run(fam, D(2040, 1, 1))
+    db.expire_all()
+    assert exists(db, Signature, staff_sig.id)
+    assert "Tamsin" in db.get(Person, fam.teacher.id).full_name

@@ -45,7 +45,7 @@ from portal.db import session, utcnow
 from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation
 from portal.lti.models import LtiScoreJob
-from portal.people.models import Account, GuardianLink, Person, PupilProfile
+from portal.people.models import Account, GuardianLink, Person, PersonRole, PupilProfile
 from portal.policies.models import Policy, PolicyVersion
 from portal.records.models import SignedRecord
 from portal.schools.isolation import all_schools, current_school_id, school_scope
@@ -143,9 +143,14 @@ class Context:
         children: dict[int, list[int]] = defaultdict(list)
         for parent_id, pupil_id in session.execute(select(GuardianLink.parent_id, GuardianLink.pupil_id)):
             children[parent_id].append(pupil_id)
-        # A parent leaves when their last child does (unless their own leaving date is recorded).
+        roles: dict[int, set[str]] = defaultdict(set)
+        for person_id, role in session.execute(select(PersonRole.person_id, PersonRole.role)):
+            roles[person_id].add(role)
+        # A parent leaves when their last child does (unless their own leaving date is recorded);
+        # someone who is also staff, a governor or a volunteer stays until their own date is recorded.
         for parent_id, kids in children.items():
-            if parent_id not in self.left and kids and all(k in self.left for k in kids):
+            if parent_id not in self.left and kids and all(k in self.left for k in kids) \
+                    and roles[parent_id] <= {"parent"}:
                 self.left[parent_id] = max(self.left[k] for k in kids)
         self.holds: set[HoldKey] = set()
         for h in session.scalars(select(LegalHold).where(LegalHold.released_at.is_(None))):

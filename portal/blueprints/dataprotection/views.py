@@ -49,6 +49,7 @@ from portal.concerns.schooldays import uk_today
 from portal.dataprotection import allegations as alleg
 from portal.dataprotection import holds as hold_ops
 from portal.dataprotection import privacy, sar, transfer
+from portal.dataprotection import tasks as _tasks  # noqa: F401  (registers the home-page task provider)
 from portal.dataprotection.models import (
     Departure,
     LegalHold,
@@ -255,7 +256,7 @@ def holds():
                                 review_on=form.review_on.data)
         except hold_ops.HoldError as exc:
             session.rollback()
-            _error(form, "reason" if "reason" in str(exc).lower() else "target", str(exc))
+            _error(form, _hold_field(str(exc)), str(exc))
         else:
             session.commit()
             flash("The hold is in place: nothing it covers will be disposed of.", "success")
@@ -263,6 +264,16 @@ def holds():
     return render_template("portal/dataprotection/holds.html", form=form, holds=hold_ops.holds(),
                            describe=hold_ops.describe, review_form=HoldReviewForm(),
                            release_form=HoldReleaseForm(), today=uk_today()), (400 if form.errors else 200)
+
+
+def _hold_field(message: str) -> str:
+    """The form field a hold error belongs to."""
+    lowered = message.lower()
+    if "reason" in lowered:
+        return "reason"
+    if "review the hold" in lowered:
+        return "review_on"
+    return "target"
 
 
 def _hold_or_404(hold_id: int) -> LegalHold:
@@ -764,7 +775,7 @@ def trust_holds(trust_id: int):
                                     review_on=form.review_on.data)
             except hold_ops.HoldError as exc:
                 session.rollback()
-                _error(form, "reason" if "reason" in str(exc).lower() else "target", str(exc))
+                _error(form, _hold_field(str(exc)), str(exc))
                 failed = True
             else:
                 session.commit()

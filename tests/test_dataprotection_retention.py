@@ -597,3 +597,35 @@ def test_a_member_of_staff_whose_child_leaves_has_not_left(app, db, fam, sign, m
     db.expire_all()
     assert exists(db, Signature, staff_sig.id)
     assert "Tamsin" in db.get(Person, fam.teacher.id).full_name
+
+
+@pytest.mark.parametrize("audience, role, years", [
+    ("governor", "GOVERNOR", 6), ("volunteer", "VOLUNTEER", 6), ("contractor", "CONTRACTOR", 6),
+    ("visitor", "VISITOR", 6), ("staff", "SUPPORT_STAFF", 6), ("pupil_ks3_4", "PUPIL", 1),
+])
+def test_each_audiences_agreements_follow_their_own_period(app, db, fam, sign, make_person, audience, role, years):
+    from portal.people.models import Role
+
+    person = make_person(getattr(Role, role), given="Ottilie")
+    sig = sign(person, D(2026, 9, 3), audience=audience)
+    leave(db, person, D(2028, 3, 31))
+    due = D(2028 + years, 3, 31)
+    assert run(fam, due - dt.timedelta(days=1)).count("deleted") == 0
+    report = run(fam, due)
+    assert (f"signatures_{audience.split('_')[0]}", sig.id, "deleted") in [
+        (o.record_type, o.target_id, o.result) for o in report.outcomes]
+
+
+def test_a_transfer_pack_is_reviewed_by_the_dsl_when_the_child_is_25(app, db, fam):
+    from portal.dataprotection.dates import add_period
+    from portal.dataprotection.models import RetentionReview, TransferPack
+
+    pack = TransferPack(pupil_id=fam.child.id, destination="Brookfield Academy", moved_on=D(2027, 4, 12),
+                        due_on=D(2027, 4, 19), pdf_sha256="1" * 64, size=10)
+    db.add(pack)
+    db.commit()
+    due = add_period(fam.child_dob, 25, "years")
+    assert run(fam, due - dt.timedelta(days=1)).outcomes == []
+    assert [(o.record_type, o.result) for o in run(fam, due).outcomes] == [("transfer_packs", "review")]
+    review = db.scalar(select(RetentionReview).where(RetentionReview.target_type == "TransferPack"))
+    assert review.review_role == "dsl" and review.summary == f"Transfer pack {pack.reference}"

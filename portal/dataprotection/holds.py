@@ -55,7 +55,7 @@ def target_of(kind: str, target_id: int) -> Any:
         raise HoldError("Choose what the hold is on: a person, a pupil, a concern or an incident.")
     model = {"person": Person, "pupil": Person, "concern": Concern, "contact_incident": ContactIncident,
              "social_incident": SocialMediaIncident}[kind]
-    obj = session.get(model, target_id) if target_id else None
+    obj: Any = session.get(model, target_id) if target_id else None
     if obj is None:
         raise HoldError(f"There is no such {kind.replace('_', ' ')} in this school.")
     if kind == "pupil" and Role.PUPIL not in obj.role_set:

@@ -255,6 +255,7 @@ def _concerns(ctx: Context, record_type: str) -> list[Candidate]:
     for c in session.scalars(select(Concern).order_by(Concern.id)):
         if _concern_class(c, ctx) != record_type or ("Concern", c.id) in ctx.anonymised:
             continue
+        trigger: dt.date | None
         if record_type == "safeguarding_concerns" and c.child_id in ctx.dob:
             trigger = ctx.dob[c.child_id]
         else:
@@ -407,11 +408,15 @@ def _people(ctx: Context) -> list[Candidate]:
     return out
 
 
+def _for(func: Callable[[Context, str], list[Candidate]], arg: str) -> Callable[[Context], list[Candidate]]:
+    return lambda ctx: func(ctx, arg)
+
+
 SELECTORS: dict[str, Callable[[Context], list[Candidate]]] = {
-    **{f"signatures_{g}": (lambda ctx, g=g: _signatures(ctx, g))
+    **{f"signatures_{g}": _for(_signatures, g)
        for g in ("pupil", "parent", "staff", "governor", "volunteer", "contractor", "visitor")},
     "consent_answers": _consents,
-    **{k: (lambda ctx, k=k: _concerns(ctx, k)) for k in BY_KEY if k.startswith("concerns_")},
+    **{k: _for(_concerns, k) for k in BY_KEY if k.startswith("concerns_")},
     "complaints": lambda ctx: _concerns(ctx, "complaints"),
     "safeguarding_concerns": lambda ctx: _concerns(ctx, "safeguarding_concerns"),
     "attachments": _attachments,

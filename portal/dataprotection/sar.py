@@ -40,7 +40,7 @@ from portal.db import session, utcnow
 from portal.incidents.models import ContactIncident
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import GuardianLink, Person, PupilProfile
-from portal.policies.models import ConsentItem, Policy, PolicyVersion
+from portal.policies.models import ConsentItem
 from portal.records.models import SignedRecord
 from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Signature
@@ -111,7 +111,8 @@ def set_safeguarding(req: SubjectAccessRequest, include: bool, *, actor: Any) ->
     audit.record("sar.safeguarding_decided", actor=actor, target=req, include=include)
 
 
-def mark_reviewed(req: SubjectAccessRequest, *, actor: Any, confirmed: bool, redact: list[str] = ()) -> None:
+def mark_reviewed(req: SubjectAccessRequest, *, actor: Any, confirmed: bool,
+                  redact: list[str] | tuple[str, ...] = ()) -> None:
     """The flagged names have been read; *redact* are the names to take out of the released copy
     (they must be among the flagged names)."""
     if req.released_at is not None:
@@ -253,11 +254,11 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
                            .order_by(Signature.signed_at, Signature.id)).all()
     d["signatures"] = []
     for s in sigs:
-        version = session.get(PolicyVersion, s.version_id)
-        policy = session.get(Policy, version.policy_id)
+        version = s.version
+        policy = version.policy
         record = session.scalar(select(SignedRecord).where(SignedRecord.signature_id == s.id))
         pdf_name = None
-        if record is not None and record.is_sealed:
+        if record is not None and record.is_sealed and record.pdf_sha256:
             try:
                 out.files.append((f"records/signature-{s.id}.pdf", store.get(record.pdf_sha256)))
                 pdf_name = f"records/signature-{s.id}.pdf"
@@ -350,8 +351,8 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
             "closed_at": _iso(i.closed_at), "timeline": [{"at": _iso(a.at), "text": a.text} for a in i.actions]})
         flags = names.linked("pupil", i.pupil) + names.linked("adult", i.adult) \
             + names.linked("recorded by", i.recorded_by) + names.found("summary", i.summary)
-        for a in i.actions:
-            flags += names.found("timeline", a.text)
+        for action in i.actions:
+            flags += names.found("timeline", action.text)
         out.redaction.extend({**f, "record": f"Contact incident {i.reference}"} for f in _unique(flags))
     if held_back:
         out.withheld.append(f"{held_back} contact incident(s) routed to the DSL or marked as allegations")
@@ -366,9 +367,9 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
             "lado_consulted_on": _iso(a.lado_consulted_on), "lado_reference": a.lado_reference,
             "lado_advice": a.lado_advice, "outcome": a.outcome_label if a.outcome else None,
             "outcome_on": _iso(a.outcome_on), "notes": a.notes} for a in allegations]
-        for a in allegations:
-            flags = names.found("LADO advice", a.lado_advice) + names.found("notes", a.notes)
-            out.redaction.extend({**f, "record": f"{a.kind_label} {a.reference}"} for f in _unique(flags))
+        for al in allegations:
+            flags = names.found("LADO advice", al.lado_advice) + names.found("notes", al.notes)
+            out.redaction.extend({**f, "record": f"{al.kind_label} {al.reference}"} for f in _unique(flags))
         d["transfer_packs"] = [{"reference": p.reference, "destination": p.destination, "moved_on": _iso(p.moved_on),
                                 "received_on": _iso(p.received_on)} for p in packs]
     else:

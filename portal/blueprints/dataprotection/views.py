@@ -16,6 +16,7 @@ Who opens what:
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -508,9 +509,9 @@ def allegations():
                            low_level=alleg.visible(current_user, "low_level"))
 
 
-def _source_or_404(source: str, source_id: int):
+def _source_or_404(source: str, source_id: int) -> Concern | ContactIncident:
     model = {"concern": Concern, "contact": ContactIncident}.get(source)
-    obj = session.get(model, source_id) if model is not None else None
+    obj: Any = session.get(model, source_id) if model is not None else None
     if obj is None or not alleg.may_mark(current_user, obj):
         abort(404)
     return obj
@@ -742,7 +743,7 @@ def privacy_edit():
 TRUST_HOLDERS = (TrustRole.ADMIN, TrustRole.SAFEGUARDING)
 
 
-def _trust_schools_or_404(trust_id: int) -> tuple[object, list[School]]:
+def _trust_schools_or_404(trust_id: int) -> tuple[Any, list[School]]:
     from portal.schools.context import trust_roles_of
     from portal.schools.models import Trust
     from portal.security import account_of

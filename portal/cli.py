@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from portal.dataprotection.cli import retention_cli, sar_command
 from portal.jobs.cli import jobs_cli
 from portal.lti.cli import import_oneroster_command, lti_cli, oneroster_cli
 from portal.records.cli import keys_cli, records_cli
@@ -25,6 +26,8 @@ portal_cli.add_command(keys_cli)
 portal_cli.add_command(records_cli)
 portal_cli.add_command(schools_cli)
 portal_cli.add_command(jobs_cli)
+portal_cli.add_command(retention_cli)
+portal_cli.add_command(sar_command)
 
 
 def _url() -> str:

@@ -4,6 +4,7 @@ from portal.audit import models as _audit  # noqa: F401
 from portal.auth import models as _auth  # noqa: F401
 from portal.classroom import models as _classroom  # noqa: F401
 from portal.concerns import models as _concerns  # noqa: F401
+from portal.dataprotection import models as _dataprotection  # noqa: F401
 from portal.db import Base
 from portal import idempotency as _idempotency  # noqa: F401
 from portal.incidents import models as _incidents  # noqa: F401

@@ -39,14 +39,16 @@ CAPABILITIES: dict[str, str] = {
     "lti.manage": "Manage LMS (LTI) registrations",
     "capabilities.delegate": "Delegate capabilities to named staff",
     "signatures.record_offline": "Record a parent's paper or verbal agreement on their behalf",
+    "dataprotection.manage": "Manage the retention schedule, leavers and subject access requests",
+    "dataprotection.hold": "Put legal holds on records, review and release them",
 }
 
 #: Capabilities that are never delegated (they follow a designation, not a grant).
-NOT_DELEGABLE = frozenset({"capabilities.delegate", "concerns.safeguarding"})
+NOT_DELEGABLE = frozenset({"capabilities.delegate", "concerns.safeguarding", "dataprotection.hold"})
 
 _HEAD = frozenset(CAPABILITIES) - {"concerns.safeguarding", "lti.manage"}
 _DSL = frozenset({"concerns.safeguarding", "concerns.review", "links.view", "incidents.record",
-                  "incidents.manage", "compliance.view"})
+                  "incidents.manage", "compliance.view", "dataprotection.hold"})
 
 #: Capabilities granted by role or designation.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {

@@ -138,8 +138,10 @@ def _exact_text(signature) -> Markup:
     return Markup(policy_html(signature.version.body_md))
 
 
-def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None) -> bytes:
-    """Render *html* to a tagged PDF/A-3b with the static-only fetcher, attaching the evidence JSON.
+def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None,
+               files: tuple[tuple[str, bytes, str], ...] = ()) -> bytes:
+    """Render *html* to a tagged PDF/A-3b with the static-only fetcher, attaching the evidence JSON
+    and any other *files* given as (name, bytes, description).
 
     Tagged (a structure tree for screen readers) while claiming PDF/A-3 level B only: level A would
     also claim every tagging rule, which no validator here can confirm.
@@ -149,6 +151,8 @@ def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnl
     if attachment is not None:
         attachments.append(Attachment(string=attachment, name=EVIDENCE_NAME, relationship="Data",
                                       description="Evidence of the signature (JSON)"))
+    for name, data, description in files:
+        attachments.append(Attachment(string=data, name=name, relationship="Source", description=description))
     return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(
         pdf_variant="pdf/a-3b", pdf_tags=True, attachments=attachments, uncompressed_pdf=False,
         finisher=_one_af_entry_per_file)

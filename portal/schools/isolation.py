@@ -56,6 +56,7 @@ GLOBAL_TABLES: dict[str, str] = {
                                 "school's archive",
     "portal_lti_nonces": "used LTI nonces (replay protection), keyed by issuer",
     "portal_lti_launch_data": "pylti1p3's short-lived login state",
+    "portal_trust_retention_defaults": "a trust's retention defaults, used by its schools without a rule of their own",
 }
 
 

@@ -384,3 +384,27 @@ def test_the_home_page_lists_data_protection_work(app, db, fam, login_as):
     page = login_as(fam.head).get("/portal/staff/").get_data(as_text=True)
     assert "1 subject access request is overdue" in page
     assert "subject access request" not in login_as(fam.teacher).get("/portal/staff/").get_data(as_text=True)
+
+
+def test_the_nightly_retention_job_disposes_of_what_is_due_once(app, db, fam, sign):
+    """The scheduled ``retention.run`` job applies the same schedule as the command; run again
+    the same night it finds nothing more."""
+    import datetime as dt
+
+    from portal.db import clock_at
+    from portal.jobs.registry import spec
+    from portal.signatures.models import Signature
+    from tests.dataprotection_helpers import leave
+
+    sig = sign(fam.parent, D(2026, 9, 14))
+    kept = sign(fam.teacher, D(2026, 9, 14))
+    leave(db, fam.parent, D(2027, 1, 1))
+    job = spec("retention.run")
+    assert job.periodic
+    with clock_at(dt.datetime(2028, 1, 1, 3, 10, tzinfo=dt.UTC)):
+        first = job.func()
+        second = job.func()
+    assert first.startswith("2 disposed of"), first  # the leaver's signature and its consent answer
+    assert second.startswith("0 disposed of"), second
+    db.expire_all()
+    assert db.get(Signature, sig.id) is None and db.get(Signature, kept.id) is not None

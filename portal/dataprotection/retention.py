@@ -44,7 +44,6 @@ from portal.dataprotection.schedule import BY_KEY, ORDER, Action
 from portal.db import session, utcnow
 from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation
-from portal.lti.models import LtiScoreJob
 from portal.people.models import Account, GuardianLink, Person, PersonRole, PupilProfile
 from portal.policies.models import Policy, PolicyVersion
 from portal.records.models import SignedRecord
@@ -511,9 +510,8 @@ def _delete_signature(sig_id: int, removal: Removal) -> None:
         removal.row(record)
         _archive_file(removal, record.pdf_sha256, exclude_record=record.id)
         session.delete(record)
-    for job in session.scalars(select(LtiScoreJob).where(LtiScoreJob.signature_id == sig_id)):
-        removal.row(job)
-        session.delete(job)
+    # A grade posted to the LMS leaves only a job mark naming ids (``portal_job_marks``), no
+    # personal data: nothing of it to dispose of.
     session.execute(update(ClassroomEntry).where(ClassroomEntry.signature_id == sig_id).values(signature_id=None)
                     .execution_options(synchronize_session="fetch"))
     session.flush()

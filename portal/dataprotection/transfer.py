@@ -118,8 +118,8 @@ def make_pack(pupil: Person, *, destination: str, moved_on: dt.date, actor: Pers
                            concerns=concerns, incidents=incidents, school=school, destination=destination,
                            moved_on=moved_on, due_on=due_on, made_at=utcnow())
     pdf = render_pdf(html, files=tuple(files))
-    sealed, _mode = seal_pdf(pdf, reason=f"Safeguarding transfer pack for {destination}"[:200],
-                             location=school.name if school else None)
+    sealed = seal_pdf(pdf, reason=f"Safeguarding transfer pack for {destination}"[:200],
+                      location=school.name if school else None).pdf
     sha = archive_store().put(sealed)
     pack = TransferPack(pupil_id=pupil.id, destination=destination, moved_on=moved_on, due_on=due_on,
                         pdf_sha256=sha, size=len(sealed), created_by_id=actor.id,

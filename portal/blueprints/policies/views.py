@@ -192,6 +192,8 @@ def signature(signature_id: int):
 def signature_record_status(signature_id: int):
     """Whether the sealed PDF of one of your signatures is ready (polled by sealed-copy.js)."""
     sig = _own_signature_or_404(signature_id)
+    if sig.signer_id != current_user.id:
+        abort(404)
     record = _record_of(sig)
     if record is not None and record.is_sealed:
         body = {"state": "sealed", "pdf_url": url_for(".signature_pdf", signature_id=sig.id),
@@ -206,17 +208,23 @@ def signature_record_status(signature_id: int):
 @bp.get("/signatures/<int:signature_id>.pdf")
 @access()
 def signature_pdf(signature_id: int):
-    """The sealed PDF of one of your signatures (or your child's)."""
+    """The sealed PDF of one of your own signatures or declines. Someone else's (another parent's
+    countersignature for your child, which carries their address and browser) is theirs: 404."""
     from portal import audit
     from portal.records.archive import ArchiveError
-    from portal.records.operations import record_pdf
+    from portal.records.operations import record_for, record_pdf
 
     sig = _own_signature_or_404(signature_id)
+    if sig.signer_id != current_user.id:
+        abort(404)
     record = _record_of(sig)
+    if record is None or (not record.is_sealed and record.last_error):
+        # Missing, or failed last time: try again now (retry on access; idempotent).
+        record = record_for(sig.id)
     if record is None or not record.is_sealed:
-        return render_template("portal/error.html", code=404, title="Not ready yet",
-                               message="The sealed copy of this signature is still being made. "
-                                       "Please try again in a minute."), 404
+        return render_template("portal/error.html", code=503, title="Not ready yet",
+                               message="The sealed copy of this record is not ready yet. It is being made; "
+                                       "please try again in a minute."), 503
     try:
         data = record_pdf(record)
     except ArchiveError:

@@ -107,7 +107,7 @@ def import_roster_command(file: Path) -> None:
     from portal.people.roster import RosterError, import_roster
 
     # PORTAL_MAX_ROSTER_BYTES limits uploads; a file on the server's own disk may be a whole trust's.
-    progress = TerminalProgress()
+    progress = TerminalProgress(f"Importing {file.name}")
     try:
         summary = import_roster(file.read_bytes(), file.name, progress=progress)
     except RosterError as exc:
@@ -125,7 +125,8 @@ class TerminalProgress:
     """A progress bar per stage ("Checking", "Writing") on the terminal's error stream (a plain
     line per stage when it is not a terminal)."""
 
-    def __init__(self) -> None:
+    def __init__(self, title: str = "") -> None:
+        self.title = title
         self.bar = None
         self.stage = None
         self.shown = 0
@@ -134,7 +135,9 @@ class TerminalProgress:
         if stage != self.stage:
             self.finish()
             self.stage, self.shown = stage, 0
-            self.bar = click.progressbar(length=max(total, 1), label=f"{stage} {total:,} rows", file=sys.stderr)
+            rows = f"{total:,} row{'' if total == 1 else 's'}"
+            self.bar = click.progressbar(length=max(total, 1), label=f"{self.title}: {stage.lower()} {rows}",
+                                         file=sys.stderr)
             self.bar.__enter__()
         if self.bar is not None and done > self.shown:
             self.bar.update(done - self.shown)

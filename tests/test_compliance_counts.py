@@ -31,10 +31,10 @@ def _current(db, audience: Audience, send=False) -> PolicyVersion:
         Policy.audience == audience.value, Policy.send_variant.is_(send), PolicyVersion.status == "published"))
 
 
-def _sign(db, version, signer, pupil=None, decision="signed", year=None):
+def _sign(db, version, signer, pupil=None, decision="signed", year=None, method="online"):
     db.add(Signature(version_id=version.id, signer_id=signer.id, on_behalf_of_id=pupil.id if pupil else None,
                      signer_role="parent", decision=decision, signed_name=signer.full_name,
-                     text_sha256="0" * 64, signed_at=AT, ip="192.0.2.9", user_agent="test", method="online",
+                     text_sha256="0" * 64, signed_at=AT, ip="192.0.2.9", user_agent="test", method=method,
                      academic_year=year or queries.current_academic_year()))
 
 
@@ -52,6 +52,8 @@ def _reference(today=None) -> dict[tuple, Counts]:
         cls = r.subject.pupil.class_id if r.subject.pupil is not None and r.version.policy.audience.startswith(
             "pupil_") else None
         setattr(out[(r.version.policy_id, cls)], r.status, getattr(out[(r.version.policy_id, cls)], r.status) + 1)
+        if r.status == "signed" and r.signature.is_offline:
+            out[(r.version.policy_id, cls)].offline += 1
     return dict(out)
 
 
@@ -94,6 +96,7 @@ def _populate(db, make_person, make_pupil, make_parent, make_class):
     _sign(db, ks3, teens[0], None, decision="declined")
     _sign(db, parent_aup, mum, None)
     _sign(db, parent_aup, teacher_parent, None)
+    _sign(db, parent_aup, dad, None, method="paper")                    # recorded by the office: counted apart
     _sign(db, staff_aup, both, None)
     _sign(db, parent_aup, mum, kids[0])                                 # on behalf of: not the parent's own
     db.commit()
@@ -121,9 +124,9 @@ def test_set_based_counts_equal_the_reference(db, awkward_school):
     got = tallies(("policy", "class"))
     assert {k: v.as_dict() for k, v in got.items()} == {k: v.as_dict() for k, v in expected.items()}
     # The awkward cases really are there (a test that cannot fail is a defect).
-    statuses = {(k, s) for k, c in expected.items() for s in ("signed", "declined", "outstanding")
+    statuses = {(k, s) for k, c in expected.items() for s in ("signed", "declined", "outstanding", "offline")
                 if getattr(c, s)}
-    assert {s for _, s in statuses} == {"signed", "declined", "outstanding"}
+    assert {s for _, s in statuses} == {"signed", "declined", "outstanding", "offline"}
     assert any(k[1] is not None for k in expected) and any(k[1] is None for k in expected)
 
 

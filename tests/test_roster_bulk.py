@@ -84,7 +84,9 @@ def test_a_reimport_with_a_few_changes_writes_only_those_rows(app, db):
         summary = _import(db, roster(300, renamed=frozenset({5, 50, 250}), moved_email=frozenset({10})))
     assert summary.updated == {"class": 0, "pupil": 3, "parent": 1, "staff": 0}
     assert summary.unchanged == 466
-    assert written == {"portal_people": 4, "portal_accounts": 1}, written
+    # Besides those rows, one mark that the school's stored compliance counts are stale (and none
+    # for the unchanged import above).
+    assert written == {"portal_people": 4, "portal_accounts": 1, "portal_compliance_changes": 1}, written
     db.expire_all()
     moved = db.scalar(select(Person).where(Person.external_id == "G10"))
     assert moved.email == "g10-new@bulk.example" and moved.account.email == "g10-new@bulk.example"

@@ -103,6 +103,7 @@ def _create_compliance_tables() -> None:
         sa.Column("signed", sa.Integer(), nullable=False),
         sa.Column("declined", sa.Integer(), nullable=False),
         sa.Column("outstanding", sa.Integer(), nullable=False),
+        sa.Column("offline", sa.Integer(), nullable=False),
         _school_column(),
         _school_fk("portal_compliance_counts"),
         sa.PrimaryKeyConstraint("id", name="pk_portal_compliance_counts"),

@@ -372,7 +372,9 @@ class _Writer:
             _count(self.summary, kinds[ext], ext not in self.state.people, changed.get(ext, False))
         from portal.signals import bulk_data_changed
 
-        bulk_data_changed.send(None, school_ids=[self.school_id], conn=self.conn)
+        if any(self.summary.created.values()) or any(self.summary.updated.values()):
+            # Only a roster that changed something makes the school's compliance counts stale.
+            bulk_data_changed.send(None, school_ids=[self.school_id], conn=self.conn)
         self.report("Writing", self.total, self.total)
 
     # -- accounts and people

@@ -54,7 +54,7 @@ from portal.policies.queries import (
 )
 from portal.schools.isolation import get_scope
 from portal.schools.models import School
-from portal.signatures.models import Decision, Signature
+from portal.signatures.models import OFFLINE_METHODS, Decision, Signature
 
 #: Group keys :func:`tallies` understands.
 KEYS = ("school", "policy", "audience", "class")
@@ -67,6 +67,8 @@ class Counts:
     signed: int = 0
     declined: int = 0
     outstanding: int = 0
+    #: Of the signed: paper or verbal agreements the office recorded.
+    offline: int = 0
 
     @property
     def total(self) -> int:
@@ -76,10 +78,11 @@ class Counts:
         self.signed += other.signed
         self.declined += other.declined
         self.outstanding += other.outstanding
+        self.offline += other.offline
 
     def as_dict(self) -> dict[str, int]:
         return {"signed": self.signed, "declined": self.declined, "outstanding": self.outstanding,
-                "total": self.total}
+                "offline": self.offline, "total": self.total}
 
 
 def _band_audience(year_group):
@@ -185,7 +188,10 @@ def _requirements(plan: _Plan):
     on_behalf = cast(case((Signature.on_behalf_of_id.is_not(None), 1), else_=0), Integer)
     answers = (
         select(subject.label("subject_id"), on_behalf.label("countersign"), PolicyVersion.policy_id,
-               func.max(case((Signature.decision == Decision.SIGNED.value, 1), else_=0)).label("signed"))
+               func.max(case((Signature.decision == Decision.SIGNED.value, 1), else_=0)).label("signed"),
+               func.max(case((and_(Signature.decision == Decision.SIGNED.value,
+                                   Signature.method.in_([m.value for m in OFFLINE_METHODS])), 1),
+                             else_=0)).label("offline"))
         .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
         .where(plan.year_clause(), Signature.version_id.in_(plan.counting_version_ids))
         .group_by(subject, on_behalf, PolicyVersion.policy_id)
@@ -194,7 +200,7 @@ def _requirements(plan: _Plan):
     # A SEND pupil gets the SEND variant of their band when the school publishes one.
     gets_send = and_(subjects.c.send == true(), send_policies.c.audience.is_not(None))
     rel = (
-        select(subjects, current.c.policy_id, answers.c.signed)
+        select(subjects, current.c.policy_id, answers.c.signed, answers.c.offline)
         .select_from(subjects)
         .join(current, and_(current.c.school_id == subjects.c.school_id, current.c.audience == subjects.c.audience))
         .outerjoin(send_policies, and_(send_policies.c.school_id == subjects.c.school_id,
@@ -246,7 +252,8 @@ def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Coun
     group = [cols[k] for k in by]
     stmt = select(*group, func.count().label("total"),
                   func.sum(case((rel.c.signed == 1, 1), else_=0)).label("signed"),
-                  func.sum(case((rel.c.signed == 0, 1), else_=0)).label("declined"))
+                  func.sum(case((rel.c.signed == 0, 1), else_=0)).label("declined"),
+                  func.sum(case((and_(rel.c.signed == 1, rel.c.offline == 1), 1), else_=0)).label("offline"))
     if group:
         stmt = stmt.group_by(*group)
     out: dict[tuple, Counts] = {}
@@ -255,7 +262,7 @@ def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Coun
     for row in rows:
         key = tuple(row[: len(group)])
         total, signed, declined = int(row.total), int(row.signed or 0), int(row.declined or 0)
-        out[key] = Counts(signed, declined, total - signed - declined)
+        out[key] = Counts(signed, declined, total - signed - declined, int(row.offline or 0))
     return out
 
 
@@ -368,8 +375,8 @@ def cached_tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tupl
     cols = {"school": ComplianceCount.school_id, "policy": ComplianceCount.policy_id,
             "audience": ComplianceCount.audience, "class": ComplianceCount.class_id}
     for row in session.execute(select(*(cols[k] for k in by), ComplianceCount.signed, ComplianceCount.declined,
-                                      ComplianceCount.outstanding)):
-        out[tuple(row[: len(by)])].add(Counts(row.signed, row.declined, row.outstanding))
+                                      ComplianceCount.outstanding, ComplianceCount.offline)):
+        out[tuple(row[: len(by)])].add(Counts(row.signed, row.declined, row.outstanding, row.offline))
     return dict(out)
 
 
@@ -388,7 +395,7 @@ def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, li
         counts = tallies(("school", "policy", "audience", "class"), today)
     now = utcnow()
     rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c,
-             "signed": n.signed, "declined": n.declined, "outstanding": n.outstanding}
+             "signed": n.signed, "declined": n.declined, "outstanding": n.outstanding, "offline": n.offline}
             for (s, p, a, c), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3] or 0))]
     count_t, snap_t, change_t = (ComplianceCount.__table__, ComplianceSnapshot.__table__,
                                  ComplianceChange.__table__)

@@ -213,3 +213,5 @@ class ComplianceCount(SchoolOwned, Base):
     signed: Mapped[int] = mapped_column(Integer, default=0)
     declined: Mapped[int] = mapped_column(Integer, default=0)
     outstanding: Mapped[int] = mapped_column(Integer, default=0)
+    #: Of the signed: paper or verbal agreements recorded by the office.
+    offline: Mapped[int] = mapped_column(Integer, default=0)

@@ -395,7 +395,7 @@ def pupils_status(kids: list[Person], today: dt.date | None = None) -> list[Chil
     """:class:`ChildStatus` of each pupil in *kids* (a family, or a class), with one catalogue and
     one signature query."""
     year = current_academic_year(today)
-    cat = Catalogue()
+    cat = catalogue()
     ids = [k.id for k in kids]
     sigs = _load_signatures(year, signer_ids=ids, subject_ids=ids) if ids else []
     idx = _Index(sigs)

@@ -462,6 +462,12 @@ class Tally:
         if offline:
             self.offline += 1
 
+    def add_counts(self, counts) -> None:
+        self.signed += counts.signed
+        self.declined += counts.declined
+        self.outstanding += counts.outstanding
+        self.offline += counts.offline
+
 
 def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
     out: dict[object, Tally] = {}
@@ -473,10 +479,6 @@ def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
             out[k] = Tally(label=labelfunc(r), key=k)
         out[k].add(r.status, r.status == queries.SIGNED and r.signature.is_offline)
     return list(out.values())
-    def add_counts(self, counts) -> None:
-        self.signed += counts.signed
-        self.declined += counts.declined
-        self.outstanding += counts.outstanding
 
 
 @bp.get("/compliance/")

@@ -9,7 +9,7 @@ from portal import audit
 from portal.blueprints.staff import bp
 from portal.blueprints.staff.forms import GrantForm, RevokeForm
 from portal.db import session, utcnow
-from portal.people.models import ADULT_ROLES, POLICY_ADULT_ROLES, STAFF_ROLES, CapabilityGrant, ClassTeacher, Person, PersonRole, SchoolClass
+from portal.people.models import ADULT_ROLES, POLICY_ADULT_ROLES, STAFF_ROLES, CapabilityGrant, ClassTeacher, Person, PersonRole, PupilProfile, SchoolClass
 from portal.security import CAPABILITIES, NOT_DELEGABLE, access, capabilities_of, designations
 from portal.tasks import tasks_for
 
@@ -32,16 +32,21 @@ def home():
     caps = capabilities_of(current_user)
     classes = session.scalars(
         select(SchoolClass).join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id)
-        .options(selectinload(SchoolClass.pupils)).order_by(SchoolClass.year_group, SchoolClass.code)
+        # Each class's pupils with their people, in two statements (the class rows below need them).
+        .options(selectinload(SchoolClass.pupils).joinedload(PupilProfile.person))
+        .order_by(SchoolClass.year_group, SchoolClass.code)
     ).all()
     reqs = school_requirements() if "compliance.view" in caps else None
     tiles = attention(current_user, reqs)
     rates = audience_rates(reqs) if reqs is not None else []
     sparks = {r.label: charts.sparkline([v for _d, v in r.weekly], label=f"{r.label}: {r.pct}% signed, week by week")
               for r in rates}
+    # Every class's pupils at once (one catalogue, one signature query), then split by class.
+    members = {cls.id: _class_pupils(cls) for cls in classes}
+    status_of = {st.pupil.id: st for st in pupils_status([p for kids in members.values() for p in kids])}
     class_rows = []
     for cls in classes:
-        statuses = pupils_status(_class_pupils(cls))
+        statuses = [status_of[p.id] for p in members[cls.id]]
         waiting = [st for st in statuses if any(r.status == OUTSTANDING for r in st.requirements)]
         class_rows.append((cls, len(statuses), waiting))
     # The tiles already count what some tasks say (concerns, link decisions): list each thing once.

@@ -102,7 +102,6 @@ def import_roster_command(file: Path) -> None:
     """Import classes, pupils, parents and staff from a roster CSV (all or nothing)."""
     from portal.db import session
     from portal.people.roster import RosterError, import_roster
-
     from portal.progress import click_bar
 
     limit = current_app.config["PORTAL_MAX_ROSTER_BYTES"]

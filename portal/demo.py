@@ -25,8 +25,8 @@ from portal.people.models import (
     Role,
     SchoolClass,
 )
-from portal.schools.isolation import all_schools, school_scope
 from portal.progress import Progress, no_progress
+from portal.schools.isolation import all_schools, school_scope
 from portal.schools.models import School, Trust, TrustRole
 
 DEMO_PASSWORD = "countersign-demo"

@@ -4,10 +4,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
 
 from portal.auth.tokens import INVITE, RESET, make_token
-from portal.people.models import LoginAttempt, Role
+from portal.people.models import Role
 from tests.factories import PASSWORD
 
 

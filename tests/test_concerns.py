@@ -404,7 +404,7 @@ def test_the_form_explains_why_and_names_the_official_channel(cast, login_as, db
 
 def test_a_revoked_reviewer_loses_access(cast, login_as, db, general):
     grant = db.scalar(select(CapabilityGrant).where(CapabilityGrant.person_id == cast.reviewer.id))
-    grant.revoked_at = dt.datetime.now(dt.timezone.utc)
+    grant.revoked_at = dt.datetime.now(dt.UTC)
     db.commit()
     assert login_as(cast.reviewer).get(f"/portal/concerns/inbox/{general.id}").status_code == 403
 

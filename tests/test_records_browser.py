@@ -7,9 +7,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from portal.demo import DEMO_PASSWORD, load_demo
+from portal.demo import DEMO_PASSWORD
 from tests.browser import assert_accessible, sign_in
-from tests.schools import demo_installation, in_school
+from tests.schools import demo_installation
 
 pytestmark = pytest.mark.browser
 

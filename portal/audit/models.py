@@ -61,7 +61,7 @@ class AuditEntry(SchoolOwned, Base):
         """The bytes the hash covers."""
         payload = {
             "id": self.seq,
-            "created_at": self.created_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "created_at": self.created_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "actor_id": self.actor_id,
             "action": self.action,
             "target_type": self.target_type,

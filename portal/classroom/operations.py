@@ -18,8 +18,8 @@ from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, sha256_of_shown, shown_text
 from portal.classroom.versions import academic_year, acknowledged_ids, versions_for_year
 from portal.db import session, utcnow
-from portal.schools.isolation import all_schools
 from portal.people.models import LoginAttempt, Person, PupilProfile, Role, SchoolClass
+from portal.schools.isolation import all_schools
 from portal.signatures.models import Decision, Method, Signature
 
 #: Join-code letters: no 0/O, 1/I/L, 2/Z, 5/S, 8/B, 6/G so codes are easy to read off a board.

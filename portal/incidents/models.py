@@ -12,9 +12,9 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import Person
+from portal.schools.isolation import SchoolOwned
 
 CONTACT_KINDS: dict[str, str] = {
     "friend_request": "Social-media friend or follow request",

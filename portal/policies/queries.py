@@ -27,8 +27,8 @@ from sqlalchemy.orm import selectinload
 from portal.db import session, utcnow
 from portal.people.bands import EYFS_KS1, KS2
 from portal.people.models import GuardianLink, Person, PersonRole, PupilProfile, Role
-from portal.schools.models import School
 from portal.policies.models import BAND_AUDIENCE, Audience, Policy, PolicyVersion, VersionStatus
+from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
 
 #: Bands whose pupil AUP is countersigned by a parent.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 from portal.schools.cli import each_school, one_school
 
@@ -44,10 +44,9 @@ def keys_init(force: bool, if_missing: bool, schools: list) -> None:
 def records_repair(limit: int | None, schools: list) -> None:
     """Make the sealed PDF of every signature that lacks one, in each school (safe to run again)."""
     from portal.db import session
+    from portal.progress import click_bar
     from portal.records.operations import repair
     from portal.schools.isolation import school_scope
-
-    from portal.progress import click_bar
 
     total_failed = 0
     for school in schools:

@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from portal import audit
 from portal.db import session, utcnow
 from portal.progress import Progress, no_progress
-from portal.schools.isolation import current_school_id, set_school
-from portal.schools.models import School
 from portal.records.archive import archive_store
 from portal.records.models import RecordStatus, SealMode, SignedRecord
 from portal.records.pdf import evidence_json, evidence_of, record_html, render_pdf
 from portal.records.seal import seal_pdf
+from portal.schools.isolation import current_school_id, set_school
+from portal.schools.models import School
 from portal.signals import handles_batches
 from portal.signatures.models import Signature
 

@@ -11,10 +11,10 @@ from weasyprint import HTML, Attachment
 
 from portal.paths import STATIC_DIR
 from portal.people.models import academic_year_label
-from portal.schools.models import School
 from portal.policies.models import Audience
 from portal.records.fetcher import StaticOnlyFetcher
 from portal.records.rendering import policy_html
+from portal.schools.models import School
 from portal.signatures.models import Signature
 
 EVIDENCE_NAME = "evidence.json"

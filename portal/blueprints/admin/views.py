@@ -9,10 +9,10 @@ from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import InviteForm, RetryJobForm, RosterForm, SettingsForm
 from portal.blueprints.auth.views import send_invitation
 from portal.db import session
-from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass
-from portal.schools.models import DeputyDsl, School
 from portal.people.importing import run_upload_import
+from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass
 from portal.people.roster import import_roster
+from portal.schools.models import DeputyDsl, School
 from portal.security import access
 
 

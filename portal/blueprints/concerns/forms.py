@@ -5,8 +5,8 @@ from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
-    HiddenField,
     Form,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,

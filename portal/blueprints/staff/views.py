@@ -8,7 +8,16 @@ from portal import audit
 from portal.blueprints.staff import bp
 from portal.blueprints.staff.forms import GrantForm, RevokeForm
 from portal.db import session, utcnow
-from portal.people.models import ADULT_ROLES, POLICY_ADULT_ROLES, STAFF_ROLES, CapabilityGrant, ClassTeacher, Person, PersonRole, SchoolClass
+from portal.people.models import (
+    ADULT_ROLES,
+    POLICY_ADULT_ROLES,
+    STAFF_ROLES,
+    CapabilityGrant,
+    ClassTeacher,
+    Person,
+    PersonRole,
+    SchoolClass,
+)
 from portal.security import CAPABILITIES, NOT_DELEGABLE, access, capabilities_of, designations
 from portal.tasks import tasks_for
 

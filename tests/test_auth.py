@@ -16,7 +16,7 @@ def _login(client, email, password, next_url=""):
 
 def test_sign_in_and_out(app, make_person):
     """A parent with the right password reaches the parent portal; sign-out ends the session."""
-    person = make_person(Role.PARENT, email="pat@test.example")
+    make_person(Role.PARENT, email="pat@test.example")
     client = app.test_client()
     resp = _login(client, "PAT@test.example ", PASSWORD)
     assert resp.status_code == 302

@@ -19,8 +19,14 @@ from portal.people.models import Role
 from portal.records.archive import archive_store
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
-from tests.records_support import *
-from tests.records_support import pdfsig_text
+from tests.records_support import (  # noqa: F401  (fixtures)
+    make_signature,
+    make_version,
+    nss_db,
+    pdfsig,
+    pdfsig_text,
+    seal_keys,
+)
 
 
 def _tool(name):

@@ -365,8 +365,9 @@ def demo_logins() -> list[tuple[str, str]]:
                                         .limit(1))
                 if parent and school.slug == "larkspur-hollow":
                     out.append((f"{tag}Parent of three (Reception, Y6, Y12)", parent))
-                first_pupil = session.scalar(select(Person.email).join(PupilProfile, PupilProfile.person_id == Person.id)
-                                             .where(Person.email.is_not(None)).order_by(Person.id).limit(1))
+                first_pupil = session.scalar(
+                    select(Person.email).join(PupilProfile, PupilProfile.person_id == Person.id)
+                    .where(Person.email.is_not(None)).order_by(Person.id).limit(1))
                 if first_pupil and school.slug != OAK_LANE[0]:
                     out.append((f"{tag}Pupil (own account)", first_pupil))
         if multi:

@@ -22,7 +22,8 @@ def parent_news(person: Person) -> list[Task]:
         seen = c.parent_seen_at
         news = any(not m.internal and not m.from_parent and (seen is None or m.created_at > seen)
                    for m in c.messages) or any(
-            e.kind in ("status", "stage", "target") and e.actor_id != person.id and (seen is None or e.created_at > seen)
+            e.kind in ("status", "stage", "target") and e.actor_id != person.id
+            and (seen is None or e.created_at > seen)
             for e in c.events)
         if news:
             out.append(Task("There is news about your concern", url_for("portal.concerns.view", concern_id=c.id),

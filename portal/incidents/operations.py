@@ -112,7 +112,8 @@ def notify(incident: ContactIncident | SocialMediaIncident) -> bool:
     if person is None or not person.email:
         return False
     if isinstance(incident, ContactIncident):
-        what = "A contact incident" if incident.routed_to == "head" else "A contact incident that may be a safeguarding matter"
+        what = ("A contact incident" if incident.routed_to == "head"
+                else "A contact incident that may be a safeguarding matter")
         endpoint = "portal.incidents.contact"
     else:
         what = "A social-media incident flagged for Prevent" if incident.prevent_flag else "A social-media incident"

@@ -154,7 +154,8 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
     # References: resolved against the file and the database.
     file_people = {r.data["external_id"]: k for k in ("staff", "pupil", "parent") for r in by_type[k]}
     file_classes = {r.data["external_id"] for r in by_type["class"]}
-    db_people = dict(session.execute(select(Person.external_id, Person.id).where(Person.external_id.is_not(None))).all())
+    db_people = dict(session.execute(
+        select(Person.external_id, Person.id).where(Person.external_id.is_not(None))).all())
     db_classes = set(session.scalars(select(SchoolClass.code)))
     for r in by_type["class"]:
         for t in _split(r.data.get("teachers", "")):
@@ -331,7 +332,8 @@ def _apply_person(r: _Row, kind: str, summary: ImportSummary) -> None:
         changed |= _set(person, "email", email)
     if email:
         ensure_account(person)
-    roles = {Role.PUPIL} if kind == "pupil" else {Role.PARENT} if kind == "parent" else {Role(x) for x in _split(d["roles"])}
+    roles = ({Role.PUPIL} if kind == "pupil" else {Role.PARENT} if kind == "parent"
+             else {Role(x) for x in _split(d["roles"])})
     for role in roles:
         if not person.has_role(role):
             person.add_role(role)

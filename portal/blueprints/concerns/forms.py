@@ -27,7 +27,8 @@ def options(pairs) -> list[SelectChoice]:
 
 
 class RaiseForm(FlaskForm):
-    category = RadioField("What is it about?", choices=options((c.value, label) for c, label in CATEGORY_LABELS.items()),
+    category = RadioField("What is it about?",
+                          choices=options((c.value, label) for c, label in CATEGORY_LABELS.items()),
                           validators=[InputRequired("Choose what the concern is about.")])
     child_id = SelectField("Which child is it about?", coerce=int, validate_choice=True)
     about = RadioField(

@@ -223,8 +223,8 @@ def attachment(concern_id: int, attachment_id: int):
     audit.record("concern.attachment_downloaded", actor=current_user, target=concern, attachment_id=att.id)
     session.commit()
     # Read whole (at most PORTAL_CONCERN_MAX_FILE_BYTES) so no file handle outlives the request.
-    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type, as_attachment=True, download_name=att.original_name,
-                     max_age=0, etag=False, conditional=False)
+    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type, as_attachment=True,
+                     download_name=att.original_name, max_age=0, etag=False, conditional=False)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -85,7 +85,8 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     # PDF/A-3b identification and the evidence JSON as the one embedded file.
     meta = subprocess.run([_tool("pdfinfo"), "-meta", str(path)], capture_output=True, check=True, text=True).stdout
     assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta
-    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)], capture_output=True, check=True, text=True).stdout
+    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)],
+                             capture_output=True, check=True, text=True).stdout
     assert listing.splitlines() == ["1 embedded files", "1: evidence.json"]
     out = tmp_path / "evidence.json"
     subprocess.run([_tool("pdfdetach"), "-save", "1", "-o", str(out), str(path)], check=True)
@@ -151,7 +152,7 @@ def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signatur
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -163,7 +164,7 @@ def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signatur
             .sign(key, hashes.SHA256()))
     p12 = tmp_path / "seal.p12"
     p12.write_bytes(pkcs12.serialize_key_and_certificates(b"seal", key, cert, None, BestAvailableEncryption(b"pw-123")))
-    (tmp_path / "seal.pem").write_bytes(cert.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.PEM))
+    (tmp_path / "seal.pem").write_bytes(cert.public_bytes(Encoding.PEM))
     app.config.update(PORTAL_SIGNING_P12=str(p12), PORTAL_SIGNING_P12_PASSWORD="pw-123")
     _, _, pdf = _sealed(app, db, make_signature)
     status = _pyhanko_status(pdf, tmp_path / "seal.pem")
@@ -188,7 +189,8 @@ def tsa_url(tmp_path):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Time Stamps")])
     now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(11).not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
+            .serial_number(11)
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
             .sign(key, hashes.SHA256()))
     (tmp_path / "tsa.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -36,7 +36,7 @@ def handles_batches(receiver: Callable[..., Any]) -> Callable[..., Any]:
 
 def announce_signature(signature: Any) -> None:
     """Tell every receiver that *signature* has been committed."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
     for receiver in list(signature_committed.receivers_for(app)):
         _call(receiver, app, signature=signature)
 
@@ -47,7 +47,7 @@ def announce_signatures(signatures: Sequence[Any]) -> None:
         for sig in signatures:
             announce_signature(sig)
         return
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
     for receiver in list(signatures_committed.receivers_for(app)):
         _call(receiver, app, signatures=list(signatures))
     for receiver in list(signature_committed.receivers_for(app)):

@@ -17,7 +17,7 @@ from portal import audit
 from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, sha256_of_shown, shown_text
 from portal.classroom.versions import academic_year, acknowledged_ids, versions_for_year
-from portal.db import session, utcnow
+from portal.db import rowcount, session, utcnow
 from portal.people.models import LoginAttempt, Person, PupilProfile, Role, SchoolClass
 from portal.schools.isolation import all_schools
 from portal.signatures.models import Decision, Method, Signature
@@ -210,7 +210,7 @@ def _lock_if_open(cs: ClassroomSession, now: dt.datetime, *, accepting: bool) ->
         cond.append(ClassroomSession.expires_at > now)
     res = session.execute(update(ClassroomSession).where(*cond).values(code=ClassroomSession.code)
                           .execution_options(synchronize_session=False))
-    return res.rowcount == 1
+    return rowcount(res) == 1
 
 
 def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str,
@@ -259,10 +259,10 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
     if teacher.id != cs.teacher_id:
         raise ClassroomError("Only the teacher who opened the session can close it.")
     # Claim the close atomically: a second click (or a second tab) finds nothing to close.
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(ClassroomSession).where(ClassroomSession.id == cs.id, ClassroomSession.closed_at.is_(None))
         .values(closed_at=now).execution_options(synchronize_session=False)
-    ).rowcount == 1
+    )) == 1
     if not claimed:
         raise ClassroomError("This session is already closed.")
     session.expire(cs, ["closed_at", "entries"])  # entries committed before the lock was taken

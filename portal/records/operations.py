@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.db import session, utcnow
+from portal.db import rowcount, session, utcnow
 from portal.progress import Progress, no_progress
 from portal.records.archive import archive_store
 from portal.records.models import RecordStatus, SealMode, SignedRecord
@@ -50,7 +50,7 @@ def on_signatures_committed(sender: Any, signatures: list[Any] | None = None, sc
     """Receiver of :data:`portal.signals.signatures_committed` (a class closing): one transaction
     for all the pending records and one job (``records.seal_many``) that queues a seal per record."""
     try:
-        app = sender if isinstance(sender, Flask) else current_app._get_current_object()
+        app = sender if isinstance(sender, Flask) else current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
         sigs = list(signatures or [])
         if not sigs:
             return
@@ -155,13 +155,13 @@ def make_record(signature_id: int) -> SignedRecord | None:
         signature = session.get(Signature, signature_id)
         pdf, mode = build_sealed_pdf(signature)
         sha = archive_store().put(pdf)
-        done = session.execute(
+        done = rowcount(session.execute(
             update(SignedRecord)
             .where(SignedRecord.id == record_id, SignedRecord.status == RecordStatus.PENDING.value)
             .values(status=RecordStatus.SEALED.value, pdf_sha256=sha, size=len(pdf), seal_mode=mode.value,
                     sealed_at=utcnow(), attempts=SignedRecord.attempts + 1, last_error=None)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if done:
             audit.record("record.sealed", target=session.get(SignedRecord, record_id), signature_id=signature_id,
                          sha256=sha, size=len(pdf), seal_mode=mode.value)

@@ -112,6 +112,7 @@ def import_roster_command(file: Path) -> None:
     with click_bar(f"Importing {file.name}", 3) as bar:
         data = file.read_bytes()
         bar.update(1)
+        failed: RosterError | None
         try:
             summary = import_roster(data, file.name)
         except RosterError as exc:
@@ -144,7 +145,7 @@ def _chains(school_slug: str | None) -> list[tuple[str, int | None]]:
         if not schools:
             raise click.ClickException(f"No school with the slug {school_slug!r}.")
         return [(s.name, s.id) for s in schools]
-    chains: list[tuple[str, int | None]] = [(s.name, s.id) for s in schools]
+    chains = [(s.name, s.id) for s in schools]
     if len(schools) != 1 or verify_chain(None).count:
         chains.append(("Installation", None))
     return chains

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -317,7 +318,7 @@ def _trust(seed: int, today: dt.date | None) -> tuple[Trust, School, dict]:
     trust = get_or_create_trust("fernbrook", TRUST_NAME)
     larkspur, larkspur_made = _larkspur(seed, today)
     larkspur.trust = trust
-    made = {}
+    made: dict[str, Any] = {}
     for spec, classes, adults in ((OAK_LANE, OAK_CLASSES, OAK_ADULTS), (KESTREL, KESTREL_CLASSES, KESTREL_ADULTS)):
         slug, name, urn, phases, domain = spec
         school = create_school(slug=slug, name=name, urn=urn, phases=phases, trust=trust, with_policies=False,

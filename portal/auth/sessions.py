@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, g, has_request_context, request
 from flask_login import login_user
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import Table, event, inspect, select, update
 
 from portal import audit
 from portal.auth.models import AccountSession
@@ -232,10 +232,10 @@ def _revoke(sess: Any, _ctx: Any) -> None:
         return
     conn = sess.connection()
     now = utcnow()
+    table = cast(Table, AccountSession.__table__)  # a declarative model's __table__ is its Table
     for account_id, reason in pending.items():
-        conn.execute(update(AccountSession.__table__).where(
-            AccountSession.__table__.c.account_id == account_id, AccountSession.__table__.c.ended_at.is_(None))
-            .values(ended_at=now, end_reason=reason))
+        conn.execute(update(table).where(table.c.account_id == account_id, table.c.ended_at.is_(None))
+                     .values(ended_at=now, end_reason=reason))
 
 
 event.listen(PortalSession, "before_flush", _collect)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -19,6 +20,7 @@ from portal.classroom.rendering import is_young, sha256_of_shown, shown_text
 from portal.classroom.versions import academic_year, acknowledged_ids, versions_for_year
 from portal.db import rowcount, session, utcnow
 from portal.people.models import LoginAttempt, Person, PupilProfile, Role, SchoolClass
+from portal.policies.models import PolicyVersion
 from portal.schools.isolation import all_schools
 from portal.signatures.models import Decision, Method, Signature
 
@@ -162,10 +164,11 @@ def class_pupil_or_none(cs: ClassroomSession, pupil_id: int) -> Person | None:
     return pupil
 
 
-def acknowledged_in_class(pupils: list[Person], main, send, year: int) -> set[int]:
+def acknowledged_in_class(pupils: list[Person], main: PolicyVersion | None, send: PolicyVersion | None,
+                          year: int) -> set[int]:
     """Ids of *pupils* who agreed in academic *year* to the version meant for them (*send* for
     SEND pupils when it exists, else *main*)."""
-    def wanted(p: Person):
+    def wanted(p: Person) -> PolicyVersion | None:
         return send if (send is not None and p.pupil is not None and p.pupil.send) else main
 
     done: set[int] = set()
@@ -191,7 +194,7 @@ class Progress:
         self.total = len(ids)
         self.done = len(self.done_ids & set(ids))
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "done": self.done,
             "total": self.total,
@@ -289,7 +292,8 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
     return signatures
 
 
-def sign_online(pupil: Person, version, *, ip: str, user_agent: str, now: dt.datetime | None = None) -> Signature:
+def sign_online(pupil: Person, version: PolicyVersion, *, ip: str, user_agent: str,
+                now: dt.datetime | None = None) -> Signature:
     """An older pupil agrees on their own from the pupil portal (no witness).
 
     :raises ClassroomError: when the pupil has already agreed this academic year.
@@ -317,7 +321,7 @@ class _Shown:
     questions: tuple[str, ...] = ()
 
 
-def _keep_shown(version, *, young: bool) -> str:
+def _keep_shown(version: PolicyVersion, *, young: bool) -> str:
     """Keep the exact text a pupil was shown (once per SHA-256, as the signing page does), so the
     sealed record can show the words agreed to; return its SHA-256."""
     from portal.policies.operations import keep_text

@@ -167,11 +167,11 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
             errors.append(f"{filename} row {r.number}: class_code {code} is not a class in this file or the portal.")
     for r in by_type["parent"]:
         for c in _split(r.data.get("children", "")):
-            kind = file_people.get(c)
-            if kind is None and c in db_people:
+            child_kind = file_people.get(c)
+            if child_kind is None and c in db_people:
                 person = session.get(Person, db_people[c])
-                kind = "pupil" if person is not None and person.pupil is not None else "other"
-            if kind != "pupil":
+                child_kind = "pupil" if person is not None and person.pupil is not None else "other"
+            if child_kind != "pupil":
                 errors.append(f"{filename} row {r.number}: child {c} is not a pupil in this file or the portal.")
     # Email uniqueness against people already in the portal.
     for email, number in seen_emails.items():
@@ -302,7 +302,7 @@ def _apply_class(r: _Row, summary: ImportSummary) -> None:
     d = r.data
     cls = session.scalar(select(SchoolClass).where(SchoolClass.code == d["external_id"]))
     created = cls is None
-    if created:
+    if cls is None:
         cls = SchoolClass(code=d["external_id"], name=d["class_name"], year_group=parse_year(d["year_group"]))
         session.add(cls)
         session.flush()
@@ -313,8 +313,8 @@ def _apply_class(r: _Row, summary: ImportSummary) -> None:
         teacher = session.scalar(select(Person).where(Person.external_id == ext))
         cls.teachers.append(ClassTeacher(teacher=teacher))
         changed = True
-    for ext in set(current) - wanted:
-        cls.teachers.remove(current[ext])
+    for gone in set(current) - wanted:
+        cls.teachers.remove(current[gone])
         changed = True
     _count(summary, "class", created, changed)
 
@@ -323,7 +323,7 @@ def _apply_person(r: _Row, kind: str, summary: ImportSummary) -> None:
     d = r.data
     person = session.scalar(select(Person).where(Person.external_id == d["external_id"]))
     created = person is None
-    if created:
+    if person is None:
         person = Person(external_id=d["external_id"], given_name=d["given_name"], family_name=d["family_name"])
         session.add(person)
     changed = _set(person, "given_name", d["given_name"]) | _set(person, "family_name", d["family_name"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
@@ -83,7 +83,7 @@ def _pending_records(signature_ids: list[int], queued_at: dt.datetime) -> list[i
     return [r.id for r in [*existing.values(), *new]]
 
 
-def _hand_to_queue(record_ids: list[int], signature_ids: list[int], school_id: int) -> bool:
+def _hand_to_queue(record_ids: list[int], signature_ids: list[int], school_id: int | None) -> bool:
     from portal.jobs import QueueUnavailable, enqueue
 
     try:
@@ -152,7 +152,7 @@ def make_record(signature_id: int) -> SignedRecord | None:
         return record
     record_id = record.id
     try:
-        signature = session.get(Signature, signature_id)
+        signature = session.get_one(Signature, signature_id)  # it exists: checked above
         pdf, mode = build_sealed_pdf(signature)
         sha = archive_store().put(pdf)
         done = rowcount(session.execute(
@@ -254,4 +254,4 @@ def record_for(signature_id: int) -> SignedRecord | None:
 
 def record_pdf(record: SignedRecord) -> bytes:
     """The archived PDF of a sealed record, checked against its SHA-256."""
-    return archive_store().get(record.pdf_sha256)
+    return archive_store().get(cast(str, record.pdf_sha256))  # a sealed record has its PDF's SHA-256

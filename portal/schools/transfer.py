@@ -36,7 +36,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Date, DateTime, Integer, Table, delete, func, insert, select, text, update
 
@@ -80,7 +80,7 @@ def school_tables(*, operational: bool = False) -> list[Table]:
     they are listed too (removing a school deletes them)."""
     import portal.models  # noqa: F401  (every model registered)
 
-    owned = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
+    owned = {cast(Table, m.local_table).name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
              and (operational or getattr(m.class_, "__transfer__", True))}
     return [t for t in Base.metadata.sorted_tables if t.name in owned]
 
@@ -210,8 +210,8 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         from portal.records.models import RecordStatus, SignedRecord
 
         store = archive_store(school)
-        shas = list(session.scalars(select(SignedRecord.pdf_sha256).where(
-            SignedRecord.status == RecordStatus.SEALED.value, SignedRecord.pdf_sha256.is_not(None))))
+        shas = [sha for sha in session.scalars(select(SignedRecord.pdf_sha256).where(
+            SignedRecord.status == RecordStatus.SEALED.value, SignedRecord.pdf_sha256.is_not(None))) if sha is not None]
         with progress("Sealed PDFs", len(shas)) as bar:
             for sha in shas:
                 try:
@@ -231,9 +231,11 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         from portal.signatures.models import OfflineAgreement
 
         lost_scans: list[str] = []
-        for name in session.scalars(select(OfflineAgreement.scan_stored_name)
-                                    .where(OfflineAgreement.scan_stored_name.is_not(None))
-                                    .order_by(OfflineAgreement.id)):
+        scans = [scan for scan in session.scalars(select(OfflineAgreement.scan_stored_name)
+                                                  .where(OfflineAgreement.scan_stored_name.is_not(None))
+                                                  .order_by(OfflineAgreement.id))
+                 if scan is not None]
+        for name in scans:
             src = path_of(name, "agreements")
             if src.is_file():
                 shutil.copyfile(src, files_dir / "agreements" / name)
@@ -614,9 +616,12 @@ def remove_school(school: School, exported_to: Path) -> None:
         attachments = list(session.scalars(select(ConcernAttachment.stored_name)))
         from portal.signatures.models import OfflineAgreement
 
-        scans = list(session.scalars(select(OfflineAgreement.scan_stored_name)
-                                     .where(OfflineAgreement.scan_stored_name.is_not(None))))
-        shas = set(session.scalars(select(SignedRecord.pdf_sha256).where(SignedRecord.pdf_sha256.is_not(None))))
+        scans = [name for name in session.scalars(select(OfflineAgreement.scan_stored_name)
+                                                  .where(OfflineAgreement.scan_stored_name.is_not(None)))
+                 if name is not None]
+        shas = {sha for sha in session.scalars(select(SignedRecord.pdf_sha256)
+                                               .where(SignedRecord.pdf_sha256.is_not(None)))
+                if sha is not None}
         account_ids = set(session.scalars(select(Person.account_id).where(Person.account_id.is_not(None))))
     if (head[0], head[1]) != (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) \
             or not _export_is_current(school, manifest):

@@ -164,7 +164,7 @@ def _chains(school_slug: str | None) -> list[tuple[str, int | None]]:
         if not schools:
             raise click.ClickException(f"No school with the slug {school_slug!r}.")
         return [(s.name, s.id) for s in schools]
-    chains: list[tuple[str, int | None]] = [(s.name, s.id) for s in schools]
+    chains = [(s.name, s.id) for s in schools]
     if len(schools) != 1 or verify_chain(None).count:
         chains.append(("Installation", None))
     return chains

@@ -10,11 +10,11 @@ import contextlib
 import contextvars
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 from werkzeug.local import LocalProxy
@@ -57,6 +57,12 @@ class UTCDateTime(TypeDecorator):
 
 #: A moment that :func:`utcnow` returns instead of the real time, set only by :func:`clock_at`.
 _CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("portal_clock", default=None)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The number of rows an UPDATE or DELETE matched. ``Session.execute`` is typed as returning a
+    ``Result``, but for those statements it is always a ``CursorResult``, which has the count."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def utcnow() -> dt.datetime:

@@ -9,7 +9,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.deps import IN_CI, unavailable as _unavailable
+from tests.deps import IN_CI
+from tests.deps import unavailable as _unavailable
 
 CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

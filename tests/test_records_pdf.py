@@ -14,8 +14,16 @@ from portal.people.models import Role
 from portal.records.archive import archive_store
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
-from tests.records_support import *
-from tests.records_support import pdfsig_text, root_cert
+from tests.records_support import (  # noqa: F401  (fixtures)
+    make_signature,
+    make_version,
+    nss_db,
+    pdfsig,
+    pdfsig_text,
+    root_cert,
+    seal_keys,
+    tsa,
+)
 
 
 def _tool(name):
@@ -79,7 +87,8 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     # PDF/A-3b identification and the evidence JSON as the one embedded file.
     meta = subprocess.run([_tool("pdfinfo"), "-meta", str(path)], capture_output=True, check=True, text=True).stdout
     assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta
-    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)], capture_output=True, check=True, text=True).stdout
+    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)],
+                             capture_output=True, check=True, text=True).stdout
     assert listing.splitlines() == ["1 embedded files", "1: evidence.json"]
     out = tmp_path / "evidence.json"
     subprocess.run([_tool("pdfdetach"), "-save", "1", "-o", str(out), str(path)], check=True)
@@ -145,7 +154,7 @@ def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signatur
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -157,7 +166,7 @@ def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signatur
             .sign(key, hashes.SHA256()))
     p12 = tmp_path / "seal.p12"
     p12.write_bytes(pkcs12.serialize_key_and_certificates(b"seal", key, cert, None, BestAvailableEncryption(b"pw-123")))
-    (tmp_path / "seal.pem").write_bytes(cert.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.PEM))
+    (tmp_path / "seal.pem").write_bytes(cert.public_bytes(Encoding.PEM))
     app.config.update(PORTAL_SIGNING_P12=str(p12), PORTAL_SIGNING_P12_PASSWORD="pw-123")
     _, record, pdf = _sealed(app, db, make_signature)
     assert record.seal_mode == "B-LT"

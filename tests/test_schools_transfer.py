@@ -83,7 +83,8 @@ def files_under(*folders):
         if folder.exists():
             for p in sorted(folder.rglob("*")):
                 if p.is_file():
-                    out[f"{folder.name}/{p.relative_to(folder).as_posix()}"] = hashlib.sha256(p.read_bytes()).hexdigest()
+                    name = f"{folder.name}/{p.relative_to(folder).as_posix()}"
+                    out[name] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
@@ -355,7 +356,8 @@ def test_export_holds_only_that_school_and_import_round_trips_it(app, db, world,
         if path.stem == "portal_audit_log":
             assert rows and all(r["chain"] == world.b.id for r in rows)
             assert rows[-1]["action"] == "school.exported"
-            assert (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) == (len(rows), rows[-1]["hash"])
+            chain = manifest["audit_chain"]
+            assert (chain["entries"], chain["head"]) == (len(rows), rows[-1]["hash"])
     assert jsonl(out / "tables" / "portal_people.jsonl") and jsonl(out / "tables" / "portal_signed_records.jsonl")
 
     # --- nothing of A in any file: names, addresses, slug, uid, name, PDFs, attachment, key
@@ -843,4 +845,5 @@ def test_remove_after_export_deletes_only_that_school_and_is_audited(app, db, wo
     assert last.data["manifest_sha256"] == sha256_file(final / "manifest.json")
     result = run(app, "audit", "verify")
     assert result.exit_code == 0 and "BROKEN" not in result.output, result.output
-    assert f"{world.a.name}: Audit chain intact" in result.output and "Installation: Audit chain intact" in result.output
+    assert f"{world.a.name}: Audit chain intact" in result.output
+    assert "Installation: Audit chain intact" in result.output

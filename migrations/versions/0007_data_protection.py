@@ -7,10 +7,10 @@ Revision ID: 0007
 Revises: 0002
 Create Date: 2026-11-26 16:30:00
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.db
+from alembic import op
 
+import portal.db
 
 revision = '0007'
 down_revision = '0005'

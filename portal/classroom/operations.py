@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -17,10 +18,10 @@ from portal import audit
 from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import is_young, sha256_of_shown, shown_text
 from portal.classroom.versions import academic_year, acknowledged_ids, versions_for_year
-from portal.db import session, utcnow
-from portal.schools.isolation import all_schools
+from portal.db import rowcount, session, utcnow
 from portal.people.models import LoginAttempt, Person, PupilProfile, Role, SchoolClass
 from portal.policies.models import PolicyVersion
+from portal.schools.isolation import all_schools
 from portal.signatures.models import Decision, Method, Signature
 
 #: Join-code letters: no 0/O, 1/I/L, 2/Z, 5/S, 8/B, 6/G so codes are easy to read off a board.
@@ -163,10 +164,11 @@ def class_pupil_or_none(cs: ClassroomSession, pupil_id: int) -> Person | None:
     return pupil
 
 
-def acknowledged_in_class(pupils: list[Person], main, send, year: int) -> set[int]:
+def acknowledged_in_class(pupils: list[Person], main: PolicyVersion | None, send: PolicyVersion | None,
+                          year: int) -> set[int]:
     """Ids of *pupils* who agreed in academic *year* to the version meant for them (*send* for
     SEND pupils when it exists, else *main*)."""
-    def wanted(p: Person):
+    def wanted(p: Person) -> PolicyVersion | None:
         return send if (send is not None and p.pupil is not None and p.pupil.send) else main
 
     done: set[int] = set()
@@ -241,7 +243,7 @@ class Progress:
         self.total = len(ids)
         self.done = len(self.done_ids & set(ids))
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "done": self.done,
             "total": self.total,
@@ -260,7 +262,7 @@ def _lock_if_open(cs: ClassroomSession, now: dt.datetime, *, accepting: bool) ->
         cond.append(ClassroomSession.expires_at > now)
     res = session.execute(update(ClassroomSession).where(*cond).values(code=ClassroomSession.code)
                           .execution_options(synchronize_session=False))
-    return res.rowcount == 1
+    return rowcount(res) == 1
 
 
 def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str,
@@ -309,10 +311,10 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
     if teacher.id != cs.teacher_id:
         raise ClassroomError("Only the teacher who opened the session can close it.")
     # Claim the close atomically: a second click (or a second tab) finds nothing to close.
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(ClassroomSession).where(ClassroomSession.id == cs.id, ClassroomSession.closed_at.is_(None))
         .values(closed_at=now).execution_options(synchronize_session=False)
-    ).rowcount == 1
+    )) == 1
     if not claimed:
         raise ClassroomError("This session is already closed.")
     session.expire(cs, ["closed_at", "entries"])  # entries committed before the lock was taken
@@ -339,7 +341,8 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
     return signatures
 
 
-def sign_online(pupil: Person, version, *, ip: str, user_agent: str, now: dt.datetime | None = None) -> Signature:
+def sign_online(pupil: Person, version: PolicyVersion, *, ip: str, user_agent: str,
+                now: dt.datetime | None = None) -> Signature:
     """An older pupil agrees on their own from the pupil portal (no witness).
 
     :raises ClassroomError: when the pupil has already agreed this academic year.
@@ -367,7 +370,7 @@ class _Shown:
     questions: tuple[str, ...] = ()
 
 
-def _keep_shown(version, *, young: bool) -> str:
+def _keep_shown(version: PolicyVersion, *, young: bool) -> str:
     """Keep the exact text a pupil was shown (once per SHA-256, as the signing page does), so the
     sealed record can show the words agreed to; return its SHA-256."""
     from portal.policies.operations import keep_text

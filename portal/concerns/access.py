@@ -92,7 +92,8 @@ def handlers_of(concern: Concern) -> list[Person]:
     # Roles never grant these capabilities on their own today, but stay correct if one does.
     from portal.security import ROLE_CAPABILITIES
 
-    roles = [r for r, caps in ROLE_CAPABILITIES.items() if caps & {REVIEW, SAFEGUARDING} and r in {x.value for x in Role}]
+    role_values = {x.value for x in Role}
+    roles = [r for r, caps in ROLE_CAPABILITIES.items() if caps & {REVIEW, SAFEGUARDING} and r in role_values]
     if roles:
         ids |= set(session.scalars(select(PersonRole.person_id).where(PersonRole.role.in_(roles))))
     people = session.scalars(select(Person).where(Person.id.in_(ids), Person.active)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
+from portal.schools.isolation import SchoolOwned
 
 
 class Category(str, enum.Enum):
@@ -173,7 +174,7 @@ class Concern(SchoolOwned, Base):
     )
 
     @validates("subject", "description", "raised_by_id", "at_risk", "about", "about_person_id", "route")
-    def _write_once(self, key: str, value):
+    def _write_once(self, key: str, value: Any) -> Any:
         if self.id is not None:
             raise ValueError(f"a concern's {key} cannot change after it is raised; add a message instead")
         return value
@@ -235,7 +236,7 @@ class ConcernMessage(SchoolOwned, Base):
     author: Mapped[Person] = relationship()
 
     @validates("body", "internal", "author_id", "from_parent")
-    def _write_once(self, key: str, value):
+    def _write_once(self, key: str, value: Any) -> Any:
         if self.id is not None:
             raise ValueError("messages are never edited; add a new message instead")
         return value

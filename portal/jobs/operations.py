@@ -5,6 +5,7 @@ job's own transaction.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,7 +17,7 @@ from portal.jobs.models import JobFailure, JobMark
 from portal.schools.isolation import school_scope
 
 
-def _scoped(school_id: Any):
+def _scoped(school_id: Any) -> AbstractContextManager[None]:
     """Scope for a failure row: the job's school, or none for installation-wide jobs."""
     from portal.schools.isolation import all_schools
 

@@ -14,8 +14,8 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
+from portal.schools.isolation import SchoolOwned
 
 #: Relationship choices (value -> words shown).
 RELATIONSHIPS: dict[str, str] = {

@@ -79,7 +79,7 @@ def academic_year_label(start_year: int) -> str:
     return f"{start_year}-{(start_year + 1) % 100:02d}"
 
 
-class Account(UserMixin, Base):
+class Account(UserMixin, Base):  # type: ignore[misc]  # flask_login ships no type hints: UserMixin is Any
     """A global sign-in. Its people (one per school) carry the roles.
 
     Someone with no school (a trust auditor, say) signs in as the account itself; the access
@@ -137,7 +137,7 @@ class Account(UserMixin, Base):
         return f"<Account {self.id}>"
 
 
-class Person(SchoolOwned, UserMixin, Base):
+class Person(SchoolOwned, UserMixin, Base):  # type: ignore[misc]  # flask_login is untyped: UserMixin is Any
     """Anyone in a school who signs, reviews or audits: parents, pupils, staff, governors and so on."""
 
     __tablename__ = "portal_people"

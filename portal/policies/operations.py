@@ -9,6 +9,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, cast
 
 from flask import url_for
 from sqlalchemy import func, select, text
@@ -38,6 +39,21 @@ from portal.policies.queries import (
 from portal.policies.rendering import MAX_BODY_BYTES, render_version
 from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
+
+if TYPE_CHECKING:
+    from portal.concerns.storage import CheckedFile, UploadBatch
+
+
+class ShownText(Protocol):
+    """The text a signer was shown: a :class:`~portal.policies.rendering.RenderedVersion`, or the
+    classroom's screen text."""
+
+    @property
+    def html(self) -> str: ...
+    @property
+    def questions(self) -> tuple[str, ...]: ...
+    @property
+    def sha256(self) -> str: ...
 
 #: Nobody gets a second reminder sooner than this.
 REMINDER_INTERVAL = dt.timedelta(days=7)
@@ -248,7 +264,7 @@ def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     return current.sha256
 
 
-def keep_text(version: PolicyVersion, rendered) -> SignedText:
+def keep_text(version: PolicyVersion, rendered: ShownText) -> SignedText:
     """Store the rendered text under its SHA-256 (once) and return it."""
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -261,7 +277,7 @@ def keep_text(version: PolicyVersion, rendered) -> SignedText:
         school_id=version.school_id, sha256=rendered.sha256, version_id=version.id, title=version.title,
         body_html=str(rendered.html), questions="\n".join(rendered.questions), first_shown_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["school_id", "sha256"]))
-    return session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
+    return session.scalars(select(SignedText).where(SignedText.sha256 == rendered.sha256)).one()
 
 
 def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method | None = None,
@@ -340,7 +356,8 @@ def offline_requirements(parent: Person, today: dt.date | None = None) -> list[R
 
 
 def record_offline(req: Requirement, parent: Person, *, recorded_by: Person, method: Method, agreed_on: dt.date,
-                   note: str, answers: dict[int, bool], scan=None, batch=None, ip: str = "",
+                   note: str, answers: dict[int, bool], scan: CheckedFile | None = None,
+                   batch: UploadBatch | None = None, ip: str = "",
                    user_agent: str = "", today: dt.date | None = None) -> Signature:
     """The office records *parent*'s agreement given on paper or verbally (flushes, audits; the
     caller commits and signals). The signature is the parent's (their name on file), with method
@@ -397,6 +414,8 @@ def record_offline(req: Requirement, parent: Person, *, recorded_by: Person, met
     session.flush()
     offline = OfflineAgreement(signature_id=sig.id, recorded_by_id=recorded_by.id, agreed_on=agreed_on, note=note)
     if scan is not None:
+        if batch is None:
+            raise TypeError("record_offline: a scan needs the UploadBatch that writes it")
         offline.scan_stored_name = batch.write(scan.data)
         offline.scan_original_name = scan.filename
         offline.scan_content_type = scan.content_type
@@ -532,7 +551,8 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
                 + "\n".join(lines)
                 + f"\n\nSign in to the school portal to do this: {link}\n\nThank you.\n")
         try:
-            send_mail(person.email, "Please sign the school's policies", body)
+            # reminder_recipients() keeps only people with an email address.
+            send_mail(cast(str, person.email), "Please sign the school's policies", body)
         except MailError:
             result.failed.append(person)
             continue

@@ -21,16 +21,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
 from flask import g, has_request_context
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.db import session, utcnow
 from portal.people.bands import EYFS_KS1, KS2
 from portal.people.models import GuardianLink, Person, PersonRole, PupilProfile, Role
+from portal.policies.models import BAND_AUDIENCE, Audience, Policy, PolicyVersion, VersionStatus
 from portal.schools.isolation import get_scope
 from portal.schools.models import School
-from portal.policies.models import BAND_AUDIENCE, Audience, Policy, PolicyVersion, VersionStatus
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
 
 #: Bands whose pupil AUP is countersigned by a parent.

@@ -314,10 +314,9 @@ def records_retimestamp(margin_days: int | None, limit: int | None, schools: lis
 def records_repair(limit: int | None, schools: list) -> None:
     """Make the sealed PDF of every signature that lacks one, in each school (safe to run again)."""
     from portal.db import session
+    from portal.progress import click_bar
     from portal.records.operations import repair
     from portal.schools.isolation import school_scope
-
-    from portal.progress import click_bar
 
     total_failed = 0
     for school in schools:

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.db import session, utcnow
+from portal.db import rowcount, session, utcnow
 from portal.progress import Progress, no_progress
 from portal.records.archive import archive_store
 from portal.records.models import RecordFile, RecordStatus, SignedRecord
@@ -54,7 +54,7 @@ def on_signatures_committed(sender: Any, signatures: list[Any] | None = None, sc
     """Receiver of :data:`portal.signals.signatures_committed` (a class closing): one transaction
     for all the pending records and one job (``records.seal_many``) that queues a seal per record."""
     try:
-        app = sender if isinstance(sender, Flask) else current_app._get_current_object()
+        app = sender if isinstance(sender, Flask) else current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
         sigs = list(signatures or [])
         if not sigs:
             return
@@ -87,7 +87,7 @@ def _pending_records(signature_ids: list[int], queued_at: dt.datetime) -> list[i
     return [r.id for r in [*existing.values(), *new]]
 
 
-def _hand_to_queue(record_ids: list[int], signature_ids: list[int], school_id: int) -> bool:
+def _hand_to_queue(record_ids: list[int], signature_ids: list[int], school_id: int | None) -> bool:
     from portal.jobs import QueueUnavailable, enqueue
 
     try:
@@ -162,7 +162,7 @@ def make_record(signature_id: int) -> SignedRecord | None:
         signature = session.get(Signature, signature_id)
         result, unsealed_size = build_sealed_pdf(signature, record)
         sha = archive_store().put(result.pdf)
-        done = session.execute(
+        done = rowcount(session.execute(
             update(SignedRecord)
             .where(SignedRecord.id == record_id, SignedRecord.status == RecordStatus.PENDING.value)
             .values(status=RecordStatus.SEALED.value, pdf_sha256=sha, size=len(result.pdf),
@@ -171,7 +171,7 @@ def make_record(signature_id: int) -> SignedRecord | None:
                     timestamped_at=result.timestamped_at, renew_by=result.renew_by,
                     timestamp_pending=result.timestamp_pending)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if done:
             session.add(RecordFile(record_id=record_id, sha256=sha, size=len(result.pdf), seal_mode=result.mode.value,
                                    reason="sealed"))

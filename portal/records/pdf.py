@@ -17,7 +17,7 @@ from markupsafe import Markup
 from weasyprint import HTML, Attachment
 
 from portal.paths import STATIC_DIR
-from portal.people.models import academic_year_label
+from portal.people.models import Person, academic_year_label
 from portal.policies.models import Audience
 from portal.records.fetcher import StaticOnlyFetcher
 from portal.records.rendering import policy_html
@@ -28,10 +28,12 @@ EVIDENCE_NAME = "evidence.json"
 EVIDENCE_VERSION = 1
 
 
-def _person(p) -> dict[str, Any] | None:
-    if p is None:
-        return None
+def _person_fields(p: Person) -> dict[str, Any]:
     return {"id": p.id, "name": p.full_name, "external_id": p.external_id}
+
+
+def _person(p: Person | None) -> dict[str, Any] | None:
+    return None if p is None else _person_fields(p)
 
 
 def evidence_of(signature: Signature) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def evidence_of(signature: Signature) -> dict[str, Any]:
         },
         "text_sha256": signature.text_sha256,
         "body_md_sha256": hashlib.sha256((version.body_md or "").encode("utf-8")).hexdigest(),
-        "signer": {**_person(signature.signer), "role": signature.signer_role, "typed_name": signature.signed_name},
+        "signer": {**_person_fields(signature.signer), "role": signature.signer_role,
+                   "typed_name": signature.signed_name},
         "on_behalf_of": _person(signature.on_behalf_of),
         "witness": _person(signature.witness),
         "signed_at": signature.signed_at.isoformat(),

@@ -236,9 +236,11 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         from portal.signatures.models import OfflineAgreement
 
         lost_scans: list[str] = []
-        for name in session.scalars(select(OfflineAgreement.scan_stored_name)
-                                    .where(OfflineAgreement.scan_stored_name.is_not(None))
-                                    .order_by(OfflineAgreement.id)):
+        scans = [scan for scan in session.scalars(select(OfflineAgreement.scan_stored_name)
+                                                  .where(OfflineAgreement.scan_stored_name.is_not(None))
+                                                  .order_by(OfflineAgreement.id))
+                 if scan is not None]
+        for name in scans:
             src = path_of(name, "agreements")
             if src.is_file():
                 shutil.copyfile(src, files_dir / "agreements" / name)

@@ -12,9 +12,9 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
 from portal.policies.models import ConsentItem, PolicyVersion
+from portal.schools.isolation import SchoolOwned
 
 
 class Decision(str, enum.Enum):

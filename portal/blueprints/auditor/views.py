@@ -56,7 +56,8 @@ def home():
     args = {k: v for k, v in request.args.items() if k not in ("page", "submit") and v}
     return render_template(
         "portal/auditor/home.html", form=form, rows=rows, page=page, has_next=has_next, args=args,
-        audit_count=count, audit_head=head, academic_year_label=academic_year_label, audience_labels={a.value: label for a, label in AUDIENCE_LABELS.items()},
+        audit_count=count, audit_head=head, academic_year_label=academic_year_label,
+        audience_labels={a.value: label for a, label in AUDIENCE_LABELS.items()},
         filtered=bool(args),
     ), (200 if f is not None else 400)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
@@ -333,7 +334,7 @@ def _set_password_page(token: str, purpose: str, template: str):
         except TokenError as exc:
             return render_template("portal/auth/link_problem.html", message=str(exc)), 400
         sessions.end_all(account.id, "password_changed", actor=person)  # a copied cookie stops working
-        account.password_hash = hash_password(form.password.data)
+        account.password_hash = hash_password(cast(str, form.password.data))  # validated: DataRequired
         spend_token(token)
         audit.record("auth.password_set", actor=person, target=person, via=purpose.split("-")[-1],
                      school="current" if isinstance(person, Person) else None)

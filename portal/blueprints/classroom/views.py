@@ -7,14 +7,16 @@ cookie; without it (or once the session has ended) they redirect to the join pag
 """
 from __future__ import annotations
 
+from typing import cast
+
 import segno
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask import session as cookie
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from portal import devices
 from portal.blueprints.classroom import bp
@@ -297,7 +299,7 @@ def _join_page(form: JoinForm, status: int = 200):
 
 def _try_code(form: JoinForm):
     """Join with the (well-formed) code in *form*: to the names, or the form with why not."""
-    cs = ops.find_by_code(form.code.data)
+    cs = ops.find_by_code(cast(str, form.code.data))  # validated: DataRequired
     if cs is not None and getattr(current_user, "school_id", cs.school_id) != cs.school_id:
         cs = None  # this device is signed in to another school
     if cs is not None:

@@ -5,14 +5,16 @@ Concern text is never logged, audited or emailed.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
+from typing import TypedDict, cast
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit
 from portal.blueprints.concerns import bp
@@ -59,7 +61,14 @@ log = logging.getLogger("portal.concerns")
 
 #: The inbox's one decorator: reviewers and the DSL by capability, governors by role (then only
 #: the chair of governors gets past :func:`_inbox_person`).
-INBOX_ACCESS = {"roles": [Role.GOVERNOR], "capabilities": ["concerns.review", "concerns.safeguarding"]}
+class _AccessRule(TypedDict):
+    """The keyword arguments of :func:`portal.security.access` that the inbox views share."""
+
+    roles: list[Role]
+    capabilities: list[str]
+
+
+INBOX_ACCESS: _AccessRule = {"roles": [Role.GOVERNOR], "capabilities": ["concerns.review", "concerns.safeguarding"]}
 
 @bp.context_processor
 def _labels():
@@ -175,7 +184,7 @@ def reply(concern_id: int):
         flash("Your message was not sent: " + " ".join(form.body.errors or ["please try again."]), "danger")
         return redirect(url_for(".view", concern_id=concern.id))
     try:
-        ops.add_message(concern, current_user, form.body.data.strip())
+        ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
         session.rollback()
         flash(str(exc), "danger")
@@ -197,8 +206,9 @@ def escalate(concern_id: int):
         return redirect(url_for(".view", concern_id=concern.id))
     try:
         stage = ops.escalate(concern, current_user)
-        if (form.body.data or "").strip():
-            ops.add_message(concern, current_user, form.body.data.strip())
+        body = (form.body.data or "").strip()
+        if body:
+            ops.add_message(concern, current_user, body)
     except ops.ConcernError as exc:
         session.rollback()
         flash(str(exc), "danger")
@@ -226,8 +236,8 @@ def attachment(concern_id: int, attachment_id: int):
     audit.record("concern.attachment_downloaded", actor=current_user, target=concern, attachment_id=att.id)
     session.commit()
     # Read whole (at most PORTAL_CONCERN_MAX_FILE_BYTES) so no file handle outlives the request.
-    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type, as_attachment=True, download_name=att.original_name,
-                     max_age=0, etag=False, conditional=False)
+    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type, as_attachment=True,
+                     download_name=att.original_name, max_age=0, etag=False, conditional=False)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -382,7 +392,7 @@ def staff_reply(concern_id: int):
     if not form.validate_on_submit():
         return _refuse(concern, "Your reply was not sent: " + " ".join(form.body.errors or ["please try again."]))
     try:
-        ops.add_message(concern, current_user, form.body.data.strip())
+        ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
         return _refuse(concern, str(exc))
     session.commit()
@@ -399,7 +409,7 @@ def note(concern_id: int):
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _refuse(concern, "The note was not added: " + " ".join(form.body.errors or ["please try again."]))
-    ops.add_message(concern, current_user, form.body.data.strip(), internal=True)
+    ops.add_message(concern, current_user, cast(str, form.body.data).strip(), internal=True)  # validated
     session.commit()
     flash("Internal note added. The parent cannot see it.", "success")
     return _back(concern)
@@ -456,7 +466,8 @@ def target(concern_id: int):
         errors = [e for errs in form.errors.values() for e in errs]
         return _refuse(concern, "The target date was not changed: " + " ".join(errors))
     try:
-        ops.revise_target(concern, current_user, form.new_date.data, form.reason.data)
+        # Validated: InputRequired and DataRequired.
+        ops.revise_target(concern, current_user, cast(dt.date, form.new_date.data), cast(str, form.reason.data))
     except ops.ConcernError as exc:
         return _refuse(concern, str(exc))
     session.commit()

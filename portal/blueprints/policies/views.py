@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any, cast
 
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -60,7 +62,8 @@ def sign(version_id: int):
         current = operations.published_of(version.policy)
         if current is None:
             abort(404)
-        return redirect(url_for(".sign", version_id=current.id, **({"pupil_id": pupil.id} if pupil else {})))
+        extra: dict[str, Any] = {"pupil_id": pupil.id} if pupil else {}
+        return redirect(url_for(".sign", version_id=current.id, **extra))
     req = queries.requirement_for(current_user, version, pupil)
     if req is None:
         abort(404)
@@ -133,7 +136,7 @@ def sign(version_id: int):
                     flash("Your decision not to sign has been recorded. The school may contact you about it.",
                           "info")
                 elif len(sigs) > 1:
-                    names = [s.on_behalf_of.given_name for s in sigs]
+                    names = [cast(Person, s.on_behalf_of).given_name for s in sigs]  # one per child
                     flash(f"Thank you. You have signed for {', '.join(names[:-1])} and {names[-1]}: "
                           f"{len(sigs)} signatures, one for each child.", "success")
                 else:
@@ -373,10 +376,11 @@ def edit_version(version_id: int):
             abort(409)
         if form.validate_on_submit():
             if request.form.get("action") == "preview":
-                preview = render_markdown(form.body_md.data, placeholder_values())
+                preview = render_markdown(cast(str, form.body_md.data), placeholder_values())  # validated
             else:
                 try:
-                    operations.update_draft(version, title=form.title.data, body_md=form.body_md.data,
+                    operations.update_draft(version, title=cast(str, form.title.data),  # validated: DataRequired
+                                            body_md=cast(str, form.body_md.data),
                                             change_note=form.change_note.data or "", actor=current_user)
                 except operations.PolicyError as exc:
                     session.rollback()
@@ -423,7 +427,8 @@ def add_consent_item(version_id: int):
     form = ConsentItemForm()
     if form.validate_on_submit():
         try:
-            operations.add_consent_item(version, key=form.key.data, question=form.question.data,
+            operations.add_consent_item(version, key=cast(str, form.key.data),  # validated: DataRequired
+                                        question=cast(str, form.question.data),
                                         actor=current_user)
         except operations.PolicyError as exc:
             session.rollback()
@@ -603,7 +608,7 @@ def _parent_or_404(person_id: int) -> Person:
 
 @bp.get("/offline/")
 @access(capabilities=["signatures.record_offline"])
-def offline_home():
+def offline_home() -> ResponseReturnValue:
     """Find a parent to record a paper or verbal agreement for; the latest ones recorded."""
     from portal.links.operations import _like
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -9,7 +12,17 @@ from portal import audit
 from portal.blueprints.staff import bp
 from portal.blueprints.staff.forms import GrantForm, RevokeForm
 from portal.db import session, utcnow
-from portal.people.models import ADULT_ROLES, POLICY_ADULT_ROLES, STAFF_ROLES, CapabilityGrant, ClassTeacher, Person, PersonRole, PupilProfile, SchoolClass
+from portal.people.models import (
+    ADULT_ROLES,
+    POLICY_ADULT_ROLES,
+    STAFF_ROLES,
+    CapabilityGrant,
+    ClassTeacher,
+    Person,
+    PersonRole,
+    PupilProfile,
+    SchoolClass,
+)
 from portal.security import CAPABILITIES, NOT_DELEGABLE, access, capabilities_of, designations
 from portal.tasks import tasks_for
 
@@ -84,7 +97,7 @@ def school_class(class_id: int):
 
 @bp.get("/charts")
 @access(capabilities=["compliance.view", "concerns.review", "concerns.safeguarding"])
-def charts():
+def charts() -> ResponseReturnValue:
     """Signing over the school year (per audience, per class) and concerns in numbers, as
     server-drawn SVG charts, each followed by its numbers in a table."""
     from portal.concerns.access import may_use_inbox
@@ -94,7 +107,7 @@ def charts():
 
     caps = capabilities_of(current_user)
     start, end = year_span()
-    ctx: dict = {"start": start, "end": end, "style": draw.style}
+    ctx: dict[str, Any] = {"start": start, "end": end, "style": draw.style}
     if "compliance.view" in caps:
         reqs = school_requirements()
         aud = audience_rates(reqs)

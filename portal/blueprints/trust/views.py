@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -86,8 +86,9 @@ def new_school(trust_id: int):
     form = NewSchoolForm()
     if form.validate_on_submit():
         try:
-            school = create_school(slug=form.slug.data, name=form.name.data, urn=form.urn.data or None,
-                                   phases=form.phases.data or [], trust=trust, actor=account_of(current_user))
+            school = create_school(slug=cast(str, form.slug.data), name=cast(str, form.name.data),  # validated
+                                   urn=form.urn.data or None, phases=form.phases.data or [], trust=trust,
+                                   actor=account_of(current_user))
         except SchoolError as exc:
             session.rollback()
             form.slug.errors = [*form.slug.errors, str(exc)]

@@ -213,6 +213,16 @@ def _csrf(html: str) -> str:
     return m.group(1)
 
 
+def _once(html: str, field: str) -> str:
+    """The one-time token (portal/idempotency.py) of the page's form that holds *field*, as a
+    browser would send it with that form."""
+    form = next((f for f in html.split("<form")[1:] if f'name="{field}"' in f.split("</form>")[0]), None)
+    assert form is not None, f"no form with {field} on the page"
+    m = re.search(r'name="_once" value="([^"]+)"', form.split("</form>")[0])
+    assert m, "the form carries no one-time token"
+    return m.group(1)
+
+
 def _sign_in(http: requests.Session, base: str, email: str, password: str, forwarded_for: str) -> requests.Response:
     """Sign in through "the proxy": every request of this client carries its address."""
     http.headers["X-Forwarded-For"] = forwarded_for
@@ -233,7 +243,7 @@ def test_sign_on_one_web_process_and_download_the_sealed_pdf_from_the_other(inst
     link = re.search(r'href="(/portal/policies/versions/(\d+)/sign(?:\?pupil_id=\d+)?)"', home)
     assert link, "no policy to sign on the parent's home page"
     page = http.get(a + link.group(1), timeout=30).text
-    form = {"csrf_token": _csrf(page), "action": "sign", "agree": "y",
+    form = {"csrf_token": _csrf(page), "_once": _once(page, "typed_name"), "action": "sign", "agree": "y",
             "text_hash": re.search(r'name="text_hash" type="hidden" value="([0-9a-f]{64})"', page).group(1)}
     for item in set(re.findall(r'name="(consent_\d+)"', page)):
         form[item] = "yes"

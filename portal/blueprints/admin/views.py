@@ -238,13 +238,15 @@ def retry_job(failure_id: int):
     if row is None or row.resolved_at is not None:
         abort(404)
     try:
-        requeue(row, actor=current_user)
+        queued = requeue(row, actor=current_user)  # commits the listing, then queues the job
     except QueueUnavailable:
         session.rollback()
         flash("The job queue cannot be reached just now. Nothing was changed; please try again later.", "danger")
         return redirect(url_for(".jobs"))
-    session.commit()
-    flash("The job has been queued again.", "success")
+    if queued:
+        flash("The job has been queued again.", "success")
+    else:
+        flash("This job had already been queued again.", "info")
     return redirect(url_for(".jobs"))
 
 

@@ -142,7 +142,11 @@ def sign(version_id: int):
                 else:
                     flash("Thank you. Your signature has been recorded.", "success")
                 # The signature is the record of intent; its sealed PDF follows (a job), and the
-                # signature's page shows it when it is ready.
+                # signature's page shows it when it is ready. Signing for several children makes
+                # one signature each: the history lists them all (each links to its page), where
+                # the first one's page alone would show a single child.
+                if sig.decision != "declined" and len(sigs) > 1:
+                    return redirect(url_for(".history"))
                 return redirect(url_for(".signature", signature_id=sig.id))
         else:
             status = 400

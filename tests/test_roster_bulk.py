@@ -157,5 +157,6 @@ def test_the_command_shows_progress_and_imports_a_large_file(app, db, tmp_path):
     result = app.test_cli_runner().invoke(args=["portal", "import-roster", str(path)])
     assert result.exit_code == 0, result.output
     # Not a terminal here, so each stage's bar is its label (on the error stream).
-    assert "Checking 3,918 rows" in result.stderr and "Writing 3,918 rows" in result.stderr
+    assert "Importing trust.csv: checking 3,918 rows" in result.stderr
+    assert "Importing trust.csv: writing 3,918 rows" in result.stderr
     assert "Created 84 class, 2500 pupil, 1250 parent, 84 staff" in result.stdout

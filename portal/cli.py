@@ -77,10 +77,17 @@ def demo_command(if_empty: bool, trust: bool, bare: bool) -> None:
         raise click.ClickException("The demo school is already loaded (use a fresh database).")
     from portal.progress import click_bar
 
-    if trust:
-        load_trust_demo(lived_in=not bare, progress=click_bar)
-    else:
-        load_demo(lived_in=not bare, progress=click_bar)
+    from portal.records.urls import PublicUrlMissing, public_url
+
+    try:
+        public_url("portal.verify.home")  # certificates and records print it: check before loading anything
+        if trust:
+            load_trust_demo(lived_in=not bare, progress=click_bar)
+        else:
+            load_demo(lived_in=not bare, progress=click_bar)
+    except PublicUrlMissing as exc:
+        session.rollback()
+        raise click.ClickException(f"{exc} (make run sets it to the address it serves.)") from None
     if not bare:
         click.echo("The demo school is a month into term. Records not sealed yet are made by "
                    "`flask portal records repair` (make run does this).")

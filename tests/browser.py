@@ -68,6 +68,9 @@ def live_app(app_config):
 @pytest.fixture
 def server(live_app):
     srv = LiveServer(live_app)
+    # As `make run` does: jobs seal records outside any request, so they need the public address.
+    if not live_app.config.get("PORTAL_PUBLIC_URL"):
+        live_app.config["PORTAL_PUBLIC_URL"] = srv.url
     srv.start()
     yield srv
     srv.stop()

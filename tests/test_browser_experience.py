@@ -315,6 +315,9 @@ def lived_in(app):
     from portal.demo import load_demo
     from portal.schools.isolation import set_school
 
+    # As `make run` sets it: the demo issues certificates (their CRL address) and seals records.
+    if not app.config.get("PORTAL_PUBLIC_URL"):
+        app.config["PORTAL_PUBLIC_URL"] = "https://portal.larkspur.example"
     with app.app_context():
         session.execute(text("DELETE FROM portal_schools"))
         session.commit()

@@ -100,7 +100,11 @@ def _foreign_seal(pdf: bytes) -> bytes:
                                   signing_key=load_private_key_from_pemder(str(d / "k.pem"), None),
                                   cert_registry=None)
     meta = signers.PdfSignatureMetadata(field_name="SchoolSeal", subfilter=fields.SigSeedSubFilter.PADES)
-    return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer).getvalue()
+    from portal.records import aio
+
+    # pyHanko's sync helper calls asyncio.run, which fails while Playwright's loop runs in this thread.
+    out = aio.run(lambda: signers.async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer))
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("payload,name,message", [

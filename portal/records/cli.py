@@ -10,6 +10,17 @@ from flask.cli import AppGroup, with_appcontext
 
 from portal.schools.cli import each_school, one_school
 
+
+def _need_public_url() -> None:
+    """Certificates print the CRL's address and records the verification page's: both need the
+    portal's public address, which a command (outside any request) knows only from the setting."""
+    from portal.records.urls import PublicUrlMissing, public_url
+
+    try:
+        public_url("portal.verify.home")
+    except PublicUrlMissing as exc:
+        raise click.ClickException(str(exc)) from None
+
 keys_cli = AppGroup("keys", help="The root CA and each school's certificate that seals signed records.")
 records_cli = AppGroup("records", help="Sealed PDF records of signatures.")
 
@@ -60,6 +71,7 @@ def _describe_cert(school, cert_path: Path) -> str:
 def keys_init(force: bool, if_missing: bool, root_key_file: Path | None, root_key_passphrase: str | None,
               schools: list) -> None:
     """Make the root CA (per trust, or for the installation) and each school's sealing certificate."""
+    _need_public_url()
     from portal.records.keys import (
         KEY_FILE,
         authority_of,
@@ -97,6 +109,7 @@ def keys_init(force: bool, if_missing: bool, root_key_file: Path | None, root_ke
 @one_school
 def keys_rotate(revoke_reason: str | None, root_key_file: Path | None, root_key_passphrase: str | None) -> None:
     """Give the school a new key and certificate; the old certificate is kept so its records still verify."""
+    _need_public_url()
     from portal.records.keys import (
         CERT_FILE,
         authority_for,
@@ -313,6 +326,7 @@ def records_retimestamp(margin_days: int | None, limit: int | None, schools: lis
 @each_school
 def records_repair(limit: int | None, schools: list) -> None:
     """Make the sealed PDF of every signature that lacks one, in each school (safe to run again)."""
+    _need_public_url()
     from portal.db import session
     from portal.progress import click_bar
     from portal.records.operations import repair

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -13,6 +14,9 @@ from portal.jobs.cli import jobs_cli
 from portal.lti.cli import import_oneroster_command, lti_cli, oneroster_cli
 from portal.records.cli import keys_cli, records_cli
 from portal.schools.cli import one_school, schools_cli
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns (click imports it so too)
 
 portal_cli = AppGroup("portal", help="Countersign portal commands.")
 db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic version table).")
@@ -134,8 +138,8 @@ class TerminalProgress:
 
     def __init__(self, title: str = "") -> None:
         self.title = title
-        self.bar = None
-        self.stage = None
+        self.bar: ProgressBar[int] | None = None
+        self.stage: str | None = None
         self.shown = 0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
@@ -171,7 +175,7 @@ def _chains(school_slug: str | None) -> list[tuple[str, int | None]]:
         if not schools:
             raise click.ClickException(f"No school with the slug {school_slug!r}.")
         return [(s.name, s.id) for s in schools]
-    chains = [(s.name, s.id) for s in schools]
+    chains: list[tuple[str, int | None]] = [(s.name, s.id) for s in schools]
     if len(schools) != 1 or verify_chain(None).count:
         chains.append(("Installation", None))
     return chains

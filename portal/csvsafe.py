@@ -5,9 +5,19 @@ apostrophe (OWASP "CSV injection"): Excel, LibreOffice and Google Sheets then sh
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, overload
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+_T = TypeVar("_T")
+
+
+@overload
+def csv_cell(value: str) -> str: ...
+
+
+@overload
+def csv_cell(value: _T) -> _T: ...
 
 
 def csv_cell(value: Any) -> Any:

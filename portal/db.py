@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -57,6 +57,12 @@ class UTCDateTime(TypeDecorator):
 
 #: A moment that :func:`utcnow` returns instead of the real time, set only by :func:`clock_at`.
 _CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("portal_clock", default=None)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Table of a model, for Core statements. ``__table__`` is typed as the general
+    ``FromClause``, but a declarative model's is always its ``Table``."""
+    return cast(Table, model.__table__)
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -112,9 +112,9 @@ def prime_capabilities(people: Iterable[Person]) -> None:
         held: set[str] = set()
         school = session.get(School, person.school_id)
         if school is not None:
-            for name, pid in (("head_teacher", school.head_teacher_id), ("dsl", school.dsl_id),
-                              ("chair_of_governors", school.chair_of_governors_id)):
-                if pid == person.id:
+            for name, holder_id in (("head_teacher", school.head_teacher_id), ("dsl", school.dsl_id),
+                                    ("chair_of_governors", school.chair_of_governors_id)):
+                if holder_id == person.id:
                     held.add(name)
             if person.id in deputies:
                 held.add("deputy_dsl")

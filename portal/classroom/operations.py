@@ -192,10 +192,15 @@ def class_summaries(classes: list[SchoolClass], year: int) -> dict[int, tuple[Po
         .options(contains_eager(Person.pupil))
         .where(PupilProfile.class_id.in_([c.id for c in classes]), Person.active)).all()
     covered = covered_versions({v for pair in wanted.values() for v in pair if v is not None})
+    # pupil id -> (class id, SEND) from the profile the join loaded: every pupil here has one, in one
+    # of *classes* (the conditions only narrow the types).
+    placed = {p.id: (p.pupil.class_id, p.pupil.send) for p in pupils
+              if p.pupil is not None and p.pupil.class_id is not None}
     version_of: dict[int, int] = {}
     for p in pupils:
-        main, send = wanted[p.pupil.class_id]
-        version = send if (send is not None and p.pupil.send) else main
+        class_id, is_send = placed[p.id]
+        main, send = wanted[class_id]
+        version = send if (send is not None and is_send) else main
         if version is not None:
             version_of[p.id] = version.id
     agreed: set[int] = set()
@@ -209,7 +214,7 @@ def class_summaries(classes: list[SchoolClass], year: int) -> dict[int, tuple[Po
                 agreed.add(signer_id)
     out = {}
     for c in classes:
-        members = [p for p in pupils if p.pupil.class_id == c.id]
+        members = [p for p in pupils if placed[p.id][0] == c.id]
         out[c.id] = (wanted[c.id][0], sum(1 for p in members if p.id in agreed), len(members))
     return out
 

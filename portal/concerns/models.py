@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -209,7 +209,7 @@ class Concern(SchoolOwned, Base):
         return None
 
 
-def overdue_clause(today: dt.date):
+def overdue_clause(today: dt.date) -> ColumnElement[bool]:
     """SQL for :meth:`Concern.overdue` being true on *today* (for counting and filtering)."""
     from sqlalchemy import and_, or_
 

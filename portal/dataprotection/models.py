@@ -7,6 +7,7 @@ about with real foreign keys (so a school's export and import keep them pointing
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -105,14 +106,14 @@ class DisposalRecord(SchoolOwned, Base):
     #: ``delete`` or ``anonymise``.
     action: Mapped[str] = mapped_column(String(12))
     #: The rule applied: trigger, period, unit, action and where it came from.
-    rule: Mapped[dict] = mapped_column(JSON, default=dict)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     trigger_on: Mapped[dt.date | None] = mapped_column(Date)
     due_on: Mapped[dt.date] = mapped_column(Date)
     done_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: SHA-256 over the rows and files removed (canonical JSON; files by their own SHA-256).
     removed_sha256: Mapped[str] = mapped_column(String(64))
     #: Rows and files removed, by table.
-    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: The person who decided (a review), or empty for the scheduled run.
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="SET NULL"))
 
@@ -218,7 +219,7 @@ class SubjectAccessRequest(SchoolOwned, Base):
     redaction_reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     redaction_reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="SET NULL"))
     #: Names the reviewer chose to redact: replaced in the released copy (sealed PDFs naming them are withheld).
-    redactions: Mapped[list] = mapped_column(JSON, default=list)
+    redactions: Mapped[list[str]] = mapped_column(JSON, default=list)
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id", ondelete="SET NULL"))
     #: How the copy was given (e.g. "by hand", "secure email").
@@ -330,7 +331,7 @@ class TransferPack(SchoolOwned, Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     #: How many records the pack holds, by kind.
-    contents: Mapped[dict] = mapped_column(JSON, default=dict)
+    contents: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
     received_on: Mapped[dt.date | None] = mapped_column(Date)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
@@ -229,7 +230,7 @@ def existing_declaration(adult_id: int, pupil_id: int) -> FamilyLinkDeclaration 
         FamilyLinkDeclaration.status != LinkStatus.DECLINED.value).limit(1))
 
 
-def last_confirmed_years(person_ids) -> dict[int, int]:
+def last_confirmed_years(person_ids: Iterable[int | None]) -> dict[int, int]:
     """person id -> the last academic year they confirmed their list as an adult (one query)."""
     ids = sorted({i for i in person_ids if i is not None})
     if not ids:
@@ -264,7 +265,7 @@ def register_csv(links: list[FamilyLinkDeclaration]) -> str:
     for link in links:
         pupil = link.pupil
         cls = pupil.pupil.school_class.name if pupil and pupil.pupil and pupil.pupil.school_class else ""
-        confirmed = confirmed_years.get(link.adult_id)
+        confirmed = confirmed_years.get(link.adult_id) if link.adult_id is not None else None
         writer.writerow([_cell(v) for v in (
             link.adult.full_name if link.adult else "",
             ", ".join(sorted(r.label for r in link.adult.role_set)) if link.adult else "",

@@ -33,12 +33,13 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import String, any_, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal import audit
-from portal.db import session, utcnow
+from portal.db import session, table_of, utcnow
 from portal.people.models import (
     Account,
     ClassTeacher,
@@ -50,6 +51,9 @@ from portal.people.models import (
     SchoolClass,
 )
 from portal.schools.isolation import ScopeError, get_scope
+
+if TYPE_CHECKING:
+    import psycopg
 
 COLUMNS = ("type", "external_id", "given_name", "family_name", "email", "year_group", "date_of_birth",
            "class_code", "class_name", "send", "roles", "children", "teachers")
@@ -189,10 +193,10 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
             errors.append(f"{filename} row {r.number}: class_code {code} is not a class in this file or the portal.")
     for r in by_type["parent"]:
         for c in _split(r.data.get("children", "")):
-            kind = file_people.get(c)
-            if kind is None and c in state.people:
-                kind = "pupil" if state.people[c].id in state.pupil_ids else "other"
-            if kind != "pupil":
+            child_kind = file_people.get(c)
+            if child_kind is None and c in state.people:
+                child_kind = "pupil" if state.people[c].id in state.pupil_ids else "other"
+            if child_kind != "pupil":
                 errors.append(f"{filename} row {r.number}: child {c} is not a pupil in this file or the portal.")
     # Email uniqueness against people already in the portal (whatever the case).
     owners = state.email_owners
@@ -268,15 +272,27 @@ class _Known:
 class _SchoolState:
     """The school's people, classes and links as they are now, read in a few statements."""
 
+    #: external id -> the person of this school who has it.
     people: dict[str, _Known]
+    #: lower-cased address -> external id (or None) of the person of this school who has it.
+    email_owners: dict[str, str | None]
+    #: person id -> the roles they hold.
+    roles: dict[int, set[str]]
+    #: pupil id -> (year group, date of birth, class id, SEND) of their profile.
+    profiles: dict[int, tuple[int, dt.date, int | None, bool]]
     pupil_ids: set[int]
+    #: class code -> (class id, name, year group).
+    classes: dict[str, tuple[int, str, int]]
+    #: class id -> {teacher id: row id}.
+    teachers: dict[int, dict[int, int]]
+    #: (parent id, pupil id) of every guardian link.
+    links: set[tuple[int, int]]
 
     @classmethod
     def load(cls) -> _SchoolState:
         self = cls()
         self.people = {}
-        #: lower-cased address -> external id (or None) of the person of this school who has it.
-        self.email_owners: dict[str, str | None] = {}
+        self.email_owners = {}
         for ext, pid, g, f, e, a in session.execute(
                 select(Person.external_id, Person.id, Person.given_name, Person.family_name, Person.email,
                        Person.account_id)):
@@ -284,7 +300,7 @@ class _SchoolState:
                 self.people[ext] = _Known(pid, g, f, e, a)
             if e:
                 self.email_owners[e.lower()] = ext
-        self.roles: dict[int, set[str]] = defaultdict(set)
+        self.roles = defaultdict(set)
         for pid, role in session.execute(select(PersonRole.person_id, PersonRole.role)):
             self.roles[pid].add(role)
         self.profiles = {pid: (yg, dob, cls_id, bool(send)) for pid, yg, dob, cls_id, send in session.execute(
@@ -293,11 +309,11 @@ class _SchoolState:
         self.pupil_ids = set(self.profiles)
         self.classes = {code: (cid, name, yg) for code, cid, name, yg in session.execute(
             select(SchoolClass.code, SchoolClass.id, SchoolClass.name, SchoolClass.year_group))}
-        self.teachers: dict[int, dict[int, int]] = defaultdict(dict)  # class id -> {teacher id: row id}
+        self.teachers = defaultdict(dict)
         for row_id, class_id, teacher_id in session.execute(
                 select(ClassTeacher.id, ClassTeacher.class_id, ClassTeacher.teacher_id)):
             self.teachers[class_id][teacher_id] = row_id
-        self.links: set[tuple[int, int]] = {(parent_id, pupil_id) for parent_id, pupil_id in session.execute(
+        self.links = {(parent_id, pupil_id) for parent_id, pupil_id in session.execute(
             select(GuardianLink.parent_id, GuardianLink.pupil_id))}
         return self
 
@@ -341,7 +357,9 @@ class _Writer:
             rows = [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
             out = {row[key]: row["id"] for row in rows}
         columns = list(rows[0])
-        cursor = self.conn.connection.driver_connection.cursor()
+        # On PostgreSQL the DBAPI connection is psycopg's (typed as Any | None: None once closed).
+        driver = cast("psycopg.Connection[Any]", self.conn.connection.driver_connection)
+        cursor = driver.cursor()
         try:
             with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
@@ -387,12 +405,12 @@ class _Writer:
         if self.postgresql:
             # One array parameter rather than thousands of placeholders.
             if emails:
-                found.update((e, i) for i, e in self.conn.execute(
+                found.update((cast(str, e), i) for i, e in self.conn.execute(  # matched by address
                     select(Account.id, Account.email).where(Account.email == any_(
                         bindparam("emails", emails, type_=ARRAY(String))))))
         else:
             for chunk in _chunks(emails, 500):
-                found.update((e, i) for i, e in self.conn.execute(
+                found.update((cast(str, e), i) for i, e in self.conn.execute(  # matched by address
                     select(Account.id, Account.email).where(Account.email.in_(chunk))))
         names = {r.data["email"].lower(): f"{r.data['given_name']} {r.data['family_name']}"[:200]
                  for r in people if r.data.get("email")}
@@ -403,7 +421,7 @@ class _Writer:
 
     def _people(self, people: list[_Row], kinds: dict[str, str], accounts: dict[str, int],
                 changed: dict[str, bool]) -> None:
-        table = Person.__table__
+        table = table_of(Person)
         new, updates = [], []
         for r in people:
             d = r.data
@@ -415,10 +433,10 @@ class _Writer:
                             "email": email, "account_id": accounts.get(email) if email else None, "active": True,
                             "created_at": utcnow(), "school_id": self.school_id})
                 continue
-            values = {"given_name": d["given_name"], "family_name": d["family_name"]}
+            values: dict[str, str | None] = {"given_name": d["given_name"], "family_name": d["family_name"]}
             if email or kinds[ext] != "pupil":
                 values["email"] = email
-            diff = {k: v for k, v in values.items() if getattr(known, k) != v}
+            diff: dict[str, str | int | None] = {k: v for k, v in values.items() if getattr(known, k) != v}
             if diff:
                 changed[ext] = True
             # Link to the account of the address (a changed address moves to that account).
@@ -456,7 +474,7 @@ class _Writer:
     # -- classes, pupils, families
 
     def _classes(self, classes: list[_Row], changed: dict[str, bool]) -> None:
-        table = SchoolClass.__table__
+        table = table_of(SchoolClass)
         self.class_ids = {code: v[0] for code, v in self.state.classes.items()}
         new, updates = [], []
         for r in classes:
@@ -487,12 +505,12 @@ class _Writer:
                 changed["class:" + code] = True
         self.insert(ClassTeacher.__table__, add)
         if remove:
-            t = ClassTeacher.__table__
+            t = table_of(ClassTeacher)
             self.conn.execute(delete(t).where(t.c.id == bindparam("row_id"), t.c.school_id == self.school_id),
                               remove)
 
     def _profiles(self, pupils: list[_Row], changed: dict[str, bool]) -> None:
-        table = PupilProfile.__table__
+        table = table_of(PupilProfile)
         new, updates = [], []
         for r in pupils:
             d = r.data

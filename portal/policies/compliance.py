@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import typing
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import selectinload
 
-from portal.db import session, utcnow
+from portal.db import session, table_of, utcnow
 from portal.people.models import Person, PersonRole, PupilProfile, Role
 from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
 from portal.policies.queries import (
@@ -260,9 +261,9 @@ def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Coun
     with _hash_joins():
         rows = session.execute(stmt).all()
     for row in rows:
-        key = tuple(row[: len(group)])
+        group_key = tuple(row[: len(group)])
         total, signed, declined = int(row.total), int(row.signed or 0), int(row.declined or 0)
-        out[key] = Counts(signed, declined, total - signed - declined, int(row.offline or 0))
+        out[group_key] = Counts(signed, declined, total - signed - declined, int(row.offline or 0))
     return out
 
 
@@ -274,7 +275,8 @@ def policy_requirements(policy_id: int, *, class_id: int | None = None,
     plan = _Plan(today)
     if policy_id not in plan.current:
         return []
-    current = session.get(PolicyVersion, plan.current[policy_id])
+    # The policy's published version: the plan has just read its id (``cast`` here is SQL's CAST).
+    current = typing.cast(PolicyVersion, session.get(PolicyVersion, plan.current[policy_id]))
     rel = _requirements(plan).subquery("requirements")
     where = [rel.c.policy_id == policy_id]
     if class_id is not None:
@@ -333,7 +335,7 @@ def note_changes(school_ids: Iterable[int], *, conn=None) -> None:
 
     rows = [{"school_id": int(s), "at": utcnow()} for s in sorted(set(school_ids))]
     if rows:
-        (conn or session.connection()).execute(insert(ComplianceChange.__table__), rows)
+        (conn or session.connection()).execute(insert(table_of(ComplianceChange)), rows)
 
 
 def _bulk_changed(_sender, *, school_ids, conn=None, **_kw) -> None:
@@ -397,8 +399,7 @@ def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, li
     rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c,
              "signed": n.signed, "declined": n.declined, "outstanding": n.outstanding, "offline": n.offline}
             for (s, p, a, c), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3] or 0))]
-    count_t, snap_t, change_t = (ComplianceCount.__table__, ComplianceSnapshot.__table__,
-                                 ComplianceChange.__table__)
+    count_t, snap_t, change_t = table_of(ComplianceCount), table_of(ComplianceSnapshot), table_of(ComplianceChange)
     # Core statements naming the schools themselves (the session's hooks do not see them).
     conn.execute(delete(count_t).where(count_t.c.school_id.in_(school_ids)))
     conn.execute(delete(snap_t).where(snap_t.c.school_id.in_(school_ids)))

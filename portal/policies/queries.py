@@ -20,6 +20,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from flask import g, has_request_context
 from sqlalchemy import or_, select
@@ -199,7 +200,14 @@ class Requirement:
         return url_for("portal.policies.sign", version_id=self.version.id)
 
 
-def _resolve(req: Requirement, candidates: Iterable[Signature], cat: Catalogue) -> Requirement:
+class CountsSignatures(Protocol):
+    """What :func:`_resolve` asks of the policies it resolves against: a :class:`Catalogue`, or the
+    compliance counts' plan of version ids (:mod:`portal.policies.compliance`)."""
+
+    def counts(self, sig: Signature, current: PolicyVersion, year: int) -> bool: ...
+
+
+def _resolve(req: Requirement, candidates: Iterable[Signature], cat: CountsSignatures) -> Requirement:
     counting = [s for s in candidates if cat.counts(s, req.version, req.academic_year)]
     counting.sort(key=lambda s: (s.signed_at, s.id))
     req.answers = counting

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 from flask import current_app
@@ -154,7 +155,7 @@ def keys_revoke(reason: str, serial: str | None, root_key_file: Path | None, roo
     from portal.records.keys import CERT_FILE, RETIRED_DIR, authority_for, load_cert, school_keys_dir
     from portal.schools.models import School
 
-    school = School.get()
+    school = cast(School, School.get())  # @one_school scoped the command to its school
     folder = school_keys_dir(school)
     if serial:
         try:
@@ -188,6 +189,8 @@ def keys_revoke(reason: str, serial: str | None, root_key_file: Path | None, roo
 @with_appcontext
 def keys_crl(ca_names_: tuple[str, ...], root_key_file: Path | None, root_key_passphrase: str | None) -> None:
     """Publish a new certificate revocation list (needed before the current one runs out)."""
+    from cryptography import x509
+
     from portal.records.keys import authority, ca_names
 
     names = list(ca_names_) or ca_names()
@@ -200,8 +203,7 @@ def keys_crl(ca_names_: tuple[str, ...], root_key_file: Path | None, root_key_pa
         if root_key_file is None and not ca.key_online:
             click.echo(f"{name}: the root key is offline; skipped (give it with --root-key FILE --ca {name}).")
             continue
-        ca.issue_crl(_load_root_key(ca, root_key_file, root_key_passphrase))
-        crl = ca.crl()
+        crl = x509.load_der_x509_crl(ca.issue_crl(_load_root_key(ca, root_key_file, root_key_passphrase)))
         click.echo(f"{name}: new CRL valid until {crl.next_update_utc:%Y-%m-%d}.")
 
 
@@ -244,7 +246,7 @@ def keys_import_p12(file: Path, password: str, chain: Path | None) -> None:
     from portal.records.keys import import_pkcs12
     from portal.schools.models import School
 
-    school = School.get()
+    school = cast(School, School.get())  # @one_school scoped the command to its school
     try:
         cert = import_pkcs12(school, file.read_bytes(), password.encode() if password else None,
                              chain.read_bytes() if chain else None)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
@@ -159,7 +159,7 @@ def make_record(signature_id: int) -> SignedRecord | None:
     record_id = record.id
     sealed_now = False
     try:
-        signature = session.get(Signature, signature_id)
+        signature = cast(Signature, session.get(Signature, signature_id))  # there: checked above
         result, unsealed_size = build_sealed_pdf(signature, record)
         sha = archive_store().put(result.pdf)
         done = rowcount(session.execute(
@@ -296,7 +296,7 @@ def record_for(signature_id: int) -> SignedRecord | None:
 
 def record_pdf(record: SignedRecord) -> bytes:
     """The archived PDF of a sealed record, checked against its SHA-256."""
-    return archive_store().get(record.pdf_sha256)
+    return archive_store().get(cast(str, record.pdf_sha256))  # a sealed record has its PDF
 
 
 # ---------------------------------------------------------------- keeping records verifiable
@@ -314,7 +314,7 @@ class RetimestampReport:
     waiting_for_tsa: int = 0
 
 
-def due_records_query(margin: dt.timedelta):
+def due_records_query(margin: dt.timedelta) -> Select[SignedRecord]:
     """Sealed records that need a time stamp now: queued ones (the TSA was down), and those whose
     newest time stamp's certificate, or sealing certificate when they have none, expires within *margin*."""
     cutoff = utcnow() + margin
@@ -348,9 +348,9 @@ def retimestamp_due(margin: dt.timedelta | None = None, *, limit: int | None = N
         return report
     store = archive_store()
     for record_id in ids:
-        record = session.get(SignedRecord, record_id)
+        record = cast(SignedRecord, session.get(SignedRecord, record_id))  # just listed by the query
         try:
-            data = store.get(record.pdf_sha256)
+            data = store.get(cast(str, record.pdf_sha256))  # the query lists sealed records only
             if record.timestamped_at is None:
                 if not record.unsealed_size:
                     raise RuntimeError("the size of the unsealed document is unknown (sealed by an older version)")

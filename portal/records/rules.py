@@ -90,9 +90,10 @@ class Check:
     intact: bool = False
     #: ``B-B``, ``B-T``, ``B-LT`` or ``B-LTA``.
     level: str | None = None
-    #: Time of the signature time stamp, and of each document time stamp (oldest first).
+    #: Time of the signature time stamp, and of each document time stamp (oldest first; None for a
+    #: document time stamp whose time cannot be read).
     signature_timestamp: dt.datetime | None = None
-    document_timestamps: list[dt.datetime] = field(default_factory=list)
+    document_timestamps: list[dt.datetime | None] = field(default_factory=list)
     #: The evidence JSON attached to the PDF (when readable).
     evidence: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)

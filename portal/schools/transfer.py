@@ -36,7 +36,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Date, DateTime, Integer, Table, delete, func, insert, select, text, update
 
@@ -82,7 +82,8 @@ def school_tables(*, operational: bool = False) -> list[Table]:
     counts again; they too are listed only with *operational*."""
     import portal.models  # noqa: F401  (every model registered)
 
-    owned = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
+    # A declarative model's local table is its Table (typed as the general FromClause).
+    owned = {cast(Table, m.local_table).name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
              and (operational or (getattr(m.class_, "__transfer__", True)
                                   and not getattr(m.class_, "__portal_derived__", False)))}
     return [t for t in Base.metadata.sorted_tables if t.name in owned]
@@ -213,8 +214,9 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         from portal.records.models import RecordFile, RecordStatus, SignedRecord
 
         store = archive_store(school)
-        shas = list(session.scalars(select(SignedRecord.pdf_sha256).where(
-            SignedRecord.status == RecordStatus.SEALED.value, SignedRecord.pdf_sha256.is_not(None))))
+        # Only records that have a PDF (the query leaves out an empty pdf_sha256).
+        shas = cast(list[str], list(session.scalars(select(SignedRecord.pdf_sha256).where(
+            SignedRecord.status == RecordStatus.SEALED.value, SignedRecord.pdf_sha256.is_not(None)))))
         # Every earlier version of a record (before a time stamp was added) stays genuine: export them too.
         shas += sorted(set(session.scalars(select(RecordFile.sha256))) - set(shas))
         with progress("Sealed PDFs", len(shas)) as bar:
@@ -637,9 +639,11 @@ def remove_school(school: School, exported_to: Path) -> None:
         attachments = list(session.scalars(select(ConcernAttachment.stored_name)))
         from portal.signatures.models import OfflineAgreement
 
-        scans = list(session.scalars(select(OfflineAgreement.scan_stored_name)
-                                     .where(OfflineAgreement.scan_stored_name.is_not(None))))
-        shas = set(session.scalars(select(SignedRecord.pdf_sha256).where(SignedRecord.pdf_sha256.is_not(None))))
+        # Both queries leave out the empty values (agreements without a scan, records without a PDF).
+        scans = cast(list[str], list(session.scalars(select(OfflineAgreement.scan_stored_name)
+                                                     .where(OfflineAgreement.scan_stored_name.is_not(None)))))
+        shas = cast(set[str], set(session.scalars(select(SignedRecord.pdf_sha256)
+                                                  .where(SignedRecord.pdf_sha256.is_not(None)))))
         shas |= set(session.scalars(select(RecordFile.sha256)))
         account_ids = set(session.scalars(select(Person.account_id).where(Person.account_id.is_not(None))))
     if (head[0], head[1]) != (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) \

@@ -15,8 +15,9 @@ Who opens what:
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
-from typing import Any
+from typing import Any, cast
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -487,7 +488,7 @@ def sar_release(request_id: int):
     try:
         if not form.validate_on_submit():
             raise sar.SarError("Please try again.")
-        data = sar.release(req, actor=current_user, method=form.method.data)
+        data = sar.release(req, actor=current_user, method=form.method.data or "")
     except sar.SarError as exc:
         session.rollback()
         flash(str(exc), "danger")
@@ -586,8 +587,9 @@ def _allegation_update(allegation_id: int, form, apply):
 @access(staff=True, roles=[Role.GOVERNOR])
 def allegation_lado(allegation_id: int):
     form = LadoForm()
+    # _allegation_update applies it once the form is valid: the date is there (InputRequired).
     return _allegation_update(allegation_id, form, lambda a: alleg.record_lado(
-        a, actor=current_user, consulted_on=form.consulted_on.data, reference=form.reference.data or "",
+        a, actor=current_user, consulted_on=cast(dt.date, form.consulted_on.data), reference=form.reference.data or "",
         advice=form.advice.data or ""))
 
 
@@ -595,8 +597,9 @@ def allegation_lado(allegation_id: int):
 @access(staff=True, roles=[Role.GOVERNOR])
 def allegation_outcome(allegation_id: int):
     form = OutcomeForm()
+    # _allegation_update applies it once the form is valid: the date is there (InputRequired).
     return _allegation_update(allegation_id, form, lambda a: alleg.record_outcome(
-        a, actor=current_user, outcome=form.outcome.data, outcome_on=form.outcome_on.data,
+        a, actor=current_user, outcome=form.outcome.data, outcome_on=cast(dt.date, form.outcome_on.data),
         normal_pension_on=form.normal_pension_on.data))
 
 
@@ -676,7 +679,8 @@ def transfer_receipt(pack_id: int):
     form = ReceiptForm()
     if form.validate_on_submit():
         try:
-            transfer.record_receipt(pack, actor=current_user, received_on=form.received_on.data,
+            transfer.record_receipt(pack, actor=current_user,
+                                    received_on=cast(dt.date, form.received_on.data),  # validated: InputRequired
                                     received_by=form.received_by.data or "", reference=form.reference.data or "")
         except transfer.TransferError as exc:
             session.rollback()
@@ -771,7 +775,8 @@ def trust_holds(trust_id: int):
             abort(404)
         with school_scope(session, form.school_id.data):
             try:
-                target_id = hold_ops.resolve(form.kind.data, form.target.data)
+                # Validated: InputRequired.
+                target_id = hold_ops.resolve(form.kind.data, cast(str, form.target.data))
                 hold_ops.place_hold(form.kind.data, target_id, form.reason.data, actor=current_user,
                                     review_on=form.review_on.data)
             except hold_ops.HoldError as exc:

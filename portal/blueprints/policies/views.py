@@ -492,7 +492,7 @@ def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
 
 @bp.get("/compliance/")
 @access(capabilities=["compliance.view"])
-def compliance():
+def compliance() -> ResponseReturnValue:
     """Signed / declined / outstanding per policy, audience and class: counted by the database
     (:mod:`portal.policies.compliance`) in a fixed number of statements, not requirement by
     requirement, and stored until something that changes them happens in the school."""
@@ -519,8 +519,10 @@ def compliance():
         t.url = url_for(".compliance_policy", policy_id=t.key)
     order = [a.value for a in Audience]
     policies.sort(key=lambda t: (order.index(audience_of[t.key]), t.label))
-    audiences = sorted(by_audience.values(), key=lambda t: order.index(t.key))
-    class_rows = sorted(by_class.values(), key=lambda t: (classes[t.key].year_group, classes[t.key].code))
+    # Sorted by the dictionaries' keys (a Tally's own key is any object).
+    audiences = [t for _a, t in sorted(by_audience.items(), key=lambda kv: order.index(kv[0]))]
+    class_rows = [t for _c, t in sorted(by_class.items(),
+                                        key=lambda kv: (classes[kv[0]].year_group, classes[kv[0]].code))]
     session.commit()  # the counts, if they had to be made again
     return render_template("portal/policies/compliance.html", by_policy=policies, by_audience=audiences,
                            by_class=class_rows, year=queries.current_academic_year())

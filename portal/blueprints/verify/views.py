@@ -8,7 +8,7 @@ from the database). The root certificates and CRLs are downloadable here.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, abort, current_app, render_template
 from sqlalchemy import select
@@ -114,9 +114,9 @@ def record(public_id: str):
         row = session.scalar(select(SignedRecord).where(SignedRecord.public_id == public_id))
     if row is None or not row.is_sealed:
         abort(404)
-    school = session.get(School, row.school_id)
+    school = cast(School, session.get(School, row.school_id))  # the record's school (a foreign key)
     try:
-        archived = archive_store(school).get(row.pdf_sha256)
+        archived = archive_store(school).get(cast(str, row.pdf_sha256))  # sealed: it has its PDF
     except ArchiveError:
         current_app.logger.error("public verification: archived PDF of record %s unreadable", row.id)
         abort(500)

@@ -80,7 +80,6 @@ def demo_command(if_empty: bool, trust: bool, bare: bool) -> None:
     if session.scalar(select(School.id).where(School.slug == "larkspur-hollow")) is not None:
         raise click.ClickException("The demo school is already loaded (use a fresh database).")
     from portal.progress import click_bar
-
     from portal.records.urls import PublicUrlMissing, public_url
 
     try:

@@ -13,7 +13,7 @@ from portal.audit.models import AuditEntry
 from portal.people.models import Role
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
-from tests.records_support import make_signature, make_version, seal_keys  # noqa: F401  (fixtures)
+from tests.records_support import make_signature, make_version, seal_keys, tsa  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.db import session, utcnow
+from portal.db import rowcount, session, utcnow
 from portal.jobs.models import JobFailure, JobMark
 from portal.schools.isolation import school_scope
 
@@ -94,9 +94,9 @@ def requeue(failure: JobFailure, *, actor: Any = None) -> bool:
     args = dict(failure.arguments or {})
     school_id = args.pop("school_id", failure.school_id)
     # Compare-and-set: of two simultaneous retries of one listing, only one queues the job.
-    claimed = session.execute(update(JobFailure).where(JobFailure.id == failure_id, JobFailure.resolved_at.is_(None))
-                              .values(resolved_at=utcnow(), resolution="requeued")
-                              .execution_options(synchronize_session=False)).rowcount
+    claimed = rowcount(session.execute(
+        update(JobFailure).where(JobFailure.id == failure_id, JobFailure.resolved_at.is_(None))
+        .values(resolved_at=utcnow(), resolution="requeued").execution_options(synchronize_session=False)))
     session.commit()
     if not claimed:
         return False

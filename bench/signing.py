@@ -180,7 +180,9 @@ def sign_once(app, email: str, name: str) -> tuple[float, float]:
     home = client.get("/portal/parent/").get_data(as_text=True)
     url = re.search(r'href="(/portal/policies/versions/\d+/sign)"', home).group(1)
     page = client.get(url).get_data(as_text=True)
-    form = {"action": "sign", "agree": "y", "typed_name": name,
+    from portal.idempotency import new_token
+
+    form = {"action": "sign", "agree": "y", "typed_name": name, "_once": new_token(),
             "text_hash": re.search(r'name="text_hash" type="hidden" value="([0-9a-f]{64})"', page).group(1)}
     for item in set(re.findall(r'name="(consent_\d+)"', page)):
         form[item] = "yes"
@@ -199,9 +201,11 @@ def class_close(app, teacher_email: str, session_id: int, pupils: list[int]) -> 
     from portal.db import session
     from portal.schools.isolation import all_schools
 
+    from portal.idempotency import new_token
+
     client = _login(app, teacher_email)
     start = time.perf_counter()
-    resp = client.post(f"/portal/classroom/sessions/{session_id}/close", data={})
+    resp = client.post(f"/portal/classroom/sessions/{session_id}/close", data={"_once": new_token()})
     req = time.perf_counter() - start
     assert resp.status_code == 302, resp.status_code
     with app.app_context(), all_schools(session):

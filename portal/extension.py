@@ -86,6 +86,9 @@ class Portal:
         from portal.templating import register_template_helpers
 
         register_template_helpers(app)
+        from portal import i18n
+
+        i18n.init_app(app)
         from portal.headers import security_headers
 
         app.after_request(security_headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.people.bands import BAND_LABELS, year_label
@@ -63,18 +64,18 @@ def portal_nav() -> list[tuple[str, str]]:
         return []
     items: list[tuple[str, str]] = []
     if getattr(current_user, "is_account", False):
-        return [("Trust", "portal.trust.index")] if security.trust_roles(current_user) else []
+        return [(_("Trust"), "portal.trust.index")] if security.trust_roles(current_user) else []
     if security.has_role(current_user, Role.PARENT):
-        items.append(("Parent", "portal.parent.home"))
+        items.append((_("Parent"), "portal.parent.home"))
     if security.has_role(current_user, Role.PUPIL):
-        items.append(("My page", "portal.pupil.home"))
+        items.append((_("My page"), "portal.pupil.home"))
     if security.is_staff(current_user) or current_user.role_set & {Role.GOVERNOR, Role.VOLUNTEER, Role.CONTRACTOR,
                                                                   Role.VISITOR}:
-        items.append(("Staff" if security.is_staff(current_user) else "My policies", "portal.staff.home"))
+        items.append((_("Staff") if security.is_staff(current_user) else _("My policies"), "portal.staff.home"))
     if security.has_role(current_user, Role.AUDITOR) or security.has_capability(current_user, "records.view"):
-        items.append(("Records", "portal.auditor.home"))
+        items.append((_("Records"), "portal.auditor.home"))
     if security.has_role(current_user, Role.ADMIN) or security.has_capability(current_user, "roster.manage"):
-        items.append(("Admin", "portal.admin.home"))
+        items.append((_("Admin"), "portal.admin.home"))
     if security.trust_roles(current_user):
-        items.append(("Trust", "portal.trust.index"))
+        items.append((_("Trust"), "portal.trust.index"))
     return items

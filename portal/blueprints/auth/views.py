@@ -5,6 +5,7 @@ import logging
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from portal.blueprints.auth import security as _security  # noqa: F401  (the Sec
 from portal.blueprints.auth.forms import (
     ChooseSchoolForm,
     ForgotForm,
+    LanguageForm,
     LoginForm,
     PasskeyNameForm,
     SecondStepForm,
@@ -268,6 +270,29 @@ def logout():
     flask_session.pop("portal_via_lti", None)
     flash("You have signed out.", "info")
     return redirect(url_for("portal.auth.login"))
+
+
+@bp.post("/language")
+@access(public=True)
+def language():
+    """Choose the language of the pages (and, when signed in, of emails): kept on the account for
+    someone signed in (one choice across schools), in the session for a visitor."""
+    from portal.i18n import SESSION_KEY, normalise
+
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        flash(_("Choose one of the languages in the list."), "danger")
+        return redirect(url_for("portal.home")), 303
+    code = normalise(form.language.data)
+    account = account_of(current_user)
+    if account is not None:
+        before = account.language
+        account.language = code
+        audit.record("account.language_changed", actor=current_user, target=account, before=before, after=code)
+        session.commit()
+    flask_session[SESSION_KEY] = code
+    target = form.next.data
+    return redirect(target if is_safe_redirect(target) else url_for("portal.home"), 303)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])

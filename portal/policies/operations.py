@@ -124,6 +124,10 @@ def create_draft(policy: Policy, *, actor: Person | None = None, title: str | No
         for item in copied:
             version.consent_items.append(ConsentItem(key=item.key, question=item.question, position=item.position))
     session.flush()
+    if latest is not None:
+        from portal.policies.translations import copy_translations
+
+        copy_translations(latest, version)
     audit.record("policy.draft_created", actor=actor, target=version, policy_id=policy.id, number=number)
     return version
 
@@ -216,6 +220,8 @@ class SignRequest:
     #: consent item id -> yes/no.
     answers: dict[int, bool] = field(default_factory=dict)
     decline_reason: str = ""
+    #: The language of the translation shown beside the English text (None: English only).
+    language: str | None = None
 
 
 def _lock(req: Requirement) -> Requirement:
@@ -236,11 +242,13 @@ def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     req = _lock(req)
     if req.status == "signed":
         raise SigningError("This has already been signed for this school year.", code="already")
-    current = render_version(req.version)
+    current = render_version(req.version, language=form.language)
     if not form.shown_sha256 or form.shown_sha256 != current.sha256:
         raise SigningError("The policy text has changed since the page was opened. Please read it again "
                            "before signing.", code="changed")
     keep_text(req.version, current)
+    # What was really shown: a translation withdrawn meanwhile would have changed the hash above.
+    form.language = current.language
     return current.sha256
 
 
@@ -256,6 +264,7 @@ def keep_text(version: PolicyVersion, rendered) -> SignedText:
     session.execute(insert(SignedText).values(
         school_id=version.school_id, sha256=rendered.sha256, version_id=version.id, title=version.title,
         body_html=str(rendered.html), questions="\n".join(rendered.questions), first_shown_at=utcnow(),
+        language=getattr(rendered, "language", None),
     ).on_conflict_do_nothing(index_elements=["school_id", "sha256"]))
     return session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
 
@@ -287,6 +296,7 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
         decision=Decision.SIGNED.value,
         signed_name=form.typed_name.strip()[:200],
         text_sha256=digest,
+        language=form.language,
         signed_at=utcnow(),
         ip=(form.ip or "unknown")[:64],
         user_agent=(form.user_agent or "")[:400],
@@ -303,7 +313,7 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
     session.flush()
     audit.record("signature.created", actor=signer, target=sig, version_id=req.version.id,
                  on_behalf_of_id=sig.on_behalf_of_id, method=sig.method, academic_year=sig.academic_year,
-                 text_sha256=digest, consents={i.key: form.answers[i.id] for i in items})
+                 text_sha256=digest, language=form.language, consents={i.key: form.answers[i.id] for i in items})
     return sig
 
 
@@ -435,6 +445,7 @@ def decline(req: Requirement, signer: Person, form: SignRequest, *, today: dt.da
         decline_reason=reason,
         signed_name=signer.full_name[:200],
         text_sha256=digest,
+        language=form.language,
         signed_at=utcnow(),
         ip=(form.ip or "unknown")[:64],
         user_agent=(form.user_agent or "")[:400],

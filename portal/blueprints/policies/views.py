@@ -18,7 +18,9 @@ from portal.blueprints.policies.forms import (
     OfflineSearchForm,
     PolicyForm,
     PublishForm,
+    PublishTranslationForm,
     RemindForm,
+    TranslationForm,
     VersionForm,
     offline_form_for,
     sign_form_for,
@@ -64,7 +66,17 @@ def sign(version_id: int):
     if req is None:
         abort(404)
 
-    rendered = render_version(version)
+    # The translation shown beside the English: the one the form was sent with, else the one
+    # asked for (``?text=pl``; ``?text=en`` for English only), else the page's language.
+    from portal.i18n import current as current_language
+    from portal.policies.translations import published_languages
+
+    available = published_languages(version)
+    if request.method == "POST":
+        text_language = request.form.get("text_language") or None
+    else:
+        text_language = request.args.get("text") or current_language().code
+    rendered = render_version(version, language=text_language)
     # One-step family signing: every child of this parent still to be countersigned for this
     # policy is offered (each named, ticked by default); each gets its own signature.
     family = queries.family_requirements(current_user, version) if req.countersign else []
@@ -87,6 +99,7 @@ def sign(version_id: int):
                 shown_sha256=active.text_hash.data or "",
                 ip=client_ip(),
                 user_agent=request.user_agent.string or "",
+                language=rendered.language,
             )
             try:
                 if action == "decline":
@@ -151,6 +164,7 @@ def sign(version_id: int):
         family=family, chosen_ids=chosen_ids, family_error=family_error,
         consent_fields=[form[f"consent_{i.id}"] for i in version.consent_items],
         active_action=request.form.get("action") if request.method == "POST" else None,
+        text_languages=available,
     ), status
 
 
@@ -403,6 +417,70 @@ def publish(version_id: int):
     session.commit()
     flash(f"Version {version.number} is published.", "success")
     return redirect(url_for(".policy", policy_id=version.policy_id))
+
+
+@bp.route("/manage/versions/<int:version_id>/translations", methods=["GET", "POST"])
+@access(capabilities=["policies.manage"])
+def translations(version_id: int):
+    """A version's translations: write or correct one (a draft), and publish it."""
+    from portal.policies import translations as tr_ops
+
+    version = _version_or_404(version_id)
+    form = TranslationForm()
+    if request.method == "GET" and request.args.get("language"):
+        lang = request.args["language"]
+        existing = [t for t in tr_ops.translations_of(version) if t.language == lang]
+        if existing:
+            newest = existing[-1]
+            form = TranslationForm(formdata=None, language=lang, title=newest.title, body_md=newest.body_md,
+                                   authoritative=newest.authoritative)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                saved = tr_ops.save_translation(version, language=form.language.data, title=form.title.data,
+                                                body_md=form.body_md.data, authoritative=bool(form.authoritative.data),
+                                                change_note=form.change_note.data or "", actor=current_user)
+            except operations.PolicyError as exc:
+                session.rollback()
+                form.body_md.errors = [str(exc)]
+                status = 400
+            else:
+                session.commit()
+                flash(f"Draft translation saved (revision {saved.revision}).", "success")
+                return redirect(url_for(".translations", version_id=version.id))
+        else:
+            status = 400
+    rows = tr_ops.translations_of(version)
+    return render_template("portal/policies/translations.html", version=version, form=form, rows=rows,
+                           publish_form=PublishTranslationForm(), languages=dict(tr_ops.translation_languages()),
+                           rendered={t.id: render_markdown(t.body_md, placeholder_values()) for t in rows
+                                     if t.status != VersionStatus.SUPERSEDED.value}), status
+
+
+@bp.post("/manage/translations/<int:translation_id>/publish")
+@access(capabilities=["policies.manage"])
+def publish_translation(translation_id: int):
+    from portal.policies import translations as tr_ops
+    from portal.policies.models import PolicyTranslation
+
+    row = session.get(PolicyTranslation, translation_id)
+    if row is None:
+        abort(404)
+    form = PublishTranslationForm()
+    if not form.validate_on_submit():
+        flash("Choose what kind of change this is.", "danger")
+        return redirect(url_for(".translations", version_id=row.version_id))
+    try:
+        tr_ops.publish_translation(row, requires_resign=form.change.data == "resign",
+                                   change_note=form.change_note.data or "", actor=current_user)
+    except operations.PolicyError as exc:
+        session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".translations", version_id=row.version_id))
+    session.commit()
+    flash("The translation is published: people who read in that language see it beside the English.", "success")
+    return redirect(url_for(".translations", version_id=row.version_id))
 
 
 @bp.post("/manage/versions/<int:version_id>/consent-items")

@@ -180,7 +180,8 @@ def init_app(app: Flask) -> None:
         dirs = app.config.get("BABEL_TRANSLATION_DIRECTORIES", "translations")
         if str(TRANSLATIONS_DIR) not in dirs.split(";"):
             app.config["BABEL_TRANSLATION_DIRECTORIES"] = f"{dirs};{TRANSLATIONS_DIR}"
-    app.jinja_env.globals.update(portal_language=current, portal_languages=choices)
+    app.jinja_env.globals.update(portal_language=current, portal_languages=choices,
+                                 portal_language_name=lambda code: LANGUAGES[code].name if code in LANGUAGES else code)
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["number"] = format_number

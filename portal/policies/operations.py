@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from flask import url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 
 from portal import audit
@@ -241,11 +242,11 @@ _SIGN_LOCK = 727275
 def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     req = _lock(req)
     if req.status == "signed":
-        raise SigningError("This has already been signed for this school year.", code="already")
+        raise SigningError(_("This has already been signed for this school year."), code="already")
     current = render_version(req.version, language=form.language)
     if not form.shown_sha256 or form.shown_sha256 != current.sha256:
-        raise SigningError("The policy text has changed since the page was opened. Please read it again "
-                           "before signing.", code="changed")
+        raise SigningError(_("The policy text has changed since the page was opened. Please read it again "
+                             "before signing."), code="changed")
     keep_text(req.version, current)
     # What was really shown: a translation withdrawn meanwhile would have changed the hash above.
     form.language = current.language
@@ -281,13 +282,13 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
     """
     digest = _check_common(req, signer, form)
     if not form.agreed:
-        raise SigningError("Tick the box to say you have read and agree to the policy.", field="agree")
+        raise SigningError(_("Tick the box to say you have read and agree to the policy."), field="agree")
     if not names_match(form.typed_name, signer):
-        raise SigningError("Type your full name as it appears on your account.", field="typed_name")
+        raise SigningError(_("Type your full name as it appears on your account."), field="typed_name")
     items = list(req.version.consent_items)
     missing = [i for i in items if i.id not in form.answers]
     if missing:
-        raise SigningError("Answer yes or no to each question.", field=f"consent_{missing[0].id}")
+        raise SigningError(_("Answer yes or no to each question."), field=f"consent_{missing[0].id}")
     sig = Signature(
         version=req.version,
         signer_id=signer.id,
@@ -327,7 +328,7 @@ def sign_for_children(reqs: list[Requirement], signer: Person, form: SignRequest
         anything :func:`sign` refuses for any one child (then nothing is kept: the caller rolls back).
     """
     if not reqs:
-        raise SigningError("Choose at least one child to sign for.", field="pupil_ids")
+        raise SigningError(_("Choose at least one child to sign for."), field="pupil_ids")
     if any(not r.countersign for r in reqs) or len({r.version.policy_id for r in reqs}) != 1:
         raise SigningError("Only one policy, countersigned for your own children, can be signed this way.",
                            code="forbidden")
@@ -433,7 +434,7 @@ def decline(req: Requirement, signer: Person, form: SignRequest, *, today: dt.da
     digest = _check_common(req, signer, form)
     reason = (form.decline_reason or "").strip()
     if not reason:
-        raise SigningError("Tell us why you are not signing.", field="reason")
+        raise SigningError(_("Tell us why you are not signing."), field="reason")
     if len(reason) > MAX_REASON:
         raise SigningError(f"Keep the reason to {MAX_REASON} characters or fewer.", field="reason")
     sig = Signature(
@@ -531,15 +532,9 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
         if pid in recent_ids:
             result.recent.append(person)
             continue
-        lines = []
-        for r in items:
-            who = f" (for {r.subject.given_name})" if r.subject.id != person.id else ""
-            lines.append(f"- {r.version.title}{who}")
-        body = (f"Dear {person.full_name},\n\nPlease read and sign the following for this school year:\n\n"
-                + "\n".join(lines)
-                + f"\n\nSign in to the school portal to do this: {link}\n\nThank you.\n")
+        subject, body = _reminder_text(person, items, link)
         try:
-            send_mail(person.email, "Please sign the school's policies", body)
+            send_mail(person.email, subject, body)
         except MailError:
             result.failed.append(person)
             continue
@@ -550,6 +545,32 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
     audit.record("policy.reminders_sent", actor=actor, sent=len(result.sent), recent=len(result.recent),
                  unreachable=len(result.unreachable), failed=len(result.failed))
     return result
+
+
+def _reminder_text(person: Person, items: list[Requirement], link: str) -> tuple[str, str]:
+    """The reminder's subject and body in *person*'s language (a policy's title in that language
+    too, when the school has published a translation)."""
+    from flask_babel import gettext as _
+
+    from portal.i18n import in_language, language_of
+    from portal.policies.translations import published_translation
+
+    code = language_of(person)
+    with in_language(code):
+        lines = []
+        for r in items:
+            translated = published_translation(r.version, code)
+            title = translated.title if translated is not None else r.version.title
+            if r.subject.id != person.id:
+                lines.append("- " + _("%(title)s (for %(name)s)", title=title, name=r.subject.given_name))
+            else:
+                lines.append(f"- {title}")
+        body = (_("Dear %(name)s,", name=person.full_name) + "\n\n"
+                + _("Please read and sign the following for this school year:") + "\n\n"
+                + "\n".join(lines) + "\n\n"
+                + _("Sign in to the school portal to do this: %(link)s", link=link) + "\n\n"
+                + _("Thank you.") + "\n")
+        return _("Please sign the school's policies"), body
 
 
 # ---------------------------------------------------------------- scheduled reminders and summaries

@@ -19,11 +19,11 @@ from portal.validators import email_address
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), email_address, Length(max=254)],
+    email = EmailField(lazy_gettext("Email address"), validators=[DataRequired(), email_address, Length(max=254)],
                        render_kw={"autocomplete": "username"})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)],
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
-    remember = BooleanField("Keep me signed in on this device")
+    remember = BooleanField(lazy_gettext("Keep me signed in on this device"))
     next = HiddenField()
     submit = SubmitField("Sign in")
 

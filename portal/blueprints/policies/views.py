@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -142,14 +143,14 @@ def sign(version_id: int):
                 for one in (sigs if action != "decline" else [sig]):
                     signals.announce_signature(one)
                 if sig.decision == "declined":
-                    flash("Your decision not to sign has been recorded. The school may contact you about it.",
+                    flash(_("Your decision not to sign has been recorded. The school may contact you about it."),
                           "info")
                 elif len(sigs) > 1:
                     names = [s.on_behalf_of.given_name for s in sigs]
-                    flash(f"Thank you. You have signed for {', '.join(names[:-1])} and {names[-1]}: "
-                          f"{len(sigs)} signatures, one for each child.", "success")
+                    flash(_("Thank you. You have signed for %(names)s and %(last)s: %(count)s signatures, one for "
+                            "each child.", names=", ".join(names[:-1]), last=names[-1], count=len(sigs)), "success")
                 else:
-                    flash("Thank you. Your signature has been recorded.", "success")
+                    flash(_("Thank you. Your signature has been recorded."), "success")
                 # The signature is the record of intent; its sealed PDF follows (a job), and the
                 # signature's page shows it when it is ready.
                 return redirect(url_for(".signature", signature_id=sig.id))

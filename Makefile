@@ -12,9 +12,10 @@ RUN_ENV := PORTAL_DATABASE_URI=$${PORTAL_DATABASE_URI:-sqlite:///$(CURDIR)/insta
 	PORTAL_UPLOAD_DIR=$${PORTAL_UPLOAD_DIR:-$(CURDIR)/instance/uploads} \
 	PORTAL_KEYS_DIR=$${PORTAL_KEYS_DIR:-$(CURDIR)/instance/keys} \
 	PORTAL_SECURE_COOKIES=$${PORTAL_SECURE_COOKIES:-false} \
+	PORTAL_PUBLIC_URL=$${PORTAL_PUBLIC_URL:-http://$(HOST):$(PORT)} \
 	PORTAL_MAIL_BACKEND=$${PORTAL_MAIL_BACKEND:-log}
 
-.PHONY: run test lint install install-test demo migrate bench clean translations
+.PHONY: run test lint install install-test demo migrate bench bench-pages bench-scale bench-import clean translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,17 @@ lint: install-test
 bench: install-test
 	$(PY) bench/records.py
 	$(PY) bench/signing.py
+
+# Issue 13's benchmarks: ratios against a floor measured in the same run, with the load average.
+bench-pages: install-test
+	$(PIP) install -q -e '.[test,bench]'
+	$(PY) bench/pages.py
+
+bench-scale: install-test
+	$(PY) bench/scale.py
+
+bench-import: install-test
+	$(PY) bench/import.py
 
 clean:
 	rm -rf $(VENV) instance dist build

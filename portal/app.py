@@ -16,7 +16,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Configuration comes from *config*, then ``PORTAL_*``/``SECRET_KEY`` environment variables.
     """
-    app = Flask(__name__, instance_path=str(Path(os.environ.get("PORTAL_INSTANCE_DIR", Path.cwd() / "instance")).resolve()))
+    instance_dir = Path(os.environ.get("PORTAL_INSTANCE_DIR", Path.cwd() / "instance"))
+    app = Flask(__name__, instance_path=str(instance_dir.resolve()))
     for key, value in os.environ.items():
         if key.startswith("PORTAL_"):
             app.config[key] = _loads(value)

@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from portal.dataprotection.cli import retention_cli, sar_command
 from portal.jobs.cli import jobs_cli
 from portal.lti.cli import import_oneroster_command, lti_cli, oneroster_cli
 from portal.records.cli import keys_cli, records_cli
 from portal.schools.cli import one_school, schools_cli
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns (click imports it so too)
 
 portal_cli = AppGroup("portal", help="Countersign portal commands.")
 db_cli = AppGroup("db", help="Database migrations (the portal's own Alembic version table).")
@@ -25,6 +30,8 @@ portal_cli.add_command(keys_cli)
 portal_cli.add_command(records_cli)
 portal_cli.add_command(schools_cli)
 portal_cli.add_command(jobs_cli)
+portal_cli.add_command(retention_cli)
+portal_cli.add_command(sar_command)
 
 
 def _url() -> str:
@@ -73,11 +80,17 @@ def demo_command(if_empty: bool, trust: bool, bare: bool) -> None:
     if session.scalar(select(School.id).where(School.slug == "larkspur-hollow")) is not None:
         raise click.ClickException("The demo school is already loaded (use a fresh database).")
     from portal.progress import click_bar
+    from portal.records.urls import PublicUrlMissing, public_url
 
-    if trust:
-        load_trust_demo(lived_in=not bare, progress=click_bar)
-    else:
-        load_demo(lived_in=not bare, progress=click_bar)
+    try:
+        public_url("portal.verify.home")  # certificates and records print it: check before loading anything
+        if trust:
+            load_trust_demo(lived_in=not bare, progress=click_bar)
+        else:
+            load_demo(lived_in=not bare, progress=click_bar)
+    except PublicUrlMissing as exc:
+        session.rollback()
+        raise click.ClickException(f"{exc} (make run sets it to the address it serves.)") from None
     if not bare:
         click.echo("The demo school is a month into term. Records not sealed yet are made by "
                    "`flask portal records repair` (make run does this).")
@@ -99,35 +112,52 @@ def _print_logins() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @one_school
 def import_roster_command(file: Path) -> None:
-    """Import classes, pupils, parents and staff from a roster CSV (all or nothing)."""
+    """Import classes, pupils, parents and staff from a roster CSV (all or nothing, any size)."""
     from portal.db import session
     from portal.people.roster import RosterError, import_roster
 
-    from portal.progress import click_bar
-
-    limit = current_app.config["PORTAL_MAX_ROSTER_BYTES"]
-    if file.stat().st_size > limit:
-        raise click.ClickException(f"{file.name}: larger than {limit} bytes; split the file.")
-    # The steps of an import (reading, checking and writing every row, committing), shown at the
-    # command line so a big roster does not look stuck.
-    with click_bar(f"Importing {file.name}", 3) as bar:
-        data = file.read_bytes()
-        bar.update(1)
-        try:
-            summary = import_roster(data, file.name)
-        except RosterError as exc:
-            session.rollback()
-            failed = exc
-        else:
-            failed = None
-            bar.update(1)
-            session.commit()
-            bar.update(1)
-    if failed is not None:
-        for line in failed.errors:
+    # PORTAL_MAX_ROSTER_BYTES limits uploads; a file on the server's own disk may be a whole trust's.
+    progress = TerminalProgress(f"Importing {file.name}")
+    try:
+        summary = import_roster(file.read_bytes(), file.name, progress=progress)
+    except RosterError as exc:
+        progress.finish()
+        session.rollback()
+        for line in exc.errors:
             click.echo(line, err=True)
-        raise click.ClickException(f"Nothing was imported ({len(failed.errors)} problem(s)).") from None
+        raise click.ClickException(f"Nothing was imported ({len(exc.errors)} problem(s)).") from None
+    progress.finish()
+    session.commit()
     click.echo(summary.describe())
+
+
+class TerminalProgress:
+    """A progress bar per stage ("Checking", "Writing") on the terminal's error stream (a plain
+    line per stage when it is not a terminal)."""
+
+    def __init__(self, title: str = "") -> None:
+        self.title = title
+        self.bar: ProgressBar[int] | None = None
+        self.stage: str | None = None
+        self.shown = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.finish()
+            self.stage, self.shown = stage, 0
+            rows = f"{total:,} row{'' if total == 1 else 's'}"
+            self.bar = click.progressbar(length=max(total, 1), label=f"{self.title}: {stage.lower()} {rows}",
+                                         file=sys.stderr)
+            self.bar.__enter__()
+        if self.bar is not None and done > self.shown:
+            self.bar.update(done - self.shown)
+            self.shown = done
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
 
 
 def _chains(school_slug: str | None) -> list[tuple[str, int | None]]:
@@ -139,7 +169,6 @@ def _chains(school_slug: str | None) -> list[tuple[str, int | None]]:
     from portal.schools.models import School
 
     schools = session.scalars(select(School).order_by(School.id)).all()
-    chains: list[tuple[str, int | None]]
     if school_slug:
         schools = [s for s in schools if s.slug == school_slug]
         if not schools:

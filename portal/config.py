@@ -76,8 +76,36 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_S3_TIMEOUT": 10,
     #: Largest PDF accepted on the auditor's verification page (bytes).
     "PORTAL_RECORDS_MAX_VERIFY_BYTES": 10 * 1024 * 1024,
-    #: RFC 3161 time-stamping authority; when set, seals are PAdES B-T instead of B-B.
+    #: The portal's public address (e.g. ``https://portal.school.example``, with any path the host mounts
+    #: the app under). Printed in sealed PDFs (verification link and QR code), receipts and in every
+    #: certificate (the CRL address), so it must stay the same for as long as records are kept.
+    #: Unset: the request's host, or ``SERVER_NAME``.
+    "PORTAL_PUBLIC_URL": None,
+    #: RFC 3161 time-stamping authority; when set, seals are PAdES B-LTA instead of B-LT.
     "PORTAL_TSA_URL": None,
+    #: HTTP basic-auth credentials for the TSA, if it needs them.
+    "PORTAL_TSA_USERNAME": None,
+    "PORTAL_TSA_PASSWORD": None,
+    #: Seconds before a request to the TSA gives up (the record is then sealed B-LT and queued).
+    "PORTAL_TSA_TIMEOUT": 10,
+    #: PEM file with the root certificate(s) of the TSA's certificate, when it is not issued by the
+    #: portal's own root. Offered for download on the public verification page.
+    "PORTAL_TSA_ROOTS": None,
+    #: Days a published certificate revocation list (CRL) stays valid. With the root key offline,
+    #: run ``flask portal keys crl --root-key FILE`` before it runs out: seals stop when it has.
+    "PORTAL_CRL_DAYS": 180,
+    #: Years a school sealing certificate made by ``keys init`` / ``keys rotate`` is valid.
+    "PORTAL_SEAL_CERT_YEARS": 5,
+    #: ``flask portal records retimestamp`` (a scheduled job) adds a document time stamp to records
+    #: whose newest time stamp or certificate expires within this many days.
+    "PORTAL_RETIMESTAMP_MARGIN_DAYS": 180,
+    #: Email the signer a receipt when their record is sealed.
+    "PORTAL_RECEIPTS": True,
+    #: Largest PDF attached to a receipt (bytes); a larger record is sent as a link instead.
+    "PORTAL_RECEIPT_MAX_ATTACHMENT_BYTES": 5 * 1024 * 1024,
+    #: Public verification page: checks allowed per client address within the window.
+    "PORTAL_VERIFY_MAX_REQUESTS": 30,
+    "PORTAL_VERIFY_WINDOW_SECONDS": 10 * 60,
     #: PKCS#12 file with the school's sealing certificate (else the one made by `keys init`).
     "PORTAL_SIGNING_P12": None,
     "PORTAL_SIGNING_P12_PASSWORD": None,

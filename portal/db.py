@@ -10,11 +10,11 @@ import contextlib
 import contextvars
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, MetaData, Table, create_engine, event
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 from werkzeug.local import LocalProxy
@@ -57,6 +57,18 @@ class UTCDateTime(TypeDecorator):
 
 #: A moment that :func:`utcnow` returns instead of the real time, set only by :func:`clock_at`.
 _CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("portal_clock", default=None)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Table of a model, for Core statements. ``__table__`` is typed as the general
+    ``FromClause``, but a declarative model's is always its ``Table``."""
+    return cast(Table, model.__table__)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The number of rows an UPDATE or DELETE matched. ``Session.execute`` is typed as returning a
+    ``Result``, but for those statements it is always a ``CursorResult``, which has the count."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def utcnow() -> dt.datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -25,8 +26,8 @@ from portal.people.models import (
     Role,
     SchoolClass,
 )
-from portal.schools.isolation import all_schools, school_scope
 from portal.progress import Progress, no_progress
+from portal.schools.isolation import all_schools, school_scope
 from portal.schools.models import School, Trust, TrustRole
 
 DEMO_PASSWORD = "countersign-demo"
@@ -317,7 +318,7 @@ def _trust(seed: int, today: dt.date | None) -> tuple[Trust, School, dict]:
     trust = get_or_create_trust("fernbrook", TRUST_NAME)
     larkspur, larkspur_made = _larkspur(seed, today)
     larkspur.trust = trust
-    made = {}
+    made: dict[str, Any] = {}
     for spec, classes, adults in ((OAK_LANE, OAK_CLASSES, OAK_ADULTS), (KESTREL, KESTREL_CLASSES, KESTREL_ADULTS)):
         slug, name, urn, phases, domain = spec
         school = create_school(slug=slug, name=name, urn=urn, phases=phases, trust=trust, with_policies=False,
@@ -365,8 +366,9 @@ def demo_logins() -> list[tuple[str, str]]:
                                         .limit(1))
                 if parent and school.slug == "larkspur-hollow":
                     out.append((f"{tag}Parent of three (Reception, Y6, Y12)", parent))
-                first_pupil = session.scalar(select(Person.email).join(PupilProfile, PupilProfile.person_id == Person.id)
-                                             .where(Person.email.is_not(None)).order_by(Person.id).limit(1))
+                first_pupil = session.scalar(
+                    select(Person.email).join(PupilProfile, PupilProfile.person_id == Person.id)
+                    .where(Person.email.is_not(None)).order_by(Person.id).limit(1))
                 if first_pupil and school.slug != OAK_LANE[0]:
                     out.append((f"{tag}Pupil (own account)", first_pupil))
         if multi:

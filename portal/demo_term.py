@@ -14,6 +14,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import select
 
@@ -52,7 +53,7 @@ PARENT_DECLINE = "I disagree with asking parents not to post about the school at
 class _Event:
     at: dt.datetime
     order: int
-    run: Callable[[], None] = field(compare=False)
+    run: Callable[[], object] = field(compare=False)
     label: str = field(compare=False, default="")
 
 
@@ -116,7 +117,7 @@ class Term:
         moment = (self.now - dt.timedelta(days=days)).replace(hour=int(hour), minute=int(hour % 1 * 60))
         return min(max(moment, self.start + dt.timedelta(minutes=5)), self.now - dt.timedelta(minutes=30))
 
-    def at(self, moment: dt.datetime, run: Callable[[], None], label: str = "") -> None:
+    def at(self, moment: dt.datetime, run: Callable[[], object], label: str = "") -> None:
         """Schedule *run* at *moment* (an event may schedule later ones: never before itself)."""
         if self._playing is not None:
             moment = max(moment, self._playing)
@@ -211,8 +212,8 @@ def _staff_sign(term: Term) -> None:
     for i, (key, person) in enumerate(sorted(term.adults.items())):
         if key in ADULTS_NOT_YET:
             continue
-        term.at(term.day(0.5 + i * 1.1, 8 + (i % 5)), lambda p=person: _sign_own(
-            term, p, lambda aud: not aud.startswith("pupil_") and aud != "parent"), "staff sign")
+        term.at(term.day(0.5 + i * 1.1, 8 + (i % 5)), partial(
+            _sign_own, term, person, lambda aud: not aud.startswith("pupil_") and aud != "parent"), "staff sign")
 
 
 def _families(term: Term) -> None:
@@ -226,9 +227,9 @@ def _families(term: Term) -> None:
         day = 1 + (i * 2.9) % (TERM_DAYS - 3)
         # Their own agreement.
         if is_demo_parent or term.rng.random() < PARENT_RATE:
-            term.at(term.day(day, 19.5), lambda p=parent: _parent_signs_own(term, p), "parent signs")
+            term.at(term.day(day, 19.5), partial(_parent_signs_own, term, parent), "parent signs")
         elif term.rng.random() < 0.25:
-            term.at(term.day(day + 0.1, 20), lambda p=parent: _parent_declines_own(term, p), "parent declines")
+            term.at(term.day(day + 0.1, 20), partial(_parent_declines_own, term, parent), "parent declines")
         # Their young children's agreements, grouped by policy (one step for several children).
         by_policy: dict[int, list] = {}
         for req in queries.requirements_for(parent):
@@ -245,12 +246,12 @@ def _families(term: Term) -> None:
                 elif kid.id in term.will_decline:
                     declined.append(kid)
             if chosen:
-                term.at(term.day(day + 0.2, 20), lambda p=parent, c=tuple(chosen): _countersign(term, p, c),
+                term.at(term.day(day + 0.2, 20), partial(_countersign, term, parent, tuple(chosen)),
                         "countersign")
             for kid in declined:
-                term.at(term.day(day + 2, 21), lambda p=parent, k=kid: _decline_for(term, p, k), "decline")
+                term.at(term.day(day + 2, 21), partial(_decline_for, term, parent, kid), "decline")
         if i % 7 == 3 or is_demo_parent:  # a photo consent withdrawn later in the month
-            term.at(term.day(min(day + 9, TERM_DAYS - 2), 18), lambda p=parent: _withdraw(term, p), "withdraw")
+            term.at(term.day(min(day + 9, TERM_DAYS - 2), 18), partial(_withdraw, term, parent), "withdraw")
 
 
 def _parent_signs_own(term: Term, parent: Person) -> None:
@@ -307,14 +308,14 @@ def _classroom(term: Term) -> None:
         if cls is None:
             continue
         start = term.day(8 + n * 10, 9.25)
-        term.at(start, lambda c=cls, s=start: _run_session(term, c, s), f"session {code}")
+        term.at(start, partial(_run_session, term, cls, start), f"session {code}")
     for code in ("10B", "13T", "9R", "12C"):
         cls = classes.get(code)
         if cls is None:
             continue
         for j, pupil in enumerate(sorted((p.person for p in cls.pupils), key=lambda p: p.id)):
             if pupil.id in term.will_sign:
-                term.at(term.day(2 + (j * 2.7) % (TERM_DAYS - 3), 16 + j % 4), lambda p=pupil: _own_online(p),
+                term.at(term.day(2 + (j * 2.7) % (TERM_DAYS - 3), 16 + j % 4), partial(_own_online, pupil),
                         "pupil online")
 
 
@@ -361,8 +362,10 @@ def _record_offline(term: Term, office: Person, how: str) -> None:
     from portal.signatures.models import Method
 
     pupil = term.by_office.get(how)
+    if pupil is None:
+        return
     family = {p.id for p in term.parents.values()}
-    for parent in [p for p in (term.parents_of(pupil) if pupil is not None else []) if p.id in family][:1]:
+    for parent in [p for p in term.parents_of(pupil) if p.id in family][:1]:
         reqs = operations.offline_requirements(parent)
         target = next((r for r in reqs if r.countersign and r.subject.id == pupil.id), None)
         if target is None:
@@ -421,7 +424,7 @@ def _links(term: Term) -> None:
             adult=a["teacher3"]), "parent link")
     for n, key in enumerate(("head", "dsl", "teacher2", "teacher3", "teacher4", "governor")):
         if key in a:
-            term.at(term.day(0.8 + n * 0.6, 8), lambda p=a[key]: links.confirm(p, context="adult", has_links=False),
+            term.at(term.day(0.8 + n * 0.6, 8), partial(links.confirm, a[key], context="adult", has_links=False),
                     "confirm none")
 
 
@@ -503,8 +506,8 @@ def _concerns(term: Term) -> None:
         child = kids[n % len(kids)]
         about_person = a.get("teacher2") if about == About.STAFF else None
         start = term.day(day, 19 + (n % 3))
-        term.at(start, lambda p=p, c=child, cat=category, s=subject, t=text, r=at_risk, ab=about, ap=about_person,
-                st=steps, t0=start: _raise(term, p, c, cat, s, t, r, ab, ap, st, t0), f"concern {n}")
+        term.at(start, partial(_raise, term, p, child, category, subject, text, at_risk, about, about_person, steps,
+                               start), f"concern {n}")
 
 
 def _kids(parent: Person) -> list[Person]:
@@ -524,7 +527,7 @@ def _raise(term: Term, parent, child, category, subject, text, at_risk, about, a
     for delay, actor, status, message in steps:
         # Steps happen on later days, in the school's working hours (never after now).
         when = min(t0 + dt.timedelta(days=delay), term.now - dt.timedelta(minutes=40))
-        term.at(when, lambda a=actor, s=status, m=message: _step(concern_id, parent, a, s, m), "concern step")
+        term.at(when, partial(_step, concern_id, parent, actor, status, message), "concern step")
 
 
 def _step(concern_id: int, parent: Person, actor, status, message) -> None:
@@ -532,7 +535,7 @@ def _step(concern_id: int, parent: Person, actor, status, message) -> None:
     from portal.concerns.access import handlers_of
     from portal.concerns.models import Concern
 
-    concern = session.get(Concern, concern_id)
+    concern = session.get_one(Concern, concern_id)  # raised by _raise, which scheduled this step
     if actor == "escalate":
         ops.escalate(concern, parent)
         if message:
@@ -582,7 +585,7 @@ def _incidents(term: Term) -> None:
             from portal.links.operations import approved_links
 
             link = next((d for d in approved_links() if d.adult_id == a["teacher1"].id), None)
-            if link is None:
+            if link is None or link.pupil is None:  # (an approved link names its pupil)
                 return
             i = inc.record_contact(by=a["teacher1"], pupil=link.pupil, adult=a["teacher1"], kind="phone",
                                    direction="from_adult", platform="", occurred_on=term.ago(9).date(),

@@ -49,7 +49,7 @@ class Device:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="portal-device")
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="portal-device")
 
 
 def current() -> Device:

@@ -83,7 +83,10 @@ class Portal:
 
         from portal.blueprints import make_blueprint
         from portal.cli import portal_cli
+        from portal.policies import compliance
         from portal.templating import register_template_helpers
+
+        compliance.register()  # keeps the stored compliance counts up to date
 
         register_template_helpers(app)
         from portal import i18n

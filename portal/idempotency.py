@@ -58,6 +58,8 @@ NOT_NEEDED: dict[str, str] = {
     "portal.lti.login": "posted by the LMS, not by a portal form",
     "portal.lti.launch": "posted by the LMS; its nonce is single-use",
     "portal.lti.deep_link": "its signed token is single-use",
+    "portal.verify.home": "checks an uploaded PDF and writes nothing but the rate limit's count",
+    "portal.verify.record": "checks an uploaded PDF and writes nothing but the rate limit's count",
 }
 
 

@@ -21,8 +21,9 @@ class MailError(Exception):
     """The message could not be handed to the SMTP server."""
 
 
-def send_mail(to: str | list[str], subject: str, body: str) -> None:
-    """Send a plain-text message.
+def send_mail(to: str | list[str], subject: str, body: str,
+              attachments: list[tuple[str, bytes, str]] | None = None) -> None:
+    """Send a plain-text message, with *attachments* given as ``(filename, data, "type/subtype")``.
 
     :raises MailError: when the SMTP server refuses or cannot be reached.
     """
@@ -40,6 +41,9 @@ def send_mail(to: str | list[str], subject: str, body: str) -> None:
     msg["Subject"] = subject
     msg["Message-ID"] = make_msgid(domain="countersign.invalid")
     msg.set_content(body)
+    for filename, data, mimetype in attachments or ():
+        maintype, _, subtype = mimetype.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     try:
         with smtplib.SMTP(cfg["PORTAL_SMTP_HOST"], int(cfg["PORTAL_SMTP_PORT"]),
                           timeout=cfg["PORTAL_SMTP_TIMEOUT"]) as smtp:

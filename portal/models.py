@@ -1,11 +1,12 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, create_all)."""
+from portal import idempotency as _idempotency  # noqa: F401
 from portal.audit import checkpoints as _checkpoints  # noqa: F401
 from portal.audit import models as _audit  # noqa: F401
 from portal.auth import models as _auth  # noqa: F401
 from portal.classroom import models as _classroom  # noqa: F401
 from portal.concerns import models as _concerns  # noqa: F401
+from portal.dataprotection import models as _dataprotection  # noqa: F401
 from portal.db import Base
-from portal import idempotency as _idempotency  # noqa: F401
 from portal.incidents import models as _incidents  # noqa: F401
 from portal.jobs import models as _jobs  # noqa: F401
 from portal.links import models as _links  # noqa: F401

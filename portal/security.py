@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, g, request
+from flask import abort, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.db import session
-from portal.people.models import STAFF_ROLES, CapabilityGrant, GuardianLink, Person, Role
+from portal.people.models import STAFF_ROLES, CapabilityGrant, GuardianLink, Person, PupilProfile, Role
 from portal.schools.models import DeputyDsl, School, TrustRole
 
 #: Every capability, with the words shown on the delegation page.
@@ -38,14 +39,16 @@ CAPABILITIES: dict[str, str] = {
     "lti.manage": "Manage LMS (LTI) registrations",
     "capabilities.delegate": "Delegate capabilities to named staff",
     "signatures.record_offline": "Record a parent's paper or verbal agreement on their behalf",
+    "dataprotection.manage": "Manage the retention schedule, leavers and subject access requests",
+    "dataprotection.hold": "Put legal holds on records, review and release them",
 }
 
 #: Capabilities that are never delegated (they follow a designation, not a grant).
-NOT_DELEGABLE = frozenset({"capabilities.delegate", "concerns.safeguarding"})
+NOT_DELEGABLE = frozenset({"capabilities.delegate", "concerns.safeguarding", "dataprotection.hold"})
 
 _HEAD = frozenset(CAPABILITIES) - {"concerns.safeguarding", "lti.manage"}
 _DSL = frozenset({"concerns.safeguarding", "concerns.review", "links.view", "incidents.record",
-                  "incidents.manage", "compliance.view"})
+                  "incidents.manage", "compliance.view", "dataprotection.hold"})
 
 #: Capabilities granted by role or designation.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
@@ -61,10 +64,18 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
 
 def designations(person: Person) -> set[str]:
     """``head_teacher`` / ``dsl`` / ``deputy_dsl`` / ``chair_of_governors`` held by *person* in
-    their school."""
-    out: set[str] = set()
+    their school (cached for the request, like :func:`capabilities_of`)."""
     if getattr(person, "is_account", False):
-        return out
+        return set()
+    cache = g.setdefault("_portal_designations", {}) if has_request_context() else {}
+    key = (person.school_id, person.id)
+    if key not in cache:
+        cache[key] = frozenset(_designations(person))
+    return set(cache[key])
+
+
+def _designations(person: Person) -> set[str]:
+    out: set[str] = set()
     school = session.get(School, person.school_id)
     if school is None:
         return out
@@ -77,6 +88,45 @@ def designations(person: Person) -> set[str]:
     if session.scalar(select(DeputyDsl.id).where(DeputyDsl.person_id == person.id)) is not None:
         out.add("deputy_dsl")
     return out
+
+
+def prime_capabilities(people: Iterable[Person]) -> None:
+    """Work out the designations and capabilities of many people of the current school in a fixed
+    number of queries, filling the request caches :func:`designations` and
+    :func:`capabilities_of` read (used where a page checks a list of people, e.g. who may handle a
+    concern). Outside a request this does nothing and each person is worked out on their own."""
+    if not has_request_context():
+        return
+    todo = [p for p in people if not getattr(p, "is_account", False)]
+    if not todo:
+        return
+    ids = [p.id for p in todo]
+    deputies = set(session.scalars(select(DeputyDsl.person_id).where(DeputyDsl.person_id.in_(ids))))
+    grants: dict[int, set[str]] = {}
+    for pid, cap in session.execute(select(CapabilityGrant.person_id, CapabilityGrant.capability).where(
+            CapabilityGrant.person_id.in_(ids), CapabilityGrant.revoked_at.is_(None))):
+        grants.setdefault(pid, set()).add(cap)
+    held_cache = g.setdefault("_portal_designations", {})
+    caps_cache = g.setdefault("_portal_caps", {})
+    for person in todo:
+        held: set[str] = set()
+        school = session.get(School, person.school_id)
+        if school is not None:
+            for name, holder_id in (("head_teacher", school.head_teacher_id), ("dsl", school.dsl_id),
+                                    ("chair_of_governors", school.chair_of_governors_id)):
+                if holder_id == person.id:
+                    held.add(name)
+            if person.id in deputies:
+                held.add("deputy_dsl")
+        held_cache[(person.school_id, person.id)] = frozenset(held)
+        if person.id in caps_cache or not person.is_authenticated:
+            continue
+        caps: set[str] = set()
+        for name in {r.value for r in person.role_set} | held:
+            caps |= ROLE_CAPABILITIES.get(name, frozenset())
+        if person.role_set & STAFF_ROLES:
+            caps |= grants.get(person.id, set())
+        caps_cache[person.id] = frozenset(caps)
 
 
 def capabilities_of(person: Person | None) -> frozenset[str]:
@@ -223,15 +273,20 @@ def _mfa_setup_overdue(user: Any) -> Any:
 
 
 def children_of(parent: Person) -> list[Person]:
-    """The pupils *parent* is linked to, by name."""
-    return list(
-        session.scalars(
+    """The pupils *parent* is linked to, by name, with their pupil profile and class (one
+    statement; the list is kept for the rest of the request: the parent's home page shows it and
+    works out the policies to countersign from it)."""
+    cache = g.setdefault("_portal_children", {}) if has_request_context() else {}
+    key = (parent.school_id, parent.id)
+    if key not in cache:
+        cache[key] = list(session.scalars(
             select(Person)
             .join(GuardianLink, GuardianLink.pupil_id == Person.id)
             .where(GuardianLink.parent_id == parent.id)
-            .order_by(Person.given_name, Person.family_name)
-        )
-    )
+            .options(joinedload(Person.pupil).joinedload(PupilProfile.school_class), joinedload(Person.roles))
+            .order_by(Person.given_name, Person.family_name, Person.id)
+        ).unique())
+    return list(cache[key])
 
 
 def own_child_or_404(parent: Person, pupil_id: int) -> Person:

@@ -33,10 +33,15 @@ def handles_batches(receiver: Callable[..., Any]) -> Callable[..., Any]:
     receiver._portal_batched = True  # type: ignore[attr-defined]
     return receiver
 
+#: Sent by writers that go around the session (bulk imports) inside their transaction, with
+#: ``school_ids=[...]`` and ``conn=<Connection>``: the data of those schools changed. The
+#: compliance counts (``portal.policies.compliance``) are recounted on next view.
+bulk_data_changed = _signals.signal("bulk-data-changed")
+
 
 def announce_signature(signature: Any) -> None:
     """Tell every receiver that *signature* has been committed."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
     for receiver in list(signature_committed.receivers_for(app)):
         _call(receiver, app, signature=signature)
 
@@ -47,7 +52,7 @@ def announce_signatures(signatures: Sequence[Any]) -> None:
         for sig in signatures:
             announce_signature(sig)
         return
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
     for receiver in list(signatures_committed.receivers_for(app)):
         _call(receiver, app, signatures=list(signatures))
     for receiver in list(signature_committed.receivers_for(app)):

@@ -47,12 +47,11 @@ def _can_switch() -> bool:
     """Whether the signed-in account has somewhere else to go (another school, or a trust)."""
     from flask import g
 
-    from portal.schools.signin import needs_choice
+    from portal.schools.signin import can_switch
     from portal.security import account_of
 
     if "_portal_can_switch" not in g:
-        account = account_of(current_user)
-        g._portal_can_switch = bool(account is not None and needs_choice(account))
+        g._portal_can_switch = can_switch(account_of(current_user))
     return bool(g._portal_can_switch)
 
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
+from wtforms import Field
+from wtforms.fields.choices import SelectField
 from wtforms.validators import ValidationError
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$")
@@ -13,3 +16,15 @@ def email_address(form, field) -> None:
     value = (field.data or "").strip()
     if value and not _EMAIL.match(value):
         raise ValidationError("Enter an email address like name@example.org.")
+
+
+def add_error(field: Field, message: str) -> None:
+    """Add *message* to the errors of a field whose form has been validated (WTForms makes
+    ``field.errors`` a list then; its type hints say only Sequence)."""
+    cast(list[str], field.errors).append(message)
+
+
+def choice_values(field: SelectField) -> set[Any]:
+    """The values of a select field's ``(value, label)`` choices, leaving out a false one
+    (the "Choose…" placeholder)."""
+    return {v for v, _l in cast(list[tuple[Any, str]], field.choices) if v}

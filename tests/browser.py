@@ -9,7 +9,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.deps import IN_CI, unavailable as _unavailable
+from tests.deps import IN_CI
+from tests.deps import unavailable as _unavailable
 
 CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -67,6 +68,9 @@ def live_app(app_config):
 @pytest.fixture
 def server(live_app):
     srv = LiveServer(live_app)
+    # As `make run` does: jobs seal records outside any request, so they need the public address.
+    if not live_app.config.get("PORTAL_PUBLIC_URL"):
+        live_app.config["PORTAL_PUBLIC_URL"] = srv.url
     srv.start()
     yield srv
     srv.stop()

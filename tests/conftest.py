@@ -274,7 +274,6 @@ def login_as(app):
 
 from tests.browser import _playwright, chromium, live_app, new_page, server  # noqa: E402,F401
 
-
 # ---------------------------------------------------------------- Redis and S3 (started by the tests)
 
 

@@ -17,8 +17,8 @@ from portal.people.models import Role
 from portal.policies.models import ConsentItem, Policy, PolicyVersion, VersionStatus
 from portal.signatures.models import ConsentAnswer, Signature
 
-__all__ = ["POLICY_MD", "make_signature", "make_version", "nss_db", "pdfsig", "pdfsig_text", "seal_keys",
-           "signed_record_in_school"]
+__all__ = ["POLICY_MD", "TSAServer", "make_signature", "make_version", "nss_db", "pdfsig", "pdfsig_text", "root_cert",
+           "seal_keys", "signed_record_in_school", "tsa"]
 
 POLICY_MD = """# Using the school's computers
 
@@ -76,7 +76,8 @@ def make_signature(db, make_version, make_person):
         )
         db.add(sig)
         db.flush()
-        for item, answer in zip(version.consent_items, answers):
+        # A test may pass fewer or more answers than the version has items: pair what there is.
+        for item, answer in zip(version.consent_items, answers, strict=False):
             db.add(ConsentAnswer(consent_item_id=item.id, signature_id=sig.id, person_id=signer.id,
                                  pupil_id=on_behalf_of.id if on_behalf_of else None, answer=answer))
         db.commit()
@@ -87,10 +88,131 @@ def make_signature(db, make_version, make_person):
 
 @pytest.fixture
 def seal_keys(app):
-    """The school's self-signed sealing certificate, made as ``flask portal keys init`` does."""
+    """The installation's root CA and the school's sealing certificate, made by ``flask portal keys init``."""
     result = app.test_cli_runner().invoke(args=["portal", "keys", "init"])
     assert result.exit_code == 0, result.output
     return app.config["PORTAL_KEYS_DIR"]
+
+
+def root_cert(app, name: str = "installation"):
+    """Path of a CA's root certificate (the only trust anchor a reader needs)."""
+    from pathlib import Path
+
+    return Path(app.config["PORTAL_KEYS_DIR"]) / "ca" / name / "root.cert.pem"
+
+
+class TSAServer:
+    """A real RFC 3161 time-stamping authority over HTTP on 127.0.0.1 (pyHanko's TSA responder
+    classes behind a werkzeug server in a thread). ``stop()`` makes it unreachable, ``start()``
+    brings it back on the same port."""
+
+    def __init__(self, cert_pem: bytes, key_pem: bytes):
+        import tempfile
+        from pathlib import Path
+
+        from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
+        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+        d = Path(tempfile.mkdtemp(prefix="tsa-"))
+        (d / "tsa.pem").write_bytes(cert_pem)
+        (d / "tsa.key").write_bytes(key_pem)
+        self.cert_path = d / "tsa.pem"
+        self.responder = DummyTimeStamper(tsa_cert=load_cert_from_pemder(str(d / "tsa.pem")),
+                                          tsa_key=load_private_key_from_pemder(str(d / "tsa.key"), passphrase=None))
+        self.hits: list[str] = []
+        self.port = 0
+        self._server = None
+        self._thread = None
+
+    def _app(self, environ, start_response):
+        from asn1crypto import tsp
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        self.hits.append(request.path)
+        if request.method != "POST" or request.mimetype != "application/timestamp-query":
+            return Response("RFC 3161 time-stamp requests only", status=400)(environ, start_response)
+        req = tsp.TimeStampReq.load(request.get_data())
+        body = self.responder.request_tsa_response(req).dump()
+        return Response(body, content_type="application/timestamp-reply")(environ, start_response)
+
+    def start(self) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", self.port, self._app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._thread.join(5)
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/tsa"
+
+
+def make_tsa_cert(issuer_cert_pem: bytes | None, issuer_key_pem: bytes | None, *, years: int = 10):
+    """(cert PEM, key PEM) of a TSA certificate issued by the given CA (self-issued root + TSA when None)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    extra = b""
+    if issuer_cert_pem is None:  # an independent TSA with its own root
+        root_key = ec.generate_private_key(ec.SECP256R1())
+        rname = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fictional Time Stamps Root")])
+        root = (x509.CertificateBuilder().subject_name(rname).issuer_name(rname).public_key(root_key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+                .not_valid_after(now + dt.timedelta(days=365 * 20))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                               critical=True)
+                .sign(root_key, hashes.SHA256()))
+        issuer, issuer_key = root, root_key
+        extra = root.public_bytes(serialization.Encoding.PEM)
+    else:
+        issuer = x509.load_pem_x509_certificate(issuer_cert_pem)
+        issuer_key = serialization.load_pem_private_key(issuer_key_pem, password=None)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fictional Time Stamps TSU 1")]))
+            .issuer_name(issuer.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=365 * years))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+            .sign(issuer_key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem, extra
+
+
+@pytest.fixture
+def tsa(app, seal_keys):
+    """A running TSA whose certificate is issued by the installation's root (so the root is the only
+    anchor a reader needs); ``PORTAL_TSA_URL`` points at it."""
+    from pathlib import Path
+
+    ca = Path(seal_keys) / "ca" / "installation"
+    cert_pem, key_pem, _ = make_tsa_cert((ca / "root.cert.pem").read_bytes(), (ca / "root.key.pem").read_bytes())
+    server = TSAServer(cert_pem, key_pem)
+    server.start()
+    app.config["PORTAL_TSA_URL"] = server.url
+    yield server
+    server.stop()
 
 
 def _need(tool: str) -> str:
@@ -104,15 +226,16 @@ def _need(tool: str) -> str:
 
 @pytest.fixture
 def nss_db(tmp_path, seal_keys):
-    """An NSS database that trusts the school's certificate (for pdfsig)."""
+    """An NSS database that trusts the installation's root certificate (for pdfsig)."""
     from pathlib import Path
 
     certutil = _need("certutil")
     d = tmp_path / "nss"
     d.mkdir()
     subprocess.run([certutil, "-N", "-d", f"sql:{d}", "--empty-password"], check=True, capture_output=True)
-    subprocess.run([certutil, "-A", "-d", f"sql:{d}", "-n", "school-seal", "-t", "CT,C,C",
-                    "-i", str(Path(seal_keys) / "school-seal.cert.pem")], check=True, capture_output=True)
+    subprocess.run([certutil, "-A", "-d", f"sql:{d}", "-n", "records-root", "-t", "CT,C,C",
+                    "-i", str(Path(seal_keys) / "ca" / "installation" / "root.cert.pem")], check=True,
+                   capture_output=True)
     return d
 
 

@@ -12,8 +12,7 @@ from sqlalchemy import select, text
 
 from portal import audit
 from portal.audit.checkpoints import AuditCheckpoint, checkpoint_store
-from tests.records_support import seal_keys  # noqa: F401  (fixture)
-from tests.test_records_pdf import tsa_url  # noqa: F401  (fixture: a real RFC 3161 server on 127.0.0.1)
+from tests.records_support import seal_keys, tsa  # noqa: F401  (fixtures; tsa: a real RFC 3161 server on 127.0.0.1)
 
 
 def _entries(db, n):
@@ -112,7 +111,6 @@ def test_the_checkpoint_is_sealed_with_the_schools_certificate(app, db):
 @pytest.mark.usefixtures("seal_keys")
 def test_a_forged_checkpoint_does_not_count(app, db, tmp_path):
     """A checkpoint sealed with another key (or edited) is reported, and the real one still rules."""
-    from portal.records.keys import init_keys
 
     _entries(db, 4)
     assert _cli(app, "checkpoint").exit_code == 0
@@ -130,7 +128,7 @@ def test_a_forged_checkpoint_does_not_count(app, db, tmp_path):
 
     from portal.records import aio
 
-    key, cert = init_keys(tmp_path / "stranger", "Stranger")
+    key, cert = _stranger_certificate(tmp_path)
     stranger = signers.SimpleSigner.load(str(key), str(cert))
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     sealed = aio.run(lambda: stranger.async_sign_general_data(body, "sha256", detached=True))
@@ -141,14 +139,11 @@ def test_a_forged_checkpoint_does_not_count(app, db, tmp_path):
     assert "matches the sealed checkpoint" not in result.output and "TRUNCATED" not in result.output
 
 
-@pytest.mark.usefixtures("seal_keys")
-def test_with_a_tsa_the_checkpoint_is_time_stamped(app, db, request):
-    url, hits, _tsa_cert = request.getfixturevalue("tsa_url")
-    app.config["PORTAL_TSA_URL"] = url
+def test_with_a_tsa_the_checkpoint_is_time_stamped(app, db, tsa):
     _entries(db, 1)
     result = _cli(app, "checkpoint")
     assert result.exit_code == 0 and "(time-stamped)" in result.output, result.output
-    assert hits == ["/tsa"]
+    assert len(tsa.hits) == 1  # the fixture set PORTAL_TSA_URL to this server
     assert db.scalar(select(AuditCheckpoint)).timestamped
     assert ", time-stamped)" in _cli(app, "verify").output
 
@@ -201,3 +196,25 @@ def test_the_hourly_job_checkpoints_moved_chains_once(app, db):
     assert db.scalars(select(AuditCheckpoint.seq).where(AuditCheckpoint.chain == 1)
                       .order_by(AuditCheckpoint.seq)).all() == [3, 5]
     assert _cli(app, "verify").exit_code == 0
+
+
+def _stranger_certificate(folder):
+    """A self-signed key and certificate that are nobody's in the portal (files: key, cert)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Stranger")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    key_path, cert_path = folder / "stranger.key.pem", folder / "stranger.cert.pem"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path

@@ -4,10 +4,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
 
 from portal.auth.tokens import INVITE, RESET, make_token
-from portal.people.models import LoginAttempt, Role
+from portal.people.models import Role
 from tests.factories import PASSWORD
 
 
@@ -17,7 +16,7 @@ def _login(client, email, password, next_url=""):
 
 def test_sign_in_and_out(app, make_person):
     """A parent with the right password reaches the parent portal; sign-out ends the session."""
-    person = make_person(Role.PARENT, email="pat@test.example")
+    make_person(Role.PARENT, email="pat@test.example")
     client = app.test_client()
     resp = _login(client, "PAT@test.example ", PASSWORD)
     assert resp.status_code == 302

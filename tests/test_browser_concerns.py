@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from portal.demo import DEMO_PASSWORD, load_demo
+from portal.demo import DEMO_PASSWORD
 from tests.browser import assert_accessible as _axe
 from tests.browser import sign_in
 from tests.concerns_helpers import PNG

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.demo import DEMO_PASSWORD, load_demo
+from portal.demo import DEMO_PASSWORD
 from tests.browser import assert_accessible, sign_in
 from tests.schools import demo_installation, in_school
 

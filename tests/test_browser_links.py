@@ -9,10 +9,10 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.db import session
-from portal.demo import DEMO_PASSWORD, load_demo
+from portal.demo import DEMO_PASSWORD
 from portal.people.models import Person, PupilProfile, SchoolClass
 from tests.browser import assert_accessible, sign_in
-from tests.schools import demo_installation, in_school
+from tests.schools import demo_installation
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_lms_pages_are_accessible(live_app, new_page):
-    from portal.demo import DEMO_PASSWORD, load_demo
+    from portal.demo import DEMO_PASSWORD
 
     with demo_installation(live_app):
         pass

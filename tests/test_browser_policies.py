@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from portal.demo import DEMO_PASSWORD, load_demo
+from portal.demo import DEMO_PASSWORD
 from tests.browser import assert_accessible, sign_in
 from tests.schools import demo_installation, in_school
 
@@ -132,7 +132,8 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     page.goto("/portal/policies/history")
     history = page.get_by_role("table").inner_text()
     assert "Pip Quillfeather" in history and "Countersigned online" in history
-    follow(page, page.get_by_role("link", name=re.compile(re.escape(KS1_AUP))))
+    # The row's date opens the signature (its "PDF" link is the sealed copy's download).
+    follow(page, page.get_by_role("link", name=re.compile(r"^(?!PDF).*" + re.escape(KS1_AUP))))
     page.wait_for_load_state()
     assert "I am kind online" in page.get_by_role("main").inner_text()
     assert_accessible(page)

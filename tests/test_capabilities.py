@@ -46,7 +46,8 @@ def test_safeguarding_and_delegation_cannot_be_delegated(app, school, make_perso
 
 def test_only_staff_can_receive_delegation(app, school, make_person, login_as):
     parent = make_person(Role.PARENT)
-    resp = login_as(school.head).post("/portal/staff/delegation", data={"person_id": parent.id, "capability": "concerns.review"})
+    resp = login_as(school.head).post("/portal/staff/delegation",
+                                      data={"person_id": parent.id, "capability": "concerns.review"})
     assert b"Not a valid choice" in resp.data
 
 

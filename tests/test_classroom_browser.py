@@ -13,10 +13,11 @@ from portal.auth.passwords import hash_password
 from portal.classroom.models import ClassroomSession
 from portal.db import session, utcnow
 from portal.people.models import ClassTeacher, Person, PupilProfile, Role, SchoolClass
-from portal.schools.models import School
 from portal.policies.models import Audience, Policy, PolicyVersion
+from portal.schools.models import School
 from portal.signatures.models import Signature
-from tests.browser import assert_accessible as _axe, sign_in
+from tests.browser import assert_accessible as _axe
+from tests.browser import sign_in
 from tests.classroom_fixtures import OLDER_RULES, YOUNG_RULES
 from tests.schools import in_school
 

@@ -8,9 +8,9 @@ import subprocess
 from sqlalchemy import select
 
 from portal import signals
-from portal.schools.models import School
 from portal.policies.models import Policy
 from portal.records.models import SignedRecord
+from portal.schools.models import School
 from portal.signatures.models import Signature
 from tests.records_support import seal_keys  # noqa: F401  (fixture)
 

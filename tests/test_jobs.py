@@ -170,6 +170,31 @@ class TestRedis:
         row = wait_for(lambda: db.expire_all() or db.scalar(select(JobFailure)), "the failure listing")
         assert row.attempts == 2
 
+    def test_trying_a_job_again_while_the_broker_is_down_keeps_it_listed(self, app, db, redis_server, make_person,
+                                                                         login_as):
+        row = JobFailure(school_id=1, name="tests.flaky", arguments={"school_id": 1, "flag": "/nonexistent/flag"},
+                         error="RuntimeError: the test says no", attempts=2)
+        db.add(row)
+        db.commit()
+        admin = login_as(make_person(Role.ADMIN, given="Ada"))
+        redis_server.stop()
+        try:
+            resp = admin.post(f"/portal/admin/jobs/{row.id}/retry", follow_redirects=True)
+            assert b"cannot be reached just now" in resp.data
+        finally:
+            redis_server.start()
+        db.expire_all()
+        assert (db.get(JobFailure, row.id).resolved_at, db.get(JobFailure, row.id).resolution) == (None, None)
+        assert db.scalar(select(func.count()).select_from(AuditEntry)
+                         .where(AuditEntry.action == "job.requeued")) == 0
+        resp = admin.post(f"/portal/admin/jobs/{row.id}/retry", follow_redirects=True)
+        assert b"queued again" in resp.data
+        db.expire_all()
+        assert db.get(JobFailure, row.id).resolution == "requeued"
+        assert app.extensions["portal"].jobs.pending_count() == 1
+        assert db.scalar(select(func.count()).select_from(AuditEntry)
+                         .where(AuditEntry.action == "job.requeued")) == 1
+
 
 def test_many_signatures_at_once_are_handed_over_in_one_job_and_all_sealed(app, db, make_signature, seal_keys,
                                                                              consumer):

@@ -103,7 +103,8 @@ def test_iframe_cookies_are_samesite_none_secure_partitioned_and_framing_is_limi
             )
             session.commit()
         resp = app.test_client().get("/portal/auth/login")
-        assert "frame-ancestors 'self' https://moodle.fictional.example;" in resp.headers["Content-Security-Policy"] + ";"
+        csp = resp.headers["Content-Security-Policy"] + ";"
+        assert "frame-ancestors 'self' https://moodle.fictional.example;" in csp
         [cookie] = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("session=")]
         assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
     finally:
@@ -113,7 +114,8 @@ def test_iframe_cookies_are_samesite_none_secure_partitioned_and_framing_is_limi
 def test_without_iframe_cookies_the_session_stays_lax(app):
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     # Without iframe mode no LMS may frame the portal: only the portal itself.
-    assert "frame-ancestors 'self';" in app.test_client().get("/portal/auth/login").headers["Content-Security-Policy"] + ";"
+    csp = app.test_client().get("/portal/auth/login").headers["Content-Security-Policy"] + ";"
+    assert "frame-ancestors 'self';" in csp
 
 
 def test_settings_command_shows_and_changes_an_lms(app, db):

@@ -270,7 +270,8 @@ def test_parent_signs_own_aup_with_consents(app, db, family, login_as):
         assert page.status_code == 200 and b"Social media agreement for parents" in page.data
         items = version.consent_items
         resp = client.post(f"/portal/policies/versions/{version.id}/sign", data={
-            "action": "sign", "text_hash": _hash(page.data), "agree": "y", "typed_name": f"  {parent.full_name.upper()} ",
+            "action": "sign", "text_hash": _hash(page.data), "agree": "y",
+            "typed_name": f"  {parent.full_name.upper()} ",
             f"consent_{items[0].id}": "yes", f"consent_{items[1].id}": "no",
         })
         assert resp.status_code == 302 and "/portal/policies/signatures/" in resp.headers["Location"]
@@ -430,7 +431,8 @@ def test_parent_declines_with_a_reason(db, family, login_as):
     # Changing one's mind: signing afterwards wins over the decline.
     page = client.get(url)
     assert b"You chose not to sign" in page.data
-    client.post(url, data={"action": "sign", "text_hash": _hash(page.data), "agree": "y", "typed_name": parent.full_name})
+    client.post(url, data={"action": "sign", "text_hash": _hash(page.data), "agree": "y",
+                           "typed_name": parent.full_name})
     assert only([r for r in queries.requirements_for(parent) if r.countersign], "aup-ks1").status == queries.SIGNED
 
 
@@ -648,7 +650,8 @@ def test_pupil_in_ks3_signs_their_own_online(db, family, login_as):
             or "Read and agree to the online-safety rules" in home)
     page = client.get(f"/portal/policies/versions/{version.id}/sign")
     resp = client.post(f"/portal/policies/versions/{version.id}/sign",
-                       data={"action": "sign", "text_hash": _hash(page.data), "agree": "y", "typed_name": ks3.full_name})
+                       data={"action": "sign", "text_hash": _hash(page.data), "agree": "y",
+                             "typed_name": ks3.full_name})
     assert resp.status_code == 302
     sig = db.scalar(select(Signature))
     assert (sig.signer_id, sig.signer_role, sig.method, sig.on_behalf_of_id) == (ks3.id, "pupil", "online", None)

@@ -12,7 +12,7 @@ from portal.records.archive import ArchiveError, FilesystemStore, IntegrityError
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
 from portal.signatures.models import Signature
-from tests.records_support import *
+from tests.records_support import make_signature, make_version, seal_keys  # noqa: F401  (fixtures)
 
 
 def test_store_is_content_addressed_write_once_and_checked_on_read(tmp_path):

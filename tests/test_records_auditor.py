@@ -13,7 +13,7 @@ from portal.audit.models import AuditEntry
 from portal.people.models import Role
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
-from tests.records_support import *
+from tests.records_support import make_signature, make_version, seal_keys, tsa  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -230,7 +230,7 @@ def test_verify_page_unsealed_pdf_and_too_large(app, auditor, seal_keys):
 
     plain = render_pdf("<p>Just a letter</p>")
     resp = _upload(auditor, plain)
-    assert resp.status_code == 200 and b"This PDF has no seal" in resp.data
+    assert resp.status_code == 200 and b"this PDF has no seal" in resp.data
     # (A small limit: the test client spools large bodies to files it never closes.)
     app.config["PORTAL_RECORDS_MAX_VERIFY_BYTES"] = 100 * 1024
     resp = _upload(auditor, b"%PDF-1.7\n" + b"0" * (100 * 1024))
@@ -247,8 +247,52 @@ def test_cli_verify(app, archived_pdf, tmp_path):
     junk.write_bytes(b"not a pdf")
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["portal", "records", "verify", str(good)])
-    assert ok.exit_code == 0 and f"records signature {sig.id}" in ok.output and "Identical to archived record" in ok.output
+    assert ok.exit_code == 0 and f"records signature {sig.id}" in ok.output
+    assert "Identical to archived record" in ok.output
     changed = runner.invoke(args=["portal", "records", "verify", str(bad)])
     assert changed.exit_code == 1 and "has been changed since" in changed.output
     nopdf = runner.invoke(args=["portal", "records", "verify", str(junk)])
     assert nopdf.exit_code == 1 and "This file is not a PDF" in nopdf.output
+
+
+def test_manifest_has_witness_seal_level_and_time_stamp_and_neutralises_formulas(app, db, make_signature,
+                                                                               make_person, seal_keys, tsa,
+                                                                               auditor):
+    """Cells a spreadsheet would run (=, +, -, @, tab, CR first) come out as text."""
+    teacher = make_person(Role.TEACHER, given="+SUM(A1)", family="Witness")
+    parent = make_person(Role.PARENT, given="=HYPERLINK(\"http://x.example\")", family="Fenwick")
+    sig = make_signature(signer=parent, witness=teacher, method="in_class")
+    signature_committed.send(app, signature=sig)
+    db.expire_all()
+    record = db.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
+    data = auditor.get("/portal/auditor/export.zip").data
+    rows = list(csv.DictReader(io.StringIO(zipfile.ZipFile(io.BytesIO(data)).read("manifest.csv").decode())))
+    [row] = [r for r in rows if int(r["signature_id"]) == sig.id]
+    assert row["seal_level"] == "B-LTA"
+    assert row["timestamp_utc"] == record.timestamped_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert row["witness"] == "'+SUM(A1) Witness"
+    assert row["signer"] == "'=HYPERLINK(\"http://x.example\") Fenwick"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(1)", "'@SUM(1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("plain", "plain"), ("", ""), (5, 5), (None, None),
+])
+def test_csv_cells_that_would_run_as_formulas_are_neutralised(value, expected):
+    from portal.csvsafe import csv_cell
+
+    assert csv_cell(value) == expected
+
+
+def test_every_csv_the_portal_writes_goes_through_csvsafe():
+    """A new CSV writer must neutralise its cells too (the OneRoster conversion is an internal file
+    fed straight back into the roster import, never opened in a spreadsheet)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "portal"
+    writers = [p for p in root.rglob("*.py") if "csv.writer(" in p.read_text() or "csv.DictWriter(" in p.read_text()]
+    assert writers, "no CSV writers found: this test looks in the wrong place"
+    for path in writers:
+        if path.name in ("oneroster.py", "oneroster_convert.py"):
+            continue
+        assert "portal.csvsafe" in path.read_text(), f"{path} writes CSV without portal.csvsafe"

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from portal.demo import DEMO_PASSWORD, load_demo
+from portal.demo import DEMO_PASSWORD
 from tests.browser import assert_accessible, sign_in
-from tests.schools import demo_installation, in_school
+from tests.schools import demo_installation
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +26,8 @@ def signed_school(live_app, tmp_path):
     from portal.records.operations import make_record
     from portal.signatures.models import Signature
 
+    # Sealed outside a request: the public address printed on records comes from the configuration.
+    live_app.config["PORTAL_PUBLIC_URL"] = "https://portal.larkspur.example"
     with demo_installation(live_app):
         init_keys(live_app.config["PORTAL_KEYS_DIR"], "Larkspur Hollow All-Through School")
         policy = Policy(slug="parents-home-school", title="Home and school online agreement", audience="parent")
@@ -38,7 +40,8 @@ def signed_school(live_app, tmp_path):
         for code in ("R-ROB", "Y6-FAL"):
             cls = session.scalar(select(SchoolClass).where(SchoolClass.code == code))
             pupils = session.scalars(select(Person).join(PupilProfile, PupilProfile.person_id == Person.id)
-                                     .where(PupilProfile.class_id == cls.id).order_by(Person.id).limit(2 if code == "R-ROB" else 1))
+                                     .where(PupilProfile.class_id == cls.id).order_by(Person.id)
+                                     .limit(2 if code == "R-ROB" else 1))
             for pupil in pupils:
                 parent = session.scalar(select(Person).join(GuardianLink, GuardianLink.parent_id == Person.id)
                                         .where(GuardianLink.pupil_id == pupil.id).limit(1))

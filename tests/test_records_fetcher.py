@@ -16,7 +16,7 @@ from portal.records.models import SignedRecord
 from portal.records.pdf import render_pdf
 from portal.records.rendering import policy_html
 from portal.signals import signature_committed
-from tests.records_support import *
+from tests.records_support import make_signature, make_version, seal_keys  # noqa: F401  (fixtures)
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")

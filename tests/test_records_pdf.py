@@ -1,5 +1,5 @@
 """The sealed PDF of a signature: content, PDF/A-3b, evidence attachment, and real validators
-(pdfsig with an NSS trust store, pyHanko with the school certificate as trust root)."""
+(pdfsig with an NSS trust store, pyHanko with the installation's root certificate as the only anchor)."""
 from __future__ import annotations
 
 import io
@@ -8,19 +8,22 @@ import os
 import shutil
 import stat
 import subprocess
-import threading
 from pathlib import Path
-
-import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from portal.people.models import Role
 from portal.records.archive import archive_store
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
-from tests.records_support import *
-from tests.records_support import pdfsig_text
+from tests.records_support import (  # noqa: F401  (fixtures)
+    make_signature,
+    make_version,
+    nss_db,
+    pdfsig,
+    pdfsig_text,
+    root_cert,
+    seal_keys,
+    tsa,
+)
 
 
 def _tool(name):
@@ -63,7 +66,7 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     teacher = make_person(Role.TEACHER, given="Wilma", family="Witness")
     sig, record, pdf = _sealed(app, db, make_signature, signer=parent, on_behalf_of=pupil, witness=teacher,
                                answers=(False,))
-    assert record.seal_mode == "B-B" and record.size == len(pdf) and record.attempts == 1
+    assert record.seal_mode == "B-LT" and record.size == len(pdf) and record.attempts == 1
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
 
@@ -71,15 +74,21 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     for expected in ("Using the school's computers", "I will keep my password to myself", "Rowan Quill",
                      pupil.full_name, "Photos on the school website?", "192.0.2.10", "TestBrowser/1.0",
                      sig.text_sha256, "2026-09-14 08:30:05", "Wilma Witness", "Certificate of completion",
-                     "online"):
+                     "online", "How to check this record", record.public_id, record.cert_sha256,
+                     f"http://portal.test/portal/verify/r/{record.public_id}"):
         # pdftotext wraps table cells, so compare without whitespace.
         assert "".join(expected.split()) in "".join(text.split()), expected
     assert "Page 1 of 3" in text
+    # The check block is on the last page.
+    last = subprocess.run([_tool("pdftotext"), "-f", "3", "-l", "3", str(path), "-"], capture_output=True,
+                          check=True, text=True).stdout
+    assert "Howtocheckthisrecord" in "".join(last.split()) and record.public_id in "".join(last.split())
 
     # PDF/A-3b identification and the evidence JSON as the one embedded file.
     meta = subprocess.run([_tool("pdfinfo"), "-meta", str(path)], capture_output=True, check=True, text=True).stdout
     assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta
-    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)], capture_output=True, check=True, text=True).stdout
+    listing = subprocess.run([_tool("pdfdetach"), "-list", str(path)],
+                             capture_output=True, check=True, text=True).stdout
     assert listing.splitlines() == ["1 embedded files", "1: evidence.json"]
     out = tmp_path / "evidence.json"
     subprocess.run([_tool("pdfdetach"), "-save", "1", "-o", str(out), str(path)], check=True)
@@ -104,7 +113,7 @@ def test_pdfsig_and_pyhanko_accept_the_seal_and_catch_one_flipped_byte(
     assert "Signature is Valid." in report, report
     assert "Certificate is Trusted." in report, report
     assert "Total document signed" in report
-    status = _pyhanko_status(pdf, os.path.join(seal_keys, "school-seal.cert.pem"))
+    status = _pyhanko_status(pdf, root_cert(app))
     assert status.bottom_line and status.intact and status.trusted
 
     # One byte inside the first page's content, well inside the signed range.
@@ -115,7 +124,7 @@ def test_pdfsig_and_pyhanko_accept_the_seal_and_catch_one_flipped_byte(
     bad_path.write_bytes(bytes(bad))
     report = pdfsig_text(bad_path, nss_db)
     assert "Signature is Valid." not in report and "Digest Mismatch" in report, report
-    status = _pyhanko_status(bytes(bad), os.path.join(seal_keys, "school-seal.cert.pem"))
+    status = _pyhanko_status(bytes(bad), root_cert(app))
     assert not status.intact and not status.bottom_line
 
 
@@ -145,7 +154,7 @@ def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signatur
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -157,74 +166,85 @@ def test_a_configured_pkcs12_certificate_seals_the_record(app, db, make_signatur
             .sign(key, hashes.SHA256()))
     p12 = tmp_path / "seal.p12"
     p12.write_bytes(pkcs12.serialize_key_and_certificates(b"seal", key, cert, None, BestAvailableEncryption(b"pw-123")))
-    (tmp_path / "seal.pem").write_bytes(cert.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.PEM))
+    (tmp_path / "seal.pem").write_bytes(cert.public_bytes(Encoding.PEM))
     app.config.update(PORTAL_SIGNING_P12=str(p12), PORTAL_SIGNING_P12_PASSWORD="pw-123")
-    _, _, pdf = _sealed(app, db, make_signature)
+    _, record, pdf = _sealed(app, db, make_signature)
+    assert record.seal_mode == "B-LT"
     status = _pyhanko_status(pdf, tmp_path / "seal.pem")
     assert status.bottom_line, status.pretty_print_details()
     assert status.signing_cert.subject.human_friendly == "Common Name: Fictional Trust Seal"
 
 
-@pytest.fixture
-def tsa_url(tmp_path):
-    """pyHanko's DummyTimeStamper behind a real HTTP endpoint on 127.0.0.1."""
-    import datetime as dt
-
-    from asn1crypto import tsp
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
-    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Time Stamps")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(11).not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-            .sign(key, hashes.SHA256()))
-    (tmp_path / "tsa.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    (tmp_path / "tsa.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tsa = DummyTimeStamper(tsa_cert=load_cert_from_pemder(str(tmp_path / "tsa.pem")),
-                           tsa_key=load_private_key_from_pemder(str(tmp_path / "tsa.key"), passphrase=None))
-    hits = []
-
-    @Request.application
-    def endpoint(request):
-        hits.append(request.path)
-        req = tsp.TimeStampReq.load(request.get_data())
-        return Response(tsa.request_tsa_response(req).dump(), content_type="application/timestamp-reply")
-
-    server = make_server("127.0.0.1", 0, endpoint, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/tsa", hits, tmp_path / "tsa.pem"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
-
-
-def test_with_a_tsa_the_seal_is_pades_b_t(app, db, make_signature, seal_keys, nss_db, tsa_url, tmp_path):
-    url, hits, tsa_cert = tsa_url
-    app.config["PORTAL_TSA_URL"] = url
+def test_with_a_tsa_the_seal_is_pades_b_lta(app, db, make_signature, seal_keys, nss_db, tsa, tmp_path):
     _, record, pdf = _sealed(app, db, make_signature)
-    assert record.seal_mode == "B-T" and hits and set(hits) == {"/tsa"}
-    status = _pyhanko_status(pdf, os.path.join(seal_keys, "school-seal.cert.pem"), tsa_cert)
+    assert record.seal_mode == "B-LTA" and tsa.hits and set(tsa.hits) == {"/tsa"}
+    status = _pyhanko_status(pdf, root_cert(app))
     assert status.bottom_line and status.timestamp_validity is not None
-    assert status.timestamp_validity.intact
-    path = tmp_path / "bt.pdf"
+    assert status.timestamp_validity.intact and status.timestamp_validity.trusted
+    path = tmp_path / "blta.pdf"
     path.write_bytes(pdf)
-    assert "Signature is Valid." in pdfsig_text(path, nss_db)
+    report = pdfsig_text(path, nss_db)
+    assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
 
 
-def test_an_unreachable_tsa_leaves_a_pending_record_not_a_weaker_seal(app, db, make_signature, seal_keys):
+def test_an_unreachable_tsa_leaves_the_record_sealed_b_lt_and_queued(app, db, make_signature, seal_keys):
     app.config["PORTAL_TSA_URL"] = "http://127.0.0.1:9/tsa"  # discard port: nothing listens
     sig = make_signature()
     signature_committed.send(app, signature=sig)
     db.expire_all()
     record = db.query(SignedRecord).filter_by(signature_id=sig.id).one()
-    assert record.status == "pending" and record.attempts == 1 and record.last_error
+    assert record.status == "sealed" and record.seal_mode == "B-LT" and record.timestamp_pending
+    assert record.timestamped_at is None and record.last_error is None
     assert db.get(type(sig), sig.id) is not None
+
+
+def _struct_tags(node, out, alts, depth=0):
+    """Collect the structure types (and /Alt texts) below *node* of a tagged PDF's structure tree."""
+    import pikepdf
+
+    if depth > 200:
+        return
+    if isinstance(node, pikepdf.Array):
+        for kid in node:
+            _struct_tags(kid, out, alts, depth + 1)
+        return
+    if not isinstance(node, pikepdf.Dictionary):
+        return
+    if "/S" in node:
+        out.add(str(node.S))
+        if "/Alt" in node:
+            alts.append(str(node.Alt))
+    if "/K" in node:
+        _struct_tags(node.K, out, alts, depth + 1)
+
+
+def test_the_sealed_pdf_is_tagged_and_keeps_its_pdfa_markers(app, db, make_signature, seal_keys, tsa):
+    """Tags for screen readers and the PDF/A-3 markers, read with pikepdf from the final B-LTA file
+    (no PDF/A validator is installable here)."""
+    import pikepdf
+
+    _, record, pdf = _sealed(app, db, make_signature)
+    assert record.seal_mode == "B-LTA"
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        root = doc.Root
+        # Tagged: marked content, a structure tree with headings, paragraphs, tables and a described figure.
+        assert bool(root.MarkInfo.Marked) is True
+        assert str(root.Lang) == "en-GB"
+        tags, alts = set(), []
+        _struct_tags(root.StructTreeRoot.K, tags, alts)
+        assert {"/H1", "/H2", "/P", "/Table", "/TR", "/TH", "/TD", "/Figure"} <= tags, tags
+        assert any(a.startswith("QR code of the verification page address") for a in alts), alts
+        assert all("/StructParents" in page.obj for page in doc.pages)
+        # PDF/A-3 level B identification in the XMP metadata.
+        meta = doc.open_metadata()
+        assert meta["pdfaid:part"] == "3" and meta["pdfaid:conformance"] == "B"
+        # An sRGB output intent for PDF/A.
+        [intent] = list(root.OutputIntents)
+        assert str(intent.S) == "/GTS_PDFA1" and "/DestOutputProfile" in intent
+        # The evidence JSON is an associated file of the document, with its relationship.
+        [spec] = list(root.AF)
+        assert str(spec.AFRelationship) == "/Data" and str(spec.F) == "evidence.json"
+        names = root.Names.EmbeddedFiles.Names
+        assert str(names[0]) == "evidence.json" and names[1].objgen == spec.objgen
+        evidence = json.loads(spec.EF.F.read_bytes())
+        assert evidence["signature_id"] == record.signature_id

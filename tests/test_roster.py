@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass
 
-GOOD = """type,external_id,given_name,family_name,email,year_group,date_of_birth,class_code,class_name,send,roles,children,teachers
-staff,S1,Tilly,Teachwell,tilly@test.example,,,,,,teacher,,
+HEADER = ("type,external_id,given_name,family_name,email,year_group,date_of_birth,class_code,class_name,send,roles,"
+          "children,teachers\n")
+GOOD = HEADER + """staff,S1,Tilly,Teachwell,tilly@test.example,,,,,,teacher,,
 staff,S2,Gil,Governson,gil@test.example,,,,,,governor;volunteer,,
 class,1K,,,,1,,,Year 1 Kingfishers,,,,S1
 pupil,P1,Ada,Brook,,1,2019-10-02,1K,,no,,,
@@ -57,7 +58,8 @@ def test_cli_import_then_reimport_changes_nothing(app, db, tmp_path):
 
 def test_reimport_updates_changed_rows(app, db, tmp_path):
     _run(app, tmp_path, GOOD)
-    changed = GOOD.replace("Year 1 Kingfishers", "Year 1 Kites").replace("Ada,Brook,,1,2019-10-02", "Ada,Brooke,,1,2019-10-02")
+    changed = (GOOD.replace("Year 1 Kingfishers", "Year 1 Kites")
+               .replace("Ada,Brook,,1,2019-10-02", "Ada,Brooke,,1,2019-10-02"))
     result = _run(app, tmp_path, changed)
     assert "updated 1 class, 1 pupil" in result.output
     db.expire_all()

@@ -83,7 +83,8 @@ def files_under(*folders):
         if folder.exists():
             for p in sorted(folder.rglob("*")):
                 if p.is_file():
-                    out[f"{folder.name}/{p.relative_to(folder).as_posix()}"] = hashlib.sha256(p.read_bytes()).hexdigest()
+                    name = f"{folder.name}/{p.relative_to(folder).as_posix()}"
+                    out[name] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
@@ -355,7 +356,8 @@ def test_export_holds_only_that_school_and_import_round_trips_it(app, db, world,
         if path.stem == "portal_audit_log":
             assert rows and all(r["chain"] == world.b.id for r in rows)
             assert rows[-1]["action"] == "school.exported"
-            assert (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) == (len(rows), rows[-1]["hash"])
+            chain = manifest["audit_chain"]
+            assert (chain["entries"], chain["head"]) == (len(rows), rows[-1]["hash"])
     assert jsonl(out / "tables" / "portal_people.jsonl") and jsonl(out / "tables" / "portal_signed_records.jsonl")
 
     # --- nothing of A in any file: names, addresses, slug, uid, name, PDFs, attachment, key
@@ -385,7 +387,9 @@ def test_export_holds_only_that_school_and_import_round_trips_it(app, db, world,
     assert {p.stem: p.read_bytes() for p in (out / "files" / "records").glob("*.pdf")} == world.b_pdfs
     assert [p.read_bytes() for p in (out / "files" / "attachments").iterdir()] == [PNG_B]
     b_cert = (Path(app.config["PORTAL_KEYS_DIR"]) / world.b.keys_path / CERT_FILE).read_bytes()
-    assert [p.read_bytes() for p in (out / "files" / "keys").iterdir()] == [b_cert]
+    b_root = (Path(app.config["PORTAL_KEYS_DIR"]) / world.b.keys_path / "school-seal.chain.pem").read_bytes()
+    # B's sealing certificate and the root that issued it (so its records verify where it goes)
+    assert sorted(p.read_bytes() for p in (out / "files" / "keys").iterdir()) == sorted([b_cert, b_root])
     assert not any(KEY_FILE in name or b"PRIVATE KEY" in data for name, data in exported.items())
 
     # the export is audited in B's chain (inside the export) and in the installation's chain
@@ -841,4 +845,5 @@ def test_remove_after_export_deletes_only_that_school_and_is_audited(app, db, wo
     assert last.data["manifest_sha256"] == sha256_file(final / "manifest.json")
     result = run(app, "audit", "verify")
     assert result.exit_code == 0 and "BROKEN" not in result.output, result.output
-    assert f"{world.a.name}: Audit chain intact" in result.output and "Installation: Audit chain intact" in result.output
+    assert f"{world.a.name}: Audit chain intact" in result.output
+    assert "Installation: Audit chain intact" in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,7 +51,7 @@ class AuditEntry(SchoolOwned, Base):
     target_type: Mapped[str | None] = mapped_column(String(50))
     target_id: Mapped[str | None] = mapped_column(String(64))
     #: Small JSON details; never concern text or passwords.
-    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), index=True)
     #: Set on entries brought in by ``flask portal schools import``: the import whose id offsets
@@ -61,7 +62,7 @@ class AuditEntry(SchoolOwned, Base):
         """The bytes the hash covers."""
         payload = {
             "id": self.seq,
-            "created_at": self.created_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "created_at": self.created_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "actor_id": self.actor_id,
             "action": self.action,
             "target_type": self.target_type,

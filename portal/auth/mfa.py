@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, select, update
 
 from portal import audit
 from portal.auth.models import PasskeyFactor, RecoveryCode, TotpFactor
-from portal.db import session, utcnow
+from portal.db import rowcount, session, utcnow
 from portal.people.models import Account, Person, PersonRole
 from portal.schools.isolation import all_schools, current_school_id
 from portal.schools.models import TrustMembership
@@ -186,14 +186,14 @@ def check_totp(account: Account, code: str) -> bool:
     step = _totp_step(_decrypt(factor.secret_encrypted), code, utcnow())
     if step is None:
         return False
-    return bool(session.execute(
+    return bool(rowcount(session.execute(
         update(TotpFactor).where(TotpFactor.id == factor.id, TotpFactor.last_step < step)
-        .values(last_step=step).execution_options(synchronize_session=False)).rowcount)
+        .values(last_step=step).execution_options(synchronize_session=False))))
 
 
 def remove_totp(account: Account) -> bool:
-    n = session.execute(delete(TotpFactor).where(TotpFactor.account_id == account.id)
-                        .execution_options(synchronize_session=False)).rowcount
+    n = rowcount(session.execute(delete(TotpFactor).where(TotpFactor.account_id == account.id)
+                                 .execution_options(synchronize_session=False)))
     if n:
         _changed(account, "auth.mfa_removed", method="totp")
     return bool(n)
@@ -225,10 +225,10 @@ def use_recovery_code(account: Account, code: str) -> bool:
     """Spend one recovery code (compare-and-set: a code works once, even twice at the same moment)."""
     if not 6 <= len(code or "") <= 40:
         return False
-    done = session.execute(
+    done = rowcount(session.execute(
         update(RecoveryCode).where(RecoveryCode.account_id == account.id, RecoveryCode.code_hash == _code_hash(code),
                                    RecoveryCode.used_at.is_(None))
-        .values(used_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+        .values(used_at=utcnow()).execution_options(synchronize_session=False)))
     if done:
         left = session.scalar(select(func.count(RecoveryCode.id)).where(
             RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None)))
@@ -365,17 +365,17 @@ def check_passkey(account: Account, credential: dict) -> bool:
             credential_current_sign_count=factor.sign_count)
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError):
         return False
-    done = session.execute(
+    done = rowcount(session.execute(
         update(PasskeyFactor).where(PasskeyFactor.id == factor.id, PasskeyFactor.sign_count == factor.sign_count)
         .values(sign_count=verified.new_sign_count, last_used_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)))
     return bool(done)
 
 
 def remove_passkey(account: Account, passkey_id: int) -> bool:
-    n = session.execute(delete(PasskeyFactor).where(PasskeyFactor.account_id == account.id,
-                                                    PasskeyFactor.id == passkey_id)
-                        .execution_options(synchronize_session=False)).rowcount
+    n = rowcount(session.execute(delete(PasskeyFactor).where(PasskeyFactor.account_id == account.id,
+                                                             PasskeyFactor.id == passkey_id)
+                                 .execution_options(synchronize_session=False)))
     if n:
         _changed(account, "auth.mfa_removed", method="passkey", passkey_id=passkey_id)
     return bool(n)

@@ -1,6 +1,8 @@
 """Argon2id password hashing."""
 from __future__ import annotations
 
+import contextlib
+
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
@@ -21,10 +23,8 @@ def verify_password(stored: str | None, password: str) -> bool:
     hasher = _hasher()
     if not stored:
         # Spend the same effort so that timing does not reveal unknown accounts.
-        try:
+        with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_DUMMY.get(hasher.time_cost) or _dummy(hasher), password + "x")
-        except (VerificationError, InvalidHashError):
-            pass
         return False
     try:
         return hasher.verify(stored, password)

@@ -17,15 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, g, has_request_context, request
 from flask_login import login_user
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import Table, event, inspect, select, update
 
 from portal import audit
 from portal.auth.models import AccountSession
-from portal.db import session, utcnow
+from portal.db import rowcount, session, utcnow
 from portal.people.models import Account, CapabilityGrant, Person, PersonRole
 from portal.schools.isolation import PortalSession
 from portal.schools.models import DeputyDsl, School, TrustMembership
@@ -106,10 +106,10 @@ def current() -> AccountSession | None:
 
 def end(row: AccountSession, reason: str, *, actor: Any = None) -> bool:
     """End one session (compare-and-set: a session ends once). Audited; flushes."""
-    done = session.execute(
+    done = rowcount(session.execute(
         update(AccountSession).where(AccountSession.id == row.id, AccountSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason).execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if done:
         audit.record("auth.session_ended", actor=actor, target=row, school=None, account_id=row.account_id,
                      reason=reason)
@@ -122,8 +122,8 @@ def end_all(account_id: int, reason: str, *, except_id: int | None = None, actor
     stmt = update(AccountSession).where(AccountSession.account_id == account_id, AccountSession.ended_at.is_(None))
     if except_id is not None:
         stmt = stmt.where(AccountSession.id != except_id)
-    n = session.execute(stmt.values(ended_at=utcnow(), end_reason=reason)
-                        .execution_options(synchronize_session=False)).rowcount
+    n = rowcount(session.execute(stmt.values(ended_at=utcnow(), end_reason=reason)
+                                 .execution_options(synchronize_session=False)))
     if n:
         audit.record("auth.sessions_ended", actor=actor, school=None, account_id=account_id, reason=reason, count=n)
     return n
@@ -232,10 +232,10 @@ def _revoke(sess: Any, _ctx: Any) -> None:
         return
     conn = sess.connection()
     now = utcnow()
+    table = cast(Table, AccountSession.__table__)  # a declarative model's __table__ is its Table
     for account_id, reason in pending.items():
-        conn.execute(update(AccountSession.__table__).where(
-            AccountSession.__table__.c.account_id == account_id, AccountSession.__table__.c.ended_at.is_(None))
-            .values(ended_at=now, end_reason=reason))
+        conn.execute(update(table).where(table.c.account_id == account_id, table.c.ended_at.is_(None))
+                     .values(ended_at=now, end_reason=reason))
 
 
 event.listen(PortalSession, "before_flush", _collect)

@@ -22,8 +22,8 @@ from portal.db import session, utcnow
 from portal.people.models import LoginAttempt
 
 
-def _window_start() -> dt.datetime:
-    return utcnow() - dt.timedelta(seconds=current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"])
+def _window_start(window: int | None = None) -> dt.datetime:
+    return utcnow() - dt.timedelta(seconds=window or current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"])
 
 
 def account_key(email: str) -> str:
@@ -79,9 +79,10 @@ def delays_just_started(email: str) -> bool:
     return n == int(current_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])
 
 
-def is_limited(*keys: str, limit: int) -> bool:
-    """True when any *key* has been noted *limit* times within the window."""
-    since = _window_start()
+def is_limited(*keys: str, limit: int, window: int | None = None) -> bool:
+    """True when any *key* has been noted *limit* times within the window (seconds; default the
+    sign-in window)."""
+    since = _window_start(window)
     return any(_failures(key, since)[0] >= limit for key in keys)
 
 

@@ -20,7 +20,7 @@ RESET = "portal-reset"
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=purpose)
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=purpose)
 
 
 def make_token(subject: Person | Account, purpose: str) -> str:

@@ -13,7 +13,7 @@ from portal.paths import STATIC_DIR, TEMPLATES_DIR
 
 #: Area packages under ``portal.blueprints``; each has ``bp`` and a ``views`` module.
 AREAS: tuple[str, ...] = ("auth", "parent", "pupil", "staff", "auditor", "admin", "policies", "concerns", "lti",
-                          "lms", "links", "incidents", "classroom", "trust")
+                          "lms", "links", "incidents", "classroom", "trust", "verify", "dataprotection")
 
 
 def make_blueprint() -> Blueprint:

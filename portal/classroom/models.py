@@ -13,9 +13,9 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person, SchoolClass
 from portal.policies.models import PolicyVersion
+from portal.schools.isolation import SchoolOwned
 
 
 class ClassroomSession(SchoolOwned, Base):

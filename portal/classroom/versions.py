@@ -27,6 +27,48 @@ def published_version(audience: str, *, send: bool = False) -> PolicyVersion | N
     )
 
 
+def published_versions() -> dict[tuple[str, bool], PolicyVersion]:
+    """(audience, SEND variant?) -> the newest published version, for every pupil audience at
+    once (the same choice as :func:`published_version`, in one query)."""
+    rows = session.execute(
+        select(PolicyVersion, Policy.audience, Policy.send_variant)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(PolicyVersion.status == VersionStatus.PUBLISHED.value, Policy.audience.startswith("pupil_"))
+        .order_by(PolicyVersion.published_at.desc(), PolicyVersion.id.desc())
+    ).all()
+    out: dict[tuple[str, bool], PolicyVersion] = {}
+    for version, audience, send in rows:
+        out.setdefault((audience, bool(send)), version)
+    return out
+
+
+def covered_versions(versions) -> dict[int, list[int]]:
+    """version id -> the ids whose signatures still count for it (as
+    :func:`_versions_still_covered_by`), for several versions in one query."""
+    versions = [v for v in versions if v is not None]
+    if not versions:
+        return {}
+    history: dict[int, list] = {}
+    for row in session.execute(
+            select(PolicyVersion.id, PolicyVersion.policy_id, PolicyVersion.number, PolicyVersion.requires_resign)
+            .where(PolicyVersion.policy_id.in_({v.policy_id for v in versions}),
+                   PolicyVersion.status != VersionStatus.DRAFT.value)
+            .order_by(PolicyVersion.number.desc())):
+        history.setdefault(row.policy_id, []).append(row)
+    out: dict[int, list[int]] = {}
+    for version in versions:
+        ids = [version.id]
+        if not version.requires_resign:
+            for row in history.get(version.policy_id, []):
+                if row.number >= version.number:
+                    continue
+                ids.append(row.id)
+                if row.requires_resign:
+                    break
+        out[version.id] = ids
+    return out
+
+
 def audience_for_year(year_group: int) -> str:
     return BAND_AUDIENCE[age_band_for_year(year_group)].value
 

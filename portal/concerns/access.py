@@ -11,14 +11,15 @@
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, case, false, or_, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.concerns.models import About, Concern, Route, Stage
 from portal.db import session
-from portal.people.models import Person, Role
+from portal.people.models import Account, Person, Role
 from portal.schools.models import School
-from portal.security import capabilities_of, designations
+from portal.security import capabilities_of, designations, prime_capabilities
 
 REVIEW = "concerns.review"
 SAFEGUARDING = "concerns.safeguarding"
@@ -91,9 +92,18 @@ def handlers_of(concern: Concern) -> list[Person]:
     # Roles never grant these capabilities on their own today, but stay correct if one does.
     from portal.security import ROLE_CAPABILITIES
 
-    roles = [r for r, caps in ROLE_CAPABILITIES.items() if caps & {REVIEW, SAFEGUARDING} and r in {x.value for x in Role}]
+    role_values = {x.value for x in Role}
+    roles = [r for r, caps in ROLE_CAPABILITIES.items() if caps & {REVIEW, SAFEGUARDING} and r in role_values]
     if roles:
         ids |= set(session.scalars(select(PersonRole.person_id).where(PersonRole.role.in_(roles))))
     people = session.scalars(select(Person).where(Person.id.in_(ids), Person.active)
+                             .options(joinedload(Person.account).lazyload(Account.trust_roles))
                              .order_by(Person.family_name, Person.given_name)).all()
-    return [p for p in people if may_handle(p, concern)]
+    if not people:
+        return []
+    prime_capabilities(people)
+    # One query for everyone: a column per person, their id when their clause matches.
+    row = session.execute(select(*[case((visible_clause(p), p.id)) for p in people])
+                          .where(Concern.id == concern.id)).first()
+    allowed = {v for v in row if v is not None} if row is not None else set()
+    return [p for p in people if p.id in allowed]

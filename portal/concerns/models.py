@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
+from portal.schools.isolation import SchoolOwned
 
 
 class Category(str, enum.Enum):
@@ -116,6 +117,12 @@ class Concern(SchoolOwned, Base):
     """A private concern raised by a parent. Its subject and description never change."""
 
     __tablename__ = "portal_concerns"
+    __table_args__ = (
+        Index("ix_portal_concerns_school_id_status", "school_id", "status"),
+        Index("ix_portal_concerns_child_id", "child_id"),
+        Index("ix_portal_concerns_assignee_id", "assignee_id"),
+        Index("ix_portal_concerns_school_id_shared_with_trust_at", "school_id", "shared_with_trust_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     raised_by_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id"), index=True)
@@ -167,7 +174,7 @@ class Concern(SchoolOwned, Base):
     )
 
     @validates("subject", "description", "raised_by_id", "at_risk", "about", "about_person_id", "route")
-    def _write_once(self, key: str, value):
+    def _write_once(self, key: str, value: Any) -> Any:
         if self.id is not None:
             raise ValueError(f"a concern's {key} cannot change after it is raised; add a message instead")
         return value
@@ -186,7 +193,11 @@ class Concern(SchoolOwned, Base):
 
     @property
     def reference(self) -> str:
-        return f"C-{self.id:05d}"
+        return self.reference_for(self.id)
+
+    @staticmethod
+    def reference_for(concern_id: int) -> str:
+        return f"C-{concern_id:05d}"
 
     def overdue(self, today: dt.date) -> str | None:
         """Words for the missed target, or ``None``."""
@@ -196,6 +207,15 @@ class Concern(SchoolOwned, Base):
         if status in OPEN_STATUSES and today > self.response_due:
             return "Response overdue"
         return None
+
+
+def overdue_clause(today: dt.date) -> ColumnElement[bool]:
+    """SQL for :meth:`Concern.overdue` being true on *today* (for counting and filtering)."""
+    from sqlalchemy import and_, or_
+
+    open_values = [s.value for s in OPEN_STATUSES]
+    return or_(and_(Concern.status == Status.NEW.value, Concern.ack_due < today),
+               and_(Concern.status.in_(open_values), Concern.response_due < today))
 
 
 class ConcernMessage(SchoolOwned, Base):
@@ -216,7 +236,7 @@ class ConcernMessage(SchoolOwned, Base):
     author: Mapped[Person] = relationship()
 
     @validates("body", "internal", "author_id", "from_parent")
-    def _write_once(self, key: str, value):
+    def _write_once(self, key: str, value: Any) -> Any:
         if self.id is not None:
             raise ValueError("messages are never edited; add a new message instead")
         return value
@@ -281,6 +301,7 @@ __all__ = [
     "STAGE_LABELS",
     "STATUS_LABELS",
     "TRANSITIONS",
+    "overdue_clause",
     "About",
     "Category",
     "Concern",

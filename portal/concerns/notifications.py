@@ -116,6 +116,7 @@ def overdue_emails(today, escalate_after: int) -> list[tuple[str, list[str], str
             continue
         head = school.head_teacher
         about_head = c.route == Route.CHAIR.value or (head is not None and c.about_person_id == head.id)
+        senior: Person | None
         if head is not None and head.active and not about_head and {p.id for p in people} != {head.id}:
             senior, role = head, "Head Teacher"
         else:

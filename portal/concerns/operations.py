@@ -6,6 +6,7 @@ message, note or reason.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from flask import current_app
 from sqlalchemy import update
@@ -63,7 +64,7 @@ def raise_concern(
     about: About = About.NOBODY,
     about_person: Person | None = None,
     child: Person | None = None,
-    files: list[CheckedFile] = (),
+    files: Sequence[CheckedFile] = (),
     batch: UploadBatch,
 ) -> Concern:
     """Create a concern with its attachments (files written through *batch*)."""
@@ -103,7 +104,8 @@ def add_message(concern: Concern, author: Person, body: str, *, internal: bool =
     return msg
 
 
-def _event(concern: Concern, actor: Person | None, kind: str, old, new, reason: str | None = None) -> None:
+def _event(concern: Concern, actor: Person | None, kind: str, old: object, new: object,
+           reason: str | None = None) -> None:
     session.add(ConcernEvent(concern=concern, actor_id=getattr(actor, "id", None), kind=kind,
                              old_value=None if old is None else str(old),
                              new_value=None if new is None else str(new), reason=reason))

@@ -80,7 +80,7 @@ def check_uploads(files) -> list[CheckedFile]:
     :param files: ``werkzeug.datastructures.FileStorage`` objects (empty ones are skipped).
     :raises AttachmentError: with a message that names the file and says what to do.
     """
-    chosen = [f for f in files if f is not None and getattr(f, "filename", "")]
+    chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
     limit_n, limit_b = max_files(), max_file_bytes()
     if len(chosen) > limit_n:
         raise AttachmentError(f"You can attach up to {limit_n} files; you chose {len(chosen)}. "

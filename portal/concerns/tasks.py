@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 
 from portal.concerns.access import may_use_inbox, visible_clause
-from portal.concerns.models import OPEN_STATUSES, Concern, Status
+from portal.concerns.models import OPEN_STATUSES, Concern, ConcernEvent, ConcernMessage, Status, overdue_clause
 from portal.concerns.schooldays import uk_today
 from portal.db import session
 from portal.people.models import Person, Role
@@ -16,31 +16,32 @@ from portal.tasks import Task, task_provider
 def parent_news(person: Person) -> list[Task]:
     if Role.PARENT not in person.role_set:
         return []
-    out = []
-    for c in session.scalars(select(Concern).where(Concern.raised_by_id == person.id)
-                             .where(Concern.status != Status.CLOSED.value)):
-        seen = c.parent_seen_at
-        news = any(not m.internal and not m.from_parent and (seen is None or m.created_at > seen)
-                   for m in c.messages) or any(
-            e.kind in ("status", "stage", "target") and e.actor_id != person.id and (seen is None or e.created_at > seen)
-            for e in c.events)
-        if news:
-            out.append(Task("There is news about your concern", url_for("portal.concerns.view", concern_id=c.id),
-                            detail=c.reference, level="warning"))
-    return out
+    # One query, however many concerns and messages: a reply from the school, or a change of
+    # status, stage or target by someone else, since the parent last opened the concern.
+    unseen_message = select(ConcernMessage.id).where(
+        ConcernMessage.concern_id == Concern.id, ConcernMessage.internal.is_(False),
+        ConcernMessage.from_parent.is_(False),
+        or_(Concern.parent_seen_at.is_(None), ConcernMessage.created_at > Concern.parent_seen_at))
+    unseen_event = select(ConcernEvent.id).where(
+        ConcernEvent.concern_id == Concern.id, ConcernEvent.kind.in_(("status", "stage", "target")),
+        or_(ConcernEvent.actor_id.is_(None), ConcernEvent.actor_id != person.id),
+        or_(Concern.parent_seen_at.is_(None), ConcernEvent.created_at > Concern.parent_seen_at))
+    ids = session.scalars(
+        select(Concern.id).where(Concern.raised_by_id == person.id, Concern.status != Status.CLOSED.value,
+                                 or_(unseen_message.exists(), unseen_event.exists()))
+        .order_by(Concern.id)).all()
+    return [Task("There is news about your concern", url_for("portal.concerns.view", concern_id=cid),
+                 detail=Concern.reference_for(cid), level="warning") for cid in ids]
 
 
 @task_provider
 def handler_work(person: Person) -> list[Task]:
     if not may_use_inbox(person):
         return []
-    rows = session.scalars(select(Concern).where(visible_clause(person),
-                                                 Concern.status.in_([s.value for s in OPEN_STATUSES]))).all()
-    if not rows:
-        return []
     today = uk_today()
-    new = sum(1 for c in rows if c.status_enum == Status.NEW)
-    late = sum(1 for c in rows if c.overdue(today))
+    new, late = session.execute(
+        select(func.count(case((Concern.status == Status.NEW.value, 1))), func.count(case((overdue_clause(today), 1))))
+        .where(visible_clause(person), Concern.status.in_([s.value for s in OPEN_STATUSES]))).one()
     out = []
     url = url_for("portal.concerns.inbox")
     if late:

@@ -271,7 +271,7 @@ def concern_numbers(person: Person, today: dt.date | None = None) -> ConcernNumb
     by_month = [(f"{MONTHS[m.month - 1]} {m.year % 100:02d}", per_month.get((m.year, m.month), 0)) for m in months]
     target = int(current_app.config["PORTAL_CONCERN_ACK_DAYS"])
     closures = closed_days(start, today)
-    buckets = Counter()
+    buckets: Counter[int] = Counter()
     acknowledged = within = 0
     for c in rows:
         if c.acknowledged_at is None:

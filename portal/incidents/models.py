@@ -7,14 +7,15 @@ an adult is a conduct matter for the Head Teacher. A social-media post flagged a
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, event
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import Person
+from portal.schools.isolation import SchoolOwned
 
 CONTACT_KINDS: dict[str, str] = {
     "friend_request": "Social-media friend or follow request",
@@ -45,6 +46,7 @@ class ContactIncident(SchoolOwned, Base):
     """A friend request or other contact between a pupil and an adult of the school."""
 
     __tablename__ = "portal_contact_incidents"
+    __table_args__ = (Index("ix_portal_contact_incidents_school_id_created_at", "school_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -92,6 +94,7 @@ class SocialMediaIncident(SchoolOwned, Base):
     """A post on social media about the school or someone in it."""
 
     __tablename__ = "portal_social_media_incidents"
+    __table_args__ = (Index("ix_portal_social_media_incidents_school_id_created_at", "school_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_type: Mapped[str] = mapped_column(String(20))
@@ -165,7 +168,7 @@ class AppendOnlyError(RuntimeError):
 
 
 @event.listens_for(Session, "before_flush")
-def _timeline_is_append_only(sess: Session, _ctx, _instances) -> None:
+def _timeline_is_append_only(sess: Session, _ctx: Any, _instances: Any) -> None:
     for obj in list(sess.dirty) + list(sess.deleted):
         if isinstance(obj, IncidentAction) and (obj in sess.deleted or sess.is_modified(obj)):
             raise AppendOnlyError("incident timeline entries are append-only")

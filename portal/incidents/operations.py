@@ -5,6 +5,7 @@ Mail says only that there is something to look at, with a link: never names or d
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import url_for
 from sqlalchemy import select
@@ -65,7 +66,7 @@ def record_contact(*, by: Person, pupil: Person, adult: Person, kind: str, direc
     return incident
 
 
-def record_social(*, by: Person, prevent_flag: bool, **fields) -> SocialMediaIncident:
+def record_social(*, by: Person, prevent_flag: bool, **fields: Any) -> SocialMediaIncident:
     incident = SocialMediaIncident(prevent_flag=prevent_flag, routed_to=route_for_social(prevent_flag),
                                    recorded_by_id=by.id, **fields)
     session.add(incident)
@@ -77,7 +78,7 @@ def record_social(*, by: Person, prevent_flag: bool, **fields) -> SocialMediaInc
     return incident
 
 
-def update_social(incident: SocialMediaIncident, *, by: Person, **fields) -> list[str]:
+def update_social(incident: SocialMediaIncident, *, by: Person, **fields: Any) -> list[str]:
     """Change the follow-up details; the timeline gets an entry naming what changed."""
     changed = [name for name, value in fields.items() if getattr(incident, name) != value]
     for name in changed:
@@ -112,7 +113,8 @@ def notify(incident: ContactIncident | SocialMediaIncident) -> bool:
     if person is None or not person.email:
         return False
     if isinstance(incident, ContactIncident):
-        what = "A contact incident" if incident.routed_to == "head" else "A contact incident that may be a safeguarding matter"
+        what = ("A contact incident" if incident.routed_to == "head"
+                else "A contact incident that may be a safeguarding matter")
         endpoint = "portal.incidents.contact"
     else:
         what = "A social-media incident flagged for Prevent" if incident.prevent_flag else "A social-media incident"

@@ -82,11 +82,12 @@ def retry_command(failure_id: int) -> None:
     scope = school_scope(session, row.school_id) if row.school_id else all_schools(session)
     with scope:
         try:
-            requeue(row)
+            queued = requeue(row)  # commits
         except QueueUnavailable as exc:
             session.rollback()
             raise click.ClickException(f"The queue is not available: {exc}") from None
-        session.commit()
+    if not queued:
+        raise click.ClickException(f"No open failure {failure_id}.")
     click.echo(f"Queued {row.name} again.")
 
 

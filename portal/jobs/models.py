@@ -8,6 +8,7 @@ say "this piece of work is done" (so running a job twice changes nothing more).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,7 +33,7 @@ class JobFailure(SchoolOwned, Base):
     #: The job's name, e.g. ``records.seal``.
     name: Mapped[str] = mapped_column(String(60), index=True)
     #: The job's arguments (ids and short values), to queue it again.
-    arguments: Mapped[dict] = mapped_column(JSON, default=dict)
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Exception type and message, shortened (never personal data by design of the jobs).
     error: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1)

@@ -5,18 +5,19 @@ job's own transaction.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.db import session, utcnow
+from portal.db import rowcount, session, utcnow
 from portal.jobs.models import JobFailure, JobMark
 from portal.schools.isolation import school_scope
 
 
-def _scoped(school_id: Any):
+def _scoped(school_id: Any) -> AbstractContextManager[None]:
     """Scope for a failure row: the job's school, or none for installation-wide jobs."""
     from portal.schools.isolation import all_schools
 
@@ -71,21 +72,44 @@ def open_failures(limit: int = 200) -> list[JobFailure]:
                                 .order_by(JobFailure.failed_at.desc(), JobFailure.id.desc()).limit(limit)))
 
 
-def requeue(failure: JobFailure, *, actor: Any = None) -> None:
-    """Queue a failed job again and resolve its listing (flush; the caller commits).
+def requeue(failure: JobFailure, *, actor: Any = None) -> bool:
+    """Queue a failed job again and resolve its listing. Commits (like the other operations here).
 
-    :raises portal.jobs.queue.QueueUnavailable: the broker did not take it (nothing changes).
+    The listing is marked ``requeued`` and committed *before* the job is handed to the queue, as
+    the signing flow queues its records only after they are committed: a worker that picks the job
+    up at once (or this very thread, with ``PORTAL_JOBS_IMMEDIATE``) must find the listing already
+    resolved and must not wait on this transaction. Inside a request that transaction already holds
+    a write (the spent one-time form token, :mod:`portal.idempotency`); on SQLite that is the
+    database's write lock, so a job run in this thread that resolves its listing itself would wait
+    on its own request until the busy timeout.
+
+    Returns False (queuing nothing) when the listing was resolved meanwhile (another tab, the CLI).
+
+    :raises portal.jobs.queue.QueueUnavailable: the broker did not take it; the listing is open
+        again (committed) and nothing is audited.
     """
-    from portal.jobs.queue import enqueue
+    from portal.jobs.queue import QueueUnavailable, enqueue
 
+    failure_id, name = failure.id, failure.name
     args = dict(failure.arguments or {})
     school_id = args.pop("school_id", failure.school_id)
-    enqueue(failure.name, school_id=school_id, **args)
-    session.execute(update(JobFailure).where(JobFailure.id == failure.id)
-                    .values(resolved_at=utcnow(), resolution="requeued")
-                    .execution_options(synchronize_session=False))
-    audit.record("job.requeued", actor=actor, target=failure, job=failure.name)
-    session.flush()
+    # Compare-and-set: of two simultaneous retries of one listing, only one queues the job.
+    claimed = rowcount(session.execute(
+        update(JobFailure).where(JobFailure.id == failure_id, JobFailure.resolved_at.is_(None))
+        .values(resolved_at=utcnow(), resolution="requeued").execution_options(synchronize_session=False)))
+    session.commit()
+    if not claimed:
+        return False
+    try:
+        enqueue(name, school_id=school_id, **args)
+    except QueueUnavailable:
+        session.execute(update(JobFailure).where(JobFailure.id == failure_id, JobFailure.resolution == "requeued")
+                        .values(resolved_at=None, resolution=None).execution_options(synchronize_session=False))
+        session.commit()
+        raise
+    audit.record("job.requeued", actor=actor, target=failure, job=name)
+    session.commit()
+    return True
 
 
 # ---------------------------------------------------------------- done-marks

@@ -19,6 +19,7 @@ JOB_MODULES = (
     "portal.policies.jobs",
     "portal.concerns.jobs",
     "portal.audit.jobs",
+    "portal.dataprotection.jobs",
 )
 
 

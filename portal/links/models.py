@@ -14,8 +14,8 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
+from portal.schools.isolation import SchoolOwned
 
 #: Relationship choices (value -> words shown).
 RELATIONSHIPS: dict[str, str] = {
@@ -55,6 +55,9 @@ class FamilyLinkDeclaration(SchoolOwned, Base):
         Index("uq_portal_family_links_live_pair", "adult_id", "pupil_id", unique=True,
               postgresql_where=text("status IN ('pending', 'approved')"),
               sqlite_where=text("status IN ('pending', 'approved')")),
+        Index("ix_portal_family_links_school_id_status", "school_id", "status"),
+        Index("ix_portal_family_links_pupil_id_adult_id", "pupil_id", "adult_id"),
+        Index("ix_portal_family_links_declared_by_id", "declared_by_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,10 +4,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from portal import audit
+from portal.csvsafe import csv_cell
 from portal.db import session
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation, LinkSource, LinkStatus
 from portal.people.models import (
@@ -103,29 +106,26 @@ def own_declarations(person: Person) -> list[FamilyLinkDeclaration]:
 
 
 def adult_has_answered(person: Person, year: int) -> bool:
-    """Has the adult declared a link, or confirmed their list, for academic *year*?"""
-    confirmed = session.scalar(select(LinkConfirmation.id).where(
+    """Has the adult declared a link, or confirmed their list, for academic *year*? (one statement)"""
+    confirmed = select(LinkConfirmation.id).where(
         LinkConfirmation.person_id == person.id, LinkConfirmation.context == "adult",
-        LinkConfirmation.academic_year == year))
-    if confirmed is not None:
-        return True
-    declared = session.scalar(select(FamilyLinkDeclaration.id).where(
+        LinkConfirmation.academic_year == year)
+    declared = select(FamilyLinkDeclaration.id).where(
         FamilyLinkDeclaration.declared_by_id == person.id,
         FamilyLinkDeclaration.source == LinkSource.ADULT.value,
-        FamilyLinkDeclaration.academic_year == year))
-    return declared is not None
+        FamilyLinkDeclaration.academic_year == year)
+    return bool(session.scalar(select(or_(confirmed.exists(), declared.exists()))))
 
 
 def parent_has_answered(person: Person) -> bool:
-    """Has the parent answered the "is an adult of the school your relative?" question once?"""
-    confirmed = session.scalar(select(LinkConfirmation.id).where(
-        LinkConfirmation.person_id == person.id, LinkConfirmation.context == "parent"))
-    if confirmed is not None:
-        return True
-    declared = session.scalar(select(FamilyLinkDeclaration.id).where(
+    """Has the parent answered the "is an adult of the school your relative?" question once?
+    (one statement)"""
+    confirmed = select(LinkConfirmation.id).where(
+        LinkConfirmation.person_id == person.id, LinkConfirmation.context == "parent")
+    declared = select(FamilyLinkDeclaration.id).where(
         FamilyLinkDeclaration.declared_by_id == person.id,
-        FamilyLinkDeclaration.source == LinkSource.PARENT.value))
-    return declared is not None
+        FamilyLinkDeclaration.source == LinkSource.PARENT.value)
+    return bool(session.scalar(select(or_(confirmed.exists(), declared.exists()))))
 
 
 def declare(*, declared_by: Person, source: LinkSource, relationship: str, note: str,
@@ -182,20 +182,37 @@ def decide(decl: FamilyLinkDeclaration, *, by: Person, approve: bool, reason: st
                  matched=matched, with_reason=bool(reason))
 
 
-def approved_links() -> list[FamilyLinkDeclaration]:
-    """The register: every approved link, by adult then pupil."""
+def approved_links(*, with_roles: bool = False) -> list[FamilyLinkDeclaration]:
+    """The register: every approved link, by adult then pupil, with the adult, the pupil (and
+    their class) and the approver joined in one statement (and, *with_roles*, the adults' roles
+    in one more, for the CSV)."""
     adult = select(Person.family_name).where(Person.id == FamilyLinkDeclaration.adult_id).scalar_subquery()
+    adult_load = joinedload(FamilyLinkDeclaration.adult)
     return list(session.scalars(
         select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.APPROVED.value)
+        .options(adult_load.selectinload(Person.roles) if with_roles else adult_load.lazyload(Person.roles),
+                 joinedload(FamilyLinkDeclaration.pupil).lazyload(Person.roles),
+                 joinedload(FamilyLinkDeclaration.pupil).joinedload(Person.pupil)
+                 .joinedload(PupilProfile.school_class),
+                 joinedload(FamilyLinkDeclaration.decided_by).lazyload(Person.roles))
         .order_by(adult, FamilyLinkDeclaration.id)
-    ))
+    ).unique())
 
 
 def pending_declarations() -> list[FamilyLinkDeclaration]:
+    """Declarations waiting for a decision, oldest first (with the people they name)."""
     return list(session.scalars(
         select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.PENDING.value)
+        .options(joinedload(FamilyLinkDeclaration.adult).lazyload(Person.roles),
+                 joinedload(FamilyLinkDeclaration.pupil).lazyload(Person.roles))
         .order_by(FamilyLinkDeclaration.created_at, FamilyLinkDeclaration.id)
     ))
+
+
+def pending_count() -> int:
+    """How many declarations wait for a decision."""
+    return session.scalar(select(func.count(FamilyLinkDeclaration.id))
+                          .where(FamilyLinkDeclaration.status == LinkStatus.PENDING.value)) or 0
 
 
 def covering_link(pupil_id: int, adult_id: int) -> FamilyLinkDeclaration | None:
@@ -213,6 +230,17 @@ def existing_declaration(adult_id: int, pupil_id: int) -> FamilyLinkDeclaration 
         FamilyLinkDeclaration.status != LinkStatus.DECLINED.value).limit(1))
 
 
+def last_confirmed_years(person_ids: Iterable[int | None]) -> dict[int, int]:
+    """person id -> the last academic year they confirmed their list as an adult (one query)."""
+    ids = sorted({i for i in person_ids if i is not None})
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(LinkConfirmation.person_id, func.max(LinkConfirmation.academic_year))
+        .where(LinkConfirmation.person_id.in_(ids), LinkConfirmation.context == "adult")
+        .group_by(LinkConfirmation.person_id)).all())
+
+
 def last_confirmed_year(person_id: int) -> int | None:
     return session.scalar(select(LinkConfirmation.academic_year).where(
         LinkConfirmation.person_id == person_id, LinkConfirmation.context == "adult")
@@ -221,8 +249,7 @@ def last_confirmed_year(person_id: int) -> int | None:
 
 def _cell(value: object) -> str:
     """A CSV cell that spreadsheets will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csv_cell("" if value is None else str(value))
 
 
 REGISTER_COLUMNS = ["Adult", "Adult's roles", "Pupil", "Class", "Relationship", "Note", "Declared by",
@@ -234,10 +261,11 @@ def register_csv(links: list[FamilyLinkDeclaration]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(REGISTER_COLUMNS)
+    confirmed_years = last_confirmed_years(link.adult_id for link in links)
     for link in links:
         pupil = link.pupil
         cls = pupil.pupil.school_class.name if pupil and pupil.pupil and pupil.pupil.school_class else ""
-        confirmed = last_confirmed_year(link.adult_id) if link.adult_id else None
+        confirmed = confirmed_years.get(link.adult_id) if link.adult_id is not None else None
         writer.writerow([_cell(v) for v in (
             link.adult.full_name if link.adult else "",
             ", ".join(sorted(r.label for r in link.adult.role_set)) if link.adult else "",

@@ -24,7 +24,7 @@ def family_link_tasks(person: Person) -> list[Task]:
         tasks.append(Task(_("Tell us if an adult who works at the school is your relative"),
                           url_for("portal.links.relative")))
     if has_capability(person, "links.approve"):
-        waiting = len(ops.pending_declarations())
+        waiting = ops.pending_count()
         if waiting:
             tasks.append(Task(f"Decide on {waiting} family link declaration{'s' if waiting != 1 else ''}",
                               url_for("portal.links.register"), level="warning"))

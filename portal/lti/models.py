@@ -7,6 +7,7 @@ launch from it are linked by issuer + ``sub`` (the LMS's stable user id) in :cla
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -37,9 +38,9 @@ class LtiRegistration(SchoolOwned, Base):
     #: Platform's public keyset URL (Moodle: ``/mod/lti/certs.php``).
     key_set_url: Mapped[str | None] = mapped_column(String(500))
     #: A pasted JWKS, used instead of ``key_set_url`` when set.
-    key_set: Mapped[dict | None] = mapped_column(JSON)
+    key_set: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: Deployment ids the platform may launch with.
-    deployment_ids: Mapped[list] = mapped_column(JSON, default=list)
+    deployment_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Parent links from the LMS's ``role_scope_mentor`` claim wait for the school's approval
@@ -50,7 +51,7 @@ class LtiRegistration(SchoolOwned, Base):
     role_parameter: Mapped[str | None] = mapped_column(String(50))
     #: What each value of :attr:`role_parameter` means: value (lower-case) -> ``pupil``,
     #: ``teacher``, ``support_staff`` or ``none`` (refused).
-    role_map: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    role_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class LtiMentorLink(SchoolOwned, Base):
@@ -116,7 +117,7 @@ class LtiLaunchData(Base):
     __tablename__ = "portal_lti_launch_data"
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    value: Mapped[dict | list | str | bool | None] = mapped_column(JSON)
+    value: Mapped[dict[str, Any] | list[Any] | str | bool | None] = mapped_column(JSON)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
@@ -173,7 +174,7 @@ class LtiGradeLink(SchoolOwned, Base):
     sub: Mapped[str] = mapped_column(String(255))
     resource_link_id: Mapped[str] = mapped_column(String(255))
     lineitem_url: Mapped[str] = mapped_column(String(500))
-    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: The policy version the link asks people to sign (from the deep link's custom parameter).
     version_id: Mapped[int | None] = mapped_column(
         ForeignKey("portal_policy_versions.id", ondelete="SET NULL")

@@ -384,8 +384,7 @@ def read_dataset(files: dict[str, bytes]) -> Dataset:
 
 def school_orgs(files: dict[str, bytes] | Dataset) -> list[dict[str, str]]:
     """The ``orgs.csv`` rows of type ``school`` (each a dict of its columns)."""
-    ds = files if isinstance(files, Dataset) else None
-    if ds is None:
+    if not isinstance(files, Dataset):
         if "orgs.csv" not in files:
             raise RosterError(["orgs.csv is missing (a OneRoster export needs it to name its schools)."])
         errors: list[str] = []
@@ -393,9 +392,9 @@ def school_orgs(files: dict[str, bytes] | Dataset) -> list[dict[str, str]]:
         if errors:
             raise RosterError(errors)
     else:
-        if ds.orgs is None:
+        if files.orgs is None:
             raise RosterError(["orgs.csv is missing (a OneRoster export needs it to name its schools)."])
-        rows = ds.orgs
+        rows = files.orgs
     return [r.data for r in rows if r.data.get("type", "").strip().lower() == "school"]
 
 

@@ -28,6 +28,7 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy import select
 
@@ -373,7 +374,7 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
     for key, e in touched.items():
         kind_of, _, ext = key.partition(":")
         if kind_of == "class" and ext not in classes:
-            cls = db.klass(ext)
+            cls = cast(SchoolClass, db.klass(ext))  # a touched class not in the file is one the portal has
             emit({"type": "class", "external_id": ext, "class_name": cls.name,
                   "year_group": _year_code(cls.year_group), "teachers": teachers_of(ext)}, e.where)
 
@@ -414,7 +415,7 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             continue
         birth = births.get(sid)
         dob = birth.data.get("birthDate", "")[:10] if birth is not None else ""
-        if dob:
+        if birth is not None and dob:
             try:
                 dt.date.fromisoformat(dob)
             except ValueError:
@@ -433,7 +434,7 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
         if kind_of != "pupil" or ext in users:
             continue
         person, current = db.person(ext), db.pupil(ext)
-        if current is None:
+        if person is None or current is None:  # (no person, no pupil profile)
             errors.append(f"{e.where}: {ext} is a student here, but not a pupil in Countersign.")
             continue
         emit({"type": "pupil", "external_id": ext, "given_name": person.given_name,
@@ -525,7 +526,7 @@ def apply(ds: Dataset, *, orgs: set[str] | None, actor: Person | None = None) ->
 def _merge_parents(merged: dict[str, tuple[set[str], str]]) -> int:
     """Give staff who are also parents the parent role and their children (flush)."""
     for ext, (kids, _where) in merged.items():
-        person = session.scalar(select(Person).where(Person.external_id == ext))
+        person = session.scalars(select(Person).where(Person.external_id == ext)).one()  # just imported
         person.add_role(Role.PARENT)
         _link_children(person, kids)
     session.flush()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -108,7 +109,7 @@ def add_registration(
     key_set_url: str | None,
     deployment_ids: list[str],
     auth_audience: str | None = None,
-    key_set: dict | None = None,
+    key_set: dict[str, Any] | None = None,
     actor: Person | None = None,
 ) -> LtiRegistration:
     existing = session.scalar(
@@ -339,7 +340,7 @@ def _sourced_id(claims: dict[str, Any]) -> str | None:
     return str(value)[:100] if value else None
 
 
-def _names(claims: dict[str, Any]) -> tuple[str, str]:
+def _names(claims: Mapping[str, Any]) -> tuple[str, str]:
     given = (claims.get("given_name") or "").strip()
     family = (claims.get("family_name") or "").strip()
     if not given and claims.get("name"):
@@ -400,7 +401,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         raise LaunchRefused("Your role in the LMS does not have a Countersign account.")
     person, ident = _find_person(issuer, sub, _sourced_id(claims))
     created = person is None
-    if created:
+    if person is None:
         if Role.PUPIL in wanted:
             if not learner_is_pupil(reg, claims):
                 # An unmatched adult (a Moodle non-editing teacher, say) must never become a pupil.
@@ -416,7 +417,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         session.add(person)
         session.flush()
         if Role.PUPIL in wanted:
-            _make_pupil(person, year_group, class_id)
+            _make_pupil(person, cast(int, year_group), class_id)  # refused above when unknown
     if not person.active:
         raise LaunchRefused("This Countersign account is switched off. Please contact the school office.")
     if not created:
@@ -658,13 +659,15 @@ def post_score(link: LtiGradeLink, signature: Any) -> None:
 
     :raises Exception: the LMS refused or could not be reached (the job retries).
     """
-    from pylti1p3.assignments_grades import AssignmentsGradesService
+    from pylti1p3.assignments_grades import AssignmentsGradesService, TAssignmentsGradersData
     from pylti1p3.grade import Grade
 
     from portal.lti.tool import service_connector
 
     ags = AssignmentsGradesService(
-        service_connector(link.registration), {"scope": link.scopes, "lineitem": link.lineitem_url}
+        service_connector(link.registration),
+        # The link's scopes are the AGS scope URLs the platform granted (from the launch claim).
+        cast("TAssignmentsGradersData", {"scope": link.scopes, "lineitem": link.lineitem_url}),
     )
     grade = (
         Grade()
@@ -826,8 +829,8 @@ def sync_context(ctx: LtiContext, *, actor: Person | None) -> SyncSummary:
             session.flush()
             _make_pupil(person, cls.year_group, cls.id)
             summary.created += 1
-        elif person.pupil.class_id != cls.id:
-            person.pupil.class_id = cls.id
+        elif (profile := person.pupil) is not None and profile.class_id != cls.id:  # adults skipped above
+            profile.class_id = cls.id
             summary.moved += 1
         if ident is None:
             session.add(LtiIdentity(issuer=issuer, sub=uid, person_id=person.id))

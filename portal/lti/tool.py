@@ -17,7 +17,7 @@ import requests
 from flask import current_app
 from pylti1p3.deployment import Deployment
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
-from pylti1p3.registration import Registration
+from pylti1p3.registration import Registration, TKeySet
 from pylti1p3.service_connector import ServiceConnector
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import delete, select
@@ -37,7 +37,7 @@ def registration_for(row: LtiRegistration) -> Registration:
         .set_client_id(row.client_id)
         .set_auth_login_url(row.auth_login_url)
         .set_auth_token_url(row.auth_token_url)
-        .set_key_set(row.key_set)
+        .set_key_set(t.cast("TKeySet | None", row.key_set))  # a JWKS: {"keys": [...]}, checked when saved
         .set_key_set_url(row.key_set_url)
         .set_tool_private_key(private)
         .set_tool_public_key(public)
@@ -78,11 +78,15 @@ class DbToolConf(ToolConfAbstract):
     def check_iss_has_many_clients(self, iss: str) -> bool:
         return True
 
-    def find_registration_by_issuer(self, iss: str, *args: t.Any, **kwargs: t.Any) -> Registration | None:
+    # pylti1p3 annotates these as returning a Registration, but its launch code checks for None
+    # ("Registration not found"), which is what an unknown issuer or client gives.
+    def find_registration_by_issuer(  # type: ignore[override]
+        self, iss: str, *args: t.Any, **kwargs: t.Any
+    ) -> Registration | None:
         row = find_registration_row(iss, None)
         return registration_for(row) if row else None
 
-    def find_registration_by_params(
+    def find_registration_by_params(  # type: ignore[override]
         self, iss: str, client_id: str | None, *args: t.Any, **kwargs: t.Any
     ) -> Registration | None:
         row = find_registration_row(iss, client_id)
@@ -163,14 +167,18 @@ class PortalServiceConnector(ServiceConnector):
 
     _tokens: t.ClassVar[dict[str, tuple[str, dt.datetime]]] = {}
 
+    def _token_key(self, scope_key: str) -> str:
+        # Our registrations always have a token URL (LtiRegistration.auth_token_url is NOT NULL).
+        return t.cast(str, self._registration.get_auth_token_url()) + scope_key
+
     def _get_cached_access_token(self, scope_key: str) -> str | None:
-        cached = self._tokens.get(self._registration.get_auth_token_url() + scope_key)
+        cached = self._tokens.get(self._token_key(scope_key))
         if cached and cached[1] > utcnow():
             return cached[0]
         return None
 
     def _cache_access_token(self, scope_key: str, access_token: str, expires_in: float) -> None:
-        self._tokens[self._registration.get_auth_token_url() + scope_key] = (
+        self._tokens[self._token_key(scope_key)] = (
             access_token,
             utcnow() + dt.timedelta(seconds=max(0.0, float(expires_in or 0) - 30)),
         )

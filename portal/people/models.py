@@ -17,9 +17,12 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -76,7 +79,7 @@ def academic_year_label(start_year: int) -> str:
     return f"{start_year}-{(start_year + 1) % 100:02d}"
 
 
-class Account(UserMixin, Base):
+class Account(UserMixin, Base):  # type: ignore[misc]  # flask_login ships no type hints: UserMixin is Any
     """A global sign-in. Its people (one per school) carry the roles.
 
     Someone with no school (a trust auditor, say) signs in as the account itself; the access
@@ -84,6 +87,11 @@ class Account(UserMixin, Base):
     """
 
     __tablename__ = "portal_accounts"
+    __table_args__ = (
+        # Sign-in addresses are stored lower-case; this makes "Ann@X" and "ann@x" one account even
+        # when a row is written some other way (the plain unique index on email serves look-ups).
+        Index("uq_portal_accounts_lower_email", func.lower(text("email")), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Sign-in address, stored lower-case (empty for someone who only ever arrives from an LMS).
@@ -132,14 +140,15 @@ class Account(UserMixin, Base):
         return f"<Account {self.id}>"
 
 
-class Person(SchoolOwned, UserMixin, Base):
+class Person(SchoolOwned, UserMixin, Base):  # type: ignore[misc]  # flask_login is untyped: UserMixin is Any
     """Anyone in a school who signs, reviews or audits: parents, pupils, staff, governors and so on."""
 
     __tablename__ = "portal_people"
     __table_args__ = (
         UniqueConstraint("school_id", "external_id"),
-        UniqueConstraint("school_id", "email"),
         UniqueConstraint("school_id", "account_id"),
+        # One person per address in a school, whatever its case ("Ann@X" is "ann@x").
+        Index("uq_portal_people_school_id_lower_email", "school_id", func.lower(text("email")), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -219,7 +228,8 @@ class PersonRole(SchoolOwned, Base):
     """One role held by one person."""
 
     __tablename__ = "portal_person_roles"
-    __table_args__ = (UniqueConstraint("person_id", "role"),)
+    __table_args__ = (UniqueConstraint("person_id", "role"), Index("ix_portal_person_roles_school_id_role",
+                                                                   "school_id", "role"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
@@ -252,7 +262,8 @@ class SchoolClass(SchoolOwned, Base):
 
 class ClassTeacher(SchoolOwned, Base):
     __tablename__ = "portal_class_teachers"
-    __table_args__ = (UniqueConstraint("class_id", "teacher_id"),)
+    __table_args__ = (UniqueConstraint("class_id", "teacher_id"), Index("ix_portal_class_teachers_teacher_id",
+                                                                       "teacher_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("portal_classes.id", ondelete="CASCADE"))
@@ -266,6 +277,7 @@ class PupilProfile(SchoolOwned, Base):
     """The pupil-specific part of a person."""
 
     __tablename__ = "portal_pupils"
+    __table_args__ = (Index("ix_portal_pupils_school_id_class_id", "school_id", "class_id"),)
 
     person_id: Mapped[int] = mapped_column(
         ForeignKey("portal_people.id", ondelete="CASCADE"), primary_key=True
@@ -291,7 +303,7 @@ class GuardianLink(SchoolOwned, Base):
     """A parent or carer of a pupil."""
 
     __tablename__ = "portal_guardian_links"
-    __table_args__ = (UniqueConstraint("parent_id", "pupil_id"),)
+    __table_args__ = (UniqueConstraint("parent_id", "pupil_id"), Index("ix_portal_guardian_links_pupil_id", "pupil_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     parent_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))
@@ -306,6 +318,7 @@ class CapabilityGrant(SchoolOwned, Base):
     """A capability delegated by the Head Teacher to a named member of staff."""
 
     __tablename__ = "portal_capability_grants"
+    __table_args__ = (Index("ix_portal_capability_grants_person_id", "person_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"))

@@ -17,7 +17,12 @@ Columns (header row required; unknown columns are an error, missing optional one
 ``teachers``     classes: ``;``-separated staff ``external_id`` values
 
 The import is all-or-nothing: every row is checked first, and any error (named by file and
-row) means nothing is written. Re-importing the same file changes nothing.
+row) means nothing is written. Re-importing the same file changes nothing, and a re-import writes
+only the rows that changed. There is no row limit: the school's current people, classes, roles,
+profiles and links are read in a few set-based statements, compared in memory, and only the
+differences are written with bulk statements (``school_id`` given explicitly), so the cost grows
+with the file, not with a look-up per row. ``progress(stage, done, total)`` is told how far it is
+(the command line shows a progress bar).
 """
 from __future__ import annotations
 
@@ -25,14 +30,30 @@ import csv
 import datetime as dt
 import io
 import re
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import String, any_, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal import audit
-from portal.db import session
-from portal.people.accounts import ensure_account
-from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass
+from portal.db import session, table_of, utcnow
+from portal.people.models import (
+    Account,
+    ClassTeacher,
+    GuardianLink,
+    Person,
+    PersonRole,
+    PupilProfile,
+    Role,
+    SchoolClass,
+)
+from portal.schools.isolation import ScopeError, get_scope
+
+if TYPE_CHECKING:
+    import psycopg
 
 COLUMNS = ("type", "external_id", "given_name", "family_name", "email", "year_group", "date_of_birth",
            "class_code", "class_name", "send", "roles", "children", "teachers")
@@ -40,7 +61,8 @@ REQUIRED_COLUMNS = ("type", "external_id")
 STAFF_ROLE_NAMES = {"teacher", "support_staff", "governor", "volunteer", "contractor", "auditor", "admin", "visitor"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-MAX_ROWS = 20000
+#: Rows per bulk statement, and per step of the progress report.
+CHUNK = 2000
 
 
 class RosterError(Exception):
@@ -108,8 +130,6 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
         for i, raw in enumerate(reader, start=2):
             if None in raw:
                 raise RosterError([f"{filename} row {i}: more values than columns."])
-            if i - 1 > MAX_ROWS:
-                raise RosterError([f"{filename}: more than {MAX_ROWS} rows; split the file."])
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
             if not any(row.values()):
                 continue
@@ -121,17 +141,22 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
     return rows
 
 
-def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | None = None) -> ImportSummary:
-    """Check every row, then write them all (flush only; the caller commits).
+def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | None = None,
+                  progress: Progress | None = None) -> ImportSummary:
+    """Check every row, then write what changed (flush only; the caller commits).
 
+    :param progress: called as ``progress(stage, done, total)`` while checking and writing.
     :raises RosterError: listing every problem; nothing has been written.
     """
+    report = progress or (lambda stage, done, total: None)
     rows = read_rows(data, filename)
     errors: list[str] = []
     by_type: dict[str, list[_Row]] = {"staff": [], "class": [], "pupil": [], "parent": []}
     seen_ids: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
-    for r in rows:
+    for i, r in enumerate(rows, start=1):
+        if i % CHUNK == 0:
+            report("Checking", i, len(rows))
         where = f"{filename} row {r.number}"
         kind = r.data.get("type", "").lower()
         if kind not in by_type:
@@ -148,53 +173,45 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
         seen_ids[key] = r.number
         errors.extend(_check_row(kind, r, where, seen_emails))
         by_type[kind].append(r)
+    report("Checking", len(rows), len(rows))
     if errors:
         raise RosterError(errors)
 
+    school_id = _school_id()
+    state = _SchoolState.load()
     # References: resolved against the file and the database.
     file_people = {r.data["external_id"]: k for k in ("staff", "pupil", "parent") for r in by_type[k]}
     file_classes = {r.data["external_id"] for r in by_type["class"]}
-    db_people = dict(session.execute(select(Person.external_id, Person.id).where(Person.external_id.is_not(None))).all())
-    db_classes = set(session.scalars(select(SchoolClass.code)))
     for r in by_type["class"]:
         for t in _split(r.data.get("teachers", "")):
-            if file_people.get(t, "staff" if t in db_people else None) != "staff":
+            known_staff = t in state.people and state.people[t].id not in state.pupil_ids
+            if file_people.get(t, "staff" if known_staff else None) != "staff":
                 errors.append(f"{filename} row {r.number}: teacher {t} is not a staff row or known member of staff.")
     for r in by_type["pupil"]:
         code = r.data.get("class_code", "")
-        if code and code not in file_classes and code not in db_classes:
+        if code and code not in file_classes and code not in state.classes:
             errors.append(f"{filename} row {r.number}: class_code {code} is not a class in this file or the portal.")
     for r in by_type["parent"]:
         for c in _split(r.data.get("children", "")):
-            kind = file_people.get(c)
-            if kind is None and c in db_people:
-                person = session.get(Person, db_people[c])
-                kind = "pupil" if person is not None and person.pupil is not None else "other"
-            if kind != "pupil":
+            child_kind = file_people.get(c)
+            if child_kind is None and c in state.people:
+                child_kind = "pupil" if state.people[c].id in state.pupil_ids else "other"
+            if child_kind != "pupil":
                 errors.append(f"{filename} row {r.number}: child {c} is not a pupil in this file or the portal.")
-    # Email uniqueness against people already in the portal.
+    # Email uniqueness against people already in the portal (whatever the case).
+    owners = state.email_owners
+    row_of = {r.number: r for r in rows}
     for email, number in seen_emails.items():
-        owner = session.scalar(select(Person.external_id).where(func.lower(Person.email) == email))
-        row = next(r for r in rows if r.number == number)
-        if owner is not None and owner != row.data["external_id"]:
+        owner = owners.get(email)
+        if owner is not None and owner != row_of[number].data["external_id"]:
             errors.append(f"{filename} row {number}: email {email} already belongs to someone else in the portal.")
     if errors:
         raise RosterError(errors)
 
     summary = ImportSummary()
     with session.begin_nested():
-        for r in by_type["staff"]:
-            _apply_person(r, "staff", summary)
-        session.flush()
-        for r in by_type["class"]:
-            _apply_class(r, summary)
-        session.flush()
-        for r in by_type["pupil"]:
-            _apply_person(r, "pupil", summary)
-        session.flush()
-        for r in by_type["parent"]:
-            _apply_person(r, "parent", summary)
-        session.flush()
+        _Writer(school_id, state, summary, report, len(rows)).run(by_type)
+    session.expire_all()  # the bulk statements went around the session's objects
     audit.record("roster.imported", actor=actor, file=filename[:100], rows=len(rows),
                  created=summary.created, updated=summary.updated)
     return summary
@@ -228,6 +245,308 @@ def _check_values(kind: str, d: dict[str, str], where: str) -> list[str]:
                             "and . _ : -")
                 break
     return errs
+Progress = Callable[[str, int, int], None]
+
+
+def _school_id() -> int:
+    scope = get_scope(session)
+    if scope is None or scope.write is None:
+        raise ScopeError("a roster is imported into one school: none is chosen")
+    return scope.write
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@dataclass
+class _Known:
+    id: int
+    given_name: str
+    family_name: str
+    email: str | None
+    account_id: int | None
+
+
+class _SchoolState:
+    """The school's people, classes and links as they are now, read in a few statements."""
+
+    #: external id -> the person of this school who has it.
+    people: dict[str, _Known]
+    #: lower-cased address -> external id (or None) of the person of this school who has it.
+    email_owners: dict[str, str | None]
+    #: person id -> the roles they hold.
+    roles: dict[int, set[str]]
+    #: pupil id -> (year group, date of birth, class id, SEND) of their profile.
+    profiles: dict[int, tuple[int, dt.date, int | None, bool]]
+    pupil_ids: set[int]
+    #: class code -> (class id, name, year group).
+    classes: dict[str, tuple[int, str, int]]
+    #: class id -> {teacher id: row id}.
+    teachers: dict[int, dict[int, int]]
+    #: (parent id, pupil id) of every guardian link.
+    links: set[tuple[int, int]]
+
+    @classmethod
+    def load(cls) -> _SchoolState:
+        self = cls()
+        self.people = {}
+        self.email_owners = {}
+        for ext, pid, g, f, e, a in session.execute(
+                select(Person.external_id, Person.id, Person.given_name, Person.family_name, Person.email,
+                       Person.account_id)):
+            if ext is not None:
+                self.people[ext] = _Known(pid, g, f, e, a)
+            if e:
+                self.email_owners[e.lower()] = ext
+        self.roles = defaultdict(set)
+        for pid, role in session.execute(select(PersonRole.person_id, PersonRole.role)):
+            self.roles[pid].add(role)
+        self.profiles = {pid: (yg, dob, cls_id, bool(send)) for pid, yg, dob, cls_id, send in session.execute(
+            select(PupilProfile.person_id, PupilProfile.year_group, PupilProfile.date_of_birth,
+                   PupilProfile.class_id, PupilProfile.send))}
+        self.pupil_ids = set(self.profiles)
+        self.classes = {code: (cid, name, yg) for code, cid, name, yg in session.execute(
+            select(SchoolClass.code, SchoolClass.id, SchoolClass.name, SchoolClass.year_group))}
+        self.teachers = defaultdict(dict)
+        for row_id, class_id, teacher_id in session.execute(
+                select(ClassTeacher.id, ClassTeacher.class_id, ClassTeacher.teacher_id)):
+            self.teachers[class_id][teacher_id] = row_id
+        self.links = {(parent_id, pupil_id) for parent_id, pupil_id in session.execute(
+            select(GuardianLink.parent_id, GuardianLink.pupil_id))}
+        return self
+
+
+class _Writer:
+    """Works out the differences between the file and the school, and writes only those."""
+
+    def __init__(self, school_id: int, state: _SchoolState, summary: ImportSummary, report: Progress,
+                 total: int) -> None:
+        self.school_id, self.state, self.summary, self.report = school_id, state, summary, report
+        self.total, self.done = total, 0
+        self.conn = session.connection()
+        self.postgresql = self.conn.dialect.name == "postgresql"
+        #: external id -> person id, for everyone after the people are written.
+        self.ids = {ext: k.id for ext, k in state.people.items()}
+
+    def insert(self, table, rows: list[dict], key: str | None = None) -> dict[str, int]:
+        """Insert *rows* into *table*; with *key*, return {row[key]: new id}.
+
+        PostgreSQL: ids are reserved from the table's sequence in one statement (safe alongside
+        other writers) and the rows go in with ``COPY``. SQLite: multi-row INSERTs, with
+        ``RETURNING`` when the ids are needed.
+        """
+        if not rows:
+            return {}
+        if not self.postgresql:
+            if key is None:
+                for chunk in _chunks(rows):
+                    self.conn.execute(insert(table), chunk)
+                return {}
+            out: dict[str, int] = {}
+            for chunk in _chunks(rows):
+                out.update((k, i) for i, k in self.conn.execute(
+                    insert(table).returning(table.c.id, table.c[key]), chunk))
+            return out
+        out = {}
+        if key is not None:
+            ids = self.conn.execute(text(
+                f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
+                {"n": len(rows)}).scalars().all()
+            rows = [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
+            out = {row[key]: row["id"] for row in rows}
+        columns = list(rows[0])
+        # On PostgreSQL the DBAPI connection is psycopg's (typed as Any | None: None once closed).
+        driver = cast("psycopg.Connection[Any]", self.conn.connection.driver_connection)
+        cursor = driver.cursor()
+        try:
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        finally:
+            cursor.close()
+        return out
+
+    def step(self, n: int) -> None:
+        self.done += n
+        self.report("Writing", self.done, self.total)
+
+    def run(self, by_type: dict[str, list[_Row]]) -> None:
+        people = by_type["staff"] + by_type["pupil"] + by_type["parent"]
+        kinds = {r.data["external_id"]: k for k in ("staff", "pupil", "parent") for r in by_type[k]}
+        changed: dict[str, bool] = {}
+        accounts = self._accounts(people)
+        self._people(people, kinds, accounts, changed)
+        self._roles(people, kinds, changed)
+        self._classes(by_type["class"], changed)
+        self._profiles(by_type["pupil"], changed)
+        self._links(by_type["parent"], changed)
+        for r in by_type["class"]:
+            ext = r.data["external_id"]
+            _count(self.summary, "class", ext not in self.state.classes, changed.get("class:" + ext, False))
+        for r in people:
+            ext = r.data["external_id"]
+            _count(self.summary, kinds[ext], ext not in self.state.people, changed.get(ext, False))
+        from portal.signals import bulk_data_changed
+
+        if any(self.summary.created.values()) or any(self.summary.updated.values()):
+            # Only a roster that changed something makes the school's compliance counts stale.
+            bulk_data_changed.send(None, school_ids=[self.school_id], conn=self.conn)
+        self.report("Writing", self.total, self.total)
+
+    # -- accounts and people
+
+    def _accounts(self, people: list[_Row]) -> dict[str, int]:
+        """address -> account id for every address in the file, making the missing accounts (one
+        per address, no password yet; an address already used in another school is shared)."""
+        emails = sorted({r.data["email"].lower() for r in people if r.data.get("email")})
+        found: dict[str, int] = {}
+        if self.postgresql:
+            # One array parameter rather than thousands of placeholders.
+            if emails:
+                found.update((cast(str, e), i) for i, e in self.conn.execute(  # matched by address
+                    select(Account.id, Account.email).where(Account.email == any_(
+                        bindparam("emails", emails, type_=ARRAY(String))))))
+        else:
+            for chunk in _chunks(emails, 500):
+                found.update((cast(str, e), i) for i, e in self.conn.execute(  # matched by address
+                    select(Account.id, Account.email).where(Account.email.in_(chunk))))
+        names = {r.data["email"].lower(): f"{r.data['given_name']} {r.data['family_name']}"[:200]
+                 for r in people if r.data.get("email")}
+        new = [{"email": e, "display_name": names[e], "active": True, "created_at": utcnow()}
+               for e in emails if e not in found]
+        found.update(self.insert(Account.__table__, new, key="email"))
+        return found
+
+    def _people(self, people: list[_Row], kinds: dict[str, str], accounts: dict[str, int],
+                changed: dict[str, bool]) -> None:
+        table = table_of(Person)
+        new, updates = [], []
+        for r in people:
+            d = r.data
+            ext = d["external_id"]
+            email = d.get("email", "").lower() or None
+            known = self.state.people.get(ext)
+            if known is None:
+                new.append({"external_id": ext, "given_name": d["given_name"], "family_name": d["family_name"],
+                            "email": email, "account_id": accounts.get(email) if email else None, "active": True,
+                            "created_at": utcnow(), "school_id": self.school_id})
+                continue
+            values: dict[str, str | None] = {"given_name": d["given_name"], "family_name": d["family_name"]}
+            if email or kinds[ext] != "pupil":
+                values["email"] = email
+            diff: dict[str, str | int | None] = {k: v for k, v in values.items() if getattr(known, k) != v}
+            if diff:
+                changed[ext] = True
+            # Link to the account of the address (a changed address moves to that account).
+            if email and accounts[email] != known.account_id:
+                diff["account_id"] = accounts[email]
+            if diff:
+                updates.append((known.id, diff))
+        self.ids.update(self.insert(table, new, key="external_id"))
+        self.step(len(new))
+        # One statement per set of changed columns, each for all the rows that changed them.
+        by_columns: dict[tuple[str, ...], list[dict]] = defaultdict(list)
+        for pid, diff in updates:
+            by_columns[tuple(sorted(diff))].append({"row_id": pid, **{f"v_{k}": v for k, v in diff.items()}})
+        for columns, params in by_columns.items():
+            stmt = (update(table).where(table.c.id == bindparam("row_id"), table.c.school_id == self.school_id)
+                    .values({c: bindparam(f"v_{c}") for c in columns}))
+            for chunk in _chunks(params):
+                self.conn.execute(stmt, chunk)
+        self.step(len(people) - len(new))
+
+    def _roles(self, people: list[_Row], kinds: dict[str, str], changed: dict[str, bool]) -> None:
+        rows = []
+        for r in people:
+            ext = r.data["external_id"]
+            kind = kinds[ext]
+            wanted = {Role.PUPIL.value} if kind == "pupil" else {Role.PARENT.value} if kind == "parent" \
+                else set(_split(r.data["roles"]))
+            pid = self.ids[ext]
+            missing = wanted - self.state.roles.get(pid, set())
+            if missing:
+                changed[ext] = True
+                rows += [{"person_id": pid, "role": role, "school_id": self.school_id} for role in sorted(missing)]
+        self.insert(PersonRole.__table__, rows)
+
+    # -- classes, pupils, families
+
+    def _classes(self, classes: list[_Row], changed: dict[str, bool]) -> None:
+        table = table_of(SchoolClass)
+        self.class_ids = {code: v[0] for code, v in self.state.classes.items()}
+        new, updates = [], []
+        for r in classes:
+            d = r.data
+            code, name, year = d["external_id"], d["class_name"], parse_year(d["year_group"])
+            known = self.state.classes.get(code)
+            if known is None:
+                new.append({"code": code, "name": name, "year_group": year, "school_id": self.school_id})
+            elif (known[1], known[2]) != (name, year):
+                changed["class:" + code] = True
+                updates.append({"row_id": known[0], "v_name": name, "v_year_group": year})
+        self.class_ids.update(self.insert(table, new, key="code"))
+        if updates:
+            self.conn.execute(update(table).where(table.c.id == bindparam("row_id"),
+                                                  table.c.school_id == self.school_id)
+                              .values(name=bindparam("v_name"), year_group=bindparam("v_year_group")), updates)
+        add, remove = [], []
+        for r in classes:
+            code = r.data["external_id"]
+            class_id = self.class_ids[code]
+            current = self.state.teachers.get(class_id, {})
+            wanted = {self.ids[t] for t in _split(r.data.get("teachers", ""))}
+            for teacher_id in sorted(wanted - set(current)):
+                add.append({"class_id": class_id, "teacher_id": teacher_id, "school_id": self.school_id})
+            for teacher_id in sorted(set(current) - wanted):
+                remove.append({"row_id": current[teacher_id]})
+            if wanted != set(current):
+                changed["class:" + code] = True
+        self.insert(ClassTeacher.__table__, add)
+        if remove:
+            t = table_of(ClassTeacher)
+            self.conn.execute(delete(t).where(t.c.id == bindparam("row_id"), t.c.school_id == self.school_id),
+                              remove)
+
+    def _profiles(self, pupils: list[_Row], changed: dict[str, bool]) -> None:
+        table = table_of(PupilProfile)
+        new, updates = [], []
+        for r in pupils:
+            d = r.data
+            pid = self.ids[d["external_id"]]
+            values = (parse_year(d["year_group"]), dt.date.fromisoformat(d["date_of_birth"]),
+                      self.class_ids[d["class_code"]] if d.get("class_code") else None,
+                      d.get("send", "").lower() == "yes")
+            known = self.state.profiles.get(pid)
+            if known == values:
+                continue
+            changed[d["external_id"]] = True
+            row = {"year_group": values[0], "date_of_birth": values[1], "class_id": values[2], "send": values[3]}
+            if known is None:
+                new.append({"person_id": pid, "school_id": self.school_id, **row})
+            else:
+                updates.append({"row_id": pid, **{f"v_{k}": v for k, v in row.items()}})
+        self.insert(table, new)
+        stmt = (update(table).where(table.c.person_id == bindparam("row_id"), table.c.school_id == self.school_id)
+                .values({k: bindparam(f"v_{k}") for k in ("year_group", "date_of_birth", "class_id", "send")}))
+        for chunk in _chunks(updates):
+            self.conn.execute(stmt, chunk)
+
+    def _links(self, parents: list[_Row], changed: dict[str, bool]) -> None:
+        # Links are not removed by omission: a roster that lists a parent's children from one
+        # school site only must not cut links the school added by hand.
+        rows = []
+        for r in parents:
+            parent_id = self.ids[r.data["external_id"]]
+            for ext in _split(r.data.get("children", "")):
+                pair = (parent_id, self.ids[ext])
+                if pair not in self.state.links:
+                    self.state.links.add(pair)
+                    changed[r.data["external_id"]] = True
+                    rows.append({"parent_id": pair[0], "pupil_id": pair[1], "relationship_label": "parent",
+                                 "school_id": self.school_id})
+        self.insert(GuardianLink.__table__, rows)
 
 
 def _check_row(kind: str, r: _Row, where: str, seen_emails: dict[str, int]) -> list[str]:
@@ -288,78 +607,3 @@ def _count(summary: ImportSummary, kind: str, created: bool, changed: bool) -> N
         summary.updated[kind] += 1
     else:
         summary.unchanged += 1
-
-
-def _set(obj: object, attr: str, value: object) -> bool:
-    if getattr(obj, attr) != value:
-        setattr(obj, attr, value)
-        return True
-    return False
-
-
-def _apply_class(r: _Row, summary: ImportSummary) -> None:
-    d = r.data
-    cls = session.scalar(select(SchoolClass).where(SchoolClass.code == d["external_id"]))
-    created = cls is None
-    if created:
-        cls = SchoolClass(code=d["external_id"], name=d["class_name"], year_group=parse_year(d["year_group"]))
-        session.add(cls)
-        session.flush()
-    changed = _set(cls, "name", d["class_name"]) | _set(cls, "year_group", parse_year(d["year_group"]))
-    wanted = set(_split(d.get("teachers", "")))
-    current = {t.teacher.external_id: t for t in cls.teachers}
-    for ext in wanted - set(current):
-        teacher = session.scalar(select(Person).where(Person.external_id == ext))
-        cls.teachers.append(ClassTeacher(teacher=teacher))
-        changed = True
-    for ext in set(current) - wanted:
-        cls.teachers.remove(current[ext])
-        changed = True
-    _count(summary, "class", created, changed)
-
-
-def _apply_person(r: _Row, kind: str, summary: ImportSummary) -> None:
-    d = r.data
-    person = session.scalar(select(Person).where(Person.external_id == d["external_id"]))
-    created = person is None
-    if created:
-        person = Person(external_id=d["external_id"], given_name=d["given_name"], family_name=d["family_name"])
-        session.add(person)
-    changed = _set(person, "given_name", d["given_name"]) | _set(person, "family_name", d["family_name"])
-    email = d.get("email", "").lower() or None
-    if email or kind != "pupil":
-        changed |= _set(person, "email", email)
-    if email:
-        ensure_account(person)
-    roles = {Role.PUPIL} if kind == "pupil" else {Role.PARENT} if kind == "parent" else {Role(x) for x in _split(d["roles"])}
-    for role in roles:
-        if not person.has_role(role):
-            person.add_role(role)
-            changed = True
-    session.flush()
-    if kind == "pupil":
-        cls_id = None
-        if d.get("class_code"):
-            cls_id = session.scalar(select(SchoolClass.id).where(SchoolClass.code == d["class_code"]))
-        profile = person.pupil
-        values = {"year_group": parse_year(d["year_group"]), "date_of_birth": dt.date.fromisoformat(d["date_of_birth"]),
-                  "class_id": cls_id, "send": d.get("send", "").lower() == "yes"}
-        if profile is None:
-            session.add(PupilProfile(person_id=person.id, **values))
-            session.flush()
-            session.refresh(person)
-            changed = True
-        else:
-            for k, v in values.items():
-                changed |= _set(profile, k, v)
-    if kind == "parent":
-        wanted = set(_split(d.get("children", "")))
-        links = session.scalars(select(GuardianLink).where(GuardianLink.parent_id == person.id)).all()
-        have = {link.pupil.external_id for link in links}
-        for ext in wanted - have:
-            pupil_id = session.scalar(select(Person.id).where(Person.external_id == ext))
-            session.add(GuardianLink(parent_id=person.id, pupil_id=pupil_id))
-            changed = True
-        # Links are not removed by omission: a roster that lists a parent's children from one
-        # school site only must not cut links the school added by hand.
-    _count(summary, kind, created, changed)

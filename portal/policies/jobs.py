@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import cast
 
 from huey import crontab
 
@@ -36,7 +37,7 @@ def send_reminders(today: str | None = None) -> str:
     from portal.schools.models import School
 
     day = dt.date.fromisoformat(today) if today else uk_today()
-    school = School.get()
+    school = cast(School, School.get())  # a job runs scoped to its school
     first, every, most = school.reminder_schedule(current_app.config)
     due = operations.reminders_due(day, first=first, every=every, most=most)
     if not due:
@@ -82,7 +83,8 @@ def send_class_summaries(today: str | None = None) -> str:
                 f"still {'have' if len(rows) != 1 else 'has'} something to sign this school year:\n\n"
                 + "\n".join(lines) + f"\n\nSee the compliance page: {link}\n\nThis summary comes every Monday.\n")
         try:
-            send_mail(teacher.email, f"Still to sign in {cls.name}", body)
+            # class_summaries() lists only teachers who have an email address.
+            send_mail(cast(str, teacher.email), f"Still to sign in {cls.name}", body)
         except MailError:
             failed += 1
             continue

@@ -169,6 +169,56 @@ class SignedText(SchoolOwned, Base):
     first_shown_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# ---------------------------------------------------------------- compliance counts, kept up to date
+
+
+class ComplianceChange(SchoolOwned, Base):
+    """Something that changes who must sign what, or what they answered, happened in a school
+    (a signature, a person, a role, a pupil's year or class, a policy or version). Written by a
+    session hook (and by bulk imports); :mod:`portal.policies.compliance` recounts a school that
+    has any, then deletes the ones it saw."""
+
+    __tablename__ = "portal_compliance_changes"
+    #: Derived: not exported with the school (see portal.schools.transfer.school_tables).
+    __portal_derived__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ComplianceSnapshot(SchoolOwned, Base):
+    """The academic year a school's stored counts were made for (one row per school)."""
+
+    __tablename__ = "portal_compliance_snapshots"
+    __portal_derived__ = True
+    __table_args__ = (UniqueConstraint("school_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ComplianceCount(SchoolOwned, Base):
+    """Signed, declined and outstanding requirements of one published policy (and, for pupil
+    policies, one class) in a school's academic year, as last counted."""
+
+    __tablename__ = "portal_compliance_counts"
+    __portal_derived__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    #: The policy (no foreign key: a count is recomputed, never kept, when its policy changes).
+    policy_id: Mapped[int] = mapped_column(Integer)
+    audience: Mapped[str] = mapped_column(String(30))
+    #: The pupils' class (no foreign key, as above); empty for adults and pupils without a class.
+    class_id: Mapped[int | None] = mapped_column(Integer)
+    signed: Mapped[int] = mapped_column(Integer, default=0)
+    declined: Mapped[int] = mapped_column(Integer, default=0)
+    outstanding: Mapped[int] = mapped_column(Integer, default=0)
+    #: Of the signed: paper or verbal agreements recorded by the office.
+    offline: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class PolicyTranslation(SchoolOwned, Base):
     """A school's translation of one policy version into one language.
 

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, cast
 
 from flask import url_for
 from flask_babel import gettext as _
@@ -31,6 +32,7 @@ from portal.policies.queries import (
     OUTSTANDING,
     Requirement,
     current_academic_year,
+    forget_catalogue,
     latest_answers,
     parents_of,
     signer_role_for,
@@ -38,6 +40,21 @@ from portal.policies.queries import (
 from portal.policies.rendering import MAX_BODY_BYTES, render_version
 from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
+
+if TYPE_CHECKING:
+    from portal.concerns.storage import CheckedFile, UploadBatch
+
+
+class ShownText(Protocol):
+    """The text a signer was shown: a :class:`~portal.policies.rendering.RenderedVersion`, or the
+    classroom's screen text."""
+
+    @property
+    def html(self) -> str: ...
+    @property
+    def questions(self) -> tuple[str, ...]: ...
+    @property
+    def sha256(self) -> str: ...
 
 #: Nobody gets a second reminder sooner than this.
 REMINDER_INTERVAL = dt.timedelta(days=7)
@@ -82,6 +99,7 @@ def create_policy(*, slug: str, title: str, audience: Audience, send_variant: bo
     session.add(policy)
     session.flush()
     audit.record("policy.created", actor=actor, target=policy, slug=slug, audience=audience.value)
+    forget_catalogue()
     return policy
 
 
@@ -130,6 +148,7 @@ def create_draft(policy: Policy, *, actor: Person | None = None, title: str | No
 
         copy_translations(latest, version)
     audit.record("policy.draft_created", actor=actor, target=version, policy_id=policy.id, number=number)
+    forget_catalogue()
     return version
 
 
@@ -194,6 +213,7 @@ def publish_version(version: PolicyVersion, *, requires_resign: bool, change_not
     audit.record("policy.published", actor=actor, target=version, policy_id=version.policy_id,
                  number=version.number, requires_resign=requires_resign,
                  superseded_version_id=previous.id if previous else None)
+    forget_catalogue()
     return version
 
 
@@ -253,7 +273,7 @@ def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     return current.sha256
 
 
-def keep_text(version: PolicyVersion, rendered) -> SignedText:
+def keep_text(version: PolicyVersion, rendered: ShownText) -> SignedText:
     """Store the rendered text under its SHA-256 (once) and return it."""
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -267,7 +287,7 @@ def keep_text(version: PolicyVersion, rendered) -> SignedText:
         body_html=str(rendered.html), questions="\n".join(rendered.questions), first_shown_at=utcnow(),
         language=getattr(rendered, "language", None),
     ).on_conflict_do_nothing(index_elements=["school_id", "sha256"]))
-    return session.scalar(select(SignedText).where(SignedText.sha256 == rendered.sha256))
+    return session.scalars(select(SignedText).where(SignedText.sha256 == rendered.sha256)).one()
 
 
 def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method | None = None,
@@ -347,7 +367,8 @@ def offline_requirements(parent: Person, today: dt.date | None = None) -> list[R
 
 
 def record_offline(req: Requirement, parent: Person, *, recorded_by: Person, method: Method, agreed_on: dt.date,
-                   note: str, answers: dict[int, bool], scan=None, batch=None, ip: str = "",
+                   note: str, answers: dict[int, bool], scan: CheckedFile | None = None,
+                   batch: UploadBatch | None = None, ip: str = "",
                    user_agent: str = "", today: dt.date | None = None) -> Signature:
     """The office records *parent*'s agreement given on paper or verbally (flushes, audits; the
     caller commits and signals). The signature is the parent's (their name on file), with method
@@ -404,6 +425,8 @@ def record_offline(req: Requirement, parent: Person, *, recorded_by: Person, met
     session.flush()
     offline = OfflineAgreement(signature_id=sig.id, recorded_by_id=recorded_by.id, agreed_on=agreed_on, note=note)
     if scan is not None:
+        if batch is None:
+            raise TypeError("record_offline: a scan needs the UploadBatch that writes it")
         offline.scan_stored_name = batch.write(scan.data)
         offline.scan_original_name = scan.filename
         offline.scan_content_type = scan.content_type
@@ -534,7 +557,8 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
             continue
         subject, body = _reminder_text(person, items, link)
         try:
-            send_mail(person.email, subject, body)
+            # reminder_recipients() keeps only people with an email address.
+            send_mail(cast(str, person.email), subject, body)
         except MailError:
             result.failed.append(person)
             continue

@@ -20,15 +20,18 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from flask import g, has_request_context
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.db import session, utcnow
 from portal.people.bands import EYFS_KS1, KS2
 from portal.people.models import GuardianLink, Person, PersonRole, PupilProfile, Role
-from portal.schools.models import School
 from portal.policies.models import BAND_AUDIENCE, Audience, Policy, PolicyVersion, VersionStatus
+from portal.schools.isolation import get_scope
+from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
 
 #: Bands whose pupil AUP is countersigned by a parent.
@@ -79,13 +82,14 @@ def signer_role_for(person: Person, audience: Audience, countersign: bool = Fals
 
 
 class Catalogue:
-    """The published policies and their version history, loaded once."""
+    """The published policies and their version history, loaded once (one statement; a version's
+    consent questions load when that version is shown). Use :func:`catalogue` for the request's."""
 
     def __init__(self) -> None:
         versions = session.scalars(
             select(PolicyVersion)
             .where(PolicyVersion.status.in_([VersionStatus.PUBLISHED.value, VersionStatus.SUPERSEDED.value]))
-            .options(selectinload(PolicyVersion.policy), selectinload(PolicyVersion.consent_items))
+            .options(joinedload(PolicyVersion.policy))
             .order_by(PolicyVersion.policy_id, PolicyVersion.number)
         ).all()
         #: policy id -> versions ever published, oldest first.
@@ -116,15 +120,42 @@ class Catalogue:
 
     def counts(self, sig: Signature, current: PolicyVersion, year: int) -> bool:
         """Does *sig* count towards *current* in academic *year*?"""
-        if sig.academic_year != year or sig.version.policy_id != current.policy_id:
-            return False
-        if sig.version.number > current.number:
+        return sig.academic_year == year and self.counts_version(sig.version, current)
+
+    def counts_version(self, version: PolicyVersion, current: PolicyVersion) -> bool:
+        """Does a signature of *version* count towards *current* (same policy, not newer, and
+        every version published after it was a minor change)?"""
+        if version.policy_id != current.policy_id or version.number > current.number:
             return False
         return all(
             not v.requires_resign
             for v in self.history.get(current.policy_id, [])
-            if sig.version.number < v.number <= current.number
+            if version.number < v.number <= current.number
         )
+
+
+_CATALOGUE_KEY = "_portal_catalogue"
+
+
+def catalogue() -> Catalogue:
+    """The catalogue of the school (or schools) in scope, built once per request: the home page's
+    tasks, the signing page and the history all ask for it. Outside a request, a new one each
+    time. :func:`forget_catalogue` drops it when a policy or version changes."""
+    if not has_request_context():
+        return Catalogue()
+    scope = get_scope(session)
+    cached = g.get(_CATALOGUE_KEY)
+    if cached is not None and cached[0] == scope:
+        return cached[1]
+    cat = Catalogue()
+    setattr(g, _CATALOGUE_KEY, (scope, cat))
+    return cat
+
+
+def forget_catalogue() -> None:
+    """Called by the operations that create, publish or change versions."""
+    if has_request_context():
+        g.pop(_CATALOGUE_KEY, None)
 
 
 @dataclass
@@ -169,7 +200,14 @@ class Requirement:
         return url_for("portal.policies.sign", version_id=self.version.id)
 
 
-def _resolve(req: Requirement, candidates: Iterable[Signature], cat: Catalogue) -> Requirement:
+class CountsSignatures(Protocol):
+    """What :func:`_resolve` asks of the policies it resolves against: a :class:`Catalogue`, or the
+    compliance counts' plan of version ids (:mod:`portal.policies.compliance`)."""
+
+    def counts(self, sig: Signature, current: PolicyVersion, year: int) -> bool: ...
+
+
+def _resolve(req: Requirement, candidates: Iterable[Signature], cat: CountsSignatures) -> Requirement:
     counting = [s for s in candidates if cat.counts(s, req.version, req.academic_year)]
     counting.sort(key=lambda s: (s.signed_at, s.id))
     req.answers = counting
@@ -182,8 +220,9 @@ def _resolve(req: Requirement, candidates: Iterable[Signature], cat: Catalogue) 
 
 
 def _load_signatures(year: int, *, signer_ids=None, subject_ids=None) -> list[Signature]:
-    q = select(Signature).where(Signature.academic_year == year).options(
-        selectinload(Signature.version), selectinload(Signature.signer))
+    # Each signature's version is one of the catalogue's (loaded first by every caller), so
+    # ``sig.version`` is an identity-map hit; the signers (named on per-child status) load in one statement.
+    q = select(Signature).where(Signature.academic_year == year).options(selectinload(Signature.signer))
     if signer_ids is not None or subject_ids is not None:
         conds = []
         if signer_ids:
@@ -233,12 +272,10 @@ def _countersign_requirements(pupil: Person, cat: Catalogue, year: int, idx: _In
 
 
 def children_of(parent: Person) -> list[Person]:
-    """*parent*'s children (pupils), by name."""
-    return list(session.scalars(
-        select(Person).join(GuardianLink, GuardianLink.pupil_id == Person.id)
-        .where(GuardianLink.parent_id == parent.id).options(selectinload(Person.pupil))
-        .order_by(Person.given_name, Person.family_name)
-    ))
+    """*parent*'s children (pupils), by name (see :func:`portal.security.children_of`)."""
+    from portal.security import children_of as _children_of
+
+    return _children_of(parent)
 
 
 def parents_of(pupil: Person) -> list[Person]:
@@ -253,7 +290,7 @@ def requirements_for(person: Person, today: dt.date | None = None) -> list[Requi
     """Everything *person* is asked to sign this academic year: their own policies, then a
     countersignature for each EYFS/KS1 or KS2 child (parents). Each has a status."""
     year = current_academic_year(today)
-    cat = Catalogue()
+    cat = catalogue()
     kids = children_of(person) if person.has_role(Role.PARENT) else []
     idx = _Index(_load_signatures(year, signer_ids=[person.id], subject_ids=[k.id for k in kids]))
     reqs = _own_requirements(person, cat, year, idx)
@@ -283,7 +320,7 @@ def requirement_for(person: Person, version: PolicyVersion, pupil: Person | None
 
 def refresh(req: Requirement) -> Requirement:
     """*req* re-answered from the signatures committed now (used under a lock before writing)."""
-    cat = Catalogue()
+    cat = catalogue()
     if req.countersign:
         idx = _Index(_load_signatures(req.academic_year, subject_ids=[req.subject.id]))
         candidates = idx.for_pupil.get(req.subject.id, [])
@@ -297,7 +334,7 @@ def versions_for_pupil(pupil: Person) -> list[PolicyVersion]:
     """The published versions that apply to *pupil* now (band, SEND variant)."""
     if pupil.pupil is None:
         return []
-    return Catalogue().for_pupil(pupil.pupil)
+    return catalogue().for_pupil(pupil.pupil)
 
 
 def version_for_pupil(pupil: Person) -> PolicyVersion | None:
@@ -310,7 +347,7 @@ def pupil_requirements(pupil: Person, today: dt.date | None = None) -> list[Requ
     """The pupil's own AUP requirement(s) with status: countersign for EYFS/KS1 and KS2,
     the pupil's own signature otherwise."""
     year = current_academic_year(today)
-    cat = Catalogue()
+    cat = catalogue()
     idx = _Index(_load_signatures(year, signer_ids=[pupil.id], subject_ids=[pupil.id]))
     profile = pupil.pupil
     if profile is None:
@@ -328,7 +365,7 @@ def pupil_acknowledgements(pupil: Person, today: dt.date | None = None) -> list[
     if profile is None:
         return []
     year = current_academic_year(today)
-    cat = Catalogue()
+    cat = catalogue()
     idx = _Index(_load_signatures(year, signer_ids=[pupil.id]))
     return [_resolve(Requirement(v, pupil, False, year), idx.own.get(pupil.id, []), cat)
             for v in cat.for_pupil(profile)]
@@ -366,7 +403,7 @@ def pupils_status(kids: list[Person], today: dt.date | None = None) -> list[Chil
     """:class:`ChildStatus` of each pupil in *kids* (a family, or a class), with one catalogue and
     one signature query."""
     year = current_academic_year(today)
-    cat = Catalogue()
+    cat = catalogue()
     ids = [k.id for k in kids]
     sigs = _load_signatures(year, signer_ids=ids, subject_ids=ids) if ids else []
     idx = _Index(sigs)
@@ -397,7 +434,7 @@ def family_requirements(parent: Person, version: PolicyVersion, today: dt.date |
 def school_requirements(today: dt.date | None = None) -> list[Requirement]:
     """Every requirement in the school this academic year (the compliance dashboard)."""
     year = current_academic_year(today)
-    cat = Catalogue()
+    cat = catalogue()
     idx = _Index(_load_signatures(year))
     people = session.scalars(
         select(Person).where(Person.active, Person.id.in_(select(PersonRole.person_id)))
@@ -414,13 +451,10 @@ def school_requirements(today: dt.date | None = None) -> list[Requirement]:
 
 def audience_summary(today: dt.date | None = None) -> dict[str, dict[str, int]]:
     """{audience: {"signed", "declined", "outstanding", "total"}} for this school year in the
-    current school (the trust's side-by-side view)."""
-    out: dict[str, dict[str, int]] = {}
-    for r in school_requirements(today):
-        tally = out.setdefault(r.version.policy.audience, {"signed": 0, "declined": 0, "outstanding": 0, "total": 0})
-        tally[r.status if r.status in tally else "outstanding"] += 1
-        tally["total"] += 1
-    return out
+    current school (counted by the database: see :mod:`portal.policies.compliance`)."""
+    from portal.policies.compliance import tallies
+
+    return {audience: counts.as_dict() for (audience,), counts in tallies(("audience",), today).items()}
 
 
 def history_for(person: Person) -> list[Signature]:

@@ -18,6 +18,7 @@ PDF should embed the same HTML so the two can be compared.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -177,13 +178,21 @@ def text_digest(title: str, body_html: str, questions: tuple[str, ...] | list[st
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=256)
+def _body_html(body_md: str, values: tuple[tuple[str, str], ...], icons: bool) -> str:
+    """The rendered body: a pure function of its arguments, so each worker renders a given text
+    once (the signing page, the history and the sealed records all ask for it)."""
+    body = str(render_markdown(body_md, dict(values)))
+    return add_rule_icons(body) if icons else body
+
+
 def render_version(version, settings=None, language: str | None = None) -> RenderedVersion:
     """Render *version* (a :class:`~portal.policies.models.PolicyVersion`) as the signing page shows it.
 
     :param language: show the published translation into this language (if there is one) above
         the English text.
     """
-    values = placeholder_values(settings)
+    values = tuple(sorted(placeholder_values(settings).items()))
     body = _body(version.body_md, version.policy, values)
     questions = tuple(item.question for item in version.consent_items)
     translation = None
@@ -199,11 +208,8 @@ def render_version(version, settings=None, language: str | None = None) -> Rende
                            language=translation.language)
 
 
-def _body(body_md: str, policy, values: dict[str, str]) -> Markup:
-    body = render_markdown(body_md, values)
-    if wants_icons(policy):
-        body = Markup(add_rule_icons(str(body)))
-    return body
+def _body(body_md: str, policy, values: tuple[tuple[str, str], ...]) -> Markup:
+    return Markup(_body_html(body_md, values, wants_icons(policy)))  # noqa: S704 - cleaned by nh3
 
 
 def compose_translated(translation, english_html: str, translated_html: str) -> str:

@@ -5,9 +5,14 @@ child: the signing page lets them sign for all of them in one step.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from portal.people.bands import year_label
 from portal.people.models import Person
 from portal.tasks import Task, task_provider
+
+if TYPE_CHECKING:
+    from portal.policies.queries import Requirement
 
 
 def _child(req) -> str:
@@ -28,8 +33,8 @@ def policy_tasks(person: Person) -> list[Task]:
     # The classroom area (when installed) gives older pupils their own "agree to the rules"
     # task and page; do not list the same policy twice.
     classroom_covers_pupils = "portal.classroom.my_rules" in current_app.view_functions
-    tasks = []
-    families: dict[int, list] = {}
+    tasks: list[Task | list[Requirement]] = []
+    families: dict[int, list[Requirement]] = {}
     for req in outstanding_for(person):
         if classroom_covers_pupils and not req.countersign and req.version.policy.audience.startswith("pupil_"):
             continue

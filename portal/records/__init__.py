@@ -2,13 +2,15 @@
 
 When a signature commits (:data:`portal.signals.signature_committed`) a pending record is
 written and the ``records.seal`` job is queued (:mod:`portal.records.jobs`); the job worker renders
-a PDF/A-3b document of exactly what was signed (WeasyPrint, with a fetcher that reaches nothing
-but the portal's own static files), attaches the evidence as JSON, seals it with the school's
-certificate (pyHanko, PAdES B-B, or B-T with a time-stamping authority) and stores it, named by
-its SHA-256, in the archive (a folder, or S3-compatible object storage). A
-:class:`~portal.records.models.SignedRecord` row tracks each one; failures are recorded on the row
-and retried by the job (with backoff), the periodic sweep, ``flask portal records repair`` or when
-the record is next opened.
+a tagged PDF/A-3b document of exactly what was signed (WeasyPrint, with a fetcher that reaches
+nothing but the portal's own static files), attaches the evidence as JSON, seals it with the
+school's certificate, issued by its trust's root CA (pyHanko, PAdES B-LT, or B-LTA with a
+time-stamping authority) and stores it, named by its SHA-256, in the archive (a folder, or
+S3-compatible object storage). A :class:`~portal.records.models.SignedRecord` row tracks each one
+(and :class:`~portal.records.models.RecordFile` every version of its PDF); failures are recorded on
+the row and retried by the job (with backoff), the periodic sweep, ``flask portal records repair``
+or when the record is next opened. Anyone can check a record on the public verification page or
+offline (``countersign-verify``).
 """
 from __future__ import annotations
 

@@ -7,14 +7,14 @@ both cases: directly when no loop runs, else in a short-lived worker thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def run(make_coro: Callable[[], Awaitable[T]]) -> T:
+def run(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run the coroutine made by *make_coro* to completion and return its result."""
     try:
         asyncio.get_running_loop()

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal import audit
+from portal.csvsafe import csv_safe, csv_safe_row  # noqa: F401  (csv_safe is also imported from here)
 from portal.db import session, utcnow
 from portal.people.models import academic_year_label
 from portal.records.archive import ArchiveStore
@@ -25,8 +26,8 @@ from portal.records.zipstream import StreamingZip
 
 MANIFEST_FIELDS = [
     "signature_id", "record_id", "status", "academic_year", "policy", "version", "audience", "signer",
-    "signer_role", "on_behalf_of", "class", "decision", "method", "signed_at_utc", "seal_mode", "file",
-    "size", "sha256",
+    "signer_role", "on_behalf_of", "class", "decision", "method", "witness", "signed_at_utc", "seal_level",
+    "timestamp_utc", "file", "size", "sha256",
 ]
 
 
@@ -95,15 +96,6 @@ def stream_trust_export(f: RecordFilter, parts: list[SchoolPart], *, db: Session
         z.close()
 
 
-def csv_safe(values: list[Any]) -> list[Any]:
-    """Cells a spreadsheet would read as a formula (=, +, -, @, tab, CR first) get a leading apostrophe."""
-    return [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v for v in values]
-
-
-def csv_safe_row(row: dict[str, Any]) -> dict[str, Any]:
-    return dict(zip(row.keys(), csv_safe(list(row.values())), strict=True))
-
-
 def _school_part(z: StreamingZip, f: RecordFilter, *, db: Session, store: ArchiveStore, batch: int,
                  folder: str = "") -> Generator[bytes, None, int]:
     """Yield one school's PDFs and manifest; returns the number of PDF files."""
@@ -126,7 +118,9 @@ def _school_part(z: StreamingZip, f: RecordFilter, *, db: Session, store: Archiv
                 "policy": row.policy_title, "version": row.version_number, "audience": row.audience,
                 "signer": row.signer_name, "signer_role": row.signer_role, "on_behalf_of": row.pupil_name or "",
                 "class": row.class_name or "", "decision": row.decision, "method": row.method,
-                "signed_at_utc": row.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seal_mode": row.seal_mode or "",
+                "witness": row.witness_name or "",
+                "signed_at_utc": row.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "seal_level": row.seal_mode or "",
+                "timestamp_utc": row.timestamped_at.strftime("%Y-%m-%dT%H:%M:%SZ") if row.timestamped_at else "",
                 "file": name, "size": row.size or "", "sha256": row.pdf_sha256 or "",
             }))
         result.close()

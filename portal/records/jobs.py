@@ -1,5 +1,5 @@
-"""Jobs of the records area: seal a record, sweep for records waiting without a job, and the
-place for the evidence area's periodic re-timestamping."""
+"""Jobs of the records area: seal a record, email its receipt, sweep for records waiting without
+a job, and re-timestamp records nightly (long-term evidence)."""
 from __future__ import annotations
 
 import logging
@@ -60,20 +60,32 @@ def sweep() -> str:
 
 @periodic("records.retimestamp", crontab(minute="40", hour="2"))
 def retimestamp() -> str:
-    """Nightly, in each school: re-timestamp the records whose time stamps are due (long-term
-    evidence). Calls ``portal.records.operations.retimestamp_due()`` when the evidence area
-    provides it; until then there is nothing to do."""
+    """Nightly, in each school: add a document time stamp to the records whose newest time stamp
+    (or certificate) runs out within the margin, and seal again with a time stamp the records that
+    were sealed while the time-stamping authority was down (long-term evidence; idempotent)."""
     from portal.db import session
-    from portal.records import operations
+    from portal.records.operations import retimestamp_due
     from portal.schools.isolation import school_scope
 
-    due = getattr(operations, "retimestamp_due", None)
-    if due is None:
-        return "not available"
-    done = 0
+    stamped = resealed = failed = 0
     for school_id in school_ids():
         with school_scope(session, school_id):
-            done += int(due() or 0)
+            report = retimestamp_due()
             session.commit()
-    return f"{done} re-timestamped"
+        stamped, resealed, failed = stamped + report.timestamped, resealed + report.resealed, failed + report.failed
+    if failed:
+        raise RetryLater(f"{failed} record(s) could not be time-stamped")
+    return f"{stamped} time-stamped, {resealed} sealed again"
 
+
+@job("records.receipt", retries=8)
+def receipt(record_id: int) -> str:
+    """Email the signer the receipt of their sealed record (sent once: running it again sends
+    nothing more). A mail server that refuses it is tried again with backoff."""
+    from portal.mail import MailError
+    from portal.records.operations import send_receipt
+
+    try:
+        return "sent" if send_receipt(record_id) else "nothing to send"
+    except MailError as exc:
+        raise RetryLater(str(exc)) from exc

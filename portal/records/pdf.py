@@ -1,30 +1,39 @@
-"""The record PDF: what was signed, by whom, and the evidence, as PDF/A-3b."""
+"""The record PDF: what was signed, by whom, and the evidence, as a tagged PDF/A-3b.
+
+The last page says how to check the record without the portal: the sealing certificate's SHA-256
+fingerprint, the record's reference, the SHA-256 of the signed text, and the public verification
+page's address with a QR code.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
+import segno
 from flask import render_template
 from markupsafe import Markup
 from weasyprint import HTML, Attachment
 
 from portal.paths import STATIC_DIR
-from portal.people.models import academic_year_label
-from portal.schools.models import School
+from portal.people.models import Person, academic_year_label
 from portal.policies.models import Audience
 from portal.records.fetcher import StaticOnlyFetcher
 from portal.records.rendering import policy_html
+from portal.schools.models import School
 from portal.signatures.models import Signature
 
 EVIDENCE_NAME = "evidence.json"
 EVIDENCE_VERSION = 1
 
 
-def _person(p) -> dict[str, Any] | None:
-    if p is None:
-        return None
+def _person_fields(p: Person) -> dict[str, Any]:
     return {"id": p.id, "name": p.full_name, "external_id": p.external_id}
+
+
+def _person(p: Person | None) -> dict[str, Any] | None:
+    return None if p is None else _person_fields(p)
 
 
 def evidence_of(signature: Signature) -> dict[str, Any]:
@@ -51,7 +60,8 @@ def evidence_of(signature: Signature) -> dict[str, Any]:
         "text_language": signature.language,
         "authoritative_text": _authoritative(signature),
         "body_md_sha256": hashlib.sha256((version.body_md or "").encode("utf-8")).hexdigest(),
-        "signer": {**_person(signature.signer), "role": signature.signer_role, "typed_name": signature.signed_name},
+        "signer": {**_person_fields(signature.signer), "role": signature.signer_role,
+                   "typed_name": signature.signed_name},
         "on_behalf_of": _person(signature.on_behalf_of),
         "witness": _person(signature.witness),
         "signed_at": signature.signed_at.isoformat(),
@@ -102,7 +112,29 @@ def evidence_json(evidence: dict[str, Any]) -> bytes:
     return json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
-def record_html(signature: Signature, evidence: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class CheckBlock:
+    """What the last page prints so that anyone can check the record."""
+
+    #: SHA-256 fingerprint of the certificate that seals it (hex).
+    cert_sha256: str
+    #: The record's stable reference (``SignedRecord.public_id``) and its number in this installation.
+    public_id: str
+    record_number: int
+    #: The public verification page of this record.
+    url: str
+
+    @property
+    def qr_data_uri(self) -> str:
+        return segno.make(self.url, error="m").svg_data_uri(scale=3, dark="#000", light="#fff", border=2)
+
+    @staticmethod
+    def grouped(hex_text: str) -> str:
+        """Hex in groups of four for reading aloud and comparing by eye."""
+        return " ".join(hex_text[i:i + 4] for i in range(0, len(hex_text), 4))
+
+
+def record_html(signature: Signature, evidence: dict[str, Any], check: CheckBlock | None = None) -> str:
     """The HTML of the record (rendered with the app's Jinja environment)."""
     from portal.i18n import LANGUAGES, in_language, language_of
 
@@ -122,6 +154,7 @@ def record_html(signature: Signature, evidence: dict[str, Any]) -> str:
             policy_body=_exact_text(signature),
             evidence=evidence,
             academic_year=academic_year_label(signature.academic_year),
+            check=check,
             record_language=LANGUAGES.get(code, LANGUAGES["en_GB"]),
             text_language=LANGUAGES.get(signature.language) if signature.language else None,
         )
@@ -138,12 +171,30 @@ def _exact_text(signature) -> Markup:
     return Markup(policy_html(signature.version.body_md))
 
 
-def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None) -> bytes:
-    """Render *html* to PDF/A-3b with the static-only fetcher, attaching the evidence JSON."""
+def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None,
+               files: tuple[tuple[str, bytes, str], ...] = ()) -> bytes:
+    """Render *html* to a tagged PDF/A-3b with the static-only fetcher, attaching the evidence JSON
+    and any other *files* given as (name, bytes, description).
+
+    Tagged (a structure tree for screen readers) while claiming PDF/A-3 level B only: level A would
+    also claim every tagging rule, which no validator here can confirm.
+    """
     fetcher = fetcher or StaticOnlyFetcher(STATIC_DIR)
     attachments = []
     if attachment is not None:
         attachments.append(Attachment(string=attachment, name=EVIDENCE_NAME, relationship="Data",
                                       description="Evidence of the signature (JSON)"))
+    for name, data, description in files:
+        attachments.append(Attachment(string=data, name=name, relationship="Source", description=description))
     return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(
-        pdf_variant="pdf/a-3b", attachments=attachments, uncompressed_pdf=False)
+        pdf_variant="pdf/a-3b", pdf_tags=True, attachments=attachments, uncompressed_pdf=False,
+        finisher=_one_af_entry_per_file)
+
+
+def _one_af_entry_per_file(document, pdf) -> None:
+    """WeasyPrint 70 lists each attachment twice in the catalog's /AF (associated files); keep one."""
+    af = pdf.catalog.get("AF")
+    if af:
+        unique = list(dict.fromkeys(af))
+        af.clear()
+        af.extend(unique)

@@ -30,6 +30,7 @@ class RecordFilter:
 
 Signer = aliased(Person, name="signer")
 Pupil = aliased(Person, name="pupil")
+Witness = aliased(Person, name="witness")
 
 
 def records_query(f: RecordFilter) -> Select:
@@ -49,6 +50,7 @@ def records_query(f: RecordFilter) -> Select:
             Signature.signer_role,
             (Signer.given_name + " " + Signer.family_name).label("signer_name"),
             (Pupil.given_name + " " + Pupil.family_name).label("pupil_name"),
+            (Witness.given_name + " " + Witness.family_name).label("witness_name"),
             Policy.id.label("policy_id"),
             Policy.audience,
             PolicyVersion.title.label("policy_title"),
@@ -60,11 +62,13 @@ def records_query(f: RecordFilter) -> Select:
             SignedRecord.size,
             SignedRecord.seal_mode,
             SignedRecord.sealed_at,
+            SignedRecord.timestamped_at,
         )
         .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
         .join(Policy, Policy.id == PolicyVersion.policy_id)
         .join(Signer, Signer.id == Signature.signer_id)
         .outerjoin(Pupil, Pupil.id == Signature.on_behalf_of_id)
+        .outerjoin(Witness, Witness.id == Signature.witness_id)
         .outerjoin(PupilProfile, PupilProfile.person_id == pupil_id)
         .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
         .outerjoin(SignedRecord, SignedRecord.signature_id == Signature.id)
@@ -78,13 +82,49 @@ def records_query(f: RecordFilter) -> Select:
     if f.class_id is not None:
         stmt = stmt.where(PupilProfile.class_id == f.class_id)
     if f.person:
-        needle = f.person.strip().lower()
-        conds = []
-        for who in (Signer, Pupil):
-            full = func.lower(who.given_name + " " + who.family_name)
-            conds += [full.contains(needle, autoescape=True), func.lower(who.external_id) == needle]
-        stmt = stmt.where(or_(*conds))
+        stmt = stmt.where(_person_clause(f.person))
     return stmt.order_by(Signature.id.desc())
+
+
+def _person_clause(person: str):
+    """The signer's or the pupil's name contains *person*, or their roster id is it."""
+    needle = person.strip().lower()
+    conds = []
+    for who in (Signer, Pupil):
+        full = func.lower(who.given_name + " " + who.family_name)
+        conds += [full.contains(needle, autoescape=True), func.lower(who.external_id) == needle]
+    return or_(*conds)
+
+
+def page_ids(f: RecordFilter, limit: int, offset: int = 0) -> Select:
+    """The ids of one page of :func:`records_query` (newest first), joining only the tables the
+    filter needs, so the database walks the school's signatures from the newest and stops after
+    *limit* rows instead of building every row first and sorting it."""
+    stmt = select(Signature.id)
+    if f.policy_id is not None or f.audience:
+        stmt = stmt.join(PolicyVersion, PolicyVersion.id == Signature.version_id)
+        if f.policy_id is not None:
+            stmt = stmt.where(PolicyVersion.policy_id == f.policy_id)
+        if f.audience:
+            stmt = stmt.join(Policy, Policy.id == PolicyVersion.policy_id).where(Policy.audience == f.audience)
+    if f.academic_year is not None:
+        stmt = stmt.where(Signature.academic_year == f.academic_year)
+    if f.class_id is not None:
+        pupil_id = func.coalesce(Signature.on_behalf_of_id, Signature.signer_id)
+        stmt = stmt.join(PupilProfile, PupilProfile.person_id == pupil_id).where(PupilProfile.class_id == f.class_id)
+    if f.person:
+        stmt = (stmt.join(Signer, Signer.id == Signature.signer_id)
+                .outerjoin(Pupil, Pupil.id == Signature.on_behalf_of_id).where(_person_clause(f.person)))
+    return stmt.order_by(Signature.id.desc()).limit(limit).offset(offset)
+
+
+def records_page(session, f: RecordFilter, limit: int, offset: int = 0) -> list:
+    """One page of :func:`records_query` in two statements: the page's signature ids
+    (:func:`page_ids`), then their rows by primary key, newest first."""
+    ids = list(session.scalars(page_ids(f, limit, offset)))
+    if not ids:
+        return []
+    return session.execute(records_query(RecordFilter()).where(Signature.id.in_(ids))).all()
 
 
 def filter_choices(session) -> dict[str, list[tuple[Any, str]]]:

@@ -1,129 +1,138 @@
-"""Check an uploaded PDF: is it one of our sealed records, intact, and which signature?"""
+"""Check a PDF: is it one of our sealed records, unchanged, and which record is it?
+
+The rules are :mod:`portal.records.rules` (the same file ships in ``countersign-verify``); the
+portal adds what it knows: every sealing certificate it has used (current and retired, every
+school), the current CRLs, and the archive. A record is identified by the SHA-256 of the PDF
+(the archive is content-addressed, and every version of a record is listed in
+:class:`~portal.records.models.RecordFile`); the signature id written inside the PDF is only a
+hint, since ids change when a school moves to another installation.
+"""
 from __future__ import annotations
 
-import io
-import json
+import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
+from asn1crypto import x509 as asn1_x509
 from sqlalchemy import select
 
 from portal.db import session
-from portal.records import aio
-from portal.records.archive import sha256_hex
-from portal.records.keys import SealingKeyMissing, fingerprint, seal_identity
-from portal.records.models import SignedRecord
-from portal.records.pdf import EVIDENCE_NAME
-from portal.signatures.models import Signature
+from portal.records import rules
+from portal.records.keys import (
+    SealingKeyMissing,
+    installation_crls,
+    installation_roots,
+    load_cert,
+    school_keys_dir,
+    seal_identity,
+)
+from portal.records.models import RecordFile, SignedRecord
+from portal.records.rules import NotAPdf  # noqa: F401  (re-exported for callers)
+from portal.schools.isolation import all_schools
 
 log = logging.getLogger("portal.records")
 
 
-class NotAPdf(ValueError):
-    """The upload is not a PDF we can read (the message says why, in plain words)."""
-
-
 @dataclass
 class Verdict:
-    sha256: str
-    sealed: bool = False
-    #: Sealed with our school certificate.
-    ours: bool = False
-    #: The seal's cryptography checks out and it covers the whole file (no change since).
-    intact: bool = False
-    signer_name: str | None = None
-    signature_id: int | None = None
-    signature: Signature | None = None
-    #: The archived record whose PDF has exactly these bytes.
+    """A rules check plus what the portal knows about the file."""
+
+    check: rules.Check
+    #: The archived record whose PDF (any version) has exactly these bytes.
     record: SignedRecord | None = None
-    evidence: dict[str, Any] | None = None
-    problems: list[str] = field(default_factory=list)
+    #: The record's school (public page: any school of this installation).
+    school: Any = None
+    #: This file is an earlier version of the record (a time stamp was added since).
+    earlier_version: bool = False
+
+    def __getattr__(self, name: str) -> Any:  # the check's fields read through
+        return getattr(self.__dict__["check"], name)
 
     @property
     def genuine(self) -> bool:
-        return self.sealed and self.ours and self.intact
+        return self.check.outcome == rules.GENUINE or (
+            self.check.outcome == rules.UNCONFIRMED and self.record is not None)
+
+    @property
+    def outcome(self) -> str:
+        return rules.GENUINE if self.genuine else self.check.outcome
 
     @property
     def summary(self) -> str:
-        if not self.sealed:
-            return "This PDF has no seal. It is not a record made by this portal."
-        if not self.ours:
-            return "This PDF is sealed, but not with this school's certificate."
-        if not self.intact:
-            return "This PDF was sealed by this school but has been changed since. Do not rely on it."
-        if self.signature_id is not None:
-            return f"Genuine: sealed by this school, unchanged, and it records signature {self.signature_id}."
-        return "Genuine: sealed by this school and unchanged."
+        if self.check.outcome == rules.UNCONFIRMED and self.record is not None:
+            text = "Genuine: this file is identical to the record in the school's archive."
+        else:
+            text = self.check.summary
+        if self.genuine and self.record is not None:
+            text += f" It records signature {self.record.signature_id}."
+        return text
+
+    @property
+    def signature(self) -> Any:
+        """The signature of the archived record (for the school's own staff pages)."""
+        return self.record.signature if self.record is not None else None
+
+    @property
+    def signature_id(self) -> int | None:
+        """The signature the record is about, in this installation (from the archive, not the file)."""
+        return self.record.signature_id if self.record is not None else None
 
 
-def verify_pdf(data: bytes) -> Verdict:
-    """Verify *data*; raises :class:`NotAPdf` for files that are not readable PDFs."""
-    if not data.lstrip(b"\x00\t\r\n ")[:5] == b"%PDF-":
-        raise NotAPdf("This file is not a PDF (it does not start like one).")
-    if b"%%EOF" not in data[-2048:]:
-        raise NotAPdf("This PDF is incomplete: its end is missing. Upload the whole file.")
-    verdict = Verdict(sha256=sha256_hex(data))
+def _school_certs(school: Any) -> tuple[list[asn1_x509.Certificate], set[str]]:
+    """(roots, known fingerprints) of one school's sealing certificates."""
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        embedded = reader.embedded_signatures
-    except Exception as exc:  # noqa: BLE001 - any parse failure means we cannot read it
-        log.info("verify: unreadable PDF (%s)", type(exc).__name__)
-        raise NotAPdf("This PDF is damaged and cannot be read.") from None
-    if not embedded:
-        return verdict
-    verdict.sealed = True
-    try:
-        identity = seal_identity()
+        identity = seal_identity(school)
+        return identity.all_roots, set(identity.known_fingerprints)
     except SealingKeyMissing:
-        verdict.problems.append("This portal has no sealing certificate set up, so it cannot check seals.")
-        return verdict
-    sig = embedded[0]
-    if len(embedded) > 1:
-        verdict.problems.append("The file has more than one signature; only the first was checked.")
-    try:
-        signer_cert = sig.signer_cert
-        verdict.signer_name = signer_cert.subject.human_friendly
-        verdict.ours = fingerprint(signer_cert) in identity.known_fingerprints
-        context = ValidationContext(trust_roots=identity.all_roots)
-        status = aio.run(lambda: async_validate_pdf_signature(sig, context))
-    except Exception as exc:  # noqa: BLE001 - a broken signature structure is "not intact"
-        log.info("verify: seal could not be checked (%s)", type(exc).__name__)
-        verdict.problems.append("The seal is damaged and could not be checked.")
-        return verdict
-    from pyhanko.sign.validation import SignatureCoverageLevel
+        folder = school_keys_dir(school) / "retired"
+        retired = [load_cert(p) for p in sorted(folder.glob("*.cert.pem"))] if folder.is_dir() else []
+        return [c for c in retired if c.self_signed in ("maybe", "yes")], {rules.fingerprint(c) for c in retired}
 
-    whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-    verdict.intact = bool(status.intact and status.valid and whole)
-    if status.intact and status.valid and not whole:
-        verdict.problems.append("Something was added to the file after it was sealed.")
-    if verdict.ours and verdict.intact and not status.trusted:
-        verdict.problems.append("The certificate could not be confirmed as trusted.")
-        verdict.ours = False
-    verdict.evidence = _evidence(reader)
-    sid = (verdict.evidence or {}).get("signature_id")
-    if isinstance(sid, int) and verdict.genuine:
-        verdict.signature_id = sid
-        verdict.signature = session.get(Signature, sid)
-    verdict.record = session.scalar(select(SignedRecord).where(SignedRecord.pdf_sha256 == verdict.sha256))
+
+def trust_material(schools: list[Any]) -> tuple[list[asn1_x509.Certificate], set[str]]:
+    """Trust roots and known sealing-certificate fingerprints for *schools*."""
+    roots = {c.dump(): c for c in installation_roots()}
+    known: set[str] = set()
+    for school in schools:
+        r, k = _school_certs(school)
+        roots.update({c.dump(): c for c in r})
+        known |= k
+    return list(roots.values()), known
+
+
+def verify_pdf(data: bytes, *, schools: list[Any] | None = None, at: dt.datetime | None = None) -> Verdict:
+    """Verify *data* for the current school (the auditor's page, the CLI), or for *schools* (the
+    public page passes every school of the installation).
+
+    :raises NotAPdf: for files that are not readable PDFs.
+    """
+    from portal.schools.models import School
+
+    if schools is None:
+        current = School.get()
+        schools = [current] if current is not None else []
+    roots, known = trust_material(schools)
+    check = rules.check_pdf(data, trust_roots=roots, known_certs=known, crls=installation_crls(), at=at)
+    verdict = Verdict(check=check)
+    if not check.ours:
+        if check.sealed and not roots:
+            check.problems.append("This portal has no sealing certificate set up, so it cannot check seals.")
+        return verdict
+    ids = [s.id for s in schools]
+    with all_schools(session):  # the file may belong to any of *schools*: looked up by its SHA-256 only
+        row = session.scalar(select(RecordFile).where(RecordFile.sha256 == check.sha256,
+                                                      RecordFile.school_id.in_(ids)).limit(1))
+        if row is None:  # records sealed before record versions were kept
+            record = session.scalar(select(SignedRecord).where(SignedRecord.pdf_sha256 == check.sha256,
+                                                               SignedRecord.school_id.in_(ids)).limit(1))
+        else:
+            record = row.record
+        if record is not None:
+            verdict.record = record
+            verdict.school = session.get(School, record.school_id)
+            verdict.earlier_version = record.pdf_sha256 != check.sha256
+    if verdict.record is not None and verdict.earlier_version and check.genuine:
+        check.problems.append("This is an earlier copy of the record: the school has added a time stamp since. "
+                              "Both are genuine.")
     return verdict
-
-
-def _evidence(reader: PdfFileReader) -> dict[str, Any] | None:
-    """The attached evidence JSON, if present and readable."""
-    try:
-        names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
-        for i in range(0, len(names) - 1, 2):
-            if str(names[i]) == EVIDENCE_NAME:
-                spec = names[i + 1].get_object()
-                raw = spec["/EF"]["/F"].get_object().data
-                if len(raw) > 1_000_000:
-                    return None
-                value = json.loads(raw.decode("utf-8"))
-                return value if isinstance(value, dict) else None
-    except Exception:  # noqa: BLE001 - no evidence is an answer too
-        return None
-    return None

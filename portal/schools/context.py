@@ -8,13 +8,28 @@ from __future__ import annotations
 
 from flask import g
 from flask import session as flask_session
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import object_session
 
 from portal.db import session
 from portal.schools.isolation import all_schools, set_school
 from portal.schools.models import School, Trust, TrustMembership
 
 SESSION_KEY = "portal_school"
+
+
+#: ``session.info`` key of the strong references that keep loaded schools in the session.
+_HELD = "portal_held_schools"
+
+
+@event.listens_for(School, "load")
+def _hold(school: School, _context) -> None:
+    """The session's identity map holds objects weakly, so a school read once in a request could
+    be collected and read again by the next ``School.get()``; keep each loaded school for as long
+    as its session lives (a handful of small rows), so later look-ups run no SQL."""
+    owner = object_session(school)
+    if owner is not None:
+        owner.info.setdefault(_HELD, {})[school.id] = school
 
 
 def current_school() -> School | None:

@@ -56,6 +56,7 @@ GLOBAL_TABLES: dict[str, str] = {
                                 "school's archive",
     "portal_lti_nonces": "used LTI nonces (replay protection), keyed by issuer",
     "portal_lti_launch_data": "pylti1p3's short-lived login state",
+    "portal_trust_retention_defaults": "a trust's retention defaults, used by its schools without a rule of their own",
 }
 
 
@@ -195,12 +196,12 @@ def _on_execute(state: ORMExecuteState) -> None:
         return
     if scope.schools is None:
         return
-    ids = scope.schools
-    if len(ids) == 1:
-        (one,) = tuple(ids)
+    school_ids = scope.schools
+    if len(school_ids) == 1:
+        (one,) = tuple(school_ids)
         criteria = with_loader_criteria(SchoolOwned, lambda cls: cls.school_id == one, include_aliases=True)
     else:
-        many = sorted(ids)
+        many = sorted(school_ids)
         criteria = with_loader_criteria(SchoolOwned, lambda cls: cls.school_id.in_(many), include_aliases=True)
     state.statement = state.statement.options(criteria)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -110,7 +110,7 @@ class School(Base):
         start = dt.date(day.year, self.academic_year_start_month, self.academic_year_start_day)
         return day.year if day >= start else day.year - 1
 
-    def reminder_schedule(self, defaults: dict) -> tuple[int, int, int]:
+    def reminder_schedule(self, defaults: dict[str, Any]) -> tuple[int, int, int]:
         """(first after N school days, then every M, at most K) for this school."""
         def pick(value: int | None, key: str) -> int:
             return int(value) if value is not None else int(defaults[key])

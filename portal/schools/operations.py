@@ -31,11 +31,12 @@ def get_or_create_trust(slug: str, name: str | None = None, *, actor: Any = None
     trust = session.scalar(select(Trust).where(Trust.slug == slug))
     if trust is not None:
         return trust
-    if not (name or "").strip():
+    name = (name or "").strip()
+    if not name:
         raise SchoolError(f"There is no trust {slug!r}; give its name to create it.")
-    if len(name.strip()) > 200:
+    if len(name) > 200:
         raise SchoolError("A trust name is at most 200 characters.")
-    trust = Trust(slug=slug, name=name.strip())
+    trust = Trust(slug=slug, name=name)
     session.add(trust)
     session.flush()
     audit.record("trust.created", actor=actor, target=trust, school=None, slug=slug)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from flask import session as flask_session
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.db import session
 from portal.people.models import Account, Person
-from portal.schools.context import SESSION_KEY, account_school_ids, choose_school, scope_request, trust_roles_of
+from portal.schools.context import SESSION_KEY, account_school_ids, choose_school, scope_request
 from portal.schools.isolation import current_school_id, get_scope
 
 
@@ -25,7 +26,8 @@ def load_user(user_id: str) -> Person | Account | None:
     row = sessions.load(user_id)  # a live server-side session, or nobody (portal/auth/sessions.py)
     if row is None:
         return None
-    account = session.get(Account, row.account_id)
+    # The account with its trust roles, then its person with roles: two statements.
+    account = session.get(Account, row.account_id, options=[joinedload(Account.trust_roles)])
     if account is None or not account.active:
         return None
     if get_scope(session) is None:
@@ -41,7 +43,7 @@ def load_user(user_id: str) -> Person | Account | None:
             person = _person_in_scope(account)
     if person is not None:
         return person
-    if trust_roles_of(account.id):
+    if account.trust_roles:
         flask_session.pop(SESSION_KEY, None)
         return account
     return None
@@ -50,7 +52,8 @@ def load_user(user_id: str) -> Person | Account | None:
 def _person_in_scope(account: Account) -> Person | None:
     if current_school_id(session) is None:
         return None
-    person = session.scalar(select(Person).where(Person.account_id == account.id, Person.active))
+    person = session.scalar(select(Person).where(Person.account_id == account.id, Person.active)
+                            .options(joinedload(Person.roles)))
     if person is not None:
         set_committed_value(person, "account", account)
     return person
@@ -66,7 +69,7 @@ def start_session_for(account: Account) -> Person | Account | None:
         start = account.last_school_id if account.last_school_id in ids else ids[0]
         choose_school(start)
         return _person_in_scope(account)
-    if trust_roles_of(account.id):
+    if account.trust_roles:
         flask_session.pop(SESSION_KEY, None)
         return account
     return None
@@ -74,5 +77,28 @@ def start_session_for(account: Account) -> Person | Account | None:
 
 def needs_choice(account: Account) -> bool:
     """True when the account has more than one place to go (several schools, or a school and a trust)."""
-    places = len(account_school_ids(account.id)) + (1 if trust_roles_of(account.id) else 0)
+    places = len(account_school_ids(account.id)) + (1 if account.trust_roles else 0)
     return places > 1
+
+
+#: Flask-session key: [account id, whether the account has somewhere else to go] (the header's
+#: "Switch school"), worked out at sign-in (or on first need) instead of on every page.
+PLACES_KEY = "portal_places"
+
+
+def can_switch(account: Account | None) -> bool:
+    """Whether *account* has another school (or a trust) to switch to, remembered in the Flask
+    session for the rest of the sign-in (a school added meanwhile shows after the next sign-in,
+    or on the "choose a school" page, which always looks)."""
+    if account is None:
+        return False
+    cached = flask_session.get(PLACES_KEY)
+    if isinstance(cached, list) and len(cached) == 2 and cached[0] == account.id:
+        return bool(cached[1])
+    return remember_places(account)
+
+
+def remember_places(account: Account) -> bool:
+    value = needs_choice(account)
+    flask_session[PLACES_KEY] = [account.id, value]
+    return value

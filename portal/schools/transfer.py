@@ -36,7 +36,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Date, DateTime, Integer, Table, delete, func, insert, select, text, update
 
@@ -77,11 +77,15 @@ def school_tables(*, operational: bool = False) -> list[Table]:
 
     Tables of operational state whose model says ``__transfer__ = False`` (background jobs' failures
     and done-marks, which name rows by id) are neither exported nor imported; with *operational*
-    they are listed too (removing a school deletes them)."""
+    they are listed too (removing a school deletes them). Derived tables (``__portal_derived__``,
+    e.g. the stored compliance counts) are not the school's data either: the importing installation
+    counts again; they too are listed only with *operational*."""
     import portal.models  # noqa: F401  (every model registered)
 
-    owned = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
-             and (operational or getattr(m.class_, "__transfer__", True))}
+    # A declarative model's local table is its Table (typed as the general FromClause).
+    owned = {cast(Table, m.local_table).name for m in Base.registry.mappers if issubclass(m.class_, SchoolOwned)
+             and (operational or (getattr(m.class_, "__transfer__", True)
+                                  and not getattr(m.class_, "__portal_derived__", False)))}
     return [t for t in Base.metadata.sorted_tables if t.name in owned]
 
 
@@ -164,7 +168,7 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
     """
     from portal.concerns.storage import path_of
     from portal.records.archive import ArchiveError, archive_store
-    from portal.records.keys import RETIRED_DIR, school_keys_dir
+    from portal.records.keys import CHAIN_FILE, RETIRED_DIR, school_keys_dir
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -207,11 +211,14 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
                                      "active": a.active}, sort_keys=True) + "\n")
 
         from portal.concerns.models import ConcernAttachment
-        from portal.records.models import RecordStatus, SignedRecord
+        from portal.records.models import RecordFile, RecordStatus, SignedRecord
 
         store = archive_store(school)
-        shas = list(session.scalars(select(SignedRecord.pdf_sha256).where(
-            SignedRecord.status == RecordStatus.SEALED.value, SignedRecord.pdf_sha256.is_not(None))))
+        # Only records that have a PDF (the query leaves out an empty pdf_sha256).
+        shas = cast(list[str], list(session.scalars(select(SignedRecord.pdf_sha256).where(
+            SignedRecord.status == RecordStatus.SEALED.value, SignedRecord.pdf_sha256.is_not(None)))))
+        # Every earlier version of a record (before a time stamp was added) stays genuine: export them too.
+        shas += sorted(set(session.scalars(select(RecordFile.sha256))) - set(shas))
         with progress("Sealed PDFs", len(shas)) as bar:
             for sha in shas:
                 try:
@@ -231,9 +238,11 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         from portal.signatures.models import OfflineAgreement
 
         lost_scans: list[str] = []
-        for name in session.scalars(select(OfflineAgreement.scan_stored_name)
-                                    .where(OfflineAgreement.scan_stored_name.is_not(None))
-                                    .order_by(OfflineAgreement.id)):
+        scans = [scan for scan in session.scalars(select(OfflineAgreement.scan_stored_name)
+                                                  .where(OfflineAgreement.scan_stored_name.is_not(None))
+                                                  .order_by(OfflineAgreement.id))
+                 if scan is not None]
+        for name in scans:
             src = path_of(name, "agreements")
             if src.is_file():
                 shutil.copyfile(src, files_dir / "agreements" / name)
@@ -242,6 +251,17 @@ def export_school(school: School, out: Path, *, progress: Progress = _no_progres
         manifest["missing_agreement_scans"] = lost_scans
         keys = school_keys_dir(school)
         certs = [keys / "school-seal.cert.pem", *sorted((keys / RETIRED_DIR).glob("*.cert.pem"))]
+        # The issuer's certificates (the trust's root): the receiving installation trusts them for this
+        # school's records, so they still verify there.
+        chain = keys / CHAIN_FILE
+        if chain.is_file():
+            from cryptography import x509 as _x509
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            for i, c in enumerate(_x509.load_pem_x509_certificates(chain.read_bytes())):
+                part = files_dir / "keys" / f"chain-{i}.tmp"
+                part.write_bytes(c.public_bytes(Encoding.PEM))
+                part.rename(files_dir / "keys" / f"{_sha256_file(part)}.cert.pem")
         for cert in certs:
             if cert.is_file():
                 shutil.copyfile(cert, files_dir / "keys" / f"{_sha256_file(cert)}.cert.pem")
@@ -339,6 +359,11 @@ def _check_rows(folder: Path, manifest: dict[str, Any]) -> None:
                 sha = row.get("pdf_sha256")
                 if row.get("status") == "sealed" and f"files/records/{sha}.pdf" not in listed:
                     problems.append(f"the sealed PDF {str(sha)[:12]}… of record {row.get('id')} is not in it")
+        elif name == "portal_record_files":
+            for row in rows:
+                if f"files/records/{row.get('sha256')}.pdf" not in listed:
+                    problems.append(f"the PDF {str(row.get('sha256'))[:12]}… of record {row.get('record_id')} "
+                                    "is not in it")
         elif name == "portal_concern_attachments":
             lost = set(manifest.get("missing_attachments") or [])
             for row in rows:
@@ -602,8 +627,8 @@ def remove_school(school: School, exported_to: Path) -> None:
     from portal.concerns.storage import path_of
     from portal.people.models import Account, Person
     from portal.records.archive import archive_store
-    from portal.records.keys import CERT_FILE, KEY_FILE, RETIRED_DIR, school_keys_dir
-    from portal.records.models import SignedRecord
+    from portal.records.keys import CERT_FILE, CHAIN_FILE, KEY_FILE, RETIRED_DIR, school_keys_dir
+    from portal.records.models import RecordFile, SignedRecord
     from portal.schools.models import TrustMembership
 
     manifest = read_export(exported_to)
@@ -614,9 +639,12 @@ def remove_school(school: School, exported_to: Path) -> None:
         attachments = list(session.scalars(select(ConcernAttachment.stored_name)))
         from portal.signatures.models import OfflineAgreement
 
-        scans = list(session.scalars(select(OfflineAgreement.scan_stored_name)
-                                     .where(OfflineAgreement.scan_stored_name.is_not(None))))
-        shas = set(session.scalars(select(SignedRecord.pdf_sha256).where(SignedRecord.pdf_sha256.is_not(None))))
+        # Both queries leave out the empty values (agreements without a scan, records without a PDF).
+        scans = cast(list[str], list(session.scalars(select(OfflineAgreement.scan_stored_name)
+                                                     .where(OfflineAgreement.scan_stored_name.is_not(None)))))
+        shas = cast(set[str], set(session.scalars(select(SignedRecord.pdf_sha256)
+                                                  .where(SignedRecord.pdf_sha256.is_not(None)))))
+        shas |= set(session.scalars(select(RecordFile.sha256)))
         account_ids = set(session.scalars(select(Person.account_id).where(Person.account_id.is_not(None))))
     if (head[0], head[1]) != (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) \
             or not _export_is_current(school, manifest):
@@ -654,6 +682,6 @@ def remove_school(school: School, exported_to: Path) -> None:
     if own_keys_dir:
         shutil.rmtree(keys_dir, ignore_errors=True)
     else:  # the first school keeps its key in PORTAL_KEYS_DIR itself, beside the other schools' folders
-        for name in (KEY_FILE, CERT_FILE):
+        for name in (KEY_FILE, CERT_FILE, CHAIN_FILE):
             (keys_dir / name).unlink(missing_ok=True)
         shutil.rmtree(keys_dir / RETIRED_DIR, ignore_errors=True)

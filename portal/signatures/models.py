@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.schools.isolation import SchoolOwned
 from portal.people.models import Person
 from portal.policies.models import ConsentItem, PolicyVersion
+from portal.schools.isolation import SchoolOwned
 
 
 class Decision(str, enum.Enum):
@@ -61,6 +61,7 @@ def method_label(value: str) -> str:
 
 class Signature(SchoolOwned, Base):
     __tablename__ = "portal_signatures"
+    __table_args__ = (Index("ix_portal_signatures_school_id_academic_year", "school_id", "academic_year"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("portal_policy_versions.id"), index=True)

@@ -27,11 +27,11 @@ RULES = [
     # A countersignature for the Year 1 child: the parent sees it; nobody else even learns it exists.
     Rule("portal.policies.signature", lambda w: f"/portal/policies/signatures/{w.countersignature.id}",
          allow(["parent"])),
-    # Its sealed copy's status and PDF: the same people (the PDF is made in tests/access/records.py).
+    # Its sealed copy's status and PDF: only the signer (a missing record is made on download).
     Rule("portal.policies.signature_record_status",
          lambda w: f"/portal/policies/signatures/{w.countersignature.id}/record.json", allow(["parent"])),
     Rule("portal.policies.signature_pdf", lambda w: f"/portal/policies/signatures/{w.countersignature.id}.pdf",
-         allow(["parent"], 404)),
+         allow(["parent"])),
     Rule("portal.policies.signature_pdf", lambda w: f"/portal/policies/signatures/{w.signature.id}.pdf",
          allow(["parent"])),
     Rule("portal.policies.consents", "/portal/policies/consents", allow(SIGNED_IN)),

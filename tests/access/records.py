@@ -17,8 +17,6 @@ def setup(world, db) -> None:
     """One sealed record: a parent's signature for their child."""
     import datetime as dt
 
-    from flask import current_app
-
     from portal.policies.models import Policy, PolicyVersion
     from portal.records.keys import init_keys
     from portal.records.operations import make_record

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import cast
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -9,10 +12,10 @@ from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import InviteForm, RetryJobForm, RosterForm, SettingsForm
 from portal.blueprints.auth.views import send_invitation
 from portal.db import session
-from portal.people.models import ADULT_ROLES, Person, PersonRole, Role, SchoolClass
-from portal.schools.models import DeputyDsl, School
 from portal.people.importing import run_upload_import
+from portal.people.models import ADULT_ROLES, Account, Person, PersonRole, Role, SchoolClass
 from portal.people.roster import import_roster
+from portal.schools.models import DeputyDsl, School
 from portal.security import access
 
 
@@ -26,7 +29,7 @@ def home():
 
 @bp.route("/roster", methods=["GET", "POST"])
 @access(capabilities=["roster.manage"])
-def roster():
+def roster() -> ResponseReturnValue:
     form = RosterForm()
     errors: list[str] = []
     if form.validate_on_submit():
@@ -111,7 +114,8 @@ def _tell_mfa_reset(person: Person) -> None:
             "password you will be asked to set it up again.\n\nIf you did not ask for this, tell the school "
             "office at once.\n")
     try:
-        send_mail(person.account.email or person.email or "", "Your two-step sign-in was reset", body)
+        account = cast(Account, person.account)  # two-step sign-in belongs to the person's account
+        send_mail(account.email or person.email or "", "Your two-step sign-in was reset", body)
     except MailError:
         current_app.logger.warning("could not email a person about a two-step sign-in reset")
 
@@ -236,13 +240,15 @@ def retry_job(failure_id: int):
     if row is None or row.resolved_at is not None:
         abort(404)
     try:
-        requeue(row, actor=current_user)
+        queued = requeue(row, actor=current_user)  # commits the listing, then queues the job
     except QueueUnavailable:
         session.rollback()
         flash("The job queue cannot be reached just now. Nothing was changed; please try again later.", "danger")
         return redirect(url_for(".jobs"))
-    session.commit()
-    flash("The job has been queued again.", "success")
+    if queued:
+        flash("The job has been queued again.", "success")
+    else:
+        flash("This job had already been queued again.", "info")
     return redirect(url_for(".jobs"))
 
 

@@ -12,7 +12,7 @@ from portal.db import session
 from portal.people.models import academic_year_label
 from portal.policies.models import AUDIENCE_LABELS
 from portal.records.archive import ArchiveError, archive_store
-from portal.records.queries import RecordFilter, filter_choices, records_query
+from portal.records.queries import RecordFilter, filter_choices, records_page
 from portal.schools.isolation import PortalSession, set_school
 from portal.security import access
 
@@ -49,15 +49,15 @@ def home():
     form, f = _filter_form()
     rows, has_next, page = [], False, _page()
     if f is not None:
-        stmt = records_query(f).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
-        rows = session.execute(stmt).all()
+        rows = records_page(session, f, PER_PAGE + 1, (page - 1) * PER_PAGE)
         has_next = len(rows) > PER_PAGE
         rows = rows[:PER_PAGE]
     count, head = chain_head()
     args = {k: v for k, v in request.args.items() if k not in ("page", "submit") and v}
     return render_template(
         "portal/auditor/home.html", form=form, rows=rows, page=page, has_next=has_next, args=args,
-        audit_count=count, audit_head=head, academic_year_label=academic_year_label, audience_labels={a.value: label for a, label in AUDIENCE_LABELS.items()},
+        audit_count=count, audit_head=head, academic_year_label=academic_year_label,
+        audience_labels={a.value: label for a, label in AUDIENCE_LABELS.items()},
         filtered=bool(args),
     ), (200 if f is not None else 400)
 

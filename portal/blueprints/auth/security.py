@@ -5,6 +5,8 @@ grace period for two-step sign-in is over: these are the pages it is sent to.
 """
 from __future__ import annotations
 
+from typing import cast
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_login import current_user, logout_user
@@ -138,7 +140,7 @@ def _after_first_factor(account, message: str):
 
 def _password_confirmed(account) -> bool:
     form = PasswordCheckForm()
-    if form.validate_on_submit() and verify_password(account.password_hash, form.password.data):
+    if form.validate_on_submit() and verify_password(account.password_hash, cast(str, form.password.data)):
         return True
     flash("That password is not right, so nothing was removed.", "danger")
     return False

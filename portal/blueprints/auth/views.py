@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
@@ -28,7 +29,7 @@ from portal.db import session, utcnow
 from portal.mail import MailError, send_mail
 from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
-from portal.schools.signin import needs_choice, start_session_for
+from portal.schools.signin import PLACES_KEY, remember_places, start_session_for
 from portal.security import access, account_of, client_ip, is_safe_redirect
 
 log = logging.getLogger("portal.auth")
@@ -129,7 +130,7 @@ def _complete_sign_in(user: Person | Account, account: Account, *, remember: boo
         ends = mfa.grace_ends(account)
         flash(f"Your role needs two-step sign-in. Please set it up on your Security page by "
               f"{ends:%d %B %Y}." if ends else "Your role needs two-step sign-in.", "warning")
-    if needs_choice(account):
+    if remember_places(account):
         return url_for(".schools", next=target or None)
     return target or url_for("portal.home")
 
@@ -239,6 +240,7 @@ def schools():
     """Choose the school to work in (people with more than one school, or a trust role)."""
     account = account_of(current_user)
     places = account_schools(account.id)
+    remember_places(account)
     target = request.args.get("next", "")
     return render_template("portal/auth/schools.html", schools=places, trusts=trusts_of(account.id),
                            form=ChooseSchoolForm(next=target if is_safe_redirect(target) else ""),
@@ -268,6 +270,7 @@ def logout():
         session.commit()
     logout_user()
     flask_session.pop("portal_via_lti", None)
+    flask_session.pop(PLACES_KEY, None)
     flash("You have signed out.", "info")
     return redirect(url_for("portal.auth.login"))
 
@@ -356,7 +359,7 @@ def _set_password_page(token: str, purpose: str, template: str):
         except TokenError as exc:
             return render_template("portal/auth/link_problem.html", message=str(exc)), 400
         sessions.end_all(account.id, "password_changed", actor=person)  # a copied cookie stops working
-        account.password_hash = hash_password(form.password.data)
+        account.password_hash = hash_password(cast(str, form.password.data))  # validated: DataRequired
         spend_token(token)
         audit.record("auth.password_set", actor=person, target=person, via=purpose.split("-")[-1],
                      school="current" if isinstance(person, Person) else None)

@@ -7,6 +7,8 @@ cookie; without it (or once the session has ended) they redirect to the join pag
 """
 from __future__ import annotations
 
+from typing import cast
+
 import segno
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask import session as cookie
@@ -14,6 +16,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from portal import devices
 from portal.blueprints.classroom import bp
@@ -61,29 +64,25 @@ def _start_form() -> StartForm:
 
 
 def _home_page(form: StartForm, status: int = 200):
-    rows = []
-    for cls in ops.teacher_classes(current_user):
-        open_cs = ops.open_session_for(cls)
-        rows.append((cls, open_cs, _class_summary(cls)))
+    classes = ops.teacher_classes(current_user)
+    year = academic_year()
+    summaries = ops.class_summaries(classes, year)
+    open_sessions = ops.open_sessions_for(classes)
+    rows = [(cls, open_sessions.get(cls.id), _class_summary(*summaries[cls.id], year)) for cls in classes]
     closed = session.scalars(
         select(ClassroomSession).where(ClassroomSession.teacher_id == current_user.id,
                                        ClassroomSession.closed_at.is_not(None))
+        .options(selectinload(ClassroomSession.school_class), selectinload(ClassroomSession.entries))
         .order_by(ClassroomSession.closed_at.desc()).limit(10)
     ).all()
     return render_template("portal/classroom/home.html", form=form, rows=rows, closed=closed), status
 
 
-def _class_summary(cls: SchoolClass) -> str:
+def _class_summary(version, done: int, total: int, year: int) -> str:
     """"12 of 28 agreed this year", or why nothing can start."""
-    from portal.classroom.versions import versions_for_year
-
-    main, send = versions_for_year(cls.year_group)
-    if main is None:
+    if version is None:
         return "No rules published for this age group yet"
-    pupils = ops.class_pupils(cls)
-    year = academic_year()
-    done = ops.acknowledged_in_class(pupils, main, send, year)
-    return f"{len(done)} of {len(pupils)} agreed in {academic_year_label(year)}"
+    return f"{done} of {total} agreed in {academic_year_label(year)}"
 
 
 @bp.get("/")
@@ -300,7 +299,7 @@ def _join_page(form: JoinForm, status: int = 200):
 
 def _try_code(form: JoinForm):
     """Join with the (well-formed) code in *form*: to the names, or the form with why not."""
-    cs = ops.find_by_code(form.code.data)
+    cs = ops.find_by_code(cast(str, form.code.data))  # validated: DataRequired
     if cs is not None and getattr(current_user, "school_id", cs.school_id) != cs.school_id:
         cs = None  # this device is signed in to another school
     if cs is not None:

@@ -5,15 +5,15 @@ from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
-    HiddenField,
     Form,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.concerns.models import CATEGORY_LABELS, About
@@ -27,7 +27,8 @@ def options(pairs) -> list[SelectChoice]:
 
 
 class RaiseForm(FlaskForm):
-    category = RadioField("What is it about?", choices=options((c.value, label) for c, label in CATEGORY_LABELS.items()),
+    category = RadioField("What is it about?",
+                          choices=options((c.value, label) for c, label in CATEGORY_LABELS.items()),
                           validators=[InputRequired("Choose what the concern is about.")])
     child_id = SelectField("Which child is it about?", coerce=int, validate_choice=True)
     about = RadioField(

@@ -5,13 +5,16 @@ Concern text is never logged, audited or emailed.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
+from typing import TypedDict, cast
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit
 from portal.blueprints.concerns import bp
@@ -42,13 +45,15 @@ from portal.concerns.models import (
     Category,
     Concern,
     ConcernAttachment,
+    ConcernMessage,
     SchoolClosure,
     Status,
+    overdue_clause,
 )
 from portal.concerns.schooldays import uk_today
 from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
 from portal.db import session
-from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role
+from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolClass
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
 
@@ -56,7 +61,14 @@ log = logging.getLogger("portal.concerns")
 
 #: The inbox's one decorator: reviewers and the DSL by capability, governors by role (then only
 #: the chair of governors gets past :func:`_inbox_person`).
-INBOX_ACCESS = {"roles": [Role.GOVERNOR], "capabilities": ["concerns.review", "concerns.safeguarding"]}
+class _AccessRule(TypedDict):
+    """The keyword arguments of :func:`portal.security.access` that the inbox views share."""
+
+    roles: list[Role]
+    capabilities: list[str]
+
+
+INBOX_ACCESS: _AccessRule = {"roles": [Role.GOVERNOR], "capabilities": ["concerns.review", "concerns.safeguarding"]}
 
 @bp.context_processor
 def _labels():
@@ -172,7 +184,7 @@ def reply(concern_id: int):
         flash("Your message was not sent: " + " ".join(form.body.errors or ["please try again."]), "danger")
         return redirect(url_for(".view", concern_id=concern.id))
     try:
-        ops.add_message(concern, current_user, form.body.data.strip())
+        ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
         session.rollback()
         flash(str(exc), "danger")
@@ -194,8 +206,9 @@ def escalate(concern_id: int):
         return redirect(url_for(".view", concern_id=concern.id))
     try:
         stage = ops.escalate(concern, current_user)
-        if (form.body.data or "").strip():
-            ops.add_message(concern, current_user, form.body.data.strip())
+        body = (form.body.data or "").strip()
+        if body:
+            ops.add_message(concern, current_user, body)
     except ops.ConcernError as exc:
         session.rollback()
         flash(str(exc), "danger")
@@ -223,8 +236,8 @@ def attachment(concern_id: int, attachment_id: int):
     audit.record("concern.attachment_downloaded", actor=current_user, target=concern, attachment_id=att.id)
     session.commit()
     # Read whole (at most PORTAL_CONCERN_MAX_FILE_BYTES) so no file handle outlives the request.
-    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type, as_attachment=True, download_name=att.original_name,
-                     max_age=0, etag=False, conditional=False)
+    resp = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type, as_attachment=True,
+                     download_name=att.original_name, max_age=0, etag=False, conditional=False)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -240,36 +253,50 @@ def _inbox_person() -> Person:
     return current_user
 
 
-def _handled_or_404(concern_id: int) -> Concern:
+def _handled_or_404(concern_id: int, *options) -> Concern:
     person = _inbox_person()
-    concern = session.scalar(select(Concern).where(Concern.id == concern_id, visible_clause(person)))
+    concern = session.scalar(select(Concern).where(Concern.id == concern_id, visible_clause(person)).options(*options))
     if concern is None:
         abort(404)
     return concern
 
 
+#: Concerns per inbox page.
+INBOX_PER_PAGE = 50
+
+
 @bp.get("/inbox")
 @access(**INBOX_ACCESS)
 def inbox():
+    """Open concerns by default (closed ones when asked for by status), overdue first then the
+    oldest, a page at a time; the filter choices and each row's child and handler come from a
+    fixed number of queries however many concerns the school has."""
     person = _inbox_person()
     today = uk_today()
-    base = select(Concern).where(visible_clause(person))
-    visible = session.scalars(base).all()
+    visible = visible_clause(person)
     f = InboxFilter(request.args)
     f.status.choices = options([("", "Any status")] + [(s.value, s.label) for s in Status])
     f.category.choices = options([("", "Any category")] + [(c.value, t) for c, t in CATEGORY_LABELS.items()])
-    kids = sorted({c.child.id: c.child for c in visible if c.child}.values(),
-                  key=lambda p: (p.given_name, p.family_name))
-    f.child.choices = options([("", "Any child")] + [(str(k.id), k.full_name) for k in kids])
-    classes = sorted({k.pupil.school_class.id: k.pupil.school_class for k in kids
-                      if k.pupil and k.pupil.school_class}.values(), key=lambda c: (c.year_group, c.name))
-    f.school_class.choices = options([("", "Any class")] + [(str(c.id), c.name) for c in classes])
-    people = sorted({c.assignee.id: c.assignee for c in visible if c.assignee}.values(),
-                    key=lambda p: (p.family_name, p.given_name))
+    # Choices as plain rows (no objects to build): the children concerns are about, with their
+    # class, and the people looking after concerns.
+    kids = session.execute(
+        select(Person.id, Person.given_name, Person.family_name, SchoolClass.id.label("class_id"),
+               SchoolClass.name.label("class_name"), SchoolClass.year_group)
+        .outerjoin(PupilProfile, PupilProfile.person_id == Person.id)
+        .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
+        .where(Person.id.in_(select(Concern.child_id).where(visible, Concern.child_id.is_not(None))))
+        .order_by(Person.given_name, Person.family_name, Person.id)).all()
+    f.child.choices = options([("", "Any child")] + [(str(k.id), f"{k.given_name} {k.family_name}") for k in kids])
+    classes = sorted({(k.year_group, k.class_name, k.class_id) for k in kids if k.class_id is not None})
+    f.school_class.choices = options([("", "Any class")] + [(str(c[2]), c[1]) for c in classes])
+    people = session.execute(
+        select(Person.id, Person.given_name, Person.family_name)
+        .where(Person.id.in_(select(Concern.assignee_id).where(visible, Concern.assignee_id.is_not(None))))
+        .order_by(Person.family_name, Person.given_name, Person.id)).all()
     f.assignee.choices = options([("", "Anyone or no one"), ("none", "No one yet"), ("me", "Me")]
-                                 + [(str(p.id), p.full_name) for p in people])
+                                 + [(str(p.id), f"{p.given_name} {p.family_name}") for p in people])
 
-    query = base
+    query = select(Concern).where(visible)
     if f.status.data in {s.value for s in Status}:
         query = query.where(Concern.status == f.status.data)
     else:
@@ -288,19 +315,42 @@ def inbox():
         query = query.where(Concern.assignee_id == person.id)
     elif (f.assignee.data or "").isdigit():
         query = query.where(Concern.assignee_id == int(f.assignee.data))
-    rows = [(c, c.overdue(today)) for c in session.scalars(query).all()]
+    late = overdue_clause(today)
     if f.overdue.data:
-        rows = [r for r in rows if r[1]]
+        query = query.where(late)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = _page_number(total)
     # Overdue first, then the oldest.
-    rows.sort(key=lambda r: (r[1] is None, r[0].stage_started_at, r[0].id))
-    return render_template("portal/concerns/inbox.html", rows=rows, filters=f,
-                           filtered=any(v for k, v in request.args.items() if k != "submit"))
+    concerns = session.scalars(
+        query.options(selectinload(Concern.child).lazyload(Person.roles),
+                      selectinload(Concern.assignee).lazyload(Person.roles))
+        .order_by(case((late, 0), else_=1), Concern.stage_started_at, Concern.id)
+        .limit(INBOX_PER_PAGE).offset((page - 1) * INBOX_PER_PAGE)).all()
+    rows = [(c, c.overdue(today)) for c in concerns]
+    args = {k: v for k, v in request.args.items() if k not in ("page", "submit") and v}
+    return render_template("portal/concerns/inbox.html", rows=rows, filters=f, total=total, page=page,
+                           pages=max(1, -(-total // INBOX_PER_PAGE)), args=args,
+                           filtered=any(v for k, v in request.args.items() if k not in ("submit", "page")))
+
+
+def _page_number(total: int) -> int:
+    """The ``page`` asked for, within 1 and the last page."""
+    raw = request.args.get("page", "1")
+    last = max(1, -(-total // INBOX_PER_PAGE))
+    return max(1, min(int(raw), last)) if raw.isdigit() and len(raw) < 7 else 1
 
 
 @bp.get("/inbox/<int:concern_id>")
 @access(**INBOX_ACCESS)
 def handle(concern_id: int):
-    concern = _handled_or_404(concern_id)
+    # The people it names joined in (without their roles), its thread, history and files in three more.
+    concern = _handled_or_404(
+        concern_id, joinedload(Concern.raised_by).lazyload(Person.roles),
+        joinedload(Concern.assignee).lazyload(Person.roles), joinedload(Concern.about_person).lazyload(Person.roles),
+        joinedload(Concern.child).lazyload(Person.roles),
+        joinedload(Concern.child).joinedload(Person.pupil).joinedload(PupilProfile.school_class),
+        selectinload(Concern.messages).joinedload(ConcernMessage.author).lazyload(Person.roles),
+        selectinload(Concern.events), selectinload(Concern.attachments))
     ids = {int(e.new_value) for e in concern.events if e.kind == "assignee" and e.new_value}
     names = {str(p.id): p.full_name for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
     return render_template("portal/concerns/handle.html", concern=concern, assignee_names=names,
@@ -342,7 +392,7 @@ def staff_reply(concern_id: int):
     if not form.validate_on_submit():
         return _refuse(concern, "Your reply was not sent: " + " ".join(form.body.errors or ["please try again."]))
     try:
-        ops.add_message(concern, current_user, form.body.data.strip())
+        ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
         return _refuse(concern, str(exc))
     session.commit()
@@ -359,7 +409,7 @@ def note(concern_id: int):
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _refuse(concern, "The note was not added: " + " ".join(form.body.errors or ["please try again."]))
-    ops.add_message(concern, current_user, form.body.data.strip(), internal=True)
+    ops.add_message(concern, current_user, cast(str, form.body.data).strip(), internal=True)  # validated
     session.commit()
     flash("Internal note added. The parent cannot see it.", "success")
     return _back(concern)
@@ -416,7 +466,8 @@ def target(concern_id: int):
         errors = [e for errs in form.errors.values() for e in errs]
         return _refuse(concern, "The target date was not changed: " + " ".join(errors))
     try:
-        ops.revise_target(concern, current_user, form.new_date.data, form.reason.data)
+        # Validated: InputRequired and DataRequired.
+        ops.revise_target(concern, current_user, cast(dt.date, form.new_date.data), cast(str, form.reason.data))
     except ops.ConcernError as exc:
         return _refuse(concern, str(exc))
     session.commit()

@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.incidents.models import AUTHOR_TYPES, CONTACT_KINDS, DELETION_OUTCOMES, DIRECTIONS
+from portal.validators import add_error, choice_values
 
 _strip = [lambda s: s.strip() if isinstance(s, str) else s]
 #: Oldest date accepted on an incident form.
@@ -58,7 +59,7 @@ class ContactIncidentForm(FlaskForm):
             raise ValidationError("Search for the pupil and choose them.")
 
     def validate_adult_id(self, field) -> None:
-        if not field.data or field.data not in {v for v, _l in field.choices if v}:
+        if not field.data or field.data not in choice_values(field):
             raise ValidationError("Choose the adult.")
 
     def validate_kind(self, field) -> None:
@@ -146,7 +147,7 @@ class SocialIncidentForm(FollowUpFields):
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if self.posted_on.data and self.seen_on.data and self.posted_on.data > self.seen_on.data:
-            self.posted_on.errors.append("It cannot be posted after the school saw it.")
+            add_error(self.posted_on, "It cannot be posted after the school saw it.")
             ok = False
         return self.check_follow_up(self.author_type.data, self.posted_on.data) and ok
 

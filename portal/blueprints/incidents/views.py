@@ -6,6 +6,8 @@ holders of ``incidents.manage`` see every incident and add to its timeline. Anyo
 """
 from __future__ import annotations
 
+from typing import cast
+
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -200,7 +202,7 @@ def add_action(kind: str, incident_id: int):
     incident = _visible_or_404(model, incident_id)
     form = ActionForm()
     if form.validate_on_submit():
-        ops.add_action(incident, by=current_user, text=form.text.data, close=bool(form.close.data))
+        ops.add_action(incident, by=current_user, text=cast(str, form.text.data), close=bool(form.close.data))
         session.commit()
         flash("Added to the timeline.", "success")
         return redirect(url_for(f".{kind}", incident_id=incident.id))

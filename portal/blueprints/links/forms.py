@@ -5,6 +5,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitFie
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.links.models import RELATIONSHIPS
+from portal.validators import add_error, choice_values
 
 _strip = [lambda s: s.strip() if isinstance(s, str) else s]
 
@@ -74,26 +75,26 @@ class RelativeForm(FlaskForm):
         ok = super().validate(extra_validators)
         if not ok or self.answer.data != "yes":
             return ok
-        if self.pupil_id.data not in {v for v, _l in self.pupil_id.choices if v}:
-            self.pupil_id.errors.append("Choose which child.")
+        if self.pupil_id.data not in choice_values(self.pupil_id):
+            add_error(self.pupil_id, "Choose which child.")
             ok = False
         if not self.adult_id.data and not self.adult_name.data:
-            self.adult_id.errors.append("Choose the adult, or type their name below.")
+            add_error(self.adult_id, "Choose the adult, or type their name below.")
             ok = False
-        if self.adult_id.data and self.adult_id.data not in {v for v, _l in self.adult_id.choices if v}:
-            self.adult_id.errors.append("Choose the adult from the list.")
+        if self.adult_id.data and self.adult_id.data not in choice_values(self.adult_id):
+            add_error(self.adult_id, "Choose the adult from the list.")
             ok = False
         if self.adult_id.data and self.adult_name.data:
-            self.adult_name.errors.append("Either choose the adult or type a name, not both.")
+            add_error(self.adult_name, "Either choose the adult or type a name, not both.")
             ok = False
         if self.adult_name.data and len(self.adult_name.data) < 2:
-            self.adult_name.errors.append("Enter at least 2 characters.")
+            add_error(self.adult_name, "Enter at least 2 characters.")
             ok = False
         if self.relationship.data not in RELATIONSHIPS:
-            self.relationship.errors.append("Choose the relationship.")
+            add_error(self.relationship, "Choose the relationship.")
             ok = False
         elif self.relationship.data == "other" and not self.note.data:
-            self.note.errors.append("Say what the relationship is.")
+            add_error(self.note, "Say what the relationship is.")
             ok = False
         return ok
 

@@ -25,6 +25,7 @@ from portal.links import tasks as _tasks  # noqa: F401  (registers the home-page
 from portal.links.models import FamilyLinkDeclaration, LinkSource, LinkStatus
 from portal.people.models import ADULT_ROLES, Person, Role, academic_year_label
 from portal.security import access, children_of, has_capability
+from portal.validators import add_error, choice_values
 
 
 def _declare_form():
@@ -82,7 +83,7 @@ def _not_already_declared(form) -> bool:
         return True
     if ops.existing_declaration(current_user.id, form.pupil_id.data) is None:
         return True
-    form.pupil_id.errors.append("You have already declared a link with this pupil.")
+    add_error(form.pupil_id, "You have already declared a link with this pupil.")
     return False
 
 
@@ -138,16 +139,18 @@ def relative():
 @access(capabilities=["links.view", "links.approve"])
 def register():
     can_approve = has_capability(current_user, "links.approve")
-    return render_template("portal/links/register.html", links=ops.approved_links(),
+    links = ops.approved_links()
+    confirmed = ops.last_confirmed_years(d.adult_id for d in links)
+    return render_template("portal/links/register.html", links=links,
                            pending=ops.pending_declarations() if can_approve else [],
-                           can_approve=can_approve, last_confirmed=ops.last_confirmed_year,
+                           can_approve=can_approve, last_confirmed=confirmed.get,
                            academic_year_label=academic_year_label)
 
 
 @bp.get("/register.csv")
 @access(capabilities=["links.view", "links.approve"])
 def export():
-    links = ops.approved_links()
+    links = ops.approved_links(with_roles=True)
     body = ops.register_csv(links)
     audit.record("links.exported", actor=current_user, rows=len(links))
     session.commit()
@@ -204,28 +207,28 @@ def review(decl_id: int):
 
 def _check_matches(form: DecisionForm, decl: FamilyLinkDeclaration) -> bool:
     ok = True
-    pupil_choices = {v for v, _l in form.pupil_id.choices if v}
-    adult_choices = {v for v, _l in form.adult_id.choices if v}
+    pupil_choices = choice_values(form.pupil_id)
+    adult_choices = choice_values(form.adult_id)
     if form.pupil_id.data and form.pupil_id.data not in pupil_choices:
-        form.pupil_id.errors.append("Choose a pupil from the list.")
+        add_error(form.pupil_id, "Choose a pupil from the list.")
         ok = False
     if form.adult_id.data and form.adult_id.data not in adult_choices:
-        form.adult_id.errors.append("Choose an adult from the list.")
+        add_error(form.adult_id, "Choose an adult from the list.")
         ok = False
     pupil_id, adult_id = decl.pupil_id or form.pupil_id.data, decl.adult_id or form.adult_id.data
     if ok and pupil_id and adult_id and (decl.pupil_id is None or decl.adult_id is None):
         other = ops.existing_declaration(adult_id, pupil_id)
         if other is not None and other.id != decl.id:
             field = form.adult_id if decl.adult_id is None else form.pupil_id
-            field.errors.append(f"This adult already has a declaration with this pupil (number {other.id}). "
-                                "Decline this one as a duplicate.")
+            add_error(field, f"This adult already has a declaration with this pupil (number {other.id}). "
+                             "Decline this one as a duplicate.")
             ok = False
     if form.decision.data == "approve":
         if decl.pupil_id is None and not form.pupil_id.data:
-            form.pupil_id.errors.append("Match the pupil before approving (or decline with a reason).")
+            add_error(form.pupil_id, "Match the pupil before approving (or decline with a reason).")
             ok = False
         if decl.adult_id is None and not form.adult_id.data:
-            form.adult_id.errors.append("Match the adult before approving (or decline with a reason).")
+            add_error(form.adult_id, "Match the adult before approving (or decline with a reason).")
             ok = False
     return ok
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
@@ -35,7 +37,8 @@ class RegistrationForm(FlaskForm):
     submit = SubmitField("Add the LMS")
 
     def deployment_list(self) -> list[str]:
-        return [d.strip() for d in self.deployment_ids.data.replace(",", "\n").splitlines() if d.strip()]
+        text = cast(str, self.deployment_ids.data)  # called once the form is validated (DataRequired)
+        return [d.strip() for d in text.replace(",", "\n").splitlines() if d.strip()]
 
 
 class RemoveForm(FlaskForm):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import cast
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from pylti1p3.exception import LtiException
 from sqlalchemy import select
@@ -142,7 +145,7 @@ def decide_parent_link(link_id: int):
 
 @bp.route("/oneroster", methods=["GET", "POST"])
 @access(capabilities=["roster.manage"])
-def oneroster():
+def oneroster() -> ResponseReturnValue:
     form = OneRosterForm()
     errors: list[str] = []
     if form.validate_on_submit():
@@ -155,7 +158,7 @@ def oneroster():
         if not errors:
             return redirect(url_for(".oneroster"))
     status = 400 if errors or form.errors else 200
-    school = School.get()
+    school = cast(School, School.get())  # a school page: the request is scoped to one school
     return render_template("portal/lms/oneroster.html", form=form, errors=errors,
                            merge_form=MergeSettingForm(roster_merge_same_email=school.roster_merge_same_email),
                            can_set=has_capability(current_user, "settings.manage")), status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
@@ -144,7 +145,7 @@ def _target(reg: LtiRegistration, person: Person, claims: dict) -> str:
 
 def sign_url(version_id: int, pupil_id: int | None = None) -> str:
     """The signing page of a policy version (``portal.policies.sign`` once it exists)."""
-    args = {"version_id": version_id}
+    args: dict[str, Any] = {"version_id": version_id}
     if pupil_id is not None:
         args["pupil_id"] = pupil_id
     if "portal.policies.sign" in current_app.view_functions:

@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 try:  # WTForms 3.3+ (tuples are deprecated there); older versions take (value, label) tuples.
-    from wtforms.fields.choices import SelectChoice
+    from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it
 except ImportError:  # pragma: no cover - WTForms < 3.3
     def SelectChoice(value, label):
         return (value, label)

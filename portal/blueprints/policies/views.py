@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any, cast
 
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal import signals
@@ -28,6 +30,7 @@ from portal.blueprints.policies.forms import (
 )
 from portal.db import session
 from portal.people.models import GuardianLink, Person, PersonRole, Role, SchoolClass
+from portal.policies import compliance as compliance_counts
 from portal.policies import operations, queries
 from portal.policies.models import Audience, Policy, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.rendering import placeholder_values, render_markdown, render_version
@@ -62,7 +65,8 @@ def sign(version_id: int):
         current = operations.published_of(version.policy)
         if current is None:
             abort(404)
-        return redirect(url_for(".sign", version_id=current.id, **({"pupil_id": pupil.id} if pupil else {})))
+        extra: dict[str, Any] = {"pupil_id": pupil.id} if pupil else {}
+        return redirect(url_for(".sign", version_id=current.id, **extra))
     req = queries.requirement_for(current_user, version, pupil)
     if req is None:
         abort(404)
@@ -146,13 +150,17 @@ def sign(version_id: int):
                     flash(_("Your decision not to sign has been recorded. The school may contact you about it."),
                           "info")
                 elif len(sigs) > 1:
-                    names = [s.on_behalf_of.given_name for s in sigs]
+                    names = [cast(Person, s.on_behalf_of).given_name for s in sigs]  # one per child
                     flash(_("Thank you. You have signed for %(names)s and %(last)s: %(count)s signatures, one for "
                             "each child.", names=", ".join(names[:-1]), last=names[-1], count=len(sigs)), "success")
                 else:
                     flash(_("Thank you. Your signature has been recorded."), "success")
                 # The signature is the record of intent; its sealed PDF follows (a job), and the
-                # signature's page shows it when it is ready.
+                # signature's page shows it when it is ready. Signing for several children makes
+                # one signature each: the history lists them all (each links to its page), where
+                # the first one's page alone would show a single child.
+                if sig.decision != "declined" and len(sigs) > 1:
+                    return redirect(url_for(".history"))
                 return redirect(url_for(".signature", signature_id=sig.id))
         else:
             status = 400
@@ -206,6 +214,8 @@ def signature(signature_id: int):
 def signature_record_status(signature_id: int):
     """Whether the sealed PDF of one of your signatures is ready (polled by sealed-copy.js)."""
     sig = _own_signature_or_404(signature_id)
+    if sig.signer_id != current_user.id:
+        abort(404)
     record = _record_of(sig)
     if record is not None and record.is_sealed:
         body = {"state": "sealed", "pdf_url": url_for(".signature_pdf", signature_id=sig.id),
@@ -220,21 +230,29 @@ def signature_record_status(signature_id: int):
 @bp.get("/signatures/<int:signature_id>.pdf")
 @access()
 def signature_pdf(signature_id: int):
-    """The sealed PDF of one of your signatures (or your child's)."""
+    """The sealed PDF of one of your own signatures or declines. Someone else's (another parent's
+    countersignature for your child, which carries their address and browser) is theirs: 404."""
     from portal import audit
     from portal.records.archive import ArchiveError
-    from portal.records.operations import record_pdf
+    from portal.records.operations import record_for, record_pdf
 
     sig = _own_signature_or_404(signature_id)
+    if sig.signer_id != current_user.id:
+        abort(404)
     record = _record_of(sig)
+    if record is None or (not record.is_sealed and record.last_error):
+        # Missing, or failed last time: try again now (retry on access; idempotent).
+        record = record_for(sig.id)
     if record is None or not record.is_sealed:
-        return render_template("portal/error.html", code=404, title="Not ready yet",
-                               message="The sealed copy of this signature is still being made. "
-                                       "Please try again in a minute."), 404
+        return render_template("portal/error.html", code=503, title="Not ready yet",
+                               message="The sealed copy of this record is not ready yet. It is being made; "
+                                       "please try again in a minute."), 503
     try:
         data = record_pdf(record)
     except ArchiveError:
         current_app.logger.error("signed record %s: the archived copy is missing or damaged", record.id)
+        audit.record("record.integrity_failed", actor=current_user, target=record)
+        session.commit()
         return render_template("portal/error.html", code=500, title="Please try later",
                                message="The sealed copy cannot be given out just now. The school has been told."), 500
     audit.record("record.downloaded", actor=current_user, target=record, by="signer")
@@ -377,10 +395,11 @@ def edit_version(version_id: int):
             abort(409)
         if form.validate_on_submit():
             if request.form.get("action") == "preview":
-                preview = render_markdown(form.body_md.data, placeholder_values())
+                preview = render_markdown(cast(str, form.body_md.data), placeholder_values())  # validated
             else:
                 try:
-                    operations.update_draft(version, title=form.title.data, body_md=form.body_md.data,
+                    operations.update_draft(version, title=cast(str, form.title.data),  # validated: DataRequired
+                                            body_md=cast(str, form.body_md.data),
                                             change_note=form.change_note.data or "", actor=current_user)
                 except operations.PolicyError as exc:
                     session.rollback()
@@ -491,7 +510,8 @@ def add_consent_item(version_id: int):
     form = ConsentItemForm()
     if form.validate_on_submit():
         try:
-            operations.add_consent_item(version, key=form.key.data, question=form.question.data,
+            operations.add_consent_item(version, key=cast(str, form.key.data),  # validated: DataRequired
+                                        question=cast(str, form.question.data),
                                         actor=current_user)
         except operations.PolicyError as exc:
             session.rollback()
@@ -530,6 +550,12 @@ class Tally:
         if offline:
             self.offline += 1
 
+    def add_counts(self, counts) -> None:
+        self.signed += counts.signed
+        self.declined += counts.declined
+        self.outstanding += counts.outstanding
+        self.offline += counts.offline
+
 
 def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
     out: dict[object, Tally] = {}
@@ -545,29 +571,40 @@ def _tallies(reqs, keyfunc, labelfunc) -> list[Tally]:
 
 @bp.get("/compliance/")
 @access(capabilities=["compliance.view"])
-def compliance():
-    reqs = queries.school_requirements()
-    by_policy = _tallies(reqs, lambda r: r.version.policy_id, lambda r: r.version.title)
-    by_audience = _tallies(reqs, lambda r: r.version.policy.audience,
-                           lambda r: Audience(r.version.policy.audience).label)
-    pupil_reqs = [r for r in reqs if r.version.policy.audience.startswith("pupil_")]
-    by_class = _tallies(pupil_reqs, lambda r: r.school_class.id if r.school_class else None,
-                        lambda r: r.school_class.name)
+def compliance() -> ResponseReturnValue:
+    """Signed / declined / outstanding per policy, audience and class: counted by the database
+    (:mod:`portal.policies.compliance`) in a fixed number of statements, not requirement by
+    requirement, and stored until something that changes them happens in the school."""
+    counts = compliance_counts.cached_tallies(("policy", "class"))
+    published = session.execute(
+        select(PolicyVersion.policy_id, PolicyVersion.title, Policy.audience)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(PolicyVersion.status == VersionStatus.PUBLISHED.value)).all()
+    audience_of = {row.policy_id: row.audience for row in published}
+    by_policy = {row.policy_id: Tally(label=row.title, key=row.policy_id) for row in published}
+    by_audience: dict[str, Tally] = {}
+    by_class: dict[int, Tally] = {}
     classes = {c.id: c for c in session.scalars(select(SchoolClass))}
-    by_class.sort(key=lambda t: (classes[t.key].year_group, classes[t.key].code))
-    policies = {r.version.policy_id: r.version.policy for r in reqs}
-    # Published policies nobody in the portal has to sign (e.g. visitors) still get a row.
-    seen = {t.key for t in by_policy}
-    for v in queries.Catalogue().current.values():
-        if v.policy_id not in seen:
-            policies[v.policy_id] = v.policy
-            by_policy.append(Tally(label=v.title, key=v.policy_id))
-    for t in by_policy:
+    for (policy_id, class_id), c in counts.items():
+        if policy_id not in by_policy:
+            continue
+        by_policy[policy_id].add_counts(c)
+        audience = audience_of[policy_id]
+        by_audience.setdefault(audience, Tally(label=Audience(audience).label, key=audience)).add_counts(c)
+        if audience.startswith("pupil_") and class_id in classes:
+            by_class.setdefault(class_id, Tally(label=classes[class_id].name, key=class_id)).add_counts(c)
+    policies = list(by_policy.values())
+    for t in policies:
         t.url = url_for(".compliance_policy", policy_id=t.key)
-    by_policy.sort(key=lambda t: ([a.value for a in Audience].index(policies[t.key].audience), t.label))
-    by_audience.sort(key=lambda t: [a.value for a in Audience].index(t.key))
-    return render_template("portal/policies/compliance.html", by_policy=by_policy, by_audience=by_audience,
-                           by_class=by_class, year=queries.current_academic_year())
+    order = [a.value for a in Audience]
+    policies.sort(key=lambda t: (order.index(audience_of[t.key]), t.label))
+    # Sorted by the dictionaries' keys (a Tally's own key is any object).
+    audiences = [t for _a, t in sorted(by_audience.items(), key=lambda kv: order.index(kv[0]))]
+    class_rows = [t for _c, t in sorted(by_class.items(),
+                                        key=lambda kv: (classes[kv[0]].year_group, classes[kv[0]].code))]
+    session.commit()  # the counts, if they had to be made again
+    return render_template("portal/policies/compliance.html", by_policy=policies, by_audience=audiences,
+                           by_class=class_rows, year=queries.current_academic_year())
 
 
 @bp.get("/compliance/policies/<int:policy_id>")
@@ -592,9 +629,11 @@ def compliance_policy(policy_id: int):
             parents[link.pupil_id].append(link.parent)
     recipient_ids = ids | {pp.id for lst in parents.values() for pp in lst}
     last: dict[int, object] = {}
-    for rem in session.scalars(select(PolicyReminder).where(PolicyReminder.recipient_id.in_(recipient_ids))
-                               .order_by(PolicyReminder.sent_at)):
-        last[rem.recipient_id] = rem.sent_at
+    if recipient_ids:
+        for recipient_id, sent_at in session.execute(
+                select(PolicyReminder.recipient_id, func.max(PolicyReminder.sent_at))
+                .where(PolicyReminder.recipient_id.in_(recipient_ids)).group_by(PolicyReminder.recipient_id)):
+            last[recipient_id] = sent_at
     form = RemindForm(policy_id=str(policy_id), class_id=str(class_id or ""))
     classes = session.scalars(select(SchoolClass).order_by(SchoolClass.year_group, SchoolClass.code)).all()
     return render_template("portal/policies/compliance_policy.html", policy=p, outstanding=outstanding,
@@ -604,9 +643,10 @@ def compliance_policy(policy_id: int):
 
 
 def _filtered(policy_id: int | None, class_id: int | None):
-    reqs = queries.school_requirements()
+    """The requirements of one policy (and class) from set-based SQL, or every requirement."""
     if policy_id:
-        reqs = [r for r in reqs if r.version.policy_id == policy_id]
+        return compliance_counts.policy_requirements(policy_id, class_id=class_id)
+    reqs = queries.school_requirements()
     if class_id:
         reqs = [r for r in reqs if r.school_class is not None and r.school_class.id == class_id]
     return reqs
@@ -653,7 +693,7 @@ def _parent_or_404(person_id: int) -> Person:
 
 @bp.get("/offline/")
 @access(capabilities=["signatures.record_offline"])
-def offline_home():
+def offline_home() -> ResponseReturnValue:
     """Find a parent to record a paper or verbal agreement for; the latest ones recorded."""
     from portal.links.operations import _like
 

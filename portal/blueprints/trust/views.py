@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -86,8 +86,9 @@ def new_school(trust_id: int):
     form = NewSchoolForm()
     if form.validate_on_submit():
         try:
-            school = create_school(slug=form.slug.data, name=form.name.data, urn=form.urn.data or None,
-                                   phases=form.phases.data or [], trust=trust, actor=account_of(current_user))
+            school = create_school(slug=cast(str, form.slug.data), name=cast(str, form.name.data),  # validated
+                                   urn=form.urn.data or None, phases=form.phases.data or [], trust=trust,
+                                   actor=account_of(current_user))
         except SchoolError as exc:
             session.rollback()
             form.slug.errors = [*form.slug.errors, str(exc)]
@@ -142,17 +143,21 @@ def records(trust_id: int):
     if schools:
         from portal.policies.models import Policy, PolicyVersion
 
+        # Two counts per school from the indexes (signatures; sealed records), without joining
+        # every signature to its record; an audience narrows both to its policies' versions.
         with schools_scope(session, [s.id for s in schools]):
-            stmt = (select(Signature.school_id, func.count(Signature.id),
-                           func.count(case((SignedRecord.status == RecordStatus.SEALED.value, 1))))
-                    .outerjoin(SignedRecord, SignedRecord.signature_id == Signature.id)
-                    .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
-                    .join(Policy, Policy.id == PolicyVersion.policy_id)
-                    .group_by(Signature.school_id))
+            signatures = select(Signature.school_id, func.count()).group_by(Signature.school_id)
+            sealed = (select(SignedRecord.school_id, func.count())
+                      .where(SignedRecord.status == RecordStatus.SEALED.value).group_by(SignedRecord.school_id))
             if audience:
-                stmt = stmt.where(Policy.audience == audience)
-            counts = {sid: (n, sealed) for sid, n, sealed in session.execute(stmt)}
-        rows = [(s, *counts.get(s.id, (0, 0))) for s in schools]
+                versions = (select(PolicyVersion.id).join(Policy, Policy.id == PolicyVersion.policy_id)
+                            .where(Policy.audience == audience))
+                signatures = signatures.where(Signature.version_id.in_(versions))
+                sealed = sealed.join(Signature, Signature.id == SignedRecord.signature_id).where(
+                    Signature.version_id.in_(versions))
+            totals = dict(session.execute(signatures).all())
+            made = dict(session.execute(sealed).all())
+        rows = [(s, totals.get(s.id, 0), made.get(s.id, 0)) for s in schools]
     return render_template("portal/trust/records.html", trust=trust, rows=rows, audience=audience,
                            audiences=[(a.value, label) for a, label in AUDIENCE_LABELS.items()])
 
@@ -252,19 +257,19 @@ def shared_concern(trust_id: int, school_id: int, concern_id: int):
 @bp.get("/<int:trust_id>/compliance")
 @access(trust=[TrustRole.COMPLIANCE])
 def compliance(trust_id: int):
-    from portal.policies.queries import audience_summary, current_academic_year
+    """Signing rates per audience, school by school: the stored counts of every school of the
+    trust, recounted (in one statement for all of them) only for schools that changed since."""
+    from portal.policies.compliance import cached_tallies
 
     trust, _ = _trust_or_404(trust_id, TrustRole.COMPLIANCE)
     schools = _schools(trust)
     table: dict[str, dict[int, Any]] = {}
-    years = {}
-    for school in schools:
-        with school_scope(session, school.id):
-            years[school.id] = current_academic_year()
-            for audience, tally in audience_summary().items():
-                table.setdefault(audience, {})[school.id] = tally
+    if schools:
+        with schools_scope(session, [s.id for s in schools]):
+            for (school_id, audience), counts in cached_tallies(("school", "audience")).items():
+                table.setdefault(audience, {})[school_id] = counts.as_dict()
+        session.commit()  # the counts of schools that changed, made again
     order = [a.value for a in Audience]
     audiences = sorted(table, key=order.index)
     return render_template("portal/trust/compliance.html", trust=trust, schools=schools, table=table,
-                           audiences=audiences, labels={a.value: label for a, label in AUDIENCE_LABELS.items()},
-                           years=years)
+                           audiences=audiences, labels={a.value: label for a, label in AUDIENCE_LABELS.items()})

@@ -1,0 +1,209 @@
+"""Roster import throughput, as a ratio of a plain bulk INSERT of the same rows.
+
+Makes one roster CSV for a whole trust's worth of people (by default about 130,000: 50,000
+pupils in classes of 28, their parents and carers, 5,000 staff), imports it into one school of
+a fresh database (PostgreSQL by default, or SQLite) with ``portal.people.roster.import_roster``
+(checking, accounts, people, roles, profiles, classes, teachers and family links, then one
+commit), then re-imports the same file with 1% of the people changed and counts the rows that
+re-import wrote. The floor is a plain bulk INSERT of the same CSV rows, as text columns, into a
+scratch table of the same database (SQLAlchemy Core executemany, one transaction), measured
+before and after the import; the printed floor is the median.
+
+Targets (issue 13): >= 5,000 rows/s on PostgreSQL and within 3x of the floor; a re-import that
+changes 1% of rows writes only those rows. Nothing is asserted; read the lines.
+
+    .venv/bin/python bench/import.py [--backend postgresql|sqlite] [--pupils 50000] [--code DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import io
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+COLUMNS = ("type", "external_id", "given_name", "family_name", "email", "year_group", "date_of_birth",
+           "class_code", "class_name", "send", "roles", "children", "teachers")
+
+
+def make_roster(pupils: int, staff: int, seed: int = 13) -> tuple[list[list[str]], int]:
+    """The roster's rows (no header) and how many of them are people."""
+    rng = random.Random(seed)
+    rows: list[list[str]] = []
+    for s in range(staff):
+        rows.append(["staff", f"S{s}", "Staff", f"Member{s}", f"staff{s}@import-bench.example", "", "", "", "", "",
+                     "teacher" if s % 4 else "support_staff", "", ""])
+    classes = -(-pupils // 28)
+    for c in range(classes):
+        rows.append(["class", f"C{c}", "", "", "", str(c % 13 + 1), "", "", f"Class {c}", "", "", "", f"S{c % staff}"])
+    for p in range(pupils):
+        year = (p // 28) % 13 + 1
+        email = f"pupil{p}@import-bench.example" if year >= 7 else ""
+        rows.append(["pupil", f"P{p}", "Pupil", f"Family{p}", email, str(year), f"{2020 - year}-03-01", f"C{p // 28}",
+                     "", "yes" if p % 17 == 0 else "no", "", "", ""])
+    p = 0
+    family = 0
+    while p < pupils:
+        size = 2 if rng.random() < 0.4 and p + 1 < pupils else 1
+        kids = ";".join(f"P{k}" for k in range(p, p + size))
+        for carer in range(2 if rng.random() < 0.75 else 1):
+            email = f"g{family}-{carer}@import-bench.example"
+            rows.append(["parent", f"G{family}-{carer}", "Parent", f"Family{p}", email, "", "", "", "", "", "",
+                         kids, ""])
+        family += 1
+        p += size
+    people = sum(1 for r in rows if r[0] != "class")
+    return rows, people
+
+
+def to_csv(rows: list[list[str]]) -> bytes:
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def change_one_percent(rows: list[list[str]], seed: int = 7) -> tuple[list[list[str]], int]:
+    """A copy with the family name of 1% of the people changed."""
+    rng = random.Random(seed)
+    people = [i for i, r in enumerate(rows) if r[0] != "class"]
+    picked = set(rng.sample(people, len(people) // 100))
+    out = [list(r) for r in rows]
+    for i in picked:
+        out[i][3] = out[i][3] + "-Changed"
+    return out, len(picked)
+
+
+def floor(engine, rows: list[list[str]]) -> float:
+    """Seconds for a plain bulk INSERT of *rows* into a scratch table of text columns."""
+    from sqlalchemy import Column, MetaData, Table, Text, insert
+
+    meta = MetaData()
+    table = Table("bench_floor_roster", meta, *(Column(c, Text) for c in COLUMNS))
+    meta.drop_all(engine)
+    meta.create_all(engine)
+    params = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        for start in range(0, len(params), 2000):
+            conn.execute(insert(table), params[start:start + 2000])
+    elapsed = time.perf_counter() - t
+    meta.drop_all(engine)
+    return elapsed
+
+
+def table_sizes(engine) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from portal.db import Base
+
+    with engine.connect() as conn:
+        return {name: conn.execute(select(func.count()).select_from(t)).scalar()
+                for name, t in Base.metadata.tables.items() if name != "portal_audit_log"}
+
+
+def run_import(app, school_id: int, data: bytes, name: str) -> tuple[float, object, int]:
+    """(seconds, summary, rows updated or deleted) for one import and its commit."""
+    from sqlalchemy import event
+
+    from portal.db import session
+    from portal.people.roster import import_roster
+    from portal.schools.isolation import set_school
+
+    engine = app.extensions["portal"].engine
+    changed = [0]
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        verb = statement.split(None, 1)[0].upper()
+        if verb in ("UPDATE", "DELETE") and "portal_audit_log" not in statement.split("WHERE")[0]:
+            changed[0] += max(cursor.rowcount, 0)
+
+    kwargs = {}
+    if "progress" in inspect.signature(import_roster).parameters:
+        kwargs["progress"] = lambda stage, done, total: None
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        with app.app_context():
+            set_school(session, school_id)
+            t = time.perf_counter()
+            summary = import_roster(data, name, **kwargs)
+            session.commit()
+            elapsed = time.perf_counter() - t
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+    return elapsed, summary, changed[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--pupils", type=int, default=50_000)
+    parser.add_argument("--staff", type=int, default=5_000)
+    parser.add_argument("--code", default=None, help="the portal checkout to measure (default: this one)")
+    args = parser.parse_args()
+    common.use_code(args.code)
+    root = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    server = None
+    try:
+        from sqlalchemy import create_engine, text
+
+        if args.backend == "postgresql":
+            server = common.start_postgres()
+            admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text("CREATE DATABASE bench"))
+            admin.dispose()
+            url = server.url("bench")
+        else:
+            url = f"sqlite:///{root / 'bench.sqlite'}"
+        common.fresh_database(url)
+        from portal.app import create_app
+        from portal.db import session
+        from portal.schools.operations import create_school
+
+        app = create_app(common.app_config(url, root))
+        with app.app_context():
+            school = create_school(slug="import-bench", name="Import Bench School (fictional)", with_policies=False)
+            session.commit()
+            school_id = school.id
+        engine = app.extensions["portal"].engine
+        rows, people = make_roster(args.pupils, args.staff)
+        data = to_csv(rows)
+        print(f"{args.backend}: roster of {len(rows):,} rows ({people:,} people, {len(data) / 1e6:.1f} MB) "
+              f"into one school; {common.load()}", flush=True)
+        floors = [floor(engine, rows)]
+        seconds, summary, _ = run_import(app, school_id, data, "trust-roster.csv")
+        floors.append(floor(engine, rows))
+        f = common.median(floors)
+        print(f"first import:  {len(rows) / seconds:>8,.0f} rows/s ({seconds:.1f} s); floor (plain bulk INSERT of the "
+              f"same rows): {len(rows) / f:,.0f} rows/s ({f:.1f} s, runs {', '.join(f'{x:.1f}' for x in floors)} s); "
+              f"import takes {seconds / f:.1f}x the floor (target <= 3x, >= 5,000 rows/s)")
+        print(f"               {summary.describe()}", flush=True)
+        changed_rows, n_changed = change_one_percent(rows)
+        before = table_sizes(engine)
+        seconds2, summary2, updated = run_import(app, school_id, to_csv(changed_rows), "trust-roster.csv")
+        inserted = sum(n - before[t] for t, n in table_sizes(engine).items())
+        print(f"re-import with {n_changed:,} people changed (1%): {len(rows) / seconds2:,.0f} rows/s "
+              f"({seconds2:.1f} s); rows written: {updated:,} updated or deleted, {inserted:,} inserted "
+              f"(target: {n_changed:,} and 0)")
+        print(f"               {summary2.describe()}")
+        print(f"after: {common.load()}")
+        engine.dispose()
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+"""Compliance counts from set-based SQL.
+
+The rules are those of :mod:`portal.policies.queries` (who must sign what, and what counts as
+signed); :func:`portal.policies.queries.school_requirements` applies them person by person in
+Python and stays the reference. Here the same answer comes from a few SQL statements whose number
+does not depend on the size of the school (or of the trust): the requirements are a relation
+(active people by role, pupils by age band and SEND, joined to the published policies of their
+audience), the answers are this academic year's counting signatures grouped by subject and
+policy, and the database counts signed, declined and outstanding per group.
+
+The version history (which earlier versions still count for the published one) is small: it is
+read once (ids, numbers and flags only) and passed to SQL as a list of version ids.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import typing
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    event,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import selectinload
+
+from portal.db import session, table_of, utcnow
+from portal.people.models import Person, PersonRole, PupilProfile, Role
+from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
+from portal.policies.queries import (
+    ROLE_AUDIENCE,
+    Requirement,
+    _Index,
+    _resolve,
+    current_academic_year,
+)
+from portal.schools.isolation import get_scope
+from portal.schools.models import School
+from portal.signatures.models import OFFLINE_METHODS, Decision, Signature
+
+#: Group keys :func:`tallies` understands.
+KEYS = ("school", "policy", "audience", "class")
+
+
+@dataclass
+class Counts:
+    """Signed, declined and outstanding requirements of one group."""
+
+    signed: int = 0
+    declined: int = 0
+    outstanding: int = 0
+    #: Of the signed: paper or verbal agreements the office recorded.
+    offline: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.signed + self.declined + self.outstanding
+
+    def add(self, other: Counts) -> None:
+        self.signed += other.signed
+        self.declined += other.declined
+        self.outstanding += other.outstanding
+        self.offline += other.offline
+
+    def as_dict(self) -> dict[str, int]:
+        return {"signed": self.signed, "declined": self.declined, "outstanding": self.outstanding,
+                "offline": self.offline, "total": self.total}
+
+
+def _band_audience(year_group):
+    """SQL: the pupil audience of a year group (see :func:`portal.people.bands.age_band_for_year`)."""
+    return case(
+        (year_group <= 2, Audience.PUPIL_EYFS_KS1.value),
+        (year_group <= 6, Audience.PUPIL_KS2.value),
+        (year_group <= 11, Audience.PUPIL_KS3_4.value),
+        else_=Audience.PUPIL_KS5.value,
+    )
+
+
+def _subjects():
+    """Everyone asked to sign something, one row per (person, audience): adults by role, pupils
+    by band (``countersign`` for EYFS/KS1 and KS2, where a parent signs for the pupil)."""
+    audience = case(*[(PersonRole.role == role.value, aud.value) for role, aud in ROLE_AUDIENCE.items()])
+    adults = (
+        select(Person.school_id.label("school_id"), Person.id.label("subject_id"),
+               cast(literal(0), Integer).label("countersign"), cast(audience, String(30)).label("audience"),
+               literal(False).label("send"), cast(null(), Person.id.type).label("class_id"))
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.active, PersonRole.role.in_([r.value for r in ROLE_AUDIENCE]))
+        .distinct()
+    )
+    is_pupil = exists().where(PersonRole.person_id == Person.id, PersonRole.role == Role.PUPIL.value)
+    pupils = (
+        select(Person.school_id, Person.id, cast(case((PupilProfile.year_group <= 6, 1), else_=0), Integer),
+               cast(_band_audience(PupilProfile.year_group), String(30)), PupilProfile.send, PupilProfile.class_id)
+        .join(PupilProfile, PupilProfile.person_id == Person.id)
+        .where(Person.active, is_pupil)
+    )
+    return union_all(adults, pupils).subquery("subjects")
+
+
+class _Plan:
+    """The published policies in scope and the versions whose signatures count for them (from
+    the version history alone: ids, numbers and the "sign again" flags, not the texts)."""
+
+    def __init__(self, today: dt.date | None = None) -> None:
+        rows = session.execute(
+            select(PolicyVersion.id, PolicyVersion.policy_id, PolicyVersion.number, PolicyVersion.status,
+                   PolicyVersion.requires_resign)
+            .where(PolicyVersion.status.in_([VersionStatus.PUBLISHED.value, VersionStatus.SUPERSEDED.value]))
+            .order_by(PolicyVersion.policy_id, PolicyVersion.number.desc())).all()
+        history: dict[int, list] = defaultdict(list)
+        for row in rows:
+            history[row.policy_id].append(row)
+        #: policy id -> id of its published version.
+        self.current: dict[int, int] = {}
+        #: ids of the versions whose signatures count for their policy's published version.
+        self.counting: set[int] = set()
+        for policy_id, newest_first in history.items():
+            published = [i for i, v in enumerate(newest_first) if v.status == VersionStatus.PUBLISHED.value]
+            if not published:
+                continue
+            start = published[0]
+            self.current[policy_id] = newest_first[start].id
+            # Walk back from the published version until one that asked everyone to sign again.
+            for v in newest_first[start:]:
+                self.counting.add(v.id)
+                if v.requires_resign:
+                    break
+        self.current_policy_ids = sorted(self.current)
+        self.counting_version_ids = sorted(self.counting)
+        self.years = _years(today)
+
+    def year_clause(self):
+        years = set(self.years.values())
+        if len(years) == 1:
+            return Signature.academic_year == years.pop()
+        return Signature.academic_year == case(self.years, value=Signature.school_id)
+
+    def counts(self, sig: Signature, current: PolicyVersion, year: int) -> bool:
+        """Does *sig* count towards *current* in *year* (as :meth:`Catalogue.counts`)?"""
+        return sig.academic_year == year and sig.version_id in self.counting and \
+            sig.version.policy_id == current.policy_id
+
+
+def _years(today: dt.date | None) -> dict[int, int]:
+    """school id -> its current academic year, for every school in the session's scope."""
+    scope = get_scope(session)
+    ids = sorted(scope.schools) if scope is not None and scope.schools is not None else \
+        list(session.scalars(select(School.id)))
+    today = today or dt.date.today()
+    out = {}
+    for sid in ids:
+        school = session.get(School, sid)
+        out[sid] = school.academic_year_of(today) if school is not None else current_academic_year(today)
+    return out
+
+
+def _requirements(plan: _Plan):
+    """One row per requirement (school, subject, countersign, audience, send, class, policy), with
+    ``signed`` 1 for a counting signature, 0 for only a counting decline, NULL for no answer."""
+    subjects = _subjects()
+    current = (select(Policy.id.label("policy_id"), Policy.school_id, Policy.audience, Policy.send_variant)
+               .where(Policy.id.in_(plan.current_policy_ids)).subquery("current"))
+    send_policies = (select(Policy.school_id, Policy.audience)
+                     .where(Policy.id.in_(plan.current_policy_ids), Policy.send_variant).distinct()
+                     .subquery("send_policies"))
+    # Both join keys typed as integers, so SQLite can index the answers by subject.
+    subject = cast(func.coalesce(Signature.on_behalf_of_id, Signature.signer_id), Integer)
+    on_behalf = cast(case((Signature.on_behalf_of_id.is_not(None), 1), else_=0), Integer)
+    answers = (
+        select(subject.label("subject_id"), on_behalf.label("countersign"), PolicyVersion.policy_id,
+               func.max(case((Signature.decision == Decision.SIGNED.value, 1), else_=0)).label("signed"),
+               func.max(case((and_(Signature.decision == Decision.SIGNED.value,
+                                   Signature.method.in_([m.value for m in OFFLINE_METHODS])), 1),
+                             else_=0)).label("offline"))
+        .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
+        .where(plan.year_clause(), Signature.version_id.in_(plan.counting_version_ids))
+        .group_by(subject, on_behalf, PolicyVersion.policy_id)
+        .subquery("answers")
+    )
+    # A SEND pupil gets the SEND variant of their band when the school publishes one.
+    gets_send = and_(subjects.c.send == true(), send_policies.c.audience.is_not(None))
+    rel = (
+        select(subjects, current.c.policy_id, answers.c.signed, answers.c.offline)
+        .select_from(subjects)
+        .join(current, and_(current.c.school_id == subjects.c.school_id, current.c.audience == subjects.c.audience))
+        .outerjoin(send_policies, and_(send_policies.c.school_id == subjects.c.school_id,
+                                       send_policies.c.audience == subjects.c.audience))
+        .outerjoin(answers, and_(answers.c.subject_id == subjects.c.subject_id,
+                                 answers.c.countersign == subjects.c.countersign,
+                                 answers.c.policy_id == current.c.policy_id))
+        .where(or_(and_(current.c.send_variant == true(), gets_send),
+                   and_(current.c.send_variant == false(), not_(gets_send))))
+    )
+    return rel
+
+
+@contextlib.contextmanager
+def _hash_joins():
+    """On PostgreSQL, plan the block's statements without nested loops.
+
+    Every table carries the school filter (added by the isolation hook) next to filters that are
+    correlated with it (the school's policy and version ids), so the planner underestimates the
+    derived relations by orders of magnitude and picks nested loops that rescan the answers for
+    every requirement (seconds at 2,500 people). These statements always aggregate whole schools,
+    where hash joins are right. The previous setting is put back after the block (transaction-local).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    old = session.execute(text("SELECT current_setting('enable_nestloop'), "
+                               "set_config('enable_nestloop', 'off', true)")).scalar()
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config('enable_nestloop', :old, true)"), {"old": old})
+
+
+def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Counts]:
+    """Counts of this academic year's requirements in the session's school (or trust scope),
+    grouped by *by* (any of ``school``, ``policy``, ``audience``, ``class``): one statement for
+    the counts, plus the catalogue's one, however large the school or trust."""
+    by = tuple(by)
+    for key in by:
+        if key not in KEYS:
+            raise ValueError(f"unknown compliance grouping {key!r}")
+    plan = _Plan(today)
+    if not plan.current_policy_ids:
+        return {}
+    rel = _requirements(plan).subquery("requirements")
+    cols = {"school": rel.c.school_id, "policy": rel.c.policy_id, "audience": rel.c.audience,
+            "class": rel.c.class_id}
+    group = [cols[k] for k in by]
+    stmt = select(*group, func.count().label("total"),
+                  func.sum(case((rel.c.signed == 1, 1), else_=0)).label("signed"),
+                  func.sum(case((rel.c.signed == 0, 1), else_=0)).label("declined"),
+                  func.sum(case((and_(rel.c.signed == 1, rel.c.offline == 1), 1), else_=0)).label("offline"))
+    if group:
+        stmt = stmt.group_by(*group)
+    out: dict[tuple, Counts] = {}
+    with _hash_joins():
+        rows = session.execute(stmt).all()
+    for row in rows:
+        group_key = tuple(row[: len(group)])
+        total, signed, declined = int(row.total), int(row.signed or 0), int(row.declined or 0)
+        out[group_key] = Counts(signed, declined, total - signed - declined, int(row.offline or 0))
+    return out
+
+
+def policy_requirements(policy_id: int, *, class_id: int | None = None,
+                        today: dt.date | None = None) -> list[Requirement]:
+    """This academic year's requirements of one policy (optionally one class), with their
+    answers, as :class:`~portal.policies.queries.Requirement` objects (the compliance page of a
+    policy and its reminders). A fixed number of statements however many people it concerns."""
+    plan = _Plan(today)
+    if policy_id not in plan.current:
+        return []
+    # The policy's published version: the plan has just read its id (``cast`` here is SQL's CAST).
+    current = typing.cast(PolicyVersion, session.get(PolicyVersion, plan.current[policy_id]))
+    rel = _requirements(plan).subquery("requirements")
+    where = [rel.c.policy_id == policy_id]
+    if class_id is not None:
+        where.append(rel.c.class_id == class_id)
+    with _hash_joins():
+        rows = session.execute(select(rel.c.subject_id, rel.c.countersign).where(*where)).all()
+    if not rows:
+        return []
+    subject_ids = select(rel.c.subject_id).where(*where).scalar_subquery()
+    people = {p.id: p for p in session.scalars(
+        select(Person).where(Person.id.in_(subject_ids))
+        .options(selectinload(Person.pupil).joinedload(PupilProfile.school_class)))}
+    year = plan.years.get(current.school_id) or current_academic_year(today)
+    sigs = session.scalars(
+        select(Signature).join(PolicyVersion, PolicyVersion.id == Signature.version_id)
+        .where(PolicyVersion.policy_id == policy_id, Signature.academic_year == year,
+               or_(Signature.signer_id.in_(subject_ids), Signature.on_behalf_of_id.in_(subject_ids)))
+        .options(selectinload(Signature.version), selectinload(Signature.signer)))
+    idx = _Index(sigs)
+    reqs = []
+    for subject_id, countersign in rows:
+        person = people[subject_id]
+        candidates = idx.for_pupil.get(subject_id, []) if countersign else idx.own.get(subject_id, [])
+        reqs.append(_resolve(Requirement(current, person, bool(countersign), year), candidates, plan))
+    reqs.sort(key=lambda r: (r.subject.family_name, r.subject.given_name, r.subject.id))
+    return reqs
+
+
+# ---------------------------------------------------------------- counts kept up to date
+#
+# Counting a whole trust (130,000 people) takes longer than a page should, so the counts of each
+# school are stored (portal_compliance_counts, at the grain school x policy x class) and recounted
+# only when something that can change them has happened in that school since: every flush that
+# writes a signature, person, role, pupil profile, policy or version adds a row to
+# portal_compliance_changes (bulk imports add one themselves). A school is fresh when it has no
+# change rows and its snapshot is of the current academic year. Recounting reads the change rows,
+# counts, replaces the stored counts and deletes exactly the change rows it read (by id, so a change
+# committed meanwhile by a slower transaction stays and makes the school stale again).
+
+#: Models whose rows decide who must sign what, or what has been answered.
+TRACKED = ("Signature", "Person", "PersonRole", "PupilProfile", "Policy", "PolicyVersion")
+
+
+def _after_flush(flushed, _context) -> None:
+    school_ids: set[int] = set()
+    for obj in (*flushed.new, *flushed.deleted, *(o for o in flushed.dirty if flushed.is_modified(o))):
+        if type(obj).__name__ in TRACKED and getattr(obj, "school_id", None) is not None:
+            school_ids.add(obj.school_id)
+    if school_ids:
+        note_changes(school_ids, conn=flushed.connection())
+
+
+def note_changes(school_ids: Iterable[int], *, conn=None) -> None:
+    """Mark schools as changed (bulk writers that go around the session call this themselves)."""
+    from portal.policies.models import ComplianceChange
+
+    rows = [{"school_id": int(s), "at": utcnow()} for s in sorted(set(school_ids))]
+    if rows:
+        (conn or session.connection()).execute(insert(table_of(ComplianceChange)), rows)
+
+
+def _bulk_changed(_sender, *, school_ids, conn=None, **_kw) -> None:
+    note_changes(school_ids, conn=conn)
+
+
+def register() -> None:
+    """Start tracking changes (called by the extension; safe to call again)."""
+    from portal.schools.isolation import PortalSession
+    from portal.signals import bulk_data_changed
+
+    if not event.contains(PortalSession, "after_flush", _after_flush):
+        event.listen(PortalSession, "after_flush", _after_flush)
+    bulk_data_changed.connect(_bulk_changed)
+
+
+def cached_tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Counts]:
+    """:func:`tallies` from the stored counts of the schools in scope, recounting (in one
+    statement for all of them) only the schools that changed since their counts were stored.
+
+    The request commits what this writes (a view that shows counts commits once)."""
+    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceSnapshot
+
+    by = tuple(by)
+    for key in by:
+        if key not in KEYS:
+            raise ValueError(f"unknown compliance grouping {key!r}")
+    years = _years(today)
+    if not years:
+        return {}
+    changed: dict[int, list[int]] = defaultdict(list)
+    for change_id, school_id in session.execute(select(ComplianceChange.id, ComplianceChange.school_id)):
+        changed[school_id].append(change_id)
+    snapshots = dict(session.execute(select(ComplianceSnapshot.school_id, ComplianceSnapshot.academic_year)).all())
+    stale = sorted(s for s, year in years.items() if s in changed or snapshots.get(s) != year)
+    if stale:
+        _recount(stale, years, changed, today)
+    out: dict[tuple, Counts] = defaultdict(Counts)
+    cols = {"school": ComplianceCount.school_id, "policy": ComplianceCount.policy_id,
+            "audience": ComplianceCount.audience, "class": ComplianceCount.class_id}
+    for row in session.execute(select(*(cols[k] for k in by), ComplianceCount.signed, ComplianceCount.declined,
+                                      ComplianceCount.outstanding, ComplianceCount.offline)):
+        out[tuple(row[: len(by)])].add(Counts(row.signed, row.declined, row.outstanding, row.offline))
+    return dict(out)
+
+
+def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, list[int]],
+             today: dt.date | None) -> None:
+    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceSnapshot
+    from portal.schools.isolation import schools_scope
+
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # One recount of a school at a time; the next one waits and then replaces it.
+        conn.execute(text("SELECT pg_advisory_xact_lock(727275, s) FROM unnest(CAST(:ids AS integer[])) AS s "
+                          "ORDER BY s"), {"ids": school_ids})
+    scope = get_scope(session)
+    with schools_scope(session, school_ids, write=scope.write if scope is not None else None):
+        counts = tallies(("school", "policy", "audience", "class"), today)
+    now = utcnow()
+    rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c,
+             "signed": n.signed, "declined": n.declined, "outstanding": n.outstanding, "offline": n.offline}
+            for (s, p, a, c), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3] or 0))]
+    count_t, snap_t, change_t = table_of(ComplianceCount), table_of(ComplianceSnapshot), table_of(ComplianceChange)
+    # Core statements naming the schools themselves (the session's hooks do not see them).
+    conn.execute(delete(count_t).where(count_t.c.school_id.in_(school_ids)))
+    conn.execute(delete(snap_t).where(snap_t.c.school_id.in_(school_ids)))
+    if rows:
+        conn.execute(insert(count_t), rows)
+    conn.execute(insert(snap_t), [{"school_id": s, "academic_year": years[s], "computed_at": now}
+                                  for s in school_ids])
+    seen = [i for s in school_ids for i in changed.get(s, [])]
+    if seen:
+        conn.execute(delete(change_t).where(change_t.c.id.in_(seen)))

@@ -1,0 +1,91 @@
+"""Email addresses are unique whatever their case (migration 0004), and the indexes stay.
+
+SQLite cannot reflect expression indexes, so a later batch migration that rebuilds
+``portal_people`` or ``portal_accounts`` would drop them without a word: the first test fails
+when a fresh upgrade to head no longer has them.
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
+
+from portal.migrate import upgrade
+from portal.people.models import Account, Person
+from tests.schools import as_school
+
+LOWER_EMAIL_INDEXES = {"uq_portal_people_school_id_lower_email", "uq_portal_accounts_lower_email"}
+
+
+def test_a_fresh_database_has_the_lower_email_indexes(db_backend, request, tmp_path):
+    from tests.test_migrations import _fresh_url
+
+    url, cleanup = _fresh_url(db_backend, request, tmp_path)
+    try:
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all()
+            else:
+                rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all()
+        engine.dispose()
+        found = {name: sql for name, sql in rows if name in LOWER_EMAIL_INDEXES}
+        assert set(found) == LOWER_EMAIL_INDEXES
+        assert all("lower" in sql.lower() and "unique" in sql.lower() for sql in found.values())
+    finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def test_two_people_of_a_school_cannot_share_an_address_in_another_case(db, school, make_school):
+    db.add(Person(given_name="Ann", family_name="Example", email="Ann.Example@test.example"))
+    db.commit()
+    db.add(Person(given_name="Ann", family_name="Again", email="ann.example@TEST.example"))
+    with pytest.raises(IntegrityError):
+        db.commit()
+    db.rollback()
+    # The same address in another school is another person (one account, two schools).
+    other = make_school("case-academy")
+    with as_school(other.id):
+        db.add(Person(given_name="Ann", family_name="Example", email="ann.example@test.example"))
+        db.commit()
+
+
+def test_two_accounts_cannot_share_an_address_in_another_case(db):
+    db.add(Account(email="case@test.example", display_name="Case"))
+    db.commit()
+    db.add(Account(email="CASE@test.example", display_name="Case again"))
+    with pytest.raises(IntegrityError):
+        db.commit()
+    db.rollback()
+
+
+def test_the_upgrade_names_addresses_that_differ_only_in_case(db_backend, request, tmp_path):
+    from tests.test_migrations import _fresh_url
+
+    url, cleanup = _fresh_url(db_backend, request, tmp_path)
+    try:
+        upgrade(url, "0002")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO portal_schools (id, uid, slug, name, phases, academic_year_start_month, "
+                "academic_year_start_day, official_channel, helpline_contact, keys_path, archive_prefix, created_at) "
+                "VALUES (1, 'u-1', 's', 'S', '', 9, 1, '', '', '', '', CURRENT_TIMESTAMP)"))
+            for i, email in enumerate(("Twice@test.example", "twice@test.example"), start=1):
+                conn.execute(text("INSERT INTO portal_people (id, given_name, family_name, email, active, created_at, "
+                                  "school_id) VALUES (:i, 'A', 'B', :e, true, CURRENT_TIMESTAMP, 1)"),
+                             {"i": i, "e": email})
+        engine.dispose()
+        with pytest.raises(RuntimeError, match="twice@test.example"):
+            upgrade(url)
+    finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()

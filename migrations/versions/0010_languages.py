@@ -2,7 +2,7 @@
 versions, and the language of the text each signature was shown
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-26 19:30:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import portal.db
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -27,7 +27,7 @@ TRANSLATIONS = {
                                                           "- لن أنشر صور أطفال آخرين على الإنترنت.\n"),
     "pl": ("Umowa dotycząca mediów społecznościowych", "## Nasza obietnica\n\n- Obawy zgłaszam bezpośrednio szkole.\n"
                                                      "- Nie publikuję zdjęć cudzych dzieci w internecie.\n"),
-    "cy": ("Cytundeb cyfryngau cymdeithasol i rieni", "## Ein haddewid\n\n- Byddaf yn dweud wrth yr ysgol am bryderon.\n"
+    "cy": ("Cytundeb cyfryngau cymdeithasol i rieni", "## Ein haddewid\n\n- Dywedaf wrth yr ysgol am bryderon.\n"
                                                      "- Ni fyddaf yn rhannu lluniau o blant eraill ar-lein.\n"),
 }
 #: The page's own words in each language (from the catalogues).

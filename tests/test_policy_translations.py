@@ -56,7 +56,7 @@ def test_translations_follow_the_minor_and_major_rules(db, school, parent_policy
     version = parent_policy
     draft = tr_ops.save_translation(version, language="pl", title="Zasady", body_md="Pierwszy tekst.", actor=head)
     assert (draft.revision, draft.status, draft.body_sha256) == (1, "draft", __import__("hashlib").sha256(
-        "Pierwszy tekst.".encode()).hexdigest())
+        b"Pierwszy tekst.").hexdigest())
     # Saving again changes the same draft.
     again = tr_ops.save_translation(version, language="pl", title="Zasady", body_md="Drugi tekst.", actor=head)
     assert again.id == draft.id and again.body_md == "Drugi tekst."

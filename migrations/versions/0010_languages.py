@@ -19,14 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("portal_accounts") as b:
-        b.add_column(sa.Column("language", sa.String(length=10), nullable=True))
-    with op.batch_alter_table("portal_schools") as b:
-        b.add_column(sa.Column("default_language", sa.String(length=10), nullable=True))
-    with op.batch_alter_table("portal_signed_texts") as b:
-        b.add_column(sa.Column("language", sa.String(length=10), nullable=True))
-    with op.batch_alter_table("portal_signatures") as b:
-        b.add_column(sa.Column("language", sa.String(length=10), nullable=True))
+    # Plain ADD COLUMN (SQLite has it): batch mode would copy these tables on SQLite and lose their
+    # expression indexes (e.g. the unique lower(email) index on accounts).
+    op.add_column("portal_accounts", sa.Column("language", sa.String(length=10), nullable=True))
+    op.add_column("portal_schools", sa.Column("default_language", sa.String(length=10), nullable=True))
+    op.add_column("portal_signed_texts", sa.Column("language", sa.String(length=10), nullable=True))
+    op.add_column("portal_signatures", sa.Column("language", sa.String(length=10), nullable=True))
     op.create_table(
         "portal_policy_translations",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -65,11 +63,8 @@ def downgrade() -> None:
         b.drop_index(b.f("ix_portal_policy_translations_status"))
         b.drop_index(b.f("ix_portal_policy_translations_school_id"))
     op.drop_table("portal_policy_translations")
-    with op.batch_alter_table("portal_signatures") as b:
-        b.drop_column("language")
-    with op.batch_alter_table("portal_signed_texts") as b:
-        b.drop_column("language")
-    with op.batch_alter_table("portal_schools") as b:
-        b.drop_column("default_language")
-    with op.batch_alter_table("portal_accounts") as b:
-        b.drop_column("language")
+    # Plain DROP COLUMN (SQLite 3.35+): the columns have no index or constraint.
+    op.drop_column("portal_signatures", "language")
+    op.drop_column("portal_signed_texts", "language")
+    op.drop_column("portal_schools", "default_language")
+    op.drop_column("portal_accounts", "language")

@@ -204,8 +204,8 @@ def render_version(version, settings=None, language: str | None = None) -> Rende
         return RenderedVersion(html=body, questions=questions,
                                sha256=text_digest(version.title, str(body), questions))
     combined = Markup(compose_translated(translation, str(body), _body(translation.body_md, version.policy, values)))
-    return RenderedVersion(html=combined, questions=questions, sha256=text_digest(version.title, str(combined), questions),
-                           language=translation.language)
+    return RenderedVersion(html=combined, questions=questions,
+                           sha256=text_digest(version.title, str(combined), questions), language=translation.language)
 
 
 def _body(body_md: str, policy, values: tuple[tuple[str, str], ...]) -> Markup:
@@ -226,7 +226,8 @@ def compose_translated(translation, english_html: str, translated_html: str) -> 
         with force_locale(lang.code):
             note = gettext("This translation is the authoritative version of this policy.")
     else:
-        note_en = "The English text is the authoritative version of this policy; this translation is to help you read it."
+        note_en = ("The English text is the authoritative version of this policy; this translation is to help you "
+                   "read it.")
         with force_locale(lang.code):
             note = gettext("The English text is the authoritative version of this policy; this translation is to "
                            "help you read it.")

@@ -458,8 +458,9 @@ def translations(version_id: int):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                saved = tr_ops.save_translation(version, language=form.language.data, title=form.title.data,
-                                                body_md=form.body_md.data, authoritative=bool(form.authoritative.data),
+                saved = tr_ops.save_translation(version, language=form.language.data or "",
+                                                title=form.title.data or "", body_md=form.body_md.data or "",
+                                                authoritative=bool(form.authoritative.data),
                                                 change_note=form.change_note.data or "", actor=current_user)
             except operations.PolicyError as exc:
                 session.rollback()

@@ -263,3 +263,23 @@ def test_reminders_are_written_in_the_parents_language(app, db, school, parent_p
     assert "Annwyl Gwen Jones," in body and "Rheolau ar-lein" in body and "Diolch." in body
     english = mailbox.to("sam@parents.example")[0]
     assert english["Subject"] == "Please sign the school's policies" and "Online rules" in english.get_content()
+
+
+def test_the_yes_no_questions_can_be_translated_too(app, db, school, parent_policy, make_parent, make_pupil,
+                                                     login_as):
+    with pytest.raises(operations.PolicyError, match="one translated question per line"):
+        tr_ops.save_translation(parent_policy, language="pl", title="Zasady", body_md="Tekst.",
+                                questions="Zdjęcia na stronie?\nZdjęcia w gazetce?")
+    draft = tr_ops.save_translation(parent_policy, language="pl", title="Zasady", body_md="Tekst.",
+                                    questions="  Zdjęcia na stronie szkoły?  \n\n")
+    tr_ops.publish_translation(draft, requires_resign=False)
+    db.commit()
+    assert draft.questions == "Zdjęcia na stronie szkoły?"
+    shown = render_version(parent_policy, language="pl")
+    assert "<li>Zdjęcia na stronie szkoły?</li>" in str(shown.html)  # so it is in the hash and the record
+    parent = make_parent(make_pupil(given="Ola"), given="Ewa")
+    page = login_as(parent).get(f"/portal/policies/versions/{parent_policy.id}/sign?text=pl").get_data(as_text=True)
+    assert '<p class="mb-1" lang="pl" dir="auto">Zdjęcia na stronie szkoły?</p>' in page
+    # A new version keeps them (same number of questions).
+    v2 = operations.create_draft(parent_policy.policy)
+    assert tr_ops.translations_of(v2)[0].questions == "Zdjęcia na stronie szkoły?"

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("body_md", sa.Text(), nullable=False),
         sa.Column("body_sha256", sa.String(length=64), nullable=False),
         sa.Column("authoritative", sa.Boolean(), nullable=False),
+        sa.Column("questions", sa.Text(), nullable=False),
         sa.Column("change_note", sa.String(length=500), nullable=False),
         sa.Column("created_at", portal.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", portal.db.UTCDateTime(timezone=True), nullable=True),

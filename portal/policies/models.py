@@ -245,6 +245,8 @@ class PolicyTranslation(SchoolOwned, Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     #: True when the school says this translation, not the English, is the authoritative text.
     authoritative: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The version's yes/no questions in this language, one per line in the same order ("" = not translated).
+    questions: Mapped[str] = mapped_column(Text, default="")
     change_note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

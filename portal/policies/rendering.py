@@ -232,10 +232,15 @@ def compose_translated(translation, english_html: str, translated_html: str) -> 
             note = gettext("The English text is the authoritative version of this policy; this translation is to "
                            "help you read it.")
     title = html.escape(translation.title, quote=True)
+    questions = [line.strip() for line in (translation.questions or "").splitlines() if line.strip()]
+    asked = ""
+    if questions:
+        # The yes/no questions in this language (the answers are given to the English ones, in the same order).
+        asked = '<ol class="policy-questions">' + "".join(f"<li>{html.escape(q)}</li>" for q in questions) + "</ol>"
     return (
         f'<section class="policy-translation" lang="{lang.tag}" dir="{lang.direction}">'
         f'<p class="policy-authority"><strong>{html.escape(note)}</strong></p>'
-        f"<h2>{title}</h2>\n{translated_html}</section>\n"
+        f"<h2>{title}</h2>\n{translated_html}{asked}</section>\n"
         f'<section class="policy-original" lang="en-GB" dir="ltr">'
         f'<p class="policy-authority"><strong>English text. {html.escape(note_en)}</strong></p>\n'
         f"{english_html}</section>"

@@ -76,16 +76,30 @@ def _check(title: str, body_md: str, change_note: str) -> None:
         raise PolicyError(f"The change note must be at most {MAX_CHANGE_NOTE} characters.")
 
 
+def question_lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
 def save_translation(version: PolicyVersion, *, language: str, title: str, body_md: str,
-                     authoritative: bool = False, change_note: str = "",
+                     authoritative: bool = False, change_note: str = "", questions: str = "",
                      actor: Person | None = None) -> PolicyTranslation:
     """Write the draft translation of *version* into *language* (a new revision when the
-    language's translation is already published)."""
+    language's translation is already published).
+
+    :param questions: the version's yes/no questions in that language, one per line in order
+        (empty: they are shown in English only).
+    """
     if version.status == VersionStatus.SUPERSEDED.value:
         raise PolicyError("This version has been replaced; translate the current version instead.")
     lang = _language(language)
     change_note = (change_note or "").strip()
     _check(title, body_md, change_note)
+    lines = question_lines(questions)
+    if lines and len(lines) != len(version.consent_items):
+        raise PolicyError(f"Give one translated question per line, in order: this version has "
+                          f"{len(version.consent_items)} question(s), you gave {len(lines)}.")
+    if any(len(line) > 300 for line in lines):
+        raise PolicyError("Each translated question must be at most 300 characters.")
     rows = _rows(version, lang)
     draft = next((r for r in rows if r.status == VersionStatus.DRAFT.value), None)
     if draft is None:
@@ -99,6 +113,7 @@ def save_translation(version: PolicyVersion, *, language: str, title: str, body_
     draft.body_sha256 = hashlib.sha256(body_md.encode("utf-8")).hexdigest()
     draft.authoritative = bool(authoritative)
     draft.change_note = change_note
+    draft.questions = "\n".join(lines)
     session.flush()
     audit.record("policy.translation_saved", actor=actor, target=draft, version_id=version.id, language=lang,
                  revision=draft.revision, body_sha256=draft.body_sha256)
@@ -149,7 +164,9 @@ def copy_translations(source: PolicyVersion, target: PolicyVersion) -> list[Poli
         assert tr is not None
         copied.append(PolicyTranslation(version_id=target.id, language=lang, revision=1,
                                         status=VersionStatus.DRAFT.value, title=tr.title, body_md=tr.body_md,
-                                        body_sha256=tr.body_sha256, authoritative=tr.authoritative))
+                                        body_sha256=tr.body_sha256, authoritative=tr.authoritative,
+                                        questions=tr.questions if len(question_lines(tr.questions)) == len(
+                                            target.consent_items) else ""))
     session.add_all(copied)
     session.flush()
     return copied

@@ -130,6 +130,8 @@ class TranslationForm(FlaskForm):
     title = StringField(_l("Title in that language"), validators=[DataRequired(), Length(max=MAX_TITLE)])
     body_md = TextAreaField(_l("Translated text (Markdown)"), validators=[DataRequired()])
     authoritative = BooleanField(_l("This translation is the authoritative text (otherwise the English is)"))
+    questions = TextAreaField(_l("The yes/no questions in that language (one per line, in the same order)"),
+                              validators=[Optional(), Length(max=10_000)])
     change_note = StringField(_l("What you corrected (for a later revision)"),
                               validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
 

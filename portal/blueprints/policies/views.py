@@ -173,8 +173,17 @@ def sign(version_id: int):
         family=family, chosen_ids=chosen_ids, family_error=family_error,
         consent_fields=[form[f"consent_{i.id}"] for i in version.consent_items],
         active_action=request.form.get("action") if request.method == "POST" else None,
-        text_languages=available,
+        text_languages=available, translated_questions=_translated_questions(version, rendered.language),
     ), status
+
+
+def _translated_questions(version: PolicyVersion, language: str | None) -> list[str]:
+    """The version's yes/no questions in the translation shown (empty when there are none)."""
+    from portal.policies.translations import published_translation, question_lines
+
+    translation = published_translation(version, language) if language else None
+    lines = question_lines(translation.questions) if translation is not None else []
+    return lines if len(lines) == len(version.consent_items) else []
 
 
 @bp.get("/history")
@@ -453,7 +462,7 @@ def translations(version_id: int):
         if existing:
             newest = existing[-1]
             form = TranslationForm(formdata=None, language=lang, title=newest.title, body_md=newest.body_md,
-                                   authoritative=newest.authoritative)
+                                   authoritative=newest.authoritative, questions=newest.questions)
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -461,6 +470,7 @@ def translations(version_id: int):
                 saved = tr_ops.save_translation(version, language=form.language.data or "",
                                                 title=form.title.data or "", body_md=form.body_md.data or "",
                                                 authoritative=bool(form.authoritative.data),
+                                                questions=form.questions.data or "",
                                                 change_note=form.change_note.data or "", actor=current_user)
             except operations.PolicyError as exc:
                 session.rollback()

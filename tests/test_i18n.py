@@ -23,7 +23,7 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/layout.html", "portal/_forms.html", "portal/_tasks.html", "portal/home.html", "portal/error.html",
     "portal/parent/home.html", "portal/parent/child.html", "portal/parent/_child_status.html",
     "portal/pupil/home.html", "portal/policies/sign.html", "portal/policies/signature.html",
-    "portal/auth/login.html",
+    "portal/auth/login.html", "portal/concerns/_parent_home.html", "portal/policies/history.html",
 ]
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [

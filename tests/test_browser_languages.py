@@ -35,7 +35,7 @@ SIGN_BUTTON = {"ur": "دستخط کریں", "ar": "وقّع", "pl": "Podpisz", "
 
 
 @pytest.fixture
-def parent_email(live_app):
+def parent_email(live_app, server):
     """The demo school with its sealing certificate, a parent with one child, and a published
     translation of the parents' AUP into each language above."""
     from sqlalchemy import select

@@ -60,7 +60,7 @@ test: install-test
 TRANSLATIONS := portal/translations
 BABEL := $(VENV)/bin/pybabel
 translations: install-test
-	$(BABEL) extract -F $(TRANSLATIONS)/babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+	$(BABEL) extract -F $(TRANSLATIONS)/babel.cfg -k lazy_gettext -k _l -k N_ --no-location --sort-output \
 		--omit-header -o $(TRANSLATIONS)/messages.pot .
 	$(BABEL) update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching \
 		--ignore-obsolete --no-wrap

@@ -82,7 +82,6 @@ PENDING = {
     "portal/lti/pick.html": 59,
     "portal/policies/compliance.html": 69,
     "portal/policies/compliance_policy.html": 134,
-    "portal/policies/consents.html": 84,
     "portal/policies/manage.html": 26,
     "portal/policies/new_policy.html": 14,
     "portal/policies/offline_home.html": 91,

@@ -24,6 +24,7 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/parent/home.html", "portal/parent/child.html", "portal/parent/_child_status.html",
     "portal/pupil/home.html", "portal/policies/sign.html", "portal/policies/signature.html",
     "portal/auth/login.html", "portal/concerns/_parent_home.html", "portal/policies/history.html",
+    "portal/policies/consents.html",
 ]
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [

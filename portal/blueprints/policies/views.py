@@ -305,12 +305,13 @@ def consents():
                 changed += 1
         if bad:
             session.rollback()
-            flash("Choose yes or no for each question. Nothing was changed.", "danger")
+            flash(_("Choose yes or no for each question. Nothing was changed."), "danger")
             history = queries.consent_history(current_user)
             return render_template("portal/policies/consents.html", rows=rows, pupils=pupils, history=history,
                                    replaced=_replaced(history)), 400
         session.commit()
-        flash(f"Saved. {changed} answer(s) changed." if changed else "Nothing was changed.", "success")
+        flash(_("Saved. Answers changed: %(count)s.", count=changed) if changed else _("Nothing was changed."),
+              "success")
         return redirect(url_for(".consents"))
     history = queries.consent_history(current_user)
     pupils.update({p.id: p for p in session.scalars(select(Person).where(

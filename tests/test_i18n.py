@@ -244,3 +244,22 @@ def test_every_other_template_is_on_the_way_to_being_translated():
     assert not problems, "mark these with _() or {% trans %}:\n" + "\n".join(problems)
     assert set(PENDING) <= {str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.rglob("*.html")}, \
         "remove templates that no longer exist from tests/i18n_pending.py"
+
+
+def test_invitations_and_password_resets_are_written_in_the_persons_language(app, db, school, make_person, mailbox):
+    from portal.auth.tokens import RESET
+    from portal.blueprints.auth.views import _send_link, send_invitation
+
+    school.default_language = "cy"
+    newcomer = make_person(Role.PARENT, given="Owain", email="owain@parents.example", password=None)
+    chooser = make_person(Role.PARENT, given="Zofia", email="zofia@parents.example")
+    chooser.account.language = "pl"
+    db.commit()
+    with app.test_request_context("/"):
+        assert send_invitation(newcomer)
+        assert _send_link(chooser, RESET)
+    invite = mailbox.to("owain@parents.example")[0]
+    assert invite["Subject"] == "Rydych wedi'ch gwahodd i borth yr ysgol"
+    assert invite.get_content().startswith("Helo Owain,") and "/portal/auth/invite/" in invite.get_content()
+    reset = mailbox.to("zofia@parents.example")[-1]
+    assert reset["Subject"] == "Zresetuj hasło do Countersign" and "w ciągu godziny" in reset.get_content()

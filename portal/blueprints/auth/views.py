@@ -324,17 +324,22 @@ def _send_link(person: Person | Account, purpose: str) -> bool:
     endpoint = "portal.auth.reset" if purpose == RESET else "portal.auth.accept_invite"
     link = url_for(endpoint, token=token, _external=True)
     name = person.given_name if isinstance(person, Person) else (person.display_name.split(" ")[0] or "there")
-    if purpose == RESET:
-        subject = "Reset your Countersign password"
-        body = (f"Hello {name},\n\nSomeone asked to reset the password of your school portal "
-                f"account. If it was you, open this link within one hour:\n\n{link}\n\n"
-                "If it was not you, you can ignore this message.\n")
-    else:
-        days = current_app.config["PORTAL_INVITE_MAX_AGE"] // 86400
-        subject = "You are invited to the school portal"
-        body = (f"Hello {name},\n\nYour school uses Countersign for its policies and for "
-                f"raising concerns privately. Open this link within {days} days to choose a password:\n\n"
-                f"{link}\n")
+    from portal.i18n import in_language, language_of
+
+    # Written in the person's language (their choice, else their school's default).
+    with in_language(language_of(person)):
+        if purpose == RESET:
+            subject = _("Reset your Countersign password")
+            body = (_("Hello %(name)s,", name=name) + "\n\n"
+                    + _("Someone asked to reset the password of your school portal account. If it was you, open "
+                        "this link within one hour:") + f"\n\n{link}\n\n"
+                    + _("If it was not you, you can ignore this message.") + "\n")
+        else:
+            days = current_app.config["PORTAL_INVITE_MAX_AGE"] // 86400
+            subject = _("You are invited to the school portal")
+            body = (_("Hello %(name)s,", name=name) + "\n\n"
+                    + _("Your school uses Countersign for its policies and for raising concerns privately. Open this "
+                        "link within %(days)s days to choose a password:", days=days) + f"\n\n{link}\n")
     try:
         send_mail(person.email or "", subject, body)
     except MailError:

@@ -15,7 +15,7 @@ RUN_ENV := PORTAL_DATABASE_URI=$${PORTAL_DATABASE_URI:-sqlite:///$(CURDIR)/insta
 	PORTAL_PUBLIC_URL=$${PORTAL_PUBLIC_URL:-http://$(HOST):$(PORT)} \
 	PORTAL_MAIL_BACKEND=$${PORTAL_MAIL_BACKEND:-log}
 
-.PHONY: run test lint install install-test demo migrate bench bench-pages bench-scale bench-import clean
+.PHONY: run test lint install install-test demo migrate bench bench-pages bench-scale bench-import clean translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,19 @@ run: demo
 PYTEST_WORKERS ?= auto
 test: install-test
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Message catalogues (portal/translations): extract the marked strings from the code and templates into
+# messages.pot, merge them into every language's messages.po (new strings start empty: English is shown
+# until a translator fills them), and compile the .mo files the portal reads. The .mo files are committed
+# so an installed copy needs no build step; tests/test_i18n.py fails when they are out of date.
+TRANSLATIONS := portal/translations
+BABEL := $(VENV)/bin/pybabel
+translations: install-test
+	$(BABEL) extract -F $(TRANSLATIONS)/babel.cfg -k lazy_gettext -k _l -k N_ --no-location --sort-output \
+		--omit-header -o $(TRANSLATIONS)/messages.pot .
+	$(BABEL) update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching \
+		--ignore-obsolete --no-wrap
+	$(BABEL) compile -d $(TRANSLATIONS) --statistics
 
 # The rule sets live in pyproject.toml ([tool.ruff], [tool.mypy]).
 lint: install-test

@@ -89,6 +89,9 @@ class Portal:
         compliance.register()  # keeps the stored compliance counts up to date
 
         register_template_helpers(app)
+        from portal import i18n
+
+        i18n.init_app(app)
         from portal.headers import security_headers
 
         app.after_request(security_headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.people.bands import BAND_LABELS, year_label
@@ -23,12 +24,34 @@ def register_template_helpers(app: Flask) -> None:
         has_capability=lambda cap: security.has_capability(current_user, cap),
         has_role=lambda role: security.has_role(current_user, role),
         is_staff=lambda: security.is_staff(current_user),
-        year_label=year_label,
-        band_label=lambda band: BAND_LABELS.get(band, band),
-        method_label=method_label,
+        year_label=_year_label,
+        band_label=lambda band: _(BAND_LABELS[band]) if band in BAND_LABELS else band,
+        method_label=lambda value: _(method_label(value)),
     )
     app.jinja_env.filters["datetime"] = lambda d: d.strftime("%d %b %Y, %H:%M UTC") if d else ""
     app.jinja_env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
+
+
+def N_(text: str) -> str:
+    """Marks a string for the catalogues (``make translations``) without translating it here."""
+    return text
+
+
+#: Words that Python modules keep in English (exports, audit) and pages show in the reader's language.
+_PAGE_WORDS = (
+    N_("Online"), N_("Countersigned online"), N_("In class"), N_("In the learning platform"),
+    N_("On paper, recorded by the office"), N_("Verbally, recorded by the office"),
+    N_("EYFS and Key Stage 1 (Reception to Year 2)"), N_("Key Stage 2 (Years 3 to 6)"),
+    N_("Key Stages 3 and 4 (Years 7 to 11)"), N_("Key Stage 5 (Years 12 and 13)"),
+    N_("Nursery"), N_("Reception"),
+)
+
+
+def _year_label(year_group: int) -> str:
+    """``year_label`` in the page's language (portal.people.bands.year_label stays English for exports)."""
+    if year_group in (-1, 0):
+        return str(_(year_label(year_group)))
+    return str(_("Year %(number)s", number=year_group))
 
 
 def _school_name() -> str:
@@ -62,18 +85,18 @@ def portal_nav() -> list[tuple[str, str]]:
         return []
     items: list[tuple[str, str]] = []
     if getattr(current_user, "is_account", False):
-        return [("Trust", "portal.trust.index")] if security.trust_roles(current_user) else []
+        return [(_("Trust"), "portal.trust.index")] if security.trust_roles(current_user) else []
     if security.has_role(current_user, Role.PARENT):
-        items.append(("Parent", "portal.parent.home"))
+        items.append((_("Parent"), "portal.parent.home"))
     if security.has_role(current_user, Role.PUPIL):
-        items.append(("My page", "portal.pupil.home"))
+        items.append((_("My page"), "portal.pupil.home"))
     if security.is_staff(current_user) or current_user.role_set & {Role.GOVERNOR, Role.VOLUNTEER, Role.CONTRACTOR,
                                                                   Role.VISITOR}:
-        items.append(("Staff" if security.is_staff(current_user) else "My policies", "portal.staff.home"))
+        items.append((_("Staff") if security.is_staff(current_user) else _("My policies"), "portal.staff.home"))
     if security.has_role(current_user, Role.AUDITOR) or security.has_capability(current_user, "records.view"):
-        items.append(("Records", "portal.auditor.home"))
+        items.append((_("Records"), "portal.auditor.home"))
     if security.has_role(current_user, Role.ADMIN) or security.has_capability(current_user, "roster.manage"):
-        items.append(("Admin", "portal.admin.home"))
+        items.append((_("Admin"), "portal.admin.home"))
     if security.trust_roles(current_user):
-        items.append(("Trust", "portal.trust.index"))
+        items.append((_("Trust"), "portal.trust.index"))
     return items

@@ -19,7 +19,9 @@ def family_link_tasks(person: Person) -> list[Task]:
                               url_for("portal.links.mine"), detail=f"for {academic_year_label(year)}",
                               level="warning"))
     if Role.PARENT in person.role_set and not ops.parent_has_answered(person):
-        tasks.append(Task("Tell us if an adult who works at the school is your relative",
+        from flask_babel import gettext as _
+
+        tasks.append(Task(_("Tell us if an adult who works at the school is your relative"),
                           url_for("portal.links.relative")))
     if has_capability(person, "links.approve"):
         waiting = ops.pending_count()

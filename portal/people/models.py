@@ -102,6 +102,9 @@ class Account(UserMixin, Base):  # type: ignore[misc]  # flask_login ships no ty
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The school chosen last (the next sign-in starts there).
     last_school_id: Mapped[int | None] = mapped_column(ForeignKey("portal_schools.id", ondelete="SET NULL"))
+    #: The language the person chose for pages and emails (a code of portal.i18n.LANGUAGES; None =
+    #: the school's default, then the browser's). One choice for all their schools.
+    language: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: When two-step sign-in became required for this account (the grace period counts from
     #: here); empty while it is not required or not yet noticed at a sign-in.

@@ -164,6 +164,8 @@ class SignedText(SchoolOwned, Base):
     body_html: Mapped[str] = mapped_column(Text)
     #: The consent questions shown, one per line.
     questions: Mapped[str] = mapped_column(Text, default="")
+    #: The language of the translation shown with the English text (None: English only).
+    language: Mapped[str | None] = mapped_column(String(10))
     first_shown_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -215,3 +217,39 @@ class ComplianceCount(SchoolOwned, Base):
     outstanding: Mapped[int] = mapped_column(Integer, default=0)
     #: Of the signed: paper or verbal agreements recorded by the office.
     offline: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PolicyTranslation(SchoolOwned, Base):
+    """A school's translation of one policy version into one language.
+
+    Shown beside the English text on the signing page, with a note of which text is authoritative;
+    the hash of what was shown covers both. Like the English text it moves draft -> published ->
+    superseded, and a published translation is never edited: a new revision replaces it. A minor
+    revision (a typo) keeps the signatures made on the earlier one; a major change to the meaning
+    needs a new version of the policy, exactly as for the English text.
+    """
+
+    __tablename__ = "portal_policy_translations"
+    __table_args__ = (UniqueConstraint("version_id", "language", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("portal_policy_versions.id", ondelete="CASCADE"), index=True)
+    #: A code of :data:`portal.i18n.LANGUAGES` other than English.
+    language: Mapped[str] = mapped_column(String(10))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default=VersionStatus.DRAFT.value, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: Markdown source, rendered like the English text.
+    body_md: Mapped[str] = mapped_column(Text)
+    #: SHA-256 (hex) of ``body_md`` (UTF-8), shown to staff so two copies can be compared.
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    #: True when the school says this translation, not the English, is the authoritative text.
+    authoritative: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The version's yes/no questions in this language, one per line in the same order ("" = not translated).
+    questions: Mapped[str] = mapped_column(Text, default="")
+    change_note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
+
+    version: Mapped[PolicyVersion] = relationship()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
 from flask import url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 
 from portal import audit
@@ -142,6 +143,10 @@ def create_draft(policy: Policy, *, actor: Person | None = None, title: str | No
         for item in copied:
             version.consent_items.append(ConsentItem(key=item.key, question=item.question, position=item.position))
     session.flush()
+    if latest is not None:
+        from portal.policies.translations import copy_translations
+
+        copy_translations(latest, version)
     audit.record("policy.draft_created", actor=actor, target=version, policy_id=policy.id, number=number)
     forget_catalogue()
     return version
@@ -236,6 +241,8 @@ class SignRequest:
     #: consent item id -> yes/no.
     answers: dict[int, bool] = field(default_factory=dict)
     decline_reason: str = ""
+    #: The language of the translation shown beside the English text (None: English only).
+    language: str | None = None
 
 
 def _lock(req: Requirement) -> Requirement:
@@ -255,12 +262,14 @@ _SIGN_LOCK = 727275
 def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     req = _lock(req)
     if req.status == "signed":
-        raise SigningError("This has already been signed for this school year.", code="already")
-    current = render_version(req.version)
+        raise SigningError(_("This has already been signed for this school year."), code="already")
+    current = render_version(req.version, language=form.language)
     if not form.shown_sha256 or form.shown_sha256 != current.sha256:
-        raise SigningError("The policy text has changed since the page was opened. Please read it again "
-                           "before signing.", code="changed")
+        raise SigningError(_("The policy text has changed since the page was opened. Please read it again "
+                             "before signing."), code="changed")
     keep_text(req.version, current)
+    # What was really shown: a translation withdrawn meanwhile would have changed the hash above.
+    form.language = current.language
     return current.sha256
 
 
@@ -276,6 +285,7 @@ def keep_text(version: PolicyVersion, rendered: ShownText) -> SignedText:
     session.execute(insert(SignedText).values(
         school_id=version.school_id, sha256=rendered.sha256, version_id=version.id, title=version.title,
         body_html=str(rendered.html), questions="\n".join(rendered.questions), first_shown_at=utcnow(),
+        language=getattr(rendered, "language", None),
     ).on_conflict_do_nothing(index_elements=["school_id", "sha256"]))
     return session.scalars(select(SignedText).where(SignedText.sha256 == rendered.sha256)).one()
 
@@ -292,13 +302,13 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
     """
     digest = _check_common(req, signer, form)
     if not form.agreed:
-        raise SigningError("Tick the box to say you have read and agree to the policy.", field="agree")
+        raise SigningError(_("Tick the box to say you have read and agree to the policy."), field="agree")
     if not names_match(form.typed_name, signer):
-        raise SigningError("Type your full name as it appears on your account.", field="typed_name")
+        raise SigningError(_("Type your full name as it appears on your account."), field="typed_name")
     items = list(req.version.consent_items)
     missing = [i for i in items if i.id not in form.answers]
     if missing:
-        raise SigningError("Answer yes or no to each question.", field=f"consent_{missing[0].id}")
+        raise SigningError(_("Answer yes or no to each question."), field=f"consent_{missing[0].id}")
     sig = Signature(
         version=req.version,
         signer_id=signer.id,
@@ -307,6 +317,7 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
         decision=Decision.SIGNED.value,
         signed_name=form.typed_name.strip()[:200],
         text_sha256=digest,
+        language=form.language,
         signed_at=utcnow(),
         ip=(form.ip or "unknown")[:64],
         user_agent=(form.user_agent or "")[:400],
@@ -323,7 +334,7 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
     session.flush()
     audit.record("signature.created", actor=signer, target=sig, version_id=req.version.id,
                  on_behalf_of_id=sig.on_behalf_of_id, method=sig.method, academic_year=sig.academic_year,
-                 text_sha256=digest, consents={i.key: form.answers[i.id] for i in items})
+                 text_sha256=digest, language=form.language, consents={i.key: form.answers[i.id] for i in items})
     return sig
 
 
@@ -337,7 +348,7 @@ def sign_for_children(reqs: list[Requirement], signer: Person, form: SignRequest
         anything :func:`sign` refuses for any one child (then nothing is kept: the caller rolls back).
     """
     if not reqs:
-        raise SigningError("Choose at least one child to sign for.", field="pupil_ids")
+        raise SigningError(_("Choose at least one child to sign for."), field="pupil_ids")
     if any(not r.countersign for r in reqs) or len({r.version.policy_id for r in reqs}) != 1:
         raise SigningError("Only one policy, countersigned for your own children, can be signed this way.",
                            code="forbidden")
@@ -446,7 +457,7 @@ def decline(req: Requirement, signer: Person, form: SignRequest, *, today: dt.da
     digest = _check_common(req, signer, form)
     reason = (form.decline_reason or "").strip()
     if not reason:
-        raise SigningError("Tell us why you are not signing.", field="reason")
+        raise SigningError(_("Tell us why you are not signing."), field="reason")
     if len(reason) > MAX_REASON:
         raise SigningError(f"Keep the reason to {MAX_REASON} characters or fewer.", field="reason")
     sig = Signature(
@@ -458,6 +469,7 @@ def decline(req: Requirement, signer: Person, form: SignRequest, *, today: dt.da
         decline_reason=reason,
         signed_name=signer.full_name[:200],
         text_sha256=digest,
+        language=form.language,
         signed_at=utcnow(),
         ip=(form.ip or "unknown")[:64],
         user_agent=(form.user_agent or "")[:400],
@@ -543,16 +555,10 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
         if pid in recent_ids:
             result.recent.append(person)
             continue
-        lines = []
-        for r in items:
-            who = f" (for {r.subject.given_name})" if r.subject.id != person.id else ""
-            lines.append(f"- {r.version.title}{who}")
-        body = (f"Dear {person.full_name},\n\nPlease read and sign the following for this school year:\n\n"
-                + "\n".join(lines)
-                + f"\n\nSign in to the school portal to do this: {link}\n\nThank you.\n")
+        subject, body = _reminder_text(person, items, link)
         try:
             # reminder_recipients() keeps only people with an email address.
-            send_mail(cast(str, person.email), "Please sign the school's policies", body)
+            send_mail(cast(str, person.email), subject, body)
         except MailError:
             result.failed.append(person)
             continue
@@ -563,6 +569,32 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
     audit.record("policy.reminders_sent", actor=actor, sent=len(result.sent), recent=len(result.recent),
                  unreachable=len(result.unreachable), failed=len(result.failed))
     return result
+
+
+def _reminder_text(person: Person, items: list[Requirement], link: str) -> tuple[str, str]:
+    """The reminder's subject and body in *person*'s language (a policy's title in that language
+    too, when the school has published a translation)."""
+    from flask_babel import gettext as _
+
+    from portal.i18n import in_language, language_of
+    from portal.policies.translations import published_translation
+
+    code = language_of(person)
+    with in_language(code):
+        lines = []
+        for r in items:
+            translated = published_translation(r.version, code)
+            title = translated.title if translated is not None else r.version.title
+            if r.subject.id != person.id:
+                lines.append("- " + _("%(title)s (for %(name)s)", title=title, name=r.subject.given_name))
+            else:
+                lines.append(f"- {title}")
+        body = (_("Dear %(name)s,", name=person.full_name) + "\n\n"
+                + _("Please read and sign the following for this school year:") + "\n\n"
+                + "\n".join(lines) + "\n\n"
+                + _("Sign in to the school portal to do this: %(link)s", link=link) + "\n\n"
+                + _("Thank you.") + "\n")
+        return _("Please sign the school's policies"), body
 
 
 # ---------------------------------------------------------------- scheduled reminders and summaries

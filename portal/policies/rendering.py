@@ -140,11 +140,17 @@ def wants_icons(policy) -> bool:
 
 @dataclass(frozen=True)
 class RenderedVersion:
-    """What a signer sees: the body HTML and the consent questions, with their hash."""
+    """What a signer sees: the body HTML and the consent questions, with their hash.
+
+    With a translation, ``html`` holds the translation (with the note of which text is
+    authoritative) followed by the English text, and the hash covers both.
+    """
 
     html: Markup
     questions: tuple[str, ...]
     sha256: str
+    #: The language of the translation shown beside the English (None: English only).
+    language: str | None = None
 
 
 def placeholder_values(settings=None) -> dict[str, str]:
@@ -180,9 +186,62 @@ def _body_html(body_md: str, values: tuple[tuple[str, str], ...], icons: bool) -
     return add_rule_icons(body) if icons else body
 
 
-def render_version(version, settings=None) -> RenderedVersion:
-    """Render *version* (a :class:`~portal.policies.models.PolicyVersion`) as the signing page shows it."""
+def render_version(version, settings=None, language: str | None = None) -> RenderedVersion:
+    """Render *version* (a :class:`~portal.policies.models.PolicyVersion`) as the signing page shows it.
+
+    :param language: show the published translation into this language (if there is one) above
+        the English text.
+    """
     values = tuple(sorted(placeholder_values(settings).items()))
-    body = Markup(_body_html(version.body_md, values, wants_icons(version.policy)))  # noqa: S704 - cleaned by nh3
+    body = _body(version.body_md, version.policy, values)
     questions = tuple(item.question for item in version.consent_items)
-    return RenderedVersion(html=body, questions=questions, sha256=text_digest(version.title, str(body), questions))
+    translation = None
+    if language:
+        from portal.policies.translations import published_translation
+
+        translation = published_translation(version, language)
+    if translation is None:
+        return RenderedVersion(html=body, questions=questions,
+                               sha256=text_digest(version.title, str(body), questions))
+    combined = Markup(compose_translated(translation, str(body), _body(translation.body_md, version.policy, values)))
+    return RenderedVersion(html=combined, questions=questions,
+                           sha256=text_digest(version.title, str(combined), questions), language=translation.language)
+
+
+def _body(body_md: str, policy, values: tuple[tuple[str, str], ...]) -> Markup:
+    return Markup(_body_html(body_md, values, wants_icons(policy)))  # noqa: S704 - cleaned by nh3
+
+
+def compose_translated(translation, english_html: str, translated_html: str) -> str:
+    """The translation (in its language and direction, with the note of which text is
+    authoritative) followed by the English text. Only fixed markup and escaped values are added
+    to the cleaned bodies."""
+    from flask_babel import force_locale, gettext
+
+    from portal.i18n import LANGUAGES
+
+    lang = LANGUAGES[translation.language]
+    if translation.authoritative:
+        note_en = f"This {lang.english} translation is the authoritative version of this policy."
+        with force_locale(lang.code):
+            note = gettext("This translation is the authoritative version of this policy.")
+    else:
+        note_en = ("The English text is the authoritative version of this policy; this translation is to help you "
+                   "read it.")
+        with force_locale(lang.code):
+            note = gettext("The English text is the authoritative version of this policy; this translation is to "
+                           "help you read it.")
+    title = html.escape(translation.title, quote=True)
+    questions = [line.strip() for line in (translation.questions or "").splitlines() if line.strip()]
+    asked = ""
+    if questions:
+        # The yes/no questions in this language (the answers are given to the English ones, in the same order).
+        asked = '<ol class="policy-questions">' + "".join(f"<li>{html.escape(q)}</li>" for q in questions) + "</ol>"
+    return (
+        f'<section class="policy-translation" lang="{lang.tag}" dir="{lang.direction}">'
+        f'<p class="policy-authority"><strong>{html.escape(note)}</strong></p>'
+        f"<h2>{title}</h2>\n{translated_html}{asked}</section>\n"
+        f'<section class="policy-original" lang="en-GB" dir="ltr">'
+        f'<p class="policy-authority"><strong>English text. {html.escape(note_en)}</strong></p>\n'
+        f"{english_html}</section>"
+    )

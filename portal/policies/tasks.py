@@ -44,15 +44,26 @@ def policy_tasks(person: Person) -> list[Task]:
                 tasks.append(families[req.version.policy_id])  # keeps the order; filled in below
             families[req.version.policy_id].append(req)
             continue
-        tasks.append(Task(title=f"Read and sign: {req.version.title}", url=req.sign_url(), level="warning"))
+        tasks.append(Task(title=_read_and_sign(req.version), url=req.sign_url(), level="warning"))
     out = []
     for item in tasks:
         if isinstance(item, list):
-            out.append(Task(title=f"Read and sign: {item[0].version.title}", url=item[0].sign_url(),
+            out.append(Task(title=_read_and_sign(item[0].version), url=item[0].sign_url(),
                             detail="for " + _and([_child(r) for r in item]), level="warning"))
         else:
             out.append(item)
     return out
+
+
+def _read_and_sign(version) -> str:
+    """"Read and sign: <title>", with the title of the school's translation into the page's language."""
+    from flask_babel import gettext as _
+
+    from portal.i18n import current
+    from portal.policies.translations import published_translation
+
+    translated = published_translation(version, current().code)
+    return _("Read and sign: %(title)s", title=translated.title if translated is not None else version.title)
 
 
 def register() -> None:

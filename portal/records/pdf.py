@@ -55,6 +55,10 @@ def evidence_of(signature: Signature) -> dict[str, Any]:
             "published_at": version.published_at.isoformat() if version.published_at else None,
         },
         "text_sha256": signature.text_sha256,
+        # The language of the translation shown beside the English text (None: English only);
+        # the text above the hash is kept whole (portal_signed_texts) and printed in this record.
+        "text_language": signature.language,
+        "authoritative_text": _authoritative(signature),
         "body_md_sha256": hashlib.sha256((version.body_md or "").encode("utf-8")).hexdigest(),
         "signer": {**_person_fields(signature.signer), "role": signature.signer_role,
                    "typed_name": signature.signed_name},
@@ -72,6 +76,25 @@ def evidence_of(signature: Signature) -> dict[str, Any]:
             for a in answers
         ],
     }
+
+
+def _authoritative(signature: Signature) -> str:
+    """Which text the school marked authoritative when this was signed: ``en_GB`` or the translation's language."""
+    if not signature.language:
+        return "en_GB"
+    marked = [t for t in _translations(signature.version_id, signature.language) if t.authoritative]
+    return signature.language if marked else "en_GB"
+
+
+def _translations(version_id: int, language: str) -> list[Any]:
+    from sqlalchemy import select
+
+    from portal.db import session
+    from portal.policies.models import PolicyTranslation, VersionStatus
+
+    return list(session.scalars(select(PolicyTranslation).where(
+        PolicyTranslation.version_id == version_id, PolicyTranslation.language == language,
+        PolicyTranslation.status != VersionStatus.DRAFT.value)))
 
 
 def _offline(signature: Signature) -> dict[str, Any] | None:
@@ -113,21 +136,28 @@ class CheckBlock:
 
 def record_html(signature: Signature, evidence: dict[str, Any], check: CheckBlock | None = None) -> str:
     """The HTML of the record (rendered with the app's Jinja environment)."""
+    from portal.i18n import LANGUAGES, in_language, language_of
+
     version = signature.version
     try:
         audience = Audience(version.policy.audience).label
     except ValueError:
         audience = version.policy.audience
-    return render_template(
-        "portal/pdf/record.html",
-        sig=signature,
-        version=version,
-        audience=audience,
-        policy_body=_exact_text(signature),
-        evidence=evidence,
-        academic_year=academic_year_label(signature.academic_year),
-        check=check,
-    )
+    # The record is written in the language of the text the signer read (else their own language).
+    code = signature.language or language_of(signature.signer)
+    with in_language(code):
+        return render_template(
+            "portal/pdf/record.html",
+            sig=signature,
+            version=version,
+            audience=audience,
+            policy_body=_exact_text(signature),
+            evidence=evidence,
+            academic_year=academic_year_label(signature.academic_year),
+            check=check,
+            record_language=LANGUAGES.get(code, LANGUAGES["en_GB"]),
+            text_language=LANGUAGES.get(signature.language) if signature.language else None,
+        )
 
 
 def _exact_text(signature) -> Markup:

@@ -77,6 +77,8 @@ class School(Base):
     official_channel: Mapped[str] = mapped_column(
         String(300), default="the school office by email or telephone"
     )
+    #: The language of pages and emails for people who chose none (None: the browser's, then English).
+    default_language: Mapped[str | None] = mapped_column(String(10))
     #: Contact details of the professionals' online-safety helpline.
     helpline_contact: Mapped[str] = mapped_column(String(300), default="")
     #: The school's sealing identity: its folder under ``PORTAL_KEYS_DIR`` ("" = the folder itself,

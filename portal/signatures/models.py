@@ -76,6 +76,8 @@ class Signature(SchoolOwned, Base):
     signed_name: Mapped[str] = mapped_column(String(200))
     #: SHA-256 (hex) of the exact text shown to the signer.
     text_sha256: Mapped[str] = mapped_column(String(64))
+    #: The language of the translation shown beside the English text (None: the English text only).
+    language: Mapped[str | None] = mapped_column(String(10))
     signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(String(400))

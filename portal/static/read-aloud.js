@@ -11,10 +11,17 @@
     return;
   }
   var speaking = false;
+  // The button's words come from the page (translated); the voice follows the text's language.
+  var startLabel = button.getAttribute("data-label-start") || "Read aloud";
+  var stopLabel = button.getAttribute("data-label-stop") || "Stop reading";
+  function languageOf(el) {
+    var holder = el.closest("[lang]");
+    return (holder && holder.getAttribute("lang")) || document.documentElement.lang || "en-GB";
+  }
   function setState(on) {
     speaking = on;
     button.setAttribute("aria-pressed", on ? "true" : "false");
-    button.textContent = on ? "Stop reading" : "Read aloud";
+    button.textContent = on ? stopLabel : startLabel;
   }
   button.hidden = false;
   button.addEventListener("click", function () {
@@ -23,8 +30,10 @@
       setState(false);
       return;
     }
-    var utterance = new SpeechSynthesisUtterance(target.innerText);
-    utterance.lang = document.documentElement.lang || "en-GB";
+    // A translation shown above the English is read in its own language (the first section).
+    var part = target.querySelector(".policy-translation") || target;
+    var utterance = new SpeechSynthesisUtterance(part.innerText);
+    utterance.lang = languageOf(part);
     utterance.rate = 0.9;
     utterance.onend = function () { setState(false); };
     utterance.onerror = function () { setState(false); };

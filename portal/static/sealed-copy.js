@@ -12,10 +12,12 @@
     p.className = "mb-0";
     var a = document.createElement("a");
     a.href = data.pdf_url;
-    a.textContent = "Download the sealed PDF";
+    // The words come from the page (data-* attributes, in the page's language).
+    a.textContent = box.dataset.labelDownload || "Download the sealed PDF";
     p.appendChild(a);
     var kb = Math.round((data.size || 0) / 1024);
-    p.appendChild(document.createTextNode(" (" + kb + " KB). It is ready, with the school's digital seal, so anyone can check it has not been changed."));
+    p.appendChild(document.createTextNode(" (" + kb + " KB). " + (box.dataset.textReady ||
+      "It is ready, with the school's digital seal, so anyone can check it has not been changed.")));
     box.replaceChildren(p);
   }
 
@@ -23,7 +25,8 @@
     var p = box.querySelector("p");
     if (p && p.dataset.state !== "delayed") {
       p.dataset.state = "delayed";
-      p.textContent = "Making the sealed PDF copy is taking longer than usual. Your signature is safely recorded; the copy will be in your history when it is ready.";
+      p.textContent = box.dataset.textDelayed || "Making the sealed PDF copy is taking longer than usual. " +
+        "Your signature is safely recorded; the copy will be in your history when it is ready.";
     }
   }
 

@@ -47,6 +47,11 @@ RULES = [
     Rule("portal.policies.add_consent_item",
          lambda w: f"/portal/policies/manage/versions/{w.draft.id}/consent-items", allow(["head"], 302),
          method="POST"),
+    Rule("portal.policies.translations", lambda w: f"/portal/policies/manage/versions/{w.parent_aup.id}/translations",
+         allow(["head"])),
+    Rule("portal.policies.publish_translation",
+         lambda w: f"/portal/policies/manage/translations/{w.translation.id}/publish", allow(["head"], 302),
+         method="POST"),
     Rule("portal.policies.compliance", "/portal/policies/compliance/", allow(COMPLIANCE)),
     Rule("portal.policies.compliance_policy",
          lambda w: f"/portal/policies/compliance/policies/{w.parent_aup.policy_id}", allow(COMPLIANCE)),
@@ -71,6 +76,10 @@ def setup(world, db) -> None:
     world.staff_aup = operations.published_of(policies["aup-staff"])
     world.ks3_aup = operations.published_of(policies["aup-ks3-4"])
     world.draft = operations.create_draft(policies["aup-governor"])
+    db.commit()
+    from portal.policies.translations import save_translation
+
+    world.translation = save_translation(world.parent_aup, language="pl", title="Zasady", body_md="Tekst.")
     db.commit()
     from portal.policies import queries
     from portal.policies.rendering import render_version

@@ -10,6 +10,9 @@ RULES = [
          {**allow(ANY_ACCOUNT, 400), "anonymous": 400}, method="POST"),
     Rule("portal.auth.verify_passkey", "/portal/auth/verify/passkey", {**allow(ANY_ACCOUNT, 302), "anonymous": 302},
          method="POST"),
+    # Anyone may choose the language of the pages (a visitor's choice is kept in the session).
+    Rule("portal.auth.language", "/portal/auth/language", {**allow(ANY_ACCOUNT, 303), "anonymous": 303},
+         method="POST"),
     Rule("portal.auth.security", "/portal/auth/security", allow(ANY_ACCOUNT)),
     # Nobody can end a session that is not theirs (this id is nobody's).
     Rule("portal.auth.end_session", "/portal/auth/security/sessions/999999/end", {}, method="POST"),

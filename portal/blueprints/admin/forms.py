@@ -35,7 +35,16 @@ class SettingsForm(FlaskForm):
                                        validators=[Optional(), NumberRange(1, 60)])
     reminder_every_days = IntegerField("Then every (school days)", validators=[Optional(), NumberRange(1, 60)])
     reminder_max = IntegerField("At most (reminders in all; 0 for none)", validators=[Optional(), NumberRange(0, 20)])
+    default_language = SelectField("Language of the portal for people who have not chosen one",
+                                   validators=[Optional()])
     submit = SubmitField("Save settings")
+
+    def __init__(self, *args, **kwargs) -> None:
+        from portal.i18n import LANGUAGES
+
+        super().__init__(*args, **kwargs)
+        self.default_language.choices = [("", "The browser's language (English if none is shipped)")] + [
+            (code, f"{lang.english} ({lang.name})") for code, lang in LANGUAGES.items()]
 
 
 class RetryJobForm(FlaskForm):

@@ -122,7 +122,7 @@ def _tell_mfa_reset(person: Person) -> None:
 
 _SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id", "academic_year_start_month",
                     "academic_year_start_day", "official_channel", "helpline_contact", "reminder_first_days",
-                    "reminder_every_days", "reminder_max")
+                    "reminder_every_days", "reminder_max", "default_language")
 
 
 _DESIGNATIONS = ("head_teacher_id", "dsl_id", "chair_of_governors_id")
@@ -183,6 +183,8 @@ def settings():
                 value = None
             if isinstance(value, str):
                 value = value.strip()
+            if name == "default_language":
+                value = value or None
             if getattr(current, name) != value:
                 setattr(current, name, value)
                 changed.append(name)

@@ -1,7 +1,17 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.auth.passwords import check_password_rules
@@ -9,11 +19,11 @@ from portal.validators import email_address
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), email_address, Length(max=254)],
+    email = EmailField(lazy_gettext("Email address"), validators=[DataRequired(), email_address, Length(max=254)],
                        render_kw={"autocomplete": "username"})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)],
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
-    remember = BooleanField("Keep me signed in on this device")
+    remember = BooleanField(lazy_gettext("Keep me signed in on this device"))
     next = HiddenField()
     submit = SubmitField("Sign in")
 
@@ -89,3 +99,17 @@ class ButtonForm(FlaskForm):
     """A button that changes something (CSRF only)."""
 
     submit = SubmitField("Go")
+
+
+class LanguageForm(FlaskForm):
+    """The language picker (header, and the Security page)."""
+
+    language = SelectField(lazy_gettext("Language"), validators=[DataRequired()])
+    next = HiddenField()
+    submit = SubmitField(lazy_gettext("Change language"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        from portal.i18n import choices
+
+        super().__init__(*args, **kwargs)
+        self.language.choices = choices()

@@ -6,6 +6,7 @@ from typing import cast
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from portal.blueprints.auth import security as _security  # noqa: F401  (the Sec
 from portal.blueprints.auth.forms import (
     ChooseSchoolForm,
     ForgotForm,
+    LanguageForm,
     LoginForm,
     PasskeyNameForm,
     SecondStepForm,
@@ -273,6 +275,29 @@ def logout():
     return redirect(url_for("portal.auth.login"))
 
 
+@bp.post("/language")
+@access(public=True)
+def language():
+    """Choose the language of the pages (and, when signed in, of emails): kept on the account for
+    someone signed in (one choice across schools), in the session for a visitor."""
+    from portal.i18n import SESSION_KEY, normalise
+
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        flash(_("Choose one of the languages in the list."), "danger")
+        return redirect(url_for("portal.home")), 303
+    code = normalise(form.language.data)
+    account = account_of(current_user)
+    if account is not None:
+        before = account.language
+        account.language = code
+        audit.record("account.language_changed", actor=current_user, target=account, before=before, after=code)
+        session.commit()
+    flask_session[SESSION_KEY] = code
+    target = form.next.data
+    return redirect(target if is_safe_redirect(target) else url_for("portal.home"), 303)
+
+
 @bp.route("/forgot", methods=["GET", "POST"])
 @access(public=True)
 def forgot():
@@ -299,17 +324,22 @@ def _send_link(person: Person | Account, purpose: str) -> bool:
     endpoint = "portal.auth.reset" if purpose == RESET else "portal.auth.accept_invite"
     link = url_for(endpoint, token=token, _external=True)
     name = person.given_name if isinstance(person, Person) else (person.display_name.split(" ")[0] or "there")
-    if purpose == RESET:
-        subject = "Reset your Countersign password"
-        body = (f"Hello {name},\n\nSomeone asked to reset the password of your school portal "
-                f"account. If it was you, open this link within one hour:\n\n{link}\n\n"
-                "If it was not you, you can ignore this message.\n")
-    else:
-        days = current_app.config["PORTAL_INVITE_MAX_AGE"] // 86400
-        subject = "You are invited to the school portal"
-        body = (f"Hello {name},\n\nYour school uses Countersign for its policies and for "
-                f"raising concerns privately. Open this link within {days} days to choose a password:\n\n"
-                f"{link}\n")
+    from portal.i18n import in_language, language_of
+
+    # Written in the person's language (their choice, else their school's default).
+    with in_language(language_of(person)):
+        if purpose == RESET:
+            subject = _("Reset your Countersign password")
+            body = (_("Hello %(name)s,", name=name) + "\n\n"
+                    + _("Someone asked to reset the password of your school portal account. If it was you, open "
+                        "this link within one hour:") + f"\n\n{link}\n\n"
+                    + _("If it was not you, you can ignore this message.") + "\n")
+        else:
+            days = current_app.config["PORTAL_INVITE_MAX_AGE"] // 86400
+            subject = _("You are invited to the school portal")
+            body = (_("Hello %(name)s,", name=name) + "\n\n"
+                    + _("Your school uses Countersign for its policies and for raising concerns privately. Open this "
+                        "link within %(days)s days to choose a password:", days=days) + f"\n\n{link}\n")
     try:
         send_mail(person.email or "", subject, body)
     except MailError:

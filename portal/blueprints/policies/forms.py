@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -25,13 +26,13 @@ from portal.policies.models import Audience
 from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE
 from portal.policies.rendering import MAX_BODY_BYTES
 
-YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
+YES_NO = [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
 
 
 class SignForm(FlaskForm):
     text_hash = HiddenField()
-    agree = BooleanField("I have read this policy and I agree to it")
-    typed_name = StringField("Type your full name", validators=[Length(max=200)])
+    agree = BooleanField(_l("I have read this policy and I agree to it"))
+    typed_name = StringField(_l("Type your full name"), validators=[Length(max=200)])
 
 
 def sign_form_for(items, formdata=None) -> SignForm:
@@ -42,14 +43,14 @@ def sign_form_for(items, formdata=None) -> SignForm:
 
     for item in items:
         setattr(_Form, f"consent_{item.id}", RadioField(item.question, choices=YES_NO,
-                                                        validators=[InputRequired("Choose yes or no.")]))
+                                                        validators=[InputRequired(_l("Choose yes or no."))]))
     return _Form(formdata=formdata) if formdata is not None else _Form()
 
 
 class DeclineForm(FlaskForm):
     text_hash = HiddenField()
-    reason = TextAreaField("Why are you not signing?", validators=[
-        DataRequired("Tell us why you are not signing."), Length(max=MAX_REASON)])
+    reason = TextAreaField(_l("Why are you not signing?"), validators=[
+        DataRequired(_l("Tell us why you are not signing.")), Length(max=MAX_REASON)])
 
 
 class PolicyForm(FlaskForm):
@@ -120,3 +121,36 @@ def offline_form_for(items, formdata=None):
         setattr(_Form, f"consent_{item.id}", RadioField(item.question, choices=YES_NO,
                                                         validators=[InputRequired("Give the parent's answer.")]))
     return _Form(formdata=formdata) if formdata is not None else _Form()
+
+
+class TranslationForm(FlaskForm):
+    """A school's translation of a policy version (staff page: English labels are fine but marked)."""
+
+    language = SelectField(_l("Language"), validators=[DataRequired()])
+    title = StringField(_l("Title in that language"), validators=[DataRequired(), Length(max=MAX_TITLE)])
+    body_md = TextAreaField(_l("Translated text (Markdown)"), validators=[DataRequired()])
+    authoritative = BooleanField(_l("This translation is the authoritative text (otherwise the English is)"))
+    questions = TextAreaField(_l("The yes/no questions in that language (one per line, in the same order)"),
+                              validators=[Optional(), Length(max=10_000)])
+    change_note = StringField(_l("What you corrected (for a later revision)"),
+                              validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        from portal.policies.translations import translation_languages
+
+        super().__init__(*args, **kwargs)
+        self.language.choices = [SelectChoice(code, label) for code, label in translation_languages()]
+
+    def validate_body_md(self, field):
+        from wtforms.validators import ValidationError
+
+        if len((field.data or "").encode("utf-8")) > MAX_BODY_BYTES:
+            raise ValidationError(f"The text is larger than {MAX_BODY_BYTES // 1024} KB.")
+
+
+class PublishTranslationForm(FlaskForm):
+    change = RadioField(_l("What kind of change is this?"), choices=[
+        SelectChoice("first", _l("The first translation into this language, or a small correction")),
+        SelectChoice("resign", _l("A change to the meaning: people must read and sign again")),
+    ], default="first", validators=[InputRequired()])
+    change_note = StringField(_l("What you corrected"), validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])

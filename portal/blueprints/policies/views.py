@@ -7,6 +7,7 @@ from typing import Any, cast
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -20,7 +21,9 @@ from portal.blueprints.policies.forms import (
     OfflineSearchForm,
     PolicyForm,
     PublishForm,
+    PublishTranslationForm,
     RemindForm,
+    TranslationForm,
     VersionForm,
     offline_form_for,
     sign_form_for,
@@ -68,7 +71,17 @@ def sign(version_id: int):
     if req is None:
         abort(404)
 
-    rendered = render_version(version)
+    # The translation shown beside the English: the one the form was sent with, else the one
+    # asked for (``?text=pl``; ``?text=en`` for English only), else the page's language.
+    from portal.i18n import current as current_language
+    from portal.policies.translations import published_languages
+
+    available = published_languages(version)
+    if request.method == "POST":
+        text_language = request.form.get("text_language") or None
+    else:
+        text_language = request.args.get("text") or current_language().code
+    rendered = render_version(version, language=text_language)
     # One-step family signing: every child of this parent still to be countersigned for this
     # policy is offered (each named, ticked by default); each gets its own signature.
     family = queries.family_requirements(current_user, version) if req.countersign else []
@@ -91,6 +104,7 @@ def sign(version_id: int):
                 shown_sha256=active.text_hash.data or "",
                 ip=client_ip(),
                 user_agent=request.user_agent.string or "",
+                language=rendered.language,
             )
             try:
                 if action == "decline":
@@ -133,14 +147,14 @@ def sign(version_id: int):
                 for one in (sigs if action != "decline" else [sig]):
                     signals.announce_signature(one)
                 if sig.decision == "declined":
-                    flash("Your decision not to sign has been recorded. The school may contact you about it.",
+                    flash(_("Your decision not to sign has been recorded. The school may contact you about it."),
                           "info")
                 elif len(sigs) > 1:
                     names = [cast(Person, s.on_behalf_of).given_name for s in sigs]  # one per child
-                    flash(f"Thank you. You have signed for {', '.join(names[:-1])} and {names[-1]}: "
-                          f"{len(sigs)} signatures, one for each child.", "success")
+                    flash(_("Thank you. You have signed for %(names)s and %(last)s: %(count)s signatures, one for "
+                            "each child.", names=", ".join(names[:-1]), last=names[-1], count=len(sigs)), "success")
                 else:
-                    flash("Thank you. Your signature has been recorded.", "success")
+                    flash(_("Thank you. Your signature has been recorded."), "success")
                 # The signature is the record of intent; its sealed PDF follows (a job), and the
                 # signature's page shows it when it is ready. Signing for several children makes
                 # one signature each: the history lists them all (each links to its page), where
@@ -159,7 +173,17 @@ def sign(version_id: int):
         family=family, chosen_ids=chosen_ids, family_error=family_error,
         consent_fields=[form[f"consent_{i.id}"] for i in version.consent_items],
         active_action=request.form.get("action") if request.method == "POST" else None,
+        text_languages=available, translated_questions=_translated_questions(version, rendered.language),
     ), status
+
+
+def _translated_questions(version: PolicyVersion, language: str | None) -> list[str]:
+    """The version's yes/no questions in the translation shown (empty when there are none)."""
+    from portal.policies.translations import published_translation, question_lines
+
+    translation = published_translation(version, language) if language else None
+    lines = question_lines(translation.questions) if translation is not None else []
+    return lines if len(lines) == len(version.consent_items) else []
 
 
 @bp.get("/history")
@@ -281,12 +305,13 @@ def consents():
                 changed += 1
         if bad:
             session.rollback()
-            flash("Choose yes or no for each question. Nothing was changed.", "danger")
+            flash(_("Choose yes or no for each question. Nothing was changed."), "danger")
             history = queries.consent_history(current_user)
             return render_template("portal/policies/consents.html", rows=rows, pupils=pupils, history=history,
                                    replaced=_replaced(history)), 400
         session.commit()
-        flash(f"Saved. {changed} answer(s) changed." if changed else "Nothing was changed.", "success")
+        flash(_("Saved. Answers changed: %(count)s.", count=changed) if changed else _("Nothing was changed."),
+              "success")
         return redirect(url_for(".consents"))
     history = queries.consent_history(current_user)
     pupils.update({p.id: p for p in session.scalars(select(Person).where(
@@ -422,6 +447,72 @@ def publish(version_id: int):
     session.commit()
     flash(f"Version {version.number} is published.", "success")
     return redirect(url_for(".policy", policy_id=version.policy_id))
+
+
+@bp.route("/manage/versions/<int:version_id>/translations", methods=["GET", "POST"])
+@access(capabilities=["policies.manage"])
+def translations(version_id: int):
+    """A version's translations: write or correct one (a draft), and publish it."""
+    from portal.policies import translations as tr_ops
+
+    version = _version_or_404(version_id)
+    form = TranslationForm()
+    if request.method == "GET" and request.args.get("language"):
+        lang = request.args["language"]
+        existing = [t for t in tr_ops.translations_of(version) if t.language == lang]
+        if existing:
+            newest = existing[-1]
+            form = TranslationForm(formdata=None, language=lang, title=newest.title, body_md=newest.body_md,
+                                   authoritative=newest.authoritative, questions=newest.questions)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                saved = tr_ops.save_translation(version, language=form.language.data or "",
+                                                title=form.title.data or "", body_md=form.body_md.data or "",
+                                                authoritative=bool(form.authoritative.data),
+                                                questions=form.questions.data or "",
+                                                change_note=form.change_note.data or "", actor=current_user)
+            except operations.PolicyError as exc:
+                session.rollback()
+                form.body_md.errors = [str(exc)]
+                status = 400
+            else:
+                session.commit()
+                flash(f"Draft translation saved (revision {saved.revision}).", "success")
+                return redirect(url_for(".translations", version_id=version.id))
+        else:
+            status = 400
+    rows = tr_ops.translations_of(version)
+    return render_template("portal/policies/translations.html", version=version, form=form, rows=rows,
+                           publish_form=PublishTranslationForm(), languages=dict(tr_ops.translation_languages()),
+                           rendered={t.id: render_markdown(t.body_md, placeholder_values()) for t in rows
+                                     if t.status != VersionStatus.SUPERSEDED.value}), status
+
+
+@bp.post("/manage/translations/<int:translation_id>/publish")
+@access(capabilities=["policies.manage"])
+def publish_translation(translation_id: int):
+    from portal.policies import translations as tr_ops
+    from portal.policies.models import PolicyTranslation
+
+    row = session.get(PolicyTranslation, translation_id)
+    if row is None:
+        abort(404)
+    form = PublishTranslationForm()
+    if not form.validate_on_submit():
+        flash("Choose what kind of change this is.", "danger")
+        return redirect(url_for(".translations", version_id=row.version_id))
+    try:
+        tr_ops.publish_translation(row, requires_resign=form.change.data == "resign",
+                                   change_note=form.change_note.data or "", actor=current_user)
+    except operations.PolicyError as exc:
+        session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".translations", version_id=row.version_id))
+    session.commit()
+    flash("The translation is published: people who read in that language see it beside the English.", "success")
+    return redirect(url_for(".translations", version_id=row.version_id))
 
 
 @bp.post("/manage/versions/<int:version_id>/consent-items")

@@ -1,0 +1,265 @@
+"""Languages: catalogues in step with the code, no unmarked text in translated templates, the
+choice of language, right-to-left pages, the English fallback, and emails in the reader's language."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from portal.i18n import LANGUAGES, TRANSLATIONS_DIR
+from portal.paths import TEMPLATES_DIR
+from portal.people.models import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = [code for code in LANGUAGES if code != "en_GB"]
+
+#: Templates whose every word goes through gettext; the scan below fails on unmarked text in them.
+#: Parent and pupil pages first (they need every shipped language).
+PARENT_PUPIL_TEMPLATES = [
+    "portal/layout.html", "portal/_forms.html", "portal/_tasks.html", "portal/home.html", "portal/error.html",
+    "portal/parent/home.html", "portal/parent/child.html", "portal/parent/_child_status.html",
+    "portal/pupil/home.html", "portal/policies/sign.html", "portal/policies/signature.html",
+    "portal/auth/login.html", "portal/concerns/_parent_home.html", "portal/policies/history.html",
+    "portal/policies/consents.html",
+]
+#: Translated too (staff pages and the sealed record): complete in English and Welsh.
+OTHER_MARKED_TEMPLATES = [
+    "portal/pdf/record.html", "portal/policies/translations.html", "portal/policies/_bar.html",
+]
+
+#: Words that stay as they are in every language (names of things, units).
+ALLOWED_WORDS = {"SHA", "UTC", "KB", "PDF", "evidence", "json", "Markdown"}
+
+
+def unmarked_text(source: str) -> list[str]:
+    """Literal words of a template outside gettext: text between tags, and the values of
+    aria-label, title, placeholder and alt attributes."""
+    s = re.sub(r"{#.*?#}", " ", source, flags=re.S)
+    s = re.sub(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", " ", s, flags=re.S)
+    s = re.sub(r"{{.*?}}", " ", s, flags=re.S)
+    s = re.sub(r"{%.*?%}", " ", s, flags=re.S)
+    s = re.sub(r"<(script|style)\b.*?</\1>", " ", s, flags=re.S | re.I)
+    found = [v for _attr, v in re.findall(r'\b(aria-label|title|placeholder|alt)="([^"]*)"', s)
+             if re.search(r"[A-Za-z]{2}", v)]
+    text = re.sub(r"<[^>]*>", " ", s)
+    found += [w for w in (m.strip("-'’") for m in re.findall(r"[A-Za-z][A-Za-z'’-]+", text)) if w not in ALLOWED_WORDS]
+    return found
+
+
+@pytest.mark.parametrize("name", PARENT_PUPIL_TEMPLATES + OTHER_MARKED_TEMPLATES)
+def test_translated_templates_have_no_unmarked_text(name):
+    words = unmarked_text((TEMPLATES_DIR / name).read_text())
+    assert words == [], f"{name}: mark these with _() or {{% trans %}}: {words[:20]}"
+
+
+def test_the_scan_finds_unmarked_text():
+    assert unmarked_text('<p>Hello {{ name }}</p><a aria-label="Open it">{{ _("x") }}</a>') == ["Open it", "Hello"]
+    assert unmarked_text('<p>{{ _("Hello") }}</p>{% trans %}Fine{% endtrans %}<style>p { color: red }</style>') == []
+
+
+# ---------------------------------------------------------------- catalogues
+
+
+def _extracted() -> set:
+    method_map = [("portal/**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.do,jinja2.ext.loopcontrols"}}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "lazy_gettext": None,
+                "_l": None, "N_": None}
+    found = set()
+    for _file, _line, message, _comments, context in extract_from_dir(str(ROOT), method_map, options, keywords):
+        found.add((context, message if isinstance(message, str) else message[0]))
+    return found
+
+
+def _ids(catalog) -> set:
+    return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog if m.id}
+
+
+def test_catalogues_are_in_step_with_the_code():
+    """`make translations` was run: the template has every marked string (and no stale one), every
+    language has every string, and each .mo is the compiled .po."""
+    with open(TRANSLATIONS_DIR / "messages.pot", "rb") as f:
+        pot = read_po(f)
+    assert _ids(pot) == _extracted(), "run `make translations`"
+    for code in SHIPPED:
+        folder = TRANSLATIONS_DIR / code / "LC_MESSAGES"
+        with open(folder / "messages.po", "rb") as f:
+            po = read_po(f)
+        with open(folder / "messages.mo", "rb") as f:
+            mo = read_mo(f)
+        assert _ids(po) == _ids(pot), f"{code}: run `make translations`"
+        compiled = {(m.context, m.id): m.string for m in mo if m.id}
+        written = {(m.context, m.id): m.string for m in po if m.id and m.string and not m.fuzzy}
+        assert compiled == written, f"{code}: the .mo is older than the .po; run `make translations`"
+        assert not list(po.check()), f"{code}: placeholders differ from the English"
+
+
+def test_catalogue_headers_ask_for_review_by_a_fluent_speaker():
+    for code in SHIPPED:
+        head = (TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po").read_text().split("msgid", 1)[0]
+        assert "NEEDS REVIEW" in head and "fluent speaker" in head, code
+
+
+def _template_ids(names) -> set:
+    from babel.messages.extract import extract
+
+    found = set()
+    for name in names:
+        with open(TEMPLATES_DIR / name, "rb") as f:
+            for _line, message, _comments, context in extract(
+                    "jinja2", f, keywords={"_": None, "gettext": None, "pgettext": ((1, "c"), 2)},
+                    options={"extensions": "jinja2.ext.do,jinja2.ext.loopcontrols"}):
+                found.add((context, message))
+    return found
+
+
+def test_welsh_is_complete_and_every_language_covers_the_parent_and_pupil_pages():
+    parent_ids = _template_ids(PARENT_PUPIL_TEMPLATES)
+    assert len(parent_ids) > 60
+    for code in SHIPPED:
+        with open(TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po", "rb") as f:
+            po = read_po(f)
+        done = {(m.context, m.id) for m in po if m.id and m.string and not m.fuzzy}
+        needed = _ids(po) if code == "cy" else parent_ids
+        assert needed - done == set(), f"{code}: untranslated {sorted(map(str, needed - done))[:5]}"
+
+
+# ---------------------------------------------------------------- choosing a language
+
+
+def _lang(page: str) -> tuple[str, str]:
+    m = re.search(r'<html lang="([^"]+)" dir="([^"]+)">', page)
+    assert m, page[:200]
+    return m.group(1), m.group(2)
+
+
+def test_the_browser_language_is_used_when_nobody_chose_one(app, db, school):
+    client = app.test_client()
+    page = client.get("/portal/auth/login", headers={"Accept-Language": "pl-PL,pl;q=0.9,en;q=0.5"})
+    text = page.get_data(as_text=True)
+    assert _lang(text) == ("pl", "ltr") and "Zaloguj się" in text and "Nie pamiętasz hasła?" in text
+    # A language we do not ship: English.
+    page = client.get("/portal/auth/login", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+    assert _lang(page) == ("en-GB", "ltr") and "Forgotten your password?" in page
+
+
+def test_the_schools_default_comes_before_the_browser(app, db, school):
+    school.default_language = "cy"
+    db.commit()
+    page = app.test_client().get("/portal/auth/login", headers={"Accept-Language": "pl"}).get_data(as_text=True)
+    assert _lang(page) == ("cy", "ltr") and "Mewngofnodi" in page
+
+
+def test_a_visitor_picks_a_language_in_the_footer(app, db, school):
+    client = app.test_client()
+    page = client.get("/portal/auth/login").get_data(as_text=True)
+    from portal.idempotency import FIELD
+
+    assert 'action="/portal/auth/language"' in page and f'name="{FIELD}"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    data = {"language": "ro", "next": "/portal/auth/login"}
+    if token:
+        data["csrf_token"] = token.group(1)
+    resp = client.post("/portal/auth/language", data=data)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/portal/auth/login")
+    page = client.get("/portal/auth/login").get_data(as_text=True)
+    assert _lang(page) == ("ro", "ltr") and "Conectare" in page
+
+
+def test_a_person_chooses_a_language_for_every_school(app, db, school, make_parent, make_pupil, login_as):
+    from portal.people.models import Account
+
+    parent = make_parent(make_pupil(given="Iwan"), given="Eira")
+    client = login_as(parent)
+    assert _lang(client.get("/portal/parent/").get_data(as_text=True))[0] == "en-GB"
+    resp = client.post("/portal/auth/language", data={"language": "cy", "next": "/portal/parent/"})
+    assert resp.status_code == 303
+    db.expire_all()
+    assert db.get(Account, parent.account.id).language == "cy"
+    page = client.get("/portal/parent/", headers={"Accept-Language": "pl"}).get_data(as_text=True)
+    assert _lang(page) == ("cy", "ltr") and "Eich plant" in page and "Hafan rhieni" in page
+    # Labels the Python code keeps in English (for exports) are shown in the page's language.
+    assert "Blwyddyn 1" in page and "Year 1" not in page
+
+
+@pytest.mark.parametrize("bad", ["xx", "", "../../etc"])
+def test_an_unknown_language_is_refused_and_nothing_is_saved(app, db, school, make_person, login_as, bad):
+    person = make_person(Role.PARENT, given="Nia")
+    client = login_as(person)
+    resp = client.post("/portal/auth/language", data={"language": bad})
+    assert resp.status_code == 303
+    db.expire_all()
+    assert person.account.language is None
+    assert "Choose one of the languages in the list." in client.get("/portal/", follow_redirects=True).get_data(
+        as_text=True)
+
+
+@pytest.mark.parametrize("code", ["ur", "ar"])
+def test_right_to_left_pages_use_the_local_rtl_stylesheet(app, db, school, code):
+    client = app.test_client()
+    page = client.get("/portal/auth/login", headers={"Accept-Language": code}).get_data(as_text=True)
+    assert _lang(page) == (code, "rtl")
+    href = re.search(r'<link rel="stylesheet" href="([^"]*bootstrap[^"]*)"', page).group(1)
+    assert href.endswith("vendor/bootstrap/bootstrap.rtl.min.css") and "//" not in href
+    css = client.get(href)
+    assert css.status_code == 200 and b"Bootstrap" in css.data[:200] and b"v5.3.8" in css.data[:200]
+    css.close()
+    ltr = client.get("/portal/auth/login").get_data(as_text=True)
+    assert "bootstrap.rtl" not in ltr
+
+
+def test_a_missing_translation_falls_back_to_english_never_blank(app, db, school):
+    """The staff-only strings of the translations page are not translated into Polish: they show in English."""
+    from flask_babel import force_locale, gettext
+
+    with open(TRANSLATIONS_DIR / "pl" / "LC_MESSAGES" / "messages.po", "rb") as f:
+        po = read_po(f)
+    empty = [m.id for m in po if m.id and isinstance(m.id, str) and not m.string and "%" not in m.id]
+    assert empty, "pick a string Polish does not translate"
+    with app.test_request_context("/"), force_locale("pl"):
+        for msgid in empty:
+            assert gettext(msgid) == msgid
+        assert gettext("Sign out") == "Wyloguj się"
+
+
+def test_every_other_template_is_on_the_way_to_being_translated():
+    """Templates not translated yet are listed in tests/i18n_pending.py with their count of unmarked words,
+    which may only go down; any other template (a new one, say) must have none."""
+    from tests.i18n_pending import PENDING
+
+    marked = set(PARENT_PUPIL_TEMPLATES + OTHER_MARKED_TEMPLATES)
+    problems = []
+    for path in sorted(TEMPLATES_DIR.rglob("*.html")):
+        name = str(path.relative_to(TEMPLATES_DIR))
+        if name in marked:
+            continue
+        words = unmarked_text(path.read_text())
+        allowed = PENDING.get(name, 0)
+        if len(words) > allowed:
+            problems.append(f"{name}: {len(words)} unmarked words (at most {allowed}), e.g. {words[:8]}")
+    assert not problems, "mark these with _() or {% trans %}:\n" + "\n".join(problems)
+    assert set(PENDING) <= {str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.rglob("*.html")}, \
+        "remove templates that no longer exist from tests/i18n_pending.py"
+
+
+def test_invitations_and_password_resets_are_written_in_the_persons_language(app, db, school, make_person, mailbox):
+    from portal.auth.tokens import RESET
+    from portal.blueprints.auth.views import _send_link, send_invitation
+
+    school.default_language = "cy"
+    newcomer = make_person(Role.PARENT, given="Owain", email="owain@parents.example", password=None)
+    chooser = make_person(Role.PARENT, given="Zofia", email="zofia@parents.example")
+    chooser.account.language = "pl"
+    db.commit()
+    with app.test_request_context("/"):
+        assert send_invitation(newcomer)
+        assert _send_link(chooser, RESET)
+    invite = mailbox.to("owain@parents.example")[0]
+    assert invite["Subject"] == "Rydych wedi'ch gwahodd i borth yr ysgol"
+    assert invite.get_content().startswith("Helo Owain,") and "/portal/auth/invite/" in invite.get_content()
+    reset = mailbox.to("zofia@parents.example")[-1]
+    assert reset["Subject"] == "Zresetuj hasło do Countersign" and "w ciągu godziny" in reset.get_content()

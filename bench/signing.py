@@ -199,9 +199,8 @@ def class_close(app, teacher_email: str, session_id: int, pupils: list[int]) -> 
 
     from portal.classroom.models import ClassroomEntry
     from portal.db import session
-    from portal.schools.isolation import all_schools
-
     from portal.idempotency import new_token
+    from portal.schools.isolation import all_schools
 
     client = _login(app, teacher_email)
     start = time.perf_counter()

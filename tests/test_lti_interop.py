@@ -8,7 +8,6 @@ import html
 import re
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
@@ -17,39 +16,17 @@ from portal.lti.models import LtiMentorLink, LtiRegistration
 from portal.people.models import GuardianLink, Person, PupilProfile, Role
 from portal.schools.models import School
 from tests.conftest import LoginClient
-from tests.lti_platform import MENTOR, FakeLms, rsa_pair
-from tests.schools import in_school
-from tests.test_lti import _db, _link_course, _make_class, _person_by_sub
-
-
-@pytest.fixture
-def app_config(app_config):
-    """CSRF protection on, as in production: only the LTI blueprint is exempt."""
-    return {**app_config, "WTF_CSRF_ENABLED": True}
-
-
-@pytest.fixture(scope="session")
-def platform_keys():
-    return rsa_pair()
-
-
-@pytest.fixture
-def lms(server, live_app, platform_keys):
-    from portal.lti.operations import add_registration
-
-    fake = FakeLms(server.url, platform_keys)
-    fake.start()
-    with in_school(live_app):
-        add_registration(**fake.tool_registration_values())
-        session.commit()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as s:
-        yield s
+from tests.lti_platform import MENTOR
+from tests.test_lti import (  # noqa: F401  (the fixtures are test_lti's: one fake LMS, CSRF on)
+    _db,
+    _link_course,
+    _make_class,
+    _person_by_sub,
+    app_config,
+    http,
+    lms,
+    platform_keys,
+)
 
 
 def _registration(live_app, **values):

@@ -525,9 +525,14 @@ def _delete_consent(answer_id: int, removal: Removal) -> None:
         session.delete(ans)
 
 
-def _delete_attachment(att: ConcernAttachment, removal: Removal) -> None:
+def _note_attachment(att: ConcernAttachment, removal: Removal) -> None:
+    """Record an attachment's row and its stored file as removed (the caller deletes the row)."""
     removal.row(att)
     removal.file("attachment", att.stored_name, att.sha256)
+
+
+def _delete_attachment(att: ConcernAttachment, removal: Removal) -> None:
+    _note_attachment(att, removal)
     session.delete(att)
 
 
@@ -541,8 +546,7 @@ def _delete_concern(concern_id: int, removal: Removal) -> None:
     for e in c.events:
         removal.row(e)
     for att in list(c.attachments):
-        removal.row(att)
-        removal.file("attachment", att.stored_name, att.sha256)
+        _note_attachment(att, removal)
     session.delete(c)
 
 

@@ -252,3 +252,114 @@ def test_a_trust_view_from_stored_counts(app, db, awkward_school, make_school, m
     db.commit()
     assert _as_dicts(stored) == _as_dicts(live)
     assert {s for s, _ in stored} == {awkward_school.id, other.id}
+
+
+# ---------------------------------------------------------------- signing rates week by week
+
+
+def _reference_rates(key, today) -> dict[object, tuple]:
+    """key -> (signed, total, signed a week ago, weekly percentages), person by person: the
+    first counting signature of each signed requirement, counted by its UTC day."""
+    from portal.dashboard.queries import TREND_DAYS, _weeks, year_span
+
+    start, _end = year_span(today)
+    groups: dict[object, list] = defaultdict(list)
+    for r in queries.school_requirements(today):
+        k = key(r)
+        if k is None:
+            continue
+        first = min((s.signed_at for s in r.answers if s.decision == "signed"), default=None) \
+            if r.status == queries.SIGNED else None
+        groups[k].append(first.astimezone(dt.UTC).date() if first else None)
+    out = {}
+    for k, days in groups.items():
+        done = [d for d in days if d is not None]
+        weekly = [(w, 100 * sum(d <= w for d in done) / len(days)) for w in _weeks(start, today)]
+        out[k] = (len(done), len(days), sum(d <= today - dt.timedelta(days=TREND_DAYS) for d in done), weekly)
+    return out
+
+
+def _spread_over_days(db):
+    """Move the answers onto different days (and times near midnight), and sign one requirement
+    twice, so the trend has steps and the first signature is the one that counts."""
+    sigs = db.scalars(select(Signature).order_by(Signature.id)).all()
+    for i, sig in enumerate(sigs):
+        sig.signed_at = AT + dt.timedelta(days=4 * i, hours=14, minutes=59 - i)
+    mum_aup = next(s for s in sigs if s.on_behalf_of_id is None and s.version.policy.audience == "parent"
+                   and s.decision == "signed")
+    db.add(Signature(version_id=mum_aup.version_id, signer_id=mum_aup.signer_id, signer_role="parent",
+                     decision="signed", signed_name="Again", text_sha256="0" * 64,
+                     signed_at=mum_aup.signed_at + dt.timedelta(days=20), ip="192.0.2.9", user_agent="test",
+                     method="online", academic_year=mum_aup.academic_year))
+    db.commit()
+
+
+def test_signing_rates_week_by_week_equal_the_reference(app, db, awkward_school):
+    """The Head's dashboard and the charts draw each audience's and class's trend from the stored
+    counts and first-signed days; the numbers equal those made requirement by requirement."""
+    from portal.dashboard.queries import audience_rates, class_rates
+
+    _spread_over_days(db)
+    today = (AT + dt.timedelta(days=60)).date()
+    labels = {a.value: a.label for a in Audience}
+    expected_aud = _reference_rates(lambda r: labels[r.version.policy.audience], today)
+    expected_cls = _reference_rates(
+        lambda r: r.school_class.name if r.version.policy.audience.startswith("pupil_") and r.school_class else None,
+        today)
+    with app.test_request_context():
+        aud = audience_rates(today)
+        cls = class_rates(today)
+    db.commit()
+    assert {r.label: (r.signed, r.total, r.week_ago, r.weekly) for r in aud} == expected_aud
+    assert {r.label: (r.signed, r.total, r.week_ago, r.weekly) for r in cls} == expected_cls
+    # The trend really moves: some audience gained between its first and last week, some class has
+    # signatures, and the week-ago figure differs from now for at least one line.
+    assert any(r.weekly[0][1] < r.weekly[-1][1] for r in aud)
+    assert any(r.signed for r in cls) and any(r.week_ago != r.signed for r in aud + cls)
+    assert [r.label for r in aud] == [a.label for a in Audience if a.label in {r.label for r in aud}]
+
+
+def test_signing_rates_follow_a_new_signature(app, db, awkward_school, make_person):
+    from portal.dashboard.queries import audience_rates
+
+    today = (AT + dt.timedelta(days=10)).date()
+    with app.test_request_context():
+        before = {r.label: r for r in audience_rates(today)}
+    db.commit()
+    newcomer = make_person(Role.PARENT, given="Newcomer")
+    db.add(Signature(version_id=_current(db, Audience.PARENT).id, signer_id=newcomer.id, signer_role="parent",
+                     decision="signed", signed_name="Newcomer", text_sha256="0" * 64,
+                     signed_at=AT + dt.timedelta(days=8), ip="192.0.2.9", user_agent="test", method="online",
+                     academic_year=queries.current_academic_year()))
+    db.commit()
+    with app.test_request_context():
+        after = {r.label: r for r in audience_rates(today)}
+    label = Audience.PARENT.label
+    assert (after[label].signed, after[label].total) == (before[label].signed + 1, before[label].total + 1)
+    assert after[label].weekly[-1][1] > before[label].weekly[-1][1] or before[label].signed == before[label].total
+
+
+def test_reminders_due_equals_the_reference(app, db, awkward_school):
+    from portal.dashboard.queries import reminders_due
+    from portal.people.models import Person
+    from portal.policies.models import PolicyReminder
+
+    def reference() -> int:
+        people, via_parents = set(), set()
+        for r in queries.school_requirements():
+            if r.status != queries.OUTSTANDING:
+                continue
+            (people if not r.countersign and r.subject.email else via_parents).add(r.subject.id)
+        for link in db.scalars(select(GuardianLink).where(GuardianLink.pupil_id.in_(via_parents))):
+            parent = db.get(Person, link.parent_id)
+            if parent.active and parent.email:
+                people.add(parent.id)
+        recent = {r.recipient_id for r in db.scalars(select(PolicyReminder))}
+        return len(people - recent)
+
+    due = reminders_due()
+    assert due == reference() and due > 1
+    someone = db.scalar(select(Person).where(Person.given_name == "Gran"))
+    db.add(PolicyReminder(recipient_id=someone.id, sent_at=AT.replace(year=AT.year + 5)))
+    db.commit()
+    assert reminders_due(now=AT.replace(year=AT.year + 5)) == reference() == due - 1

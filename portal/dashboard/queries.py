@@ -7,7 +7,7 @@ filters, and each tile only for a holder of the capability it is about.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from flask import current_app, url_for
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from portal.db import session, utcnow
 from portal.people.models import GuardianLink, Person, SchoolClass
 from portal.policies import queries as pq
+from portal.policies.compliance import Counts, cached_trend, outstanding_subjects
 from portal.policies.models import Audience
 from portal.schools.models import School
 from portal.security import capabilities_of, has_capability
@@ -69,12 +70,6 @@ def year_span(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     return start, dt.date(year + 1, month, day) - dt.timedelta(days=1)
 
 
-def _first_signed(req: pq.Requirement) -> dt.datetime | None:
-    """When the requirement first became signed (the earliest counting signature)."""
-    times = [s.signed_at for s in req.answers if s.decision == "signed"]
-    return min(times) if times else None
-
-
 def _weeks(start: dt.date, today: dt.date) -> list[dt.date]:
     """Each week's last day from *start* to *today* (today included)."""
     out, day = [], start + dt.timedelta(days=6)
@@ -85,78 +80,68 @@ def _weeks(start: dt.date, today: dt.date) -> list[dt.date]:
     return out
 
 
-def rates(reqs: list[pq.Requirement], key, label, today: dt.date | None = None) -> list[Rate]:
-    """Signing rates of *reqs* grouped by *key* (requirement -> hashable or None), week by week."""
+def _rates(counts: dict[tuple, Counts], trend: dict[tuple, list[tuple[dt.date, int]]],
+           today: dt.date | None) -> dict[object, Rate]:
+    """Signing rates from stored counts and first-signed days, keyed like *counts* (one key each)."""
     today = today or utcnow().date()
     start, _end = year_span(today)
     weeks = _weeks(start, today)
-    groups: dict[object, list[dt.datetime | None]] = defaultdict(list)
-    labels: dict[object, str] = {}
-    for r in reqs:
-        k = key(r)
-        if k is None:
+    week_ago = today - dt.timedelta(days=TREND_DAYS)
+    out: dict[object, Rate] = {}
+    for (key,), c in counts.items():
+        if key is None or not c.total:
             continue
-        groups[k].append(_first_signed(r) if r.status == pq.SIGNED else None)
-        labels.setdefault(k, label(r))
-    week_ago = dt.datetime.combine(today - dt.timedelta(days=TREND_DAYS), dt.time.max, tzinfo=dt.UTC)
-    out = []
-    for k, times in groups.items():
-        total = len(times)
-        done = sorted(t for t in times if t is not None)
-        weekly = []
-        for day in weeks:
-            limit = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
-            weekly.append((day, 100 * sum(1 for t in done if t <= limit) / total))
-        out.append(Rate(label=labels[k], signed=len(done), total=total,
-                        week_ago=sum(1 for t in done if t <= week_ago), weekly=weekly))
-    out_keys = list(groups)
-    return [r for _k, r in sorted(zip(out_keys, out, strict=True), key=lambda kr: _order(kr[0]))]
+        days = trend.get((key,), [])
+        weekly = [(day, 100 * sum(n for d, n in days if d <= day) / c.total) for day in weeks]
+        out[key] = Rate(label="", signed=c.signed, total=c.total, week_ago=sum(n for d, n in days if d <= week_ago),
+                        weekly=weekly)
+    return out
 
 
-def _order(key: object) -> tuple:
+def audience_rates(today: dt.date | None = None) -> list[Rate]:
+    """The signing rate of each audience this school year, with its weekly trend: from the
+    stored compliance counts and first-signed days (a fixed number of statements)."""
+    counts, trend = cached_trend(("audience",), today)
     order = [a.value for a in Audience]
-    if key in order:
-        return (0, order.index(key), "")
-    return (1, 0, str(key))
-
-
-def audience_rates(reqs: list[pq.Requirement] | None = None, today: dt.date | None = None) -> list[Rate]:
-    reqs = pq.school_requirements(today) if reqs is None else reqs
-    out = rates(reqs, lambda r: r.version.policy.audience, lambda r: Audience(r.version.policy.audience).label,
-                today)
-    for rate in out:
+    out = []
+    for key, rate in sorted(_rates(counts, trend, today).items(),
+                            key=lambda kr: order.index(kr[0]) if kr[0] in order else len(order)):
+        rate.label = Audience(key).label
         rate.url = url_for("portal.policies.compliance") + "#by-audience"
+        out.append(rate)
     return out
 
 
-def class_rates(reqs: list[pq.Requirement] | None = None, today: dt.date | None = None) -> list[Rate]:
-    reqs = pq.school_requirements(today) if reqs is None else reqs
-    pupil_reqs = [r for r in reqs if r.version.policy.audience.startswith("pupil_")]
+def class_rates(today: dt.date | None = None) -> list[Rate]:
+    """The signing rate of each class's pupils this school year, with its weekly trend."""
+    counts, trend = cached_trend(("class",), today)
     classes = {c.id: c for c in session.scalars(select(SchoolClass))}
-    out = rates(pupil_reqs, lambda r: r.school_class.id if r.school_class else None,
-                lambda r: r.school_class.name, today)
-    by_name = {c.name: c for c in classes.values()}
-    out.sort(key=lambda rt: (by_name[rt.label].year_group, by_name[rt.label].code) if rt.label in by_name else (99, ""))
-    return out
+    out = []
+    for key, rate in _rates(counts, trend, today).items():
+        cls = classes.get(key)  # type: ignore[call-overload]
+        if cls is None:
+            continue
+        rate.label = cls.name
+        out.append((cls.year_group, cls.code, rate))
+    return [rate for _y, _c, rate in sorted(out, key=lambda t: (t[0], t[1]))]
 
 
 # ---------------------------------------------------------------- tiles
 
 
-def reminders_due(reqs: list[pq.Requirement], now: dt.datetime | None = None) -> int:
+def reminders_due(now: dt.datetime | None = None) -> int:
     """People with something outstanding who could be reminded now (not reminded in 7 days)."""
     from portal.policies.models import PolicyReminder
     from portal.policies.operations import REMINDER_INTERVAL
 
     now = now or utcnow()
-    open_reqs = [r for r in reqs if r.status == pq.OUTSTANDING]
     people: set[int] = set()
     via_parents: set[int] = set()
-    for r in open_reqs:
-        if not r.countersign and r.subject.email:
-            people.add(r.subject.id)
+    for subject_id, countersign, email in outstanding_subjects():
+        if not countersign and email:
+            people.add(subject_id)
         else:
-            via_parents.add(r.subject.id)
+            via_parents.add(subject_id)
     if via_parents:
         people |= set(session.scalars(
             select(GuardianLink.parent_id).join(Person, Person.id == GuardianLink.parent_id)
@@ -184,7 +169,7 @@ def failed_records() -> int:
         SignedRecord.status == RecordStatus.PENDING.value, SignedRecord.last_error.is_not(None))) or 0
 
 
-def attention(person: Person, reqs: list[pq.Requirement] | None = None) -> list[Tile]:
+def attention(person: Person) -> list[Tile]:
     """The tiles of *person*'s dashboard, each only if they hold what it is about."""
     from portal.concerns.access import may_use_inbox, visible_clause
     from portal.concerns.models import OPEN_STATUSES, Concern, Status
@@ -217,8 +202,7 @@ def attention(person: Person, reqs: list[pq.Requirement] | None = None) -> list[
         tiles.append(Tile("incidents_open", "Incidents to review", n, "still open" if n else "all closed",
                           url_for("portal.incidents.home"), "warning" if n else "ok"))
     if "compliance.view" in caps:
-        reqs = pq.school_requirements() if reqs is None else reqs
-        due = reminders_due(reqs)
+        due = reminders_due()
         tiles.append(Tile("reminders_due", "Reminders due", due,
                           "people not reminded in the last 7 days" if due else "everyone reminded recently",
                           url_for("portal.policies.compliance"), "warning" if due else "ok"))

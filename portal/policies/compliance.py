@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    Date,
     Integer,
     String,
     and_,
@@ -192,7 +193,9 @@ def _requirements(plan: _Plan):
                func.max(case((Signature.decision == Decision.SIGNED.value, 1), else_=0)).label("signed"),
                func.max(case((and_(Signature.decision == Decision.SIGNED.value,
                                    Signature.method.in_([m.value for m in OFFLINE_METHODS])), 1),
-                             else_=0)).label("offline"))
+                             else_=0)).label("offline"),
+               func.min(case((Signature.decision == Decision.SIGNED.value, Signature.signed_at),
+                             else_=null())).label("first_signed"))
         .join(PolicyVersion, PolicyVersion.id == Signature.version_id)
         .where(plan.year_clause(), Signature.version_id.in_(plan.counting_version_ids))
         .group_by(subject, on_behalf, PolicyVersion.policy_id)
@@ -201,7 +204,7 @@ def _requirements(plan: _Plan):
     # A SEND pupil gets the SEND variant of their band when the school publishes one.
     gets_send = and_(subjects.c.send == true(), send_policies.c.audience.is_not(None))
     rel = (
-        select(subjects, current.c.policy_id, answers.c.signed, answers.c.offline)
+        select(subjects, current.c.policy_id, answers.c.signed, answers.c.offline, answers.c.first_signed)
         .select_from(subjects)
         .join(current, and_(current.c.school_id == subjects.c.school_id, current.c.audience == subjects.c.audience))
         .outerjoin(send_policies, and_(send_policies.c.school_id == subjects.c.school_id,
@@ -265,6 +268,51 @@ def tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tuple, Coun
         total, signed, declined = int(row.total), int(row.signed or 0), int(row.declined or 0)
         out[group_key] = Counts(signed, declined, total - signed - declined, int(row.offline or 0))
     return out
+
+
+def _day(column):
+    """SQL: the UTC calendar day of a timestamp column."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def first_signed_days(today: dt.date | None = None) -> dict[tuple, int]:
+    """(school, policy, audience, class, day) -> how many of this academic year's requirements
+    were first signed on that day (UTC), in the session's school or trust scope: one statement,
+    plus the catalogue's, however large the school or trust."""
+    plan = _Plan(today)
+    if not plan.current_policy_ids:
+        return {}
+    rel = _requirements(plan).subquery("requirements")
+    day = _day(rel.c.first_signed)
+    group = [rel.c.school_id, rel.c.policy_id, rel.c.audience, rel.c.class_id, day]
+    with _hash_joins():
+        rows = session.execute(select(*group, func.count()).where(rel.c.signed == 1).group_by(*group)).all()
+    return {(row[0], row[1], row[2], row[3], _as_date(row[4])): int(row[5]) for row in rows}
+
+
+def outstanding_subjects(today: dt.date | None = None) -> list[tuple[int, bool, str | None]]:
+    """(person id, countersigned by a parent?, their email) of every requirement still
+    outstanding this academic year in the session's scope: one statement, plus the catalogue's."""
+    plan = _Plan(today)
+    if not plan.current_policy_ids:
+        return []
+    rel = _requirements(plan).subquery("requirements")
+    with _hash_joins():
+        rows = session.execute(
+            select(rel.c.subject_id, rel.c.countersign, Person.email).distinct()
+            .join(Person, Person.id == rel.c.subject_id).where(rel.c.signed.is_(None))).all()
+    return [(int(pid), bool(cs), email) for pid, cs, email in rows]
+
+
+def cast_int(value: typing.Any) -> int:
+    """A count from a result row (typed as ``object`` by the row's generic columns)."""
+    return int(value or 0)
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def policy_requirements(policy_id: int, *, class_id: int | None = None,
@@ -357,15 +405,47 @@ def cached_tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tupl
     statement for all of them) only the schools that changed since their counts were stored.
 
     The request commits what this writes (a view that shows counts commits once)."""
-    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceSnapshot
+    return cached_trend(by, today, days=False)[0]
+
+
+def cached_trend(by: Iterable[str], today: dt.date | None = None, *,
+                 days: bool = True) -> tuple[dict[tuple, Counts], dict[tuple, list[tuple[dt.date, int]]]]:
+    """The stored counts grouped by *by* (as :func:`cached_tallies`) and, for each group, how many
+    requirements were first signed on each day, oldest day first (with ``days=False``, no days).
+    A fixed number of statements; the schools in scope are recounted first if they changed."""
+    from portal.policies.models import ComplianceCount, ComplianceDay
 
     by = tuple(by)
     for key in by:
         if key not in KEYS:
             raise ValueError(f"unknown compliance grouping {key!r}")
+    if not _freshen(today):
+        return {}, {}
+    out: dict[tuple, Counts] = defaultdict(Counts)
+    cols = {"school": ComplianceCount.school_id, "policy": ComplianceCount.policy_id,
+            "audience": ComplianceCount.audience, "class": ComplianceCount.class_id}
+    for row in session.execute(select(*(cols[k] for k in by), ComplianceCount.signed, ComplianceCount.declined,
+                                      ComplianceCount.outstanding, ComplianceCount.offline)):
+        out[tuple(row[: len(by)])].add(Counts(row.signed, row.declined, row.outstanding, row.offline))
+    trend: dict[tuple, list[tuple[dt.date, int]]] = defaultdict(list)
+    if days:
+        day_cols = {"school": ComplianceDay.school_id, "policy": ComplianceDay.policy_id,
+                    "audience": ComplianceDay.audience, "class": ComplianceDay.class_id}
+        group = [day_cols[k] for k in by]
+        for row in session.execute(select(*group, ComplianceDay.day, func.sum(ComplianceDay.signed))
+                                   .group_by(*group, ComplianceDay.day).order_by(ComplianceDay.day)):
+            day, signed = row[len(by)], row[len(by) + 1]
+            trend[tuple(row[: len(by)])].append((_as_date(day), int(cast_int(signed))))
+    return dict(out), dict(trend)
+
+
+def _freshen(today: dt.date | None) -> bool:
+    """Recount the schools in scope whose stored counts are stale; False when none is in scope."""
+    from portal.policies.models import ComplianceChange, ComplianceSnapshot
+
     years = _years(today)
     if not years:
-        return {}
+        return False
     changed: dict[int, list[int]] = defaultdict(list)
     for change_id, school_id in session.execute(select(ComplianceChange.id, ComplianceChange.school_id)):
         changed[school_id].append(change_id)
@@ -373,18 +453,12 @@ def cached_tallies(by: Iterable[str], today: dt.date | None = None) -> dict[tupl
     stale = sorted(s for s, year in years.items() if s in changed or snapshots.get(s) != year)
     if stale:
         _recount(stale, years, changed, today)
-    out: dict[tuple, Counts] = defaultdict(Counts)
-    cols = {"school": ComplianceCount.school_id, "policy": ComplianceCount.policy_id,
-            "audience": ComplianceCount.audience, "class": ComplianceCount.class_id}
-    for row in session.execute(select(*(cols[k] for k in by), ComplianceCount.signed, ComplianceCount.declined,
-                                      ComplianceCount.outstanding, ComplianceCount.offline)):
-        out[tuple(row[: len(by)])].add(Counts(row.signed, row.declined, row.outstanding, row.offline))
-    return dict(out)
+    return True
 
 
 def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, list[int]],
              today: dt.date | None) -> None:
-    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceSnapshot
+    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceDay, ComplianceSnapshot
     from portal.schools.isolation import schools_scope
 
     conn = session.connection()
@@ -395,16 +469,23 @@ def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, li
     scope = get_scope(session)
     with schools_scope(session, school_ids, write=scope.write if scope is not None else None):
         counts = tallies(("school", "policy", "audience", "class"), today)
+        days = first_signed_days(today)
     now = utcnow()
     rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c,
              "signed": n.signed, "declined": n.declined, "outstanding": n.outstanding, "offline": n.offline}
             for (s, p, a, c), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3] or 0))]
+    day_rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c, "day": d,
+                 "signed": n} for (s, p, a, c, d), n in sorted(days.items(), key=lambda kv: (kv[0][0], kv[0][4]))]
     count_t, snap_t, change_t = table_of(ComplianceCount), table_of(ComplianceSnapshot), table_of(ComplianceChange)
+    day_t = table_of(ComplianceDay)
     # Core statements naming the schools themselves (the session's hooks do not see them).
     conn.execute(delete(count_t).where(count_t.c.school_id.in_(school_ids)))
+    conn.execute(delete(day_t).where(day_t.c.school_id.in_(school_ids)))
     conn.execute(delete(snap_t).where(snap_t.c.school_id.in_(school_ids)))
     if rows:
         conn.execute(insert(count_t), rows)
+    if day_rows:
+        conn.execute(insert(day_t), day_rows)
     conn.execute(insert(snap_t), [{"school_id": s, "academic_year": years[s], "computed_at": now}
                                   for s in school_ids])
     seen = [i for s in school_ids for i in changed.get(s, [])]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -217,6 +217,24 @@ class ComplianceCount(SchoolOwned, Base):
     outstanding: Mapped[int] = mapped_column(Integer, default=0)
     #: Of the signed: paper or verbal agreements recorded by the office.
     offline: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ComplianceDay(SchoolOwned, Base):
+    """How many requirements of one published policy (and, for pupil policies, one class) were
+    first signed on one day of a school's academic year, as last counted (the signing-rate
+    trends of the Head's dashboard and the charts). Kept with :class:`ComplianceCount`."""
+
+    __tablename__ = "portal_compliance_days"
+    __portal_derived__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    policy_id: Mapped[int] = mapped_column(Integer)
+    audience: Mapped[str] = mapped_column(String(30))
+    class_id: Mapped[int | None] = mapped_column(Integer)
+    #: The day (UTC) of the first counting signature of each requirement counted here.
+    day: Mapped[dt.date] = mapped_column(Date)
+    signed: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PolicyTranslation(SchoolOwned, Base):

@@ -40,7 +40,7 @@ def home():
 
     from portal.dashboard import charts
     from portal.dashboard.queries import attention, audience_rates
-    from portal.policies.queries import OUTSTANDING, pupils_status, school_requirements
+    from portal.policies.queries import OUTSTANDING, pupils_status
 
     caps = capabilities_of(current_user)
     classes = session.scalars(
@@ -49,9 +49,8 @@ def home():
         .options(selectinload(SchoolClass.pupils).joinedload(PupilProfile.person))
         .order_by(SchoolClass.year_group, SchoolClass.code)
     ).all()
-    reqs = school_requirements() if "compliance.view" in caps else None
-    tiles = attention(current_user, reqs)
-    rates = audience_rates(reqs) if reqs is not None else []
+    tiles = attention(current_user)
+    rates = audience_rates() if "compliance.view" in caps else []
     sparks = {r.label: charts.sparkline([v for _d, v in r.weekly], label=f"{r.label}: {r.pct}% signed, week by week")
               for r in rates}
     # Every class's pupils at once (one catalogue, one signature query), then split by class.
@@ -65,6 +64,7 @@ def home():
     # The tiles already count what some tasks say (concerns, link decisions): list each thing once.
     tile_paths = {urlsplit(t.url).path for t in tiles}
     tasks = [t for t in tasks_for(current_user) if urlsplit(t.url).path not in tile_paths]
+    session.commit()  # the compliance counts, if they had to be made again
     return render_template(
         "portal/staff/home.html",
         classes=classes,
@@ -103,15 +103,13 @@ def charts() -> ResponseReturnValue:
     from portal.concerns.access import may_use_inbox
     from portal.dashboard import charts as draw
     from portal.dashboard.queries import audience_rates, class_rates, concern_numbers, year_span
-    from portal.policies.queries import school_requirements
 
     caps = capabilities_of(current_user)
     start, end = year_span()
     ctx: dict[str, Any] = {"start": start, "end": end, "style": draw.style}
     if "compliance.view" in caps:
-        reqs = school_requirements()
-        aud = audience_rates(reqs)
-        cls = class_rates(reqs)
+        aud = audience_rates()
+        cls = class_rates()
         ctx["audience_rates"] = aud
         ctx["audience_chart"] = draw.line_chart([draw.Series(r.label, r.weekly) for r in aud], start=start, end=end,
                                                 label="Percent signed over the school year, one line per audience")
@@ -128,6 +126,7 @@ def charts() -> ResponseReturnValue:
         ctx["ack_chart"] = draw.column_chart(
             n.ack_days, label=f"School days taken to acknowledge a concern; the target is {n.target} school days",
             limit_after=n.target, limit_label=f"Target: {n.target} school days")
+    session.commit()  # the compliance counts, if they had to be made again
     return render_template("portal/staff/charts.html", **ctx)
 
 

@@ -64,3 +64,20 @@ def test_two_entries_cannot_share_a_predecessor(app, db):
         db.commit()
     db.rollback()
     assert first.prev_hash == GENESIS
+
+
+def test_entries_appended_together_chain_like_entries_appended_one_by_one(app, db, make_person):
+    """A class closing appends its 30 signatures' entries with one read of the chain's head."""
+    teacher = make_person(Role.TEACHER, given="Batch")
+    pupils = [make_person(Role.PUPIL, given=f"Batch{i}") for i in range(3)]
+    audit.record("test.before", actor=teacher)
+    entries = audit.record_each("test.each", [(p, {"n": i}) for i, p in enumerate(pupils)], actor=teacher)
+    audit.record("test.after", actor=teacher)
+    db.commit()
+    rows = db.scalars(select(AuditEntry).where(AuditEntry.action.like("test.%")).order_by(AuditEntry.seq)).all()
+    assert [r.action for r in rows] == ["test.before", "test.each", "test.each", "test.each", "test.after"]
+    assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + 5))
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert [(e.target_type, e.target_id, e.data, e.actor_id) for e in entries] == [
+        ("Person", str(p.id), {"n": i}, teacher.id) for i, p in enumerate(pupils)]
+    assert audit.verify_chain().ok

@@ -74,6 +74,45 @@ def record(action: str, *, actor: Any = None, target: Any = None, school: Any = 
     return entry
 
 
+def record_each(action: str, targets: list[tuple[Any, dict[str, Any]]], *, actor: Any = None) -> list[AuditEntry]:
+    """Append one entry per ``(target, data)`` to the session's school chain, in order, reading
+    the chain's head once and flushing once (a class closing records 30 signatures this way).
+    The entries are exactly those :func:`record` would write one by one."""
+    if not targets:
+        return []
+    school_id = _default_school()
+    if school_id is None:
+        return [record(action, actor=actor, target=t, school=None, **d) for t, d in targets]
+    chain = int(school_id)
+    actor_id = getattr(actor, "id", actor)
+    extra: dict[str, Any] = {}
+    if getattr(actor, "is_account", False):
+        extra, actor_id = {"account_id": actor_id}, None
+    if any(getattr(t, "id", 0) is None for t, _d in targets):
+        session.flush()
+    _lock_chain(chain)
+    with all_schools(session):
+        last = session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.chain == chain)
+            .order_by(AuditEntry.seq.desc()).limit(1)
+        ).first()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+    entries = []
+    now = utcnow()
+    for target, data in targets:
+        seq += 1
+        entry = AuditEntry(chain=chain, seq=seq, school_id=school_id, created_at=now, actor_id=actor_id,
+                           action=action, target_type=type(target).__name__ if target is not None else None,
+                           target_id=str(_pk(target)) if target is not None else None, data={**data, **extra},
+                           prev_hash=prev)
+        entry.hash = prev = entry.compute_hash()
+        entries.append(entry)
+    with school_scope(session, chain) if _needs_scope(chain) else contextlib.nullcontext():
+        session.add_all(entries)
+        session.flush()
+    return entries
+
+
 def _needs_scope(school_id: int) -> bool:
     scope = get_scope(session)
     return scope is None or (scope.schools is not None and school_id not in scope.schools)

@@ -325,7 +325,8 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
     session.expire(cs, ["closed_at", "entries"])  # entries committed before the lock was taken
     years: dict[dt.date, int] = {}
     signatures: list[Signature] = []
-    for entry in cs.entries:
+    entries = list(cs.entries)
+    for entry in entries:
         day = entry.acknowledged_at.date()
         year = years.setdefault(day, academic_year(entry.acknowledged_at))
         sig = Signature(
@@ -336,11 +337,14 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
             academic_year=year,
         )
         session.add(sig)
-        session.flush()
-        entry.signature_id = sig.id
-        audit.record("signature.created", actor=teacher, target=sig, version_id=sig.version_id,
-                     method=sig.method, signer_id=entry.pupil_id, witness_id=teacher.id)
         signatures.append(sig)
+    # One batched INSERT of the signatures, then their audit entries in one append.
+    session.flush()
+    for entry, sig in zip(entries, signatures, strict=True):
+        entry.signature_id = sig.id
+    audit.record_each("signature.created", [
+        (sig, {"version_id": sig.version_id, "method": sig.method, "signer_id": entry.pupil_id,
+               "witness_id": teacher.id}) for entry, sig in zip(entries, signatures, strict=True)], actor=teacher)
     session.flush()
     audit.record("classroom.session_closed", actor=teacher, target=cs, signatures=len(signatures))
     return signatures

@@ -166,6 +166,16 @@ def _grow(w, k: int) -> None:
         db.add(IncidentAction(contact_incident_id=contact.id, actor_id=w.teacher.id, text="Recorded."))
         db.add(IncidentAction(social_incident_id=social.id, actor_id=w.teacher.id, text="Recorded."))
         db.commit()
+        # Data protection: a hold, a subject access request, a leaver and an allegation each unit.
+        from portal.dataprotection import allegations, holds, sar
+        from portal.dataprotection.operations import record_departure
+
+        holds.place_hold("person", staff.id, "A fictional hold for counting.", actor=w.head)
+        sar.create_request(kids[0], other_parent, received_on=dt.date(2026, 10, 1), actor=w.head)
+        leaver = w.make_pupil(9, older, given=f"Leaver{n}")
+        record_departure(leaver, dt.date(2026, 12, 18), actor=w.head, destination="Another fictional school")
+        allegations.mark(contact, "low_level", actor=w.head, reported_on=dt.date(2026, 10, 1))
+        db.commit()
         # One more school in the trust, with its default policies and a few people who signed.
         other = w.make_school(f"trust-school-{n}", trust=w.trust, with_policies=True)
         w.schools.append(other)
@@ -208,6 +218,17 @@ def _pages(w) -> dict[str, tuple[object, str]]:
         "auditor list": (w.auditor, "/portal/auditor/"),
         "auditor list, filtered": (w.auditor, f"/portal/auditor/?audience=pupil_ks2&year={w.year}&person=kid"),
         "classroom teacher view": (w.teacher, "/portal/classroom/"),
+        "policy translations": (w.head, f"/portal/policies/manage/versions/{parent_aup_id}/translations"),
+        "data protection home": (w.head, "/portal/data-protection/"),
+        "retention schedule": (w.head, "/portal/data-protection/retention"),
+        "retention reviews": (w.head, "/portal/data-protection/reviews"),
+        "legal holds": (w.head, "/portal/data-protection/holds"),
+        "leavers": (w.head, "/portal/data-protection/leavers"),
+        "subject access requests": (w.head, "/portal/data-protection/requests"),
+        "allegations log": (w.head, "/portal/data-protection/allegations"),
+        "transfer packs": (w.dsl, "/portal/data-protection/transfers"),
+        "privacy notice": (w.parent, "/portal/data-protection/privacy"),
+        "trust holds": ("trust", f"/portal/data-protection/trust/{t}/holds"),
         "trust compliance": ("trust", f"/portal/trust/{t}/compliance"),
         "trust safeguarding": ("trust", f"/portal/trust/{t}/safeguarding"),
         "trust records": ("trust", f"/portal/trust/{t}/records"),

@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.concerns.models import Concern
@@ -60,8 +61,9 @@ def case_manager_for(about: Person) -> str:
     return "head"
 
 
-def may_see(person: Any, allegation: StaffAllegation) -> bool:
-    """Whether *person* may read *allegation* (never the adult it is about)."""
+def may_see(person: Any, allegation: StaffAllegation, *, dsl_ids: set[int] | None = None) -> bool:
+    """Whether *person* may read *allegation* (never the adult it is about). *dsl_ids* (the DSL
+    and deputies) may be given when checking many allegations, to read them once."""
     if person is None or getattr(person, "is_account", False) or person.id == allegation.about_person_id:
         return False
     school = School.get()
@@ -73,7 +75,7 @@ def may_see(person: Any, allegation: StaffAllegation) -> bool:
     is_dsl = bool(held & {"dsl", "deputy_dsl"})
     if school is not None and about == school.head_teacher_id:
         return "chair_of_governors" in held or is_dsl
-    if school is not None and about in _dsl_ids(school):
+    if school is not None and about in (dsl_ids if dsl_ids is not None else _dsl_ids(school)):
         return "head_teacher" in held
     return "head_teacher" in held or is_dsl
 
@@ -84,10 +86,14 @@ def may_open_log(person: Any) -> bool:
 
 
 def visible(person: Any, kind: str | None = None) -> list[StaffAllegation]:
-    stmt = select(StaffAllegation).order_by(StaffAllegation.reported_on.desc(), StaffAllegation.id.desc())
+    stmt = (select(StaffAllegation)
+            .options(selectinload(StaffAllegation.about_person), selectinload(StaffAllegation.recorded_by))
+            .order_by(StaffAllegation.reported_on.desc(), StaffAllegation.id.desc()))
     if kind:
         stmt = stmt.where(StaffAllegation.kind == kind)
-    return [a for a in session.scalars(stmt) if may_see(person, a)]
+    school = School.get()
+    dsl_ids = _dsl_ids(school) if school is not None else set()
+    return [a for a in session.scalars(stmt) if may_see(person, a, dsl_ids=dsl_ids)]
 
 
 def source_of(allegation: StaffAllegation) -> Concern | ContactIncident | None:

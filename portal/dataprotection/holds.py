@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.concerns.models import Concern
@@ -144,7 +145,9 @@ def release_hold(hold: LegalHold, reason: str | None, *, actor: Any) -> LegalHol
 
 def holds(active_only: bool = False) -> list[LegalHold]:
     """The school's holds: in force first (the review date nearest first), then released."""
-    stmt = select(LegalHold)
+    # The people and accounts named on the page, in one statement each (not one per hold).
+    stmt = select(LegalHold).options(selectinload(LegalHold.person), selectinload(LegalHold.placed_by),
+                                     selectinload(LegalHold.placed_by_account))
     if active_only:
         stmt = stmt.where(LegalHold.released_at.is_(None))
     rows = session.scalars(stmt).all()

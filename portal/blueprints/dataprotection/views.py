@@ -22,6 +22,7 @@ from typing import Any, cast
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.blueprints.dataprotection import bp
@@ -344,7 +345,8 @@ def leavers():
                 session.commit()
                 flash(f"Recorded: {person.full_name} left on {form.left_on.data:%d %B %Y}.", "success")
                 return redirect(url_for(".leavers"))
-    rows = session.scalars(select(Departure).order_by(Departure.left_on.desc(), Departure.id.desc())).all()
+    rows = session.scalars(select(Departure).options(selectinload(Departure.person))
+                           .order_by(Departure.left_on.desc(), Departure.id.desc())).all()
     return render_template("portal/dataprotection/leavers.html", form=form, rows=rows, undo_form=ButtonForm()), \
         (400 if form.errors else 200)
 

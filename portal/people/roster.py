@@ -222,6 +222,7 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
 MAX_LENGTHS = {"type": 10, "external_id": 100, "given_name": 100, "family_name": 100, "email": 254,
                "year_group": 2, "date_of_birth": 10, "class_code": 50, "class_name": 100, "send": 3,
                "roles": 300, "children": 2000, "teachers": 2000}
+_CLASS_LENGTHS = {**MAX_LENGTHS, "external_id": 50}
 #: Characters never accepted in a roster value: NUL and other control characters, and the
 #: bidirectional overrides that make a name display differently from what it is.
 _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]")
@@ -230,17 +231,21 @@ _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\uff
 def _check_values(kind: str, d: dict[str, str], where: str) -> list[str]:
     """Length and characters of every value in the row (one message per column)."""
     errs = []
+    # One search of the whole row first: a bad character is rare, so name its column only then.
+    if _BAD_CHARS.search("".join(d.values())):
+        for col, value in d.items():
+            bad = _BAD_CHARS.search(value)
+            if bad:
+                errs.append(f"{where}: {col} contains a control or invisible formatting character "
+                            f"(U+{ord(bad.group()):04X}); remove it.")
+    limits = _CLASS_LENGTHS if kind == "class" else MAX_LENGTHS
     for col, value in d.items():
-        bad = _BAD_CHARS.search(value)
-        if bad:
-            errs.append(f"{where}: {col} contains a control or invisible formatting character "
-                        f"(U+{ord(bad.group()):04X}); remove it.")
-        limit = 50 if (kind == "class" and col == "external_id") else MAX_LENGTHS.get(col, 100)
+        limit = limits.get(col, 100)
         if len(value) > limit:
             errs.append(f"{where}: {col} is longer than {limit} characters ({len(value)}).")
-    for col in ("roles", "children", "teachers"):
+    for col in ("children", "teachers"):
         for item in _split(d.get(col, "")):
-            if col != "roles" and not _ID.match(item):
+            if not _ID.match(item):
                 errs.append(f"{where}: {col} has an identifier with characters other than letters, digits "
                             "and . _ : -")
                 break

@@ -25,10 +25,29 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/pupil/home.html", "portal/policies/sign.html", "portal/policies/signature.html",
     "portal/auth/login.html", "portal/concerns/_parent_home.html", "portal/policies/history.html",
     "portal/policies/consents.html",
+    # Sign-in and concerns (people).
+    "portal/auth/_set_password.html",
+    "portal/auth/forgot.html",
+    "portal/auth/invite.html",
+    "portal/auth/link_problem.html",
+    "portal/auth/recovery_codes.html",
+    "portal/auth/reset.html",
+    "portal/auth/schools.html",
+    "portal/auth/security.html",
+    "portal/auth/totp_setup.html",
+    "portal/auth/verify.html",
+    "portal/concerns/_status.html",
+    "portal/concerns/mine.html",
+    "portal/concerns/new.html",
+    "portal/concerns/view.html",
 ]
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [
     "portal/pdf/record.html", "portal/policies/translations.html", "portal/policies/_bar.html",
+    # Concerns, staff side (people).
+    "portal/concerns/calendar.html",
+    "portal/concerns/handle.html",
+    "portal/concerns/inbox.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

@@ -94,6 +94,16 @@ def _extracted() -> set:
     return found
 
 
+def _tuple(value):
+    """A message id or string as a hashable value (plural forms come as lists or tuples)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _done(string) -> bool:
+    """Translated: a non-empty string, or every plural form filled in."""
+    return all(string) if isinstance(string, (list, tuple)) else bool(string)
+
+
 def _ids(catalog) -> set:
     return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog if m.id}
 
@@ -111,8 +121,8 @@ def test_catalogues_are_in_step_with_the_code():
         with open(folder / "messages.mo", "rb") as f:
             mo = read_mo(f)
         assert _ids(po) == _ids(pot), f"{code}: run `make translations`"
-        compiled = {(m.context, m.id): m.string for m in mo if m.id}
-        written = {(m.context, m.id): m.string for m in po if m.id and m.string and not m.fuzzy}
+        compiled = {(m.context, _tuple(m.id)): _tuple(m.string) for m in mo if m.id and _done(m.string)}
+        written = {(m.context, _tuple(m.id)): _tuple(m.string) for m in po if m.id and _done(m.string) and not m.fuzzy}
         assert compiled == written, f"{code}: the .mo is older than the .po; run `make translations`"
         assert not list(po.check()), f"{code}: placeholders differ from the English"
 
@@ -142,7 +152,8 @@ def test_welsh_is_complete_and_every_language_covers_the_parent_and_pupil_pages(
     for code in SHIPPED:
         with open(TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po", "rb") as f:
             po = read_po(f)
-        done = {(m.context, m.id) for m in po if m.id and m.string and not m.fuzzy}
+        done = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in po
+                if m.id and _done(m.string) and not m.fuzzy}
         needed = _ids(po) if code == "cy" else parent_ids
         assert needed - done == set(), f"{code}: untranslated {sorted(map(str, needed - done))[:5]}"
 

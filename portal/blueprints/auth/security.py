@@ -197,7 +197,7 @@ def passkey_add():
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
-                flash(error, "danger")
+                flash(str(error), "danger")
         return redirect(url_for(".security")), 303
     try:
         factor = mfa.add_passkey(account, mfa.describe_credential(form.credential.data or ""), form.name.data)

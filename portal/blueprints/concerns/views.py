@@ -184,8 +184,8 @@ def reply(concern_id: int):
     concern = _own_concern_or_404(concern_id)
     form = MessageForm()
     if not form.validate_on_submit():
-        flash(_("Your message was not sent: %(why)s", why=" ".join(form.body.errors or [_("please try again.")])),
-              "danger")
+        why = " ".join(map(str, form.body.errors or [_("please try again.")]))
+        flash(_("Your message was not sent: %(why)s", why=why), "danger")
         return redirect(url_for(".view", concern_id=concern.id))
     try:
         ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
@@ -206,7 +206,7 @@ def escalate(concern_id: int):
     concern = _own_concern_or_404(concern_id)
     form = EscalateForm()
     if not form.validate_on_submit():
-        flash(_("Please try again: %(why)s", why=" ".join(form.body.errors)), "danger")
+        flash(_("Please try again: %(why)s", why=" ".join(map(str, form.body.errors))), "danger")
         return redirect(url_for(".view", concern_id=concern.id))
     try:
         stage = ops.escalate(concern, current_user)
@@ -395,7 +395,7 @@ def staff_reply(concern_id: int):
     form = MessageForm(prefix="reply")
     if not form.validate_on_submit():
         return _refuse(concern, _("Your reply was not sent: %(why)s",
-                                  why=" ".join(form.body.errors or [_("please try again.")])))
+                                  why=" ".join(map(str, form.body.errors or [_("please try again.")]))))
     try:
         ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
@@ -414,7 +414,7 @@ def note(concern_id: int):
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _refuse(concern, _("The note was not added: %(why)s",
-                                  why=" ".join(form.body.errors or [_("please try again.")])))
+                                  why=" ".join(map(str, form.body.errors or [_("please try again.")]))))
     ops.add_message(concern, current_user, cast(str, form.body.data).strip(), internal=True)  # validated
     session.commit()
     flash(_("Internal note added. The parent cannot see it."), "success")
@@ -471,7 +471,7 @@ def target(concern_id: int):
     form = TargetForm()
     if not form.validate_on_submit():
         errors = [e for errs in form.errors.values() for e in errs]
-        return _refuse(concern, _("The target date was not changed: %(why)s", why=" ".join(errors)))
+        return _refuse(concern, _("The target date was not changed: %(why)s", why=" ".join(map(str, errors))))
     try:
         # Validated: InputRequired and DataRequired.
         ops.revise_target(concern, current_user, cast(dt.date, form.new_date.data), cast(str, form.reason.data))

@@ -181,7 +181,8 @@ def verify():
             email, ip = account.email or f"account-{account.id}", client_ip()
             wait = throttle.account_wait(email, known_device=devices.current().knows(account.id))
             if wait:
-                form.code.errors.append(f"Too many wrong codes. Wait {wait} seconds and try again.")
+                form.code.errors.append(_("Too many wrong codes. Wait %(seconds)s seconds and try again.",
+                                          seconds=wait))
                 return _verify_page(account, form), 429
             factor = "totp" if mfa.check_totp(account, form.code.data) else \
                 "recovery" if mfa.use_recovery_code(account, form.code.data) else None
@@ -194,7 +195,8 @@ def verify():
             session.rollback()
             _failed_attempt(email, ip, account, "code")
             session.commit()
-            form.code.errors.append("That code is not right. Type the newest code from your app, or a recovery code.")
+            form.code.errors.append(
+                _("That code is not right. Type the newest code from your app, or a recovery code."))
     return _verify_page(account, form), status
 
 
@@ -209,7 +211,7 @@ def _verify_page(account: Account, form: SecondStepForm) -> str:
 def verify_passkey_options():
     pending = _pending()
     if pending is None:
-        return jsonify(error="Please sign in again."), 400
+        return jsonify(error=_("Please sign in again.")), 400
     options = mfa.authentication_options(pending[0])
     return current_app.response_class(options, mimetype="application/json")
 

@@ -117,3 +117,17 @@ def test_a_polish_parent_reads_the_concern_pages_and_their_errors_in_polish(cast
     resp = raise_concern(client, files=[("notes.txt", b"plain text, not a photo")])
     assert resp.status_code == 400
     assert "nie jest zdjęciem (PNG, JPEG, GIF, WebP, HEIC) ani plikiem PDF" in _text(resp)
+
+
+def test_a_welsh_speaking_head_handles_concerns_in_welsh(cast, db, login_as):
+    raise_concern(login_as(cast.parent))
+    c = newest(db)
+    cast.head.account.language = "cy"
+    db.commit()
+    head = login_as(cast.head)
+    inbox = _text(head.get("/portal/concerns/inbox"))
+    assert "Pryderon rhieni" in inbox and "1 pryder" in inbox and "Cydnabod erbyn" in inbox
+    head.post(f"/portal/concerns/inbox/{c.id}/status", data={"status": "acknowledged"})
+    page = _text(head.get(f"/portal/concerns/inbox/{c.id}"))
+    assert "Beth ysgrifennodd y rhiant" in page and "Newidiwyd y statws i wedi'i gydnabod." in page
+    assert "statws newydd → wedi'i gydnabod" in page  # the history line, with the statuses in Welsh

@@ -45,7 +45,7 @@ def test_a_polish_visitor_gets_the_sign_in_help_pages_in_polish(app, db, school)
     assert "Zresetuj hasło" in page and "Wpisz adres e-mail, którego używasz w kontaktach ze szkołą." in page
     assert "Type the email address" not in page
     page = _text(client.get("/portal/auth/reset/not-a-real-token", headers=polish))
-    assert "Ten link nie działa" in page and "Poproś o nowy link" in page
+    assert "Ten link nie działa" in page and "Poproś o nowy link" in page and "Ten link jest nieprawidłowy." in page
 
 
 def test_an_arabic_parent_sees_the_security_page_right_to_left_in_arabic(cast, db, login_as):

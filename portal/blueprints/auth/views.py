@@ -366,7 +366,7 @@ def _set_password_page(token: str, purpose: str, template: str):
     try:
         person = read_token(token, purpose)
     except TokenError as exc:
-        return render_template("portal/auth/link_problem.html", message=_(str(exc))), 400
+        return render_template("portal/auth/link_problem.html", message=str(exc)), 400
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:

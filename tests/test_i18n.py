@@ -25,10 +25,29 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/pupil/home.html", "portal/policies/sign.html", "portal/policies/signature.html",
     "portal/auth/login.html", "portal/concerns/_parent_home.html", "portal/policies/history.html",
     "portal/policies/consents.html",
+    # Sign-in and concerns (people).
+    "portal/auth/_set_password.html",
+    "portal/auth/forgot.html",
+    "portal/auth/invite.html",
+    "portal/auth/link_problem.html",
+    "portal/auth/recovery_codes.html",
+    "portal/auth/reset.html",
+    "portal/auth/schools.html",
+    "portal/auth/security.html",
+    "portal/auth/totp_setup.html",
+    "portal/auth/verify.html",
+    "portal/concerns/_status.html",
+    "portal/concerns/mine.html",
+    "portal/concerns/new.html",
+    "portal/concerns/view.html",
 ]
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [
     "portal/pdf/record.html", "portal/policies/translations.html", "portal/policies/_bar.html",
+    # Concerns, staff side (people).
+    "portal/concerns/calendar.html",
+    "portal/concerns/handle.html",
+    "portal/concerns/inbox.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).
@@ -75,6 +94,16 @@ def _extracted() -> set:
     return found
 
 
+def _tuple(value):
+    """A message id or string as a hashable value (plural forms come as lists or tuples)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _done(string) -> bool:
+    """Translated: a non-empty string, or every plural form filled in."""
+    return all(string) if isinstance(string, (list, tuple)) else bool(string)
+
+
 def _ids(catalog) -> set:
     return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog if m.id}
 
@@ -92,8 +121,10 @@ def test_catalogues_are_in_step_with_the_code():
         with open(folder / "messages.mo", "rb") as f:
             mo = read_mo(f)
         assert _ids(po) == _ids(pot), f"{code}: run `make translations`"
-        compiled = {(m.context, m.id): m.string for m in mo if m.id}
-        written = {(m.context, m.id): m.string for m in po if m.id and m.string and not m.fuzzy}
+        written = {(m.context, _tuple(m.id)): _tuple(m.string) for m in po if m.id and _done(m.string) and not m.fuzzy}
+        # An untranslated plural entry is compiled with the English forms in it: not a translation.
+        compiled = {(m.context, _tuple(m.id)): _tuple(m.string) for m in mo
+                    if m.id and (isinstance(m.id, str) or (m.context, _tuple(m.id)) in written)}
         assert compiled == written, f"{code}: the .mo is older than the .po; run `make translations`"
         assert not list(po.check()), f"{code}: placeholders differ from the English"
 
@@ -123,7 +154,8 @@ def test_welsh_is_complete_and_every_language_covers_the_parent_and_pupil_pages(
     for code in SHIPPED:
         with open(TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po", "rb") as f:
             po = read_po(f)
-        done = {(m.context, m.id) for m in po if m.id and m.string and not m.fuzzy}
+        done = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in po
+                if m.id and _done(m.string) and not m.fuzzy}
         needed = _ids(po) if code == "cy" else parent_ids
         assert needed - done == set(), f"{code}: untranslated {sorted(map(str, needed - done))[:5]}"
 

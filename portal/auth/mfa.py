@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app, request
 from flask import session as flask_session
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 
@@ -168,9 +169,9 @@ def add_totp(account: Account, secret: str, code: str) -> TotpFactor:
     """
     step = _totp_step(secret, code, utcnow())
     if step is None:
-        raise MfaError("That code is not right. Check the time on your phone and type the newest code.")
+        raise MfaError(_("That code is not right. Check the time on your phone and type the newest code."))
     if session.scalar(select(TotpFactor.id).where(TotpFactor.account_id == account.id)) is not None:
-        raise MfaError("An authenticator app is already set up. Remove it first to add another.")
+        raise MfaError(_("An authenticator app is already set up. Remove it first to add another."))
     factor = TotpFactor(account_id=account.id, secret_encrypted=_encrypt(secret), last_step=step)
     session.add(factor)
     session.flush()
@@ -212,8 +213,8 @@ def new_recovery_codes(account: Account) -> list[str]:
     session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account.id)
                     .execution_options(synchronize_session=False))
     codes = []
-    for _ in range(RECOVERY_CODES):
-        raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+    for _n in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(_CODE_ALPHABET) for _i in range(10))
         codes.append(f"{raw[:5]}-{raw[5:]}")
     session.add_all([RecoveryCode(account_id=account.id, code_hash=_code_hash(c)) for c in codes])
     session.flush()
@@ -260,9 +261,9 @@ def _remember_challenge(purpose: str, challenge: bytes, account_id: int) -> None
 def _take_challenge(purpose: str, account_id: int) -> bytes:
     data = flask_session.pop(_CHALLENGE_KEY, None)
     if not isinstance(data, dict) or data.get("p") != purpose or data.get("a") != account_id:
-        raise MfaError("This step has expired. Try again.")
+        raise MfaError(_("This step has expired. Try again."))
     if int(utcnow().timestamp()) - int(data.get("t", 0)) > CHALLENGE_SECONDS:
-        raise MfaError("This step has expired. Try again.")
+        raise MfaError(_("This step has expired. Try again."))
     return base64.urlsafe_b64decode(data["c"].encode())
 
 
@@ -317,10 +318,10 @@ def add_passkey(account: Account, credential: dict, name: str) -> PasskeyFactor:
         verified = verify_registration_response(credential=credential, expected_challenge=challenge,
                                                 expected_rp_id=rp_id(), expected_origin=expected_origin())
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
-        raise MfaError("The passkey could not be checked. Try again.") from exc
+        raise MfaError(_("The passkey could not be checked. Try again.")) from exc
     cred_id = bytes_to_base64url(verified.credential_id)
     if session.scalar(select(PasskeyFactor.id).where(PasskeyFactor.credential_id == cred_id)) is not None:
-        raise MfaError("This passkey is already registered.")
+        raise MfaError(_("This passkey is already registered."))
     transports = credential.get("response", {}).get("transports") or []
     factor = PasskeyFactor(account_id=account.id, credential_id=cred_id, public_key=verified.credential_public_key,
                            sign_count=verified.sign_count, name=name[:60],
@@ -419,7 +420,7 @@ def describe_credential(data: str) -> dict:
     try:
         value = json.loads(data)
     except (TypeError, ValueError):
-        raise MfaError("The passkey answer could not be read. Try again.") from None
+        raise MfaError(_("The passkey answer could not be read. Try again.")) from None
     if not isinstance(value, dict):
-        raise MfaError("The passkey answer could not be read. Try again.")
+        raise MfaError(_("The passkey answer could not be read. Try again."))
     return value

@@ -43,11 +43,15 @@ def user_agent_label(ua: str) -> str:
     ua = ua or ""
     browser = next((name for key, name in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
                                            ("Chrome/", "Chrome"), ("Chromium/", "Chromium"),
-                                           ("Safari/", "Safari")) if key in ua), "A browser")
+                                           ("Safari/", "Safari")) if key in ua), None)
     system = next((name for key, name in (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),
                                           ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
                                           ("Linux", "Linux")) if key in ua), "")
-    return f"{browser} on {system}" if system else browser
+    from flask_babel import gettext as _
+
+    if browser is None:
+        return _("A browser on %(system)s", system=system) if system else _("A browser")
+    return _("%(browser)s on %(system)s", browser=browser, system=system) if system else browser
 
 
 def start(account: Account, *, remember: bool = False, via: str = "password",

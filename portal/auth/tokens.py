@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -44,13 +45,13 @@ def read_token(token: str, purpose: str) -> Person | Account:
     """
     max_age = current_app.config["PORTAL_INVITE_MAX_AGE" if purpose == INVITE else "PORTAL_RESET_MAX_AGE"]
     if len(token) > 500:
-        raise TokenError("This link is not valid.")
+        raise TokenError(_("This link is not valid."))
     try:
         data = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise TokenError("This link has expired. Ask for a new one.") from None
+        raise TokenError(_("This link has expired. Ask for a new one.")) from None
     except BadSignature:
-        raise TokenError("This link is not valid.") from None
+        raise TokenError(_("This link is not valid.")) from None
     subject: Person | Account | None
     if isinstance(data.get("a"), int):
         subject = session.get(Account, data["a"])
@@ -64,11 +65,11 @@ def read_token(token: str, purpose: str) -> Person | Account:
     else:
         subject = None
     if subject is None or not subject.active:
-        raise TokenError("This link is not valid.")
+        raise TokenError(_("This link is not valid."))
     if (subject.password_hash or "")[-12:] != data.get("h"):
-        raise TokenError("This link has already been used. Ask for a new one.")
+        raise TokenError(_("This link has already been used. Ask for a new one."))
     if session.scalar(select(UsedToken.id).where(UsedToken.digest == _digest(token))):
-        raise TokenError("This link has already been used. Ask for a new one.")
+        raise TokenError(_("This link has already been used. Ask for a new one."))
     return subject
 
 
@@ -80,7 +81,7 @@ def account_for(person: Person) -> Account:
     if person.account is not None:
         return person.account
     if not person.email:
-        raise TokenError("This person has no email address to sign in with.")
+        raise TokenError(_("This person has no email address to sign in with."))
     email = person.email.strip().lower()
     account = session.scalar(select(Account).where(Account.email == email))
     if account is None:

@@ -13,6 +13,11 @@ from portal.people.models import Person
 from portal.schools.isolation import SchoolOwned
 
 
+def N_(text: str) -> str:
+    """Marks a label for the catalogues (``make translations``); pages translate it where they show it."""
+    return text
+
+
 class Category(str, enum.Enum):
     TEACHING = "teaching"
     BEHAVIOUR = "behaviour"
@@ -27,12 +32,12 @@ class Category(str, enum.Enum):
 
 
 CATEGORY_LABELS = {
-    Category.TEACHING: "Teaching and learning",
-    Category.BEHAVIOUR: "Behaviour or bullying",
-    Category.ONLINE_SAFETY: "Online safety",
-    Category.SEND: "Special educational needs (SEND)",
-    Category.COMMUNICATION: "Communication with the school",
-    Category.OTHER: "Something else",
+    Category.TEACHING: N_("Teaching and learning"),
+    Category.BEHAVIOUR: N_("Behaviour or bullying"),
+    Category.ONLINE_SAFETY: N_("Online safety"),
+    Category.SEND: N_("Special educational needs (SEND)"),
+    Category.COMMUNICATION: N_("Communication with the school"),
+    Category.OTHER: N_("Something else"),
 }
 
 
@@ -70,11 +75,11 @@ class Status(str, enum.Enum):
 
 
 STATUS_LABELS = {
-    Status.NEW: "New",
-    Status.ACKNOWLEDGED: "Acknowledged",
-    Status.IN_PROGRESS: "In progress",
-    Status.RESOLVED: "Resolved",
-    Status.CLOSED: "Closed",
+    Status.NEW: N_("New"),
+    Status.ACKNOWLEDGED: N_("Acknowledged"),
+    Status.IN_PROGRESS: N_("In progress"),
+    Status.RESOLVED: N_("Resolved"),
+    Status.CLOSED: N_("Closed"),
 }
 
 #: Moves staff may make. Escalation by the parent (resolved -> new at the next stage) is separate.
@@ -107,9 +112,9 @@ class Stage(str, enum.Enum):
 
 
 STAGE_LABELS = {
-    Stage.INFORMAL: "Informal concern",
-    Stage.STAGE_1: "Formal complaint, stage 1",
-    Stage.STAGE_2: "Formal complaint, stage 2 (governors' panel)",
+    Stage.INFORMAL: N_("Informal concern"),
+    Stage.STAGE_1: N_("Formal complaint, stage 1"),
+    Stage.STAGE_2: N_("Formal complaint, stage 2 (governors' panel)"),
 }
 
 
@@ -203,9 +208,9 @@ class Concern(SchoolOwned, Base):
         """Words for the missed target, or ``None``."""
         status = self.status_enum
         if status == Status.NEW and today > self.ack_due:
-            return "Acknowledgement overdue"
+            return N_("Acknowledgement overdue")
         if status in OPEN_STATUSES and today > self.response_due:
-            return "Response overdue"
+            return N_("Response overdue")
         return None
 
 

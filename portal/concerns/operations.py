@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -69,7 +70,7 @@ def raise_concern(
 ) -> Concern:
     """Create a concern with its attachments (files written through *batch*)."""
     if (about == About.STAFF) != (about_person is not None):
-        raise ConcernError("Choose the member of staff the concern is about.")
+        raise ConcernError(_("Choose the member of staff the concern is about."))
     now = utcnow()
     ack_due, response_due = targets_from(now)
     concern = Concern(
@@ -94,7 +95,7 @@ def raise_concern(
 def add_message(concern: Concern, author: Person, body: str, *, internal: bool = False) -> ConcernMessage:
     from_parent = author.id == concern.raised_by_id and not internal
     if concern.status_enum == Status.CLOSED and not internal:
-        raise ConcernError("This concern is closed. To raise something new, start a new concern.")
+        raise ConcernError(_("This concern is closed. To raise something new, start a new concern."))
     msg = ConcernMessage(concern=concern, author_id=author.id, body=body, internal=internal,
                          from_parent=from_parent)
     session.add(msg)
@@ -114,7 +115,8 @@ def _event(concern: Concern, actor: Person | None, kind: str, old: object, new: 
 def change_status(concern: Concern, actor: Person, new: Status) -> None:
     old = concern.status_enum
     if new not in TRANSITIONS[old]:
-        raise ConcernError(f"A concern that is {old.label.lower()} cannot be marked {new.label.lower()}.")
+        raise ConcernError(_("A concern that is %(old)s cannot be marked %(new)s.", old=_(old.label).lower(),
+                             new=_(new.label).lower()))
     now = utcnow()
     concern.status = new.value
     if new == Status.ACKNOWLEDGED:
@@ -133,14 +135,14 @@ def change_status(concern: Concern, actor: Person, new: Status) -> None:
 def escalate(concern: Concern, parent: Person) -> Stage:
     """The parent is not happy with the outcome: move to the next stage and start again."""
     if parent.id != concern.raised_by_id:
-        raise ConcernError("Only the parent who raised the concern can take it further.")
+        raise ConcernError(_("Only the parent who raised the concern can take it further."))
     if concern.status_enum != Status.RESOLVED:
-        raise ConcernError("You can take a concern further once the school has given its outcome.")
+        raise ConcernError(_("You can take a concern further once the school has given its outcome."))
     old = concern.stage_enum
     new = old.next
     if new is None:
-        raise ConcernError("This complaint has already been heard by the governors' panel, the last stage "
-                           "in the school. The school can tell you who to contact next.")
+        raise ConcernError(_("This complaint has already been heard by the governors' panel, the last stage "
+                             "in the school. The school can tell you who to contact next."))
     now = utcnow()
     concern.stage = new.value
     concern.stage_started_at = now
@@ -158,7 +160,7 @@ def escalate(concern: Concern, parent: Person) -> Stage:
 def assign(concern: Concern, actor: Person, assignee: Person | None, allowed: list[Person]) -> None:
     """Give the concern to *assignee* (one of *allowed*, who may all read it), or to nobody."""
     if assignee is not None and assignee.id not in {p.id for p in allowed}:
-        raise ConcernError("That person cannot see this concern, so it cannot be given to them.")
+        raise ConcernError(_("That person cannot see this concern, so it cannot be given to them."))
     old = concern.assignee_id
     new = assignee.id if assignee else None
     if old == new:
@@ -172,14 +174,14 @@ def assign(concern: Concern, actor: Person, assignee: Person | None, allowed: li
 def revise_target(concern: Concern, actor: Person, new_date: dt.date, reason: str) -> None:
     """Move the response target; the reason is kept with the concern (not in the audit log)."""
     if concern.status_enum not in OPEN_STATUSES:
-        raise ConcernError("The school has already responded, so there is no target date to change.")
+        raise ConcernError(_("The school has already responded, so there is no target date to change."))
     if not reason.strip():
-        raise ConcernError("Give a reason for the new target date.")
+        raise ConcernError(_("Give a reason for the new target date."))
     if new_date < uk_today():
-        raise ConcernError("The new target date cannot be in the past.")
+        raise ConcernError(_("The new target date cannot be in the past."))
     old = concern.response_due
     if new_date == old:
-        raise ConcernError("That is already the target date.")
+        raise ConcernError(_("That is already the target date."))
     concern.response_due = new_date
     _event(concern, actor, "target", old.isoformat(), new_date.isoformat(), reason=reason.strip())
     session.flush()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Self
 
 from flask import current_app
+from flask_babel import gettext as _
 
 #: Detected type -> file name extension used for downloads.
 EXTENSIONS = {
@@ -83,21 +84,22 @@ def check_uploads(files) -> list[CheckedFile]:
     chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
     limit_n, limit_b = max_files(), max_file_bytes()
     if len(chosen) > limit_n:
-        raise AttachmentError(f"You can attach up to {limit_n} files; you chose {len(chosen)}. "
-                              "Remove some and send the form again.")
+        raise AttachmentError(_("You can attach up to %(limit)s files; you chose %(count)s. "
+                                "Remove some and send the form again.", limit=limit_n, count=len(chosen)))
     out: list[CheckedFile] = []
     mb = limit_b // (1024 * 1024)
     for f in chosen:
         shown = clean_filename(f.filename, "application/pdf").rsplit(".", 1)[0]
         data = f.stream.read(limit_b + 1)
         if len(data) > limit_b:
-            raise AttachmentError(f"“{shown}” is larger than {mb} MB. Send a smaller photo or PDF.")
+            raise AttachmentError(_("“%(name)s” is larger than %(mb)s MB. Send a smaller photo or PDF.",
+                                    name=shown, mb=mb))
         if not data:
-            raise AttachmentError(f"“{shown}” is empty. Choose the file again.")
+            raise AttachmentError(_("“%(name)s” is empty. Choose the file again.", name=shown))
         content_type = sniff(data[:32])
         if content_type is None:
-            raise AttachmentError(f"“{shown}” is not a photo (PNG, JPEG, GIF, WebP, HEIC) or a PDF, whatever "
-                                  "its name says. Only photos and PDFs can be attached.")
+            raise AttachmentError(_("“%(name)s” is not a photo (PNG, JPEG, GIF, WebP, HEIC) or a PDF, whatever "
+                                    "its name says. Only photos and PDFs can be attached.", name=shown))
         out.append(CheckedFile(data, content_type, clean_filename(f.filename, content_type),
                                hashlib.sha256(data).hexdigest()))
     return out

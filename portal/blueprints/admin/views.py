@@ -107,15 +107,21 @@ def reset_mfa(person_id: int):
 
 
 def _tell_mfa_reset(person: Person) -> None:
+    from flask_babel import gettext as _
+
+    from portal.i18n import in_language, language_of
     from portal.mail import MailError, send_mail
 
-    body = (f"Hello {person.given_name},\n\nA portal administrator at your school has reset your two-step "
-            "sign-in, and every session of your account has been signed out. Next time you sign in with your "
-            "password you will be asked to set it up again.\n\nIf you did not ask for this, tell the school "
-            "office at once.\n")
+    with in_language(language_of(person)):  # the reader's language, not the administrator's
+        body = (_("Hello %(name)s,", name=person.given_name) + "\n\n"
+                + _("A portal administrator at your school has reset your two-step sign-in, and every session of "
+                    "your account has been signed out. Next time you sign in with your password you will be asked "
+                    "to set it up again.") + "\n\n"
+                + _("If you did not ask for this, tell the school office at once.") + "\n")
+        subject = _("Your two-step sign-in was reset")
     try:
         account = cast(Account, person.account)  # two-step sign-in belongs to the person's account
-        send_mail(account.email or person.email or "", "Your two-step sign-in was reset", body)
+        send_mail(account.email or person.email or "", subject, body)
     except MailError:
         current_app.logger.warning("could not email a person about a two-step sign-in reset")
 

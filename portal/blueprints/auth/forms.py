@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,29 +20,30 @@ from portal.validators import email_address
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(lazy_gettext("Email address"), validators=[DataRequired(), email_address, Length(max=254)],
+    email = EmailField(_l("Email address"), validators=[DataRequired(), email_address, Length(max=254)],
                        render_kw={"autocomplete": "username"})
-    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=200)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
-    remember = BooleanField(lazy_gettext("Keep me signed in on this device"))
+    remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired(), email_address, Length(max=254)],
+    email = EmailField(_l("Email address"), validators=[DataRequired(), email_address, Length(max=254)],
                        render_kw={"autocomplete": "email"})
-    submit = SubmitField("Send me a link")
+    submit = SubmitField(_l("Send me a link"))
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(max=200)],
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)],
                              render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(
-        "Type the new password again", validators=[DataRequired(), EqualTo("password", "The passwords do not match.")],
+        _l("Type the new password again"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Save password")
+    submit = SubmitField(_l("Save password"))
 
     def validate_password(self, field) -> None:
         problem = check_password_rules(field.data or "")
@@ -57,56 +59,57 @@ class ChooseSchoolForm(FlaskForm):
 class SecondStepForm(FlaskForm):
     """The second step of signing in: a code from the authenticator app, or a recovery code."""
 
-    code = StringField("Code", validators=[DataRequired("Type the code."), Length(max=40, message="That is too long.")],
+    code = StringField(_l("Code"),
+                       validators=[DataRequired(_l("Type the code.")), Length(max=40, message=_l("That is too long."))],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off",
                                   "spellcheck": "false"})
-    submit = SubmitField("Continue")
+    submit = SubmitField(_l("Continue"))
 
 
 class TotpSetupForm(FlaskForm):
-    code = StringField("The 6-digit code your app shows now", validators=[
-        DataRequired("Type the code your app shows."), Length(max=12, message="The code has 6 digits.")],
+    code = StringField(_l("The 6-digit code your app shows now"), validators=[
+        DataRequired(_l("Type the code your app shows.")), Length(max=12, message=_l("The code has 6 digits."))],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
-    submit = SubmitField("Turn on")
+    submit = SubmitField(_l("Turn on"))
 
     def validate_code(self, field) -> None:
         digits = "".join(ch for ch in (field.data or "") if ch.isdigit())
         if len(digits) != 6 or not set(field.data or "") <= set("0123456789 -"):
-            raise ValidationError("The code has 6 digits.")
+            raise ValidationError(_("The code has 6 digits."))
 
 
 class PasswordCheckForm(FlaskForm):
     """Turning a safeguard off needs the password again (a borrowed, signed-in browser is not enough)."""
 
-    password = PasswordField("Your password", validators=[DataRequired("Type your password."), Length(max=200)],
+    password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Type your password.")), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
-    submit = SubmitField("Remove")
+    submit = SubmitField(_l("Remove"))
 
 
 class PasskeyNameForm(FlaskForm):
-    name = StringField("A name for this passkey", filters=[lambda s: s.strip() if isinstance(s, str) else s],
-                       validators=[DataRequired("Give the passkey a name, like “Work laptop”."),
-                                   Length(max=60, message="Keep the name under 60 characters.")])
+    name = StringField(_l("A name for this passkey"), filters=[lambda s: s.strip() if isinstance(s, str) else s],
+                       validators=[DataRequired(_l("Give the passkey a name, like “Work laptop”.")),
+                                   Length(max=60, message=_l("Keep the name under 60 characters."))])
     credential = HiddenField()
-    submit = SubmitField("Add a passkey")
+    submit = SubmitField(_l("Add a passkey"))
 
     def validate_name(self, field) -> None:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in field.data or ""):
-            raise ValidationError("Use letters, digits and spaces.")
+            raise ValidationError(_("Use letters, digits and spaces."))
 
 
 class ButtonForm(FlaskForm):
     """A button that changes something (CSRF only)."""
 
-    submit = SubmitField("Go")
+    submit = SubmitField(_l("Go"))
 
 
 class LanguageForm(FlaskForm):
     """The language picker (header, and the Security page)."""
 
-    language = SelectField(lazy_gettext("Language"), validators=[DataRequired()])
+    language = SelectField(_l("Language"), validators=[DataRequired()])
     next = HiddenField()
-    submit = SubmitField(lazy_gettext("Change language"))
+    submit = SubmitField(_l("Change language"))
 
     def __init__(self, *args, **kwargs) -> None:
         from portal.i18n import choices

@@ -9,6 +9,8 @@ from typing import cast
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
 from portal import devices
@@ -61,9 +63,9 @@ def end_session(session_id: int):
     session.commit()
     if current is not None and current.id == row.id:
         logout_user()
-        flash("You have signed out.", "info")
+        flash(_("You have signed out."), "info")
         return redirect(url_for(".login"))
-    flash("That session has been signed out.", "success")
+    flash(_("That session has been signed out."), "success")
     return redirect(url_for(".security"))
 
 
@@ -77,7 +79,8 @@ def end_other_sessions():
     n = sessions.end_all(account.id, "signed_out_everywhere", except_id=current.id if current else None,
                          actor=current_user)
     session.commit()
-    flash(f"Signed out of {n} other session{'s' if n != 1 else ''}." if n else "There were no other sessions.",
+    flash(ngettext("Signed out of %(num)d other session.", "Signed out of %(num)d other sessions.", n) if n
+          else _("There were no other sessions."),
           "success")
     return redirect(url_for(".security"))
 
@@ -91,7 +94,7 @@ def end_all_sessions():
     sessions.end_all(account.id, "signed_out_everywhere", actor=current_user)
     session.commit()
     logout_user()
-    flash("You have signed out everywhere.", "info")
+    flash(_("You have signed out everywhere."), "info")
     return redirect(url_for(".login"))
 
 
@@ -103,7 +106,7 @@ def end_all_sessions():
 def totp_setup():
     account = _account()
     if mfa.methods(account)["totp"] is not None:
-        flash("An authenticator app is already set up.", "info")
+        flash(_("An authenticator app is already set up."), "info")
         return redirect(url_for(".security"))
     form = TotpSetupForm()
     secret = flask_session.get(TOTP_SETUP_KEY)
@@ -120,7 +123,7 @@ def totp_setup():
                 form.code.errors.append(str(exc))
             else:
                 flask_session.pop(TOTP_SETUP_KEY, None)
-                return _after_first_factor(account, "Two-step sign-in is on: your authenticator app is set up.")
+                return _after_first_factor(account, _("Two-step sign-in is on: your authenticator app is set up."))
     uri = mfa.provisioning_uri(secret, account)
     return render_template("portal/auth/totp_setup.html", form=form, qr=mfa.qr_svg(uri),
                            secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4))), status
@@ -142,7 +145,7 @@ def _password_confirmed(account) -> bool:
     form = PasswordCheckForm()
     if form.validate_on_submit() and verify_password(account.password_hash, cast(str, form.password.data)):
         return True
-    flash("That password is not right, so nothing was removed.", "danger")
+    flash(_("That password is not right, so nothing was removed."), "danger")
     return False
 
 
@@ -154,8 +157,8 @@ def totp_remove():
         return redirect(url_for(".security")), 303
     if mfa.remove_totp(account):
         session.commit()
-        flash("The authenticator app is removed." + ("" if mfa.enrolled(account) else
-              " Two-step sign-in is off."), "success")
+        flash(_("The authenticator app is removed.") if mfa.enrolled(account) else
+              _("The authenticator app is removed. Two-step sign-in is off."), "success")
     return redirect(url_for(".security"))
 
 
@@ -169,7 +172,7 @@ def recovery_codes():
     if not ButtonForm().validate_on_submit():
         abort(400)
     if not mfa.enrolled(account):
-        flash("Set up an authenticator app or a passkey first.", "warning")
+        flash(_("Set up an authenticator app or a passkey first."), "warning")
         return redirect(url_for(".security"))
     codes = mfa.new_recovery_codes(account)
     session.commit()
@@ -194,7 +197,7 @@ def passkey_add():
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
-                flash(error, "danger")
+                flash(str(error), "danger")
         return redirect(url_for(".security")), 303
     try:
         factor = mfa.add_passkey(account, mfa.describe_credential(form.credential.data or ""), form.name.data)
@@ -202,7 +205,7 @@ def passkey_add():
         session.rollback()
         flash(str(exc), "danger")
         return redirect(url_for(".security")), 303
-    return _after_first_factor(account, f"The passkey “{factor.name}” is added.")
+    return _after_first_factor(account, _("The passkey “%(name)s” is added.", name=factor.name))
 
 
 @bp.post("/security/passkeys/<int:passkey_id>/remove")
@@ -214,6 +217,7 @@ def passkey_remove(passkey_id: int):
     if not mfa.remove_passkey(account, passkey_id):
         abort(404)
     session.commit()
-    flash("The passkey is removed." + ("" if mfa.enrolled(account) else " Two-step sign-in is off."), "success")
+    flash(_("The passkey is removed.") if mfa.enrolled(account) else
+          _("The passkey is removed. Two-step sign-in is off."), "success")
     return redirect(url_for(".security"))
 

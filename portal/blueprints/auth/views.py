@@ -26,6 +26,7 @@ from portal.blueprints.auth.forms import (
     SetPasswordForm,
 )
 from portal.db import session, utcnow
+from portal.i18n import format_date
 from portal.mail import MailError, send_mail
 from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
@@ -54,14 +55,14 @@ def login():
         ip, device = client_ip(), devices.current()
         account = _find_account(email)
         if throttle.address_limited(ip):
-            flash("Too many failed sign-ins from your network. Wait a few minutes and try again, or reset "
-                  "your password.", "danger")
+            flash(_("Too many failed sign-ins from your network. Wait a few minutes and try again, or reset "
+                    "your password."), "danger")
             return render_template("portal/auth/login.html", form=form), 429
         wait = throttle.account_wait(email, known_device=device.knows(account.id if account else None))
         if wait:
             # Nothing is checked while the account waits: guessing gets no faster by trying.
-            flash(f"Too many wrong passwords for this account. For its safety, wait {wait} seconds and try "
-                  "again. On a device you have signed in on before there is no wait.", "danger")
+            flash(_("Too many wrong passwords for this account. For its safety, wait %(seconds)s seconds and try "
+                    "again. On a device you have signed in on before there is no wait.", seconds=wait), "danger")
             return render_template("portal/auth/login.html", form=form), 429
         ok = account is not None and account.active and verify_password(account.password_hash, form.password.data)
         if account is None:
@@ -81,7 +82,7 @@ def login():
             return redirect(_complete_sign_in(user, account, remember=bool(form.remember.data), target=target))
         _failed_attempt(email, ip, account, "password")
         session.commit()
-        flash("That email address and password do not match an account.", "danger")
+        flash(_("That email address and password do not match an account."), "danger")
     return render_template("portal/auth/login.html", form=form)
 
 
@@ -97,17 +98,24 @@ def _failed_attempt(email: str, ip: str, account: Account | None, step: str) -> 
 
 
 def _tell_holder_of_failures(account: Account) -> None:
+    from portal.i18n import in_language
+
     window = current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"] // 60
-    greeting = f"Hello {account.display_name.split(' ')[0]}," if account.display_name else "Hello,"
-    body = (f"{greeting}\n\n"
-            f"Several attempts to sign in to your school portal account failed in the last {window} minutes.\n\n"
-            "If it was you, there is nothing to do: on a device you have signed in on before you can carry on "
-            "as usual; elsewhere each new attempt now has to wait a little longer.\n\n"
-            "If it was not you, your account is still safe as long as nobody knows your password. You can "
-            "choose a new one with \"Forgotten your password?\" on the sign-in page, and turn on two-step "
-            "sign-in on your Security page.\n")
+    # In the language the holder chose (English when they have not chosen: an account has no one school).
+    with in_language(account.language):
+        greeting = (_("Hello %(name)s,", name=account.display_name.split(" ")[0]) if account.display_name
+                    else _("Hello,"))
+        body = (f"{greeting}\n\n"
+                + _("Several attempts to sign in to your school portal account failed in the last %(minutes)s "
+                    "minutes.", minutes=window) + "\n\n"
+                + _("If it was you, there is nothing to do: on a device you have signed in on before you can carry "
+                    "on as usual; elsewhere each new attempt now has to wait a little longer.") + "\n\n"
+                + _("If it was not you, your account is still safe as long as nobody knows your password. You can "
+                    "choose a new one with “Forgotten your password?” on the sign-in page, and turn on two-step "
+                    "sign-in on your Security page.") + "\n")
+        subject = _("Failed sign-ins to your school portal account")
     try:
-        send_mail(account.email or "", "Failed sign-ins to your school portal account", body)
+        send_mail(account.email or "", subject, body)
     except MailError:
         log.warning("could not tell an account holder about failed sign-ins")
 
@@ -124,12 +132,12 @@ def _complete_sign_in(user: Person | Account, account: Account, *, remember: boo
                  session_id=row.id, second_factor=second_factor)
     session.commit()
     if mfa.overdue(account):
-        flash("Your role needs two-step sign-in. Set it up now to carry on.", "warning")
+        flash(_("Your role needs two-step sign-in. Set it up now to carry on."), "warning")
         return url_for(".security")
     if mfa.required(account) and not mfa.enrolled(account):
         ends = mfa.grace_ends(account)
-        flash(f"Your role needs two-step sign-in. Please set it up on your Security page by "
-              f"{ends:%d %B %Y}." if ends else "Your role needs two-step sign-in.", "warning")
+        flash(_("Your role needs two-step sign-in. Please set it up on your Security page by %(day)s.",
+                day=format_date(ends, "long")) if ends else _("Your role needs two-step sign-in."), "warning")
     if remember_places(account):
         return url_for(".schools", next=target or None)
     return target or url_for("portal.home")
@@ -162,7 +170,7 @@ def verify():
     """The second step of signing in: an authenticator code, a passkey, or a recovery code."""
     pending = _pending()
     if pending is None:
-        flash("Please sign in again.", "info")
+        flash(_("Please sign in again."), "info")
         return redirect(url_for(".login"))
     account, data = pending
     form = SecondStepForm()
@@ -173,20 +181,22 @@ def verify():
             email, ip = account.email or f"account-{account.id}", client_ip()
             wait = throttle.account_wait(email, known_device=devices.current().knows(account.id))
             if wait:
-                form.code.errors.append(f"Too many wrong codes. Wait {wait} seconds and try again.")
+                form.code.errors.append(_("Too many wrong codes. Wait %(seconds)s seconds and try again.",
+                                          seconds=wait))
                 return _verify_page(account, form), 429
             factor = "totp" if mfa.check_totp(account, form.code.data) else \
                 "recovery" if mfa.use_recovery_code(account, form.code.data) else None
             target = _second_step_done(account, data, factor) if factor else None
             if target:
                 if factor == "recovery":
-                    flash("You used a recovery code; each works once. Make new ones on your Security page "
-                          "when you run low.", "info")
+                    flash(_("You used a recovery code; each works once. Make new ones on your Security page "
+                            "when you run low."), "info")
                 return redirect(target)
             session.rollback()
             _failed_attempt(email, ip, account, "code")
             session.commit()
-            form.code.errors.append("That code is not right. Type the newest code from your app, or a recovery code.")
+            form.code.errors.append(
+                _("That code is not right. Type the newest code from your app, or a recovery code."))
     return _verify_page(account, form), status
 
 
@@ -201,7 +211,7 @@ def _verify_page(account: Account, form: SecondStepForm) -> str:
 def verify_passkey_options():
     pending = _pending()
     if pending is None:
-        return jsonify(error="Please sign in again."), 400
+        return jsonify(error=_("Please sign in again.")), 400
     options = mfa.authentication_options(pending[0])
     return current_app.response_class(options, mimetype="application/json")
 
@@ -211,13 +221,13 @@ def verify_passkey_options():
 def verify_passkey():
     pending = _pending()
     if pending is None:
-        flash("Please sign in again.", "info")
+        flash(_("Please sign in again."), "info")
         return redirect(url_for(".login"))
     account, data = pending
     form = PasskeyNameForm()
     email, ip = account.email or f"account-{account.id}", client_ip()
     if throttle.account_wait(email, known_device=devices.current().knows(account.id)):
-        flash("Too many failed attempts. Wait a little and try again.", "danger")
+        flash(_("Too many failed attempts. Wait a little and try again."), "danger")
         return redirect(url_for(".verify")), 303
     try:
         credential = mfa.describe_credential(form.credential.data or "")
@@ -230,7 +240,7 @@ def verify_passkey():
     session.rollback()
     _failed_attempt(email, ip, account, "passkey")
     session.commit()
-    flash("That passkey could not be checked. Try again, or use a code.", "danger")
+    flash(_("That passkey could not be checked. Try again, or use a code."), "danger")
     return redirect(url_for(".verify")), 303
 
 
@@ -271,7 +281,7 @@ def logout():
     logout_user()
     flask_session.pop("portal_via_lti", None)
     flask_session.pop(PLACES_KEY, None)
-    flash("You have signed out.", "info")
+    flash(_("You have signed out."), "info")
     return redirect(url_for("portal.auth.login"))
 
 
@@ -313,8 +323,8 @@ def forgot():
             if account is not None and account.active:
                 _send_link(account, RESET)
         # Same answer whether or not the account exists.
-        flash("If that address has an account, we have sent a link to reset the password. "
-              "It works for one hour.", "info")
+        flash(_("If that address has an account, we have sent a link to reset the password. "
+                "It works for one hour."), "info")
         return redirect(url_for("portal.auth.login"))
     return render_template("portal/auth/forgot.html", form=form)
 
@@ -370,7 +380,7 @@ def _set_password_page(token: str, purpose: str, template: str):
                      school="current" if isinstance(person, Person) else None)
         session.commit()
         logout_user()
-        flash("Your password is saved. Please sign in.", "success")
+        flash(_("Your password is saved. Please sign in."), "success")
         return redirect(url_for("portal.auth.login"))
     return render_template(template, form=form, person=person)
 

@@ -11,6 +11,7 @@ import logging
 from typing import TypedDict, cast
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,6 +54,7 @@ from portal.concerns.models import (
 from portal.concerns.schooldays import uk_today
 from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
 from portal.db import session
+from portal.i18n import format_date
 from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolClass
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
@@ -72,9 +74,9 @@ INBOX_ACCESS: _AccessRule = {"roles": [Role.GOVERNOR], "capabilities": ["concern
 
 @bp.context_processor
 def _labels():
-    return {"status_label": lambda v: STATUS_LABELS[Status(v)],
-            "stage_label": lambda v: {k.value: t for k, t in STAGE_LABELS.items()}[v],
-            "category_label": lambda v: CATEGORY_LABELS[Category(v)],
+    return {"status_label": lambda v: _(STATUS_LABELS[Status(v)]),
+            "stage_label": lambda v: _({k.value: t for k, t in STAGE_LABELS.items()}[v]),
+            "category_label": lambda v: _(CATEGORY_LABELS[Category(v)]),
             "today": uk_today()}
 
 
@@ -111,9 +113,9 @@ def mine():
 @access(roles=[Role.PARENT])
 def new():
     form = RaiseForm()
-    form.child_id.choices = options([(0, "No particular child")]
+    form.child_id.choices = options([(0, _("No particular child"))]
                                     + [(c.id, c.full_name) for c in children_of(current_user)])
-    form.about_person_id.choices = options([(0, "Choose a member of staff")] + _staff_choices())
+    form.about_person_id.choices = options([(0, _("Choose a member of staff"))] + _staff_choices())
     settings = School.get()
     upload_error = None
     failed = False
@@ -140,11 +142,11 @@ def new():
                 failed = True
             else:
                 if notifications.new_concern(concern):
-                    flash(f"Thank you. Your concern {concern.reference} has been sent privately to the school.",
-                          "success")
+                    flash(_("Thank you. Your concern %(reference)s has been sent privately to the school.",
+                            reference=concern.reference), "success")
                 else:
-                    flash(f"Your concern {concern.reference} is saved and the school can see it, but we could "
-                          "not send the email notifications just now.", "warning")
+                    flash(_("Your concern %(reference)s is saved and the school can see it, but we could "
+                            "not send the email notifications just now.", reference=concern.reference), "warning")
                 return redirect(url_for(".view", concern_id=concern.id))
     status = 503 if failed else 400 if (form.errors or upload_error) else 200
     return render_template("portal/concerns/new.html", form=form, upload_error=upload_error, failed=failed,
@@ -156,10 +158,11 @@ def _undeliverable_about_head(form, settings) -> bool:
     nobody could read it, so say so instead of saving it where no one looks."""
     if About(form.about.data) != About.HEAD_TEACHER or (settings and settings.chair_of_governors_id):
         return False
-    channel = settings.official_channel if settings else "the school office"
+    channel = settings.official_channel if settings else _("the school office")
     form.about.errors = list(form.about.errors) + [
-        "The school has not named its chair of governors in the portal yet, so a concern about the Head "
-        f"Teacher cannot be delivered here. Please contact the chair of governors through {channel}."]
+        _("The school has not named its chair of governors in the portal yet, so a concern about the Head "
+          "Teacher cannot be delivered here. Please contact the chair of governors through %(channel)s.",
+          channel=channel)]
     return True
 
 
@@ -181,7 +184,8 @@ def reply(concern_id: int):
     concern = _own_concern_or_404(concern_id)
     form = MessageForm()
     if not form.validate_on_submit():
-        flash("Your message was not sent: " + " ".join(form.body.errors or ["please try again."]), "danger")
+        why = " ".join(map(str, form.body.errors or [_("please try again.")]))
+        flash(_("Your message was not sent: %(why)s", why=why), "danger")
         return redirect(url_for(".view", concern_id=concern.id))
     try:
         ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
@@ -192,7 +196,7 @@ def reply(concern_id: int):
     ops.mark_seen_by_parent(concern)
     session.commit()
     notifications.news_for_staff(concern)
-    flash("Your message has been sent.", "success")
+    flash(_("Your message has been sent."), "success")
     return redirect(url_for(".view", concern_id=concern.id))
 
 
@@ -202,7 +206,7 @@ def escalate(concern_id: int):
     concern = _own_concern_or_404(concern_id)
     form = EscalateForm()
     if not form.validate_on_submit():
-        flash("Please try again: " + " ".join(form.body.errors), "danger")
+        flash(_("Please try again: %(why)s", why=" ".join(map(str, form.body.errors))), "danger")
         return redirect(url_for(".view", concern_id=concern.id))
     try:
         stage = ops.escalate(concern, current_user)
@@ -215,8 +219,8 @@ def escalate(concern_id: int):
         return redirect(url_for(".view", concern_id=concern.id))
     session.commit()
     notifications.news_for_staff(concern, escalated=True)
-    flash(f"Your concern is now a {stage.label.lower()}. We will acknowledge it by "
-          f"{concern.ack_due:%d %B %Y}.", "success")
+    flash(_("Your concern is now a %(stage)s. We will acknowledge it by %(day)s.", stage=_(stage.label).lower(),
+            day=format_date(concern.ack_due, "long")), "success")
     return redirect(url_for(".view", concern_id=concern.id))
 
 
@@ -275,8 +279,8 @@ def inbox():
     today = uk_today()
     visible = visible_clause(person)
     f = InboxFilter(request.args)
-    f.status.choices = options([("", "Any status")] + [(s.value, s.label) for s in Status])
-    f.category.choices = options([("", "Any category")] + [(c.value, t) for c, t in CATEGORY_LABELS.items()])
+    f.status.choices = options([("", _("Any status"))] + [(s.value, _(s.label)) for s in Status])
+    f.category.choices = options([("", _("Any category"))] + [(c.value, _(t)) for c, t in CATEGORY_LABELS.items()])
     # Choices as plain rows (no objects to build): the children concerns are about, with their
     # class, and the people looking after concerns.
     kids = session.execute(
@@ -286,14 +290,14 @@ def inbox():
         .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
         .where(Person.id.in_(select(Concern.child_id).where(visible, Concern.child_id.is_not(None))))
         .order_by(Person.given_name, Person.family_name, Person.id)).all()
-    f.child.choices = options([("", "Any child")] + [(str(k.id), f"{k.given_name} {k.family_name}") for k in kids])
+    f.child.choices = options([("", _("Any child"))] + [(str(k.id), f"{k.given_name} {k.family_name}") for k in kids])
     classes = sorted({(k.year_group, k.class_name, k.class_id) for k in kids if k.class_id is not None})
-    f.school_class.choices = options([("", "Any class")] + [(str(c[2]), c[1]) for c in classes])
+    f.school_class.choices = options([("", _("Any class"))] + [(str(c[2]), c[1]) for c in classes])
     people = session.execute(
         select(Person.id, Person.given_name, Person.family_name)
         .where(Person.id.in_(select(Concern.assignee_id).where(visible, Concern.assignee_id.is_not(None))))
         .order_by(Person.family_name, Person.given_name, Person.id)).all()
-    f.assignee.choices = options([("", "Anyone or no one"), ("none", "No one yet"), ("me", "Me")]
+    f.assignee.choices = options([("", _("Anyone or no one")), ("none", _("No one yet")), ("me", _("Me"))]
                                  + [(str(p.id), f"{p.given_name} {p.family_name}") for p in people])
 
     query = select(Concern).where(visible)
@@ -359,10 +363,10 @@ def handle(concern_id: int):
 
 def _staff_forms(concern: Concern) -> dict:
     status_form = StatusForm()
-    status_form.status.choices = options([(s.value, s.label) for s in Status
+    status_form.status.choices = options([(s.value, _(s.label)) for s in Status
                                           if s in TRANSITIONS[concern.status_enum]])
     assign_form = AssignForm(assignee_id=concern.assignee_id or 0)
-    assign_form.assignee_id.choices = options([(0, "No one yet")]
+    assign_form.assignee_id.choices = options([(0, _("No one yet"))]
                                               + [(p.id, p.full_name) for p in handlers_of(concern)])
     target_form = TargetForm(new_date=concern.response_due)
     school = School.get()
@@ -390,14 +394,15 @@ def staff_reply(concern_id: int):
     concern = _handled_or_404(concern_id)
     form = MessageForm(prefix="reply")
     if not form.validate_on_submit():
-        return _refuse(concern, "Your reply was not sent: " + " ".join(form.body.errors or ["please try again."]))
+        return _refuse(concern, _("Your reply was not sent: %(why)s",
+                                  why=" ".join(map(str, form.body.errors or [_("please try again.")]))))
     try:
         ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
         return _refuse(concern, str(exc))
     session.commit()
     sent = notifications.news_for_parent(concern)
-    flash("Reply sent to the parent." if sent else "Reply saved, but the email to the parent could not be sent.",
+    flash(_("Reply sent to the parent.") if sent else _("Reply saved, but the email to the parent could not be sent."),
           "success" if sent else "warning")
     return _back(concern)
 
@@ -408,10 +413,11 @@ def note(concern_id: int):
     concern = _handled_or_404(concern_id)
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
-        return _refuse(concern, "The note was not added: " + " ".join(form.body.errors or ["please try again."]))
+        return _refuse(concern, _("The note was not added: %(why)s",
+                                  why=" ".join(map(str, form.body.errors or [_("please try again.")]))))
     ops.add_message(concern, current_user, cast(str, form.body.data).strip(), internal=True)  # validated
     session.commit()
-    flash("Internal note added. The parent cannot see it.", "success")
+    flash(_("Internal note added. The parent cannot see it."), "success")
     return _back(concern)
 
 
@@ -420,17 +426,17 @@ def note(concern_id: int):
 def status(concern_id: int):
     concern = _handled_or_404(concern_id)
     form = StatusForm()
-    form.status.choices = options([(s.value, s.label) for s in Status])
+    form.status.choices = options([(s.value, _(s.label)) for s in Status])
     if not form.validate_on_submit():
-        return _refuse(concern, "Choose a status.")
+        return _refuse(concern, _("Choose a status."))
     try:
         ops.change_status(concern, current_user, Status(form.status.data))
     except ops.ConcernError as exc:
         return _refuse(concern, str(exc))
     session.commit()
     notifications.news_for_parent(concern)
-    flash(f"Status changed to {concern.status_enum.label.lower()}. The parent has been told there is news.",
-          "success")
+    flash(_("Status changed to %(status)s. The parent has been told there is news.",
+            status=_(concern.status_enum.label).lower()), "success")
     return _back(concern)
 
 
@@ -440,9 +446,9 @@ def assign(concern_id: int):
     concern = _handled_or_404(concern_id)
     allowed = handlers_of(concern)
     form = AssignForm()
-    form.assignee_id.choices = options([(0, "No one yet")] + [(p.id, p.full_name) for p in allowed])
+    form.assignee_id.choices = options([(0, _("No one yet"))] + [(p.id, p.full_name) for p in allowed])
     if not form.validate_on_submit():
-        return _refuse(concern, "That person cannot see this concern, so it cannot be given to them.")
+        return _refuse(concern, _("That person cannot see this concern, so it cannot be given to them."))
     assignee = session.get(Person, form.assignee_id.data) if form.assignee_id.data else None
     before = concern.assignee_id
     try:
@@ -452,7 +458,8 @@ def assign(concern_id: int):
     session.commit()
     if assignee is not None and assignee.id != before and assignee.id != current_user.id:
         notifications.assigned(concern, assignee)
-    flash(f"Now looked after by {assignee.full_name}." if assignee else "No one is looking after it now.",
+    flash(_("Now looked after by %(name)s.", name=assignee.full_name) if assignee
+          else _("No one is looking after it now."),
           "success")
     return _back(concern)
 
@@ -464,7 +471,7 @@ def target(concern_id: int):
     form = TargetForm()
     if not form.validate_on_submit():
         errors = [e for errs in form.errors.values() for e in errs]
-        return _refuse(concern, "The target date was not changed: " + " ".join(errors))
+        return _refuse(concern, _("The target date was not changed: %(why)s", why=" ".join(map(str, errors))))
     try:
         # Validated: InputRequired and DataRequired.
         ops.revise_target(concern, current_user, cast(dt.date, form.new_date.data), cast(str, form.reason.data))
@@ -472,7 +479,7 @@ def target(concern_id: int):
         return _refuse(concern, str(exc))
     session.commit()
     notifications.news_for_parent(concern)
-    flash(f"The target date is now {concern.response_due:%d %B %Y}.", "success")
+    flash(_("The target date is now %(day)s.", day=format_date(concern.response_due, "long")), "success")
     return _back(concern)
 
 
@@ -491,8 +498,8 @@ def share(concern_id: int):
     except ops.ConcernError as exc:
         return _refuse(concern, str(exc))
     session.commit()
-    flash("The trust's safeguarding lead can now read this concern." if sharing
-          else "The trust no longer sees this concern's words.", "success")
+    flash(_("The trust's safeguarding lead can now read this concern.") if sharing
+          else _("The trust no longer sees this concern's words."), "success")
     return _back(concern)
 
 
@@ -513,7 +520,7 @@ def calendar():
         audit.record("closure.added", actor=current_user, target=closure, first_day=closure.first_day.isoformat(),
                      last_day=closure.last_day.isoformat())
         session.commit()
-        flash("Closure added. Target dates of new concerns will skip it.", "success")
+        flash(_("Closure added. Target dates of new concerns will skip it."), "success")
         return redirect(url_for(".calendar"))
     closures = session.scalars(select(SchoolClosure).order_by(SchoolClosure.first_day)).all()
     today = uk_today()
@@ -533,6 +540,6 @@ def delete_closure(closure_id: int):
                      first_day=closure.first_day.isoformat(), last_day=closure.last_day.isoformat())
         session.delete(closure)
         session.commit()
-        flash("Closure removed.", "success")
+        flash(_("Closure removed."), "success")
     return redirect(url_for(".calendar"))
 

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from portal.app import create_app
 from tests.deps import IN_CI, unavailable  # noqa: F401
-from tests.pg import PostgresServer, PostgresUnavailable
+from tests.pg import PgWorkerDatabase, PostgresServer, PostgresUnavailable
 from tests.smtp import SMTPServer
 
 BACKENDS = ("sqlite", "postgresql")
@@ -112,6 +112,13 @@ def pg_template(pg_server):
     return "portal_template"
 
 
+@pytest.fixture(scope="session")
+def pg_database(pg_server, pg_template):
+    """This worker's test database: a copy of the template, put back to the template's state after
+    each test (tests/pg.py: PgWorkerDatabase), so no test sees another's rows."""
+    return PgWorkerDatabase(pg_server, pg_template, f"portal_test_{WORKER}_{os.getpid()}")
+
+
 _counter = itertools.count()
 
 
@@ -127,15 +134,9 @@ def db_url(db_backend, request, _tmp_root):
     server = request.getfixturevalue("pg_server")
     if isinstance(server, str):
         _unavailable(f"PostgreSQL: {server}")
-    template = request.getfixturevalue("pg_template")
-    name = f"portal_test_{WORKER}_{os.getpid()}_{next(_counter)}"
-    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
-    yield server.url(name)
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    database = request.getfixturevalue("pg_database")
+    yield database.url
+    database.reset()
 
 
 # ---------------------------------------------------------------- mail

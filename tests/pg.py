@@ -89,3 +89,92 @@ class PostgresServer:
                 _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
                              timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PgWorkerDatabase:
+    """One PostgreSQL database per xdist worker, emptied back to the template between tests.
+
+    ``CREATE DATABASE ... TEMPLATE`` costs about 0.7 s per test on this machine (it copies the whole
+    catalogue); deleting the rows the test wrote, putting back the template's rows and resetting the
+    sequences costs a few hundredths. A test that changed the schema itself (the fingerprint of the
+    catalogue differs from the template's) gets the database dropped and copied afresh.
+    """
+
+    _FINGERPRINT = """
+        SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
+          SELECT 'c:' || c.relname || ':' || c.relkind::text AS x FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+          UNION ALL SELECT 'n:' || nspname FROM pg_namespace
+            WHERE nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'
+          UNION ALL SELECT 'a:' || c.relname || '.' || a.attname || ':' || a.atttypid || ':' || a.attnotnull
+                           || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
+          UNION ALL SELECT 'k:' || conrelid::regclass::text || '.' || conname || ':' || pg_get_constraintdef(oid)
+            FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+          UNION ALL SELECT 't:' || tgrelid::regclass::text || '.' || tgname FROM pg_trigger WHERE NOT tgisinternal
+          UNION ALL SELECT 'p:' || p.oid::regprocedure::text FROM pg_proc p
+            WHERE p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+          UNION ALL SELECT 'e:' || enumtypid::regtype::text || '.' || enumlabel FROM pg_enum
+          UNION ALL SELECT 'x:' || extname FROM pg_extension
+        ) AS catalogue
+    """
+
+    def __init__(self, server, template: str, name: str) -> None:
+        self.server, self.template, self.name = server, template, name
+        self.url = server.url(name)
+        self._snapshot()
+        self._create()
+
+    def _connect(self, database: str, **kw):
+        import psycopg
+
+        return psycopg.connect(host="127.0.0.1", port=self.server.port, user="postgres", dbname=database, **kw)
+
+    def _snapshot(self) -> None:
+        """Read what the template holds: its catalogue fingerprint, rows and sequence positions."""
+        with self._connect(self.template) as conn, conn.cursor() as cur:
+            self.fingerprint = cur.execute(self._FINGERPRINT).fetchone()[0]
+            self.tables = [r[0] for r in cur.execute(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+            self.rows: dict[str, bytes] = {}
+            for table in self.tables:
+                if cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+                    data = bytearray()
+                    with cur.copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
+                        for chunk in copy:
+                            data += chunk
+                    self.rows[table] = bytes(data)
+            self.sequences = cur.execute(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), "
+                "coalesce(last_value, start_value), last_value IS NOT NULL "
+                "FROM pg_sequences WHERE schemaname = 'public'").fetchall()
+
+    def _create(self) -> None:
+        with self._connect("postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE {self.template}')
+
+    def reset(self) -> None:
+        """Back to the template's state: no other session, the template's rows and sequences."""
+        with self._connect("postgres", autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (self.name,))
+        try:
+            with self._connect(self.name) as conn, conn.cursor() as cur:
+                if cur.execute(self._FINGERPRINT).fetchone()[0] != self.fingerprint:
+                    raise LookupError("the test changed the schema")
+                # Foreign keys are triggers; "replica" turns them off while the rows go and come back.
+                cur.execute("SET LOCAL session_replication_role = replica")
+                cur.execute("; ".join(f"DELETE FROM {t}" for t in self.tables))
+                for table, data in self.rows.items():
+                    with cur.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+                        copy.write(data)
+                if self.sequences:
+                    cur.execute("SELECT " + ", ".join(
+                        f"setval('{name}', {value}, {called})" for name, value, called in self.sequences))
+        except LookupError:
+            self._create()

@@ -31,6 +31,7 @@ OTHER_MARKED_TEMPLATES = [
     "portal/pdf/record.html", "portal/policies/translations.html", "portal/policies/_bar.html",
     # staff, admin, auditor, trust, links, LMS and LTI pages
     "portal/staff/home.html", "portal/staff/class.html", "portal/staff/delegation.html", "portal/staff/charts.html",
+    "portal/links/mine.html", "portal/links/register.html", "portal/links/relative.html", "portal/links/review.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

@@ -65,3 +65,11 @@ def test_a_welsh_teachers_weekly_summary_arrives_in_welsh(app, db, school, make_
     [other] = [m for m in mailbox.messages if "tamsin@test.example" in m["To"]]
     assert other["Subject"] == "Still to sign in Year 1 Larks"
     assert "This summary comes every Monday." in other.get_content()
+
+
+def test_a_welsh_speaking_head_reads_the_family_links_register_in_welsh(app, db, school, login_as):
+    school.head.account.language = "cy"
+    db.commit()
+    page = login_as(school.head).get("/portal/links/register").get_data(as_text=True)
+    assert "<h1>Cofrestr cysylltiadau teuluol</h1>" in page
+    assert "Does dim cysylltiadau wedi'u cymeradwyo." in page and "Family links register" not in page

@@ -32,6 +32,8 @@ OTHER_MARKED_TEMPLATES = [
     # staff, admin, auditor, trust, links, LMS and LTI pages
     "portal/staff/home.html", "portal/staff/class.html", "portal/staff/delegation.html", "portal/staff/charts.html",
     "portal/links/mine.html", "portal/links/register.html", "portal/links/relative.html", "portal/links/review.html",
+    "portal/admin/home.html", "portal/admin/jobs.html", "portal/admin/people.html", "portal/admin/roster.html",
+    "portal/admin/settings.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

@@ -34,6 +34,9 @@ OTHER_MARKED_TEMPLATES = [
     "portal/links/mine.html", "portal/links/register.html", "portal/links/relative.html", "portal/links/review.html",
     "portal/admin/home.html", "portal/admin/jobs.html", "portal/admin/people.html", "portal/admin/roster.html",
     "portal/admin/settings.html",
+    "portal/trust/compliance.html", "portal/trust/home.html", "portal/trust/index.html", "portal/trust/new_school.html",
+    "portal/trust/records.html", "portal/trust/roster.html", "portal/trust/safeguarding.html",
+    "portal/trust/shared_concern.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

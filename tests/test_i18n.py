@@ -37,6 +37,7 @@ OTHER_MARKED_TEMPLATES = [
     "portal/trust/compliance.html", "portal/trust/home.html", "portal/trust/index.html", "portal/trust/new_school.html",
     "portal/trust/records.html", "portal/trust/roster.html", "portal/trust/safeguarding.html",
     "portal/trust/shared_concern.html",
+    "portal/auditor/home.html", "portal/auditor/verify.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

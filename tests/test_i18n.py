@@ -38,6 +38,9 @@ OTHER_MARKED_TEMPLATES = [
     "portal/trust/records.html", "portal/trust/roster.html", "portal/trust/safeguarding.html",
     "portal/trust/shared_concern.html",
     "portal/auditor/home.html", "portal/auditor/verify.html",
+    "portal/lms/course.html", "portal/lms/courses.html", "portal/lms/oneroster.html", "portal/lms/parent_links.html",
+    "portal/lms/registration_settings.html", "portal/lms/registrations.html", "portal/lti/deep_link_return.html",
+    "portal/lti/error.html", "portal/lti/pick.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

@@ -96,7 +96,7 @@ def launch():
             person = operations.person_for_launch(reg, claims)
     except operations.LaunchRefused as exc:
         session.commit()
-        return render_template("portal/lti/error.html", message=exc.message), exc.status
+        return render_template("portal/lti/error.html", message=_(exc.message)), exc.status
     if ml.is_deep_link_launch():
         if not person.role_set & {Role.TEACHER, Role.ADMIN}:
             session.commit()

@@ -154,7 +154,7 @@ def oneroster() -> ResponseReturnValue:
         max_unzipped = current_app.config["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"]
         errors = run_upload_import(
             form.file.data, current_app.config["PORTAL_MAX_ONEROSTER_BYTES"],
-            "The zip file is larger than {mb} MB.",
+            _("The zip file is larger than {mb} MB."),
             lambda data, _name: import_oneroster(read_zip(data, max_unzipped=max_unzipped), actor=current_user),
             "oneroster.zip") or []
         if not errors:

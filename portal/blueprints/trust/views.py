@@ -116,7 +116,7 @@ def roster(trust_id: int, school_id: int):
         with school_scope(session, school.id):
             errors = run_upload_import(
                 form.file.data, current_app.config["PORTAL_MAX_ROSTER_BYTES"],
-                "{name}: the file is larger than {mb} MB. Split it and import each part.",
+                _("{name}: the file is larger than {mb} MB. Split it and import each part."),
                 lambda data, name: import_roster(data, name), "roster.csv") or []
         if not errors:
             return redirect(url_for(".roster", trust_id=trust.id, school_id=school.id))

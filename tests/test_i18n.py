@@ -48,6 +48,18 @@ OTHER_MARKED_TEMPLATES = [
     "portal/concerns/calendar.html",
     "portal/concerns/handle.html",
     "portal/concerns/inbox.html",
+    # staff, admin, auditor, trust, links, LMS and LTI pages
+    "portal/staff/home.html", "portal/staff/class.html", "portal/staff/delegation.html", "portal/staff/charts.html",
+    "portal/links/mine.html", "portal/links/register.html", "portal/links/relative.html", "portal/links/review.html",
+    "portal/admin/home.html", "portal/admin/jobs.html", "portal/admin/people.html", "portal/admin/roster.html",
+    "portal/admin/settings.html",
+    "portal/trust/compliance.html", "portal/trust/home.html", "portal/trust/index.html", "portal/trust/new_school.html",
+    "portal/trust/records.html", "portal/trust/roster.html", "portal/trust/safeguarding.html",
+    "portal/trust/shared_concern.html",
+    "portal/auditor/home.html", "portal/auditor/verify.html",
+    "portal/lms/course.html", "portal/lms/courses.html", "portal/lms/oneroster.html", "portal/lms/parent_links.html",
+    "portal/lms/registration_settings.html", "portal/lms/registrations.html", "portal/lti/deep_link_return.html",
+    "portal/lti/error.html", "portal/lti/pick.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).
@@ -106,6 +118,17 @@ def _done(string) -> bool:
 
 def _ids(catalog) -> set:
     return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog if m.id}
+
+
+def _filled(m) -> bool:
+    """A message with its translation written (every plural form, for ngettext)."""
+    return bool(m.string) and (isinstance(m.string, str) or all(m.string)) and not m.fuzzy
+
+
+def _strings(catalog) -> dict:
+    """(context, singular id) -> translation (a tuple of the plural forms for ngettext)."""
+    return {(m.context, m.id if isinstance(m.id, str) else m.id[0]):
+            m.string if isinstance(m.string, str) else tuple(m.string) for m in catalog if m.id and _filled(m)}
 
 
 def test_catalogues_are_in_step_with_the_code():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import pytest
@@ -106,7 +107,7 @@ def test_typed_declaration_needs_name_and_class(app, db, school, make_person, lo
         "pupil_name": " ", "pupil_class": "", "relationship": "cousin"})
     assert resp.status_code == 400
     text = resp.get_data(as_text=True)
-    assert "Enter the pupil&#39;s name." in text and "class or year group" in text
+    assert "Enter the pupil's name." in html.unescape(text) and "class or year group" in text
     assert _count(db, FamilyLinkDeclaration) == 0
 
 

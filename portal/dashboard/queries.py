@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.db import session, utcnow
@@ -183,37 +184,38 @@ def attention(person: Person) -> list[Tile]:
         today = uk_today()
         new = sum(1 for c in rows if c.status_enum == Status.NEW)
         late = sum(1 for c in rows if c.overdue(today))
-        tiles.append(Tile("concerns_new", "New concerns", new, "to acknowledge" if new else "nothing new",
+        tiles.append(Tile("concerns_new", _("New concerns"), new, _("to acknowledge") if new else _("nothing new"),
                           url_for("portal.concerns.inbox", status="new"), "warning" if new else "ok"))
-        tiles.append(Tile("concerns_overdue", "Overdue concerns", late, "past their target" if late else "none late",
+        tiles.append(Tile("concerns_overdue", _("Overdue concerns"), late,
+                          _("past their target") if late else _("none late"),
                           url_for("portal.concerns.inbox", overdue="y"), "danger" if late else "ok"))
     if "links.approve" in caps:
         from portal.links.operations import pending_declarations
 
         waiting = len(pending_declarations())
-        tiles.append(Tile("links_pending", "Family links to decide", waiting,
-                          "declarations awaiting approval" if waiting else "none waiting",
+        tiles.append(Tile("links_pending", _("Family links to decide"), waiting,
+                          _("declarations awaiting approval") if waiting else _("none waiting"),
                           url_for("portal.links.register"), "warning" if waiting else "ok"))
     if "incidents.manage" in caps:
         from portal.incidents.operations import visible_contact, visible_social
 
         open_incidents = [i for i in visible_contact(person) + visible_social(person) if i.closed_at is None]
         n = len(open_incidents)
-        tiles.append(Tile("incidents_open", "Incidents to review", n, "still open" if n else "all closed",
+        tiles.append(Tile("incidents_open", _("Incidents to review"), n, _("still open") if n else _("all closed"),
                           url_for("portal.incidents.home"), "warning" if n else "ok"))
     if "compliance.view" in caps:
         due = reminders_due()
-        tiles.append(Tile("reminders_due", "Reminders due", due,
-                          "people not reminded in the last 7 days" if due else "everyone reminded recently",
+        tiles.append(Tile("reminders_due", _("Reminders due"), due,
+                          _("people not reminded in the last 7 days") if due else _("everyone reminded recently"),
                           url_for("portal.policies.compliance"), "warning" if due else "ok"))
     if "records.view" in caps:
         n = failed_records()
         if n:
-            tiles.append(Tile("records_failed", "Sealed records not made", n,
-                              "will be retried by records repair", url_for("portal.auditor.home"), "danger"))
+            tiles.append(Tile("records_failed", _("Sealed records not made"), n,
+                              _("will be retried by records repair"), url_for("portal.auditor.home"), "danger"))
     if has_capability(person, "settings.manage") or "lti.manage" in caps:
         count, url = jobs_failed()
-        tiles.append(Tile("jobs_failed", "Jobs failed", count, "background jobs" if count else "none failed",
+        tiles.append(Tile("jobs_failed", _("Jobs failed"), count, _("background jobs") if count else _("none failed"),
                           url or url_for("portal.staff.home"), "danger" if count else "ok"))
     return tiles
 

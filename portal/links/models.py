@@ -17,15 +17,21 @@ from portal.db import Base, UTCDateTime, utcnow
 from portal.people.models import Person
 from portal.schools.isolation import SchoolOwned
 
+
+def N_(text: str) -> str:
+    """Marks a label for the catalogues; pages show it with ``_()`` (exports keep the English)."""
+    return text
+
+
 #: Relationship choices (value -> words shown).
 RELATIONSHIPS: dict[str, str] = {
-    "parent": "Parent or step-parent",
-    "grandparent": "Grandparent",
-    "sibling": "Brother or sister (including half and step)",
-    "aunt_uncle": "Aunt or uncle",
-    "cousin": "Cousin",
-    "carer": "Carer, guardian or foster carer",
-    "other": "Another family relationship (say which in the note)",
+    "parent": N_("Parent or step-parent"),
+    "grandparent": N_("Grandparent"),
+    "sibling": N_("Brother or sister (including half and step)"),
+    "aunt_uncle": N_("Aunt or uncle"),
+    "cousin": N_("Cousin"),
+    "carer": N_("Carer, guardian or foster carer"),
+    "other": N_("Another family relationship (say which in the note)"),
 }
 
 
@@ -36,7 +42,8 @@ class LinkStatus(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"pending": "Waiting for a decision", "approved": "Approved", "declined": "Declined"}[self.value]
+        return {"pending": N_("Waiting for a decision"), "approved": N_("Approved"),
+                "declined": N_("Declined")}[self.value]
 
 
 class LinkSource(str, enum.Enum):

@@ -30,6 +30,7 @@ from portal.people.models import Account, GuardianLink, Person, PupilProfile, Ro
 from portal.schools.isolation import all_schools
 from portal.schools.models import School
 from portal.signals import handles_batches
+from portal.templating import N_
 
 log = logging.getLogger("portal.lti")
 
@@ -78,7 +79,7 @@ ROLE_PARAMETER_CHOICES: dict[str, Role | None] = {
 #: Longest id accepted in ``role_scope_mentor``.
 MAX_REF = 255
 
-UNMATCHED_ADULT = (
+UNMATCHED_ADULT = N_(
     "Countersign does not know you yet, and your LMS does not say whether you are a pupil or a member "
     "of staff (Moodle sends non-editing teachers as learners), so no account was made. "
     "Pupils: ask your teacher to sync this course's class list in Countersign. "
@@ -240,8 +241,8 @@ def mentor_refs(claims: dict[str, Any]) -> list[str]:
     if value is None:
         return []
     items = [value] if isinstance(value, str) else value
-    refused = LaunchRefused("The LMS sent the list of your children in a form Countersign does not "
-                            "understand. Please tell the school's LMS administrator.", 400)
+    refused = LaunchRefused(N_("The LMS sent the list of your children in a form Countersign does not "
+                            "understand. Please tell the school's LMS administrator."), 400)
     if not isinstance(items, list):
         raise refused
     out: list[str] = []
@@ -395,10 +396,10 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
     """
     issuer, sub = reg.issuer, str(claims.get("sub") or "")
     if not sub:
-        raise LaunchRefused("The LMS did not say who you are (anonymous launches are not supported).", 400)
+        raise LaunchRefused(N_("The LMS did not say who you are (anonymous launches are not supported)."), 400)
     wanted = mapped_roles(claims, reg)
     if not wanted:
-        raise LaunchRefused("Your role in the LMS does not have a Countersign account.")
+        raise LaunchRefused(N_("Your role in the LMS does not have a Countersign account."))
     person, ident = _find_person(issuer, sub, _sourced_id(claims))
     created = person is None
     if person is None:
@@ -409,8 +410,8 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
             year_group, class_id = _learner_year(reg, claims)
             if year_group is None:
                 raise LaunchRefused(
-                    "Countersign does not know your year group yet. Ask your teacher to "
-                    "sync this course's class, or the school office to import the roster."
+                    N_("Countersign does not know your year group yet. Ask your teacher to "
+                    "sync this course's class, or the school office to import the roster.")
                 )
         given, family = _names(claims)
         person = Person(given_name=given, family_name=family, email=None)
@@ -419,7 +420,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         if Role.PUPIL in wanted:
             _make_pupil(person, cast(int, year_group), class_id)  # refused above when unknown
     if not person.active:
-        raise LaunchRefused("This Countersign account is switched off. Please contact the school office.")
+        raise LaunchRefused(N_("This Countersign account is switched off. Please contact the school office."))
     if not created:
         from portal.people.models import CapabilityGrant
         from portal.security import designations
@@ -432,26 +433,27 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
             # holding a delegated capability sign in to Countersign directly: an LMS (or whoever
             # runs it) must not be able to open the accounts that can see or change the most.
             raise LaunchRefused(
-                "For safety, this account cannot be opened from the LMS. "
-                "Please sign in to Countersign directly."
+                N_("For safety, this account cannot be opened from the LMS. "
+                "Please sign in to Countersign directly.")
             )
         # A course role never adds a staff role to an existing account (a parent made
         # "Instructor" in one LMS course stays a parent here); the school's roster decides.
         wanted -= {Role.TEACHER, Role.SUPPORT_STAFF, Role.ADMIN} - person.role_set
         if not wanted:
-            raise LaunchRefused("Your Countersign account does not have that role. Please contact the school office.")
+            raise LaunchRefused(
+                N_("Your Countersign account does not have that role. Please contact the school office."))
     if person.has_role(Role.PUPIL) or person.pupil is not None:
         wanted &= {Role.PUPIL}
         if not wanted:
-            raise LaunchRefused("A pupil account cannot open Countersign with a staff or parent role.")
+            raise LaunchRefused(N_("A pupil account cannot open Countersign with a staff or parent role."))
     elif Role.PUPIL in wanted and not created:
         wanted.discard(Role.PUPIL)  # an adult is never turned into a pupil
         if not wanted:
             raise LaunchRefused(
-                "Your LMS opened Countersign as a learner, but your Countersign account is not a pupil's. "
+                N_("Your LMS opened Countersign as a learner, but your Countersign account is not a pupil's. "
                 "Please sign in to Countersign directly. (For the school's Countersign administrator: "
                 "Moodle sends non-editing teachers as learners; map the LMS role parameter under "
-                "Admin > LMS connections, see docs/lti.md, section 3.)")
+                "Admin > LMS connections, see docs/lti.md, section 3.)"))
     added = sorted(r.value for r in wanted if not person.has_role(r))
     for role in wanted:
         person.add_role(role)

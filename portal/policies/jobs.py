@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import cast
+from typing import Any, cast
 
 from huey import crontab
 
@@ -78,13 +78,10 @@ def send_class_summaries(today: str | None = None) -> str:
         key = f"class-summary:{iso.year}-W{iso.week:02d}:{cls.id}:{teacher.id}"
         if is_done(key):
             continue
-        lines = [f"- {pupil.full_name}: {', '.join(items)}" for pupil, items in rows]
-        body = (f"Dear {teacher.full_name},\n\nIn {cls.name}, {len(rows)} pupil{'s' if len(rows) != 1 else ''} "
-                f"still {'have' if len(rows) != 1 else 'has'} something to sign this school year:\n\n"
-                + "\n".join(lines) + f"\n\nSee the compliance page: {link}\n\nThis summary comes every Monday.\n")
+        subject, body = _summary_text(teacher, cls.name, rows, link)
         try:
             # class_summaries() lists only teachers who have an email address.
-            send_mail(cast(str, teacher.email), f"Still to sign in {cls.name}", body)
+            send_mail(cast(str, teacher.email), subject, body)
         except MailError:
             failed += 1
             continue
@@ -94,6 +91,28 @@ def send_class_summaries(today: str | None = None) -> str:
     if failed:
         raise RetryLater(f"{failed} summary email(s) not accepted by the mail server")
     return f"{sent} sent"
+
+
+def _summary_text(teacher: Any, class_name: str, rows: list, link: str) -> tuple[str, str]:
+    """A class teacher's weekly summary (subject, body) in the teacher's language."""
+    from flask_babel import gettext as _
+    from flask_babel import ngettext
+
+    from portal.i18n import in_language, language_of
+
+    with in_language(language_of(teacher)):
+        def item(title: str, countersign: bool) -> str:
+            return _("%(title)s (parent to sign)", title=title) if countersign else title
+
+        lines = [f"- {pupil.full_name}: {', '.join(item(*i) for i in items)}" for pupil, items in rows]
+        body = (_("Dear %(name)s,", name=teacher.full_name) + "\n\n"
+                + ngettext("In %(class_name)s, %(num)d pupil still has something to sign this school year:",
+                           "In %(class_name)s, %(num)d pupils still have something to sign this school year:",
+                           len(rows), class_name=class_name) + "\n\n"
+                + "\n".join(lines) + "\n\n"
+                + _("See the compliance page: %(link)s", link=link) + "\n\n"
+                + _("This summary comes every Monday.") + "\n")
+        return _("Still to sign in %(class_name)s", class_name=class_name), body
 
 
 def _morning(day: dt.date) -> dt.datetime:

@@ -651,19 +651,19 @@ def reminders_due(today: dt.date, *, first: int, every: int, most: int) -> list[
     return due
 
 
-def class_summaries(today: dt.date) -> list[tuple[Person, SchoolClass, list[tuple[Person, list[str]]]]]:
-    """For each class teacher: (teacher, class, [(pupil, [outstanding item, ...])]) for the
-    classes with something outstanding this school year (own signatures and parents' countersignatures)."""
+def class_summaries(today: dt.date) -> list[tuple[Person, SchoolClass, list[tuple[Person, list[tuple[str, bool]]]]]]:
+    """For each class teacher: (teacher, class, [(pupil, [(policy title, a parent signs?), ...])]) for
+    the classes with something outstanding this school year (own signatures and parents' countersignatures)."""
     from portal.policies.queries import school_requirements
 
-    per_class: dict[int, dict[int, tuple[Person, list[str]]]] = {}
+    per_class: dict[int, dict[int, tuple[Person, list[tuple[str, bool]]]]] = {}
     classes: dict[int, SchoolClass] = {}
     for req in school_requirements(today):
         cls = req.school_class
         if req.status != OUTSTANDING or cls is None:
             continue
         classes[cls.id] = cls
-        what = f"{req.version.title} (parent to sign)" if req.countersign else req.version.title
+        what = (req.version.title, bool(req.countersign))
         per_class.setdefault(cls.id, {}).setdefault(req.subject.id, (req.subject, []))[1].append(what)
     out = []
     for class_id, pupils in per_class.items():

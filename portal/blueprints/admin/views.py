@@ -4,6 +4,7 @@ from typing import cast
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -17,6 +18,7 @@ from portal.people.models import ADULT_ROLES, Account, Person, PersonRole, Role,
 from portal.people.roster import import_roster
 from portal.schools.models import DeputyDsl, School
 from portal.security import access
+from portal.templating import N_
 
 
 @bp.get("/")
@@ -35,7 +37,7 @@ def roster() -> ResponseReturnValue:
     if form.validate_on_submit():
         errors = run_upload_import(
             form.file.data, current_app.config["PORTAL_MAX_ROSTER_BYTES"],
-            "{name}: the file is larger than {mb} MB. Split it and import each part.",
+            _("{name}: the file is larger than {mb} MB. Split it and import each part."),
             lambda data, name: import_roster(data, name, actor=current_user), "roster.csv") or []
         if not errors:
             return redirect(url_for(".roster"))
@@ -68,9 +70,9 @@ def invite(person_id: int):
         if send_invitation(person):
             audit.record("person.invited", actor=current_user, target=person)
             session.commit()
-            flash(f"Invitation sent to {person.full_name}.", "success")
+            flash(_("Invitation sent to %(name)s.", name=person.full_name), "success")
         else:
-            flash("The invitation could not be sent: the mail server did not accept it. Try again later.", "danger")
+            flash(_("The invitation could not be sent: the mail server did not accept it. Try again later."), "danger")
     return redirect(url_for(".people"))
 
 
@@ -91,28 +93,26 @@ def reset_mfa(person_id: int):
         abort(400)
     account = person.account
     if person.id == current_user.id:
-        flash("You cannot reset your own two-step sign-in; ask another administrator.", "warning")
+        flash(_("You cannot reset your own two-step sign-in; ask another administrator."), "warning")
     elif account_school_ids(account.id) != [person.school_id] or trust_roles_of(account.id):
-        flash(f"{person.full_name}'s account is also used elsewhere (another school or the trust). Ask the "
-              "installation's operator to reset it.", "warning")
+        flash(_("%(name)s's account is also used elsewhere (another school or the trust). Ask the "
+                "installation's operator to reset it.", name=person.full_name), "warning")
     elif not mfa.enrolled(account):
-        flash(f"{person.full_name} has no two-step sign-in to reset.", "info")
+        flash(_("%(name)s has no two-step sign-in to reset.", name=person.full_name), "info")
     else:
         mfa.reset(account, by=current_user)
         session.commit()
         _tell_mfa_reset(person)
-        flash(f"Two-step sign-in reset for {person.full_name}. They set it up again when they next sign in.",
-              "success")
+        flash(_("Two-step sign-in reset for %(name)s. They set it up again when they next sign in.",
+                name=person.full_name), "success")
     return redirect(url_for(".people"))
 
 
 def _tell_mfa_reset(person: Person) -> None:
-    from flask_babel import gettext as _
-
     from portal.i18n import in_language, language_of
     from portal.mail import MailError, send_mail
 
-    with in_language(language_of(person)):  # the reader's language, not the administrator's
+    with in_language(language_of(person)):  # in the reader's language
         body = (_("Hello %(name)s,", name=person.given_name) + "\n\n"
                 + _("A portal administrator at your school has reset your two-step sign-in, and every session of "
                     "your account has been signed out. Next time you sign in with your password you will be asked "
@@ -142,7 +142,7 @@ def _designations_allowed(form, current, may_designate: bool) -> bool:
     for name in _DESIGNATIONS:
         field = getattr(form, name)
         if (field.data or None) != getattr(current, name):
-            field.errors = list(field.errors) + ["Only the Head Teacher can change this."]
+            field.errors = list(field.errors) + [_("Only the Head Teacher can change this.")]
             ok = False
     return ok
 
@@ -176,7 +176,7 @@ def settings():
     form.head_teacher_id.choices = staff
     form.dsl_id.choices = staff
     form.deputy_dsl_ids.choices = staff
-    form.chair_of_governors_id.choices = [(0, "Not set")] + governors
+    form.chair_of_governors_id.choices = [(0, _("Not set"))] + governors
     if not may_designate:
         for name in (*_DESIGNATIONS, "deputy_dsl_ids"):
             getattr(form, name).render_kw = {"disabled": True}
@@ -208,11 +208,12 @@ def settings():
             moved["deputy_dsls"] = [deputies_before, deputies]
         audit.record("settings.changed", actor=current_user, target=current, fields=changed, designations=moved)
         session.commit()
-        flash("Settings saved." if changed else "Nothing changed.", "success")
+        flash(_("Settings saved.") if changed else _("Nothing changed."), "success")
         return redirect(url_for(".settings"))
     cfg = current_app.config
-    defaults = (f"first after {cfg['PORTAL_REMINDER_FIRST_DAYS']} school days",
-                f"then every {cfg['PORTAL_REMINDER_EVERY_DAYS']}", f"at most {cfg['PORTAL_REMINDER_MAX']}")
+    defaults = (_("first after %(num)s school days", num=cfg["PORTAL_REMINDER_FIRST_DAYS"]),
+                _("then every %(num)s", num=cfg["PORTAL_REMINDER_EVERY_DAYS"]),
+                _("at most %(num)s", num=cfg["PORTAL_REMINDER_MAX"]))
     return render_template("portal/admin/settings.html", form=form, reminder_defaults=defaults), \
         (400 if form.errors else 200)
 
@@ -249,22 +250,22 @@ def retry_job(failure_id: int):
         queued = requeue(row, actor=current_user)  # commits the listing, then queues the job
     except QueueUnavailable:
         session.rollback()
-        flash("The job queue cannot be reached just now. Nothing was changed; please try again later.", "danger")
+        flash(_("The job queue cannot be reached just now. Nothing was changed; please try again later."), "danger")
         return redirect(url_for(".jobs"))
     if queued:
-        flash("The job has been queued again.", "success")
+        flash(_("The job has been queued again."), "success")
     else:
-        flash("This job had already been queued again.", "info")
+        flash(_("This job had already been queued again."), "info")
     return redirect(url_for(".jobs"))
 
 
 #: Plain words for the jobs an admin may see listed.
 JOB_LABELS = {
-    "records.seal": "Make a sealed PDF record",
-    "lti.post_score": "Send a grade to the LMS",
-    "lti.sync_roster": "Fetch a course's class list from the LMS",
-    "mail.send": "Send an email",
-    "policies.send_reminders": "Send reminders to sign",
-    "policies.send_class_summaries": "Send the weekly class summaries",
-    "concerns.send_overdue": "Send overdue-concern emails",
+    "records.seal": N_("Make a sealed PDF record"),
+    "lti.post_score": N_("Send a grade to the LMS"),
+    "lti.sync_roster": N_("Fetch a course's class list from the LMS"),
+    "mail.send": N_("Send an email"),
+    "policies.send_reminders": N_("Send reminders to sign"),
+    "policies.send_class_summaries": N_("Send the weekly class summaries"),
+    "concerns.send_overdue": N_("Send overdue-concern emails"),
 }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, SubmitField
@@ -18,14 +19,14 @@ class RecordFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    year = SelectField("Academic year", coerce=_int_or_none, validators=[Optional()])
-    policy = SelectField("Policy", coerce=_int_or_none, validators=[Optional()])
-    audience = SelectField("Audience", validators=[Optional()])
-    school_class = SelectField("Class", coerce=_int_or_none, validators=[Optional()])
-    person = StringField("Name or roster id", validators=[Optional(), Length(max=100)])
-    submit = SubmitField("Show records")
+    year = SelectField(_l("Academic year"), coerce=_int_or_none, validators=[Optional()])
+    policy = SelectField(_l("Policy"), coerce=_int_or_none, validators=[Optional()])
+    audience = SelectField(_l("Audience"), validators=[Optional()])
+    school_class = SelectField(_l("Class"), coerce=_int_or_none, validators=[Optional()])
+    person = StringField(_l("Name or roster id"), validators=[Optional(), Length(max=100)])
+    submit = SubmitField(_l("Show records"))
 
 
 class VerifyForm(FlaskForm):
-    file = FileField("PDF file", validators=[FileRequired("Choose a PDF file to check.")])
-    submit = SubmitField("Check this PDF")
+    file = FileField(_l("PDF file"), validators=[FileRequired("Choose a PDF file to check.")])
+    submit = SubmitField(_l("Check this PDF"))

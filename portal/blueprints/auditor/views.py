@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import audit
@@ -15,6 +16,7 @@ from portal.records.archive import ArchiveError, archive_store
 from portal.records.queries import RecordFilter, filter_choices, records_page
 from portal.schools.isolation import PortalSession, set_school
 from portal.security import access
+from portal.templating import N_
 
 PER_PAGE = 50
 
@@ -23,10 +25,10 @@ def _filter_form() -> tuple[RecordFilterForm, RecordFilter | None]:
     """The filter form bound to the query string, and the filter (None when the input is invalid)."""
     form = RecordFilterForm(request.args)
     choices = filter_choices(session)
-    form.year.choices = [("", "Any year")] + choices["years"]
-    form.policy.choices = [("", "Any policy")] + choices["policies"]
-    form.audience.choices = [("", "Any audience")] + choices["audiences"]
-    form.school_class.choices = [("", "Any class")] + choices["classes"]
+    form.year.choices = [("", _("Any year"))] + choices["years"]
+    form.policy.choices = [("", _("Any policy"))] + choices["policies"]
+    form.audience.choices = [("", _("Any audience"))] + choices["audiences"]
+    form.school_class.choices = [("", _("Any class"))] + choices["classes"]
     try:
         ok = form.validate()
     except ValueError:
@@ -70,18 +72,20 @@ def record_pdf(signature_id: int):
 
     record = record_for(signature_id)
     if record is None:
-        return _problem(404, "Record not found", "There is no signature with that number.")
+        return _problem(404, _("Record not found"), _("There is no signature with that number."))
     if not record.is_sealed:
-        return _problem(503, "Not ready yet", "The sealed PDF of this record could not be made yet. "
-                        "The portal will try again; you can also ask the school to run `flask portal records repair`.")
+        return _problem(503, _("Not ready yet"), _(
+            "The sealed PDF of this record could not be made yet. "
+            "The portal will try again; you can also ask the school to run `flask portal records repair`."))
     try:
         data = read_pdf(record)
     except ArchiveError as exc:
         current_app.logger.error("signed record %s: %s", record.id, exc)
         audit.record("record.integrity_failed", actor=current_user, target=record)
         session.commit()
-        return _problem(500, "Archived copy is damaged", "The archived PDF of this record is missing or does not "
-                        "match its recorded fingerprint. The school has been told in its audit log.")
+        return _problem(500, _("Archived copy is damaged"), _(
+            "The archived PDF of this record is missing or does not "
+            "match its recorded fingerprint. The school has been told in its audit log."))
     audit.record("record.downloaded", actor=current_user, target=record)
     session.commit()
     return Response(data, mimetype="application/pdf", headers={
@@ -94,9 +98,10 @@ def record_pdf(signature_id: int):
 def export_zip():
     from portal.records.export import start_export, stream_export
 
-    _, f = _filter_form()
+    _form, f = _filter_form()
     if f is None:
-        return _problem(400, "Check the filter", "The filter for the export is not valid. Go back and choose again.")
+        return _problem(400, _("Check the filter"),
+                        _("The filter for the export is not valid. Go back and choose again."))
     head = start_export(f, actor=current_user)
     name = f"signed-records-{head[0]}.zip"
     engine, store = current_app.extensions["portal"].engine, archive_store()
@@ -128,14 +133,14 @@ def verify():
         limit = int(current_app.config["PORTAL_RECORDS_MAX_VERIFY_BYTES"])
         data = upload.read(limit + 1)
         if len(data) > limit:
-            error = f"This file is larger than {_size(limit)}; records are much smaller."
+            error = _("This file is larger than %(size)s; records are much smaller.", size=_size(limit))
         elif not data:
-            error = "This file is empty."
+            error = _("This file is empty.")
         else:
             try:
                 verdict = verify_pdf(data)
             except NotAPdf as exc:
-                error = str(exc)
+                error = _(str(exc))  # the messages are listed below for the catalogues
             else:
                 audit.record("record.verified", actor=current_user, genuine=verdict.genuine,
                              sha256=verdict.sha256, signature_id=verdict.signature_id)
@@ -152,3 +157,9 @@ def _size(n: int) -> str:
 
 def _problem(code: int, title: str, message: str):
     return render_template("portal/error.html", code=code, title=title, message=message), code
+
+
+#: portal.records.rules.NotAPdf's messages (raised in English), shown above in the reader's language.
+_NOT_A_PDF_WORDS = (N_("This file is not a PDF (it does not start like one)."),
+                    N_("This PDF is incomplete: its end is missing. Use the whole file."),
+                    N_("This PDF is damaged and cannot be read."))

@@ -8,6 +8,7 @@ and class, which the Head Teacher matches. The register is for ``links.view``/``
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import audit
@@ -73,7 +74,7 @@ def declare():
                     typed_pupil_name=form.pupil_name.data, typed_pupil_class=form.pupil_class.data,
                     relationship=form.relationship.data, note=form.note.data or "")
     session.commit()
-    flash("Thank you. Your declaration has been sent to the Head Teacher.", "success")
+    flash(_("Thank you. Your declaration has been sent to the Head Teacher."), "success")
     return redirect(url_for(".mine"))
 
 
@@ -83,7 +84,7 @@ def _not_already_declared(form) -> bool:
         return True
     if ops.existing_declaration(current_user.id, form.pupil_id.data) is None:
         return True
-    add_error(form.pupil_id, "You have already declared a link with this pupil.")
+    add_error(form.pupil_id, _("You have already declared a link with this pupil."))
     return False
 
 
@@ -97,14 +98,14 @@ def confirm():
            and d.status != LinkStatus.DECLINED.value]
     ops.confirm(current_user, context="adult", has_links=bool(own))
     session.commit()
-    flash("Thank you. Your answer for this academic year is recorded.", "success")
+    flash(_("Thank you. Your answer for this academic year is recorded."), "success")
     return redirect(url_for(".mine"))
 
 
 def _relative_form() -> RelativeForm:
     form = RelativeForm()
-    form.pupil_id.choices = [(0, "Choose…")] + [(c.id, c.full_name) for c in children_of(current_user)]
-    form.adult_id.choices = [(0, "Choose…")] + [
+    form.pupil_id.choices = [(0, _("Choose…"))] + [(c.id, c.full_name) for c in children_of(current_user)]
+    form.adult_id.choices = [(0, _("Choose…"))] + [
         (a.id, a.full_name) for a in ops.school_adults(staff_and_governors_only=True) if a.id != current_user.id]
     return form
 
@@ -117,14 +118,14 @@ def relative():
         if form.validate_on_submit():
             if form.answer.data == "no":
                 ops.confirm(current_user, context="parent", has_links=False)
-                flash("Thank you. You can tell us later if this changes.", "success")
+                flash(_("Thank you. You can tell us later if this changes."), "success")
             else:
                 adult = session.get(Person, form.adult_id.data) if form.adult_id.data else None
                 ops.declare(declared_by=current_user, source=LinkSource.PARENT, adult=adult,
                             pupil=session.get(Person, form.pupil_id.data),
                             typed_adult_name=form.adult_name.data or None,
                             relationship=form.relationship.data, note=form.note.data or "")
-                flash("Thank you. The Head Teacher will look at what you told us.", "success")
+                flash(_("Thank you. The Head Teacher will look at what you told us."), "success")
             session.commit()
             return redirect(url_for(".relative"))
         status = 400
@@ -162,9 +163,9 @@ def export():
 
 def _decision_form(decl: FamilyLinkDeclaration) -> DecisionForm:
     form = DecisionForm()
-    form.pupil_id.choices = [(0, "Choose…")] + [(p.id, f"{p.full_name} ({cls})")
+    form.pupil_id.choices = [(0, _("Choose…"))] + [(p.id, f"{p.full_name} ({cls})")
                                                 for p, cls in ops.match_candidates(decl)]
-    form.adult_id.choices = [(0, "Choose…")] + [(a.id, a.full_name) for a in ops.school_adults()] \
+    form.adult_id.choices = [(0, _("Choose…"))] + [(a.id, a.full_name) for a in ops.school_adults()] \
         if decl.adult_id is None else [(0, "")]
     return form
 
@@ -179,14 +180,14 @@ def review(decl_id: int):
     status = 200
     if request.method == "POST":
         if decl.status != LinkStatus.PENDING.value:
-            flash("This declaration has already been decided.", "warning")
+            flash(_("This declaration has already been decided."), "warning")
             return redirect(url_for(".review", decl_id=decl.id))
         if current_user.id in (decl.adult_id, decl.declared_by_id):
-            flash("You cannot decide on a declaration about yourself; another approver must.", "warning")
+            flash(_("You cannot decide on a declaration about yourself; another approver must."), "warning")
             return redirect(url_for(".review", decl_id=decl.id))
         if form.validate_on_submit() and form.adult_id.data == current_user.id:
             form.adult_id.errors = list(form.adult_id.errors) + [
-                "You cannot decide on a link about yourself; another approver must."]
+                _("You cannot decide on a link about yourself; another approver must.")]
         elif form.validate_on_submit() and _check_matches(form, decl):
             approve = form.decision.data == "approve"
             try:
@@ -195,10 +196,10 @@ def review(decl_id: int):
                            adult=session.get(Person, form.adult_id.data) if form.adult_id.data else None)
             except ValueError:  # decided by someone else a moment ago
                 session.rollback()
-                flash("This declaration has already been decided.", "warning")
+                flash(_("This declaration has already been decided."), "warning")
                 return redirect(url_for(".review", decl_id=decl_id))
             session.commit()
-            flash("Decision recorded.", "success")
+            flash(_("Decision recorded."), "success")
             return redirect(url_for(".register"))
         status = 400
     return render_template("portal/links/review.html", decl=decl, form=form,
@@ -210,25 +211,25 @@ def _check_matches(form: DecisionForm, decl: FamilyLinkDeclaration) -> bool:
     pupil_choices = choice_values(form.pupil_id)
     adult_choices = choice_values(form.adult_id)
     if form.pupil_id.data and form.pupil_id.data not in pupil_choices:
-        add_error(form.pupil_id, "Choose a pupil from the list.")
+        add_error(form.pupil_id, _("Choose a pupil from the list."))
         ok = False
     if form.adult_id.data and form.adult_id.data not in adult_choices:
-        add_error(form.adult_id, "Choose an adult from the list.")
+        add_error(form.adult_id, _("Choose an adult from the list."))
         ok = False
     pupil_id, adult_id = decl.pupil_id or form.pupil_id.data, decl.adult_id or form.adult_id.data
     if ok and pupil_id and adult_id and (decl.pupil_id is None or decl.adult_id is None):
         other = ops.existing_declaration(adult_id, pupil_id)
         if other is not None and other.id != decl.id:
             field = form.adult_id if decl.adult_id is None else form.pupil_id
-            add_error(field, f"This adult already has a declaration with this pupil (number {other.id}). "
-                             "Decline this one as a duplicate.")
+            add_error(field, _("This adult already has a declaration with this pupil (number %(number)s). "
+                               "Decline this one as a duplicate.", number=other.id))
             ok = False
     if form.decision.data == "approve":
         if decl.pupil_id is None and not form.pupil_id.data:
-            add_error(form.pupil_id, "Match the pupil before approving (or decline with a reason).")
+            add_error(form.pupil_id, _("Match the pupil before approving (or decline with a reason)."))
             ok = False
         if decl.adult_id is None and not form.adult_id.data:
-            add_error(form.adult_id, "Match the adult before approving (or decline with a reason).")
+            add_error(form.adult_id, _("Match the adult before approving (or decline with a reason)."))
             ok = False
     return ok
 

@@ -4,6 +4,7 @@ from typing import cast
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from pylti1p3.exception import LtiException
 from sqlalchemy import select
@@ -53,7 +54,7 @@ def registrations():
         else:
             session.commit()
             flash(
-                f"{form.name.data.strip()} was added. Teachers can now add Countersign to their courses.",
+                _("%(lms)s was added. Teachers can now add Countersign to their courses.", lms=form.name.data.strip()),
                 "success",
             )
             return redirect(url_for(".registrations"))
@@ -75,7 +76,7 @@ def remove_registration(reg_id: int):
         name = row.name
         operations.remove_registration(row, actor=current_user)
         session.commit()
-        flash(f"{name} was removed. Launches from it are now refused.", "success")
+        flash(_("%(lms)s was removed. Launches from it are now refused.", lms=name), "success")
     return redirect(url_for(".registrations"))
 
 
@@ -101,7 +102,7 @@ def registration_settings(reg_id: int):
             error = str(exc)
         else:
             session.commit()
-            flash(f"The settings of {row.name} were saved.", "success")
+            flash(_("The settings of %(lms)s were saved.", lms=row.name), "success")
             return redirect(url_for(".registrations"))
     status = 400 if error or form.errors else 200
     return render_template("portal/lms/registration_settings.html", row=row, form=form, error=error,
@@ -126,7 +127,7 @@ def decide_parent_link(link_id: int):
     if not form.validate_on_submit() or form.approve.data == form.decline.data:
         abort(400)
     if current_user.id in (link.parent_id, link.pupil_id):
-        flash("You cannot decide a link about yourself; another approver must.", "danger")
+        flash(_("You cannot decide a link about yourself; another approver must."), "danger")
         return redirect(url_for(".parent_links"))
     parent, pupil = link.parent.full_name, link.pupil.full_name
     try:
@@ -137,9 +138,10 @@ def decide_parent_link(link_id: int):
         return redirect(url_for(".parent_links"))
     session.commit()
     if form.approve.data:
-        flash(f"{parent} is now linked to {pupil} as a parent or carer.", "success")
+        flash(_("%(parent)s is now linked to %(pupil)s as a parent or carer.", parent=parent, pupil=pupil), "success")
     else:
-        flash(f"The link between {parent} and {pupil} was declined. The LMS will not ask again.", "success")
+        flash(_("The link between %(parent)s and %(pupil)s was declined. The LMS will not ask again.", parent=parent,
+                pupil=pupil), "success")
     return redirect(url_for(".parent_links"))
 
 
@@ -152,7 +154,7 @@ def oneroster() -> ResponseReturnValue:
         max_unzipped = current_app.config["PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES"]
         errors = run_upload_import(
             form.file.data, current_app.config["PORTAL_MAX_ONEROSTER_BYTES"],
-            "The zip file is larger than {mb} MB.",
+            _("The zip file is larger than {mb} MB."),
             lambda data, _name: import_oneroster(read_zip(data, max_unzipped=max_unzipped), actor=current_user),
             "oneroster.zip") or []
         if not errors:
@@ -177,8 +179,8 @@ def oneroster_settings():
         audit.record("settings.changed", actor=current_user, target=school, fields=["roster_merge_same_email"],
                      roster_merge_same_email=school.roster_merge_same_email)
         session.commit()
-    flash("Staff who are also parents now become one person with both roles." if school.roster_merge_same_email
-          else "Staff and parents with the same email are now reported as a problem.", "success")
+    flash(_("Staff who are also parents now become one person with both roles.") if school.roster_merge_same_email
+          else _("Staff and parents with the same email are now reported as a problem."), "success")
     return redirect(url_for(".oneroster"))
 
 
@@ -206,12 +208,12 @@ def course(ctx_id: int):
         classes_q = classes_q.join(ClassTeacher).where(ClassTeacher.teacher_id == current_user.id)
     classes = session.scalars(classes_q).all()
     form = CourseForm(class_id=ctx.class_id or 0)
-    form.class_id.choices = [(0, "Choose a class")] + [(c.id, c.name) for c in classes]
+    form.class_id.choices = [(0, _("Choose a class"))] + [(c.id, c.name) for c in classes]
     error = None
     if form.validate_on_submit():
         chosen = next((c for c in classes if c.id == form.class_id.data), None)
         if chosen is None:
-            error = "Choose one of your classes."
+            error = _("Choose one of your classes.")
         else:
             ctx.class_id = chosen.id
             session.flush()

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
@@ -77,29 +79,29 @@ def launch():
     except (LtiException, OIDCException, AssertionError) as exc:
         log.info("LTI launch refused: %s", exc)
         return _refuse(
-            "This launch could not be checked. Go back to your course and open the activity again."
+            _("This launch could not be checked. Go back to your course and open the activity again.")
         )
     reg = find_registration_row(claims["iss"], ml.get_client_id(),
                                 str(claims.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id") or ""))
     if reg is None:
-        return _refuse("This LMS is not registered with Countersign.")
+        return _refuse(_("This LMS is not registered with Countersign."))
     school_id = reg.school_id
     choose_school(school_id)  # the deployment names the school; everything below is scoped to it
     if not operations.spend_nonce(reg.issuer, str(claims.get("nonce"))):
         return _refuse(
-            "This launch has already been used. Go back to your course and open the activity again."
+            _("This launch has already been used. Go back to your course and open the activity again.")
         )
     try:
         with session.begin_nested():  # a refused launch writes nothing but its spent nonce
             person = operations.person_for_launch(reg, claims)
     except operations.LaunchRefused as exc:
         session.commit()
-        return render_template("portal/lti/error.html", message=exc.message), exc.status
+        return render_template("portal/lti/error.html", message=_(exc.message)), exc.status
     if ml.is_deep_link_launch():
         if not person.role_set & {Role.TEACHER, Role.ADMIN}:
             session.commit()
             return render_template(
-                "portal/lti/error.html", message="Only teachers can add Countersign activities to a course."
+                "portal/lti/error.html", message=_l("Only teachers can add Countersign activities to a course.")
             ), 403
         settings = claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
         token = _dl_serializer().dumps(
@@ -126,8 +128,8 @@ def launch():
     flask_session["portal_via_lti"] = True  # signatures in this session are made "in the LMS"
     if person.has_role(Role.PARENT) and operations.waiting_links_of(person):
         # Nothing about the child is shown until the school has approved the link.
-        flash("Your LMS says you are the parent or carer of a pupil here. The school checks this first: "
-              "you will see your child in Countersign once the school has approved the link.", "info")
+        flash(_("Your LMS says you are the parent or carer of a pupil here. The school checks this first: "
+              "you will see your child in Countersign once the school has approved the link."), "info")
     return redirect(_target(reg, person, claims))
 
 
@@ -202,7 +204,7 @@ def deep_link():
     try:
         data = _dl_serializer().loads(raw, max_age=DL_MAX_AGE)
     except SignatureExpired:
-        return _refuse("This page has expired. Go back to your course and add the activity again.")
+        return _refuse(_("This page has expired. Go back to your course and add the activity again."))
     except BadSignature:
         abort(400)
     if not isinstance(data.get("school"), int):
@@ -218,14 +220,14 @@ def deep_link():
             "portal/lti/pick.html",
             versions=_published_versions(),
             token=raw,
-            error="Choose one of the published policies.",
+            error=_("Choose one of the published policies."),
         ), 400
     try:
         with session.begin_nested():
             session.add(UsedToken(digest=hashlib.sha256(("lti-dl:" + data["jti"]).encode()).hexdigest()))
             session.flush()
     except IntegrityError:
-        return _refuse("This choice was already sent to the LMS.")
+        return _refuse(_("This choice was already sent to the LMS."))
     title = f"Sign: {version.policy.title}"[:200]
     resource = (
         DeepLinkResource()

@@ -4,6 +4,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -51,7 +52,8 @@ def home():
     ).all()
     tiles = attention(current_user)
     rates = audience_rates() if "compliance.view" in caps else []
-    sparks = {r.label: charts.sparkline([v for _d, v in r.weekly], label=f"{r.label}: {r.pct}% signed, week by week")
+    sparks = {r.label: charts.sparkline([v for _d, v in r.weekly],
+                                        label=_("%(label)s: %(pct)s%% signed, week by week", label=r.label, pct=r.pct))
               for r in rates}
     # Every class's pupils at once (one catalogue, one signature query), then split by class.
     members = {cls.id: _class_pupils(cls) for cls in classes}
@@ -112,20 +114,23 @@ def charts() -> ResponseReturnValue:
         cls = class_rates()
         ctx["audience_rates"] = aud
         ctx["audience_chart"] = draw.line_chart([draw.Series(r.label, r.weekly) for r in aud], start=start, end=end,
-                                                label="Percent signed over the school year, one line per audience")
+                                                label=_("Percent signed over the school year, one line per audience"))
         ctx["class_rates"] = cls
-        ctx["class_charts"] = [(r, draw.line_chart([draw.Series(r.label, r.weekly)], start=start, end=end,
-                                                   label=f"{r.label}: percent signed over the school year",
-                                                   width=320, height=150)) for r in cls]
+        ctx["class_charts"] = [
+            (r, draw.line_chart([draw.Series(r.label, r.weekly)], start=start, end=end,
+                                label=_("%(label)s: percent signed over the school year", label=r.label),
+                                width=320, height=150)) for r in cls]
         ctx["weeks"] = [d for d, _v in aud[0].weekly] if aud else []
     if may_use_inbox(current_user):
         n = concern_numbers(current_user)
         ctx["concerns"] = n
-        ctx["category_chart"] = draw.bar_chart(n.by_category, label="Concerns raised this school year, by category")
-        ctx["month_chart"] = draw.column_chart(n.by_month, label="Concerns raised each month this school year")
+        ctx["category_chart"] = draw.bar_chart(n.by_category, label=_("Concerns raised this school year, by category"))
+        ctx["month_chart"] = draw.column_chart(n.by_month, label=_("Concerns raised each month this school year"))
         ctx["ack_chart"] = draw.column_chart(
-            n.ack_days, label=f"School days taken to acknowledge a concern; the target is {n.target} school days",
-            limit_after=n.target, limit_label=f"Target: {n.target} school days")
+            n.ack_days,
+            label=_("School days taken to acknowledge a concern; the target is %(target)s school days",
+                    target=n.target),
+            limit_after=n.target, limit_label=_("Target: %(target)s school days", target=n.target))
     session.commit()  # the compliance counts, if they had to be made again
     return render_template("portal/staff/charts.html", **ctx)
 
@@ -149,7 +154,7 @@ def delegation():
             CapabilityGrant.person_id == form.person_id.data, CapabilityGrant.capability == form.capability.data,
             CapabilityGrant.revoked_at.is_(None)))
         if exists:
-            flash("That person already holds that capability.", "warning")
+            flash(_("That person already holds that capability."), "warning")
         else:
             grant = CapabilityGrant(person_id=form.person_id.data, capability=form.capability.data,
                                     granted_by_id=current_user.id)
@@ -157,7 +162,7 @@ def delegation():
             audit.record("capability.granted", actor=current_user, target=grant,
                          person_id=grant.person_id, capability=grant.capability)
             session.commit()
-            flash("Capability delegated.", "success")
+            flash(_("Capability delegated."), "success")
         return redirect(url_for(".delegation"))
     grants = session.scalars(
         select(CapabilityGrant).where(CapabilityGrant.revoked_at.is_(None)).order_by(CapabilityGrant.granted_at)
@@ -179,5 +184,5 @@ def revoke_grant(grant_id: int):
         audit.record("capability.revoked", actor=current_user, target=grant,
                      person_id=grant.person_id, capability=grant.capability)
         session.commit()
-        flash("Capability withdrawn.", "success")
+        flash(_("Capability withdrawn."), "success")
     return redirect(url_for(".delegation"))

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any, cast
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, func, select
 
@@ -28,6 +29,7 @@ from portal.schools.isolation import PortalSession, school_scope, schools_scope
 from portal.schools.models import School, Trust, TrustRole
 from portal.security import access, account_of
 from portal.signatures.models import Signature
+from portal.templating import N_
 
 ANY = tuple(TrustRole)
 
@@ -82,7 +84,7 @@ def home(trust_id: int):
 def new_school(trust_id: int):
     from portal.schools.operations import SchoolError, create_school
 
-    trust, _ = _trust_or_404(trust_id, TrustRole.ADMIN)
+    trust, _held = _trust_or_404(trust_id, TrustRole.ADMIN)
     form = NewSchoolForm()
     if form.validate_on_submit():
         try:
@@ -94,7 +96,8 @@ def new_school(trust_id: int):
             form.slug.errors = [*form.slug.errors, str(exc)]
         else:
             session.commit()
-            flash(f"{school.name} is added, with the default policies published. Import its roster next.", "success")
+            flash(_("%(school)s is added, with the default policies published. Import its roster next.",
+                    school=school.name), "success")
             return redirect(url_for(".roster", trust_id=trust.id, school_id=school.id))
     return render_template("portal/trust/new_school.html", trust=trust, form=form), (400 if form.errors else 200)
 
@@ -105,7 +108,7 @@ def roster(trust_id: int, school_id: int):
     from portal.people.importing import run_upload_import
     from portal.people.roster import import_roster
 
-    trust, _ = _trust_or_404(trust_id, TrustRole.ADMIN)
+    trust, _held = _trust_or_404(trust_id, TrustRole.ADMIN)
     school = _school_of(trust, school_id)
     form = TrustRosterForm()
     errors: list[str] = []
@@ -113,7 +116,7 @@ def roster(trust_id: int, school_id: int):
         with school_scope(session, school.id):
             errors = run_upload_import(
                 form.file.data, current_app.config["PORTAL_MAX_ROSTER_BYTES"],
-                "{name}: the file is larger than {mb} MB. Split it and import each part.",
+                _("{name}: the file is larger than {mb} MB. Split it and import each part."),
                 lambda data, name: import_roster(data, name), "roster.csv") or []
         if not errors:
             return redirect(url_for(".roster", trust_id=trust.id, school_id=school.id))
@@ -134,7 +137,7 @@ def _records_filter():
 @bp.get("/<int:trust_id>/records")
 @access(trust=[TrustRole.AUDITOR])
 def records(trust_id: int):
-    trust, _ = _trust_or_404(trust_id, TrustRole.AUDITOR)
+    trust, _held = _trust_or_404(trust_id, TrustRole.AUDITOR)
     schools = _schools(trust)
     audience = request.args.get("audience") or None
     if audience and audience not in {a.value for a in Audience}:
@@ -168,7 +171,7 @@ def export_zip(trust_id: int):
     from portal.records.export import SchoolPart, stream_trust_export
     from portal.records.queries import RecordFilter
 
-    trust, _ = _trust_or_404(trust_id, TrustRole.AUDITOR)
+    trust, _held = _trust_or_404(trust_id, TrustRole.AUDITOR)
     audience = request.args.get("audience") or None
     if audience and audience not in {a.value for a in Audience}:
         abort(400)
@@ -203,7 +206,7 @@ def export_zip(trust_id: int):
 @bp.get("/<int:trust_id>/safeguarding")
 @access(trust=[TrustRole.SAFEGUARDING])
 def safeguarding(trust_id: int):
-    trust, _ = _trust_or_404(trust_id, TrustRole.SAFEGUARDING)
+    trust, _held = _trust_or_404(trust_id, TrustRole.SAFEGUARDING)
     schools = _schools(trust)
     today = dt.date.today()
     open_values = [s.value for s in OPEN_STATUSES]
@@ -234,7 +237,7 @@ def safeguarding(trust_id: int):
 @bp.get("/<int:trust_id>/safeguarding/<int:school_id>/concerns/<int:concern_id>")
 @access(trust=[TrustRole.SAFEGUARDING])
 def shared_concern(trust_id: int, school_id: int, concern_id: int):
-    trust, _ = _trust_or_404(trust_id, TrustRole.SAFEGUARDING)
+    trust, _held = _trust_or_404(trust_id, TrustRole.SAFEGUARDING)
     school = _school_of(trust, school_id)
     with school_scope(session, school.id):
         concern = session.get(Concern, concern_id)
@@ -261,7 +264,7 @@ def compliance(trust_id: int):
     trust, recounted (in one statement for all of them) only for schools that changed since."""
     from portal.policies.compliance import cached_tallies
 
-    trust, _ = _trust_or_404(trust_id, TrustRole.COMPLIANCE)
+    trust, _held = _trust_or_404(trust_id, TrustRole.COMPLIANCE)
     schools = _schools(trust)
     table: dict[str, dict[int, Any]] = {}
     if schools:
@@ -273,3 +276,7 @@ def compliance(trust_id: int):
     audiences = sorted(table, key=order.index)
     return render_template("portal/trust/compliance.html", trust=trust, schools=schools, table=table,
                            audiences=audiences, labels={a.value: label for a, label in AUDIENCE_LABELS.items()})
+
+
+#: The trust roles' words (portal/schools/models.py keeps them in English), for the catalogues.
+_ROLE_WORDS = (N_("Trust administrator"), N_("Trust auditor"), N_("Trust safeguarding lead"), N_("Trust compliance"))

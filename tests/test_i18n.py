@@ -25,6 +25,18 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/pupil/home.html", "portal/policies/sign.html", "portal/policies/signature.html",
     "portal/auth/login.html", "portal/concerns/_parent_home.html", "portal/policies/history.html",
     "portal/policies/consents.html",
+    "portal/classroom/_device.html",
+    "portal/classroom/device_full.html",
+    "portal/classroom/device_message.html",
+    "portal/classroom/device_names.html",
+    "portal/classroom/device_screen.html",
+    "portal/classroom/join.html",
+    "portal/classroom/kiosk_exit.html",
+    "portal/classroom/my_rules.html",
+    "portal/verify/_verdict.html",
+    "portal/verify/home.html",
+    "portal/verify/record.html",
+    "portal/dataprotection/privacy.html",
 ]
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [

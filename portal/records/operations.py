@@ -445,7 +445,8 @@ def _receipt_text(record: SignedRecord, sig: Signature, attach: bool, school_nam
     with in_language(code):
         translated = published_translation(sig.version, code)
         title = translated.title if translated is not None else sig.version.title
-        when = _("%(date)s at %(time)s UTC", date=format_date(sig.signed_at, "long"), time=f"{sig.signed_at:%H:%M}")
+        hours = f"{sig.signed_at:%H:%M}"
+        when = _("%(date)s at %(time)s UTC", date=format_date(sig.signed_at, "long"), time=hours)
         values = {"title": title, "number": sig.version.number, "when": when,
                   "name": sig.on_behalf_of.full_name if sig.on_behalf_of is not None else ""}
         if sig.decision == "signed":

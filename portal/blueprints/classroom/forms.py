@@ -22,8 +22,8 @@ class JoinForm(FlaskForm):
 
     @staticmethod
     def format_message() -> str:
-        return _("The code has %(length)d letters and numbers, like %(example)s.", length=CODE_LENGTH,
-                 example=f"{CODE_ALPHABET[:3]}{CODE_ALPHABET[-3:]}")
+        example = CODE_ALPHABET[:3] + CODE_ALPHABET[-3:]
+        return _("The code has %(length)d letters and numbers, like %(example)s.", length=CODE_LENGTH, example=example)
 
     def validate_code(self, field) -> None:
         # Only the format is checked here; a well-formed code that opens nothing is told so by the view.

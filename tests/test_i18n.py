@@ -91,6 +91,19 @@ def _ids(catalog) -> set:
     return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog if m.id}
 
 
+def _key(m) -> tuple:
+    """A message's key; a plural message's id is (singular, plural), a list in a .mo."""
+    return m.context, m.id if isinstance(m.id, str) else tuple(m.id)
+
+
+def _text(string):
+    return string if isinstance(string, str) else tuple(string)
+
+
+def _translated(m) -> bool:
+    return bool(m.string) if isinstance(m.string, str) else all(m.string)
+
+
 def test_catalogues_are_in_step_with_the_code():
     """`make translations` was run: the template has every marked string (and no stale one), every
     language has every string, and each .mo is the compiled .po."""
@@ -104,8 +117,8 @@ def test_catalogues_are_in_step_with_the_code():
         with open(folder / "messages.mo", "rb") as f:
             mo = read_mo(f)
         assert _ids(po) == _ids(pot), f"{code}: run `make translations`"
-        compiled = {(m.context, m.id): m.string for m in mo if m.id}
-        written = {(m.context, m.id): m.string for m in po if m.id and m.string and not m.fuzzy}
+        compiled = {_key(m): _text(m.string) for m in mo if m.id}
+        written = {_key(m): _text(m.string) for m in po if m.id and _translated(m) and not m.fuzzy}
         assert compiled == written, f"{code}: the .mo is older than the .po; run `make translations`"
         assert not list(po.check()), f"{code}: placeholders differ from the English"
 
@@ -125,7 +138,7 @@ def _template_ids(names) -> set:
             for _line, message, _comments, context in extract(
                     "jinja2", f, keywords={"_": None, "gettext": None, "pgettext": ((1, "c"), 2)},
                     options={"extensions": "jinja2.ext.do,jinja2.ext.loopcontrols"}):
-                found.add((context, message))
+                found.add((context, message if isinstance(message, str) else message[0]))
     return found
 
 
@@ -135,7 +148,8 @@ def test_welsh_is_complete_and_every_language_covers_the_parent_and_pupil_pages(
     for code in SHIPPED:
         with open(TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po", "rb") as f:
             po = read_po(f)
-        done = {(m.context, m.id) for m in po if m.id and m.string and not m.fuzzy}
+        done = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in po
+                if m.id and _translated(m) and not m.fuzzy}
         needed = _ids(po) if code == "cy" else parent_ids
         assert needed - done == set(), f"{code}: untranslated {sorted(map(str, needed - done))[:5]}"
 

@@ -41,6 +41,12 @@ PARENT_PUPIL_TEMPLATES = [
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [
     "portal/pdf/record.html", "portal/policies/translations.html", "portal/policies/_bar.html",
+    "portal/policies/policy.html",
+    "portal/policies/manage.html",
+    "portal/policies/new_policy.html",
+    "portal/_import_errors.html",
+    "portal/dataprotection/privacy_choose.html",
+    "portal/dataprotection/privacy_edit.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

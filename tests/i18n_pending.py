@@ -22,7 +22,6 @@ PENDING = {
     "portal/auth/security.html": 230,
     "portal/auth/totp_setup.html": 67,
     "portal/auth/verify.html": 40,
-    "portal/classroom/_entries.html": 28,
     "portal/classroom/home.html": 78,
     "portal/classroom/session.html": 127,
     "portal/concerns/_status.html": 13,

@@ -47,6 +47,7 @@ OTHER_MARKED_TEMPLATES = [
     "portal/_import_errors.html",
     "portal/dataprotection/privacy_choose.html",
     "portal/dataprotection/privacy_edit.html",
+    "portal/classroom/_entries.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

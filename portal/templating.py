@@ -28,8 +28,7 @@ def register_template_helpers(app: Flask) -> None:
         band_label=lambda band: _(BAND_LABELS[band]) if band in BAND_LABELS else band,
         method_label=lambda value: _(method_label(value)),
     )
-    app.jinja_env.filters["datetime"] = lambda d: d.strftime("%d %b %Y, %H:%M UTC") if d else ""
-    app.jinja_env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
+    # The "date" and "datetime" filters are portal.i18n's (Babel, in the page's language).
 
 
 def N_(text: str) -> str:

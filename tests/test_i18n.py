@@ -40,6 +40,18 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/concerns/mine.html",
     "portal/concerns/new.html",
     "portal/concerns/view.html",
+    "portal/classroom/_device.html",
+    "portal/classroom/device_full.html",
+    "portal/classroom/device_message.html",
+    "portal/classroom/device_names.html",
+    "portal/classroom/device_screen.html",
+    "portal/classroom/join.html",
+    "portal/classroom/kiosk_exit.html",
+    "portal/classroom/my_rules.html",
+    "portal/verify/_verdict.html",
+    "portal/verify/home.html",
+    "portal/verify/record.html",
+    "portal/dataprotection/privacy.html",
 ]
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [
@@ -60,6 +72,13 @@ OTHER_MARKED_TEMPLATES = [
     "portal/lms/course.html", "portal/lms/courses.html", "portal/lms/oneroster.html", "portal/lms/parent_links.html",
     "portal/lms/registration_settings.html", "portal/lms/registrations.html", "portal/lti/deep_link_return.html",
     "portal/lti/error.html", "portal/lti/pick.html",
+    "portal/policies/policy.html",
+    "portal/policies/manage.html",
+    "portal/policies/new_policy.html",
+    "portal/_import_errors.html",
+    "portal/dataprotection/privacy_choose.html",
+    "portal/dataprotection/privacy_edit.html",
+    "portal/classroom/_entries.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).
@@ -167,7 +186,7 @@ def _template_ids(names) -> set:
             for _line, message, _comments, context in extract(
                     "jinja2", f, keywords={"_": None, "gettext": None, "pgettext": ((1, "c"), 2)},
                     options={"extensions": "jinja2.ext.do,jinja2.ext.loopcontrols"}):
-                found.add((context, message))
+                found.add((context, message if isinstance(message, str) else message[0]))
     return found
 
 

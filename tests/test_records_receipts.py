@@ -123,3 +123,24 @@ def test_a_mail_server_that_is_down_does_not_stop_the_seal(app, db, make_person,
     app.config["PORTAL_SMTP_PORT"] = port
     assert send_receipt(record.id) is True  # the job queue's retry
     assert len(mailbox.to("uma@family.example")) == 1
+
+
+def test_a_welsh_readers_receipt_arrives_in_welsh(app, db, make_person, make_signature, seal_keys, mailbox):
+    person = make_person(Role.PARENT, given="Rhian", email="rhian@family.example")
+    person.account.language = "cy"
+    db.commit()
+    sig = make_signature(signer=person)
+    signature_committed.send(app, signature=sig)
+    record = _record(db, sig)
+    [msg] = mailbox.to("rhian@family.example")
+    assert msg["Subject"] == f"Eich cofnod wedi’i lofnodi: {sig.version.title}"
+    body = msg.get_body(("plain",)).get_content()
+    assert body.startswith("Annwyl Rhian,")
+    assert f'Dyma eich derbynneb: gwnaethoch lofnodi "{sig.version.title}" (fersiwn {sig.version.number})' in body
+    assert "Mae’r cofnod wedi’i selio ynghlwm fel PDF." in body
+    assert f"Cyfeirnod y cofnod: {record.public_id}" in body and "This is your receipt" not in body
+    # The date in Welsh too (the month's Welsh name), with the time in UTC.
+    from babel.dates import format_date
+
+    assert f"{format_date(sig.signed_at, 'long', locale='cy')} am {sig.signed_at:%H:%M} UTC" in body
+    assert _pdf_parts(msg)  # the sealed PDF is still attached

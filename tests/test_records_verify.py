@@ -256,3 +256,19 @@ def test_verification_page_is_accessible(app, sealed, new_page, server):
         page.get_by_role("button", name="Check this file").click()
     assert page.get_by_role("heading", name="Genuine", exact=True).is_visible()
     assert_accessible(page)
+
+
+def test_a_welsh_reader_checks_a_record_in_welsh(app, db, sealed, make_person, login_as):
+    sig, record, pdf = sealed
+    reader = make_person(Role.PARENT, given="Elin", email="elin@family.example")
+    reader.account.language = "cy"
+    db.commit()
+    client = login_as(reader)
+    page = _text(client.get("/portal/verify/"))
+    assert "Uwchlwythwch gofnod PDF a wnaed gan y porth hwn" in page and "Gwirio’r ffeil hon" in page
+    text = _text(_upload(client, pdf))
+    assert "Dilys" in text and "Seliwyd gan" in text and "Lefel y sêl" in text
+    assert f"Dilys: wedi’i selio gan yr ysgol a heb ei newid ers hynny. Mae’n cofnodi llofnod {sig.id}." in text
+    assert "Rowan Quill" in text and "Sealed by" not in text
+    text = _text(client.get(f"/portal/verify/r/{record.public_id}"))
+    assert "Copi wedi’i selio yr ysgol" in text and "Mae’r ysgol yn cadw’r cofnod hwn" in text

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import contains_eager
 
@@ -72,16 +73,18 @@ def start_session(teacher: Person, school_class: SchoolClass, *, now: dt.datetim
     """
     now = now or utcnow()
     if teacher.id not in {t.teacher_id for t in school_class.teachers}:
-        raise ClassroomError("You can only start a session for a class you teach.")
+        raise ClassroomError(_("You can only start a session for a class you teach."))
     # Take the class's row lock (PostgreSQL; SQLite locks the database on write) before looking
     # for an open session, so two starts at the same moment cannot both open one.
     session.execute(update(SchoolClass).where(SchoolClass.id == school_class.id).values(code=SchoolClass.code)
                     .execution_options(synchronize_session=False))
     if open_session_for(school_class) is not None:
-        raise ClassroomError(f"{school_class.name} already has a session open. Close it before starting another.")
+        raise ClassroomError(_("%(name)s already has a session open. Close it before starting another.",
+                                 name=school_class.name))
     version, send_version = versions_for_year(school_class.year_group)
     if version is None:
-        raise ClassroomError(f"There are no published online-safety rules for {school_class.name}'s age group yet.")
+        raise ClassroomError(_("There are no published online-safety rules for %(name)s's age group yet.",
+                                 name=school_class.name))
     code = new_code()
     while session.scalar(select(ClassroomSession.id).where(ClassroomSession.code == code)) is not None:
         code = new_code()
@@ -279,13 +282,13 @@ def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str
     """
     now = now or utcnow()
     if not cs.accepts_pupils(now) or not _lock_if_open(cs, now, accepting=True):
-        raise ClassroomError("This session has ended. Ask your teacher for a new code.")
+        raise ClassroomError(_("This session has ended. Ask your teacher for a new code."))
     if session.scalar(select(ClassroomEntry.id).where(ClassroomEntry.session_id == cs.id,
                                                       ClassroomEntry.pupil_id == pupil.id)):
-        raise ClassroomError(f"{pupil.short_name} has already agreed in this session.")
+        raise ClassroomError(_("%(name)s has already agreed in this session.", name=pupil.short_name))
     version = cs.version_for(pupil)
     if pupil.id in acknowledged_ids([pupil.id], version, academic_year(now)):
-        raise ClassroomError(f"{pupil.short_name} has already agreed to these rules this year.")
+        raise ClassroomError(_("%(name)s has already agreed to these rules this year.", name=pupil.short_name))
     entry = ClassroomEntry(session_id=cs.id, pupil_id=pupil.id, version_id=version.id,
                            text_sha256=_keep_shown(version, young=is_young(cs.school_class.year_group)),
                            acknowledged_at=now, ip=ip[:64], user_agent=(user_agent or "")[:400])
@@ -298,7 +301,7 @@ def acknowledge(cs: ClassroomSession, pupil: Person, *, ip: str, user_agent: str
 def remove_entry(cs: ClassroomSession, entry: ClassroomEntry, *, teacher: Person) -> None:
     """Take back a pending entry (a pupil tapped the wrong name). Not possible after closing."""
     if cs.is_closed or not _lock_if_open(cs, utcnow(), accepting=False):
-        raise ClassroomError("This session is closed; its acknowledgements are already recorded.")
+        raise ClassroomError(_("This session is closed; its acknowledgements are already recorded."))
     audit.record("classroom.entry_removed", actor=teacher, target=cs, pupil_id=entry.pupil_id)
     session.delete(entry)
     session.flush()
@@ -314,14 +317,14 @@ def close_session(cs: ClassroomSession, teacher: Person, *, now: dt.datetime | N
     """
     now = now or utcnow()
     if teacher.id != cs.teacher_id:
-        raise ClassroomError("Only the teacher who opened the session can close it.")
+        raise ClassroomError(_("Only the teacher who opened the session can close it."))
     # Claim the close atomically: a second click (or a second tab) finds nothing to close.
     claimed = rowcount(session.execute(
         update(ClassroomSession).where(ClassroomSession.id == cs.id, ClassroomSession.closed_at.is_(None))
         .values(closed_at=now).execution_options(synchronize_session=False)
     )) == 1
     if not claimed:
-        raise ClassroomError("This session is already closed.")
+        raise ClassroomError(_("This session is already closed."))
     session.expire(cs, ["closed_at", "entries"])  # entries committed before the lock was taken
     years: dict[dt.date, int] = {}
     signatures: list[Signature] = []
@@ -359,7 +362,7 @@ def sign_online(pupil: Person, version: PolicyVersion, *, ip: str, user_agent: s
     now = now or utcnow()
     year = academic_year(now)
     if pupil.id in acknowledged_ids([pupil.id], version, year):
-        raise ClassroomError("You have already agreed to these rules this year.")
+        raise ClassroomError(_("You have already agreed to these rules this year."))
     sig = Signature(
         version_id=version.id, signer_id=pupil.id, signer_role=Role.PUPIL.value, decision=Decision.SIGNED.value,
         signed_name=pupil.full_name, text_sha256=_keep_shown(version, young=False), signed_at=now,

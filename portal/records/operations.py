@@ -423,28 +423,51 @@ def send_receipt(record_id: int) -> bool:
     limit = int(current_app.config["PORTAL_RECEIPT_MAX_ATTACHMENT_BYTES"])
     attach = len(pdf) <= limit
     school = School.get()
-    decided = "signed" if sig.decision == "signed" else "declined"
-    lines = [
-        f"Dear {signer.given_name},",
-        "",
-        f"This is your receipt: you {decided} \"{sig.version.title}\" (version {sig.version.number})"
-        + (f" for {sig.on_behalf_of.full_name}" if sig.on_behalf_of is not None else "")
-        + f" on {sig.signed_at:%d %B %Y at %H:%M} UTC.",
-        "",
-    ]
-    if attach:
-        lines.append("The sealed record is attached as a PDF. Keep it: anyone can check that it is genuine and "
-                     "unchanged, now or in years to come.")
-    else:
-        lines += ["The sealed record is too large to attach. Download it from your signing history:",
-                  public_url("portal.policies.signature_pdf", signature_id=sig.id)]
-    lines += ["", "To check a copy, open the verification page:", public_url("portal.verify.record",
-                                                                            public_id=record.public_id),
-              "", f"Record reference: {record.public_id}", "", school.name if school else "Countersign"]
-    send_mail(address, f"Your signed record: {sig.version.title}"[:150], "\n".join(lines),
+    subject, body = _receipt_text(record, sig, attach, school.name if school else "Countersign")
+    send_mail(address, subject[:150], body,
               attachments=[(f"signed-record-{sig.id}.pdf", pdf, "application/pdf")] if attach else None)
     session.execute(update(SignedRecord).where(SignedRecord.id == record_id, SignedRecord.receipt_sent_at.is_(None))
                     .values(receipt_sent_at=utcnow()).execution_options(synchronize_session=False))
     audit.record("record.receipt_sent", target=record, attached=attach)
     session.commit()
     return True
+
+
+def _receipt_text(record: SignedRecord, sig: Signature, attach: bool, school_name: str) -> tuple[str, str]:
+    """The receipt's subject and body in the signer's language (the policy's title in that language
+    too, when the school has published a translation)."""
+    from flask_babel import gettext as _
+
+    from portal.i18n import format_date, in_language, language_of
+    from portal.policies.translations import published_translation
+
+    code = language_of(sig.signer)
+    with in_language(code):
+        translated = published_translation(sig.version, code)
+        title = translated.title if translated is not None else sig.version.title
+        hours = f"{sig.signed_at:%H:%M}"
+        when = _("%(date)s at %(time)s UTC", date=format_date(sig.signed_at, "long"), time=hours)
+        values = {"title": title, "number": sig.version.number, "when": when,
+                  "name": sig.on_behalf_of.full_name if sig.on_behalf_of is not None else ""}
+        if sig.decision == "signed":
+            if sig.on_behalf_of is not None:
+                receipt = _('This is your receipt: you signed "%(title)s" (version %(number)s) for %(name)s '
+                            "on %(when)s.", **values)
+            else:
+                receipt = _('This is your receipt: you signed "%(title)s" (version %(number)s) on %(when)s.', **values)
+        elif sig.on_behalf_of is not None:
+            receipt = _('This is your receipt: you declined "%(title)s" (version %(number)s) for %(name)s '
+                        "on %(when)s.", **values)
+        else:
+            receipt = _('This is your receipt: you declined "%(title)s" (version %(number)s) on %(when)s.', **values)
+        lines = [_("Dear %(name)s,", name=sig.signer.given_name), "", receipt, ""]
+        if attach:
+            lines.append(_("The sealed record is attached as a PDF. Keep it: anyone can check that it is genuine "
+                           "and unchanged, now or in years to come."))
+        else:
+            lines += [_("The sealed record is too large to attach. Download it from your signing history:"),
+                      public_url("portal.policies.signature_pdf", signature_id=sig.id)]
+        lines += ["", _("To check a copy, open the verification page:"),
+                  public_url("portal.verify.record", public_id=record.public_id),
+                  "", _("Record reference: %(reference)s", reference=record.public_id), "", school_name]
+        return _("Your signed record: %(title)s", title=title), "\n".join(lines)

@@ -57,6 +57,11 @@ log = logging.getLogger("countersign.rules")
 
 EVIDENCE_NAME = "evidence.json"
 
+
+def N_(text: str) -> str:
+    """Marks a verdict's words for the catalogues; pages translate them (``_(v.summary)``), the CLI keeps English."""
+    return text
+
 GENUINE = "genuine"
 CHANGED = "changed"
 NOT_OURS = "not_ours"
@@ -110,15 +115,15 @@ class Check:
     @property
     def summary(self) -> str:
         if self.outcome == GENUINE:
-            return "Genuine: sealed by the school and unchanged since."
+            return N_("Genuine: sealed by the school and unchanged since.")
         if self.outcome == CHANGED:
-            return "Changed: this file was sealed by the school but has been changed since. Do not rely on it."
+            return N_("Changed: this file was sealed by the school but has been changed since. Do not rely on it.")
         if self.outcome == UNCONFIRMED:
-            return ("Not confirmed: the school sealed this file and it is unchanged, but its certificate has "
-                    "expired and the file carries no time stamp proving it was sealed before then.")
+            return N_("Not confirmed: the school sealed this file and it is unchanged, but its certificate has "
+                      "expired and the file carries no time stamp proving it was sealed before then.")
         if not self.sealed:
-            return "Not ours: this PDF has no seal, so it is not a record sealed by the school."
-        return "Not ours: this PDF is sealed, but not with this school's certificate."
+            return N_("Not ours: this PDF has no seal, so it is not a record sealed by the school.")
+        return N_("Not ours: this PDF is sealed, but not with this school's certificate.")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -221,7 +226,7 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     try:
         cert = seal.signer_cert
     except Exception:  # noqa: BLE001
-        check.problems.append("The seal is damaged: its certificate cannot be read.")
+        check.problems.append(N_("The seal is damaged: its certificate cannot be read."))
         return check
     check.signer_name = cert.subject.human_friendly
     check.issuer_name = cert.issuer.human_friendly
@@ -247,7 +252,7 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     except Exception as exc:  # noqa: BLE001 - a broken signature structure is "changed"
         log.info("seal could not be checked (%s)", type(exc).__name__)
         check.outcome = CHANGED
-        check.problems.append("The seal is damaged and could not be checked.")
+        check.problems.append(N_("The seal is damaged and could not be checked."))
         return check
     ts = status.timestamp_validity
     check.signature_timestamp = ts.timestamp if ts is not None else None
@@ -255,17 +260,17 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     check.intact = bool(status.intact and status.valid and status.modification_level in allowed
                         and status.docmdp_ok is not False)
     if status.intact and status.valid and not check.intact:
-        check.problems.append("Something was added to the file after it was sealed.")
+        check.problems.append(N_("Something was added to the file after it was sealed."))
     if len(seals) > 1:
         check.intact = False
-        check.problems.append("The file carries a second signature added after the school's seal.")
+        check.problems.append(N_("The file carries a second signature added after the school's seal."))
     for stamp in stamps:
         st = _run(lambda stamp=stamp: async_validate_pdf_timestamp(stamp, ValidationContext(
             trust_roots=roots, other_certs=dss_certs, allow_fetching=False, revocation_mode="soft-fail"),
             skip_diff=True))
         if not st.intact or not st.valid:
             check.intact = False
-            check.problems.append("A document time stamp in the file is damaged.")
+            check.problems.append(N_("A document time stamp in the file is damaged."))
         check.document_timestamps.append(_tst_time(stamp.signed_data))
     check.level = ("B-LTA" if stamps and ts is not None else "B-LT" if dss_crls or dss_certs
                    else "B-T" if ts is not None else "B-B")
@@ -295,13 +300,13 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
                                   "trusted?); the seal was checked as of now instead.")
         return check
     if _revoked(cert, dss_crls + extra_crls):
-        check.problems.append("The seal's certificate has been revoked.")
+        check.problems.append(N_("The seal's certificate has been revoked."))
         check.outcome = NOT_OURS
         return check
     if when >= cert.not_valid_after or when < cert.not_valid_before:
         check.outcome = UNCONFIRMED
         return check
-    check.problems.append("The seal's certificate could not be confirmed as trusted.")
+    check.problems.append(N_("The seal's certificate could not be confirmed as trusted."))
     check.outcome = NOT_OURS
     return check
 

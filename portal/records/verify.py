@@ -60,12 +60,15 @@ class Verdict:
 
     @property
     def summary(self) -> str:
+        """In the reader's language on a page (English outside a request: the CLI, logs)."""
+        from flask_babel import gettext as _
+
         if self.check.outcome == rules.UNCONFIRMED and self.record is not None:
-            text = "Genuine: this file is identical to the record in the school's archive."
+            text = _("Genuine: this file is identical to the record in the school's archive.")
         else:
-            text = self.check.summary
+            text = _(self.check.summary)
         if self.genuine and self.record is not None:
-            text += f" It records signature {self.record.signature_id}."
+            text += " " + _("It records signature %(number)s.", number=self.record.signature_id)
         return text
 
     @property

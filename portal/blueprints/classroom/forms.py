@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
@@ -8,19 +10,20 @@ from portal.classroom.operations import CODE_ALPHABET, CODE_LENGTH, code_is_well
 
 
 class StartForm(FlaskForm):
-    class_id = SelectField("Class", coerce=int, validators=[InputRequired("Choose one of your classes.")])
-    submit = SubmitField("Start a session")
+    class_id = SelectField(_l("Class"), coerce=int, validators=[InputRequired(_l("Choose one of your classes."))])
+    submit = SubmitField(_l("Start a session"))
 
 
 class JoinForm(FlaskForm):
-    code = StringField("Class code", validators=[DataRequired("Type the code from the board.")],
+    code = StringField(_l("Class code"), validators=[DataRequired(_l("Type the code from the board."))],
                        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
                                   "maxlength": 12})
-    submit = SubmitField("Join")
+    submit = SubmitField(_l("Join"))
 
     @staticmethod
     def format_message() -> str:
-        return f"The code has {CODE_LENGTH} letters and numbers, like {CODE_ALPHABET[:3]}{CODE_ALPHABET[-3:]}."
+        example = CODE_ALPHABET[:3] + CODE_ALPHABET[-3:]
+        return _("The code has %(length)d letters and numbers, like %(example)s.", length=CODE_LENGTH, example=example)
 
     def validate_code(self, field) -> None:
         # Only the format is checked here; a well-formed code that opens nothing is told so by the view.
@@ -29,30 +32,30 @@ class JoinForm(FlaskForm):
 
 
 class AgreeForm(FlaskForm):
-    submit = SubmitField("I agree")
+    submit = SubmitField(_l("I agree"))
 
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (close, kiosk, remove, leave): CSRF is all it carries."""
 
-    submit = SubmitField("Go")
+    submit = SubmitField(_l("Go"))
 
 
 class OwnAgreeForm(FlaskForm):
-    agree = BooleanField("I have read these rules and I agree to follow them",
-                         validators=[DataRequired("Tick the box to show that you agree.")])
-    submit = SubmitField("I agree")
+    agree = BooleanField(_l("I have read these rules and I agree to follow them"),
+                         validators=[DataRequired(_l("Tick the box to show that you agree."))])
+    submit = SubmitField(_l("I agree"))
 
 
 class KioskForm(FlaskForm):
     """Hand this device round: the PIN the teacher will type to come back (optional)."""
 
-    pin = PasswordField("Choose a PIN to get back to this screen (optional)", validators=[
-        Optional(), Regexp(r"^[0-9]{4,8}$", message="Use 4 to 8 digits, or leave it empty to use your password.")],
+    pin = PasswordField(_l("Choose a PIN to get back to this screen (optional)"), validators=[
+        Optional(), Regexp(r"^[0-9]{4,8}$", message=_l("Use 4 to 8 digits, or leave it empty to use your password."))],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 8})
 
 
 class KioskExitForm(FlaskForm):
-    secret = PasswordField("Teacher's PIN or password", validators=[
-        DataRequired("Type the PIN chosen when the device was handed round, or the teacher's password."),
+    secret = PasswordField(_l("Teacher's PIN or password"), validators=[
+        DataRequired(_l("Type the PIN chosen when the device was handed round, or the teacher's password.")),
         Length(max=200)], render_kw={"autocomplete": "off"})

@@ -12,6 +12,8 @@ from typing import cast
 import segno
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask import session as cookie
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -40,6 +42,7 @@ from portal.schools.isolation import current_school_id, set_school
 from portal.security import access, client_ip
 from portal.signals import announce_signature, announce_signatures
 from portal.tasks import Task, task_provider
+from portal.templating import N_
 
 #: Key of the pupil-device token in the signed session cookie.
 DEVICE_KEY = "portal_classroom_device"
@@ -100,7 +103,7 @@ def start():
     cls = session.get(SchoolClass, form.class_id.data)
     existing = ops.open_session_for(cls)
     if existing is not None and existing.teacher_id == current_user.id:
-        flash(f"{cls.name} already has a session open. Here it is.", "info")
+        flash(_("%(name)s already has a session open. Here it is.", name=cls.name), "info")
         return redirect(url_for(".session_page", sid=existing.id))
     try:
         cs = ops.start_session(current_user, cls)
@@ -167,7 +170,8 @@ def close(sid: int):
     if cookie.get(DEVICE_KEY, {}).get("sid") == cs.id:
         cookie.pop(DEVICE_KEY, None)
     n = len(signatures)
-    flash(f"Session closed. {n} acknowledgement{'s' if n != 1 else ''} recorded, witnessed by you.", "success")
+    flash(ngettext("Session closed. %(num)d acknowledgement recorded, witnessed by you.",
+                   "Session closed. %(num)d acknowledgements recorded, witnessed by you.", n), "success")
     return redirect(url_for(".session_page", sid=cs.id))
 
 
@@ -182,7 +186,7 @@ def kiosk(sid: int):
     if not form.validate_on_submit():
         return _session_page(cs, form, 400)
     if not cs.accepts_pupils():
-        flash("This session's code has expired. Close it and start a new one for the pupils still to agree.",
+        flash(_("This session's code has expired. Close it and start a new one for the pupils still to agree."),
               "warning")
         return redirect(url_for(".session_page", sid=cs.id))
     ops.start_kiosk(cs, current_user, form.pin.data or "")
@@ -252,7 +256,7 @@ def kiosk_exit():
             session.commit()
             if ops.kiosk_locked_out(cs):
                 return _kiosk_sign_out(logout_user)
-            form.secret.errors.append("That is not the PIN or the teacher's password.")
+            form.secret.errors.append(_("That is not the PIN or the teacher's password."))
         status = 400
     return render_template("portal/classroom/kiosk_exit.html", cs=cs, form=form, kiosk=True), status
 
@@ -261,8 +265,8 @@ def _kiosk_sign_out(logout_user):
     """Too many wrong tries: end kiosk mode by signing the teacher out of this browser."""
     logout_user()
     cookie.clear()
-    flash("Too many wrong tries, so the teacher has been signed out on this device. "
-          "Teacher: sign in again to get back to your class session.", "warning")
+    flash(_("Too many wrong tries, so the teacher has been signed out on this device. "
+            "Teacher: sign in again to get back to your class session."), "warning")
     return redirect(url_for("portal.auth.login"))
 
 
@@ -283,14 +287,14 @@ def remove_entry(sid: int, entry_id: int):
         flash(str(exc), "warning")
     else:
         session.commit()
-        flash(f"{name} is back on the list of pupils still to agree.", "info")
+        flash(_("%(name)s is back on the list of pupils still to agree.", name=name), "info")
     return redirect(url_for(".session_page", sid=cs.id))
 
 
 # ------------------------------------------------------------------ pupil devices
 
 
-NO_MATCH = "That code does not match an open class session. Check the code on the board and try again."
+NO_MATCH = N_("That code does not match an open class session. Check the code on the board and try again.")
 
 
 def _join_page(form: JoinForm, status: int = 200):
@@ -307,7 +311,7 @@ def _try_code(form: JoinForm):
         devices.current().mark_joined()
         return redirect(url_for("portal.classroom.device"))
     _count_wrong_code()
-    form.code.errors = [*form.code.errors, NO_MATCH]
+    form.code.errors = [*form.code.errors, _(NO_MATCH)]
     return _join_page(form, 400)
 
 
@@ -323,7 +327,7 @@ def _limited(form: JoinForm):
     if not ops.join_limited(client_ip(), device.id, known_device=device.joined):
         return None
     session.commit()
-    form.code.errors = ["Too many wrong codes from this device. Wait 10 minutes, or ask your teacher."]
+    form.code.errors = [_("Too many wrong codes from this device. Wait 10 minutes, or ask your teacher.")]
     return _join_page(form, 429)
 
 
@@ -384,7 +388,7 @@ def _ended():
     """Back to the join page; say why only when this device had joined a session."""
     if DEVICE_KEY in cookie:
         cookie.pop(DEVICE_KEY, None)
-        flash("That class session has ended. Ask your teacher for the new code.", "info")
+        flash(_("That class session has ended. Ask your teacher for the new code."), "info")
     return redirect(url_for(".join"))
 
 
@@ -426,15 +430,15 @@ def device_pupil(pupil_id: int):
             # IntegrityError: the same name pressed on two devices at the same moment.
             session.rollback()
             message = str(exc) if isinstance(exc, ops.ClassroomError) else \
-                f"{pupil.short_name} has already agreed in this session."
-            return render_template("portal/classroom/device_message.html", title="Already done",
+                _("%(name)s has already agreed in this session.", name=pupil.short_name)
+            return render_template("portal/classroom/device_message.html", title=_("Already done"),
                                    message=message, **ctx), 409
-        flash(f"Thank you, {pupil.given_name}! Your teacher can see that you agreed. "
-              "Please pass the device to the next person.", "success")
+        flash(_("Thank you, %(name)s! Your teacher can see that you agreed. "
+                "Please pass the device to the next person.", name=pupil.given_name), "success")
         return redirect(url_for(".device"))
     if pupil.id in ops.Progress(cs).done_ids:
-        return render_template("portal/classroom/device_message.html", title="Already done",
-                               message=f"{pupil.short_name} has already agreed to these rules.", **ctx)
+        return render_template("portal/classroom/device_message.html", title=_("Already done"),
+                               message=_("%(name)s has already agreed to these rules.", name=pupil.short_name), **ctx)
     if not young:
         return render_template("portal/classroom/device_full.html", html=Markup(render_html(version.body_md)),
                                **ctx)
@@ -455,7 +459,7 @@ def device_leave():
     if KIOSK_KEY in cookie:  # the teacher's device: only the teacher's PIN or password leads back
         return redirect(url_for(".kiosk_exit"))
     cookie.pop(DEVICE_KEY, None)
-    flash("This device has left the class session.", "info")
+    flash(_("This device has left the class session."), "info")
     return redirect(url_for(".join"))
 
 
@@ -489,7 +493,7 @@ def my_rules():
                 return redirect(url_for(".my_rules"))
             session.commit()
             announce_signature(sig)
-            flash("Thank you. You have agreed to the online-safety rules for this year.", "success")
+            flash(_("Thank you. You have agreed to the online-safety rules for this year."), "success")
             return redirect(url_for("portal.pupil.home"))
         status = 400
     elif request.method == "POST":
@@ -512,5 +516,5 @@ def pupil_rules_task(person) -> list[Task]:
     year = academic_year()
     if acknowledgement_of(person, version, year) is not None:
         return []
-    return [Task(title="Read and agree to the online-safety rules", url=url_for("portal.classroom.my_rules"),
-                 detail=f"for {academic_year_label(year)}", level="warning")]
+    return [Task(title=_("Read and agree to the online-safety rules"), url=url_for("portal.classroom.my_rules"),
+                 detail=_("for %(year)s", year=academic_year_label(year)), level="warning")]

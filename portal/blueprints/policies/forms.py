@@ -54,10 +54,10 @@ class DeclineForm(FlaskForm):
 
 
 class PolicyForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
-    slug = StringField("Short name", validators=[DataRequired(), Length(min=2, max=80)])
-    audience = SelectField("Who it is for", choices=[SelectChoice(a.value, a.label) for a in Audience])
-    send_variant = BooleanField("This is the SEND (easy-read) variant of a pupil policy")
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=MAX_TITLE)])
+    slug = StringField(_l("Short name"), validators=[DataRequired(), Length(min=2, max=80)])
+    audience = SelectField(_l("Who it is for"), choices=[SelectChoice(a.value, a.label) for a in Audience])
+    send_variant = BooleanField(_l("This is the SEND (easy-read) variant of a pupil policy"))
 
 
 class VersionForm(FlaskForm):

@@ -1,0 +1,87 @@
+"""Real Chromium: a class session's pupil screens in the school's language. A young pupil's rule
+screen in Welsh (or Polish) reads aloud in the page's language; in Arabic the screens run right to
+left. axe-core finds nothing on each page."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.classroom import operations as ops
+from portal.db import session
+from portal.people.models import Person, SchoolClass
+from portal.schools.models import School
+from tests.schools import in_school
+from tests.test_classroom_browser import assert_accessible, school  # noqa: F401  (the class fixture)
+
+pytestmark = pytest.mark.browser
+
+#: Records what the page asks the browser to say. Headless Chromium may have no speechSynthesis at all;
+#: then a bare stand-in is put in its place, so that the page's own script (classroom.js) still runs.
+CAPTURE_SPEECH = """
+window.__spoken = [];
+if (!("speechSynthesis" in window) || !("SpeechSynthesisUtterance" in window)) {
+  window.SpeechSynthesisUtterance = function (text) { this.text = text; this.lang = ""; };
+  Object.defineProperty(window, "speechSynthesis", {value: {cancel: function () {}, speak: function () {}}});
+}
+window.speechSynthesis.speak = function (u) { window.__spoken.push({lang: u.lang, text: u.text}); };
+"""
+
+#: The pupil screens' own words in each language (from the catalogues).
+WORDS = {
+    "cy": {"join": "Ymuno", "names": "Tapia dy enw", "page": "Tudalen 1 o 6", "read": "Darllen e i mi",
+           "rule": "Darllena hwn"},
+    "pl": {"join": "Dołącz", "names": "Dotknij swojego imienia", "page": "Strona 1 z 6",
+           "read": "Przeczytaj mi to", "rule": "Przeczytaj"},
+}
+
+
+def _open_session(live_app, language: str) -> str:
+    with in_school(live_app):
+        School.get().default_language = language
+        teacher = session.query(Person).filter(Person.email == "tilda@brackenford.example").one()
+        cls = session.query(SchoolClass).filter(SchoolClass.code == "2OWL").one()
+        code = ops.start_session(teacher, cls).code
+        session.commit()
+    return code
+
+
+@pytest.mark.parametrize("language", ["cy", "pl"])
+def test_a_young_pupils_rule_screen_reads_aloud_in_the_pages_language(school, live_app, new_page,  # noqa: F811
+                                                                      language):
+    words = WORDS[language]
+    code = _open_session(live_app, language)
+    page = new_page()
+    page.add_init_script(CAPTURE_SPEECH)
+    page.goto(f"/portal/classroom/join?code={code}")
+    page.get_by_role("button", name=words["join"], exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(words["names"])
+    page.get_by_role("link", name="Amy P.").click()
+    expect(page.locator("main")).to_contain_text(words["page"])
+    html_lang = page.evaluate("document.documentElement.lang")
+    assert html_lang == language and page.evaluate("document.documentElement.dir") == "ltr"
+    button = page.get_by_role("button", name=words["read"])
+    expect(button).to_be_visible()
+    button.click()
+    spoken = page.evaluate("window.__spoken")
+    assert len(spoken) == 1
+    assert spoken[0]["lang"] == html_lang
+    assert spoken[0]["text"].strip() == page.inner_text("#screen-text").strip() != ""
+    assert "Read it to me" not in page.inner_text("main")
+    assert_accessible(page)
+
+
+def test_the_pupil_screens_run_right_to_left_in_arabic(school, live_app, new_page):  # noqa: F811
+    code = _open_session(live_app, "ar")
+    page = new_page(mobile=True)
+    page.goto(f"/portal/classroom/join?code={code}")
+    assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
+    page.get_by_role("button", name="انضم", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("المس اسمك")
+    assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    assert_accessible(page)
+    page.get_by_role("link", name="Amy P.").click()
+    expect(page.locator("main")).to_contain_text("الصفحة 1 من 6")
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    assert_accessible(page)
+

@@ -43,6 +43,10 @@ _PAGE_WORDS = (
     N_("EYFS and Key Stage 1 (Reception to Year 2)"), N_("Key Stage 2 (Years 3 to 6)"),
     N_("Key Stages 3 and 4 (Years 7 to 11)"), N_("Key Stage 5 (Years 12 and 13)"),
     N_("Nursery"), N_("Reception"),
+    # portal.policies.models.AUDIENCE_LABELS
+    N_("Pupils in Reception to Year 2"), N_("Pupils in Years 3 to 6"), N_("Pupils in Years 7 to 11"),
+    N_("Pupils in Years 12 and 13"), N_("Parents and carers"), N_("Staff"), N_("Governors"), N_("Volunteers"),
+    N_("Contractors"), N_("Visitors"),
 )
 
 

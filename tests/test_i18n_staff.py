@@ -32,6 +32,8 @@ def test_a_welsh_speaking_head_sees_the_staff_dashboard_in_welsh(app, db, school
     assert "Eich dosbarthiadau" in page and "1 o 1 eto i lofnodi" in page
     assert "Pennaeth" in page and "Eich offer" in page
     assert "What needs your attention" not in page and "Your tools" not in page
+    # The signing rate's audience is named in Welsh too (Reception to Year 2).
+    assert "Disgyblion o&#39;r Derbyn i Flwyddyn 2" in page and "Pupils in Reception to Year 2" not in page
 
     charts = login_as(head).get("/portal/staff/charts").get_data(as_text=True)
     assert "Y flwyddyn ysgol hyd yma" in charts and "The school year so far" not in charts

@@ -107,7 +107,7 @@ def audience_rates(today: dt.date | None = None) -> list[Rate]:
     out = []
     for key, rate in sorted(_rates(counts, trend, today).items(),
                             key=lambda kr: order.index(kr[0]) if kr[0] in order else len(order)):
-        rate.label = Audience(key).label
+        rate.label = _(Audience(key).label)
         rate.url = url_for("portal.policies.compliance") + "#by-audience"
         out.append(rate)
     return out

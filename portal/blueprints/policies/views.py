@@ -602,7 +602,7 @@ def compliance() -> ResponseReturnValue:
             continue
         by_policy[policy_id].add_counts(c)
         audience = audience_of[policy_id]
-        by_audience.setdefault(audience, Tally(label=Audience(audience).label, key=audience)).add_counts(c)
+        by_audience.setdefault(audience, Tally(label=_(Audience(audience).label), key=audience)).add_counts(c)
         if audience.startswith("pupil_") and class_id in classes:
             by_class.setdefault(class_id, Tally(label=classes[class_id].name, key=class_id)).add_counts(c)
     policies = list(by_policy.values())

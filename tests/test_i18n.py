@@ -29,6 +29,12 @@ PARENT_PUPIL_TEMPLATES = [
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [
     "portal/pdf/record.html", "portal/policies/translations.html", "portal/policies/_bar.html",
+    "portal/incidents/_timeline.html",
+    "portal/incidents/contact.html",
+    "portal/incidents/home.html",
+    "portal/incidents/new_contact.html",
+    "portal/incidents/new_social.html",
+    "portal/incidents/social.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

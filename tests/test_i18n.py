@@ -35,6 +35,22 @@ OTHER_MARKED_TEMPLATES = [
     "portal/incidents/new_contact.html",
     "portal/incidents/new_social.html",
     "portal/incidents/social.html",
+    "portal/dataprotection/home.html",
+    "portal/dataprotection/holds.html",
+    "portal/dataprotection/sars.html",
+    "portal/dataprotection/schedule.html",
+    "portal/dataprotection/transfers.html",
+    "portal/dataprotection/transfer.html",
+    "portal/dataprotection/reviews.html",
+    "portal/dataprotection/leavers.html",
+    "portal/dataprotection/rule.html",
+    "portal/dataprotection/_source.html",
+    "portal/dataprotection/trust_holds.html",
+    "portal/dataprotection/allegations.html",
+    "portal/dataprotection/allegation.html",
+    "portal/dataprotection/mark.html",
+    "portal/dataprotection/sar.html",
+    "portal/dataprotection/transfer_pack_pdf.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

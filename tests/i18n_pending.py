@@ -44,7 +44,6 @@ PENDING = {
     "portal/dataprotection/privacy.html": 33,
     "portal/dataprotection/privacy_choose.html": 25,
     "portal/dataprotection/privacy_edit.html": 40,
-    "portal/dataprotection/sar_index.html": 183,
     "portal/links/mine.html": 168,
     "portal/links/register.html": 78,
     "portal/links/relative.html": 83,

@@ -51,6 +51,7 @@ OTHER_MARKED_TEMPLATES = [
     "portal/dataprotection/mark.html",
     "portal/dataprotection/sar.html",
     "portal/dataprotection/transfer_pack_pdf.html",
+    "portal/dataprotection/sar_index.html",
 ]
 
 #: Words that stay as they are in every language (names of things, units).

@@ -37,6 +37,7 @@ from portal.concerns.schooldays import uk_today
 from portal.dataprotection.dates import one_calendar_month
 from portal.dataprotection.models import Departure, StaffAllegation, SubjectAccessRequest, TransferPack
 from portal.db import session, utcnow
+from portal.i18n import DEFAULT, LANGUAGES, in_language, language_of
 from portal.incidents.models import ContactIncident
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import GuardianLink, Person, PupilProfile
@@ -481,8 +482,12 @@ def build_zip(req_or_subject: SubjectAccessRequest | Person, requester: Person |
     found.data["request"] = reference
     if for_release:
         _apply_redactions(found, redactions)
-    index = render_template("portal/dataprotection/sar_index.html", d=found.data, files=found.files,
-                            reference=reference, for_release=for_release)
+    # The copy's index page is written in the language of the person who asked for it.
+    code = language_of(requester)
+    with in_language(code):
+        index = render_template("portal/dataprotection/sar_index.html", d=found.data, files=found.files,
+                                reference=reference, for_release=for_release,
+                                page_language=LANGUAGES.get(code, LANGUAGES[DEFAULT]))
     stamp = (day.year, day.month, day.day, 0, 0, 0)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

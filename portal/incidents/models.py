@@ -85,11 +85,11 @@ class ContactIncident(SchoolOwned, Base):
 
     @property
     def kind_label(self) -> str:
-        return gettext(CONTACT_KINDS.get(self.kind, self.kind))
+        return str(gettext(CONTACT_KINDS.get(self.kind, self.kind)))
 
     @property
     def direction_label(self) -> str:
-        return gettext(DIRECTIONS.get(self.direction, self.direction))
+        return str(gettext(DIRECTIONS.get(self.direction, self.direction)))
 
 
 class SocialMediaIncident(SchoolOwned, Base):
@@ -137,11 +137,11 @@ class SocialMediaIncident(SchoolOwned, Base):
 
     @property
     def author_type_label(self) -> str:
-        return gettext(AUTHOR_TYPES.get(self.author_type, self.author_type))
+        return str(gettext(AUTHOR_TYPES.get(self.author_type, self.author_type)))
 
     @property
     def deletion_outcome_label(self) -> str:
-        return gettext(DELETION_OUTCOMES.get(self.deletion_outcome, self.deletion_outcome))
+        return str(gettext(DELETION_OUTCOMES.get(self.deletion_outcome, self.deletion_outcome)))
 
 
 class IncidentAction(SchoolOwned, Base):

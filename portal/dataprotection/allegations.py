@@ -21,6 +21,7 @@ import datetime as dt
 from typing import Any
 
 from flask import url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -29,11 +30,13 @@ from portal.concerns.models import Concern
 from portal.concerns.schooldays import uk_today
 from portal.dataprotection.models import ALLEGATION_KINDS, OUTCOMES, StaffAllegation
 from portal.db import session, utcnow
+from portal.i18n import in_language, language_of
 from portal.incidents.models import ContactIncident
 from portal.mail import MailError, send_mail
 from portal.people.models import ADULT_ROLES, Person
 from portal.schools.models import DeputyDsl, School
 from portal.security import designations, has_capability
+from portal.templating import N_
 
 MAX_TEXT = 5000
 
@@ -129,16 +132,16 @@ def mark(source: Concern | ContactIncident, kind: str, *, actor: Person, reporte
         already marked, a date in the future, or an allegation about the Head with no chair named.
     """
     if kind not in ALLEGATION_KINDS:
-        raise AllegationError("Choose an allegation or a low-level concern.")
+        raise AllegationError(N_("Choose an allegation or a low-level concern."))
     about_id = source.about_person_id if isinstance(source, Concern) else source.adult_id
     about = session.get(Person, about_id) if about_id else None
     if about is None or not (about.role_set & ADULT_ROLES):
-        raise AllegationError("Only a concern or incident about an adult working in the school can be marked.")
+        raise AllegationError(N_("Only a concern or incident about an adult working in the school can be marked."))
     if existing(source) is not None:
-        raise AllegationError("This has been marked already.")
+        raise AllegationError(N_("This has been marked already."))
     reported_on = reported_on or uk_today()
     if reported_on > uk_today():
-        raise AllegationError("The date of the allegation cannot be in the future.")
+        raise AllegationError(N_("The date of the allegation cannot be in the future."))
     notes = (notes or "").strip()
     if len(notes) > MAX_TEXT:
         raise AllegationError(f"The notes are too long (at most {MAX_TEXT} characters).")
@@ -163,11 +166,15 @@ def notify(allegation: StaffAllegation) -> bool:
     if person is None or not person.email or person.id == allegation.recorded_by_id:
         return False
     url = url_for("portal.dataprotection.allegation", allegation_id=allegation.id, _external=True)
-    body = ("An allegation about an adult working in the school has been recorded in the school portal "
-            f"(reference {allegation.reference}). You are its case manager.\n\n"
-            f"Please sign in to read it:\n{url}\n\nThis message contains no details on purpose.\n")
+    # In the reader's language (their choice, else the school's).
+    with in_language(language_of(person)):
+        body = (_("An allegation about an adult working in the school has been recorded in the school portal "
+                  "(reference %(ref)s). You are its case manager.", ref=allegation.reference) + "\n\n"
+                + _("Please sign in to read it:") + f"\n{url}\n\n"
+                + _("This message contains no details on purpose.") + "\n")
+        subject = _("Allegation %(ref)s to manage", ref=allegation.reference)
     try:
-        send_mail(person.email, f"Allegation {allegation.reference} to manage", body)
+        send_mail(person.email, subject, body)
     except MailError:
         return False
     return True
@@ -177,16 +184,16 @@ def record_lado(allegation: StaffAllegation, *, actor: Person, consulted_on: dt.
                 advice: str) -> None:
     """The case manager's consultation with the LADO (within one working day, KCSIE asks)."""
     if allegation.kind != "allegation":
-        raise AllegationError("Only allegations are referred to the LADO.")
+        raise AllegationError(N_("Only allegations are referred to the LADO."))
     if consulted_on > uk_today():
-        raise AllegationError("The date of the consultation cannot be in the future.")
+        raise AllegationError(N_("The date of the consultation cannot be in the future."))
     if consulted_on < allegation.reported_on:
-        raise AllegationError("The LADO cannot have been consulted before the allegation was made.")
+        raise AllegationError(N_("The LADO cannot have been consulted before the allegation was made."))
     reference, advice = (reference or "").strip(), (advice or "").strip()
     if not advice:
-        raise AllegationError("Write down the LADO's advice.")
+        raise AllegationError(N_("Write down the LADO's advice."))
     if len(reference) > 100 or len(advice) > MAX_TEXT:
-        raise AllegationError("The reference or the advice is too long.")
+        raise AllegationError(N_("The reference or the advice is too long."))
     allegation.lado_consulted_on, allegation.lado_reference, allegation.lado_advice = consulted_on, reference, advice
     session.flush()
     audit.record("allegation.lado_recorded", actor=actor, target=allegation, consulted_on=consulted_on.isoformat())
@@ -196,11 +203,11 @@ def record_outcome(allegation: StaffAllegation, *, actor: Person, outcome: str, 
                    normal_pension_on: dt.date | None) -> None:
     """The outcome (one of KCSIE's five), and the adult's normal pension age date for retention."""
     if allegation.kind != "allegation":
-        raise AllegationError("Only allegations have an outcome.")
+        raise AllegationError(N_("Only allegations have an outcome."))
     if outcome not in OUTCOMES:
-        raise AllegationError("Choose one of the outcomes.")
+        raise AllegationError(N_("Choose one of the outcomes."))
     if outcome_on > uk_today() or outcome_on < allegation.reported_on:
-        raise AllegationError("The date of the outcome must be between the allegation and today.")
+        raise AllegationError(N_("The date of the outcome must be between the allegation and today."))
     allegation.outcome, allegation.outcome_on = outcome, outcome_on
     allegation.normal_pension_on = normal_pension_on
     allegation.closed_at = allegation.closed_at or utcnow()
@@ -213,7 +220,7 @@ def update_notes(allegation: StaffAllegation, *, actor: Person, notes: str) -> N
     """A low-level concern's notes (what was done)."""
     notes = (notes or "").strip()
     if not notes:
-        raise AllegationError("Write what was done, or leave the page without saving.")
+        raise AllegationError(N_("Write what was done, or leave the page without saving."))
     if len(notes) > MAX_TEXT:
         raise AllegationError(f"The notes are too long (at most {MAX_TEXT} characters).")
     allegation.notes = notes

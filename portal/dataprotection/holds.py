@@ -22,6 +22,7 @@ from portal.dataprotection.models import HOLD_KINDS, LegalHold
 from portal.db import session, utcnow
 from portal.incidents.models import ContactIncident, SocialMediaIncident
 from portal.people.models import Person, Role
+from portal.templating import N_
 
 #: Months until a new hold is looked at again, unless a date is given.
 REVIEW_MONTHS = 6
@@ -53,14 +54,14 @@ def target_of(kind: str, target_id: int) -> Any:
     :raises HoldError: for an unknown kind, or a target that is not in this school.
     """
     if kind not in HOLD_KINDS:
-        raise HoldError("Choose what the hold is on: a person, a pupil, a concern or an incident.")
+        raise HoldError(N_("Choose what the hold is on: a person, a pupil, a concern or an incident."))
     model = {"person": Person, "pupil": Person, "concern": Concern, "contact_incident": ContactIncident,
              "social_incident": SocialMediaIncident}[kind]
     obj: Any = session.get(model, target_id) if target_id else None
     if obj is None:
         raise HoldError(f"There is no such {kind.replace('_', ' ')} in this school.")
     if kind == "pupil" and Role.PUPIL not in obj.role_set:
-        raise HoldError("That person is not a pupil.")
+        raise HoldError(N_("That person is not a pupil."))
     return obj
 
 
@@ -96,7 +97,7 @@ def place_hold(kind: str, target_id: int, reason: str | None, *, actor: Any,
     today = uk_today()
     review_on = review_on or add_months(today, REVIEW_MONTHS)
     if review_on < today:
-        raise HoldError("The date to review the hold cannot be in the past.")
+        raise HoldError(N_("The date to review the hold cannot be in the past."))
     hold = LegalHold(kind=kind, reason=text, review_on=review_on, placed_at=utcnow(),
                      **_actor_fields(actor, "placed_by_id", "placed_by_account_id"))
     if kind in ("person", "pupil"):
@@ -117,11 +118,11 @@ def place_hold(kind: str, target_id: int, reason: str | None, *, actor: Any,
 def review_hold(hold: LegalHold, *, actor: Any, next_review_on: dt.date | None = None) -> LegalHold:
     """The hold is still needed: set the next date to look at it."""
     if not hold.active:
-        raise HoldError("This hold has been released already.")
+        raise HoldError(N_("This hold has been released already."))
     today = uk_today()
     next_review_on = next_review_on or add_months(today, REVIEW_MONTHS)
     if next_review_on <= today:
-        raise HoldError("The next review date must be after today.")
+        raise HoldError(N_("The next review date must be after today."))
     hold.review_on = next_review_on
     hold.last_reviewed_at = utcnow()
     hold.last_reviewed_by_id = None if getattr(actor, "is_account", False) else getattr(actor, "id", None)
@@ -133,7 +134,7 @@ def review_hold(hold: LegalHold, *, actor: Any, next_review_on: dt.date | None =
 def release_hold(hold: LegalHold, reason: str | None, *, actor: Any) -> LegalHold:
     """End the hold: its records follow the schedule again from the next run."""
     if not hold.active:
-        raise HoldError("This hold has been released already.")
+        raise HoldError(N_("This hold has been released already."))
     hold.release_reason = _reason(reason, "for releasing the hold")
     hold.released_at = utcnow()
     for name, value in _actor_fields(actor, "released_by_id", "released_by_account_id").items():

@@ -19,6 +19,7 @@ from portal.dataprotection.retention import (
 from portal.dataprotection.rules import effective_rules
 from portal.db import session, utcnow
 from portal.people.models import Person
+from portal.templating import N_
 
 
 class DataProtectionError(ValueError):
@@ -32,7 +33,7 @@ def record_departure(person: Person, left_on: dt.date, *, actor: Any, destinatio
     """Record that *person* has left (or the day they will leave). A second call changes the date."""
     destination = (destination or "").strip()
     if len(destination) > 200:
-        raise DataProtectionError("The next school's name is too long (at most 200 characters).")
+        raise DataProtectionError(N_("The next school's name is too long (at most 200 characters)."))
     row = session.scalar(select(Departure).where(Departure.person_id == person.id))
     old = row.left_on.isoformat() if row else None
     if row is None:
@@ -48,7 +49,7 @@ def record_departure(person: Person, left_on: dt.date, *, actor: Any, destinatio
 def undo_departure(person: Person, *, actor: Any) -> None:
     row = session.scalar(select(Departure).where(Departure.person_id == person.id))
     if row is None:
-        raise DataProtectionError("No leaving date is recorded for this person.")
+        raise DataProtectionError(N_("No leaving date is recorded for this person."))
     session.delete(row)
     session.flush()
     audit.record("person.departure_removed", actor=actor, target=person, left_on=row.left_on.isoformat())
@@ -67,13 +68,13 @@ def decide_review(review: RetentionReview, *, actor: Any, decision: str, keep_un
     """
     today = today or uk_today()
     if review.decision is not None:
-        raise DataProtectionError("This review has been decided already.")
+        raise DataProtectionError(N_("This review has been decided already."))
     reason = (reason or "").strip()
     if decision == "keep":
         if keep_until is None or keep_until <= today:
-            raise DataProtectionError("Give the date until which the record is kept; it must be after today.")
+            raise DataProtectionError(N_("Give the date until which the record is kept; it must be after today."))
         if not reason:
-            raise DataProtectionError("Say why the record is kept longer (it is kept with the review).")
+            raise DataProtectionError(N_("Say why the record is kept longer (it is kept with the review)."))
         review.decision, review.keep_until, review.reason = "keep", keep_until, reason
         review.decided_at, review.decided_by_id = utcnow(), getattr(actor, "id", None)
         session.flush()
@@ -81,14 +82,14 @@ def decide_review(review: RetentionReview, *, actor: Any, decision: str, keep_un
                      target_type=review.target_type, target_id=review.target_id, keep_until=keep_until.isoformat())
         return None
     if decision != "dispose":
-        raise DataProtectionError("Choose to keep the record or to dispose of it.")
+        raise DataProtectionError(N_("Choose to keep the record or to dispose of it."))
     rules = effective_rules()
     rule = rules[review.record_type]
     ctx = Context(today)
     cand = next((c for c in SELECTORS[review.record_type](ctx)
                  if (c.target_type, c.target_id) == (review.target_type, review.target_id)), None)
     if cand is None:
-        raise DataProtectionError("The record no longer exists.")
+        raise DataProtectionError(N_("The record no longer exists."))
     if cand.holds & ctx.holds:
         raise DataProtectionError("The record is under a legal hold: it cannot be disposed of until the hold is "
                                   "released.")

@@ -16,6 +16,7 @@ from portal.dataprotection.models import RetentionRule, TrustRetentionDefault
 from portal.dataprotection.schedule import BY_KEY, DEFAULTS, REVIEW_ROLES, Action, Default, default_for
 from portal.db import session, utcnow
 from portal.schools.models import School, Trust
+from portal.templating import N_
 
 #: The longest period accepted, per unit (a typing slip of 250 years is refused).
 MAX_PERIOD = {"years": 100, "months": 1200, "days": 36500}
@@ -73,12 +74,12 @@ def check(key: str, period: Any, unit: str, action: str, review_role: str | None
     try:
         period = int(str(period).strip())
     except (TypeError, ValueError):
-        raise RuleError("The period must be a whole number, such as 6.") from None
+        raise RuleError(N_("The period must be a whole number, such as 6.")) from None
     if period <= 0:
         raise RuleError("The period must be at least 1: a record cannot be kept for zero or less time. "
                         "To keep something longer instead, choose a longer period.")
     if unit not in UNITS:
-        raise RuleError("The unit must be years, months or days.")
+        raise RuleError(N_("The unit must be years, months or days."))
     if period > MAX_PERIOD[unit]:
         raise RuleError(f"The period can be at most {MAX_PERIOD[unit]} {unit}.")
     allowed = [a.value for a in default.actions]
@@ -86,7 +87,7 @@ def check(key: str, period: Any, unit: str, action: str, review_role: str | None
         raise RuleError(f"For {default.label.lower()} the action must be one of: {', '.join(allowed)}.")
     if action == Action.REVIEW.value:
         if review_role not in REVIEW_ROLES:
-            raise RuleError("Choose who reviews: the Head Teacher or the DSL.")
+            raise RuleError(N_("Choose who reviews: the Head Teacher or the DSL."))
     else:
         review_role = review_role if review_role in REVIEW_ROLES else default.review_role
     if default.installation:

@@ -37,6 +37,7 @@ from portal.concerns.schooldays import uk_today
 from portal.dataprotection.dates import one_calendar_month
 from portal.dataprotection.models import Departure, StaffAllegation, SubjectAccessRequest, TransferPack
 from portal.db import session, utcnow
+from portal.i18n import DEFAULT, LANGUAGES, in_language, language_of
 from portal.incidents.models import ContactIncident
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import GuardianLink, Person, PupilProfile
@@ -44,6 +45,7 @@ from portal.policies.models import ConsentItem
 from portal.records.models import SignedRecord
 from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Signature
+from portal.templating import N_
 
 FORMAT = "countersign-subject-access"
 
@@ -62,7 +64,7 @@ def find_person(ident: str) -> Person:
     """
     ident = (ident or "").strip()
     if not ident:
-        raise SarError("Name the person: their email address, MIS identifier or #id.")
+        raise SarError(N_("Name the person: their email address, MIS identifier or #id."))
     if ident.startswith("#") and ident[1:].isdigit():
         person = session.get(Person, int(ident[1:]))
         matches = [person] if person else []
@@ -87,9 +89,9 @@ def create_request(subject: Person, requester: Person, *, received_on: dt.date, 
         the date is in the future.
     """
     if requester.id != subject.id and not is_guardian(requester, subject):
-        raise SarError("A request is made by the person themselves, or by a parent for their own child.")
+        raise SarError(N_("A request is made by the person themselves, or by a parent for their own child."))
     if received_on > uk_today():
-        raise SarError("The date the request was received cannot be in the future.")
+        raise SarError(N_("The date the request was received cannot be in the future."))
     req = SubjectAccessRequest(subject_id=subject.id, requester_id=requester.id, received_on=received_on,
                                due_on=one_calendar_month(received_on), created_by_id=getattr(actor, "id", None))
     session.add(req)
@@ -102,7 +104,7 @@ def create_request(subject: Person, requester: Person, *, received_on: dt.date, 
 def set_safeguarding(req: SubjectAccessRequest, include: bool, *, actor: Any) -> None:
     """The DSL includes (or leaves out) safeguarding records; the view checks the DSL's capability."""
     if req.released_at is not None:
-        raise SarError("This request has been released; make a new one to send more.")
+        raise SarError(N_("This request has been released; make a new one to send more."))
     req.include_safeguarding = include
     req.safeguarding_decided_at, req.safeguarding_decided_by_id = utcnow(), getattr(actor, "id", None)
     req.redaction_reviewed_at = req.redaction_reviewed_by_id = None  # the copy changed: review it again
@@ -116,14 +118,14 @@ def mark_reviewed(req: SubjectAccessRequest, *, actor: Any, confirmed: bool,
     """The flagged names have been read; *redact* are the names to take out of the released copy
     (they must be among the flagged names)."""
     if req.released_at is not None:
-        raise SarError("This request has been released already.")
+        raise SarError(N_("This request has been released already."))
     if not confirmed:
-        raise SarError("Tick the box to confirm that the names flagged for redaction have been reviewed.")
+        raise SarError(N_("Tick the box to confirm that the names flagged for redaction have been reviewed."))
     flagged = {f["name"] for f in collect(req.subject, req.requester,
                                           include_safeguarding=req.include_safeguarding).redaction}
     unknown = [n for n in redact if n not in flagged]
     if unknown:
-        raise SarError("Only names flagged for review can be redacted.")
+        raise SarError(N_("Only names flagged for review can be redacted."))
     req.redactions = sorted(set(redact))
     req.redaction_reviewed_at, req.redaction_reviewed_by_id = utcnow(), getattr(actor, "id", None)
     session.flush()
@@ -133,14 +135,14 @@ def mark_reviewed(req: SubjectAccessRequest, *, actor: Any, confirmed: bool,
 def release(req: SubjectAccessRequest, *, actor: Any, method: str, today: dt.date | None = None) -> bytes:
     """Mark the request released; returns the ZIP given (its SHA-256 is kept and audited)."""
     if req.released_at is not None:
-        raise SarError("This request has been released already.")
+        raise SarError(N_("This request has been released already."))
     if req.redaction_reviewed_at is None:
-        raise SarError("Review the names flagged for redaction before releasing the copy.")
+        raise SarError(N_("Review the names flagged for redaction before releasing the copy."))
     method = (method or "").strip()
     if not method:
-        raise SarError("Say how the copy is given (for example: by hand, or by secure email).")
+        raise SarError(N_("Say how the copy is given (for example: by hand, or by secure email)."))
     if len(method) > 200:
-        raise SarError("Keep the description of how it is given under 200 characters.")
+        raise SarError(N_("Keep the description of how it is given under 200 characters."))
     data = build_zip(req, for_release=True)
     req.released_at, req.released_by_id = utcnow(), getattr(actor, "id", None)
     req.release_method, req.release_sha256 = method, hashlib.sha256(data).hexdigest()
@@ -480,8 +482,12 @@ def build_zip(req_or_subject: SubjectAccessRequest | Person, requester: Person |
     found.data["request"] = reference
     if for_release:
         _apply_redactions(found, redactions)
-    index = render_template("portal/dataprotection/sar_index.html", d=found.data, files=found.files,
-                            reference=reference, for_release=for_release)
+    # The copy's index page is written in the language of the person who asked for it.
+    code = language_of(requester)
+    with in_language(code):
+        index = render_template("portal/dataprotection/sar_index.html", d=found.data, files=found.files,
+                                reference=reference, for_release=for_release,
+                                page_language=LANGUAGES.get(code, LANGUAGES[DEFAULT]))
     stamp = (day.year, day.month, day.day, 0, 0, 0)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

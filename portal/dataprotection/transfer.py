@@ -24,9 +24,11 @@ from portal.concerns.schooldays import add_school_days, uk_today
 from portal.concerns.storage import path_of
 from portal.dataprotection.models import Departure, TransferPack
 from portal.db import session, utcnow
+from portal.i18n import DEFAULT, LANGUAGES, in_language, language_of
 from portal.incidents.models import ContactIncident
 from portal.people.models import Person, PupilProfile, Role
 from portal.schools.models import School
+from portal.templating import N_
 
 #: School days the receiving school should have the file within (KCSIE).
 TRANSFER_SCHOOL_DAYS = 5
@@ -92,14 +94,14 @@ def make_pack(pupil: Person, *, destination: str, moved_on: dt.date, actor: Pers
     from portal.records.seal import seal_pdf
 
     if Role.PUPIL not in pupil.role_set:
-        raise TransferError("A transfer pack is made for a pupil.")
+        raise TransferError(N_("A transfer pack is made for a pupil."))
     destination = (destination or "").strip()
     if not destination:
-        raise TransferError("Name the school the pupil is moving to.")
+        raise TransferError(N_("Name the school the pupil is moving to."))
     if len(destination) > 200:
-        raise TransferError("The school's name is too long (at most 200 characters).")
+        raise TransferError(N_("The school's name is too long (at most 200 characters)."))
     if moved_on > uk_today() + dt.timedelta(days=366):
-        raise TransferError("The move is more than a year away; make the pack nearer the time.")
+        raise TransferError(N_("The move is more than a year away; make the pack nearer the time."))
     concerns, incidents = safeguarding_records(pupil)
     profile = session.get(PupilProfile, pupil.id)
     data = _pack_json(pupil, profile, destination, moved_on, concerns, incidents)
@@ -114,9 +116,13 @@ def make_pack(pupil: Person, *, destination: str, moved_on: dt.date, actor: Pers
                 files.append((f"{c.reference}-{n}-{att.original_name}", path.read_bytes(),
                               f"File sent with concern {c.reference}"))
     school = School.get()
-    html = render_template("portal/dataprotection/transfer_pack_pdf.html", data=data, pupil=pupil, profile=profile,
-                           concerns=concerns, incidents=incidents, school=school, destination=destination,
-                           moved_on=moved_on, due_on=due_on, made_at=utcnow())
+    # The sealed pack is written in the language of the person who makes it (as a signer's record is).
+    code = language_of(actor)
+    with in_language(code):
+        html = render_template("portal/dataprotection/transfer_pack_pdf.html", data=data, pupil=pupil,
+                               profile=profile, concerns=concerns, incidents=incidents, school=school,
+                               destination=destination, moved_on=moved_on, due_on=due_on, made_at=utcnow(),
+                               record_language=LANGUAGES.get(code, LANGUAGES[DEFAULT]))
     pdf = render_pdf(html, files=tuple(files))
     sealed = seal_pdf(pdf, reason=f"Safeguarding transfer pack for {destination}"[:200],
                       location=school.name if school else None).pdf
@@ -146,13 +152,13 @@ def record_receipt(pack: TransferPack, *, actor: Person, received_on: dt.date, r
     """Proof that the receiving school has the pack."""
     received_by, reference = (received_by or "").strip(), (reference or "").strip()
     if not received_by:
-        raise TransferError("Name the person at the receiving school who confirmed they have it.")
+        raise TransferError(N_("Name the person at the receiving school who confirmed they have it."))
     if received_on > uk_today():
-        raise TransferError("The date of receipt cannot be in the future.")
+        raise TransferError(N_("The date of receipt cannot be in the future."))
     if received_on < uk_today(pack.created_at):
-        raise TransferError("The pack cannot have been received before it was made.")
+        raise TransferError(N_("The pack cannot have been received before it was made."))
     if len(received_by) > 200 or len(reference) > 200:
-        raise TransferError("The name or the reference is too long (at most 200 characters).")
+        raise TransferError(N_("The name or the reference is too long (at most 200 characters)."))
     pack.received_on, pack.received_by, pack.receipt_reference = received_on, received_by, reference
     pack.receipt_recorded_at, pack.receipt_recorded_by_id = utcnow(), actor.id
     session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -16,30 +17,31 @@ from portal.db import Base, UTCDateTime, utcnow
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import Person
 from portal.schools.isolation import SchoolOwned
+from portal.templating import N_
 
 CONTACT_KINDS: dict[str, str] = {
-    "friend_request": "Social-media friend or follow request",
-    "online_message": "Online message or chat",
-    "phone": "Phone call or text message",
-    "in_person": "Meeting or contact in person outside school",
-    "other": "Other contact",
+    "friend_request": N_("Social-media friend or follow request"),
+    "online_message": N_("Online message or chat"),
+    "phone": N_("Phone call or text message"),
+    "in_person": N_("Meeting or contact in person outside school"),
+    "other": N_("Other contact"),
 }
 DIRECTIONS: dict[str, str] = {
-    "from_pupil": "The pupil contacted the adult",
-    "from_adult": "The adult contacted the pupil",
+    "from_pupil": N_("The pupil contacted the adult"),
+    "from_adult": N_("The adult contacted the pupil"),
 }
 AUTHOR_TYPES: dict[str, str] = {
-    "community": "A member of the school community (a parent, pupil, member of staff or governor)",
-    "third_party": "Someone outside the school community",
+    "community": N_("A member of the school community (a parent, pupil, member of staff or governor)"),
+    "third_party": N_("Someone outside the school community"),
 }
 DELETION_OUTCOMES: dict[str, str] = {
-    "not_requested": "Not requested yet",
-    "pending": "Requested, no answer yet",
-    "removed": "The post was removed",
-    "refused": "The author refused to remove it",
+    "not_requested": N_("Not requested yet"),
+    "pending": N_("Requested, no answer yet"),
+    "removed": N_("The post was removed"),
+    "refused": N_("The author refused to remove it"),
 }
 #: Who an incident is routed to.
-ROUTES = {"dsl": "Designated Safeguarding Lead", "head": "Head Teacher"}
+ROUTES = {"dsl": N_("Designated Safeguarding Lead"), "head": N_("Head Teacher")}
 
 
 class ContactIncident(SchoolOwned, Base):
@@ -83,11 +85,11 @@ class ContactIncident(SchoolOwned, Base):
 
     @property
     def kind_label(self) -> str:
-        return CONTACT_KINDS.get(self.kind, self.kind)
+        return str(gettext(CONTACT_KINDS.get(self.kind, self.kind)))
 
     @property
     def direction_label(self) -> str:
-        return DIRECTIONS.get(self.direction, self.direction)
+        return str(gettext(DIRECTIONS.get(self.direction, self.direction)))
 
 
 class SocialMediaIncident(SchoolOwned, Base):
@@ -135,11 +137,11 @@ class SocialMediaIncident(SchoolOwned, Base):
 
     @property
     def author_type_label(self) -> str:
-        return AUTHOR_TYPES.get(self.author_type, self.author_type)
+        return str(gettext(AUTHOR_TYPES.get(self.author_type, self.author_type)))
 
     @property
     def deletion_outcome_label(self) -> str:
-        return DELETION_OUTCOMES.get(self.deletion_outcome, self.deletion_outcome)
+        return str(gettext(DELETION_OUTCOMES.get(self.deletion_outcome, self.deletion_outcome)))
 
 
 class IncidentAction(SchoolOwned, Base):

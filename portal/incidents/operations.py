@@ -8,10 +8,12 @@ import datetime as dt
 from typing import Any
 
 from flask import url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import audit
 from portal.db import session, utcnow
+from portal.i18n import in_language, language_of
 from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
 from portal.links.operations import covering_link
 from portal.mail import MailError, send_mail
@@ -112,19 +114,26 @@ def notify(incident: ContactIncident | SocialMediaIncident) -> bool:
     person = recipient(incident.routed_to)
     if person is None or not person.email:
         return False
-    if isinstance(incident, ContactIncident):
-        what = ("A contact incident" if incident.routed_to == "head"
-                else "A contact incident that may be a safeguarding matter")
-        endpoint = "portal.incidents.contact"
-    else:
-        what = "A social-media incident flagged for Prevent" if incident.prevent_flag else "A social-media incident"
-        endpoint = "portal.incidents.social"
+    endpoint = "portal.incidents.contact" if isinstance(incident, ContactIncident) else "portal.incidents.social"
     url = url_for(endpoint, incident_id=incident.id, _external=True)
-    body = (f"{what} has been recorded in the school portal (reference {incident.reference}).\n\n"
-            f"Please sign in to read it:\n{url}\n\n"
-            "This message contains no details on purpose.\n")
+    # In the reader's language (their choice, else the school's).
+    with in_language(language_of(person)):
+        if isinstance(incident, ContactIncident):
+            what = (_("A contact incident has been recorded in the school portal (reference %(ref)s).",
+                      ref=incident.reference) if incident.routed_to == "head"
+                    else _("A contact incident that may be a safeguarding matter has been recorded in the school "
+                           "portal (reference %(ref)s).", ref=incident.reference))
+        elif incident.prevent_flag:
+            what = _("A social-media incident flagged for Prevent has been recorded in the school portal "
+                     "(reference %(ref)s).", ref=incident.reference)
+        else:
+            what = _("A social-media incident has been recorded in the school portal (reference %(ref)s).",
+                     ref=incident.reference)
+        body = (what + "\n\n" + _("Please sign in to read it:") + f"\n{url}\n\n"
+                + _("This message contains no details on purpose.") + "\n")
+        subject = _("New incident %(ref)s to look at", ref=incident.reference)
     try:
-        send_mail(person.email, f"New incident {incident.reference} to look at", body)
+        send_mail(person.email, subject, body)
     except MailError:
         return False
     return True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,126 +20,129 @@ from portal.dataprotection.dates import UNITS
 from portal.dataprotection.models import ALLEGATION_KINDS, HOLD_KINDS, OUTCOMES
 from portal.dataprotection.schedule import REVIEW_ROLES
 
-DATE_HINT = "For example 2027-07-21."
+DATE_HINT = _l("For example 2027-07-21.")
 
 
 class RuleForm(FlaskForm):
-    period = IntegerField("Period", validators=[InputRequired("Give a period, such as 6.")])
-    unit = SelectField("Unit", choices=[(u, u.capitalize()) for u in UNITS])
-    action = SelectField("When the period has passed")
-    review_role = SelectField("Who reviews", choices=list(REVIEW_ROLES.items()))
-    submit = SubmitField("Save this rule")
+    period = IntegerField(_l("Period"), validators=[InputRequired(_l("Give a period, such as 6."))])
+    unit = SelectField(_l("Unit"), choices=[(u, u.capitalize()) for u in UNITS])
+    action = SelectField(_l("When the period has passed"))
+    review_role = SelectField(_l("Who reviews"), choices=list(REVIEW_ROLES.items()))
+    submit = SubmitField(_l("Save this rule"))
 
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (CSRF protected)."""
 
-    submit = SubmitField("Confirm")
+    submit = SubmitField(_l("Confirm"))
 
 
 class ReviewDecisionForm(FlaskForm):
-    decision = RadioField("Decision", choices=[("keep", "Keep it longer"), ("dispose", "Dispose of it now")],
-                          validators=[InputRequired("Choose to keep the record or to dispose of it.")])
-    keep_until = DateField("Keep until", validators=[Optional()])
-    reason = TextAreaField("Why", validators=[Optional(), Length(max=2000)])
-    submit = SubmitField("Save the decision")
+    decision = RadioField(_l("Decision"),
+                          choices=[("keep", _l("Keep it longer")), ("dispose", _l("Dispose of it now"))],
+                          validators=[InputRequired(_l("Choose to keep the record or to dispose of it."))])
+    keep_until = DateField(_l("Keep until"), validators=[Optional()])
+    reason = TextAreaField(_l("Why"), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField(_l("Save the decision"))
 
 
 class HoldForm(FlaskForm):
-    kind = SelectField("What to hold", choices=list(HOLD_KINDS.items()))
-    target = StringField("Which one", validators=[InputRequired("Say which person or record."), Length(max=120)])
-    reason = TextAreaField("Reason for the hold", validators=[Optional(), Length(max=2000)])
-    review_on = DateField("Look at it again on", validators=[Optional()])
-    submit = SubmitField("Put the hold on")
+    kind = SelectField(_l("What to hold"), choices=list(HOLD_KINDS.items()))
+    target = StringField(_l("Which one"),
+                         validators=[InputRequired(_l("Say which person or record.")), Length(max=120)])
+    reason = TextAreaField(_l("Reason for the hold"), validators=[Optional(), Length(max=2000)])
+    review_on = DateField(_l("Look at it again on"), validators=[Optional()])
+    submit = SubmitField(_l("Put the hold on"))
 
 
 class HoldReviewForm(FlaskForm):
-    next_review_on = DateField("Next review", validators=[Optional()])
-    submit = SubmitField("Still needed")
+    next_review_on = DateField(_l("Next review"), validators=[Optional()])
+    submit = SubmitField(_l("Still needed"))
 
 
 class HoldReleaseForm(FlaskForm):
-    release_reason = TextAreaField("Why it is no longer needed", validators=[Optional(), Length(max=2000)])
-    submit = SubmitField("Release the hold")
+    release_reason = TextAreaField(_l("Why it is no longer needed"), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField(_l("Release the hold"))
 
 
 class LeaverForm(FlaskForm):
-    person_id = SelectField("Person", coerce=int)
-    left_on = DateField("Left (or leaves) on", validators=[InputRequired("Give the date they left.")])
-    destination = StringField("Next school (pupils, if known)", validators=[Optional(), Length(max=200)])
-    submit = SubmitField("Record")
+    person_id = SelectField(_l("Person"), coerce=int)
+    left_on = DateField(_l("Left (or leaves) on"), validators=[InputRequired(_l("Give the date they left."))])
+    destination = StringField(_l("Next school (pupils, if known)"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Record"))
 
 
 class SarForm(FlaskForm):
-    subject_id = SelectField("Whose information", coerce=int)
-    requester_id = SelectField("Asked by", coerce=int)
-    received_on = DateField("Request received on", validators=[InputRequired("Give the date it was received.")])
-    submit = SubmitField("Record the request")
+    subject_id = SelectField(_l("Whose information"), coerce=int)
+    requester_id = SelectField(_l("Asked by"), coerce=int)
+    received_on = DateField(_l("Request received on"), validators=[InputRequired(_l("Give the date it was received."))])
+    submit = SubmitField(_l("Record the request"))
 
 
 class SarSafeguardingForm(FlaskForm):
-    include = RadioField("Safeguarding records", choices=[("no", "Leave them out"), ("yes", "Include them")],
+    include = RadioField(_l("Safeguarding records"),
+                         choices=[("no", _l("Leave them out")), ("yes", _l("Include them"))],
                          validators=[InputRequired()])
-    submit = SubmitField("Save")
+    submit = SubmitField(_l("Save"))
 
 
 class SarReviewedForm(FlaskForm):
-    redact = SelectMultipleField("Redact these names in the released copy", choices=[], validate_choice=True,
+    redact = SelectMultipleField(_l("Redact these names in the released copy"), choices=[], validate_choice=True,
                                  option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False))
-    confirm = BooleanField("I have read the names flagged for redaction and chosen which to redact")
-    submit = SubmitField("Mark as reviewed")
+    confirm = BooleanField(_l("I have read the names flagged for redaction and chosen which to redact"))
+    submit = SubmitField(_l("Mark as reviewed"))
 
 
 class SarReleaseForm(FlaskForm):
-    method = StringField("How the copy is given", validators=[Optional(), Length(max=200)])
-    submit = SubmitField("Release and download")
+    method = StringField(_l("How the copy is given"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Release and download"))
 
 
 class MarkForm(FlaskForm):
-    kind = RadioField("This is", choices=list(ALLEGATION_KINDS.items()),
-                      validators=[InputRequired("Choose an allegation or a low-level concern.")])
-    reported_on = DateField("Date of the allegation or concern", validators=[Optional()])
-    notes = TextAreaField("Notes (low-level concerns: what was done)", validators=[Optional(), Length(max=5000)])
-    submit = SubmitField("Mark it")
+    kind = RadioField(_l("This is"), choices=list(ALLEGATION_KINDS.items()),
+                      validators=[InputRequired(_l("Choose an allegation or a low-level concern."))])
+    reported_on = DateField(_l("Date of the allegation or concern"), validators=[Optional()])
+    notes = TextAreaField(_l("Notes (low-level concerns: what was done)"), validators=[Optional(), Length(max=5000)])
+    submit = SubmitField(_l("Mark it"))
 
 
 class LadoForm(FlaskForm):
-    consulted_on = DateField("LADO consulted on", validators=[InputRequired("Give the date.")])
-    reference = StringField("LADO reference", validators=[Optional(), Length(max=100)])
-    advice = TextAreaField("The LADO's advice", validators=[Optional(), Length(max=5000)])
-    submit = SubmitField("Save the consultation")
+    consulted_on = DateField(_l("LADO consulted on"), validators=[InputRequired(_l("Give the date."))])
+    reference = StringField(_l("LADO reference"), validators=[Optional(), Length(max=100)])
+    advice = TextAreaField(_l("The LADO's advice"), validators=[Optional(), Length(max=5000)])
+    submit = SubmitField(_l("Save the consultation"))
 
 
 class OutcomeForm(FlaskForm):
-    outcome = SelectField("Outcome", choices=list(OUTCOMES.items()))
-    outcome_on = DateField("Decided on", validators=[InputRequired("Give the date.")])
-    normal_pension_on = DateField("The adult reaches normal pension age on", validators=[Optional()])
-    submit = SubmitField("Save the outcome")
+    outcome = SelectField(_l("Outcome"), choices=list(OUTCOMES.items()))
+    outcome_on = DateField(_l("Decided on"), validators=[InputRequired(_l("Give the date."))])
+    normal_pension_on = DateField(_l("The adult reaches normal pension age on"), validators=[Optional()])
+    submit = SubmitField(_l("Save the outcome"))
 
 
 class NotesForm(FlaskForm):
-    notes = TextAreaField("What was done", validators=[Optional(), Length(max=5000)])
-    submit = SubmitField("Save")
+    notes = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=5000)])
+    submit = SubmitField(_l("Save"))
 
 
 class TransferForm(FlaskForm):
-    pupil_id = SelectField("Pupil", coerce=int)
-    destination = StringField("The school they are moving to", validators=[Optional(), Length(max=200)])
-    moved_on = DateField("Moved (or starts there) on", validators=[InputRequired("Give the date of the move.")])
-    submit = SubmitField("Make the sealed pack")
+    pupil_id = SelectField(_l("Pupil"), coerce=int)
+    destination = StringField(_l("The school they are moving to"), validators=[Optional(), Length(max=200)])
+    moved_on = DateField(_l("Moved (or starts there) on"), validators=[InputRequired(_l("Give the date of the move."))])
+    submit = SubmitField(_l("Make the sealed pack"))
 
 
 class ReceiptForm(FlaskForm):
-    received_on = DateField("Received on", validators=[InputRequired("Give the date.")])
-    received_by = StringField("Who confirmed receipt (name and role)", validators=[Optional(), Length(max=200)])
-    reference = StringField("Their reference, if any", validators=[Optional(), Length(max=200)])
-    submit = SubmitField("Record the receipt")
+    received_on = DateField(_l("Received on"), validators=[InputRequired(_l("Give the date."))])
+    received_by = StringField(_l("Who confirmed receipt (name and role)"), validators=[Optional(), Length(max=200)])
+    reference = StringField(_l("Their reference, if any"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Record the receipt"))
 
 
 class PrivacyForm(FlaskForm):
-    body = TextAreaField("Privacy notice (Markdown)", validators=[Optional()])
-    submit = SubmitField("Save the notice")
+    body = TextAreaField(_l("Privacy notice (Markdown)"), validators=[Optional()])
+    submit = SubmitField(_l("Save the notice"))
 
 
 class TrustHoldForm(HoldForm):
-    school_id = SelectField("School", coerce=int)
+    school_id = SelectField(_l("School"), coerce=int)

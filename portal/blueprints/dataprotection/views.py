@@ -20,6 +20,7 @@ import io
 from typing import Any, cast
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -66,6 +67,7 @@ from portal.dataprotection.retention import dispose_files
 from portal.dataprotection.rules import RuleError, confirm_rule, effective_rules, reset_rule, set_rule, unconfirmed
 from portal.dataprotection.schedule import BY_KEY, GROUPS, REVIEW_ROLES
 from portal.db import session
+from portal.i18n import format_date
 from portal.incidents.models import ContactIncident
 from portal.people.models import Person, PersonRole, Role
 from portal.schools.models import School, TrustRole
@@ -151,10 +153,10 @@ def rule(key: str):
                      review_role=form.review_role.data, actor=current_user)
         except RuleError as exc:
             session.rollback()
-            _error(form, "period", str(exc))
+            _error(form, "period", _(str(exc)))
         else:
             session.commit()
-            flash(f"Saved: {default.label}.", "success")
+            flash(_("Saved: %(rule)s.", rule=default.label), "success")
             return redirect(url_for(".schedule"))
     status = 400 if form.errors else 200
     return render_template("portal/dataprotection/rule.html", default=default, rule=current, form=form,
@@ -170,7 +172,7 @@ def confirm(key: str):
         abort(400)
     confirm_rule(key, actor=current_user)
     session.commit()
-    flash(f"Confirmed: {BY_KEY[key].label}.", "success")
+    flash(_("Confirmed: %(rule)s.", rule=BY_KEY[key].label), "success")
     return redirect(url_for(".schedule"))
 
 
@@ -183,7 +185,7 @@ def reset(key: str):
         abort(400)
     reset_rule(key, actor=current_user)
     session.commit()
-    flash(f"{BY_KEY[key].label}: back to the default.", "success")
+    flash(_("%(rule)s: back to the default.", rule=BY_KEY[key].label), "success")
     return redirect(url_for(".schedule"))
 
 
@@ -227,21 +229,22 @@ def decide(review_id: int):
         abort(404)
     form = ReviewDecisionForm()
     if not form.validate_on_submit():
-        flash("Choose to keep the record or to dispose of it.", "danger")
+        flash(_("Choose to keep the record or to dispose of it."), "danger")
         return redirect(url_for(".reviews"))
     try:
         removal = decide_review(review, actor=current_user, decision=form.decision.data,
                                 keep_until=form.keep_until.data, reason=form.reason.data or "")
     except DataProtectionError as exc:
         session.rollback()
-        flash(str(exc), "danger")
+        flash(_(str(exc)), "danger")
         return redirect(url_for(".reviews"))
     session.commit()
     if removal is not None:
         dispose_files(removal)
-        flash(f"{review.summary}: disposed of.", "success")
+        flash(_("%(record)s: disposed of.", record=review.summary), "success")
     else:
-        flash(f"{review.summary}: kept until {review.keep_until:%d %B %Y}.", "success")
+        flash(_("%(record)s: kept until %(day)s.", record=review.summary, day=format_date(review.keep_until, "long")),
+              "success")
     return redirect(url_for(".reviews"))
 
 
@@ -259,10 +262,10 @@ def holds():
                                 review_on=form.review_on.data)
         except hold_ops.HoldError as exc:
             session.rollback()
-            _error(form, _hold_field(str(exc)), str(exc))
+            _error(form, _hold_field(str(exc)), _(str(exc)))
         else:
             session.commit()
-            flash("The hold is in place: nothing it covers will be disposed of.", "success")
+            flash(_("The hold is in place: nothing it covers will be disposed of."), "success")
             return redirect(url_for(".holds"))
     return render_template("portal/dataprotection/holds.html", form=form, holds=hold_ops.holds(),
                            describe=hold_ops.describe, review_form=HoldReviewForm(),
@@ -292,16 +295,16 @@ def review_hold(hold_id: int):
     hold = _hold_or_404(hold_id)
     form = HoldReviewForm()
     if not form.validate_on_submit():
-        flash("Give a valid date for the next review.", "danger")
+        flash(_("Give a valid date for the next review."), "danger")
         return redirect(url_for(".holds"))
     try:
         hold_ops.review_hold(hold, actor=current_user, next_review_on=form.next_review_on.data)
     except hold_ops.HoldError as exc:
         session.rollback()
-        flash(str(exc), "danger")
+        flash(_(str(exc)), "danger")
         return redirect(url_for(".holds"))
     session.commit()
-    flash(f"Hold kept; look at it again on {hold.review_on:%d %B %Y}.", "success")
+    flash(_("Hold kept; look at it again on %(day)s.", day=format_date(hold.review_on, "long")), "success")
     return redirect(url_for(".holds"))
 
 
@@ -316,10 +319,10 @@ def release_hold(hold_id: int):
         hold_ops.release_hold(hold, form.release_reason.data, actor=current_user)
     except hold_ops.HoldError as exc:
         session.rollback()
-        flash(str(exc), "danger")
+        flash(_(str(exc)), "danger")
         return redirect(url_for(".holds"))
     session.commit()
-    flash("Hold released: its records follow the retention schedule again.", "success")
+    flash(_("Hold released: its records follow the retention schedule again."), "success")
     return redirect(url_for(".holds"))
 
 
@@ -340,10 +343,11 @@ def leavers():
                 record_departure(person, form.left_on.data, actor=current_user, destination=form.destination.data)
             except DataProtectionError as exc:
                 session.rollback()
-                _error(form, "destination", str(exc))
+                _error(form, "destination", _(str(exc)))
             else:
                 session.commit()
-                flash(f"Recorded: {person.full_name} left on {form.left_on.data:%d %B %Y}.", "success")
+                flash(_("Recorded: %(name)s left on %(day)s.", name=person.full_name,
+                        day=format_date(form.left_on.data, "long")), "success")
                 return redirect(url_for(".leavers"))
     rows = session.scalars(select(Departure).options(selectinload(Departure.person))
                            .order_by(Departure.left_on.desc(), Departure.id.desc())).all()
@@ -362,7 +366,7 @@ def undo_leaver(person_id: int):
     except DataProtectionError:
         abort(404)
     session.commit()
-    flash(f"{person.full_name} is no longer recorded as having left.", "success")
+    flash(_("%(name)s is no longer recorded as having left.", name=person.full_name), "success")
     return redirect(url_for(".leavers"))
 
 
@@ -391,10 +395,11 @@ def sars():
                 req = sar.create_request(subject, requester, received_on=form.received_on.data, actor=current_user)
             except sar.SarError as exc:
                 session.rollback()
-                _error(form, "requester_id", str(exc))
+                _error(form, "requester_id", _(str(exc)))
             else:
                 session.commit()
-                flash(f"Request {req.reference} recorded. It must be answered by {req.due_on:%d %B %Y}.", "success")
+                flash(_("Request %(ref)s recorded. It must be answered by %(day)s.", ref=req.reference,
+                        day=format_date(req.due_on, "long")), "success")
                 return redirect(url_for(".sar_detail", request_id=req.id))
     rows = session.scalars(select(SubjectAccessRequest).order_by(SubjectAccessRequest.released_at.is_not(None),
                                                                  SubjectAccessRequest.due_on)).all()
@@ -454,11 +459,11 @@ def sar_safeguarding(request_id: int):
         sar.set_safeguarding(req, form.include.data == "yes", actor=current_user)
     except sar.SarError as exc:
         session.rollback()
-        flash(str(exc), "danger")
+        flash(_(str(exc)), "danger")
     else:
         session.commit()
-        flash("Safeguarding records are now included." if req.include_safeguarding
-              else "Safeguarding records are left out.", "success")
+        flash(_("Safeguarding records are now included.") if req.include_safeguarding
+              else _("Safeguarding records are left out."), "success")
     return redirect(url_for(".sar_detail", request_id=req.id))
 
 
@@ -475,10 +480,10 @@ def sar_reviewed(request_id: int):
         sar.mark_reviewed(req, actor=current_user, confirmed=bool(form.confirm.data), redact=form.redact.data or [])
     except sar.SarError as exc:
         session.rollback()
-        flash(str(exc), "danger")
+        flash(_(str(exc)), "danger")
     else:
         session.commit()
-        flash("Marked as reviewed: the copy can be released.", "success")
+        flash(_("Marked as reviewed: the copy can be released."), "success")
     return redirect(url_for(".sar_detail", request_id=req.id))
 
 
@@ -493,7 +498,7 @@ def sar_release(request_id: int):
         data = sar.release(req, actor=current_user, method=form.method.data or "")
     except sar.SarError as exc:
         session.rollback()
-        flash(str(exc), "danger")
+        flash(_(str(exc)), "danger")
         return redirect(url_for(".sar_detail", request_id=req.id))
     session.commit()
     return _zip_response(data, req)
@@ -534,16 +539,25 @@ def mark(source: str, source_id: int):
                                     notes=form.notes.data or "")
         except alleg.AllegationError as exc:
             session.rollback()
-            _error(form, "kind", str(exc))
+            _error(form, "kind", _(str(exc)))
         else:
             session.commit()
             sent = alleg.notify(allegation)
             if allegation.kind == "allegation":
-                who = "chair of governors" if allegation.case_manager == "chair" else "Head Teacher"
-                flash(f"Marked as an allegation ({allegation.reference}). It goes to the {who} as case manager"
-                      + (", who has been told by email." if sent else "."), "success")
+                chair = allegation.case_manager == "chair"
+                if sent:
+                    text = (_("Marked as an allegation (%(ref)s). It goes to the chair of governors as case manager, "
+                              "who has been told by email.", ref=allegation.reference) if chair
+                            else _("Marked as an allegation (%(ref)s). It goes to the Head Teacher as case manager, "
+                                   "who has been told by email.", ref=allegation.reference))
+                else:
+                    text = (_("Marked as an allegation (%(ref)s). It goes to the chair of governors as case "
+                              "manager.", ref=allegation.reference) if chair
+                            else _("Marked as an allegation (%(ref)s). It goes to the Head Teacher as case manager.",
+                                   ref=allegation.reference))
+                flash(text, "success")
             else:
-                flash(f"Added to the low-level concerns log ({allegation.reference}).", "success")
+                flash(_("Added to the low-level concerns log (%(ref)s).", ref=allegation.reference), "success")
             if alleg.may_see(current_user, allegation):
                 return redirect(url_for(".allegation", allegation_id=allegation.id))
             return redirect(url_for(".allegations") if alleg.may_open_log(current_user) else url_for("portal.home"))
@@ -572,16 +586,17 @@ def _allegation_update(allegation_id: int, form, apply):
     a = _allegation_or_404(allegation_id)
     if not form.validate_on_submit():
         errors = [e for errs in form.errors.values() for e in errs]
-        flash("Not saved: " + " ".join(errors or ["please try again."]), "danger")
+        flash(_("Not saved: %(errors)s", errors=" ".join(str(e) for e in errors) if errors else _("please try again.")),
+              "danger")
         return redirect(url_for(".allegation", allegation_id=a.id))
     try:
         apply(a)
     except alleg.AllegationError as exc:
         session.rollback()
-        flash(str(exc), "danger")
+        flash(_(str(exc)), "danger")
     else:
         session.commit()
-        flash("Saved.", "success")
+        flash(_("Saved."), "success")
     return redirect(url_for(".allegation", allegation_id=a.id))
 
 
@@ -631,11 +646,11 @@ def transfers():
                                           moved_on=form.moved_on.data, actor=current_user)
             except transfer.TransferError as exc:
                 session.rollback()
-                _error(form, "destination", str(exc))
+                _error(form, "destination", _(str(exc)))
             else:
                 session.commit()
-                flash(f"Pack {pack.reference} is sealed. Send it securely and record when it arrives "
-                      f"(due by {pack.due_on:%d %B %Y}).", "success")
+                flash(_("Pack %(ref)s is sealed. Send it securely and record when it arrives (due by %(day)s).",
+                        ref=pack.reference, day=format_date(pack.due_on, "long")), "success")
                 return redirect(url_for(".transfer_detail", pack_id=pack.id))
     rows = session.scalars(select(TransferPack).order_by(TransferPack.received_on.is_not(None),
                                                          TransferPack.due_on)).all()
@@ -686,10 +701,10 @@ def transfer_receipt(pack_id: int):
                                     received_by=form.received_by.data or "", reference=form.reference.data or "")
         except transfer.TransferError as exc:
             session.rollback()
-            _error(form, "received_by", str(exc))
+            _error(form, "received_by", _(str(exc)))
         else:
             session.commit()
-            flash("Receipt recorded.", "success")
+            flash(_("Receipt recorded."), "success")
             return redirect(url_for(".transfer_detail", pack_id=pack.id))
     return render_template("portal/dataprotection/transfer.html", pack=pack, form=form,
                            overdue=transfer.overdue(pack)), 400
@@ -735,7 +750,7 @@ def privacy_edit():
             privacy.save(form.body.data or "", actor=current_user)
         except ValueError as exc:
             session.rollback()
-            _error(form, "body", str(exc))
+            _error(form, "body", _(str(exc)))
         else:
             session.commit()
             flash("The privacy notice is saved and shown to everyone.", "success")
@@ -783,13 +798,13 @@ def trust_holds(trust_id: int):
                                     review_on=form.review_on.data)
             except hold_ops.HoldError as exc:
                 session.rollback()
-                _error(form, _hold_field(str(exc)), str(exc))
+                _error(form, _hold_field(str(exc)), _(str(exc)))
                 failed = True
             else:
                 session.commit()
                 failed = False
         if not failed:
-            flash("The hold is in place in that school.", "success")
+            flash(_("The hold is in place in that school."), "success")
             return redirect(url_for(".trust_holds", trust_id=trust.id))
     rows = []
     names = {s.id: s.name for s in schools}
@@ -819,8 +834,8 @@ def trust_release_hold(trust_id: int, hold_id: int):
             hold_ops.release_hold(hold, form.release_reason.data, actor=current_user)
         except hold_ops.HoldError as exc:
             session.rollback()
-            flash(str(exc), "danger")
+            flash(_(str(exc)), "danger")
         else:
             session.commit()
-            flash("Hold released.", "success")
+            flash(_("Hold released."), "success")
     return redirect(url_for(".trust_holds", trust_id=trust.id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import cast
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import audit
@@ -42,11 +43,12 @@ def home():
 
 
 def _sent_flash(sent: bool, route: str) -> None:
-    who = ROUTES[route]
+    who = _(ROUTES[route])
     if sent:
-        flash(f"Recorded. The {who} has been told by email.", "success")
+        flash(_("Recorded. The %(who)s has been told by email.", who=who), "success")
     else:
-        flash(f"Recorded, but the email to the {who} could not be sent. Please tell them directly.", "warning")
+        flash(_("Recorded, but the email to the %(who)s could not be sent. Please tell them directly.", who=who),
+              "warning")
 
 
 def _contact_form() -> tuple[ContactIncidentForm, str, list]:
@@ -55,7 +57,7 @@ def _contact_form() -> tuple[ContactIncidentForm, str, list]:
     form.q.data = q
     results = search_pupils(q)
     form.pupil_id.choices = [(p.id, f"{p.full_name} ({cls})") for p, cls in results]
-    form.adult_id.choices = [(0, "Choose…")] + [(a.id, a.full_name) for a in school_adults()]
+    form.adult_id.choices = [(0, _("Choose…"))] + [(a.id, a.full_name) for a in school_adults()]
     return form, q, results
 
 
@@ -81,8 +83,8 @@ def new_contact():
             session.commit()
             _sent_flash(ops.notify(incident), incident.routed_to)
             if incident.covered_by_link:
-                flash("A family link the Head Teacher approved covers this pupil and this adult. "
-                      f"The {ROUTES[incident.routed_to]} sees this with the incident.", "info")
+                flash(_("A family link the Head Teacher approved covers this pupil and this adult. "
+                        "The %(who)s sees this with the incident.", who=_(ROUTES[incident.routed_to])), "info")
             return redirect(url_for(".contact", incident_id=incident.id))
         status = 400
     can_check = _can_check_links()
@@ -106,7 +108,7 @@ def link_check():
     if throttle.count(key, cfg["PORTAL_LINK_CHECK_WINDOW_SECONDS"]) >= cfg["PORTAL_LINK_CHECK_MAX"]:
         audit.record("incidents.link_check_limited", actor=current_user)
         session.commit()
-        return jsonify(error="Too many checks. Try again later."), 429
+        return jsonify(error=_("Too many checks. Try again later.")), 429
     pupil = session.get(Person, request.args.get("pupil_id", type=int) or 0)
     adult = session.get(Person, request.args.get("adult_id", type=int) or 0)
     if pupil is None or pupil.pupil is None or adult is None or not (adult.role_set & ADULT_ROLES):
@@ -121,8 +123,8 @@ def link_check():
 
 def _covered_message(covered: bool) -> str:
     if covered:
-        return "An approved family link covers this pupil and this adult."
-    return "No approved family link covers this pupil and this adult."
+        return _("An approved family link covers this pupil and this adult.")
+    return _("No approved family link covers this pupil and this adult.")
 
 
 @bp.route("/social/new", methods=["GET", "POST"])
@@ -185,7 +187,7 @@ def follow_up(incident_id: int):
     if form.validate_on_submit():
         changed = ops.update_social(incident, by=current_user, **form.follow_up())
         session.commit()
-        flash("Follow-up saved." if changed else "Nothing changed.", "success")
+        flash(_("Follow-up saved.") if changed else _("Nothing changed."), "success")
         return redirect(url_for(".social", incident_id=incident.id))
     settings = School.get()
     return render_template("portal/incidents/social.html", incident=incident, routes=ROUTES, manager=True,
@@ -204,7 +206,7 @@ def add_action(kind: str, incident_id: int):
     if form.validate_on_submit():
         ops.add_action(incident, by=current_user, text=cast(str, form.text.data), close=bool(form.close.data))
         session.commit()
-        flash("Added to the timeline.", "success")
+        flash(_("Added to the timeline."), "success")
         return redirect(url_for(f".{kind}", incident_id=incident.id))
     template = "portal/incidents/contact.html" if kind == "contact" else "portal/incidents/social.html"
     settings = School.get()

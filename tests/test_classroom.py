@@ -161,9 +161,11 @@ def test_full_lifecycle_close_writes_witnessed_signatures_and_signals(app, db, y
 
 
 def test_close_is_all_or_nothing(app, db, y2, teacher, login_as, received):
-    """If the database refuses any one signature, none are written, the session stays open
-    with its entries pending, and no signal is sent. (The fault is injected at the driver:
-    the second INSERT into portal_signatures fails, as a lost connection would.)"""
+    """If the database fails once the signatures are written (their audit entries are refused),
+    none of them stays, the session stays open with its entries pending, and no signal is sent.
+    (The fault is injected at the driver: the first INSERT into the audit log after the
+    signatures' INSERT fails, as a lost connection would. SQLite inserts the signatures one by
+    one, PostgreSQL in one batch.)"""
     from sqlalchemy import event
 
     client = login_as(teacher)
@@ -174,20 +176,21 @@ def test_close_is_all_or_nothing(app, db, y2, teacher, login_as, received):
     engine = app.extensions["portal"].engine
     inserts = []
 
-    def fail_second_signature(conn, cursor, statement, params, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO PORTAL_SIGNATURES"):
+    def fail_after_the_signatures(conn, cursor, statement, params, context, executemany):
+        verb = statement.lstrip().upper()
+        if verb.startswith("INSERT INTO PORTAL_SIGNATURES"):
             inserts.append(statement)
-            if len(inserts) == 2:
-                raise RuntimeError("database went away")
+        elif verb.startswith("INSERT INTO PORTAL_AUDIT_LOG") and inserts:
+            raise RuntimeError("database went away")
 
-    event.listen(engine, "before_cursor_execute", fail_second_signature)
+    event.listen(engine, "before_cursor_execute", fail_after_the_signatures)
     try:
         with pytest.raises(RuntimeError, match="database went away"):
             client.post(f"/portal/classroom/sessions/{sid}/close")
     finally:
-        event.remove(engine, "before_cursor_execute", fail_second_signature)
+        event.remove(engine, "before_cursor_execute", fail_after_the_signatures)
     db.expire_all()
-    assert len(inserts) == 2
+    assert inserts  # the signatures had been sent to the database before the failure
     assert db.scalar(select(func.count(Signature.id))) == 0
     cs = db.get(ClassroomSession, sid)
     assert cs.closed_at is None and len(cs.entries) == 3 and all(e.signature_id is None for e in cs.entries)

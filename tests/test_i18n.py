@@ -78,6 +78,9 @@ OTHER_MARKED_TEMPLATES = [
     "portal/_import_errors.html",
     "portal/dataprotection/privacy_choose.html",
     "portal/dataprotection/privacy_edit.html",
+    # Classroom sessions, teacher side.
+    "portal/classroom/home.html",
+    "portal/classroom/session.html",
     "portal/classroom/_entries.html",
     "portal/incidents/_timeline.html",
     "portal/incidents/contact.html",

@@ -42,7 +42,7 @@
   function render(data) {
     if (String(data.done) !== done.textContent) { done.textContent = data.done; }
     if (String(data.total) !== total.textContent) { total.textContent = data.total; }
-    var names = data.missing.length ? data.missing : ["Nobody – everyone has agreed."];
+    var names = data.missing.length ? data.missing : [missing.getAttribute("data-nobody") || "Nobody – everyone has agreed."];
     var current = Array.prototype.map.call(missing.children, function (li) { return li.textContent; });
     if (current.join("\n") !== names.join("\n")) {
       missing.replaceChildren.apply(missing, names.map(function (name) {

@@ -84,8 +84,8 @@ def _home_page(form: StartForm, status: int = 200):
 def _class_summary(version, done: int, total: int, year: int) -> str:
     """"12 of 28 agreed this year", or why nothing can start."""
     if version is None:
-        return "No rules published for this age group yet"
-    return f"{done} of {total} agreed in {academic_year_label(year)}"
+        return _("No rules published for this age group yet")
+    return _("%(done)d of %(total)d agreed in %(year)s", done=done, total=total, year=academic_year_label(year))
 
 
 @bp.get("/")

@@ -59,6 +59,7 @@ OTHER_MARKED_TEMPLATES = [
     # Policies, staff side (compliance and offline agreements).
     "portal/policies/compliance.html",
     "portal/policies/compliance_policy.html",
+    "portal/policies/version.html",
     # Concerns, staff side (people).
     "portal/concerns/calendar.html",
     "portal/concerns/handle.html",

@@ -60,6 +60,9 @@ OTHER_MARKED_TEMPLATES = [
     "portal/policies/compliance.html",
     "portal/policies/compliance_policy.html",
     "portal/policies/version.html",
+    "portal/policies/offline_home.html",
+    "portal/policies/offline_record.html",
+    "portal/policies/offline_parent.html",
     # Concerns, staff side (people).
     "portal/concerns/calendar.html",
     "portal/concerns/handle.html",

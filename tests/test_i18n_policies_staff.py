@@ -46,3 +46,28 @@ def test_a_welsh_head_sees_the_compliance_pages_in_welsh(db, school, login_as):
     for english in ("No response yet", "Send email reminders", "Nobody is reminded more than once",
                     "No one has declined.", "People who have not responded"):
         assert english not in page, english
+
+
+def test_a_welsh_head_edits_a_draft_in_welsh(db, school, login_as):
+    from portal.policies import operations
+
+    load_default_pack()
+    staff_policy = db.scalar(select(Policy).where(Policy.slug == "aup-staff"))
+    draft = operations.create_draft(staff_policy)
+    school.head.account.language = "cy"
+    db.commit()
+    client = login_as(school.head)
+    url = f"/portal/policies/manage/versions/{draft.id}"
+    page = _text(client.get(url))
+    assert f"fersiwn {draft.number} (drafft)" in page
+    assert "Testun y polisi (Markdown)" in page and "Cadw'r drafft" in page and "Cwestiynau ie/na" in page
+    assert "Save draft" not in page and "Policy text (Markdown)" not in page and "(draft)" not in page
+    # A refused save answers in Welsh too (a form validator and an error from the operations layer).
+    resp = client.post(url, data={"title": draft.title, "body_md": "x" * (101 * 1024), "action": "save"})
+    assert resp.status_code == 400 and "Mae'r testun yn fwy na 100 KB." in _text(resp)
+    saved = client.post(url, data={"title": draft.title, "body_md": "## Rheol\n\nTestun.", "action": "save"},
+                        follow_redirects=True)
+    assert "Drafft wedi'i gadw." in _text(saved) and "Draft saved." not in _text(saved)
+    refused = client.post(f"{url}/publish", data={}, follow_redirects=True)  # no kind of change chosen
+    assert "Dewiswch a oes rhaid i bawb lofnodi eto." in _text(refused)
+    assert "Choose whether everyone must sign again." not in _text(refused)

@@ -348,7 +348,7 @@ def new_policy():
             form.slug.errors = [str(exc)]
         else:
             session.commit()
-            flash("Policy created. Write its first version below.", "success")
+            flash(_("Policy created. Write its first version below."), "success")
             return redirect(url_for(".edit_version", version_id=version.id))
     status = 400 if form.errors else 200
     return render_template("portal/policies/new_policy.html", form=form), status

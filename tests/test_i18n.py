@@ -56,6 +56,13 @@ PARENT_PUPIL_TEMPLATES = [
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [
     "portal/pdf/record.html", "portal/policies/translations.html", "portal/policies/_bar.html",
+    # Policies, staff side (compliance and offline agreements).
+    "portal/policies/compliance.html",
+    "portal/policies/compliance_policy.html",
+    "portal/policies/version.html",
+    "portal/policies/offline_home.html",
+    "portal/policies/offline_record.html",
+    "portal/policies/offline_parent.html",
     # Concerns, staff side (people).
     "portal/concerns/calendar.html",
     "portal/concerns/handle.html",

@@ -559,7 +559,7 @@ def test_remind_button_sends_mail_once(app, db, family, school, login_as, mailbo
     assert resp.status_code == 302
     assert len(mailbox.to(parent.email)) == 1
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "Reminders sent to 1 people." in page
+    assert "Reminders sent to 1 person." in page
     client.post("/portal/policies/compliance/remind", data={"policy_id": str(policy.id)})
     assert len(mailbox.to(parent.email)) == 1
     assert "policy.reminders_sent" in audit_actions(db)

@@ -113,13 +113,13 @@ def published_of(policy: Policy) -> PolicyVersion | None:
 
 def _check_text(title: str, body_md: str, change_note: str) -> None:
     if not title.strip() or len(title.strip()) > MAX_TITLE:
-        raise PolicyError(f"The title must be 1 to {MAX_TITLE} characters.")
+        raise PolicyError(_("The title must be 1 to %(max)s characters.", max=MAX_TITLE))
     if not body_md.strip():
-        raise PolicyError("The policy text is empty.")
+        raise PolicyError(_("The policy text is empty."))
     if len(body_md.encode("utf-8")) > MAX_BODY_BYTES:
-        raise PolicyError(f"The policy text is larger than {MAX_BODY_BYTES // 1024} KB.")
+        raise PolicyError(_("The policy text is larger than %(size)s KB.", size=MAX_BODY_BYTES // 1024))
     if len(change_note) > MAX_CHANGE_NOTE:
-        raise PolicyError(f"The change note must be at most {MAX_CHANGE_NOTE} characters.")
+        raise PolicyError(_("The change note must be at most %(max)s characters.", max=MAX_CHANGE_NOTE))
 
 
 def create_draft(policy: Policy, *, actor: Person | None = None, title: str | None = None,
@@ -155,7 +155,7 @@ def create_draft(policy: Policy, *, actor: Person | None = None, title: str | No
 def update_draft(version: PolicyVersion, *, title: str, body_md: str, change_note: str = "",
                  actor: Person | None = None) -> PolicyVersion:
     if version.status != VersionStatus.DRAFT.value:
-        raise PolicyError("Only a draft can be changed; start a new version instead.")
+        raise PolicyError(_("Only a draft can be changed; start a new version instead."))
     _check_text(title, body_md, change_note)
     version.title = title.strip()
     version.body_md = body_md
@@ -169,16 +169,16 @@ def update_draft(version: PolicyVersion, *, title: str, body_md: str, change_not
 def add_consent_item(version: PolicyVersion, *, key: str, question: str,
                      actor: Person | None = None) -> ConsentItem:
     if version.status != VersionStatus.DRAFT.value:
-        raise PolicyError("Questions can only be added to a draft.")
+        raise PolicyError(_("Questions can only be added to a draft."))
     key = key.strip().lower()
     question = question.strip()
     if not _KEY.match(key):
-        raise PolicyError("The key must be 2 to 60 characters: lower-case letters, digits and underscores, "
-                          "starting with a letter.")
+        raise PolicyError(_("The key must be 2 to 60 characters: lower-case letters, digits and underscores, "
+                            "starting with a letter."))
     if not question or len(question) > MAX_QUESTION:
-        raise PolicyError(f"The question must be 1 to {MAX_QUESTION} characters.")
+        raise PolicyError(_("The question must be 1 to %(max)s characters.", max=MAX_QUESTION))
     if any(i.key == key for i in version.consent_items):
-        raise PolicyError("This version already has a question with that key.")
+        raise PolicyError(_("This version already has a question with that key."))
     item = ConsentItem(key=key, question=question, position=len(version.consent_items))
     version.consent_items.append(item)
     session.flush()
@@ -195,12 +195,13 @@ def publish_version(version: PolicyVersion, *, requires_resign: bool, change_not
         marked minor (there is nothing earlier to keep counting).
     """
     if version.status != VersionStatus.DRAFT.value:
-        raise PolicyError("This version is not a draft.")
+        raise PolicyError(_("This version is not a draft."))
     change_note = (change_note or version.change_note or "").strip()
     _check_text(version.title, version.body_md, change_note)
     previous = published_of(version.policy)
     if previous is None and not requires_resign:
-        raise PolicyError("The first published version must be signed by everyone; it cannot be a minor change.")
+        raise PolicyError(_("The first published version must be signed by everyone; it cannot be a minor "
+                            "change."))
     if previous is not None:
         previous.status = VersionStatus.SUPERSEDED.value
         session.flush()
@@ -383,34 +384,36 @@ def record_offline(req: Requirement, parent: Person, *, recorded_by: Person, met
 
     today = today or utcnow().date()
     if method not in (Method.PAPER, Method.VERBAL):
-        raise SigningError("Choose how the parent agreed: on a paper slip or verbally.", field="how")
+        raise SigningError(_("Choose how the parent agreed: on a paper slip or verbally."), field="how")
     if not (req.countersign or req.version.policy.audience == Audience.PARENT.value):
-        raise SigningError("Only a parent's own policy or a young child's countersignature can be recorded.",
+        raise SigningError(_("Only a parent's own policy or a young child's countersignature can be recorded."),
                            code="forbidden")
     if req.subject.id != parent.id and not req.countersign:
-        raise SigningError("That is not this parent's policy.", code="forbidden")
+        raise SigningError(_("That is not this parent's policy."), code="forbidden")
     if agreed_on > today:
-        raise SigningError("The date the parent agreed cannot be in the future.", field="agreed_on")
+        raise SigningError(_("The date the parent agreed cannot be in the future."), field="agreed_on")
     year = current_academic_year(today)
     if current_academic_year(agreed_on) != year:
-        raise SigningError("The date must be in this school year: agreements from earlier years do not count "
-                           "now.", field="agreed_on")
+        raise SigningError(_("The date must be in this school year: agreements from earlier years do not count "
+                             "now."), field="agreed_on")
     published = req.version.published_at.date() if req.version.published_at else None
     if published is not None and agreed_on < published:
-        raise SigningError(f"This version was published on {published:%d %B %Y}; the parent cannot have agreed "
-                           "to it before then.", field="agreed_on")
+        from portal.i18n import format_date
+
+        raise SigningError(_("This version was published on %(date)s; the parent cannot have agreed to it before "
+                             "then.", date=format_date(published, "long")), field="agreed_on")
     note = (note or "").strip()
     if len(note) > MAX_OFFLINE_NOTE:
-        raise SigningError(f"Keep the note to {MAX_OFFLINE_NOTE} characters or fewer.", field="note")
+        raise SigningError(_("Keep the note to %(max)s characters or fewer.", max=MAX_OFFLINE_NOTE), field="note")
     if method is Method.PAPER and scan is None:
-        raise SigningError("Attach the scan (or a photo) of the signed slip.", field="scan")
+        raise SigningError(_("Attach the scan (or a photo) of the signed slip."), field="scan")
     items = list(req.version.consent_items)
     missing = [i for i in items if i.id not in answers]
     if missing:
-        raise SigningError("Give the parent's yes or no to each question.", field=f"consent_{missing[0].id}")
+        raise SigningError(_("Give the parent's yes or no to each question."), field=f"consent_{missing[0].id}")
     req = _lock(req)
     if req.status == "signed":
-        raise SigningError("This has already been signed for this school year.", code="already")
+        raise SigningError(_("This has already been signed for this school year."), code="already")
     rendered = render_version(req.version)
     keep_text(req.version, rendered)
     sig = Signature(

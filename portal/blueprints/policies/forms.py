@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -61,34 +62,34 @@ class PolicyForm(FlaskForm):
 
 
 class VersionForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
-    body_md = TextAreaField("Policy text (Markdown)", validators=[DataRequired()])
-    change_note = StringField("What changed (shown to people asked to sign again)",
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=MAX_TITLE)])
+    body_md = TextAreaField(_l("Policy text (Markdown)"), validators=[DataRequired()])
+    change_note = StringField(_l("What changed (shown to people asked to sign again)"),
                               validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
 
     def validate_body_md(self, field):
         from wtforms.validators import ValidationError
 
         if len((field.data or "").encode("utf-8")) > MAX_BODY_BYTES:
-            raise ValidationError(f"The text is larger than {MAX_BODY_BYTES // 1024} KB.")
+            raise ValidationError(gettext("The text is larger than %(size)s KB.", size=MAX_BODY_BYTES // 1024))
 
 
 class PublishForm(FlaskForm):
-    change = RadioField("What kind of change is this?", choices=[
-        SelectChoice("resign", "Everyone must read and sign again"),
-        SelectChoice("minor", "Minor change: signatures of the previous version still count"),
-    ], validators=[InputRequired("Choose the kind of change.")])
-    change_note = StringField("What changed", validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
+    change = RadioField(_l("What kind of change is this?"), choices=[
+        SelectChoice("resign", _l("Everyone must read and sign again")),
+        SelectChoice("minor", _l("Minor change: signatures of the previous version still count")),
+    ], validators=[InputRequired(_l("Choose the kind of change."))])
+    change_note = StringField(_l("What changed"), validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
 
 
 class ConsentItemForm(FlaskForm):
-    key = StringField("Key (stable across versions, e.g. photos_website)", validators=[DataRequired(),
+    key = StringField(_l("Key (stable across versions, e.g. photos_website)"), validators=[DataRequired(),
                                                                                      Length(max=60)])
-    question = StringField("Question (answered yes or no)", validators=[DataRequired(), Length(max=MAX_QUESTION)])
+    question = StringField(_l("Question (answered yes or no)"), validators=[DataRequired(), Length(max=MAX_QUESTION)])
 
 
 class NewDraftForm(FlaskForm):
-    submit = SubmitField("Start a new version")
+    submit = SubmitField(_l("Start a new version"))
 
 
 class RemindForm(FlaskForm):
@@ -100,7 +101,7 @@ class OfflineSearchForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search
 
-    q = StringField("Parent's name", validators=[Optional(), Length(max=100)])
+    q = StringField(_l("Parent's name"), validators=[Optional(), Length(max=100)])
 
 
 def offline_form_for(items, formdata=None):
@@ -108,18 +109,19 @@ def offline_form_for(items, formdata=None):
     from portal.policies.operations import MAX_OFFLINE_NOTE
 
     class _Form(FlaskForm):
-        how = RadioField("How did the parent agree?", choices=[
-            SelectChoice("paper", "They signed the paper slip"),
-            SelectChoice("verbal", "They agreed verbally (in person or by telephone)"),
-        ], validators=[InputRequired("Choose how the parent agreed.")])
-        agreed_on = DateField("Date the parent agreed", validators=[InputRequired("Give the date the parent agreed.")])
-        note = StringField("How it reached the office (optional)",
+        how = RadioField(_l("How did the parent agree?"), choices=[
+            SelectChoice("paper", _l("They signed the paper slip")),
+            SelectChoice("verbal", _l("They agreed verbally (in person or by telephone)")),
+        ], validators=[InputRequired(_l("Choose how the parent agreed."))])
+        agreed_on = DateField(_l("Date the parent agreed"),
+                              validators=[InputRequired(_l("Give the date the parent agreed."))])
+        note = StringField(_l("How it reached the office (optional)"),
                            validators=[Optional(), Length(max=MAX_OFFLINE_NOTE)])
-        scan = FileField("Scan or photo of the signed slip (needed for paper)")
+        scan = FileField(_l("Scan or photo of the signed slip (needed for paper)"))
 
     for item in items:
         setattr(_Form, f"consent_{item.id}", RadioField(item.question, choices=YES_NO,
-                                                        validators=[InputRequired("Give the parent's answer.")]))
+                                                        validators=[InputRequired(_l("Give the parent's answer."))]))
     return _Form(formdata=formdata) if formdata is not None else _Form()
 
 
@@ -145,7 +147,7 @@ class TranslationForm(FlaskForm):
         from wtforms.validators import ValidationError
 
         if len((field.data or "").encode("utf-8")) > MAX_BODY_BYTES:
-            raise ValidationError(f"The text is larger than {MAX_BODY_BYTES // 1024} KB.")
+            raise ValidationError(gettext("The text is larger than %(size)s KB.", size=MAX_BODY_BYTES // 1024))
 
 
 class PublishTranslationForm(FlaskForm):

@@ -8,6 +8,7 @@ from flask import Response, abort, current_app, flash, jsonify, redirect, render
 from flask import session as flask_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -347,7 +348,7 @@ def new_policy():
             form.slug.errors = [str(exc)]
         else:
             session.commit()
-            flash("Policy created. Write its first version below.", "success")
+            flash(_("Policy created. Write its first version below."), "success")
             return redirect(url_for(".edit_version", version_id=version.id))
     status = 400 if form.errors else 200
     return render_template("portal/policies/new_policy.html", form=form), status
@@ -377,7 +378,7 @@ def new_draft(policy_id: int):
         abort(400)
     existing = operations.draft_of(p)
     if existing is not None:
-        flash("This policy already has a draft; here it is.", "info")
+        flash(_("This policy already has a draft; here it is."), "info")
         return redirect(url_for(".edit_version", version_id=existing.id))
     version = operations.create_draft(p, actor=current_user)
     session.commit()
@@ -417,7 +418,7 @@ def edit_version(version_id: int):
                     status = 400
                 else:
                     session.commit()
-                    flash("Draft saved.", "success")
+                    flash(_("Draft saved."), "success")
                     return redirect(url_for(".edit_version", version_id=version.id))
         else:
             status = 400
@@ -435,7 +436,7 @@ def publish(version_id: int):
     version = _version_or_404(version_id)
     form = PublishForm()
     if not form.validate_on_submit():
-        flash("Choose whether everyone must sign again.", "danger")
+        flash(_("Choose whether everyone must sign again."), "danger")
         return redirect(url_for(".edit_version", version_id=version.id))
     try:
         operations.publish_version(version, requires_resign=form.change.data == "resign",
@@ -445,7 +446,7 @@ def publish(version_id: int):
         flash(str(exc), "danger")
         return redirect(url_for(".edit_version", version_id=version.id))
     session.commit()
-    flash(f"Version {version.number} is published.", "success")
+    flash(_("Version %(number)s is published.", number=version.number), "success")
     return redirect(url_for(".policy", policy_id=version.policy_id))
 
 
@@ -530,9 +531,9 @@ def add_consent_item(version_id: int):
             flash(str(exc), "danger")
         else:
             session.commit()
-            flash("Question added.", "success")
+            flash(_("Question added."), "success")
     else:
-        flash("Give both a key and a question (at most 300 characters).", "danger")
+        flash(_("Give both a key and a question (at most 300 characters)."), "danger")
     return redirect(url_for(".edit_version", version_id=version.id))
 
 
@@ -676,13 +677,17 @@ def remind():
         _policy_or_404(policy_id)
     result = operations.send_reminders(_filtered(policy_id, class_id), actor=current_user)
     session.commit()
-    parts = [f"Reminders sent to {len(result.sent)} people."]
+    parts = [ngettext("Reminders sent to %(num)s person.", "Reminders sent to %(num)s people.", len(result.sent))]
     if result.recent:
-        parts.append(f"{len(result.recent)} were reminded in the last 7 days and were not sent another.")
+        parts.append(ngettext("%(num)s was reminded in the last 7 days and was not sent another.",
+                              "%(num)s were reminded in the last 7 days and were not sent another.",
+                              len(result.recent)))
     if result.unreachable:
-        parts.append(f"{len(result.unreachable)} have no email address (nor a parent with one).")
+        parts.append(ngettext("%(num)s has no email address (nor a parent with one).",
+                              "%(num)s have no email address (nor a parent with one).", len(result.unreachable)))
     if result.failed:
-        parts.append(f"{len(result.failed)} could not be sent; try again later.")
+        parts.append(ngettext("%(num)s could not be sent; try again later.",
+                              "%(num)s could not be sent; try again later.", len(result.failed)))
     flash(" ".join(parts), "warning" if result.failed else "success")
     if policy_id:
         return redirect(url_for(".compliance_policy", policy_id=policy_id, **({"class_id": class_id} if class_id
@@ -784,10 +789,15 @@ def offline_record(person_id: int):
                         error = str(exc)
                 else:
                     signals.announce_signature(sig)
-                    what = f"{req.version.title} for {req.subject.given_name}" if req.countersign else req.version.title
-                    flash(f"Recorded: {parent.full_name} agreed to {what} "
-                          f"{'on paper' if sig.method == 'paper' else 'verbally'}. It is shown as recorded by you, "
-                          "not as an electronic signature.", "success")
+                    what = (_("%(title)s for %(name)s", title=req.version.title, name=req.subject.given_name)
+                            if req.countersign else req.version.title)
+                    if sig.method == "paper":
+                        message = _("Recorded: %(parent)s agreed to %(what)s on paper. It is shown as recorded by "
+                                    "you, not as an electronic signature.", parent=parent.full_name, what=what)
+                    else:
+                        message = _("Recorded: %(parent)s agreed to %(what)s verbally. It is shown as recorded by "
+                                    "you, not as an electronic signature.", parent=parent.full_name, what=what)
+                    flash(message, "success")
                     return redirect(url_for(".offline_parent", person_id=parent.id))
         status = 400
     return render_template("portal/policies/offline_record.html", parent=parent, req=req, form=form, error=error,

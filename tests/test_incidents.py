@@ -11,6 +11,8 @@ from portal.incidents.models import AppendOnlyError, ContactIncident, IncidentAc
 from portal.links.models import FamilyLinkDeclaration
 from portal.people.models import Role
 
+#: Read once when the tests are collected: a "future" date below is a week ahead, so a run that crosses
+#: midnight still sends a date in the future.
 TODAY = dt.date.today()
 SUMMARY = "Friend request seen on the pupil's phone by a classmate."
 
@@ -142,7 +144,7 @@ def test_link_checks_are_limited_and_audited(app, db, cast, login_as):
 
 
 @pytest.mark.parametrize("over, message", [
-    ({"occurred_on": (TODAY + dt.timedelta(days=1)).isoformat()}, "cannot be in the future"),
+    ({"occurred_on": (TODAY + dt.timedelta(days=7)).isoformat()}, "cannot be in the future"),
     ({"occurred_on": "31/02/2026"}, "Not a valid date"),
     ({"occurred_on": ""}, "Enter the date."),
     ({"summary": "short"}, "between 10 and 2,000"),
@@ -195,7 +197,7 @@ def test_the_form_shows_the_helpline_contact(app, db, cast, login_as):
 @pytest.mark.parametrize("over, message", [
     ({"author_type": ""}, "Choose who posted it."),
     ({"seen_on": (TODAY + dt.timedelta(days=3)).isoformat()}, "cannot be in the future"),
-    ({"posted_on": (TODAY + dt.timedelta(days=1)).isoformat()}, "cannot be in the future"),
+    ({"posted_on": (TODAY + dt.timedelta(days=7)).isoformat()}, "cannot be in the future"),
     ({"posted_on": TODAY.isoformat(), "seen_on": (TODAY - dt.timedelta(days=2)).isoformat()},
      "cannot be posted after the school saw it"),
     ({"deletion_requested_on": TODAY.isoformat()}, "Only for a post by a member of the school community."),
@@ -275,7 +277,7 @@ def test_head_updates_the_deletion_request_and_the_timeline_says_so(app, db, cas
     head = login_as(cast["head"])
     url = f"/portal/incidents/social/{incident.id}/follow-up"
     resp = head.post(url, data={"deletion_outcome": "removed",
-                                "deletion_requested_on": (TODAY + dt.timedelta(days=1)).isoformat()})
+                                "deletion_requested_on": (TODAY + dt.timedelta(days=7)).isoformat()})
     assert resp.status_code == 400 and b"cannot be in the future" in resp.data
     resp = head.post(url, data={"reported_to_platform_on": TODAY.isoformat()})
     assert resp.status_code == 400 and b"Only for a post by someone outside" in resp.data

@@ -1,21 +1,8 @@
 """Staff pages and staff emails in Welsh (issue 18): the Head's dashboard and a class teacher's weekly summary."""
 from __future__ import annotations
 
-import datetime as dt
-
 from portal.people.models import Role
-from portal.policies.models import Policy, PolicyVersion, VersionStatus
-
-PUBLISHED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)  # a Monday
-
-
-def _publish(db, audience: str, title: str) -> PolicyVersion:
-    policy = Policy(slug=f"aup-{audience}", title=title, audience=audience)
-    version = PolicyVersion(policy=policy, number=1, status=VersionStatus.PUBLISHED.value, title=title,
-                            body_md="Be kind online.", published_at=PUBLISHED)
-    db.add_all([policy, version])
-    db.commit()
-    return version
+from tests.test_scheduled_jobs import _publish
 
 
 def test_a_welsh_speaking_head_sees_the_staff_dashboard_in_welsh(app, db, school, make_class, make_pupil, login_as):

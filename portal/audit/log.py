@@ -21,6 +21,16 @@ def _lock_chain(chain: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(727274, :chain)"), {"chain": chain})
 
 
+def _locked_head(chain: int) -> Any:
+    """Lock *chain* for appending and read its newest entry's (seq, hash), or None when empty."""
+    _lock_chain(chain)
+    with all_schools(session):
+        return session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.chain == chain)
+            .order_by(AuditEntry.seq.desc()).limit(1)
+        ).first()
+
+
 def _default_school() -> int | None:
     scope = get_scope(session)
     return scope.write if scope is not None else None
@@ -44,12 +54,7 @@ def record(action: str, *, actor: Any = None, target: Any = None, school: Any = 
     if getattr(actor, "is_account", False):
         data = {**data, "account_id": actor_id}
         actor_id = None
-    _lock_chain(chain)
-    with all_schools(session):
-        last = session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.chain == chain)
-            .order_by(AuditEntry.seq.desc()).limit(1)
-        ).first()
+    last = _locked_head(chain)
     entry = AuditEntry(
         chain=chain,
         seq=(last.seq + 1) if last else 1,
@@ -90,12 +95,7 @@ def record_each(action: str, targets: list[tuple[Any, dict[str, Any]]], *, actor
         extra, actor_id = {"account_id": actor_id}, None
     if any(getattr(t, "id", 0) is None for t, _d in targets):
         session.flush()
-    _lock_chain(chain)
-    with all_schools(session):
-        last = session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.chain == chain)
-            .order_by(AuditEntry.seq.desc()).limit(1)
-        ).first()
+    last = _locked_head(chain)
     seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
     entries = []
     now = utcnow()

@@ -6,8 +6,8 @@ school, keys and archive at the top of their folders) and Brambleford ("B", made
 PDF, a concern with an attachment and audit entries; one teacher works at both (one account).
 
 The second installation is a separate app from :func:`portal.app.create_app` on its own freshly
-migrated database (a new SQLite file, or a new database on the throwaway PostgreSQL server) with
-its own archive, keys and upload folders. Imported accounts carry no password, so the tests set
+migrated database (a copy of an empty database migrated once per test worker: a new SQLite file,
+or a new database on the throwaway PostgreSQL server) with its own archive, keys and upload folders. Imported accounts carry no password, so the tests set
 one through the ORM before signing in (as the "forgot password" link would).
 
 All names and addresses are invented (``.example``).
@@ -266,6 +266,28 @@ def world(app, db, school, make_school, login_as):
 # ---------------------------------------------------------------- another installation
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(_tmp_root):
+    """An empty SQLite database migrated to head, made once per worker and copied for each installation."""
+    path = _tmp_root / "empty-installation.sqlite"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgresql(pg_server):
+    """The same on PostgreSQL: a migrated empty database each installation is created from."""
+    if isinstance(pg_server, str):
+        return None
+    name = f"portal_empty_{os.getpid()}"
+    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    upgrade(pg_server.url(name))
+    return name
+
+
 @pytest.fixture
 def new_installation(db_backend, request, tmp_path, app_config):
     """``new_installation()`` -> another app on its own freshly migrated database and folders."""
@@ -274,7 +296,9 @@ def new_installation(db_backend, request, tmp_path, app_config):
     def _make():
         n = next(_n)
         if db_backend == "sqlite":
-            url = f"sqlite:///{tmp_path}/installation-{n}.sqlite"
+            path = tmp_path / f"installation-{n}.sqlite"
+            shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), path)
+            url = f"sqlite:///{path}"
         else:
             server = request.getfixturevalue("pg_server")
             if isinstance(server, str):
@@ -282,13 +306,13 @@ def new_installation(db_backend, request, tmp_path, app_config):
 
                 unavailable(f"PostgreSQL: {server}")
             name = f"portal_second_{os.getpid()}_{n}"
+            template = request.getfixturevalue("_migrated_postgresql")
             admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
             with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
+                c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
             admin.dispose()
             made.append((server, name))
             url = server.url(name)
-        upgrade(url)
         home = tmp_path / f"installation-{n}"
         cfg = {**app_config, "PORTAL_DATABASE_URI": url, "PORTAL_ARCHIVE_DIR": str(home / "archive"),
                "PORTAL_KEYS_DIR": str(home / "keys"), "PORTAL_UPLOAD_DIR": str(home / "uploads")}
@@ -714,32 +738,46 @@ def _a_row_the_database_refuses(folder):
     return "Nothing was imported: the database refused the export's data", "has changed since that export was made"
 
 
-@pytest.mark.parametrize("damage", [
+DAMAGES = [
     _flip_a_byte, _delete_a_pdf, _add_a_stray_file, _break_the_manifest, _remove_the_manifest, _another_format,
     _tamper_with_an_audit_entry, _drop_the_last_audit_entry, _empty_the_audit_log,
     _unreadable_rows_with_a_matching_checksum, _a_row_fewer_than_the_manifest_counts, _a_pdf_and_its_manifest_line_gone,
     _a_listed_file_outside_the_format, _a_pdf_under_another_name, _another_version, _another_schema,
     _a_row_the_database_refuses,
-])
-def test_a_damaged_export_is_refused_and_nothing_is_written(app, db, world, new_installation, tmp_path, damage):
-    out = tmp_path / "export"
-    assert run(app, "schools", "export", B_SLUG, "--out", str(out)).exit_code == 0
+]
+
+
+def test_a_damaged_export_is_refused_and_nothing_is_written(app, db, world, new_installation, tmp_path):
+    """Each damage, on its own fresh copy of one good export: the import is refused with the damage
+    named and writes nothing, and removal will not trust it either. (One world, export and target
+    for all seventeen: an import that wrote anything would show in the next damage's "before" too.)"""
+    good = tmp_path / "export"
+    assert run(app, "schools", "export", B_SLUG, "--out", str(good)).exit_code == 0
     target = new_installation()
     assert run(target, "schools", "add", "--slug", "ashdown-vale", "--name", "Ashdown Vale School").exit_code == 0
-    before = state_of(target)
-    expected = damage(out)
-    on_import, on_remove = expected if isinstance(expected, tuple) else (expected, expected)
-    result = run(target, "schools", "import", str(out))
-    assert result.exit_code != 0, result.output
-    assert on_import in result.output
-    assert state_of(target) == before
-    # and removal will not trust a damaged export either
-    app_before = state_of(app)
-    result = run(app, "schools", "remove", B_SLUG, "--exported-to", str(out), "--yes")
-    if on_remove is None:
-        return
-    assert result.exit_code != 0 and on_remove in result.output, result.output
-    assert state_of(app) == app_before
+    before, app_before = state_of(target), state_of(app)
+    failures = []
+    for damage in DAMAGES:
+        out = tmp_path / f"export-{damage.__name__}"
+        shutil.copytree(good, out)
+        expected = damage(out)
+        on_import, on_remove = expected if isinstance(expected, tuple) else (expected, expected)
+        result = run(target, "schools", "import", str(out))
+        if result.exit_code == 0 or on_import not in result.output:
+            failures.append(f"{damage.__name__}: import said {result.output!r}")
+        if state_of(target) != before:
+            failures.append(f"{damage.__name__}: the refused import wrote something")
+        if on_remove is None:
+            continue
+        result = run(app, "schools", "remove", B_SLUG, "--exported-to", str(out), "--yes")
+        if result.exit_code == 0 or on_remove not in result.output:
+            failures.append(f"{damage.__name__}: removal said {result.output!r}")
+        if state_of(app) != app_before:
+            failures.append(f"{damage.__name__}: the refused removal changed the school")
+    assert not failures, "\n".join(failures)
+    # the good export still imports into the same target: the damages left nothing in the way
+    result = run(target, "schools", "import", str(good))
+    assert result.exit_code == 0, result.output
 
 
 def test_import_into_a_trust(app, db, world, receiving, tmp_path):

@@ -64,8 +64,10 @@ def db_downgrade(revision: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has people.")
 @click.option("--trust", is_flag=True, help="Load a fictional trust of three schools instead of one school.")
 @click.option("--bare", is_flag=True, help="Only people and classes: no month of term behind them.")
+@click.option("--seal", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Seal the newest N records now (default 24); the rest wait for `records repair`.")
 @with_appcontext
-def demo_command(if_empty: bool, trust: bool, bare: bool) -> None:
+def demo_command(if_empty: bool, trust: bool, bare: bool, seal: int | None) -> None:
     """Load the fictional demo school (or trust), a month into term, and print its sign-ins."""
     from sqlalchemy import select
 
@@ -85,9 +87,9 @@ def demo_command(if_empty: bool, trust: bool, bare: bool) -> None:
     try:
         public_url("portal.verify.home")  # certificates and records print it: check before loading anything
         if trust:
-            load_trust_demo(lived_in=not bare, progress=click_bar)
+            load_trust_demo(lived_in=not bare, seal=seal, progress=click_bar)
         else:
-            load_demo(lived_in=not bare, progress=click_bar)
+            load_demo(lived_in=not bare, seal=seal, progress=click_bar)
     except PublicUrlMissing as exc:
         session.rollback()
         raise click.ClickException(f"{exc} (make run sets it to the address it serves.)") from None

@@ -113,18 +113,20 @@ def _person(external_id: str, given: str, family: str, email: str | None, pw: st
     return person
 
 
-def load_demo(seed: int = 7, today: dt.date | None = None, *, lived_in: bool = False,
+def load_demo(seed: int = 7, today: dt.date | None = None, *, lived_in: bool = False, seal: int | None = None,
               progress: Progress = no_progress) -> School:
     """Create the demo school (Larkspur Hollow) in the current database and commit.
 
     :param lived_in: also play a month of term through the app's operations (signatures,
         class sessions, concerns, family links, incidents; see :mod:`portal.demo_term`) and seal
         the newest records. ``flask portal demo`` does; the tests' bare demo school does not.
+    :param seal: how many of the newest records to seal now (default
+        :data:`portal.demo_term.SEAL_NOW`); the others wait for ``flask portal records repair``.
     """
     with _term_clock(lived_in):
         school, made = _larkspur(seed, today)
     if lived_in:
-        _live(school, made, seed, progress)
+        _live(school, made, seed, progress, seal)
     session.commit()
     return school
 
@@ -154,14 +156,14 @@ def _term_clock(lived_in: bool):
     return clock_at(term_start(utcnow()) - dt.timedelta(hours=1))
 
 
-def _live(school: School, made: dict, seed: int, progress: Progress) -> None:
+def _live(school: School, made: dict, seed: int, progress: Progress, seal: int | None = None) -> None:
     """Play the month of term in *school*, commit, then seal the newest records."""
-    from portal.demo_term import play_month, seal_some
+    from portal.demo_term import SEAL_NOW, play_month, seal_some
 
     with school_scope(session, school.id):
         play_month(school, made, random.Random(seed * 31 + 1), progress=progress)
         session.commit()
-        seal_some(school, progress=progress)
+        seal_some(school, SEAL_NOW if seal is None else seal, progress=progress)
 
 
 def _fill_school(school: School, adults_spec: dict, classes_spec: list, domain: str, rng: random.Random,
@@ -299,13 +301,13 @@ SHARED_NAMES = {SPANNING_PARENT: ("Hollis", "Brimble"), GOVERNOR_PARENT: ("Gwen"
 
 
 def load_trust_demo(seed: int = 7, today: dt.date | None = None, *, lived_in: bool = False,
-                    progress: Progress = no_progress) -> Trust:
+                    seal: int | None = None, progress: Progress = no_progress) -> Trust:
     """Create the demo trust with three schools and commit (with *lived_in*, Larkspur Hollow
     has a month of term behind it, as in :func:`load_demo`)."""
     with _term_clock(lived_in):
         trust, larkspur, made = _trust(seed, today)
     if lived_in:
-        _live(larkspur, made, seed, progress)
+        _live(larkspur, made, seed, progress, seal)
     session.commit()
     return trust
 

@@ -382,7 +382,7 @@ def test_demo_trust_loads_three_schools_with_people_across_them(empty_installati
     from portal.demo import DEMO_PASSWORD
 
     app = empty_installation
-    result = app.test_cli_runner().invoke(args=["portal", "demo", "--trust"])
+    result = app.test_cli_runner().invoke(args=["portal", "demo", "--trust", "--seal", "1"])
     assert result.exit_code == 0, result.output
     schools = {s.slug: s for s in db.scalars(select(School))}
     assert set(schools) == {"larkspur-hollow", "oak-lane-primary", "kestrel-ridge"}

@@ -58,6 +58,8 @@ def test_the_delegation_page_names_capabilities_in_the_readers_language(db, scho
     page = _text(resp)
     assert "Gallu wedi'i ddirprwyo." in page
     assert f"<td>{teacher.full_name}</td><td>Adolygu pryderon rhieni (nid rhai diogelu)</td>" in page
+    # The withdraw button's name for screen readers says the capability in words too.
+    assert f"Adolygu pryderon rhieni (nid rhai diogelu) oddi wrth {teacher.full_name}" in page
     # What is stored and audited is the key; the table of words stays English for exports.
     assert db.scalar(select(CapabilityGrant.capability)) == "concerns.review"
     assert CAPABILITIES["concerns.review"] == "Review parents' concerns (not safeguarding ones)"

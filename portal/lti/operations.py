@@ -793,7 +793,7 @@ class SyncSummary:
     def describe(self) -> str:
         """What the sync did, in the page's language (English in jobs and the CLI)."""
         text: str = gettext("%(created)s new pupil(s), %(linked)s pupil(s) linked to their LMS account, %(moved)s "
-                       "pupil(s) put in the class.", created=self.created, linked=self.linked, moved=self.moved)
+                            "pupil(s) put in the class.", created=self.created, linked=self.linked, moved=self.moved)
         if self.skipped:
             text += " " + gettext("%(num)s member(s) skipped.", num=len(self.skipped))
         return text

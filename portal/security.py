@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort, g, has_request_context, request
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -20,28 +21,36 @@ from sqlalchemy.orm import joinedload
 from portal.db import session
 from portal.people.models import STAFF_ROLES, CapabilityGrant, GuardianLink, Person, PupilProfile, Role
 from portal.schools.models import DeputyDsl, School, TrustRole
+from portal.templating import N_
 
-#: Every capability, with the words shown on the delegation page.
+#: Every capability, with the words shown on the delegation page. The words stay English here (audit, exports);
+#: pages show them in the reader's language with ``gettext(CAPABILITIES[key])`` (see :func:`capability_label`).
 CAPABILITIES: dict[str, str] = {
-    "concerns.review": "Review parents' concerns (not safeguarding ones)",
-    "concerns.safeguarding": "See and handle safeguarding concerns (DSL)",
-    "links.approve": "Approve or decline declared family links",
-    "links.view": "See the register of family links",
-    "incidents.record": "Record a contact or social-media incident",
-    "incidents.manage": "See and manage contact and social-media incidents",
-    "policies.manage": "Write and publish policies",
-    "compliance.view": "See who has signed, and send reminders",
-    "records.view": "See and download signed records",
-    "records.export": "Export signed records as a ZIP",
-    "classroom.run": "Run classroom acknowledgement sessions",
-    "roster.manage": "Import the roster and manage people",
-    "settings.manage": "Change school settings",
-    "lti.manage": "Manage LMS (LTI) registrations",
-    "capabilities.delegate": "Delegate capabilities to named staff",
-    "signatures.record_offline": "Record a parent's paper or verbal agreement on their behalf",
-    "dataprotection.manage": "Manage the retention schedule, leavers and subject access requests",
-    "dataprotection.hold": "Put legal holds on records, review and release them",
+    "concerns.review": N_("Review parents' concerns (not safeguarding ones)"),
+    "concerns.safeguarding": N_("See and handle safeguarding concerns (DSL)"),
+    "links.approve": N_("Approve or decline declared family links"),
+    "links.view": N_("See the register of family links"),
+    "incidents.record": N_("Record a contact or social-media incident"),
+    "incidents.manage": N_("See and manage contact and social-media incidents"),
+    "policies.manage": N_("Write and publish policies"),
+    "compliance.view": N_("See who has signed, and send reminders"),
+    "records.view": N_("See and download signed records"),
+    "records.export": N_("Export signed records as a ZIP"),
+    "classroom.run": N_("Run classroom acknowledgement sessions"),
+    "roster.manage": N_("Import the roster and manage people"),
+    "settings.manage": N_("Change school settings"),
+    "lti.manage": N_("Manage LMS (LTI) registrations"),
+    "capabilities.delegate": N_("Delegate capabilities to named staff"),
+    "signatures.record_offline": N_("Record a parent's paper or verbal agreement on their behalf"),
+    "dataprotection.manage": N_("Manage the retention schedule, leavers and subject access requests"),
+    "dataprotection.hold": N_("Put legal holds on records, review and release them"),
 }
+
+def capability_label(capability: str) -> str:
+    """The words for *capability* in the page's language (the key itself when it is unknown)."""
+    label = CAPABILITIES.get(capability)
+    return gettext(label) if label is not None else capability
+
 
 #: Capabilities that are never delegated (they follow a designation, not a grant).
 NOT_DELEGABLE = frozenset({"capabilities.delegate", "concerns.safeguarding", "dataprotection.hold"})

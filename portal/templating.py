@@ -1,11 +1,13 @@
 """Jinja helpers available in every portal template."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.people.bands import BAND_LABELS, year_label
 from portal.people.models import Role
@@ -27,8 +29,42 @@ def register_template_helpers(app: Flask) -> None:
         year_label=_year_label,
         band_label=lambda band: _(BAND_LABELS[band]) if band in BAND_LABELS else band,
         method_label=lambda value: _(method_label(value)),
+        css_counter=css_counter,
+        css_content=css_content,
     )
     # The "date" and "datetime" filters are portal.i18n's (Babel, in the page's language).
+
+
+#: Wraps a CSS counter's name inside a translated sentence (see :func:`css_content`).
+_COUNTER_MARK = "\x00"
+
+
+def css_counter(name: str) -> str:
+    """A placeholder value for a CSS counter (``page``, ``pages``) in a whole translated sentence."""
+    return f"{_COUNTER_MARK}{name}{_COUNTER_MARK}"
+
+
+def css_content(sentence: str) -> Markup:
+    """A CSS ``content`` value from a whole translated sentence whose placeholders are made by :func:`css_counter`::
+
+        content: {{ css_content(_("Page %(page)s of %(pages)s", page=css_counter("page"),
+                                  pages=css_counter("pages"))) }};
+
+    The translator sees one sentence (and may put the numbers in any order); the words become CSS
+    strings (escaped, so a quote or ``</style>`` in a translation cannot break the style sheet) and the
+    placeholders become ``counter(page)`` and ``counter(pages)``.
+    """
+    parts = str(sentence).split(_COUNTER_MARK)
+    out: list[str] = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            if not re.fullmatch(r"[a-z][a-z-]*", part):
+                raise ValueError(f"not a CSS counter name: {part!r}")
+            out.append(f"counter({part})")
+        elif part:
+            escaped = "".join(f"\\{ord(ch):x} " if ch in '"\\<>&\n\r' else ch for ch in part)
+            out.append(f'"{escaped}"')
+    return Markup(" ".join(out) or '""')
 
 
 def N_(text: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -119,18 +120,20 @@ def add_registration(
         )
     )
     if existing is not None:
-        raise ValueError(f"A registration for issuer {issuer} and client id {client_id} already exists.")
+        raise ValueError(gettext("A registration for issuer %(issuer)s and client id %(client_id)s already exists.",
+                                 issuer=issuer, client_id=client_id))
     if not key_set_url and not key_set:
-        raise ValueError("Give the platform's public keyset URL.")
+        raise ValueError(gettext("Give the platform's public keyset URL."))
     deps = sorted({d.strip() for d in deployment_ids if d.strip()})
     if not deps:
-        raise ValueError("Give at least one deployment id.")
+        raise ValueError(gettext("Give at least one deployment id."))
     with all_schools(session):  # the deployment must name one school only
         others = session.scalars(select(LtiRegistration.deployment_ids).where(
             LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id)).all()
     taken = sorted({d for ids in others for d in (ids or [])} & set(deps))
     if taken:
-        raise ValueError(f"Deployment id {', '.join(taken)} of this LMS is already registered for another school.")
+        raise ValueError(gettext("Deployment id %(ids)s of this LMS is already registered for another school.",
+                                 ids=", ".join(taken)))
     row = LtiRegistration(
         name=name,
         issuer=issuer,
@@ -163,13 +166,20 @@ def parse_role_map(text: str) -> dict[str, str]:
         value, sep, role = line.partition("=")
         value, role = value.strip().lower(), role.strip().lower()
         if not sep or not value or len(value) > 100:
-            raise ValueError(f"Line {number}: write it as value = role, for example: teacher = support_staff.")
+            raise ValueError(gettext("Line %(line)s: write it as value = role, for example: teacher = support_staff.",
+                                     line=number))
         if "*" in value[:-1] or value == "*":
-            raise ValueError(f"Line {number}: a * may only end a value (staff-* means every value starting staff-).")
+            raise ValueError(gettext("Line %(line)s: a * may only end a value (staff-* means every value starting "
+                                     "staff-).", line=number))
         if role not in ROLE_PARAMETER_CHOICES:
-            raise ValueError(f"Line {number}: {role or 'the role'!r} is not one of {choices}.")
+            if not role:
+                raise ValueError(gettext("Line %(line)s: 'the role' is not one of %(choices)s.", line=number,
+                                         choices=choices))
+            raise ValueError(gettext("Line %(line)s: %(role)s is not one of %(choices)s.", line=number,
+                                     role=repr(role), choices=choices))
         if value in out:
-            raise ValueError(f"Line {number}: the value {value!r} is already given on an earlier line.")
+            raise ValueError(gettext("Line %(line)s: the value %(value)s is already given on an earlier line.",
+                                     line=number, value=repr(value)))
         out[value] = role
     return out
 
@@ -182,12 +192,12 @@ def update_registration_settings(row: LtiRegistration, *, approve_mentor_links: 
     """
     role_parameter = (role_parameter or "").strip().lower() or None
     if role_map and not role_parameter:
-        raise ValueError("Give the name of the role parameter the values come in.")
+        raise ValueError(gettext("Give the name of the role parameter the values come in."))
     if role_parameter and not role_map:
-        raise ValueError("Say what at least one value of the role parameter means.")
+        raise ValueError(gettext("Say what at least one value of the role parameter means."))
     bad = {v for v in role_map.values() if v not in ROLE_PARAMETER_CHOICES}
     if bad:
-        raise ValueError(f"Unknown role(s): {', '.join(sorted(bad))}.")
+        raise ValueError(gettext("Unknown role(s): %(roles)s.", roles=", ".join(sorted(bad))))
     changed = []
     for attr, value in (("approve_mentor_links", approve_mentor_links), ("role_parameter", role_parameter),
                         ("role_map", dict(role_map))):
@@ -567,7 +577,7 @@ def decide_mentor_link(link: LtiMentorLink, *, approve: bool, actor: Person) -> 
     :raises ValueError: it was already decided.
     """
     if link.status != "pending":
-        raise ValueError("This link has already been decided.")
+        raise ValueError(gettext("This link has already been decided."))
     link.status = "approved" if approve else "declined"
     link.decided_by_id, link.decided_at = actor.id, utcnow()
     if approve and _guardian_link(link.parent_id, link.pupil_id) is None:
@@ -781,12 +791,11 @@ class SyncSummary:
     skipped: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        text = (
-            f"{self.created} new pupil(s), {self.linked} pupil(s) linked to their LMS account, "
-            f"{self.moved} pupil(s) put in the class."
-        )
+        """What the sync did, in the page's language (English in jobs and the CLI)."""
+        text: str = gettext("%(created)s new pupil(s), %(linked)s pupil(s) linked to their LMS account, %(moved)s "
+                            "pupil(s) put in the class.", created=self.created, linked=self.linked, moved=self.moved)
         if self.skipped:
-            text += f" {len(self.skipped)} member(s) skipped."
+            text += " " + gettext("%(num)s member(s) skipped.", num=len(self.skipped))
         return text
 
 
@@ -802,11 +811,11 @@ def sync_context(ctx: LtiContext, *, actor: Person | None) -> SyncSummary:
 
     if not ctx.memberships_url:
         raise ValueError(
-            "The LMS did not offer its member list (Names and Role Provisioning) for this course."
+            gettext("The LMS did not offer its member list (Names and Role Provisioning) for this course.")
         )
     cls: SchoolClass | None = ctx.school_class
     if cls is None:
-        raise ValueError("Choose the class this course belongs to first.")
+        raise ValueError(gettext("Choose the class this course belongs to first."))
     nrps = NamesRolesProvisioningService(
         service_connector(ctx.registration), {"context_memberships_url": ctx.memberships_url}
     )

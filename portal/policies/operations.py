@@ -88,13 +88,13 @@ def create_policy(*, slug: str, title: str, audience: Audience, send_variant: bo
     slug = slug.strip().lower()
     title = title.strip()
     if not _SLUG.match(slug):
-        raise PolicyError("Use 2 to 80 lower-case letters, digits and hyphens for the short name.")
+        raise PolicyError(_("Use 2 to 80 lower-case letters, digits and hyphens for the short name."))
     if not title or len(title) > MAX_TITLE:
-        raise PolicyError(f"Give the policy a title of at most {MAX_TITLE} characters.")
+        raise PolicyError(_("Give the policy a title of at most %(max)s characters.", max=MAX_TITLE))
     if send_variant and not audience.is_pupil:
-        raise PolicyError("Only pupil policies have a SEND variant.")
+        raise PolicyError(_("Only pupil policies have a SEND variant."))
     if session.scalar(select(Policy.id).where(Policy.slug == slug)):
-        raise PolicyError("A policy with that short name already exists.")
+        raise PolicyError(_("A policy with that short name already exists."))
     policy = Policy(slug=slug, title=title, audience=audience.value, send_variant=send_variant)
     session.add(policy)
     session.flush()
@@ -126,7 +126,7 @@ def create_draft(policy: Policy, *, actor: Person | None = None, title: str | No
                  body_md: str | None = None, change_note: str = "") -> PolicyVersion:
     """Start the next version as a draft, copying the newest version's text and questions."""
     if draft_of(policy) is not None:
-        raise PolicyError("This policy already has a draft. Edit or publish it first.")
+        raise PolicyError(_("This policy already has a draft. Edit or publish it first."))
     latest = policy.versions[-1] if policy.versions else None
     title = title if title is not None else (latest.title if latest else policy.title)
     body_md = body_md if body_md is not None else (latest.body_md if latest else "")
@@ -351,7 +351,7 @@ def sign_for_children(reqs: list[Requirement], signer: Person, form: SignRequest
     if not reqs:
         raise SigningError(_("Choose at least one child to sign for."), field="pupil_ids")
     if any(not r.countersign for r in reqs) or len({r.version.policy_id for r in reqs}) != 1:
-        raise SigningError("Only one policy, countersigned for your own children, can be signed this way.",
+        raise SigningError(_("Only one policy, countersigned for your own children, can be signed this way."),
                            code="forbidden")
     # Lock the children in a fixed order so two tabs signing overlapping sets cannot deadlock.
     return [sign(r, signer, form, today=today) for r in sorted(reqs, key=lambda r: r.subject.id)]
@@ -456,13 +456,13 @@ def can_decline(req: Requirement) -> bool:
 def decline(req: Requirement, signer: Person, form: SignRequest, *, today: dt.date | None = None) -> Signature:
     """Record a parent's decision not to sign, with their reason."""
     if not can_decline(req):
-        raise SigningError("This policy cannot be declined.", code="forbidden")
+        raise SigningError(_("This policy cannot be declined."), code="forbidden")
     digest = _check_common(req, signer, form)
     reason = (form.decline_reason or "").strip()
     if not reason:
         raise SigningError(_("Tell us why you are not signing."), field="reason")
     if len(reason) > MAX_REASON:
-        raise SigningError(f"Keep the reason to {MAX_REASON} characters or fewer.", field="reason")
+        raise SigningError(_("Keep the reason to %(max)s characters or fewer.", max=MAX_REASON), field="reason")
     sig = Signature(
         version=req.version,
         signer_id=signer.id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal import audit
@@ -32,7 +33,7 @@ def translation_languages() -> list[tuple[str, str]]:
 def _language(code: str) -> str:
     lang = normalise(code)
     if lang is None or lang == DEFAULT:
-        raise PolicyError("Choose one of the languages in the list (not English: the English text is the policy).")
+        raise PolicyError(_("Choose one of the languages in the list (not English: the English text is the policy)."))
     return lang
 
 
@@ -67,13 +68,13 @@ def translations_of(version: PolicyVersion) -> list[PolicyTranslation]:
 
 def _check(title: str, body_md: str, change_note: str) -> None:
     if not title.strip() or len(title.strip()) > MAX_TITLE:
-        raise PolicyError(f"The translated title must be 1 to {MAX_TITLE} characters.")
+        raise PolicyError(_("The translated title must be 1 to %(max)s characters.", max=MAX_TITLE))
     if not body_md.strip():
-        raise PolicyError("The translated text is empty.")
+        raise PolicyError(_("The translated text is empty."))
     if len(body_md.encode("utf-8")) > MAX_BODY_BYTES:
-        raise PolicyError(f"The translated text is larger than {MAX_BODY_BYTES // 1024} KB.")
+        raise PolicyError(_("The translated text is larger than %(size)s KB.", size=MAX_BODY_BYTES // 1024))
     if len(change_note) > MAX_CHANGE_NOTE:
-        raise PolicyError(f"The change note must be at most {MAX_CHANGE_NOTE} characters.")
+        raise PolicyError(_("The change note must be at most %(max)s characters.", max=MAX_CHANGE_NOTE))
 
 
 def question_lines(text: str) -> list[str]:
@@ -90,16 +91,16 @@ def save_translation(version: PolicyVersion, *, language: str, title: str, body_
         (empty: they are shown in English only).
     """
     if version.status == VersionStatus.SUPERSEDED.value:
-        raise PolicyError("This version has been replaced; translate the current version instead.")
+        raise PolicyError(_("This version has been replaced; translate the current version instead."))
     lang = _language(language)
     change_note = (change_note or "").strip()
     _check(title, body_md, change_note)
     lines = question_lines(questions)
     if lines and len(lines) != len(version.consent_items):
-        raise PolicyError(f"Give one translated question per line, in order: this version has "
-                          f"{len(version.consent_items)} question(s), you gave {len(lines)}.")
+        raise PolicyError(_("Give one translated question per line, in order: this version has %(count)s "
+                            "question(s), you gave %(given)s.", count=len(version.consent_items), given=len(lines)))
     if any(len(line) > 300 for line in lines):
-        raise PolicyError("Each translated question must be at most 300 characters.")
+        raise PolicyError(_("Each translated question must be at most %(max)s characters.", max=300))
     rows = _rows(version, lang)
     draft = next((r for r in rows if r.status == VersionStatus.DRAFT.value), None)
     if draft is None:
@@ -130,19 +131,19 @@ def publish_translation(translation: PolicyTranslation, *, requires_resign: bool
     """
     version = translation.version
     if translation.status != VersionStatus.DRAFT.value:
-        raise PolicyError("This translation is not a draft.")
+        raise PolicyError(_("This translation is not a draft."))
     if version.status != VersionStatus.PUBLISHED.value:
-        raise PolicyError("Publish the English version first; its translations follow it.")
+        raise PolicyError(_("Publish the English version first; its translations follow it."))
     change_note = (change_note or translation.change_note or "").strip()
     _check(translation.title, translation.body_md, change_note)
     previous = published_translation(version, translation.language)
     if previous is not None:
         if requires_resign:
-            raise PolicyError("A change to the meaning of a published translation needs a new version of the "
-                              "policy, exactly as for the English text: start a new version, change the English "
-                              "and the translation there, and publish it as a major change.")
+            raise PolicyError(_("A change to the meaning of a published translation needs a new version of the "
+                                "policy, exactly as for the English text: start a new version, change the English "
+                                "and the translation there, and publish it as a major change."))
         if not change_note:
-            raise PolicyError("Say in a few words what you corrected in the translation.")
+            raise PolicyError(_("Say in a few words what you corrected in the translation."))
         previous.status = VersionStatus.SUPERSEDED.value
         session.flush()
     translation.status = VersionStatus.PUBLISHED.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import audit
@@ -16,13 +17,14 @@ URN = re.compile(r"^\d{6}$")
 
 
 class SchoolError(ValueError):
-    """A school or trust cannot be created as asked (the message says why)."""
+    """A school or trust cannot be created as asked (the message says why, in the page's language; English in
+    the CLI)."""
 
 
 def check_slug(slug: str) -> str:
     slug = (slug or "").strip().lower()
     if not SLUG.match(slug):
-        raise SchoolError("A slug is 1 to 60 lower-case letters, digits and hyphens, e.g. oak-lane-primary.")
+        raise SchoolError(_("A slug is 1 to 60 lower-case letters, digits and hyphens, e.g. oak-lane-primary."))
     return slug
 
 
@@ -33,9 +35,9 @@ def get_or_create_trust(slug: str, name: str | None = None, *, actor: Any = None
         return trust
     name = (name or "").strip()
     if not name:
-        raise SchoolError(f"There is no trust {slug!r}; give its name to create it.")
+        raise SchoolError(_("There is no trust %(slug)s; give its name to create it.", slug=repr(slug)))
     if len(name) > 200:
-        raise SchoolError("A trust name is at most 200 characters.")
+        raise SchoolError(_("A trust name is at most 200 characters."))
     trust = Trust(slug=slug, name=name)
     session.add(trust)
     session.flush()
@@ -54,15 +56,15 @@ def create_school(*, slug: str, name: str, urn: str | None = None, phases: list[
     slug = check_slug(slug)
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise SchoolError("A school name is 1 to 200 characters.")
+        raise SchoolError(_("A school name is 1 to 200 characters."))
     if urn is not None and urn.strip() and not URN.match(urn.strip()):
-        raise SchoolError("A URN is six digits, e.g. 100000.")
+        raise SchoolError(_("A URN is six digits, e.g. 100000."))
     try:
         phase_values = [Phase(p).value for p in (phases or [])]
     except ValueError:
-        raise SchoolError("Phases are nursery, primary, secondary and sixth_form.") from None
+        raise SchoolError(_("Phases are nursery, primary, secondary and sixth_form.")) from None
     if session.scalar(select(School.id).where(School.slug == slug)) is not None:
-        raise SchoolError(f"There is already a school with the slug {slug!r}.")
+        raise SchoolError(_("There is already a school with the slug %(slug)s.", slug=repr(slug)))
     if trust is None and trust_slug:
         trust = get_or_create_trust(trust_slug, trust_name, actor=actor)
     first = session.scalar(select(School.id).limit(1)) is None

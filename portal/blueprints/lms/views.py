@@ -226,7 +226,7 @@ def course(ctx_id: int):
             except LtiException:
                 session.rollback()
                 current_app.logger.warning("NRPS sync failed for LTI context %s", ctx.id, exc_info=True)
-                error = "The LMS did not send the class list. Try again later, or ask your LMS administrator."
+                error = _("The LMS did not send the class list. Try again later, or ask your LMS administrator.")
             else:
                 session.commit()
                 flash(summary.describe(), "success")

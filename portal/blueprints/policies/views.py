@@ -480,7 +480,7 @@ def translations(version_id: int):
                 status = 400
             else:
                 session.commit()
-                flash(f"Draft translation saved (revision {saved.revision}).", "success")
+                flash(_("Draft translation saved (revision %(revision)s).", revision=saved.revision), "success")
                 return redirect(url_for(".translations", version_id=version.id))
         else:
             status = 400
@@ -502,7 +502,7 @@ def publish_translation(translation_id: int):
         abort(404)
     form = PublishTranslationForm()
     if not form.validate_on_submit():
-        flash("Choose what kind of change this is.", "danger")
+        flash(_("Choose what kind of change this is."), "danger")
         return redirect(url_for(".translations", version_id=row.version_id))
     try:
         tr_ops.publish_translation(row, requires_resign=form.change.data == "resign",
@@ -512,7 +512,7 @@ def publish_translation(translation_id: int):
         flash(str(exc), "danger")
         return redirect(url_for(".translations", version_id=row.version_id))
     session.commit()
-    flash("The translation is published: people who read in that language see it beside the English.", "success")
+    flash(_("The translation is published: people who read in that language see it beside the English."), "success")
     return redirect(url_for(".translations", version_id=row.version_id))
 
 

@@ -24,7 +24,7 @@ from portal.people.models import (
     PupilProfile,
     SchoolClass,
 )
-from portal.security import CAPABILITIES, NOT_DELEGABLE, access, capabilities_of, designations
+from portal.security import CAPABILITIES, NOT_DELEGABLE, access, capabilities_of, capability_label, designations
 from portal.tasks import tasks_for
 
 
@@ -148,7 +148,7 @@ def _staff_choices() -> list[tuple[int, str]]:
 def delegation():
     form = GrantForm()
     form.person_id.choices = _staff_choices()
-    form.capability.choices = [(k, v) for k, v in CAPABILITIES.items() if k not in NOT_DELEGABLE]
+    form.capability.choices = [(k, capability_label(k)) for k in CAPABILITIES if k not in NOT_DELEGABLE]
     if form.validate_on_submit():
         exists = session.scalar(select(CapabilityGrant).where(
             CapabilityGrant.person_id == form.person_id.data, CapabilityGrant.capability == form.capability.data,
@@ -168,7 +168,7 @@ def delegation():
         select(CapabilityGrant).where(CapabilityGrant.revoked_at.is_(None)).order_by(CapabilityGrant.granted_at)
     ).all()
     return render_template("portal/staff/delegation.html", form=form, grants=grants, revoke=RevokeForm(),
-                           labels=CAPABILITIES)
+                           labels={k: capability_label(k) for k in CAPABILITIES})
 
 
 @bp.post("/delegation/<int:grant_id>/revoke")

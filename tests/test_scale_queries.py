@@ -71,3 +71,35 @@ def test_trust_records_counts(app, db, world, login_as, audience):  # noqa: F811
         row = re.search(re.escape(school.name) + r".*?</tr>", text, re.S).group(0)
         assert re.findall(r"<td[^>]*>\s*([\d,]+)\s*</td>", row)[:2] == [str(n), str(sealed)], (school.name, row)
     assert any(v[0] for v in expected.values())
+
+
+def test_trust_safeguarding_counts(app, db, world, login_as):  # noqa: F811 - the fixture
+    """Open, open safeguarding, acknowledgement and response overdue, and all-time concerns per
+    school: the page's counts (open ones from the status index, the total from the school index)
+    are those of a plain count over every concern."""
+    import datetime as dt
+
+    from portal.concerns.models import OPEN_STATUSES, Concern
+
+    world.grow(2)
+    today = dt.date.today()
+    open_values = {s.value for s in OPEN_STATUSES}
+    expected: dict[int, list[int]] = {}
+    with all_schools(db):
+        for c in db.scalars(select(Concern)):
+            row = expected.setdefault(c.school_id, [0, 0, 0, 0, 0])
+            is_open = c.status in open_values
+            row[0] += is_open
+            row[1] += is_open and c.route == "safeguarding"
+            row[2] += c.status == "new" and c.ack_due < today
+            row[3] += is_open and c.response_due < today
+            row[4] += 1
+    page = login_as(world.trust_account).get(f"/portal/trust/{world.trust.id}/safeguarding")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for school in [world.school, *world.schools]:
+        row = re.search(r"<td[^>]*>" + re.escape(school.name) + r"</td>.*?</tr>", text, re.S).group(0)
+        got = [int(n) for n in re.findall(r"<td[^>]*>\s*(\d+)\s*</td>", row)]
+        assert got == expected.get(school.id, [0, 0, 0, 0, 0]), (school.name, row)
+    assert sum(v[0] for v in expected.values()) and any(v[0] != v[4] for v in expected.values())
+    assert any(v[2] for v in expected.values()) and any(v[1] for v in expected.values())

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,6 +18,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import Select
 
 from portal.concerns.models import CATEGORY_LABELS, About
 
@@ -110,12 +112,27 @@ class ShareForm(FlaskForm):
     share = HiddenField(validators=[DataRequired(), AnyOf(["yes", "no"])])
 
 
+class LongSelect(Select):
+    """WTForms' ``<select>`` with the same markup, each plain option built directly (WTForms
+    builds every option's attributes through its general ``html_params``, which dominated the
+    inbox page with hundreds of children to choose from)."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):
+        if kwargs or choice.render_kw or not isinstance(choice.value, str):
+            return super().render_option(choice, **kwargs)
+        selected = "selected " if choice.selected else ""
+        label = escape(choice.label or choice.value)
+        return Markup(f'<option {selected}value="{escape(choice.value)}">{label}</option>')
+
+
 class InboxFilter(Form):
     """GET filters of the inbox (no CSRF: it changes nothing)."""
 
-    status = SelectField(_l("Status"), validators=[Optional()], validate_choice=False)
-    category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False)
-    child = SelectField(_l("Child"), validators=[Optional()], validate_choice=False)
-    school_class = SelectField("Class", validators=[Optional()], validate_choice=False)
-    assignee = SelectField(_l("Looked after by"), validators=[Optional()], validate_choice=False)
+    status = SelectField(_l("Status"), validators=[Optional()], validate_choice=False, widget=LongSelect())
+    category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False, widget=LongSelect())
+    child = SelectField(_l("Child"), validators=[Optional()], validate_choice=False, widget=LongSelect())
+    school_class = SelectField("Class", validators=[Optional()], validate_choice=False, widget=LongSelect())
+    assignee = SelectField(_l("Looked after by"), validators=[Optional()], validate_choice=False,
+                           widget=LongSelect())
     overdue = BooleanField(_l("Overdue only"))

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from portal.messages import N_, Message
 from portal.people.models import Person
-from portal.people.roster import RosterError
+from portal.people.roster import RosterError, place
 
 #: The files Countersign reads.
 DATA_FILES = ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv", "demographics.csv")
@@ -230,24 +231,26 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        errors.append(f"{name}: the file is not UTF-8 text.")
+        errors.append(Message(N_("%(file)s: the file is not UTF-8 text."), file=name))
         return [], []
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
-        errors.append(f"{name} row 1: {exc}.")
+        errors.append(Message(N_("%(where)s: %(reason)s."), where=place(name, 1), reason=str(exc)))
         return [], []
     if not header:
-        errors.append(f"{name}: the file is empty.")
+        errors.append(Message(N_("%(file)s: the file is empty."), file=name))
         return [], []
     missing = [c for c in required if c not in header]
     if missing:
-        errors.append(f"{name} row 1: missing column(s) {', '.join(missing)}.")
+        errors.append(Message(N_("%(where)s: missing column(s) %(columns)s."), where=place(name, 1),
+                              columns=", ".join(missing)))
         return [], header
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
-        errors.append(f"{name} row 1: column(s) {', '.join(twice)} appear more than once.")
+        errors.append(Message(N_("%(where)s: column(s) %(columns)s appear more than once."), where=place(name, 1),
+                              columns=", ".join(twice)))
         return [], header
     rows = []
     try:
@@ -255,13 +258,13 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
             # line_num is the file's line (blank lines are skipped by the reader, not renumbered).
             number = reader.line_num
             if None in raw:
-                errors.append(f"{name} row {number}: more values than columns.")
+                errors.append(Message(N_("%(where)s: more values than columns."), where=place(name, number)))
                 continue
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
             if any(row.values()):
-                rows.append(Rec(f"{name} row {number}", row))
+                rows.append(Rec(place(name, number), row))
     except csv.Error as exc:
-        errors.append(f"{name} row {reader.line_num}: {exc}.")
+        errors.append(Message(N_("%(where)s: %(reason)s."), where=place(name, reader.line_num), reason=str(exc)))
     return rows, header
 
 

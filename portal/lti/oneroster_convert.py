@@ -28,13 +28,14 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import select
 
 from portal import audit
 from portal.db import session
 from portal.lti.oneroster import Dataset, Rec, parse_grade, split_list
+from portal.messages import Message
 from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass
 from portal.people.roster import COLUMNS, ImportSummary, RosterError, import_roster
 
@@ -489,6 +490,18 @@ def _year_int(code: str) -> int:
 def relabel(message: str, origin: dict[int, str]) -> str:
     """``oneroster row 7: ... on row 3.`` -> ``users.csv row 5: ... on users.csv row 2.``: every row
     the roster import names is the OneRoster file and row it came from."""
+    if isinstance(message, Message):  # the roster import's problems: change the places it names
+        places: dict[str, Any] = {}
+        for key in ("where", "other"):
+            value = message.params.get(key)
+            row = getattr(value, "params", {}).get("row")
+            if isinstance(value, Message) and isinstance(row, int) and row in origin:
+                places[key] = origin[row]
+            elif key == "where" and isinstance(value, Message) and value.params.get("file") == "oneroster":
+                places[key] = value.replace_params(file="OneRoster")
+        if "file" in message.params and message.params["file"] == "oneroster":
+            places["file"] = "OneRoster"
+        return message.replace_params(**places) if places else message
     m = re.match(r"oneroster row (\d+):(.*)", message, re.S)
     if m and int(m.group(1)) in origin:
         message = f"{origin[int(m.group(1))]}:{m.group(2)}"

@@ -131,7 +131,7 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
         raise RosterError([Message(N_("%(file)s: the file is empty."), file=filename)])
     unknown = [h for h in header if h not in COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    errors = []
+    errors: list[str] = []
     if unknown:
         errors.append(Message(N_("%(where)s: unknown column(s) %(columns)s."), where=place(filename, 1),
                               columns=", ".join(unknown)))
@@ -253,7 +253,7 @@ _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\uff
 
 def _check_values(kind: str, d: dict[str, str], where: Message) -> list[str]:
     """Length and characters of every value in the row (one message per column)."""
-    errs = []
+    errs: list[str] = []
     # One search of the whole row first: a bad character is rare, so name its column only then.
     if _BAD_CHARS.search("".join(d.values())):
         for col, value in d.items():

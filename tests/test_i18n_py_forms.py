@@ -181,3 +181,26 @@ def test_oneroster_relabels_a_roster_problem_and_it_stays_translatable(app):
     # A place the export does not know keeps its row, under the name OneRoster.
     assert relabel(Message(N_("%(where)s: more values than columns."), where=place("oneroster", 99)),
                    origin) == "OneRoster row 99: more values than columns."
+
+
+def test_a_oneroster_exports_problems_are_welsh_sentences_on_the_import_page(db, make_person, login_as):
+    from tests.test_oneroster import USERS, files, make_zip, upload
+
+    admin = make_person(Role.ADMIN, given="Ada")
+    admin.account.language = "cy"
+    make_person(Role.PARENT, email="pam@fictional.example")
+    db.commit()
+    client = login_as(admin)
+    # A roster-import problem, named by the OneRoster file and row it came from (relabelled).
+    text = _text(upload(client, make_zip(files())))
+    assert ("users.csv rhes 5: mae'r e-bost pam@fictional.example eisoes yn perthyn i rywun arall yn y porth."
+            in text)
+    # Problems of the export itself.
+    text = _text(upload(client, make_zip(files(**{"users.csv": USERS.replace("org-1,parent", "org-9,parent")}))))
+    assert "users.csv rhes 5: mae orgSourcedIds yn enwi org-9, nad yw yn orgs.csv." in text
+    assert "Nid ffeil zip yw'r ffeil (neu mae wedi'i difrodi)." in _text(upload(client, b"not a zip"))
+    assert "Mae enrollments.csv ar goll" in _text(upload(client, make_zip(files(**{"enrollments.csv": None}))))
+    admin.account.language = "en_GB"
+    db.commit()
+    text = _text(upload(client, make_zip(files(**{"users.csv": USERS.replace("org-1,parent", "org-9,parent")}))))
+    assert "users.csv row 5: orgSourcedIds names org-9, which is not in orgs.csv." in text

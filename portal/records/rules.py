@@ -71,7 +71,7 @@ class Finding(str):
     params: dict[str, Any]
 
     def __new__(cls, msgid: str, **params: Any) -> Finding:
-        self = super().__new__(cls, msgid % params)
+        self = super().__new__(cls, msgid % params if params else msgid)
         self.msgid = msgid
         self.params = params
         return self

@@ -171,6 +171,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     # Times are kept and shown in UTC (the pages say so).
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    # WTForms' own messages ("Not a valid choice.") from its catalogues, in the page's language (cy, pl,
+    # ro, ar ship with WTForms; it has no Urdu, so the parent and pupil forms give their own messages).
+    app.config.setdefault("WTF_I18N_ENABLED", True)
     if "babel" not in app.extensions:
         app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
         Babel(app, locale_selector=select_locale)

@@ -6,6 +6,7 @@ import contextlib
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
+from flask_babel import gettext
 
 
 def _hasher() -> argon2.PasswordHasher:
@@ -44,9 +45,9 @@ def check_password_rules(password: str) -> str | None:
     """A message saying what is wrong with *password*, or ``None`` when it is acceptable."""
     minimum = current_app.config["PORTAL_PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        return f"Use at least {minimum} characters."
+        return gettext("Use at least %(num)d characters.", num=minimum)
     if len(password) > 200:
-        return "Use at most 200 characters."
+        return gettext("Use at most %(max)d characters.", max=200)
     if password.strip() != password or not password.strip():
-        return "Do not start or end the password with a space."
+        return gettext("Do not start or end the password with a space.")
     return None

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from portal.messages import N_, Message
 from portal.people.models import Person
-from portal.people.roster import RosterError
+from portal.people.roster import RosterError, place
 
 #: The files Countersign reads.
 DATA_FILES = ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv", "demographics.csv")
@@ -176,10 +177,11 @@ def read_zip(data: bytes, *, max_unzipped: int) -> Bundle:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise RosterError(["The file is not a zip file (or it is damaged)."]) from None
+        raise RosterError([N_("The file is not a zip file (or it is damaged).")]) from None
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise RosterError([f"The zip file has {len(infos)} entries; a OneRoster export has at most two dozen."])
+        raise RosterError([Message(N_("The zip file has %(num)s entries; a OneRoster export has at most two dozen."),
+                                   num=len(infos))])
     out = Bundle()
     total = 0
     for info in infos:
@@ -187,7 +189,8 @@ def read_zip(data: bytes, *, max_unzipped: int) -> Bundle:
             continue
         path = PurePosixPath(info.filename.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts or len(path.parts) > 2 or ":" in info.filename:
-            raise RosterError([f"The zip file has an entry with an unsafe name: {info.filename[:80]!r}."])
+            raise RosterError([Message(N_("The zip file has an entry with an unsafe name: %(name)r."),
+                                       name=info.filename[:80])])
         name = path.name
         if name in OTHER_FILES:
             out.present.add(name)
@@ -195,14 +198,16 @@ def read_zip(data: bytes, *, max_unzipped: int) -> Bundle:
         if name not in DATA_FILES and name != MANIFEST:
             continue
         if name in out:
-            raise RosterError([f"The zip file has {name} more than once."])
+            raise RosterError([Message(N_("The zip file has %(file)s more than once."), file=name)])
         if info.file_size > max_unzipped or total + info.file_size > max_unzipped:
-            raise RosterError([f"{name}: the unzipped files are larger than {max_unzipped // 1048576} MB."])
+            raise RosterError([Message(N_("%(file)s: the unzipped files are larger than %(mb)s MB."), file=name,
+                                       mb=max_unzipped // 1048576)])
         with zf.open(info) as fh:
             content = fh.read(max_unzipped - total + 1)
         total += len(content)
         if total > max_unzipped:
-            raise RosterError([f"{name}: the unzipped files are larger than {max_unzipped // 1048576} MB."])
+            raise RosterError([Message(N_("%(file)s: the unzipped files are larger than %(mb)s MB."), file=name,
+                                       mb=max_unzipped // 1048576)])
         out[name] = content
         out.present.add(name)
     return out
@@ -218,7 +223,8 @@ def read_folder(folder: Path, *, max_unzipped: int) -> Bundle:
             total += size
             if total > max_unzipped:
                 raise RosterError(
-                    [f"{name}: the files are larger than {max_unzipped // 1048576} MB in total."]
+                    [Message(N_("%(file)s: the files are larger than %(mb)s MB in total."), file=name,
+                             mb=max_unzipped // 1048576)]
                 )
             out[name] = path.read_bytes()
     out.present |= {name for name in OTHER_FILES if (folder / name).is_file()} | set(out)
@@ -230,24 +236,26 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        errors.append(f"{name}: the file is not UTF-8 text.")
+        errors.append(Message(N_("%(file)s: the file is not UTF-8 text."), file=name))
         return [], []
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
-        errors.append(f"{name} row 1: {exc}.")
+        errors.append(Message(N_("%(where)s: %(reason)s."), where=place(name, 1), reason=str(exc)))
         return [], []
     if not header:
-        errors.append(f"{name}: the file is empty.")
+        errors.append(Message(N_("%(file)s: the file is empty."), file=name))
         return [], []
     missing = [c for c in required if c not in header]
     if missing:
-        errors.append(f"{name} row 1: missing column(s) {', '.join(missing)}.")
+        errors.append(Message(N_("%(where)s: missing column(s) %(columns)s."), where=place(name, 1),
+                              columns=", ".join(missing)))
         return [], header
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
-        errors.append(f"{name} row 1: column(s) {', '.join(twice)} appear more than once.")
+        errors.append(Message(N_("%(where)s: column(s) %(columns)s appear more than once."), where=place(name, 1),
+                              columns=", ".join(twice)))
         return [], header
     rows = []
     try:
@@ -255,13 +263,13 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
             # line_num is the file's line (blank lines are skipped by the reader, not renumbered).
             number = reader.line_num
             if None in raw:
-                errors.append(f"{name} row {number}: more values than columns.")
+                errors.append(Message(N_("%(where)s: more values than columns."), where=place(name, number)))
                 continue
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
             if any(row.values()):
-                rows.append(Rec(f"{name} row {number}", row))
+                rows.append(Rec(place(name, number), row))
     except csv.Error as exc:
-        errors.append(f"{name} row {reader.line_num}: {exc}.")
+        errors.append(Message(N_("%(where)s: %(reason)s."), where=place(name, reader.line_num), reason=str(exc)))
     return rows, header
 
 
@@ -274,14 +282,16 @@ def read_manifest(files: dict[str, bytes], errors: list[str], warnings: list[str
     for r in rows:
         name = r.data["propertyName"]
         if name in props:
-            errors.append(f"{r.where}: {name} is already given on {props[name][1].where}.")
+            errors.append(Message(N_("%(where)s: %(name)s is already given on %(other)s."), where=r.where, name=name,
+                                  other=props[name][1].where))
             continue
         props[name] = (r.data["value"], r)
     version = None
     if "oneroster.version" in props:
         version, r = props["oneroster.version"]
         if version not in VERSIONS:
-            errors.append(f"{r.where}: oneroster.version {version!r} is not 1.1 or 1.2.")
+            errors.append(Message(N_("%(where)s: oneroster.version %(value)r is not 1.1 or 1.2."), where=r.where,
+                                  value=version))
             version = None
     modes: dict[str, str] = {}
     present = _present(files)
@@ -291,13 +301,16 @@ def read_manifest(files: dict[str, bytes], errors: list[str], warnings: list[str
         file = name[5:] + ".csv"
         mode = value.strip().lower()
         if mode not in MODES:
-            errors.append(f"{r.where}: {name} must be absent, bulk or delta (got {value!r}).")
+            errors.append(Message(N_("%(where)s: %(name)s must be absent, bulk or delta (got %(value)r)."),
+                                  where=r.where, name=name, value=value))
             continue
         modes[file] = mode
         if mode != "absent" and file not in present:
-            errors.append(f"{r.where}: the manifest lists {file} as {mode}, but the export has no {file}.")
+            errors.append(Message(N_("%(where)s: the manifest lists %(file)s as %(mode)s, but the export has no "
+                                     "%(file)s."), where=r.where, file=file, mode=mode))
         elif mode == "absent" and file in files and file in DATA_FILES:
-            warnings.append(f"{file} is in the export but {r.where} says it is absent, so it was not read.")
+            warnings.append(Message(N_("%(file)s is in the export but %(where)s says it is absent, so it was not "
+                                       "read."), file=file, where=r.where))
     return version, modes
 
 
@@ -341,11 +354,13 @@ def read_dataset(files: dict[str, bytes]) -> Dataset:
     if not modes:  # no manifest: a OneRoster 1.0/1.1-style full export
         missing = [name for name in BULK_FILES if name not in files]
         if missing:
-            errors.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing "
-                          f"(a OneRoster export needs {', '.join(BULK_FILES)}, or a manifest.csv saying which "
-                          "files it has).")
+            errors.append(Message(
+                N_("%(files)s is missing (a OneRoster export needs %(needed)s, or a manifest.csv saying which files "
+                   "it has).") if len(missing) == 1 else
+                N_("%(files)s are missing (a OneRoster export needs %(needed)s, or a manifest.csv saying which "
+                   "files it has)."), files=", ".join(missing), needed=", ".join(BULK_FILES)))
     if version == "1.2" and "users.csv" in used and "roles.csv" not in used and "users.csv" not in ds.delta:
-        errors.append("roles.csv is missing: in OneRoster 1.2 each user's role and school are in roles.csv.")
+        errors.append(N_("roles.csv is missing: in OneRoster 1.2 each user's role and school are in roles.csv."))
     if errors:
         raise RosterError(errors)
     tables: dict[str, list[Rec]] = {}
@@ -353,7 +368,7 @@ def read_dataset(files: dict[str, bytes]) -> Dataset:
         if name not in used:
             continue
         if name == "roles.csv" and version != "1.2":
-            warnings.append("roles.csv was not read: it belongs to OneRoster 1.2, and this export is 1.1.")
+            warnings.append(N_("roles.csv was not read: it belongs to OneRoster 1.2, and this export is 1.1."))
             continue
         rows, _ = _rows(name, files[name], errors, REQUIRED_COLUMNS[version][name])
         for r in rows:
@@ -386,14 +401,14 @@ def school_orgs(files: dict[str, bytes] | Dataset) -> list[dict[str, str]]:
     """The ``orgs.csv`` rows of type ``school`` (each a dict of its columns)."""
     if not isinstance(files, Dataset):
         if "orgs.csv" not in files:
-            raise RosterError(["orgs.csv is missing (a OneRoster export needs it to name its schools)."])
+            raise RosterError([N_("orgs.csv is missing (a OneRoster export needs it to name its schools).")])
         errors: list[str] = []
         rows, _ = _rows("orgs.csv", files["orgs.csv"], errors, ("sourcedId", "name", "type"))
         if errors:
             raise RosterError(errors)
     else:
         if files.orgs is None:
-            raise RosterError(["orgs.csv is missing (a OneRoster export needs it to name its schools)."])
+            raise RosterError([N_("orgs.csv is missing (a OneRoster export needs it to name its schools).")])
         rows = files.orgs
     return [r.data for r in rows if r.data.get("type", "").strip().lower() == "school"]
 
@@ -443,8 +458,9 @@ def _orgs_for_current_school(ds: Dataset) -> set[str] | None:
     mine = orgs_by_school(ds, [school]).get(school.id) if school is not None else None
     if not mine:
         names = ", ".join(f"{o['sourcedId']} ({o.get('name', '')})" for o in found)
-        raise RosterError([f"orgs.csv: this export holds several schools ({names}) and none has this school's URN "
-                           "or name. Import it as the trust (flask portal import-oneroster --org SOURCEDID=SLUG)."])
+        raise RosterError([Message(N_("orgs.csv: this export holds several schools (%(names)s) and none has this "
+                                      "school's URN or name. Import it as the trust (flask portal import-oneroster "
+                                      "--org SOURCEDID=SLUG)."), names=names)])
     return mine
 
 

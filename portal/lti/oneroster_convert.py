@@ -28,13 +28,14 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import select
 
 from portal import audit
 from portal.db import session
 from portal.lti.oneroster import Dataset, Rec, parse_grade, split_list
+from portal.messages import N_, Message
 from portal.people.models import ClassTeacher, GuardianLink, Person, PupilProfile, Role, SchoolClass
 from portal.people.roster import COLUMNS, ImportSummary, RosterError, import_roster
 
@@ -59,8 +60,6 @@ SPEC_ROLES = ("administrator, aide, counselor, districtAdministrator, guardian, 
 #: Enrollment roles that make someone a class's teacher.
 TEACHING = {"teacher", "aide", "administrator"}
 STAFF_KINDS = {"teacher", "support_staff"}
-MERGE_HINT = ("If they are the same person, turn on \"one person for staff who are also parents\" on the "
-              "OneRoster page (Admin), or give them different emails.")
 
 
 @dataclass
@@ -159,9 +158,10 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
     users: dict[str, Rec] = {}
     for r in ds.users or []:
         if not r.sid:
-            errors.append(f"{r.where}: sourcedId is empty.")
+            errors.append(Message(N_("%(where)s: sourcedId is empty."), where=r.where))
         elif r.sid in users:
-            errors.append(f"{r.where}: sourcedId {r.sid} is already used on {users[r.sid].where}.")
+            errors.append(Message(N_("%(where)s: sourcedId %(id)s is already used on %(other)s."), where=r.where,
+                                  id=r.sid, other=users[r.sid].where))
         else:
             users[r.sid] = r
     org_ids = {o.sid for o in ds.orgs} if ds.orgs is not None else None
@@ -169,16 +169,20 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
         for rr in roles:
             key = rr.role.strip().lower()
             if key not in ROLES and not key.startswith("ext:"):
-                errors.append(f"{rr.where}: role {rr.role!r} is not one of {SPEC_ROLES} (or ext:...).")
+                errors.append(Message(N_("%(where)s: role %(role)r is not one of %(roles)s (or ext:...)."),
+                                      where=rr.where, role=rr.role, roles=SPEC_ROLES))
             if org_ids is not None and rr.org and rr.org not in org_ids:
-                errors.append(f"{rr.where}: {rr.org_column} names {rr.org}, which is not in {ds.name('orgs.csv')}.")
+                errors.append(Message(N_("%(where)s: %(column)s names %(org)s, which is not in %(file)s."),
+                                      where=rr.where, column=rr.org_column, org=rr.org, file=ds.name("orgs.csv")))
         if sid not in users and ds.version == "1.2":
             wheres = [rr.where for rr in roles]
             if ds.users is not None and not users_delta:
-                errors.append(f"{_rows_label(wheres)}: userSourcedId {sid} is not a user in {ds.name('users.csv')}.")
+                errors.append(Message(N_("%(where)s: userSourcedId %(id)s is not a user in %(file)s."),
+                                      where=_rows_label(wheres), id=sid, file=ds.name("users.csv")))
             else:
-                warnings.append(f"{_rows_label(wheres)}: user {sid} has no row in users.csv, so their role was "
-                                "not imported (send their users.csv row with it).")
+                warnings.append(Message(N_("%(where)s: user %(id)s has no row in users.csv, so their role was "
+                                           "not imported (send their users.csv row with it)."),
+                                        where=_rows_label(wheres), id=sid))
     if errors:
         raise RosterError(errors)
 
@@ -195,7 +199,8 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             if known is not None:
                 kinds[sid] = _existing_kind(known)  # a changed name or email; the roles stay
             elif orgs is None:
-                errors.append(f"{r.where}: no role for this user in {ds.name('roles.csv')}.")
+                errors.append(Message(N_("%(where)s: no role for this user in %(file)s."), where=r.where,
+                                      file=ds.name("roles.csv")))
             continue
         roles = [rr for rr in ds.roles[sid] if rr.live and in_scope(rr.org)]
         if not roles:
@@ -210,8 +215,8 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
         if "pupil" in mapped:
             kind.pupil = True
             if mapped - {"pupil"}:
-                warnings.append(f"{r.where}: a student is only ever a pupil in Countersign; their other role(s) "
-                                "were not imported.")
+                warnings.append(Message(N_("%(where)s: a student is only ever a pupil in Countersign; their other "
+                                           "role(s) were not imported."), where=r.where))
         else:
             kind.staff = mapped & STAFF_KINDS
             kind.parent = "parent" in mapped
@@ -221,12 +226,19 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
                     kind.staff = set()
                 else:
                     kind.parent = False
-                warnings.append(f"{r.where}: this person is both staff and a parent; only the "
-                                f"{'parent' if kind.parent else 'staff'} role was imported. {MERGE_HINT}")
+                warnings.append(Message(
+                    N_("%(where)s: this person is both staff and a parent; only the parent role was imported. "
+                       "If they are the same person, turn on \"one person for staff who are also parents\" on "
+                       "the OneRoster page (Admin), or give them different emails.") if kind.parent else
+                    N_("%(where)s: this person is both staff and a parent; only the staff role was imported. "
+                       "If they are the same person, turn on \"one person for staff who are also parents\" on "
+                       "the OneRoster page (Admin), or give them different emails."), where=r.where))
         kinds[sid] = kind
     for role, wheres in sorted(left_out.items()):
-        warnings.append(f"{_rows_label(wheres)}: role {role} is not used by Countersign; "
-                        f"{len(wheres)} {'person was' if len(wheres) == 1 else 'people were'} left out.")
+        warnings.append(Message(N_("%(where)s: role %(role)s is not used by Countersign; %(num)s person was left "
+                                   "out.") if len(wheres) == 1 else
+                                N_("%(where)s: role %(role)s is not used by Countersign; %(num)s people were left "
+                                   "out."), where=_rows_label(wheres), role=role, num=len(wheres)))
 
     # ------------------------------------------------------------ one person per email (1.1: two users)
     alias: dict[str, str] = {}
@@ -242,8 +254,10 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             continue  # anything else is for the roster import to report
         s, p = staff[0], parents[0]
         if not merge_same_email:
-            errors.append(f"{users[p].where}: email {email} is also the email of the member of staff on "
-                          f"{users[s].where}. {MERGE_HINT}")
+            errors.append(Message(N_("%(where)s: email %(email)s is also the email of the member of staff on "
+                                     "%(other)s. If they are the same person, turn on \"one person for staff who "
+                                     "are also parents\" on the OneRoster page (Admin), or give them different "
+                                     "emails."), where=users[p].where, email=email, other=users[s].where))
             continue
         keep, drop = (p, s) if db.person(p) is not None and db.person(s) is None else (s, p)
         kinds[keep] = _Kind(staff=kinds[s].staff, parent=True)
@@ -257,9 +271,10 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
     classes_file: dict[str, Rec] = {}
     for r in ds.classes or []:
         if not r.sid:
-            errors.append(f"{r.where}: sourcedId is empty.")
+            errors.append(Message(N_("%(where)s: sourcedId is empty."), where=r.where))
         elif r.sid in classes_file:
-            errors.append(f"{r.where}: sourcedId {r.sid} is already used on {classes_file[r.sid].where}.")
+            errors.append(Message(N_("%(where)s: sourcedId %(id)s is already used on %(other)s."), where=r.where,
+                                  id=r.sid, other=classes_file[r.sid].where))
         else:
             classes_file[r.sid] = r
     classes = {sid: r for sid, r in classes_file.items()
@@ -279,14 +294,18 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             if cid in classes_file:
                 continue  # a class of another school (or one that has ended)
             if not (e.delta or ds.classes is None) or db.klass(cid) is None:
-                errors.append(f"{e.where}: classSourcedId {cid} is not a class in {ds.name('classes.csv')}"
-                              + (" or in Countersign." if e.delta or ds.classes is None else "."))
+                errors.append(Message(N_("%(where)s: classSourcedId %(id)s is not a class in %(file)s or in "
+                                         "Countersign.") if e.delta or ds.classes is None else
+                                      N_("%(where)s: classSourcedId %(id)s is not a class in %(file)s."),
+                                      where=e.where, id=cid, file=ds.name("classes.csv")))
                 continue
             touched.setdefault(f"class:{cid}", e)
         if uid not in users and e.data["userSourcedId"] not in users:
             if not (e.delta or ds.users is None) or db.person(uid) is None:
-                errors.append(f"{e.where}: userSourcedId {uid} is not a user in {ds.name('users.csv')}"
-                              + (" or in Countersign." if e.delta or ds.users is None else "."))
+                errors.append(Message(N_("%(where)s: userSourcedId %(id)s is not a user in %(file)s or in "
+                                         "Countersign.") if e.delta or ds.users is None else
+                                      N_("%(where)s: userSourcedId %(id)s is not a user in %(file)s."),
+                                      where=e.where, id=uid, file=ds.name("users.csv")))
                 continue
         elif uid not in kinds:
             continue  # left out, deleted or of another school
@@ -316,8 +335,10 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             if agent not in users:
                 known = db.person(agent) if users_delta else None
                 if known is None:
-                    errors.append(f"{r.where}: agentSourcedIds names {agent}, which is not in {ds.name('users.csv')}"
-                                  + (" or in Countersign." if users_delta else "."))
+                    errors.append(Message(N_("%(where)s: agentSourcedIds names %(id)s, which is not in %(file)s or "
+                                             "in Countersign.") if users_delta else
+                                          N_("%(where)s: agentSourcedIds names %(id)s, which is not in %(file)s."),
+                                          where=r.where, id=agent, file=ds.name("users.csv")))
                 elif kind.parent and known.pupil is not None:
                     children.setdefault(real(sid), set()).add(agent)
                 elif kind.pupil and Role.PARENT in known.role_set:
@@ -365,8 +386,8 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
         if grade is None and known_class is not None:
             grade = _year_code(known_class.year_group)
         if grade is None:
-            errors.append(f"{r.where}: grades is missing or not PK, KG or 01 to 13, and the class's pupils "
-                          "do not share one grade.")
+            errors.append(Message(N_("%(where)s: grades is missing or not PK, KG or 01 to 13, and the class's "
+                                     "pupils do not share one grade."), where=r.where))
             continue
         class_years[cid] = grade
         emit({"type": "class", "external_id": cid, "class_name": r.data["title"], "year_group": grade,
@@ -411,7 +432,8 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
         if year is None and not grades:
             year = class_years.get(code) or (_year_code(current.year_group) if current is not None else None)
         if year is None:
-            errors.append(f"{r.where}: grades must be PK, KG or 01 to 13 for a student (got {r.data.get('grades')!r}).")
+            errors.append(Message(N_("%(where)s: grades must be PK, KG or 01 to 13 for a student (got %(value)r)."),
+                                  where=r.where, value=r.data.get("grades")))
             continue
         birth = births.get(sid)
         dob = birth.data.get("birthDate", "")[:10] if birth is not None else ""
@@ -419,7 +441,8 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             try:
                 dt.date.fromisoformat(dob)
             except ValueError:
-                errors.append(f"{birth.where}: birthDate {birth.data['birthDate']!r} is not a date written YYYY-MM-DD.")
+                errors.append(Message(N_("%(where)s: birthDate %(value)r is not a date written YYYY-MM-DD."),
+                                      where=birth.where, value=birth.data["birthDate"]))
                 continue
         elif current is not None:
             dob = current.date_of_birth.isoformat()
@@ -435,7 +458,8 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
             continue
         person, current = db.person(ext), db.pupil(ext)
         if person is None or current is None:  # (no person, no pupil profile)
-            errors.append(f"{e.where}: {ext} is a student here, but not a pupil in Countersign.")
+            errors.append(Message(N_("%(where)s: %(id)s is a student here, but not a pupil in Countersign."),
+                                  where=e.where, id=ext))
             continue
         emit({"type": "pupil", "external_id": ext, "given_name": person.given_name,
               "family_name": person.family_name, "email": "", "year_group": _year_code(current.year_group),
@@ -454,13 +478,14 @@ def convert(ds: Dataset, *, orgs: set[str] | None, merge_same_email: bool) -> Co
     for kids, where in merged.values():
         for kid in kids:
             if kid not in kinds and (db.pupil(kid) is None):
-                errors.append(f"{where}: child {kid} is not a pupil in this export or in Countersign.")
+                errors.append(Message(N_("%(where)s: child %(id)s is not a pupil in this export or in Countersign."),
+                                      where=where, id=kid))
 
     switch_off = [(r.sid, r.where) for r in ds.users or [] if r.delta and r.deleted and r.sid]
     if errors:
         raise RosterError(errors)
     if not origin and not switch_off and not merged and not (ds.delta or users_delta):
-        raise RosterError([f"{ds.name('users.csv')}: no active users to import."])
+        raise RosterError([Message(N_("%(file)s: no active users to import."), file=ds.name("users.csv"))])
     links = {p: kids for p, kids in children.items() if p not in kinds}  # parents only a delta's pupils name
     return Conversion(out.getvalue().encode() if origin else None, origin, warnings, switch_off, merged, estimated,
                       links)
@@ -489,6 +514,18 @@ def _year_int(code: str) -> int:
 def relabel(message: str, origin: dict[int, str]) -> str:
     """``oneroster row 7: ... on row 3.`` -> ``users.csv row 5: ... on users.csv row 2.``: every row
     the roster import names is the OneRoster file and row it came from."""
+    if isinstance(message, Message):  # the roster import's problems: change the places it names
+        places: dict[str, Any] = {}
+        for key in ("where", "other"):
+            value = message.params.get(key)
+            row = getattr(value, "params", {}).get("row")
+            if isinstance(value, Message) and isinstance(row, int) and row in origin:
+                places[key] = origin[row]
+            elif key == "where" and isinstance(value, Message) and value.params.get("file") == "oneroster":
+                places[key] = value.replace_params(file="OneRoster")
+        if "file" in message.params and message.params["file"] == "oneroster":
+            places["file"] = "OneRoster"
+        return message.replace_params(**places) if places else message
     m = re.match(r"oneroster row (\d+):(.*)", message, re.S)
     if m and int(m.group(1)) in origin:
         message = f"{origin[int(m.group(1))]}:{m.group(2)}"
@@ -556,8 +593,9 @@ def _switch_off(people: list[tuple[str, str]], warnings: list[str]) -> int:
         if person is None or not person.active:
             continue
         if designations(person):
-            warnings.append(f"{where}: {person.full_name} is {', '.join(sorted(designations(person)))} here, so "
-                            "they were not switched off. Change the school's settings first.")
+            warnings.append(Message(N_("%(where)s: %(name)s is %(roles)s here, so they were not switched off. "
+                                       "Change the school's settings first."), where=where, name=person.full_name,
+                                    roles=", ".join(sorted(designations(person)))))
             continue
         person.active = False
         count += 1

@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash
 
 from portal.db import session
+from portal.messages import shown
 from portal.people.roster import RosterError
 
 
@@ -22,9 +23,9 @@ def run_upload_import(upload: Any, limit: int, too_large: str, importer: Callabl
         summary = importer(data, name)
     except RosterError as exc:
         session.rollback()
-        return exc.errors
+        return [shown(e) for e in exc.errors]  # in the reader's language
     session.commit()
     flash(summary.describe(), "success")
     for warning in getattr(summary, "warnings", None) or []:  # imported, but worth a look
-        flash(warning, "warning")
+        flash(shown(warning), "warning")
     return None

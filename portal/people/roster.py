@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal import audit
 from portal.db import session, table_of, utcnow
+from portal.messages import N_, Message
 from portal.people.models import (
     Account,
     ClassTeacher,
@@ -65,8 +66,19 @@ _ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 CHUNK = 2000
 
 
+def place(filename: str, row: int | str) -> Message:
+    """"roster.csv row 5": where a problem is (a value of the problem's sentence)."""
+    return Message(N_("%(file)s row %(row)s"), file=filename, row=row)
+
+
+def row_ref(row: int | str) -> Message:
+    """"row 3": another row of the same file."""
+    return Message(N_("row %(row)s"), row=row)
+
+
 class RosterError(Exception):
-    """The roster was refused; ``errors`` lists every problem found, by file and row."""
+    """The roster was refused; ``errors`` lists every problem found, by file and row (each a
+    :class:`~portal.messages.Message`, or plain English: pages show them with ``shown``)."""
 
     def __init__(self, errors: list[str]):
         super().__init__("; ".join(errors[:5]))
@@ -111,33 +123,37 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RosterError([f"{filename}: the file is not UTF-8 text (save it as 'CSV UTF-8')."]) from None
+        raise RosterError([Message(N_("%(file)s: the file is not UTF-8 text (save it as 'CSV UTF-8')."),
+                                   file=filename)]) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
-        raise RosterError([f"{filename}: the file is empty."])
+        raise RosterError([Message(N_("%(file)s: the file is empty."), file=filename)])
     unknown = [h for h in header if h not in COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    errors = []
+    errors: list[str] = []
     if unknown:
-        errors.append(f"{filename} row 1: unknown column(s) {', '.join(unknown)}.")
+        errors.append(Message(N_("%(where)s: unknown column(s) %(columns)s."), where=place(filename, 1),
+                              columns=", ".join(unknown)))
     if missing:
-        errors.append(f"{filename} row 1: missing column(s) {', '.join(missing)}.")
+        errors.append(Message(N_("%(where)s: missing column(s) %(columns)s."), where=place(filename, 1),
+                              columns=", ".join(missing)))
     if errors:
         raise RosterError(errors)
     rows = []
     try:
         for i, raw in enumerate(reader, start=2):
             if None in raw:
-                raise RosterError([f"{filename} row {i}: more values than columns."])
+                raise RosterError([Message(N_("%(where)s: more values than columns."), where=place(filename, i))])
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
             if not any(row.values()):
                 continue
             rows.append(_Row(i, row))
     except csv.Error as exc:
-        raise RosterError([f"{filename} row {reader.line_num}: {exc}."]) from None
+        raise RosterError([Message(N_("%(where)s: %(reason)s."),
+                                   where=place(filename, reader.line_num), reason=str(exc))]) from None
     if not rows:
-        raise RosterError([f"{filename}: no rows after the header."])
+        raise RosterError([Message(N_("%(file)s: no rows after the header."), file=filename)])
     return rows
 
 
@@ -157,18 +173,21 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
     for i, r in enumerate(rows, start=1):
         if i % CHUNK == 0:
             report("Checking", i, len(rows))
-        where = f"{filename} row {r.number}"
+        where = place(filename, r.number)
         kind = r.data.get("type", "").lower()
         if kind not in by_type:
-            errors.append(f"{where}: type must be class, pupil, parent or staff (got {r.data.get('type')!r}).")
+            errors.append(Message(N_("%(where)s: type must be class, pupil, parent or staff (got %(value)r)."),
+                                  where=where, value=r.data.get("type")))
             continue
         ext = r.data.get("external_id", "")
         if not _ID.match(ext):
-            errors.append(f"{where}: external_id is missing or has characters other than letters, digits and . _ : -")
+            errors.append(Message(N_("%(where)s: external_id is missing or has characters other than letters, "
+                                     "digits and . _ : -"), where=where))
             continue
         key = f"{'class' if kind == 'class' else 'person'}:{ext}"
         if key in seen_ids:
-            errors.append(f"{where}: external_id {ext} already used on row {seen_ids[key]}.")
+            errors.append(Message(N_("%(where)s: external_id %(id)s already used on %(other)s."), where=where, id=ext,
+                                  other=row_ref(seen_ids[key])))
             continue
         seen_ids[key] = r.number
         errors.extend(_check_row(kind, r, where, seen_emails))
@@ -186,25 +205,29 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
         for t in _split(r.data.get("teachers", "")):
             known_staff = t in state.people and state.people[t].id not in state.pupil_ids
             if file_people.get(t, "staff" if known_staff else None) != "staff":
-                errors.append(f"{filename} row {r.number}: teacher {t} is not a staff row or known member of staff.")
+                errors.append(Message(N_("%(where)s: teacher %(id)s is not a staff row or known member of staff."),
+                                      where=place(filename, r.number), id=t))
     for r in by_type["pupil"]:
         code = r.data.get("class_code", "")
         if code and code not in file_classes and code not in state.classes:
-            errors.append(f"{filename} row {r.number}: class_code {code} is not a class in this file or the portal.")
+            errors.append(Message(N_("%(where)s: class_code %(code)s is not a class in this file or the portal."),
+                                  where=place(filename, r.number), code=code))
     for r in by_type["parent"]:
         for c in _split(r.data.get("children", "")):
             child_kind = file_people.get(c)
             if child_kind is None and c in state.people:
                 child_kind = "pupil" if state.people[c].id in state.pupil_ids else "other"
             if child_kind != "pupil":
-                errors.append(f"{filename} row {r.number}: child {c} is not a pupil in this file or the portal.")
+                errors.append(Message(N_("%(where)s: child %(id)s is not a pupil in this file or the portal."),
+                                      where=place(filename, r.number), id=c))
     # Email uniqueness against people already in the portal (whatever the case).
     owners = state.email_owners
     row_of = {r.number: r for r in rows}
     for email, number in seen_emails.items():
         owner = owners.get(email)
         if owner is not None and owner != row_of[number].data["external_id"]:
-            errors.append(f"{filename} row {number}: email {email} already belongs to someone else in the portal.")
+            errors.append(Message(N_("%(where)s: email %(email)s already belongs to someone else in the portal."),
+                                  where=place(filename, number), email=email))
     if errors:
         raise RosterError(errors)
 
@@ -228,26 +251,28 @@ _CLASS_LENGTHS = {**MAX_LENGTHS, "external_id": 50}
 _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]")
 
 
-def _check_values(kind: str, d: dict[str, str], where: str) -> list[str]:
+def _check_values(kind: str, d: dict[str, str], where: Message) -> list[str]:
     """Length and characters of every value in the row (one message per column)."""
-    errs = []
+    errs: list[str] = []
     # One search of the whole row first: a bad character is rare, so name its column only then.
     if _BAD_CHARS.search("".join(d.values())):
         for col, value in d.items():
             bad = _BAD_CHARS.search(value)
             if bad:
-                errs.append(f"{where}: {col} contains a control or invisible formatting character "
-                            f"(U+{ord(bad.group()):04X}); remove it.")
+                errs.append(Message(N_("%(where)s: %(column)s contains a control or invisible formatting character "
+                                       "(%(char)s); remove it."), where=where, column=col,
+                                    char=f"U+{ord(bad.group()):04X}"))
     limits = _CLASS_LENGTHS if kind == "class" else MAX_LENGTHS
     for col, value in d.items():
         limit = limits.get(col, 100)
         if len(value) > limit:
-            errs.append(f"{where}: {col} is longer than {limit} characters ({len(value)}).")
+            errs.append(Message(N_("%(where)s: %(column)s is longer than %(max)s characters (%(length)s)."),
+                                where=where, column=col, max=limit, length=len(value)))
     for col in ("children", "teachers"):
         for item in _split(d.get(col, "")):
             if not _ID.match(item):
-                errs.append(f"{where}: {col} has an identifier with characters other than letters, digits "
-                            "and . _ : -")
+                errs.append(Message(N_("%(where)s: %(column)s has an identifier with characters other than "
+                                       "letters, digits and . _ : -"), where=where, column=col))
                 break
     return errs
 Progress = Callable[[str, int, int], None]
@@ -554,54 +579,58 @@ class _Writer:
         self.insert(GuardianLink.__table__, rows)
 
 
-def _check_row(kind: str, r: _Row, where: str, seen_emails: dict[str, int]) -> list[str]:
+def _check_row(kind: str, r: _Row, where: Message, seen_emails: dict[str, int]) -> list[str]:
     d = r.data
     errs: list[str] = _check_values(kind, d, where)
     if errs:
         return errs  # the other checks would only repeat the problem
     if kind == "class":
         if not d.get("class_name"):
-            errs.append(f"{where}: class_name is required for a class.")
+            errs.append(Message(N_("%(where)s: class_name is required for a class."), where=where))
         try:
             parse_year(d.get("year_group", ""))
         except ValueError:
-            errs.append(f"{where}: year_group must be N, R or 1 to 13.")
+            errs.append(Message(N_("%(where)s: year_group must be N, R or 1 to 13."), where=where))
         return errs
     for col in ("given_name", "family_name"):
         if not d.get(col):
-            errs.append(f"{where}: {col} is required.")
+            errs.append(Message(N_("%(where)s: %(column)s is required."), where=where, column=col))
         elif len(d[col]) > 100:
-            errs.append(f"{where}: {col} is longer than 100 characters.")
+            errs.append(Message(N_("%(where)s: %(column)s is longer than %(max)s characters."), where=where,
+                                column=col, max=100))
     email = d.get("email", "").lower()
     if kind in ("parent", "staff") and not email:
-        errs.append(f"{where}: email is required for a {kind}.")
+        errs.append(Message(N_("%(where)s: email is required for a parent.") if kind == "parent"
+                            else N_("%(where)s: email is required for a staff."), where=where))
     if email:
         if not _EMAIL.match(email) or len(email) > 254:
-            errs.append(f"{where}: email {email!r} is not an email address.")
+            errs.append(Message(N_("%(where)s: email %(email)r is not an email address."), where=where, email=email))
         elif email in seen_emails:
-            errs.append(f"{where}: email {email} already used on row {seen_emails[email]}.")
+            errs.append(Message(N_("%(where)s: email %(email)s already used on %(other)s."), where=where, email=email,
+                                other=row_ref(seen_emails[email])))
         else:
             seen_emails[email] = r.number
     if kind == "pupil":
         try:
             parse_year(d.get("year_group", ""))
         except ValueError:
-            errs.append(f"{where}: year_group must be N, R or 1 to 13.")
+            errs.append(Message(N_("%(where)s: year_group must be N, R or 1 to 13."), where=where))
         try:
             dob = dt.date.fromisoformat(d.get("date_of_birth", ""))
             if not dt.date(1990, 1, 1) <= dob <= dt.date.today():
-                errs.append(f"{where}: date_of_birth {dob} is not a plausible pupil's birth date.")
+                errs.append(Message(N_("%(where)s: date_of_birth %(date)s is not a plausible pupil's birth date."),
+                                    where=where, date=str(dob)))
         except ValueError:
-            errs.append(f"{where}: date_of_birth must be a date written YYYY-MM-DD.")
+            errs.append(Message(N_("%(where)s: date_of_birth must be a date written YYYY-MM-DD."), where=where))
         if d.get("send", "").lower() not in ("", "yes", "no"):
-            errs.append(f"{where}: send must be yes, no or empty.")
+            errs.append(Message(N_("%(where)s: send must be yes, no or empty."), where=where))
     if kind == "staff":
         roles = _split(d.get("roles", ""))
         if not roles:
-            errs.append(f"{where}: roles is required for staff (e.g. teacher).")
+            errs.append(Message(N_("%(where)s: roles is required for staff (e.g. teacher)."), where=where))
         bad = [x for x in roles if x not in STAFF_ROLE_NAMES]
         if bad:
-            errs.append(f"{where}: unknown role(s) {', '.join(bad)}.")
+            errs.append(Message(N_("%(where)s: unknown role(s) %(roles)s."), where=where, roles=", ".join(bad)))
     return errs
 
 

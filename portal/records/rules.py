@@ -62,6 +62,21 @@ def N_(text: str) -> str:
     """Marks a verdict's words for the catalogues; pages translate them (``_(v.summary)``), the CLI keeps English."""
     return text
 
+
+class Finding(str):
+    """A problem with values: the English sentence (what the command line prints) that remembers its
+    catalogue entry and values, so a page can say it in the reader's language (``portal.messages.shown``)."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, **params: Any) -> Finding:
+        self = super().__new__(cls, msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
+        return self
+
+
 GENUINE = "genuine"
 CHANGED = "changed"
 NOT_OURS = "not_ours"
@@ -206,9 +221,9 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     :raises NotAPdf: for files that are not readable PDFs.
     """
     if data.lstrip(b"\x00\t\r\n ")[:5] != b"%PDF-":
-        raise NotAPdf("This file is not a PDF (it does not start like one).")
+        raise NotAPdf(N_("This file is not a PDF (it does not start like one)."))
     if b"%%EOF" not in data[-2048:]:
-        raise NotAPdf("This PDF is incomplete: its end is missing. Use the whole file.")
+        raise NotAPdf(N_("This PDF is incomplete: its end is missing. Use the whole file."))
     check = Check(sha256=sha256_hex(data))
     roots = list(trust_roots)
     extra_crls = list(crls)
@@ -218,7 +233,7 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
         stamps = reader.embedded_timestamp_signatures
     except Exception as exc:  # noqa: BLE001 - any parse failure means we cannot read it
         log.info("unreadable PDF (%s)", type(exc).__name__)
-        raise NotAPdf("This PDF is damaged and cannot be read.") from None
+        raise NotAPdf(N_("This PDF is damaged and cannot be read.")) from None
     if not seals:
         return check
     check.sealed = True
@@ -293,11 +308,12 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     if status.trusted and status.bottom_line:
         check.outcome = GENUINE
         if ts is None and not stamps:
-            check.problems.append(f"The file has no time stamp: it can be confirmed only while the certificate is "
-                                  f"valid (until {cert.not_valid_after:%Y-%m-%d}).")
+            check.problems.append(Finding(N_("The file has no time stamp: it can be confirmed only while the "
+                                             "certificate is valid (until %(date)s)."),
+                                          date=f"{cert.not_valid_after:%Y-%m-%d}"))
         else:
-            check.problems.append("Its time stamps could not be confirmed (is the time-stamping authority's root "
-                                  "trusted?); the seal was checked as of now instead.")
+            check.problems.append(N_("Its time stamps could not be confirmed (is the time-stamping authority's "
+                                     "root trusted?); the seal was checked as of now instead."))
         return check
     if _revoked(cert, dss_crls + extra_crls):
         check.problems.append(N_("The seal's certificate has been revoked."))

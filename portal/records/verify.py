@@ -28,7 +28,10 @@ from portal.records.keys import (
     seal_identity,
 )
 from portal.records.models import RecordFile, SignedRecord
-from portal.records.rules import NotAPdf  # noqa: F401  (re-exported for callers)
+from portal.records.rules import (
+    N_,
+    NotAPdf,  # noqa: F401  (re-exported for callers)
+)
 from portal.schools.isolation import all_schools
 
 log = logging.getLogger("portal.records")
@@ -70,6 +73,13 @@ class Verdict:
         if self.genuine and self.record is not None:
             text += " " + _("It records signature %(number)s.", number=self.record.signature_id)
         return text
+
+    @property
+    def findings(self) -> list[str]:
+        """The problems, in the reader's language on a page (English outside a request)."""
+        from portal.messages import shown
+
+        return [shown(p) for p in self.check.problems]
 
     @property
     def signature(self) -> Any:
@@ -120,7 +130,7 @@ def verify_pdf(data: bytes, *, schools: list[Any] | None = None, at: dt.datetime
     verdict = Verdict(check=check)
     if not check.ours:
         if check.sealed and not roots:
-            check.problems.append("This portal has no sealing certificate set up, so it cannot check seals.")
+            check.problems.append(N_("This portal has no sealing certificate set up, so it cannot check seals."))
         return verdict
     ids = [s.id for s in schools]
     with all_schools(session):  # the file may belong to any of *schools*: looked up by its SHA-256 only
@@ -136,6 +146,6 @@ def verify_pdf(data: bytes, *, schools: list[Any] | None = None, at: dt.datetime
             verdict.school = session.get(School, record.school_id)
             verdict.earlier_version = record.pdf_sha256 != check.sha256
     if verdict.record is not None and verdict.earlier_version and check.genuine:
-        check.problems.append("This is an earlier copy of the record: the school has added a time stamp since. "
-                              "Both are genuine.")
+        check.problems.append(N_("This is an earlier copy of the record: the school has added a time stamp "
+                                 "since. Both are genuine."))
     return verdict

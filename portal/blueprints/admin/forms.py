@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 
 class RosterForm(FlaskForm):
-    file = FileField(_l("Roster CSV file"), validators=[FileRequired("Choose a CSV file to upload.")])
+    file = FileField(_l("Roster CSV file"), validators=[FileRequired(_l("Choose a CSV file to upload."))])
     submit = SubmitField(_l("Import"))
 
 

@@ -28,5 +28,5 @@ class RecordFilterForm(FlaskForm):
 
 
 class VerifyForm(FlaskForm):
-    file = FileField(_l("PDF file"), validators=[FileRequired("Choose a PDF file to check.")])
+    file = FileField(_l("PDF file"), validators=[FileRequired(_l("Choose a PDF file to check."))])
     submit = SubmitField(_l("Check this PDF"))

@@ -16,13 +16,13 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.auth.passwords import check_password_rules
-from portal.validators import email_address
+from portal.validators import ENTER_EMAIL, ENTER_PASSWORD, ENTER_PASSWORD_AGAIN, at_most, email_address
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email address"), validators=[DataRequired(), email_address, Length(max=254)],
+    email = EmailField(_l("Email address"), validators=[DataRequired(ENTER_EMAIL), email_address, at_most(254)],
                        render_kw={"autocomplete": "username"})
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(ENTER_PASSWORD), at_most(200)],
                              render_kw={"autocomplete": "current-password"})
     remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
@@ -30,17 +30,17 @@ class LoginForm(FlaskForm):
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField(_l("Email address"), validators=[DataRequired(), email_address, Length(max=254)],
+    email = EmailField(_l("Email address"), validators=[DataRequired(ENTER_EMAIL), email_address, at_most(254)],
                        render_kw={"autocomplete": "email"})
     submit = SubmitField(_l("Send me a link"))
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)],
+    password = PasswordField(_l("New password"), validators=[DataRequired(ENTER_PASSWORD), at_most(200)],
                              render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(
         _l("Type the new password again"),
-        validators=[DataRequired(), EqualTo("password", _l("The passwords do not match."))],
+        validators=[DataRequired(ENTER_PASSWORD_AGAIN), EqualTo("password", _l("The passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField(_l("Save password"))
@@ -81,7 +81,7 @@ class TotpSetupForm(FlaskForm):
 class PasswordCheckForm(FlaskForm):
     """Turning a safeguard off needs the password again (a borrowed, signed-in browser is not enough)."""
 
-    password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Type your password.")), Length(max=200)],
+    password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Type your password.")), at_most(200)],
                              render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Remove"))
 

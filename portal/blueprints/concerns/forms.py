@@ -21,6 +21,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optio
 from wtforms.widgets import Select
 
 from portal.concerns.models import CATEGORY_LABELS, About
+from portal.validators import at_most
 
 REQUIRED = _l("Please fill this in.")
 
@@ -44,8 +45,8 @@ class RaiseForm(FlaskForm):
         validators=[InputRequired(_l("Choose who the concern is about."))],
     )
     about_person_id = SelectField(_l("Which member of staff?"), coerce=int, validate_choice=True)
-    subject = StringField(_l("Subject"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    description = TextAreaField(_l("Tell us what happened"), validators=[DataRequired(REQUIRED), Length(max=10000)])
+    subject = StringField(_l("Subject"), validators=[DataRequired(REQUIRED), at_most(200)])
+    description = TextAreaField(_l("Tell us what happened"), validators=[DataRequired(REQUIRED), at_most(10000)])
     attachments = MultipleFileField(_l("Photos or PDFs (optional)"))
     at_risk = RadioField(_l("Is a child at risk of harm?"), choices=options([("yes", _l("Yes")), ("no", _l("No"))]),
                          validators=[InputRequired(_l("Tell us whether a child is at risk of harm."))])
@@ -57,7 +58,7 @@ class RaiseForm(FlaskForm):
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField(_l("Your message"), validators=[DataRequired(_l("Write a message first.")), Length(max=10000)])
+    body = TextAreaField(_l("Your message"), validators=[DataRequired(_l("Write a message first.")), at_most(10000)])
     submit = SubmitField(_l("Send"))
 
 
@@ -68,7 +69,7 @@ class NoteForm(FlaskForm):
 
 
 class EscalateForm(FlaskForm):
-    body = TextAreaField(_l("Why are you not happy with the outcome? (optional)"), validators=[Length(max=10000)])
+    body = TextAreaField(_l("Why are you not happy with the outcome? (optional)"), validators=[at_most(10000)])
     submit = SubmitField(_l("Make a formal complaint"))
 
 

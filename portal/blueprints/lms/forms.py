@@ -49,7 +49,7 @@ class RemoveForm(FlaskForm):
 
 
 class OneRosterForm(FlaskForm):
-    file = FileField(_l("OneRoster zip file"), validators=[FileRequired("Choose a zip file to upload.")])
+    file = FileField(_l("OneRoster zip file"), validators=[FileRequired(_l("Choose a zip file to upload."))])
     submit = SubmitField(_l("Import"))
 
 

@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
 from portal.policies.models import Audience
 from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE
 from portal.policies.rendering import MAX_BODY_BYTES
+from portal.validators import at_most
 
 YES_NO = [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
 
@@ -33,7 +34,7 @@ YES_NO = [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
 class SignForm(FlaskForm):
     text_hash = HiddenField()
     agree = BooleanField(_l("I have read this policy and I agree to it"))
-    typed_name = StringField(_l("Type your full name"), validators=[Length(max=200)])
+    typed_name = StringField(_l("Type your full name"), validators=[at_most(200)])
 
 
 def sign_form_for(items, formdata=None) -> SignForm:
@@ -51,7 +52,7 @@ def sign_form_for(items, formdata=None) -> SignForm:
 class DeclineForm(FlaskForm):
     text_hash = HiddenField()
     reason = TextAreaField(_l("Why are you not signing?"), validators=[
-        DataRequired(_l("Tell us why you are not signing.")), Length(max=MAX_REASON)])
+        DataRequired(_l("Tell us why you are not signing.")), at_most(MAX_REASON)])
 
 
 class PolicyForm(FlaskForm):

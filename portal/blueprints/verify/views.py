@@ -11,6 +11,7 @@ import re
 from typing import Any, cast
 
 from flask import Response, abort, current_app, render_template
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import audit
@@ -18,6 +19,7 @@ from portal.auth import throttle
 from portal.blueprints.verify import bp
 from portal.blueprints.verify.forms import CheckFileForm
 from portal.db import session
+from portal.messages import N_
 from portal.records import keys
 from portal.records.archive import ArchiveError, archive_store
 from portal.records.models import SignedRecord
@@ -42,9 +44,9 @@ def _limited() -> bool:
 
 
 def _too_many():
-    return render_template("portal/error.html", code=429, title="Too many checks",
-                           message="This address has checked many files in a short time. Wait a few minutes "
-                                   "and try again."), 429
+    return render_template("portal/error.html", code=429, title=_("Too many checks"),
+                           message=_("This address has checked many files in a short time. Wait a few minutes "
+                                     "and try again.")), 429
 
 
 def _schools() -> list[School]:
@@ -69,13 +71,13 @@ def _check_upload(form: CheckFileForm, schools: list[School]):
     limit = int(current_app.config["PORTAL_RECORDS_MAX_VERIFY_BYTES"])
     data = form.file.data.read(limit + 1)
     if len(data) > limit:
-        return None, f"This file is larger than {limit // (1024 * 1024)} MB; records are much smaller."
+        return None, _("This file is larger than %(mb)s MB; records are much smaller.", mb=limit // (1024 * 1024))
     if not data:
-        return None, "This file is empty."
+        return None, _("This file is empty.")
     try:
         verdict = verify_pdf(data, schools=schools)
     except NotAPdf as exc:
-        return None, str(exc)
+        return None, _(str(exc))
     audit.record("record.verified", school=verdict.school, public=True, outcome=verdict.outcome,
                  sha256=verdict.sha256)
     session.commit()
@@ -94,7 +96,7 @@ def home():
         if form.validate():
             verdict, error = _check_upload(form, _schools())
         else:
-            error = (form.file.errors or ["The form has expired; reload the page and try again."])[0]
+            error = (form.file.errors or [_("The form has expired; reload the page and try again.")])[0]
         status = 400 if error else 200
     return render_template("portal/verify/home.html", form=form, verdict=verdict, error=error,
                            downloads=_downloads(), tsa_roots=bool(current_app.config.get("PORTAL_TSA_ROOTS"))), status
@@ -127,10 +129,10 @@ def record(public_id: str):
         if form.validate():
             upload, error = _check_upload(form, [school])
             if upload is not None and upload.genuine and (upload.record is None or upload.record.id != row.id):
-                upload.check.problems.append("This file is a genuine record of the school, but not the record this "
-                                             "page is about.")
+                upload.check.problems.append(N_("This file is a genuine record of the school, but not the record "
+                                                "this page is about."))
         else:
-            error = (form.file.errors or ["The form has expired; reload the page and try again."])[0]
+            error = (form.file.errors or [_("The form has expired; reload the page and try again.")])[0]
         status = 400 if error else 200
     return render_template("portal/verify/record.html", record=row, public_id=public_id, archived=archived_verdict,
                            evidence=archived_verdict.evidence or {}, form=form, upload=upload, error=error), status

@@ -1,6 +1,7 @@
 """Languages in text built in Python (core): the capability names on the delegation page, the errors of
 adding a school, an LMS connection and a policy, the flashes of the policy translations page, the
-"signed out of N other sessions" flash, a parent's signing errors and the transfer pack's page footer.
+"signed out of N other sessions" flash, a parent's signing errors and the page footers of the transfer pack
+and the signed record.
 Each is shown in the reader's language and stays exactly as before in English; audit and exports keep
 the English words."""
 from __future__ import annotations
@@ -23,9 +24,12 @@ from portal.policies import operations, queries
 from portal.policies.models import Audience, PolicyTranslation
 from portal.policies.pack import load_default_pack
 from portal.policies.rendering import render_version
+from portal.records.archive import archive_store
+from portal.records.models import SignedRecord
 from portal.schools.models import TrustRole
 from portal.schools.operations import get_or_create_trust, grant_trust_role
 from portal.security import CAPABILITIES
+from portal.signals import signature_committed
 from portal.templating import css_content, css_counter
 from tests.dataprotection_helpers import *  # noqa: F401,F403 - fam
 from tests.dataprotection_helpers import raise_concern
@@ -318,3 +322,29 @@ def test_the_transfer_pack_footer_is_one_sentence_in_the_makers_language(db, fam
     text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
                                    check=True).stdout.decode().split())
     assert re.search(footer, text), text[-300:]
+
+
+# ---------------------------------------------------------------- the signed record's footer
+
+
+@pytest.mark.parametrize(("code", "footer"), [
+    ("cy", r"Tudalen 1 o [2-9]"),
+    ("pl", r"Strona 1 z [2-9]"),
+    (None, r"Page 1 of [2-9]"),
+])
+def test_the_signed_record_footer_is_one_sentence_in_the_signers_language(
+        app, db, make_signature, make_pupil, make_person, seal_keys, code, footer):
+    if shutil.which("pdftotext") is None:
+        unavailable("pdftotext (poppler-utils) is not installed")
+    parent = _speaks(db, make_person(Role.PARENT, given="Rhodri", family="Pryce"), code)
+    sig = make_signature(signer=parent, on_behalf_of=make_pupil(given="Nia"))
+    signature_committed.send(app, signature=sig)
+    db.expire_all()
+    record = db.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
+    assert record.is_sealed, record.last_error
+    pdf = archive_store().get(record.pdf_sha256)
+    text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
+                                   check=True).stdout.decode().split())
+    assert re.search(footer, text), text[-300:]
+    others = {"cy": "Tudalen 1 o", "pl": "Strona 1 z", None: "Page 1 of"}
+    assert not any(words in text for other, words in others.items() if other != code)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, inspect, select, update
 
 from portal import audit
@@ -40,7 +41,7 @@ from portal.dataprotection.models import (
     TransferPack,
 )
 from portal.dataprotection.rules import Rule, effective_rules
-from portal.dataprotection.schedule import BY_KEY, ORDER, Action
+from portal.dataprotection.schedule import BY_KEY, N_, ORDER, Action
 from portal.db import session, utcnow
 from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation
@@ -312,8 +313,9 @@ def _allegations(ctx: Context, kind: str) -> list[Candidate]:
     out = []
     for a in session.scalars(select(StaffAllegation).where(StaffAllegation.kind == kind).order_by(StaffAllegation.id)):
         if kind == "allegation":
-            note = "" if a.normal_pension_on else ("The adult's normal pension age is not recorded: check it before "
-                                                   "disposing (KCSIE: keep at least until then).")
+            # Stored in English with the review; the reviews page translates it.
+            note = "" if a.normal_pension_on else N_("The adult's normal pension age is not recorded: check it "
+                                                     "before disposing (KCSIE: keep at least until then).")
             out.append(Candidate("allegations", "StaffAllegation", a.id, a.reported_on, f"Allegation {a.reference}",
                                  frozenset(_allegation_holds(a)), floor_on=a.normal_pension_on, review_note=note,
                                  about_person_id=a.about_person_id))
@@ -712,7 +714,10 @@ def _disposer(target_type: str, action: str) -> Callable[[int, Removal], None]:
     try:
         return table[(target_type, action)]
     except KeyError:
-        raise DisposalError(f"{target_type} records cannot be {action}d by the portal.") from None
+        message = (gettext("%(kind)s records cannot be anonymised by the portal.", kind=target_type)
+                   if action == "anonymise" else
+                   gettext("%(kind)s records cannot be deleted by the portal.", kind=target_type))
+        raise DisposalError(message) from None
 
 
 def dispose(candidate: Candidate, rule: Rule, action: str, *, report: Report | None, actor: Any = None,

@@ -342,7 +342,7 @@ def release_hold(hold_id: int):
 @access(capabilities=[MANAGE, "roster.manage"])
 def leavers():
     form = LeaverForm()
-    form.person_id.choices = [(0, "Choose…")] + _people_choices()
+    form.person_id.choices = [(0, _("Choose…"))] + _people_choices()
     if form.validate_on_submit():
         person = session.get(Person, form.person_id.data) if form.person_id.data else None
         if person is None:
@@ -388,7 +388,7 @@ def sars():
     form = SarForm() if MANAGE in _caps() else None
     if form is not None:
         people = _people_choices()
-        form.subject_id.choices = [(0, "Choose…")] + people
+        form.subject_id.choices = [(0, _("Choose…"))] + people
         form.requester_id.choices = [(0, "The person themselves")] + people
         if request.method == "GET":
             form.received_on.data = uk_today()
@@ -644,7 +644,7 @@ def allegation_notes(allegation_id: int):
 @access(capabilities=[SAFEGUARDING])
 def transfers():
     form = TransferForm()
-    form.pupil_id.choices = [(0, "Choose…")] + _people_choices(pupils_only=True)
+    form.pupil_id.choices = [(0, _("Choose…"))] + _people_choices(pupils_only=True)
     if form.validate_on_submit():
         pupil = session.get(Person, form.pupil_id.data) if form.pupil_id.data else None
         if pupil is None:

@@ -230,3 +230,35 @@ def test_request_statuses_and_the_copys_index_in_the_readers_language(app, db, f
         _speaks(db, fam.parent, "ur")
         index, _data = index_and_data()
         assert "تحفظ کے خدشات: 1" in index and "فرد خود" in index
+
+
+# ------------------------------------------------------------------ reviews
+
+
+def test_a_review_shows_its_record_and_note_in_welsh(app, db, fam, login_as):
+    from portal.dataprotection.models import RetentionReview
+
+    note = ("The adult's normal pension age is not recorded: check it before disposing "
+            "(KCSIE: keep at least until then).")
+    review = RetentionReview(record_type="allegations", target_type="StaffAllegation", target_id=1,
+                             summary="Allegation A-0001", review_role="head", due_on=D(2026, 10, 1), note=note)
+    other = RetentionReview(record_type="complaints", target_type="Concern", target_id=2,
+                            summary="Concern C-00012", review_role="head", due_on=D(2026, 10, 1))
+    db.add_all([review, other])
+    db.commit()
+    english = _page(login_as(fam.head).get(f"{BASE}/reviews"))
+    assert "Allegation A-0001" in english and "Concern C-00012" in english and note in english
+    assert "Formal complaints. Due since" in english
+
+    client = login_as(_speaks(db, fam.head, "cy"))
+    welsh = _page(client.get(f"{BASE}/reviews"))
+    assert "Honiad A-0001" in welsh and "Pryder C-00012" in welsh
+    assert "Nid yw oedran pensiwn arferol yr oedolyn wedi'i gofnodi" in welsh and note not in welsh
+    assert "Cwynion ffurfiol." in welsh
+    later = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    page = _page(client.post(f"{BASE}/reviews/{other.id}", data={"decision": "keep", "keep_until": later,
+                                                                  "reason": "Hawliad ar y gweill."},
+                             follow_redirects=True))
+    assert "Pryder C-00012:" in page
+    db.expire_all()
+    assert db.get(RetentionReview, other.id).summary == "Concern C-00012"  # stored in English

@@ -63,7 +63,7 @@ from portal.dataprotection.models import (
     TransferPack,
 )
 from portal.dataprotection.operations import DataProtectionError, decide_review, record_departure, undo_departure
-from portal.dataprotection.retention import dispose_files
+from portal.dataprotection.retention import dispose_files, summary_text
 from portal.dataprotection.rules import (
     RuleError,
     confirm_rule,
@@ -227,7 +227,7 @@ def reviews():
     rows = [r for r in _open_reviews() if _review_visible(r)]
     return render_template("portal/dataprotection/reviews.html", reviews=rows, form=ReviewDecisionForm(),
                            labels={k: _(d.label) for k, d in BY_KEY.items()},
-                           roles={**REVIEW_ROLES, "chair": N_("Chair of governors")})
+                           roles={**REVIEW_ROLES, "chair": N_("Chair of governors")}, summary_text=summary_text)
 
 
 @bp.post("/reviews/<int:review_id>")
@@ -250,10 +250,10 @@ def decide(review_id: int):
     session.commit()
     if removal is not None:
         dispose_files(removal)
-        flash(_("%(record)s: disposed of.", record=review.summary), "success")
+        flash(_("%(record)s: disposed of.", record=summary_text(review.summary)), "success")
     else:
-        flash(_("%(record)s: kept until %(day)s.", record=review.summary, day=format_date(review.keep_until, "long")),
-              "success")
+        flash(_("%(record)s: kept until %(day)s.", record=summary_text(review.summary),
+                day=format_date(review.keep_until, "long")), "success")
     return redirect(url_for(".reviews"))
 
 

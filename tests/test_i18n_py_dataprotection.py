@@ -262,3 +262,27 @@ def test_a_review_shows_its_record_and_note_in_welsh(app, db, fam, login_as):
     assert "Pryder C-00012:" in page
     db.expire_all()
     assert db.get(RetentionReview, other.id).summary == "Concern C-00012"  # stored in English
+
+
+# ------------------------------------------------------------------ the transfer pack's files
+
+
+def test_the_transfer_packs_attached_files_are_described_in_the_makers_language(db, fam, login_as, seal_keys):
+    import pikepdf
+
+    from portal.dataprotection.models import TransferPack
+
+    raise_concern(db, fam.parent, subject="Bruise noticed", description="Wren had a bruise.", at_risk=True,
+                  child=fam.child)
+
+    def descriptions(client) -> set[str]:
+        resp = client.post(f"{BASE}/transfers", data={"pupil_id": fam.child.id, "destination": "Brookfield Academy",
+                                                      "moved_on": dt.date.today().isoformat()})
+        assert resp.status_code == 302
+        pack = db.scalars(select(TransferPack).order_by(TransferPack.id.desc())).first()
+        pdf = pikepdf.open(io.BytesIO(client.get(f"{BASE}/transfers/{pack.id}/pack.pdf").data))
+        return {str(spec.description) for spec in pdf.attachments.values()}
+
+    assert "The pack's contents as JSON" in descriptions(login_as(fam.dsl))
+    welsh = descriptions(login_as(_speaks(db, fam.dsl, "cy")))
+    assert "Cynnwys y pecyn fel JSON" in welsh and "The pack's contents as JSON" not in welsh

@@ -286,3 +286,17 @@ def test_the_transfer_packs_attached_files_are_described_in_the_makers_language(
     assert "The pack's contents as JSON" in descriptions(login_as(fam.dsl))
     welsh = descriptions(login_as(_speaks(db, fam.dsl, "cy")))
     assert "Cynnwys y pecyn fel JSON" in welsh and "The pack's contents as JSON" not in welsh
+
+
+# ------------------------------------------------------------------ the home page's tasks
+
+
+def test_the_home_pages_data_protection_tasks_in_welsh(app, db, fam, login_as):
+    from portal.dataprotection import sar
+
+    sar.create_request(fam.parent, fam.parent, received_on=D(2026, 1, 5), actor=fam.head)
+    sar.create_request(fam.other_parent, fam.other_parent, received_on=D(2026, 1, 6), actor=fam.head)
+    db.commit()
+    assert "2 subject access requests are overdue" in _page(login_as(fam.head).get("/portal/staff/"))
+    welsh = _page(login_as(_speaks(db, fam.head, "cy")).get("/portal/staff/"))
+    assert "Mae 2 cais gwrthrych am wybodaeth yn hwyr" in welsh and "are overdue" not in welsh

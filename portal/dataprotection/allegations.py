@@ -57,9 +57,9 @@ def case_manager_for(about: Person) -> str:
     school = School.get()
     if school is not None and about.id == school.head_teacher_id:
         if not school.chair_of_governors_id:
-            raise AllegationError("This is about the Head Teacher, so it goes to the chair of governors, and the "
-                                  "school has not named one in the portal yet. Name the chair in the school "
-                                  "settings first, or contact the chair directly.")
+            raise AllegationError(N_("This is about the Head Teacher, so it goes to the chair of governors, and the "
+                                     "school has not named one in the portal yet. Name the chair in the school "
+                                     "settings first, or contact the chair directly."))
         return "chair"
     return "head"
 
@@ -144,7 +144,7 @@ def mark(source: Concern | ContactIncident, kind: str, *, actor: Person, reporte
         raise AllegationError(N_("The date of the allegation cannot be in the future."))
     notes = (notes or "").strip()
     if len(notes) > MAX_TEXT:
-        raise AllegationError(f"The notes are too long (at most {MAX_TEXT} characters).")
+        raise AllegationError(_("The notes are too long (at most %(num)s characters).", num=MAX_TEXT))
     allegation = StaffAllegation(
         kind=kind, about_person_id=about.id, reported_on=reported_on, case_manager=case_manager_for(about),
         recorded_by_id=actor.id, notes=notes,
@@ -222,7 +222,7 @@ def update_notes(allegation: StaffAllegation, *, actor: Person, notes: str) -> N
     if not notes:
         raise AllegationError(N_("Write what was done, or leave the page without saving."))
     if len(notes) > MAX_TEXT:
-        raise AllegationError(f"The notes are too long (at most {MAX_TEXT} characters).")
+        raise AllegationError(_("The notes are too long (at most %(num)s characters).", num=MAX_TEXT))
     allegation.notes = notes
     session.flush()
     audit.record("allegation.notes_updated", actor=actor, target=allegation, kind=allegation.kind)

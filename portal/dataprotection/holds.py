@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -30,7 +31,12 @@ MAX_REASON = 2000
 
 
 class HoldError(ValueError):
-    """A hold cannot be placed, reviewed or released as asked (the message says why)."""
+    """A hold cannot be placed, reviewed or released as asked (the message says why; ``field`` is the
+    form field it is about, when known)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _actor_fields(actor: Any, person_field: str, account_field: str) -> dict[str, Any]:
@@ -39,13 +45,25 @@ def _actor_fields(actor: Any, person_field: str, account_field: str) -> dict[str
     return {person_field: getattr(actor, "id", None)}
 
 
-def _reason(reason: str | None, what: str) -> str:
+def _reason(reason: str | None, missing: str) -> str:
+    """The reason, stripped; *missing* is the (translated) sentence asking for one."""
     text = (reason or "").strip()
     if not text:
-        raise HoldError(f"Give a reason {what}: it is what tells people later why the records are kept.")
+        raise HoldError(missing, field="reason")
     if len(text) > MAX_REASON:
-        raise HoldError(f"The reason is too long (at most {MAX_REASON} characters).")
+        raise HoldError(gettext("The reason is too long (at most %(num)s characters).", num=MAX_REASON),
+                        field="reason")
     return text
+
+
+#: "Not found" for each kind of target, whole sentences.
+_NO_SUCH = {
+    "person": N_("There is no such person in this school."),
+    "pupil": N_("There is no such pupil in this school."),
+    "concern": N_("There is no such concern in this school."),
+    "contact_incident": N_("There is no such contact incident in this school."),
+    "social_incident": N_("There is no such social incident in this school."),
+}
 
 
 def target_of(kind: str, target_id: int) -> Any:
@@ -59,7 +77,7 @@ def target_of(kind: str, target_id: int) -> Any:
              "social_incident": SocialMediaIncident}[kind]
     obj: Any = session.get(model, target_id) if target_id else None
     if obj is None:
-        raise HoldError(f"There is no such {kind.replace('_', ' ')} in this school.")
+        raise HoldError(gettext(_NO_SUCH[kind]))
     if kind == "pupil" and Role.PUPIL not in obj.role_set:
         raise HoldError(N_("That person is not a pupil."))
     return obj
@@ -81,8 +99,8 @@ def resolve(kind: str, text: str) -> int:
             raise HoldError(str(exc)) from None
     number = text.upper().removeprefix("C-").removeprefix("S-").lstrip("0") or "0"
     if not number.isdigit():
-        raise HoldError("Give the record's reference, such as C-00012 for a concern or S-3 for a social-media "
-                        "incident.")
+        raise HoldError(N_("Give the record's reference, such as C-00012 for a concern or S-3 for a social-media "
+                           "incident."))
     return int(number)
 
 
@@ -92,12 +110,13 @@ def place_hold(kind: str, target_id: int, reason: str | None, *, actor: Any,
 
     :raises HoldError: without a reason, for an unknown target, or a review date in the past.
     """
-    text = _reason(reason, "for the hold")
+    text = _reason(reason, gettext(
+        "Give a reason for the hold: it is what tells people later why the records are kept."))
     obj = target_of(kind, target_id)
     today = uk_today()
     review_on = review_on or add_months(today, REVIEW_MONTHS)
     if review_on < today:
-        raise HoldError(N_("The date to review the hold cannot be in the past."))
+        raise HoldError(N_("The date to review the hold cannot be in the past."), field="review_on")
     hold = LegalHold(kind=kind, reason=text, review_on=review_on, placed_at=utcnow(),
                      **_actor_fields(actor, "placed_by_id", "placed_by_account_id"))
     if kind in ("person", "pupil"):
@@ -135,7 +154,8 @@ def release_hold(hold: LegalHold, reason: str | None, *, actor: Any) -> LegalHol
     """End the hold: its records follow the schedule again from the next run."""
     if not hold.active:
         raise HoldError(N_("This hold has been released already."))
-    hold.release_reason = _reason(reason, "for releasing the hold")
+    hold.release_reason = _reason(reason, gettext(
+        "Give a reason for releasing the hold: it is what tells people later why the records are kept."))
     hold.released_at = utcnow()
     for name, value in _actor_fields(actor, "released_by_id", "released_by_account_id").items():
         setattr(hold, name, value)
@@ -155,11 +175,25 @@ def holds(active_only: bool = False) -> list[LegalHold]:
     return sorted(rows, key=lambda h: (not h.active, h.review_on if h.active else dt.date.min, -h.id))
 
 
+#: The prefixes of ``LegalHold.target_label`` (kept in English) and the whole phrase for each.
+_TARGET_LABELS = (
+    ("Concern ", N_("Concern %(ref)s")),
+    ("Contact incident ", N_("Contact incident %(ref)s")),
+    ("Social-media incident ", N_("Social-media incident %(ref)s")),
+)
+
+
 def describe(hold: LegalHold) -> str:
-    """What the hold is on, in words."""
+    """What the hold is on, in words (in the page's language)."""
     if hold.person_id is not None and hold.person is not None:
-        return f"{'Pupil' if hold.kind == 'pupil' else 'Person'}: {hold.person.full_name}"
-    return hold.target_label or "A record that has since been disposed of"
+        if hold.kind == "pupil":
+            return gettext("Pupil: %(name)s", name=hold.person.full_name)
+        return gettext("Person: %(name)s", name=hold.person.full_name)
+    label = hold.target_label
+    for prefix, phrase in _TARGET_LABELS:
+        if label.startswith(prefix):
+            return gettext(phrase, ref=label.removeprefix(prefix))
+    return label or gettext("A record that has since been disposed of")
 
 
 __all__ = ["REVIEW_MONTHS", "HoldError", "describe", "holds", "place_hold", "release_hold", "resolve",

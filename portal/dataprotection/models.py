@@ -16,6 +16,11 @@ from portal.db import Base, UTCDateTime, utcnow
 from portal.people.models import Account, Person
 from portal.schools.isolation import SchoolOwned
 
+
+def N_(text: str) -> str:
+    """Marks a label for the catalogues (``make translations``); pages translate it where they show it."""
+    return text
+
 # ------------------------------------------------------------------ the retention schedule
 
 
@@ -137,13 +142,16 @@ class Departure(SchoolOwned, Base):
 
 # ------------------------------------------------------------------ legal holds
 
+# The label tables below keep their English words (exports, the audit log and tests use them); the
+# values are marked for the catalogues and pages translate them where they show them.
+
 
 HOLD_KINDS = {
-    "person": "A person (everything about them)",
-    "pupil": "A pupil (everything about them)",
-    "concern": "A concern",
-    "contact_incident": "A contact incident",
-    "social_incident": "A social-media incident",
+    "person": N_("A person (everything about them)"),
+    "pupil": N_("A pupil (everything about them)"),
+    "concern": N_("A concern"),
+    "contact_incident": N_("A contact incident"),
+    "social_incident": N_("A social-media incident"),
 }
 
 
@@ -196,6 +204,13 @@ class LegalHold(SchoolOwned, Base):
 
 # ------------------------------------------------------------------ subject access
 
+#: A subject access request's status, in words.
+SAR_STATUSES = {
+    "released": N_("Released"),
+    "ready": N_("Reviewed, ready to release"),
+    "open": N_("Open"),
+}
+
 
 class SubjectAccessRequest(SchoolOwned, Base):
     """A request for a copy of what the school holds about a person (UK GDPR Article 15)."""
@@ -244,23 +259,33 @@ class SubjectAccessRequest(SchoolOwned, Base):
 
     @property
     def status_label(self) -> str:
-        return {"released": "Released", "ready": "Reviewed, ready to release", "open": "Open"}[self.status]
+        """The English words (pages translate them: ``_(req.status_label)``)."""
+        return SAR_STATUSES[self.status]
 
 
 # ------------------------------------------------------------------ allegations against staff
 
 ALLEGATION_KINDS = {
-    "allegation": "Allegation (meets the harm threshold)",
-    "low_level": "Low-level concern",
+    "allegation": N_("Allegation (meets the harm threshold)"),
+    "low_level": N_("Low-level concern"),
 }
 
 #: Outcomes named in KCSIE Part four.
 OUTCOMES = {
-    "substantiated": "Substantiated: there is enough evidence to prove the allegation",
-    "malicious": "Malicious: there is clear evidence of a deliberate act to deceive or cause harm",
-    "false": "False: there is enough evidence to disprove the allegation",
-    "unsubstantiated": "Unsubstantiated: there is not enough evidence to prove or disprove it",
-    "unfounded": "Unfounded: there is no evidence or proper basis to support it",
+    "substantiated": N_("Substantiated: there is enough evidence to prove the allegation"),
+    "malicious": N_("Malicious: there is clear evidence of a deliberate act to deceive or cause harm"),
+    "false": N_("False: there is enough evidence to disprove the allegation"),
+    "unsubstantiated": N_("Unsubstantiated: there is not enough evidence to prove or disprove it"),
+    "unfounded": N_("Unfounded: there is no evidence or proper basis to support it"),
+}
+
+#: The outcome in one word, as the list of allegations shows it.
+OUTCOME_WORDS = {
+    "substantiated": N_("substantiated"),
+    "malicious": N_("malicious"),
+    "false": N_("false"),
+    "unsubstantiated": N_("unsubstantiated"),
+    "unfounded": N_("unfounded"),
 }
 
 
@@ -308,7 +333,12 @@ class StaffAllegation(SchoolOwned, Base):
 
     @property
     def outcome_label(self) -> str:
-        return OUTCOMES.get(self.outcome or "", "Not decided yet")
+        return OUTCOMES.get(self.outcome or "", N_("Not decided yet"))
+
+    @property
+    def outcome_word(self) -> str:
+        """The outcome in one English word (pages translate it)."""
+        return OUTCOME_WORDS.get(self.outcome or "", self.outcome or "")
 
 
 # ------------------------------------------------------------------ moving school
@@ -367,6 +397,8 @@ __all__ = [
     "ALLEGATION_KINDS",
     "HOLD_KINDS",
     "OUTCOMES",
+    "OUTCOME_WORDS",
+    "SAR_STATUSES",
     "Departure",
     "DisposalRecord",
     "LegalHold",

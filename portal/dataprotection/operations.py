@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from portal import audit
@@ -91,8 +92,8 @@ def decide_review(review: RetentionReview, *, actor: Any, decision: str, keep_un
     if cand is None:
         raise DataProtectionError(N_("The record no longer exists."))
     if cand.holds & ctx.holds:
-        raise DataProtectionError("The record is under a legal hold: it cannot be disposed of until the hold is "
-                                  "released.")
+        raise DataProtectionError(N_("The record is under a legal hold: it cannot be disposed of until the hold is "
+                                     "released."))
     allowed = [a.value for a in rule.default.actions]
     if rule.action in ("delete", "anonymise"):
         action = rule.action
@@ -101,7 +102,8 @@ def decide_review(review: RetentionReview, *, actor: Any, decision: str, keep_un
     elif "anonymise" in allowed:
         action = "anonymise"
     else:
-        raise DataProtectionError(f"{rule.default.label} cannot be disposed of by the portal; keep them instead.")
+        raise DataProtectionError(gettext("%(record)s cannot be disposed of by the portal; keep them instead.",
+                                          record=gettext(rule.default.label)))
     try:
         removal = dispose(cand, rule, action, report=None, actor=actor, due_on=review.due_on)
     except DisposalError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -103,9 +104,9 @@ def save(body_md: str, *, actor: Any) -> PrivacyNotice:
     """Save a new version of the notice (audited; the text is kept in the row, not the log)."""
     body = (body_md or "").replace("\r\n", "\n").strip()
     if not body:
-        raise ValueError("The privacy notice cannot be empty.")
+        raise ValueError(gettext("The privacy notice cannot be empty."))
     if len(body.encode("utf-8")) > MAX_BYTES:
-        raise ValueError(f"The privacy notice is too long (at most {MAX_BYTES // 1024} KB).")
+        raise ValueError(gettext("The privacy notice is too long (at most %(num)s KB).", num=MAX_BYTES // 1024))
     notice = PrivacyNotice(body_md=body + "\n", saved_at=utcnow(), saved_by_id=getattr(actor, "id", None))
     session.add(notice)
     session.flush()

@@ -18,11 +18,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import delete, func, inspect, select, update
 
 from portal import audit
@@ -40,7 +42,7 @@ from portal.dataprotection.models import (
     TransferPack,
 )
 from portal.dataprotection.rules import Rule, effective_rules
-from portal.dataprotection.schedule import BY_KEY, ORDER, Action
+from portal.dataprotection.schedule import BY_KEY, N_, ORDER, Action
 from portal.db import session, utcnow
 from portal.incidents.models import ContactIncident, IncidentAction, SocialMediaIncident
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation
@@ -55,6 +57,38 @@ log = logging.getLogger("portal.dataprotection")
 
 #: What an anonymised free-text field says instead.
 REMOVED = "Removed under the school's retention schedule."
+
+#: The shapes of a candidate's (and a review's) English ``summary``, and the whole phrase for each, so a
+#: page can show a stored summary in its own language (:func:`summary_text`).
+_SUMMARIES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), phrase) for p, phrase in (
+    (r"^Signature record (?P<ref>\S+)$", N_("Signature record %(ref)s")),
+    (r"^Consent answer (?P<ref>\S+)$", N_("Consent answer %(ref)s")),
+    (r"^Concern (?P<ref>\S+)$", N_("Concern %(ref)s")),
+    (r"^File (?P<file>\S+) of concern (?P<ref>\S+)$", N_("File %(file)s of concern %(ref)s")),
+    (r"^Contact incident (?P<ref>\S+)$", N_("Contact incident %(ref)s")),
+    (r"^Social-media incident (?P<ref>\S+)$", N_("Social-media incident %(ref)s")),
+    (r"^Allegation (?P<ref>\S+)$", N_("Allegation %(ref)s")),
+    (r"^Low-level concern (?P<ref>\S+)$", N_("Low-level concern %(ref)s")),
+    (r"^Transfer pack (?P<ref>\S+)$", N_("Transfer pack %(ref)s")),
+    (r"^Family link (?P<ref>\S+)$", N_("Family link %(ref)s")),
+    (r"^Family-link confirmation (?P<ref>\S+)$", N_("Family-link confirmation %(ref)s")),
+    (r"^Classroom session (?P<ref>\S+)$", N_("Classroom session %(ref)s")),
+    (r"^Person (?P<ref>\S+)$", N_("Person %(ref)s")),
+))
+_AUDIT_SUMMARY = re.compile(r"^Audit log entries of (?P<year>\d+) \((?P<num>\d+) entries\)$")
+
+
+def summary_text(summary: str) -> str:
+    """A stored English summary ("Concern C-00012") in the current language; anything else unchanged."""
+    m = _AUDIT_SUMMARY.match(summary)
+    if m:
+        return ngettext("Audit log entries of %(year)s (%(num)s entry)",
+                        "Audit log entries of %(year)s (%(num)s entries)", int(m["num"]), year=m["year"])
+    for pattern, phrase in _SUMMARIES:
+        m = pattern.match(summary)
+        if m:
+            return gettext(phrase, **m.groupdict())
+    return summary
 
 HoldKey = tuple[str, int]
 
@@ -312,8 +346,9 @@ def _allegations(ctx: Context, kind: str) -> list[Candidate]:
     out = []
     for a in session.scalars(select(StaffAllegation).where(StaffAllegation.kind == kind).order_by(StaffAllegation.id)):
         if kind == "allegation":
-            note = "" if a.normal_pension_on else ("The adult's normal pension age is not recorded: check it before "
-                                                   "disposing (KCSIE: keep at least until then).")
+            # Stored in English with the review; the reviews page translates it.
+            note = "" if a.normal_pension_on else N_("The adult's normal pension age is not recorded: check it "
+                                                     "before disposing (KCSIE: keep at least until then).")
             out.append(Candidate("allegations", "StaffAllegation", a.id, a.reported_on, f"Allegation {a.reference}",
                                  frozenset(_allegation_holds(a)), floor_on=a.normal_pension_on, review_note=note,
                                  about_person_id=a.about_person_id))
@@ -712,7 +747,10 @@ def _disposer(target_type: str, action: str) -> Callable[[int, Removal], None]:
     try:
         return table[(target_type, action)]
     except KeyError:
-        raise DisposalError(f"{target_type} records cannot be {action}d by the portal.") from None
+        message = (gettext("%(kind)s records cannot be anonymised by the portal.", kind=target_type)
+                   if action == "anonymise" else
+                   gettext("%(kind)s records cannot be deleted by the portal.", kind=target_type))
+        raise DisposalError(message) from None
 
 
 def dispose(candidate: Candidate, rule: Rule, action: str, *, report: Report | None, actor: Any = None,

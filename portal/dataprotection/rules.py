@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 
 from portal import audit
@@ -57,8 +58,28 @@ class Rule:
 
     @property
     def period_label(self) -> str:
-        unit = self.unit[:-1] if self.period == 1 else self.unit
-        return f"{self.period} {unit}"
+        """"6 years", "1 month" in the page's language (English outside a request)."""
+        return period_text(self.period, self.unit)
+
+    @property
+    def action_label(self) -> str:
+        """The action's English name (``Delete``); pages translate it (``_(rule.action_label)``)."""
+        return Action(self.action).label
+
+
+def period_text(period: int, unit: str) -> str:
+    """A period with its unit, as a whole phrase in the page's language ("1 year", "30 days")."""
+    if unit == "years":
+        return ngettext("%(num)s year", "%(num)s years", period)
+    if unit == "months":
+        return ngettext("%(num)s month", "%(num)s months", period)
+    if unit == "days":
+        return ngettext("%(num)s day", "%(num)s days", period)
+    return f"{period} {unit}"
+
+
+def _actions_text(actions: list[str]) -> str:
+    return ", ".join(gettext(Action(a).label).lower() for a in actions)
 
 
 def check(key: str, period: Any, unit: str, action: str, review_role: str | None) -> tuple[int, str, str, str | None]:
@@ -70,28 +91,30 @@ def check(key: str, period: Any, unit: str, action: str, review_role: str | None
     try:
         default = default_for(key)
     except KeyError:
-        raise RuleError(f"There is no record type {key!r}.") from None
+        raise RuleError(gettext("There is no record type %(key)s.", key=repr(key))) from None
     try:
         period = int(str(period).strip())
     except (TypeError, ValueError):
         raise RuleError(N_("The period must be a whole number, such as 6.")) from None
     if period <= 0:
-        raise RuleError("The period must be at least 1: a record cannot be kept for zero or less time. "
-                        "To keep something longer instead, choose a longer period.")
+        raise RuleError(gettext("The period must be at least 1: a record cannot be kept for zero or less time. "
+                                "To keep something longer instead, choose a longer period."))
     if unit not in UNITS:
         raise RuleError(N_("The unit must be years, months or days."))
     if period > MAX_PERIOD[unit]:
-        raise RuleError(f"The period can be at most {MAX_PERIOD[unit]} {unit}.")
+        raise RuleError(gettext("The period can be at most %(period)s.", period=period_text(MAX_PERIOD[unit], unit)))
     allowed = [a.value for a in default.actions]
     if action not in allowed:
-        raise RuleError(f"For {default.label.lower()} the action must be one of: {', '.join(allowed)}.")
+        raise RuleError(gettext("For %(record)s the action must be one of: %(actions)s.",
+                                record=gettext(default.label).lower(), actions=_actions_text(allowed)))
     if action == Action.REVIEW.value:
         if review_role not in REVIEW_ROLES:
             raise RuleError(N_("Choose who reviews: the Head Teacher or the DSL."))
     else:
         review_role = review_role if review_role in REVIEW_ROLES else default.review_role
     if default.installation:
-        raise RuleError(f"{default.label} belong to the whole installation; a school cannot change their rule.")
+        raise RuleError(gettext("%(record)s belong to the whole installation; a school cannot change their rule.",
+                                record=gettext(default.label)))
     return period, unit, action, review_role
 
 
@@ -151,7 +174,8 @@ def confirm_rule(key: str, *, actor: Any) -> Rule:
     """The school confirms the rule in force for *key* as it is (audited)."""
     current = effective_rules()[key]
     if current.default.installation:
-        raise RuleError(f"{current.default.label} belong to the whole installation; there is nothing to confirm.")
+        raise RuleError(gettext("%(record)s belong to the whole installation; there is nothing to confirm.",
+                                record=gettext(current.default.label)))
     row = session.scalar(select(RetentionRule).where(RetentionRule.record_type == key))
     if row is None:
         row = RetentionRule(record_type=key, period=current.period, unit=current.unit, action=current.action,
@@ -214,4 +238,4 @@ def unconfirmed(rules: dict[str, Rule]) -> list[Rule]:
 
 
 __all__ = ["BY_KEY", "MAX_PERIOD", "Rule", "RuleError", "check", "confirm_rule", "effective_rules", "reset_rule",
-           "set_rule", "set_trust_default", "unconfirmed"]
+           "period_text", "set_rule", "set_trust_default", "unconfirmed"]

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext, ngettext
 from sqlalchemy import or_, select
 
 from portal import audit
@@ -72,8 +73,8 @@ def find_person(ident: str) -> Person:
         matches = list(session.scalars(select(Person).where(or_(Person.email == ident.lower(),
                                                                 Person.external_id == ident))))
     if len(matches) != 1:
-        raise SarError(f"There is no one in this school matching {ident!r}." if not matches
-                       else f"More than one person matches {ident!r}; use their #id.")
+        raise SarError(gettext("There is no one in this school matching %(text)s.", text=repr(ident)) if not matches
+                       else gettext("More than one person matches %(text)s; use their #id.", text=repr(ident)))
     return matches[0]
 
 
@@ -167,6 +168,31 @@ class Collected:
     redaction: list[dict[str, Any]] = field(default_factory=list)
     #: What was left out, in words (safeguarding records the DSL has not included).
     withheld: list[str] = field(default_factory=list)
+    #: The same, as (kind, count) pairs: the index page words them in the reader's language
+    #: (:func:`withheld_text`); ``data.json`` keeps the English above.
+    withheld_counts: list[tuple[str, int]] = field(default_factory=list)
+
+    def withhold(self, kind: str, count: int, english: str) -> None:
+        self.withheld.append(english)
+        self.withheld_counts.append((kind, count))
+
+
+def withheld_text(kind: str, num: int) -> str:
+    """What was left out of a copy, in the current language ("2 safeguarding concerns")."""
+    if kind == "concerns":
+        return ngettext("%(num)s safeguarding concern", "%(num)s safeguarding concerns", num)
+    if kind == "incidents":
+        return ngettext("%(num)s contact incident routed to the DSL or marked as an allegation",
+                        "%(num)s contact incidents routed to the DSL or marked as allegations", num)
+    if kind == "allegations":
+        return ngettext("%(num)s allegation or low-level concern record",
+                        "%(num)s allegation or low-level concern records", num)
+    if kind == "packs":
+        return ngettext("%(num)s safeguarding transfer pack", "%(num)s safeguarding transfer packs", num)
+    return ngettext("%(num)s sealed PDF naming someone else (the details are in data.json, with the other "
+                    "person's name redacted)",
+                    "%(num)s sealed PDFs naming someone else (the details are in data.json, with the other "
+                    "person's name redacted)", num)
 
 
 def _iso(value: Any) -> Any:
@@ -227,7 +253,8 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
     d["generated_on"] = (day or uk_today()).isoformat()
     d["subject"] = {"id": subject.id, "name": subject.full_name}
     d["requested_by"] = {"name": requester.full_name,
-                         "relationship": "the person themselves" if requester.id == subject.id else "parent or carer"}
+                         "relationship": N_("the person themselves") if requester.id == subject.id
+                         else N_("parent or carer")}
     account = subject.account
     departure = session.scalar(select(Departure).where(Departure.person_id == subject.id))
     d["person"] = {
@@ -331,7 +358,7 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
         d["concerns"].append(entry)
         out.redaction.extend({**f, "record": ref} for f in _unique(flags))
     if held_back:
-        out.withheld.append(f"{held_back} safeguarding concern(s)")
+        out.withhold("concerns", held_back, f"{held_back} safeguarding concern(s)")
 
     # Incidents.
     incidents = session.scalars(select(ContactIncident).where(or_(ContactIncident.pupil_id == subject.id,
@@ -357,7 +384,8 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
             flags += names.found("timeline", action.text)
         out.redaction.extend({**f, "record": f"Contact incident {i.reference}"} for f in _unique(flags))
     if held_back:
-        out.withheld.append(f"{held_back} contact incident(s) routed to the DSL or marked as allegations")
+        out.withhold("incidents", held_back,
+                     f"{held_back} contact incident(s) routed to the DSL or marked as allegations")
 
     # Allegations and low-level concerns about them; transfer packs (safeguarding records).
     allegations = session.scalars(select(StaffAllegation).where(StaffAllegation.about_person_id == subject.id)
@@ -376,9 +404,10 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
                                 "received_on": _iso(p.received_on)} for p in packs]
     else:
         if allegations:
-            out.withheld.append(f"{len(allegations)} allegation or low-level concern record(s)")
+            out.withhold("allegations", len(allegations),
+                         f"{len(allegations)} allegation or low-level concern record(s)")
         if packs:
-            out.withheld.append(f"{len(packs)} safeguarding transfer pack(s)")
+            out.withhold("packs", len(packs), f"{len(packs)} safeguarding transfer pack(s)")
 
     links = session.scalars(select(FamilyLinkDeclaration).where(or_(
         FamilyLinkDeclaration.declared_by_id == subject.id, FamilyLinkDeclaration.adult_id == subject.id,
@@ -453,6 +482,7 @@ def _apply_redactions(found: Collected, names: list[str]) -> None:
             withheld += 1
     found.data = _redact(found.data, patterns)
     if withheld:
+        found.withheld_counts.append(("sealed_pdfs", withheld))
         found.data["withheld"] = [*found.data.get("withheld", []),
                                   f"{withheld} sealed PDF(s) naming someone else (the details are in data.json, "
                                   "with the other person's name redacted)"]
@@ -485,7 +515,9 @@ def build_zip(req_or_subject: SubjectAccessRequest | Person, requester: Person |
     # The copy's index page is written in the language of the person who asked for it.
     code = language_of(requester)
     with in_language(code):
+        withheld = [withheld_text(kind, num) for kind, num in found.withheld_counts]
         index = render_template("portal/dataprotection/sar_index.html", d=found.data, files=found.files,
+                                withheld=withheld,
                                 reference=reference, for_release=for_release,
                                 page_language=LANGUAGES.get(code, LANGUAGES[DEFAULT]))
     stamp = (day.year, day.month, day.day, 0, 0, 0)

@@ -28,6 +28,12 @@ import enum
 from dataclasses import dataclass, field
 
 
+def N_(text: str) -> str:
+    """Marks a label for the catalogues (``make translations``); pages translate it where they show it
+    (``_(rule.default.label)``), while exports, the audit log and the CLI keep the English."""
+    return text
+
+
 class Trigger(enum.StrEnum):
     """What starts a record's retention clock."""
 
@@ -44,12 +50,12 @@ class Trigger(enum.StrEnum):
 
 
 TRIGGER_LABELS = {
-    Trigger.CREATED: "it was made",
-    Trigger.CLOSED: "it was closed (or resolved, if it was never closed)",
-    Trigger.LEAVES: "the person leaves the school",
-    Trigger.DATE_OF_BIRTH: "the child's date of birth",
-    Trigger.SUPERSEDED: "a newer one replaces it, or the person leaves",
-    Trigger.ALLEGATION: "the date of the allegation (and never before the adult's normal pension age)",
+    Trigger.CREATED: N_("it was made"),
+    Trigger.CLOSED: N_("it was closed (or resolved, if it was never closed)"),
+    Trigger.LEAVES: N_("the person leaves the school"),
+    Trigger.DATE_OF_BIRTH: N_("the child's date of birth"),
+    Trigger.SUPERSEDED: N_("a newer one replaces it, or the person leaves"),
+    Trigger.ALLEGATION: N_("the date of the allegation (and never before the adult's normal pension age)"),
 }
 
 
@@ -60,12 +66,12 @@ class Action(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"delete": "Delete", "anonymise": "Anonymise", "review": "Review"}[self.value]
+        return {"delete": N_("Delete"), "anonymise": N_("Anonymise"), "review": N_("Review")}[self.value]
 
 
 #: Who reviews a record when its period has passed (``chair``: when the Head may not, e.g. an
 #: allegation about the Head Teacher).
-REVIEW_ROLES = {"head": "Head Teacher", "dsl": "Designated Safeguarding Lead"}
+REVIEW_ROLES = {"head": N_("Head Teacher"), "dsl": N_("Designated Safeguarding Lead")}
 
 IRMS = "IRMS Information Management Toolkit for Schools"
 KCSIE = "Keeping children safe in education (DfE), Part four"
@@ -95,13 +101,35 @@ class Default:
     group: str = field(default="Other")
 
 
+#: The signature record types' names, whole (so each is one sentence for translators).
+_SIG_LABELS = {
+    "pupil": N_("Signatures and sealed records: Pupils"),
+    "parent": N_("Signatures and sealed records: Parents and carers"),
+    "staff": N_("Signatures and sealed records: Staff"),
+    "governor": N_("Signatures and sealed records: Governors"),
+    "volunteer": N_("Signatures and sealed records: Volunteers"),
+    "contractor": N_("Signatures and sealed records: Contractors"),
+    "visitor": N_("Signatures and sealed records: Visitors"),
+}
+
+#: The informal-concern record types' names, whole.
+_CONCERN_LABELS = {
+    "teaching": N_("Concerns: Teaching and learning"),
+    "behaviour": N_("Concerns: Behaviour or bullying"),
+    "online_safety": N_("Concerns: Online safety"),
+    "send": N_("Concerns: Special educational needs (SEND)"),
+    "communication": N_("Concerns: Communication with the school"),
+    "other": N_("Concerns: Something else"),
+}
+
+
 def _sig(key: str, who: str, period: int, source: str) -> Default:
     return Default(
-        key=f"signatures_{key}", label=f"Signatures and sealed records: {who}",
+        key=f"signatures_{key}", label=_SIG_LABELS[key],
         covers=f"Acceptable-use signatures (and declines) of {who.lower()}, their consent answers given when "
                "signing, and the sealed PDF of each in the write-once archive.",
         trigger=Trigger.SUPERSEDED, period=period, unit="years", action=Action.DELETE, review_role="head",
-        source=source, group="Signatures and consents")
+        source=source, group=N_("Signatures and consents"))
 
 
 _PERSONNEL = (f"{IRMS}: a member of staff's personnel file is kept until their employment ends + 6 years; the "
@@ -124,129 +152,129 @@ DEFAULTS: tuple[Default, ...] = (
     _sig("visitor", "Visitors", 6, f"{IRMS}: visitors' books and signing-in sheets are kept for the current year "
          "+ 6 years, then reviewed; the portal counts from the visit's agreement being replaced."),
     Default(
-        key="consent_answers", label="Consent answers",
+        key="consent_answers", label=N_("Consent answers"),
         covers="Every yes or no to an optional consent (photos on the website, on social media), including "
                "answers changed later.",
         trigger=Trigger.SUPERSEDED, period=6, unit="years", action=Action.DELETE, review_role="head",
         source="Portal default: proof of what was agreed, and of when consent was withdrawn, is kept for the "
                "six-year limitation period (Limitation Act 1980) after the answer is replaced or the person leaves.",
-        group="Signatures and consents"),
+        group=N_("Signatures and consents")),
     *(Default(
-        key=f"concerns_{cat}", label=f"Concerns: {label}",
+        key=f"concerns_{cat}", label=_CONCERN_LABELS[cat],
         covers=f"Informal concerns raised by parents in the category “{label}” (not safeguarding concerns, "
                "not formal complaints, not allegations): the concern, its thread, notes and history.",
         trigger=Trigger.CLOSED, period=3, unit="years", action=Action.DELETE, review_role="head",
         source=f"Portal default (the IRMS toolkit has no line for informal concerns): shorter than formal "
                f"complaints, which the {IRMS} keeps until resolution + 6 years.",
-        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group="Concerns and complaints")
+        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Concerns and complaints"))
       for cat, label in (("teaching", "Teaching and learning"), ("behaviour", "Behaviour or bullying"),
                          ("online_safety", "Online safety"), ("send", "Special educational needs (SEND)"),
                          ("communication", "Communication with the school"), ("other", "Something else"))),
     Default(
-        key="complaints", label="Formal complaints",
+        key="complaints", label=N_("Formal complaints"),
         covers="Concerns that became formal complaints (stage 1 or the governors' panel at stage 2).",
         trigger=Trigger.CLOSED, period=6, unit="years", action=Action.REVIEW, review_role="head",
         source=f"{IRMS}: complaints files, date of resolution + 6 years, then review for further retention "
                "in case of contentious disputes.",
-        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group="Concerns and complaints"),
+        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Concerns and complaints")),
     Default(
-        key="attachments", label="Files sent with concerns",
+        key="attachments", label=N_("Files sent with concerns"),
         covers="Images and PDFs sent with informal concerns. Files of safeguarding concerns, complaints and "
                "allegations are kept with their concern.",
         trigger=Trigger.CLOSED, period=1, unit="years", action=Action.DELETE, review_role=None,
         source="Portal default: a year after an informal concern closes its files go; the concern's words are "
                "kept under the concern's own rule.",
-        actions=(Action.DELETE,), group="Concerns and complaints"),
+        actions=(Action.DELETE,), group=N_("Concerns and complaints")),
     Default(
-        key="safeguarding_concerns", label="Safeguarding concerns (a child may be at risk)",
+        key="safeguarding_concerns", label=N_("Safeguarding concerns (a child may be at risk)"),
         covers="Concerns raised with “a child may be at risk”, with their thread and files: part of the "
                "child's child-protection file.",
         trigger=Trigger.DATE_OF_BIRTH, period=25, unit="years", action=Action.REVIEW, review_role="dsl",
         source=f"{IRMS}: child-protection files, the child's date of birth + 25 years, then review. "
                "Confirmed. (A concern naming no child counts from when it closed.)",
-        confirmed=True, safeguarding=True, group="Safeguarding"),
+        confirmed=True, safeguarding=True, group=N_("Safeguarding")),
     Default(
-        key="incidents_contact_safeguarding", label="Contact incidents started by a pupil",
+        key="incidents_contact_safeguarding", label=N_("Contact incidents started by a pupil"),
         covers="Contact between a pupil and an adult of the school that the pupil started (routed to the DSL): "
                "part of the child's child-protection file.",
         trigger=Trigger.DATE_OF_BIRTH, period=25, unit="years", action=Action.REVIEW, review_role="dsl",
         source=f"{IRMS}: child-protection files, the child's date of birth + 25 years, then review. Confirmed.",
-        confirmed=True, safeguarding=True, group="Safeguarding"),
+        confirmed=True, safeguarding=True, group=N_("Safeguarding")),
     Default(
-        key="transfer_packs", label="Safeguarding transfer packs",
+        key="transfer_packs", label=N_("Safeguarding transfer packs"),
         covers="The sealed copy of a pupil's safeguarding records sent to their next school, and its proof of "
                "receipt.",
         trigger=Trigger.DATE_OF_BIRTH, period=25, unit="years", action=Action.REVIEW, review_role="dsl",
         source=f"A copy of the child-protection file ({IRMS}: date of birth + 25 years, then review). Confirmed.",
-        confirmed=True, safeguarding=True, group="Safeguarding"),
+        confirmed=True, safeguarding=True, group=N_("Safeguarding")),
     Default(
-        key="allegations", label="Allegations against staff (harm threshold)",
+        key="allegations", label=N_("Allegations against staff (harm threshold)"),
         covers="Allegations that an adult working in the school may have harmed a child, with the LADO "
                "consultation and outcome, and the concern or incident they came from.",
         trigger=Trigger.ALLEGATION, period=10, unit="years", action=Action.REVIEW, review_role="head",
         source=f"{KCSIE}: keep until the adult reaches normal pension age or for 10 years from the date of the "
                "allegation, whichever is longer (the IRMS toolkit says the same). Confirmed. Allegations found "
                "malicious or false are removed from personnel records unless the adult agrees otherwise.",
-        confirmed=True, safeguarding=True, group="Allegations against staff"),
+        confirmed=True, safeguarding=True, group=N_("Allegations against staff")),
     Default(
-        key="low_level_concerns", label="Low-level concerns about adults",
+        key="low_level_concerns", label=N_("Low-level concerns about adults"),
         covers="Concerns about an adult that do not meet the harm threshold, in their own log.",
         trigger=Trigger.LEAVES, period=1, unit="years", action=Action.REVIEW, review_role="head",
         source=f"{KCSIE}: the school decides how long; it is recommended they are kept at least until the adult "
                "leaves their employment. Portal default: reviewed by the Head Teacher a year after they leave.",
-        safeguarding=True, group="Allegations against staff"),
+        safeguarding=True, group=N_("Allegations against staff")),
     Default(
-        key="incidents_contact_conduct", label="Contact incidents started by an adult",
+        key="incidents_contact_conduct", label=N_("Contact incidents started by an adult"),
         covers="Contact between a pupil and an adult of the school that the adult started (a conduct matter for "
                "the Head Teacher). Marked as an allegation or low-level concern, those rules apply instead.",
         trigger=Trigger.CLOSED, period=6, unit="years", action=Action.REVIEW, review_role="head",
         source=f"Portal default, following the staff personnel-file period in the {IRMS} "
                "(end of employment + 6 years).",
-        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group="Incidents"),
+        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Incidents")),
     Default(
-        key="incidents_social_media", label="Social-media incidents",
+        key="incidents_social_media", label=N_("Social-media incidents"),
         covers="Posts about the school or people in it, with the follow-up (deletion requests, reports).",
         trigger=Trigger.CLOSED, period=6, unit="years", action=Action.REVIEW, review_role="head",
         source="Portal default: six years after the incident is closed (Limitation Act 1980).",
-        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group="Incidents"),
+        actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Incidents")),
     Default(
-        key="family_links", label="Family-link declarations",
+        key="family_links", label=N_("Family-link declarations"),
         covers="Links declared between adults of the school and pupils, decisions on them, and yearly "
                "confirmations.",
         trigger=Trigger.LEAVES, period=6, unit="years", action=Action.DELETE, review_role="head",
         source=f"Portal default: a link explains contact between an adult and a pupil, so it is kept like the "
                f"staff personnel file ({IRMS}: end of employment + 6 years) after the adult or the pupil leaves.",
-        group="People"),
+        group=N_("People")),
     Default(
-        key="classroom_sessions", label="Classroom sessions",
+        key="classroom_sessions", label=N_("Classroom sessions"),
         covers="Classroom acknowledgement sessions: join codes, device addresses and the pupils who pressed "
                "“I agree” (the witnessed signatures are kept under the pupils' signature rule).",
         trigger=Trigger.CLOSED, period=1, unit="years", action=Action.DELETE, review_role=None,
         source="Portal default: the session is only needed for a short while after it closes.",
-        actions=(Action.DELETE,), group="Signatures and consents"),
+        actions=(Action.DELETE,), group=N_("Signatures and consents")),
     Default(
-        key="people", label="People who have left",
+        key="people", label=N_("People who have left"),
         covers="A person's name, email, MIS identifier and sign-in, once they have left and nothing else the "
                "school keeps refers to them.",
         trigger=Trigger.LEAVES, period=1, unit="years", action=Action.ANONYMISE, review_role="head",
         source="Portal default: a year after someone leaves, once every record about them has gone under its own "
                "rule, only an anonymous row is left (so counts and history still add up).",
-        actions=(Action.ANONYMISE, Action.REVIEW), group="People"),
+        actions=(Action.ANONYMISE, Action.REVIEW), group=N_("People")),
     Default(
-        key="audit_entries", label="Audit log entries",
+        key="audit_entries", label=N_("Audit log entries"),
         covers="The hash-chained audit log: who did what and when (never the words of a concern).",
         trigger=Trigger.CREATED, period=6, unit="years", action=Action.REVIEW, review_role="head",
         source="Portal default: six years (Limitation Act 1980), then reviewed. The log is a hash chain, so the "
                "portal never deletes its entries; it only asks for a review.",
-        actions=(Action.REVIEW,), group="The portal itself"),
+        actions=(Action.REVIEW,), group=N_("The portal itself")),
     Default(
-        key="login_records", label="Sign-in records",
+        key="login_records", label=N_("Sign-in records"),
         covers="Failed sign-ins (kept to slow down password guessing) and spent single-use link codes, for the "
                "whole installation.",
         trigger=Trigger.CREATED, period=30, unit="days", action=Action.DELETE, review_role=None,
         source="Portal default: only needed for the sign-in limits (minutes) and to stop a link being used twice "
                "(its link stops working within days).",
-        actions=(Action.DELETE,), installation=True, group="The portal itself"),
+        actions=(Action.DELETE,), installation=True, group=N_("The portal itself")),
 )
 
 BY_KEY: dict[str, Default] = {d.key: d for d in DEFAULTS}
@@ -255,8 +283,8 @@ BY_KEY: dict[str, Default] = {d.key: d for d in DEFAULTS}
 ORDER: tuple[str, ...] = tuple([d.key for d in DEFAULTS if d.key not in ("people", "login_records")]
                                + ["people"])
 
-GROUPS: tuple[str, ...] = ("Signatures and consents", "Concerns and complaints", "Safeguarding",
-                           "Allegations against staff", "Incidents", "People", "The portal itself")
+GROUPS: tuple[str, ...] = (N_("Signatures and consents"), N_("Concerns and complaints"), N_("Safeguarding"),
+                           N_("Allegations against staff"), N_("Incidents"), N_("People"), N_("The portal itself"))
 
 
 def default_for(key: str) -> Default:

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 from flask import url_for
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 
 from portal.concerns.schooldays import uk_today
 from portal.dataprotection.models import LegalHold, RetentionReview, SubjectAccessRequest, TransferPack
 from portal.db import session
+from portal.i18n import format_date
 from portal.people.models import Person
 from portal.security import capabilities_of, designations
 from portal.tasks import Task, task_provider
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 @task_provider
@@ -37,7 +35,8 @@ def data_protection_work(person: Person) -> list[Task]:
         and (r.record_type not in ("allegations", "low_level_concerns") or r.review_role != "head"
              or "head_teacher" in held)]
     if reviews:
-        out.append(Task(_plural(len(reviews), "record to review", "records to review") + " (retention)",
+        out.append(Task(ngettext("%(num)s record to review (retention)", "%(num)s records to review (retention)",
+                                 len(reviews)),
                         url_for("portal.dataprotection.reviews"), level="warning"))
     if caps & {"dataprotection.manage"}:
         late = session.scalars(select(SubjectAccessRequest).where(SubjectAccessRequest.released_at.is_(None),
@@ -45,23 +44,27 @@ def data_protection_work(person: Person) -> list[Task]:
         soon = session.scalars(select(SubjectAccessRequest).where(SubjectAccessRequest.released_at.is_(None),
                                                                   SubjectAccessRequest.due_on >= today)).all()
         if late:
-            out.append(Task(_plural(len(late), "subject access request is overdue", "subject access requests are "
-                                    "overdue"), url_for("portal.dataprotection.sars"), level="danger"))
+            out.append(Task(ngettext("%(num)s subject access request is overdue",
+                                     "%(num)s subject access requests are overdue", len(late)),
+                            url_for("portal.dataprotection.sars"), level="danger"))
         if soon:
-            out.append(Task(_plural(len(soon), "subject access request to answer", "subject access requests to "
-                                    "answer"), url_for("portal.dataprotection.sars"),
-                            detail=f"next deadline {min(r.due_on for r in soon):%d %B %Y}"))
+            out.append(Task(ngettext("%(num)s subject access request to answer",
+                                     "%(num)s subject access requests to answer", len(soon)),
+                            url_for("portal.dataprotection.sars"),
+                            detail=gettext("next deadline %(day)s",
+                                           day=format_date(min(r.due_on for r in soon), "long"))))
     if "dataprotection.hold" in caps:
         due = session.scalars(select(LegalHold).where(LegalHold.released_at.is_(None),
                                                       LegalHold.review_on <= today)).all()
         if due:
-            out.append(Task(_plural(len(due), "legal hold to review", "legal holds to review"),
+            out.append(Task(ngettext("%(num)s legal hold to review", "%(num)s legal holds to review", len(due)),
                             url_for("portal.dataprotection.holds")))
     if "concerns.safeguarding" in caps:
         waiting = session.scalars(select(TransferPack).where(TransferPack.received_on.is_(None))).all()
         late_packs = [p for p in waiting if today > p.due_on]
         if late_packs:
-            out.append(Task(_plural(len(late_packs), "transfer pack has no proof of receipt after 5 school days",
-                                    "transfer packs have no proof of receipt after 5 school days"),
+            out.append(Task(ngettext("%(num)s transfer pack has no proof of receipt after 5 school days",
+                                     "%(num)s transfer packs have no proof of receipt after 5 school days",
+                                     len(late_packs)),
                             url_for("portal.dataprotection.transfers"), level="danger"))
     return out

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext
 from sqlalchemy import select
 
 from portal import audit
@@ -106,19 +107,20 @@ def make_pack(pupil: Person, *, destination: str, moved_on: dt.date, actor: Pers
     profile = session.get(PupilProfile, pupil.id)
     data = _pack_json(pupil, profile, destination, moved_on, concerns, incidents)
     due_on = due_date(moved_on)
-    files: list[tuple[str, bytes, str]] = [("transfer.json", json.dumps(data, indent=2, sort_keys=True,
-                                                                          ensure_ascii=False).encode(),
-                                            "The pack's contents as JSON")]
-    for c in concerns:
-        for n, att in enumerate(c.attachments, start=1):
-            path = path_of(att.stored_name)
-            if path.is_file():
-                files.append((f"{c.reference}-{n}-{att.original_name}", path.read_bytes(),
-                              f"File sent with concern {c.reference}"))
     school = School.get()
-    # The sealed pack is written in the language of the person who makes it (as a signer's record is).
+    # The sealed pack is written in the language of the person who makes it (as a signer's record is),
+    # and so are the descriptions of the files inside it.
     code = language_of(actor)
     with in_language(code):
+        files: list[tuple[str, bytes, str]] = [("transfer.json", json.dumps(data, indent=2, sort_keys=True,
+                                                                              ensure_ascii=False).encode(),
+                                                gettext("The pack's contents as JSON"))]
+        for c in concerns:
+            for n, att in enumerate(c.attachments, start=1):
+                path = path_of(att.stored_name)
+                if path.is_file():
+                    files.append((f"{c.reference}-{n}-{att.original_name}", path.read_bytes(),
+                                  gettext("File sent with concern %(ref)s", ref=c.reference)))
         html = render_template("portal/dataprotection/transfer_pack_pdf.html", data=data, pupil=pupil,
                                profile=profile, concerns=concerns, incidents=incidents, school=school,
                                destination=destination, moved_on=moved_on, due_on=due_on, made_at=utcnow(),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,16 +20,24 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from portal.dataprotection.dates import UNITS
 from portal.dataprotection.models import ALLEGATION_KINDS, HOLD_KINDS, OUTCOMES
-from portal.dataprotection.schedule import REVIEW_ROLES
+from portal.dataprotection.schedule import N_, REVIEW_ROLES
 
 DATE_HINT = _l("For example 2027-07-21.")
+
+#: The units as the rule form offers them.
+UNIT_WORDS = {"years": N_("Years"), "months": N_("Months"), "days": N_("Days")}
+
+
+def _translated(table: dict[str, str]) -> list[tuple[str, Any]]:
+    """(key, label) choices from a label table, each label translated when the form is shown."""
+    return [(key, _l(label)) for key, label in table.items()]
 
 
 class RuleForm(FlaskForm):
     period = IntegerField(_l("Period"), validators=[InputRequired(_l("Give a period, such as 6."))])
-    unit = SelectField(_l("Unit"), choices=[(u, u.capitalize()) for u in UNITS])
+    unit = SelectField(_l("Unit"), choices=[(u, _l(UNIT_WORDS[u])) for u in UNITS])
     action = SelectField(_l("When the period has passed"))
-    review_role = SelectField(_l("Who reviews"), choices=list(REVIEW_ROLES.items()))
+    review_role = SelectField(_l("Who reviews"), choices=_translated(REVIEW_ROLES))
     submit = SubmitField(_l("Save this rule"))
 
 
@@ -47,7 +57,7 @@ class ReviewDecisionForm(FlaskForm):
 
 
 class HoldForm(FlaskForm):
-    kind = SelectField(_l("What to hold"), choices=list(HOLD_KINDS.items()))
+    kind = SelectField(_l("What to hold"), choices=_translated(HOLD_KINDS))
     target = StringField(_l("Which one"),
                          validators=[InputRequired(_l("Say which person or record.")), Length(max=120)])
     reason = TextAreaField(_l("Reason for the hold"), validators=[Optional(), Length(max=2000)])
@@ -99,7 +109,7 @@ class SarReleaseForm(FlaskForm):
 
 
 class MarkForm(FlaskForm):
-    kind = RadioField(_l("This is"), choices=list(ALLEGATION_KINDS.items()),
+    kind = RadioField(_l("This is"), choices=_translated(ALLEGATION_KINDS),
                       validators=[InputRequired(_l("Choose an allegation or a low-level concern."))])
     reported_on = DateField(_l("Date of the allegation or concern"), validators=[Optional()])
     notes = TextAreaField(_l("Notes (low-level concerns: what was done)"), validators=[Optional(), Length(max=5000)])
@@ -114,7 +124,7 @@ class LadoForm(FlaskForm):
 
 
 class OutcomeForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=list(OUTCOMES.items()))
+    outcome = SelectField(_l("Outcome"), choices=_translated(OUTCOMES))
     outcome_on = DateField(_l("Decided on"), validators=[InputRequired(_l("Give the date."))])
     normal_pension_on = DateField(_l("The adult reaches normal pension age on"), validators=[Optional()])
     submit = SubmitField(_l("Save the outcome"))

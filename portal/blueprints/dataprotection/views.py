@@ -63,9 +63,17 @@ from portal.dataprotection.models import (
     TransferPack,
 )
 from portal.dataprotection.operations import DataProtectionError, decide_review, record_departure, undo_departure
-from portal.dataprotection.retention import dispose_files
-from portal.dataprotection.rules import RuleError, confirm_rule, effective_rules, reset_rule, set_rule, unconfirmed
-from portal.dataprotection.schedule import BY_KEY, GROUPS, REVIEW_ROLES
+from portal.dataprotection.retention import dispose_files, summary_text
+from portal.dataprotection.rules import (
+    RuleError,
+    confirm_rule,
+    effective_rules,
+    period_text,
+    reset_rule,
+    set_rule,
+    unconfirmed,
+)
+from portal.dataprotection.schedule import BY_KEY, GROUPS, N_, REVIEW_ROLES
 from portal.db import session
 from portal.i18n import format_date
 from portal.incidents.models import ContactIncident
@@ -90,7 +98,8 @@ def _people_choices(*, pupils_only: bool = False) -> list[tuple[int, str]]:
     stmt = select(Person).order_by(Person.family_name, Person.given_name)
     if pupils_only:
         stmt = stmt.join(PersonRole).where(PersonRole.role == Role.PUPIL.value)
-    return [(p.id, f"{p.full_name} ({', '.join(sorted(r.label for r in p.role_set)) or 'no role'})")
+    return [(p.id, _("%(name)s (%(roles)s)", name=p.full_name,
+                     roles=", ".join(sorted(_(r.label) for r in p.role_set)) or _("no role")))
             for p in session.scalars(stmt).unique()]
 
 
@@ -139,7 +148,7 @@ def _rule_form(key: str):
     rule = effective_rules()[key]
     form = RuleForm(data={"period": rule.period, "unit": rule.unit, "action": rule.action,
                           "review_role": rule.review_role or "head"} if request.method == "GET" else None)
-    form.action.choices = [(a.value, a.label) for a in default.actions]
+    form.action.choices = [(a.value, _(a.label)) for a in default.actions]
     return default, rule, form
 
 
@@ -156,11 +165,11 @@ def rule(key: str):
             _error(form, "period", _(str(exc)))
         else:
             session.commit()
-            flash(_("Saved: %(rule)s.", rule=default.label), "success")
+            flash(_("Saved: %(rule)s.", rule=_(default.label)), "success")
             return redirect(url_for(".schedule"))
     status = 400 if form.errors else 200
     return render_template("portal/dataprotection/rule.html", default=default, rule=current, form=form,
-                           reset_form=ButtonForm(), roles=REVIEW_ROLES), status
+                           reset_form=ButtonForm(), roles=REVIEW_ROLES, period_text=period_text), status
 
 
 @bp.post("/retention/<key>/confirm")
@@ -172,7 +181,7 @@ def confirm(key: str):
         abort(400)
     confirm_rule(key, actor=current_user)
     session.commit()
-    flash(_("Confirmed: %(rule)s.", rule=BY_KEY[key].label), "success")
+    flash(_("Confirmed: %(rule)s.", rule=_(BY_KEY[key].label)), "success")
     return redirect(url_for(".schedule"))
 
 
@@ -185,7 +194,7 @@ def reset(key: str):
         abort(400)
     reset_rule(key, actor=current_user)
     session.commit()
-    flash(_("%(rule)s: back to the default.", rule=BY_KEY[key].label), "success")
+    flash(_("%(rule)s: back to the default.", rule=_(BY_KEY[key].label)), "success")
     return redirect(url_for(".schedule"))
 
 
@@ -217,8 +226,8 @@ def reviews():
         abort(403)
     rows = [r for r in _open_reviews() if _review_visible(r)]
     return render_template("portal/dataprotection/reviews.html", reviews=rows, form=ReviewDecisionForm(),
-                           labels={k: d.label for k, d in BY_KEY.items()}, roles={**REVIEW_ROLES,
-                                                                                 "chair": "Chair of governors"})
+                           labels={k: _(d.label) for k, d in BY_KEY.items()},
+                           roles={**REVIEW_ROLES, "chair": N_("Chair of governors")}, summary_text=summary_text)
 
 
 @bp.post("/reviews/<int:review_id>")
@@ -241,10 +250,10 @@ def decide(review_id: int):
     session.commit()
     if removal is not None:
         dispose_files(removal)
-        flash(_("%(record)s: disposed of.", record=review.summary), "success")
+        flash(_("%(record)s: disposed of.", record=summary_text(review.summary)), "success")
     else:
-        flash(_("%(record)s: kept until %(day)s.", record=review.summary, day=format_date(review.keep_until, "long")),
-              "success")
+        flash(_("%(record)s: kept until %(day)s.", record=summary_text(review.summary),
+                day=format_date(review.keep_until, "long")), "success")
     return redirect(url_for(".reviews"))
 
 
@@ -262,7 +271,7 @@ def holds():
                                 review_on=form.review_on.data)
         except hold_ops.HoldError as exc:
             session.rollback()
-            _error(form, _hold_field(str(exc)), _(str(exc)))
+            _error(form, exc.field or _hold_field(str(exc)), _(str(exc)))
         else:
             session.commit()
             flash(_("The hold is in place: nothing it covers will be disposed of."), "success")
@@ -333,11 +342,11 @@ def release_hold(hold_id: int):
 @access(capabilities=[MANAGE, "roster.manage"])
 def leavers():
     form = LeaverForm()
-    form.person_id.choices = [(0, "Choose…")] + _people_choices()
+    form.person_id.choices = [(0, _("Choose…"))] + _people_choices()
     if form.validate_on_submit():
         person = session.get(Person, form.person_id.data) if form.person_id.data else None
         if person is None:
-            _error(form, "person_id", "Choose the person who left.")
+            _error(form, "person_id", _("Choose the person who left."))
         else:
             try:
                 record_departure(person, form.left_on.data, actor=current_user, destination=form.destination.data)
@@ -379,7 +388,7 @@ def sars():
     form = SarForm() if MANAGE in _caps() else None
     if form is not None:
         people = _people_choices()
-        form.subject_id.choices = [(0, "Choose…")] + people
+        form.subject_id.choices = [(0, _("Choose…"))] + people
         form.requester_id.choices = [(0, "The person themselves")] + people
         if request.method == "GET":
             form.received_on.data = uk_today()
@@ -389,7 +398,7 @@ def sars():
         subject = session.get(Person, form.subject_id.data) if form.subject_id.data else None
         requester = session.get(Person, form.requester_id.data) if form.requester_id.data else subject
         if subject is None:
-            _error(form, "subject_id", "Choose whose information is asked for.")
+            _error(form, "subject_id", _("Choose whose information is asked for."))
         else:
             try:
                 req = sar.create_request(subject, requester, received_on=form.received_on.data, actor=current_user)
@@ -635,11 +644,11 @@ def allegation_notes(allegation_id: int):
 @access(capabilities=[SAFEGUARDING])
 def transfers():
     form = TransferForm()
-    form.pupil_id.choices = [(0, "Choose…")] + _people_choices(pupils_only=True)
+    form.pupil_id.choices = [(0, _("Choose…"))] + _people_choices(pupils_only=True)
     if form.validate_on_submit():
         pupil = session.get(Person, form.pupil_id.data) if form.pupil_id.data else None
         if pupil is None:
-            _error(form, "pupil_id", "Choose the pupil who is moving.")
+            _error(form, "pupil_id", _("Choose the pupil who is moving."))
         else:
             try:
                 pack = transfer.make_pack(pupil, destination=form.destination.data or "",
@@ -753,7 +762,7 @@ def privacy_edit():
             _error(form, "body", _(str(exc)))
         else:
             session.commit()
-            flash("The privacy notice is saved and shown to everyone.", "success")
+            flash(_("The privacy notice is saved and shown to everyone."), "success")
             return redirect(url_for(".privacy_notice"))
     return render_template("portal/dataprotection/privacy_edit.html", form=form, default=privacy.DEFAULT_NOTICE), \
         (400 if form.errors else 200)
@@ -798,7 +807,7 @@ def trust_holds(trust_id: int):
                                     review_on=form.review_on.data)
             except hold_ops.HoldError as exc:
                 session.rollback()
-                _error(form, _hold_field(str(exc)), _(str(exc)))
+                _error(form, exc.field or _hold_field(str(exc)), _(str(exc)))
                 failed = True
             else:
                 session.commit()

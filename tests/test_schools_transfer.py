@@ -7,8 +7,9 @@ PDF, a concern with an attachment and audit entries; one teacher works at both (
 
 The second installation is a separate app from :func:`portal.app.create_app` on its own freshly
 migrated database (a copy of an empty database migrated once per test worker: a new SQLite file,
-or a new database on the throwaway PostgreSQL server) with its own archive, keys and upload folders. Imported accounts carry no password, so the tests set
-one through the ORM before signing in (as the "forgot password" link would).
+or a new database on the throwaway PostgreSQL server) with its own archive, keys and upload
+folders. Imported accounts carry no password, so the tests set one through the ORM before signing
+in (as the "forgot password" link would).
 
 All names and addresses are invented (``.example``).
 """

@@ -6,6 +6,7 @@ SQLite only). With ``CI=true`` a missing PostgreSQL or Chromium fails the run in
 from __future__ import annotations
 
 import contextvars
+import itertools
 import os
 import shutil
 import tempfile
@@ -95,63 +96,38 @@ class _SharedTemplateCode:
 _TEMPLATE_CODE = _SharedTemplateCode().cache
 
 
-_ENGINES: dict[str, Any] = {}
-
-
 def _no_fsync(dbapi_conn, _record) -> None:
     dbapi_conn.execute("PRAGMA synchronous=OFF")
 
 
-#: Pools replaced by ``dispose()``: a connection a test left checked out is returned to its old pool
-#: when it is garbage-collected, and the old pools are kept (and closed at the end of the run) so that
-#: such a connection is closed, not dropped open (psycopg warns then, and warnings fail the tests).
-_OLD_POOLS: list[Any] = []
+#: One (dialect, compiled-statement cache) per database driver, shared by the engines of a worker.
+_SHARED_COMPILING: dict[str, tuple[Any, Any]] = {}
 
 
-def _release_engine(url: str) -> None:
-    """Close every pooled connection to the database at *url* (before it is replaced or reset)."""
-    engine = _ENGINES.get(url)
-    if engine is not None:
-        _dispose(engine)
-
-
-def _dispose(engine) -> None:
-    _OLD_POOLS.append(engine.pool)
-    engine.dispose()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _close_old_pools():
-    yield
-    for pool in _OLD_POOLS:
-        pool.dispose()
-
-
-def _reuse_engines() -> None:
-    """SQLAlchemy caches each statement's compiled SQL per engine (its dialect is part of the key), and
-    every test's app makes a new engine: about 70 statements compiled again per test, another fifth
-    of its time. Tests reuse one engine per database URL instead (each worker has one SQLite path and
-    one PostgreSQL database, reset between tests); the app fixture disposes the engine's pool after
-    each test, so no connection outlives it."""
+def _share_compiled_statements() -> None:
+    """SQLAlchemy caches each statement's compiled SQL per engine, keyed by the engine's dialect, and
+    every test's app makes a new engine: about 70 statements compiled again per test, a fifth of its
+    time. The engines of one test process (each still with its own pool, disposed after its test)
+    share the first engine's dialect and compiled-statement cache for the same driver, so a statement
+    is compiled once per worker. Test SQLite also runs without fsync (a throwaway database need not
+    survive a power cut; the test PostgreSQL runs with fsync=off too)."""
     from portal import db as portal_db
     from portal import extension
 
     make_engine = portal_db.make_engine
 
     def _make_engine(url: str):
-        engine = _ENGINES.get(url)
-        if engine is None:
-            engine = _ENGINES[url] = make_engine(url)
-            if engine.dialect.name == "sqlite":
-                # A throwaway database need not survive a power cut: no fsync per commit (as the
-                # test PostgreSQL runs with fsync=off).
-                event.listen(engine, "connect", _no_fsync)
+        engine = make_engine(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _no_fsync)
+        shared = _SHARED_COMPILING.setdefault(engine.url.drivername, (engine.dialect, engine._compiled_cache))
+        engine.dialect, engine._compiled_cache = shared
         return engine
 
     extension.make_engine = _make_engine  # type: ignore[assignment]
 
 
-_reuse_engines()
+_share_compiled_statements()
 
 
 # ---------------------------------------------------------------- databases
@@ -233,6 +209,35 @@ def pg_database(pg_server, pg_template):
     return PgWorkerDatabase(pg_server, pg_template, f"portal_test_{WORKER}_{os.getpid()}")
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(_tmp_root):
+    """An empty SQLite database migrated to head, made once per worker and copied for each installation."""
+    path = _tmp_root / "empty-installation.sqlite"
+    from portal.migrate import upgrade
+
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgresql(pg_server):
+    """The same on PostgreSQL: a migrated empty database each installation is created from."""
+    if isinstance(pg_server, str):
+        return None
+    name = f"portal_empty_{os.getpid()}"
+    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    from portal.migrate import upgrade
+
+    upgrade(pg_server.url(name))
+    return name
+
+
+_counter = itertools.count()
+
+
 def _remove_sqlite(path: Path) -> None:
     for extra in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{extra}").unlink(missing_ok=True)
@@ -242,14 +247,9 @@ def _remove_sqlite(path: Path) -> None:
 def db_url(db_backend, request, _tmp_root):
     if db_backend == "sqlite":
         template = request.getfixturevalue("sqlite_template")
-        # One path per worker, so the engine (and its compiled statements) is reused; a fresh copy
-        # of the template each test.
-        path = _tmp_root / "test.sqlite"
-        _remove_sqlite(path)
+        path = _tmp_root / f"test-{next(_counter)}.sqlite"
         shutil.copyfile(template, path)
-        url = f"sqlite:///{path}"
-        yield url
-        _release_engine(url)
+        yield f"sqlite:///{path}"
         _remove_sqlite(path)
         return
     server = request.getfixturevalue("pg_server")
@@ -257,7 +257,6 @@ def db_url(db_backend, request, _tmp_root):
         _unavailable(f"PostgreSQL: {server}")
     database = request.getfixturevalue("pg_database")
     yield database.url
-    _release_engine(database.url)
     database.reset()
 
 
@@ -366,7 +365,7 @@ def app(app_config):
     with in_school(application):
         yield application
         application.extensions["portal"].session.remove()
-    _dispose(application.extensions["portal"].engine)
+    application.extensions["portal"].engine.dispose()
 
 
 @pytest.fixture

@@ -21,9 +21,7 @@ from portal.policies.models import Policy
 from portal.policies.pack import load_default_pack
 from portal.policies.rendering import render_version
 from portal.signatures.models import ConsentAnswer, OfflineAgreement, Signature
-from tests.test_schools_transfer import _migrated_postgresql as _migrated_postgresql  # noqa: F401  (fixtures)
-from tests.test_schools_transfer import _migrated_sqlite as _migrated_sqlite  # noqa: F401
-from tests.test_schools_transfer import new_installation as new_installation  # noqa: F401
+from tests.test_schools_transfer import new_installation as new_installation  # noqa: F401  (a fixture)
 from tests.test_schools_transfer import run
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100

@@ -31,7 +31,6 @@ from sqlalchemy import create_engine, func, select, text
 from portal.app import create_app
 from portal.auth.passwords import hash_password
 from portal.db import Base, session
-from portal.migrate import upgrade
 from portal.people.models import Account, GuardianLink, Person, PupilProfile, Role
 from portal.policies.models import ConsentItem, Policy, PolicyVersion, VersionStatus
 from portal.records.keys import CERT_FILE, KEY_FILE, init_keys, school_keys_dir
@@ -265,28 +264,6 @@ def world(app, db, school, make_school, login_as):
 
 
 # ---------------------------------------------------------------- another installation
-
-
-@pytest.fixture(scope="session")
-def _migrated_sqlite(_tmp_root):
-    """An empty SQLite database migrated to head, made once per worker and copied for each installation."""
-    path = _tmp_root / "empty-installation.sqlite"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def _migrated_postgresql(pg_server):
-    """The same on PostgreSQL: a migrated empty database each installation is created from."""
-    if isinstance(pg_server, str):
-        return None
-    name = f"portal_empty_{os.getpid()}"
-    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    upgrade(pg_server.url(name))
-    return name
 
 
 @pytest.fixture

@@ -1,0 +1,80 @@
+"""Languages in data protection, second part: the default privacy notice is shown in the reader's language
+until the school writes its own (which is then shown exactly as written, in every language), and the
+retention schedule's "what it covers" and "source" explanations are shown in Welsh to Welsh staff."""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from portal.dataprotection import privacy
+from tests.dataprotection_helpers import *  # noqa: F401,F403
+from tests.records_support import *  # noqa: F401,F403
+
+BASE = "/portal/data-protection"
+
+
+def _speaks(db, person, code: str):
+    person.account.language = code
+    db.commit()
+    return person
+
+
+def _page(resp) -> str:
+    """The page's text with entities undone (an apostrophe may be written either way)."""
+    assert resp.status_code == 200
+    return html.unescape(resp.get_data(as_text=True))
+
+
+def _notice(page: str) -> str:
+    """The notice's own body (the part above the retention schedule), tags stripped, spaces folded."""
+    body = page.split('class="policy-body"', 1)[1].split('aria-labelledby="schedule-heading"', 1)[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+# ------------------------------------------------------------------ the default notice (parents)
+
+
+def test_a_polish_and_an_arabic_parent_read_the_default_notice_in_their_language(app, db, fam, login_as):
+    english = _notice(_page(login_as(fam.other_parent).get(f"{BASE}/privacy")))
+    assert "Who we are" in english and "Your rights" in english
+    assert "You can ask for a copy of the information we hold about you" in english
+    assert f"{fam.school.name} is responsible for the information in this portal" in english
+
+    polish = _notice(_page(login_as(_speaks(db, fam.parent, "pl")).get(f"{BASE}/privacy")))
+    assert "Kim jesteśmy" in polish and "Państwa prawa" in polish
+    assert f"{fam.school.name} odpowiada za informacje w tym portalu" in polish
+    assert "Mogą Państwo poprosić o kopię informacji, które o Państwu przechowujemy" in polish
+    assert "Who we are" not in polish and "Your rights" not in polish and "{{" not in polish
+
+    arabic = _notice(_page(login_as(_speaks(db, fam.parent, "ar")).get(f"{BASE}/privacy")))
+    assert "من نحن" in arabic and "حقوقك" in arabic
+    assert "يمكنك طلب نسخة من المعلومات التي نحتفظ بها عنك" in arabic
+    assert f"{fam.school.name} مسؤولة عن المعلومات الموجودة في هذه البوابة" in arabic
+    assert "Who we are" not in arabic and "{{" not in arabic
+
+    # The English reader still gets today's text, word for word.
+    assert "Our lawful bases are our public task and legal obligations as a school" in english
+    assert "Kim jesteśmy" not in english and "من نحن" not in english
+
+
+@pytest.mark.parametrize("code", ["cy", "pl", "ro", "ur", "ar"])
+def test_every_translated_default_keeps_the_structure_and_the_placeholders(code):
+    translated = privacy.default_notice(code)
+    assert translated is not privacy.DEFAULT_NOTICE
+    for marker in ("## ", "{{school_name}}", "{{official_channel}}", "\n- **", "ico.org.uk"):
+        assert translated.count(marker) == privacy.DEFAULT_NOTICE.count(marker), marker
+    assert privacy.default_notice("en_GB") is privacy.DEFAULT_NOTICE
+    assert privacy.default_notice("../cy") is privacy.DEFAULT_NOTICE
+
+
+def test_a_school_s_own_notice_is_shown_as_written_in_every_language(app, db, fam, login_as):
+    own = "## About this notice\n\nThe governors of {{school_name}} wrote this notice in March."
+    resp = login_as(fam.head).post(f"{BASE}/privacy/edit", data={"body": own})
+    assert resp.status_code == 302
+    expected = f"The governors of {fam.school.name} wrote this notice in March."
+    for code in ("en_GB", "cy", "pl", "ro", "ur", "ar"):
+        text = _notice(_page(login_as(_speaks(db, fam.parent, code)).get(f"{BASE}/privacy")))
+        assert "About this notice" in text and expected in text, code
+        assert "Kim jesteśmy" not in text and "من نحن" not in text and "Who we are" not in text, code

@@ -78,3 +78,28 @@ def test_a_school_s_own_notice_is_shown_as_written_in_every_language(app, db, fa
         text = _notice(_page(login_as(_speaks(db, fam.parent, code)).get(f"{BASE}/privacy")))
         assert "About this notice" in text and expected in text, code
         assert "Kim jesteśmy" not in text and "من نحن" not in text and "Who we are" not in text, code
+
+
+# ------------------------------------------------------------------ the schedule's explanations (staff)
+
+
+def test_the_welsh_schedule_and_rule_pages_explain_in_welsh(app, db, fam, login_as):
+    english = _page(login_as(fam.head).get(f"{BASE}/retention"))
+    assert ("Keeping children safe in education (DfE), Part four: keep until the adult reaches normal pension age"
+            in english)
+    assert "Portal default: six years after the incident is closed (Limitation Act 1980)." in english
+    rule = _page(login_as(fam.head).get(f"{BASE}/retention/concerns_behaviour"))
+    assert ("Informal concerns raised by parents in the category “Behaviour or bullying” (not safeguarding "
+            "concerns" in rule)
+    assert "which the IRMS Information Management Toolkit for Schools keeps until resolution + 6 years." in rule
+
+    welsh = _page(login_as(_speaks(db, fam.head, "cy")).get(f"{BASE}/retention"))
+    assert ("Keeping children safe in education (DfE), Part four: cadw nes i'r oedolyn gyrraedd oedran pensiwn "
+            "arferol" in welsh)
+    assert "Diofyn y porth: chwe blynedd ar ôl i'r digwyddiad gael ei gau (Deddf Cyfyngiadau 1980)." in welsh
+    assert "Portal default" not in welsh and "normal pension age" not in welsh
+
+    rule = _page(login_as(fam.head).get(f"{BASE}/retention/concerns_behaviour"))
+    assert "Pryderon anffurfiol a godwyd gan rieni yn y categori “Ymddygiad" in rule
+    assert "y mae'r IRMS Information Management Toolkit for Schools yn eu cadw nes eu datrys + 6 blynedd." in rule
+    assert "Informal concerns raised by parents" not in rule and "Portal default" not in rule

@@ -47,6 +47,9 @@ def test_a_polish_and_an_arabic_parent_read_the_default_notice_in_their_language
     assert f"{fam.school.name} odpowiada za informacje w tym portalu" in polish
     assert "Mogą Państwo poprosić o kopię informacji, które o Państwu przechowujemy" in polish
     assert "Who we are" not in polish and "Your rights" not in polish and "{{" not in polish
+    # The channel the school never changed reads in Polish too.
+    assert "prosimy o kontakt przez sekretariat szkoły (e-mailem lub telefonicznie)" in polish
+    assert "the school office by email or telephone" in english
 
     arabic = _notice(_page(login_as(_speaks(db, fam.parent, "ar")).get(f"{BASE}/privacy")))
     assert "من نحن" in arabic and "حقوقك" in arabic
@@ -103,3 +106,11 @@ def test_the_welsh_schedule_and_rule_pages_explain_in_welsh(app, db, fam, login_
     assert "Pryderon anffurfiol a godwyd gan rieni yn y categori “Ymddygiad" in rule
     assert "y mae'r IRMS Information Management Toolkit for Schools yn eu cadw nes eu datrys + 6 blynedd." in rule
     assert "Informal concerns raised by parents" not in rule and "Portal default" not in rule
+
+
+def test_a_channel_the_school_wrote_is_kept_as_written_in_the_translated_default(app, db, fam, login_as):
+    fam.school.official_channel = "the office at Larkspur Lane (office@larkspur.example)"
+    db.commit()
+    polish = _notice(_page(login_as(_speaks(db, fam.parent, "pl")).get(f"{BASE}/privacy")))
+    assert "prosimy o kontakt przez the office at Larkspur Lane (office@larkspur.example)" in polish
+    assert "sekretariat szkoły" not in polish

@@ -141,7 +141,21 @@ def shown_text() -> str:
 def rendered() -> Markup:
     from portal.policies.rendering import placeholder_values, render_markdown
 
-    return render_markdown(shown_text(), placeholder_values())
+    values = placeholder_values()
+    if current() is None:
+        # The default notice reads in the reader's language, so the channel the school never changed does
+        # too (a school's own notice, and a channel the school wrote, are shown as written).
+        values["official_channel"] = _default_channel(values.get("official_channel", ""))
+    return render_markdown(shown_text(), values)
+
+
+def _default_channel(channel: str) -> str:
+    """The shipped official channel (``School.official_channel``'s default) in the reader's language."""
+    if channel == "the school office by email or telephone":
+        return gettext("the school office by email or telephone")
+    if channel == "the school office":
+        return gettext("the school office")
+    return channel
 
 
 def save(body_md: str, *, actor: Any) -> PrivacyNotice:

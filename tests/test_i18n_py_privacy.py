@@ -68,6 +68,13 @@ def test_every_translated_default_keeps_the_structure_and_the_placeholders(code)
     assert translated is not privacy.DEFAULT_NOTICE
     for marker in ("## ", "{{school_name}}", "{{official_channel}}", "\n- **", "ico.org.uk"):
         assert translated.count(marker) == privacy.DEFAULT_NOTICE.count(marker), marker
+    from portal.policies.rendering import render_markdown
+
+    def shape(md: str) -> tuple[int, ...]:
+        out = str(render_markdown(md, {"school_name": "S", "official_channel": "C"}))
+        return tuple(out.count(tag) for tag in ("<h2", "<p>", "<li>", "<em>", "<strong>"))
+
+    assert shape(translated) == shape(privacy.DEFAULT_NOTICE) == (6, 7, 7, 5, 7)
     assert privacy.default_notice("en_GB") is privacy.DEFAULT_NOTICE
     assert privacy.default_notice("../cy") is privacy.DEFAULT_NOTICE
 

@@ -3,12 +3,21 @@
 The text is Markdown rendered like policies (raw HTML off, then cleaned), with the placeholders
 ``{{school_name}}`` and ``{{official_channel}}`` filled from the school's settings. Below it the page
 always lists the retention schedule in force, so "how long we keep it" can never fall out of date.
+
+Until the school writes its own notice, parents read the default in their own language: one translated
+Markdown file per language in ``portal/dataprotection/notices/<code>.md`` (same sections, same
+placeholders; a translation that lost a placeholder is not used, and English is shown instead). A
+school's own notice is shown exactly as written, in every language.
 """
 from __future__ import annotations
 
+import functools
+import re
+from pathlib import Path
 from typing import Any
 
-from flask_babel import gettext
+from flask import has_request_context
+from flask_babel import get_locale, gettext
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -84,20 +93,69 @@ complain to the Information Commissioner's Office (ico.org.uk).
 """
 
 
+NOTICES_DIR = Path(__file__).resolve().parent / "notices"
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+@functools.lru_cache(maxsize=16)
+def default_notice(code: str) -> str:
+    """The default notice in the language *code* (``pl``, ``cy``...); English when there is no
+    translation, or when the translation does not keep the English placeholders."""
+    path = NOTICES_DIR / f"{code}.md"
+    if not code.isidentifier() or not path.is_file():
+        return DEFAULT_NOTICE
+    translated = path.read_text(encoding="utf-8")
+    if not translated.strip() or _placeholders(translated) != _placeholders(DEFAULT_NOTICE):
+        return DEFAULT_NOTICE
+    return translated
+
+
+def _reader_language() -> str:
+    if not has_request_context():
+        return "en_GB"
+    locale = get_locale()
+    return str(locale) if locale is not None else "en_GB"
+
+
 def current() -> PrivacyNotice | None:
     """The newest saved notice of the current school."""
     return session.scalar(select(PrivacyNotice).order_by(PrivacyNotice.id.desc()).limit(1))
 
 
 def text() -> str:
+    """The school's own notice, or the English default (what the editor starts from)."""
     notice = current()
     return notice.body_md if notice is not None else DEFAULT_NOTICE
+
+
+def shown_text() -> str:
+    """What a reader sees: the school's own notice exactly as written, or the default in their language."""
+    notice = current()
+    return notice.body_md if notice is not None else default_notice(_reader_language())
 
 
 def rendered() -> Markup:
     from portal.policies.rendering import placeholder_values, render_markdown
 
-    return render_markdown(text(), placeholder_values())
+    values = placeholder_values()
+    if current() is None:
+        # The default notice reads in the reader's language, so the channel the school never changed does
+        # too (a school's own notice, and a channel the school wrote, are shown as written).
+        values["official_channel"] = _default_channel(values.get("official_channel", ""))
+    return render_markdown(shown_text(), values)
+
+
+def _default_channel(channel: str) -> str:
+    """The shipped official channel (``School.official_channel``'s default) in the reader's language."""
+    if channel == "the school office by email or telephone":
+        return gettext("the school office by email or telephone")
+    if channel == "the school office":
+        return gettext("the school office")
+    return channel
 
 
 def save(body_md: str, *, actor: Any) -> PrivacyNotice:
@@ -114,4 +172,4 @@ def save(body_md: str, *, actor: Any) -> PrivacyNotice:
     return notice
 
 
-__all__ = ["DEFAULT_NOTICE", "current", "rendered", "save", "text"]
+__all__ = ["DEFAULT_NOTICE", "current", "default_notice", "rendered", "save", "shown_text", "text"]

@@ -81,15 +81,17 @@ KCSIE = "Keeping children safe in education (DfE), Part four"
 class Default:
     key: str
     label: str
-    #: What the record type covers, in plain words.
-    covers: str
+    #: What the record type covers, in plain words: one whole sentence for translators, with named
+    #: placeholders (``%(category)s``) filled from ``covers_params``. :attr:`covers` is the English text.
+    covers_msg: str
     trigger: Trigger
     period: int
     unit: str
     action: Action
     review_role: str | None
-    #: Where the period comes from (shown on the schedule page and in docs/data-protection.md).
-    source: str
+    #: Where the period comes from (shown on the schedule page and in docs/data-protection.md); whole
+    #: sentences with named placeholders (``%(irms)s``, ``%(kcsie)s``) filled from ``source_params``.
+    source_msg: str
     #: True for the periods confirmed for every school; False: the school must confirm.
     confirmed: bool = False
     #: The actions a school may choose for this record type.
@@ -99,6 +101,40 @@ class Default:
     #: Installation-wide (not one school's data): only the shipped default applies.
     installation: bool = False
     group: str = field(default="Other")
+    covers_params: tuple[tuple[str, str], ...] = ()
+    source_params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def covers(self) -> str:
+        """What it covers, in English (exports, the CLI, docs)."""
+        return self.covers_msg % dict(self.covers_params)
+
+    @property
+    def source(self) -> str:
+        """Where the period comes from, in English."""
+        return self.source_msg % dict(self.source_params)
+
+    @property
+    def covers_shown(self) -> str:
+        """What it covers, in the reader's language (pages)."""
+        return _translated(self.covers_msg, self.covers_params)
+
+    @property
+    def source_shown(self) -> str:
+        """Where the period comes from, in the reader's language (pages)."""
+        return _translated(self.source_msg, self.source_params)
+
+
+def _translated(msg: str, params: tuple[tuple[str, str], ...]) -> str:
+    """*msg* translated, its placeholders filled with their values translated too (a title such as the
+    IRMS toolkit's is not in the catalogues, so it stays as published)."""
+    from flask_babel import gettext
+
+    return gettext(msg) % {name: gettext(value) for name, value in params}
+
+
+#: The named sources, kept as published (titles of English documents).
+_SOURCES = (("irms", IRMS), ("kcsie", KCSIE))
 
 
 #: The signature record types' names, whole (so each is one sentence for translators).
@@ -123,157 +159,197 @@ _CONCERN_LABELS = {
 }
 
 
-def _sig(key: str, who: str, period: int, source: str) -> Default:
+#: What each signature record type covers, whole (the people named differ in each language).
+_SIG_COVERS = {
+    "pupil": N_("Acceptable-use signatures (and declines) of pupils, their consent answers given when signing, "
+                "and the sealed PDF of each in the write-once archive."),
+    "parent": N_("Acceptable-use signatures (and declines) of parents and carers, their consent answers given "
+                 "when signing, and the sealed PDF of each in the write-once archive."),
+    "staff": N_("Acceptable-use signatures (and declines) of staff, their consent answers given when signing, "
+                "and the sealed PDF of each in the write-once archive."),
+    "governor": N_("Acceptable-use signatures (and declines) of governors, their consent answers given when "
+                   "signing, and the sealed PDF of each in the write-once archive."),
+    "volunteer": N_("Acceptable-use signatures (and declines) of volunteers, their consent answers given when "
+                    "signing, and the sealed PDF of each in the write-once archive."),
+    "contractor": N_("Acceptable-use signatures (and declines) of contractors, their consent answers given when "
+                     "signing, and the sealed PDF of each in the write-once archive."),
+    "visitor": N_("Acceptable-use signatures (and declines) of visitors, their consent answers given when "
+                  "signing, and the sealed PDF of each in the write-once archive."),
+}
+
+
+def _sig(key: str, period: int, source: str) -> Default:
     return Default(
-        key=f"signatures_{key}", label=_SIG_LABELS[key],
-        covers=f"Acceptable-use signatures (and declines) of {who.lower()}, their consent answers given when "
-               "signing, and the sealed PDF of each in the write-once archive.",
+        key=f"signatures_{key}", label=_SIG_LABELS[key], covers_msg=_SIG_COVERS[key],
         trigger=Trigger.SUPERSEDED, period=period, unit="years", action=Action.DELETE, review_role="head",
-        source=source, group=N_("Signatures and consents"))
+        source_msg=source, source_params=_SOURCES, group=N_("Signatures and consents"))
 
 
-_PERSONNEL = (f"{IRMS}: a member of staff's personnel file is kept until their employment ends + 6 years; the "
-              "portal keeps the agreement for the same time after it is replaced or the person leaves.")
+_PERSONNEL = N_("%(irms)s: a member of staff's personnel file is kept until their employment ends + 6 years; "
+                "the portal keeps the agreement for the same time after it is replaced or the person leaves.")
 
 DEFAULTS: tuple[Default, ...] = (
-    _sig("pupil", "Pupils", 1,
-         "Portal default (the IRMS toolkit has no line for acceptable-use agreements): one year after the "
-         "agreement is replaced or the pupil leaves, so a question about the last year can still be answered."),
-    _sig("parent", "Parents and carers", 1,
-         "Portal default (no IRMS line for acceptable-use agreements): one year after the agreement is replaced "
-         "or the parent's last child leaves."),
-    _sig("staff", "Staff", 6, _PERSONNEL),
-    _sig("governor", "Governors", 6, "Portal default, following the staff personnel-file period in the IRMS "
-         "toolkit (end of the appointment + 6 years)."),
-    _sig("volunteer", "Volunteers", 6, "Portal default, following the staff personnel-file period in the IRMS "
-         "toolkit (end of the role + 6 years)."),
-    _sig("contractor", "Contractors", 6, "Portal default: six years, the time to bring a claim in contract "
-         "(Limitation Act 1980)."),
-    _sig("visitor", "Visitors", 6, f"{IRMS}: visitors' books and signing-in sheets are kept for the current year "
-         "+ 6 years, then reviewed; the portal counts from the visit's agreement being replaced."),
+    _sig("pupil", 1,
+         N_("Portal default (the IRMS toolkit has no line for acceptable-use agreements): one year after the "
+         "agreement is replaced or the pupil leaves, so a question about the last year can still be answered.")),
+    _sig("parent", 1,
+         N_("Portal default (no IRMS line for acceptable-use agreements): one year after the agreement is replaced "
+            "or the parent's last child leaves.")),
+    _sig("staff", 6, _PERSONNEL),
+    _sig("governor", 6, N_("Portal default, following the staff personnel-file period in the IRMS "
+         "toolkit (end of the appointment + 6 years).")),
+    _sig("volunteer", 6, N_("Portal default, following the staff personnel-file period in the IRMS "
+         "toolkit (end of the role + 6 years).")),
+    _sig("contractor", 6, N_("Portal default: six years, the time to bring a claim in contract "
+         "(Limitation Act 1980).")),
+    _sig("visitor", 6, N_("%(irms)s: visitors' books and signing-in sheets are kept for the current year "
+         "+ 6 years, then reviewed; the portal counts from the visit's agreement being replaced.")),
     Default(
         key="consent_answers", label=N_("Consent answers"),
-        covers="Every yes or no to an optional consent (photos on the website, on social media), including "
-               "answers changed later.",
+        covers_msg=N_("Every yes or no to an optional consent (photos on the website, on social media), including "
+               "answers changed later."),
         trigger=Trigger.SUPERSEDED, period=6, unit="years", action=Action.DELETE, review_role="head",
-        source="Portal default: proof of what was agreed, and of when consent was withdrawn, is kept for the "
-               "six-year limitation period (Limitation Act 1980) after the answer is replaced or the person leaves.",
+        source_msg=N_("Portal default: proof of what was agreed, and of when consent was withdrawn, is kept for the "
+               "six-year limitation period (Limitation Act 1980) after the answer is replaced or the person leaves."),
+        source_params=_SOURCES,
         group=N_("Signatures and consents")),
     *(Default(
         key=f"concerns_{cat}", label=_CONCERN_LABELS[cat],
-        covers=f"Informal concerns raised by parents in the category “{label}” (not safeguarding concerns, "
-               "not formal complaints, not allegations): the concern, its thread, notes and history.",
+        covers_msg=N_("Informal concerns raised by parents in the category “%(category)s” (not safeguarding "
+                      "concerns, not formal complaints, not allegations): the concern, its thread, notes and "
+                      "history."),
+        covers_params=(("category", label),),
         trigger=Trigger.CLOSED, period=3, unit="years", action=Action.DELETE, review_role="head",
-        source=f"Portal default (the IRMS toolkit has no line for informal concerns): shorter than formal "
-               f"complaints, which the {IRMS} keeps until resolution + 6 years.",
+        source_msg=N_("Portal default (the IRMS toolkit has no line for informal concerns): shorter than formal "
+                      "complaints, which the %(irms)s keeps until resolution + 6 years."),
+        source_params=_SOURCES,
         actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Concerns and complaints"))
-      for cat, label in (("teaching", "Teaching and learning"), ("behaviour", "Behaviour or bullying"),
-                         ("online_safety", "Online safety"), ("send", "Special educational needs (SEND)"),
-                         ("communication", "Communication with the school"), ("other", "Something else"))),
+      for cat, label in (("teaching", N_("Teaching and learning")), ("behaviour", N_("Behaviour or bullying")),
+                         ("online_safety", N_("Online safety")),
+                         ("send", N_("Special educational needs (SEND)")),
+                         ("communication", N_("Communication with the school")),
+                         ("other", N_("Something else")))),
     Default(
         key="complaints", label=N_("Formal complaints"),
-        covers="Concerns that became formal complaints (stage 1 or the governors' panel at stage 2).",
+        covers_msg=N_("Concerns that became formal complaints (stage 1 or the governors' panel at stage 2)."),
         trigger=Trigger.CLOSED, period=6, unit="years", action=Action.REVIEW, review_role="head",
-        source=f"{IRMS}: complaints files, date of resolution + 6 years, then review for further retention "
-               "in case of contentious disputes.",
+        source_msg=N_("%(irms)s: complaints files, date of resolution + 6 years, then review for further retention "
+               "in case of contentious disputes."),
+        source_params=_SOURCES,
         actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Concerns and complaints")),
     Default(
         key="attachments", label=N_("Files sent with concerns"),
-        covers="Images and PDFs sent with informal concerns. Files of safeguarding concerns, complaints and "
-               "allegations are kept with their concern.",
+        covers_msg=N_("Images and PDFs sent with informal concerns. Files of safeguarding concerns, complaints and "
+               "allegations are kept with their concern."),
         trigger=Trigger.CLOSED, period=1, unit="years", action=Action.DELETE, review_role=None,
-        source="Portal default: a year after an informal concern closes its files go; the concern's words are "
-               "kept under the concern's own rule.",
+        source_msg=N_("Portal default: a year after an informal concern closes its files go; the concern's words are "
+               "kept under the concern's own rule."),
+        source_params=_SOURCES,
         actions=(Action.DELETE,), group=N_("Concerns and complaints")),
     Default(
         key="safeguarding_concerns", label=N_("Safeguarding concerns (a child may be at risk)"),
-        covers="Concerns raised with “a child may be at risk”, with their thread and files: part of the "
-               "child's child-protection file.",
+        covers_msg=N_("Concerns raised with “a child may be at risk”, with their thread and files: part of the "
+               "child's child-protection file."),
         trigger=Trigger.DATE_OF_BIRTH, period=25, unit="years", action=Action.REVIEW, review_role="dsl",
-        source=f"{IRMS}: child-protection files, the child's date of birth + 25 years, then review. "
-               "Confirmed. (A concern naming no child counts from when it closed.)",
+        source_msg=N_("%(irms)s: child-protection files, the child's date of birth + 25 years, then review. "
+               "Confirmed. (A concern naming no child counts from when it closed.)"),
+        source_params=_SOURCES,
         confirmed=True, safeguarding=True, group=N_("Safeguarding")),
     Default(
         key="incidents_contact_safeguarding", label=N_("Contact incidents started by a pupil"),
-        covers="Contact between a pupil and an adult of the school that the pupil started (routed to the DSL): "
-               "part of the child's child-protection file.",
+        covers_msg=N_("Contact between a pupil and an adult of the school that the pupil started (routed to the DSL): "
+               "part of the child's child-protection file."),
         trigger=Trigger.DATE_OF_BIRTH, period=25, unit="years", action=Action.REVIEW, review_role="dsl",
-        source=f"{IRMS}: child-protection files, the child's date of birth + 25 years, then review. Confirmed.",
+        source_msg=N_("%(irms)s: child-protection files, the child's date of birth + 25 years, then review. "
+                      "Confirmed."),
+        source_params=_SOURCES,
         confirmed=True, safeguarding=True, group=N_("Safeguarding")),
     Default(
         key="transfer_packs", label=N_("Safeguarding transfer packs"),
-        covers="The sealed copy of a pupil's safeguarding records sent to their next school, and its proof of "
-               "receipt.",
+        covers_msg=N_("The sealed copy of a pupil's safeguarding records sent to their next school, and its proof of "
+               "receipt."),
         trigger=Trigger.DATE_OF_BIRTH, period=25, unit="years", action=Action.REVIEW, review_role="dsl",
-        source=f"A copy of the child-protection file ({IRMS}: date of birth + 25 years, then review). Confirmed.",
+        source_msg=N_("A copy of the child-protection file (%(irms)s: date of birth + 25 years, then review). "
+                      "Confirmed."),
+        source_params=_SOURCES,
         confirmed=True, safeguarding=True, group=N_("Safeguarding")),
     Default(
         key="allegations", label=N_("Allegations against staff (harm threshold)"),
-        covers="Allegations that an adult working in the school may have harmed a child, with the LADO "
-               "consultation and outcome, and the concern or incident they came from.",
+        covers_msg=N_("Allegations that an adult working in the school may have harmed a child, with the LADO "
+               "consultation and outcome, and the concern or incident they came from."),
         trigger=Trigger.ALLEGATION, period=10, unit="years", action=Action.REVIEW, review_role="head",
-        source=f"{KCSIE}: keep until the adult reaches normal pension age or for 10 years from the date of the "
+        source_msg=N_("%(kcsie)s: keep until the adult reaches normal pension age or for 10 years from the date of the "
                "allegation, whichever is longer (the IRMS toolkit says the same). Confirmed. Allegations found "
-               "malicious or false are removed from personnel records unless the adult agrees otherwise.",
+               "malicious or false are removed from personnel records unless the adult agrees otherwise."),
+        source_params=_SOURCES,
         confirmed=True, safeguarding=True, group=N_("Allegations against staff")),
     Default(
         key="low_level_concerns", label=N_("Low-level concerns about adults"),
-        covers="Concerns about an adult that do not meet the harm threshold, in their own log.",
+        covers_msg=N_("Concerns about an adult that do not meet the harm threshold, in their own log."),
         trigger=Trigger.LEAVES, period=1, unit="years", action=Action.REVIEW, review_role="head",
-        source=f"{KCSIE}: the school decides how long; it is recommended they are kept at least until the adult "
-               "leaves their employment. Portal default: reviewed by the Head Teacher a year after they leave.",
+        source_msg=N_("%(kcsie)s: the school decides how long; it is recommended they are kept at least until "
+                      "the adult leaves their employment. Portal default: reviewed by the Head Teacher a year "
+                      "after they leave."),
+        source_params=_SOURCES,
         safeguarding=True, group=N_("Allegations against staff")),
     Default(
         key="incidents_contact_conduct", label=N_("Contact incidents started by an adult"),
-        covers="Contact between a pupil and an adult of the school that the adult started (a conduct matter for "
-               "the Head Teacher). Marked as an allegation or low-level concern, those rules apply instead.",
+        covers_msg=N_("Contact between a pupil and an adult of the school that the adult started (a conduct matter for "
+               "the Head Teacher). Marked as an allegation or low-level concern, those rules apply instead."),
         trigger=Trigger.CLOSED, period=6, unit="years", action=Action.REVIEW, review_role="head",
-        source=f"Portal default, following the staff personnel-file period in the {IRMS} "
-               "(end of employment + 6 years).",
+        source_msg=N_("Portal default, following the staff personnel-file period in the %(irms)s "
+               "(end of employment + 6 years)."),
+        source_params=_SOURCES,
         actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Incidents")),
     Default(
         key="incidents_social_media", label=N_("Social-media incidents"),
-        covers="Posts about the school or people in it, with the follow-up (deletion requests, reports).",
+        covers_msg=N_("Posts about the school or people in it, with the follow-up (deletion requests, reports)."),
         trigger=Trigger.CLOSED, period=6, unit="years", action=Action.REVIEW, review_role="head",
-        source="Portal default: six years after the incident is closed (Limitation Act 1980).",
+        source_msg=N_("Portal default: six years after the incident is closed (Limitation Act 1980)."),
+        source_params=_SOURCES,
         actions=(Action.DELETE, Action.ANONYMISE, Action.REVIEW), group=N_("Incidents")),
     Default(
         key="family_links", label=N_("Family-link declarations"),
-        covers="Links declared between adults of the school and pupils, decisions on them, and yearly "
-               "confirmations.",
+        covers_msg=N_("Links declared between adults of the school and pupils, decisions on them, and yearly "
+               "confirmations."),
         trigger=Trigger.LEAVES, period=6, unit="years", action=Action.DELETE, review_role="head",
-        source=f"Portal default: a link explains contact between an adult and a pupil, so it is kept like the "
-               f"staff personnel file ({IRMS}: end of employment + 6 years) after the adult or the pupil leaves.",
+        source_msg=N_("Portal default: a link explains contact between an adult and a pupil, so it is kept like the "
+               "staff personnel file (%(irms)s: end of employment + 6 years) after the adult or the pupil leaves."),
+        source_params=_SOURCES,
         group=N_("People")),
     Default(
         key="classroom_sessions", label=N_("Classroom sessions"),
-        covers="Classroom acknowledgement sessions: join codes, device addresses and the pupils who pressed "
-               "“I agree” (the witnessed signatures are kept under the pupils' signature rule).",
+        covers_msg=N_("Classroom acknowledgement sessions: join codes, device addresses and the pupils who pressed "
+               "“I agree” (the witnessed signatures are kept under the pupils' signature rule)."),
         trigger=Trigger.CLOSED, period=1, unit="years", action=Action.DELETE, review_role=None,
-        source="Portal default: the session is only needed for a short while after it closes.",
+        source_msg=N_("Portal default: the session is only needed for a short while after it closes."),
+        source_params=_SOURCES,
         actions=(Action.DELETE,), group=N_("Signatures and consents")),
     Default(
         key="people", label=N_("People who have left"),
-        covers="A person's name, email, MIS identifier and sign-in, once they have left and nothing else the "
-               "school keeps refers to them.",
+        covers_msg=N_("A person's name, email, MIS identifier and sign-in, once they have left and nothing else the "
+               "school keeps refers to them."),
         trigger=Trigger.LEAVES, period=1, unit="years", action=Action.ANONYMISE, review_role="head",
-        source="Portal default: a year after someone leaves, once every record about them has gone under its own "
-               "rule, only an anonymous row is left (so counts and history still add up).",
+        source_msg=N_("Portal default: a year after someone leaves, once every record about them has gone under its "
+               "own rule, only an anonymous row is left (so counts and history still add up)."),
+        source_params=_SOURCES,
         actions=(Action.ANONYMISE, Action.REVIEW), group=N_("People")),
     Default(
         key="audit_entries", label=N_("Audit log entries"),
-        covers="The hash-chained audit log: who did what and when (never the words of a concern).",
+        covers_msg=N_("The hash-chained audit log: who did what and when (never the words of a concern)."),
         trigger=Trigger.CREATED, period=6, unit="years", action=Action.REVIEW, review_role="head",
-        source="Portal default: six years (Limitation Act 1980), then reviewed. The log is a hash chain, so the "
-               "portal never deletes its entries; it only asks for a review.",
+        source_msg=N_("Portal default: six years (Limitation Act 1980), then reviewed. The log is a hash chain, so the "
+               "portal never deletes its entries; it only asks for a review."),
+        source_params=_SOURCES,
         actions=(Action.REVIEW,), group=N_("The portal itself")),
     Default(
         key="login_records", label=N_("Sign-in records"),
-        covers="Failed sign-ins (kept to slow down password guessing) and spent single-use link codes, for the "
-               "whole installation.",
+        covers_msg=N_("Failed sign-ins (kept to slow down password guessing) and spent single-use link codes, for the "
+               "whole installation."),
         trigger=Trigger.CREATED, period=30, unit="days", action=Action.DELETE, review_role=None,
-        source="Portal default: only needed for the sign-in limits (minutes) and to stop a link being used twice "
-               "(its link stops working within days).",
+        source_msg=N_("Portal default: only needed for the sign-in limits (minutes) and to stop a link being used "
+               "twice (its link stops working within days)."),
+        source_params=_SOURCES,
         actions=(Action.DELETE,), installation=True, group=N_("The portal itself")),
 )
 

@@ -105,7 +105,7 @@ def test_importing_twice_changes_nothing(db, admin_client, app):
     assert upload(admin_client, data).status_code == 200
     counts = [_count(db, m) for m in (Person, PupilProfile, GuardianLink, SchoolClass, ClassTeacher)]
     resp = upload(admin_client, data)
-    assert "Created nothing new; updated nothing" in resp.get_data(as_text=True)
+    assert "Nothing was created or updated." in resp.get_data(as_text=True)
     assert [_count(db, m) for m in (Person, PupilProfile, GuardianLink, SchoolClass, ClassTeacher)] == counts
 
 

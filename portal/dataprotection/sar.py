@@ -18,6 +18,7 @@ releasing it are audited.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import io
 import json
@@ -33,15 +34,15 @@ from sqlalchemy import or_, select
 from portal import audit
 from portal.audit.models import AuditEntry
 from portal.classroom.models import ClassroomEntry, ClassroomSession
-from portal.concerns.models import Concern, Route
+from portal.concerns.models import Concern, Route, Stage, Status
 from portal.concerns.schooldays import uk_today
 from portal.dataprotection.dates import one_calendar_month
 from portal.dataprotection.models import Departure, StaffAllegation, SubjectAccessRequest, TransferPack
 from portal.db import session, utcnow
 from portal.i18n import DEFAULT, LANGUAGES, in_language, language_of
 from portal.incidents.models import ContactIncident
-from portal.links.models import FamilyLinkDeclaration
-from portal.people.models import GuardianLink, Person, PupilProfile
+from portal.links.models import FamilyLinkDeclaration, LinkStatus
+from portal.people.models import GuardianLink, Person, PupilProfile, Role
 from portal.policies.models import ConsentItem
 from portal.records.models import SignedRecord
 from portal.schools.models import School
@@ -193,6 +194,17 @@ def withheld_text(kind: str, num: int) -> str:
                     "person's name redacted)",
                     "%(num)s sealed PDFs naming someone else (the details are in data.json, with the other "
                     "person's name redacted)", num)
+
+
+def _label_of(kind: type[enum.Enum]) -> Any:
+    """A template helper: a stored key (``"in_progress"``) as its label in the page's language;
+    data.json keeps the keys, and an unknown key is shown as it is."""
+    def label(key: Any) -> str:
+        try:
+            return gettext(kind(key).label)  # type: ignore[attr-defined]
+        except ValueError:
+            return str(key)
+    return label
 
 
 def _iso(value: Any) -> Any:
@@ -517,7 +529,9 @@ def build_zip(req_or_subject: SubjectAccessRequest | Person, requester: Person |
     with in_language(code):
         withheld = [withheld_text(kind, num) for kind, num in found.withheld_counts]
         index = render_template("portal/dataprotection/sar_index.html", d=found.data, files=found.files,
-                                withheld=withheld,
+                                withheld=withheld, role_label=_label_of(Role),
+                                concern_status=_label_of(Status), concern_stage=_label_of(Stage),
+                                link_status=_label_of(LinkStatus),
                                 reference=reference, for_release=for_release,
                                 page_language=LANGUAGES.get(code, LANGUAGES[DEFAULT]))
     stamp = (day.year, day.month, day.day, 0, 0, 0)

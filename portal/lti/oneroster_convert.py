@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 
 from portal import audit
@@ -82,6 +83,27 @@ class OneRosterSummary:
             text += (f" {self.estimated_births} pupil(s) had no birth date: 1 September of their year group's "
                      "birth year was used until the export gives it.")
         return text
+
+    def sentences(self) -> list[str]:
+        """The summary in the page's language, one whole sentence each (see :meth:`describe`)."""
+        lines = self.roster.sentences() if self.roster else [gettext("No people or classes to add or change.")]
+        if self.merged:
+            lines.append(ngettext("%(num)s member of staff is also a parent (one person, both roles).",
+                                  "%(num)s members of staff are also parents (one person each, both roles).",
+                                  self.merged))
+        if self.switched_off:
+            lines.append(ngettext("%(num)s person deleted in the export was switched off.",
+                                  "%(num)s people deleted in the export were switched off.", self.switched_off))
+        if self.estimated_births:
+            lines.append(ngettext("%(num)s pupil had no birth date: 1 September of their year group's birth year "
+                                  "was used until the export gives it.",
+                                  "%(num)s pupils had no birth date: 1 September of their year group's birth year "
+                                  "was used until the export gives it.", self.estimated_births))
+        return lines
+
+    def shown(self) -> str:
+        """:meth:`sentences` as one paragraph (the import page's flash)."""
+        return " ".join(self.sentences())
 
 
 @dataclass

@@ -25,7 +25,7 @@ def run_upload_import(upload: Any, limit: int, too_large: str, importer: Callabl
         session.rollback()
         return [shown(e) for e in exc.errors]  # in the reader's language
     session.commit()
-    flash(summary.describe(), "success")
+    flash(summary.shown(), "success")  # whole sentences, in the reader's language
     for warning in getattr(summary, "warnings", None) or []:  # imported, but worth a look
         flash(shown(warning), "warning")
     return None

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.messages import N_
 from portal.schools.isolation import SchoolOwned
 from portal.schools.models import School, TrustMembership
 
@@ -50,17 +51,18 @@ class Role(str, enum.Enum):
         return ROLE_LABELS[self]
 
 
+#: English labels (exports and the audit log keep them); pages show ``_(role.label)``.
 ROLE_LABELS = {
-    Role.PARENT: "Parent or carer",
-    Role.PUPIL: "Pupil",
-    Role.TEACHER: "Teacher",
-    Role.SUPPORT_STAFF: "Support staff",
-    Role.GOVERNOR: "Governor",
-    Role.VOLUNTEER: "Volunteer",
-    Role.CONTRACTOR: "Contractor",
-    Role.AUDITOR: "Auditor",
-    Role.ADMIN: "Portal administrator",
-    Role.VISITOR: "Visitor",
+    Role.PARENT: N_("Parent or carer"),
+    Role.PUPIL: N_("Pupil"),
+    Role.TEACHER: N_("Teacher"),
+    Role.SUPPORT_STAFF: N_("Support staff"),
+    Role.GOVERNOR: N_("Governor"),
+    Role.VOLUNTEER: N_("Volunteer"),
+    Role.CONTRACTOR: N_("Contractor"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.ADMIN: N_("Portal administrator"),
+    Role.VISITOR: N_("Visitor"),
 }
 
 #: Roles that make someone staff for the staff portal.

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import String, any_, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -92,9 +93,45 @@ class ImportSummary:
     unchanged: int = 0
 
     def describe(self) -> str:
+        """The summary in English, on one line (what the command line prints)."""
         made = ", ".join(f"{n} {k}" for k, n in self.created.items() if n) or "nothing new"
         changed = ", ".join(f"{n} {k}" for k, n in self.updated.items() if n) or "nothing"
         return f"Created {made}; updated {changed}; {self.unchanged} row(s) already up to date."
+
+    def sentences(self) -> list[str]:
+        """The summary in the page's language: one whole sentence per kind of change."""
+        lines = [_created(kind, num) for kind, num in self.created.items() if num]
+        lines += [_updated(kind, num) for kind, num in self.updated.items() if num]
+        if not lines:
+            lines.append(gettext("Nothing was created or updated."))
+        if self.unchanged:
+            lines.append(ngettext("%(num)s row was already up to date.", "%(num)s rows were already up to date.",
+                                  self.unchanged))
+        return lines
+
+    def shown(self) -> str:
+        """:meth:`sentences` as one paragraph (the import page's flash)."""
+        return " ".join(self.sentences())
+
+
+def _created(kind: str, num: int) -> str:
+    if kind == "class":
+        return ngettext("Created %(num)s class.", "Created %(num)s classes.", num)
+    if kind == "pupil":
+        return ngettext("Created %(num)s pupil.", "Created %(num)s pupils.", num)
+    if kind == "parent":
+        return ngettext("Created %(num)s parent or carer.", "Created %(num)s parents or carers.", num)
+    return ngettext("Created %(num)s member of staff.", "Created %(num)s members of staff.", num)
+
+
+def _updated(kind: str, num: int) -> str:
+    if kind == "class":
+        return ngettext("Updated %(num)s class.", "Updated %(num)s classes.", num)
+    if kind == "pupil":
+        return ngettext("Updated %(num)s pupil.", "Updated %(num)s pupils.", num)
+    if kind == "parent":
+        return ngettext("Updated %(num)s parent or carer.", "Updated %(num)s parents or carers.", num)
+    return ngettext("Updated %(num)s member of staff.", "Updated %(num)s members of staff.", num)
 
 
 @dataclass

@@ -61,6 +61,8 @@ def test_a_concern_forms_length_and_wtforms_own_messages_follow_the_parents_lang
     db.commit()
     text = _text(raise_concern(client, subject="x" * 201, child_id="999999"))
     assert "Użyj najwyżej 200 znaków." in text and "Nieprawidłowy wybór" in text
+    # Every label of the form is in the parent's language, "Who is it about?" too.
+    assert "Kogo to dotyczy?" in text and "Who is it about?" not in text
     cast.parent.account.language = "en_GB"
     db.commit()
     text = _text(raise_concern(client, subject="x" * 201, child_id="999999"))

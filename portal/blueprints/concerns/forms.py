@@ -37,7 +37,7 @@ class RaiseForm(FlaskForm):
                           validators=[InputRequired(_l("Choose what the concern is about."))])
     child_id = SelectField(_l("Which child is it about?"), coerce=int, validate_choice=True)
     about = RadioField(
-        "Who is it about?",
+        _l("Who is it about?"),
         choices=options([(About.NOBODY.value, _l("Not about a particular person")),
                          (About.HEAD_TEACHER.value, _l("The Head Teacher")),
                          (About.STAFF.value, _l("Another member of staff"))]),

@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy import Integer, String, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -122,7 +123,7 @@ def _already_sent(digest: str) -> Any:
         session.rollback()
         time.sleep(0.05)
     log.info("a form was submitted again; the repeat was ignored")
-    flash("This form had already been sent, so it was not sent again.", "info")
+    flash(gettext("This form had already been sent, so it was not sent again."), "info")
     from portal.security import is_safe_redirect
 
     back = result or request.referrer or ""

@@ -206,3 +206,18 @@ def test_a_oneroster_exports_problems_are_welsh_sentences_on_the_import_page(db,
     db.commit()
     text = _text(upload(client, make_zip(files(**{"users.csv": USERS.replace("org-1,parent", "org-9,parent")}))))
     assert "users.csv row 5: orgSourcedIds names org-9, which is not in orgs.csv." in text
+
+
+def test_a_form_sent_twice_is_told_in_the_parents_language(cast, db, login_as):
+    from portal.idempotency import new_token
+
+    cast.parent.account.language = "cy"
+    db.commit()
+    client = login_as(cast.parent)
+    token = new_token()
+    first = raise_concern(client, child_id=str(cast.child.id), _once=token)
+    assert first.status_code == 302, _text(first)[:500]
+    again = raise_concern(client, child_id=str(cast.child.id), _once=token)
+    assert again.status_code in (302, 303)
+    text = _text(client.get(again.headers["Location"]))
+    assert "Roedd y ffurflen hon wedi'i hanfon yn barod" in text and "already been sent" not in text

@@ -133,7 +133,7 @@ class InboxFilter(Form):
     status = SelectField(_l("Status"), validators=[Optional()], validate_choice=False, widget=LongSelect())
     category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False, widget=LongSelect())
     child = SelectField(_l("Child"), validators=[Optional()], validate_choice=False, widget=LongSelect())
-    school_class = SelectField("Class", validators=[Optional()], validate_choice=False, widget=LongSelect())
+    school_class = SelectField(_l("Class"), validators=[Optional()], validate_choice=False, widget=LongSelect())
     assignee = SelectField(_l("Looked after by"), validators=[Optional()], validate_choice=False,
                            widget=LongSelect())
     overdue = BooleanField(_l("Overdue only"))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from portal.dataprotection.models import TransferPack
 from portal.i18n import in_language
-from portal.lti.models import LtiContext, LtiContextTeacher, LtiMentorLink, LtiRegistration
+from portal.lti.models import LtiContext, LtiContextTeacher, LtiMentorLink
 from portal.lti.operations import SyncSummary
 from portal.people.models import CapabilityGrant, Role
 from portal.policies import operations, queries
@@ -35,17 +35,15 @@ from tests.dataprotection_helpers import *  # noqa: F401,F403 - fam
 from tests.dataprotection_helpers import raise_concern
 from tests.deps import unavailable
 from tests.factories import PASSWORD
+from tests.i18n_helpers import speaks as _speaks
 from tests.records_support import *  # noqa: F401,F403 - seal_keys
+from tests.test_lms_settings import registration  # noqa: F401  (fixture)
+from tests.test_policy_translations import parent_policy  # noqa: F401  (fixture)
 
 
 def _text(resp) -> str:
     return re.sub(r"\s+", " ", html.unescape(resp.get_data(as_text=True)))
 
-
-def _speaks(db, person, code: str | None):
-    person.account.language = code
-    db.commit()
-    return person
 
 
 # ---------------------------------------------------------------- capabilities
@@ -101,17 +99,6 @@ def test_the_cli_keeps_school_errors_in_english(app, db, school):
 
 
 # ---------------------------------------------------------------- LTI
-
-
-@pytest.fixture
-def registration(db):
-    row = LtiRegistration(name="School Moodle", issuer="https://moodle.fictional.example", client_id="abc",
-                          auth_login_url="https://moodle.fictional.example/mod/lti/auth.php",
-                          auth_token_url="https://moodle.fictional.example/mod/lti/token.php",
-                          key_set_url="https://moodle.fictional.example/mod/lti/certs.php", deployment_ids=["1"])
-    db.add(row)
-    db.commit()
-    return row
 
 
 def test_lms_connection_errors_are_in_the_readers_language(db, make_person, login_as, registration):
@@ -186,16 +173,6 @@ def test_a_new_policy_is_refused_in_welsh(db, school, login_as):
     english = login_as(_speaks(db, school.head, None)).post(
         "/portal/policies/manage/new", data={"title": "Again", "slug": "aup-staff", "audience": Audience.STAFF.value})
     assert "A policy with that short name already exists." in _text(english)
-
-
-@pytest.fixture
-def parent_policy(db, school):
-    policy = operations.create_policy(slug="online-rules", title="Online rules", audience=Audience.PARENT)
-    version = operations.create_draft(policy, title="Online rules", body_md="I will be kind online.")
-    operations.add_consent_item(version, key="photos_website", question="Photos on the school website?")
-    operations.publish_version(version, requires_resign=True, actor=school.head)
-    db.commit()
-    return version
 
 
 def test_the_translations_page_speaks_welsh(db, school, login_as, parent_policy):

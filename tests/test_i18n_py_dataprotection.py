@@ -6,7 +6,6 @@ English page still showing today's English words."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import io
 import json
 import zipfile
@@ -18,20 +17,12 @@ from sqlalchemy import func, select
 from portal.dataprotection.models import LegalHold, RetentionRule
 from tests.dataprotection_helpers import *  # noqa: F401,F403
 from tests.dataprotection_helpers import D, raise_concern
+from tests.i18n_helpers import page_text as _page
+from tests.i18n_helpers import speaks as _speaks
 from tests.records_support import *  # noqa: F401,F403
 
 BASE = "/portal/data-protection"
 
-
-def _speaks(db, person, code: str):
-    person.account.language = code
-    db.commit()
-    return person
-
-
-def _page(resp) -> str:
-    """The page's text with entities undone (an apostrophe may be written either way)."""
-    return html.unescape(resp.get_data(as_text=True))
 
 
 # ------------------------------------------------------------------ the privacy notice (parents)

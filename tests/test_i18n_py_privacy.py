@@ -3,28 +3,24 @@ until the school writes its own (which is then shown exactly as written, in ever
 retention schedule's "what it covers" and "source" explanations are shown in Welsh to Welsh staff."""
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
 
 from portal.dataprotection import privacy
 from tests.dataprotection_helpers import *  # noqa: F401,F403
+from tests.i18n_helpers import page_text
+from tests.i18n_helpers import speaks as _speaks
 from tests.records_support import *  # noqa: F401,F403
 
 BASE = "/portal/data-protection"
 
 
-def _speaks(db, person, code: str):
-    person.account.language = code
-    db.commit()
-    return person
-
 
 def _page(resp) -> str:
     """The page's text with entities undone (an apostrophe may be written either way)."""
     assert resp.status_code == 200
-    return html.unescape(resp.get_data(as_text=True))
+    return page_text(resp)
 
 
 def _notice(page: str) -> str:

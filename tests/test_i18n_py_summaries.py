@@ -12,20 +12,13 @@ import zipfile
 from portal.people.models import Role
 from tests.dataprotection_helpers import *  # noqa: F401,F403
 from tests.dataprotection_helpers import D, raise_concern
+from tests.i18n_helpers import page_text as _page
+from tests.i18n_helpers import speaks as _speaks
 from tests.records_support import *  # noqa: F401,F403
 from tests.test_roster import GOOD
 
 ROSTER = "/portal/admin/roster"
 
-
-def _speaks(db, person, code: str):
-    person.account.language = code
-    db.commit()
-    return person
-
-
-def _page(resp) -> str:
-    return html.unescape(resp.get_data(as_text=True))
 
 
 def _upload(client, text: str, name: str = "roster.csv"):

@@ -3,6 +3,8 @@ a record offline with the portal's own rules. Built as a wheel and installed int
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import subprocess
 import sys
 import time
@@ -21,10 +23,27 @@ from tests.records_support import root_cert
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def verifier(tmp_path_factory):
-    """The installed ``countersign-verify`` script in a virtualenv of its own."""
-    tmp = tmp_path_factory.mktemp("countersign-verify")
+    """The installed ``countersign-verify`` script in a virtualenv of its own.
+
+    Built once per run: the pytest-xdist workers share one run folder, and the first worker to take
+    the lock builds the wheel and the virtualenv while the others wait and then use it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    tmp = shared / "countersign-verify"
+    script = tmp / "venv" / "bin" / "countersign-verify"
+    tmp.mkdir(exist_ok=True)
+    with open(tmp / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (tmp / "ready").exists():
+            _build_verifier(tmp)
+            (tmp / "ready").write_text("built\n")
+    return script
+
+
+def _build_verifier(tmp: Path) -> None:
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp / "dist"),
                     str(ROOT / "tools" / "countersign-verify")], check=True, capture_output=True, text=True)
     [wheel] = list((tmp / "dist").glob("*.whl"))
@@ -37,7 +56,6 @@ def verifier(tmp_path_factory):
                                capture_output=True, text=True, check=True).stdout.lower()
     for unwanted in ("flask", "sqlalchemy", "weasyprint", "countersign-portal"):
         assert unwanted not in installed, f"{unwanted} came with countersign-verify"
-    return venv / "bin" / "countersign-verify"
 
 
 def _run(verifier, *args):

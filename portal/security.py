@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import abort, g, has_request_context, request
 from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import String, exists, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from portal.db import session
@@ -94,9 +94,26 @@ def _designations(person: Person) -> set[str]:
         out.add("dsl")
     if school.chair_of_governors_id == person.id:
         out.add("chair_of_governors")
-    if session.scalar(select(DeputyDsl.id).where(DeputyDsl.person_id == person.id)) is not None:
+    deputy, grants = _deputy_and_grants(person)
+    if deputy:
         out.add("deputy_dsl")
+    if has_request_context():
+        g.setdefault("_portal_grants", {})[person.id] = grants
     return out
+
+
+def _deputy_and_grants(person: Person) -> tuple[bool, frozenset[str]]:
+    """Whether *person* is a deputy DSL, and the capabilities granted to them if they are staff, in
+    one statement (every signed-in request asks both)."""
+    deputy = select(literal("deputy_dsl", String).label("name")).where(
+        exists().where(DeputyDsl.person_id == person.id))
+    if not person.role_set & STAFF_ROLES:
+        return session.scalar(deputy) is not None, frozenset()
+    granted = select(CapabilityGrant.capability.label("name")).where(
+        CapabilityGrant.person_id == person.id, CapabilityGrant.revoked_at.is_(None))
+    names = set(session.scalars(union_all(deputy, granted)))
+    # A capability is named "area.action"; "deputy_dsl" is never one.
+    return "deputy_dsl" in names, frozenset(names - {"deputy_dsl"})
 
 
 def prime_capabilities(people: Iterable[Person]) -> None:
@@ -149,12 +166,11 @@ def capabilities_of(person: Person | None) -> frozenset[str]:
     for name in {r.value for r in person.role_set} | designations(person):
         caps |= ROLE_CAPABILITIES.get(name, frozenset())
     if person.role_set & STAFF_ROLES:
-        grants = session.scalars(
-            select(CapabilityGrant.capability).where(
-                CapabilityGrant.person_id == person.id, CapabilityGrant.revoked_at.is_(None)
-            )
-        )
-        caps |= set(grants)
+        granted = g.get("_portal_grants", {}).get(person.id)  # read with the designations, above
+        if granted is None:
+            granted = frozenset(session.scalars(select(CapabilityGrant.capability).where(
+                CapabilityGrant.person_id == person.id, CapabilityGrant.revoked_at.is_(None))))
+        caps |= granted
     result = frozenset(caps)
     cache[person.id] = result
     return result

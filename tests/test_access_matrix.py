@@ -73,14 +73,43 @@ def test_every_portal_route_has_a_rule(app):
     assert covered - endpoints == set(), "rules for routes that do not exist"
 
 
+class _Clients:
+    """A test client per persona, signed in once and used again for the next GET, as a browser would.
+
+    A POST retires the client (it may sign out, end sessions or change the account), and so does a
+    GET whose response changes who is signed in or in which school; the next rule signs in afresh."""
+
+    IDENTITY = ("_user_id", "_id", "portal_school")
+
+    def __init__(self, app, login_as, world):
+        self.app, self.login_as, self.world = app, login_as, world
+        self.clients: dict[str, tuple[object, tuple]] = {}
+        self.signed_in = 0
+
+    def _identity(self, client) -> tuple:
+        with client.session_transaction() as sess:
+            return tuple(sess.get(k) for k in self.IDENTITY)
+
+    def open(self, persona: str, rule: Rule, path: str, data):
+        client, identity = self.clients.pop(persona, (None, None))
+        if client is None:
+            self.signed_in += 1
+            client = self.app.test_client() if persona == "anonymous" else self.login_as(getattr(self.world, persona))
+            identity = self._identity(client)
+        resp = client.open(path, method=rule.method, data=data)
+        if rule.method == "GET" and (not resp.headers.getlist("Set-Cookie") or self._identity(client) == identity):
+            self.clients[persona] = (client, identity)
+        return resp
+
+
 def test_access_matrix(app, world, login_as):
     failures = []
+    clients = _Clients(app, login_as, world)
     for persona in PERSONAS:
         for rule in RULES:
-            client = app.test_client() if persona == "anonymous" else login_as(getattr(world, persona))
             path = rule.path(world) if callable(rule.path) else rule.path
             data = rule.data(world) if callable(rule.data) else rule.data
-            resp = client.open(path, method=rule.method, data=data)
+            resp = clients.open(persona, rule, path, data)
             if persona in rule.allow:
                 ok = resp.status_code == rule.allow[persona]
             elif persona == "anonymous":
@@ -90,6 +119,7 @@ def test_access_matrix(app, world, login_as):
             if not ok:
                 failures.append(f"{persona:>14} {rule.method} {path} -> {resp.status_code}")
     assert not failures, "unexpected statuses:\n" + "\n".join(failures)
+    print(f"{len(PERSONAS) * len(RULES)} requests, {clients.signed_in} sign-ins")
 
 
 def test_people_of_another_school_never_reach_this_schools_ids(app, world, other_world, login_as):
@@ -98,6 +128,7 @@ def test_people_of_another_school_never_reach_this_schools_ids(app, world, other
     Routes anyone may open (sign-in links, a classroom device page) must answer B's people the
     way they answer a stranger, never with school A's page."""
     failures = []
+    clients = _Clients(app, login_as, other_world)
     for rule in RULES:
         if not callable(rule.path):
             continue
@@ -105,7 +136,7 @@ def test_people_of_another_school_never_reach_this_schools_ids(app, world, other
         data = rule.data(world) if callable(rule.data) else rule.data
         stranger = rule.allow.get("anonymous")
         for persona in SCHOOL_PERSONAS[1:]:
-            resp = login_as(getattr(other_world, persona)).open(path, method=rule.method, data=data)
+            resp = clients.open(persona, rule, path, data)
             # (429: a public join address refusing wrong codes from this device is a refusal too.)
             refused = (403, 404) if stranger is None else (400, 403, 404, 429, stranger)
             ok = resp.status_code in refused

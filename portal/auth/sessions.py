@@ -22,6 +22,7 @@ from typing import Any, cast
 from flask import current_app, g, has_request_context, request
 from flask_login import login_user
 from sqlalchemy import Table, event, inspect, select, update
+from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.auth.models import AccountSession
@@ -89,18 +90,27 @@ def sign_in(user: Any, account: Account, *, remember: bool = False, via: str = "
     return row
 
 
-def load(user_id: str) -> AccountSession | None:
-    """The live session named by a cookie's user id, else ``None``."""
+def load(user_id: str) -> tuple[AccountSession, Account] | None:
+    """The live session named by a cookie's user id and its account (with its trust roles, in the
+    same statement), else ``None``."""
     aid, _, secret = (user_id or "").partition(":")
     if not aid.isdigit() or not secret or len(secret) > 100:
         return None
-    row = session.scalar(select(AccountSession).where(AccountSession.token_hash == _digest(secret)))
-    if row is None or row.account_id != int(aid):
+    found = session.execute(
+        select(AccountSession, Account)
+        .join(Account, Account.id == AccountSession.account_id)
+        .where(AccountSession.token_hash == _digest(secret))
+        .options(joinedload(Account.trust_roles))
+    ).unique().first()
+    if found is None:
+        return None
+    row, account = found
+    if row.account_id != int(aid):
         return None
     if not row.is_live(utcnow(), int(current_app.config["PORTAL_SESSION_IDLE_SECONDS"])):
         return None
     g._portal_session = row
-    return row
+    return row, account
 
 
 def current() -> AccountSession | None:

@@ -23,12 +23,12 @@ from portal.schools.isolation import current_school_id, get_scope
 def load_user(user_id: str) -> Person | Account | None:
     from portal.auth import sessions
 
-    row = sessions.load(user_id)  # a live server-side session, or nobody (portal/auth/sessions.py)
-    if row is None:
+    # A live server-side session with its account and trust roles, or nobody (portal/auth/sessions.py).
+    found = sessions.load(user_id)
+    if found is None:
         return None
-    # The account with its trust roles, then its person with roles: two statements.
-    account = session.get(Account, row.account_id, options=[joinedload(Account.trust_roles)])
-    if account is None or not account.active:
+    _row, account = found
+    if not account.active:
         return None
     if get_scope(session) is None:
         scope_request()
@@ -52,8 +52,9 @@ def load_user(user_id: str) -> Person | Account | None:
 def _person_in_scope(account: Account) -> Person | None:
     if current_school_id(session) is None:
         return None
+    # With its roles and its school (kept in the identity map, so ``School.get()`` runs no SQL).
     person = session.scalar(select(Person).where(Person.account_id == account.id, Person.active)
-                            .options(joinedload(Person.roles)))
+                            .options(joinedload(Person.roles), joinedload(Person.school)))
     if person is not None:
         set_committed_value(person, "account", account)
     return person

@@ -80,7 +80,7 @@ def pages(world) -> list[tuple[str, str, str]]:
         ("auditor list", s.logins["auditor"], "/portal/auditor/"),
         ("auditor list: year", s.logins["auditor"], f"/portal/auditor/?year={year}"),
         ("auditor list: policy", s.logins["auditor"], f"/portal/auditor/?policy={_policy_id(world, policy)}"),
-        ("auditor list: audience", s.logins["auditor"], "/portal/auditor/?audience=pupil_ks2"),
+        ("auditor list: audience", s.logins["auditor"], "/portal/auditor/?audience=pupil_eyfs_ks1"),
         ("auditor list: class", s.logins["auditor"], f"/portal/auditor/?school_class={class_id}"),
         ("auditor list: person", s.logins["auditor"], "/portal/auditor/?person=abbott"),
         ("trust compliance", world.trust_logins["trust_compliance"], f"/portal/trust/{t}/compliance"),

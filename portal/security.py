@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.db import session
 from portal.people.models import STAFF_ROLES, CapabilityGrant, GuardianLink, Person, PupilProfile, Role
+from portal.schools.isolation import ScopeError, get_scope
 from portal.schools.models import DeputyDsl, School, TrustRole
 from portal.templating import N_
 
@@ -97,18 +98,22 @@ def _designations(person: Person) -> set[str]:
     deputy, grants = _deputy_and_grants(person)
     if deputy:
         out.add("deputy_dsl")
-    if has_request_context():
+    if grants is not None and has_request_context():
         g.setdefault("_portal_grants", {})[person.id] = grants
     return out
 
 
-def _deputy_and_grants(person: Person) -> tuple[bool, frozenset[str]]:
-    """Whether *person* is a deputy DSL, and the capabilities granted to them if they are staff, in
-    one statement (every signed-in request asks both)."""
+def _deputy_and_grants(person: Person) -> tuple[bool, frozenset[str] | None]:
+    """Whether *person* is a deputy DSL, and the capabilities granted to them if they are staff
+    (``None`` if not), in one statement (every signed-in request asks both)."""
+    if get_scope(session) is None:
+        # The isolation hook cannot see the school-owned tables inside EXISTS and UNION ALL, so it
+        # would not refuse these statements with no school chosen, as it refuses the plain ones.
+        raise ScopeError("no school is chosen for this request, command or job")
     deputy = select(literal("deputy_dsl", String).label("name")).where(
         exists().where(DeputyDsl.person_id == person.id))
     if not person.role_set & STAFF_ROLES:
-        return session.scalar(deputy) is not None, frozenset()
+        return session.scalar(deputy) is not None, None
     granted = select(CapabilityGrant.capability.label("name")).where(
         CapabilityGrant.person_id == person.id, CapabilityGrant.revoked_at.is_(None))
     names = set(session.scalars(union_all(deputy, granted)))

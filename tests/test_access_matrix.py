@@ -76,29 +76,36 @@ def test_every_portal_route_has_a_rule(app):
 class _Clients:
     """A test client per persona, signed in once and used again for the next GET, as a browser would.
 
-    A POST retires the client (it may sign out, end sessions or change the account), and so does a
-    GET whose response changes who is signed in or in which school; the next rule signs in afresh."""
+    A client is retired (the next rule signs in afresh) after a POST, which may sign out, end sessions or
+    change the account, and after a GET that changes anything in its session other than the form token
+    and flashed messages (see HARMLESS), or sets a cookie other than the session's (joining a classroom as a device,
+    starting two-step set-up, choosing a school...), so no rule is answered in a state an earlier rule made."""
 
-    IDENTITY = ("_user_id", "_id", "portal_school")
+    #: Session keys a page may add without changing what the next request may do: the form token,
+    #: flashed messages, and the cached answer to "does the header offer Switch school?".
+    HARMLESS = frozenset({"csrf_token", "_flashes", "portal_places"})
 
     def __init__(self, app, login_as, world):
         self.app, self.login_as, self.world = app, login_as, world
-        self.clients: dict[str, tuple[object, tuple]] = {}
+        self.session_cookie = app.config["SESSION_COOKIE_NAME"]
+        self.clients: dict[str, tuple[object, dict]] = {}
         self.signed_in = 0
 
-    def _identity(self, client) -> tuple:
+    def _state(self, client) -> dict:
         with client.session_transaction() as sess:
-            return tuple(sess.get(k) for k in self.IDENTITY)
+            return {k: v for k, v in sess.items() if k not in self.HARMLESS}
 
     def open(self, persona: str, rule: Rule, path: str, data):
-        client, identity = self.clients.pop(persona, (None, None))
+        client, state = self.clients.pop(persona, (None, None))
         if client is None:
             self.signed_in += 1
             client = self.app.test_client() if persona == "anonymous" else self.login_as(getattr(self.world, persona))
-            identity = self._identity(client)
+            state = self._state(client)
         resp = client.open(path, method=rule.method, data=data)
-        if rule.method == "GET" and (not resp.headers.getlist("Set-Cookie") or self._identity(client) == identity):
-            self.clients[persona] = (client, identity)
+        cookies = {c.split("=", 1)[0].strip() for c in resp.headers.getlist("Set-Cookie")}
+        if rule.method == "GET" and (not cookies or (cookies == {self.session_cookie}
+                                                     and self._state(client) == state)):
+            self.clients[persona] = (client, state)
         return resp
 
 

@@ -56,3 +56,49 @@ def test_every_view_is_guarded_by_the_access_decorator(app):
                if endpoint.startswith("portal.") and endpoint != "portal.static"
                and not hasattr(view, "_portal_access")]
     assert missing == []
+
+
+def test_a_deputy_dsl_and_granted_capabilities_are_read_together(app, db, school, make_person):
+    """One statement answers both (portal.security._deputy_and_grants); the answers match the rows."""
+    from portal.schools.models import DeputyDsl
+
+    deputy = make_person(Role.TEACHER, given="Dee")
+    plain = make_person(Role.TEACHER, given="Pat")
+    parent = make_person(Role.PARENT, given="Pam")
+    db.add_all([DeputyDsl(person_id=deputy.id), DeputyDsl(person_id=parent.id),
+                CapabilityGrant(person_id=deputy.id, capability="records.view"),
+                CapabilityGrant(person_id=parent.id, capability="records.view")])
+    db.commit()
+    with app.test_request_context():
+        assert "records.view" in capabilities_of(deputy) and "concerns.safeguarding" in capabilities_of(deputy)
+        assert "records.view" not in capabilities_of(plain) and "concerns.safeguarding" not in capabilities_of(plain)
+        # Grants count for staff only; a deputy-DSL row counts for whoever it names (as before).
+        assert "records.view" not in capabilities_of(parent)
+        assert "concerns.safeguarding" in capabilities_of(parent)
+
+
+def test_grants_are_read_again_for_someone_who_becomes_staff_in_the_same_request(app, db, school, make_person):
+    person = make_person(Role.PARENT, given="Paz")
+    db.add(CapabilityGrant(person_id=person.id, capability="records.view"))
+    db.commit()
+    with app.test_request_context():
+        from portal.security import designations
+
+        designations(person)  # not staff yet: no grants read, none cached
+        person.add_role(Role.TEACHER)
+        db.flush()
+        assert "records.view" in capabilities_of(person)
+
+
+def test_designations_refuse_to_run_with_no_school_chosen(app, db, school, make_person):
+    import pytest
+
+    from portal.schools.isolation import ScopeError, set_school
+    from portal.security import designations
+
+    teacher, parent = make_person(Role.TEACHER, given="Tia"), make_person(Role.PARENT, given="Pia")
+    _ = teacher.role_set, parent.role_set
+    set_school(db, None)
+    for person in (teacher, parent):
+        with app.test_request_context(), pytest.raises(ScopeError):
+            designations(person)

@@ -37,8 +37,14 @@ def verifier(tmp_path_factory):
     tmp.mkdir(exist_ok=True)
     with open(tmp / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if (tmp / "failed").exists():  # another worker tried and failed: do not build it again
+            pytest.fail(f"countersign-verify could not be built:\n{(tmp / 'failed').read_text()}")
         if not (tmp / "ready").exists():
-            _build_verifier(tmp)
+            try:
+                _build_verifier(tmp)
+            except BaseException as exc:
+                (tmp / "failed").write_text(f"{type(exc).__name__}: {exc}"[-4000:])
+                raise
             (tmp / "ready").write_text("built\n")
     return script
 

@@ -469,3 +469,18 @@ def test_a_record_sealed_with_a_replaced_certificate_is_not_sealed_again(app, db
     record = db.get(SignedRecord, record.id)
     assert record.seal_mode == "B-LT" and not record.timestamp_pending and "replaced" in record.last_error
     assert retimestamp_due().failed == 0  # not tried again
+
+
+def test_a_tsa_client_is_kept_per_address_and_per_set_of_anchors(app, tmp_path):
+    """pyHanko's client keeps every TSA certificate it has seen and builds a path for each when sealing, so a
+    TSA answering at the same address for another installation's keys (or other TSA roots) gets a new client."""
+    from portal.records.seal import timestamper
+
+    app.config["PORTAL_TSA_URL"] = "http://127.0.0.1:9/tsa"
+    first, again = timestamper(), timestamper()
+    app.config["PORTAL_KEYS_DIR"] = str(tmp_path / "other-keys")
+    other_keys = timestamper()
+    app.config["PORTAL_TSA_ROOTS"] = str(tmp_path / "tsa-roots.pem")
+    other_roots = timestamper()
+    assert first is again
+    assert len({id(first), id(other_keys), id(other_roots)}) == 3

@@ -112,14 +112,20 @@ class PortalTimeStamper(timestamps.HTTPTimeStamper):
 
 
 def timestamper() -> timestamps.TimeStamper | None:
-    """The configured TSA client (kept between seals: it caches the size of a time-stamp token)."""
+    """The configured TSA client (kept between seals: it caches the size of a time-stamp token).
+
+    pyHanko's client also keeps every TSA certificate it has received and builds a validation path
+    for each one when sealing. So a client is kept per URL *and* per set of anchors (the TSA roots
+    and the installation's keys folder): a TSA answering at the same address with a certificate from
+    other roots gets a new client, instead of one still holding a certificate no anchor issues."""
     cfg = current_app.config
     url = cfg.get("PORTAL_TSA_URL")
     if not url:
         return None
     user, password = cfg.get("PORTAL_TSA_USERNAME"), cfg.get("PORTAL_TSA_PASSWORD")
     auth = (str(user), str(password or "")) if user else None
-    key = (url, auth, int(cfg["PORTAL_TSA_TIMEOUT"]))
+    key = (url, auth, int(cfg["PORTAL_TSA_TIMEOUT"]), str(cfg.get("PORTAL_TSA_ROOTS") or ""),
+           str(cfg.get("PORTAL_KEYS_DIR") or ""))
     with _ts_lock:
         ts = _timestampers.get(key)
         if ts is None:

@@ -130,6 +130,36 @@ def test_no_school_in_scope_means_no_school_data_at_all(db, make_person):
         assert db.scalar(select(func.count(Person.id))) >= 1
 
 
+def test_no_school_in_scope_refuses_school_tables_hidden_in_exists_unions_and_core_selects(db, make_person):
+    """The guard looks through the statement's tables, not only its top-level entities."""
+    from sqlalchemy import exists, literal, union_all
+
+    from portal.people.models import CapabilityGrant
+    from portal.schools.models import DeputyDsl, Trust
+
+    person = make_person(Role.TEACHER)
+    set_school(db, None)
+    hidden = {
+        "EXISTS": select(literal(1)).where(exists().where(DeputyDsl.person_id == person.id)),
+        "UNION ALL": union_all(select(literal("x")), select(CapabilityGrant.capability)),
+        "Core select": select(Person.__table__.c.given_name),
+        "scalar subquery": select(literal(1)).where(
+            select(func.count()).select_from(SchoolClass).scalar_subquery() > 0),
+    }
+    for name, stmt in hidden.items():
+        try:
+            db.execute(stmt).all()
+        except ScopeError as exc:
+            assert "no school is chosen" in str(exc), name
+        else:
+            pytest.fail(f"{name}: ran with no school chosen")
+        db.rollback()
+    # Installation-wide tables stay readable, and a statement may say it needs no school.
+    assert db.execute(select(func.count()).select_from(Trust)).scalar() >= 0
+    stmt = hidden["EXISTS"].execution_options(portal_unscoped_ok=True)
+    assert db.execute(stmt).all() is not None
+
+
 def test_relationship_loads_stay_in_the_school(db, two_schools, make_pupil, make_parent):
     """A guardian link cannot lead into another school: lazy loads carry the criteria too."""
     a_teacher, a_class, other, b_teacher, b_class = two_schools

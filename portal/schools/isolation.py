@@ -23,11 +23,12 @@ short list of installation-wide tables in :data:`GLOBAL_TABLES`.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, event, inspect
+from sqlalchemy import ForeignKey, Table, event, inspect
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -36,6 +37,8 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 SCOPE_KEY = "portal_school_scope"
 
@@ -153,11 +156,29 @@ def current_school_id(session: Session) -> int | None:
 
 
 def _owned_mappers(state: ORMExecuteState) -> bool:
+    """Whether the statement reads a school-owned table (asked only when no school is chosen)."""
     try:
         mappers = state.all_mappers
     except Exception:  # noqa: BLE001 - statements without ORM entities
-        return False
-    return any(issubclass(m.class_, SchoolOwned) for m in mappers)
+        mappers = []
+    if any(issubclass(m.class_, SchoolOwned) for m in mappers):
+        return True
+    # ``all_mappers`` names only the entities at the top: a school-owned table inside EXISTS, a
+    # UNION ALL or a Core select of its columns would pass unseen, so look through the tables too.
+    from portal.db import Base
+
+    owned = _owned_table_names(len(Base.registry.mappers))
+    return any(getattr(t, "name", None) in owned
+               for t in find_tables(cast(ClauseElement, state.statement), check_columns=True, include_aliases=True))
+
+
+@functools.cache
+def _owned_table_names(_mapped: int) -> frozenset[str]:
+    """The school-owned tables' names (worked out again if more models have been mapped since)."""
+    from portal.db import Base
+
+    return frozenset(cast(Table, m.local_table).name for m in Base.registry.mappers
+                     if issubclass(m.class_, SchoolOwned))
 
 
 def _insert_school_ids(state: ORMExecuteState) -> list[Any] | None:

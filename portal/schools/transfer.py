@@ -463,7 +463,9 @@ def import_school(folder: Path, *, trust_slug: str | None = None, progress: Prog
         accounts[row["id"]] = existing
 
     def top(table: Table) -> int:
-        return int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0)
+        # The highest id over every school (installation-wide on purpose: the imported rows go above it).
+        return int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))
+                                  .execution_options(portal_unscoped_ok=True)) or 0)
 
     audit_table = tables["portal_audit_log"]
     offsets: dict[str, int] = {}
@@ -646,14 +648,16 @@ def remove_school(school: School, exported_to: Path) -> None:
                                                   .where(SignedRecord.pdf_sha256.is_not(None)))))
         shas |= set(session.scalars(select(RecordFile.sha256)))
         account_ids = set(session.scalars(select(Person.account_id).where(Person.account_id.is_not(None))))
+        current = _export_is_current(school, manifest)
     if (head[0], head[1]) != (manifest["audit_chain"]["entries"], manifest["audit_chain"]["head"]) \
-            or not _export_is_current(school, manifest):
+            or not current:
         raise TransferError("The school has changed since that export was made; export it again first.")
     session.execute(update(School).where(School.id == school.id).values(
         head_teacher_id=None, dsl_id=None, chair_of_governors_id=None))
     session.execute(update(Account).where(Account.last_school_id == school.id).values(last_school_id=None))
-    for table in reversed(school_tables(operational=True)):
-        session.execute(delete(table).where(table.c.school_id == school.id))
+    with school_scope(session, school.id):
+        for table in reversed(school_tables(operational=True)):
+            session.execute(delete(table).where(table.c.school_id == school.id))
     # Accounts that were only this school's go too (an account is personal data).
     with all_schools(session):
         still_used = set(session.scalars(select(Person.account_id).where(Person.account_id.in_(account_ids))))

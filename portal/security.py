@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import abort, g, has_request_context, request
 from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import String, exists, literal, select, union_all
+from sqlalchemy import Select, String, exists, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from portal.db import session
@@ -109,11 +109,15 @@ def _deputy_and_grants(person: Person) -> tuple[bool, frozenset[str] | None]:
         exists().where(DeputyDsl.person_id == person.id))
     if not person.role_set & STAFF_ROLES:
         return session.scalar(deputy) is not None, None
-    granted = select(CapabilityGrant.capability.label("name")).where(
-        CapabilityGrant.person_id == person.id, CapabilityGrant.revoked_at.is_(None))
-    names = set(session.scalars(union_all(deputy, granted)))
+    names = set(session.scalars(union_all(deputy, _granted(person.id))))
     # A capability is named "area.action"; "deputy_dsl" is never one.
     return "deputy_dsl" in names, frozenset(names - {"deputy_dsl"})
+
+
+def _granted(person_id: int) -> Select[str]:
+    """The capabilities delegated to a person and not withdrawn."""
+    return select(CapabilityGrant.capability.label("name")).where(
+        CapabilityGrant.person_id == person_id, CapabilityGrant.revoked_at.is_(None))
 
 
 def prime_capabilities(people: Iterable[Person]) -> None:
@@ -168,8 +172,7 @@ def capabilities_of(person: Person | None) -> frozenset[str]:
     if person.role_set & STAFF_ROLES:
         granted = g.get("_portal_grants", {}).get(person.id)  # read with the designations, above
         if granted is None:
-            granted = frozenset(session.scalars(select(CapabilityGrant.capability).where(
-                CapabilityGrant.person_id == person.id, CapabilityGrant.revoked_at.is_(None))))
+            granted = frozenset(session.scalars(_granted(person.id)))
         caps |= granted
     result = frozenset(caps)
     cache[person.id] = result

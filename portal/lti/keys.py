@@ -7,6 +7,7 @@ is deleted. ``flask portal lti keys`` makes the first key; ``--rotate`` adds a n
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -53,13 +54,26 @@ def ensure_key() -> None:
         generate_key()
 
 
+#: SHA-256 of a private key's PEM -> its public key's PEM. Loading an RSA private key checks it
+#: (tens of milliseconds), and every LTI launch and JWKS request needs the public half; the digest
+#: keeps the cache from holding the private key itself.
+_public_of: dict[str, str] = {}
+
+
 def public_pem(private_pem: str) -> str:
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    digest = hashlib.sha256(private_pem.encode()).hexdigest()
+    public = _public_of.get(digest)
+    if public is None:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        public = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+        if len(_public_of) >= 64:  # a few keys per installation; never grows without bound
+            _public_of.clear()
+        _public_of[digest] = public
+    return public
 
 
 def signing_key() -> tuple[str, str]:

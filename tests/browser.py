@@ -93,8 +93,7 @@ def new_page(chromium, server):
             opts.update(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
         ctx = chromium.new_context(**opts)
         ctx.set_default_timeout(10_000)
-        ctx.on("request", lambda request: request.url.startswith((server.url + "/", "data:", "blob:"))
-               or elsewhere.append(request.url))
+        note_requests_elsewhere(ctx, server.url, elsewhere)
         contexts.append(ctx)
         page = ctx.new_page()
         # The Content-Security-Policy forbids inline script and style: Chromium reports each
@@ -110,6 +109,13 @@ def new_page(chromium, server):
         ctx.close()
     assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
     assert not elsewhere, "Requests that would leave the test server:\n" + "\n".join(elsewhere)
+
+
+def note_requests_elsewhere(ctx, base: str, into: list[str]) -> None:
+    """Add to *into* the address of every request of the browser context *ctx* that is not for *base*
+    (an event, not an interception: the request is not held up)."""
+    ctx.on("request", lambda request: request.url.startswith((base + "/", "data:", "blob:"))
+           or into.append(request.url))
 
 
 def sign_in(page, email: str, password: str) -> None:
@@ -135,4 +141,5 @@ def assert_accessible(page) -> None:
     assert not violations, f"axe violations on {page.url}:\n{detail}"
 
 
-__all__ = ["IN_CI", "assert_accessible", "chromium", "new_page", "server", "sign_in", "live_app"]
+__all__ = ["IN_CI", "assert_accessible", "chromium", "live_app", "new_page", "note_requests_elsewhere", "server",
+           "sign_in"]

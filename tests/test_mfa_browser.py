@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from portal.auth.passwords import hash_password
 from portal.db import session
 from portal.people.models import Person, Role
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, note_requests_elsewhere
 from tests.schools import in_school
 
 pytestmark = pytest.mark.browser
@@ -90,10 +90,9 @@ def _localhost_page(chromium, server):
     base = server.url.replace("127.0.0.1", "localhost")
     ctx = chromium.new_context(base_url=base, locale="en-GB")
     ctx.set_default_timeout(10_000)
-    ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
-              or route.request.url.startswith("data:") else route.abort())
+    violations: list[str] = []  # Content-Security-Policy refusals and requests off the test server
+    note_requests_elsewhere(ctx, base, violations)
     page = ctx.new_page()
-    violations: list[str] = []
     page.on("console", lambda msg: "Content Security Policy" in (msg.text or "") and violations.append(msg.text))
     return ctx, page, violations
 

@@ -103,20 +103,20 @@ def floor(engine, rows: list[list[str]]) -> float:
     return elapsed
 
 
-ROSTER_TABLES = ("portal_accounts", "portal_people", "portal_person_roles", "portal_classes", "portal_class_teachers",
-                 "portal_pupils", "portal_guardian_links")
-
-
 def drop_roster_foreign_keys(url: str) -> int:
     """Drop the foreign keys of the tables an import writes (PostgreSQL checks each one per row with a query
     of its own, a cost the floor's scratch table does not pay). Returns how many were dropped."""
     from sqlalchemy import create_engine, text
 
+    from portal.people import models as m
+
+    tables = [model.__table__.name for model in (m.Account, m.Person, m.PersonRole, m.SchoolClass, m.ClassTeacher,
+                                                  m.PupilProfile, m.GuardianLink)]
     engine = create_engine(url)
     with engine.begin() as conn:
         found = conn.execute(text(
             "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' "
-            "AND conrelid::regclass::text = ANY(:tables)"), {"tables": list(ROSTER_TABLES)}).all()
+            "AND conrelid::regclass::text = ANY(:tables)"), {"tables": tables}).all()
         for table, name in found:
             conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
     engine.dispose()

@@ -110,7 +110,8 @@ def _share_compiled_statements() -> None:
     time. The engines of one test process (each still with its own pool, disposed after its test)
     share the first engine's dialect and compiled-statement cache for the same driver, so a statement
     is compiled once per worker. Test SQLite also runs without fsync (a throwaway database need not
-    survive a power cut; the test PostgreSQL runs with fsync=off too)."""
+    survive a power cut; the test PostgreSQL runs with fsync=off too). The engines for the worker's
+    PostgreSQL test database also share one connection pool (tests/pg.py: PgWorkerDatabase.share_pool)."""
     from portal import db as portal_db
     from portal import extension
 
@@ -122,6 +123,9 @@ def _share_compiled_statements() -> None:
             event.listen(engine, "connect", _no_fsync)
         shared = _SHARED_COMPILING.setdefault(engine.url.drivername, (engine.dialect, engine._compiled_cache))
         engine.dialect, engine._compiled_cache = shared
+        database = PgWorkerDatabase.serving(url)
+        if database is not None:
+            database.share_pool(engine)
         return engine
 
     extension.make_engine = _make_engine  # type: ignore[assignment]

@@ -47,45 +47,35 @@ def _reuse_parsed_routes() -> None:
     of ``create_app``. The same route in the next test's app reuses what was made for the first.
 
     - The parsed route (its regex parts, its trace, its converters) depends only on the rule's string, its
-      subdomain or host, slash merging and the map's converter classes, which make the key. The converter
-      objects are shared between apps: werkzeug's converters keep a reference to the first app's map but
-      never read it.
-    - The builder is a pure function of the rule's parsed parts and defaults (it reaches the rule's
-      converters through its ``self`` argument)."""
+      subdomain or host, slash merging and the map's converter classes. The converter objects are shared
+      between apps: werkzeug's converters keep a reference to the first app's map but never read it.
+    - The builders depend on those and on the rule's defaults; they reach the rule's converters through
+      their ``self`` argument, so each app's rule gets them bound to itself."""
     from werkzeug.routing.rules import Rule
 
-    compile_rule, compile_builder = Rule.compile, Rule._compile_builder
-    parsed: dict = {}
-    builders: dict = {}
+    compile_rule = Rule.compile
+    made: dict = {}
 
     def _compile(self) -> None:
         m = self.map
-        key = (self.rule, m.host_matching, self.host if m.host_matching else self.subdomain, self.merge_slashes,
-               tuple(m.converters.items()))
-        hit = parsed.get(key)
+        try:
+            key = (self.rule, m.host_matching, self.host if m.host_matching else self.subdomain, self.merge_slashes,
+                   tuple(m.converters.items()), repr(sorted((self.defaults or {}).items())))
+            hit = made.get(key)
+        except TypeError:  # defaults that cannot be sorted or hashed: compile as werkzeug does
+            compile_rule(self)
+            return
         if hit is None:
             compile_rule(self)
-            parsed[key] = (list(self._parts), list(self._trace), dict(self._converters))
+            made[key] = (list(self._parts), list(self._trace), dict(self._converters), self._build.__func__,
+                         self._build_unknown.__func__)
             return
-        parts, trace, converters = hit
+        parts, trace, converters, build, build_unknown = hit
         self._parts, self._trace, self._converters = list(parts), list(trace), dict(converters)
         self.arguments.update(converters)  # werkzeug adds each variable of the rule as it parses it
-        self._build = self._compile_builder(False).__get__(self, None)
-        self._build_unknown = self._compile_builder(True).__get__(self, None)
+        self._build, self._build_unknown = build.__get__(self, None), build_unknown.__get__(self, None)
 
-    def _compile_builder(self, append_unknown=True):
-        key = (self.rule, self.host, self.subdomain, tuple(self._trace), append_unknown,
-               repr(sorted((self.defaults or {}).items())),
-               tuple(sorted((name, type(c).__qualname__) for name, c in self._converters.items())))
-        try:
-            return builders[key]
-        except KeyError:
-            builders[key] = built = compile_builder(self, append_unknown)
-            return built
-        except TypeError:  # an unhashable part: compile as werkzeug does
-            return compile_builder(self, append_unknown)
-
-    Rule.compile, Rule._compile_builder = _compile, _compile_builder
+    Rule.compile = _compile
 
 
 _reuse_parsed_routes()

@@ -71,7 +71,7 @@ def test_filters(app, records, auditor):
         assert _ids(resp.data, records["sigs"]) == expected, query
 
 
-def test_bad_filter_values_get_a_clear_error(app, records, auditor):
+def test_bad_filter_values_get_a_clear_error(app, auditor):
     for query in ["year=abc", "policy=999999", "audience=martians", "school_class=x", "person=" + "x" * 101]:
         resp = auditor.get(f"/portal/auditor/?{query}")
         assert resp.status_code == 400 and b"Some filter values are not valid" in resp.data, query

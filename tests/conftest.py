@@ -119,11 +119,12 @@ _SHARED_COMPILING: dict[str, tuple[Any, Any]] = {}
 def _share_compiled_statements() -> None:
     """SQLAlchemy caches each statement's compiled SQL per engine, keyed by the engine's dialect, and
     every test's app makes a new engine: about 70 statements compiled again per test, a fifth of its
-    time. The engines of one test process (each still with its own pool, disposed after its test)
-    share the first engine's dialect and compiled-statement cache for the same driver, so a statement
-    is compiled once per worker. Test SQLite also runs without fsync (a throwaway database need not
-    survive a power cut; the test PostgreSQL runs with fsync=off too). The engines for the worker's
-    PostgreSQL test database also share one connection pool (tests/pg.py: PgWorkerDatabase.share_pool)."""
+    time. The engines of one test process share the first engine's dialect and compiled-statement
+    cache for the same driver, so a statement is compiled once per worker. Each SQLite engine keeps
+    its own pool, disposed after its test; the engines for the worker's PostgreSQL test database share
+    one pool for the session (tests/pg.py: PgWorkerDatabase.share_pool). Test SQLite also runs without
+    fsync (a throwaway database need not survive a power cut; the test PostgreSQL runs with fsync=off
+    too)."""
     from portal import db as portal_db
     from portal import extension
 

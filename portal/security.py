@@ -71,9 +71,17 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
 }
 
 
+def unproxied(user: Any) -> Any:
+    """The object behind Flask-Login's ``current_user`` when given the proxy itself (each attribute read
+    through the proxy looks the signed-in user up again: about a hundred lookups a page), else *user*."""
+    get = getattr(user, "_get_current_object", None)
+    return get() if get is not None else user
+
+
 def designations(person: Person) -> set[str]:
     """``head_teacher`` / ``dsl`` / ``deputy_dsl`` / ``chair_of_governors`` held by *person* in
     their school (cached for the request, like :func:`capabilities_of`)."""
+    person = unproxied(person)
     if getattr(person, "is_account", False):
         return set()
     cache = g.setdefault("_portal_designations", {}) if has_request_context() else {}
@@ -161,6 +169,7 @@ def prime_capabilities(people: Iterable[Person]) -> None:
 
 def capabilities_of(person: Person | None) -> frozenset[str]:
     """All capabilities *person* holds now in their school (cached for the request)."""
+    person = unproxied(person)
     if person is None or not getattr(person, "is_authenticated", False) or getattr(person, "is_account", False):
         return frozenset()
     cache = g.setdefault("_portal_caps", {})
@@ -186,17 +195,20 @@ def has_capability(person: Person | None, capability: str) -> bool:
 
 
 def has_role(person: Person | None, role: Role | str) -> bool:
+    person = unproxied(person)
     if person is None or not getattr(person, "is_authenticated", False):
         return False
     return Role(role) in person.role_set
 
 
 def is_staff(person: Person | None) -> bool:
+    person = unproxied(person)
     return bool(person is not None and getattr(person, "is_authenticated", False) and person.role_set & STAFF_ROLES)
 
 
 def account_of(user: Any) -> Any:
     """The sign-in account behind the current user (a school person or an account)."""
+    user = unproxied(user)
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return user if getattr(user, "is_account", False) else user.account

@@ -289,6 +289,9 @@ def parents_of(pupil: Person) -> list[Person]:
 def requirements_for(person: Person, today: dt.date | None = None) -> list[Requirement]:
     """Everything *person* is asked to sign this academic year: their own policies, then a
     countersignature for each EYFS/KS1 or KS2 child (parents). Each has a status."""
+    from portal.security import unproxied
+
+    person = unproxied(person)  # the requirements keep the person: not Flask-Login's current_user proxy
     year = current_academic_year(today)
     cat = catalogue()
     kids = children_of(person) if person.has_role(Role.PARENT) else []

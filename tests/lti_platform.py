@@ -54,6 +54,32 @@ def rsa_pair() -> tuple[str, str]:
     return private, public
 
 
+#: Each platform PEM key loaded once: (the key, its kid).
+_LOADED_KEYS: dict[str, tuple[Any, str | None]] = {}
+
+
+def _loaded(pem: str) -> tuple[Any, str | None]:
+    hit = _LOADED_KEYS.get(pem)
+    if hit is None:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+        hit = _LOADED_KEYS[pem] = (key, Registration.get_jwk(pem).get("kid"))
+    return hit
+
+
+class _Registration(Registration):
+    """lti1p3platform keeps the platform's private key as PEM text and loads it twice for every token it
+    signs (jwcrypto for the key id, PyJWT to sign). This registration hands out the key loaded once, and
+    its key id: the tokens are the same, signed by the same key with the same kid."""
+
+    def get_platform_private_key(self) -> Any:
+        pem = super().get_platform_private_key()
+        return _loaded(pem)[0] if pem else pem
+
+    def get_kid(self) -> str | None:
+        pem = super().get_platform_private_key()
+        return _loaded(pem)[1] if pem else None
+
+
 class _Req(PlatformRequest):
     def build_metadata(self, r: Any) -> dict:
         return {
@@ -100,7 +126,7 @@ class FakeLms:
 
     def registration(self, deployment_id: str | None = None) -> Registration:
         return (
-            Registration()
+            _Registration()
             .set_iss(self.issuer)
             .set_client_id(self.client_id)
             .set_deployment_id(deployment_id or self.deployment_id)

@@ -222,7 +222,8 @@ def main() -> None:
     parser.add_argument("--code", default=None, help="the portal checkout to measure (default: this one)")
     parser.add_argument("--without-foreign-keys", action="store_true",
                         help="diagnosis only (PostgreSQL): drop the foreign keys of the roster's tables in the bench "
-                             "database first, to see what their per-row checks cost; the portal never runs so")
+                             "database and the second floor's first, to see what their per-row checks cost; the "
+                             "portal never runs so")
     args = parser.parse_args()
     if args.without_foreign_keys and args.backend != "postgresql":
         parser.error("--without-foreign-keys is a PostgreSQL diagnosis")

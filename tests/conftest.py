@@ -150,17 +150,15 @@ _share_compiled_statements()
 # ---------------------------------------------------------------- databases
 
 
-def _build_schema(url: str) -> None:
-    """Migrate an empty database to head, then create anything the migrations lack
-    (test_migrations.py checks that they lack nothing), then add the default school."""
+def _add_default_school(url: str) -> None:
+    """Create anything the migrations lack in a migrated database (test_migrations.py checks that they
+    lack nothing), then add the default school."""
     import uuid
 
     import portal.models  # noqa: F401
     from portal.db import Base
-    from portal.migrate import upgrade
     from tests.schools import DEFAULT_SCHOOL_NAME, DEFAULT_SCHOOL_SLUG
 
-    upgrade(url)
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     with engine.begin() as conn:
@@ -184,9 +182,11 @@ def _tmp_root():
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(_tmp_root) -> Path:
+def sqlite_template(_tmp_root, _migrated_sqlite) -> Path:
+    """Every SQLite test's starting database: the migrated empty one plus the default school."""
     path = _tmp_root / "template.sqlite"
-    _build_schema(f"sqlite:///{path}")
+    shutil.copyfile(_migrated_sqlite, path)
+    _add_default_school(f"sqlite:///{path}")
     return path
 
 
@@ -208,14 +208,16 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_server):
+def pg_template(pg_server, _migrated_postgresql):
+    """The template of every PostgreSQL test's database: a copy of the migrated empty one plus the
+    default school."""
     if isinstance(pg_server, str):
         return None
     admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text("CREATE DATABASE portal_template"))
+        c.execute(text(f'CREATE DATABASE portal_template TEMPLATE "{_migrated_postgresql}"'))
     admin.dispose()
-    _build_schema(pg_server.url("portal_template"))
+    _add_default_school(pg_server.url("portal_template"))
     return "portal_template"
 
 
@@ -228,7 +230,8 @@ def pg_database(pg_server, pg_template):
 
 @pytest.fixture(scope="session")
 def _migrated_sqlite(_tmp_root):
-    """An empty SQLite database migrated to head, made once per worker and copied for each installation."""
+    """An empty SQLite database migrated to head, made once per worker: the test template starts from it,
+    and tests that need a second installation copy it."""
     path = _tmp_root / "empty-installation.sqlite"
     from portal.migrate import upgrade
 
@@ -238,7 +241,8 @@ def _migrated_sqlite(_tmp_root):
 
 @pytest.fixture(scope="session")
 def _migrated_postgresql(pg_server):
-    """The same on PostgreSQL: a migrated empty database each installation is created from."""
+    """The same on PostgreSQL: a migrated empty database the template and each extra installation are
+    created from."""
     if isinstance(pg_server, str):
         return None
     name = f"portal_empty_{os.getpid()}"

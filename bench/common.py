@@ -47,6 +47,23 @@ def fresh_database(url: str) -> None:
     upgrade(url)
 
 
+def new_database(server, root: Path, name: str) -> str:
+    """The URL of a new database called *name*, migrated to the newest revision: on the PostgreSQL
+    *server* when one is given, else a SQLite file in *root*."""
+    if server is None:
+        url = f"sqlite:///{root / f'{name}.sqlite'}"
+    else:
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = server.url(name)
+    fresh_database(url)
+    return url
+
+
 def start_postgres():
     """A throwaway PostgreSQL server (the tests' own helper); ``.stop()`` it when done."""
     from tests.pg import PostgresServer

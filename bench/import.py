@@ -231,26 +231,10 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-import-"))
     server = None
     try:
-        from sqlalchemy import create_engine, text
-
         if args.backend == "postgresql":
             server = common.start_postgres()
-            admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text("CREATE DATABASE bench"))
-            admin.dispose()
-            url = server.url("bench")
-        else:
-            url = f"sqlite:///{root / 'bench.sqlite'}"
-        common.fresh_database(url)
-        floor_url = f"sqlite:///{root / 'floor.sqlite'}"
-        if args.backend == "postgresql":
-            admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text("CREATE DATABASE bench_floor"))
-            admin.dispose()
-            floor_url = server.url("bench_floor")
-        common.fresh_database(floor_url)
+        url = common.new_database(server, root, "bench")
+        floor_url = common.new_database(server, root, "bench_floor")
         if args.without_foreign_keys:
             print(f"diagnosis: dropped {drop_roster_foreign_keys(url)} foreign keys of the roster's tables", flush=True)
             drop_roster_foreign_keys(floor_url)

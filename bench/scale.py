@@ -185,16 +185,7 @@ def run_backend(backend: str, args) -> None:
     try:
         if backend == "postgresql":
             server = common.start_postgres()
-            from sqlalchemy import create_engine, text
-
-            admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text("CREATE DATABASE bench"))
-            admin.dispose()
-            url = server.url("bench")
-        else:
-            url = f"sqlite:///{root / 'bench.sqlite'}"
-        common.fresh_database(url)
+        url = common.new_database(server, root, "bench")
         print(f"{backend}: {common.load()}", flush=True)
         world = build(backend, url, root, args, small=True)
         small_plan = pages(world)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import abort, g, has_request_context, request
 from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import Select, String, exists, literal, select, union_all
+from sqlalchemy import String, bindparam, exists, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from portal.db import session
@@ -110,22 +110,25 @@ def _designations(person: Person) -> set[str]:
     return out
 
 
+#: Built once (every signed-in request runs one of them); ``person_id`` is bound per call.
+#: The capabilities delegated to a person and not withdrawn:
+_GRANTED = select(CapabilityGrant.capability.label("name")).where(
+    CapabilityGrant.person_id == bindparam("person_id"), CapabilityGrant.revoked_at.is_(None))
+#: "deputy_dsl" if the person is a deputy DSL:
+_DEPUTY = select(literal("deputy_dsl", String).label("name")).where(
+    exists().where(DeputyDsl.person_id == bindparam("person_id")))
+_DEPUTY_OR_GRANTED = union_all(_DEPUTY, _GRANTED)
+
+
 def _deputy_and_grants(person: Person) -> tuple[bool, frozenset[str] | None]:
     """Whether *person* is a deputy DSL, and the capabilities granted to them if they are staff
     (``None`` if not), in one statement (every signed-in request asks both)."""
-    deputy = select(literal("deputy_dsl", String).label("name")).where(
-        exists().where(DeputyDsl.person_id == person.id))
+    params = {"person_id": person.id}
     if not person.role_set & STAFF_ROLES:
-        return session.scalar(deputy) is not None, None
-    names = set(session.scalars(union_all(deputy, _granted(person.id))))
+        return session.scalar(_DEPUTY, params) is not None, None
+    names = set(session.scalars(_DEPUTY_OR_GRANTED, params))
     # A capability is named "area.action"; "deputy_dsl" is never one.
     return "deputy_dsl" in names, frozenset(names - {"deputy_dsl"})
-
-
-def _granted(person_id: int) -> Select[str]:
-    """The capabilities delegated to a person and not withdrawn."""
-    return select(CapabilityGrant.capability.label("name")).where(
-        CapabilityGrant.person_id == person_id, CapabilityGrant.revoked_at.is_(None))
 
 
 def prime_capabilities(people: Iterable[Person]) -> None:
@@ -181,7 +184,7 @@ def capabilities_of(person: Person | None) -> frozenset[str]:
     if person.role_set & STAFF_ROLES:
         granted = g.get("_portal_grants", {}).get(person.id)  # read with the designations, above
         if granted is None:
-            granted = frozenset(session.scalars(_granted(person.id)))
+            granted = frozenset(session.scalars(_GRANTED, {"person_id": person.id}))
         caps |= granted
     result = frozenset(caps)
     cache[person.id] = result

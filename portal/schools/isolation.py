@@ -217,14 +217,18 @@ def _on_execute(state: ORMExecuteState) -> None:
         return
     if scope.schools is None:
         return
-    school_ids = scope.schools
+    state.statement = state.statement.options(_school_criteria(scope.schools))
+
+
+@functools.lru_cache(maxsize=1024)
+def _school_criteria(school_ids: frozenset[int]) -> Any:
+    """The option that limits every school-owned entity of a statement to *school_ids*. It depends
+    only on the ids, so it is made once per set of schools, not on every statement."""
     if len(school_ids) == 1:
         (one,) = tuple(school_ids)
-        criteria = with_loader_criteria(SchoolOwned, lambda cls: cls.school_id == one, include_aliases=True)
-    else:
-        many = sorted(school_ids)
-        criteria = with_loader_criteria(SchoolOwned, lambda cls: cls.school_id.in_(many), include_aliases=True)
-    state.statement = state.statement.options(criteria)
+        return with_loader_criteria(SchoolOwned, lambda cls: cls.school_id == one, include_aliases=True)
+    many = sorted(school_ids)
+    return with_loader_criteria(SchoolOwned, lambda cls: cls.school_id.in_(many), include_aliases=True)
 
 
 def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:

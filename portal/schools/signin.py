@@ -10,7 +10,7 @@ but belongs to no school (they can open trust pages only).
 from __future__ import annotations
 
 from flask import session as flask_session
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,12 +49,17 @@ def load_user(user_id: str) -> Person | Account | None:
     return None
 
 
+#: The account's person in the school in scope (the school criteria are added by the isolation hook),
+#: built once: every signed-in request runs it.
+_PERSON_OF_ACCOUNT = (select(Person).where(Person.account_id == bindparam("account_id"), Person.active)
+                      .options(joinedload(Person.roles), joinedload(Person.school)))
+
+
 def _person_in_scope(account: Account) -> Person | None:
     if current_school_id(session) is None:
         return None
     # With its roles and its school (kept in the identity map, so ``School.get()`` runs no SQL).
-    person = session.scalar(select(Person).where(Person.account_id == account.id, Person.active)
-                            .options(joinedload(Person.roles), joinedload(Person.school)))
+    person = session.scalar(_PERSON_OF_ACCOUNT, {"account_id": account.id})
     if person is not None:
         set_committed_value(person, "account", account)
     return person

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy import Select, or_, select, update
@@ -24,13 +24,14 @@ from portal.db import rowcount, session, utcnow
 from portal.progress import Progress, no_progress
 from portal.records.archive import archive_store
 from portal.records.models import RecordFile, RecordStatus, SignedRecord
-from portal.records.pdf import CheckBlock, evidence_json, evidence_of, record_html, render_pdf
-from portal.records.seal import SealResult, add_document_timestamp, current_identity, seal_pdf, timestamper
 from portal.records.urls import public_url
 from portal.schools.isolation import current_school_id, set_school
 from portal.schools.models import School
 from portal.signals import handles_batches
 from portal.signatures.models import Signature
+
+if TYPE_CHECKING:
+    from portal.records.seal import SealResult
 
 log = logging.getLogger("portal.records")
 
@@ -241,6 +242,11 @@ def build_sealed_pdf(signature: Signature, record: SignedRecord) -> tuple[SealRe
 
     :raises SealingCertUnusable: before rendering, when the certificate must not seal.
     """
+    # WeasyPrint and pyHanko are imported on first use: a web process or a CLI command that never seals
+    # starts about a second sooner.
+    from portal.records.pdf import CheckBlock, evidence_json, evidence_of, record_html, render_pdf
+    from portal.records.seal import current_identity, seal_pdf
+
     identity = current_identity()
     check = CheckBlock(cert_sha256=identity.fingerprint, public_id=record.public_id, record_number=record.id,
                        url=public_url("portal.verify.record", public_id=record.public_id))
@@ -343,6 +349,8 @@ def retimestamp_due(margin: dt.timedelta | None = None, *, limit: int | None = N
     if limit:
         stmt = stmt.limit(limit)
     ids = [r.id for r in session.scalars(stmt)]
+    from portal.records.seal import add_document_timestamp, current_identity, seal_pdf, timestamper
+
     if timestamper() is None:
         report.waiting_for_tsa = len(ids)
         return report

@@ -30,7 +30,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -41,8 +41,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from flask import current_app
 from pyhanko.keys import load_cert_from_pemder, load_certs_from_pemder
-from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+if TYPE_CHECKING:
+    from pyhanko.sign import signers
 
 KEY_FILE = "school-seal.key.pem"
 CERT_FILE = "school-seal.cert.pem"
@@ -593,6 +595,10 @@ def seal_identity(school: Any = None) -> SealIdentity:
     with _lock:
         if cache_key in _cache:
             return _cache[cache_key]
+        # pyHanko's signers (with its time-stamping client and aiohttp) load when a process first seals,
+        # not at the start of every web process and CLI command.
+        from pyhanko.sign import signers
+
         if p12:
             password = cfg.get("PORTAL_SIGNING_P12_PASSWORD")
             signer = signers.SimpleSigner.load_pkcs12(

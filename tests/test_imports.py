@@ -98,3 +98,20 @@ def test_the_console_script_runs_the_portal_commands(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "schools" in run.stdout and "demo" in run.stdout
+
+
+def test_starting_the_app_leaves_pdf_making_and_sealing_unloaded(tmp_path):
+    """A web process or CLI command that never seals does not pay for importing WeasyPrint (its Pango
+    bindings) or pyHanko's signers: they load when a process first makes or seals a record."""
+    env = {**os.environ, "PORTAL_DATABASE_URI": f"sqlite:///{tmp_path / 'c.sqlite'}",
+           "PORTAL_INSTANCE_DIR": str(tmp_path / "instance"), "SECRET_KEY": "k" * 32}
+    code = ("import sys; import wsgi; import portal.records.operations, portal.records.keys; "
+            "print(' '.join(m for m in ('weasyprint', 'pyhanko.sign.signers') if m in sys.modules) or 'none')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-1:] == ["none"], run.stdout
+    # The same check sees them once something does seal.
+    code = code.replace("import wsgi;", "import wsgi; import portal.records.pdf, portal.records.seal;")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-2:] == ["weasyprint", "pyhanko.sign.signers"], run.stdout

@@ -16,27 +16,40 @@ from portal.signals import signature_committed
 from tests.records_support import make_signature, make_version, seal_keys, tsa  # noqa: F401  (fixtures)
 
 
+def _seal(app, db, sigs) -> None:
+    for sig in sigs:
+        signature_committed.send(app, signature=sig)
+    db.expire_all()
+    assert all(r.is_sealed for r in db.scalars(select(SignedRecord)))
+
+
 @pytest.fixture
-def records(app, db, make_signature, make_version, make_pupil, make_class, make_person, seal_keys):
-    """Four sealed records across years, policies, audiences and classes."""
-    robins, owls = make_class(year_group=0, name="Robins"), make_class(year_group=5, name="Owls")
+def kit_2026(make_signature, make_version, make_pupil, make_class, make_person, seal_keys):
+    """Marigold Fenwick's countersignature of the parents' agreement for Kit (Robins, Reception), not sealed yet."""
+    robins = make_class(year_group=0, name="Robins")
     kit = make_pupil(year_group=0, school_class=robins, given="Kit")
-    oli = make_pupil(year_group=5, school_class=owls, given="Oli")
     parent_policy = make_version(title="Parents agreement", audience="parent")
-    pupil_policy = make_version(title="Pupil computer rules", audience="pupil_ks2", consents=())
     parent = make_person(Role.PARENT, given="Marigold", family="Fenwick")
+    sig = make_signature(version=parent_policy, signer=parent, on_behalf_of=kit, year=2026)
+    return {"sig": sig, "robins": robins, "parent_policy": parent_policy}
+
+
+@pytest.fixture
+def records(app, db, kit_2026, make_signature, make_version, make_pupil, make_class, make_person):
+    """Four sealed records across years, policies, audiences and classes."""
+    owls = make_class(year_group=5, name="Owls")
+    oli = make_pupil(year_group=5, school_class=owls, given="Oli")
+    parent_policy = kit_2026["parent_policy"]
+    pupil_policy = make_version(title="Pupil computer rules", audience="pupil_ks2", consents=())
     other = make_person(Role.PARENT, given="Basil", family="Thornby")
     sigs = {
-        "kit_2026": make_signature(version=parent_policy, signer=parent, on_behalf_of=kit, year=2026),
+        "kit_2026": kit_2026["sig"],
         "oli_2026": make_signature(version=parent_policy, signer=other, on_behalf_of=oli, year=2026),
         "oli_2025": make_signature(version=parent_policy, signer=other, on_behalf_of=oli, year=2025),
         "oli_self": make_signature(version=pupil_policy, signer=oli, year=2026, answers=()),
     }
-    for sig in sigs.values():
-        signature_committed.send(app, signature=sig)
-    db.expire_all()
-    assert all(r.is_sealed for r in db.scalars(select(SignedRecord)))
-    return {"sigs": sigs, "robins": robins, "owls": owls, "parent_policy": parent_policy, "oli": oli}
+    _seal(app, db, sigs.values())
+    return {"sigs": sigs, "robins": kit_2026["robins"], "owls": owls, "parent_policy": parent_policy, "oli": oli}
 
 
 @pytest.fixture
@@ -160,10 +173,12 @@ def _upload(client, data: bytes, name="record.pdf"):
 
 
 @pytest.fixture
-def archived_pdf(db, records):
+def archived_pdf(app, db, kit_2026):
+    """Kit's record, sealed, and its PDF as archived (the only record these tests need)."""
     from portal.records.archive import archive_store
 
-    sig = records["sigs"]["kit_2026"]
+    sig = kit_2026["sig"]
+    _seal(app, db, [sig])
     record = db.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
     return sig, archive_store().get(record.pdf_sha256)
 

@@ -61,13 +61,15 @@ def chromium(_playwright):
 
 
 @pytest.fixture
-def live_app(app_config):
+def live_app(app_config, template_code):
     """A separate app instance served over HTTP (its own sessions, like production)."""
     from portal.app import create_app
 
     cfg = dict(app_config)
     cfg.pop("SERVER_NAME", None)
-    return create_app(cfg)
+    live = create_app(cfg)
+    live.jinja_env.bytecode_cache = template_code
+    return live
 
 
 @pytest.fixture

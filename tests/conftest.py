@@ -108,6 +108,12 @@ class _SharedTemplateCode:
 _TEMPLATE_CODE = _SharedTemplateCode().cache
 
 
+@pytest.fixture(scope="session")
+def template_code():
+    """The worker's shared compiled templates, for an app a test builds itself (the browser tests' live server)."""
+    return _TEMPLATE_CODE
+
+
 def _no_fsync(dbapi_conn, _record) -> None:
     dbapi_conn.execute("PRAGMA synchronous=OFF")
 

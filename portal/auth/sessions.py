@@ -90,8 +90,8 @@ def sign_in(user: Any, account: Account, *, remember: bool = False, via: str = "
     return row
 
 
-#: Every signed-in request runs this statement: built once (its SQL is then cached by SQLAlchemy
-#: against the one statement object) rather than on each request.
+#: Every signed-in request runs this statement, so it is built once rather than on each request
+#: (SQLAlchemy caches the compiled SQL either way; building the select itself was the cost).
 _LIVE_SESSION = (select(AccountSession, Account)
                  .join(Account, Account.id == AccountSession.account_id)
                  .where(AccountSession.token_hash == bindparam("token_hash"))

@@ -342,6 +342,9 @@ def retimestamp_due(margin: dt.timedelta | None = None, *, limit: int | None = N
 
     :param margin: default ``PORTAL_RETIMESTAMP_MARGIN_DAYS``.
     """
+    # Imported on first use, as in build_sealed_pdf.
+    from portal.records.seal import add_document_timestamp, current_identity, seal_pdf, timestamper
+
     if margin is None:
         margin = dt.timedelta(days=int(current_app.config["PORTAL_RETIMESTAMP_MARGIN_DAYS"]))
     report = RetimestampReport()
@@ -349,8 +352,6 @@ def retimestamp_due(margin: dt.timedelta | None = None, *, limit: int | None = N
     if limit:
         stmt = stmt.limit(limit)
     ids = [r.id for r in session.scalars(stmt)]
-    from portal.records.seal import add_document_timestamp, current_identity, seal_pdf, timestamper
-
     if timestamper() is None:
         report.waiting_for_tsa = len(ids)
         return report

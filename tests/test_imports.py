@@ -89,11 +89,16 @@ def test_app_extension_and_cli_import_one_way():
     assert entangled == []
 
 
+def _portal_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a portal process started by a test: its own SQLite file and instance folder."""
+    return {**os.environ, "PORTAL_DATABASE_URI": f"sqlite:///{tmp_path / 'c.sqlite'}",
+            "PORTAL_INSTANCE_DIR": str(tmp_path / "instance"), "SECRET_KEY": "k" * 32}
+
+
 def test_the_console_script_runs_the_portal_commands(tmp_path):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["countersign"] == "portal.console:main"
-    env = {**os.environ, "PORTAL_DATABASE_URI": f"sqlite:///{tmp_path / 'c.sqlite'}",
-           "PORTAL_INSTANCE_DIR": str(tmp_path / "instance"), "SECRET_KEY": "k" * 32}
+    env = _portal_env(tmp_path)
     run = subprocess.run([sys.executable, "-c", "from portal.console import main; main()", "portal", "--help"],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -103,8 +108,7 @@ def test_the_console_script_runs_the_portal_commands(tmp_path):
 def test_starting_the_app_leaves_pdf_making_and_sealing_unloaded(tmp_path):
     """A web process or CLI command that never seals does not pay for importing WeasyPrint (its Pango
     bindings) or pyHanko's signers: they load when a process first makes or seals a record."""
-    env = {**os.environ, "PORTAL_DATABASE_URI": f"sqlite:///{tmp_path / 'c.sqlite'}",
-           "PORTAL_INSTANCE_DIR": str(tmp_path / "instance"), "SECRET_KEY": "k" * 32}
+    env = _portal_env(tmp_path)
     code = ("import sys; import wsgi; import portal.records.operations, portal.records.keys; "
             "print(' '.join(m for m in ('weasyprint', 'pyhanko.sign.signers') if m in sys.modules) or 'none')")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)

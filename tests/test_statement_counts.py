@@ -273,3 +273,31 @@ def test_the_counter_sees_rows_loaded_one_by_one(app, world):
     before = touch_each_raiser()
     world.grow(1)
     assert touch_each_raiser() > before
+
+
+def test_the_parent_home_loads_the_familys_signatures_once(app, db, school, make_class, make_pupil, make_parent,
+                                                           login_as):
+    """The to-do list and each child's status read the same signatures: one statement loads them, and
+    both answer as they would from loads of their own (a countersigned child, a child who signs their
+    own, a parent's own policy not signed yet)."""
+    from portal.policies.pack import load_default_pack
+
+    load_default_pack()
+    year = current_academic_year()
+    young = make_pupil(year_group=4, school_class=make_class(year_group=4), given="Wren")
+    older = make_pupil(year_group=8, school_class=make_class(year_group=8), given="Rowan")
+    parent = make_parent(young, older, given="Hazel")
+    ks2, ks3, own = (_version(db, Audience.PUPIL_KS2), _version(db, Audience.PUPIL_KS3_4),
+                     _version(db, Audience.PARENT))
+    _sig(db, ks2, parent, pupil=young, year=year)
+    _sig(db, ks3, older, year=year)
+    db.commit()
+    client = login_as(parent)
+    assert client.get("/portal/parent/").status_code == 200
+    with counting(app) as seen:
+        page = client.get("/portal/parent/").get_data(as_text=True)
+    loads = [st for st in seen if " ".join(st.split()).startswith("SELECT portal_signatures.id")]
+    assert len(loads) == 1, loads
+    assert f"/portal/policies/versions/{own.id}/sign" in page  # the parent's own policy is still to do
+    assert f"versions/{ks2.id}/sign?pupil_id={young.id}" not in page  # countersigned: no task, no link
+    assert page.count("badge text-bg-success") == 2 and "Rowan themselves" in page

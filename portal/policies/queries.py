@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -248,6 +249,41 @@ class _Index:
                 self.for_pupil[s.on_behalf_of_id].append(s)
 
 
+_SHARED_KEY = "_portal_shared_signatures"
+
+
+@contextmanager
+def one_signature_load(people: Iterable[Person], today: dt.date | None = None) -> Iterator[None]:
+    """Inside the block, the requirements and statuses of *people* this academic year come from one
+    load of every signature they gave or that was given for them, instead of one load per question.
+
+    For a page that reads and writes nothing in between: the parent home asks for the parent's
+    to-do list and for each child's status, which would load the family's countersignatures twice.
+    Only whole groups are kept per person (everything a person signed, everything given for a pupil),
+    so an answer from the shared load is the answer a load of its own would give."""
+    if not has_request_context():
+        yield
+        return
+    year = current_academic_year(today)
+    ids = frozenset(p.id for p in people)
+    setattr(g, _SHARED_KEY, (year, ids, _Index(_load_signatures(year, signer_ids=ids, subject_ids=ids))))
+    try:
+        yield
+    finally:
+        g.pop(_SHARED_KEY, None)
+
+
+def _index(year: int, *, signer_ids: Iterable[int], subject_ids: Iterable[int]) -> _Index:
+    """The signatures of *year* by *signer_ids* or for *subject_ids*, grouped (from the shared load
+    of :func:`one_signature_load` when it covers them)."""
+    signer_ids, subject_ids = list(signer_ids), list(subject_ids)
+    shared = g.get(_SHARED_KEY) if has_request_context() else None
+    if shared is not None and shared[0] == year and shared[1].issuperset(signer_ids) \
+            and shared[1].issuperset(subject_ids):
+        return shared[2]
+    return _Index(_load_signatures(year, signer_ids=signer_ids, subject_ids=subject_ids))
+
+
 def _own_requirements(person: Person, cat: Catalogue, year: int, idx: _Index) -> list[Requirement]:
     reqs: list[Requirement] = []
     if not person.active:
@@ -295,7 +331,7 @@ def requirements_for(person: Person, today: dt.date | None = None) -> list[Requi
     year = current_academic_year(today)
     cat = catalogue()
     kids = children_of(person) if person.has_role(Role.PARENT) else []
-    idx = _Index(_load_signatures(year, signer_ids=[person.id], subject_ids=[k.id for k in kids]))
+    idx = _index(year, signer_ids=[person.id], subject_ids=[k.id for k in kids])
     reqs = _own_requirements(person, cat, year, idx)
     for kid in kids:
         reqs.extend(_countersign_requirements(kid, cat, year, idx))
@@ -408,8 +444,7 @@ def pupils_status(kids: list[Person], today: dt.date | None = None) -> list[Chil
     year = current_academic_year(today)
     cat = catalogue()
     ids = [k.id for k in kids]
-    sigs = _load_signatures(year, signer_ids=ids, subject_ids=ids) if ids else []
-    idx = _Index(sigs)
+    idx = _index(year, signer_ids=ids, subject_ids=ids) if ids else _Index([])
     out: list[ChildStatus] = []
     for kid in kids:
         profile = kid.pupil

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from portal.blueprints.parent import bp
 from portal.people.models import Role
-from portal.policies.queries import family_status
+from portal.policies.queries import family_status, one_signature_load
 from portal.security import access, children_of, own_child_or_404
 from portal.tasks import tasks_for
 
@@ -15,8 +15,10 @@ from portal.tasks import tasks_for
 def home():
     """To-dos, then each child with what is signed, declined or outstanding and by whom."""
     children = children_of(current_user)
-    return render_template("portal/parent/home.html", children=children, tasks=tasks_for(current_user),
-                           statuses=family_status(current_user, children=children))
+    # The to-do list and the children's statuses read the same signatures: load them once.
+    with one_signature_load([current_user, *children]):
+        tasks, statuses = tasks_for(current_user), family_status(current_user, children=children)
+    return render_template("portal/parent/home.html", children=children, tasks=tasks, statuses=statuses)
 
 
 @bp.get("/children/<int:pupil_id>")

@@ -540,3 +540,19 @@ def test_a_school_leaving_takes_its_paper_slips_along(app, db, brood, office, tm
     result = run(app, "schools", "remove", "test-school", "--exported-to", str(out), "--yes")
     assert result.exit_code == 0, result.output
     assert not path_of(stored, "agreements").exists()
+
+
+def test_both_layouts_name_the_portals_icon_so_browsers_do_not_ask_for_favicon_ico(app):
+    """Without an icon link a browser asks the server for /favicon.ico, a 404 on every first visit."""
+    import xml.etree.ElementTree as ET
+
+    client = app.test_client()
+    for path in ("/portal/auth/login", "/portal/classroom/join"):  # the portal's layout, the pupil devices' layout
+        page = client.get(path)
+        assert page.status_code == 200, path
+        found = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', page.get_data(as_text=True))
+        assert found, f"{path} names no icon"
+        icon = client.get(found.group(1))
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+        assert ET.fromstring(icon.data).tag == "{http://www.w3.org/2000/svg}svg"
+        icon.close()

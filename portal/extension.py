@@ -81,7 +81,7 @@ class Portal:
         if app.config["PORTAL_MANAGE_LOGIN"] and not hasattr(app, "login_manager"):
             self._init_login(app)
 
-        from portal.blueprints import make_blueprint
+        from portal.blueprints import make_blueprint, register_converters
         from portal.cli import portal_cli
         from portal.policies import compliance
         from portal.templating import register_template_helpers
@@ -103,6 +103,7 @@ class Portal:
         from portal.records import init_app as init_records
 
         init_records(app)
+        register_converters(app)
         app.register_blueprint(make_blueprint(), url_prefix=app.config["PORTAL_URL_PREFIX"] or None)
         app.cli.add_command(portal_cli)
         self._register_error_pages(app)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -160,3 +161,62 @@ def test_a_parent_never_sees_another_familys_child(app, world, login_as):
     assert other.status_code == 404 and b"Oli" not in other.data
     home = client.get("/portal/parent/").data
     assert b"Kit" in home and b"Oli" not in home
+
+
+#: Past the largest id PostgreSQL's ``integer`` holds (2**31 - 1), and past SQLite's 64 bits.
+TOO_LARGE = ("2147483648", "99999999999999999999")
+#: The names the portal's forms and query strings give to ids (and to years, pages and steps).
+ID_NAMES = ("pupil_id", "adult_id", "class_id", "version_id", "policy_id", "person_id", "school_id", "child_id",
+            "about_person_id", "assignee_id", "subject_id", "requester_id", "child", "assignee", "year", "policy",
+            "school_class", "school", "page", "step", "period")
+
+
+def _answer(client, method: str, path: str, data=None) -> int | str:
+    """The status, or the exception a server error would have been (TESTING lets it through)."""
+    try:
+        return client.open(path, method=method, data=data).status_code
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {str(exc)[:120]}"
+
+
+def _address(url_rule, ids: list[str], value: str) -> str:
+    """*url_rule*'s path with *value* for each id in it (and "x" for any other part)."""
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: value if m.group(1) in ids else "x", url_rule.rule)
+
+
+def test_ids_too_large_for_the_database_are_refused_never_a_server_error(app, world, login_as):
+    """An outsider's probe. Every route that names an id, asked by someone it allows with an id the
+    database cannot hold: 404. Every route, asked by someone it allows with such numbers in every
+    id-like field of its query string or form: any answer but a server error."""
+    from werkzeug.routing import IntegerConverter
+
+    first_allowed = {r.endpoint: next((p for p in r.allow if p != "anonymous"), None) for r in RULES}
+    failures = []
+    for url_rule in app.url_map.iter_rules():
+        ids = [n for n, conv in url_rule._converters.items() if isinstance(conv, IntegerConverter)]
+        persona = first_allowed.get(url_rule.endpoint)
+        if not url_rule.endpoint.startswith("portal.") or not ids or persona is None:
+            continue
+        method = "GET" if "GET" in url_rule.methods else "POST"
+        for big in TOO_LARGE:
+            path = _address(url_rule, ids, big)
+            answer = _answer(login_as(getattr(world, persona)), method, path)
+            if answer != 404:
+                failures.append(f"{persona:>14} {method} {path} -> {answer}")
+    for rule in RULES:
+        persona = first_allowed[rule.endpoint]
+        if persona is None:
+            continue
+        path = rule.path(world) if callable(rule.path) else rule.path
+        data = rule.data(world) if callable(rule.data) else dict(rule.data)
+        for big in TOO_LARGE:
+            fields = dict.fromkeys(ID_NAMES, big)
+            client = login_as(getattr(world, persona))
+            if rule.method == "GET":
+                query = "&".join(f"{k}={v}" for k, v in fields.items())
+                answer = _answer(client, "GET", path + ("&" if "?" in path else "?") + query)
+            else:
+                answer = _answer(client, rule.method, path, {**data, **fields})
+            if not isinstance(answer, int) or answer >= 500:
+                failures.append(f"{persona:>14} {rule.method} {path} with id fields {big} -> {answer}")
+    assert not failures, "ids too large for the database:\n" + "\n".join(failures)

@@ -7,13 +7,32 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Blueprint
+from flask import Blueprint, Flask
+from werkzeug.routing import IntegerConverter, Map
 
+from portal.ids import MAX_ROW_ID
 from portal.paths import STATIC_DIR, TEMPLATES_DIR
 
 #: Area packages under ``portal.blueprints``; each has ``bp`` and a ``views`` module.
 AREAS: tuple[str, ...] = ("auth", "parent", "pupil", "staff", "auditor", "admin", "policies", "concerns", "lti",
                           "lms", "links", "incidents", "classroom", "trust", "verify", "dataprotection")
+
+
+class RowIdConverter(IntegerConverter):
+    """``<portal_id:name>``: a row's id in a portal address, a whole number from 1 to 2,147,483,647
+    (see :mod:`portal.ids`). Out of range, the address matches no route: 404, as for any id that does
+    not exist, instead of a number the database cannot take."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ROW_ID)
+
+
+def register_converters(app: Flask) -> None:
+    """Add the portal's converter to *app* (before the blueprint's routes), never replacing a host's own."""
+    existing = app.url_map.converters.get("portal_id")
+    if existing is not None and existing is not RowIdConverter:
+        raise RuntimeError("the host application already has a URL converter called 'portal_id'")
+    app.url_map.converters["portal_id"] = RowIdConverter
 
 
 def make_blueprint() -> Blueprint:

@@ -21,6 +21,7 @@ from portal.concerns.schooldays import uk_today
 from portal.dataprotection.dates import add_months
 from portal.dataprotection.models import HOLD_KINDS, LegalHold
 from portal.db import session, utcnow
+from portal.ids import row_id
 from portal.incidents.models import ContactIncident, SocialMediaIncident
 from portal.people.models import Person, Role
 from portal.templating import N_
@@ -101,7 +102,7 @@ def resolve(kind: str, text: str) -> int:
     if not number.isdigit():
         raise HoldError(N_("Give the record's reference, such as C-00012 for a concern or S-3 for a social-media "
                            "incident."))
-    return int(number)
+    return row_id(number) or 0  # a number no row can have finds nothing (target_of: "no such ...")
 
 
 def place_hold(kind: str, target_id: int, reason: str | None, *, actor: Any,

@@ -40,6 +40,7 @@ from portal.dataprotection.dates import one_calendar_month
 from portal.dataprotection.models import Departure, StaffAllegation, SubjectAccessRequest, TransferPack
 from portal.db import session, utcnow
 from portal.i18n import DEFAULT, LANGUAGES, in_language, language_of
+from portal.ids import row_id
 from portal.incidents.models import ContactIncident
 from portal.links.models import FamilyLinkDeclaration, LinkStatus
 from portal.people.models import GuardianLink, Person, PupilProfile, Role
@@ -68,7 +69,7 @@ def find_person(ident: str) -> Person:
     if not ident:
         raise SarError(N_("Name the person: their email address, MIS identifier or #id."))
     if ident.startswith("#") and ident[1:].isdigit():
-        person = session.get(Person, int(ident[1:]))
+        person = session.get(Person, row_id(ident[1:]) or 0)
         matches = [person] if person else []
     else:
         matches = list(session.scalars(select(Person).where(or_(Person.email == ident.lower(),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.db import session, utcnow
+from portal.ids import row_id
 from portal.lti.models import (
     LtiContext,
     LtiContextTeacher,
@@ -589,10 +590,7 @@ def decide_mentor_link(link: LtiMentorLink, *, approve: bool, actor: Person) -> 
 
 def version_from_claims(claims: dict[str, Any]) -> int | None:
     value = (claims.get(CLAIM + "custom") or {}).get(VERSION_PARAM)
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    return row_id(value.strip() if isinstance(value, str) else value)
 
 
 def record_context(reg: LtiRegistration, person: Person, claims: dict[str, Any]) -> LtiContext | None:

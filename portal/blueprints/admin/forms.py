@@ -7,6 +7,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.ids import form_id
+
 
 class RosterForm(FlaskForm):
     file = FileField(_l("Roster CSV file"), validators=[FileRequired(_l("Choose a CSV file to upload."))])
@@ -19,9 +21,9 @@ class InviteForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     name = StringField(_l("School name"), validators=[DataRequired(), Length(max=200)])
-    head_teacher_id = SelectField(_l("Head Teacher"), coerce=int, validators=[DataRequired()])
-    dsl_id = SelectField(_l("Designated Safeguarding Lead (DSL)"), coerce=int, validators=[DataRequired()])
-    chair_of_governors_id = SelectField(_l("Chair of governors"), coerce=int, validators=[Optional()])
+    head_teacher_id = SelectField(_l("Head Teacher"), coerce=form_id, validators=[DataRequired()])
+    dsl_id = SelectField(_l("Designated Safeguarding Lead (DSL)"), coerce=form_id, validators=[DataRequired()])
+    chair_of_governors_id = SelectField(_l("Chair of governors"), coerce=form_id, validators=[Optional()])
     academic_year_start_month = IntegerField(_l("Academic year starts: month (1-12)"),
                                              validators=[InputRequired(), NumberRange(1, 12)])
     academic_year_start_day = IntegerField(_l("Academic year starts: day (1-28)"),
@@ -30,7 +32,7 @@ class SettingsForm(FlaskForm):
                                    validators=[DataRequired(), Length(max=300)])
     helpline_contact = StringField(_l("Professionals' online-safety helpline contact details"),
                                    validators=[Optional(), Length(max=300)])
-    deputy_dsl_ids = SelectMultipleField(_l("Deputy DSLs"), coerce=int, validators=[Optional()],
+    deputy_dsl_ids = SelectMultipleField(_l("Deputy DSLs"), coerce=form_id, validators=[Optional()],
                                          option_widget=widgets.CheckboxInput(),
                                          widget=widgets.ListWidget(prefix_label=False))
     reminder_first_days = IntegerField(_l("First reminder after (school days)"),

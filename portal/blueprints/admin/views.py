@@ -59,7 +59,7 @@ def people():
     return render_template("portal/admin/people.html", people=rows, form=InviteForm(), with_mfa=with_mfa)
 
 
-@bp.post("/people/<int:person_id>/invite")
+@bp.post("/people/<portal_id:person_id>/invite")
 @access(capabilities=["roster.manage"])
 def invite(person_id: int):
     form = InviteForm()
@@ -76,7 +76,7 @@ def invite(person_id: int):
     return redirect(url_for(".people"))
 
 
-@bp.post("/people/<int:person_id>/reset-mfa")
+@bp.post("/people/<portal_id:person_id>/reset-mfa")
 @access(capabilities=["roster.manage"])
 def reset_mfa(person_id: int):
     """Clear a person's two-step sign-in (a lost phone): audited, the holder is emailed, and they
@@ -233,7 +233,7 @@ def jobs():
                            labels=JOB_LABELS)
 
 
-@bp.post("/jobs/<int:failure_id>/retry")
+@bp.post("/jobs/<portal_id:failure_id>/retry")
 @access(capabilities=["settings.manage"])
 def retry_job(failure_id: int):
     from portal.jobs.models import JobFailure

@@ -64,7 +64,7 @@ def home():
     ), (200 if f is not None else 400)
 
 
-@bp.get("/records/<int:signature_id>.pdf")
+@bp.get("/records/<portal_id:signature_id>.pdf")
 @access(capabilities=["records.view"])
 def record_pdf(signature_id: int):
     from portal.records.operations import record_for

@@ -49,7 +49,7 @@ def security():
         passkey_form=PasskeyNameForm(formdata=None))
 
 
-@bp.post("/security/sessions/<int:session_id>/end")
+@bp.post("/security/sessions/<portal_id:session_id>/end")
 @access(account=True)
 def end_session(session_id: int):
     account = _account()
@@ -208,7 +208,7 @@ def passkey_add():
     return _after_first_factor(account, _("The passkey “%(name)s” is added.", name=factor.name))
 
 
-@bp.post("/security/passkeys/<int:passkey_id>/remove")
+@bp.post("/security/passkeys/<portal_id:passkey_id>/remove")
 @access(account=True)
 def passkey_remove(passkey_id: int):
     account = _account()

@@ -7,10 +7,11 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField, Submi
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.classroom.operations import CODE_ALPHABET, CODE_LENGTH, code_is_well_formed
+from portal.ids import form_id
 
 
 class StartForm(FlaskForm):
-    class_id = SelectField(_l("Class"), coerce=int, validators=[InputRequired(_l("Choose one of your classes."))])
+    class_id = SelectField(_l("Class"), coerce=form_id, validators=[InputRequired(_l("Choose one of your classes."))])
     submit = SubmitField(_l("Start a session"))
 
 

@@ -135,13 +135,13 @@ def _session_page(cs: ClassroomSession, kiosk_form: KioskForm | None = None, sta
     return _no_store(resp)
 
 
-@bp.get("/sessions/<int:sid>")
+@bp.get("/sessions/<portal_id:sid>")
 @access(capabilities=["classroom.run"])
 def session_page(sid: int):
     return _session_page(_own_session_or_404(sid))
 
 
-@bp.get("/sessions/<int:sid>/progress.json")
+@bp.get("/sessions/<portal_id:sid>/progress.json")
 @access(capabilities=["classroom.run"])
 def progress(sid: int):
     """The live numbers for the teacher's screen (polled every few seconds by classroom.js),
@@ -153,7 +153,7 @@ def progress(sid: int):
     return _no_store(jsonify(data))
 
 
-@bp.post("/sessions/<int:sid>/close")
+@bp.post("/sessions/<portal_id:sid>/close")
 @access(capabilities=["classroom.run"])
 def close(sid: int):
     cs = _own_session_or_404(sid)
@@ -175,7 +175,7 @@ def close(sid: int):
     return redirect(url_for(".session_page", sid=cs.id))
 
 
-@bp.post("/sessions/<int:sid>/kiosk")
+@bp.post("/sessions/<portal_id:sid>/kiosk")
 @access(capabilities=["classroom.run"])
 def kiosk(sid: int):
     """Hand this (the teacher's) device to pupils one by one, without typing the code. Until the
@@ -270,7 +270,7 @@ def _kiosk_sign_out(logout_user):
     return redirect(url_for("portal.auth.login"))
 
 
-@bp.post("/sessions/<int:sid>/entries/<int:entry_id>/remove")
+@bp.post("/sessions/<portal_id:sid>/entries/<portal_id:entry_id>/remove")
 @access(capabilities=["classroom.run"])
 def remove_entry(sid: int, entry_id: int):
     cs = _own_session_or_404(sid)
@@ -407,7 +407,7 @@ def device():
                            kiosk=_is_kiosk(cs), leave=ButtonForm())
 
 
-@bp.route("/device/pupils/<int:pupil_id>", methods=["GET", "POST"])
+@bp.route("/device/pupils/<portal_id:pupil_id>", methods=["GET", "POST"])
 @access(public=True)
 def device_pupil(pupil_id: int):
     cs = _device_session()

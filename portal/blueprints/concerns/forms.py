@@ -21,6 +21,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optio
 from wtforms.widgets import Select
 
 from portal.concerns.models import CATEGORY_LABELS, About
+from portal.ids import form_id
 from portal.validators import at_most
 
 REQUIRED = _l("Please fill this in.")
@@ -35,7 +36,7 @@ class RaiseForm(FlaskForm):
     category = RadioField(_l("What is it about?"),
                           choices=options((c.value, _l(label)) for c, label in CATEGORY_LABELS.items()),
                           validators=[InputRequired(_l("Choose what the concern is about."))])
-    child_id = SelectField(_l("Which child is it about?"), coerce=int, validate_choice=True)
+    child_id = SelectField(_l("Which child is it about?"), coerce=form_id, validate_choice=True)
     about = RadioField(
         _l("Who is it about?"),
         choices=options([(About.NOBODY.value, _l("Not about a particular person")),
@@ -44,7 +45,7 @@ class RaiseForm(FlaskForm):
         default=About.NOBODY.value,
         validators=[InputRequired(_l("Choose who the concern is about."))],
     )
-    about_person_id = SelectField(_l("Which member of staff?"), coerce=int, validate_choice=True)
+    about_person_id = SelectField(_l("Which member of staff?"), coerce=form_id, validate_choice=True)
     subject = StringField(_l("Subject"), validators=[DataRequired(REQUIRED), at_most(200)])
     description = TextAreaField(_l("Tell us what happened"), validators=[DataRequired(REQUIRED), at_most(10000)])
     attachments = MultipleFileField(_l("Photos or PDFs (optional)"))
@@ -79,7 +80,7 @@ class StatusForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    assignee_id = SelectField(_l("Looked after by"), coerce=int, validate_choice=True)
+    assignee_id = SelectField(_l("Looked after by"), coerce=form_id, validate_choice=True)
     submit = SubmitField(_l("Assign"))
 
 

@@ -55,6 +55,7 @@ from portal.concerns.schooldays import uk_today
 from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
 from portal.db import session
 from portal.i18n import format_date
+from portal.ids import row_id
 from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolClass
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
@@ -166,7 +167,7 @@ def _undeliverable_about_head(form, settings) -> bool:
     return True
 
 
-@bp.get("/<int:concern_id>")
+@bp.get("/<portal_id:concern_id>")
 @access(roles=[Role.PARENT])
 def view(concern_id: int):
     concern = _own_concern_or_404(concern_id)
@@ -178,7 +179,7 @@ def view(concern_id: int):
                            form=MessageForm(), escalate_form=EscalateForm(), settings=School.get())
 
 
-@bp.post("/<int:concern_id>/reply")
+@bp.post("/<portal_id:concern_id>/reply")
 @access(roles=[Role.PARENT])
 def reply(concern_id: int):
     concern = _own_concern_or_404(concern_id)
@@ -200,7 +201,7 @@ def reply(concern_id: int):
     return redirect(url_for(".view", concern_id=concern.id))
 
 
-@bp.post("/<int:concern_id>/escalate")
+@bp.post("/<portal_id:concern_id>/escalate")
 @access(roles=[Role.PARENT])
 def escalate(concern_id: int):
     concern = _own_concern_or_404(concern_id)
@@ -224,7 +225,7 @@ def escalate(concern_id: int):
     return redirect(url_for(".view", concern_id=concern.id))
 
 
-@bp.get("/<int:concern_id>/attachments/<int:attachment_id>")
+@bp.get("/<portal_id:concern_id>/attachments/<portal_id:attachment_id>")
 @access()
 def attachment(concern_id: int, attachment_id: int):
     """The file, to the parent who sent it and to staff who may handle the concern; 404 to others."""
@@ -309,16 +310,16 @@ def inbox():
     if f.category.data in {c.value for c in Category}:
         query = query.where(Concern.category == f.category.data)
     if (f.child.data or "").isdigit():
-        query = query.where(Concern.child_id == int(f.child.data))
+        query = query.where(Concern.child_id == (row_id(f.child.data) or 0))
     if (f.school_class.data or "").isdigit():
         query = query.join(PupilProfile, PupilProfile.person_id == Concern.child_id).where(
-            PupilProfile.class_id == int(f.school_class.data))
+            PupilProfile.class_id == (row_id(f.school_class.data) or 0))
     if f.assignee.data == "none":
         query = query.where(Concern.assignee_id.is_(None))
     elif f.assignee.data == "me":
         query = query.where(Concern.assignee_id == person.id)
     elif (f.assignee.data or "").isdigit():
-        query = query.where(Concern.assignee_id == int(f.assignee.data))
+        query = query.where(Concern.assignee_id == (row_id(f.assignee.data) or 0))
     late = overdue_clause(today)
     if f.overdue.data:
         query = query.where(late)
@@ -344,7 +345,7 @@ def _page_number(total: int) -> int:
     return max(1, min(int(raw), last)) if raw.isdigit() and len(raw) < 7 else 1
 
 
-@bp.get("/inbox/<int:concern_id>")
+@bp.get("/inbox/<portal_id:concern_id>")
 @access(**INBOX_ACCESS)
 def handle(concern_id: int):
     # The people it names joined in (without their roles), its thread, history and files in three more.
@@ -388,7 +389,7 @@ def _refuse(concern: Concern, message: str):
     return _back(concern)
 
 
-@bp.post("/inbox/<int:concern_id>/reply")
+@bp.post("/inbox/<portal_id:concern_id>/reply")
 @access(**INBOX_ACCESS)
 def staff_reply(concern_id: int):
     concern = _handled_or_404(concern_id)
@@ -407,7 +408,7 @@ def staff_reply(concern_id: int):
     return _back(concern)
 
 
-@bp.post("/inbox/<int:concern_id>/note")
+@bp.post("/inbox/<portal_id:concern_id>/note")
 @access(**INBOX_ACCESS)
 def note(concern_id: int):
     concern = _handled_or_404(concern_id)
@@ -421,7 +422,7 @@ def note(concern_id: int):
     return _back(concern)
 
 
-@bp.post("/inbox/<int:concern_id>/status")
+@bp.post("/inbox/<portal_id:concern_id>/status")
 @access(**INBOX_ACCESS)
 def status(concern_id: int):
     concern = _handled_or_404(concern_id)
@@ -440,7 +441,7 @@ def status(concern_id: int):
     return _back(concern)
 
 
-@bp.post("/inbox/<int:concern_id>/assign")
+@bp.post("/inbox/<portal_id:concern_id>/assign")
 @access(**INBOX_ACCESS)
 def assign(concern_id: int):
     concern = _handled_or_404(concern_id)
@@ -464,7 +465,7 @@ def assign(concern_id: int):
     return _back(concern)
 
 
-@bp.post("/inbox/<int:concern_id>/target")
+@bp.post("/inbox/<portal_id:concern_id>/target")
 @access(**INBOX_ACCESS)
 def target(concern_id: int):
     concern = _handled_or_404(concern_id)
@@ -483,7 +484,7 @@ def target(concern_id: int):
     return _back(concern)
 
 
-@bp.post("/inbox/<int:concern_id>/share")
+@bp.post("/inbox/<portal_id:concern_id>/share")
 @access(capabilities=["concerns.safeguarding"])
 def share(concern_id: int):
     """The DSL (or a deputy) shares a concern with the trust's safeguarding lead, or stops sharing."""
@@ -529,7 +530,7 @@ def calendar():
                            delete_form=DeleteForm()), 400 if form.errors else 200
 
 
-@bp.post("/calendar/<int:closure_id>/delete")
+@bp.post("/calendar/<portal_id:closure_id>/delete")
 @access(capabilities=["settings.manage"])
 def delete_closure(closure_id: int):
     closure = session.get(SchoolClosure, closure_id)

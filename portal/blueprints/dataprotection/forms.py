@@ -21,6 +21,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from portal.dataprotection.dates import UNITS
 from portal.dataprotection.models import ALLEGATION_KINDS, HOLD_KINDS, OUTCOMES
 from portal.dataprotection.schedule import N_, REVIEW_ROLES
+from portal.ids import form_id
 
 DATE_HINT = _l("For example 2027-07-21.")
 
@@ -76,15 +77,15 @@ class HoldReleaseForm(FlaskForm):
 
 
 class LeaverForm(FlaskForm):
-    person_id = SelectField(_l("Person"), coerce=int)
+    person_id = SelectField(_l("Person"), coerce=form_id)
     left_on = DateField(_l("Left (or leaves) on"), validators=[InputRequired(_l("Give the date they left."))])
     destination = StringField(_l("Next school (pupils, if known)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Record"))
 
 
 class SarForm(FlaskForm):
-    subject_id = SelectField(_l("Whose information"), coerce=int)
-    requester_id = SelectField(_l("Asked by"), coerce=int)
+    subject_id = SelectField(_l("Whose information"), coerce=form_id)
+    requester_id = SelectField(_l("Asked by"), coerce=form_id)
     received_on = DateField(_l("Request received on"), validators=[InputRequired(_l("Give the date it was received."))])
     submit = SubmitField(_l("Record the request"))
 
@@ -136,7 +137,7 @@ class NotesForm(FlaskForm):
 
 
 class TransferForm(FlaskForm):
-    pupil_id = SelectField(_l("Pupil"), coerce=int)
+    pupil_id = SelectField(_l("Pupil"), coerce=form_id)
     destination = StringField(_l("The school they are moving to"), validators=[Optional(), Length(max=200)])
     moved_on = DateField(_l("Moved (or starts there) on"), validators=[InputRequired(_l("Give the date of the move."))])
     submit = SubmitField(_l("Make the sealed pack"))
@@ -155,4 +156,4 @@ class PrivacyForm(FlaskForm):
 
 
 class TrustHoldForm(HoldForm):
-    school_id = SelectField(_l("School"), coerce=int)
+    school_id = SelectField(_l("School"), coerce=form_id)

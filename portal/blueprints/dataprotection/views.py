@@ -230,7 +230,7 @@ def reviews():
                            roles={**REVIEW_ROLES, "chair": N_("Chair of governors")}, summary_text=summary_text)
 
 
-@bp.post("/reviews/<int:review_id>")
+@bp.post("/reviews/<portal_id:review_id>")
 @access(roles=[Role.GOVERNOR], capabilities=[MANAGE, SAFEGUARDING])
 def decide(review_id: int):
     review = session.get(RetentionReview, review_id)
@@ -298,7 +298,7 @@ def _hold_or_404(hold_id: int) -> LegalHold:
     return hold
 
 
-@bp.post("/holds/<int:hold_id>/review")
+@bp.post("/holds/<portal_id:hold_id>/review")
 @access(capabilities=[HOLD])
 def review_hold(hold_id: int):
     hold = _hold_or_404(hold_id)
@@ -317,7 +317,7 @@ def review_hold(hold_id: int):
     return redirect(url_for(".holds"))
 
 
-@bp.post("/holds/<int:hold_id>/release")
+@bp.post("/holds/<portal_id:hold_id>/release")
 @access(capabilities=[HOLD])
 def release_hold(hold_id: int):
     hold = _hold_or_404(hold_id)
@@ -364,7 +364,7 @@ def leavers():
         (400 if form.errors else 200)
 
 
-@bp.post("/leavers/<int:person_id>/undo")
+@bp.post("/leavers/<portal_id:person_id>/undo")
 @access(capabilities=[MANAGE, "roster.manage"])
 def undo_leaver(person_id: int):
     person = session.get(Person, person_id)
@@ -423,7 +423,7 @@ def _sar_or_404(request_id: int) -> SubjectAccessRequest:
     return req
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.get("/requests/<portal_id:request_id>")
 @access(capabilities=[MANAGE, SAFEGUARDING])
 def sar_detail(request_id: int):
     req = _sar_or_404(request_id)
@@ -446,7 +446,7 @@ def _zip_response(data: bytes, req: SubjectAccessRequest):
     return resp
 
 
-@bp.get("/requests/<int:request_id>/download")
+@bp.get("/requests/<portal_id:request_id>/download")
 @access(capabilities=[MANAGE, SAFEGUARDING])
 def sar_download(request_id: int):
     """A working copy for the review (the released copy is made by "Release")."""
@@ -457,7 +457,7 @@ def sar_download(request_id: int):
     return _zip_response(data, req)
 
 
-@bp.post("/requests/<int:request_id>/safeguarding")
+@bp.post("/requests/<portal_id:request_id>/safeguarding")
 @access(capabilities=[SAFEGUARDING])
 def sar_safeguarding(request_id: int):
     req = _sar_or_404(request_id)
@@ -476,7 +476,7 @@ def sar_safeguarding(request_id: int):
     return redirect(url_for(".sar_detail", request_id=req.id))
 
 
-@bp.post("/requests/<int:request_id>/reviewed")
+@bp.post("/requests/<portal_id:request_id>/reviewed")
 @access(capabilities=[MANAGE])
 def sar_reviewed(request_id: int):
     req = _sar_or_404(request_id)
@@ -496,7 +496,7 @@ def sar_reviewed(request_id: int):
     return redirect(url_for(".sar_detail", request_id=req.id))
 
 
-@bp.post("/requests/<int:request_id>/release")
+@bp.post("/requests/<portal_id:request_id>/release")
 @access(capabilities=[MANAGE])
 def sar_release(request_id: int):
     req = _sar_or_404(request_id)
@@ -534,7 +534,7 @@ def _source_or_404(source: str, source_id: int) -> Concern | ContactIncident:
     return obj
 
 
-@bp.route("/allegations/mark/<source>/<int:source_id>", methods=["GET", "POST"])
+@bp.route("/allegations/mark/<source>/<portal_id:source_id>", methods=["GET", "POST"])
 @access(roles=[Role.GOVERNOR], capabilities=["concerns.review", SAFEGUARDING, "incidents.manage"])
 def mark(source: str, source_id: int):
     obj = _source_or_404(source, source_id)
@@ -581,7 +581,7 @@ def _allegation_or_404(allegation_id: int) -> StaffAllegation:
     return a
 
 
-@bp.get("/allegations/<int:allegation_id>")
+@bp.get("/allegations/<portal_id:allegation_id>")
 @access(staff=True, roles=[Role.GOVERNOR])
 def allegation(allegation_id: int):
     a = _allegation_or_404(allegation_id)
@@ -609,7 +609,7 @@ def _allegation_update(allegation_id: int, form, apply):
     return redirect(url_for(".allegation", allegation_id=a.id))
 
 
-@bp.post("/allegations/<int:allegation_id>/lado")
+@bp.post("/allegations/<portal_id:allegation_id>/lado")
 @access(staff=True, roles=[Role.GOVERNOR])
 def allegation_lado(allegation_id: int):
     form = LadoForm()
@@ -619,7 +619,7 @@ def allegation_lado(allegation_id: int):
         advice=form.advice.data or ""))
 
 
-@bp.post("/allegations/<int:allegation_id>/outcome")
+@bp.post("/allegations/<portal_id:allegation_id>/outcome")
 @access(staff=True, roles=[Role.GOVERNOR])
 def allegation_outcome(allegation_id: int):
     form = OutcomeForm()
@@ -629,7 +629,7 @@ def allegation_outcome(allegation_id: int):
         normal_pension_on=form.normal_pension_on.data))
 
 
-@bp.post("/allegations/<int:allegation_id>/notes")
+@bp.post("/allegations/<portal_id:allegation_id>/notes")
 @access(staff=True, roles=[Role.GOVERNOR])
 def allegation_notes(allegation_id: int):
     form = NotesForm()
@@ -674,7 +674,7 @@ def _pack_or_404(pack_id: int) -> TransferPack:
     return pack
 
 
-@bp.get("/transfers/<int:pack_id>")
+@bp.get("/transfers/<portal_id:pack_id>")
 @access(capabilities=[SAFEGUARDING])
 def transfer_detail(pack_id: int):
     pack = _pack_or_404(pack_id)
@@ -685,7 +685,7 @@ def transfer_detail(pack_id: int):
                            overdue=transfer.overdue(pack))
 
 
-@bp.get("/transfers/<int:pack_id>/pack.pdf")
+@bp.get("/transfers/<portal_id:pack_id>/pack.pdf")
 @access(capabilities=[SAFEGUARDING])
 def transfer_pdf(pack_id: int):
     pack = _pack_or_404(pack_id)
@@ -698,7 +698,7 @@ def transfer_pdf(pack_id: int):
     return resp
 
 
-@bp.post("/transfers/<int:pack_id>/receipt")
+@bp.post("/transfers/<portal_id:pack_id>/receipt")
 @access(capabilities=[SAFEGUARDING])
 def transfer_receipt(pack_id: int):
     pack = _pack_or_404(pack_id)
@@ -788,7 +788,7 @@ def _trust_schools_or_404(trust_id: int) -> tuple[Any, list[School]]:
     return trust, list(session.scalars(select(School).where(School.trust_id == trust.id).order_by(School.name)))
 
 
-@bp.route("/trust/<int:trust_id>/holds", methods=["GET", "POST"])
+@bp.route("/trust/<portal_id:trust_id>/holds", methods=["GET", "POST"])
 @access(trust=TRUST_HOLDERS)
 def trust_holds(trust_id: int):
     from portal.schools.isolation import school_scope, schools_scope
@@ -825,7 +825,7 @@ def trust_holds(trust_id: int):
                            release_form=HoldReleaseForm(), today=uk_today()), (400 if form.errors else 200)
 
 
-@bp.post("/trust/<int:trust_id>/holds/<int:hold_id>/release")
+@bp.post("/trust/<portal_id:trust_id>/holds/<portal_id:hold_id>/release")
 @access(trust=TRUST_HOLDERS)
 def trust_release_hold(trust_id: int, hold_id: int):
     from portal.schools.isolation import school_scope, schools_scope

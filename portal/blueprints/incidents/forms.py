@@ -17,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.ids import form_id
 from portal.incidents.models import AUTHOR_TYPES, CONTACT_KINDS, DELETION_OUTCOMES, DIRECTIONS
 from portal.validators import add_error, choice_values
 
@@ -41,9 +42,9 @@ def _date(label: str, required: bool = False) -> DateField:
 
 class ContactIncidentForm(FlaskForm):
     q = HiddenField()
-    pupil_id = RadioField(_l("Pupil"), coerce=int, validate_choice=False,
+    pupil_id = RadioField(_l("Pupil"), coerce=form_id, validate_choice=False,
                           validators=[InputRequired(_l("Search for the pupil and choose them."))])
-    adult_id = SelectField(_l("Adult of the school"), coerce=int, default=0, validate_choice=False)
+    adult_id = SelectField(_l("Adult of the school"), coerce=form_id, default=0, validate_choice=False)
     direction = RadioField(_l("Who started the contact?"), choices=[(k, _l(v)) for k, v in DIRECTIONS.items()],
                            validators=[InputRequired(_l("Choose who started the contact."))])
     kind = SelectField(_l("Kind of contact"),

@@ -22,6 +22,7 @@ from portal.blueprints.incidents.forms import (
     SocialIncidentForm,
 )
 from portal.db import session
+from portal.ids import row_id
 from portal.incidents import operations as ops
 from portal.incidents.models import ROUTES, ContactIncident, SocialMediaIncident
 from portal.links.operations import covering_link, school_adults, search_pupils
@@ -109,8 +110,8 @@ def link_check():
         audit.record("incidents.link_check_limited", actor=current_user)
         session.commit()
         return jsonify(error=_("Too many checks. Try again later.")), 429
-    pupil = session.get(Person, request.args.get("pupil_id", type=int) or 0)
-    adult = session.get(Person, request.args.get("adult_id", type=int) or 0)
+    pupil = session.get(Person, request.args.get("pupil_id", type=row_id) or 0)
+    adult = session.get(Person, request.args.get("adult_id", type=row_id) or 0)
     if pupil is None or pupil.pupil is None or adult is None or not (adult.role_set & ADULT_ROLES):
         abort(404)
     throttle.note(key)
@@ -159,7 +160,7 @@ def _visible_or_404(model, incident_id: int):
     return incident
 
 
-@bp.get("/contact/<int:incident_id>")
+@bp.get("/contact/<portal_id:incident_id>")
 @access(capabilities=SEE)
 def contact(incident_id: int):
     incident = _visible_or_404(ContactIncident, incident_id)
@@ -167,7 +168,7 @@ def contact(incident_id: int):
                            manager=ops.can_manage(current_user), action_form=ActionForm())
 
 
-@bp.get("/social/<int:incident_id>")
+@bp.get("/social/<portal_id:incident_id>")
 @access(capabilities=SEE)
 def social(incident_id: int):
     incident = _visible_or_404(SocialMediaIncident, incident_id)
@@ -179,7 +180,7 @@ def social(incident_id: int):
                            helpline=settings.helpline_contact if settings else "")
 
 
-@bp.post("/social/<int:incident_id>/follow-up")
+@bp.post("/social/<portal_id:incident_id>/follow-up")
 @access(capabilities=MANAGE)
 def follow_up(incident_id: int):
     incident = _visible_or_404(SocialMediaIncident, incident_id)
@@ -195,7 +196,7 @@ def follow_up(incident_id: int):
                            helpline=settings.helpline_contact if settings else ""), 400
 
 
-@bp.post("/<kind>/<int:incident_id>/actions")
+@bp.post("/<kind>/<portal_id:incident_id>/actions")
 @access(capabilities=MANAGE)
 def add_action(kind: str, incident_id: int):
     model = {"contact": ContactIncident, "social": SocialMediaIncident}.get(kind)

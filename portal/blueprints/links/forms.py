@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.ids import form_id
 from portal.links.models import RELATIONSHIPS
 from portal.validators import add_error, choice_values
 
@@ -37,7 +38,7 @@ class SearchDeclareForm(_LinkFields):
     """For school staff: the pupil is chosen from a search (name and class only)."""
 
     q = HiddenField()
-    pupil_id = RadioField(_l("Pupil"), coerce=int, validate_choice=False,
+    pupil_id = RadioField(_l("Pupil"), coerce=form_id, validate_choice=False,
                           validators=[InputRequired(_l("Search for the pupil and choose them."))])
     submit = SubmitField(_l("Declare this link"))
 
@@ -68,8 +69,8 @@ class RelativeForm(FlaskForm):
     answer = RadioField(_l("Is an adult who works at or for the school related to you or your child?"),
                         choices=[("no", _l("No")), ("yes", _l("Yes"))],
                         validators=[InputRequired(_l("Choose yes or no."))])
-    pupil_id = SelectField(_l("Which child"), coerce=int, default=0, validate_choice=False)
-    adult_id = SelectField(_l("The adult"), coerce=int, default=0, validate_choice=False)
+    pupil_id = SelectField(_l("Which child"), coerce=form_id, default=0, validate_choice=False)
+    adult_id = SelectField(_l("The adult"), coerce=form_id, default=0, validate_choice=False)
     adult_name = StringField(_l("Or type their name if they are not in the list"), filters=_strip,
                              validators=[Length(max=200, message=_l("Keep the name under 200 characters."))])
     relationship = SelectField(_l("Relationship to your child"), choices=_relationship_choices(),
@@ -109,8 +110,8 @@ class RelativeForm(FlaskForm):
 class DecisionForm(FlaskForm):
     decision = RadioField(_l("Decision"), choices=[("approve", _l("Approve")), ("decline", _l("Decline"))],
                           validators=[InputRequired(_l("Choose approve or decline."))])
-    pupil_id = SelectField(_l("Match the pupil"), coerce=int, default=0, validate_choice=False)
-    adult_id = SelectField(_l("Match the adult"), coerce=int, default=0, validate_choice=False)
+    pupil_id = SelectField(_l("Match the pupil"), coerce=form_id, default=0, validate_choice=False)
+    adult_id = SelectField(_l("Match the adult"), coerce=form_id, default=0, validate_choice=False)
     reason = TextAreaField(_l("Reason (shown to the person who declared it)"), filters=_strip, validators=[
         Length(max=500, message=_l("Keep the reason under 500 characters."))])
     submit = SubmitField(_l("Record decision"))

@@ -170,7 +170,7 @@ def _decision_form(decl: FamilyLinkDeclaration) -> DecisionForm:
     return form
 
 
-@bp.route("/declarations/<int:decl_id>", methods=["GET", "POST"])
+@bp.route("/declarations/<portal_id:decl_id>", methods=["GET", "POST"])
 @access(capabilities=["links.approve"])
 def review(decl_id: int):
     decl = session.get(FamilyLinkDeclaration, decl_id)

@@ -8,6 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
 
+from portal.ids import form_id
 from portal.templating import N_
 
 
@@ -54,7 +55,7 @@ class OneRosterForm(FlaskForm):
 
 
 class CourseForm(FlaskForm):
-    class_id = SelectField(_l("Class for this course"), coerce=int)
+    class_id = SelectField(_l("Class for this course"), coerce=form_id)
     submit = SubmitField(_l("Save and sync the class list"))
 
 

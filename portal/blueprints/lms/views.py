@@ -65,7 +65,7 @@ def registrations():
     ), status
 
 
-@bp.post("/registrations/<int:reg_id>/remove")
+@bp.post("/registrations/<portal_id:reg_id>/remove")
 @access(capabilities=["lti.manage"])
 def remove_registration(reg_id: int):
     form = RemoveForm()
@@ -80,7 +80,7 @@ def remove_registration(reg_id: int):
     return redirect(url_for(".registrations"))
 
 
-@bp.route("/registrations/<int:reg_id>/settings", methods=["GET", "POST"])
+@bp.route("/registrations/<portal_id:reg_id>/settings", methods=["GET", "POST"])
 @access(capabilities=["lti.manage"])
 def registration_settings(reg_id: int):
     """Per-LMS settings: approval of parent links, and the role parameter (Moodle)."""
@@ -117,7 +117,7 @@ def parent_links():
                            form=DecisionForm())
 
 
-@bp.post("/parent-links/<int:link_id>")
+@bp.post("/parent-links/<portal_id:link_id>")
 @access(capabilities=["links.approve"])
 def decide_parent_link(link_id: int):
     link = session.get(LtiMentorLink, link_id)
@@ -197,7 +197,7 @@ def courses():
     return render_template("portal/lms/courses.html", courses=session.scalars(_courses_query()).all())
 
 
-@bp.route("/courses/<int:ctx_id>", methods=["GET", "POST"])
+@bp.route("/courses/<portal_id:ctx_id>", methods=["GET", "POST"])
 @access(staff=True, capabilities=["roster.manage"])
 def course(ctx_id: int):
     ctx = session.scalar(_courses_query().where(LtiContext.id == ctx_id))

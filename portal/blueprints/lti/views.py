@@ -24,6 +24,7 @@ from portal.auth import sessions
 from portal.blueprints.lti import bp
 from portal.db import session
 from portal.headers import set_directive
+from portal.ids import row_id
 from portal.lti import keys, operations
 from portal.lti.models import LtiRegistration
 from portal.lti.tool import (
@@ -214,7 +215,7 @@ def deep_link():
     person = session.get(Person, data["person"])
     if reg is None or person is None or not person.active:
         abort(400)
-    version = session.get(PolicyVersion, request.form.get("version_id", type=int) or 0)
+    version = session.get(PolicyVersion, request.form.get("version_id", type=row_id) or 0)
     if version is None or version.status != VersionStatus.PUBLISHED.value:
         return render_template(
             "portal/lti/pick.html",

@@ -21,7 +21,7 @@ def home():
     return render_template("portal/parent/home.html", children=children, tasks=tasks, statuses=statuses)
 
 
-@bp.get("/children/<int:pupil_id>")
+@bp.get("/children/<portal_id:pupil_id>")
 @access(roles=[Role.PARENT])
 def child(pupil_id: int):
     pupil = own_child_or_404(current_user, pupil_id)

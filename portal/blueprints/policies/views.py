@@ -30,6 +30,7 @@ from portal.blueprints.policies.forms import (
     sign_form_for,
 )
 from portal.db import session
+from portal.ids import row_id
 from portal.people.models import GuardianLink, Person, PersonRole, Role, SchoolClass
 from portal.policies import compliance as compliance_counts
 from portal.policies import operations, queries
@@ -49,7 +50,7 @@ def _young(version: PolicyVersion) -> bool:
     return version.policy.audience == Audience.PUPIL_EYFS_KS1.value or bool(version.policy.send_variant)
 
 
-@bp.route("/versions/<int:version_id>/sign", methods=["GET", "POST"])
+@bp.route("/versions/<portal_id:version_id>/sign", methods=["GET", "POST"])
 @access()
 def sign(version_id: int):
     """Read a policy and sign it (or, for parents, decline with a reason)."""
@@ -59,9 +60,7 @@ def sign(version_id: int):
     pupil = None
     pupil_arg = request.args.get("pupil_id", "")
     if pupil_arg:
-        if not pupil_arg.isdigit():
-            abort(404)
-        pupil = own_child_or_404(current_user, int(pupil_arg))
+        pupil = own_child_or_404(current_user, row_id(pupil_arg) or 0)
     if version.status == VersionStatus.SUPERSEDED.value:
         current = operations.published_of(version.policy)
         if current is None:
@@ -120,7 +119,7 @@ def sign(version_id: int):
                     # Signed inside the LMS after an LTI launch (a countersign stays a countersign).
                     via_lti = bool(flask_session.get("portal_via_lti")) and not req.countersign
                     if family:
-                        picked = {int(v) for v in request.form.getlist("pupil_ids") if v.isdigit()}
+                        picked = {n for v in request.form.getlist("pupil_ids") if (n := row_id(v)) is not None}
                         chosen_ids = picked & {r.subject.id for r in family}
                         sigs = operations.sign_for_children([r for r in family if r.subject.id in chosen_ids],
                                                             current_user, sign_request)
@@ -209,7 +208,7 @@ def _record_of(sig):
     return session.scalar(select(SignedRecord).where(SignedRecord.signature_id == sig.id))
 
 
-@bp.get("/signatures/<int:signature_id>")
+@bp.get("/signatures/<portal_id:signature_id>")
 @access()
 def signature(signature_id: int):
     """One signature or decline from your history, with the exact text that was shown and its
@@ -219,7 +218,7 @@ def signature(signature_id: int):
                            record=_record_of(sig))
 
 
-@bp.get("/signatures/<int:signature_id>/record.json")
+@bp.get("/signatures/<portal_id:signature_id>/record.json")
 @access()
 def signature_record_status(signature_id: int):
     """Whether the sealed PDF of one of your signatures is ready (polled by sealed-copy.js)."""
@@ -237,7 +236,7 @@ def signature_record_status(signature_id: int):
     return resp
 
 
-@bp.get("/signatures/<int:signature_id>.pdf")
+@bp.get("/signatures/<portal_id:signature_id>.pdf")
 @access()
 def signature_pdf(signature_id: int):
     """The sealed PDF of one of your own signatures or declines. Someone else's (another parent's
@@ -361,7 +360,7 @@ def _policy_or_404(policy_id: int) -> Policy:
     return policy
 
 
-@bp.get("/manage/<int:policy_id>")
+@bp.get("/manage/<portal_id:policy_id>")
 @access(capabilities=["policies.manage"])
 def policy(policy_id: int):
     p = _policy_or_404(policy_id)
@@ -369,7 +368,7 @@ def policy(policy_id: int):
                            form=NewDraftForm())
 
 
-@bp.post("/manage/<int:policy_id>/drafts")
+@bp.post("/manage/<portal_id:policy_id>/drafts")
 @access(capabilities=["policies.manage"])
 def new_draft(policy_id: int):
     p = _policy_or_404(policy_id)
@@ -392,7 +391,7 @@ def _version_or_404(version_id: int) -> PolicyVersion:
     return version
 
 
-@bp.route("/manage/versions/<int:version_id>", methods=["GET", "POST"])
+@bp.route("/manage/versions/<portal_id:version_id>", methods=["GET", "POST"])
 @access(capabilities=["policies.manage"])
 def edit_version(version_id: int):
     """Edit a draft with a preview; a published version is shown read-only."""
@@ -430,7 +429,7 @@ def edit_version(version_id: int):
                            ), status
 
 
-@bp.post("/manage/versions/<int:version_id>/publish")
+@bp.post("/manage/versions/<portal_id:version_id>/publish")
 @access(capabilities=["policies.manage"])
 def publish(version_id: int):
     version = _version_or_404(version_id)
@@ -450,7 +449,7 @@ def publish(version_id: int):
     return redirect(url_for(".policy", policy_id=version.policy_id))
 
 
-@bp.route("/manage/versions/<int:version_id>/translations", methods=["GET", "POST"])
+@bp.route("/manage/versions/<portal_id:version_id>/translations", methods=["GET", "POST"])
 @access(capabilities=["policies.manage"])
 def translations(version_id: int):
     """A version's translations: write or correct one (a draft), and publish it."""
@@ -491,7 +490,7 @@ def translations(version_id: int):
                                      if t.status != VersionStatus.SUPERSEDED.value}), status
 
 
-@bp.post("/manage/translations/<int:translation_id>/publish")
+@bp.post("/manage/translations/<portal_id:translation_id>/publish")
 @access(capabilities=["policies.manage"])
 def publish_translation(translation_id: int):
     from portal.policies import translations as tr_ops
@@ -516,7 +515,7 @@ def publish_translation(translation_id: int):
     return redirect(url_for(".translations", version_id=row.version_id))
 
 
-@bp.post("/manage/versions/<int:version_id>/consent-items")
+@bp.post("/manage/versions/<portal_id:version_id>/consent-items")
 @access(capabilities=["policies.manage"])
 def add_consent_item(version_id: int):
     version = _version_or_404(version_id)
@@ -620,11 +619,11 @@ def compliance() -> ResponseReturnValue:
                            by_class=class_rows, year=queries.current_academic_year())
 
 
-@bp.get("/compliance/policies/<int:policy_id>")
+@bp.get("/compliance/policies/<portal_id:policy_id>")
 @access(capabilities=["compliance.view"])
 def compliance_policy(policy_id: int):
     p = _policy_or_404(policy_id)
-    class_id = request.args.get("class_id", type=int)
+    class_id = request.args.get("class_id", type=row_id)
     reqs = _filtered(policy_id, class_id)
     school_class = session.get(SchoolClass, class_id) if class_id else None
     outstanding = [r for r in reqs if r.status == queries.OUTSTANDING]
@@ -671,8 +670,8 @@ def remind():
     form = RemindForm()
     if not form.validate_on_submit():
         abort(400)
-    policy_id = int(form.policy_id.data) if (form.policy_id.data or "").isdigit() else None
-    class_id = int(form.class_id.data) if (form.class_id.data or "").isdigit() else None
+    policy_id = row_id(form.policy_id.data) if (form.policy_id.data or "").isdigit() else None
+    class_id = row_id(form.class_id.data) if (form.class_id.data or "").isdigit() else None
     if policy_id is not None:
         _policy_or_404(policy_id)
     result = operations.send_reminders(_filtered(policy_id, class_id), actor=current_user)
@@ -733,7 +732,7 @@ def offline_home() -> ResponseReturnValue:
                            short=bool(query) and len("".join(words)) < 2, recent=recent)
 
 
-@bp.get("/offline/parents/<int:person_id>")
+@bp.get("/offline/parents/<portal_id:person_id>")
 @access(capabilities=["signatures.record_offline"])
 def offline_parent(person_id: int):
     """One parent: what they still have to sign, each with a link to record it."""
@@ -743,7 +742,7 @@ def offline_parent(person_id: int):
                            children=queries.children_of(parent))
 
 
-@bp.route("/offline/parents/<int:person_id>/record", methods=["GET", "POST"])
+@bp.route("/offline/parents/<portal_id:person_id>/record", methods=["GET", "POST"])
 @access(capabilities=["signatures.record_offline"])
 def offline_record(person_id: int):
     """Record that *parent* agreed to one policy on paper or verbally (with the slip's scan)."""
@@ -751,8 +750,8 @@ def offline_record(person_id: int):
     from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads
 
     parent = _parent_or_404(person_id)
-    version_id = request.args.get("version_id", type=int)
-    pupil_id = request.args.get("pupil_id", type=int)
+    version_id = request.args.get("version_id", type=row_id)
+    pupil_id = request.args.get("pupil_id", type=row_id)
     req = next((r for r in operations.offline_requirements(parent)
                 if r.version.id == version_id and (r.subject.id == pupil_id if r.countersign else pupil_id is None)),
                None)
@@ -805,7 +804,7 @@ def offline_record(person_id: int):
                            consent_fields=[form[f"consent_{i.id}"] for i in req.version.consent_items]), status
 
 
-@bp.get("/offline/agreements/<int:agreement_id>/scan")
+@bp.get("/offline/agreements/<portal_id:agreement_id>/scan")
 @access(capabilities=OFFLINE_VIEWERS)
 def offline_scan(agreement_id: int):
     """The scan of a signed slip, to the office, the compliance dashboard and auditors."""

@@ -5,9 +5,11 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 from wtforms.validators import DataRequired
 
+from portal.ids import form_id
+
 
 class GrantForm(FlaskForm):
-    person_id = SelectField(_l("Member of staff"), coerce=int, validators=[DataRequired()])
+    person_id = SelectField(_l("Member of staff"), coerce=form_id, validators=[DataRequired()])
     capability = SelectField(_l("Capability"), validators=[DataRequired()])
     submit = SubmitField(_l("Delegate"))
 

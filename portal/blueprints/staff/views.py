@@ -81,7 +81,7 @@ def home():
     )
 
 
-@bp.get("/classes/<int:class_id>")
+@bp.get("/classes/<portal_id:class_id>")
 @access(staff=True)
 def school_class(class_id: int):
     """A class: its pupils, and what is signed or still outstanding for each (and by whom)."""
@@ -171,7 +171,7 @@ def delegation():
                            labels={k: capability_label(k) for k in CAPABILITIES})
 
 
-@bp.post("/delegation/<int:grant_id>/revoke")
+@bp.post("/delegation/<portal_id:grant_id>/revoke")
 @access(capabilities=["capabilities.delegate"])
 def revoke_grant(grant_id: int):
     form = RevokeForm()

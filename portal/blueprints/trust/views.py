@@ -69,7 +69,7 @@ def index():
     return render_template("portal/trust/index.html", trusts=trusts)
 
 
-@bp.get("/<int:trust_id>/")
+@bp.get("/<portal_id:trust_id>/")
 @access(trust=ANY)
 def home(trust_id: int):
     trust, held = _trust_or_404(trust_id)
@@ -80,7 +80,7 @@ def home(trust_id: int):
 # ------------------------------------------------------------------ trust admin
 
 
-@bp.route("/<int:trust_id>/schools/new", methods=["GET", "POST"])
+@bp.route("/<portal_id:trust_id>/schools/new", methods=["GET", "POST"])
 @access(trust=[TrustRole.ADMIN])
 def new_school(trust_id: int):
     from portal.schools.operations import SchoolError, create_school
@@ -103,7 +103,7 @@ def new_school(trust_id: int):
     return render_template("portal/trust/new_school.html", trust=trust, form=form), (400 if form.errors else 200)
 
 
-@bp.route("/<int:trust_id>/schools/<int:school_id>/roster", methods=["GET", "POST"])
+@bp.route("/<portal_id:trust_id>/schools/<portal_id:school_id>/roster", methods=["GET", "POST"])
 @access(trust=[TrustRole.ADMIN])
 def roster(trust_id: int, school_id: int):
     from portal.people.importing import run_upload_import
@@ -135,7 +135,7 @@ def _records_filter():
     return form, RecordFilter(audience=request.args.get("audience") or None)
 
 
-@bp.get("/<int:trust_id>/records")
+@bp.get("/<portal_id:trust_id>/records")
 @access(trust=[TrustRole.AUDITOR])
 def records(trust_id: int):
     trust, _held = _trust_or_404(trust_id, TrustRole.AUDITOR)
@@ -166,7 +166,7 @@ def records(trust_id: int):
                            audiences=[(a.value, label) for a, label in AUDIENCE_LABELS.items()])
 
 
-@bp.get("/<int:trust_id>/records/export.zip")
+@bp.get("/<portal_id:trust_id>/records/export.zip")
 @access(trust=[TrustRole.AUDITOR])
 def export_zip(trust_id: int):
     from portal.records.export import SchoolPart, stream_trust_export
@@ -204,7 +204,7 @@ def export_zip(trust_id: int):
 # ------------------------------------------------------------------ trust safeguarding lead
 
 
-@bp.get("/<int:trust_id>/safeguarding")
+@bp.get("/<portal_id:trust_id>/safeguarding")
 @access(trust=[TrustRole.SAFEGUARDING])
 def safeguarding(trust_id: int):
     trust, _held = _trust_or_404(trust_id, TrustRole.SAFEGUARDING)
@@ -245,7 +245,7 @@ def safeguarding(trust_id: int):
                            today=today)
 
 
-@bp.get("/<int:trust_id>/safeguarding/<int:school_id>/concerns/<int:concern_id>")
+@bp.get("/<portal_id:trust_id>/safeguarding/<portal_id:school_id>/concerns/<portal_id:concern_id>")
 @access(trust=[TrustRole.SAFEGUARDING])
 def shared_concern(trust_id: int, school_id: int, concern_id: int):
     trust, _held = _trust_or_404(trust_id, TrustRole.SAFEGUARDING)
@@ -268,7 +268,7 @@ def shared_concern(trust_id: int, school_id: int, concern_id: int):
 # ------------------------------------------------------------------ trust compliance
 
 
-@bp.get("/<int:trust_id>/compliance")
+@bp.get("/<portal_id:trust_id>/compliance")
 @access(trust=[TrustRole.COMPLIANCE])
 def compliance(trust_id: int):
     """Signing rates per audience, school by school: the stored counts of every school of the

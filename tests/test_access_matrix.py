@@ -220,3 +220,33 @@ def test_ids_too_large_for_the_database_are_refused_never_a_server_error(app, wo
             if not isinstance(answer, int) or answer >= 500:
                 failures.append(f"{persona:>14} {rule.method} {path} with id fields {big} -> {answer}")
     assert not failures, "ids too large for the database:\n" + "\n".join(failures)
+
+
+def test_a_nul_character_anywhere_in_what_is_sent_is_refused_before_any_view(app, db, world, login_as):
+    """An outsider's probe: PostgreSQL cannot keep a NUL character in text, and no keyboard types one.
+    Every route, asked by someone it allows with one in a query string, a form field's value or name,
+    or a file's name: 400 with a page that says why, and nothing saved."""
+    from io import BytesIO
+
+    from sqlalchemy import func, select
+
+    from portal.audit.models import AuditEntry
+
+    entries = db.scalar(select(func.count()).select_from(AuditEntry))
+    failures = []
+    for n, rule in enumerate(RULES):
+        persona = next((p for p in rule.allow if p != "anonymous"), "anonymous")
+        client = app.test_client() if persona == "anonymous" else login_as(getattr(world, persona))
+        path = rule.path(world) if callable(rule.path) else rule.path
+        data = rule.data(world) if callable(rule.data) else dict(rule.data)
+        if rule.method == "GET":
+            resp = client.get(path + ("&" if "?" in path else "?") + ("q=a%00b" if n % 2 else "a%00b=1"))
+        else:
+            odd = [{**data, "note": "a\x00b"}, {**data, "a\x00b": "1"},
+                   {**data, "file": (BytesIO(b"%PDF-1.7"), "scan\x00.pdf")}][n % 3]
+            resp = client.open(path, method=rule.method, data=odd)
+        if resp.status_code != 400 or "NUL character" not in resp.get_data(as_text=True):
+            failures.append(f"{persona:>14} {rule.method} {path} -> {resp.status_code}")
+    assert not failures, "a NUL character was not refused:\n" + "\n".join(failures)
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(AuditEntry)) == entries

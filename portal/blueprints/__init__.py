@@ -6,8 +6,10 @@ every view in it is guarded by :func:`portal.security.access`.
 from __future__ import annotations
 
 import importlib
+from itertools import chain
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, render_template, request
+from flask.typing import ResponseReturnValue
 from werkzeug.routing import IntegerConverter, Map
 
 from portal.ids import MAX_ROW_ID
@@ -35,6 +37,23 @@ def register_converters(app: Flask) -> None:
     app.url_map.converters["portal_id"] = RowIdConverter
 
 
+def refuse_nul_characters() -> ResponseReturnValue | None:
+    """400 for a query string, form field or file name holding a NUL character, before any view runs.
+
+    No keyboard types one, and PostgreSQL cannot keep one in a text column: a form saving it would fail
+    at the database (a server error) after the person had filled it in. (The error pages, like the
+    others in :mod:`portal.extension`, are in English.)"""
+    fields = chain(request.args.items(multi=True), request.form.items(multi=True),
+                   ((name, f.filename or "") for name, f in request.files.items(multi=True)))
+    texts = chain.from_iterable(fields)
+    if any("\x00" in text for text in texts):
+        return render_template("portal/error.html", code=400, title="Please check what you sent",
+                               message="Something you sent holds a character that cannot be kept (a NUL "
+                                       "character, which no keyboard types). Go back, take it out and send "
+                                       "it again."), 400
+    return None
+
+
 def make_blueprint() -> Blueprint:
     bp = Blueprint(
         "portal",
@@ -46,6 +65,7 @@ def make_blueprint() -> Blueprint:
     from portal import idempotency
     from portal.blueprints.front import home
 
+    bp.before_request(refuse_nul_characters)
     bp.add_url_rule("/", endpoint="home", view_func=home)
     from portal.blueprints.classroom.views import join_code, short_join
 

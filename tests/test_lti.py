@@ -156,6 +156,17 @@ def test_instructor_becomes_a_teacher_and_the_course_is_remembered(live_app, lms
     assert courses.status_code == 200 and "Computing 7B" in courses.text
 
 
+def test_names_from_the_lms_lose_control_characters_and_direction_overrides(live_app, lms, http):
+    """A NUL (which PostgreSQL cannot keep), a bell and a right-to-left override in the names an LMS sends
+    are dropped, so the name is stored and shown as the letters it is."""
+    resp, _ = lms.launch(http, sub="teacher-odd", roles=[INSTRUCTOR], given="Te\u202ess\x00", family="Ex\x07ample")
+    assert resp.status_code == 302
+    person = _person_by_sub(live_app, lms, "teacher-odd")
+    with _db(live_app):
+        person = session.get(Person, person.id)
+        assert (person.given_name, person.family_name) == ("Tess", "Example")
+
+
 def test_administrator_gets_the_admin_role_but_never_head_teacher(live_app, lms, http):
     resp, _ = lms.launch(http, sub="it-admin", roles=[ADMINISTRATOR])
     assert resp.status_code == 302

@@ -29,6 +29,7 @@ from portal.lti.models import (
 )
 from portal.people.accounts import ensure_account
 from portal.people.models import Account, GuardianLink, Person, PupilProfile, Role, SchoolClass
+from portal.people.roster import UNSAFE_CHARS
 from portal.schools.isolation import all_schools
 from portal.schools.models import School
 from portal.signals import handles_batches
@@ -348,17 +349,23 @@ def learner_is_pupil(reg: LtiRegistration, claims: dict[str, Any]) -> bool:
 
 def _sourced_id(claims: dict[str, Any]) -> str | None:
     lis = claims.get(CLAIM + "lis") or {}
-    value = lis.get("person_sourcedid")
-    return str(value)[:100] if value else None
+    value = _plain(lis.get("person_sourcedid"))
+    return value[:100] or None
 
 
 def _names(claims: Mapping[str, Any]) -> tuple[str, str]:
-    given = (claims.get("given_name") or "").strip()
-    family = (claims.get("family_name") or "").strip()
+    """The given and family names an LMS sends, without control characters or the bidirectional overrides
+    that make a name display as something else (the roster refuses those; from an LMS they are dropped)."""
+    given = _plain(claims.get("given_name"))
+    family = _plain(claims.get("family_name"))
     if not given and claims.get("name"):
-        given, _, rest = str(claims["name"]).strip().partition(" ")
+        given, _, rest = _plain(claims["name"]).partition(" ")
         family = family or rest
     return (given or "LMS user")[:100], (family or "-")[:100]
+
+
+def _plain(value: Any) -> str:
+    return UNSAFE_CHARS.sub("", str(value or "")).strip()
 
 
 def _find_person(issuer: str, sub: str, sourced_id: str | None) -> tuple[Person | None, LtiIdentity | None]:
@@ -406,7 +413,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
         group is unknown.
     """
     issuer, sub = reg.issuer, str(claims.get("sub") or "")
-    if not sub:
+    if not sub or "\x00" in sub:
         raise LaunchRefused(N_("The LMS did not say who you are (anonymous launches are not supported)."), 400)
     wanted = mapped_roles(claims, reg)
     if not wanted:
@@ -823,9 +830,9 @@ def sync_context(ctx: LtiContext, *, actor: Person | None) -> SyncSummary:
     for m in members:
         uid = str(m.get("user_id") or "")[:255]
         roles = set(m.get("roles") or [])
-        if not uid or m.get("status", "Active") != "Active" or not roles & LEARNER_ROLES:
+        if not uid or "\x00" in uid or m.get("status", "Active") != "Active" or not roles & LEARNER_ROLES:
             continue
-        sourced = str(m["lis_person_sourcedid"])[:100] if m.get("lis_person_sourcedid") else None
+        sourced = _plain(m.get("lis_person_sourcedid"))[:100] or None
         person, ident = _find_person(issuer, uid, sourced)
         if person is not None and person.pupil is None:
             summary.skipped.append(uid)  # an adult account; never turned into a pupil

@@ -285,16 +285,16 @@ MAX_LENGTHS = {"type": 10, "external_id": 100, "given_name": 100, "family_name":
 _CLASS_LENGTHS = {**MAX_LENGTHS, "external_id": 50}
 #: Characters never accepted in a roster value: NUL and other control characters, and the
 #: bidirectional overrides that make a name display differently from what it is.
-_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]")
+UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]")
 
 
 def _check_values(kind: str, d: dict[str, str], where: Message) -> list[str]:
     """Length and characters of every value in the row (one message per column)."""
     errs: list[str] = []
     # One search of the whole row first: a bad character is rare, so name its column only then.
-    if _BAD_CHARS.search("".join(d.values())):
+    if UNSAFE_CHARS.search("".join(d.values())):
         for col, value in d.items():
-            bad = _BAD_CHARS.search(value)
+            bad = UNSAFE_CHARS.search(value)
             if bad:
                 errs.append(Message(N_("%(where)s: %(column)s contains a control or invisible formatting character "
                                        "(%(char)s); remove it."), where=where, column=col,

@@ -60,6 +60,25 @@ def test_registering_twice_is_an_error(db_url):
     host.extensions["portal"].engine.dispose()
 
 
+def test_the_portals_id_converter_leaves_the_hosts_converters_alone(db_url):
+    """The portal's addresses take ids up to PostgreSQL's integer (``portal_id``); the host's own ``int``
+    routes are untouched, and a host converter already called ``portal_id`` is an error, not replaced."""
+    from werkzeug.routing import UnicodeConverter
+
+    host = _host(db_url)
+    Portal(host)
+    client = host.test_client()
+    assert client.get("/course/99999999999999999999").data == b"course 99999999999999999999"
+    assert client.get("/portal/parent/children/99999999999999999999").status_code == 404
+    host.extensions["portal"].engine.dispose()
+    other = _host(db_url)
+    other.url_map.converters["portal_id"] = UnicodeConverter
+    with pytest.raises(RuntimeError, match="already has a URL converter called 'portal_id'"):
+        Portal(other)
+    if "portal" in other.extensions:
+        other.extensions["portal"].engine.dispose()
+
+
 def test_a_secret_key_is_required(db_url):
     host = Flask("no_secret")
     host.config["PORTAL_DATABASE_URI"] = db_url

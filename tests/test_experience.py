@@ -176,6 +176,17 @@ def _record_url(parent, version, pupil=None):
     return url + (f"&pupil_id={pupil.id}" if pupil else "")
 
 
+def test_a_paper_agreement_for_a_child_no_row_can_be_is_not_found(app, db, brood, office, login_as):
+    """A pupil id that names no row (too large for the database, or "²") finds no requirement: 404, not
+    the parent's own policy and not a server error."""
+    parent, *_ = brood
+    client = login_as(office)
+    version = _version(db, "aup-parent")
+    assert client.get(_record_url(parent, version)).status_code == 200
+    for odd in ("99999999999999999999", "2147483648", "²"):
+        assert client.get(_record_url(parent, version) + f"&pupil_id={odd}").status_code == 404, odd
+
+
 def test_office_records_a_paper_agreement_with_its_scan(app, db, brood, office, login_as):
     parent, _carer, amara, _bilal, _cerys = brood
     client = login_as(office)

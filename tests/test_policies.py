@@ -565,6 +565,18 @@ def test_remind_button_sends_mail_once(app, db, family, school, login_as, mailbo
     assert "policy.reminders_sent" in audit_actions(db)
 
 
+def test_a_remind_post_naming_no_policy_that_can_exist_sends_nothing(app, db, family, school, login_as, mailbox):
+    """Empty means every policy; a number no row can have (or "²") means none, never every policy."""
+    parent, _, _ = family
+    client = login_as(school.head)
+    for odd in ("2147483648", "99999999999999999999", "0"):
+        assert client.post("/portal/policies/compliance/remind", data={"policy_id": odd}).status_code == 404
+    policy = _policy(db, "aup-parent")
+    resp = client.post("/portal/policies/compliance/remind", data={"policy_id": str(policy.id), "class_id": "²"})
+    assert resp.status_code == 302
+    assert mailbox.to(parent.email) == []  # no class has that id: nobody in it to remind
+
+
 def _row(page: str, label: str) -> str:
     m = re.search(rf"<th scope=\"row\">(?:<a [^>]*>)?{re.escape(label)}(?:</a>)?</th>(.*?)</tr>", page, re.DOTALL)
     assert m, label

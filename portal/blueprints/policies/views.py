@@ -670,8 +670,10 @@ def remind():
     form = RemindForm()
     if not form.validate_on_submit():
         abort(400)
-    policy_id = row_id(form.policy_id.data) if (form.policy_id.data or "").isdigit() else None
-    class_id = row_id(form.class_id.data) if (form.class_id.data or "").isdigit() else None
+    # Empty: every policy (every class). A number no row can have finds nothing (0), never "every".
+    raw_policy, raw_class = form.policy_id.data or "", form.class_id.data or ""
+    policy_id = (row_id(raw_policy) or 0) if raw_policy.isdigit() else None
+    class_id = (row_id(raw_class) or 0) if raw_class.isdigit() else None
     if policy_id is not None:
         _policy_or_404(policy_id)
     result = operations.send_reminders(_filtered(policy_id, class_id), actor=current_user)
@@ -751,7 +753,8 @@ def offline_record(person_id: int):
 
     parent = _parent_or_404(person_id)
     version_id = request.args.get("version_id", type=row_id)
-    pupil_id = request.args.get("pupil_id", type=row_id)
+    pupil_arg = request.args.get("pupil_id")  # given but naming no row: 0, which matches no child
+    pupil_id = None if not pupil_arg else (row_id(pupil_arg) or 0)
     req = next((r for r in operations.offline_requirements(parent)
                 if r.version.id == version_id and (r.subject.id == pupil_id if r.countersign else pupil_id is None)),
                None)

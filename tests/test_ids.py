@@ -62,3 +62,22 @@ def test_odd_numbers_for_a_child_a_person_or_a_record_find_nothing(app, db, scho
 def test_a_launchs_policy_version_must_be_an_id(given, expected):
     claims = {CLAIM + "custom": {VERSION_PARAM: given}} if given is not None else {}
     assert version_from_claims(claims) == expected
+
+
+def test_odd_page_numbers_give_the_first_page(app, db, school, make_person, login_as):
+    """"²" passes str.isdigit() but not int(), and int() refuses a string of more than 4,300 digits:
+    both are only a page number no one asked for."""
+    head = school.head
+    client = login_as(head)
+    for path in ("/portal/auditor/", "/portal/concerns/inbox"):
+        for odd in ("²", "9" * 5000, "0", "-2"):
+            resp = client.get(f"{path}?page={odd}")
+            assert resp.status_code == 200, (path, odd[:10])
+
+
+@pytest.mark.parametrize(("grade", "expected"), [("07", "7"), ("13", "13"), ("KG", "R"), ("²", None), ("14", None),
+                                                 ("", None)])
+def test_a_oneroster_grade_of_odd_digits_is_no_grade(grade, expected):
+    from portal.lti.oneroster import parse_grade
+
+    assert parse_grade(grade) == expected

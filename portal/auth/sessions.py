@@ -102,7 +102,7 @@ def load(user_id: str) -> tuple[AccountSession, Account] | None:
     """The live session named by a cookie's user id and its account (with its trust roles, in the
     same statement), else ``None``."""
     aid, _, secret = (user_id or "").partition(":")
-    if not aid.isdigit() or not secret or len(secret) > 100:
+    if not aid.isdecimal() or not secret or len(secret) > 100:
         return None
     found = session.execute(_LIVE_SESSION, {"token_hash": _digest(secret)}).unique().first()
     if found is None:

@@ -80,7 +80,7 @@ def parse_grade(value: str) -> str | None:
         return "N"
     if v == "KG":
         return "R"
-    if v.isdigit() and 1 <= int(v) <= 13:
+    if v.isdecimal() and 1 <= int(v) <= 13:
         return str(int(v))
     return None
 

@@ -126,7 +126,7 @@ def fetch_collection(http: requests.Session, url: str, name: str, token: str, *,
             raise RosterError([f"The rostering service's answer for {name} is not a OneRoster {name} list."])
         out.extend(page)
         offset += len(page)
-        if len(page) < page_size or not page or (total.isdigit() and offset >= int(total)):
+        if len(page) < page_size or not page or (total.isdecimal() and offset >= int(total)):
             return out
     raise RosterError([f"The rostering service kept sending pages of {name}; stopped after {MAX_PAGES}."])
 

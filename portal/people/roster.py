@@ -146,7 +146,7 @@ def parse_year(value: str) -> int:
         return -1
     if v == "R":
         return 0
-    if v.isdigit() and 1 <= int(v) <= 13:
+    if v.isdecimal() and 1 <= int(v) <= 13:
         return int(v)
     raise ValueError
 

@@ -42,7 +42,7 @@ def _filter_form() -> tuple[RecordFilterForm, RecordFilter | None]:
 
 def _page() -> int:
     raw = request.args.get("page", "1")
-    return max(1, min(int(raw), 100000)) if raw.isdigit() else 1
+    return max(1, min(int(raw), 100000)) if raw.isdecimal() and len(raw) < 7 else 1
 
 
 @bp.get("/")

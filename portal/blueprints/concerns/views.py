@@ -342,7 +342,7 @@ def _page_number(total: int) -> int:
     """The ``page`` asked for, within 1 and the last page."""
     raw = request.args.get("page", "1")
     last = max(1, -(-total // INBOX_PER_PAGE))
-    return max(1, min(int(raw), last)) if raw.isdigit() and len(raw) < 7 else 1
+    return max(1, min(int(raw), last)) if raw.isdecimal() and len(raw) < 7 else 1
 
 
 @bp.get("/inbox/<portal_id:concern_id>")

@@ -276,7 +276,7 @@ def test_every_portal_post_route_needs_a_token_unless_listed(app):
             continue
         path = rule.rule
         for arg in rule.arguments:
-            path = path.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "contact")
+            path = path.replace(f"<portal_id:{arg}>", "1").replace(f"<{arg}>", "contact")
         resp = client.post(path, data={"_once": ""})
         assert resp.status_code == 400 and b"out of date" in resp.data, (rule.endpoint, resp.status_code)
         checked += 1

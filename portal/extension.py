@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import DEFAULTS
@@ -121,23 +123,32 @@ class Portal:
 
     @staticmethod
     def _register_error_pages(app: Flask) -> None:
+        """The portal's error pages, for the portal's own addresses only: a host's pages keep the host's
+        error handler (one it registered before the portal, which is kept) or Flask's plain page."""
+        prefix = (app.config["PORTAL_URL_PREFIX"] or "").rstrip("/")
+
+        def ours() -> bool:
+            return (not prefix or (request.blueprint or "").startswith("portal")
+                    or request.path == prefix or request.path.startswith(prefix + "/"))
+
+        def register(key: type[Exception] | int, make_page: Callable[[], Any]) -> None:
+            exc_class = default_exceptions[key] if isinstance(key, int) else key
+            previous = app.error_handler_spec[None][getattr(exc_class, "code", None)].get(exc_class)
+
+            def handler(e: Exception) -> Any:
+                if ours():
+                    return make_page()
+                return previous(e) if previous is not None else e
+
+            app.register_error_handler(key, handler)
+
         def page(code: int, title: str, message: str) -> Any:
             return render_template("portal/error.html", code=code, title=title, message=message), code
 
-        @app.errorhandler(CSRFError)
-        def _csrf(e: CSRFError) -> Any:
-            return page(400, "Please try again", "This form had expired. Go back, refresh the page and send it again.")
-
-        @app.errorhandler(403)
-        def _forbidden(e: Exception) -> Any:
-            return page(403, "Not allowed", "Your account cannot open this page.")
-
-        @app.errorhandler(404)
-        def _not_found(e: Exception) -> Any:
-            return page(404, "Page not found", "We could not find that page.")
-
-        @app.errorhandler(413)
-        def _too_large(e: Exception) -> Any:
-            limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-            return page(413, "File too large", f"What you sent is too large. The limit is {limit} MB in total.")
+        register(CSRFError, lambda: page(400, "Please try again",
+                                         "This form had expired. Go back, refresh the page and send it again."))
+        register(403, lambda: page(403, "Not allowed", "Your account cannot open this page."))
+        register(404, lambda: page(404, "Page not found", "We could not find that page."))
+        register(413, lambda: page(413, "File too large", "What you sent is too large. The limit is "
+                                   f"{app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB in total."))
 

@@ -79,6 +79,39 @@ def test_the_portals_id_converter_leaves_the_hosts_converters_alone(db_url):
         other.extensions["portal"].engine.dispose()
 
 
+def test_the_portals_error_pages_are_for_its_own_addresses_only(db_url):
+    """A host's missing page keeps the host's own 404 handler (registered before the portal) or
+    Flask's plain page; the portal's addresses get the portal's page."""
+    from flask import abort
+
+    plain = _host(db_url)
+
+    @plain.get("/staff-only")
+    def staff_only():
+        abort(403)
+
+    Portal(plain)
+    client = plain.test_client()
+    for path, code in (("/no-such-host-page", 404), ("/staff-only", 403)):
+        resp = client.get(path)
+        assert resp.status_code == code and b"portal home page" not in resp.data, path
+    portal_miss = client.get("/portal/no-such-page")
+    assert portal_miss.status_code == 404 and b"Go to the portal home page" in portal_miss.data
+    plain.extensions["portal"].engine.dispose()
+
+    own = _host(db_url)
+
+    @own.errorhandler(404)
+    def host_not_found(e):
+        return "the host's own missing page", 404
+
+    Portal(own)
+    client = own.test_client()
+    assert client.get("/no-such-host-page").data == b"the host's own missing page"
+    assert b"Go to the portal home page" in client.get("/portal/no-such-page").data
+    own.extensions["portal"].engine.dispose()
+
+
 def test_a_secret_key_is_required(db_url):
     host = Flask("no_secret")
     host.config["PORTAL_DATABASE_URI"] = db_url

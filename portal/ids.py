@@ -26,9 +26,9 @@ def row_id(value: object) -> int | None:
     return number if 1 <= number <= MAX_ROW_ID else None
 
 
-def form_id(value: object) -> int:
+def form_id(value: str | int) -> int:
     """The ``coerce`` of a form field whose choices are row ids: ``int`` (so anything that is not a whole
     number is refused as before, "could not coerce"), except that a number no row can have, negative or
     too large for the database, becomes 0, which every such field reads as "nothing chosen"."""
-    number = int(value)  # type: ignore[call-overload]
+    number = int(value)
     return number if 0 <= number <= MAX_ROW_ID else 0

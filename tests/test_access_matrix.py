@@ -66,6 +66,17 @@ def other_world(db, world, make_school, make_person, make_pupil, make_class, mak
         w = _populate(db, make_person, make_pupil, make_class, make_parent, school)
     return w
 
+def _address_and_data(rule: Rule, world) -> tuple[str, dict]:
+    """What *rule* requests in *world*: its path and the form it posts."""
+    path = rule.path(world) if callable(rule.path) else rule.path
+    return path, (rule.data(world) if callable(rule.data) else dict(rule.data))
+
+
+def _first_allowed(rule: Rule) -> str | None:
+    """The first signed-in persona *rule* lets in (None when only strangers are)."""
+    return next((p for p in rule.allow if p != "anonymous"), None)
+
+
 def test_every_portal_route_has_a_rule(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()
                  if r.endpoint.startswith("portal.") and r.endpoint != "portal.static"}
@@ -115,8 +126,7 @@ def test_access_matrix(app, world, login_as):
     clients = _Clients(app, login_as, world)
     for persona in PERSONAS:
         for rule in RULES:
-            path = rule.path(world) if callable(rule.path) else rule.path
-            data = rule.data(world) if callable(rule.data) else rule.data
+            path, data = _address_and_data(rule, world)
             resp = clients.open(persona, rule, path, data)
             if persona in rule.allow:
                 ok = resp.status_code == rule.allow[persona]
@@ -140,8 +150,7 @@ def test_people_of_another_school_never_reach_this_schools_ids(app, world, other
     for rule in RULES:
         if not callable(rule.path):
             continue
-        path = rule.path(world)
-        data = rule.data(world) if callable(rule.data) else rule.data
+        path, data = _address_and_data(rule, world)
         stranger = rule.allow.get("anonymous")
         for persona in SCHOOL_PERSONAS[1:]:
             resp = clients.open(persona, rule, path, data)
@@ -190,7 +199,7 @@ def test_ids_too_large_for_the_database_are_refused_never_a_server_error(app, wo
     id-like field of its query string or form: any answer but a server error."""
     from werkzeug.routing import IntegerConverter
 
-    first_allowed = {r.endpoint: next((p for p in r.allow if p != "anonymous"), None) for r in RULES}
+    first_allowed = {r.endpoint: _first_allowed(r) for r in RULES}
     failures = []
     for url_rule in app.url_map.iter_rules():
         ids = [n for n, conv in url_rule._converters.items() if isinstance(conv, IntegerConverter)]
@@ -207,8 +216,7 @@ def test_ids_too_large_for_the_database_are_refused_never_a_server_error(app, wo
         persona = first_allowed[rule.endpoint]
         if persona is None:
             continue
-        path = rule.path(world) if callable(rule.path) else rule.path
-        data = rule.data(world) if callable(rule.data) else dict(rule.data)
+        path, data = _address_and_data(rule, world)
         for big in TOO_LARGE:
             fields = dict.fromkeys(ID_NAMES, big)
             client = login_as(getattr(world, persona))
@@ -235,10 +243,9 @@ def test_a_nul_character_anywhere_in_what_is_sent_is_refused_before_any_view(app
     entries = db.scalar(select(func.count()).select_from(AuditEntry))
     failures = []
     for n, rule in enumerate(RULES):
-        persona = next((p for p in rule.allow if p != "anonymous"), "anonymous")
+        persona = _first_allowed(rule) or "anonymous"
         client = app.test_client() if persona == "anonymous" else login_as(getattr(world, persona))
-        path = rule.path(world) if callable(rule.path) else rule.path
-        data = rule.data(world) if callable(rule.data) else dict(rule.data)
+        path, data = _address_and_data(rule, world)
         if rule.method == "GET":
             resp = client.get(path + ("&" if "?" in path else "?") + ("q=a%00b" if n % 2 else "a%00b=1"))
         else:

@@ -64,11 +64,10 @@ def test_a_launchs_policy_version_must_be_an_id(given, expected):
     assert version_from_claims(claims) == expected
 
 
-def test_odd_page_numbers_give_the_first_page(app, db, school, make_person, login_as):
+def test_odd_page_numbers_give_the_first_page(app, db, school, login_as):
     """"²" passes str.isdigit() but not int(), and int() refuses a string of more than 4,300 digits:
     both are only a page number no one asked for."""
-    head = school.head
-    client = login_as(head)
+    client = login_as(school.head)
     for path in ("/portal/auditor/", "/portal/concerns/inbox"):
         for odd in ("²", "9" * 5000, "0", "-2"):
             resp = client.get(f"{path}?page={odd}")

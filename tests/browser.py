@@ -134,6 +134,11 @@ def assert_accessible(page) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     page.wait_for_load_state("load")  # styles must be applied before contrast is checked
+    # ...and settled: a button just clicked is still fading to its hover colours (Bootstrap's 0.15 s
+    # transition), and axe would measure the contrast of a colour halfway there.
+    page.evaluate("""() => Promise.all(document.getAnimations()
+        .filter(a => a.effect && isFinite(a.effect.getComputedTiming().endTime))
+        .map(a => a.finished.catch(() => null)))""")
     # resultTypes: axe still runs every rule, but sends back the nodes of violations only (not of every
     # passing check: a large answer to carry from the browser on each page).
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": [

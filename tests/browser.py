@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.deps import IN_CI
 from tests.deps import unavailable as _unavailable
+from tests.http_server import ThreadedServer
 
 CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 # Nothing may leave 127.0.0.1 (no CDN, no fonts, no trackers): every other host name fails to resolve,
@@ -20,25 +19,6 @@ CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
-
-
-class LiveServer:
-    def __init__(self, app):
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +54,7 @@ def live_app(app_config, template_code):
 
 @pytest.fixture
 def server(live_app):
-    srv = LiveServer(live_app)
+    srv = ThreadedServer(live_app)
     # As `make run` does: jobs seal records outside any request, so they need the public address.
     if not live_app.config.get("PORTAL_PUBLIC_URL"):
         live_app.config["PORTAL_PUBLIC_URL"] = srv.url

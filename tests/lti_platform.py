@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import threading
 import uuid
 from typing import Any
 
@@ -25,7 +24,8 @@ from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request as PlatformRequest
-from werkzeug.serving import make_server
+
+from tests.http_server import ThreadedServer
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 LEARNER = LIS + "membership#Learner"
@@ -110,17 +110,15 @@ class FakeLms:
         self.members: list[dict] = []
         self.deep_link_items: list[dict] = []
         self.app = self._make_app()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.http = ThreadedServer(self.app)
+        self.url = self.http.url
         self.issuer = self.url
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
+        self.http.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
+        self.http.stop()
 
     # ------------------------------------------------------------ configuration
 

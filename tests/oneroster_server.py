@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
 from typing import Any
 
 from flask import Flask, jsonify, request
-from werkzeug.serving import make_server
+
+from tests.http_server import ThreadedServer
 
 V12 = "/ims/oneroster/rostering/v1p2"
 V11 = "/ims/oneroster/v1p1"
@@ -111,20 +111,18 @@ class OneRosterService:
         self.forbidden: set[str] = set()
         self.scopes_asked: list[str] = []
         self.app = self._make_app()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = ThreadedServer(self.app)
+        self.url = self.http.url
 
     @property
     def base(self) -> str:
         return self.url + (V12 if self.version == "v1p2" else V11)
 
     def start(self) -> None:
-        self.thread.start()
+        self.http.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
+        self.http.stop()
 
     def _make_app(self) -> Flask:
         app = Flask("oneroster_service")

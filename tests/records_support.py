@@ -122,7 +122,6 @@ class TSAServer:
         self.hits: list[str] = []
         self.port = 0
         self._server = None
-        self._thread = None
 
     def _app(self, environ, start_response):
         from asn1crypto import tsp
@@ -137,20 +136,15 @@ class TSAServer:
         return Response(body, content_type="application/timestamp-reply")(environ, start_response)
 
     def start(self) -> None:
-        import threading
+        from tests.http_server import ThreadedServer
 
-        from werkzeug.serving import make_server
-
-        self._server = make_server("127.0.0.1", self.port, self._app, threaded=True)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = ThreadedServer(self._app, self.port)
+        self.port = self._server.port
+        self._server.start()
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     @property

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from portal.paths import STATIC_DIR
@@ -16,6 +14,7 @@ from portal.records.models import SignedRecord
 from portal.records.pdf import render_pdf
 from portal.records.rendering import policy_html
 from portal.signals import signature_committed
+from tests.http_server import ThreadedServer
 from tests.records_support import make_signature, make_version, seal_keys  # noqa: F401  (fixtures)
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -34,13 +33,10 @@ def trap():
             return Response("body { color: red }", content_type="text/css")
         return Response(PNG, content_type="image/png")
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", hits
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
+    server = ThreadedServer(app)
+    server.start()
+    yield server.url, hits
+    server.stop()
 
 
 def _hostile(base: str) -> str:

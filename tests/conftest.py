@@ -33,7 +33,7 @@ def pytest_generate_tests(metafunc):
         browser = metafunc.definition.get_closest_marker("browser") is not None
         only = os.environ.get("PORTAL_TEST_BACKENDS")
         backends = [b for b in BACKENDS if not only or b in only.split(",")]
-        if browser:
+        if browser or metafunc.definition.get_closest_marker("one_backend") is not None:
             backends = [b for b in backends if b == "sqlite"] or backends[:1]
         if metafunc.definition.get_closest_marker("postgres_only") is not None:
             backends = [b for b in backends if b == "postgresql"]

@@ -21,6 +21,8 @@ from tests.records_support import *  # noqa: F403  (the records fixtures)
 from tests.records_support import root_cert
 
 ROOT = Path(__file__).resolve().parent.parent
+# The command reads a file and nothing else: the database only makes the record, so one backend is enough.
+pytestmark = pytest.mark.one_backend
 
 
 @pytest.fixture(scope="session")

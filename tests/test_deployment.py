@@ -195,11 +195,13 @@ def installation(tmp_path_factory, pg_server, redis_server, s3_server):
         for argv in command("countersign-migrate.service", env):
             inst.run(argv)
         inst.ports = [_free_port(), _free_port()]
-        for port in inst.ports:
-            [argv] = command("countersign-web@.service", env, str(port))
-            _wait_http(f"http://127.0.0.1:{port}/portal/auth/login", inst.start(argv, f"web-{port}"), inst)
+        # The web processes and the worker start side by side, as systemd starts independent units.
+        webs = {port: inst.start(command("countersign-web@.service", env, str(port))[0], f"web-{port}")
+                for port in inst.ports}
         [argv] = command("countersign-worker.service", env)
         inst.worker = inst.start(argv, "worker")
+        for port, proc in webs.items():
+            _wait_http(f"http://127.0.0.1:{port}/portal/auth/login", proc, inst)
         yield inst
     finally:
         inst.stop()

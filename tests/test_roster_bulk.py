@@ -165,9 +165,9 @@ def test_the_command_shows_progress_and_imports_a_large_file(app, db, tmp_path):
 @pytest.mark.postgres_only
 def test_plans_made_while_the_tables_were_nearly_empty_are_not_used_for_a_large_import(app, db, make_person):
     """A web process's pooled connection keeps the plans it has made. One made while the school's tables
-    were nearly empty (here: ANALYZE saw two people, then a few people were added on the same connection,
-    which plans and keeps the foreign-key check on portal_people) reads the whole of portal_people for each
-    check. The import plans again, so a large file's checks use the primary key, not whole-table reads."""
+    were nearly empty (here: ANALYZE sees only the default school's few people, then people added through the
+    same session plan and keep the foreign-key check on portal_people) reads the whole of portal_people for
+    each check. The import plans again, so a large file's checks use the primary key, not whole-table reads."""
     from sqlalchemy import text
 
     def people_rows_read() -> int:

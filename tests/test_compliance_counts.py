@@ -363,3 +363,41 @@ def test_reminders_due_equals_the_reference(app, db, awkward_school):
     db.add(PolicyReminder(recipient_id=someone.id, sent_at=AT.replace(year=AT.year + 5)))
     db.commit()
     assert reminders_due(now=AT.replace(year=AT.year + 5)) == reference() == due - 1
+
+
+@pytest.mark.postgres_only
+def test_the_count_statements_planned_without_nested_loops_are_not_jit_compiled(app, db, school, make_class,
+                                                                                make_pupil, login_as):
+    """Without nested loops, a plan that still needs one costs PostgreSQL's ten billion for a disabled node, far
+    above ``jit_above_cost``: such statements were compiled to machine code first (about 0.75 s each, three on
+    the staff dashboard of a small school). Every statement the dashboard runs without nested loops runs with
+    JIT off, and its plan (with the same parameters, on the same connection) has no JIT step."""
+    from sqlalchemy import event
+
+    from tests.test_scheduled_jobs import _publish
+
+    _publish(db, "pupil_eyfs_ks1", "Our online rules")
+    make_pupil(1, make_class(1, teacher=school.head, name="Year 1 Robins"), given="Pip")
+    db.commit()
+    engine = app.extensions["portal"].engine
+    seen: list[tuple[str, str, bool]] = []  # (statement, jit, compiled) of the statements without nested loops
+    order: list[tuple[str, str]] = []  # (enable_nestloop, jit) of every statement, in order
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        check = cursor.connection.cursor()
+        nestloop, jit = check.execute("SELECT current_setting('enable_nestloop'), current_setting('jit')").fetchone()
+        order.append((nestloop, jit))
+        if nestloop == "off" and statement.lstrip().upper().startswith("SELECT"):
+            [[plan]] = check.execute("EXPLAIN (FORMAT JSON) " + statement, parameters).fetchall()
+            seen.append((statement[:80], jit, "JIT" in plan[0]))
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        assert login_as(school.head).get("/portal/staff/").status_code == 200
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+    assert seen, "the dashboard ran no statement without nested loops"
+    assert all(jit == "off" and not compiled for _, jit, compiled in seen), seen
+    # After the counts the request's later statements have both settings back.
+    last_off = max(i for i, (nestloop, _) in enumerate(order) if nestloop == "off")
+    assert order[last_off + 1:] and all(s == ("on", "on") for s in order[last_off + 1:]), order

@@ -566,15 +566,17 @@ def test_remind_button_sends_mail_once(app, db, family, school, login_as, mailbo
 
 
 def test_a_remind_post_naming_no_policy_that_can_exist_sends_nothing(app, db, family, school, login_as, mailbox):
-    """Empty means every policy; a number no row can have (or "²") means none, never every policy."""
+    """Empty means every policy; a number no row can have (or "²", or not a number) means none, never every."""
     parent, _, _ = family
     client = login_as(school.head)
-    for odd in ("2147483648", "99999999999999999999", "0"):
+    for odd in ("2147483648", "99999999999999999999", "0", "abc"):
         assert client.post("/portal/policies/compliance/remind", data={"policy_id": odd}).status_code == 404
     policy = _policy(db, "aup-parent")
     resp = client.post("/portal/policies/compliance/remind", data={"policy_id": str(policy.id), "class_id": "²"})
     assert resp.status_code == 302
     assert mailbox.to(parent.email) == []  # no class has that id: nobody in it to remind
+    resp = client.post("/portal/policies/compliance/remind", data={"policy_id": str(policy.id), "class_id": "x"})
+    assert resp.status_code == 302 and mailbox.to(parent.email) == []
 
 
 def _row(page: str, label: str) -> str:

@@ -670,10 +670,10 @@ def remind():
     form = RemindForm()
     if not form.validate_on_submit():
         abort(400)
-    # Empty: every policy (every class). A number no row can have finds nothing (0), never "every".
-    raw_policy, raw_class = form.policy_id.data or "", form.class_id.data or ""
-    policy_id = (row_id(raw_policy) or 0) if raw_policy.isdigit() else None
-    class_id = (row_id(raw_class) or 0) if raw_class.isdigit() else None
+    # Empty: every policy (every class). Anything else names one, and a value no row can have finds nothing (0),
+    # never "every".
+    policy_id = (row_id(form.policy_id.data) or 0) if form.policy_id.data else None
+    class_id = (row_id(form.class_id.data) or 0) if form.class_id.data else None
     if policy_id is not None:
         _policy_or_404(policy_id)
     result = operations.send_reminders(_filtered(policy_id, class_id), actor=current_user)

@@ -233,7 +233,9 @@ def pg_template(pg_server, _migrated_postgresql):
 def pg_database(pg_server, pg_template):
     """This worker's test database: a copy of the template, put back to the template's state after
     each test (tests/pg.py: PgWorkerDatabase), so no test sees another's rows."""
-    return PgWorkerDatabase(pg_server, pg_template, f"portal_test_{WORKER}_{os.getpid()}")
+    database = PgWorkerDatabase(pg_server, pg_template, f"portal_test_{WORKER}_{os.getpid()}")
+    yield database
+    database.close()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from portal.records.models import SignedRecord
 from portal.signals import signature_committed
 from tests.records_support import *  # noqa: F403  (the records fixtures)
 from tests.records_support import root_cert
+from tests.venvs import fresh_venv, pip
 
 ROOT = Path(__file__).resolve().parent.parent
 # The command reads a file and nothing else: the database only makes the record, so one backend is enough.
@@ -55,13 +56,13 @@ def _build_verifier(tmp: Path) -> None:
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp / "dist"),
                     str(ROOT / "tools" / "countersign-verify")], check=True, capture_output=True, text=True)
     [wheel] = list((tmp / "dist").glob("*.whl"))
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", str(wheel)],
-                         capture_output=True, text=True)
-    assert pip.returncode == 0, pip.stderr[-2000:]
-    installed = subprocess.run([str(venv / "bin/python"), "-m", "pip", "list", "--format=freeze"],
-                               capture_output=True, text=True, check=True).stdout.lower()
+    python = fresh_venv(tmp / "venv")
+    install = pip(python, "install", "-q", str(wheel))
+    assert install.returncode == 0, install.stderr[-2000:]
+    listed = pip(python, "list", "--format=freeze")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    installed = listed.stdout.lower()
+    assert "countersign-verify" in installed and "pyhanko" in installed, installed
     for unwanted in ("flask", "sqlalchemy", "weasyprint", "countersign-portal"):
         assert unwanted not in installed, f"{unwanted} came with countersign-verify"
 

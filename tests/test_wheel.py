@@ -7,6 +7,8 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+from tests.venvs import fresh_venv, pip
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CHECK = textwrap.dedent(
@@ -45,16 +47,15 @@ def test_wheel_contains_templates_and_migrations_and_installs(tmp_path):
     # in a .pth file, so that environment's editable checkout of the portal stays out of reach),
     # and `pip check` confirms the wheel's declared requirements are met by what is there.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
-                         capture_output=True, text=True)
-    assert pip.returncode == 0, pip.stderr[-2000:]
+    python = fresh_venv(venv)
+    install = pip(python, "install", "-q", "--no-deps", str(wheel))
+    assert install.returncode == 0, install.stderr[-2000:]
     [own] = list((venv / "lib").glob("python*/site-packages"))
     deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     (own / "test-dependencies.pth").write_text("\n".join(deps) + "\n")
-    check = subprocess.run([str(venv / "bin/python"), "-m", "pip", "check"], capture_output=True, text=True)
+    check = pip(python, "check")
     assert check.returncode == 0, check.stdout[-2000:]
-    run = subprocess.run([str(venv / "bin/python"), "-c", CHECK, str(tmp_path / "w.sqlite")],
+    run = subprocess.run([str(python), "-c", CHECK, str(tmp_path / "w.sqlite")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "WHEEL-OK" in run.stdout

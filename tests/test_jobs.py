@@ -29,13 +29,14 @@ def flaky(flag: str) -> str:
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "PORTAL_JOBS_IMMEDIATE": False, "PORTAL_JOBS_RETRY_DELAY": 1,
+    return {**app_config, "PORTAL_JOBS_IMMEDIATE": False, "PORTAL_JOBS_RETRY_DELAY": 0.2,
             "PORTAL_JOBS_RETRY_BACKOFF": 2.0}
 
 
 @pytest.fixture
 def consumer(app):
-    worker = app.extensions["portal"].jobs.embedded_consumer(workers=1)
+    # Due retries are picked up within a tenth of a second (Huey's own scheduler looks once a second).
+    worker = app.extensions["portal"].jobs.embedded_consumer(workers=1, tick=0.1)
     worker.start()
     yield worker
     worker.stop(graceful=True)

@@ -112,12 +112,17 @@ class JobQueue:
         """Jobs waiting in the broker (not counting scheduled retries)."""
         return int(self.huey.pending_count())
 
-    def embedded_consumer(self, *, workers: int = 1, periodic: bool = False, **options: Any) -> Consumer:
+    def embedded_consumer(self, *, workers: int = 1, periodic: bool = False, tick: float | None = None,
+                          **options: Any) -> Consumer:
         """A consumer to run in this process's threads (tests, benchmarks, a single-process host).
-        Call ``start()`` and later ``stop(graceful=True)``. It installs no signal handlers."""
+        Call ``start()`` and later ``stop(graceful=True)``. It installs no signal handlers.
+
+        *tick*: how often, in seconds, the consumer looks for scheduled jobs that are due (a retry
+        waiting out its delay). Huey's own setting stops at 1 s; the tests of retries use less."""
         options.setdefault("initial_delay", 0.05)
         options.setdefault("max_delay", 0.5)
-        return _QuietConsumer(self.huey, workers=workers, periodic=periodic, worker_type="thread", **options)
+        return _QuietConsumer(self.huey, tick=tick, workers=workers, periodic=periodic, worker_type="thread",
+                              **options)
 
     # ------------------------------------------------------------ failures
 
@@ -140,6 +145,16 @@ class JobQueue:
 
 
 class _QuietConsumer(Consumer):
+    def __init__(self, huey: Huey, *, tick: float | None = None, **options: Any) -> None:
+        self._tick = tick
+        super().__init__(huey, **options)
+
+    def _create_scheduler(self) -> Any:
+        scheduler = super()._create_scheduler()
+        if self._tick is not None:
+            scheduler.interval = float(self._tick)
+        return scheduler
+
     def _set_signal_handlers(self) -> None:  # embedded: the host process owns its signals
         return None
 

@@ -88,10 +88,12 @@ def test_every_portal_route_has_a_rule(app):
 class _Clients:
     """A test client per persona, signed in once and used again for the next GET, as a browser would.
 
-    A client is retired (the next rule signs in afresh) after a POST, which may sign out, end sessions or
-    change the account, and after a GET that changes anything in its session other than the form token
-    and flashed messages (see HARMLESS), or sets a cookie other than the session's (joining a classroom as a device,
-    starting two-step set-up, choosing a school...), so no rule is answered in a state an earlier rule made."""
+    A client is retired (the next rule signs in afresh) after a POST that was let through, which may sign out,
+    end sessions or change the account, and after any request that changes anything in its session other than
+    the form token and flashed messages (see HARMLESS), or sets a cookie other than the session's (joining a
+    classroom as a device, starting two-step set-up, choosing a school...), so no rule is answered in a state an
+    earlier rule made. A POST refused with 403 or 404 changed nothing (a refused request commits nothing), so
+    its client is kept like a GET's."""
 
     #: Session keys a page may add without changing what the next request may do: the form token,
     #: flashed messages, and the cached answer to "does the header offer Switch school?".
@@ -107,16 +109,16 @@ class _Clients:
         with client.session_transaction() as sess:
             return {k: v for k, v in sess.items() if k not in self.HARMLESS}
 
-    def open(self, persona: str, rule: Rule, path: str, data):
+    def open(self, persona: str, method: str, path: str, data=None):
         client, state = self.clients.pop(persona, (None, None))
         if client is None:
             self.signed_in += 1
             client = self.app.test_client() if persona == "anonymous" else self.login_as(getattr(self.world, persona))
             state = self._state(client)
-        resp = client.open(path, method=rule.method, data=data)
+        resp = client.open(path, method=method, data=data)
         cookies = {c.split("=", 1)[0].strip() for c in resp.headers.getlist("Set-Cookie")}
-        if rule.method == "GET" and (not cookies or (cookies == {self.session_cookie}
-                                                     and self._state(client) == state)):
+        unchanged = method == "GET" or resp.status_code in (403, 404)
+        if unchanged and (not cookies or (cookies == {self.session_cookie} and self._state(client) == state)):
             self.clients[persona] = (client, state)
         return resp
 
@@ -127,7 +129,7 @@ def test_access_matrix(app, world, login_as):
     for persona in PERSONAS:
         for rule in RULES:
             path, data = _address_and_data(rule, world)
-            resp = clients.open(persona, rule, path, data)
+            resp = clients.open(persona, rule.method, path, data)
             if persona in rule.allow:
                 ok = resp.status_code == rule.allow[persona]
             elif persona == "anonymous":
@@ -153,7 +155,7 @@ def test_people_of_another_school_never_reach_this_schools_ids(app, world, other
         path, data = _address_and_data(rule, world)
         stranger = rule.allow.get("anonymous")
         for persona in SCHOOL_PERSONAS[1:]:
-            resp = clients.open(persona, rule, path, data)
+            resp = clients.open(persona, rule.method, path, data)
             # (429: a public join address refusing wrong codes from this device is a refusal too.)
             refused = (403, 404) if stranger is None else (400, 403, 404, 429, stranger)
             ok = resp.status_code in refused
@@ -180,10 +182,10 @@ ID_NAMES = ("pupil_id", "adult_id", "class_id", "version_id", "policy_id", "pers
             "school_class", "school", "page", "step", "period")
 
 
-def _answer(client, method: str, path: str, data=None) -> int | str:
+def _answer(clients: _Clients, persona: str, method: str, path: str, data=None) -> int | str:
     """The status, or the exception a server error would have been (TESTING lets it through)."""
     try:
-        return client.open(path, method=method, data=data).status_code
+        return clients.open(persona, method, path, data).status_code
     except Exception as exc:  # noqa: BLE001
         return f"{type(exc).__name__}: {str(exc)[:120]}"
 
@@ -201,6 +203,7 @@ def test_ids_too_large_for_the_database_are_refused_never_a_server_error(app, wo
 
     first_allowed = {r.endpoint: _first_allowed(r) for r in RULES}
     failures = []
+    clients = _Clients(app, login_as, world)
     for url_rule in app.url_map.iter_rules():
         ids = [n for n, conv in url_rule._converters.items() if isinstance(conv, IntegerConverter)]
         persona = first_allowed.get(url_rule.endpoint)
@@ -209,7 +212,7 @@ def test_ids_too_large_for_the_database_are_refused_never_a_server_error(app, wo
         method = "GET" if "GET" in url_rule.methods else "POST"
         for big in TOO_LARGE:
             path = _address(url_rule, ids, big)
-            answer = _answer(login_as(getattr(world, persona)), method, path)
+            answer = _answer(clients, persona, method, path)
             if answer != 404:
                 failures.append(f"{persona:>14} {method} {path} -> {answer}")
     for rule in RULES:
@@ -219,12 +222,11 @@ def test_ids_too_large_for_the_database_are_refused_never_a_server_error(app, wo
         path, data = _address_and_data(rule, world)
         for big in TOO_LARGE:
             fields = dict.fromkeys(ID_NAMES, big)
-            client = login_as(getattr(world, persona))
             if rule.method == "GET":
                 query = "&".join(f"{k}={v}" for k, v in fields.items())
-                answer = _answer(client, "GET", path + ("&" if "?" in path else "?") + query)
+                answer = _answer(clients, persona, "GET", path + ("&" if "?" in path else "?") + query)
             else:
-                answer = _answer(client, rule.method, path, {**data, **fields})
+                answer = _answer(clients, persona, rule.method, path, {**data, **fields})
             if not isinstance(answer, int) or answer >= 500:
                 failures.append(f"{persona:>14} {rule.method} {path} with id fields {big} -> {answer}")
     assert not failures, "ids too large for the database:\n" + "\n".join(failures)

@@ -365,6 +365,21 @@ def test_reminders_due_equals_the_reference(app, db, awkward_school):
     assert reminders_due(now=AT.replace(year=AT.year + 5)) == reference() == due - 1
 
 
+def test_reminders_due_counts_only_the_schools_in_scope(app, db, awkward_school, make_school, make_person,
+                                                       make_pupil, make_parent, make_class):
+    from portal.dashboard.queries import reminders_due
+
+    alone = reminders_due()
+    other = make_school("reminding-academy", with_policies=True)
+    with as_school(other.id):
+        _populate(db, make_person, make_pupil, make_parent, make_class)
+        other_alone = reminders_due()
+    assert alone > 1 and other_alone > 1
+    assert reminders_due() == alone  # the other school's people are not this school's to remind
+    with schools_scope(db, [awkward_school.id, other.id]):
+        assert reminders_due() == alone + other_alone
+
+
 @pytest.mark.postgres_only
 def test_the_count_statements_planned_without_nested_loops_are_not_jit_compiled(app, db, school, make_class,
                                                                                 make_pupil, login_as):

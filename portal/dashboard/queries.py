@@ -15,9 +15,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.db import session, utcnow
-from portal.people.models import GuardianLink, Person, SchoolClass
+from portal.people.models import Person, SchoolClass
 from portal.policies import queries as pq
-from portal.policies.compliance import Counts, cached_trend, outstanding_subjects
+from portal.policies.compliance import Counts, cached_trend, people_to_remind
 from portal.policies.models import Audience
 from portal.schools.models import School
 from portal.security import capabilities_of, has_capability
@@ -132,26 +132,9 @@ def class_rates(today: dt.date | None = None) -> list[Rate]:
 
 def reminders_due(now: dt.datetime | None = None) -> int:
     """People with something outstanding who could be reminded now (not reminded in 7 days)."""
-    from portal.policies.models import PolicyReminder
     from portal.policies.operations import REMINDER_INTERVAL
 
-    now = now or utcnow()
-    people: set[int] = set()
-    via_parents: set[int] = set()
-    for subject_id, countersign, email in outstanding_subjects():
-        if not countersign and email:
-            people.add(subject_id)
-        else:
-            via_parents.add(subject_id)
-    if via_parents:
-        people |= set(session.scalars(
-            select(GuardianLink.parent_id).join(Person, Person.id == GuardianLink.parent_id)
-            .where(GuardianLink.pupil_id.in_(via_parents), Person.active, Person.email.is_not(None))))
-    if not people:
-        return 0
-    recent = set(session.scalars(select(PolicyReminder.recipient_id).where(
-        PolicyReminder.recipient_id.in_(people), PolicyReminder.sent_at > now - REMINDER_INTERVAL)))
-    return len(people - recent)
+    return people_to_remind((now or utcnow()) - REMINDER_INTERVAL)
 
 
 def jobs_failed() -> tuple[int, str]:

@@ -42,7 +42,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from portal.db import session, table_of, utcnow
 from portal.people.models import Person, PersonRole, PupilProfile, Role
@@ -299,18 +299,35 @@ def first_signed_days(today: dt.date | None = None) -> dict[tuple, int]:
     return {(row[0], row[1], row[2], row[3], _as_date(row[4])): int(row[5]) for row in rows}
 
 
-def outstanding_subjects(today: dt.date | None = None) -> list[tuple[int, bool, str | None]]:
-    """(person id, countersigned by a parent?, their email) of every requirement still
-    outstanding this academic year in the session's scope: one statement, plus the catalogue's."""
+def people_to_remind(since: dt.datetime, today: dt.date | None = None) -> int:
+    """How many people a reminder could go to now, in the session's scope: everyone with a requirement still
+    outstanding this academic year who signs it themselves and has an email address, and the active parents with
+    an email address of every other such subject (a pupil a parent countersigns for, or someone without an
+    address), less anyone reminded after *since*. One counting statement, plus the catalogue's: no row per
+    requirement reaches Python, however large the school or trust."""
+    from portal.people.models import GuardianLink
+    from portal.policies.models import PolicyReminder
+
     plan = _Plan(today)
     if not plan.current_policy_ids:
-        return []
+        return 0
     rel = _requirements(plan).subquery("requirements")
+    subject = aliased(Person, name="subject")
+    outstanding = (select(rel.c.subject_id, rel.c.countersign, subject.email)
+                   .join(subject, subject.id == rel.c.subject_id).where(rel.c.signed.is_(None))
+                   .cte("outstanding"))  # read twice below: a CTE is worked out once
+    themselves = select(outstanding.c.subject_id).where(outstanding.c.countersign == 0,
+                                                        outstanding.c.email.is_not(None))
+    their_parents = (select(GuardianLink.parent_id)
+                     .join(outstanding, outstanding.c.subject_id == GuardianLink.pupil_id)
+                     .where(or_(outstanding.c.countersign != 0, outstanding.c.email.is_(None))))
+    reminded = select(PolicyReminder.recipient_id).where(PolicyReminder.sent_at > since)
+    stmt = select(func.count(Person.id)).where(
+        Person.email.is_not(None),
+        or_(Person.id.in_(themselves), and_(Person.active, Person.id.in_(their_parents))),
+        Person.id.not_in(reminded))
     with _hash_joins():
-        rows = session.execute(
-            select(rel.c.subject_id, rel.c.countersign, Person.email).distinct()
-            .join(Person, Person.id == rel.c.subject_id).where(rel.c.signed.is_(None))).all()
-    return [(int(pid), bool(cs), email) for pid, cs, email in rows]
+        return int(session.scalar(stmt) or 0)
 
 
 def cast_int(value: typing.Any) -> int:

@@ -199,12 +199,12 @@ class PgWorkerDatabase:
         admin.execute(f'CREATE DATABASE "{self.name}" TEMPLATE {self.template}')
 
     def _admin_connection(self):
-        if self._admin is None or self._admin.closed:
+        if self._admin is None or self._admin.closed or self._admin.broken:
             self._admin = self._connect("postgres", autocommit=True)
         return self._admin
 
     def _own_connection(self):
-        if self._own is None or self._own.closed:
+        if self._own is None or self._own.closed or self._own.broken:
             self._own = self._connect(self.name, autocommit=True)
         return self._own
 

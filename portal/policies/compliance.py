@@ -316,14 +316,15 @@ def people_to_remind(since: dt.datetime, today: dt.date | None = None) -> int:
     outstanding = (select(rel.c.subject_id, rel.c.countersign, subject.email)
                    .join(subject, subject.id == rel.c.subject_id).where(rel.c.signed.is_(None))
                    .cte("outstanding"))  # read twice below: a CTE is worked out once
-    themselves = select(outstanding.c.subject_id).where(outstanding.c.countersign == 0,
-                                                        outstanding.c.email.is_not(None))
+    # (An empty address is no address, as when reminders are sent.)
+    has_address = func.coalesce(outstanding.c.email, "") != ""
+    themselves = select(outstanding.c.subject_id).where(outstanding.c.countersign == 0, has_address)
     their_parents = (select(GuardianLink.parent_id)
                      .join(outstanding, outstanding.c.subject_id == GuardianLink.pupil_id)
-                     .where(or_(outstanding.c.countersign != 0, outstanding.c.email.is_(None))))
+                     .where(or_(outstanding.c.countersign != 0, not_(has_address))))
     reminded = select(PolicyReminder.recipient_id).where(PolicyReminder.sent_at > since)
     stmt = select(func.count(Person.id)).where(
-        Person.email.is_not(None),
+        func.coalesce(Person.email, "") != "",
         or_(Person.id.in_(themselves), and_(Person.active, Person.id.in_(their_parents))),
         Person.id.not_in(reminded))
     with _hash_joins():

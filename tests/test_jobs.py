@@ -123,6 +123,15 @@ def test_a_later_success_of_the_same_job_resolves_its_listing(app, db, consumer,
     wait_for(lambda: db.expire_all() or db.get(JobFailure, row.id).resolution == "succeeded", "the resolution")
 
 
+def test_an_embedded_consumer_reads_the_schedule_every_tick(app):
+    jobs = app.extensions["portal"].jobs
+    assert jobs.embedded_consumer(tick=0.1).schedule_reader.interval == 0.1
+    assert jobs.embedded_consumer().schedule_reader.interval == 1  # Huey's own (and least) interval
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="tick must be a positive number"):
+            jobs.embedded_consumer(tick=bad)
+
+
 def test_requeue_of_an_unknown_failure_is_refused(app):
     result = app.test_cli_runner().invoke(args=["portal", "jobs", "retry", "424242"])
     assert result.exit_code != 0 and "No open failure 424242" in result.output

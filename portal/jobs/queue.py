@@ -119,6 +119,8 @@ class JobQueue:
 
         *tick*: how often, in seconds, the consumer looks for scheduled jobs that are due (a retry
         waiting out its delay). Huey's own setting stops at 1 s; the tests of retries use less."""
+        if tick is not None and not tick > 0:
+            raise ValueError("tick must be a positive number of seconds")
         options.setdefault("initial_delay", 0.05)
         options.setdefault("max_delay", 0.5)
         return _QuietConsumer(self.huey, tick=tick, workers=workers, periodic=periodic, worker_type="thread",
@@ -153,6 +155,8 @@ class _QuietConsumer(Consumer):
         scheduler = super()._create_scheduler()
         if self._tick is not None:
             scheduler.interval = float(self._tick)
+        #: The scheduler itself (Huey keeps only the thread that runs it).
+        self.schedule_reader = scheduler
         return scheduler
 
     def _set_signal_handlers(self) -> None:  # embedded: the host process owns its signals

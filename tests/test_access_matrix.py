@@ -92,7 +92,8 @@ class _Clients:
     end sessions or change the account, and after any request that changes anything in its session other than
     the form token and flashed messages (see HARMLESS), or sets a cookie other than the session's (joining a
     classroom as a device, starting two-step set-up, choosing a school...), so no rule is answered in a state an
-    earlier rule made. A POST refused with 403 or 404 changed nothing (a refused request commits nothing), so
+    earlier rule made. A POST refused with 403 or 404 changed nothing tied to its client (its session, cookies or
+    sign-in): what a refusal may write, such as a rate-limit count by address, a fresh client would meet too. So
     its client is kept like a GET's."""
 
     #: Session keys a page may add without changing what the next request may do: the form token,

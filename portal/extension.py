@@ -69,8 +69,7 @@ class Portal:
 
         @app.before_request
         def _scope_portal_request() -> None:
-            from flask import request
-
+            # Portal routes only: a route miss needs no school (signing the person in chooses one).
             if (request.blueprint or "").startswith("portal"):
                 from portal.schools.context import scope_request
 
@@ -125,11 +124,11 @@ class Portal:
     def _register_error_pages(app: Flask) -> None:
         """The portal's error pages, for the portal's own addresses only: a host's pages keep the host's
         error handler (one it registered before the portal, which is kept) or Flask's plain page."""
-        prefix = (app.config["PORTAL_URL_PREFIX"] or "").rstrip("/")
+        from portal.web import is_portal_request, portal_prefix
 
         def ours() -> bool:
-            return (not prefix or (request.blueprint or "").startswith("portal")
-                    or request.path == prefix or request.path.startswith(prefix + "/"))
+            # Mounted at the root, every error page is the portal's (a host's too).
+            return not portal_prefix() or is_portal_request()
 
         def register(key: type[Exception] | int, make_page: Callable[[], Any]) -> None:
             exc_class = default_exceptions[key] if isinstance(key, int) else key

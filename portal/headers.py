@@ -20,6 +20,8 @@ from typing import Any
 
 from flask import current_app, request
 
+from portal.web import is_portal_request
+
 #: The portal's policy, directive by directive.
 CSP: dict[str, str] = {
     "default-src": "'self'",
@@ -61,7 +63,7 @@ def set_directive(response: Any, name: str, value: str) -> Any:
 
 def security_headers(response: Any) -> Any:
     """``after_request``: add the headers above to portal responses."""
-    if not (request.blueprint or "").startswith("portal"):
+    if not is_portal_request():
         return response
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", REFERRER_POLICY)

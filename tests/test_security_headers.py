@@ -45,6 +45,30 @@ def test_host_pages_are_untouched(app):
     host.extensions["portal"].engine.dispose()
 
 
+def test_a_missing_portal_page_has_the_portals_headers_too(app, school, login_as, db_url):
+    """No route matched, but the address is the portal's: its "Page not found" (which shows a signed-in person's
+    menu) and a refused method are neither stored nor left without the policy. A host's own missing page, outside
+    the portal's addresses, is left alone."""
+    from flask import Flask
+
+    from portal import Portal
+
+    for client in (app.test_client(), login_as(school.head)):
+        for method, path, code in (("GET", "/portal/no-such-page", 404), ("DELETE", "/portal/staff/", 405)):
+            resp = client.open(path, method=method)
+            assert resp.status_code == code, path
+            assert parse_csp(resp.headers.get("Content-Security-Policy"))["frame-ancestors"] == "'self'", path
+            assert resp.headers["Cache-Control"] == "no-store", path
+            assert resp.headers["X-Content-Type-Options"] == "nosniff", path
+    host = Flask("host_app")
+    host.config.update(SECRET_KEY="k", PORTAL_DATABASE_URI=db_url, TESTING=True)
+    Portal(host)
+    resp = host.test_client().get("/no-such-host-page")
+    assert resp.status_code == 404
+    assert "Content-Security-Policy" not in resp.headers and "Cache-Control" not in resp.headers
+    host.extensions["portal"].engine.dispose()
+
+
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 _STYLE_ATTR = re.compile(r"\sstyle\s*=", re.I)
 _HANDLER_ATTR = re.compile(r"\son[a-z]+\s*=\s*[\"']", re.I)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask_babel import gettext as _
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -144,10 +145,12 @@ class Portal:
         def page(code: int, title: str, message: str) -> Any:
             return render_template("portal/error.html", code=code, title=title, message=message), code
 
-        register(CSRFError, lambda: page(400, "Please try again",
-                                         "This form had expired. Go back, refresh the page and send it again."))
-        register(403, lambda: page(403, "Not allowed", "Your account cannot open this page."))
-        register(404, lambda: page(404, "Page not found", "We could not find that page."))
-        register(413, lambda: page(413, "File too large", "What you sent is too large. The limit is "
-                                   f"{app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB in total."))
+        # The words are looked up when the page is made, in the reader's language.
+        register(CSRFError, lambda: page(400, _("Please try again"),
+                                         _("This form had expired. Go back, refresh the page and send it again.")))
+        register(403, lambda: page(403, _("Not allowed"), _("Your account cannot open this page.")))
+        register(404, lambda: page(404, _("Page not found"), _("We could not find that page.")))
+        register(413, lambda: page(413, _("File too large"), _(
+            "What you sent is too large. The limit is %(mb)s MB in total.",
+            mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024))))
 

@@ -99,8 +99,9 @@ def claim() -> Any:
         return None
     token = request.form.get(FIELD, "")
     if not token or len(token) > 100:
-        return render_template("portal/error.html", code=400, title="Please try again",
-                               message="This form is out of date. Go back, reload the page and send it again."), 400
+        return render_template("portal/error.html", code=400, title=gettext("Please try again"),
+                               message=gettext("This form is out of date. Go back, reload the page and send it "
+                                               "again.")), 400
     digest = _digest(token)
     try:
         # The request's first write: it waits for a same-token submission still running.
@@ -155,10 +156,10 @@ def _conflict(exc: Exception) -> Any:
     session.rollback()
     log.info("conflicting change refused: %s", type(exc).__name__)
     return render_template(
-        "portal/error.html", code=409, title="Already done",
-        message="This was changed at the same moment by another request (perhaps the form was sent twice, "
-                "or someone else made the same change). Nothing was done twice: go back and reload the page "
-                "to see how things stand."), 409
+        "portal/error.html", code=409, title=gettext("Already done"),
+        message=gettext("This was changed at the same moment by another request (perhaps the form was sent twice, "
+                        "or someone else made the same change). Nothing was done twice: go back and reload the "
+                        "page to see how things stand.")), 409
 
 
 def register(bp: Blueprint) -> None:

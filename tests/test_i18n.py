@@ -293,6 +293,29 @@ def test_a_person_chooses_a_language_for_every_school(app, db, school, make_pare
     assert "Blwyddyn 1" in page and "Year 1" not in page
 
 
+def test_error_pages_are_in_the_readers_language(app, db, school, make_parent, make_pupil, login_as):
+    """A missing page, a page the account may not open, a form sent twice and a NUL character: each
+    refusal is written in the reader's language, like the page it replaces."""
+    parent = make_parent(make_pupil(given="Iwan"), given="Eira")
+    client = login_as(parent)
+    assert client.post("/portal/auth/language", data={"language": "cy"}).status_code == 303
+    for path, code, words in (("/portal/no-such-page", 404, ("Heb ddod o hyd i'r dudalen",
+                                                              "Ni allem ddod o hyd i'r dudalen honno.")),
+                              ("/portal/staff/", 403, ("Dim caniatâd", "Ni all eich cyfrif agor y dudalen hon.")),
+                              ("/portal/parent/?q=a%00b", 400, ("Gwiriwch yr hyn a anfonoch", "nod NUL"))):
+        resp = client.get(path)
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == code and _lang(page) == ("cy", "ltr"), path
+        assert all(w.replace("'", "&#39;") in page for w in words), (path, page[-1500:])
+        assert "We could not find" not in page and "cannot open this page" not in page, path
+    # A form without its one-time token (a page from before a restart, say): refused in the reader's language.
+    assert client.post("/portal/auth/language", data={"language": "ar"}).status_code == 303
+    stale = client.post("/portal/auth/language", data={"language": "cy", "_once": ""})
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 400 and _lang(page) == ("ar", "rtl")
+    assert "هذا النموذج قديم" in page and "out of date" not in page
+
+
 @pytest.mark.parametrize("bad", ["xx", "", "../../etc"])
 def test_an_unknown_language_is_refused_and_nothing_is_saved(app, db, school, make_person, login_as, bad):
     person = make_person(Role.PARENT, given="Nia")

@@ -10,6 +10,7 @@ from itertools import chain
 
 from flask import Blueprint, Flask, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter, Map
 
 from portal.ids import MAX_ROW_ID
@@ -41,16 +42,15 @@ def refuse_nul_characters() -> ResponseReturnValue | None:
     """400 for a query string, form field or file name holding a NUL character, before any view runs.
 
     No keyboard types one, and PostgreSQL cannot keep one in a text column: a form saving it would fail
-    at the database (a server error) after the person had filled it in. (The error pages, like the
-    others in :mod:`portal.extension`, are in English.)"""
+    at the database (a server error) after the person had filled it in. The page is in the reader's language."""
     fields = chain(request.args.items(multi=True), request.form.items(multi=True),
                    ((name, f.filename or "") for name, f in request.files.items(multi=True)))
     texts = chain.from_iterable(fields)
     if any("\x00" in text for text in texts):
-        return render_template("portal/error.html", code=400, title="Please check what you sent",
-                               message="Something you sent holds a character that cannot be kept (a NUL "
-                                       "character, which no keyboard types). Go back, take it out and send "
-                                       "it again."), 400
+        return render_template("portal/error.html", code=400, title=_("Please check what you sent"),
+                               message=_("Something you sent holds a character that cannot be kept (a NUL "
+                                         "character, which no keyboard types). Go back, take it out and send "
+                                         "it again.")), 400
     return None
 
 

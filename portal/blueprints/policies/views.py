@@ -253,17 +253,18 @@ def signature_pdf(signature_id: int):
         # Missing, or failed last time: try again now (retry on access; idempotent).
         record = record_for(sig.id)
     if record is None or not record.is_sealed:
-        return render_template("portal/error.html", code=503, title="Not ready yet",
-                               message="The sealed copy of this record is not ready yet. It is being made; "
-                                       "please try again in a minute."), 503
+        return render_template("portal/error.html", code=503, title=_("Not ready yet"),
+                               message=_("The sealed copy of this record is not ready yet. It is being made; "
+                                         "please try again in a minute.")), 503
     try:
         data = record_pdf(record)
     except ArchiveError:
         current_app.logger.error("signed record %s: the archived copy is missing or damaged", record.id)
         audit.record("record.integrity_failed", actor=current_user, target=record)
         session.commit()
-        return render_template("portal/error.html", code=500, title="Please try later",
-                               message="The sealed copy cannot be given out just now. The school has been told."), 500
+        return render_template("portal/error.html", code=500, title=_("Please try later"),
+                               message=_("The sealed copy cannot be given out just now. The school has been "
+                                         "told.")), 500
     audit.record("record.downloaded", actor=current_user, target=record, by="signer")
     session.commit()
     return Response(data, mimetype="application/pdf", headers={

@@ -74,6 +74,7 @@ def pages(world) -> list[tuple[str, str, str]]:
     t = world.trust_id
     return [
         ("parent home", s.logins["parent"], "/portal/parent/"),
+        ("Head home", s.logins["head"], "/portal/staff/"),
         ("compliance dashboard", s.logins["head"], "/portal/policies/compliance/"),
         ("concerns inbox", s.logins["head"], "/portal/concerns/inbox"),
         ("links register", s.logins["head"], "/portal/links/register"),

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, request
 from flask_babel import gettext as _
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
@@ -125,6 +125,7 @@ class Portal:
     def _register_error_pages(app: Flask) -> None:
         """The portal's error pages, for the portal's own addresses only: a host's pages keep the host's
         error handler (one it registered before the portal, which is kept) or Flask's plain page."""
+        from portal.web import error_page as page
         from portal.web import is_portal_request, portal_prefix
 
         def ours() -> bool:
@@ -141,9 +142,6 @@ class Portal:
                 return previous(e) if previous is not None else e
 
             app.register_error_handler(key, handler)
-
-        def page(code: int, title: str, message: str) -> Any:
-            return render_template("portal/error.html", code=code, title=title, message=message), code
 
         # The words are looked up when the page is made, in the reader's language.
         register(CSRFError, lambda: page(400, _("Please try again"),

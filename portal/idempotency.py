@@ -29,7 +29,7 @@ import secrets
 import time
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, request, url_for
 from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy import Integer, String, delete, select
@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.db import Base, UTCDateTime, session, utcnow
+from portal.web import error_page
 
 log = logging.getLogger("portal.forms")
 
@@ -99,9 +100,8 @@ def claim() -> Any:
         return None
     token = request.form.get(FIELD, "")
     if not token or len(token) > 100:
-        return render_template("portal/error.html", code=400, title=gettext("Please try again"),
-                               message=gettext("This form is out of date. Go back, reload the page and send it "
-                                               "again.")), 400
+        return error_page(400, gettext("Please try again"),
+                          gettext("This form is out of date. Go back, reload the page and send it again."))
     digest = _digest(token)
     try:
         # The request's first write: it waits for a same-token submission still running.
@@ -155,11 +155,9 @@ def _conflict(exc: Exception) -> Any:
     """Two changes of the same thing at the same moment: the later one is not applied."""
     session.rollback()
     log.info("conflicting change refused: %s", type(exc).__name__)
-    return render_template(
-        "portal/error.html", code=409, title=gettext("Already done"),
-        message=gettext("This was changed at the same moment by another request (perhaps the form was sent twice, "
-                        "or someone else made the same change). Nothing was done twice: go back and reload the "
-                        "page to see how things stand.")), 409
+    return error_page(409, gettext("Already done"), gettext(
+        "This was changed at the same moment by another request (perhaps the form was sent twice, or someone else "
+        "made the same change). Nothing was done twice: go back and reload the page to see how things stand."))
 
 
 def register(bp: Blueprint) -> None:

@@ -1,4 +1,4 @@
-"""Which requests are the portal's.
+"""Which requests are the portal's, and the page it answers a refusal with.
 
 The portal's own security headers and error pages apply to its requests only, never to the pages of a
 host application it is mounted in. A request is the portal's when one of the portal's routes answered it,
@@ -8,7 +8,7 @@ the same headers as any portal page (no caching, the Content-Security-Policy).
 """
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, render_template, request
 
 
 def portal_prefix() -> str:
@@ -24,3 +24,9 @@ def is_portal_request() -> bool:
     if not prefix:
         return request.url_rule is None  # mounted at the root: an address no route matched
     return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+def error_page(code: int, title: str, message: str) -> tuple[str, int]:
+    """The portal's error page (``templates/portal/error.html``) with HTTP status *code*: a title and a
+    sentence in the reader's language (the caller passes them through gettext), and a way back home."""
+    return render_template("portal/error.html", code=code, title=title, message=message), code

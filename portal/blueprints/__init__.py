@@ -8,13 +8,14 @@ from __future__ import annotations
 import importlib
 from itertools import chain
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter, Map
 
 from portal.ids import MAX_ROW_ID
 from portal.paths import STATIC_DIR, TEMPLATES_DIR
+from portal.web import error_page
 
 #: Area packages under ``portal.blueprints``; each has ``bp`` and a ``views`` module.
 AREAS: tuple[str, ...] = ("auth", "parent", "pupil", "staff", "auditor", "admin", "policies", "concerns", "lti",
@@ -47,10 +48,9 @@ def refuse_nul_characters() -> ResponseReturnValue | None:
                    ((name, f.filename or "") for name, f in request.files.items(multi=True)))
     texts = chain.from_iterable(fields)
     if any("\x00" in text for text in texts):
-        return render_template("portal/error.html", code=400, title=_("Please check what you sent"),
-                               message=_("Something you sent holds a character that cannot be kept (a NUL "
-                                         "character, which no keyboard types). Go back, take it out and send "
-                                         "it again.")), 400
+        return error_page(400, _("Please check what you sent"),
+                          _("Something you sent holds a character that cannot be kept (a NUL character, which no "
+                            "keyboard types). Go back, take it out and send it again."))
     return None
 
 

@@ -17,6 +17,7 @@ from portal.records.queries import RecordFilter, filter_choices, records_page
 from portal.schools.isolation import PortalSession, set_school
 from portal.security import access
 from portal.templating import N_
+from portal.web import error_page
 
 PER_PAGE = 50
 
@@ -72,9 +73,9 @@ def record_pdf(signature_id: int):
 
     record = record_for(signature_id)
     if record is None:
-        return _problem(404, _("Record not found"), _("There is no signature with that number."))
+        return error_page(404, _("Record not found"), _("There is no signature with that number."))
     if not record.is_sealed:
-        return _problem(503, _("Not ready yet"), _(
+        return error_page(503, _("Not ready yet"), _(
             "The sealed PDF of this record could not be made yet. "
             "The portal will try again; you can also ask the school to run `flask portal records repair`."))
     try:
@@ -83,7 +84,7 @@ def record_pdf(signature_id: int):
         current_app.logger.error("signed record %s: %s", record.id, exc)
         audit.record("record.integrity_failed", actor=current_user, target=record)
         session.commit()
-        return _problem(500, _("Archived copy is damaged"), _(
+        return error_page(500, _("Archived copy is damaged"), _(
             "The archived PDF of this record is missing or does not "
             "match its recorded fingerprint. The school has been told in its audit log."))
     audit.record("record.downloaded", actor=current_user, target=record)
@@ -100,8 +101,8 @@ def export_zip():
 
     _form, f = _filter_form()
     if f is None:
-        return _problem(400, _("Check the filter"),
-                        _("The filter for the export is not valid. Go back and choose again."))
+        return error_page(400, _("Check the filter"),
+                          _("The filter for the export is not valid. Go back and choose again."))
     head = start_export(f, actor=current_user)
     name = f"signed-records-{head[0]}.zip"
     engine, store = current_app.extensions["portal"].engine, archive_store()
@@ -153,10 +154,6 @@ def verify():
 
 def _size(n: int) -> str:
     return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
-
-
-def _problem(code: int, title: str, message: str):
-    return render_template("portal/error.html", code=code, title=title, message=message), code
 
 
 #: portal.records.rules.NotAPdf's messages (raised in English), shown above in the reader's language.

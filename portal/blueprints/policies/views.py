@@ -39,6 +39,7 @@ from portal.policies.rendering import placeholder_values, render_markdown, rende
 from portal.policies.tasks import register as _register_tasks
 from portal.security import access, client_ip, own_child_or_404
 from portal.signatures.models import Method, OfflineAgreement
+from portal.web import error_page
 
 _register_tasks()
 
@@ -253,18 +254,16 @@ def signature_pdf(signature_id: int):
         # Missing, or failed last time: try again now (retry on access; idempotent).
         record = record_for(sig.id)
     if record is None or not record.is_sealed:
-        return render_template("portal/error.html", code=503, title=_("Not ready yet"),
-                               message=_("The sealed copy of this record is not ready yet. It is being made; "
-                                         "please try again in a minute.")), 503
+        return error_page(503, _("Not ready yet"), _("The sealed copy of this record is not ready yet. It is being "
+                                                     "made; please try again in a minute."))
     try:
         data = record_pdf(record)
     except ArchiveError:
         current_app.logger.error("signed record %s: the archived copy is missing or damaged", record.id)
         audit.record("record.integrity_failed", actor=current_user, target=record)
         session.commit()
-        return render_template("portal/error.html", code=500, title=_("Please try later"),
-                               message=_("The sealed copy cannot be given out just now. The school has been "
-                                         "told.")), 500
+        return error_page(500, _("Please try later"),
+                          _("The sealed copy cannot be given out just now. The school has been told."))
     audit.record("record.downloaded", actor=current_user, target=record, by="signer")
     session.commit()
     return Response(data, mimetype="application/pdf", headers={

@@ -26,6 +26,7 @@ from portal.records.models import SignedRecord
 from portal.schools.isolation import all_schools
 from portal.schools.models import School
 from portal.security import access, client_ip
+from portal.web import error_page
 
 _CA_NAME = re.compile(r"^(installation|trust-[a-z0-9-]{1,60})$")
 _PUBLIC_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -44,9 +45,8 @@ def _limited() -> bool:
 
 
 def _too_many():
-    return render_template("portal/error.html", code=429, title=_("Too many checks"),
-                           message=_("This address has checked many files in a short time. Wait a few minutes "
-                                     "and try again.")), 429
+    return error_page(429, _("Too many checks"), _("This address has checked many files in a short time. Wait a "
+                                                   "few minutes and try again."))
 
 
 def _schools() -> list[School]:

@@ -143,8 +143,8 @@ class PgWorkerDatabase:
         self.server, self.template, self.name = server, template, name
         self.url = server.url(name)
         self.pool: Any = None
-        self._admin: Any = None
-        self._own: Any = None
+        #: database name -> the connection reset keeps to it (see the class docstring).
+        self._kept: dict[str, Any] = {}
         self._snapshot()
         self._create()
         PgWorkerDatabase._by_url[self.url] = self
@@ -193,32 +193,23 @@ class PgWorkerDatabase:
 
     def _create(self) -> None:
         self._drop_pooled_connections()
-        self._close_own()
-        admin = self._admin_connection()
+        self.close(self.name)
+        admin = self._kept_connection("postgres")
         admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{self.name}" TEMPLATE {self.template}')
 
-    def _admin_connection(self):
-        if self._admin is None or self._admin.closed or self._admin.broken:
-            self._admin = self._connect("postgres", autocommit=True)
-        return self._admin
+    def _kept_connection(self, database: str):
+        conn = self._kept.get(database)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._kept[database] = self._connect(database, autocommit=True)
+        return conn
 
-    def _own_connection(self):
-        if self._own is None or self._own.closed or self._own.broken:
-            self._own = self._connect(self.name, autocommit=True)
-        return self._own
-
-    def _close_own(self) -> None:
-        if self._own is not None:
-            self._own.close()
-            self._own = None
-
-    def close(self) -> None:
-        """Close the connections :meth:`reset` keeps (at the end of the session)."""
-        self._close_own()
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None
+    def close(self, database: str | None = None) -> None:
+        """Close the connection :meth:`reset` keeps to *database*, or all of them (at the end of the session)."""
+        for name in [database] if database else list(self._kept):
+            conn = self._kept.pop(name, None)
+            if conn is not None:
+                conn.close()
 
     def reset(self) -> None:
         """Back to the template's state: no session inside a transaction (pooled connections at rest
@@ -233,8 +224,8 @@ class PgWorkerDatabase:
             self._reset()
 
     def _reset(self) -> None:
-        own = self._own_connection()
-        ended = self._admin_connection().execute(
+        own = self._kept_connection(self.name)
+        ended = self._kept_connection("postgres").execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> %s AND state <> 'idle'", (self.name, own.info.backend_pid)).fetchone()[0]
         if ended:

@@ -304,7 +304,10 @@ def people_to_remind(since: dt.datetime, today: dt.date | None = None) -> int:
     outstanding this academic year who signs it themselves and has an email address, and the active parents with
     an email address of every other such subject (a pupil a parent countersigns for, or someone without an
     address), less anyone reminded after *since*. One counting statement, plus the catalogue's: no row per
-    requirement reaches Python, however large the school or trust."""
+    requirement reaches Python, however large the school or trust.
+
+    It is :func:`portal.policies.operations.reminder_recipients`'s rule, in SQL: a change to who is reminded
+    changes both (``test_reminders_due_equals_the_reference`` compares them)."""
     from portal.people.models import GuardianLink
     from portal.policies.models import PolicyReminder
 

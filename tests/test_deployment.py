@@ -186,14 +186,15 @@ def installation(tmp_path_factory, pg_server, redis_server, s3_server):
     inst = Installation(env, tmp_path)
     inst.bucket, inst.s3 = bucket, s3_server
     try:
-        # What the migrate unit does (the demo school stands in for a real roster).
-        flask = command("countersign-migrate.service", env)[0][0]
-        inst.run([flask, "--app", "wsgi:app", "portal", "db", "upgrade"])
-        # Two of its records sealed now (into the bucket), not the default 24: the test's own signature is the
-        # one followed from web process to job worker to the other web process.
-        inst.run([flask, "--app", "wsgi:app", "portal", "demo", "--if-empty", "--seal", "2"])
+        # In the order of docs/deployment.md: the migrate unit on the new, empty database (its `keys init
+        # --if-missing` finds no school yet and succeeds), then the schools: the demo school stands in for a real
+        # roster and makes its own certificate.
         for argv in command("countersign-migrate.service", env):
             inst.run(argv)
+        # Two of its records sealed now (into the bucket), not the default 24: the test's own signature is the
+        # one followed from web process to job worker to the other web process.
+        flask = command("countersign-migrate.service", env)[0][0]
+        inst.run([flask, "--app", "wsgi:app", "portal", "demo", "--if-empty", "--seal", "2"])
         inst.ports = [_free_port(), _free_port()]
         # The web processes and the worker start side by side, as systemd starts independent units.
         webs = {port: inst.start(command("countersign-web@.service", env, str(port))[0], f"web-{port}")

@@ -9,6 +9,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from asn1crypto import crl as asn1_crl
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,6 +43,9 @@ from portal.records.operations import make_record, retimestamp_due
 from portal.signals import signature_committed
 from tests.records_support import *  # noqa: F403  (the records fixtures)
 from tests.records_support import TSAServer, make_tsa_cert, pdfsig_text, root_cert
+
+# These tests check a PDF, its seal and its certificates, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 
 def _sealed(app, db, make_signature, **kw):
@@ -141,6 +145,19 @@ def test_keys_init_refuses_to_overwrite(app, seal_keys):
     result = app.test_cli_runner().invoke(args=["portal", "keys", "init"])
     assert result.exit_code != 0 and "already exists" in result.output
     assert key.read_bytes() == before
+
+
+def test_keys_init_if_missing_succeeds_before_the_first_school(empty_installation, tmp_path):
+    """The deploy example's migrate unit runs `keys init --if-missing` at every release, the first one
+    before any school exists: that must not fail the unit. Without --if-missing it is still an error."""
+    empty_installation.config["PORTAL_KEYS_DIR"] = str(tmp_path / "keys")
+    runner = empty_installation.test_cli_runner()
+    result = runner.invoke(args=["portal", "keys", "init", "--if-missing"])
+    assert result.exit_code == 0, result.output
+    assert "There is no school yet, so no certificate was made" in result.output
+    assert not (tmp_path / "keys").exists() or not any((tmp_path / "keys").rglob("*.pem"))
+    result = runner.invoke(args=["portal", "keys", "init"])
+    assert result.exit_code != 0 and "There is no school yet: add one" in result.output
 
 
 # ---------------------------------------------------------------- B-LT

@@ -83,6 +83,10 @@ def keys_init(force: bool, if_missing: bool, root_key_file: Path | None, root_ke
     )
 
     if not schools:
+        if if_missing:  # a new installation's first migrate unit: nothing to certify yet, and nothing wrong
+            click.echo("There is no school yet, so no certificate was made. After `flask portal schools add`, "
+                       "run this again (or start the countersign-migrate unit).")
+            return
         raise click.ClickException("There is no school yet: add one with `flask portal schools add`.")
     for school in schools:
         if (school_keys_dir(school) / KEY_FILE).exists() and not force:

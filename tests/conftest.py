@@ -37,7 +37,7 @@ def pytest_generate_tests(metafunc):
             backends = [b for b in backends if b == "sqlite"] or backends[:1]
         if metafunc.definition.get_closest_marker("postgres_only") is not None:
             backends = [b for b in backends if b == "postgresql"]
-        metafunc.parametrize("db_backend", backends, scope="session" if False else "function")
+        metafunc.parametrize("db_backend", backends)
 
 
 _unavailable = unavailable

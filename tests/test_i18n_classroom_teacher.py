@@ -2,9 +2,14 @@
 session page, from starting a session to closing it, with no English left on them."""
 from __future__ import annotations
 
+import pytest
+
 from portal.people.models import Role
 from portal.policies.models import Audience
 from tests.classroom_fixtures import make_rules  # noqa: F401
+
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 
 def test_a_welsh_speaking_teacher_runs_a_classroom_session_in_welsh(db, make_person, make_class, make_pupil,

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import html
 
+import pytest
+
 from tests import concerns_helpers
 from tests.concerns_helpers import SECRET_SUBJECT, SECRET_TEXT, newest, raise_concern
+
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 cast = concerns_helpers.cast  # the fixture
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from sqlalchemy import select
 
 from portal.policies.models import Policy
 from portal.policies.pack import load_default_pack
+
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 
 def _text(resp) -> str:

@@ -17,6 +17,9 @@ from tests.dataprotection_helpers import *  # noqa: F401,F403
 from tests.dataprotection_helpers import raise_concern
 from tests.records_support import *  # noqa: F401,F403
 
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
+
 TODAY = dt.date.today()
 
 

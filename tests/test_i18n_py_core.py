@@ -40,6 +40,9 @@ from tests.records_support import *  # noqa: F401,F403 - seal_keys
 from tests.test_lms_settings import registration  # noqa: F401  (fixture)
 from tests.test_policy_translations import parent_policy  # noqa: F401  (fixture)
 
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
+
 
 def _text(resp) -> str:
     return re.sub(r"\s+", " ", html.unescape(resp.get_data(as_text=True)))

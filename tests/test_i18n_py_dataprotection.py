@@ -21,6 +21,9 @@ from tests.i18n_helpers import page_text as _page
 from tests.i18n_helpers import speaks as _speaks
 from tests.records_support import *  # noqa: F401,F403
 
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
+
 BASE = "/portal/data-protection"
 
 

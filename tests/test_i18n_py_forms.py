@@ -8,12 +8,17 @@ import html
 import io
 import re
 
+import pytest
+
 from portal.people.models import Role
 from tests import concerns_helpers
 from tests.concerns_helpers import raise_concern
 from tests.records_support import *  # noqa: F403  (the records fixtures)
 from tests.test_records_verify import sealed  # noqa: F401  (fixture)
 from tests.test_roster import GOOD
+
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 cast = concerns_helpers.cast  # the fixture
 

@@ -9,6 +9,8 @@ import io
 import json
 import zipfile
 
+import pytest
+
 from portal.people.models import Role
 from tests.dataprotection_helpers import *  # noqa: F401,F403
 from tests.dataprotection_helpers import D, raise_concern
@@ -16,6 +18,9 @@ from tests.i18n_helpers import page_text as _page
 from tests.i18n_helpers import speaks as _speaks
 from tests.records_support import *  # noqa: F401,F403
 from tests.test_roster import GOOD
+
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 ROSTER = "/portal/admin/roster"
 

@@ -1,8 +1,13 @@
 """Staff pages and staff emails in Welsh (issue 18): the Head's dashboard and a class teacher's weekly summary."""
 from __future__ import annotations
 
+import pytest
+
 from portal.people.models import Role
 from tests.test_scheduled_jobs import _publish
+
+# These tests check the words on a page or in an email, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 
 def test_a_welsh_speaking_head_sees_the_staff_dashboard_in_welsh(app, db, school, make_class, make_pupil, login_as):

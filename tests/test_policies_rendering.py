@@ -5,6 +5,9 @@ import pytest
 
 from portal.policies.rendering import MAX_BODY_BYTES, render_markdown, text_digest
 
+# These tests check rendered Markdown, which does not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
+
 HOSTILE = [
     ("<script>alert(1)</script>", "<script"),
     ('<img src="x" onerror="alert(1)">', "<img"),

@@ -17,6 +17,10 @@ from portal.signals import signature_committed
 from tests.http_server import ThreadedServer
 from tests.records_support import make_signature, make_version, seal_keys  # noqa: F401  (fixtures)
 
+# These tests check what WeasyPrint may fetch while it makes a PDF, which does not depend on the database:
+# they run on SQLite only.
+pytestmark = pytest.mark.one_backend
+
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 

@@ -10,6 +10,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from portal.people.models import Role
 from portal.records.archive import archive_store
 from portal.records.models import SignedRecord
@@ -24,6 +26,9 @@ from tests.records_support import (  # noqa: F401  (fixtures)
     seal_keys,
     tsa,
 )
+
+# These tests check a PDF, its seal and its certificates, which do not depend on the database: they run on SQLite only.
+pytestmark = pytest.mark.one_backend
 
 
 def _tool(name):

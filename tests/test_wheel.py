@@ -41,6 +41,8 @@ def test_wheel_contains_templates_and_migrations_and_installs(tmp_path):
     assert any(n.startswith("portal/migrations/versions/0001_") for n in names)
     assert "portal/static/portal.css" in names
     assert not any(n.startswith("tests/") for n in names)
+    # `make test` compiles the checkout first (compileall): the wheel still carries sources only.
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
     # A fresh virtualenv with the wheel alone installed in it. Its dependencies are not downloaded
     # again: the test environment's site-packages is added after the virtualenv's own (a plain path

@@ -253,3 +253,40 @@ def test_the_sealed_pdf_is_tagged_and_keeps_its_pdfa_markers(app, db, make_signa
         assert str(names[0]) == "evidence.json" and names[1].objgen == spec.objgen
         evidence = json.loads(spec.EF.F.read_bytes())
         assert evidence["signature_id"] == record.signature_id
+
+
+def test_pdfs_made_at_once_in_several_threads_each_come_out_whole():
+    """The job worker makes PDFs in several threads at once. Each thread keeps its own WeasyPrint font
+    configuration from one PDF to the next (a Pango font map is not for sharing between threads), and
+    each PDF carries its own text."""
+    import threading
+
+    from portal.records.pdf import _font_config, render_pdf
+
+    page = ("<!doctype html><html lang='en-GB'><head><meta charset='utf-8'><title>Record</title></head>"
+            "<body><h1>Computer rules</h1><p>Agreed by Pupil {n} of Wrenfield Class.</p></body></html>")
+    made: dict[int, list[bytes]] = {}
+    configs: dict[int, object] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def work(n: int) -> None:
+        try:
+            start.wait(30)
+            made[n] = [render_pdf(page.format(n=n)) for _ in range(2)]
+            configs[n] = _font_config()
+            assert _font_config() is configs[n]
+        except BaseException as exc:  # reported below, with the thread that raised it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len({id(c) for c in configs.values()}) == 3 and _font_config() not in configs.values()
+    for n, pdfs in made.items():
+        for pdf in pdfs:
+            text = subprocess.run([_tool("pdftotext"), "-", "-"], input=pdf, capture_output=True, check=True).stdout
+            assert f"Agreed by Pupil {n} of Wrenfield Class.".encode() in text, text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import segno
 from flask import render_template
 from markupsafe import Markup
 from weasyprint import HTML, Attachment
+from weasyprint.text.fonts import FontConfiguration
 
 from portal.paths import STATIC_DIR
 from portal.people.models import Person, academic_year_label
@@ -171,6 +173,24 @@ def _exact_text(signature) -> Markup:
     return Markup(policy_html(signature.version.body_md))
 
 
+_fonts = threading.local()
+
+
+def _font_config() -> FontConfiguration:
+    """This thread's WeasyPrint font configuration, kept from one PDF to the next.
+
+    Left to itself, WeasyPrint makes a new one for every document, and Pango then loads and measures the
+    fonts again: a record took 0.18 s of CPU instead of 0.15 s (five renders, three alternating rounds), and
+    the PDF is the same but for its dates and ID. One per thread, because a Pango font map is not safe to
+    share between threads (the job worker runs several). Records have no ``@font-face`` (their CSS names
+    installed fonts, and policy text cannot carry styles), so nothing of one document stays in it for the next.
+    """
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        config = _fonts.config = FontConfiguration()
+    return config
+
+
 def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnlyFetcher | None = None,
                files: tuple[tuple[str, bytes, str], ...] = ()) -> bytes:
     """Render *html* to a tagged PDF/A-3b with the static-only fetcher, attaching the evidence JSON
@@ -188,7 +208,7 @@ def render_pdf(html: str, *, attachment: bytes | None = None, fetcher: StaticOnl
         attachments.append(Attachment(string=data, name=name, relationship="Source", description=description))
     return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(
         pdf_variant="pdf/a-3b", pdf_tags=True, attachments=attachments, uncompressed_pdf=False,
-        finisher=_one_af_entry_per_file)
+        finisher=_one_af_entry_per_file, font_config=_font_config())
 
 
 def _one_af_entry_per_file(document, pdf) -> None:

@@ -67,6 +67,7 @@ def main() -> None:
                               start_new_session=True)
     try:
         sign_once(app, *parents[0])  # warm-up (worker start, fonts, templates); gives the floor a record
+        rss_first = _rss_mib(worker.pid)
         floor_times = floor(app, 8)
         req_times, sealed_times = [], []
         for email, name in parents[1:]:
@@ -75,6 +76,7 @@ def main() -> None:
             sealed_times.append(s)
         floor_times += floor(app, 8)
         close_req, close_sealed = class_close(app, teacher_email, session_id, pupils)
+        rss_last = _rss_mib(worker.pid)
     finally:
         os.killpg(worker.pid, signal.SIGINT)
         worker.wait(60)
@@ -92,6 +94,16 @@ def main() -> None:
     print(f"   close request: {close_req * 1000:.1f} ms (ratio to floor {close_req / f:.2f}; target <= 300 ms)")
     print(f"   until all {len(pupils)} PDFs are sealed: {close_sealed:.1f} s ({close_sealed / f:.1f} floors; "
           f"{close_sealed / len(pupils) * 1000:.0f} ms per PDF with one worker thread)")
+    print(f"4. Job worker memory (resident): {rss_first:.0f} MiB after its first sealed PDF, {rss_last:.0f} MiB after "
+          f"{len(req_times) + len(pupils)} more (it should not grow with each PDF)")
+
+
+def _rss_mib(pid: int) -> float:
+    """The resident memory of process *pid* now, in MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def seed(app, n_parents: int):

@@ -45,8 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, selectinload
 
 from portal.db import session, table_of, utcnow
-from portal.people.models import Person, PersonRole, PupilProfile, Role
-from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
+from portal.people.models import GuardianLink, Person, PersonRole, PupilProfile, Role
+from portal.policies.models import Audience, Policy, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.queries import (
     ROLE_AUDIENCE,
     Requirement,
@@ -308,9 +308,6 @@ def people_to_remind(since: dt.datetime, today: dt.date | None = None) -> int:
 
     It is :func:`portal.policies.operations.reminder_recipients`'s rule, in SQL: a change to who is reminded
     changes both (``test_reminders_due_equals_the_reference`` compares them)."""
-    from portal.people.models import GuardianLink
-    from portal.policies.models import PolicyReminder
-
     plan = _Plan(today)
     if not plan.current_policy_ids:
         return 0

@@ -331,8 +331,14 @@ def test_inbox_filters_and_overdue_first(cast, login_as, db):
     assert "Late one" in only_late and "Older about Kit" not in only_late
     by_cat = head.get("/portal/concerns/inbox?category=behaviour").get_data(as_text=True)
     assert "Behaviour about Ray" in by_cat and "Late one" not in by_cat
-    by_child = head.get(f"/portal/concerns/inbox?child={cast.child.id}").get_data(as_text=True)
-    assert "Older about Kit" in by_child and "Behaviour about Ray" not in by_child
+    # A child is found by name: any case, any part of a given or family name, every word.
+    for typed in ("kit", "KI", f"Kit {cast.child.family_name[:4].lower()}"):
+        by_child = head.get("/portal/concerns/inbox", query_string={"child": typed}).get_data(as_text=True)
+        assert "Older about Kit" in by_child and "Behaviour about Ray" not in by_child, typed
+    assert "No concerns match these filters." in head.get("/portal/concerns/inbox?child=Kit+Nobody").get_data(
+        as_text=True)
+    # A search for "%" or "_" is the character itself, not a wildcard.
+    assert "No concerns match these filters." in head.get("/portal/concerns/inbox?child=%25").get_data(as_text=True)
     by_class = head.get(f"/portal/concerns/inbox?school_class={cast.other_cls.id}").get_data(as_text=True)
     assert "Behaviour about Ray" in by_class and "Older about Kit" not in by_class
     _post_status(head, old, "acknowledged")
@@ -343,6 +349,26 @@ def test_inbox_filters_and_overdue_first(cast, login_as, db):
     # The Head's home page is a dashboard of the work (each with a count and a link).
     home = head.get("/portal/staff/").get_data(as_text=True).replace("&#39;", "'")  # the words, however escaped
     assert "Overdue concerns <span class=\"visually-hidden\">(1)</span>" in home and "Parents' concerns" in home
+
+
+def test_inbox_filter_lists_classes_not_children_and_refuses_a_long_name(cast, login_as, db):
+    """The child filter is a name box, so the page does not grow with every child a concern was ever about;
+    the class filter lists the school's classes."""
+    raise_concern(login_as(cast.parent), subject="About Kit", child_id=str(cast.child.id))
+    head = login_as(cast.head)
+    page = head.get("/portal/concerns/inbox").get_data(as_text=True)
+    assert '<label class="form-label" for="child">Child\'s name</label>' in page
+    assert 'id="child" maxlength="100" name="child" type="text" value="">' in page
+    assert f'<option value="{cast.child.id}">' not in page
+    assert f'<option value="{cast.cls.id}">Year 3 Owls</option>' in page
+    assert f'<option value="{cast.other_cls.id}">Year 5 Hawks</option>' in page  # no concern about it yet
+    long = head.get("/portal/concerns/inbox", query_string={"child": "K" * 101})
+    text = long.get_data(as_text=True)
+    assert long.status_code == 200 and "Use at most 100 characters." in text
+    assert 'aria-describedby="child-error"' in text and "is-invalid" in text
+    assert "About Kit" in text  # the list is shown unfiltered, with the error by the box
+    at_limit = head.get("/portal/concerns/inbox", query_string={"child": "K" * 100}).get_data(as_text=True)
+    assert "Use at most" not in at_limit and "No concerns match these filters." in at_limit
 
 
 def test_concern_text_is_never_edited(app, cast, login_as, db, general):

@@ -128,12 +128,16 @@ class LongSelect(Select):
         return Markup(f'<option {selected}value="{escape(choice.value)}">{label}</option>')
 
 
+#: The longest child's name the inbox filter takes (a search box, not a stored field).
+CHILD_SEARCH_MAX = 100
+
+
 class InboxFilter(Form):
     """GET filters of the inbox (no CSRF: it changes nothing)."""
 
     status = SelectField(_l("Status"), validators=[Optional()], validate_choice=False, widget=LongSelect())
     category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False, widget=LongSelect())
-    child = SelectField(_l("Child"), validators=[Optional()], validate_choice=False, widget=LongSelect())
+    child = StringField(_l("Child's name"), validators=[Optional(), at_most(CHILD_SEARCH_MAX)])
     school_class = SelectField(_l("Class"), validators=[Optional()], validate_choice=False, widget=LongSelect())
     assignee = SelectField(_l("Looked after by"), validators=[Optional()], validate_choice=False,
                            widget=LongSelect())

@@ -13,7 +13,7 @@ from typing import TypedDict, cast
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -56,6 +56,7 @@ from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads,
 from portal.db import session
 from portal.i18n import format_date
 from portal.ids import row_id
+from portal.paging import paginate
 from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolClass
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
@@ -268,6 +269,8 @@ def _handled_or_404(concern_id: int, *options) -> Concern:
 
 #: Concerns per inbox page.
 INBOX_PER_PAGE = 50
+#: The inbox's filters (query arguments), kept by the links to other pages.
+INBOX_FILTERS = ("status", "category", "child", "school_class", "assignee", "overdue")
 
 
 @bp.get("/inbox")
@@ -282,18 +285,10 @@ def inbox():
     f = InboxFilter(request.args)
     f.status.choices = options([("", _("Any status"))] + [(s.value, _(s.label)) for s in Status])
     f.category.choices = options([("", _("Any category"))] + [(c.value, _(t)) for c, t in CATEGORY_LABELS.items()])
-    # Choices as plain rows (no objects to build): the children concerns are about, with their
-    # class, and the people looking after concerns.
-    kids = session.execute(
-        select(Person.id, Person.given_name, Person.family_name, SchoolClass.id.label("class_id"),
-               SchoolClass.name.label("class_name"), SchoolClass.year_group)
-        .outerjoin(PupilProfile, PupilProfile.person_id == Person.id)
-        .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
-        .where(Person.id.in_(select(Concern.child_id).where(visible, Concern.child_id.is_not(None))))
-        .order_by(Person.given_name, Person.family_name, Person.id)).all()
-    f.child.choices = options([("", _("Any child"))] + [(str(k.id), f"{k.given_name} {k.family_name}") for k in kids])
-    classes = sorted({(k.year_group, k.class_name, k.class_id) for k in kids if k.class_id is not None})
-    f.school_class.choices = options([("", _("Any class"))] + [(str(c[2]), c[1]) for c in classes])
+    # The school's classes (a few dozen however many concerns there are); a child is found by name.
+    classes = session.execute(select(SchoolClass.id, SchoolClass.name)
+                              .order_by(SchoolClass.year_group, SchoolClass.name, SchoolClass.id)).all()
+    f.school_class.choices = options([("", _("Any class"))] + [(str(c.id), c.name) for c in classes])
     people = session.execute(
         select(Person.id, Person.given_name, Person.family_name)
         .where(Person.id.in_(select(Concern.assignee_id).where(visible, Concern.assignee_id.is_not(None))))
@@ -309,8 +304,9 @@ def inbox():
         query = query.where(Concern.status != Status.CLOSED.value)
     if f.category.data in {c.value for c in Category}:
         query = query.where(Concern.category == f.category.data)
-    if (f.child.data or "").isdigit():
-        query = query.where(Concern.child_id == (row_id(f.child.data) or 0))
+    child_words = (f.child.data or "").split()[:4] if f.child.validate(f) else []
+    if child_words:
+        query = query.where(Concern.child_id.in_(_children_named(child_words)))
     if (f.school_class.data or "").isdigit():
         query = query.join(PupilProfile, PupilProfile.person_id == Concern.child_id).where(
             PupilProfile.class_id == (row_id(f.school_class.data) or 0))
@@ -323,26 +319,26 @@ def inbox():
     late = overdue_clause(today)
     if f.overdue.data:
         query = query.where(late)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    page = _page_number(total)
     # Overdue first, then the oldest.
-    concerns = session.scalars(
-        query.options(selectinload(Concern.child).lazyload(Person.roles),
-                      selectinload(Concern.assignee).lazyload(Person.roles))
-        .order_by(case((late, 0), else_=1), Concern.stage_started_at, Concern.id)
-        .limit(INBOX_PER_PAGE).offset((page - 1) * INBOX_PER_PAGE)).all()
-    rows = [(c, c.overdue(today)) for c in concerns]
-    args = {k: v for k, v in request.args.items() if k not in ("page", "submit") and v}
-    return render_template("portal/concerns/inbox.html", rows=rows, filters=f, total=total, page=page,
-                           pages=max(1, -(-total // INBOX_PER_PAGE)), args=args,
-                           filtered=any(v for k, v in request.args.items() if k not in ("submit", "page")))
+    page = paginate(query.options(selectinload(Concern.child).lazyload(Person.roles),
+                                  selectinload(Concern.assignee).lazyload(Person.roles))
+                    .order_by(case((late, 0), else_=1), Concern.stage_started_at, Concern.id),
+                    INBOX_PER_PAGE, keep=INBOX_FILTERS)
+    rows = [(c, c.overdue(today)) for c in page.items]
+    return render_template("portal/concerns/inbox.html", rows=rows, filters=f, page=page,
+                           filtered=any(request.args.get(k) for k in INBOX_FILTERS))
 
 
-def _page_number(total: int) -> int:
-    """The ``page`` asked for, within 1 and the last page."""
-    raw = request.args.get("page", "1")
-    last = max(1, -(-total // INBOX_PER_PAGE))
-    return max(1, min(int(raw), last)) if raw.isdecimal() and len(raw) < 7 else 1
+def _children_named(words: list[str]) -> Select[int]:
+    """The ids of the people whose given or family name holds each of *words* (any case)."""
+    from portal.links.operations import _like
+
+    stmt = select(Person.id)
+    for w in words:
+        pattern = _like(w.lower())
+        stmt = stmt.where(or_(Person.given_name.ilike(pattern, escape="\\"),
+                              Person.family_name.ilike(pattern, escape="\\")))
+    return stmt
 
 
 @bp.get("/inbox/<portal_id:concern_id>")

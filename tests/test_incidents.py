@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -306,3 +307,34 @@ def test_an_incident_is_kept_when_the_mail_server_is_down(app, db, cast, login_a
     assert _count(db, ContactIncident) == 1
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "could not be sent" in page
+
+
+def test_each_list_shows_open_incidents_first_a_page_at_a_time(app, db, cast, login_as):
+    """Closed incidents from past years do not make the page grow: each list is 25 rows a page, open ones
+    first, and moving through one list keeps the other's page."""
+    for n in range(30):
+        closed = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) if n % 2 else None
+        db.add(ContactIncident(kind="message", direction="from_pupil", pupil_id=cast["pupil"].id,
+                               adult_id=cast["adult"].id, occurred_on=dt.date(2025, 10, 1), summary="Fictional.",
+                               routed_to="dsl", recorded_by_id=cast["recorder"].id, closed_at=closed))
+    for _ in range(27):
+        db.add(SocialMediaIncident(author_type="third_party", author_description="An account", platform="Chatter",
+                                   seen_on=dt.date(2025, 10, 2), summary="Fictional.", routed_to="head",
+                                   recorded_by_id=cast["recorder"].id))
+    db.commit()
+    head = login_as(cast["head"])
+    page = head.get("/portal/incidents/").get_data(as_text=True)
+    assert "30 incidents, open ones first, page 1 of 2" in page and "27 incidents, open ones first, page 1 of 2" in page
+    contact = page[page.index('id="contact-heading"'):page.index('id="social-heading"')]
+    statuses = re.findall(r"<td>(Open|Closed)</td>", contact)
+    assert statuses == ["Open"] * 15 + ["Closed"] * 10  # 15 open, then the newest closed ones
+    assert 'href="/portal/incidents/?contact_page=2">Next page</a>' in page
+    assert 'href="/portal/incidents/?social_page=2">Next page</a>' in page
+    both = head.get("/portal/incidents/?contact_page=2&social_page=2").get_data(as_text=True)
+    contact = both[both.index('id="contact-heading"'):both.index('id="social-heading"')]
+    assert contact.count("<td>Closed</td>") == 5 and "<td>Open</td>" not in contact
+    assert 'href="/portal/incidents/?social_page=2">Previous page</a>' in both  # the social list's page is kept
+    assert 'href="/portal/incidents/?contact_page=2">Previous page</a>' in both
+    # The Head's home counts the open ones without loading them.
+    home = head.get("/portal/staff/").get_data(as_text=True)
+    assert "Incidents to review" in home and '<span class="visually-hidden">(42)</span>' in home

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 
@@ -355,3 +356,31 @@ def test_an_approver_cannot_match_a_typed_declaration_to_themselves(app, db, sch
     assert resp.status_code == 400 and b"cannot decide on a link about yourself" in resp.data
     db.expire_all()
     assert db.get(FamilyLinkDeclaration, decl.id).status == "pending"
+
+
+def test_the_register_shows_fifty_links_a_page_and_the_csv_has_them_all(app, db, school, make_person, make_class,
+                                                                        make_pupil, login_as):
+    """A big school's register is read a page at a time, by the adult's family name; the CSV is whole."""
+    cls = make_class(year_group=7, name="Form 7P")
+    pupil = make_pupil(year_group=7, school_class=cls, given="Pia")
+    adults = [make_person(Role.TEACHER, given="Ada", family=f"Register{n:02d}") for n in range(53)]
+    for adult in adults:
+        db.add(FamilyLinkDeclaration(source="adult", declared_by_id=adult.id, adult_id=adult.id, pupil_id=pupil.id,
+                                     relationship_kind="aunt_uncle", academic_year=2026, status="approved",
+                                     decided_by_id=school.head.id, decided_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC)))
+    db.commit()
+    head = login_as(school.head)
+    first = head.get("/portal/links/register").get_data(as_text=True)
+    assert "53 approved family links, page 1 of 2" in first
+    assert "Ada Register00" in first and "Ada Register49" in first and "Ada Register50" not in first
+    assert '<nav aria-label="Pages of approved links">' in first
+    assert 'href="/portal/links/register?page=2">Next page</a>' in first and "Previous page" not in first
+    second = head.get("/portal/links/register?page=2").get_data(as_text=True)
+    assert "53 approved family links, page 2 of 2" in second
+    assert "Ada Register49" not in second and "Ada Register50" in second and "Ada Register52" in second
+    assert 'href="/portal/links/register">Previous page</a>' in second and "Next page" not in second
+    # A page past the end is the last page; a page that is not a number is the first.
+    assert "Ada Register52" in head.get("/portal/links/register?page=99").get_data(as_text=True)
+    assert "Ada Register00" in head.get("/portal/links/register?page=two").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(head.get("/portal/links/register.csv").get_data(as_text=True))))
+    assert len(rows) == 1 + 53

@@ -210,6 +210,8 @@ def _pages(w) -> dict[str, tuple[object, str]]:
         "Head home": (w.head, "/portal/staff/"),
         "concerns inbox": (w.head, "/portal/concerns/inbox"),
         "concerns inbox, any status": (w.head, "/portal/concerns/inbox?status=closed"),
+        "concerns inbox, by a child's name": (w.head, "/portal/concerns/inbox?child=kid"),
+        "incidents list, second pages": (w.head, "/portal/incidents/?contact_page=2&social_page=2"),
         "a concern": (w.head, f"/portal/concerns/inbox/{w.concern.id}"),
         "compliance dashboard": (w.head, "/portal/policies/compliance/"),
         "compliance of one policy": (w.head, f"/portal/policies/compliance/policies/{ks2.policy_id}"),

@@ -173,17 +173,16 @@ def attention(person: Person) -> list[Tile]:
                           _("past their target") if late else _("none late"),
                           url_for("portal.concerns.inbox", overdue="y"), "danger" if late else "ok"))
     if "links.approve" in caps:
-        from portal.links.operations import pending_declarations
+        from portal.links.operations import pending_count
 
-        waiting = len(pending_declarations())
+        waiting = pending_count()
         tiles.append(Tile("links_pending", _("Family links to decide"), waiting,
                           _("declarations awaiting approval") if waiting else _("none waiting"),
                           url_for("portal.links.register"), "warning" if waiting else "ok"))
     if "incidents.manage" in caps:
-        from portal.incidents.operations import visible_contact, visible_social
+        from portal.incidents.operations import open_count
 
-        open_incidents = [i for i in visible_contact(person) + visible_social(person) if i.closed_at is None]
-        n = len(open_incidents)
+        n = open_count(person)
         tiles.append(Tile("incidents_open", _("Incidents to review"), n, _("still open") if n else _("all closed"),
                           url_for("portal.incidents.home"), "warning" if n else "ok"))
     if "compliance.view" in caps:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from portal import audit
 from portal.db import session, utcnow
@@ -143,17 +143,29 @@ def can_manage(person: Person) -> bool:
     return has_capability(person, "incidents.manage")
 
 
-def visible_contact(person: Person) -> list[ContactIncident]:
-    stmt = select(ContactIncident).order_by(ContactIncident.created_at.desc(), ContactIncident.id.desc())
+def visible_contact(person: Person) -> Select[ContactIncident]:
+    """The contact incidents *person* may see: open ones first, then the newest."""
+    stmt = select(ContactIncident).order_by(ContactIncident.closed_at.is_not(None),
+                                            ContactIncident.created_at.desc(), ContactIncident.id.desc())
     if not can_manage(person):
         stmt = stmt.where(ContactIncident.recorded_by_id == person.id)
     # Nobody reads an incident about their own conduct.
-    stmt = stmt.where(ContactIncident.adult_id != person.id)
-    return list(session.scalars(stmt))
+    return stmt.where(ContactIncident.adult_id != person.id)
 
 
-def visible_social(person: Person) -> list[SocialMediaIncident]:
-    stmt = select(SocialMediaIncident).order_by(SocialMediaIncident.created_at.desc(), SocialMediaIncident.id.desc())
+def visible_social(person: Person) -> Select[SocialMediaIncident]:
+    """The social-media incidents *person* may see: open ones first, then the newest."""
+    stmt = select(SocialMediaIncident).order_by(SocialMediaIncident.closed_at.is_not(None),
+                                                SocialMediaIncident.created_at.desc(), SocialMediaIncident.id.desc())
     if not can_manage(person):
         stmt = stmt.where(SocialMediaIncident.recorded_by_id == person.id)
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def open_count(person: Person) -> int:
+    """How many incidents *person* may see are still open (one statement)."""
+    contact = visible_contact(person).where(ContactIncident.closed_at.is_(None)).order_by(None)
+    social = visible_social(person).where(SocialMediaIncident.closed_at.is_(None)).order_by(None)
+    return int(session.scalar(select(
+        select(func.count()).select_from(contact.subquery()).scalar_subquery()
+        + select(func.count()).select_from(social.subquery()).scalar_subquery())) or 0)

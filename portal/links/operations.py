@@ -6,7 +6,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal import audit
@@ -183,20 +183,23 @@ def decide(decl: FamilyLinkDeclaration, *, by: Person, approve: bool, reason: st
 
 
 def approved_links(*, with_roles: bool = False) -> list[FamilyLinkDeclaration]:
-    """The register: every approved link, by adult then pupil, with the adult, the pupil (and
-    their class) and the approver joined in one statement (and, *with_roles*, the adults' roles
-    in one more, for the CSV)."""
+    """The register: every approved link (see :func:`approved_links_query`), and, *with_roles*, the
+    adults' roles in one more statement, for the CSV."""
+    return list(session.scalars(approved_links_query(with_roles=with_roles)).unique())
+
+
+def approved_links_query(*, with_roles: bool = False) -> Select[FamilyLinkDeclaration]:
+    """The approved links by the adult's family name, then in the order they were declared, with the
+    adult, the pupil (and their class) and the approver joined in the same statement."""
     adult = select(Person.family_name).where(Person.id == FamilyLinkDeclaration.adult_id).scalar_subquery()
     adult_load = joinedload(FamilyLinkDeclaration.adult)
-    return list(session.scalars(
-        select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.APPROVED.value)
-        .options(adult_load.selectinload(Person.roles) if with_roles else adult_load.lazyload(Person.roles),
-                 joinedload(FamilyLinkDeclaration.pupil).lazyload(Person.roles),
-                 joinedload(FamilyLinkDeclaration.pupil).joinedload(Person.pupil)
-                 .joinedload(PupilProfile.school_class),
-                 joinedload(FamilyLinkDeclaration.decided_by).lazyload(Person.roles))
-        .order_by(adult, FamilyLinkDeclaration.id)
-    ).unique())
+    return (select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.APPROVED.value)
+            .options(adult_load.selectinload(Person.roles) if with_roles else adult_load.lazyload(Person.roles),
+                     joinedload(FamilyLinkDeclaration.pupil).lazyload(Person.roles),
+                     joinedload(FamilyLinkDeclaration.pupil).joinedload(Person.pupil)
+                     .joinedload(PupilProfile.school_class),
+                     joinedload(FamilyLinkDeclaration.decided_by).lazyload(Person.roles))
+            .order_by(adult, FamilyLinkDeclaration.id))
 
 
 def pending_declarations() -> list[FamilyLinkDeclaration]:

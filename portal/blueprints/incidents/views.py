@@ -26,6 +26,7 @@ from portal.ids import row_id
 from portal.incidents import operations as ops
 from portal.incidents.models import ROUTES, ContactIncident, SocialMediaIncident
 from portal.links.operations import covering_link, school_adults, search_pupils
+from portal.paging import paginate
 from portal.people.models import ADULT_ROLES, Person
 from portal.schools.models import School
 from portal.security import access, has_capability
@@ -35,11 +36,20 @@ SEE = ["incidents.record", "incidents.manage"]
 MANAGE = ["incidents.manage"]
 
 
+#: Incidents per page of each list (open ones come first).
+INCIDENTS_PER_PAGE = 25
+
+
 @bp.get("/")
 @access(capabilities=SEE)
 def home():
-    return render_template("portal/incidents/home.html", contact=ops.visible_contact(current_user),
-                           social=ops.visible_social(current_user), manager=ops.can_manage(current_user),
+    # Two lists on one page, each a page at a time; each list's links keep the other's page.
+    contact = paginate(ops.visible_contact(current_user), INCIDENTS_PER_PAGE, param="contact_page",
+                       keep=("social_page",))
+    social = paginate(ops.visible_social(current_user), INCIDENTS_PER_PAGE, param="social_page",
+                      keep=("contact_page",))
+    return render_template("portal/incidents/home.html", contact=contact, social=social,
+                           manager=ops.can_manage(current_user),
                            can_record=has_capability(current_user, "incidents.record"), routes=ROUTES)
 
 

@@ -24,6 +24,7 @@ from portal.db import session
 from portal.links import operations as ops
 from portal.links import tasks as _tasks  # noqa: F401  (registers the home-page tasks)
 from portal.links.models import FamilyLinkDeclaration, LinkSource, LinkStatus
+from portal.paging import paginate
 from portal.people.models import ADULT_ROLES, Person, Role, academic_year_label
 from portal.security import access, children_of, has_capability
 from portal.validators import add_error, choice_values
@@ -136,12 +137,16 @@ def relative():
                            answered=ops.parent_has_answered(current_user)), status
 
 
+#: Approved links per page of the register (the CSV has them all).
+REGISTER_PER_PAGE = 50
+
+
 @bp.get("/register")
 @access(capabilities=["links.view", "links.approve"])
 def register():
     can_approve = has_capability(current_user, "links.approve")
-    links = ops.approved_links()
-    confirmed = ops.last_confirmed_years(d.adult_id for d in links)
+    links = paginate(ops.approved_links_query(), REGISTER_PER_PAGE)
+    confirmed = ops.last_confirmed_years(d.adult_id for d in links.items)
     return render_template("portal/links/register.html", links=links,
                            pending=ops.pending_declarations() if can_approve else [],
                            can_approve=can_approve, last_confirmed=confirmed.get,

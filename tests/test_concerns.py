@@ -349,6 +349,7 @@ def test_inbox_filters_and_overdue_first(cast, login_as, db):
     # The Head's home page is a dashboard of the work (each with a count and a link).
     home = head.get("/portal/staff/").get_data(as_text=True).replace("&#39;", "'")  # the words, however escaped
     assert "Overdue concerns <span class=\"visually-hidden\">(1)</span>" in home and "Parents' concerns" in home
+    assert "New concerns <span class=\"visually-hidden\">(2)</span>" in home  # one of the three is acknowledged
 
 
 def test_inbox_filter_lists_classes_not_children_and_refuses_a_long_name(cast, login_as, db):

@@ -339,7 +339,7 @@ def test_signing_rates_follow_a_new_signature(app, db, awkward_school, make_pers
     assert after[label].weekly[-1][1] > before[label].weekly[-1][1] or before[label].signed == before[label].total
 
 
-def test_reminders_due_equals_the_reference(app, db, awkward_school):
+def test_reminders_due_equals_the_reference(app, db, awkward_school, make_parent):
     from portal.dashboard.queries import reminders_due
     from portal.people.models import Person
     from portal.policies.models import PolicyReminder
@@ -363,6 +363,27 @@ def test_reminders_due_equals_the_reference(app, db, awkward_school):
     db.add(PolicyReminder(recipient_id=someone.id, sent_at=AT.replace(year=AT.year + 5)))
     db.commit()
     assert reminders_due(now=AT.replace(year=AT.year + 5)) == reference() == due - 1
+    later = AT.replace(year=AT.year + 5)
+    # Who could be reminded is stored with the counts: each kind of change that alters it is seen.
+    # A new parent (active, with an address) of a pupil whose countersignature is outstanding.
+    # She has signed the parent AUP herself, so only the link makes her someone to remind.
+    kid = db.scalar(select(Person).where(Person.given_name == "Ks2-3"))
+    aunt = make_parent(kid, given="Aunt")
+    _sign(db, _current(db, Audience.PARENT), aunt)
+    db.commit()
+    assert reminders_due(now=later) == reference() == due
+    # The parent's link is removed (only the link: she stays a parent of the school).
+    db.delete(db.scalar(select(GuardianLink).where(GuardianLink.parent_id == aunt.id)))
+    db.commit()
+    assert reminders_due(now=later) == reference() == due - 1
+    # Someone who signs for themselves loses their address, then signs.
+    teen = db.scalar(select(Person).where(Person.given_name == "Ks3-2"))
+    teen.email = "ks3-2@test.example"
+    db.commit()
+    assert reminders_due(now=later) == reference() == due
+    _sign(db, _current(db, Audience.PUPIL_KS3_4), teen)
+    db.commit()
+    assert reminders_due(now=later) == reference() == due - 1
 
 
 def test_reminders_due_counts_only_the_schools_in_scope(app, db, awkward_school, make_school, make_person,

@@ -303,14 +303,28 @@ def people_to_remind(since: dt.datetime, today: dt.date | None = None) -> int:
     """How many people a reminder could go to now, in the session's scope: everyone with a requirement still
     outstanding this academic year who signs it themselves and has an email address, and the active parents with
     an email address of every other such subject (a pupil a parent countersigns for, or someone without an
-    address), less anyone reminded after *since*. One counting statement, plus the catalogue's: no row per
-    requirement reaches Python, however large the school or trust.
+    address), less anyone reminded after *since*.
+
+    Who could be reminded is stored with the compliance counts (:func:`_remindable`, worked out again only when
+    a school changed), so this counts stored rows: no requirement is worked out on the view."""
+    from portal.policies.models import ComplianceRemindable
+
+    if not _freshen(today):
+        return 0
+    reminded = select(PolicyReminder.recipient_id).where(PolicyReminder.sent_at > since)
+    return int(session.scalar(select(func.count(ComplianceRemindable.id))
+                              .where(ComplianceRemindable.person_id.not_in(reminded))) or 0)
+
+
+def _remindable(today: dt.date | None) -> list[tuple[int, int]]:
+    """(school, person) of everyone a reminder could go to in the session's scope (see
+    :func:`people_to_remind`), in one statement.
 
     It is :func:`portal.policies.operations.reminder_recipients`'s rule, in SQL: a change to who is reminded
     changes both (``test_reminders_due_equals_the_reference`` compares them)."""
     plan = _Plan(today)
     if not plan.current_policy_ids:
-        return 0
+        return []
     rel = _requirements(plan).subquery("requirements")
     subject = aliased(Person, name="subject")
     outstanding = (select(rel.c.subject_id, rel.c.countersign, subject.email)
@@ -322,13 +336,11 @@ def people_to_remind(since: dt.datetime, today: dt.date | None = None) -> int:
     their_parents = (select(GuardianLink.parent_id)
                      .join(outstanding, outstanding.c.subject_id == GuardianLink.pupil_id)
                      .where(or_(outstanding.c.countersign != 0, not_(has_address))))
-    reminded = select(PolicyReminder.recipient_id).where(PolicyReminder.sent_at > since)
-    stmt = select(func.count(Person.id)).where(
+    stmt = select(Person.school_id, Person.id).where(
         func.coalesce(Person.email, "") != "",
-        or_(Person.id.in_(themselves), and_(Person.active, Person.id.in_(their_parents))),
-        Person.id.not_in(reminded))
+        or_(Person.id.in_(themselves), and_(Person.active, Person.id.in_(their_parents))))
     with _hash_joins():
-        return int(session.scalar(stmt) or 0)
+        return [(int(school_id), int(person_id)) for school_id, person_id in session.execute(stmt)]
 
 
 def cast_int(value: typing.Any) -> int:
@@ -381,16 +393,17 @@ def policy_requirements(policy_id: int, *, class_id: int | None = None,
 # ---------------------------------------------------------------- counts kept up to date
 #
 # Counting a whole trust (130,000 people) takes longer than a page should, so the counts of each
-# school are stored (portal_compliance_counts, at the grain school x policy x class) and recounted
-# only when something that can change them has happened in that school since: every flush that
-# writes a signature, person, role, pupil profile, policy or version adds a row to
-# portal_compliance_changes (bulk imports add one themselves). A school is fresh when it has no
+# school are stored (portal_compliance_counts, at the grain school x policy x class; the first-signed
+# days for the trends; who could be reminded) and recounted only when something that can change them
+# has happened in that school since: every flush that writes a signature, person, role, pupil
+# profile, policy, version or parent's link adds a row to portal_compliance_changes (bulk imports
+# add one themselves). A school is fresh when it has no
 # change rows and its snapshot is of the current academic year. Recounting reads the change rows,
 # counts, replaces the stored counts and deletes exactly the change rows it read (by id, so a change
 # committed meanwhile by a slower transaction stays and makes the school stale again).
 
-#: Models whose rows decide who must sign what, or what has been answered.
-TRACKED = ("Signature", "Person", "PersonRole", "PupilProfile", "Policy", "PolicyVersion")
+#: Models whose rows decide who must sign what, what has been answered, or who is reminded of it.
+TRACKED = ("Signature", "Person", "PersonRole", "PupilProfile", "Policy", "PolicyVersion", "GuardianLink")
 
 
 def _after_flush(flushed, _context) -> None:
@@ -483,7 +496,13 @@ def _freshen(today: dt.date | None) -> bool:
 
 def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, list[int]],
              today: dt.date | None) -> None:
-    from portal.policies.models import ComplianceChange, ComplianceCount, ComplianceDay, ComplianceSnapshot
+    from portal.policies.models import (
+        ComplianceChange,
+        ComplianceCount,
+        ComplianceDay,
+        ComplianceRemindable,
+        ComplianceSnapshot,
+    )
     from portal.schools.isolation import schools_scope
 
     conn = session.connection()
@@ -495,22 +514,22 @@ def _recount(school_ids: list[int], years: dict[int, int], changed: dict[int, li
     with schools_scope(session, school_ids, write=scope.write if scope is not None else None):
         counts = tallies(("school", "policy", "audience", "class"), today)
         days = first_signed_days(today)
+        remindable = _remindable(today)
     now = utcnow()
     rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c,
              "signed": n.signed, "declined": n.declined, "outstanding": n.outstanding, "offline": n.offline}
             for (s, p, a, c), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3] or 0))]
     day_rows = [{"school_id": s, "academic_year": years[s], "policy_id": p, "audience": a, "class_id": c, "day": d,
                  "signed": n} for (s, p, a, c, d), n in sorted(days.items(), key=lambda kv: (kv[0][0], kv[0][4]))]
+    remind_rows = [{"school_id": s, "academic_year": years[s], "person_id": p} for s, p in sorted(remindable)]
     count_t, snap_t, change_t = table_of(ComplianceCount), table_of(ComplianceSnapshot), table_of(ComplianceChange)
-    day_t = table_of(ComplianceDay)
+    day_t, remind_t = table_of(ComplianceDay), table_of(ComplianceRemindable)
     # Core statements naming the schools themselves (the session's hooks do not see them).
-    conn.execute(delete(count_t).where(count_t.c.school_id.in_(school_ids)))
-    conn.execute(delete(day_t).where(day_t.c.school_id.in_(school_ids)))
-    conn.execute(delete(snap_t).where(snap_t.c.school_id.in_(school_ids)))
-    if rows:
-        conn.execute(insert(count_t), rows)
-    if day_rows:
-        conn.execute(insert(day_t), day_rows)
+    for table in (count_t, day_t, remind_t, snap_t):
+        conn.execute(delete(table).where(table.c.school_id.in_(school_ids)))
+    for table, table_rows in ((count_t, rows), (day_t, day_rows), (remind_t, remind_rows)):
+        if table_rows:
+            conn.execute(insert(table), table_rows)
     conn.execute(insert(snap_t), [{"school_id": s, "academic_year": years[s], "computed_at": now}
                                   for s in school_ids])
     seen = [i for s in school_ids for i in changed.get(s, [])]

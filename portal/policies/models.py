@@ -237,6 +237,22 @@ class ComplianceDay(SchoolOwned, Base):
     signed: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ComplianceRemindable(SchoolOwned, Base):
+    """Someone a policy reminder could go to in a school's academic year, as last counted (kept with
+    :class:`ComplianceCount`): they have a requirement outstanding and sign it themselves with an email
+    address, or they are an active parent, with an address, of a pupil (or person without one) who has.
+    The Head's "Reminders due" tile counts these rows, less anyone reminded in the last seven days."""
+
+    __tablename__ = "portal_compliance_remindable"
+    __portal_derived__ = True
+    __table_args__ = (UniqueConstraint("school_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    academic_year: Mapped[int] = mapped_column(Integer)
+    #: The person (no foreign key: the rows are made again, never kept, when people change).
+    person_id: Mapped[int] = mapped_column(Integer)
+
+
 class PolicyTranslation(SchoolOwned, Base):
     """A school's translation of one policy version into one language.
 

@@ -42,6 +42,7 @@ def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
     # A wrong file first: refused with a clear message, nothing saved.
     parent.get_by_label("Teaching and learning").check()
     parent.get_by_label("Which child is it about?").select_option(index=1)
+    child_name = parent.get_by_label("Which child is it about?").evaluate("s => s.selectedOptions[0].text")
     parent.get_by_label("Subject").fill(SUBJECT)
     parent.get_by_label("Tell us what happened").fill(TEXT)
     parent.get_by_label("Photos or PDFs (optional)").set_input_files(
@@ -64,6 +65,14 @@ def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
     assert_accessible(head)
     head.get_by_role("link", name="Parents' concerns").click()
     head.get_by_role("heading", level=1, name="Parents' concerns").wait_for()
+    assert_accessible(head)
+    # The Head finds the child's concerns by typing part of the child's name, in any case.
+    head.get_by_label("Child's name").fill("Nobody Atall")
+    head.get_by_role("button", name="Filter").click()
+    head.get_by_text("No concerns match these filters.").wait_for()
+    head.get_by_label("Child's name").fill(child_name.split()[0][:3].lower())
+    head.get_by_role("button", name="Filter").click()
+    head.get_by_role("link", name=SUBJECT).wait_for()
     assert_accessible(head)
     head.get_by_role("link", name=re.compile(r"^C-\d+")).first.click()
     head.get_by_role("heading", level=1, name=SUBJECT).wait_for()

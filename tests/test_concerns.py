@@ -12,7 +12,7 @@ from portal.audit.models import AuditEntry
 from portal.concerns import operations as ops
 from portal.concerns.models import Concern, ConcernEvent, ConcernMessage, Stage, Status
 from portal.concerns.schooldays import uk_today
-from portal.people.models import CapabilityGrant
+from portal.people.models import CapabilityGrant, GuardianLink, Role
 from tests import concerns_helpers
 from tests.concerns_helpers import PNG, SECRET_SUBJECT, SECRET_TEXT, newest, raise_concern
 
@@ -497,3 +497,23 @@ def test_no_target_change_after_the_response(cast, login_as, db, general):
                      data={"new_date": (uk_today() + dt.timedelta(days=30)).isoformat(), "reason": "Late"})
     assert "no target date to change" in resp.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(ConcernEvent).where(ConcernEvent.kind == "target")) == 0
+
+
+def test_a_reviewer_who_is_also_a_parent_sees_their_concern_work_on_the_parent_home_in_their_language(
+        cast, login_as, db, make_pupil):
+    """The home-page tasks for concerns count in SQL and read in the reader's language (they were English
+    sentences built in Python)."""
+    raise_concern(login_as(cast.parent), subject="First")
+    raise_concern(login_as(cast.parent), subject="Second")
+    late = newest(db)
+    late.ack_due = uk_today() - dt.timedelta(days=1)
+    cast.reviewer.add_role(Role.PARENT)
+    db.add(GuardianLink(parent_id=cast.reviewer.id, pupil_id=make_pupil(2, cast.cls, given="Rhys").id))
+    db.commit()
+    reviewer = login_as(cast.reviewer)
+    home = reviewer.get("/portal/parent/").get_data(as_text=True)
+    assert "1 concern is overdue" in home and "2 new concerns to acknowledge" in home
+    cast.reviewer.account.language = "cy"
+    db.commit()
+    home = reviewer.get("/portal/parent/").get_data(as_text=True)
+    assert "Mae 1 pryder yn hwyr" in home and "2 bryder newydd i&#39;w cydnabod" in home

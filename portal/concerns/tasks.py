@@ -1,7 +1,8 @@
 """Home-page tasks: parents see replies they have not read; handlers see what waits for them."""
 from __future__ import annotations
 
-from flask import url_for
+from flask import g, has_request_context, url_for
+from flask_babel import ngettext
 from sqlalchemy import case, func, or_, select
 
 from portal.concerns.access import may_use_inbox, visible_clause
@@ -34,19 +35,29 @@ def parent_news(person: Person) -> list[Task]:
                  detail=Concern.reference_for(cid), level="warning") for cid in ids]
 
 
+def open_counts(person: Person) -> tuple[int, int]:
+    """(new, overdue) among the open concerns *person* may handle, counted by the database in one
+    statement, once per request (the Head's tiles and the home-page tasks both show them)."""
+    cache = g.setdefault("_portal_concern_counts", {}) if has_request_context() else {}
+    if person.id not in cache:
+        new, late = session.execute(
+            select(func.count(case((Concern.status == Status.NEW.value, 1))),
+                   func.count(case((overdue_clause(uk_today()), 1))))
+            .where(visible_clause(person), Concern.status.in_([s.value for s in OPEN_STATUSES]))).one()
+        cache[person.id] = (int(new), int(late))
+    return cache[person.id]
+
+
 @task_provider
 def handler_work(person: Person) -> list[Task]:
     if not may_use_inbox(person):
         return []
-    today = uk_today()
-    new, late = session.execute(
-        select(func.count(case((Concern.status == Status.NEW.value, 1))), func.count(case((overdue_clause(today), 1))))
-        .where(visible_clause(person), Concern.status.in_([s.value for s in OPEN_STATUSES]))).one()
+    new, late = open_counts(person)
     out = []
-    url = url_for("portal.concerns.inbox")
     if late:
-        out.append(Task(f"{late} concern{'s are' if late != 1 else ' is'} overdue",
+        out.append(Task(ngettext("%(num)s concern is overdue", "%(num)s concerns are overdue", late),
                         url_for("portal.concerns.inbox", overdue="y"), level="danger"))
     if new:
-        out.append(Task(f"{new} new concern{'s' if new != 1 else ''} to acknowledge", url, level="warning"))
+        out.append(Task(ngettext("%(num)s new concern to acknowledge", "%(num)s new concerns to acknowledge", new),
+                        url_for("portal.concerns.inbox"), level="warning"))
     return out

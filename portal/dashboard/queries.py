@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from portal.db import session, utcnow
 from portal.people.models import Person, SchoolClass
@@ -155,19 +155,13 @@ def failed_records() -> int:
 
 def attention(person: Person) -> list[Tile]:
     """The tiles of *person*'s dashboard, each only if they hold what it is about."""
-    from portal.concerns.access import may_use_inbox, visible_clause
-    from portal.concerns.models import OPEN_STATUSES, Concern, Status, overdue_clause
-    from portal.concerns.schooldays import uk_today
+    from portal.concerns.access import may_use_inbox
+    from portal.concerns.tasks import open_counts
 
     caps = capabilities_of(person)
     tiles: list[Tile] = []
     if may_use_inbox(person):
-        # Counted by the database: no concern is loaded.
-        counts = session.execute(select(
-            func.count(case((Concern.status == Status.NEW.value, 1))),
-            func.count(case((overdue_clause(uk_today()), 1))),
-        ).where(visible_clause(person), Concern.status.in_([s.value for s in OPEN_STATUSES]))).one()
-        new, late = int(counts[0]), int(counts[1])
+        new, late = open_counts(person)  # counted by the database: no concern is loaded
         tiles.append(Tile("concerns_new", _("New concerns"), new, _("to acknowledge") if new else _("nothing new"),
                           url_for("portal.concerns.inbox", status="new"), "warning" if new else "ok"))
         tiles.append(Tile("concerns_overdue", _("Overdue concerns"), late,

@@ -72,7 +72,7 @@ def search_pupils(query: str, limit: int = SEARCH_LIMIT) -> list[tuple[Person, s
         .where(Person.active)
     )
     for w in words:
-        pattern = _like(w.lower())
+        pattern = _like(w)  # as typed: ilike folds both sides (SQLite: ASCII letters only)
         stmt = stmt.where(or_(
             Person.given_name.ilike(pattern, escape="\\"),
             Person.family_name.ilike(pattern, escape="\\"),

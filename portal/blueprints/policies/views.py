@@ -722,7 +722,7 @@ def offline_home() -> ResponseReturnValue:
     if len("".join(words)) >= 2:
         stmt = select(Person).join(PersonRole).where(PersonRole.role == Role.PARENT.value, Person.active)
         for w in words:
-            pattern = _like(w.lower())
+            pattern = _like(w)  # as typed: ilike folds both sides (SQLite: ASCII letters only)
             stmt = stmt.where(or_(Person.given_name.ilike(pattern, escape="\\"),
                                   Person.family_name.ilike(pattern, escape="\\")))
         for p in session.scalars(stmt.order_by(Person.family_name, Person.given_name).limit(25)):

@@ -18,7 +18,7 @@ from portal.db import session
 
 T = TypeVar("T")
 
-#: The highest page number read from an address (a longer number is page 1, like any other nonsense).
+#: The most digits of a page number read from an address; a longer number is taken as the last page.
 _MAX_DIGITS = 6
 
 
@@ -52,9 +52,11 @@ class Page(Generic[T]):
 
 
 def page_number(param: str, last: int) -> int:
-    """The page asked for in the query argument *param*, within 1 and *last*."""
+    """The page asked for in the query argument *param*, within 1 and *last* (not a number: page 1)."""
     raw = request.args.get(param, "1")
-    wanted = int(raw) if raw.isdecimal() and len(raw) <= _MAX_DIGITS else 1
+    if not raw.isdecimal():
+        return 1
+    wanted = int(raw) if len(raw) <= _MAX_DIGITS else last
     return max(1, min(wanted, last))
 
 

@@ -380,7 +380,8 @@ def test_the_register_shows_fifty_links_a_page_and_the_csv_has_them_all(app, db,
     assert "Ada Register49" not in second and "Ada Register50" in second and "Ada Register52" in second
     assert 'href="/portal/links/register">Previous page</a>' in second and "Next page" not in second
     # A page past the end is the last page; a page that is not a number is the first.
-    assert "Ada Register52" in head.get("/portal/links/register?page=99").get_data(as_text=True)
+    for past_the_end in ("99", "12345678", "9" * 5000):
+        assert "Ada Register52" in head.get(f"/portal/links/register?page={past_the_end}").get_data(as_text=True)
     assert "Ada Register00" in head.get("/portal/links/register?page=two").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(head.get("/portal/links/register.csv").get_data(as_text=True))))
     assert len(rows) == 1 + 53

@@ -37,7 +37,8 @@ def parent_news(person: Person) -> list[Task]:
 
 def open_counts(person: Person) -> tuple[int, int]:
     """(new, overdue) among the open concerns *person* may handle, counted by the database in one
-    statement, once per request (the Head's tiles and the home-page tasks both show them)."""
+    statement, once per request (the Head's tiles and the home-page tasks both show them). The numbers
+    are kept for the rest of the request: call it only from pages that change no concern."""
     cache = g.setdefault("_portal_concern_counts", {}) if has_request_context() else {}
     if person.id not in cache:
         new, late = session.execute(

@@ -304,7 +304,7 @@ def inbox():
         query = query.where(Concern.status != Status.CLOSED.value)
     if f.category.data in {c.value for c in Category}:
         query = query.where(Concern.category == f.category.data)
-    child_words = (f.child.data or "").split()[:4] if f.child.validate(f) else []
+    child_words = (f.child.data or "").split() if f.child.validate(f) else []
     if child_words:
         query = query.where(Concern.child_id.in_(_children_named(child_words)))
     if (f.school_class.data or "").isdigit():
@@ -335,7 +335,7 @@ def _children_named(words: list[str]) -> Select[int]:
 
     stmt = select(Person.id)
     for w in words:
-        pattern = _like(w.lower())
+        pattern = _like(w)  # as typed: ilike folds both sides (SQLite: ASCII letters only)
         stmt = stmt.where(or_(Person.given_name.ilike(pattern, escape="\\"),
                               Person.family_name.ilike(pattern, escape="\\")))
     return stmt

@@ -376,7 +376,7 @@ def test_reminders_due_equals_the_reference(app, db, awkward_school, make_parent
     db.delete(db.scalar(select(GuardianLink).where(GuardianLink.parent_id == aunt.id)))
     db.commit()
     assert reminders_due(now=later) == reference() == due - 1
-    # Someone who signs for themselves loses their address, then signs.
+    # A pupil who signs for themselves is given an address, then signs.
     teen = db.scalar(select(Person).where(Person.given_name == "Ks3-2"))
     teen.email = "ks3-2@test.example"
     db.commit()
@@ -384,6 +384,20 @@ def test_reminders_due_equals_the_reference(app, db, awkward_school, make_parent
     _sign(db, _current(db, Audience.PUPIL_KS3_4), teen)
     db.commit()
     assert reminders_due(now=later) == reference() == due - 1
+    # A teacher who is also a parent, with things outstanding for both, leaves (no longer active).
+    leaver = db.scalar(select(Person).where(Person.given_name == "TeachParent"))
+    leaver.active = False
+    db.commit()
+    assert reminders_due(now=later) == reference() < due - 1
+    fewer = reference()
+    # A new version that must be signed again: the staff who had signed have something outstanding again.
+    both = db.scalar(select(Person).where(Person.given_name == "Both"))
+    _sign(db, _current(db, Audience.STAFF), both)
+    db.commit()
+    signed = reminders_due(now=later)
+    assert signed == reference() == fewer - 1
+    _new_version(db, _current(db, Audience.STAFF), requires_resign=True)
+    assert reminders_due(now=later) == reference() == signed + 1
 
 
 def test_reminders_due_counts_only_the_schools_in_scope(app, db, awkward_school, make_school, make_person,

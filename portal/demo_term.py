@@ -410,18 +410,22 @@ def _links(term: Term) -> None:
     if "support" in a:
         declare_approved("support", pupils[len(pupils) // 3], "aunt_uncle", 2)
     if "volunteer" in a:
+        # Volunteers type the pupil's name and class (they never see the pupil list), as on the page.
         term.at(term.day(15, 10), lambda: links.declare(
             declared_by=a["volunteer"], source=LinkSource.ADULT, relationship="grandparent", note="",
-            typed_pupil_name="Milo (my grandson)", typed_pupil_class="Year 2"), "typed link")
+            adult=a["volunteer"], typed_pupil_name="Milo (my grandson)", typed_pupil_class="Year 2"), "typed link")
     if "contractor" in a:
         term.at(term.day(21, 15), lambda: links.declare(
             declared_by=a["contractor"], source=LinkSource.ADULT, relationship="cousin", note="Second cousin.",
             adult=a["contractor"], pupil=pupils[-5]), "pending link")
     parent = next(iter(sorted(term.parents.values(), key=lambda p: -p.id)), None)
-    if parent is not None and "teacher3" in a:
+    # A parent says which of their children the member of staff is related to, as on the page.
+    their_child = next((p for p in term.pupils if any(g.parent_id == parent.id for g in _guardian_links(p))),
+                       None) if parent is not None else None
+    if parent is not None and their_child is not None and "teacher3" in a:
         term.at(term.day(24, 20), lambda: links.declare(
             declared_by=parent, source=LinkSource.PARENT, relationship="sibling", note="She is my sister.",
-            adult=a["teacher3"]), "parent link")
+            adult=a["teacher3"], pupil=their_child), "parent link")
     for n, key in enumerate(("head", "dsl", "teacher2", "teacher3", "teacher4", "governor")):
         if key in a:
             term.at(term.day(0.8 + n * 0.6, 8), partial(links.confirm, a[key], context="adult", has_links=False),

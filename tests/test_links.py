@@ -75,8 +75,17 @@ def test_volunteers_contractors_and_governors_type_the_name_and_never_see_pupils
         "relationship": "grandparent", "note": ""})
     assert resp.status_code == 302
     decl = db.scalar(select(FamilyLinkDeclaration))
-    assert decl.pupil_id is None
+    assert decl.pupil_id is None and decl.adult_id == adult.id
     assert (decl.typed_pupil_name, decl.typed_pupil_class) == ("Nell Someone", "Year 4")
+    # The Head Teacher sees who declared it and what was typed, in their own language.
+    head = login_as(school.head)
+    for page in (head.get("/portal/links/register"), head.get(f"/portal/links/declarations/{decl.id}")):
+        text = html.unescape(page.get_data(as_text=True))
+        assert adult.full_name in text and "Nell Someone, Year 4 (typed, not matched)" in text and "None (" not in text
+    school.head.account.language = "cy"
+    db.commit()
+    text = html.unescape(head.get("/portal/links/register").get_data(as_text=True))
+    assert "Nell Someone, Year 4 (wedi'i deipio, heb ei baru)" in text
 
 
 @pytest.mark.parametrize("data, message", [

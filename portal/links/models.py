@@ -110,13 +110,16 @@ class FamilyLinkDeclaration(SchoolOwned, Base):
 
     @property
     def adult_label(self) -> str:
-        return self.adult.full_name if self.adult else f"{self.typed_adult_name} (typed, not matched)"
+        """The adult's name, or what was typed for it (in English: exports; pages use ``links/_names.html``)."""
+        return self.adult.full_name if self.adult else f"{self.typed_adult_name or 'not given'} (typed, not matched)"
 
     @property
     def pupil_label(self) -> str:
+        """The pupil's name, or the name and class typed for them (as :attr:`adult_label`)."""
         if self.pupil is not None:
             return self.pupil.full_name
-        return f"{self.typed_pupil_name}, {self.typed_pupil_class} (typed, not matched)"
+        return (f"{self.typed_pupil_name or 'not given'}, {self.typed_pupil_class or 'not given'} "
+                "(typed, not matched)")
 
     def decide(self, *, approve: bool, by: Person, reason: str) -> None:
         """Approve or decline (only while pending)."""

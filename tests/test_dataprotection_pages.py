@@ -117,6 +117,18 @@ def test_leavers_are_recorded_and_start_the_clock(app, db, fam, login_as):
     from portal.dataprotection.models import Departure
 
     client = login_as(fam.head)
+    # Everyone in the school can be chosen, by family name, each with their roles in the reader's language.
+    page = client.get(f"{BASE}/leavers").get_data(as_text=True)
+    assert f'<option value="{fam.child.id}">Wren Fernsby (Pupil)</option>' in page
+    assert f'<option value="{fam.assistant.id}">Ansel Brackwater (Support staff)</option>' in page
+    assert page.index("Ansel Brackwater") < page.index("Juniper Fernsby") < page.index("Wren Fernsby") \
+        < page.index("Marisol Quillon")
+    fam.head.account.language = "cy"
+    db.commit()
+    page = client.get(f"{BASE}/leavers").get_data(as_text=True)
+    assert f'<option value="{fam.child.id}">Wren Fernsby (Disgybl)</option>' in page
+    fam.head.account.language = None
+    db.commit()
     assert client.post(f"{BASE}/leavers", data={"person_id": 0, "left_on": "2027-07-21"}).status_code == 400
     assert client.post(f"{BASE}/leavers", data={"person_id": fam.child.id, "left_on": "21/07/2027"}).status_code == 400
     resp = client.post(f"{BASE}/leavers", data={"person_id": fam.child.id, "left_on": "2027-07-21",

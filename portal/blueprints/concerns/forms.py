@@ -4,7 +4,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     DateField,
@@ -18,11 +17,11 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import Select
 
 from portal.concerns.models import CATEGORY_LABELS, About
 from portal.ids import form_id
 from portal.validators import at_most
+from portal.widgets import LongSelect
 
 REQUIRED = _l("Please fill this in.")
 
@@ -112,20 +111,6 @@ class ShareForm(FlaskForm):
     """Share a concern with the trust's safeguarding lead (``yes``) or stop sharing (``no``)."""
 
     share = HiddenField(validators=[DataRequired(), AnyOf(["yes", "no"])])
-
-
-class LongSelect(Select):
-    """WTForms' ``<select>`` with the same markup, each plain option built directly (WTForms
-    builds every option's attributes through its general ``html_params``, which dominated the
-    inbox page with hundreds of children to choose from)."""
-
-    @classmethod
-    def render_option(cls, choice, **kwargs):
-        if kwargs or choice.render_kw or not isinstance(choice.value, str):
-            return super().render_option(choice, **kwargs)
-        selected = "selected " if choice.selected else ""
-        label = escape(choice.label or choice.value)
-        return Markup(f'<option {selected}value="{escape(choice.value)}">{label}</option>')
 
 
 #: The longest child's name the inbox filter takes (a search box, not a stored field).

@@ -22,6 +22,7 @@ from portal.dataprotection.dates import UNITS
 from portal.dataprotection.models import ALLEGATION_KINDS, HOLD_KINDS, OUTCOMES
 from portal.dataprotection.schedule import N_, REVIEW_ROLES
 from portal.ids import form_id
+from portal.widgets import LongSelect
 
 DATE_HINT = _l("For example 2027-07-21.")
 
@@ -77,15 +78,15 @@ class HoldReleaseForm(FlaskForm):
 
 
 class LeaverForm(FlaskForm):
-    person_id = SelectField(_l("Person"), coerce=form_id)
+    person_id = SelectField(_l("Person"), coerce=form_id, widget=LongSelect())
     left_on = DateField(_l("Left (or leaves) on"), validators=[InputRequired(_l("Give the date they left."))])
     destination = StringField(_l("Next school (pupils, if known)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Record"))
 
 
 class SarForm(FlaskForm):
-    subject_id = SelectField(_l("Whose information"), coerce=form_id)
-    requester_id = SelectField(_l("Asked by"), coerce=form_id)
+    subject_id = SelectField(_l("Whose information"), coerce=form_id, widget=LongSelect())
+    requester_id = SelectField(_l("Asked by"), coerce=form_id, widget=LongSelect())
     received_on = DateField(_l("Request received on"), validators=[InputRequired(_l("Give the date it was received."))])
     submit = SubmitField(_l("Record the request"))
 
@@ -137,7 +138,7 @@ class NotesForm(FlaskForm):
 
 
 class TransferForm(FlaskForm):
-    pupil_id = SelectField(_l("Pupil"), coerce=form_id)
+    pupil_id = SelectField(_l("Pupil"), coerce=form_id, widget=LongSelect())
     destination = StringField(_l("The school they are moving to"), validators=[Optional(), Length(max=200)])
     moved_on = DateField(_l("Moved (or starts there) on"), validators=[InputRequired(_l("Give the date of the move."))])
     submit = SubmitField(_l("Make the sealed pack"))

@@ -3,7 +3,7 @@
 A list that keeps every row ever recorded (closed concerns, incidents from past years) would make its
 page grow with the school. :func:`paginate` counts the rows in one statement and loads one page of
 them in another, so a page costs the same however many rows there are; ``templates/portal/_pager.html``
-draws the links to the previous and next pages, keeping the page's other query arguments.
+draws the links to the previous and next pages, keeping the list's own filters.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class Page(Generic[T]):
     pages: int
     total: int
     param: str = "page"
-    #: The request's other query arguments, kept by the links to other pages.
+    #: The list's own query arguments (its filters) in this request, kept by the links to other pages.
     args: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -60,17 +60,15 @@ def page_number(param: str, last: int) -> int:
     return max(1, min(wanted, last))
 
 
-def paginate(stmt: Select[Any], per_page: int, *, param: str = "page", keep: Iterable[str] = (),
-             scalars: bool = True) -> Page[Any]:
+def paginate(stmt: Select[Any], per_page: int, *, param: str = "page", keep: Iterable[str] = ()) -> Page[Any]:
     """One page of *stmt* (already ordered), chosen by the query argument *param*, in two statements:
     a count and the page. A page past the last is the last page. The links to other pages keep the
     query arguments named in *keep* (a list's filters; only those, so that no argument of the address
-    can become one of ``url_for``'s own). With ``scalars=False`` the rows are result rows rather than
-    the first column's objects."""
+    can become one of ``url_for``'s own). The page's items are the objects of *stmt*'s first column."""
     total = int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
     pages = max(1, -(-total // per_page))
     number = page_number(param, pages)
     result = session.execute(stmt.limit(per_page).offset((number - 1) * per_page))
-    items = list(result.scalars().unique()) if scalars else list(result.all())
+    items = list(result.scalars().unique())
     args = {k: v for k in keep if (v := request.args.get(k))}
     return Page(items, number, pages, total, param, args)

@@ -84,6 +84,14 @@ def test_the_head_teachers_data_protection_pages(demo, new_page, mobile):
 
     _go(page, "/portal/data-protection/leavers")
     assert_accessible(page)
+    # The person who left is found by name, then chosen from what the search found.
+    page.get_by_label("Find the person who left").fill("Storyteller")
+    _submit(page, "Search")
+    page.get_by_label("Person", exact=True).select_option(label="Vivian Storyteller (Visitor)")
+    page.get_by_label("Left (or leaves) on").fill("2027-07-21")
+    _submit(page, "Record")
+    assert "Recorded: Vivian Storyteller left on 21 July 2027" in page.inner_text("main")
+    assert_accessible(page)
     _go(page, "/portal/data-protection/requests")
     page.get_by_label("Whose information").select_option(index=1)
     _submit(page, "Record the request")

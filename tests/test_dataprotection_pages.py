@@ -117,19 +117,28 @@ def test_leavers_are_recorded_and_start_the_clock(app, db, fam, login_as):
     from portal.dataprotection.models import Departure
 
     client = login_as(fam.head)
-    # Everyone in the school can be chosen, by family name, each with their roles in the reader's language.
+    # The person is found by name (the page never lists the whole roll), each with their roles in the reader's
+    # language, by family name; the form carries the search back.
     page = client.get(f"{BASE}/leavers").get_data(as_text=True)
-    assert f'<option value="{fam.child.id}">Wren Fernsby (Pupil)</option>' in page
-    assert f'<option value="{fam.assistant.id}">Ansel Brackwater (Support staff)</option>' in page
-    assert page.index("Ansel Brackwater") < page.index("Juniper Fernsby") < page.index("Wren Fernsby") \
-        < page.index("Marisol Quillon")
+    assert "Wren Fernsby" not in page and 'role="search"' in page
+    page = client.get(f"{BASE}/leavers?q=fernsby").get_data(as_text=True)
+    assert page.index(f'<option value="{fam.parent.id}">Juniper Fernsby (Parent or carer)</option>') \
+        < page.index(f'<option value="{fam.child.id}">Wren Fernsby (Pupil)</option>')
+    assert "Quillon" not in page and '<input type="hidden" name="q" value="fernsby">' in page
+    assert f'<option value="{fam.assistant.id}">Ansel Brackwater (Support staff)</option>' in client.get(
+        f"{BASE}/leavers?q=ansel+brack").get_data(as_text=True)
+    assert "No one matches “Nobody”." in client.get(f"{BASE}/leavers?q=Nobody").get_data(as_text=True)
+    one_letter = client.get(f"{BASE}/leavers?q=W").get_data(as_text=True)
+    assert "Fernsby" not in one_letter and "Type at least 2 letters of the name." in one_letter
     fam.head.account.language = "cy"
     db.commit()
-    page = client.get(f"{BASE}/leavers").get_data(as_text=True)
+    page = client.get(f"{BASE}/leavers?q=Wren").get_data(as_text=True)
     assert f'<option value="{fam.child.id}">Wren Fernsby (Disgybl)</option>' in page
     fam.head.account.language = None
     db.commit()
     assert client.post(f"{BASE}/leavers", data={"person_id": 0, "left_on": "2027-07-21"}).status_code == 400
+    nobody = client.post(f"{BASE}/leavers", data={"person_id": 999999, "left_on": "2027-07-21"})
+    assert nobody.status_code == 400 and "Choose the person who left." in nobody.get_data(as_text=True)
     assert client.post(f"{BASE}/leavers", data={"person_id": fam.child.id, "left_on": "21/07/2027"}).status_code == 400
     resp = client.post(f"{BASE}/leavers", data={"person_id": fam.child.id, "left_on": "2027-07-21",
                                                 "destination": "Brookfield Academy (fictional)"})
@@ -285,6 +294,12 @@ def test_the_dsl_makes_a_sealed_transfer_pack_with_its_deadline_and_receipt(app,
                   child=fam.other_child)
     client = login_as(fam.dsl)
     moved = dt.date.today()
+    # The pupil is found by name; only pupils are offered, and someone who is not a pupil is refused.
+    found = client.get(f"{BASE}/transfers?q=Fernsby").get_data(as_text=True)
+    assert f'<option value="{fam.child.id}">Wren Fernsby (Pupil)</option>' in found and "Juniper" not in found
+    refused = client.post(f"{BASE}/transfers", data={"pupil_id": fam.parent.id, "destination": "Brookfield Academy",
+                                                     "moved_on": moved.isoformat()})
+    assert refused.status_code == 400 and "A transfer pack is made for a pupil." in refused.get_data(as_text=True)
     assert client.post(f"{BASE}/transfers", data={"pupil_id": fam.child.id, "destination": "",
                                                   "moved_on": moved.isoformat()}).status_code == 400
     assert login_as(fam.head).get(f"{BASE}/transfers").status_code == 403

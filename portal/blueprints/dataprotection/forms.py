@@ -78,7 +78,8 @@ class HoldReleaseForm(FlaskForm):
 
 
 class LeaverForm(FlaskForm):
-    person_id = SelectField(_l("Person"), coerce=form_id, widget=LongSelect())
+    #: The list holds the people the page's search found; any person of the school is checked in the view.
+    person_id = SelectField(_l("Person"), coerce=form_id, widget=LongSelect(), validate_choice=False)
     left_on = DateField(_l("Left (or leaves) on"), validators=[InputRequired(_l("Give the date they left."))])
     destination = StringField(_l("Next school (pupils, if known)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Record"))
@@ -138,7 +139,8 @@ class NotesForm(FlaskForm):
 
 
 class TransferForm(FlaskForm):
-    pupil_id = SelectField(_l("Pupil"), coerce=form_id, widget=LongSelect())
+    #: As LeaverForm.person_id (the pack itself refuses someone who is not a pupil).
+    pupil_id = SelectField(_l("Pupil"), coerce=form_id, widget=LongSelect(), validate_choice=False)
     destination = StringField(_l("The school they are moving to"), validators=[Optional(), Length(max=200)])
     moved_on = DateField(_l("Moved (or starts there) on"), validators=[InputRequired(_l("Give the date of the move."))])
     submit = SubmitField(_l("Make the sealed pack"))

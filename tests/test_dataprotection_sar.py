@@ -200,3 +200,23 @@ def test_the_cli_writes_the_zip_and_refuses_an_unknown_person(app, db, fam, both
     result = runner.invoke(args=["portal", "sar", "#" + str(fam.other_child.id), "--requested-by",
                                  "juniper.fernsby@test.example", "--out", str(missing)])
     assert result.exit_code == 1 and "own child" in result.output and not missing.exists()
+
+
+def test_the_request_form_finds_the_person_by_name_and_offers_only_who_may_ask(app, db, fam, login_as):
+    """The form never lists the whole roll: the Head finds whose information it is by name; who asked is
+    the person themselves or a parent or carer of a child found (the only people who may)."""
+    client = login_as(fam.head)
+    page = client.get("/portal/data-protection/requests").get_data(as_text=True)
+    assert 'role="search"' in page and "Wren Fernsby" not in page and "Marisol" not in page
+    page = client.get("/portal/data-protection/requests?q=Wren").get_data(as_text=True)
+    subject = page[page.index('name="subject_id"'):page.index('name="requester_id"')]
+    asked_by = page[page.index('name="requester_id"'):page.index("</select>", page.index('name="requester_id"'))]
+    assert f'<option value="{fam.child.id}">Wren Fernsby (Pupil)</option>' in subject
+    assert '<option value="0">The person themselves</option>' in asked_by
+    assert f'<option value="{fam.parent.id}">Juniper Fernsby (Parent or carer)</option>' in asked_by
+    assert "Marisol" not in asked_by and "Otto" not in page
+    resp = client.post("/portal/data-protection/requests", data={
+        "q": "Wren", "subject_id": fam.child.id, "requester_id": fam.parent.id, "received_on": "2026-11-02"})
+    assert resp.status_code == 302
+    req = db.scalar(select(SubjectAccessRequest))
+    assert (req.subject_id, req.requester_id) == (fam.child.id, fam.parent.id)

@@ -86,8 +86,9 @@ class LeaverForm(FlaskForm):
 
 
 class SarForm(FlaskForm):
-    subject_id = SelectField(_l("Whose information"), coerce=form_id, widget=LongSelect())
-    requester_id = SelectField(_l("Asked by"), coerce=form_id, widget=LongSelect())
+    #: As LeaverForm.person_id (create_request checks who may ask: the person, or a parent of their child).
+    subject_id = SelectField(_l("Whose information"), coerce=form_id, widget=LongSelect(), validate_choice=False)
+    requester_id = SelectField(_l("Asked by"), coerce=form_id, widget=LongSelect(), validate_choice=False)
     received_on = DateField(_l("Request received on"), validators=[InputRequired(_l("Give the date it was received."))])
     submit = SubmitField(_l("Record the request"))
 

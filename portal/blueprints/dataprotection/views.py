@@ -77,7 +77,7 @@ from portal.dataprotection.schedule import BY_KEY, GROUPS, N_, REVIEW_ROLES
 from portal.db import session
 from portal.i18n import format_date
 from portal.incidents.models import ContactIncident
-from portal.people.models import Person, PersonRole, Role
+from portal.people.models import GuardianLink, Person, PersonRole, Role
 from portal.schools.models import School, TrustRole
 from portal.security import access, capabilities_of, designations
 
@@ -426,10 +426,15 @@ def undo_leaver(person_id: int):
 @access(capabilities=[MANAGE, SAFEGUARDING])
 def sars():
     form = SarForm() if MANAGE in _caps() else None
+    q, found = _person_search()
     if form is not None:
-        people = _people_choices()
-        form.subject_id.choices = [(0, _("Choose…"))] + people
-        form.requester_id.choices = [(0, "The person themselves")] + people
+        form.subject_id.choices = [(0, _("Choose…"))] + found
+        # Who may ask: the person themselves, or a parent or carer of a child found (the rule sar.create_request
+        # checks); never the whole roll.
+        found_ids = [pid for pid, _label in found]
+        parents = _people_choices(among=select(GuardianLink.parent_id).where(GuardianLink.pupil_id.in_(found_ids)),
+                                  limit=PERSON_SEARCH_LIMIT) if found_ids else []
+        form.requester_id.choices = [(0, _("The person themselves"))] + parents
         if request.method == "GET":
             form.received_on.data = uk_today()
     elif request.method == "POST":
@@ -453,7 +458,7 @@ def sars():
     rows = session.scalars(select(SubjectAccessRequest).order_by(SubjectAccessRequest.released_at.is_not(None),
                                                                  SubjectAccessRequest.due_on)).all()
     return render_template("portal/dataprotection/sars.html", form=form, rows=rows, overdue=sar.overdue,
-                           today=uk_today()), (400 if form is not None and form.errors else 200)
+                           today=uk_today(), q=q, found=found), (400 if form is not None and form.errors else 200)
 
 
 def _sar_or_404(request_id: int) -> SubjectAccessRequest:

@@ -23,6 +23,7 @@ from portal.people.models import (
     SchoolClass,
     academic_year_label,
 )
+from portal.people.search import words_match
 from portal.schools.models import School
 
 #: Adults who choose a pupil from a search (name and class only). Governors, volunteers and
@@ -51,11 +52,6 @@ def searches_pupils(person: Person) -> bool:
     return bool(person.role_set & SEARCHING_ROLES)
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search_pupils(query: str, limit: int = SEARCH_LIMIT) -> list[tuple[Person, str]]:
     """Pupils whose name or class matches every word of *query*: (pupil, class name).
 
@@ -71,14 +67,7 @@ def search_pupils(query: str, limit: int = SEARCH_LIMIT) -> list[tuple[Person, s
         .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
         .where(Person.active)
     )
-    for w in words:
-        pattern = _like(w)  # as typed: ilike folds both sides (SQLite: ASCII letters only)
-        stmt = stmt.where(or_(
-            Person.given_name.ilike(pattern, escape="\\"),
-            Person.family_name.ilike(pattern, escape="\\"),
-            SchoolClass.name.ilike(pattern, escape="\\"),
-            SchoolClass.code.ilike(pattern, escape="\\"),
-        ))
+    stmt = stmt.where(words_match(words, SchoolClass.name, SchoolClass.code))
     rows = session.execute(stmt.order_by(Person.family_name, Person.given_name, Person.id).limit(limit)).all()
     return [(p, cls or "no class") for p, cls in rows]
 

@@ -13,7 +13,7 @@ from typing import TypedDict, cast
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, case, or_, select
+from sqlalchemy import case, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -58,6 +58,7 @@ from portal.i18n import format_date
 from portal.ids import row_id
 from portal.paging import paginate
 from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, Role, SchoolClass
+from portal.people.search import words_match
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
 
@@ -306,7 +307,7 @@ def inbox():
         query = query.where(Concern.category == f.category.data)
     child_words = (f.child.data or "").split() if f.child.validate(f) else []
     if child_words:
-        query = query.where(Concern.child_id.in_(_children_named(child_words)))
+        query = query.where(Concern.child_id.in_(select(Person.id).where(words_match(child_words))))
     if (f.school_class.data or "").isdigit():
         query = query.join(PupilProfile, PupilProfile.person_id == Concern.child_id).where(
             PupilProfile.class_id == (row_id(f.school_class.data) or 0))
@@ -327,18 +328,6 @@ def inbox():
     rows = [(c, c.overdue(today)) for c in page.items]
     return render_template("portal/concerns/inbox.html", rows=rows, filters=f, page=page,
                            filtered=any(request.args.get(k) for k in INBOX_FILTERS))
-
-
-def _children_named(words: list[str]) -> Select[int]:
-    """The ids of the people whose given or family name holds each of *words* (any case)."""
-    from portal.links.operations import _like
-
-    stmt = select(Person.id)
-    for w in words:
-        pattern = _like(w)  # as typed: ilike folds both sides (SQLite: ASCII letters only)
-        stmt = stmt.where(or_(Person.given_name.ilike(pattern, escape="\\"),
-                              Person.family_name.ilike(pattern, escape="\\")))
-    return stmt
 
 
 @bp.get("/inbox/<portal_id:concern_id>")

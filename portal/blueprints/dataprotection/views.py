@@ -22,7 +22,7 @@ from typing import Any, cast
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from portal import audit
@@ -78,6 +78,7 @@ from portal.db import session
 from portal.i18n import format_date
 from portal.incidents.models import ContactIncident
 from portal.people.models import GuardianLink, Person, PersonRole, Role
+from portal.people.search import words_match
 from portal.schools.models import School, TrustRole
 from portal.security import access, capabilities_of, designations
 
@@ -128,18 +129,12 @@ def _person_search(*, pupils_only: bool = False) -> tuple[str, list[tuple[int, s
     """What was typed in the page's "find" box (``q``: in the address, or carried back by the posted
     form so that the choice is checked against the same results) and the people it finds, as choices:
     each typed word in their given or family name. A page never lists the whole roll."""
-    from portal.links.operations import _like
-
     q = (request.values.get("q") or "").strip()[:100]
     words = q.split()
     if len("".join(words)) < PERSON_SEARCH_MIN:
         return q, []
-    ids = select(Person.id)
-    for w in words:
-        pattern = _like(w)  # as typed: ilike folds both sides (SQLite: ASCII letters only)
-        ids = ids.where(or_(Person.given_name.ilike(pattern, escape="\\"),
-                            Person.family_name.ilike(pattern, escape="\\")))
-    return q, _people_choices(pupils_only=pupils_only, among=ids, limit=PERSON_SEARCH_LIMIT)
+    return q, _people_choices(pupils_only=pupils_only, among=select(Person.id).where(words_match(words)),
+                              limit=PERSON_SEARCH_LIMIT)
 
 
 def _error(form, field: str, message: str) -> None:

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from portal import signals
@@ -713,18 +713,15 @@ def _parent_or_404(person_id: int) -> Person:
 @access(capabilities=["signatures.record_offline"])
 def offline_home() -> ResponseReturnValue:
     """Find a parent to record a paper or verbal agreement for; the latest ones recorded."""
-    from portal.links.operations import _like
+    from portal.people.search import words_match
 
     form = OfflineSearchForm(request.args)
     parents: list[tuple[Person, list[Person]]] = []
     query = (form.q.data or "").strip() if form.validate() else ""
     words = query.split()[:4]
     if len("".join(words)) >= 2:
-        stmt = select(Person).join(PersonRole).where(PersonRole.role == Role.PARENT.value, Person.active)
-        for w in words:
-            pattern = _like(w)  # as typed: ilike folds both sides (SQLite: ASCII letters only)
-            stmt = stmt.where(or_(Person.given_name.ilike(pattern, escape="\\"),
-                                  Person.family_name.ilike(pattern, escape="\\")))
+        stmt = select(Person).join(PersonRole).where(PersonRole.role == Role.PARENT.value, Person.active,
+                                                     words_match(words))
         for p in session.scalars(stmt.order_by(Person.family_name, Person.given_name).limit(25)):
             parents.append((p, queries.children_of(p)))
     recent = session.scalars(

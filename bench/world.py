@@ -463,8 +463,11 @@ def _account(aid: int, email: str, name: str) -> dict:
 
 
 def _person(pid: int, school_id: int, external_id: str, given: str, family: str, email, account_id) -> dict:
-    return {"id": pid, "external_id": external_id, "given_name": given, "family_name": family, "email": email,
-            "account_id": account_id, "active": True, "created_at": NOW, "school_id": school_id}
+    from portal.people.folding import name_key
+
+    return {"id": pid, "external_id": external_id, "given_name": given, "family_name": family,
+            "name_key": name_key(given, family), "email": email, "account_id": account_id, "active": True,
+            "created_at": NOW, "school_id": school_id}
 
 
 def _role(ids: Ids, person_id: int, school_id: int, role: str) -> dict:

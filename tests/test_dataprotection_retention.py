@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from portal.audit import verify_chain
 from portal.dataprotection import retention
 from portal.dataprotection.models import DisposalRecord
+from portal.people.models import Person
 from portal.records.models import SignedRecord
 from portal.signatures.models import ConsentAnswer, Signature
 from tests.dataprotection_helpers import *  # noqa: F401,F403
@@ -52,6 +53,10 @@ def test_a_pupils_signature_goes_a_year_after_they_leave_with_its_sealed_pdf_and
         ("signatures_pupil", sig.id, "deleted"), ("people", fam.child.id, "anonymised"),
         ("people", fam.parent.id, "anonymised")]
     assert not exists(db, Signature, sig.id)
+    # Nor can an anonymised person be found by their old name: what they are searched by changed with it.
+    assert db.get(Person, fam.child.id).name_key == f"former member of the school {fam.child.id}"
+    assert db.get(Person, fam.parent.id).name_key == f"former member of the school {fam.parent.id}"
+    assert db.get(Person, fam.child.id).given_name == "Former member"
     assert db.scalar(select(func.count(SignedRecord.id))) == 0
     assert db.scalar(select(func.count(ConsentAnswer.id))) == 0
     assert not archive_store().exists(sha)

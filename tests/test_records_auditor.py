@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
-from portal.people.models import Role
+from portal.people.models import Person, Role
 from portal.records.models import SignedRecord
 from portal.signals import signature_committed
 from tests.records_support import make_signature, make_version, seal_keys, tsa  # noqa: F401  (fixtures)
@@ -72,6 +72,18 @@ FILTER_CASES = [
     ("person=Oli", {"oli_2026", "oli_2025", "oli_self"}),
     ("person=%25", set()),  # a LIKE wildcard is matched literally
 ]
+
+
+def test_the_person_filter_finds_a_name_typed_without_its_accents_or_case(app, db, records, auditor):
+    """The signer's name is compared folded, as stored when it changed: "marigold fenwick" finds Mărigöld."""
+    signer = db.get(Person, records["sigs"]["kit_2026"].signer_id)
+    signer.given_name = "Mărigöld"
+    db.commit()
+    for typed in ("marigold", "MĂRIGÖLD FENWICK", "marigöld"):
+        resp = auditor.get("/portal/auditor/", query_string={"person": typed})
+        assert _ids(resp.data, records["sigs"]) == {"kit_2026"}, typed
+    resp = auditor.get("/portal/auditor/", query_string={"person": "marigold thornby"})
+    assert _ids(resp.data, records["sigs"]) == set()
 
 
 def test_filters(app, records, auditor):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    event,
     func,
     text,
 )
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
 from portal.messages import N_
+from portal.people import folding
 from portal.schools.isolation import SchoolOwned
 from portal.schools.models import School, TrustMembership
 
@@ -142,6 +145,12 @@ class Account(UserMixin, Base):  # type: ignore[misc]  # flask_login ships no ty
         return f"<Account {self.id}>"
 
 
+def _name_key_default(context: Any) -> str:
+    """The insert default of :attr:`Person.name_key`, from the row's own names (ORM and Core inserts)."""
+    row = context.get_current_parameters()
+    return folding.name_key(row.get("given_name"), row.get("family_name"))
+
+
 class Person(SchoolOwned, UserMixin, Base):  # type: ignore[misc]  # flask_login is untyped: UserMixin is Any
     """Anyone in a school who signs, reviews or audits: parents, pupils, staff, governors and so on."""
 
@@ -158,6 +167,10 @@ class Person(SchoolOwned, UserMixin, Base):  # type: ignore[misc]  # flask_login
     external_id: Mapped[str | None] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
+    #: Both names folded for searching (:mod:`portal.people.folding`): made from the names on insert,
+    #: and again when an ORM update changes them; the roster import sets it with the names.
+    name_key: Mapped[str] = mapped_column(String(folding.KEY_LENGTH), default=_name_key_default,
+                                          server_default="")
     #: Contact address in this school; young pupils have none. The sign-in is the account's.
     email: Mapped[str | None] = mapped_column(String(254))
     #: The global sign-in of this person (None: cannot sign in, e.g. a young pupil).
@@ -224,6 +237,14 @@ class Person(SchoolOwned, UserMixin, Base):  # type: ignore[misc]  # flask_login
 
     def __repr__(self) -> str:
         return f"<Person {self.id} {self.full_name!r}>"
+
+
+@event.listens_for(Person, "before_update")
+def _refold_names(_mapper: Any, _conn: Any, person: Person) -> None:
+    """A changed name changes what the person is found by (pseudonymised leavers, an LTI launch's names)."""
+    key = folding.name_key(person.given_name, person.family_name)
+    if person.name_key != key:
+        person.name_key = key
 
 
 class PersonRole(SchoolOwned, Base):

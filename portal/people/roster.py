@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from portal import audit
 from portal.db import session, table_of, utcnow
 from portal.messages import N_, Message
+from portal.people.folding import name_key
 from portal.people.models import (
     Account,
     ClassTeacher,
@@ -503,13 +504,16 @@ class _Writer:
             known = self.state.people.get(ext)
             if known is None:
                 new.append({"external_id": ext, "given_name": d["given_name"], "family_name": d["family_name"],
-                            "email": email, "account_id": accounts.get(email) if email else None, "active": True,
+                            "name_key": name_key(d["given_name"], d["family_name"]), "email": email,
+                            "account_id": accounts.get(email) if email else None, "active": True,
                             "created_at": utcnow(), "school_id": self.school_id})
                 continue
             values: dict[str, str | None] = {"given_name": d["given_name"], "family_name": d["family_name"]}
             if email or kinds[ext] != "pupil":
                 values["email"] = email
             diff: dict[str, str | int | None] = {k: v for k, v in values.items() if getattr(known, k) != v}
+            if "given_name" in diff or "family_name" in diff:  # what the person is found by changes with them
+                diff["name_key"] = name_key(d["given_name"], d["family_name"])
             if diff:
                 changed[ext] = True
             # Link to the account of the address (a changed address moves to that account).

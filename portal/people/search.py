@@ -1,9 +1,10 @@
 """Finding people by what was typed: every word in a given or family name (or another column).
 
 One rule for every name search in the portal (the inbox's child filter, the family-links pupil search, the
-offline-agreement parent search, the data protection forms' person search). Words are compared as typed:
-``ilike`` folds the case of both sides (SQLite, and PostgreSQL with the C locale, fold ASCII letters only),
-and ``%`` and ``_`` are taken literally.
+offline-agreement parent search, the data protection forms' person search). Names are compared folded
+(:mod:`portal.people.folding`: no accents, no case), so "lucja" and "Łucja" both find Łucja; a typed word
+is folded the same way and looked for in :attr:`Person.name_key`. The other columns (a class's name or
+code) are compared with ``ilike``. ``%`` and ``_`` are taken literally.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import QueryableAttribute
 
+from portal.people.folding import fold
 from portal.people.models import Person
 
 
@@ -23,5 +25,5 @@ def like_pattern(term: str) -> str:
 
 def words_match(words: Iterable[str], *also: QueryableAttribute[str]) -> ColumnElement[bool]:
     """True where each of *words* is in the person's given or family name (or in one of the columns *also*)."""
-    columns = (Person.given_name, Person.family_name, *also)
-    return and_(*(or_(*(c.ilike(like_pattern(w), escape="\\") for c in columns)) for w in words))
+    return and_(*(or_(Person.name_key.like(like_pattern(fold(w)), escape="\\"),
+                      *(c.ilike(like_pattern(w), escape="\\") for c in also)) for w in words))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
+from portal.people.folding import fold
 from portal.people.models import Person, PupilProfile, SchoolClass
 from portal.policies.models import Policy, PolicyVersion
 from portal.records.models import SignedRecord
@@ -87,12 +88,12 @@ def records_query(f: RecordFilter) -> Select:
 
 
 def _person_clause(person: str):
-    """The signer's or the pupil's name contains *person*, or their roster id is it."""
-    needle = person.strip().lower()
+    """The signer's or the pupil's name contains *person* (folded, :mod:`portal.people.folding`), or their
+    roster id is it."""
+    needle, folded = person.strip().lower(), fold(person)
     conds = []
     for who in (Signer, Pupil):
-        full = func.lower(who.given_name + " " + who.family_name)
-        conds += [full.contains(needle, autoescape=True), func.lower(who.external_id) == needle]
+        conds += [who.name_key.contains(folded, autoescape=True), func.lower(who.external_id) == needle]
     return or_(*conds)
 
 

@@ -107,7 +107,7 @@ def test_parent_sees_each_child_and_signs_for_two_in_one_step(family, new_page, 
 
     # Their own agreement, with the photo questions; then a change of mind.
     follow(page, page.get_by_role("link", name=f"Read and sign: {PARENT_AUP}"))
-    for question in page.get_by_role("group").all():
+    for question in page.get_by_role("radiogroup").all():
         label = question.get_by_role("radio", name="Yes")
         if label.count():
             label.check()

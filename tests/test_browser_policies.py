@@ -85,9 +85,9 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     assert page.get_by_role("heading", level=1).inner_text() == PARENT_AUP
     assert "01632 960 000" in page.get_by_role("article").inner_text()  # the official channel
     assert_accessible(page)
-    page.get_by_role("group", name="May the school show photos of my children on the school website?") \
+    page.get_by_role("radiogroup", name="May the school show photos of my children on the school website?") \
         .get_by_label("Yes").check()
-    page.get_by_role("group", name=re.compile("social media accounts")).get_by_label("No").check()
+    page.get_by_role("radiogroup", name=re.compile("social media accounts")).get_by_label("No").check()
     page.get_by_label("I have read this policy and I agree to it").check()
     page.get_by_label("Type your full name").fill("robin  QUILLFEATHER")
     follow(page, page.get_by_role("button", name="Sign", exact=True))

@@ -371,6 +371,15 @@ def test_incomplete_signing_form_writes_nothing(db, family, login_as, drop, mess
     resp = client.post(url, data=data)
     assert resp.status_code == 400 and message in resp.data
     assert db.scalar(select(func.count(Signature.id))) == 0
+    # Only the control with the error is marked invalid for screen readers: the checkbox itself, or the
+    # radiogroup of the unanswered question (a radio button may not carry aria-invalid).
+    text = resp.get_data(as_text=True)
+    agree = re.search(r'<input\b[^>]*\bid="agree"[^>]*>', text).group(0)
+    assert ('aria-invalid="true"' in agree) is (drop == "agree")
+    assert "aria-invalid" not in re.search(r'<input\b[^>]*\bid="typed_name"[^>]*>', text).group(0)
+    first = re.search(rf'<fieldset\b[^>]*>\s*<legend[^>]*>{re.escape(version.consent_items[0].question)}<', text)
+    assert 'role="radiogroup"' in first.group(0)
+    assert ('aria-invalid="true"' in first.group(0)) is (drop == "consent")
 
 
 def test_text_changed_since_the_page_was_shown_is_refused(db, family, login_as, school):

@@ -164,6 +164,34 @@ def test_bad_contact_incidents_are_refused_and_nothing_is_written(app, db, cast,
     assert mailbox.messages == []
 
 
+def _control(page: str, control_id: str) -> str:
+    """The opening tag of the input, select or textarea with this id."""
+    return re.search(rf'<(?:input|select|textarea)\b[^>]*\bid="{control_id}"[^>]*>', page).group(0)
+
+
+def _radio_group(page: str, legend: str) -> str:
+    """The opening tag of the fieldset of radio buttons with this legend."""
+    return re.search(rf'<fieldset\b[^>]*>\s*<legend[^>]*>{re.escape(legend)}</legend>', page).group(0)
+
+
+def test_controls_with_errors_are_marked_invalid_for_screen_readers(app, db, cast, login_as):
+    """aria-invalid="true" on each control with an error (text, select, textarea) and on no other. A radio
+    button may not carry it (ARIA 1.2): the group of radio buttons, a radiogroup, does."""
+    resp = _contact(login_as(cast["recorder"]), cast, direction="", kind="", summary="short", platform="p" * 101)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    for invalid in ("platform", "kind", "summary"):
+        assert 'aria-invalid="true"' in _control(page, invalid), invalid
+        assert f"{invalid}-error" in _control(page, invalid), invalid
+    for valid in ("adult_id", "occurred_on", "direction-0", "direction-1"):
+        assert "aria-invalid" not in _control(page, valid), valid
+    direction = _radio_group(page, "Who started the contact?")
+    assert 'role="radiogroup"' in direction and 'aria-invalid="true"' in direction
+    assert 'aria-describedby="direction-error"' in direction
+    pupil = _radio_group(page, "Pupil")
+    assert 'role="radiogroup"' in pupil and "aria-invalid" not in pupil
+
+
 def test_a_pupil_not_found_by_the_search_cannot_be_posted(app, db, cast, make_pupil, login_as, mailbox):
     hidden = make_pupil(year_group=3, given="Quill")
     resp = _contact(login_as(cast["recorder"]), cast, pupil_id=hidden.id)
@@ -324,17 +352,33 @@ def test_each_list_shows_open_incidents_first_a_page_at_a_time(app, db, cast, lo
     db.commit()
     head = login_as(cast["head"])
     page = head.get("/portal/incidents/").get_data(as_text=True)
-    assert "30 incidents, open ones first, page 1 of 2" in page and "27 incidents, open ones first, page 1 of 2" in page
+    assert ("<caption>Contact between pupils and adults of the school: 30 incidents, open ones first, "
+            "page 1 of 2</caption>") in page
+    assert "<caption>Posts on social media: 27 incidents, open ones first, page 1 of 2</caption>" in page
     contact = page[page.index('id="contact-heading"'):page.index('id="social-heading"')]
     statuses = re.findall(r"<td>(Open|Closed)</td>", contact)
     assert statuses == ["Open"] * 15 + ["Closed"] * 10  # 15 open, then the newest closed ones
-    assert 'href="/portal/incidents/?contact_page=2">Next page</a>' in page
-    assert 'href="/portal/incidents/?social_page=2">Next page</a>' in page
+    # Two lists, two pagers: each link's accessible name says which list it pages ("Next page of contact
+    # incidents"); the words on the screen stay "Next page".
+    hidden = '<span class="visually-hidden"> of {}</span>'
+    assert f'href="/portal/incidents/?contact_page=2">Next page{hidden.format("contact incidents")}</a>' in page
+    assert f'href="/portal/incidents/?social_page=2">Next page{hidden.format("social-media incidents")}</a>' in page
     both = head.get("/portal/incidents/?contact_page=2&social_page=2").get_data(as_text=True)
     contact = both[both.index('id="contact-heading"'):both.index('id="social-heading"')]
     assert contact.count("<td>Closed</td>") == 5 and "<td>Open</td>" not in contact
-    assert 'href="/portal/incidents/?social_page=2">Previous page</a>' in both  # the social list's page is kept
-    assert 'href="/portal/incidents/?contact_page=2">Previous page</a>' in both
+    # Each list's link keeps the other list's page.
+    previous = 'href="/portal/incidents/?{}_page=2">Previous page' + hidden + "</a>"
+    assert previous.format("social", "contact incidents") in both
+    assert previous.format("contact", "social-media incidents") in both
+    # In Welsh: each caption is one message (the list's name in it), and so is each link's hidden end.
+    assert head.post("/portal/auth/language", data={"language": "cy"}).status_code == 303
+    welsh = head.get("/portal/incidents/").get_data(as_text=True)
+    assert ("<caption>Cyswllt rhwng disgyblion ac oedolion yr ysgol: 30 digwyddiad, y rhai agored yn gyntaf, "
+            "tudalen 1 o 2</caption>") in welsh
+    assert "<caption>Postiadau ar y cyfryngau cymdeithasol: 27 digwyddiad, y rhai agored yn gyntaf," in welsh
+    assert 'Tudalen nesaf<span class="visually-hidden"> o ddigwyddiadau cyswllt</span></a>' in welsh
+    assert 'Tudalen nesaf<span class="visually-hidden"> o ddigwyddiadau cyfryngau cymdeithasol</span></a>' in welsh
+    assert head.post("/portal/auth/language", data={"language": "en_GB"}).status_code == 303
     # The Head's home counts the open ones without loading them.
     home = head.get("/portal/staff/").get_data(as_text=True)
     assert "Incidents to review" in home and '<span class="visually-hidden">(42)</span>' in home

@@ -23,7 +23,7 @@ from portal.people.models import (
     SchoolClass,
     academic_year_label,
 )
-from portal.people.search import words_match
+from portal.people.search import folded_length, search_words, words_match
 from portal.schools.models import School
 
 #: Adults who choose a pupil from a search (name and class only). Governors, volunteers and
@@ -58,8 +58,8 @@ def search_pupils(query: str, limit: int = SEARCH_LIMIT) -> list[tuple[Person, s
     Returns nothing for fewer than :data:`SEARCH_MIN_CHARS` characters, so the search cannot
     be used to list the whole school.
     """
-    words = [w for w in query.split() if w][:4]
-    if len("".join(words)) < SEARCH_MIN_CHARS:
+    words = search_words(query, 4)
+    if folded_length(words) < SEARCH_MIN_CHARS:
         return []
     stmt = (
         select(Person, SchoolClass.name)

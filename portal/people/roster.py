@@ -335,6 +335,7 @@ class _Known:
     family_name: str
     email: str | None
     account_id: int | None
+    name_key: str
 
 
 class _SchoolState:
@@ -361,11 +362,11 @@ class _SchoolState:
         self = cls()
         self.people = {}
         self.email_owners = {}
-        for ext, pid, g, f, e, a in session.execute(
+        for ext, pid, g, f, e, a, k in session.execute(
                 select(Person.external_id, Person.id, Person.given_name, Person.family_name, Person.email,
-                       Person.account_id)):
+                       Person.account_id, Person.name_key)):
             if ext is not None:
-                self.people[ext] = _Known(pid, g, f, e, a)
+                self.people[ext] = _Known(pid, g, f, e, a, k)
             if e:
                 self.email_owners[e.lower()] = ext
         self.roles = defaultdict(set)
@@ -512,10 +513,12 @@ class _Writer:
             if email or kinds[ext] != "pupil":
                 values["email"] = email
             diff: dict[str, str | int | None] = {k: v for k, v in values.items() if getattr(known, k) != v}
-            if "given_name" in diff or "family_name" in diff:  # what the person is found by changes with them
-                diff["name_key"] = name_key(d["given_name"], d["family_name"])
             if diff:
                 changed[ext] = True
+            # What the person is found by: changed with the names, and mended if it was ever not made.
+            key = name_key(d["given_name"], d["family_name"])
+            if key != known.name_key:
+                diff["name_key"] = key
             # Link to the account of the address (a changed address moves to that account).
             if email and accounts[email] != known.account_id:
                 diff["account_id"] = accounts[email]

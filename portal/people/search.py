@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 from sqlalchemy.orm import QueryableAttribute
 
 from portal.people.folding import fold
@@ -23,7 +23,21 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
+def search_words(text: str, limit: int | None = None) -> list[str]:
+    """The words typed in *text* that are something once folded (an accent alone is no word), at most *limit*."""
+    words = [w for w in text.split() if fold(w)]
+    return words[:limit] if limit is not None else words
+
+
+def folded_length(words: Iterable[str]) -> int:
+    """How many characters *words* have once folded: what a search's minimum length is measured in."""
+    return sum(len(fold(w)) for w in words)
+
+
 def words_match(words: Iterable[str], *also: QueryableAttribute[str]) -> ColumnElement[bool]:
-    """True where each of *words* is in the person's given or family name (or in one of the columns *also*)."""
-    return and_(*(or_(Person.name_key.like(like_pattern(fold(w)), escape="\\"),
-                      *(c.ilike(like_pattern(w), escape="\\") for c in also)) for w in words))
+    """True where each of *words* is in the person's given or family name (or in one of the columns *also*).
+
+    A word that folds to nothing (an accent alone) is left out; with no word left, nothing matches."""
+    clauses = [or_(Person.name_key.like(like_pattern(fold(w)), escape="\\"),
+                   *(c.ilike(like_pattern(w), escape="\\") for c in also)) for w in words if fold(w)]
+    return and_(*clauses) if clauses else false()

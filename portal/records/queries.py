@@ -93,7 +93,9 @@ def _person_clause(person: str):
     needle, folded = person.strip().lower(), fold(person)
     conds = []
     for who in (Signer, Pupil):
-        conds += [who.name_key.contains(folded, autoescape=True), func.lower(who.external_id) == needle]
+        if folded:  # an accent alone is no name: only the roster id is compared
+            conds.append(who.name_key.contains(folded, autoescape=True))
+        conds.append(func.lower(who.external_id) == needle)
     return or_(*conds)
 
 

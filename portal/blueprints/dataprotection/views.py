@@ -78,7 +78,7 @@ from portal.db import session
 from portal.i18n import format_date
 from portal.incidents.models import ContactIncident
 from portal.people.models import GuardianLink, Person, PersonRole, Role
-from portal.people.search import words_match
+from portal.people.search import folded_length, search_words, words_match
 from portal.schools.models import School, TrustRole
 from portal.security import access, capabilities_of, designations
 
@@ -130,8 +130,8 @@ def _person_search(*, pupils_only: bool = False) -> tuple[str, list[tuple[int, s
     form so that the choice is checked against the same results) and the people it finds, as choices:
     each typed word in their given or family name. A page never lists the whole roll."""
     q = (request.values.get("q") or "").strip()[:100]
-    words = q.split()
-    if len("".join(words)) < PERSON_SEARCH_MIN:
+    words = search_words(q)
+    if folded_length(words) < PERSON_SEARCH_MIN:
         return q, []
     return q, _people_choices(pupils_only=pupils_only, among=select(Person.id).where(words_match(words)),
                               limit=PERSON_SEARCH_LIMIT)

@@ -713,13 +713,13 @@ def _parent_or_404(person_id: int) -> Person:
 @access(capabilities=["signatures.record_offline"])
 def offline_home() -> ResponseReturnValue:
     """Find a parent to record a paper or verbal agreement for; the latest ones recorded."""
-    from portal.people.search import words_match
+    from portal.people.search import folded_length, search_words, words_match
 
     form = OfflineSearchForm(request.args)
     parents: list[tuple[Person, list[Person]]] = []
     query = (form.q.data or "").strip() if form.validate() else ""
-    words = query.split()[:4]
-    if len("".join(words)) >= 2:
+    words = search_words(query, 4)
+    if folded_length(words) >= 2:
         stmt = select(Person).join(PersonRole).where(PersonRole.role == Role.PARENT.value, Person.active,
                                                      words_match(words))
         for p in session.scalars(stmt.order_by(Person.family_name, Person.given_name).limit(25)):

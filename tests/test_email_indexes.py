@@ -10,35 +10,35 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from portal.migrate import upgrade
+from portal.migrate import downgrade, upgrade
 from portal.people.models import Account, Person
 from tests.schools import as_school
+from tests.test_migrations import fresh_database
 
 LOWER_EMAIL_INDEXES = {"uq_portal_people_school_id_lower_email", "uq_portal_accounts_lower_email"}
 
 
-def test_a_fresh_database_has_the_lower_email_indexes(db_backend, request, tmp_path):
-    from tests.test_migrations import _fresh_url
+def _lower_email_indexes(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all()
+        else:
+            rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all()
+    engine.dispose()
+    return {name: sql for name, sql in rows if name in LOWER_EMAIL_INDEXES}
 
-    url, cleanup = _fresh_url(db_backend, request, tmp_path)
-    try:
+
+def test_a_fresh_database_has_the_lower_email_indexes(db_backend, request, tmp_path):
+    """At head, and after going down past 0014 (whose SQLite downgrade rebuilds ``portal_people``)."""
+    with fresh_database(db_backend, request, tmp_path) as url:
         upgrade(url)
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            if engine.dialect.name == "sqlite":
-                rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all()
-            else:
-                rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all()
-        engine.dispose()
-        found = {name: sql for name, sql in rows if name in LOWER_EMAIL_INDEXES}
-        assert set(found) == LOWER_EMAIL_INDEXES
-        assert all("lower" in sql.lower() and "unique" in sql.lower() for sql in found.values())
-    finally:
-        if cleanup:
-            admin, name = cleanup
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        for revision in ("head", "0013"):
+            if revision != "head":
+                downgrade(url, revision)
+            found = _lower_email_indexes(url)
+            assert set(found) == LOWER_EMAIL_INDEXES, revision
+            assert all("lower" in sql.lower() and "unique" in sql.lower() for sql in found.values())
 
 
 def test_two_people_of_a_school_cannot_share_an_address_in_another_case(db, school, make_school):
@@ -65,10 +65,7 @@ def test_two_accounts_cannot_share_an_address_in_another_case(db):
 
 
 def test_the_upgrade_names_addresses_that_differ_only_in_case(db_backend, request, tmp_path):
-    from tests.test_migrations import _fresh_url
-
-    url, cleanup = _fresh_url(db_backend, request, tmp_path)
-    try:
+    with fresh_database(db_backend, request, tmp_path) as url:
         upgrade(url, "0002")
         engine = create_engine(url)
         with engine.begin() as conn:
@@ -83,9 +80,3 @@ def test_the_upgrade_names_addresses_that_differ_only_in_case(db_backend, reques
         engine.dispose()
         with pytest.raises(RuntimeError, match="twice@test.example"):
             upgrade(url)
-    finally:
-        if cleanup:
-            admin, name = cleanup
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()

@@ -1,6 +1,9 @@
 """The Alembic migrations alone build exactly the models' schema, and go down cleanly."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
@@ -25,13 +28,26 @@ def _fresh_url(db_backend, request, tmp_path):
     return server.url(name), (admin, name)
 
 
+@contextmanager
+def fresh_database(db_backend, request, tmp_path) -> Iterator[str]:
+    """The URL of an empty database of the backend under test (a PostgreSQL one is dropped afterwards)."""
+    url, cleanup = _fresh_url(db_backend, request, tmp_path)
+    try:
+        yield url
+    finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
 def _include(obj, name, type_, reflected, compare_to):
     return not (type_ == "table" and name and not name.startswith("portal_"))
 
 
 def test_migrations_match_models_and_downgrade(db_backend, request, tmp_path):
-    url, cleanup = _fresh_url(db_backend, request, tmp_path)
-    try:
+    with fresh_database(db_backend, request, tmp_path) as url:
         upgrade(url)
         engine = create_engine(url)
         with engine.connect() as conn:
@@ -47,9 +63,3 @@ def test_migrations_match_models_and_downgrade(db_backend, request, tmp_path):
         left = {t for t in inspect(engine).get_table_names() if t.startswith("portal_")}
         engine.dispose()
         assert left == set()
-    finally:
-        if cleanup:
-            admin, name = cleanup
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()

@@ -10,7 +10,7 @@ from portal.migrate import upgrade
 from portal.people.folding import fold, name_key
 from portal.people.models import Person, Role
 from portal.people.search import search_words, words_match
-from tests.test_migrations import _fresh_url
+from tests.test_migrations import fresh_database
 
 
 def test_fold_spells_names_as_an_english_keyboard_types_them():
@@ -129,8 +129,7 @@ def _insert(conn, table: str, values: dict) -> None:
 
 
 def test_migration_0014_folds_the_names_already_stored(db_backend, request, tmp_path):
-    url, cleanup = _fresh_url(db_backend, request, tmp_path)
-    try:
+    with fresh_database(db_backend, request, tmp_path) as url:
         upgrade(url, "0013")
         engine = create_engine(url)
         with engine.begin() as conn:
@@ -144,9 +143,3 @@ def test_migration_0014_folds_the_names_already_stored(db_backend, request, tmp_
             keys = dict(conn.execute(text("SELECT id, name_key FROM portal_people ORDER BY id")).all())
         engine.dispose()
         assert keys == {1: "lucja zak", 2: "ann eve"}
-    finally:
-        if cleanup:
-            admin, name = cleanup
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()

@@ -167,8 +167,8 @@ class Person(SchoolOwned, UserMixin, Base):  # type: ignore[misc]  # flask_login
     external_id: Mapped[str | None] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
-    #: Both names folded for searching (:mod:`portal.people.folding`): made from the names on insert,
-    #: and again when an ORM update changes them; the roster import sets it with the names.
+    #: Both names folded for searching (:mod:`portal.people.folding`): made from the names on insert, and
+    #: again by any ORM update of a person whose key is not their names'; the roster import sets it likewise.
     name_key: Mapped[str] = mapped_column(String(folding.KEY_LENGTH), default=_name_key_default,
                                           server_default="")
     #: Contact address in this school; young pupils have none. The sign-in is the account's.

@@ -7,7 +7,7 @@ import io
 import zipfile
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portal.audit.models import AuditEntry
 from portal.people.models import Person, Role
@@ -86,6 +86,16 @@ def test_the_person_filter_finds_a_name_typed_without_its_accents_or_case(app, d
     for typed in ("fenwick", "marigold thornby", "¨"):  # an accent alone is no name (it matched everyone)
         resp = auditor.get("/portal/auditor/", query_string={"person": typed})
         assert resp.status_code == 200 and _ids(resp.data, records["sigs"]) == set(), typed
+
+
+def test_a_signer_stored_without_a_key_is_found_by_their_names(app, db, records, auditor):
+    """Rows written by a release before migration 0014 (a rolling upgrade) have the empty key."""
+    db.execute(text("UPDATE portal_people SET name_key = ''"))
+    db.commit()
+    for typed, expected in (("marigold", {"kit_2026"}), ("MARIGOLD FENWICK", {"kit_2026"}),
+                            ("basil thornby", {"oli_2026", "oli_2025"}), ("nobody", set())):
+        resp = auditor.get("/portal/auditor/", query_string={"person": typed})
+        assert _ids(resp.data, records["sigs"]) == expected, typed
 
 
 def test_filters(app, records, auditor):

@@ -37,7 +37,12 @@ def folded_length(words: Iterable[str]) -> int:
 def words_match(words: Iterable[str], *also: QueryableAttribute[str]) -> ColumnElement[bool]:
     """True where each of *words* is in the person's given or family name (or in one of the columns *also*).
 
-    A word that folds to nothing (an accent alone) is left out; with no word left, nothing matches."""
+    A word that folds to nothing (an accent alone) is left out; with no word left, nothing matches. A person
+    stored without a key (written by a release before migration 0014, during a rolling upgrade) is compared
+    with ``ilike`` on the names, as before, until an update or the roster import makes their key."""
+    no_key = Person.name_key == ""
     clauses = [or_(Person.name_key.like(like_pattern(fold(w)), escape="\\"),
+                   and_(no_key, or_(Person.given_name.ilike(like_pattern(w), escape="\\"),
+                                    Person.family_name.ilike(like_pattern(w), escape="\\"))),
                    *(c.ilike(like_pattern(w), escape="\\") for c in also)) for w in words if fold(w)]
     return and_(*clauses) if clauses else false()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from portal.people.folding import fold
@@ -95,6 +95,9 @@ def _person_clause(person: str):
     for who in (Signer, Pupil):
         if folded:  # an accent alone is no name: only the roster id is compared
             conds.append(who.name_key.contains(folded, autoescape=True))
+            # A person stored without a key (see portal.people.search.words_match): the names as before.
+            conds.append(and_(who.name_key == "", func.lower(who.given_name + " " + who.family_name)
+                              .contains(needle, autoescape=True)))
         conds.append(func.lower(who.external_id) == needle)
     return or_(*conds)
 

@@ -115,7 +115,7 @@ def test_parent_sees_each_child_and_signs_for_two_in_one_step(family, new_page, 
     page.get_by_label("Type your full name").fill("Harriet Okafor")
     follow(page, page.get_by_role("button", name="Sign", exact=True))
     follow(page, page.get_by_role("link", name="Your yes/no answers (photos and other permissions)"))
-    first = page.get_by_role("group").first
+    first = page.get_by_role("radiogroup").first
     first.get_by_role("radio", name="No").check()
     follow(page, page.get_by_role("button", name="Save answers"))
     answers = page.get_by_role("table", name=re.compile("Your answers, newest first"))

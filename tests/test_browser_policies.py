@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from portal.demo import DEMO_PASSWORD
 from tests.browser import assert_accessible, sign_in
@@ -84,6 +85,14 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     follow(page, tasks.get_by_role("link", name=f"Read and sign: {PARENT_AUP}"))
     assert page.get_by_role("heading", level=1).inner_text() == PARENT_AUP
     assert "01632 960 000" in page.get_by_role("article").inner_text()  # the official channel
+    assert_accessible(page)
+    # "Sign" with nothing filled in: the page comes back with the focus on the errors, below the long policy.
+    follow(page, page.get_by_role("button", name="Sign", exact=True))
+    summary = page.get_by_role("alert").filter(has_text="Please check the form")
+    expect(summary).to_be_focused()
+    expect(summary).to_be_in_viewport()
+    # Every missing part at once: both questions, the box and the name.
+    assert summary.get_by_role("listitem").count() == 4 and "Tick the box" in summary.inner_text()
     assert_accessible(page)
     page.get_by_role("radiogroup", name="May the school show photos of my children on the school website?") \
         .get_by_label("Yes").check()

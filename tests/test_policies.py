@@ -385,23 +385,6 @@ def test_incomplete_signing_form_writes_nothing(db, family, login_as, drop, mess
     assert "/static/form-errors.js" in text and "/static/form-errors.js" not in page.get_data(as_text=True)
 
 
-def test_an_empty_signing_form_lists_every_missing_part_at_once(db, family, login_as):
-    """Before, the questions were checked first and the box and the name only on the next try."""
-    parent, _, _ = family
-    version = current(_policy(db, "aup-parent"))
-    client = login_as(parent)
-    url = f"/portal/policies/versions/{version.id}/sign"
-    page = client.get(url)
-    resp = client.post(url, data={"action": "sign", "text_hash": _hash(page.data)})
-    text = resp.get_data(as_text=True)
-    summary = text[text.index("portal-form-errors"):text.index("</ul>", text.index("portal-form-errors"))]
-    assert resp.status_code == 400 and summary.count("<li>") == len(version.consent_items) + 2
-    assert summary.count("Choose yes or no.") == len(version.consent_items) >= 1
-    assert "Tick the box to say you have read and agree to the policy." in summary
-    assert "Type your full name as it appears on your account." in summary
-    assert db.scalar(select(func.count(Signature.id))) == 0
-
-
 def test_text_changed_since_the_page_was_shown_is_refused(db, family, login_as, school):
     parent, _, _ = family
     version = current(_policy(db, "aup-parent"))

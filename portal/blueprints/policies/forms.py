@@ -33,12 +33,8 @@ YES_NO = [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
 
 class SignForm(FlaskForm):
     text_hash = HiddenField()
-    # Checked here too (portal.policies.operations.sign checks them again, and that the name is the
-    # signer's), so that one answer lists every missing part of the form at once.
-    agree = BooleanField(_l("I have read this policy and I agree to it"), validators=[
-        DataRequired(_l("Tick the box to say you have read and agree to the policy."))])
-    typed_name = StringField(_l("Type your full name"), validators=[
-        InputRequired(_l("Type your full name as it appears on your account.")), at_most(200)])
+    agree = BooleanField(_l("I have read this policy and I agree to it"))
+    typed_name = StringField(_l("Type your full name"), validators=[at_most(200)])
 
 
 def sign_form_for(items, formdata=None) -> SignForm:

@@ -41,8 +41,14 @@ def words_match(words: Iterable[str], *also: QueryableAttribute[str]) -> ColumnE
     stored without a key (written by a release before migration 0014, during a rolling upgrade) is compared
     with ``ilike`` on the names, as before, until an update or the roster import makes their key."""
     no_key = Person.name_key == ""
-    clauses = [or_(Person.name_key.like(like_pattern(fold(w)), escape="\\"),
-                   and_(no_key, or_(Person.given_name.ilike(like_pattern(w), escape="\\"),
-                                    Person.family_name.ilike(like_pattern(w), escape="\\"))),
-                   *(c.ilike(like_pattern(w), escape="\\") for c in also)) for w in words if fold(w)]
+    clauses = []
+    for word in words:
+        folded = fold(word)  # once per word
+        if not folded:
+            continue
+        as_typed = like_pattern(word)
+        clauses.append(or_(Person.name_key.like(like_pattern(folded), escape="\\"),
+                           and_(no_key, or_(Person.given_name.ilike(as_typed, escape="\\"),
+                                            Person.family_name.ilike(as_typed, escape="\\"))),
+                           *(c.ilike(as_typed, escape="\\") for c in also)))
     return and_(*clauses) if clauses else false()

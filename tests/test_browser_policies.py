@@ -91,7 +91,9 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     summary = page.get_by_role("alert").filter(has_text="Please check the form")
     expect(summary).to_be_focused()
     expect(summary).to_be_in_viewport()
-    assert "Choose yes or no." in summary.inner_text()
+    # Everything missing is listed at once: both questions, the box and the name.
+    assert summary.inner_text().count("Choose yes or no.") == 2
+    assert "Tick the box" in summary.inner_text() and "Type your full name" in summary.inner_text()
     assert_accessible(page)
     page.get_by_role("radiogroup", name="May the school show photos of my children on the school website?") \
         .get_by_label("Yes").check()

@@ -131,6 +131,37 @@ def test_family_signing_records_one_signature_per_child(db, brood, login_as):
     assert "You have signed for Amara and Bilal" in flash
 
 
+def test_family_signing_sent_back_keeps_the_children_as_ticked(db, brood, login_as):
+    """A parent unticks one child and forgets the box: the page comes back with that child still unticked
+    (signing it as it came back must not sign for the child they left out), and with no child ticked it
+    says so beside everything else that is missing."""
+    parent, _carer, amara, bilal, _cerys = brood
+    client = login_as(parent)
+    ks2 = _version(db, "aup-ks2")
+    url = f"/portal/policies/versions/{ks2.id}/sign?pupil_id={amara.id}"
+    page = client.get(url)
+
+    def ticked(text: str) -> set[int]:
+        boxes = re.findall(r'<input\b[^>]*name="pupil_ids"[^>]*>', text)
+        return {int(re.search(r'value="(\d+)"', b).group(1)) for b in boxes if " checked" in b}
+
+    assert ticked(page.get_data(as_text=True)) == {amara.id, bilal.id}
+    data = {"action": "sign", "text_hash": _hash(page.data), "typed_name": parent.full_name}
+    back = client.post(url, data={**data, "pupil_ids": [bilal.id]})
+    text = back.get_data(as_text=True)
+    assert back.status_code == 400 and "Tick the box" in text
+    assert ticked(text) == {bilal.id}
+    none = client.post(url, data=data)
+    text = none.get_data(as_text=True)
+    assert none.status_code == 400 and ticked(text) == set()
+    summary = text.split("portal-form-errors")[1].split("</div>")[0]
+    assert "Choose at least one child to sign for." in summary and "Tick the box" in summary
+    assert db.scalar(select(func.count(Signature.id))) == 0
+    done = client.post(url, data={**data, "agree": "y", "pupil_ids": [bilal.id]})
+    assert done.status_code == 302
+    assert [s.on_behalf_of_id for s in db.scalars(select(Signature))] == [bilal.id]
+
+
 def test_history_shows_the_name_on_file_and_keeps_the_typed_text_as_evidence(db, brood, login_as):
     parent, *_ = brood
     req = [r for r in queries.requirements_for(parent) if r.version.policy.audience == "parent"][0]

@@ -385,6 +385,46 @@ def test_incomplete_signing_form_writes_nothing(db, family, login_as, drop, mess
     assert "/static/form-errors.js" in text and "/static/form-errors.js" not in page.get_data(as_text=True)
 
 
+def test_every_missing_answer_on_the_signing_form_is_reported_at_once(db, family, login_as):
+    """A parent who presses "Sign" with nothing done hears everything that is missing in one go, and a
+    wrong name is reported beside a missing box: they do not find the next error only on the next try."""
+    parent, _, _ = family
+    version = current(_policy(db, "aup-parent"))
+    assert len(version.consent_items) >= 2
+    client = login_as(parent)
+    url = f"/portal/policies/versions/{version.id}/sign"
+    page = client.get(url)
+    resp = client.post(url, data={"action": "sign", "text_hash": _hash(page.data)})
+    assert resp.status_code == 400
+    summary = resp.get_data(as_text=True).split("portal-form-errors")[1].split("</div>")[0]
+    assert "Tick the box to say you have read and agree to the policy." in summary
+    assert "Type your full name as it appears on your account." in summary
+    assert summary.count("Choose yes or no.") == len(version.consent_items)
+    wrong = client.post(url, data={"action": "sign", "text_hash": _hash(page.data), "typed_name": "Someone Else",
+                                   **{f"consent_{i.id}": "yes" for i in version.consent_items}})
+    text = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400
+    assert "Tick the box" in text and "Type your full name as it appears on your account." in text
+    assert 'aria-invalid="true"' in re.search(r'<input\b[^>]*\bid="typed_name"[^>]*>', text).group(0)
+    assert db.scalar(select(func.count(Signature.id))) == 0
+
+
+def test_a_changed_text_is_reported_even_when_the_form_is_incomplete(db, family, login_as, school):
+    """The text changed and the box is not ticked: the parent is told first that the text changed (and
+    sees the new text), not only that the box is missing."""
+    parent, _, _ = family
+    version = current(_policy(db, "aup-parent"))
+    client = login_as(parent)
+    url = f"/portal/policies/versions/{version.id}/sign"
+    page = client.get(url)
+    school.official_channel = "a new phone number, 01632 960 998"
+    db.commit()
+    resp = client.post(url, data={"action": "sign", "text_hash": _hash(page.data), "typed_name": parent.full_name})
+    assert resp.status_code == 409 and b"changed since the page was opened" in resp.data
+    assert b"01632 960 998" in resp.data and _hash(resp.data) != _hash(page.data)
+    assert db.scalar(select(func.count(Signature.id))) == 0
+
+
 def test_text_changed_since_the_page_was_shown_is_refused(db, family, login_as, school):
     parent, _, _ = family
     version = current(_policy(db, "aup-parent"))

@@ -260,14 +260,19 @@ def _lock(req: Requirement) -> Requirement:
 _SIGN_LOCK = 727275
 
 
+def text_changed() -> SigningError:
+    """The answer to a form sent from a page whose text is no longer the policy's text."""
+    return SigningError(_("The policy text has changed since the page was opened. Please read it again "
+                          "before signing."), code="changed")
+
+
 def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     req = _lock(req)
     if req.status == "signed":
         raise SigningError(_("This has already been signed for this school year."), code="already")
     current = render_version(req.version, language=form.language)
     if not form.shown_sha256 or form.shown_sha256 != current.sha256:
-        raise SigningError(_("The policy text has changed since the page was opened. Please read it again "
-                             "before signing."), code="changed")
+        raise text_changed()
     keep_text(req.version, current)
     # What was really shown: a translation withdrawn meanwhile would have changed the hash above.
     form.language = current.language

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -24,24 +26,43 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
 
 
 from portal.policies.models import Audience
-from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE
+from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE, names_match
 from portal.policies.rendering import MAX_BODY_BYTES
 from portal.validators import at_most
+
+if TYPE_CHECKING:
+    from portal.people.models import Person
 
 YES_NO = [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
 
 
+NAME_AS_ON_ACCOUNT = _l("Type your full name as it appears on your account.")
+
+
 class SignForm(FlaskForm):
+    """Read and sign: every missing or wrong answer is reported at once. The sign operation checks
+    the same things again (and the text), so a caller that skips the form cannot sign less."""
+
     text_hash = HiddenField()
-    agree = BooleanField(_l("I have read this policy and I agree to it"))
-    typed_name = StringField(_l("Type your full name"), validators=[at_most(200)])
+    agree = BooleanField(_l("I have read this policy and I agree to it"), validators=[
+        DataRequired(_l("Tick the box to say you have read and agree to the policy."))])
+    typed_name = StringField(_l("Type your full name"), validators=[DataRequired(NAME_AS_ON_ACCOUNT), at_most(200)])
+    signer: Person | None = None  # the person signing: the typed name must be theirs
+
+    def validate_typed_name(self, field):
+        from wtforms.validators import ValidationError
+
+        if not field.errors and self.signer is not None and not names_match(field.data or "", self.signer):
+            raise ValidationError(str(NAME_AS_ON_ACCOUNT))
 
 
-def sign_form_for(items, formdata=None) -> SignForm:
-    """A :class:`SignForm` with one required yes/no question per consent item."""
+def sign_form_for(items, signer=None, formdata=None) -> SignForm:
+    """A :class:`SignForm` for *signer* with one required yes/no question per consent item."""
 
     class _Form(SignForm):
         pass
+
+    _Form.signer = signer
 
     for item in items:
         setattr(_Form, f"consent_{item.id}", RadioField(item.question, choices=YES_NO,

@@ -90,7 +90,7 @@ def sign(version_id: int):
         family = []
     chosen_ids = {r.subject.id for r in family}
     family_error = None
-    form = sign_form_for(version.consent_items)
+    form = sign_form_for(version.consent_items, signer=current_user)
     decline_form = DeclineForm(prefix="decline")
     can_decline = operations.can_decline(req)
     error = None
@@ -100,7 +100,19 @@ def sign(version_id: int):
         if action == "decline" and not can_decline:
             abort(400)
         active = decline_form if action == "decline" else form
-        if active.validate_on_submit():
+        if family and action != "decline":
+            # The children ticked, read first so the page sent back keeps them as they were.
+            picked = {n for v in request.form.getlist("pupil_ids") if (n := row_id(v)) is not None}
+            chosen_ids = picked & {r.subject.id for r in family}
+            if not chosen_ids:
+                family_error = _("Choose at least one child to sign for.")
+        valid = active.validate_on_submit() and family_error is None
+        if active.text_hash.data and active.text_hash.data != rendered.sha256:
+            # The text changed since the page was opened: the page shows it again, whatever else is
+            # missing. (The sign operation checks this again under its lock, and refuses a missing hash.)
+            valid, status = False, 409
+            error = str(operations.text_changed())
+        if valid:
             sign_request = operations.SignRequest(
                 shown_sha256=active.text_hash.data or "",
                 ip=client_ip(),
@@ -120,8 +132,6 @@ def sign(version_id: int):
                     # Signed inside the LMS after an LTI launch (a countersign stays a countersign).
                     via_lti = bool(flask_session.get("portal_via_lti")) and not req.countersign
                     if family:
-                        picked = {n for v in request.form.getlist("pupil_ids") if (n := row_id(v)) is not None}
-                        chosen_ids = picked & {r.subject.id for r in family}
                         sigs = operations.sign_for_children([r for r in family if r.subject.id in chosen_ids],
                                                             current_user, sign_request)
                         sig = sigs[0]
@@ -163,7 +173,7 @@ def sign(version_id: int):
                 if sig.decision != "declined" and len(sigs) > 1:
                     return redirect(url_for(".history"))
                 return redirect(url_for(".signature", signature_id=sig.id))
-        else:
+        elif status != 409:
             status = 400
     # Always show (and hash) the text as it is now.
     form.text_hash.data = rendered.sha256

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from portal.demo import DEMO_PASSWORD
 from tests.browser import assert_accessible, sign_in
@@ -112,3 +113,29 @@ def test_every_foundation_page_passes_axe(demo, new_page, live_app):
     sign_in(page2, "parent@larkspur.example", DEMO_PASSWORD)
     page2.goto(f"/portal/parent/children/{child_id}")
     assert_accessible(page2)
+
+
+def test_an_error_whose_control_is_not_on_the_page_is_not_a_link(demo, new_page):
+    """form-errors.js links each error of the summary to its control, and leaves as text an error whose
+    control the page does not show (a field a forged post filled, a list no longer offered), so no link
+    leads nowhere. The summary is put on the sign-in page as a page sent back would have it."""
+    page = new_page()
+    page.goto("/portal/auth/login")
+    control = page.get_by_label("Email address").get_attribute("id")
+    page.evaluate("""(control) => {
+      const summary = document.createElement("div");
+      summary.className = "alert alert-danger portal-form-errors";
+      summary.setAttribute("role", "alert");
+      summary.tabIndex = -1;
+      summary.innerHTML = `<ul><li data-portal-control="${control}">Email: Give your email address.</li>`
+        + '<li data-portal-control="not-on-this-page">Hidden: Only for another kind of post.</li></ul>';
+      document.querySelector("main").prepend(summary);
+      const script = document.createElement("script");
+      script.src = "/portal/static/form-errors.js";
+      document.body.append(script);
+    }""", control)
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link", name="Email: Give your email address.")).to_have_attribute("href", f"#{control}")
+    assert summary.get_by_role("link").count() == 1
+    assert summary.get_by_role("listitem").nth(1).inner_text() == "Hidden: Only for another kind of post."

@@ -133,12 +133,18 @@ def test_incident_and_link_forms_show_accessible_errors(demo_pupil, new_page):
     assert_accessible(page)
     _follow(page, page.get_by_role("button", name="Record incident"))
     assert "Please check the form" in page.get_by_role("alert").inner_text()
+    # Every error leads to its control: each item of the summary is a link.
+    items = page.get_by_role("alert").get_by_role("listitem")
+    assert items.count() >= 1 and page.get_by_role("alert").get_by_role("link").count() == items.count()
     assert_accessible(page)
     page.goto("/portal/links/")
     page.get_by_label("Find the pupil by name or class").fill(demo_pupil)
     _follow(page, page.get_by_role("button", name="Search"))
     _follow(page, page.get_by_role("button", name="Declare this link"))
     assert "Search for the pupil and choose them." in page.get_by_role("alert").inner_text()
+    # That error leads to the pupils found: following it focuses the first one.
+    page.get_by_role("alert").get_by_role("link", name=re.compile("Search for the pupil")).click()
+    expect(page.locator("#pupil_id-0")).to_be_focused()
     assert_accessible(page)
     _sign_out(page)
     _sign_in(page, "volunteer@larkspur.example")

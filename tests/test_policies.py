@@ -400,6 +400,10 @@ def test_every_missing_answer_on_the_signing_form_is_reported_at_once(db, family
     assert "Tick the box to say you have read and agree to the policy." in summary
     assert "Type your full name as it appears on your account." in summary
     assert summary.count("Choose yes or no.") == len(version.consent_items)
+    # Each error names its control (a question's first choice; form-errors.js links it): the page has each.
+    targets = re.findall(r'data-portal-control="([^"]+)"', summary)
+    assert all(f'id="{t}"' in resp.get_data(as_text=True) for t in targets)
+    assert sorted(targets) == sorted(["agree", "typed_name"] + [f"consent_{i.id}-0" for i in version.consent_items])
     wrong = client.post(url, data={"action": "sign", "text_hash": _hash(page.data), "typed_name": "Someone Else",
                                    **{f"consent_{i.id}": "yes" for i in version.consent_items}})
     text = wrong.get_data(as_text=True)

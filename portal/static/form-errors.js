@@ -13,6 +13,8 @@
     while (item.firstChild) { link.appendChild(item.firstChild); }
     item.appendChild(link);
   });
+  // Someone who already chose a field while a slow page was still loading keeps it.
   var summary = document.querySelector(".portal-form-errors");
-  if (summary) { summary.focus(); }
+  var chosen = document.activeElement && document.activeElement !== document.body;
+  if (summary && !chosen) { summary.focus(); }
 })();

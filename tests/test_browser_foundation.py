@@ -115,10 +115,11 @@ def test_every_foundation_page_passes_axe(demo, new_page, live_app):
     assert_accessible(page2)
 
 
-def test_an_error_whose_control_is_not_on_the_page_is_not_a_link(demo, new_page):
+def test_the_errors_summary_links_each_error_to_a_control_it_can_use(demo, new_page):
     """form-errors.js links each error of the summary to its control, and leaves as text an error whose
-    control the page does not show (a field a forged post filled, a list no longer offered), so no link
-    leads nowhere. The summary is put on the sign-in page as a page sent back would have it."""
+    control the page does not show (a field a forged post filled, a list no longer offered) or that is
+    disabled, so no link leads nowhere. A list of checkboxes leads to its first box. The summary is put on
+    the sign-in page as a page sent back would have it."""
     page = new_page()
     page.goto("/portal/auth/login")
     control = page.get_by_label("Email address").get_attribute("id")
@@ -126,14 +127,23 @@ def test_an_error_whose_control_is_not_on_the_page_is_not_a_link(demo, new_page)
     summary = page.get_by_role("alert")
     expect(summary).to_be_focused()
     expect(summary.get_by_role("link", name="Email: Give your email address.")).to_have_attribute("href", f"#{control}")
-    assert summary.get_by_role("link").count() == 1
+    assert summary.get_by_role("listitem").count() == 4 and summary.get_by_role("link").count() == 2
     assert summary.get_by_role("listitem").nth(1).inner_text() == "Hidden: Only for another kind of post."
+    assert summary.get_by_role("listitem").nth(3).get_by_role("link").count() == 0  # the disabled box
+    summary.get_by_role("link", name="Deputies: Choose at least one.").click()
+    expect(page.locator("#boxes-0")).to_be_focused()
+    assert "#" not in page.url  # the address keeps no #fragment: a form sent back there is not changed
     # Someone who already chose a field while a slow page loaded keeps it: the summary does not take it.
     page.reload()
     page.get_by_label("Password").focus()
     page.evaluate(_ADD_SUMMARY, control)
-    expect(page.get_by_role("alert").get_by_role("link")).to_have_count(1)
+    expect(page.get_by_role("alert").get_by_role("link")).to_have_count(2)
     expect(page.get_by_label("Password")).to_be_focused()
+    # A field focused by the address's #fragment was not chosen: the summary takes the focus.
+    page.goto(f"/portal/auth/login?again=1#{control}")  # a new page, not a jump within this one
+    expect(page.get_by_label("Email address")).to_be_focused()
+    page.evaluate(_ADD_SUMMARY, control)
+    expect(page.get_by_role("alert")).to_be_focused()
 
 
 _ADD_SUMMARY = """(control) => {
@@ -142,8 +152,15 @@ _ADD_SUMMARY = """(control) => {
       summary.setAttribute("role", "alert");
       summary.tabIndex = -1;
       summary.innerHTML = `<ul><li data-portal-control="${control}">Email: Give your email address.</li>`
-        + '<li data-portal-control="not-on-this-page">Hidden: Only for another kind of post.</li></ul>';
+        + '<li data-portal-control="not-on-this-page">Hidden: Only for another kind of post.</li>'
+        + '<li data-portal-control="boxes">Deputies: Choose at least one.</li>'
+        + '<li data-portal-control="off">Switched off: Not now.</li></ul>';
+      const extra = document.createElement("div");
+      extra.innerHTML = '<fieldset><legend>Deputies</legend><ul id="boxes">'
+        + '<li><input type="checkbox" id="boxes-0" name="boxes" value="1"> <label for="boxes-0">One</label></li>'
+        + '</ul></fieldset><input id="off" disabled aria-label="Switched off">';
       document.querySelector("main").prepend(summary);
+      document.querySelector("main").append(extra);
       const script = document.createElement("script");
       script.src = "/portal/static/form-errors.js";
       document.body.append(script);

@@ -97,6 +97,9 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     # Each error leads to its control: following the name's takes the parent to the name box.
     summary.get_by_role("link", name=re.compile("Type your full name")).click()
     expect(page.get_by_label("Type your full name")).to_be_focused()
+    # Sent back again from there, the summary takes the focus again (the link left no #fragment behind).
+    follow(page, page.get_by_role("button", name="Sign", exact=True))
+    expect(page.get_by_role("alert").filter(has_text="Please check the form")).to_be_focused()
     assert_accessible(page)
     page.get_by_role("radiogroup", name="May the school show photos of my children on the school website?") \
         .get_by_label("Yes").check()

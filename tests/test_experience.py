@@ -151,6 +151,9 @@ def test_family_signing_sent_back_keeps_the_children_as_ticked(db, brood, login_
     text = back.get_data(as_text=True)
     assert back.status_code == 400 and "Tick the box" in text
     assert ticked(text) == {bilal.id}
+    # A name too long for the form (which the form itself refuses) keeps the ticks as well.
+    long = client.post(url, data={**data, "agree": "y", "typed_name": "x" * 201, "pupil_ids": [bilal.id]})
+    assert long.status_code == 400 and ticked(long.get_data(as_text=True)) == {bilal.id}
     none = client.post(url, data=data)
     text = none.get_data(as_text=True)
     assert none.status_code == 400 and ticked(text) == set()

@@ -413,6 +413,27 @@ def test_every_missing_answer_on_the_signing_form_is_reported_at_once(db, family
     assert db.scalar(select(func.count(Signature.id))) == 0
 
 
+def test_a_form_for_something_signed_meanwhile_says_so_whatever_it_carries(db, family, login_as, school):
+    """Signed in another tab (or by the other parent): a form from the first tab, incomplete or from an older
+    text, is told it is already signed (409), not asked for a box the page no longer shows."""
+    parent, _, _ = family
+    version = current(_policy(db, "aup-parent"))
+    client = login_as(parent)
+    url = f"/portal/policies/versions/{version.id}/sign"
+    page = client.get(url)
+    data = {"action": "sign", "text_hash": _hash(page.data), "agree": "y", "typed_name": parent.full_name,
+            **{f"consent_{i.id}": "yes" for i in version.consent_items}}
+    assert client.post(url, data=data).status_code == 302
+    unticked = {k: v for k, v in data.items() if k != "agree"}
+    school.official_channel = "a new phone number, 01632 960 997"
+    db.commit()
+    for late in (unticked, data):
+        resp = client.post(url, data=late)
+        assert resp.status_code == 409 and b"already been signed for this school year" in resp.data
+        assert b"changed since the page was opened" not in resp.data
+    assert db.scalar(select(func.count(Signature.id))) == 1
+
+
 def test_a_changed_text_is_reported_even_when_the_form_is_incomplete(db, family, login_as, school):
     """The text changed and the box is not ticked: the parent is told first that the text changed (and
     sees the new text), not only that the box is missing."""

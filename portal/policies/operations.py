@@ -260,6 +260,11 @@ def _lock(req: Requirement) -> Requirement:
 _SIGN_LOCK = 727275
 
 
+def already_signed() -> SigningError:
+    """The answer to a form for something signed meanwhile (in another tab, by the other parent)."""
+    return SigningError(_("This has already been signed for this school year."), code="already")
+
+
 def text_changed() -> SigningError:
     """The answer to a form sent from a page whose text is no longer the policy's text."""
     return SigningError(_("The policy text has changed since the page was opened. Please read it again "
@@ -269,7 +274,7 @@ def text_changed() -> SigningError:
 def _check_common(req: Requirement, signer: Person, form: SignRequest) -> str:
     req = _lock(req)
     if req.status == "signed":
-        raise SigningError(_("This has already been signed for this school year."), code="already")
+        raise already_signed()
     current = render_version(req.version, language=form.language)
     if not form.shown_sha256 or form.shown_sha256 != current.sha256:
         raise text_changed()
@@ -418,7 +423,7 @@ def record_offline(req: Requirement, parent: Person, *, recorded_by: Person, met
         raise SigningError(_("Give the parent's yes or no to each question."), field=f"consent_{missing[0].id}")
     req = _lock(req)
     if req.status == "signed":
-        raise SigningError(_("This has already been signed for this school year."), code="already")
+        raise already_signed()
     rendered = render_version(req.version)
     keep_text(req.version, rendered)
     sig = Signature(

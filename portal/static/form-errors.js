@@ -1,20 +1,46 @@
 // A form sent back with errors: move the focus to its summary, so that the errors are seen and read out
 // first, wherever the form is on the page (the signing form sits below a long policy). Focusing the
-// summary scrolls it into view. Each error whose control is on the page becomes a link to that control.
+// summary scrolls it into view. Each error whose control is on the page (and can be used) becomes a link
+// that moves the focus to that control, with its label or question in view; the address does not change,
+// so the form is sent back to the same address and its summary takes the focus again.
 (function () {
   "use strict";
+
+  function controlOf(id) {
+    var element = document.getElementById(id);
+    if (element && !/^(INPUT|SELECT|TEXTAREA)$/.test(element.tagName)) {
+      element = element.querySelector("input, select, textarea");  // a list of checkboxes: its first
+    }
+    return element && !element.disabled && element.type !== "hidden" ? element : null;
+  }
+
+  function follow(control) {
+    return function (event) {
+      event.preventDefault();
+      var fieldset = control.closest("fieldset");
+      var label = (fieldset && fieldset.querySelector("legend")) ||
+        (control.labels && control.labels[0]);
+      if (label) { label.scrollIntoView(); }
+      control.focus(label ? { preventScroll: true } : undefined);
+    };
+  }
+
   var items = document.querySelectorAll(".portal-form-errors li[data-portal-control]");
   Array.prototype.forEach.call(items, function (item) {
-    var id = item.getAttribute("data-portal-control");
-    if (!document.getElementById(id)) { return; }
+    var control = controlOf(item.getAttribute("data-portal-control"));
+    if (!control) { return; }
     var link = document.createElement("a");
-    link.href = "#" + id;
+    link.href = "#" + item.getAttribute("data-portal-control");
     link.className = "alert-link";
+    link.addEventListener("click", follow(control));
     while (item.firstChild) { link.appendChild(item.firstChild); }
     item.appendChild(link);
   });
-  // Someone who already chose a field while a slow page was still loading keeps it.
+
+  // Someone who already chose a field while a slow page was still loading keeps it (not a field the
+  // address's #fragment focused).
   var summary = document.querySelector(".portal-form-errors");
-  var chosen = document.activeElement && document.activeElement !== document.body;
+  var active = document.activeElement;
+  var chosen = active && active !== document.body && !(location.hash && active.id === location.hash.slice(1));
   if (summary && !chosen) { summary.focus(); }
 })();

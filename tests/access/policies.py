@@ -20,9 +20,11 @@ RULES = [
     Rule("portal.policies.sign", lambda w: f"/portal/policies/versions/{w.ks3_aup.id}/sign", allow(["pupil"])),
     # A draft is never signable.
     Rule("portal.policies.sign", lambda w: f"/portal/policies/versions/{w.draft.id}/sign", {}),
-    # A signature posted by someone outside the audience is refused before anything is read.
+    # A signature posted by someone outside the audience is refused before anything is read. In the audience:
+    # an empty form is refused (400), and one from a parent whose agreement is already recorded (the other
+    # parent's paper slip, tests/access/experience.py) is told so (409).
     Rule("portal.policies.sign", lambda w: f"/portal/policies/versions/{w.parent_aup.id}/sign",
-         allow(["parent", "other_parent"], 400), method="POST", data={"action": "sign"}),
+         {"parent": 400, "other_parent": 409}, method="POST", data={"action": "sign"}),
     Rule("portal.policies.history", "/portal/policies/history", allow(SIGNED_IN)),
     # A countersignature for the Year 1 child: the parent sees it; nobody else even learns it exists.
     Rule("portal.policies.signature", lambda w: f"/portal/policies/signatures/{w.countersignature.id}",

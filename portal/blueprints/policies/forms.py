@@ -16,7 +16,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 try:  # WTForms 3.3+ (tuples are deprecated there); older versions take (value, label) tuples.
     from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it
@@ -50,8 +50,6 @@ class SignForm(FlaskForm):
     signer: Person | None = None  # the person signing: the typed name must be theirs
 
     def validate_typed_name(self, field):
-        from wtforms.validators import ValidationError
-
         if not field.errors and self.signer is not None and not names_match(field.data or "", self.signer):
             raise ValidationError(str(NAME_AS_ON_ACCOUNT))
 
@@ -90,8 +88,6 @@ class VersionForm(FlaskForm):
                               validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
 
     def validate_body_md(self, field):
-        from wtforms.validators import ValidationError
-
         if len((field.data or "").encode("utf-8")) > MAX_BODY_BYTES:
             raise ValidationError(gettext("The text is larger than %(size)s KB.", size=MAX_BODY_BYTES // 1024))
 
@@ -166,8 +162,6 @@ class TranslationForm(FlaskForm):
         self.language.choices = [SelectChoice(code, label) for code, label in translation_languages()]
 
     def validate_body_md(self, field):
-        from wtforms.validators import ValidationError
-
         if len((field.data or "").encode("utf-8")) > MAX_BODY_BYTES:
             raise ValidationError(gettext("The text is larger than %(size)s KB.", size=MAX_BODY_BYTES // 1024))
 

@@ -107,11 +107,13 @@ def sign(version_id: int):
             if not chosen_ids:
                 family_error = _("Choose at least one child to sign for.")
         valid = active.validate_on_submit() and family_error is None
-        if active.text_hash.data and active.text_hash.data != rendered.sha256:
+        if req.status == queries.SIGNED:
+            # Signed meanwhile (another tab, the other parent): that is the answer, whatever the form says.
+            valid, status, error = False, 409, str(operations.already_signed())
+        elif active.text_hash.data and active.text_hash.data != rendered.sha256:
             # The text changed since the page was opened: the page shows it again, whatever else is
-            # missing. (The sign operation checks this again under its lock, and refuses a missing hash.)
-            valid, status = False, 409
-            error = str(operations.text_changed())
+            # missing. (The sign operation checks both again under its lock, and refuses a missing hash.)
+            valid, status, error = False, 409, str(operations.text_changed())
         if valid:
             sign_request = operations.SignRequest(
                 shown_sha256=active.text_hash.data or "",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
 from portal import audit
@@ -260,6 +261,10 @@ def _lock(req: Requirement) -> Requirement:
 _SIGN_LOCK = 727275
 
 
+#: What a typed name that is not the signer's is told (the signing form says the same).
+NAME_AS_ON_ACCOUNT = _l("Type your full name as it appears on your account.")
+
+
 def already_signed() -> SigningError:
     """The answer to a form for something signed meanwhile (in another tab, by the other parent)."""
     return SigningError(_("This has already been signed for this school year."), code="already")
@@ -315,7 +320,7 @@ def sign(req: Requirement, signer: Person, form: SignRequest, *, method: Method 
     if not form.agreed:
         raise SigningError(_("Tick the box to say you have read and agree to the policy."), field="agree")
     if not names_match(form.typed_name, signer):
-        raise SigningError(_("Type your full name as it appears on your account."), field="typed_name")
+        raise SigningError(str(NAME_AS_ON_ACCOUNT), field="typed_name")
     items = list(req.version.consent_items)
     missing = [i for i in items if i.id not in form.answers]
     if missing:

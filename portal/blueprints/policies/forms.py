@@ -26,7 +26,14 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
 
 
 from portal.policies.models import Audience
-from portal.policies.operations import MAX_CHANGE_NOTE, MAX_QUESTION, MAX_REASON, MAX_TITLE, names_match
+from portal.policies.operations import (
+    MAX_CHANGE_NOTE,
+    MAX_QUESTION,
+    MAX_REASON,
+    MAX_TITLE,
+    NAME_AS_ON_ACCOUNT,
+    names_match,
+)
 from portal.policies.rendering import MAX_BODY_BYTES
 from portal.validators import at_most
 
@@ -34,9 +41,6 @@ if TYPE_CHECKING:
     from portal.people.models import Person
 
 YES_NO = [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
-
-
-NAME_AS_ON_ACCOUNT = _l("Type your full name as it appears on your account.")
 
 
 class SignForm(FlaskForm):

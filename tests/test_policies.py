@@ -398,7 +398,8 @@ def test_every_missing_answer_on_the_signing_form_is_reported_at_once(db, family
     assert resp.status_code == 400
     summary = resp.get_data(as_text=True).split("portal-form-errors")[1].split("</div>")[0]
     assert "Tick the box to say you have read and agree to the policy." in summary
-    assert "Type your full name as it appears on your account." in summary
+    # A message that starts with its field's name is not prefixed with the name again.
+    assert ">Type your full name as it appears on your account.</li>" in summary
     assert summary.count("Choose yes or no.") == len(version.consent_items)
     # Each error names its control (a question's first choice; form-errors.js links it): the page has each.
     targets = re.findall(r'data-portal-control="([^"]+)"', summary)

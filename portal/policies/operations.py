@@ -270,6 +270,11 @@ def already_signed() -> SigningError:
     return SigningError(_("This has already been signed for this school year."), code="already")
 
 
+def no_child_chosen() -> SigningError:
+    """The answer to a family signing with no child ticked."""
+    return SigningError(_("Choose at least one child to sign for."), field="pupil_ids")
+
+
 def text_changed() -> SigningError:
     """The answer to a form sent from a page whose text is no longer the policy's text."""
     return SigningError(_("The policy text has changed since the page was opened. Please read it again "
@@ -364,7 +369,7 @@ def sign_for_children(reqs: list[Requirement], signer: Person, form: SignRequest
         anything :func:`sign` refuses for any one child (then nothing is kept: the caller rolls back).
     """
     if not reqs:
-        raise SigningError(_("Choose at least one child to sign for."), field="pupil_ids")
+        raise no_child_chosen()
     if any(not r.countersign for r in reqs) or len({r.version.policy_id for r in reqs}) != 1:
         raise SigningError(_("Only one policy, countersigned for your own children, can be signed this way."),
                            code="forbidden")

@@ -105,7 +105,7 @@ def sign(version_id: int):
             picked = {n for v in request.form.getlist("pupil_ids") if (n := row_id(v)) is not None}
             chosen_ids = picked & {r.subject.id for r in family}
             if not chosen_ids:
-                family_error = _("Choose at least one child to sign for.")
+                family_error = str(operations.no_child_chosen())
         valid = active.validate_on_submit() and family_error is None
         if req.status == queries.SIGNED:
             # Signed meanwhile (another tab, the other parent): that is the answer, whatever the form says.

@@ -6,6 +6,8 @@ when a fresh upgrade to head no longer has them.
 """
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +42,21 @@ def test_a_fresh_database_has_the_lower_email_indexes(db_backend, request, tmp_p
             assert set(found) == LOWER_EMAIL_INDEXES, revision
             assert all("lower" in sql.lower() and "unique" in sql.lower() for sql in found.values())
 
+
+
+def test_a_fresh_upgrade_prints_no_warning(db_backend, request, tmp_path):
+    """``flask portal db upgrade`` (and so ``make run``) on an empty database says nothing alarming.
+
+    Migration 0005's batch on SQLite reflects the tables its foreign keys name, whose lower(email)
+    indexes SQLAlchemy cannot read: it warned twice, though those indexes stay (test above). The
+    suite ignores that warning elsewhere (pyproject.toml), so it is recorded here explicitly.
+    """
+    with fresh_database(db_backend, request, tmp_path) as url:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            upgrade(url)
+        assert [str(w.message) for w in seen] == []
+        assert set(_lower_email_indexes(url)) == LOWER_EMAIL_INDEXES
 
 def test_two_people_of_a_school_cannot_share_an_address_in_another_case(db, school, make_school):
     db.add(Person(given_name="Ann", family_name="Example", email="Ann.Example@test.example"))

@@ -239,6 +239,30 @@ def test_a_change_committed_late_is_not_lost(db, awkward_school):
     assert db.scalar(select(ComplianceChange.id).limit(1)) is None
 
 
+
+def test_a_transaction_looks_for_changes_once_until_something_changes(app, db, awkward_school, make_person):
+    """The Head's home reads three kinds of stored counts: the change rows are read once, not three
+    times. A signature flushed in the same transaction still shows in the next counts."""
+    from portal.policies.compliance import cached_tallies, cached_trend, people_to_remind
+    from portal.policies.models import ComplianceChange
+    from tests.test_statement_counts import counting
+
+    cached_tallies(("policy",))
+    db.commit()
+    with counting(app) as seen:
+        first = cached_tallies(("policy",))
+        cached_trend(("class",))
+        people_to_remind(AT)
+    looks = [sql for sql in seen if "portal_compliance_changes" in sql]
+    assert len(looks) == 1, looks
+    parents = _current(db, Audience.PARENT)
+    _sign(db, parents, make_person(Role.PARENT, given="Later"))
+    db.flush()
+    assert db.scalar(select(ComplianceChange.id).limit(1)) is not None  # noted, not yet counted
+    after = cached_tallies(("policy",))
+    assert after[(parents.policy_id,)].signed == first[(parents.policy_id,)].signed + 1
+    assert _as_dicts(after) == _as_dicts(tallies(("policy",)))
+
 def test_a_trust_view_from_stored_counts(app, db, awkward_school, make_school, make_person, make_pupil, make_parent,
                                         make_class):
     from portal.policies.compliance import cached_tallies

@@ -422,6 +422,15 @@ def note_changes(school_ids: Iterable[int], *, conn=None) -> None:
     rows = [{"school_id": int(s), "at": utcnow()} for s in sorted(set(school_ids))]
     if rows:
         (conn or session.connection()).execute(insert(table_of(ComplianceChange)), rows)
+        _forget_fresh(session)
+
+
+#: ``Session.info`` key: the (scope, day) whose stored counts this transaction has already brought up to date.
+_FRESH_KEY = "portal_compliance_fresh"
+
+
+def _forget_fresh(sess, *_args) -> None:
+    sess.info.pop(_FRESH_KEY, None)
 
 
 def _bulk_changed(_sender, *, school_ids, conn=None, **_kw) -> None:
@@ -435,6 +444,9 @@ def register() -> None:
 
     if not event.contains(PortalSession, "after_flush", _after_flush):
         event.listen(PortalSession, "after_flush", _after_flush)
+    for name in ("after_commit", "after_rollback"):
+        if not event.contains(PortalSession, name, _forget_fresh):
+            event.listen(PortalSession, name, _forget_fresh)
     bulk_data_changed.connect(_bulk_changed)
 
 
@@ -478,12 +490,20 @@ def cached_trend(by: Iterable[str], today: dt.date | None = None, *,
 
 
 def _freshen(today: dt.date | None) -> bool:
-    """Recount the schools in scope whose stored counts are stale; False when none is in scope."""
+    """Recount the schools in scope whose stored counts are stale; False when none is in scope.
+
+    Once per transaction for a scope and day: the Head's home reads three kinds of stored counts in one. A
+    change noted later in the transaction (:func:`note_changes`), or a commit or rollback, makes the next call
+    look again."""
     from portal.policies.models import ComplianceChange, ComplianceSnapshot
 
     years = _years(today)
     if not years:
         return False
+    key = (get_scope(session), today)
+    pending = bool(session.new or session.dirty or session.deleted)  # a flush could note a change
+    if not pending and session.info.get(_FRESH_KEY) == key:
+        return True
     changed: dict[int, list[int]] = defaultdict(list)
     for change_id, school_id in session.execute(select(ComplianceChange.id, ComplianceChange.school_id)):
         changed[school_id].append(change_id)
@@ -491,6 +511,7 @@ def _freshen(today: dt.date | None) -> bool:
     stale = sorted(s for s, year in years.items() if s in changed or snapshots.get(s) != year)
     if stale:
         _recount(stale, years, changed, today)
+    session.info[_FRESH_KEY] = key
     return True
 
 

@@ -44,7 +44,9 @@ class Portal:
             app.config.setdefault(key, value)
         if not app.secret_key:
             raise RuntimeError("Countersign needs app.secret_key (SECRET_KEY) to sign sessions and links.")
-        app.config.setdefault("MAX_CONTENT_LENGTH", app.config["PORTAL_MAX_UPLOAD_BYTES"])
+        # Flask's own defaults hold MAX_CONTENT_LENGTH = None (no limit), so setdefault would never set it.
+        if app.config.get("MAX_CONTENT_LENGTH") is None:
+            app.config["MAX_CONTENT_LENGTH"] = app.config["PORTAL_MAX_UPLOAD_BYTES"]
         app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
         if app.config.get("SESSION_COOKIE_SAMESITE") is None:
             app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

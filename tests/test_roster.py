@@ -125,6 +125,22 @@ def test_upload_without_file_and_oversize_file_are_refused(app, make_person, log
     assert resp.status_code == 400 and b"big.csv: the file is larger than" in resp.data
 
 
+def test_the_portal_sets_flasks_body_limit_unless_the_host_did(app_config):
+    """Flask's defaults hold MAX_CONTENT_LENGTH = None, which once kept the portal's limit from being set:
+    a 110 MB upload was read in full before any form refused it."""
+    from portal.app import create_app
+
+    app = create_app({**app_config, "PORTAL_MAX_UPLOAD_BYTES": 2000})
+    assert app.config["MAX_CONTENT_LENGTH"] == 2000
+    resp = app.test_client().post("/portal/auth/login", data={"file": (io.BytesIO(b"x" * 5000), "big.bin")},
+                                  content_type="multipart/form-data")
+    assert resp.status_code == 413 and b"too large" in resp.data
+    app.extensions["portal"].engine.dispose()
+    host = create_app({**app_config, "PORTAL_MAX_UPLOAD_BYTES": 2000, "MAX_CONTENT_LENGTH": 9000})
+    assert host.config["MAX_CONTENT_LENGTH"] == 9000
+    host.extensions["portal"].engine.dispose()
+
+
 def test_request_over_the_global_limit_gets_a_clear_413(app, make_person, login_as):
     client = login_as(make_person(Role.ADMIN))
     app.config["MAX_CONTENT_LENGTH"] = 1000

@@ -88,6 +88,24 @@ def test_one_address_cannot_try_passwords_across_many_accounts(app, db, make_per
     assert _login(app.test_client(), "p4@test.example", PASSWORD).status_code == 302
 
 
+
+def test_one_address_cannot_keep_out_an_account_on_its_own_device(app, db, make_person):
+    """Finding: made-up emails from a school's shared address used up its budget, and then even a teacher on
+    the laptop they always use was refused with the right password."""
+    app.config["PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS"] = 4
+    make_person(Role.TEACHER, email="head@test.example")
+    shared = "198.51.100.20"
+    laptop, pupil = app.test_client(), app.test_client()
+    for client in (laptop, pupil):
+        client.environ_base["REMOTE_ADDR"] = shared
+    assert _login(laptop, "head@test.example", PASSWORD).status_code == 302
+    laptop.post("/portal/auth/logout")
+    for i in range(5):
+        _login(pupil, f"nobody-{i}@nowhere.example", "anything")
+    assert _login(pupil, "head@test.example", PASSWORD).status_code == 429  # a new device: the budget holds
+    assert _login(laptop, "head@test.example", "a wrong one").status_code == 200  # checked, not let in
+    assert _login(laptop, "head@test.example", PASSWORD).status_code == 302
+
 def test_the_holder_is_told_once_when_delays_start(app, db, make_person, mailbox):
     make_person(Role.PARENT, email="pat@test.example")
     client = app.test_client()

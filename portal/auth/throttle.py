@@ -8,7 +8,9 @@
   ``portal_device`` cookie says so) is not slowed down at all, so a stranger guessing the DSL's
   password cannot keep the DSL out. The holder is emailed when the delays start.
 * **Per client address, a budget** (``PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS`` failures in the window,
-  whatever the accounts): one address cannot try passwords across many accounts.
+  whatever the accounts): one address cannot try passwords across many accounts. A device the account
+  has signed in on before is not held to it either, so one pupil on the school's shared address cannot keep
+  the staff out.
 """
 from __future__ import annotations
 

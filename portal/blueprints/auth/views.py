@@ -54,11 +54,14 @@ def login():
         email = form.email.data.strip().lower()
         ip, device = client_ip(), devices.current()
         account = _find_account(email)
-        if throttle.address_limited(ip):
+        known = device.knows(account.id if account else None)
+        # A device the account has signed in on before passes the address's budget too: a school's pupils
+        # share one address, and one of them must not keep every teacher out.
+        if not known and throttle.address_limited(ip):
             flash(_("Too many failed sign-ins from your network. Wait a few minutes and try again, or reset "
                     "your password."), "danger")
             return render_template("portal/auth/login.html", form=form), 429
-        wait = throttle.account_wait(email, known_device=device.knows(account.id if account else None))
+        wait = throttle.account_wait(email, known_device=known)
         if wait:
             # Nothing is checked while the account waits: guessing gets no faster by trying.
             flash(_("Too many wrong passwords for this account. For its safety, wait %(seconds)s seconds and try "

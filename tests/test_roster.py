@@ -92,6 +92,8 @@ def test_a_bad_row_is_named_and_nothing_is_written(app, db, tmp_path, bad_row, m
 def test_header_and_encoding_errors(app, tmp_path):
     result = _run(app, tmp_path, "type,external_id,shoe_size\nstaff,S1,9\n")
     assert "roster.csv row 1: unknown column(s) shoe_size" in result.output
+    result = _run(app, tmp_path, "type,external_id," + "x" * 140_000 + "\nstaff,S1,9\n")
+    assert "roster.csv row 1: a value is longer than 131,072 characters." in result.output, result.output[-300:]
     path = tmp_path / "latin1.csv"
     path.write_bytes("type,external_id,given_name\nstaff,S1,Zo\xe9\n".encode("latin-1"))
     result = app.test_cli_runner().invoke(args=["portal", "import-roster", str(path)])
@@ -160,6 +162,8 @@ def test_request_over_the_global_limit_gets_a_clear_413(app, make_person, login_
     ("class," + "K" * 51 + ",,,,2,,,Year 2,,,,", "row 8: external_id is longer than 50 characters"),
     ("parent,G9,Di,Dale,di@test.example,,,,,,,P1;P 2,", "row 8: children has an identifier with characters"),
     ("parent,G9,Di,Dale," + "d" * 250 + "@test.example,,,,,,,P1,", "row 8: email is longer than 254 characters"),
+    # Finding: a value over the csv module's limit was "row 1: field larger than field limit (131072)".
+    ("class,2W,,,,2,,,Year 2 " + "W" * 140_000 + ",,,,", "row 8: a value is longer than 131,072 characters."),
 ])
 def test_over_long_values_and_control_characters_are_row_errors(app, db, tmp_path, bad_row, message):
     """Every value is checked for length and characters with a row-level error; nothing is written

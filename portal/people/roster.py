@@ -164,7 +164,10 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
         raise RosterError([Message(N_("%(file)s: the file is not UTF-8 text (save it as 'CSV UTF-8')."),
                                    file=filename)]) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise _unreadable(exc, filename, 1) from None
     if not header:
         raise RosterError([Message(N_("%(file)s: the file is empty."), file=filename)])
     unknown = [h for h in header if h not in COLUMNS]
@@ -179,20 +182,31 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
     if errors:
         raise RosterError(errors)
     rows = []
+    last = 1  # the last row read: the header is row 1
     try:
-        for i, raw in enumerate(reader, start=2):
+        for number, raw in enumerate(reader, start=2):
+            last = number
             if None in raw:
-                raise RosterError([Message(N_("%(where)s: more values than columns."), where=place(filename, i))])
+                raise RosterError([Message(N_("%(where)s: more values than columns."),
+                                           where=place(filename, number))])
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
             if not any(row.values()):
                 continue
-            rows.append(_Row(i, row))
+            rows.append(_Row(number, row))
     except csv.Error as exc:
-        raise RosterError([Message(N_("%(where)s: %(reason)s."),
-                                   where=place(filename, reader.line_num), reason=str(exc))]) from None
+        # The row after the last one read (reader.line_num counts lines, not rows, and not the line it gave up on).
+        raise _unreadable(exc, filename, last + 1) from None
     if not rows:
         raise RosterError([Message(N_("%(file)s: no rows after the header."), file=filename)])
     return rows
+
+
+def _unreadable(exc: csv.Error, filename: str, number: int) -> RosterError:
+    where = place(filename, number)
+    if "field limit" in str(exc):
+        return RosterError([Message(N_("%(where)s: a value is longer than %(limit)s characters."),
+                                    where=where, limit=f"{csv.field_size_limit():,}")])
+    return RosterError([Message(N_("%(where)s: %(reason)s."), where=where, reason=str(exc))])
 
 
 def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | None = None,

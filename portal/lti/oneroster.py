@@ -37,7 +37,7 @@ from typing import Any
 
 from portal.messages import N_, Message
 from portal.people.models import Person
-from portal.people.roster import RosterError, place
+from portal.people.roster import RosterError, csv_problem, place
 
 #: The files Countersign reads.
 DATA_FILES = ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv", "demographics.csv")
@@ -242,7 +242,7 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
-        errors.append(Message(N_("%(where)s: %(reason)s."), where=place(name, 1), reason=str(exc)))
+        errors.append(csv_problem(exc, place(name, 1)))
         return [], []
     if not header:
         errors.append(Message(N_("%(file)s: the file is empty."), file=name))
@@ -269,7 +269,8 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
             if any(row.values()):
                 rows.append(Rec(place(name, number), row))
     except csv.Error as exc:
-        errors.append(Message(N_("%(where)s: %(reason)s."), where=place(name, reader.line_num), reason=str(exc)))
+        # The reader has not counted the line it gave up on.
+        errors.append(csv_problem(exc, place(name, reader.line_num + 1)))
     return rows, header
 
 

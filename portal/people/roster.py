@@ -202,11 +202,15 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
 
 
 def _unreadable(exc: csv.Error, filename: str, number: int) -> RosterError:
-    where = place(filename, number)
+    return RosterError([csv_problem(exc, place(filename, number))])
+
+
+def csv_problem(exc: csv.Error, where: str) -> Message:
+    """What the CSV reader could not read, in plain words where we know them (also used by OneRoster)."""
     if "field limit" in str(exc):
-        return RosterError([Message(N_("%(where)s: a value is longer than %(limit)s characters."),
-                                    where=where, limit=f"{csv.field_size_limit():,}")])
-    return RosterError([Message(N_("%(where)s: %(reason)s."), where=where, reason=str(exc))])
+        return Message(N_("%(where)s: a value is longer than %(limit)s characters."), where=where,
+                       limit=f"{csv.field_size_limit():,}")
+    return Message(N_("%(where)s: %(reason)s."), where=where, reason=str(exc))
 
 
 def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | None = None,

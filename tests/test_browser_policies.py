@@ -197,3 +197,36 @@ def test_signing_page_fits_a_phone(family, new_page):
     assert page.get_by_role("heading", level=1).inner_text() == KS2_AUP
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
+
+
+@pytest.fixture
+def demo(live_app):
+    with demo_installation(live_app):
+        return None
+
+
+@pytest.mark.parametrize("mobile", [False, True], ids=["desktop", "phone"])
+def test_the_head_publishes_what_is_on_the_screen(demo, new_page, mobile):
+    """Finding: a new rule typed into a draft and "Publish" pressed without "Save draft" was thrown away, and the
+    page said the version was published."""
+    page = new_page(mobile=mobile)
+    sign_in(page, "head@larkspur.example", DEMO_PASSWORD)
+    page.goto("/portal/policies/manage/")
+    assert_accessible(page)  # the list of policies stacks on a phone
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    follow(page, page.get_by_role("link", name=KS2_AUP, exact=True))
+    assert_accessible(page)
+    follow(page, page.get_by_role("button", name="Start a new version"))
+    assert_accessible(page)
+    text = page.get_by_label("Policy text (Markdown)")
+    text.fill(text.input_value() + "\n\n- Ask a grown-up before you join a new game online.")
+    page.get_by_label("What changed (shown to people asked to sign again)").fill("A rule about online games.")
+    page.get_by_label("Minor change: signatures of the previous version still count").check()
+    follow(page, page.get_by_role("button", name="Publish version 2"))
+    expect(page.get_by_text("Version 2 is published.")).to_be_visible()
+    versions = page.get_by_role("table", name="Versions, newest first")
+    expect(versions).to_contain_text("A rule about online games.")
+    follow(page, versions.get_by_role("link", name="Version 2"))
+    expect(page.get_by_role("region", name="As people will see it")).to_contain_text(
+        "Ask a grown-up before you join a new game online.")
+    assert_accessible(page)

@@ -869,3 +869,56 @@ def test_in_class_acknowledgement_of_a_young_pupil_is_extra_to_the_countersign(d
     assert ack.signature.method == "in_class" and ack.signature.signer_role == "pupil"
     # The parent's countersignature is still due.
     assert [r.status for r in queries.pupil_requirements(ks1)] == [queries.OUTSTANDING]
+
+
+def test_publishing_publishes_the_text_on_the_screen_even_if_not_saved(db, pack, school, login_as):
+    """Finding: the Head typed a new rule and pressed "Publish" without "Save draft": version 2 was
+    published word for word as version 1, and the page said it was published."""
+    client = login_as(school.head)
+    draft = operations.create_draft(pack["aup-parent"])
+    db.commit()
+    url = f"/portal/policies/manage/versions/{draft.id}"
+    page = client.get(url).get_data(as_text=True)
+    # One form: the text, the questions and "Publish" are sent together; one "What changed" box.
+    start = page.index(f'<form method="post" action="{url}"')
+    draft_form = page[start:page.index("</form>", start)]
+    for control in ('name="body_md"', 'name="key"', f'formaction="{url}/consent-items"', f'formaction="{url}/publish"'):
+        assert control in draft_form, control
+    assert page.count('id="change_note"') == 1
+    typed = {"title": draft.title, "body_md": draft.body_md + "\n\n- Ask before you post a photo of a child.",
+             "change_note": "A rule about photos.", "change": "minor", "key": "", "question": ""}
+    resp = client.post(f"{url}/publish", data=typed)
+    assert resp.status_code == 302
+    db.expire_all()
+    v = db.get(PolicyVersion, draft.id)
+    assert v.status == "published" and "Ask before you post a photo" in v.body_md
+    assert v.change_note == "A rule about photos." and v.requires_resign is False
+
+
+def test_a_page_sent_back_keeps_the_typed_text_and_saves_nothing(db, pack, school, login_as):
+    client = login_as(school.head)
+    draft = operations.create_draft(pack["aup-parent"])
+    db.commit()
+    before = draft.body_md
+    url = f"/portal/policies/manage/versions/{draft.id}"
+    typed = {"title": draft.title, "body_md": before + "\n\n- A typed rule.", "change_note": "", "key": "Bad Key",
+             "question": "Fine?"}
+    # A question the form refuses: the page comes back with the typed rule in the box and the error.
+    resp = client.post(f"{url}/consent-items", data=typed)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "A typed rule." in page and "portal-form-errors" in page
+    assert 'data-portal-control="key"' in page
+    # Publishing with no kind of change chosen, and no text: every error at once, nothing published.
+    resp = client.post(f"{url}/publish", data={**typed, "body_md": "", "key": "", "question": ""})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "Choose the kind of change." in page and "This field is required" in page
+    db.expire_all()
+    d = db.get(PolicyVersion, draft.id)
+    assert d.status == "draft" and d.body_md == before
+    assert [i.key for i in d.consent_items] == ["photos_website", "photos_social"]
+    # A good question saves the typed text with it.
+    resp = client.post(f"{url}/consent-items", data={**typed, "key": "phone_ok", "question": "May we call you?"})
+    assert resp.status_code == 302
+    db.expire_all()
+    d = db.get(PolicyVersion, draft.id)
+    assert "A typed rule." in d.body_md and [i.key for i in d.consent_items][-1] == "phone_ok"

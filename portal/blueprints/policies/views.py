@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -433,29 +434,58 @@ def edit_version(version_id: int):
                     return redirect(url_for(".edit_version", version_id=version.id))
         else:
             status = 400
+    return _version_page(version, form, status, preview=preview)
+
+
+def _version_page(version: PolicyVersion, form: VersionForm, status: int = 200, *, preview: Markup | None = None,
+                  publish_form: PublishForm | None = None, item_form: ConsentItemForm | None = None):
+    """The version page. A draft's page is one form: its text, its questions and publishing are sent
+    together, so no button loses what was typed in another part (each button saves the text first)."""
     rendered = render_version(version) if preview is None else None
     return render_template("portal/policies/version.html", version=version, form=form, preview=preview,
-                           rendered=rendered, is_draft=is_draft, publish_form=PublishForm(),
-                           item_form=ConsentItemForm(), first=operations.published_of(version.policy) is None
+                           rendered=rendered, is_draft=version.status == VersionStatus.DRAFT.value,
+                           publish_form=publish_form or PublishForm(),
+                           item_form=item_form or ConsentItemForm(),
+                           first=operations.published_of(version.policy) is None
                            and not any(v.status == VersionStatus.SUPERSEDED.value for v in version.policy.versions)
                            ), status
+
+
+def _typed_draft() -> VersionForm | None:
+    """The draft's text as sent with another button on its page (None for a post without it)."""
+    return VersionForm() if "body_md" in request.form else None
+
+
+def _save_typed(version: PolicyVersion, draft: VersionForm) -> None:
+    operations.update_draft(version, title=cast(str, draft.title.data), body_md=cast(str, draft.body_md.data),
+                            change_note=draft.change_note.data or "", actor=current_user)
 
 
 @bp.post("/manage/versions/<portal_id:version_id>/publish")
 @access(capabilities=["policies.manage"])
 def publish(version_id: int):
     version = _version_or_404(version_id)
-    form = PublishForm()
-    if not form.validate_on_submit():
-        flash(_("Choose whether everyone must sign again."), "danger")
-        return redirect(url_for(".edit_version", version_id=version.id))
+    form, draft = PublishForm(), _typed_draft()
+    ok = form.validate_on_submit()
+    ok = (draft.validate() if draft is not None else True) and ok  # every error at once
+    if not ok:
+        if draft is None:
+            flash(_("Choose whether everyone must sign again."), "danger")
+            return redirect(url_for(".edit_version", version_id=version.id))
+        return _version_page(version, draft, 400, publish_form=form)
     try:
+        if draft is not None:
+            _save_typed(version, draft)  # what is on the screen is what is published
         operations.publish_version(version, requires_resign=form.change.data == "resign",
                                    change_note=form.change_note.data or "", actor=current_user)
     except operations.PolicyError as exc:
         session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".edit_version", version_id=version.id))
+        if draft is None:
+            flash(str(exc), "danger")
+            return redirect(url_for(".edit_version", version_id=version.id))
+        session.refresh(version)
+        draft.body_md.errors = [str(exc)]
+        return _version_page(version, draft, 400, publish_form=form)
     session.commit()
     flash(_("Version %(number)s is published.", number=version.number), "success")
     return redirect(url_for(".policy", policy_id=version.policy_id))
@@ -531,18 +561,28 @@ def publish_translation(translation_id: int):
 @access(capabilities=["policies.manage"])
 def add_consent_item(version_id: int):
     version = _version_or_404(version_id)
-    form = ConsentItemForm()
-    if form.validate_on_submit():
+    form, draft = ConsentItemForm(), _typed_draft()
+    ok = form.validate_on_submit()
+    ok = (draft.validate() if draft is not None else True) and ok
+    if ok:
         try:
+            if draft is not None:
+                _save_typed(version, draft)  # the text typed above is kept too
             operations.add_consent_item(version, key=cast(str, form.key.data),  # validated: DataRequired
                                         question=cast(str, form.question.data),
                                         actor=current_user)
         except operations.PolicyError as exc:
             session.rollback()
-            flash(str(exc), "danger")
-        else:
-            session.commit()
-            flash(_("Question added."), "success")
+            if draft is None:
+                flash(str(exc), "danger")
+                return redirect(url_for(".edit_version", version_id=version.id))
+            session.refresh(version)
+            form.key.errors = [str(exc)]
+            return _version_page(version, draft, 400, item_form=form)
+        session.commit()
+        flash(_("Question added."), "success")
+    elif draft is not None:
+        return _version_page(version, draft, 400, item_form=form)
     else:
         flash(_("Give both a key and a question (at most 300 characters)."), "danger")
     return redirect(url_for(".edit_version", version_id=version.id))

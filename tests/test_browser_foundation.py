@@ -165,3 +165,37 @@ _ADD_SUMMARY = """(control) => {
       script.src = "/portal/static/form-errors.js";
       document.body.append(script);
     }"""
+
+
+def test_a_table_too_wide_for_the_screen_can_be_scrolled_from_the_keyboard(demo, new_page):
+    """scroll-regions.js: a .table-responsive box whose table is wider than the phone becomes a focusable
+    region named by the table's caption (axe: scrollable-region-focusable); one that fits stays out of the tab
+    order. Found on a phone: the teacher's list of family links could only be scrolled with a finger."""
+    page = new_page(mobile=True)
+    page.goto("/portal/auth/login")
+    page.evaluate("""() => {
+        const add = (id, width) => {
+          const box = document.createElement("div");
+          box.className = "table-responsive";
+          box.id = id;
+          box.innerHTML = `<table class="table"><caption>Table ${id}</caption>`
+            + "<thead><tr><th scope='col'>A</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table>";
+          box.querySelector("table").style.minWidth = `${width}px`;  // CSSOM: the page's CSP allows it
+          document.querySelector("main").append(box);
+        };
+        add("wide", 900);
+        add("narrow", 100);
+        window.dispatchEvent(new Event("resize"));
+    }""")
+    wide = page.get_by_role("region", name="Table wide")
+    expect(wide).to_have_attribute("tabindex", "0")
+    expect(page.locator("#narrow")).not_to_have_attribute("tabindex", "0")
+    wide.focus()
+    page.keyboard.press("ArrowRight")
+    expect(wide).to_be_focused()
+    page.wait_for_function("document.getElementById('wide').scrollLeft > 0")
+    assert_accessible(page)
+    # Wide enough to show it all, the box leaves the tab order again.
+    page.set_viewport_size({"width": 1400, "height": 900})
+    expect(page.locator("#wide")).not_to_have_attribute("tabindex", "0")
+    expect(page.get_by_role("region", name="Table wide")).to_have_count(0)

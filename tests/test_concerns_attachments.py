@@ -113,3 +113,22 @@ def test_a_database_failure_after_the_files_are_written_removes_them(app, cast, 
     assert nothing_saved(app, db)
     assert db.scalar(select(AuditEntry.id).where(AuditEntry.action == "concern.raised")) is None
     assert os.path.isdir(Path(app.config["PORTAL_UPLOAD_DIR"]) / "concerns")  # it did get that far
+
+
+def test_a_form_sent_back_says_its_files_must_be_chosen_again(app, cast, login_as, db):
+    """Finding: a parent attached a photo, forgot a field, and the form came back with the file box empty and
+    nothing said; fixing the field and sending would have left the evidence behind."""
+    client = login_as(cast.parent)
+    resp = raise_concern(client, subject="", files=[("note.png", PNG)])
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and nothing_saved(app, db)
+    again = "Attachments are not kept when a form is sent back: choose your photos or PDFs again before you send."
+    assert page.count(again) == 2  # in the summary at the top, and under the file box
+    assert 'data-portal-control="attachments"' in page
+    assert 'aria-describedby="attachments-hint attachments-error"' in page
+    # Without files, nothing to choose again.
+    page = raise_concern(client, subject="").get_data(as_text=True)
+    assert again not in page
+    # A refused file has its own message instead.
+    page = raise_concern(client, files=[("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'>")]).get_data(as_text=True)
+    assert again not in page and "attachments-error" in page

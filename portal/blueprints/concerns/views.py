@@ -152,8 +152,11 @@ def new():
                             "not send the email notifications just now.", reference=concern.reference), "warning")
                 return redirect(url_for(".view", concern_id=concern.id))
     status = 503 if failed else 400 if (form.errors or upload_error) else 200
+    # A browser never fills a file box again: a page sent back says so, or the evidence would be left behind.
+    files_dropped = status != 200 and not upload_error and any(
+        f.filename for f in request.files.getlist(form.attachments.name))
     return render_template("portal/concerns/new.html", form=form, upload_error=upload_error, failed=failed,
-                           settings=settings), status
+                           settings=settings, files_dropped=files_dropped), status
 
 
 def _undeliverable_about_head(form, settings) -> bool:

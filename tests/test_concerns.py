@@ -282,6 +282,43 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
         ops.escalate(db.get(Concern, general.id), cast.parent)
 
 
+
+def test_a_late_concern_tells_the_parent_and_can_be_taken_further(cast, login_as, db, general):
+    """Finding: weeks after its dates a parent's concern still said "We aim to acknowledge it by 6 Nov" with no
+    word that it was late and no way on; staff saw "Acknowledgement overdue"."""
+    import datetime as dt
+
+    parent = login_as(cast.parent)
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "target date has passed" not in page and "Still waiting for a response?" not in page
+    # Past the acknowledgement date: the parent is told, and shown how to ask for news; not yet taken further.
+    c = db.get(Concern, general.id)
+    c.ack_due = uk_today() - dt.timedelta(days=1)
+    db.commit()
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "The school has not acknowledged this yet, and its target date has passed." in page
+    assert "Send a message below to ask for news" in page and "Still waiting for a response?" not in page
+    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": ""}, follow_redirects=True)
+    assert "once the school has given its outcome" in early.get_data(as_text=True)
+    # Acknowledged, then past the date for a full response: the parent may make it a formal complaint.
+    _post_status(login_as(cast.head), general, "acknowledged")
+    db.expire_all()
+    c = db.get(Concern, general.id)
+    c.response_due = uk_today() - dt.timedelta(days=1)
+    db.commit()
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "The school has not given its full response yet, and its target date has passed." in page
+    assert "Still waiting for a response?" in page and "Anything you want to add? (optional)" in page
+    resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "No reply yet."},
+                       follow_redirects=True)
+    assert "formal complaint, stage 1" in resp.get_data(as_text=True)
+    db.expire_all()
+    c = db.get(Concern, general.id)
+    assert (c.stage, c.status) == ("stage_1", "new") and c.response_due > uk_today()
+    status_events = db.scalars(select(ConcernEvent).where(ConcernEvent.kind == "status")
+                               .order_by(ConcernEvent.id)).all()
+    assert (status_events[-1].old_value, status_events[-1].new_value) == ("acknowledged", "new")
+
 def test_assignment_only_to_people_who_may_read_it(cast, login_as, db, general):
     head = login_as(cast.head)
     resp = head.post(f"/portal/concerns/inbox/{general.id}/assign", data={"assignee_id": str(cast.teacher.id)},

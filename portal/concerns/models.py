@@ -204,6 +204,10 @@ class Concern(SchoolOwned, Base):
     def reference_for(concern_id: int) -> str:
         return f"C-{concern_id:05d}"
 
+    def response_late(self, today: dt.date) -> bool:
+        """The school has missed its target for a full response: the parent may take the concern further."""
+        return self.status_enum in OPEN_STATUSES and today > self.response_due
+
     def overdue(self, today: dt.date) -> str | None:
         """Words for the missed target, or ``None``."""
         status = self.status_enum

@@ -133,10 +133,12 @@ def change_status(concern: Concern, actor: Person, new: Status) -> None:
 
 
 def escalate(concern: Concern, parent: Person) -> Stage:
-    """The parent is not happy with the outcome: move to the next stage and start again."""
+    """The parent is not happy with the outcome, or the school missed its target for a full response: move to
+    the next stage and start again."""
     if parent.id != concern.raised_by_id:
         raise ConcernError(_("Only the parent who raised the concern can take it further."))
-    if concern.status_enum != Status.RESOLVED:
+    before = concern.status
+    if concern.status_enum != Status.RESOLVED and not concern.response_late(uk_today()):
         raise ConcernError(_("You can take a concern further once the school has given its outcome."))
     old = concern.stage_enum
     new = old.next
@@ -150,9 +152,10 @@ def escalate(concern: Concern, parent: Person) -> Stage:
     concern.acknowledged_at = concern.resolved_at = None
     concern.ack_due, concern.response_due = targets_from(now)
     _event(concern, parent, "stage", old.value, new.value)
-    _event(concern, parent, "status", Status.RESOLVED.value, Status.NEW.value)
+    _event(concern, parent, "status", before, Status.NEW.value)
     session.flush()
     audit.record("concern.escalated", actor=parent, target=concern, old_stage=old.value, new_stage=new.value,
+                 old_status=before,
                  ack_due=concern.ack_due.isoformat(), response_due=concern.response_due.isoformat())
     return new
 

@@ -180,8 +180,13 @@ def view(concern_id: int):
     session.commit()
     messages = [m for m in concern.messages if not m.internal]
     events = [e for e in concern.events if e.kind in ("status", "stage", "target")]
+    today = uk_today()
+    escalate_form = EscalateForm()
+    if concern.response_late(today):  # taken further while still waiting: there is no outcome to be unhappy with
+        escalate_form.body.label.text = _("Anything you want to add? (optional)")
     return render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
-                           form=MessageForm(), escalate_form=EscalateForm(), settings=School.get())
+                           form=MessageForm(), escalate_form=escalate_form, settings=School.get(),
+                           late=concern.overdue(today), response_late=concern.response_late(today))
 
 
 @bp.post("/<portal_id:concern_id>/reply")

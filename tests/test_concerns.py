@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -390,6 +391,27 @@ def test_inbox_filters_and_overdue_first(cast, login_as, db):
     assert "Overdue concerns <span class=\"visually-hidden\">(1)</span>" in home and "Parents' concerns" in home
     assert "New concerns <span class=\"visually-hidden\">(2)</span>" in home  # one of the three is acknowledged
 
+
+
+def test_the_dsl_sees_a_child_at_risk_first_and_can_list_only_those(cast, login_as, db):
+    """Finding: in the DSL's inbox "Child at risk" was a badge on the third row, below ordinary overdue concerns,
+    and no filter could list them alone."""
+    parent = login_as(cast.parent)
+    raise_concern(parent, subject="Late and ordinary", category="communication")
+    late = newest(db)
+    late.ack_due = uk_today() - dt.timedelta(days=1)
+    db.commit()
+    raise_concern(parent, subject="A child at risk", at_risk="yes", child_id=str(cast.child.id))
+    dsl = login_as(cast.dsl)
+    page = dsl.get("/portal/concerns/inbox").get_data(as_text=True)
+    # The DSL reviews general concerns too (the school's default delegation): the late one is there, second.
+    assert page.index("A child at risk") < page.index("Late and ordinary")
+    only = dsl.get("/portal/concerns/inbox?at_risk=y").get_data(as_text=True)
+    assert "A child at risk" in only and "Late and ordinary" not in only
+    assert re.search(r'<input checked[^>]*name="at_risk"', only)  # the box stays ticked
+    # The Head (not the DSL) sees no safeguarding concern with the filter either.
+    head_only = login_as(cast.head).get("/portal/concerns/inbox?at_risk=y").get_data(as_text=True)
+    assert "A child at risk" not in head_only and "No concerns match these filters." in head_only
 
 def test_a_name_outside_ascii_is_found_however_it_is_typed(cast, login_as, db, make_pupil):
     """Names are compared folded on both databases: "łucja" and "Lucja" find Łucja too (SQLite's lower() and a

@@ -127,3 +127,4 @@ class InboxFilter(Form):
     assignee = SelectField(_l("Looked after by"), validators=[Optional()], validate_choice=False,
                            widget=LongSelect())
     overdue = BooleanField(_l("Overdue only"))
+    at_risk = BooleanField(_l("Child at risk only"))

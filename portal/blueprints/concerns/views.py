@@ -279,14 +279,14 @@ def _handled_or_404(concern_id: int, *options) -> Concern:
 #: Concerns per inbox page.
 INBOX_PER_PAGE = 50
 #: The inbox's filters (query arguments), kept by the links to other pages.
-INBOX_FILTERS = ("status", "category", "child", "school_class", "assignee", "overdue")
+INBOX_FILTERS = ("status", "category", "child", "school_class", "assignee", "overdue", "at_risk")
 
 
 @bp.get("/inbox")
 @access(**INBOX_ACCESS)
 def inbox():
-    """Open concerns by default (closed ones when asked for by status), overdue first then the
-    oldest, a page at a time; the filter choices and each row's child and handler come from a
+    """Open concerns by default (closed ones when asked for by status), a child at risk first, then
+    overdue, then the oldest, a page at a time; the filter choices and each row's child and handler come from a
     fixed number of queries however many concerns the school has."""
     person = _inbox_person()
     today = uk_today()
@@ -328,10 +328,13 @@ def inbox():
     late = overdue_clause(today)
     if f.overdue.data:
         query = query.where(late)
+    if f.at_risk.data:
+        query = query.where(Concern.at_risk.is_(True))
     # Overdue first, then the oldest.
     page = paginate(query.options(selectinload(Concern.child).lazyload(Person.roles),
                                   selectinload(Concern.assignee).lazyload(Person.roles))
-                    .order_by(case((late, 0), else_=1), Concern.stage_started_at, Concern.id),
+                    .order_by(case((Concern.at_risk.is_(True), 0), else_=1), case((late, 0), else_=1),
+                              Concern.stage_started_at, Concern.id),
                     INBOX_PER_PAGE, keep=INBOX_FILTERS)
     rows = [(c, c.overdue(today)) for c in page.items]
     return render_template("portal/concerns/inbox.html", rows=rows, filters=f, page=page,

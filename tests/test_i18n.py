@@ -83,6 +83,7 @@ OTHER_MARKED_TEMPLATES = [
     "portal/policies/manage.html",
     "portal/policies/new_policy.html",
     "portal/_import_errors.html",
+    "portal/_roster_columns.html",
     "portal/dataprotection/privacy_choose.html",
     "portal/dataprotection/privacy_edit.html",
     # Classroom sessions, teacher side.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -177,3 +178,26 @@ def test_over_long_values_and_control_characters_are_row_errors(app, db, tmp_pat
     assert len(result.output) < 2000  # the message names the problem, it does not echo the value
     db.expire_all()
     assert _counts(db) == (0, 0, 0, 0)
+
+
+def test_the_page_explains_the_file_with_an_example_that_imports(app, db, tmp_path, make_person, login_as):
+    """Finding: the page sent office staff to "the portal's README", which they cannot see. It now lists the
+    columns and offers an example file; the example itself imports as it is."""
+    page = login_as(make_person(Role.ADMIN)).get("/portal/admin/roster").get_data(as_text=True)
+    assert "README" not in page and "What each column is for" in page
+    link = re.search(r'<a href="([^"]+roster-example\.csv)" download', page)
+    assert link and "Download an example file (CSV)" in page
+    example = app.test_client().get(link.group(1))
+    assert example.status_code == 200
+    text = example.get_data(as_text=True)
+    example.close()  # a static file is sent from an open file
+    result = _run(app, tmp_path, text, name="roster-example.csv")
+    assert result.exit_code == 0, result.output
+    assert "Created 1 class, 2 pupil, 1 parent, 3 staff" in result.output
+
+
+def test_an_unknown_role_is_named_with_the_roles_there_are(app, tmp_path):
+    result = _run(app, tmp_path, "type,external_id,given_name,family_name,email,roles\n"
+                                 "staff,S9,Ed,Eve,ed@test.example,wizard\n")
+    assert ("roster.csv row 2: unknown role(s) wizard. The roles are admin, auditor, contractor, governor, "
+            "support_staff, teacher, visitor, volunteer.") in result.output

@@ -698,7 +698,8 @@ def _check_row(kind: str, r: _Row, where: Message, seen_emails: dict[str, int]) 
             errs.append(Message(N_("%(where)s: roles is required for staff (e.g. teacher)."), where=where))
         bad = [x for x in roles if x not in STAFF_ROLE_NAMES]
         if bad:
-            errs.append(Message(N_("%(where)s: unknown role(s) %(roles)s."), where=where, roles=", ".join(bad)))
+            errs.append(Message(N_("%(where)s: unknown role(s) %(roles)s. The roles are %(known)s."), where=where,
+                                roles=", ".join(bad), known=", ".join(sorted(STAFF_ROLE_NAMES))))
     return errs
 
 

@@ -37,7 +37,8 @@ def roster() -> ResponseReturnValue:
     if form.validate_on_submit():
         errors = run_upload_import(
             form.file.data, current_app.config["PORTAL_MAX_ROSTER_BYTES"],
-            _("{name}: the file is larger than {mb} MB. Split it and import each part."),
+            _("{name}: the file is larger than {mb} MB. Split it and import each part: classes and pupils "
+              "first, then parents and staff (a row may name people an earlier part added)."),
             lambda data, name: import_roster(data, name, actor=current_user), "roster.csv") or []
         if not errors:
             return redirect(url_for(".roster"))

@@ -117,7 +117,8 @@ def roster(trust_id: int, school_id: int):
         with school_scope(session, school.id):
             errors = run_upload_import(
                 form.file.data, current_app.config["PORTAL_MAX_ROSTER_BYTES"],
-                _("{name}: the file is larger than {mb} MB. Split it and import each part."),
+                _("{name}: the file is larger than {mb} MB. Split it and import each part: classes and pupils "
+                  "first, then parents and staff (a row may name people an earlier part added)."),
                 lambda data, name: import_roster(data, name), "roster.csv") or []
         if not errors:
             return redirect(url_for(".roster", trust_id=trust.id, school_id=school.id))

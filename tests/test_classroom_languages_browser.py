@@ -85,3 +85,29 @@ def test_the_pupil_screens_run_right_to_left_in_arabic(school, live_app, new_pag
     assert page.evaluate("document.documentElement.dir") == "rtl"
     assert_accessible(page)
 
+
+
+def test_the_last_page_reads_out_what_to_do_next_and_can_be_stopped(school, live_app, new_page):  # noqa: F811
+    """Finding: on the last page "Read it to me" read only the last rule, not "press the button" nor "I agree",
+    so a Reception child who cannot read did not hear what to do; and the button had no way to stop."""
+    code = _open_session(live_app, "en_GB")
+    page = new_page(mobile=True)
+    page.add_init_script(CAPTURE_SPEECH)
+    page.goto(f"/portal/classroom/join?code={code}")
+    page.get_by_role("button", name="Join", exact=True).click()
+    page.get_by_role("link", name="Amy P.").click()
+    while page.get_by_role("link", name="Next").count():
+        page.get_by_role("link", name="Next").click()
+    expect(page.get_by_role("button", name="I agree")).to_be_visible()
+    page.get_by_role("button", name="Read it to me").click()
+    spoken = page.evaluate("window.__spoken")
+    assert len(spoken) == 1
+    rule = page.inner_text("#screen-text").strip()
+    assert rule and spoken[0]["text"].startswith(rule)
+    assert spoken[0]["text"].endswith("If you will try to follow these rules, press the button.\n\nI agree")
+    stop = page.get_by_role("button", name="Stop reading")
+    expect(stop).to_have_attribute("aria-pressed", "true")
+    stop.click()
+    expect(page.get_by_role("button", name="Read it to me")).to_have_attribute("aria-pressed", "false")
+    assert len(page.evaluate("window.__spoken")) == 1  # stopping says nothing more
+    assert_accessible(page)

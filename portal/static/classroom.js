@@ -7,15 +7,31 @@
 
   if ("speechSynthesis" in window && "SpeechSynthesisUtterance" in window) {
     document.querySelectorAll("[data-read-aloud]").forEach(function (button) {
-      var target = document.querySelector(button.getAttribute("data-read-aloud"));
-      if (!target) { return; }
+      // One or more parts of the page (a CSS selector list), read one after the other.
+      var parts = Array.prototype.slice.call(document.querySelectorAll(button.getAttribute("data-read-aloud")));
+      if (!parts.length) { return; }
+      var label = button.querySelector("[data-read-aloud-label]");
+      var start = label ? label.textContent : "";
+      var stop = button.getAttribute("data-label-stop");
+      function reading(on) {
+        button.setAttribute("aria-pressed", on ? "true" : "false");
+        if (label && stop) { label.textContent = on ? stop : start; }
+      }
       button.hidden = false;
       button.addEventListener("click", function () {
+        if (button.getAttribute("aria-pressed") === "true") {  // pressed again: stop
+          window.speechSynthesis.cancel();
+          reading(false);
+          return;
+        }
         window.speechSynthesis.cancel();
-        var utterance = new SpeechSynthesisUtterance(target.innerText);
+        var text = parts.map(function (el) { return el.innerText.trim(); }).join("\n\n");
+        var utterance = new SpeechSynthesisUtterance(text);
         utterance.lang = document.documentElement.lang || "en-GB";
         utterance.rate = 0.9;
+        utterance.onend = utterance.onerror = function () { reading(false); };
         window.speechSynthesis.speak(utterance);
+        reading(true);
       });
     });
   }

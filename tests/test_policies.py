@@ -922,3 +922,31 @@ def test_a_page_sent_back_keeps_the_typed_text_and_saves_nothing(db, pack, schoo
     db.expire_all()
     d = db.get(PolicyVersion, draft.id)
     assert "A typed rule." in d.body_md and [i.key for i in d.consent_items][-1] == "phone_ok"
+
+
+def test_the_heads_rates_say_when_a_new_version_must_be_signed_again(app, db, pack, school, make_parent, login_as):
+    """Finding: after a version everyone must sign again, a rate fell from 57% to 0% and the Head's home said
+    "no change" (the week-ago figure counts signatures of the new version only)."""
+    parent = make_parent()
+    sign_req(next(r for r in queries.requirements_for(parent) if r.version.policy.audience == "parent"), parent,
+             today=dt.date.today())
+    db.commit()
+    head = login_as(school.head)
+
+    def parents_row() -> str:
+        page = head.get("/portal/staff/").get_data(as_text=True)
+        row = re.search(r'<th scope="row">Parents and carers</th>(.*?)</tr>', page, re.S)
+        assert row, "the parents' row"
+        return re.sub(r"<[^>]+>|\s+", " ", row.group(1))
+
+    assert "new version" not in parents_row() and "100%" in parents_row()
+    draft = operations.create_draft(pack["aup-parent"])
+    operations.publish_version(draft, requires_resign=True, change_note="New rules.")
+    db.commit()
+    row = parents_row()
+    from portal.i18n import format_date
+
+    with app.test_request_context():
+        today = format_date(dt.date.today())
+    assert "0%" in row and f"new version to sign since {today}" in row
+    assert "no change" not in row

@@ -18,7 +18,7 @@ from portal.db import session, utcnow
 from portal.people.models import Person, SchoolClass
 from portal.policies import queries as pq
 from portal.policies.compliance import Counts, cached_trend, people_to_remind
-from portal.policies.models import Audience
+from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
 from portal.schools.models import School
 from portal.security import capabilities_of, has_capability
 
@@ -50,6 +50,9 @@ class Rate:
     #: Percent signed at the end of each week since the school year began (the trend).
     weekly: list[tuple[dt.date, float]] = field(default_factory=list)
     url: str = ""
+    #: When a version everyone must sign again was published in the last week (the week-ago figure counts
+    #: signatures of that version only, so "no change" would hide the fall).
+    new_version_on: dt.date | None = None
 
     @property
     def pct(self) -> int:
@@ -104,11 +107,21 @@ def audience_rates(today: dt.date | None = None) -> list[Rate]:
     stored compliance counts and first-signed days (a fixed number of statements)."""
     counts, trend = cached_trend(("audience",), today)
     order = [a.value for a in Audience]
+    since = utcnow() - dt.timedelta(days=TREND_DAYS)
+    # New versions (not a first) everyone must sign again, published in the last week: newest per audience.
+    renewed = dict(session.execute(
+        select(Policy.audience, func.max(PolicyVersion.published_at)).join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(PolicyVersion.requires_resign.is_(True), PolicyVersion.number > 1, PolicyVersion.published_at >= since,
+               PolicyVersion.status == VersionStatus.PUBLISHED.value)
+        .group_by(Policy.audience)).all())
     out = []
     for key, rate in sorted(_rates(counts, trend, today).items(),
                             key=lambda kr: order.index(kr[0]) if kr[0] in order else len(order)):
         rate.label = _(Audience(key).label)
         rate.url = url_for("portal.policies.compliance") + "#by-audience"
+        published = renewed.get(str(key))
+        if published is not None:
+            rate.new_version_on = published.date()
         out.append(rate)
     return out
 

@@ -124,6 +124,10 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
         assert repair() == (1, 0)
     copy.get_by_role("link", name="Download the sealed PDF").wait_for(timeout=20000)
     assert_accessible(page)
+    # Opened again: sealed without a time stamp (no time-stamping service here), so no "even years from now".
+    page.reload()
+    assert "check it is genuine on the verification page." in copy.inner_text()
+    assert "years from now" not in copy.inner_text()
 
     # 2. Countersign the Year 2 child's AUP (big text, icons, read aloud).
     page.goto("/portal/parent/")

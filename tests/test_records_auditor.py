@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
 
 import pytest
@@ -213,6 +214,10 @@ def test_verify_page_recognises_a_genuine_record(app, db, archived_pdf, auditor)
     assert resp.status_code == 200
     assert f"records signature {sig.id}".encode() in resp.data
     assert b"Genuine record" in resp.data and b"Marigold Fenwick" in resp.data
+    # The level in words as well as its name, and "None" as a translated word (it was a bare literal).
+    page = resp.get_data(as_text=True)
+    assert "PAdES B-LT (long-term: it carries what is needed to check it later)" in page
+    assert re.search(r"Trusted time stamp</dt><dd[^>]*>None</dd>", page)
     last = db.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
     assert last.action == "record.verified" and last.data["genuine"] is True
 

@@ -50,7 +50,7 @@ def test_anyone_can_check_a_genuine_record_without_signing_in(app, sealed):
     assert resp.status_code == 200
     text = _text(resp)
     assert "Genuine" in text and "Rowan Quill" in text and pupil_name(sig) in text
-    assert record.cert_sha256 in text and "PAdES B-LT" in text
+    assert record.cert_sha256 in text and "PAdES B-LT (long-term: it carries what is needed to check it later)" in text
     # Only what the PDF shows: no IP, email, class, internal ids.
     assert "192.0.2.10" not in text and "@" not in text.replace("&#64;", "")
 

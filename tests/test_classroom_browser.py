@@ -140,7 +140,12 @@ def test_teacher_runs_a_session_two_pupils_agree_and_it_is_recorded(school, live
     teacher.reload()
     expect(teacher.locator("main")).to_contain_text("Ben Quill")
     assert_accessible(teacher)
-    teacher.get_by_role("button", name="Close the session and record").click()
+    close = teacher.get_by_role("button", name="Close the session and record")
+    # What closing does is said under that button (it sat under the kiosk button beside it) and describes it.
+    expect(close).to_have_accessible_description(re.compile("^Closing records each agreement above"))
+    button_box, hint_box = close.bounding_box(), teacher.locator("#close-hint").bounding_box()
+    assert hint_box["y"] >= button_box["y"] + button_box["height"] and abs(hint_box["x"] - button_box["x"]) < 2
+    close.click()
     expect(teacher.get_by_role("status").first).to_contain_text("2 acknowledgements recorded")
     assert_accessible(teacher)
 

@@ -456,6 +456,18 @@ def _typed_draft() -> VersionForm | None:
     return VersionForm() if "body_md" in request.form else None
 
 
+def _refused(version: PolicyVersion, draft: VersionForm | None, message: str, field: Any, **forms: Any):
+    """An operation refused a post from the draft's page: the page again with *message* on *field* and the typed
+    text kept (nothing was saved), or for a post without the text (an older page) the message and the page."""
+    session.rollback()
+    if draft is None:
+        flash(message, "danger")
+        return redirect(url_for(".edit_version", version_id=version.id))
+    session.refresh(version)
+    field.errors = [message]
+    return _version_page(version, draft, 400, **forms)
+
+
 def _save_typed(version: PolicyVersion, draft: VersionForm) -> None:
     operations.update_draft(version, title=cast(str, draft.title.data), body_md=cast(str, draft.body_md.data),
                             change_note=draft.change_note.data or "", actor=current_user)
@@ -479,13 +491,7 @@ def publish(version_id: int):
         operations.publish_version(version, requires_resign=form.change.data == "resign",
                                    change_note=form.change_note.data or "", actor=current_user)
     except operations.PolicyError as exc:
-        session.rollback()
-        if draft is None:
-            flash(str(exc), "danger")
-            return redirect(url_for(".edit_version", version_id=version.id))
-        session.refresh(version)
-        draft.body_md.errors = [str(exc)]
-        return _version_page(version, draft, 400, publish_form=form)
+        return _refused(version, draft, str(exc), draft.body_md if draft is not None else None, publish_form=form)
     session.commit()
     flash(_("Version %(number)s is published.", number=version.number), "success")
     return redirect(url_for(".policy", policy_id=version.policy_id))
@@ -572,13 +578,7 @@ def add_consent_item(version_id: int):
                                         question=cast(str, form.question.data),
                                         actor=current_user)
         except operations.PolicyError as exc:
-            session.rollback()
-            if draft is None:
-                flash(str(exc), "danger")
-                return redirect(url_for(".edit_version", version_id=version.id))
-            session.refresh(version)
-            form.key.errors = [str(exc)]
-            return _version_page(version, draft, 400, item_form=form)
+            return _refused(version, draft, str(exc), form.key, item_form=form)
         session.commit()
         flash(_("Question added."), "success")
     elif draft is not None:

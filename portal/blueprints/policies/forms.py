@@ -152,7 +152,7 @@ class TranslationForm(FlaskForm):
 
     language = SelectField(_l("Language"), validators=[DataRequired()])
     title = StringField(_l("Title in that language"), validators=[DataRequired(), Length(max=MAX_TITLE)])
-    body_md = TextAreaField(_l("Translated text (Markdown)"), validators=[DataRequired()])
+    body_md = TextAreaField(_l("Translated text (Markdown)"), validators=[DataRequired()], render_kw={"rows": 16})
     authoritative = BooleanField(_l("This translation is the authoritative text (otherwise the English is)"))
     questions = TextAreaField(_l("The yes/no questions in that language (one per line, in the same order)"),
                               validators=[Optional(), Length(max=10_000)])

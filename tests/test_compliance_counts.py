@@ -475,3 +475,28 @@ def test_the_count_statements_planned_without_nested_loops_are_not_jit_compiled(
     # After the counts the request's later statements have both settings back.
     last_off = max(i for i, (nestloop, _) in enumerate(order) if nestloop == "off")
     assert order[last_off + 1:] and all(s == ("on", "on") for s in order[last_off + 1:]), order
+
+
+def test_a_bulk_writer_outside_the_app_can_note_changes(app, db, school):
+    """The benchmarks' world builder writes with its own connection and no app context: noting a change must not
+    need one (forgetting the transaction's "fresh" mark did, and failed)."""
+    import threading
+
+    from portal.policies.compliance import note_changes
+    from portal.policies.models import ComplianceChange
+
+    engine, errors = app.extensions["portal"].engine, []
+
+    def write():
+        try:
+            with engine.begin() as conn:
+                note_changes([school.id], conn=conn)
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    worker = threading.Thread(target=write)  # a new thread has no Flask app context
+    worker.start()
+    worker.join()
+    assert errors == []
+    db.expire_all()
+    assert db.scalar(select(ComplianceChange.id).where(ComplianceChange.school_id == school.id).limit(1)) is not None

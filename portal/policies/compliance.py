@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from flask import has_app_context
 from sqlalchemy import (
     Date,
     Integer,
@@ -422,7 +423,8 @@ def note_changes(school_ids: Iterable[int], *, conn=None) -> None:
     rows = [{"school_id": int(s), "at": utcnow()} for s in sorted(set(school_ids))]
     if rows:
         (conn or session.connection()).execute(insert(table_of(ComplianceChange)), rows)
-        _forget_fresh(session)
+        if has_app_context():  # a bulk writer may run outside the app (the benchmarks' world builder)
+            _forget_fresh(session)
 
 
 #: ``Session.info`` key: the (scope, day) whose stored counts this transaction has already brought up to date.

@@ -34,6 +34,9 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_LOGIN_MAX_DELAY_SECONDS": 300,
     #: Failed sign-ins allowed per client address within the window (whatever the accounts).
     "PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS": 30,
+    #: Failed sign-ins to one account allowed from a device it signed in on before, within the window; after
+    #: that the device is treated as new (the account's delays and the address's budget apply to it again).
+    "PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS": 10,
     "PORTAL_LOGIN_WINDOW_SECONDS": 15 * 60,
     #: Password-reset emails one address (or one client) may ask for within the window.
     "PORTAL_RESET_MAX_REQUESTS": 5,

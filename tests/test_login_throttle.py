@@ -106,6 +106,27 @@ def test_one_address_cannot_keep_out_an_account_on_its_own_device(app, db, make_
     assert _login(laptop, "head@test.example", "a wrong one").status_code == 200  # checked, not let in
     assert _login(laptop, "head@test.example", PASSWORD).status_code == 302
 
+
+def test_a_known_device_has_a_budget_of_its_own(app, db, make_person):
+    """Review finding: with the address's budget waived, a known device could guess its account's password
+    without any limit (a shared classroom computer is "known" for the teacher who once signed in on it). After
+    PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS failures it is treated as a new device."""
+    app.config.update(PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS=4, PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS=6,
+                      PORTAL_LOGIN_FREE_ATTEMPTS=3)
+    make_person(Role.TEACHER, email="tam@test.example")
+    classroom_pc = app.test_client()
+    classroom_pc.environ_base["REMOTE_ADDR"] = "198.51.100.30"
+    assert _login(classroom_pc, "tam@test.example", PASSWORD).status_code == 302
+    classroom_pc.post("/portal/auth/logout")
+    statuses = [_login(classroom_pc, "tam@test.example", f"guess {i}").status_code for i in range(8)]
+    # Six wrong guesses are checked (the known device passes the address's budget of 4 and has no delays)...
+    assert statuses[:6] == [200] * 6
+    # ...then the device is new again: the address's budget (and the account's delays) refuse it unchecked.
+    assert statuses[6:] == [429, 429]
+    assert _login(classroom_pc, "tam@test.example", PASSWORD).status_code == 429
+    _age_attempts(db, app.config["PORTAL_LOGIN_WINDOW_SECONDS"] + 1)
+    assert _login(classroom_pc, "tam@test.example", PASSWORD).status_code == 302
+
 def test_the_holder_is_told_once_when_delays_start(app, db, make_person, mailbox):
     make_person(Role.PARENT, email="pat@test.example")
     client = app.test_client()

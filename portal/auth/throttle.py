@@ -6,7 +6,8 @@
   ``PORTAL_LOGIN_MAX_DELAY_SECONDS``. Attempts made while waiting are refused without checking
   the password and are not counted. A device the account has signed in on before (its signed
   ``portal_device`` cookie says so) is not slowed down at all, so a stranger guessing the DSL's
-  password cannot keep the DSL out. The holder is emailed when the delays start.
+  password cannot keep the DSL out, until that device itself fails ``PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS``
+  times for the account. The holder is emailed when the delays start.
 * **Per client address, a budget** (``PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS`` failures in the window,
   whatever the accounts): one address cannot try passwords across many accounts. A device the account
   has signed in on before is not held to it either, so one pupil on the school's shared address cannot keep
@@ -34,6 +35,18 @@ def account_key(email: str) -> str:
 
 def address_key(ip: str) -> str:
     return f"ip:{ip}"
+
+
+def device_key(device_id: str, account_id: int) -> str:
+    return f"device:{device_id}:{account_id}"
+
+
+def device_trusted(device_id: str, account_id: int) -> bool:
+    """A device the account signed in on before keeps its exemptions (no delays, no address budget) only
+    while its own failures for that account stay under ``PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS``: the cookie can
+    be copied, and a shared classroom computer is "known" for the teacher who once signed in on it."""
+    n, _last = _failures(device_key(device_id, account_id), _window_start())
+    return n < int(current_app.config["PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS"])
 
 
 def _failures(key: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:

@@ -52,9 +52,9 @@ def login():
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        ip, device = client_ip(), devices.current()
+        ip = client_ip()
         account = _find_account(email)
-        known = device.knows(account.id if account else None)
+        known = account is not None and _known_device(account)
         # A device the account has signed in on before passes the address's budget too: a school's pupils
         # share one address, and one of them must not keep every teacher out.
         if not known and throttle.address_limited(ip):
@@ -89,9 +89,18 @@ def login():
     return render_template("portal/auth/login.html", form=form)
 
 
+def _known_device(account: Account) -> bool:
+    """This browser has signed in to *account* before and has not used up its own failures for it."""
+    device = devices.current()
+    return device.knows(account.id) and throttle.device_trusted(device.id, account.id)
+
+
 def _failed_attempt(email: str, ip: str, account: Account | None, step: str) -> None:
     """Count a wrong password or code; audit it and tell the holder when the delays start."""
-    throttle.note_failure(throttle.account_key(email), throttle.address_key(ip))
+    keys = [throttle.account_key(email), throttle.address_key(ip)]
+    if account is not None and devices.current().knows(account.id):
+        keys.append(throttle.device_key(devices.current().id, account.id))
+    throttle.note_failure(*keys)
     if account is None:
         return
     session.flush()
@@ -182,7 +191,7 @@ def verify():
         status = 400
         if form.validate_on_submit():
             email, ip = account.email or f"account-{account.id}", client_ip()
-            wait = throttle.account_wait(email, known_device=devices.current().knows(account.id))
+            wait = throttle.account_wait(email, known_device=_known_device(account))
             if wait:
                 form.code.errors.append(_("Too many wrong codes. Wait %(seconds)s seconds and try again.",
                                           seconds=wait))
@@ -229,7 +238,7 @@ def verify_passkey():
     account, data = pending
     form = PasskeyNameForm()
     email, ip = account.email or f"account-{account.id}", client_ip()
-    if throttle.account_wait(email, known_device=devices.current().knows(account.id)):
+    if throttle.account_wait(email, known_device=_known_device(account)):
         flash(_("Too many failed attempts. Wait a little and try again."), "danger")
         return redirect(url_for(".verify")), 303
     try:

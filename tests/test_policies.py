@@ -950,3 +950,44 @@ def test_the_heads_rates_say_when_a_new_version_must_be_signed_again(app, db, pa
         today = format_date(dt.date.today())
     assert "0%" in row and f"new version to sign since {today}" in row
     assert "no change" not in row
+
+
+def test_a_question_typed_but_not_added_stops_save_and_publish(db, pack, school, login_as):
+    """Review finding: "Publish" with a question typed but not added published the version without it, and a
+    published version cannot be changed."""
+    client = login_as(school.head)
+    draft = operations.create_draft(pack["aup-parent"])
+    db.commit()
+    url = f"/portal/policies/manage/versions/{draft.id}"
+    typed = {"title": draft.title, "body_md": draft.body_md, "change_note": "", "change": "minor",
+             "key": "extra_q", "question": "May we phone you?"}
+    for action in (f"{url}/publish", url):
+        resp = client.post(action, data={**typed, "action": "save"})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400, action
+        assert "Press “Add question” to add this question first, or clear both boxes." in page
+        assert 'value="extra_q"' in page and 'value="May we phone you?"' in page
+    db.expire_all()
+    assert db.get(PolicyVersion, draft.id).status == "draft"
+    # Cleared, it publishes.
+    assert client.post(f"{url}/publish", data={**typed, "key": "", "question": ""}).status_code == 302
+
+
+def test_a_draft_page_left_open_after_publishing_says_so(db, pack, school, login_as):
+    """Review finding: a second tab's "Publish" or "Add question" on a version published meanwhile got a bare
+    400 showing the published version, with no word of what happened."""
+    client = login_as(school.head)
+    draft = operations.create_draft(pack["aup-parent"])
+    db.commit()
+    url = f"/portal/policies/manage/versions/{draft.id}"
+    typed = {"title": draft.title, "body_md": draft.body_md, "change_note": "", "change": "minor", "key": "",
+             "question": ""}
+    assert client.post(f"{url}/publish", data=typed).status_code == 302
+    for action, data in ((f"{url}/publish", typed), (f"{url}/consent-items", {**typed, "key": "late_q",
+                                                                            "question": "Too late?"})):
+        resp = client.post(action, data=data)
+        assert resp.status_code == 302, action
+        page = client.get(resp.headers["Location"]).get_data(as_text=True)
+        assert "version 2 (published)" in page and "alert-danger" in page, action
+    db.expire_all()
+    assert [i.key for i in db.get(PolicyVersion, draft.id).consent_items] == ["photos_website", "photos_social"]

@@ -419,6 +419,8 @@ def edit_version(version_id: int):
         if form.validate_on_submit():
             if request.form.get("action") == "preview":
                 preview = render_markdown(cast(str, form.body_md.data), placeholder_values())  # validated
+            elif (item_form := _question_left_typed()) is not None:
+                return _version_page(version, form, 400, item_form=item_form)
             else:
                 try:
                     operations.update_draft(version, title=cast(str, form.title.data),  # validated: DataRequired
@@ -460,12 +462,24 @@ def _refused(version: PolicyVersion, draft: VersionForm | None, message: str, fi
     """An operation refused a post from the draft's page: the page again with *message* on *field* and the typed
     text kept (nothing was saved), or for a post without the text (an older page) the message and the page."""
     session.rollback()
-    if draft is None:
+    if draft is not None:
+        session.refresh(version)
+    if draft is None or version.status != VersionStatus.DRAFT.value:
+        # No text to keep, or published meanwhile (another tab, a colleague): its page says what happened.
         flash(message, "danger")
         return redirect(url_for(".edit_version", version_id=version.id))
-    session.refresh(version)
     field.errors = [message]
     return _version_page(version, draft, 400, **forms)
+
+
+def _question_left_typed() -> ConsentItemForm | None:
+    """A yes/no question typed on the draft's page but not added: "Save draft" and "Publish" would drop it
+    (a published version cannot be changed), so they refuse with the question kept and a word on what to do."""
+    if not ((request.form.get("key") or "").strip() or (request.form.get("question") or "").strip()):
+        return None
+    item_form = ConsentItemForm()
+    item_form.key.errors = [_("Press “Add question” to add this question first, or clear both boxes.")]
+    return item_form
 
 
 def _save_typed(version: PolicyVersion, draft: VersionForm) -> None:
@@ -480,11 +494,14 @@ def publish(version_id: int):
     form, draft = PublishForm(), _typed_draft()
     ok = form.validate_on_submit()
     ok = (draft.validate() if draft is not None else True) and ok  # every error at once
-    if not ok:
+    item_form = _question_left_typed() if draft is not None else None
+    if not ok or item_form is not None:
         if draft is None:
             flash(_("Choose whether everyone must sign again."), "danger")
             return redirect(url_for(".edit_version", version_id=version.id))
-        return _version_page(version, draft, 400, publish_form=form)
+        if version.status != VersionStatus.DRAFT.value:
+            return _refused(version, draft, _("This version is not a draft."), None)
+        return _version_page(version, draft, 400, publish_form=form, item_form=item_form)
     try:
         if draft is not None:
             _save_typed(version, draft)  # what is on the screen is what is published

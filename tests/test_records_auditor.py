@@ -208,16 +208,21 @@ def archived_pdf(app, db, kit_2026):
     return sig, archive_store().get(record.pdf_sha256)
 
 
-def test_verify_page_recognises_a_genuine_record(app, db, archived_pdf, auditor):
+def test_verify_page_recognises_a_genuine_record(app, db, archived_pdf, auditor, make_person, login_as):
     sig, pdf = archived_pdf
     resp = _upload(auditor, pdf)
     assert resp.status_code == 200
     assert f"records signature {sig.id}".encode() in resp.data
     assert b"Genuine record" in resp.data and b"Marigold Fenwick" in resp.data
-    # The level in words as well as its name, and "None" as a translated word (it was a bare literal).
+    # The level in words as well as its name, and "None" in the reader's language (it was an English literal).
     page = resp.get_data(as_text=True)
     assert "PAdES B-LT (long-term: it carries what is needed to check it later)" in page
     assert re.search(r"Trusted time stamp</dt><dd[^>]*>None</dd>", page)
+    welsh_auditor = make_person(Role.AUDITOR, given="Elin")
+    welsh_auditor.account.language = "cy"
+    db.commit()
+    page = _upload(login_as(welsh_auditor), pdf).get_data(as_text=True)
+    assert re.search(r"<dd[^>]*>Dim</dd>", page) and "hirdymor" in page and ">None<" not in page
     last = db.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
     assert last.action == "record.verified" and last.data["genuine"] is True
 

@@ -26,6 +26,8 @@
     }
     sending = form;
   }, true);
+  // A page shown again from the browser's back/forward cache, or left after a stopped submit, guards again.
+  window.addEventListener("pageshow", function () { sending = null; });
   window.addEventListener("beforeunload", function (event) {
     if (sending) return;  // a form is being sent (and any other form's text was agreed to be left)
     if (unsent(null)) {

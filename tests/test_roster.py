@@ -185,6 +185,7 @@ def test_the_page_explains_the_file_with_an_example_that_imports(app, db, tmp_pa
     columns and offers an example file; the example itself imports as it is."""
     page = login_as(make_person(Role.ADMIN)).get("/portal/admin/roster").get_data(as_text=True)
     assert "README" not in page and "What each column is for" in page
+    assert "admin, auditor, contractor, governor, support_staff, teacher, visitor, volunteer, separated by ;" in page
     link = re.search(r'<a href="([^"]+roster-example\.csv)" download', page)
     assert link and "Download an example file (CSV)" in page
     example = app.test_client().get(link.group(1))

@@ -15,7 +15,7 @@ from portal.blueprints.auth.views import send_invitation
 from portal.db import session
 from portal.people.importing import run_upload_import
 from portal.people.models import ADULT_ROLES, Account, Person, PersonRole, Role, SchoolClass
-from portal.people.roster import import_roster
+from portal.people.roster import STAFF_ROLE_NAMES, import_roster
 from portal.schools.models import DeputyDsl, School
 from portal.security import access
 from portal.templating import N_
@@ -43,7 +43,8 @@ def roster() -> ResponseReturnValue:
         if not errors:
             return redirect(url_for(".roster"))
     status = 400 if errors or form.errors else 200
-    return render_template("portal/admin/roster.html", form=form, errors=errors), status
+    return render_template("portal/admin/roster.html", form=form, errors=errors,
+                           roster_staff_roles=sorted(STAFF_ROLE_NAMES)), status
 
 
 @bp.get("/people")

@@ -107,7 +107,7 @@ def new_school(trust_id: int):
 @access(trust=[TrustRole.ADMIN])
 def roster(trust_id: int, school_id: int):
     from portal.people.importing import run_upload_import
-    from portal.people.roster import import_roster
+    from portal.people.roster import STAFF_ROLE_NAMES, import_roster
 
     trust, _held = _trust_or_404(trust_id, TrustRole.ADMIN)
     school = _school_of(trust, school_id)
@@ -123,7 +123,8 @@ def roster(trust_id: int, school_id: int):
         if not errors:
             return redirect(url_for(".roster", trust_id=trust.id, school_id=school.id))
     status = 400 if errors or form.errors else 200
-    return render_template("portal/trust/roster.html", trust=trust, school=school, form=form, errors=errors), status
+    return render_template("portal/trust/roster.html", trust=trust, school=school, form=form, errors=errors,
+                           roster_staff_roles=sorted(STAFF_ROLE_NAMES)), status
 
 
 # ------------------------------------------------------------------ trust auditor

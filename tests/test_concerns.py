@@ -393,6 +393,23 @@ def test_inbox_filters_and_overdue_first(cast, login_as, db):
 
 
 
+
+def test_a_late_safeguarding_concern_is_not_taken_to_the_complaints_panel(cast, login_as, db, safeguarding):
+    """The late path to a formal complaint is not for a child at risk: the DSL acts on it, and the governors'
+    panel does not read safeguarding concerns. The parent is still told it is late."""
+    import datetime as dt
+
+    c = db.get(Concern, safeguarding.id)
+    c.status, c.response_due = "acknowledged", uk_today() - dt.timedelta(days=1)
+    db.commit()
+    parent = login_as(cast.parent)
+    page = parent.get(f"/portal/concerns/{safeguarding.id}").get_data(as_text=True)
+    assert "its target date has passed" in page and "Still waiting for a response?" not in page
+    resp = parent.post(f"/portal/concerns/{safeguarding.id}/escalate", data={"body": ""}, follow_redirects=True)
+    assert "once the school has given its outcome" in resp.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Concern, safeguarding.id).stage == "informal"
+
 def test_the_dsl_sees_a_child_at_risk_first_and_can_list_only_those(cast, login_as, db):
     """Finding: in the DSL's inbox "Child at risk" was a badge on the third row, below ordinary overdue concerns,
     and no filter could list them alone."""

@@ -205,8 +205,12 @@ class Concern(SchoolOwned, Base):
         return f"C-{concern_id:05d}"
 
     def response_late(self, today: dt.date) -> bool:
-        """The school has missed its target for a full response: the parent may take the concern further."""
-        return self.status_enum in OPEN_STATUSES and today > self.response_due
+        """The school has missed its target for a full response: the parent may take the concern further.
+
+        Not for a child at risk: the Designated Safeguarding Lead is acting on it, and the complaints panel does
+        not read safeguarding concerns; the parent is told it is late and how to ask for news."""
+        return (self.status_enum in OPEN_STATUSES and today > self.response_due
+                and self.route != Route.SAFEGUARDING.value)
 
     def overdue(self, today: dt.date) -> str | None:
         """Words for the missed target, or ``None``."""

@@ -105,8 +105,8 @@ class PublishForm(FlaskForm):
 
 
 class ConsentItemForm(FlaskForm):
-    key = StringField(_l("Key (stable across versions, e.g. photos_website)"), validators=[DataRequired(),
-                                                                                     Length(max=60)])
+    key = StringField(_l("Short name for reports (the same in every version, e.g. photos_website)"),
+                      validators=[DataRequired(), Length(max=60)])
     question = StringField(_l("Question (answered yes or no)"), validators=[DataRequired(), Length(max=MAX_QUESTION)])
 
 

@@ -423,9 +423,7 @@ def edit_version(version_id: int):
                 return _version_page(version, form, 400, item_form=item_form)
             else:
                 try:
-                    operations.update_draft(version, title=cast(str, form.title.data),  # validated: DataRequired
-                                            body_md=cast(str, form.body_md.data),
-                                            change_note=form.change_note.data or "", actor=current_user)
+                    _save_typed(version, form)  # validated: title and text are required
                 except operations.PolicyError as exc:
                     session.rollback()
                     form.body_md.errors = [str(exc)]
@@ -483,6 +481,7 @@ def _question_left_typed() -> ConsentItemForm | None:
 
 
 def _save_typed(version: PolicyVersion, draft: VersionForm) -> None:
+    """Save the draft's title, text and note as typed (the form is validated: title and text are there)."""
     operations.update_draft(version, title=cast(str, draft.title.data), body_md=cast(str, draft.body_md.data),
                             change_note=draft.change_note.data or "", actor=current_user)
 
@@ -499,8 +498,9 @@ def publish(version_id: int):
         if draft is None:
             flash(_("Choose whether everyone must sign again."), "danger")
             return redirect(url_for(".edit_version", version_id=version.id))
-        if version.status != VersionStatus.DRAFT.value:
-            return _refused(version, draft, _("This version is not a draft."), None)
+        if version.status != VersionStatus.DRAFT.value:  # published meanwhile: its page says so
+            flash(_("This version is not a draft."), "danger")
+            return redirect(url_for(".edit_version", version_id=version.id))
         return _version_page(version, draft, 400, publish_form=form, item_form=item_form)
     try:
         if draft is not None:

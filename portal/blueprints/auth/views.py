@@ -97,9 +97,9 @@ def _known_device(account: Account) -> bool:
 
 def _failed_attempt(email: str, ip: str, account: Account | None, step: str) -> None:
     """Count a wrong password or code; audit it and tell the holder when the delays start."""
-    keys = [throttle.account_key(email), throttle.address_key(ip)]
-    if account is not None and devices.current().knows(account.id):
-        keys.append(throttle.device_key(devices.current().id, account.id))
+    keys, device = [throttle.account_key(email), throttle.address_key(ip)], devices.current()
+    if account is not None and device.knows(account.id):
+        keys.append(throttle.device_key(device.id, account.id))  # the known device's own budget
     throttle.note_failure(*keys)
     if account is None:
         return

@@ -181,12 +181,13 @@ def view(concern_id: int):
     messages = [m for m in concern.messages if not m.internal]
     events = [e for e in concern.events if e.kind in ("status", "stage", "target")]
     today = uk_today()
+    response_late = concern.response_late(today)
     escalate_form = EscalateForm()
-    if concern.response_late(today):  # taken further while still waiting: there is no outcome to be unhappy with
+    if response_late:  # taken further while still waiting: there is no outcome to be unhappy with
         escalate_form.body.label.text = _("Anything you want to add? (optional)")
     return render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
                            form=MessageForm(), escalate_form=escalate_form, settings=School.get(),
-                           late=concern.overdue(today), response_late=concern.response_late(today))
+                           late=concern.overdue(today), response_late=response_late)
 
 
 @bp.post("/<portal_id:concern_id>/reply")
@@ -330,7 +331,7 @@ def inbox():
         query = query.where(late)
     if f.at_risk.data:
         query = query.where(Concern.at_risk.is_(True))
-    # Overdue first, then the oldest.
+    # A child at risk first, then overdue, then the oldest.
     page = paginate(query.options(selectinload(Concern.child).lazyload(Person.roles),
                                   selectinload(Concern.assignee).lazyload(Person.roles))
                     .order_by(case((Concern.at_risk.is_(True), 0), else_=1), case((late, 0), else_=1),

@@ -113,6 +113,13 @@ def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
     assert_accessible(parent)
     parent.get_by_label("Why are you not happy with the outcome? (optional)").fill("The book is still the same.")
     parent.get_by_role("button", name="Make a formal complaint").click()
+    # One tap is not enough: the page comes back asking for the tick, with the words still there.
+    parent.get_by_text("Tick the box to say you want to take this further.").first.wait_for()
+    assert parent.get_by_label("Why are you not happy with the outcome? (optional)").input_value() \
+        == "The book is still the same."
+    assert_accessible(parent)
+    parent.get_by_label("I want the school to treat this as a formal complaint.").check()
+    parent.get_by_role("button", name="Make a formal complaint").click()
     parent.get_by_text("Your concern is now a formal complaint, stage 1").wait_for()
     assert_accessible(parent)
     parent.get_by_role("link", name="Your concerns").click()

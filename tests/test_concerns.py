@@ -249,14 +249,15 @@ def test_statuses_follow_the_allowed_order(cast, login_as, db, general):
 
 def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, login_as, db, general):
     parent, head = login_as(cast.parent), login_as(cast.head)
-    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": ""}, follow_redirects=True)
+    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "", "confirm": "y"},
+                        follow_redirects=True)
     assert "once the school has given its outcome" in early.get_data(as_text=True)
     for step in ("acknowledged", "resolved"):
         _post_status(head, general, step)
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "Make a formal complaint" in page
     assert handle_status(login_as, cast.chair, general) == 404
-    resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "Still unhappy."},
+    resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "Still unhappy.", "confirm": "y"},
                        follow_redirects=True)
     assert "formal complaint, stage 1" in resp.get_data(as_text=True)
     db.expire_all()
@@ -270,7 +271,7 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
     # Stage 2 (the governors' panel), then no further.
     for step in ("acknowledged", "resolved"):
         _post_status(head, general, step)
-    parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": ""})
+    parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "", "confirm": "y"})
     db.expire_all()
     assert db.get(Concern, general.id).stage == Stage.STAGE_2.value
     # The chair of governors convenes the panel, so can now read it too.
@@ -282,6 +283,49 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
     with pytest.raises(ops.ConcernError, match="last stage"):
         ops.escalate(db.get(Concern, general.id), cast.parent)
 
+
+
+def test_a_formal_complaint_needs_a_tick_and_a_refused_form_keeps_the_words(cast, login_as, db, general):
+    """Finding: "Make a formal complaint" took effect in one tap, and a refused message or escalation came back
+    as a flash with the typed words gone."""
+    parent, head = login_as(cast.parent), login_as(cast.head)
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, general, step)
+    resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "Words-kept-3141"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Tick the box to say you want to take this further." in page and "Words-kept-3141" in page
+    db.expire_all()
+    assert db.get(Concern, general.id).stage == "informal"
+    assert db.scalar(select(func.count()).select_from(ConcernMessage).where(
+        ConcernMessage.concern_id == general.id, ConcernMessage.body == "Words-kept-3141")) == 0
+    # At stage 1 the tick names the governors' panel.
+    parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "", "confirm": "y"})
+    for step in ("acknowledged", "resolved"):
+        _post_status(head, general, step)
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "I want a panel of governors to hear this complaint." in page
+    # A message over the limit comes back with its words and the reason, and nothing is saved.
+    long_text = "Long-reply-2718 " + "x" * 10_000
+    before = db.scalar(select(func.count()).select_from(ConcernMessage))
+    resp = parent.post(f"/portal/concerns/{general.id}/reply", data={"body": long_text})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "Use at most 10000 characters." in page and long_text in page
+    assert db.scalar(select(func.count()).select_from(ConcernMessage)) == before
+
+
+def test_a_refused_reply_or_note_comes_back_to_the_handler_with_its_words(cast, login_as, db, general):
+    """Finding: a reply or internal note over the limit was refused in a flash after a redirect, and the
+    handler's words were gone."""
+    head = login_as(cast.head)
+    before = db.scalar(select(func.count()).select_from(ConcernMessage))
+    for kind, label in (("reply", "Reply to the parent"), ("note", "Add internal note")):
+        words = f"Handler-{kind}-1618 " + "y" * 10_000
+        resp = head.post(f"/portal/concerns/inbox/{general.id}/{kind}", data={f"{kind}-body": words})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400, kind
+        assert "at most 10000 characters" in page and words in page and label in page
+    assert db.scalar(select(func.count()).select_from(ConcernMessage)) == before
 
 
 def test_a_late_concern_tells_the_parent_and_can_be_taken_further(cast, login_as, db, general):
@@ -299,7 +343,8 @@ def test_a_late_concern_tells_the_parent_and_can_be_taken_further(cast, login_as
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "The school has not acknowledged this yet, and its target date has passed." in page
     assert "Send a message below to ask for news" in page and "Still waiting for a response?" not in page
-    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": ""}, follow_redirects=True)
+    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "", "confirm": "y"},
+                        follow_redirects=True)
     assert "once the school has given its outcome" in early.get_data(as_text=True)
     # Acknowledged, then past the date for a full response: the parent may make it a formal complaint.
     _post_status(login_as(cast.head), general, "acknowledged")
@@ -310,7 +355,7 @@ def test_a_late_concern_tells_the_parent_and_can_be_taken_further(cast, login_as
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "The school has not given its full response yet, and its target date has passed." in page
     assert "Still waiting for a response?" in page and "Anything you want to add? (optional)" in page
-    resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "No reply yet."},
+    resp = parent.post(f"/portal/concerns/{general.id}/escalate", data={"body": "No reply yet.", "confirm": "y"},
                        follow_redirects=True)
     assert "formal complaint, stage 1" in resp.get_data(as_text=True)
     db.expire_all()
@@ -405,7 +450,8 @@ def test_a_late_safeguarding_concern_is_not_taken_to_the_complaints_panel(cast, 
     parent = login_as(cast.parent)
     page = parent.get(f"/portal/concerns/{safeguarding.id}").get_data(as_text=True)
     assert "its target date has passed" in page and "Still waiting for a response?" not in page
-    resp = parent.post(f"/portal/concerns/{safeguarding.id}/escalate", data={"body": ""}, follow_redirects=True)
+    resp = parent.post(f"/portal/concerns/{safeguarding.id}/escalate", data={"body": "", "confirm": "y"},
+                       follow_redirects=True)
     assert "once the school has given its outcome" in resp.get_data(as_text=True)
     db.expire_all()
     assert db.get(Concern, safeguarding.id).stage == "informal"
@@ -488,7 +534,7 @@ def test_no_concern_text_in_the_audit_log_or_the_application_log(cast, login_as,
     head.post(f"/portal/concerns/inbox/{c.id}/note", data={"note-body": "Head-note-3344"})
     for step in ("acknowledged", "resolved"):
         _post_status(head, c, step)
-    parent.post(f"/portal/concerns/{c.id}/escalate", data={"body": "Escalation-words-5566"})
+    parent.post(f"/portal/concerns/{c.id}/escalate", data={"body": "Escalation-words-5566", "confirm": "y"})
     head.post(f"/portal/concerns/inbox/{c.id}/target",
               data={"new_date": (uk_today() + dt.timedelta(days=40)).isoformat(), "reason": "Reason-words-2211"})
     parent.get(f"/portal/concerns/{c.id}/attachments/{c.attachments[0].id}")

@@ -64,12 +64,15 @@ class MessageForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     body = TextAreaField(_l("Internal note (the parent never sees this)"),
-                         validators=[DataRequired(_l("Write the note first.")), Length(max=10000)])
+                         validators=[DataRequired(_l("Write the note first.")), at_most(10000)])
     submit = SubmitField(_l("Add note"))
 
 
 class EscalateForm(FlaskForm):
     body = TextAreaField(_l("Why are you not happy with the outcome? (optional)"), validators=[at_most(10000)])
+    # A formal complaint is a step of the school's complaints procedure: a tap on the button alone is not enough.
+    confirm = BooleanField(_l("I want the school to treat this as a formal complaint."),
+                           validators=[DataRequired(_l("Tick the box to say you want to take this further."))])
     submit = SubmitField(_l("Make a formal complaint"))
 
 

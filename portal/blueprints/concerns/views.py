@@ -178,16 +178,25 @@ def view(concern_id: int):
     concern = _own_concern_or_404(concern_id)
     ops.mark_seen_by_parent(concern)
     session.commit()
+    return _parent_page(concern)
+
+
+def _parent_page(concern: Concern, form: MessageForm | None = None, escalate_form: EscalateForm | None = None):
+    """The parent's page of one concern; a form that was refused comes back with what was typed (400)."""
     messages = [m for m in concern.messages if not m.internal]
     events = [e for e in concern.events if e.kind in ("status", "stage", "target")]
     today = uk_today()
     response_late = concern.response_late(today)
-    escalate_form = EscalateForm()
+    refused = form is not None or escalate_form is not None
+    escalate_form = escalate_form or EscalateForm(formdata=None)
     if response_late:  # taken further while still waiting: there is no outcome to be unhappy with
         escalate_form.body.label.text = _("Anything you want to add? (optional)")
-    return render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
-                           form=MessageForm(), escalate_form=escalate_form, settings=School.get(),
-                           late=concern.overdue(today), response_late=response_late)
+    if concern.stage != "informal":
+        escalate_form.confirm.label.text = _("I want a panel of governors to hear this complaint.")
+    page = render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
+                           form=form or MessageForm(formdata=None), escalate_form=escalate_form,
+                           settings=School.get(), late=concern.overdue(today), response_late=response_late)
+    return page, 400 if refused else 200
 
 
 @bp.post("/<portal_id:concern_id>/reply")
@@ -196,9 +205,7 @@ def reply(concern_id: int):
     concern = _own_concern_or_404(concern_id)
     form = MessageForm()
     if not form.validate_on_submit():
-        why = " ".join(map(str, form.body.errors or [_("please try again.")]))
-        flash(_("Your message was not sent: %(why)s", why=why), "danger")
-        return redirect(url_for(".view", concern_id=concern.id))
+        return _parent_page(concern, form=form)
     try:
         ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
@@ -218,8 +225,7 @@ def escalate(concern_id: int):
     concern = _own_concern_or_404(concern_id)
     form = EscalateForm()
     if not form.validate_on_submit():
-        flash(_("Please try again: %(why)s", why=" ".join(map(str, form.body.errors))), "danger")
-        return redirect(url_for(".view", concern_id=concern.id))
+        return _parent_page(concern, escalate_form=form)
     try:
         stage = ops.escalate(concern, current_user)
         body = (form.body.data or "").strip()
@@ -345,6 +351,11 @@ def inbox():
 @bp.get("/inbox/<portal_id:concern_id>")
 @access(**INBOX_ACCESS)
 def handle(concern_id: int):
+    return _handle_page(concern_id)
+
+
+def _handle_page(concern_id: int, refused: MessageForm | NoteForm | None = None):
+    """A handler's page of one concern; a reply or note that was refused comes back with its words (400)."""
     # The people it names joined in (without their roles), its thread, history and files in three more.
     concern = _handled_or_404(
         concern_id, joinedload(Concern.raised_by).lazyload(Person.roles),
@@ -355,23 +366,27 @@ def handle(concern_id: int):
         selectinload(Concern.events), selectinload(Concern.attachments))
     ids = {int(e.new_value) for e in concern.events if e.kind == "assignee" and e.new_value}
     names = {str(p.id): p.full_name for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
-    return render_template("portal/concerns/handle.html", concern=concern, assignee_names=names,
-                           **_staff_forms(concern))
+    forms = _staff_forms(concern)
+    if refused is not None:
+        forms["reply_form" if isinstance(refused, MessageForm) else "note_form"] = refused
+    page = render_template("portal/concerns/handle.html", concern=concern, assignee_names=names, **forms)
+    return page, 200 if refused is None else 400
 
 
 def _staff_forms(concern: Concern) -> dict:
-    status_form = StatusForm()
+    """The page's forms, empty (a page sent back after a refused post shows only that post's words)."""
+    status_form = StatusForm(formdata=None)
     status_form.status.choices = options([(s.value, _(s.label)) for s in Status
                                           if s in TRANSITIONS[concern.status_enum]])
-    assign_form = AssignForm(assignee_id=concern.assignee_id or 0)
+    assign_form = AssignForm(formdata=None, assignee_id=concern.assignee_id or 0)
     assign_form.assignee_id.choices = options([(0, _("No one yet"))]
                                               + [(p.id, p.full_name) for p in handlers_of(concern)])
-    target_form = TargetForm(new_date=concern.response_due)
+    target_form = TargetForm(formdata=None, new_date=concern.response_due)
     school = School.get()
-    share_form = ShareForm(share="no" if concern.shared_with_trust_at else "yes") \
+    share_form = ShareForm(formdata=None, share="no" if concern.shared_with_trust_at else "yes") \
         if school is not None and school.trust_id is not None and has_capability(current_user, SAFEGUARDING) \
         else None
-    return {"reply_form": MessageForm(prefix="reply"), "note_form": NoteForm(prefix="note"),
+    return {"reply_form": MessageForm(formdata=None, prefix="reply"), "note_form": NoteForm(formdata=None, prefix="note"),
             "status_form": status_form, "assign_form": assign_form, "target_form": target_form,
             "share_form": share_form}
 
@@ -392,8 +407,7 @@ def staff_reply(concern_id: int):
     concern = _handled_or_404(concern_id)
     form = MessageForm(prefix="reply")
     if not form.validate_on_submit():
-        return _refuse(concern, _("Your reply was not sent: %(why)s",
-                                  why=" ".join(map(str, form.body.errors or [_("please try again.")]))))
+        return _handle_page(concern.id, refused=form)
     try:
         ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
@@ -411,8 +425,7 @@ def note(concern_id: int):
     concern = _handled_or_404(concern_id)
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
-        return _refuse(concern, _("The note was not added: %(why)s",
-                                  why=" ".join(map(str, form.body.errors or [_("please try again.")]))))
+        return _handle_page(concern.id, refused=form)
     ops.add_message(concern, current_user, cast(str, form.body.data).strip(), internal=True)  # validated
     session.commit()
     flash(_("Internal note added. The parent cannot see it."), "success")

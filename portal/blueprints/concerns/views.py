@@ -386,9 +386,9 @@ def _staff_forms(concern: Concern) -> dict:
     share_form = ShareForm(formdata=None, share="no" if concern.shared_with_trust_at else "yes") \
         if school is not None and school.trust_id is not None and has_capability(current_user, SAFEGUARDING) \
         else None
-    return {"reply_form": MessageForm(formdata=None, prefix="reply"), "note_form": NoteForm(formdata=None, prefix="note"),
-            "status_form": status_form, "assign_form": assign_form, "target_form": target_form,
-            "share_form": share_form}
+    return {"reply_form": MessageForm(formdata=None, prefix="reply"),
+            "note_form": NoteForm(formdata=None, prefix="note"), "status_form": status_form,
+            "assign_form": assign_form, "target_form": target_form, "share_form": share_form}
 
 
 def _back(concern: Concern):

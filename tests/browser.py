@@ -126,6 +126,13 @@ def assert_accessible(page) -> None:
     violations = results.response["violations"]
     detail = "\n".join(f"{v['id']}: {v['help']} -> {[n['target'] for n in v['nodes']][:3]}" for v in violations)
     assert not violations, f"axe violations on {page.url}:\n{detail}"
+    # axe 4.7+ no longer checks that ids are unique (WCAG 2.2 dropped "Parsing"), but a label, hint or error
+    # tied to a repeated id still names the wrong control: a concern's escalation box was labelled by the
+    # reply box's label this way.
+    repeated = page.evaluate("""() => { const seen = {}, twice = new Set();
+        document.querySelectorAll('[id]').forEach(e => { if (seen[e.id]) twice.add(e.id); seen[e.id] = 1; });
+        return [...twice]; }""")
+    assert not repeated, f"ids used twice on {page.url}: {repeated}"
 
 
 __all__ = ["IN_CI", "assert_accessible", "chromium", "live_app", "new_page", "note_requests_elsewhere", "server",

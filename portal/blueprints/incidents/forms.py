@@ -41,7 +41,7 @@ def _date(label: str, required: bool = False) -> DateField:
 
 
 class ContactIncidentForm(FlaskForm):
-    q = HiddenField()
+    q = HiddenField(id="contact-q")  # the search box above is "q"
     pupil_id = RadioField(_l("Pupil"), coerce=form_id, validate_choice=False,
                           validators=[InputRequired(_l("Search for the pupil and choose them."))])
     adult_id = SelectField(_l("Adult of the school"), coerce=form_id, default=0, validate_choice=False)

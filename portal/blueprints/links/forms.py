@@ -37,7 +37,7 @@ class _LinkFields(FlaskForm):
 class SearchDeclareForm(_LinkFields):
     """For school staff: the pupil is chosen from a search (name and class only)."""
 
-    q = HiddenField()
+    q = HiddenField(id="declare-q")  # the search box above is "q"
     pupil_id = RadioField(_l("Pupil"), coerce=form_id, validate_choice=False,
                           validators=[InputRequired(_l("Search for the pupil and choose them."))])
     submit = SubmitField(_l("Declare this link"))

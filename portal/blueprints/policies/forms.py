@@ -116,7 +116,7 @@ class NewDraftForm(FlaskForm):
 
 class RemindForm(FlaskForm):
     policy_id = HiddenField()
-    class_id = HiddenField()
+    class_id = HiddenField(id="remind-class-id")  # the page's class filter is "class_id"
 
 
 class OfflineSearchForm(FlaskForm):

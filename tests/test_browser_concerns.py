@@ -128,6 +128,39 @@ def test_a_concern_from_raising_to_a_formal_complaint(demo, new_page):
     assert_accessible(parent)
 
 
+def test_a_file_over_the_limit_is_refused_before_anything_is_sent(demo, live_app, new_page, tmp_path):
+    """Finding: a file over the request limit was sent in full, then answered with a bare "File too large"
+    page: the typed concern was gone."""
+    limit = live_app.config["PORTAL_CONCERN_MAX_FILE_BYTES"]
+    big = tmp_path / "class-video.mp4"
+    with big.open("wb") as f:  # sparse: the browser reads only its size until the form is sent
+        f.truncate(limit + 1)
+    small = [tmp_path / f"p{i}.png" for i in range(live_app.config["PORTAL_CONCERN_MAX_FILES"] + 1)]
+    for path in small:
+        path.write_bytes(PNG)
+    page = new_page(mobile=True)
+    sign_in(page, "parent@larkspur.example", DEMO_PASSWORD)
+    page.goto("/portal/concerns/new")
+    page.get_by_label("Subject").fill(SUBJECT)
+    page.get_by_label("Tell us what happened").fill(TEXT)
+    box = page.get_by_label("Photos or PDFs (optional)")
+    box.set_input_files(big)
+    alert = page.get_by_role("alert").filter(has_text="“class-video.mp4” is larger than")
+    expect(alert).to_be_visible()
+    expect(box).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page)
+    form_url = page.url
+    page.get_by_role("button", name="Send privately to the school").click()
+    expect(box).to_be_focused()
+    assert page.url == form_url and page.get_by_label("Subject").input_value() == SUBJECT
+    box.set_input_files(small)
+    expect(page.get_by_role("alert").filter(has_text="You can attach up to")).to_be_visible()
+    expect(alert).to_have_count(0)
+    box.set_input_files(small[:1])
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(box).not_to_have_attribute("aria-invalid", "true")
+
+
 def test_the_concern_form_and_inbox_fit_a_phone(demo, new_page):
     page = new_page(mobile=True)
     sign_in(page, "parent@larkspur.example", DEMO_PASSWORD)

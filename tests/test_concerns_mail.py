@@ -71,7 +71,8 @@ def test_replies_notes_and_escalation_send_news_only(cast, login_as, db, mailbox
     for step in ("acknowledged", "resolved"):
         head.post(f"/portal/concerns/inbox/{c.id}/status", data={"status": step})
     mailbox.clear()
-    parent.post(f"/portal/concerns/{c.id}/escalate", data={"body": "Escalation-text-7007", "confirm": "y"})
+    parent.post(f"/portal/concerns/{c.id}/escalate",
+                data={"escalate-body": "Escalation-text-7007", "escalate-confirm": "y"})
     assert {"head@test.example", "rhea@test.example"} <= {
         a for m in mailbox.messages for a in m["X-Envelope-To"].split(", ")}
     _assert_no_text(mailbox.messages, REPLY, NOTE, PARENT_MSG, "Escalation-text-7007")

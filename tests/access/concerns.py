@@ -24,7 +24,7 @@ RULES = [
     Rule("portal.concerns.reply", lambda w: f"/portal/concerns/{w.concern.id}/reply", allow(["parent"], 302),
          method="POST", data={"body": "One more thing."}),
     Rule("portal.concerns.escalate", lambda w: f"/portal/concerns/{w.resolved.id}/escalate",
-         allow(["parent"], 302), method="POST", data={"body": "", "confirm": "y"}),
+         allow(["parent"], 302), method="POST", data={"escalate-body": "", "escalate-confirm": "y"}),
     Rule("portal.concerns.attachment",
          lambda w: f"/portal/concerns/{w.concern.id}/attachments/{w.concern.attachments[0].id}",
          allow(["parent", *HANDLERS])),

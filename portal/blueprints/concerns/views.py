@@ -52,7 +52,7 @@ from portal.concerns.models import (
     overdue_clause,
 )
 from portal.concerns.schooldays import uk_today
-from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, path_of
+from portal.concerns.storage import AttachmentError, UploadBatch, check_uploads, max_file_bytes, max_files, path_of
 from portal.db import session
 from portal.i18n import format_date
 from portal.ids import row_id
@@ -155,8 +155,10 @@ def new():
     # A browser never fills a file box again: a page sent back says so, or the evidence would be left behind.
     files_dropped = status != 200 and not upload_error and any(
         f.filename for f in request.files.getlist(form.attachments.name))
+    limit = max_file_bytes()
     return render_template("portal/concerns/new.html", form=form, upload_error=upload_error, failed=failed,
-                           settings=settings, files_dropped=files_dropped), status
+                           settings=settings, files_dropped=files_dropped, max_files=max_files(),
+                           max_bytes=limit, max_mb=limit // (1024 * 1024)), status
 
 
 def _undeliverable_about_head(form, settings) -> bool:
@@ -188,7 +190,7 @@ def _parent_page(concern: Concern, form: MessageForm | None = None, escalate_for
     today = uk_today()
     response_late = concern.response_late(today)
     refused = form is not None or escalate_form is not None
-    escalate_form = escalate_form or EscalateForm(formdata=None)
+    escalate_form = escalate_form or EscalateForm(formdata=None, prefix="escalate")
     if response_late:  # taken further while still waiting: there is no outcome to be unhappy with
         escalate_form.body.label.text = _("Anything you want to add? (optional)")
     if concern.stage != "informal":
@@ -223,7 +225,7 @@ def reply(concern_id: int):
 @access(roles=[Role.PARENT])
 def escalate(concern_id: int):
     concern = _own_concern_or_404(concern_id)
-    form = EscalateForm()
+    form = EscalateForm(prefix="escalate")  # the page's message form has a "body" too
     if not form.validate_on_submit():
         return _parent_page(concern, escalate_form=form)
     try:

@@ -15,6 +15,9 @@ class Task:
     detail: str = ""
     #: "info", "warning" or "danger" for colour on the home page.
     level: str = "info"
+    #: A task the person has as a parent or carer: listed under its own heading for someone who also
+    #: works at the school (a teacher whose child is a pupil there).
+    as_parent: bool = False
 
 
 _PROVIDERS: list[Callable[[Person], list[Task]]] = []

@@ -26,7 +26,7 @@ def register_template_helpers(app: Flask) -> None:
         has_capability=lambda cap: security.has_capability(current_user, cap),
         has_role=lambda role: security.has_role(current_user, role),
         is_staff=lambda: security.is_staff(current_user),
-        year_label=_year_label,
+        year_label=translated_year_label,
         band_label=lambda band: _(BAND_LABELS[band]) if band in BAND_LABELS else band,
         method_label=lambda value: _(method_label(value)),
         css_counter=css_counter,
@@ -86,7 +86,7 @@ _PAGE_WORDS = (
 )
 
 
-def _year_label(year_group: int) -> str:
+def translated_year_label(year_group: int) -> str:
     """``year_label`` in the page's language (portal.people.bands.year_label stays English for exports)."""
     if year_group in (-1, 0):
         return str(_(year_label(year_group)))

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from portal import signals
 from portal.audit.models import AuditEntry
 from portal.classroom.models import ClassroomSession
-from portal.people.models import Role
+from portal.people.models import PersonRole, Role
 from portal.policies import operations, queries
 from portal.policies.models import Policy
 from portal.policies.pack import load_default_pack
@@ -601,3 +601,31 @@ def test_both_layouts_name_the_portals_icon_so_browsers_do_not_ask_for_favicon_i
         assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
         assert ET.fromstring(icon.data).tag == "{http://www.w3.org/2000/svg}svg"
         icon.close()
+
+
+def test_a_teacher_who_is_also_a_parent_sees_each_kind_of_task_under_its_own_heading(db, brood, login_as):
+    """Finding: a teacher whose children are pupils saw "Read and sign: …" for the parents' agreement and their
+    children's rules mixed in with their work tasks, with no word of which was which; the list of children was
+    joined with an English "and" in every language."""
+    from tests.i18n_helpers import page_text, speaks
+
+    parent, _carer, amara, bilal, _cerys = brood
+    parent.roles.append(PersonRole(role=Role.TEACHER.value))
+    db.commit()
+    client = login_as(parent)
+    staff_home = page_text(client.get("/portal/staff/"))
+    work, _sep, as_parent = staff_home.partition("As a parent or carer")
+    work = work.split("To do", 1)[1]
+    assert "Read and sign: Staff social media policy" in work and "parents and carers" not in work
+    assert "Read and sign: Social media agreement for parents and carers" in as_parent
+    assert "for Amara (Year 4) and Bilal (Year 6)" in as_parent
+    parent_home = page_text(client.get("/portal/parent/"))
+    as_parent, _sep, work = parent_home.partition("For your work at the school")
+    assert "for Amara (Year 4) and Bilal (Year 6)" in as_parent and "Staff social media policy" in work
+    # A parent who is only a parent sees one list, without either heading.
+    only = page_text(login_as(_carer).get("/portal/parent/"))
+    assert "As a parent or carer" not in only and "For your work at the school" not in only
+    # The children are listed the way the reader's language lists them.
+    speaks(db, parent, "cy")
+    # (CLDR's Welsh list writes "a(c)": "a" before a consonant, "ac" before a vowel.)
+    assert "ar gyfer Amara (Blwyddyn 4) a(c) Bilal (Blwyddyn 6)" in page_text(client.get("/portal/parent/"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import g, has_request_context, url_for
+from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import case, func, or_, select
 
@@ -31,8 +32,8 @@ def parent_news(person: Person) -> list[Task]:
         select(Concern.id).where(Concern.raised_by_id == person.id, Concern.status != Status.CLOSED.value,
                                  or_(unseen_message.exists(), unseen_event.exists()))
         .order_by(Concern.id)).all()
-    return [Task("There is news about your concern", url_for("portal.concerns.view", concern_id=cid),
-                 detail=Concern.reference_for(cid), level="warning") for cid in ids]
+    return [Task(_("There is news about your concern"), url_for("portal.concerns.view", concern_id=cid),
+                 detail=Concern.reference_for(cid), level="warning", as_parent=True) for cid in ids]
 
 
 def open_counts(person: Person) -> tuple[int, int]:

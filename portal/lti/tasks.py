@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import url_for
+from flask_babel import ngettext
 
 from portal.lti import operations
 from portal.people.models import Person
@@ -16,5 +17,6 @@ def lms_tasks(person: Person) -> list[Task]:
     waiting = len(operations.pending_mentor_links())
     if not waiting:
         return []
-    return [Task(f"Decide on {waiting} parent link{'s' if waiting != 1 else ''} sent by the LMS",
+    return [Task(ngettext("Decide on %(num)s parent link sent by the LMS",
+                          "Decide on %(num)s parent links sent by the LMS", waiting),
                  url_for("portal.lms.parent_links"), level="warning")]

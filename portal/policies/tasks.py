@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from portal.people.bands import year_label
 from portal.people.models import Person
 from portal.tasks import Task, task_provider
 
@@ -16,13 +15,20 @@ if TYPE_CHECKING:
 
 
 def _child(req) -> str:
+    from portal.templating import translated_year_label
+
     profile = req.subject.pupil
-    year = f" ({year_label(profile.year_group)})" if profile is not None else ""
+    year = f" ({translated_year_label(profile.year_group)})" if profile is not None else ""
     return f"{req.subject.given_name}{year}"
 
 
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+def _for_children(reqs) -> str:
+    """"for Amara (Year 1) and Kofi (Year 4)", joined the way the page's language joins a list."""
+    from babel.lists import format_list
+    from flask_babel import get_locale
+    from flask_babel import gettext as _
+
+    return _("for %(children)s", children=format_list([_child(r) for r in reqs], locale=get_locale() or "en_GB"))
 
 
 def policy_tasks(person: Person) -> list[Task]:
@@ -44,12 +50,13 @@ def policy_tasks(person: Person) -> list[Task]:
                 tasks.append(families[req.version.policy_id])  # keeps the order; filled in below
             families[req.version.policy_id].append(req)
             continue
-        tasks.append(Task(title=_read_and_sign(req.version), url=req.sign_url(), level="warning"))
+        tasks.append(Task(title=_read_and_sign(req.version), url=req.sign_url(), level="warning",
+                          as_parent=req.version.policy.audience == "parent"))
     out = []
     for item in tasks:
         if isinstance(item, list):
             out.append(Task(title=_read_and_sign(item[0].version), url=item[0].sign_url(),
-                            detail="for " + _and([_child(r) for r in item]), level="warning"))
+                            detail=_for_children(item), level="warning", as_parent=True))
         else:
             out.append(item)
     return out

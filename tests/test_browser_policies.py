@@ -222,7 +222,7 @@ def test_the_head_publishes_what_is_on_the_screen(demo, new_page, mobile):
     assert_accessible(page)
     follow(page, page.get_by_role("button", name="Start a new version"))
     assert_accessible(page)
-    text = page.get_by_label("Policy text (Markdown)")
+    text = page.get_by_label("Policy text", exact=True)
     text.fill(text.input_value() + "\n\n- Ask a grown-up before you join a new game online.")
     page.get_by_label("What changed (shown to people asked to sign again)").fill("A rule about online games.")
     page.get_by_label("Minor change: signatures of the previous version still count").check()

@@ -87,7 +87,7 @@ class PolicyForm(FlaskForm):
 
 class VersionForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=MAX_TITLE)])
-    body_md = TextAreaField(_l("Policy text (Markdown)"), validators=[DataRequired()], render_kw={"rows": 16})
+    body_md = TextAreaField(_l("Policy text"), validators=[DataRequired()], render_kw={"rows": 16})
     change_note = StringField(_l("What changed (shown to people asked to sign again)"),
                               validators=[Optional(), Length(max=MAX_CHANGE_NOTE)])
 

@@ -952,6 +952,22 @@ def test_the_heads_rates_say_when_a_new_version_must_be_signed_again(app, db, pa
     assert "no change" not in row
 
 
+def test_a_new_version_is_dated_by_the_uk_calendar(app, db, pack, school, make_parent):
+    """Review finding: "new version to sign since" took the UTC date, so a version published at 00:30 on a
+    summer morning in the UK was shown as published the day before."""
+    from portal.dashboard.queries import audience_rates
+    from portal.db import clock_at
+
+    make_parent()
+    with clock_at(dt.datetime(2026, 7, 1, 23, 30, tzinfo=dt.UTC)):  # 00:30 on 2 July in the UK (BST)
+        operations.publish_version(operations.create_draft(pack["aup-parent"]), requires_resign=True,
+                                   change_note="New rules.")
+        db.commit()
+    with clock_at(dt.datetime(2026, 7, 3, 9, 0, tzinfo=dt.UTC)), app.test_request_context():
+        rates = {r.label: r for r in audience_rates()}
+    assert rates["Parents and carers"].new_version_on == dt.date(2026, 7, 2)
+
+
 def test_a_question_typed_but_not_added_stops_save_and_publish(db, pack, school, login_as):
     """Review finding: "Publish" with a question typed but not added published the version without it, and a
     published version cannot be changed."""

@@ -14,6 +14,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from portal.concerns.schooldays import uk_today
 from portal.db import session, utcnow
 from portal.people.models import Person, SchoolClass
 from portal.policies import queries as pq
@@ -121,7 +122,7 @@ def audience_rates(today: dt.date | None = None) -> list[Rate]:
         rate.url = url_for("portal.policies.compliance") + "#by-audience"
         published = renewed.get(str(key))
         if published is not None:
-            rate.new_version_on = published.date()
+            rate.new_version_on = uk_today(published)  # the school's date, not UTC's
         out.append(rate)
     return out
 

@@ -23,6 +23,14 @@ def N_(text: str) -> str:
     return text
 
 
+class Count(int):
+    """A number in a :class:`Message` written with its digits grouped the reader's way: "131,072" in
+    English, "131.072" in Romanian, and the Arabic page's own separators."""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}"
+
+
 class Message(str):
     """The English sentence, remembering ``msgid`` and ``params`` for :func:`shown`."""
 
@@ -51,6 +59,8 @@ def shown(text: Any) -> str:
     msgid = getattr(text, "msgid", None)
     if msgid is None:
         return gettext(str(text)) if text else ""
-    params = {k: shown(v) if getattr(v, "msgid", None) is not None else v
-              for k, v in getattr(text, "params", {}).items()}
+    from flask_babel import format_decimal
+
+    params = {k: shown(v) if getattr(v, "msgid", None) is not None else format_decimal(int(v)) if isinstance(v, Count)
+              else v for k, v in getattr(text, "params", {}).items()}
     return gettext(msgid, **params)

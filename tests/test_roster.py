@@ -90,6 +90,19 @@ def test_a_bad_row_is_named_and_nothing_is_written(app, db, tmp_path, bad_row, m
     assert _counts(db) == (0, 0, 0, 0)
 
 
+def test_a_long_value_names_the_limit_with_the_readers_digit_grouping(app):
+    """Review finding: the limit was written "131,072" in every language."""
+    import csv
+
+    from portal.messages import shown
+    from portal.people.roster import csv_problem
+
+    problem = csv_problem(csv.Error("field larger than field limit (131072)"), "roster.csv row 3")
+    assert problem == "roster.csv row 3: a value is longer than 131,072 characters."
+    with app.test_request_context(headers={"Accept-Language": "ro"}):
+        assert "131.072" in shown(problem)
+
+
 def test_header_and_encoding_errors(app, tmp_path):
     result = _run(app, tmp_path, "type,external_id,shoe_size\nstaff,S1,9\n")
     assert "roster.csv row 1: unknown column(s) shoe_size" in result.output

@@ -41,7 +41,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal import audit
 from portal.db import session, table_of, utcnow
-from portal.messages import N_, Message
+from portal.messages import N_, Count, Message
 from portal.people.folding import name_key
 from portal.people.models import (
     Account,
@@ -209,7 +209,7 @@ def csv_problem(exc: csv.Error, where: str) -> Message:
     """What the CSV reader could not read, in plain words where we know them (also used by OneRoster)."""
     if "field limit" in str(exc):
         return Message(N_("%(where)s: a value is longer than %(limit)s characters."), where=where,
-                       limit=f"{csv.field_size_limit():,}")
+                       limit=Count(csv.field_size_limit()))
     return Message(N_("%(where)s: %(reason)s."), where=where, reason=str(exc))
 
 

@@ -74,6 +74,39 @@ def test_a_changed_record_and_files_that_are_not_ours(app, sealed, tmp_path):
     assert "Not ours" in _text(_upload(client, _foreign_seal(plain)))
 
 
+def _updated(pdf: bytes, change) -> bytes:
+    """*pdf* with an incremental update made by *change(writer)*, as a PDF editor would save it."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_title_changed_after_sealing_is_a_change(app, sealed):
+    """Probe finding: an update that only set the file's /Title ("Forged title", which readers show in their
+    window) was answered "Genuine: sealed by the school and unchanged since", because pyHanko counts an
+    edited /Info as a long-term-validation update."""
+    from pyhanko.pdf_utils.generic import NameObject, TextStringObject
+
+    _, _, pdf = sealed
+    client = app.test_client()
+
+    def retitle(writer):
+        info = writer.trailer["/Info"].get_object()
+        info[NameObject("/Title")] = TextStringObject("Forged title")
+        writer.update_container(info)
+
+    text = _text(_upload(client, _updated(pdf, retitle)))
+    assert "Changed" in text and "title or other details were changed after it was sealed" in text
+    assert "unchanged since" not in text
+    # An update that changes nothing a reader shows (pyHanko still dates it) stays genuine.
+    text = _text(_upload(client, _updated(pdf, lambda writer: writer.update_root())))
+    assert "Genuine: sealed by the school and unchanged since." in text
+
+
 def _foreign_seal(pdf: bytes) -> bytes:
     """*pdf* sealed with a stranger's self-signed certificate."""
     import datetime as dt

@@ -9,7 +9,9 @@ the standard library, and works offline with only the root certificate(s) it is 
    (the portal knows every school certificate it ever used), else it must chain to a trust root.
 3. Nothing may have changed since sealing: the seal is intact and cryptographically valid, every
    later revision only adds validation data or document time stamps (pyHanko's difference
-   analysis), every document time stamp is intact, and there is no second seal. Otherwise *changed*.
+   analysis), the title, author, subject, keywords and creator a reader shows are those sealed
+   (pyHanko lets later revisions edit them), every document time stamp is intact, and there is no
+   second seal. Otherwise *changed*.
 4. The seal must be valid: with a time stamp, by PAdES long-term validation (the document time
    stamps prove when the validation data existed; the seal is checked at its time stamp's time
    with the CRL embedded in the file, so it stays valid after the certificate expires); without
@@ -31,6 +33,7 @@ from typing import Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.generic import IndirectObject
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
@@ -276,6 +279,13 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
                         and status.docmdp_ok is not False)
     if status.intact and status.valid and not check.intact:
         check.problems.append(N_("Something was added to the file after it was sealed."))
+    elif check.intact and seal.signed_revision < (last := reader.xrefs.total_revisions - 1) and \
+            _shown_details(reader.get_historical_resolver(last)) \
+            != _shown_details(reader.get_historical_resolver(seal.signed_revision)):
+        # pyHanko counts an edited /Info or XMP as a long-term update, like a time stamp. A reader shows the
+        # title in its window, so the record would carry words the school never sealed.
+        check.intact = False
+        check.problems.append(N_("The file's title or other details were changed after it was sealed."))
     if len(seals) > 1:
         check.intact = False
         check.problems.append(N_("The file carries a second signature added after the school's seal."))
@@ -325,6 +335,38 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     check.problems.append(N_("The seal's certificate could not be confirmed as trusted."))
     check.outcome = NOT_OURS
     return check
+
+
+def _shown_details(resolver: Any) -> tuple:
+    """What a PDF reader may show of a revision's details (title, author, subject, keywords, creator),
+    from its /Info dictionary and its XMP metadata: the date it was modified and the producer (which any
+    later time stamp updates) are left out."""
+    from pyhanko.pdf_utils.metadata.info import view_from_info_dict
+
+    def fields(meta: Any) -> tuple:
+        return tuple(str(getattr(meta, name, None)) for name in ("title", "author", "subject", "keywords",
+                                                                 "creator"))
+
+    def resolved(container: Any, key: str) -> Any:
+        # Resolved in *resolver*'s revision: a plain look-up would read the newest copy of the object.
+        value = container.raw_get(key)
+        return resolver(value) if isinstance(value, IndirectObject) else value
+
+    info: tuple | None = None
+    try:
+        if "/Info" in resolver.trailer_view:
+            info = fields(view_from_info_dict(resolved(resolver.trailer_view, "/Info"), strict=False))
+    except Exception:  # noqa: BLE001 - an unreadable /Info differs from any readable one
+        info = ("unreadable",)
+    xmp: tuple | None = None
+    try:
+        if "/Metadata" in resolver.root:
+            from pyhanko.pdf_utils.metadata.xmp_xml import meta_from_xmp, parse_xmp
+
+            xmp = fields(meta_from_xmp(parse_xmp(io.BytesIO(resolved(resolver.root, "/Metadata").data))))
+    except Exception:  # noqa: BLE001
+        xmp = ("unreadable",)
+    return info, xmp
 
 
 def _chains_to(cert: asn1_x509.Certificate, roots: list[asn1_x509.Certificate],

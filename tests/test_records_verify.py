@@ -41,7 +41,11 @@ def _upload(client, data: bytes, url="/portal/verify/", name="record.pdf"):
 
 
 def _text(resp) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", resp.get_data(as_text=True)))
+    return _text_of(resp.get_data(as_text=True))
+
+
+def _text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def test_anyone_can_check_a_genuine_record_without_signing_in(app, sealed):
@@ -198,8 +202,14 @@ def test_another_genuine_record_uploaded_on_a_records_page_is_named_as_another(a
     db.expire_all()
     other_pdf = archive_store().get(db.scalar(select(SignedRecord.pdf_sha256).where(
         SignedRecord.signature_id == other.id)))
-    text = _text(_upload(app.test_client(), other_pdf, url=f"/portal/verify/r/{record.public_id}"))
-    assert "not the record this page is about" in text
+    page = _upload(app.test_client(), other_pdf, url=f"/portal/verify/r/{record.public_id}").get_data(as_text=True)
+    # Probe finding: it was a green "Genuine" box, with the warning only as its second point.
+    box = re.search(r'<section aria-labelledby="upload-heading" class="alert ([a-z-]+)".*?</section>', page, re.S)
+    assert box and box.group(1) == "alert-warning", box
+    text = _text_of(box.group(0))
+    assert "A different record" in text and "Genuine" not in text
+    assert "This file is a genuine record of the school, but not the record this page is about." in text
+    assert f"It records signature {other.id}." in text
 
 
 def test_every_school_of_the_installation_is_recognised(app, db, make_school, sealed):

@@ -48,6 +48,9 @@ class Verdict:
     school: Any = None
     #: This file is an earlier version of the record (a time stamp was added since).
     earlier_version: bool = False
+    #: Checked on one record's page, but it is another record of the school (genuine, yet not the
+    #: record the page is about: never shown in green there).
+    other_record: bool = False
 
     def __getattr__(self, name: str) -> Any:  # the check's fields read through
         return getattr(self.__dict__["check"], name)
@@ -59,6 +62,8 @@ class Verdict:
 
     @property
     def outcome(self) -> str:
+        if self.other_record and self.genuine:
+            return "other_record"
         return rules.GENUINE if self.genuine else self.check.outcome
 
     @property
@@ -66,7 +71,9 @@ class Verdict:
         """In the reader's language on a page (English outside a request: the CLI, logs)."""
         from flask_babel import gettext as _
 
-        if self.check.outcome == rules.UNCONFIRMED and self.record is not None:
+        if self.other_record and self.genuine:
+            text = _("This file is a genuine record of the school, but not the record this page is about.")
+        elif self.check.outcome == rules.UNCONFIRMED and self.record is not None:
             text = _("Genuine: this file is identical to the record in the school's archive.")
         else:
             text = _(self.check.summary)

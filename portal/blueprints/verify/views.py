@@ -19,7 +19,6 @@ from portal.auth import throttle
 from portal.blueprints.verify import bp
 from portal.blueprints.verify.forms import CheckFileForm
 from portal.db import session
-from portal.messages import N_
 from portal.records import keys
 from portal.records.archive import ArchiveError, archive_store
 from portal.records.models import SignedRecord
@@ -129,8 +128,7 @@ def record(public_id: str):
         if form.validate():
             upload, error = _check_upload(form, [school])
             if upload is not None and upload.genuine and (upload.record is None or upload.record.id != row.id):
-                upload.check.problems.append(N_("This file is a genuine record of the school, but not the record "
-                                                "this page is about."))
+                upload.other_record = True
         else:
             error = (form.file.errors or [_("The form has expired; reload the page and try again.")])[0]
         status = 400 if error else 200

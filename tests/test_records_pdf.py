@@ -109,6 +109,19 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
     assert "Serif" not in fonts and "DejaVu-Sans" in fonts
 
 
+def test_a_long_unbroken_word_is_kept_whole_in_the_record(app, db, make_signature, make_version, seal_keys, tmp_path):
+    """Probe finding: a 400-character word in a policy (a long hashtag or an id would do) ran off the right edge of
+    the page: the sealed record showed 74 of its characters, though the signing page showed them all."""
+    word = "Q" * 400
+    version = make_version(body_md=f"## Rules\n\n1. Our tag is #{word} in every post.\n")
+    _, _, pdf = _sealed(app, db, make_signature, version=version)
+    path = tmp_path / "long.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run([_tool("pdftotext"), str(path), "-"], capture_output=True, check=True, text=True).stdout
+    # pdftotext reads only what lies on the page: every character must be there (split over lines).
+    assert "".join(text.split()).count(word) == 1
+
+
 def test_pdfsig_and_pyhanko_accept_the_seal_and_catch_one_flipped_byte(
         app, db, make_signature, seal_keys, nss_db, tmp_path):
     _, _, pdf = _sealed(app, db, make_signature)

@@ -315,6 +315,29 @@ def test_a_formal_complaint_needs_a_tick_and_a_refused_form_keeps_the_words(cast
     assert db.scalar(select(func.count()).select_from(ConcernMessage)) == before
 
 
+def test_the_schools_first_reply_acknowledges_the_concern(cast, login_as, db, general):
+    """Walk finding: the Head replied, yet the concern stayed "New" for both sides: the parent read "We aim to
+    acknowledge it by …" under the Head's answer, and it went on counting as "to acknowledge"."""
+    head, parent = login_as(cast.head), login_as(cast.parent)
+    head.post(f"/portal/concerns/inbox/{general.id}/note", data={"note-body": "Spoke to the class teacher."})
+    db.expire_all()
+    assert db.get(Concern, general.id).status == "new"  # an internal note is not an answer
+    resp = head.post(f"/portal/concerns/inbox/{general.id}/reply", data={"reply-body": "Thank you, we are on it."},
+                     follow_redirects=True)
+    assert "Your reply acknowledged the concern" in resp.get_data(as_text=True)
+    db.expire_all()
+    c = db.get(Concern, general.id)
+    assert c.status == "acknowledged" and c.acknowledged_at is not None
+    events = db.scalars(select(ConcernEvent).where(ConcernEvent.concern_id == c.id, ConcernEvent.kind == "status"))
+    assert [(e.old_value, e.new_value, e.actor_id) for e in events] == [("new", "acknowledged", cast.head.id)]
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "We aim to acknowledge it by" not in page and "Acknowledged" in page
+    # A second reply changes nothing more.
+    resp = head.post(f"/portal/concerns/inbox/{general.id}/reply", data={"reply-body": "An update."},
+                     follow_redirects=True)
+    assert "Your reply acknowledged the concern" not in resp.get_data(as_text=True)
+
+
 def test_a_refused_reply_or_note_comes_back_to_the_handler_with_its_words(cast, login_as, db, general):
     """Finding: a reply or internal note over the limit was refused in a flash after a redirect, and the
     handler's words were gone."""

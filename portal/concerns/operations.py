@@ -102,6 +102,10 @@ def add_message(concern: Concern, author: Person, body: str, *, internal: bool =
     session.flush()
     audit.record("concern.note_added" if internal else "concern.message_added", actor=author,
                  target=concern, message_id=msg.id, from_parent=from_parent)
+    if not internal and not from_parent and concern.status_enum == Status.NEW:
+        # A reply from the school is its acknowledgement: the parent is no longer told "we aim to
+        # acknowledge it by …" under the school's answer, and it leaves the "to acknowledge" count.
+        change_status(concern, author, Status.ACKNOWLEDGED)
     return msg
 
 

@@ -410,6 +410,7 @@ def staff_reply(concern_id: int):
     form = MessageForm(prefix="reply")
     if not form.validate_on_submit():
         return _handle_page(concern.id, refused=form)
+    was_new = concern.status_enum == Status.NEW
     try:
         ops.add_message(concern, current_user, cast(str, form.body.data).strip())  # validated: DataRequired
     except ops.ConcernError as exc:
@@ -418,6 +419,8 @@ def staff_reply(concern_id: int):
     sent = notifications.news_for_parent(concern)
     flash(_("Reply sent to the parent.") if sent else _("Reply saved, but the email to the parent could not be sent."),
           "success" if sent else "warning")
+    if was_new:
+        flash(_("Your reply acknowledged the concern: its status is now Acknowledged."), "info")
     return _back(concern)
 
 

@@ -41,9 +41,22 @@ def test_a_general_concern_goes_to_the_head_and_reviewers(cast, login_as, db):
 
 
 def test_a_child_at_risk_goes_only_to_the_dsl(cast, login_as, db):
-    raise_concern(login_as(cast.parent), at_risk="yes", child_id=str(cast.child.id))
+    parent = login_as(cast.parent)
+    resp = raise_concern(parent, at_risk="yes", child_id=str(cast.child.id))
     c = newest(db)
     assert c.route == "safeguarding"
+    # Walk finding: the parent was thanked as for any concern, with no word of the DSL or of 999.
+    page = parent.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "has gone straight to the Designated Safeguarding Lead. If a child is in danger right now, call 999." \
+        in page
+    assert "only the Designated Safeguarding Lead reads this concern" in page
+    # The DSL's home shows it first, apart from the other concerns (walk finding: only the generic counts rose).
+    home = login_as(cast.dsl).get("/portal/staff/").get_data(as_text=True)
+    tile = re.search(r'<p class="tile-count mb-0" aria-hidden="true">(\d+)</p>\s*<h3[^>]*><a class="stretched-link" '
+                     r'href="([^"]+)">Child at risk', home)
+    assert tile and tile.group(1) == "1" and tile.group(2) == "/portal/concerns/inbox?at_risk=y"
+    assert home.index("Child at risk") < home.index("New concerns")
+    assert "Child at risk" not in login_as(cast.head).get("/portal/staff/").get_data(as_text=True)
     assert who_can_handle(cast, login_as, c) == {"dsl"}
     # The Head and the other reviewers do not even see it listed.
     for person in (cast.head, cast.reviewer):

@@ -36,17 +36,18 @@ def parent_news(person: Person) -> list[Task]:
                  detail=Concern.reference_for(cid), level="warning", as_parent=True) for cid in ids]
 
 
-def open_counts(person: Person) -> tuple[int, int]:
-    """(new, overdue) among the open concerns *person* may handle, counted by the database in one
+def open_counts(person: Person) -> tuple[int, int, int]:
+    """(new, overdue, child at risk) among the open concerns *person* may handle, counted by the database in one
     statement, once per request (the Head's tiles and the home-page tasks both show them). The numbers
     are kept for the rest of the request: call it only from pages that change no concern."""
     cache = g.setdefault("_portal_concern_counts", {}) if has_request_context() else {}
     if person.id not in cache:
-        new, late = session.execute(
+        new, late, at_risk = session.execute(
             select(func.count(case((Concern.status == Status.NEW.value, 1))),
-                   func.count(case((overdue_clause(uk_today()), 1))))
+                   func.count(case((overdue_clause(uk_today()), 1))),
+                   func.count(case((Concern.at_risk.is_(True), 1))))
             .where(visible_clause(person), Concern.status.in_([s.value for s in OPEN_STATUSES]))).one()
-        cache[person.id] = (int(new), int(late))
+        cache[person.id] = (int(new), int(late), int(at_risk))
     return cache[person.id]
 
 
@@ -54,7 +55,7 @@ def open_counts(person: Person) -> tuple[int, int]:
 def handler_work(person: Person) -> list[Task]:
     if not may_use_inbox(person):
         return []
-    new, late = open_counts(person)
+    new, late, _at_risk = open_counts(person)
     out = []
     if late:
         out.append(Task(ngettext("%(num)s concern is overdue", "%(num)s concerns are overdue", late),

@@ -175,7 +175,12 @@ def attention(person: Person) -> list[Tile]:
     caps = capabilities_of(person)
     tiles: list[Tile] = []
     if may_use_inbox(person):
-        new, late = open_counts(person)  # counted by the database: no concern is loaded
+        new, late, at_risk = open_counts(person)  # counted by the database: no concern is loaded
+        if "concerns.safeguarding" in caps:
+            # First, and apart from the others: a parent said a child may be at risk of harm.
+            tiles.append(Tile("concerns_at_risk", _("Child at risk"), at_risk,
+                              _("open concerns saying a child may be at risk") if at_risk else _("none open"),
+                              url_for("portal.concerns.inbox", at_risk="y"), "danger" if at_risk else "ok"))
         tiles.append(Tile("concerns_new", _("New concerns"), new, _("to acknowledge") if new else _("nothing new"),
                           url_for("portal.concerns.inbox", status="new"), "warning" if new else "ok"))
         tiles.append(Tile("concerns_overdue", _("Overdue concerns"), late,

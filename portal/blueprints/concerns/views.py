@@ -47,6 +47,7 @@ from portal.concerns.models import (
     Concern,
     ConcernAttachment,
     ConcernMessage,
+    Route,
     SchoolClosure,
     Status,
     overdue_clause,
@@ -144,7 +145,12 @@ def new():
                 log.error("concern not saved: %s", type(exc).__name__)  # never the text
                 failed = True
             else:
-                if notifications.new_concern(concern):
+                sent = notifications.new_concern(concern)
+                if sent and concern.route == Route.SAFEGUARDING.value:
+                    flash(_("Thank you. Your concern %(reference)s has gone straight to the Designated "
+                            "Safeguarding Lead. If a child is in danger right now, call 999.",
+                            reference=concern.reference), "success")
+                elif sent:
                     flash(_("Thank you. Your concern %(reference)s has been sent privately to the school.",
                             reference=concern.reference), "success")
                 else:

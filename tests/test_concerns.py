@@ -319,6 +319,7 @@ def test_a_formal_complaint_needs_a_tick_and_a_refused_form_keeps_the_words(cast
         _post_status(head, general, step)
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "I want a panel of governors to hear this complaint." in page
+    assert "We will acknowledge it and respond within a set number of school days." in page  # walk: words were missing
     # A message over the limit comes back with its words and the reason, and nothing is saved.
     long_text = "Long-reply-2718 " + "x" * 10_000
     before = db.scalar(select(func.count()).select_from(ConcernMessage))

@@ -160,6 +160,25 @@ def test_full_lifecycle_close_writes_witnessed_signatures_and_signals(app, db, y
     assert device2.post(f"/portal/classroom/device/pupils/{y2.amy.id}").status_code == 409
 
 
+def test_a_parent_reads_a_class_record_as_chosen_and_witnessed(app, db, y2, teacher, login_as, make_parent):
+    """Walk finding: a Reception child's class record told the parent "Name typed when signing" (she tapped her
+    name) and "Theirs to download" (she is four and has no account)."""
+    parent = make_parent(y2.amy, given="Abel")
+    client = login_as(teacher)
+    sid = _start(client, y2)
+    device = _device(app, db.get(ClassroomSession, sid).code)
+    assert device.post(f"/portal/classroom/device/pupils/{y2.amy.id}", headers=UA).status_code == 302
+    client.post(f"/portal/classroom/sessions/{sid}/close")
+    sig = db.scalar(select(Signature).where(Signature.signer_id == y2.amy.id))
+    reader = login_as(parent)
+    history = reader.get("/portal/policies/history").get_data(as_text=True)
+    assert "Kept by the school" in history and "Theirs to download" not in history
+    detail = re.sub(r"\s+", " ", reader.get(f"/portal/policies/signatures/{sig.id}").get_data(as_text=True))
+    assert f"Name chosen on the class device: “{y2.amy.short_name}”, witnessed by Tilda Tutor" in detail
+    assert "Name typed" not in detail
+    assert "Ask the school office if you need a copy." in detail and "only they can download it" not in detail
+
+
 def test_close_is_all_or_nothing(app, db, y2, teacher, login_as, received):
     """If the database fails once the signatures are written (their audit entries are refused),
     none of them stays, the session stays open with its entries pending, and no signal is sent.

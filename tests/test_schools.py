@@ -512,3 +512,15 @@ def test_each_school_seals_with_its_own_certificate(app, db, make_school):
     assert b.name in seal_identity(b).cert.subject.human_friendly
     concern_free = db.scalar(select(func.count(Concern.id)))
     assert concern_free == 0
+
+
+def test_every_page_rounds_a_share_the_same_way():
+    """Walk finding: the trust's comparison cut 12 of 14 to 85% and 2 of 3 to 66%, where the school's own home
+    page said 86% and 67%. Both now use one function (the trust page's template calls it too)."""
+    from pathlib import Path
+
+    from portal.templating import percent
+
+    assert (percent(12, 14), percent(2, 3), percent(0, 0), percent(3, 3)) == (86, 67, 0, 100)
+    template = (Path(__file__).parent.parent / "templates/portal/trust/compliance.html").read_text()
+    assert "percent(t.signed, t.total)" in template and "//" not in template

@@ -22,6 +22,7 @@ from portal.policies.compliance import Counts, cached_trend, people_to_remind
 from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
 from portal.schools.models import School
 from portal.security import capabilities_of, has_capability
+from portal.templating import percent
 
 #: How far back the trend of a signing rate looks.
 TREND_DAYS = 7
@@ -57,12 +58,12 @@ class Rate:
 
     @property
     def pct(self) -> int:
-        return round(100 * self.signed / self.total) if self.total else 0
+        return percent(self.signed, self.total)
 
     @property
     def change(self) -> int:
         """Percentage points gained in the last week."""
-        return self.pct - (round(100 * self.week_ago / self.total) if self.total else 0)
+        return self.pct - percent(self.week_ago, self.total)
 
 
 def year_span(today: dt.date | None = None) -> tuple[dt.date, dt.date]:

@@ -260,6 +260,8 @@ def test_verify_page_after_a_key_change_and_for_another_school(app, archived_pdf
     assert app.test_cli_runner().invoke(args=["portal", "keys", "init"]).exit_code == 0
     resp = _upload(auditor, pdf)
     assert b"not with this school" in resp.data and b"Genuine record" not in resp.data
+    # Walk finding: "Unchanged since sealing: No" read as tampering, for a check that was never made.
+    assert b"Not checked (not sealed by this school)" in resp.data
 
 
 def test_verify_page_bad_uploads(app, auditor):

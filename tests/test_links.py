@@ -397,3 +397,28 @@ def test_the_register_shows_fifty_links_a_page_and_the_csv_has_them_all(app, db,
     assert "Ada Register00" in head.get("/portal/links/register?page=two").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(head.get("/portal/links/register.csv").get_data(as_text=True))))
     assert len(rows) == 1 + 53
+
+
+def test_another_relationship_shows_its_note_and_a_parent_cannot_tell_the_same_twice(
+        app, db, school, make_person, make_pupil, make_parent, pupils, login_as):
+    """Walk and probe findings: "Another family relationship" was shown as the instruction itself on every list
+    (the note that says what it is only on the declaration's own page); a parent's relative sent three times
+    made three identical declarations; a direction override in a note reached the register CSV."""
+    teacher = make_person(Role.TEACHER, given="Gwen")
+    client = login_as(teacher)
+    assert _declare(client, pupils["nell"], relationship="other", note="God\u202eparent").status_code == 302
+    decl = db.scalar(select(FamilyLinkDeclaration))
+    assert decl.note == "Godparent"
+    mine = client.get("/portal/links/").get_data(as_text=True)
+    assert "Other: Godparent" in mine and "say which in the note" not in mine
+    head = login_as(school.head)
+    assert "Other: Godparent" in head.get("/portal/links/register").get_data(as_text=True)
+    # A parent telling the school about the same relative twice.
+    child = make_pupil(year_group=2, given="Ada")
+    parent = make_parent(child)
+    client = login_as(parent)
+    data = {"answer": "yes", "pupil_id": child.id, "adult_name": "Uma  Example", "relationship": "aunt_uncle"}
+    assert client.post("/portal/links/relative", data=data).status_code == 302
+    again = client.post("/portal/links/relative", data={**data, "adult_name": "uma example"})
+    assert again.status_code == 400 and "already told us about this relative" in again.get_data(as_text=True)
+    assert _count(db, FamilyLinkDeclaration) == 2

@@ -222,6 +222,17 @@ def existing_declaration(adult_id: int, pupil_id: int) -> FamilyLinkDeclaration 
         FamilyLinkDeclaration.status != LinkStatus.DECLINED.value).limit(1))
 
 
+def parent_already_told(parent: Person, pupil_id: int, adult_id: int | None, adult_name: str | None) -> bool:
+    """*parent* has already told the school about this relative of this child (waiting or approved): the
+    same adult chosen from the list, or the same name typed (whatever its case and spaces)."""
+    query = select(FamilyLinkDeclaration.adult_id, FamilyLinkDeclaration.typed_adult_name).where(
+        FamilyLinkDeclaration.declared_by_id == parent.id, FamilyLinkDeclaration.pupil_id == pupil_id,
+        FamilyLinkDeclaration.status != LinkStatus.DECLINED.value)
+    typed = " ".join((adult_name or "").split()).casefold()
+    return any((adult_id and a == adult_id) or (typed and " ".join((t or "").split()).casefold() == typed)
+               for a, t in session.execute(query))
+
+
 def last_confirmed_years(person_ids: Iterable[int | None]) -> dict[int, int]:
     """person id -> the last academic year they confirmed their list as an adult (one query)."""
     ids = sorted({i for i in person_ids if i is not None})

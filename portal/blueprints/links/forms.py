@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -10,7 +12,10 @@ from portal.ids import form_id
 from portal.links.models import RELATIONSHIPS
 from portal.validators import add_error, choice_values
 
-_strip = [lambda s: s.strip() if isinstance(s, str) else s]
+#: Direction overrides and control characters (not line breaks or tabs): they would make a note or name show
+#: differently from what it is, on the register and in its CSV.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+_strip = [lambda s: _HIDDEN.sub("", s).strip() if isinstance(s, str) else s]
 
 
 def _note_needed_for_other(form, field) -> None:
@@ -25,7 +30,7 @@ def _relationship_choices() -> list:
 class _LinkFields(FlaskForm):
     relationship = SelectField(_l("Relationship"), choices=_relationship_choices(),
                                validators=[InputRequired(_l("Choose the relationship."))])
-    note = TextAreaField(_l("Note (optional)"), filters=_strip,
+    note = TextAreaField(_l("Note (if the relationship is not in the list, say what it is here)"), filters=_strip,
                          validators=[Length(max=500, message=_l("Keep the note under 500 characters.")),
                                      _note_needed_for_other])
 
@@ -75,7 +80,7 @@ class RelativeForm(FlaskForm):
                              validators=[Length(max=200, message=_l("Keep the name under 200 characters."))])
     relationship = SelectField(_l("Relationship to your child"), choices=_relationship_choices(),
                                validators=[Optional()])
-    note = TextAreaField(_l("Note (optional)"), filters=_strip,
+    note = TextAreaField(_l("Note (if the relationship is not in the list, say what it is here)"), filters=_strip,
                          validators=[Length(max=500, message=_l("Keep the note under 500 characters."))])
     submit = SubmitField(_l("Send my answer"))
 

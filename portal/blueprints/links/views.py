@@ -116,7 +116,14 @@ def _relative_form() -> RelativeForm:
 def relative():
     form = _relative_form()
     if request.method == "POST":
-        if form.validate_on_submit():
+        valid = form.validate_on_submit()
+        if valid and form.answer.data == "yes" and ops.parent_already_told(
+                current_user, form.pupil_id.data, form.adult_id.data or None, form.adult_name.data):
+            # Sent twice (a second tap, the back button): the school already has it.
+            add_error(form.pupil_id, _("You have already told us about this relative of this child. The Head "
+                                       "Teacher will look at it."))
+            valid = False
+        if valid:
             if form.answer.data == "no":
                 ops.confirm(current_user, context="parent", has_links=False)
                 flash(_("Thank you. You can tell us later if this changes."), "success")

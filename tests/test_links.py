@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import html
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -411,8 +412,13 @@ def test_another_relationship_shows_its_note_and_a_parent_cannot_tell_the_same_t
     assert decl.note == "Godparent"
     mine = client.get("/portal/links/").get_data(as_text=True)
     assert "Other: Godparent" in mine and "say which in the note" not in mine
+    assert _declare(client, pupils["bram"]).status_code == 302
     head = login_as(school.head)
-    assert "Other: Godparent" in head.get("/portal/links/register").get_data(as_text=True)
+    register = head.get("/portal/links/register").get_data(as_text=True)
+    assert "Other: Godparent" in register
+    # One adult, two pupils: each "Review" link names its own pupil (walk: two links read the same).
+    names = re.findall(r'<span class="visually-hidden"> (the declaration about [^<]+)</span>', register)
+    assert len(names) == 2 and len(set(names)) == 2, names
     # A parent telling the school about the same relative twice.
     child = make_pupil(year_group=2, given="Ada")
     parent = make_parent(child)
@@ -421,4 +427,4 @@ def test_another_relationship_shows_its_note_and_a_parent_cannot_tell_the_same_t
     assert client.post("/portal/links/relative", data=data).status_code == 302
     again = client.post("/portal/links/relative", data={**data, "adult_name": "uma example"})
     assert again.status_code == 400 and "already told us about this relative" in again.get_data(as_text=True)
-    assert _count(db, FamilyLinkDeclaration) == 2
+    assert _count(db, FamilyLinkDeclaration) == 3  # the teacher's two and the parent's one

@@ -179,6 +179,14 @@ def test_head_declines_with_a_reason_and_the_adult_sees_it(app, db, school, make
     assert db.get(FamilyLinkDeclaration, decl.id).status == "declined"
     mine = login_as(teacher).get("/portal/links/").get_data(as_text=True)
     assert "Declined" in mine and "Please give your niece" in mine
+    # Walk finding: the declarer was never told; now their home says so for two weeks.
+    home = login_as(teacher).get("/portal/staff/").get_data(as_text=True)
+    assert ('<a href="/portal/links/">The Head Teacher has decided on a family link you told us about: see the '
+            'decision</a>') in home
+    decided = db.get(FamilyLinkDeclaration, decl.id)
+    decided.decided_at -= dt.timedelta(days=15)
+    db.commit()
+    assert "has decided on a family link" not in login_as(teacher).get("/portal/staff/").get_data(as_text=True)
     # Decided once: a second decision changes nothing.
     head.post(f"/portal/links/declarations/{decl.id}", data={"decision": "approve", "reason": ""})
     db.expire_all()

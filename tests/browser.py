@@ -109,6 +109,19 @@ def sign_in(page, email: str, password: str) -> None:
     page.wait_for_load_state("load")
 
 
+def wait_until(page, expression: str, what: str, tries: int = 200) -> None:
+    """Wait until *expression* is true in the page, polled from the test: Playwright's own ``wait_for_function``
+    runs ``eval()`` in the page when its first check fails (a busy machine), which the portal's CSP refuses."""
+    for _ in range(tries):
+        try:
+            if page.evaluate(expression):
+                return
+        except Exception:  # noqa: BLE001 - the page is navigating: its context was destroyed; try again
+            pass
+        page.wait_for_timeout(50)
+    raise AssertionError(f"still not true after {tries * 50} ms: {what}")
+
+
 def assert_accessible(page) -> None:
     """axe-core (WCAG 2.0/2.1/2.2 A and AA rules) finds no violations on the current page."""
     from axe_playwright_python.sync_playwright import Axe
@@ -136,4 +149,4 @@ def assert_accessible(page) -> None:
 
 
 __all__ = ["IN_CI", "assert_accessible", "chromium", "live_app", "new_page", "note_requests_elsewhere", "server",
-           "sign_in"]
+           "sign_in", "wait_until"]

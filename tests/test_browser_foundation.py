@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.demo import DEMO_PASSWORD
-from tests.browser import assert_accessible, sign_in
+from tests.browser import assert_accessible, sign_in, wait_until
 from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
@@ -193,7 +193,7 @@ def test_a_table_too_wide_for_the_screen_can_be_scrolled_from_the_keyboard(demo,
     wide.focus()
     page.keyboard.press("ArrowRight")
     expect(wide).to_be_focused()
-    page.wait_for_function("document.getElementById('wide').scrollLeft > 0")
+    wait_until(page, "document.getElementById('wide').scrollLeft > 0", "the arrow key scrolls the table")
     assert_accessible(page)
     # Wide enough to show it all, the box leaves the tab order again.
     page.set_viewport_size({"width": 1400, "height": 900})

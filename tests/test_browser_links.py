@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal.db import session
 from portal.demo import DEMO_PASSWORD
 from portal.people.models import Person, PupilProfile, SchoolClass
-from tests.browser import assert_accessible, sign_in
+from tests.browser import assert_accessible, sign_in, wait_until
 from tests.schools import demo_installation
 
 pytestmark = pytest.mark.browser
@@ -34,13 +34,13 @@ def _follow(page, locator) -> None:
     so axe never looks at a half-loaded or the previous page."""
     page.evaluate("window.__previousPage = true")
     locator.click()
-    page.wait_for_function("window.__previousPage === undefined")
+    wait_until(page, "window.__previousPage === undefined", "the next page has loaded")
     page.wait_for_load_state("load")
 
 
 def _sign_in(page, email: str) -> None:
     sign_in(page, email, DEMO_PASSWORD)
-    page.wait_for_function("!location.pathname.endsWith('/auth/login')")
+    wait_until(page, "!location.pathname.endsWith('/auth/login')", "signed in")
     page.wait_for_load_state("load")
 
 

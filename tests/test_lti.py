@@ -558,6 +558,43 @@ def test_an_expired_id_token_is_refused_even_with_a_fresh_nonce(live_app, lms, h
     assert _person_by_sub(live_app, lms, "late") is None
 
 
+def _resign(lms, **claims):
+    """A tamper that changes the id_token's claims and signs it again with the platform's own key."""
+
+    def tamper(fields):
+        body = jwt.decode(fields["id_token"], options={"verify_signature": False})
+        body.update(claims)
+        body = {k: v for k, v in body.items() if v is not None}
+        fields["id_token"] = jwt.encode(
+            body,
+            lms.private,
+            algorithm="RS256",
+            headers={"kid": jwt.get_unverified_header(fields["id_token"])["kid"]},
+        )
+        return fields
+
+    return tamper
+
+
+def test_a_token_for_another_client_is_refused_by_its_authorized_party(live_app, lms, http):
+    """OpenID Connect and LTI 1.3: with several audiences ``azp`` must be present, and an ``azp`` must be
+    our client id; a genuine token the LMS issued to another tool that also names us is refused."""
+    ours = lms.client_id
+    for n, (aud, azp) in enumerate([
+        ([ours, "other-client"], "other-client"),
+        ([ours, "other-client"], None),
+        (ours, "other-client"),
+        ([ours], "other-client"),
+    ]):
+        resp, _ = lms.launch(http, sub=f"azp-{n}", roles=[INSTRUCTOR], tamper=_resign(lms, aud=aud, azp=azp))
+        assert resp.status_code == 400 and "could not be checked" in resp.text, (aud, azp)
+        assert _person_by_sub(live_app, lms, f"azp-{n}") is None
+    for n, (aud, azp) in enumerate([([ours, "other-client"], ours), (ours, ours), ([ours], None)]):
+        resp, _ = lms.launch(http, sub=f"azp-ok-{n}", roles=[INSTRUCTOR], tamper=_resign(lms, aud=aud, azp=azp))
+        assert resp.status_code == 302, (aud, azp, resp.text[:300])
+        assert _person_by_sub(live_app, lms, f"azp-ok-{n}") is not None
+
+
 def test_signatures_without_an_lti_launch_post_nothing(live_app, lms, http):
     version_id, _ = _published_version(live_app)
     with _db(live_app):

@@ -15,7 +15,9 @@ import typing as t
 
 import requests
 from flask import current_app
+from pylti1p3.contrib.flask import FlaskMessageLaunch
 from pylti1p3.deployment import Deployment
+from pylti1p3.exception import LtiMessageValidationException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from pylti1p3.registration import Registration, TKeySet
 from pylti1p3.service_connector import ServiceConnector
@@ -102,6 +104,27 @@ class DbToolConf(ToolConfAbstract):
         if row is None:
             return None
         return Deployment().set_deployment_id(deployment_id)
+
+
+class PortalMessageLaunch(FlaskMessageLaunch):
+    """pylti1p3's launch with the id_token check it leaves out: the authorized party (``azp``).
+
+    OpenID Connect Core 3.1.3.7 and LTI 1.3 (5.1.2): an id_token with several audiences must
+    carry ``azp``, and an ``azp`` must be our client id. pylti1p3 takes the first audience as
+    the client id and never looks at ``azp``, so a token issued to another client that merely
+    also names ours was accepted.
+    """
+
+    def validate_registration(self) -> PortalMessageLaunch:
+        super().validate_registration()
+        assert self._registration is not None  # set by pylti1p3, which refuses a launch without one
+        body = self._get_jwt_body()
+        aud, azp = body.get("aud"), body.get("azp")
+        if azp is None and isinstance(aud, list) and len(aud) > 1:
+            raise LtiMessageValidationException("the id_token has several audiences and no azp")
+        if azp is not None and azp != self._registration.get_client_id():
+            raise LtiMessageValidationException("azp does not match the client id")
+        return self
 
 
 class DbLaunchDataStorage(LaunchDataStorage[t.Any]):

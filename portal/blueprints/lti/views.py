@@ -12,7 +12,7 @@ from flask import abort, current_app, flash, jsonify, make_response, redirect, r
 from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
+from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
@@ -30,6 +30,7 @@ from portal.lti.models import LtiRegistration
 from portal.lti.tool import (
     DbLaunchDataStorage,
     DbToolConf,
+    PortalMessageLaunch,
     find_registration_row,
     http_session,
     purge_expired,
@@ -70,7 +71,7 @@ def login():
 def launch():
     """Step 2: validate the signed id_token, spend its nonce, sign the person in and send them on."""
     try:
-        ml = FlaskMessageLaunch(
+        ml = PortalMessageLaunch(
             FlaskRequest(),
             DbToolConf(),
             launch_data_storage=DbLaunchDataStorage(),

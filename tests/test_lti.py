@@ -595,6 +595,43 @@ def test_a_token_for_another_client_is_refused_by_its_authorized_party(live_app,
         assert _person_by_sub(live_app, lms, f"azp-ok-{n}") is not None
 
 
+def test_a_subject_longer_than_lti_allows_is_refused_not_cut(live_app, lms, http):
+    """LTI 1.3: ``sub`` is at most 255 characters. A longer one is refused; cut to 255 it would open the
+    account of another id that shares its first 255 characters."""
+    stem = "s" * 255
+    resp, _ = lms.launch(http, sub=stem, roles=[INSTRUCTOR])
+    assert resp.status_code == 302
+    assert _person_by_sub(live_app, lms, stem) is not None
+    for sub in (stem + "1", stem + "2"):
+        resp, _ = lms.launch(http, sub=sub, roles=[INSTRUCTOR])
+        assert resp.status_code == 400 and "could not be checked" in resp.text
+    with _db(live_app):
+        assert session.scalars(select(LtiIdentity.sub)).all() == [stem]
+
+
+def test_nrps_sync_skips_a_member_whose_id_is_longer_than_lti_allows(live_app, lms, http, server):
+    assert lms.launch(http, sub="t-long", roles=[INSTRUCTOR], nrps="course-1")[0].status_code == 302
+    class_id = _make_class(live_app, year=4, teacher_id=_person_by_sub(live_app, lms, "t-long").id, code="4L")
+    with _db(live_app):
+        ctx_id = session.scalar(select(LtiContext.id))
+    stem = "m" * 255
+    lms.members = [
+        {"user_id": stem + suffix, "roles": [LEARNER], "status": "Active", "given_name": given, "family_name": "Long"}
+        for suffix, given in (("-a", "Ana"), ("-b", "Ben"))
+    ]
+    page = http.get(f"{server.url}/portal/lms/courses/{ctx_id}", timeout=10)
+    resp = http.post(
+        f"{server.url}/portal/lms/courses/{ctx_id}",
+        data={"class_id": class_id, "csrf_token": parse_form(page.text)["csrf_token"], "_once": new_token()},
+        timeout=10,
+    )
+    assert resp.status_code == 200
+    assert "0 new pupil(s)" in resp.text and "2 member(s) skipped" in resp.text
+    with _db(live_app):
+        assert session.scalars(select(LtiIdentity.sub)).all() == ["t-long"]
+        assert session.scalar(select(Person).where(Person.family_name == "Long")) is None
+
+
 def test_signatures_without_an_lti_launch_post_nothing(live_app, lms, http):
     version_id, _ = _published_version(live_app)
     with _db(live_app):

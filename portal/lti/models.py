@@ -82,6 +82,11 @@ class LtiMentorLink(SchoolOwned, Base):
     decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
 
 
+#: The longest ``sub`` (LTI 1.3, 5.3.6: at most 255 ASCII characters) and user id we keep. A longer
+#: one is refused, never cut: two ids sharing their first 255 characters are different people.
+MAX_SUB = 255
+
+
 class LtiIdentity(SchoolOwned, Base):
     """A person as known to one LMS (issuer + sub)."""
 
@@ -90,7 +95,7 @@ class LtiIdentity(SchoolOwned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issuer: Mapped[str] = mapped_column(String(255))
-    sub: Mapped[str] = mapped_column(String(255))
+    sub: Mapped[str] = mapped_column(String(MAX_SUB))
     person_id: Mapped[int] = mapped_column(ForeignKey("portal_people.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_launch_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

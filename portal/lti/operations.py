@@ -19,6 +19,7 @@ from portal import audit
 from portal.db import session, utcnow
 from portal.ids import row_id
 from portal.lti.models import (
+    MAX_SUB,
     LtiContext,
     LtiContextTeacher,
     LtiGradeLink,
@@ -476,7 +477,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
     for role in wanted:
         person.add_role(role)
     if ident is None:
-        ident = LtiIdentity(issuer=issuer, sub=sub[:255], person_id=person.id)
+        ident = LtiIdentity(issuer=issuer, sub=sub, person_id=person.id)  # its length was checked with the token
         session.add(ident)
     ident.last_launch_at = utcnow()
     if person.account is None:
@@ -828,9 +829,12 @@ def sync_context(ctx: LtiContext, *, actor: Person | None) -> SyncSummary:
     summary = SyncSummary()
     issuer = ctx.registration.issuer
     for m in members:
-        uid = str(m.get("user_id") or "")[:255]
+        uid = str(m.get("user_id") or "")
         roles = set(m.get("roles") or [])
         if not uid or "\x00" in uid or m.get("status", "Active") != "Active" or not roles & LEARNER_ROLES:
+            continue
+        if len(uid) > MAX_SUB:
+            summary.skipped.append(uid)  # never cut (see MAX_SUB)
             continue
         sourced = _plain(m.get("lis_person_sourcedid"))[:100] or None
         person, ident = _find_person(issuer, uid, sourced)

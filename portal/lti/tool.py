@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 
 from portal.db import session, utcnow
 from portal.lti import keys
-from portal.lti.models import LtiLaunchData, LtiRegistration
+from portal.lti.models import MAX_SUB, LtiLaunchData, LtiRegistration
 from portal.schools.isolation import all_schools
 
 
@@ -107,7 +107,8 @@ class DbToolConf(ToolConfAbstract):
 
 
 class PortalMessageLaunch(FlaskMessageLaunch):
-    """pylti1p3's launch with the id_token check it leaves out: the authorized party (``azp``).
+    """pylti1p3's launch with the id_token checks it leaves out: the authorized party (``azp``)
+    and the length of ``sub``.
 
     OpenID Connect Core 3.1.3.7 and LTI 1.3 (5.1.2): an id_token with several audiences must
     carry ``azp``, and an ``azp`` must be our client id. pylti1p3 takes the first audience as
@@ -124,6 +125,13 @@ class PortalMessageLaunch(FlaskMessageLaunch):
             raise LtiMessageValidationException("the id_token has several audiences and no azp")
         if azp is not None and azp != self._registration.get_client_id():
             raise LtiMessageValidationException("azp does not match the client id")
+        return self
+
+    def validate_message(self) -> PortalMessageLaunch:
+        sub = self._get_jwt_body().get("sub")
+        if sub is not None and len(str(sub)) > MAX_SUB:
+            raise LtiMessageValidationException(f"sub is longer than {MAX_SUB} characters")
+        super().validate_message()
         return self
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
+import time
 
 import jwt
 import pytest
@@ -25,7 +27,7 @@ from portal.people.models import (
     SchoolClass,
 )
 from portal.schools.models import School
-from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, MENTOR, FakeLms, parse_form, rsa_pair
+from tests.lti_platform import ADMINISTRATOR, INSTRUCTOR, LEARNER, LIS, MENTOR, FakeLms, parse_form, rsa_pair
 from tests.schools import in_school
 
 
@@ -630,6 +632,70 @@ def test_nrps_sync_skips_a_member_whose_id_is_longer_than_lti_allows(live_app, l
     with _db(live_app):
         assert session.scalars(select(LtiIdentity.sub)).all() == ["t-long"]
         assert session.scalar(select(Person).where(Person.family_name == "Long")) is None
+
+
+def test_a_refused_launch_is_logged_as_a_warning_with_its_reason_and_no_token(live_app, lms, http, caplog):
+    """The page says only that the launch could not be checked; the server's log says why, so the school
+    can put it right (the issuer, client id and deployment id it named), but never the token or the person."""
+    caplog.set_level(logging.DEBUG)
+    forger_private, _ = rsa_pair()
+
+    def forge(fields):
+        fields["id_token"] = jwt.encode(
+            jwt.decode(fields["id_token"], options={"verify_signature": False}),
+            forger_private,
+            algorithm="RS256",
+            headers={"kid": jwt.get_unverified_header(fields["id_token"])["kid"]},
+        )
+        return fields
+
+    now = int(time.time())
+    expected = {
+        "log-expired": ("token expired", {"tamper": _resign(lms, iat=now - 7200, exp=now - 3600)}),
+        "log-forged": ("token signature does not match the LMS's public key", {"tamper": forge}),
+        "log-other-client": ("azp does not match the client id", {"tamper": _resign(lms, azp="other-client")}),
+        "log-deployment": ("deployment id not registered for this issuer and client id",
+                           {"deployment_id": "dep-not-registered"}),
+        "log-" + "s" * 300: ("sub is longer than 255 characters", {}),
+    }
+    tokens, subs, logged = [], list(expected), []
+
+    def clear():
+        logged.extend(r.getMessage() for r in caplog.records if r.name.startswith("portal"))
+        caplog.clear()
+
+    for sub, (reason, spec) in expected.items():
+        clear()
+        resp, fields = lms.launch(http, sub=sub, roles=[INSTRUCTOR], **spec)
+        tokens.append(fields["id_token"])
+        assert resp.status_code == 400 and "could not be checked" in resp.text, reason
+        warnings = [r.getMessage() for r in caplog.records if r.name == "portal.lti" and r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and reason in warnings[0], (reason, warnings)
+        assert f"issuer {lms.issuer!r}" in warnings[0] and f"client id {lms.client_id!r}" in warnings[0]
+        assert "dep-not-registered" in warnings[0] if "deployment" in reason else "'dep-1'" in warnings[0]
+    # Refusals after the token was checked: a launch sent again, and a role with no account here.
+    resp, fields = lms.launch(http, sub="log-teacher", roles=[INSTRUCTOR])
+    assert resp.status_code == 302
+    clear()
+    again = http.post(fields["action"], data={"id_token": fields["id_token"], "state": fields["state"]},
+                      allow_redirects=False, timeout=10)
+    assert again.status_code == 400 and "already been used" in again.text
+    assert any("nonce already used" in r.getMessage() for r in caplog.records
+               if r.name == "portal.lti" and r.levelno == logging.WARNING)
+    clear()
+    resp, fields = lms.launch(http, sub="log-guest", roles=[LIS + "membership#ContentDeveloper"])
+    assert resp.status_code == 403
+    assert any("does not have a Countersign account" in r.getMessage() for r in caplog.records
+               if r.name == "portal.lti" and r.levelno == logging.WARNING)
+    tokens += [fields["id_token"]]
+    subs += ["log-teacher", "log-guest"]
+    clear()
+    # No token, nor any part of one, nor who the person was, in anything Countersign logged.
+    text = "\n".join(logged)
+    assert "LTI launch refused" in text
+    for token in tokens:
+        assert not any(part in text for part in token.split(".")), "a token in the log"
+    assert not any(sub in text for sub in subs), "a subject in the log"
 
 
 def test_signatures_without_an_lti_launch_post_nothing(live_app, lms, http):

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+import jwt
 import requests
 from flask import current_app
 from pylti1p3.contrib.flask import FlaskMessageLaunch
 from pylti1p3.deployment import Deployment
-from pylti1p3.exception import LtiMessageValidationException
+from pylti1p3.exception import LtiInvalidNonceException, LtiMessageValidationException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from pylti1p3.registration import Registration, TKeySet
 from pylti1p3.service_connector import ServiceConnector
@@ -27,6 +28,7 @@ from sqlalchemy import delete, select
 from portal.db import session, utcnow
 from portal.lti import keys
 from portal.lti.models import MAX_SUB, LtiLaunchData, LtiRegistration
+from portal.people.roster import UNSAFE_CHARS
 from portal.schools.isolation import all_schools
 
 
@@ -133,6 +135,57 @@ class PortalMessageLaunch(FlaskMessageLaunch):
             raise LtiMessageValidationException(f"sub is longer than {MAX_SUB} characters")
         super().validate_message()
         return self
+
+    def unverified_claims(self) -> dict[str, t.Any]:
+        """The id_token's body as sent, once decoded (before or without its signature being checked)."""
+        body = self._jwt.get("body")
+        return t.cast(dict[str, t.Any], body) if isinstance(body, dict) else {}
+
+
+#: pylti1p3's words for a refused launch, in the school's terms (for the log; the page says less).
+_REASONS = {
+    "Registration not found.": "issuer and client id not registered",
+    "State not found": "state does not match the login's (the browser did not send back the login cookie, "
+                       "or the launch was sent again from another browser)",
+    "Missing state param": "no state sent with the launch",
+    "Unable to find public key": "no key in the LMS's key set has the token's key id (kid)",
+    "Client id not registered for this issuer": "client id not registered for this issuer",
+}
+
+
+def loggable(value: t.Any, limit: int = 200) -> str:
+    """*value* as one short line (LMS text can hold anything, line breaks included)."""
+    return UNSAFE_CHARS.sub("?", str(value))[:limit]
+
+
+def refusal_reason(exc: BaseException, launch: PortalMessageLaunch | None) -> str:
+    """Why a launch was refused, for the school's log: what the LMS sent that did not match, with the
+    issuer, client id and deployment id it named. Never the token itself nor anything about the person."""
+    cause = exc.__cause__
+    message = str(exc)
+    if isinstance(cause, jwt.ExpiredSignatureError):
+        reason = "token expired (its exp has passed: the launch page was left open, or a clock is wrong)"
+    elif isinstance(cause, jwt.ImmatureSignatureError):
+        reason = "token not valid yet (its iat or nbf is in the future: a clock is wrong)"
+    elif isinstance(cause, jwt.InvalidSignatureError):
+        reason = "token signature does not match the LMS's public key"
+    elif isinstance(exc, LtiInvalidNonceException):
+        reason = "nonce not issued by this tool's login (a token sent again, or the login has expired)"
+    elif message.startswith("The deployment ID"):
+        reason = "deployment id not registered for this issuer and client id"
+    elif message.startswith("Missing cookie"):
+        reason = "the browser did not send back the login cookie (are third-party cookies blocked?)"
+    else:
+        reason = _REASONS.get(message) or loggable(message or type(exc).__name__, 300)
+    claims = launch.unverified_claims() if launch is not None else {}
+    aud = claims.get("aud")
+    named = {
+        "issuer": claims.get("iss"),
+        "client id": aud[0] if isinstance(aud, list) and aud else aud,
+        "deployment id": claims.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id"),
+    }
+    context = ", ".join(f"{k} {loggable(v)!r}" for k, v in named.items() if v)
+    return f"{reason} ({context})" if context else reason
 
 
 class DbLaunchDataStorage(LaunchDataStorage[t.Any]):

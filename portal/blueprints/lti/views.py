@@ -33,7 +33,9 @@ from portal.lti.tool import (
     PortalMessageLaunch,
     find_registration_row,
     http_session,
+    loggable,
     purge_expired,
+    refusal_reason,
     registration_for,
 )
 from portal.people.models import Person, Role, UsedToken
@@ -60,7 +62,7 @@ def login():
     try:
         response = oidc.redirect(url_for(".launch", _external=True))
     except (OIDCException, LtiException) as exc:
-        log.info("LTI login refused: %s", exc)
+        log.warning("LTI login refused: %s (issuer %r)", loggable(exc), loggable(request.values.get("iss", "")))
         return _refuse("This LMS is not registered with Countersign, or the login request was incomplete.")
     session.commit()
     return response
@@ -70,6 +72,9 @@ def login():
 @access(public=True)
 def launch():
     """Step 2: validate the signed id_token, spend its nonce, sign the person in and send them on."""
+    # A refusal is logged as a warning with its reason (what the LMS sent that did not match), so that
+    # the school can act on it; never the token, nor who the person is.
+    ml = None
     try:
         ml = PortalMessageLaunch(
             FlaskRequest(),
@@ -79,17 +84,21 @@ def launch():
         )
         claims = ml.get_launch_data()
     except (LtiException, OIDCException, AssertionError) as exc:
-        log.info("LTI launch refused: %s", exc)
+        log.warning("LTI launch refused: %s", refusal_reason(exc, ml))
         return _refuse(
             _("This launch could not be checked. Go back to your course and open the activity again.")
         )
-    reg = find_registration_row(claims["iss"], ml.get_client_id(),
-                                str(claims.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id") or ""))
+    deployment_id = str(claims.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id") or "")
+    reg = find_registration_row(claims["iss"], ml.get_client_id(), deployment_id)
     if reg is None:
+        log.warning("LTI launch refused: deployment id %r not registered for issuer %r, client id %r",
+                    deployment_id, claims["iss"], ml.get_client_id())
         return _refuse(_("This LMS is not registered with Countersign."))
     school_id = reg.school_id
     choose_school(school_id)  # the deployment names the school; everything below is scoped to it
     if not operations.spend_nonce(reg.issuer, str(claims.get("nonce"))):
+        log.warning("LTI launch refused: nonce already used, the launch was sent again (issuer %r, school %s)",
+                    reg.issuer, school_id)
         return _refuse(
             _("This launch has already been used. Go back to your course and open the activity again.")
         )
@@ -98,6 +107,7 @@ def launch():
             person = operations.person_for_launch(reg, claims)
     except operations.LaunchRefused as exc:
         session.commit()
+        log.warning("LTI launch refused by Countersign (issuer %r, school %s): %s", reg.issuer, school_id, exc.message)
         return render_template("portal/lti/error.html", message=_(exc.message)), exc.status
     if ml.is_deep_link_launch():
         if not person.role_set & {Role.TEACHER, Role.ADMIN}:

@@ -138,6 +138,8 @@ def test_importing_twice_changes_nothing(db, admin_client, app):
             "users.csv row 4: role 'wizard'",
         ),
         ({"classes.csv": "sourcedId,status\nc-4,active\n"}, "classes.csv row 1: missing column(s) title"),
+        ({"users.csv": USERS.replace("middleName", "givenName")}, "users.csv row 1: column(s) givenName appear "
+                                                                   "more than once."),
         # Finding: the csv module's own words, on the line before the one it could not read.
         ({"users.csv": USERS.replace("Rue,Pupilson", "R" + "u" * 140_000 + ",Pupilson")},
          "users.csv row 4: a value is longer than 131,072 characters."),

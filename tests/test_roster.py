@@ -114,6 +114,20 @@ def test_header_and_encoding_errors(app, tmp_path):
     assert "not UTF-8" in result.output
 
 
+def test_a_column_named_twice_is_refused(app, db, tmp_path):
+    """Finding: with two email columns the reader silently kept the second."""
+    result = _run(app, tmp_path, "type,external_id,given_name,family_name,email,email\n"
+                                 "parent,G1,Gail,Brook,gail@test.example,other@test.example\n")
+    assert result.exit_code != 0
+    assert "roster.csv row 1: column(s) email appear more than once." in result.output
+    assert "Nothing was imported" in result.output
+    db.expire_all()
+    assert _counts(db) == (0, 0, 0, 0)
+    # A name with spaces around it is the same column.
+    result = _run(app, tmp_path, "type,external_id, given_name,given_name ,family_name\n")
+    assert "roster.csv row 1: column(s) given_name appear more than once." in result.output
+
+
 def test_upload_page_imports_and_reports_errors(app, db, make_person, login_as):
     admin = make_person(Role.ADMIN)
     client = login_as(admin)

@@ -1,6 +1,7 @@
 """Roster import from one documented CSV file (see README, "Roster CSV").
 
-Columns (header row required; unknown columns are an error, missing optional ones are fine):
+Columns (header row required; unknown columns and a column named twice are errors, missing optional ones
+are fine):
 
 ``type``         one of ``class``, ``pupil``, ``parent``, ``staff``
 ``external_id``  the MIS identifier; rows are matched on it, so re-importing updates
@@ -172,6 +173,8 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
         raise RosterError([Message(N_("%(file)s: the file is empty."), file=filename)])
     unknown = [h for h in header if h not in COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    # The reader keeps the last of two columns with one name, so a second "email" would hide the first.
+    twice = sorted({h for h in header if h and header.count(h) > 1})
     errors: list[str] = []
     if unknown:
         errors.append(Message(N_("%(where)s: unknown column(s) %(columns)s."), where=place(filename, 1),
@@ -179,6 +182,9 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
     if missing:
         errors.append(Message(N_("%(where)s: missing column(s) %(columns)s."), where=place(filename, 1),
                               columns=", ".join(missing)))
+    if twice:
+        errors.append(Message(N_("%(where)s: column(s) %(columns)s appear more than once."), where=place(filename, 1),
+                              columns=", ".join(twice)))
     if errors:
         raise RosterError(errors)
     rows = []

@@ -1,6 +1,7 @@
 """Roster CSV import: CLI and upload page, errors by file and row, idempotent, all or nothing."""
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -126,6 +127,28 @@ def test_a_column_named_twice_is_refused(app, db, tmp_path):
     # A name with spaces around it is the same column.
     result = _run(app, tmp_path, "type,external_id, given_name,given_name ,family_name\n")
     assert "roster.csv row 1: column(s) given_name appear more than once." in result.output
+
+
+@pytest.mark.parametrize("separator, words", [(";", "semicolons (;)"), ("\t", "tabs")])
+def test_a_file_separated_by_semicolons_or_tabs_is_named_as_such(app, db, tmp_path, separator, words):
+    """Finding: Excel's "CSV" in much of Europe is separated by semicolons, and was refused as one long
+    unknown column "type;external_id;…"."""
+    rows = list(csv.reader(io.StringIO(GOOD)))
+    out = io.StringIO()
+    csv.writer(out, delimiter=separator, lineterminator="\r\n").writerows(rows)  # as Excel writes it
+    result = _run(app, tmp_path, out.getvalue())
+    assert result.exit_code != 0
+    assert (f"roster.csv: the values are separated by {words}, not commas. In Excel, save the file as "
+            "'CSV UTF-8 (comma delimited)' and import it again.") in result.output
+    assert "unknown column" not in result.output and "Nothing was imported" in result.output
+    db.expire_all()
+    assert _counts(db) == (0, 0, 0, 0)
+
+
+def test_a_one_column_file_that_is_not_ours_is_still_an_unknown_column(app, tmp_path):
+    result = _run(app, tmp_path, "name;age\nAda;7\n")
+    assert "roster.csv row 1: unknown column(s) name;age." in result.output
+    assert "separated by" not in result.output
 
 
 def test_upload_page_imports_and_reports_errors(app, db, make_person, login_as):

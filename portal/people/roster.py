@@ -171,6 +171,8 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
         raise _unreadable(exc, filename, 1) from None
     if not header:
         raise RosterError([Message(N_("%(file)s: the file is empty."), file=filename)])
+    if len(header) == 1 and (separator := _other_separator(text, filename)):
+        raise RosterError([separator])
     unknown = [h for h in header if h not in COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     # The reader keeps the last of two columns with one name, so a second "email" would hide the first.
@@ -205,6 +207,28 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
     if not rows:
         raise RosterError([Message(N_("%(file)s: no rows after the header."), file=filename)])
     return rows
+
+
+#: What to say when the values are separated by something other than commas: Excel's "CSV" is
+#: separated by semicolons where the comma is the decimal mark (much of Europe), and a sheet copied
+#: out of a spreadsheet is separated by tabs.
+_SEPARATORS = {
+    ";": N_("%(file)s: the values are separated by semicolons (;), not commas. In Excel, save the file as "
+            "'CSV UTF-8 (comma delimited)' and import it again."),
+    "\t": N_("%(file)s: the values are separated by tabs, not commas. In Excel, save the file as "
+             "'CSV UTF-8 (comma delimited)' and import it again."),
+}
+
+
+def _other_separator(text: str, filename: str) -> Message | None:
+    """The file's separator in plain words, when its header (read as one column: no comma) is our
+    columns separated by semicolons or tabs."""
+    first = text.splitlines()[0]
+    for separator, sentence in _SEPARATORS.items():
+        names = {h.strip() for h in next(csv.reader([first], delimiter=separator))}
+        if len(names & set(COLUMNS)) >= 2:
+            return Message(sentence, file=filename)
+    return None
 
 
 def _unreadable(exc: csv.Error, filename: str, number: int) -> RosterError:

@@ -145,6 +145,11 @@ def test_importing_twice_changes_nothing(db, admin_client, app):
          "users.csv row 4: a value is longer than 131,072 characters."),
         ({"classes.csv": "sourcedId," + "t" * 140_000 + "\nc-4,x\n"},
          "classes.csv row 1: a value is longer than 131,072 characters."),
+        # Finding: a quotation mark left open swallowed the rows after it, and the problems named were others'.
+        ({"users.csv": USERS.replace("Sol,Pupilson", 'Sol,"Pupilson')},
+         'users.csv row 3: a quotation mark (") in familyName seems not to be closed'),
+        ({"users.csv": USERS.replace("Sol,Pupilson", 'Sol,"Pupilson').replace("\n", "\r\n\r\n")},
+         'users.csv row 5: a quotation mark (") in familyName seems not to be closed'),
         ({"enrollments.csv": None}, "enrollments.csv is missing"),
     ],
 )
@@ -153,7 +158,7 @@ def test_bad_export_names_file_and_row_and_writes_nothing(db, admin_client, over
     resp = upload(admin_client, make_zip(files(**override)))
     text = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "Nothing was imported" in text
-    assert message in text.replace("&#39;", "'")
+    assert message in text.replace("&#39;", "'").replace("&#34;", '"')
     db.expire_all()
     assert _count(db, Person) == before and _count(db, SchoolClass) == 0
 

@@ -151,6 +151,23 @@ def test_a_one_column_file_that_is_not_ours_is_still_an_unknown_column(app, tmp_
     assert "separated by" not in result.output
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_quotation_mark_left_open_is_named_on_its_row(app, db, tmp_path, newline):
+    """Finding: a row with an unclosed quotation mark swallowed the rows after it, and the only message was
+    about a control character (U+000D) in family_name."""
+    text = (GOOD + 'parent,G9,Bob,"Unterminated,bob@test.example,,,,,,,P1,\n'
+            "parent,G8,Cy,Dale,cy@test.example,,,,,,,P2,\n").replace("\n", newline)
+    path = tmp_path / "school.csv"
+    path.write_bytes(text.encode())
+    result = app.test_cli_runner().invoke(args=["portal", "import-roster", str(path)])
+    assert result.exit_code != 0
+    assert ('school.csv row 8: a quotation mark (") in family_name seems not to be closed, so the value runs on '
+            "over the lines after it. Close or remove the quotation mark and import the file again.") in result.output
+    assert "control" not in result.output and "Nothing was imported" in result.output
+    db.expire_all()
+    assert _counts(db) == (0, 0, 0, 0)
+
+
 def test_upload_page_imports_and_reports_errors(app, db, make_person, login_as):
     admin = make_person(Role.ADMIN)
     client = login_as(admin)

@@ -258,10 +258,18 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
                               columns=", ".join(twice)))
         return [], header
     rows = []
+    number = reader.line_num  # the last line read (the header's)
     try:
         for raw in reader:
+            before = number
             # line_num is the file's line (blank lines are skipped by the reader, not renumbered).
             number = reader.line_num
+            if unclosed := _unclosed_quote(raw):
+                errors.append(Message(N_("%(where)s: a quotation mark (\") in %(column)s seems not to be closed, so "
+                                         "the value runs on over the lines after it. Close or remove the quotation "
+                                         "mark and import the file again."),
+                                      where=place(name, _first_line(text, before + 1)), column=unclosed))
+                break  # the rows after it were read into it
             if None in raw:
                 errors.append(Message(N_("%(where)s: more values than columns."), where=place(name, number)))
                 continue
@@ -272,6 +280,25 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
         # The reader has not counted the line it gave up on.
         errors.append(csv_problem(exc, place(name, reader.line_num + 1)))
     return rows, header
+
+
+def _unclosed_quote(raw: dict[Any, Any]) -> str | None:
+    """The column where a quotation mark left open seems to have joined the lines after it into one
+    value: the value holds a line break and the row has too few or too many values (a value written
+    over two lines on purpose keeps the row's shape)."""
+    named = {k: v for k, v in raw.items() if k is not None}
+    broken = next((k for k, v in named.items() if v and ("\n" in v or "\r" in v)), None)
+    if broken is None or (None not in raw and None not in named.values()):
+        return None
+    return broken.strip()
+
+
+def _first_line(text: str, line: int) -> int:
+    """*line*, or the first line after it that is not blank (the reader skips blank lines)."""
+    lines = io.StringIO(text, newline="").readlines()  # split as the reader splits them
+    while line < len(lines) and not lines[line - 1].strip("\r\n"):
+        line += 1
+    return line
 
 
 def read_manifest(files: dict[str, bytes], errors: list[str], warnings: list[str]) -> tuple[str | None, dict[str, str]]:

@@ -194,6 +194,14 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
     try:
         for number, raw in enumerate(reader, start=2):
             last = number
+            # A line break inside a value comes from the file: the reader joins lines while a quotation
+            # mark is open, so one left open swallows the rows after it (the row so far was one line).
+            broken = next((k for k, v in raw.items() if k and v and ("\n" in v or "\r" in v)), None)
+            if broken is not None:
+                raise RosterError([Message(N_("%(where)s: a quotation mark (\") in %(column)s seems not to be "
+                                              "closed, so the value runs on over the lines after it. Close or "
+                                              "remove the quotation mark and import the file again."),
+                                           where=place(filename, number), column=broken.strip())])
             if None in raw:
                 raise RosterError([Message(N_("%(where)s: more values than columns."),
                                            where=place(filename, number))])

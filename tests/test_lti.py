@@ -544,17 +544,7 @@ def test_an_expired_id_token_is_refused_even_with_a_fresh_nonce(live_app, lms, h
     """Old nonces are purged after two days: safe, because an old id_token is refused by its ``exp``."""
     import time
 
-    def expire(fields):
-        body = jwt.decode(fields["id_token"], options={"verify_signature": False})
-        body["iat"], body["exp"] = int(time.time()) - 7200, int(time.time()) - 3600
-        fields["id_token"] = jwt.encode(
-            body,
-            lms.private,
-            algorithm="RS256",
-            headers={"kid": jwt.get_unverified_header(fields["id_token"])["kid"]},
-        )
-        return fields
-
+    expire = _resign(lms, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
     resp, _ = lms.launch(http, sub="late", roles=[INSTRUCTOR], tamper=expire)
     assert resp.status_code == 400
     assert _person_by_sub(live_app, lms, "late") is None

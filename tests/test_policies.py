@@ -952,6 +952,22 @@ def test_the_heads_rates_say_when_a_new_version_must_be_signed_again(app, db, pa
     assert "no change" not in row
 
 
+def test_publishing_says_how_many_people_have_still_to_sign(app, db, pack, school, make_parent, login_as):
+    """Walk finding: after "Everyone must read and sign again" the Head was told only "Version 2 is published."
+    and learnt from the home page that 32 of 33 parents were asked again."""
+    signer, _other = make_parent(given="Signe"), make_parent(given="Otto")
+    sign_req(next(r for r in queries.requirements_for(signer) if r.version.policy.audience == "parent"), signer,
+             today=dt.date.today())
+    db.commit()
+    head = login_as(school.head)
+    draft = operations.create_draft(pack["aup-parent"])
+    db.commit()
+    resp = head.post(f"/portal/policies/manage/versions/{draft.id}/publish",
+                     data={"change": "resign", "change_note": "New rules."}, follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "Version 2 is published." in page and "2 people have still to sign it this school year." in page
+
+
 def test_a_new_version_is_dated_by_the_uk_calendar(app, db, pack, school, make_parent):
     """Review finding: "new version to sign since" took the UTC date, so a version published at 00:30 on a
     summer morning in the UK was shown as published the day before."""

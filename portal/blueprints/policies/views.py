@@ -512,6 +512,11 @@ def publish(version_id: int):
         return _refused(version, draft, str(exc), draft.body_md if draft is not None else None, publish_form=form)
     session.commit()
     flash(_("Version %(number)s is published.", number=version.number), "success")
+    # How many people it asks for a signature now (walk finding: the Head found out only from the home page).
+    waiting = compliance_counts.tallies(("policy",)).get((version.policy_id,))
+    if waiting is not None and waiting.outstanding:
+        flash(ngettext("%(num)s person has still to sign it this school year.",
+                       "%(num)s people have still to sign it this school year.", waiting.outstanding), "info")
     return redirect(url_for(".policy", policy_id=version.policy_id))
 
 

@@ -113,13 +113,18 @@ def test_a_long_unbroken_word_is_kept_whole_in_the_record(app, db, make_signatur
     """Probe finding: a 400-character word in a policy (a long hashtag or an id would do) ran off the right edge of
     the page: the sealed record showed 74 of its characters, though the signing page showed them all."""
     word = "Q" * 400
-    version = make_version(body_md=f"## Rules\n\n1. Our tag is #{word} in every post.\n")
+    # (and ordinary words in a policy's table stay whole: review finding on the first fix, which split
+    # "Safeguarding" into "Saf / eg / ua / rdi / ng")
+    table = ("| Who | Role | What they do |\n|---|---|---|\n| Designated lead | Safeguarding | "
+             + "Responsibilities for every child's safety online and offline, " * 6 + "|\n")
+    version = make_version(body_md=f"## Rules\n\n1. Our tag is #{word} in every post.\n\n{table}")
     _, _, pdf = _sealed(app, db, make_signature, version=version)
     path = tmp_path / "long.pdf"
     path.write_bytes(pdf)
     text = subprocess.run([_tool("pdftotext"), str(path), "-"], capture_output=True, check=True, text=True).stdout
     # pdftotext reads only what lies on the page: every character must be there (split over lines).
     assert "".join(text.split()).count(word) == 1
+    assert "Safeguarding" in text.split() and "Responsibilities" in text.split()
 
 
 def test_pdfsig_and_pyhanko_accept_the_seal_and_catch_one_flipped_byte(

@@ -47,9 +47,8 @@ def test_a_child_at_risk_goes_only_to_the_dsl(cast, login_as, db):
     assert c.route == "safeguarding"
     # Walk finding: the parent was thanked as for any concern, with no word of the DSL or of 999.
     page = parent.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "has gone straight to the Designated Safeguarding Lead. If a child is in danger right now, call 999." \
-        in page
-    assert "only the Designated Safeguarding Lead reads this concern" in page
+    assert "marked urgent, because a child may be at risk. If a child is in danger right now, call 999." in page
+    assert "only the people who must act on it can read it" in page
     # The DSL's home shows it first, apart from the other concerns (walk finding: only the generic counts rose).
     home = login_as(cast.dsl).get("/portal/staff/").get_data(as_text=True)
     tile = re.search(r'<p class="tile-count mb-0" aria-hidden="true">(\d+)</p>\s*<h3[^>]*><a class="stretched-link" '
@@ -89,8 +88,13 @@ def test_a_concern_about_a_member_of_staff_goes_only_to_the_head(cast, login_as,
 
 
 def test_at_risk_and_about_the_dsl_goes_to_the_head_instead(cast, login_as, db):
-    raise_concern(login_as(cast.parent), at_risk="yes", about="staff", about_person_id=str(cast.dsl.id))
+    parent = login_as(cast.parent)
+    resp = raise_concern(parent, at_risk="yes", about="staff", about_person_id=str(cast.dsl.id))
     assert who_can_handle(cast, login_as, newest(db)) == {"head"}
+    # Review finding: the parent was told the DSL reads it, and the Head (its only reader) had no "Child at risk".
+    page = parent.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Designated Safeguarding Lead" not in page and "marked urgent" in page
+    assert "Child at risk" in login_as(cast.head).get("/portal/staff/").get_data(as_text=True)
 
 
 def test_at_risk_and_about_the_head_goes_to_the_dsl_and_the_chair(cast, login_as, db):
@@ -350,6 +354,21 @@ def test_the_schools_first_reply_acknowledges_the_concern(cast, login_as, db, ge
     resp = head.post(f"/portal/concerns/inbox/{general.id}/reply", data={"reply-body": "An update."},
                      follow_redirects=True)
     assert "Your reply acknowledged the concern" not in resp.get_data(as_text=True)
+
+
+def test_an_escalation_refused_because_the_concern_was_reopened_keeps_the_words(cast, login_as, db, general):
+    """Review finding: reopened by the school while the parent typed, the refused escalation came back without
+    its box, its reason or the parent's words."""
+    parent, head = login_as(cast.parent), login_as(cast.head)
+    for step in ("acknowledged", "resolved", "in_progress"):  # resolved, then reopened before the parent sends
+        _post_status(head, general, step)
+    for data in ({"escalate-body": "My-kept-words-77"}, {"escalate-body": "My-kept-words-77", "escalate-confirm": "y"}):
+        resp = parent.post(f"/portal/concerns/{general.id}/escalate", data=data)
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and "My-kept-words-77" in page, data
+        assert ("Tick the box" in page) if "escalate-confirm" not in data else ("once the school has given" in page)
+    db.expire_all()
+    assert db.get(Concern, general.id).stage == "informal"
 
 
 def test_a_refused_reply_or_note_comes_back_to_the_handler_with_its_words(cast, login_as, db, general):

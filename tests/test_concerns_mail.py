@@ -94,7 +94,7 @@ def test_a_mail_server_outage_keeps_the_concern_and_the_emails_follow(app, cast,
     c = newest(db)
     assert c is not None and c.route == "safeguarding"
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "has gone straight to the Designated Safeguarding Lead" in page  # an at-risk concern
+    assert "marked urgent, because a child may be at risk" in page  # an at-risk concern
     queue = app.extensions["portal"].jobs
     assert queue.pending_count() == 2 and mailbox.messages == []  # to the DSL and to the parent
     worker = queue.embedded_consumer()

@@ -17,6 +17,7 @@ from typing import Self
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 #: Detected type -> file name extension used for downloads.
 EXTENSIONS = {
@@ -84,8 +85,9 @@ def check_uploads(files) -> list[CheckedFile]:
     chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
     limit_n, limit_b = max_files(), max_file_bytes()
     if len(chosen) > limit_n:
-        raise AttachmentError(_("You can attach up to %(limit)s files; you chose %(count)s. "
-                                "Remove some and send the form again.", limit=limit_n, count=len(chosen)))
+        raise AttachmentError(ngettext("You can attach %(num)s file; you chose %(count)s. Remove some and send the "
+                                       "form again.", "You can attach up to %(num)s files; you chose %(count)s. "
+                                       "Remove some and send the form again.", limit_n, count=len(chosen)))
     out: list[CheckedFile] = []
     mb = limit_b // (1024 * 1024)
     for f in chosen:

@@ -177,8 +177,9 @@ def attention(person: Person) -> list[Tile]:
     tiles: list[Tile] = []
     if may_use_inbox(person):
         new, late, at_risk = open_counts(person)  # counted by the database: no concern is loaded
-        if "concerns.safeguarding" in caps:
-            # First, and apart from the others: a parent said a child may be at risk of harm.
+        if "concerns.safeguarding" in caps or at_risk:
+            # First, and apart from the others: a parent said a child may be at risk of harm (for the DSL always;
+            # for a Head Teacher or chair of governors when they handle one, e.g. about the DSL).
             tiles.append(Tile("concerns_at_risk", _("Child at risk"), at_risk,
                               _("open concerns saying a child may be at risk") if at_risk else _("none open"),
                               url_for("portal.concerns.inbox", at_risk="y"), "danger" if at_risk else "ok"))

@@ -62,6 +62,7 @@ from portal.people.models import STAFF_ROLES, Person, PersonRole, PupilProfile, 
 from portal.people.search import words_match
 from portal.schools.models import School
 from portal.security import access, children_of, has_capability, own_child_or_404
+from portal.validators import add_error
 
 log = logging.getLogger("portal.concerns")
 
@@ -147,9 +148,10 @@ def new():
             else:
                 sent = notifications.new_concern(concern)
                 if sent and concern.route == Route.SAFEGUARDING.value:
-                    flash(_("Thank you. Your concern %(reference)s has gone straight to the Designated "
-                            "Safeguarding Lead. If a child is in danger right now, call 999.",
-                            reference=concern.reference), "success")
+                    # Not "the DSL": an at-risk concern about the DSL goes to the Head Teacher instead.
+                    flash(_("Thank you. Your concern %(reference)s has been sent privately to the school and "
+                            "marked urgent, because a child may be at risk. If a child is in danger right now, "
+                            "call 999.", reference=concern.reference), "success")
                 elif sent:
                     flash(_("Thank you. Your concern %(reference)s has been sent privately to the school.",
                             reference=concern.reference), "success")
@@ -240,9 +242,10 @@ def escalate(concern_id: int):
         if body:
             ops.add_message(concern, current_user, body)
     except ops.ConcernError as exc:
+        # Reopened or already taken further meanwhile: the page comes back with the words and the reason.
         session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".view", concern_id=concern.id))
+        add_error(form.confirm, str(exc))
+        return _parent_page(concern, escalate_form=form)
     session.commit()
     notifications.news_for_staff(concern, escalated=True)
     flash(_("Your concern is now a %(stage)s. We will acknowledge it by %(day)s.", stage=_(stage.label).lower(),

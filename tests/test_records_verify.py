@@ -111,6 +111,64 @@ def test_a_title_changed_after_sealing_is_a_change(app, sealed):
     assert "Genuine: sealed by the school and unchanged since." in text
 
 
+def _xmp_replaced(pdf: bytes, edit) -> bytes:
+    """*pdf* with a later revision whose XMP metadata is *edit(the sealed XMP)* (and nothing else changed)."""
+    from pyhanko.pdf_utils.generic import NameObject, StreamObject
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    xml = PdfFileReader(io.BytesIO(pdf), strict=False).root["/Metadata"].data.decode()
+    assert edit(xml) != xml
+
+    def change(writer):
+        writer._update_meta = lambda: None  # only the forged XMP, not pyHanko's own update of it
+        kind = {NameObject("/Type"): NameObject("/Metadata"), NameObject("/Subtype"): NameObject("/XML")}
+        stream = StreamObject(kind, stream_data=edit(xml).encode())
+        writer.root["/Metadata"] = writer.add_object(stream)
+        writer.update_root()
+
+    return _updated(pdf, change)
+
+
+def test_details_a_reader_shows_cannot_be_edited_in_any_other_way(app, sealed):
+    """Review findings on the first fix, which compared pyHanko's summary of the details: a repeated /Title (pyHanko
+    reads the first, poppler the last), a new /Info key, and a second dc:title or dc:creator entry or a dc:subject
+    bag in the XMP (pyHanko reads only the first entry) were all still "Genuine … unchanged since"."""
+    from pyhanko.pdf_utils.generic import NameObject, TextStringObject
+
+    _, _, pdf = sealed
+    client = app.test_client()
+
+    def info_key(name, value):
+        def change(writer):
+            writer._update_meta = lambda: None
+            info = writer.trailer["/Info"].get_object()
+            info[NameObject(name)] = TextStringObject(value)
+            writer.update_container(info)
+        return change
+
+    repeated = _updated(pdf, info_key("/Xitle", "Forged title ZZ"))
+    assert repeated.count(b"/Xitle") == 1
+    forged = {
+        "a /Title given twice": repeated.replace(b"/Xitle", b"/Title"),
+        "a creation date added": _updated(pdf, info_key("/CreationDate", "D:19990101000000Z")),
+        "a second XMP title": _xmp_replaced(pdf, lambda x: x.replace(
+            "</rdf:li></rdf:Alt></dc:title>",
+            '</rdf:li><rdf:li xml:lang="en-GB">Forged title</rdf:li></rdf:Alt></dc:title>')),
+        "a second XMP creator": _xmp_replaced(pdf, lambda x: x.replace(
+            "</rdf:li></rdf:Seq></dc:creator>", "</rdf:li><rdf:li>Forged co-author</rdf:li></rdf:Seq></dc:creator>")),
+        "XMP keywords": _xmp_replaced(pdf, lambda x: x.replace(
+            "</rdf:Description>", '<dc:subject xmlns:dc="http://purl.org/dc/elements/1.1/"><rdf:Bag>'
+            "<rdf:li>forged keyword</rdf:li></rdf:Bag></dc:subject></rdf:Description>", 1)),
+    }
+    for what, data in forged.items():
+        text = _text(_upload(client, data))
+        assert "Changed" in text and "unchanged since" not in text, what
+    # XMP written again with the same content (its modification date updated, as pyHanko does) is not a change.
+    same = _xmp_replaced(pdf, lambda x: re.sub(r'xmp:ModifyDate="[^"]*"', 'xmp:ModifyDate="2030-01-01T00:00:00+00:00"',
+                                                x) if "xmp:ModifyDate" in x else x + " ")
+    assert "Genuine: sealed by the school and unchanged since." in _text(_upload(client, same))
+
+
 def _foreign_seal(pdf: bytes) -> bytes:
     """*pdf* sealed with a stranger's self-signed certificate."""
     import datetime as dt

@@ -280,8 +280,7 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     if status.intact and status.valid and not check.intact:
         check.problems.append(N_("Something was added to the file after it was sealed."))
     elif check.intact and seal.signed_revision < (last := reader.xrefs.total_revisions - 1) and \
-            _shown_details(reader.get_historical_resolver(last)) \
-            != _shown_details(reader.get_historical_resolver(seal.signed_revision)):
+            _details_changed(data, seal.signed_revision, last):
         # pyHanko counts an edited /Info or XMP as a long-term update, like a time stamp. A reader shows the
         # title in its window, so the record would carry words the school never sealed.
         check.intact = False
@@ -337,15 +336,27 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     return check
 
 
-def _shown_details(resolver: Any) -> tuple:
-    """What a PDF reader may show of a revision's details (title, author, subject, keywords, creator),
-    from its /Info dictionary and its XMP metadata: the date it was modified and the producer (which any
-    later time stamp updates) are left out."""
-    from pyhanko.pdf_utils.metadata.info import view_from_info_dict
+def _details_changed(data: bytes, signed: int, last: int) -> bool:
+    """The details a reader shows (title, author, … in /Info and XMP) differ between the sealed revision and
+    the file's last one, read strictly (pyHanko's difference analysis lets later revisions edit them)."""
+    try:
+        strict = PdfFileReader(io.BytesIO(data), strict=True)
+    except Exception:  # noqa: BLE001 - readable leniently (we got here), not strictly: say so as a change
+        return True
+    return _shown_details(strict.get_historical_resolver(last)) != _shown_details(
+        strict.get_historical_resolver(signed))
 
-    def fields(meta: Any) -> tuple:
-        return tuple(str(getattr(meta, name, None)) for name in ("title", "author", "subject", "keywords",
-                                                                 "creator"))
+
+#: What any later revision may change in a record's details: pyHanko's own time stamps and validation data update
+#: the modification date (and would name itself as producer). Everything else a reader can show must stay as sealed.
+_VOLATILE_DETAILS = {"ModDate", "Producer", "ModifyDate", "MetadataDate"}
+
+
+def _shown_details(resolver: Any) -> tuple:
+    """A revision's document details as a reader may show them: the whole /Info dictionary and the whole XMP
+    metadata, less the modification date and producer (see ``_VOLATILE_DETAILS``). *resolver* should come from
+    a strict reader, so that an /Info naming a key twice (readers disagree on which copy they show) is
+    "unreadable", which differs from any readable value."""
 
     def resolved(container: Any, key: str) -> Any:
         # Resolved in *resolver*'s revision: a plain look-up would read the newest copy of the object.
@@ -355,15 +366,26 @@ def _shown_details(resolver: Any) -> tuple:
     info: tuple | None = None
     try:
         if "/Info" in resolver.trailer_view:
-            info = fields(view_from_info_dict(resolved(resolver.trailer_view, "/Info"), strict=False))
+            info_dict = resolved(resolver.trailer_view, "/Info")
+            info = tuple(sorted((str(k), str(resolved(info_dict, k))) for k in info_dict
+                                if str(k).lstrip("/") not in _VOLATILE_DETAILS))
     except Exception:  # noqa: BLE001 - an unreadable /Info differs from any readable one
         info = ("unreadable",)
-    xmp: tuple | None = None
+    xmp: bytes | tuple | None = None
     try:
         if "/Metadata" in resolver.root:
-            from pyhanko.pdf_utils.metadata.xmp_xml import meta_from_xmp, parse_xmp
+            from lxml import etree  # type: ignore[import-untyped]  # pyHanko's own dependency (no stubs)
 
-            xmp = fields(meta_from_xmp(parse_xmp(io.BytesIO(resolved(resolver.root, "/Metadata").data))))
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+            tree = etree.fromstring(resolved(resolver.root, "/Metadata").data, parser)
+            for element in tree.iter():
+                for name in list(element.attrib):
+                    if etree.QName(name).localname in _VOLATILE_DETAILS:
+                        del element.attrib[name]
+            for element in [e for e in tree.iter() if isinstance(e.tag, str)
+                            and etree.QName(e).localname in _VOLATILE_DETAILS]:
+                element.getparent().remove(element)
+            xmp = etree.tostring(tree, method="c14n")
     except Exception:  # noqa: BLE001
         xmp = ("unreadable",)
     return info, xmp

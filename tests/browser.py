@@ -142,8 +142,8 @@ def assert_accessible(page) -> None:
     # axe 4.7+ no longer checks that ids are unique (WCAG 2.2 dropped "Parsing"), but a label, hint or error
     # tied to a repeated id still names the wrong control: a concern's escalation box was labelled by the
     # reply box's label this way.
-    repeated = page.evaluate("""() => { const seen = {}, twice = new Set();
-        document.querySelectorAll('[id]').forEach(e => { if (seen[e.id]) twice.add(e.id); seen[e.id] = 1; });
+    repeated = page.evaluate("""() => { const seen = new Set(), twice = new Set();
+        document.querySelectorAll('[id]').forEach(e => { if (seen.has(e.id)) twice.add(e.id); seen.add(e.id); });
         return [...twice]; }""")
     assert not repeated, f"ids used twice on {page.url}: {repeated}"
 

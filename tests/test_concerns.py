@@ -313,6 +313,8 @@ def test_a_formal_complaint_needs_a_tick_and_a_refused_form_keeps_the_words(cast
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400
     assert "Tick the box to say you want to take this further." in page and "Words-kept-3141" in page
+    # The summary names the box without its full stop ("…complaint.: Tick" read oddly).
+    assert "I want the school to treat this as a formal complaint: Tick the box" in page
     db.expire_all()
     assert db.get(Concern, general.id).stage == "informal"
     assert db.scalar(select(func.count()).select_from(ConcernMessage).where(

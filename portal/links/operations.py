@@ -6,7 +6,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal import audit
@@ -94,8 +94,8 @@ def own_declarations(person: Person) -> list[FamilyLinkDeclaration]:
     ))
 
 
-def adult_has_answered(person: Person, year: int) -> bool:
-    """Has the adult declared a link, or confirmed their list, for academic *year*? (one statement)"""
+def adult_answered_clause(person: Person, year: int) -> ColumnElement[bool]:
+    """True where the adult has declared a link, or confirmed their list, for academic *year*."""
     confirmed = select(LinkConfirmation.id).where(
         LinkConfirmation.person_id == person.id, LinkConfirmation.context == "adult",
         LinkConfirmation.academic_year == year)
@@ -103,18 +103,28 @@ def adult_has_answered(person: Person, year: int) -> bool:
         FamilyLinkDeclaration.declared_by_id == person.id,
         FamilyLinkDeclaration.source == LinkSource.ADULT.value,
         FamilyLinkDeclaration.academic_year == year)
-    return bool(session.scalar(select(or_(confirmed.exists(), declared.exists()))))
+    return or_(confirmed.exists(), declared.exists())
 
 
-def parent_has_answered(person: Person) -> bool:
-    """Has the parent answered the "is an adult of the school your relative?" question once?
-    (one statement)"""
+def parent_answered_clause(person: Person) -> ColumnElement[bool]:
+    """True where the parent has answered the "is an adult of the school your relative?" question once."""
     confirmed = select(LinkConfirmation.id).where(
         LinkConfirmation.person_id == person.id, LinkConfirmation.context == "parent")
     declared = select(FamilyLinkDeclaration.id).where(
         FamilyLinkDeclaration.declared_by_id == person.id,
         FamilyLinkDeclaration.source == LinkSource.PARENT.value)
-    return bool(session.scalar(select(or_(confirmed.exists(), declared.exists()))))
+    return or_(confirmed.exists(), declared.exists())
+
+
+def adult_has_answered(person: Person, year: int) -> bool:
+    """Has the adult declared a link, or confirmed their list, for academic *year*? (one statement)"""
+    return bool(session.scalar(select(adult_answered_clause(person, year))))
+
+
+def parent_has_answered(person: Person) -> bool:
+    """Has the parent answered the "is an adult of the school your relative?" question once?
+    (one statement)"""
+    return bool(session.scalar(select(parent_answered_clause(person))))
 
 
 def declare(*, declared_by: Person, source: LinkSource, relationship: str, note: str,

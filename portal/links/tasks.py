@@ -6,11 +6,11 @@ import datetime as dt
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, select
 
 from portal.db import session, utcnow
 from portal.links import operations as ops
-from portal.links.models import FamilyLinkDeclaration, LinkConfirmation, LinkSource, LinkStatus
+from portal.links.models import FamilyLinkDeclaration, LinkSource, LinkStatus
 from portal.people.models import Person, Role, academic_year_label
 from portal.security import has_capability
 from portal.tasks import Task, task_provider
@@ -53,29 +53,23 @@ def _state(person: Person, year: int, *, adult: bool, parent: bool) -> dict[str,
     """What the home page needs to know of *person*'s own links, in one statement whatever they declared:
     whether they have answered (as an adult for *year*, as a parent ever), and whether the Head Teacher decided
     on (or declined) one of their declarations in the last ``DECISION_NEWS_DAYS`` days, as an adult or a parent."""
-    mine = FamilyLinkDeclaration.declared_by_id == person.id
-    recent = and_(mine, FamilyLinkDeclaration.status != LinkStatus.PENDING.value,
+    recent = and_(FamilyLinkDeclaration.declared_by_id == person.id,
+                  FamilyLinkDeclaration.status != LinkStatus.PENDING.value,
                   FamilyLinkDeclaration.decided_at >= utcnow() - dt.timedelta(days=DECISION_NEWS_DAYS))
 
     def declared(*where: ColumnElement[bool]) -> ColumnElement[bool]:
-        return select(FamilyLinkDeclaration.id).where(*where).exists()
-
-    def confirmed(*where: ColumnElement[bool]) -> ColumnElement[bool]:
-        return select(LinkConfirmation.id).where(LinkConfirmation.person_id == person.id, *where).exists()
+        return select(FamilyLinkDeclaration.id).where(recent, *where).exists()
 
     as_adult = FamilyLinkDeclaration.source == LinkSource.ADULT.value
     as_parent = FamilyLinkDeclaration.source == LinkSource.PARENT.value
     declined = FamilyLinkDeclaration.status == LinkStatus.DECLINED.value
-    this_year = FamilyLinkDeclaration.academic_year == year
     flags: dict[str, ColumnElement[bool]] = {
-        "adult_answered": or_(confirmed(LinkConfirmation.context == "adult", LinkConfirmation.academic_year == year),
-                              declared(mine, as_adult, this_year)) if adult else false(),
-        "parent_answered": or_(confirmed(LinkConfirmation.context == "parent"), declared(mine, as_parent))
-                           if parent else false(),
-        "adult_decided": declared(recent, as_adult),
-        "adult_declined": declared(recent, as_adult, declined),
-        "parent_decided": declared(recent, as_parent),
-        "parent_declined": declared(recent, as_parent, declined),
+        "adult_answered": ops.adult_answered_clause(person, year) if adult else false(),
+        "parent_answered": ops.parent_answered_clause(person) if parent else false(),
+        "adult_decided": declared(as_adult),
+        "adult_declined": declared(as_adult, declined),
+        "parent_decided": declared(as_parent),
+        "parent_declined": declared(as_parent, declined),
     }
     row = session.execute(select(*(v.label(k) for k, v in flags.items()))).one()
     return {k: bool(getattr(row, k)) for k in flags}

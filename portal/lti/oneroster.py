@@ -37,7 +37,7 @@ from typing import Any
 
 from portal.messages import N_, Message
 from portal.people.models import Person
-from portal.people.roster import RosterError, csv_problem, place
+from portal.people.roster import RosterError, csv_problem, place, repeated_columns, unclosed_quote
 
 #: The files Countersign reads.
 DATA_FILES = ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv", "demographics.csv")
@@ -252,10 +252,8 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
         errors.append(Message(N_("%(where)s: missing column(s) %(columns)s."), where=place(name, 1),
                               columns=", ".join(missing)))
         return [], header
-    twice = sorted({h for h in header if h and header.count(h) > 1})
-    if twice:
-        errors.append(Message(N_("%(where)s: column(s) %(columns)s appear more than once."), where=place(name, 1),
-                              columns=", ".join(twice)))
+    if twice := repeated_columns(header, place(name, 1)):
+        errors.append(twice)
         return [], header
     rows = []
     number = reader.line_num  # the last line read (the header's)
@@ -265,10 +263,7 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
             # line_num is the file's line (blank lines are skipped by the reader, not renumbered).
             number = reader.line_num
             if unclosed := _unclosed_quote(raw):
-                errors.append(Message(N_("%(where)s: a quotation mark (\") in %(column)s seems not to be closed, so "
-                                         "the value runs on over the lines after it. Close or remove the quotation "
-                                         "mark and import the file again."),
-                                      where=place(name, _first_line(text, before + 1)), column=unclosed))
+                errors.append(unclosed_quote(place(name, _first_line(text, before + 1)), unclosed))
                 break  # the rows after it were read into it
             if None in raw:
                 errors.append(Message(N_("%(where)s: more values than columns."), where=place(name, number)))

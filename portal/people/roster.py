@@ -175,8 +175,6 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
         raise RosterError([separator])
     unknown = [h for h in header if h not in COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    # The reader keeps the last of two columns with one name, so a second "email" would hide the first.
-    twice = sorted({h for h in header if h and header.count(h) > 1})
     errors: list[str] = []
     if unknown:
         errors.append(Message(N_("%(where)s: unknown column(s) %(columns)s."), where=place(filename, 1),
@@ -184,9 +182,8 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
     if missing:
         errors.append(Message(N_("%(where)s: missing column(s) %(columns)s."), where=place(filename, 1),
                               columns=", ".join(missing)))
-    if twice:
-        errors.append(Message(N_("%(where)s: column(s) %(columns)s appear more than once."), where=place(filename, 1),
-                              columns=", ".join(twice)))
+    if twice := repeated_columns(header, place(filename, 1)):
+        errors.append(twice)
     if errors:
         raise RosterError(errors)
     rows = []
@@ -198,10 +195,7 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
             # mark is open, so one left open swallows the rows after it (the row so far was one line).
             broken = next((k for k, v in raw.items() if k and v and ("\n" in v or "\r" in v)), None)
             if broken is not None:
-                raise RosterError([Message(N_("%(where)s: a quotation mark (\") in %(column)s seems not to be "
-                                              "closed, so the value runs on over the lines after it. Close or "
-                                              "remove the quotation mark and import the file again."),
-                                           where=place(filename, number), column=broken.strip())])
+                raise RosterError([unclosed_quote(place(filename, number), broken.strip())])
             if None in raw:
                 raise RosterError([Message(N_("%(where)s: more values than columns."),
                                            where=place(filename, number))])
@@ -237,6 +231,24 @@ def _other_separator(text: str, filename: str) -> Message | None:
         if len(names & set(COLUMNS)) >= 2:
             return Message(sentence, file=filename)
     return None
+
+
+def repeated_columns(header: list[str], where: Message) -> Message | None:
+    """A header naming a column twice (the reader keeps the last, so a second "email" would hide the
+    first); also used by OneRoster."""
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if not twice:
+        return None
+    return Message(N_("%(where)s: column(s) %(columns)s appear more than once."), where=where,
+                   columns=", ".join(twice))
+
+
+def unclosed_quote(where: Message, column: str) -> Message:
+    """A quotation mark left open in *column*: the reader joined the lines after it into one value (also
+    used by OneRoster)."""
+    return Message(N_("%(where)s: a quotation mark (\") in %(column)s seems not to be closed, so the value runs on "
+                      "over the lines after it. Close or remove the quotation mark and import the file again."),
+                   where=where, column=column)
 
 
 def _unreadable(exc: csv.Error, filename: str, number: int) -> RosterError:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from portal.people.bands import BAND_LABELS, year_label
 from portal.people.models import Role
+from portal.policies.compliance import percent
 from portal.schools.models import School
 from portal.signatures.models import method_label
 
@@ -34,12 +35,6 @@ def register_template_helpers(app: Flask) -> None:
         percent=percent,
     )
     # The "date" and "datetime" filters are portal.i18n's (Babel, in the page's language).
-
-
-def percent(part: int, total: int) -> int:
-    """*part* of *total* as a whole percentage, rounded the same way on every page (the Head's rates, the
-    compliance pages and the trust's comparison): 12 of 14 is 86 everywhere."""
-    return round(100 * part / total) if total else 0
 
 
 #: Wraps a CSS counter's name inside a translated sentence (see :func:`css_content`).

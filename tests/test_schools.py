@@ -519,7 +519,7 @@ def test_every_page_rounds_a_share_the_same_way():
     page said 86% and 67%. Both now use one function (the trust page's template calls it too)."""
     from pathlib import Path
 
-    from portal.templating import percent
+    from portal.policies.compliance import percent
 
     assert (percent(12, 14), percent(2, 3), percent(0, 0), percent(3, 3)) == (86, 67, 0, 100)
     template = (Path(__file__).parent.parent / "templates/portal/trust/compliance.html").read_text()

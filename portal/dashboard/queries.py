@@ -18,11 +18,10 @@ from portal.concerns.schooldays import uk_today
 from portal.db import session, utcnow
 from portal.people.models import Person, SchoolClass
 from portal.policies import queries as pq
-from portal.policies.compliance import Counts, cached_trend, people_to_remind
+from portal.policies.compliance import Counts, cached_trend, people_to_remind, percent
 from portal.policies.models import Audience, Policy, PolicyVersion, VersionStatus
 from portal.schools.models import School
 from portal.security import capabilities_of, has_capability
-from portal.templating import percent
 
 #: How far back the trend of a signing rate looks.
 TREND_DAYS = 7

@@ -40,7 +40,6 @@ from portal.policies.rendering import placeholder_values, render_markdown, rende
 from portal.policies.tasks import register as _register_tasks
 from portal.security import access, client_ip, own_child_or_404
 from portal.signatures.models import Method, OfflineAgreement
-from portal.templating import percent
 from portal.web import error_page
 
 _register_tasks()
@@ -630,7 +629,7 @@ class Tally:
         return self.signed + self.declined + self.outstanding
 
     def pct(self, n: int) -> int:
-        return percent(n, self.total)
+        return compliance_counts.percent(n, self.total)
 
     def add(self, status: str, offline: bool = False) -> None:
         setattr(self, status, getattr(self, status) + 1)

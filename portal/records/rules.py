@@ -9,9 +9,9 @@ the standard library, and works offline with only the root certificate(s) it is 
    (the portal knows every school certificate it ever used), else it must chain to a trust root.
 3. Nothing may have changed since sealing: the seal is intact and cryptographically valid, every
    later revision only adds validation data or document time stamps (pyHanko's difference
-   analysis), the title, author, subject, keywords and creator a reader shows are those sealed
-   (pyHanko lets later revisions edit them), every document time stamp is intact, and there is no
-   second seal. Otherwise *changed*.
+   analysis), the document details a reader may show (/Info and XMP, less the modification date
+   and producer) are those sealed (pyHanko lets later revisions edit them), every document time
+   stamp is intact, and there is no second seal. Otherwise *changed*.
 4. The seal must be valid: with a time stamp, by PAdES long-term validation (the document time
    stamps prove when the validation data existed; the seal is checked at its time stamp's time
    with the CRL embedded in the file, so it stays valid after the certificate expires); without

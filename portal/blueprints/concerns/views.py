@@ -428,7 +428,7 @@ def staff_reply(concern_id: int):
     sent = notifications.news_for_parent(concern)
     flash(_("Reply sent to the parent.") if sent else _("Reply saved, but the email to the parent could not be sent."),
           "success" if sent else "warning")
-    if was_new:
+    if was_new and concern.status_enum == Status.ACKNOWLEDGED:  # the operation decides; the page only says so
         flash(_("Your reply acknowledged the concern: its status is now Acknowledged."), "info")
     return _back(concern)
 

@@ -247,6 +247,12 @@ def _post_status(client, c, status):
     return client.post(f"/portal/concerns/inbox/{c.id}/status", data={"status": status}, follow_redirects=True)
 
 
+def _escalate(client, concern, body: str = ""):
+    """The parent asks, with the tick, for *concern* to be taken further (redirects followed)."""
+    return client.post(f"/portal/concerns/{concern.id}/escalate",
+                       data={"escalate-body": body, "escalate-confirm": "y"}, follow_redirects=True)
+
+
 def test_statuses_follow_the_allowed_order(cast, login_as, db, general):
     head = login_as(cast.head)
     page = _post_status(head, general, "resolved").get_data(as_text=True)
@@ -266,17 +272,14 @@ def test_statuses_follow_the_allowed_order(cast, login_as, db, general):
 
 def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, login_as, db, general):
     parent, head = login_as(cast.parent), login_as(cast.head)
-    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"escalate-body": "", "escalate-confirm": "y"},
-                        follow_redirects=True)
+    early = _escalate(parent, general)
     assert "once the school has given its outcome" in early.get_data(as_text=True)
     for step in ("acknowledged", "resolved"):
         _post_status(head, general, step)
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "Make a formal complaint" in page
     assert handle_status(login_as, cast.chair, general) == 404
-    resp = parent.post(f"/portal/concerns/{general.id}/escalate",
-                       data={"escalate-body": "Still unhappy.", "escalate-confirm": "y"},
-                       follow_redirects=True)
+    resp = _escalate(parent, general, "Still unhappy.")
     assert "formal complaint, stage 1" in resp.get_data(as_text=True)
     db.expire_all()
     c = db.get(Concern, general.id)
@@ -289,7 +292,7 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
     # Stage 2 (the governors' panel), then no further.
     for step in ("acknowledged", "resolved"):
         _post_status(head, general, step)
-    parent.post(f"/portal/concerns/{general.id}/escalate", data={"escalate-body": "", "escalate-confirm": "y"})
+    _escalate(parent, general)
     db.expire_all()
     assert db.get(Concern, general.id).stage == Stage.STAGE_2.value
     # The chair of governors convenes the panel, so can now read it too.
@@ -320,7 +323,7 @@ def test_a_formal_complaint_needs_a_tick_and_a_refused_form_keeps_the_words(cast
     assert db.scalar(select(func.count()).select_from(ConcernMessage).where(
         ConcernMessage.concern_id == general.id, ConcernMessage.body == "Words-kept-3141")) == 0
     # At stage 1 the tick names the governors' panel.
-    parent.post(f"/portal/concerns/{general.id}/escalate", data={"escalate-body": "", "escalate-confirm": "y"})
+    _escalate(parent, general)
     for step in ("acknowledged", "resolved"):
         _post_status(head, general, step)
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
@@ -402,8 +405,7 @@ def test_a_late_concern_tells_the_parent_and_can_be_taken_further(cast, login_as
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "The school has not acknowledged this yet, and its target date has passed." in page
     assert "Send a message below to ask for news" in page and "Still waiting for a response?" not in page
-    early = parent.post(f"/portal/concerns/{general.id}/escalate", data={"escalate-body": "", "escalate-confirm": "y"},
-                        follow_redirects=True)
+    early = _escalate(parent, general)
     assert "once the school has given its outcome" in early.get_data(as_text=True)
     # Acknowledged, then past the date for a full response: the parent may make it a formal complaint.
     _post_status(login_as(cast.head), general, "acknowledged")
@@ -414,9 +416,7 @@ def test_a_late_concern_tells_the_parent_and_can_be_taken_further(cast, login_as
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
     assert "The school has not given its full response yet, and its target date has passed." in page
     assert "Still waiting for a response?" in page and "Anything you want to add? (optional)" in page
-    resp = parent.post(f"/portal/concerns/{general.id}/escalate",
-                       data={"escalate-body": "No reply yet.", "escalate-confirm": "y"},
-                       follow_redirects=True)
+    resp = _escalate(parent, general, "No reply yet.")
     assert "formal complaint, stage 1" in resp.get_data(as_text=True)
     db.expire_all()
     c = db.get(Concern, general.id)
@@ -510,9 +510,7 @@ def test_a_late_safeguarding_concern_is_not_taken_to_the_complaints_panel(cast, 
     parent = login_as(cast.parent)
     page = parent.get(f"/portal/concerns/{safeguarding.id}").get_data(as_text=True)
     assert "its target date has passed" in page and "Still waiting for a response?" not in page
-    resp = parent.post(f"/portal/concerns/{safeguarding.id}/escalate",
-                       data={"escalate-body": "", "escalate-confirm": "y"},
-                       follow_redirects=True)
+    resp = _escalate(parent, safeguarding)
     assert "once the school has given its outcome" in resp.get_data(as_text=True)
     db.expire_all()
     assert db.get(Concern, safeguarding.id).stage == "informal"
@@ -595,8 +593,7 @@ def test_no_concern_text_in_the_audit_log_or_the_application_log(cast, login_as,
     head.post(f"/portal/concerns/inbox/{c.id}/note", data={"note-body": "Head-note-3344"})
     for step in ("acknowledged", "resolved"):
         _post_status(head, c, step)
-    parent.post(f"/portal/concerns/{c.id}/escalate",
-                data={"escalate-body": "Escalation-words-5566", "escalate-confirm": "y"})
+    _escalate(parent, c, "Escalation-words-5566")
     head.post(f"/portal/concerns/inbox/{c.id}/target",
               data={"new_date": (uk_today() + dt.timedelta(days=40)).isoformat(), "reason": "Reason-words-2211"})
     parent.get(f"/portal/concerns/{c.id}/attachments/{c.attachments[0].id}")

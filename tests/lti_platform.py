@@ -233,7 +233,9 @@ class FakeLms:
             spec = lms.launches[request.args["lti_message_hint"]]
             ml = Launch(_Req(request), lms.conf(spec.get("deployment_id")))
             ml.set_user_data(spec["sub"], spec["roles"], full_name=spec.get("name"))
-            extra = {"given_name": spec.get("given", "Lou"), "family_name": spec.get("family", "Learner")}
+            # given=None / family=None: the claim is left out (an LMS set not to share names).
+            names = {"given_name": spec.get("given", "Lou"), "family_name": spec.get("family", "Learner")}
+            extra = {k: v for k, v in names.items() if v is not None}
             if "sourcedid" in spec:  # Moodle sends it even when the ID number is empty
                 extra["https://purl.imsglobal.org/spec/lti/claim/lis"] = {
                     "person_sourcedid": spec["sourcedid"]

@@ -169,6 +169,19 @@ def test_names_from_the_lms_lose_control_characters_and_direction_overrides(live
         assert (person.given_name, person.family_name) == ("Tess", "Example")
 
 
+def test_a_launch_without_names_is_named_by_its_lms_id(live_app, lms, http):
+    """Moodle can be set not to share names: the account is "LMS user" and the LMS's user number, which
+    the school can look up, not "LMS user -" for everyone."""
+    assert lms.launch(http, sub="4711", roles=[INSTRUCTOR], given=None, family=None)[0].status_code == 302
+    long_sub = "a1b2c3d4-0000-4000-8000-1234567890ab"
+    assert lms.launch(http, sub=long_sub, roles=[INSTRUCTOR], given=None, family=None)[0].status_code == 302
+    with _db(live_app):
+        short = session.get(Person, _person_by_sub(live_app, lms, "4711").id)
+        long = session.get(Person, _person_by_sub(live_app, lms, long_sub).id)
+        assert short.full_name == "LMS user 4711"
+        assert long.full_name == "LMS user …1234567890ab"
+
+
 def test_administrator_gets_the_admin_role_but_never_head_teacher(live_app, lms, http):
     resp, _ = lms.launch(http, sub="it-admin", roles=[ADMINISTRATOR])
     assert resp.status_code == 302

@@ -354,14 +354,21 @@ def _sourced_id(claims: dict[str, Any]) -> str | None:
     return value[:100] or None
 
 
-def _names(claims: Mapping[str, Any]) -> tuple[str, str]:
+def _names(claims: Mapping[str, Any], lms_id: str) -> tuple[str, str]:
     """The given and family names an LMS sends, without control characters or the bidirectional overrides
-    that make a name display as something else (the roster refuses those; from an LMS they are dropped)."""
+    that make a name display as something else (the roster refuses those; from an LMS they are dropped).
+
+    An LMS set not to share names (Moodle's privacy setting) sends none: the person is then "LMS user"
+    and their LMS id (Moodle's user number; the end of a long id), which the school can look up in the
+    LMS and put right with a roster import."""
     given = _plain(claims.get("given_name"))
     family = _plain(claims.get("family_name"))
     if not given and claims.get("name"):
         given, _, rest = _plain(claims["name"]).partition(" ")
         family = family or rest
+    if not given and not family:
+        ref = _plain(lms_id)
+        return "LMS user", (ref if len(ref) <= 12 else "…" + ref[-12:])
     return (given or "LMS user")[:100], (family or "-")[:100]
 
 
@@ -432,7 +439,7 @@ def person_for_launch(reg: LtiRegistration, claims: dict[str, Any]) -> Person:
                     N_("Countersign does not know your year group yet. Ask your teacher to "
                     "sync this course's class, or the school office to import the roster.")
                 )
-        given, family = _names(claims)
+        given, family = _names(claims, sub)
         person = Person(given_name=given, family_name=family, email=None)
         session.add(person)
         session.flush()
@@ -842,7 +849,7 @@ def sync_context(ctx: LtiContext, *, actor: Person | None) -> SyncSummary:
             summary.skipped.append(uid)  # an adult account; never turned into a pupil
             continue
         if person is None:
-            given, family = _names(m)
+            given, family = _names(m, uid)
             person = Person(given_name=given, family_name=family, email=None)
             person.add_role(Role.PUPIL)
             session.add(person)

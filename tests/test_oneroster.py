@@ -151,6 +151,8 @@ def test_importing_twice_changes_nothing(db, admin_client, app):
         ({"users.csv": USERS.replace("Sol,Pupilson", 'Sol,"Pupilson').replace("\n", "\r\n\r\n")},
          'users.csv row 5: a quotation mark (") in familyName seems not to be closed'),
         ({"enrollments.csv": None}, "enrollments.csv is missing"),
+        # Finding: a file separated by semicolons (a spreadsheet's "CSV" in much of Europe) was "missing column(s)".
+        ({"users.csv": USERS.replace(",", ";")}, "users.csv: the values are separated by semicolons (;), not commas."),
     ],
 )
 def test_bad_export_names_file_and_row_and_writes_nothing(db, admin_client, override, message):

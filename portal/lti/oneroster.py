@@ -37,7 +37,14 @@ from typing import Any
 
 from portal.messages import N_, Message
 from portal.people.models import Person
-from portal.people.roster import RosterError, csv_problem, place, repeated_columns, unclosed_quote
+from portal.people.roster import (
+    RosterError,
+    csv_problem,
+    other_separator,
+    place,
+    repeated_columns,
+    unclosed_quote,
+)
 
 #: The files Countersign reads.
 DATA_FILES = ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv", "demographics.csv")
@@ -247,6 +254,9 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
     if not header:
         errors.append(Message(N_("%(file)s: the file is empty."), file=name))
         return [], []
+    if len(header) == 1 and (separator := other_separator(text, name, required)):
+        errors.append(separator)
+        return [], header
     missing = [c for c in required if c not in header]
     if missing:
         errors.append(Message(N_("%(where)s: missing column(s) %(columns)s."), where=place(name, 1),

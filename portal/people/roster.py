@@ -32,7 +32,7 @@ import datetime as dt
 import io
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -171,7 +171,7 @@ def read_rows(data: bytes, filename: str) -> list[_Row]:
         raise _unreadable(exc, filename, 1) from None
     if not header:
         raise RosterError([Message(N_("%(file)s: the file is empty."), file=filename)])
-    if len(header) == 1 and (separator := _other_separator(text, filename)):
+    if len(header) == 1 and (separator := other_separator(text, filename)):
         raise RosterError([separator])
     unknown = [h for h in header if h not in COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -222,13 +222,13 @@ _SEPARATORS = {
 }
 
 
-def _other_separator(text: str, filename: str) -> Message | None:
-    """The file's separator in plain words, when its header (read as one column: no comma) is our
-    columns separated by semicolons or tabs."""
+def other_separator(text: str, filename: str, known: Iterable[str] = COLUMNS) -> Message | None:
+    """The file's separator in plain words, when its header (read as one column: no comma) is *known*
+    columns separated by semicolons or tabs (also used by OneRoster)."""
     first = text.splitlines()[0]
     for separator, sentence in _SEPARATORS.items():
         names = {h.strip() for h in next(csv.reader([first], delimiter=separator))}
-        if len(names & set(COLUMNS)) >= 2:
+        if len(names & set(known)) >= 2:
             return Message(sentence, file=filename)
     return None
 

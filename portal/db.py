@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import DateTime, MetaData, Table, create_engine, event
+from sqlalchemy import DateTime, MetaData, Table, create_engine, event, text
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +69,16 @@ def rowcount(result: Result[Any]) -> int:
     """The number of rows an UPDATE or DELETE matched. ``Session.execute`` is typed as returning a
     ``Result``, but for those statements it is always a ``CursorResult``, which has the count."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def lock_person(namespace: int, person_id: int) -> None:
+    """Serialise, until the transaction ends, the work in *namespace* for one person (two tabs, two
+    workers): PostgreSQL takes a transaction-level advisory lock; SQLite takes its database write lock
+    with a no-op update. Read what the work depends on after this, not before."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": namespace, "b": person_id})
+    else:
+        session.execute(text("UPDATE portal_people SET id = id WHERE id = :pid"), {"pid": person_id})
 
 
 def utcnow() -> dt.datetime:

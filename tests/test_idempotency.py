@@ -196,6 +196,47 @@ def test_ten_parallel_status_changes_apply_once(live_app, server, world):
     assert _count(live_app, select(Concern.status).where(Concern.id == cid)) == "acknowledged"
 
 
+def test_ten_tabs_escalating_one_concern_at_once_move_it_one_stage(live_app, server, world):
+    """Ten different escalation forms (ten tabs) sent at the same moment: compare-and-set on the concern lets
+    one through, so it moves one stage, with one stage event and one audit entry."""
+    from portal.concerns.models import Category, Concern, ConcernEvent, Status
+    from portal.concerns.operations import change_status, raise_concern
+    from portal.concerns.storage import UploadBatch
+
+    with in_school(live_app):
+        parent, head = session.get(Person, world["parent"]), session.get(Person, world["head"])
+        with UploadBatch() as batch:
+            concern = raise_concern(parent, category=Category("teaching"), subject="Homework",
+                                    description="A question about homework.", at_risk=False, batch=batch)
+            session.commit()
+            batch.keep()
+        for step in (Status.ACKNOWLEDGED, Status.RESOLVED):
+            change_status(concern, head, step)
+        session.commit()
+        cid = concern.id
+    http = _client(server, "pia@test.example")
+    statuses = _parallel(server, http, f"/portal/concerns/{cid}/escalate",
+                         lambda i: {"escalate-confirm": "y", "escalate-body": "", "_once": new_token()})
+    assert 302 in statuses and set(statuses) <= {302, 400, 409}, statuses
+    assert _audit_count(live_app, "concern.escalated") == 1
+    assert _count(live_app, select(Concern.stage).where(Concern.id == cid)) == "stage_1"
+    assert _count(live_app, select(func.count(ConcernEvent.id)).where(ConcernEvent.concern_id == cid,
+                                                                      ConcernEvent.kind == "stage")) == 1
+
+
+def test_ten_tabs_telling_of_one_typed_relative_at_once_record_it_once(live_app, server, world):
+    """A parent's relative typed by name (not chosen from the list) in ten tabs sent at the same moment is
+    recorded once."""
+    from portal.links.models import FamilyLinkDeclaration
+
+    http = _client(server, "pia@test.example")
+    data = {"answer": "yes", "pupil_id": world["pupil"], "adult_id": "0", "adult_name": "Vera Visitor",
+            "relationship": "aunt_uncle", "note": ""}
+    statuses = _parallel(server, http, "/portal/links/relative", lambda i: {**data, "_once": new_token()})
+    assert 302 in statuses and set(statuses) <= {302, 400, 409}, statuses
+    assert _count(live_app, select(func.count(FamilyLinkDeclaration.id))) == 1
+
+
 def test_ten_parallel_incident_records_and_class_sessions(live_app, server, world):
     from portal.classroom.models import ClassroomSession
     from portal.incidents.models import ContactIncident

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.csvsafe import csv_cell
-from portal.db import session
+from portal.db import lock_person, session
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation, LinkSource, LinkStatus
 from portal.people.models import (
     ADULT_ROLES,
@@ -232,9 +232,17 @@ def existing_declaration(adult_id: int, pupil_id: int) -> FamilyLinkDeclaration 
         FamilyLinkDeclaration.status != LinkStatus.DECLINED.value).limit(1))
 
 
+#: The lock namespace of a parent telling the school about relatives (:func:`portal.db.lock_person`).
+_TELL_LOCK = 727276
+
+
 def parent_already_told(parent: Person, pupil_id: int, adult_id: int | None, adult_name: str | None) -> bool:
     """*parent* has already told the school about this relative of this child (waiting or approved): the
-    same adult chosen from the list, or the same name typed (whatever its case and spaces)."""
+    same adult chosen from the list, or the same name typed (whatever its case and spaces).
+
+    It first takes the parent's lock for the rest of the transaction, so of two tabs sent at the same
+    moment the second reads the first's answer (a typed name has no unique index to stop it)."""
+    lock_person(_TELL_LOCK, parent.id)
     query = select(FamilyLinkDeclaration.adult_id, FamilyLinkDeclaration.typed_adult_name).where(
         FamilyLinkDeclaration.declared_by_id == parent.id, FamilyLinkDeclaration.pupil_id == pupil_id,
         FamilyLinkDeclaration.status != LinkStatus.DECLINED.value)

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Protocol, cast
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from portal import audit
-from portal.db import session, utcnow
+from portal.db import lock_person, session, utcnow
 from portal.people.models import Person, SchoolClass
 from portal.policies import queries
 from portal.policies.models import (
@@ -251,10 +251,7 @@ def _lock(req: Requirement) -> Requirement:
     """Serialise signing for one person (or one child) so a double submission cannot record
     two signatures: PostgreSQL takes a transaction-level advisory lock; SQLite takes its
     database write lock with a no-op update. Then the status is read again."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _SIGN_LOCK, "b": req.subject.id})
-    else:
-        session.execute(text("UPDATE portal_people SET id = id WHERE id = :pid"), {"pid": req.subject.id})
+    lock_person(_SIGN_LOCK, req.subject.id)
     return queries.refresh(req)
 
 

@@ -1,6 +1,6 @@
 """Every state-changing form is sent once, however often it is submitted.
 
-Three means, each where it fits:
+Four means, each where it fits:
 
 * **A one-time form token** (this module). Every portal form carries a hidden ``_once`` field
   with a fresh random token (``{{ portal_once() }}`` in the template). Before the view runs, the
@@ -16,6 +16,9 @@ Three means, each where it fits:
   ``row_version`` (SQLAlchemy's ``version_id_col``), so an UPDATE only applies to the version
   that was read; the loser of two simultaneous changes (two tabs, two approvers) gets
   :class:`~sqlalchemy.orm.exc.StaleDataError` and nothing is written twice.
+* **A per-person lock** (:func:`portal.db.lock_person`) before a check that no index can make: one
+  signature per requirement and year, a parent's relative typed by name. Ten tabs sent at once each
+  read after the one before has committed.
 
 Either kind of conflict that reaches the view's commit is answered with a 409 page (see
 :func:`register`), never a half-done change.

@@ -415,6 +415,15 @@ def _links(term: Term) -> None:
             declared_by=a["volunteer"], source=LinkSource.ADULT, relationship="grandparent", note="",
             adult=a["volunteer"], typed_pupil_name="Milo (my grandson)", typed_pupil_class="Year 2"), "typed link")
     if "contractor" in a:
+        # A family friend is not a family link: declined, with the reason the contractor is given.
+        def declined() -> None:
+            decl = links.declare(declared_by=a["contractor"], source=LinkSource.ADULT, relationship="other",
+                                 note="A family friend. I have known him since he was born.",
+                                 adult=a["contractor"], pupil=pupils[-6])
+            term.at(term.day(8, 9), lambda: links.decide(
+                decl, by=head, approve=False,
+                reason="A family friend is not a family link, so the usual rules on contact apply."), "decline")
+        term.at(term.day(6, 16), declined, "declined link")
         term.at(term.day(21, 15), lambda: links.declare(
             declared_by=a["contractor"], source=LinkSource.ADULT, relationship="cousin", note="Second cousin.",
             adult=a["contractor"], pupil=pupils[-5]), "pending link")

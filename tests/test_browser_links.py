@@ -13,7 +13,7 @@ from portal.db import session
 from portal.demo import DEMO_PASSWORD
 from portal.people.models import Person, PupilProfile, SchoolClass
 from tests.browser import assert_accessible, sign_in, wait_until
-from tests.schools import demo_installation
+from tests.schools import demo_installation, in_school
 
 pytestmark = pytest.mark.browser
 
@@ -157,7 +157,20 @@ def test_incident_and_link_forms_show_accessible_errors(demo_pupil, new_page):
     assert_accessible(page)
 
 
-def test_links_and_incident_pages_fit_a_phone(demo_pupil, new_page):
+def test_links_and_incident_pages_fit_a_phone(live_app, demo_pupil, new_page):
+    from portal.links import operations as links
+    from portal.links.models import LinkSource
+
+    with in_school(live_app):  # a declined declaration, so the register lists it
+        head, contractor = (session.scalar(select(Person).where(Person.email == f"{who}@larkspur.example"))
+                            for who in ("head", "contractor"))
+        pupil = session.scalars(select(Person).join(PupilProfile, PupilProfile.person_id == Person.id)
+                                .order_by(Person.id.desc())).first()
+        decl = links.declare(declared_by=contractor, source=LinkSource.ADULT, relationship="other",
+                             note="A family friend.", adult=contractor, pupil=pupil)
+        links.decide(decl, by=head, approve=False,
+                     reason="A family friend is not a family link, so the usual rules on contact apply.")
+        session.commit()
     page = new_page(mobile=True)
     _sign_in(page, "head@larkspur.example")
     family = demo_pupil.split()[-1]
@@ -166,3 +179,6 @@ def test_links_and_incident_pages_fit_a_phone(demo_pupil, new_page):
         page.goto(path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         assert_accessible(page)
+        if path == "/portal/links/register":  # the demo's declined declaration, with its reason
+            declined = page.get_by_role("table", name="1 declined declaration, newest first")
+            assert "A family friend is not a family link" in declined.inner_text()

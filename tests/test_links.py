@@ -179,6 +179,12 @@ def test_head_declines_with_a_reason_and_the_adult_sees_it(app, db, school, make
     assert db.get(FamilyLinkDeclaration, decl.id).status == "declined"
     mine = login_as(teacher).get("/portal/links/").get_data(as_text=True)
     assert "Declined" in mine and "Please give your niece" in mine
+    # Walk finding: the register had no list of what was declined; approvers now see the last 12 months.
+    register = head.get("/portal/links/register").get_data(as_text=True)
+    declined = register.split('id="declined-heading"')[1]
+    assert "1 declined declaration, newest first" in declined and "Please give your niece" in declined
+    assert teacher.full_name in declined and pupils["nell"].full_name in declined
+    assert "No links have been approved." in register.split('id="declined-heading"')[0]
     # Walk finding: the declarer was never told; now their home says so for two weeks.
     home = login_as(teacher).get("/portal/staff/").get_data(as_text=True)
     assert ('<a href="/portal/links/">The Head Teacher has decided on a family link you told us about: see the '
@@ -187,6 +193,10 @@ def test_head_declines_with_a_reason_and_the_adult_sees_it(app, db, school, make
     decided.decided_at -= dt.timedelta(days=15)
     db.commit()
     assert "has decided on a family link" not in login_as(teacher).get("/portal/staff/").get_data(as_text=True)
+    decided.decided_at -= dt.timedelta(days=351)
+    db.commit()
+    assert "Nothing has been declined in the last 12 months." in head.get("/portal/links/register").get_data(
+        as_text=True)
     # Decided once: a second decision changes nothing.
     head.post(f"/portal/links/declarations/{decl.id}", data={"decision": "approve", "reason": ""})
     db.expire_all()
@@ -280,7 +290,8 @@ def test_register_and_csv_for_head_and_dsl(app, db, school, make_person, pupils,
         assert row["Approved by"] == school.head.full_name
     # The DSL sees the register but does not decide.
     dsl = login_as(school.dsl_person)
-    assert b"Waiting for a decision" not in dsl.get("/portal/links/register").data
+    dsl_page = dsl.get("/portal/links/register").data
+    assert b"Waiting for a decision" not in dsl_page and b"Declined in the last 12 months" not in dsl_page
     assert dsl.get(f"/portal/links/declarations/{second.id}").status_code == 403
     assert db.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "links.exported")) == 2
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.csvsafe import csv_cell
-from portal.db import lock_person, session
+from portal.db import lock_person, session, utcnow
 from portal.links.models import FamilyLinkDeclaration, LinkConfirmation, LinkSource, LinkStatus
 from portal.people.models import (
     ADULT_ROLES,
@@ -208,6 +208,28 @@ def pending_declarations() -> list[FamilyLinkDeclaration]:
         .options(joinedload(FamilyLinkDeclaration.adult).lazyload(Person.roles),
                  joinedload(FamilyLinkDeclaration.pupil).lazyload(Person.roles))
         .order_by(FamilyLinkDeclaration.created_at, FamilyLinkDeclaration.id)
+    ))
+
+
+#: How far back, and how many, declined declarations the register lists for approvers.
+DECLINED_SHOWN_DAYS = 365
+DECLINED_SHOWN = 50
+
+
+def recently_declined() -> list[FamilyLinkDeclaration]:
+    """Declarations declined in the last :data:`DECLINED_SHOWN_DAYS` days, newest first (at most
+    :data:`DECLINED_SHOWN`), with the people they name, in one statement: so an approver can see what was
+    refused and why when the same adult or parent asks again."""
+    since = utcnow() - dt.timedelta(days=DECLINED_SHOWN_DAYS)
+    return list(session.scalars(
+        select(FamilyLinkDeclaration).where(FamilyLinkDeclaration.status == LinkStatus.DECLINED.value,
+                                            FamilyLinkDeclaration.decided_at >= since)
+        .options(joinedload(FamilyLinkDeclaration.adult).lazyload(Person.roles),
+                 joinedload(FamilyLinkDeclaration.pupil).lazyload(Person.roles),
+                 joinedload(FamilyLinkDeclaration.declared_by).lazyload(Person.roles),
+                 joinedload(FamilyLinkDeclaration.decided_by).lazyload(Person.roles))
+        .order_by(FamilyLinkDeclaration.decided_at.desc(), FamilyLinkDeclaration.id.desc())
+        .limit(DECLINED_SHOWN)
     ))
 
 

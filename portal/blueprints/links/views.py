@@ -156,6 +156,7 @@ def register():
     confirmed = ops.last_confirmed_years(d.adult_id for d in links.items)
     return render_template("portal/links/register.html", links=links,
                            pending=ops.pending_declarations() if can_approve else [],
+                           declined=ops.recently_declined() if can_approve else [],
                            can_approve=can_approve, last_confirmed=confirmed.get,
                            academic_year_label=academic_year_label)
 

@@ -1,8 +1,10 @@
 """The standalone application used by ``wsgi.py`` and ``make run``."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +37,44 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if key not in (config or {}):
             app.config[key] = secure
     Portal(app)
+    if app.config.get("PORTAL_MAIL_BACKEND") == "log":
+        _show_mail_lines()
 
     @app.get("/")
     def index() -> Any:
         return redirect(url_for("portal.home"))
 
     return app
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is written (as :data:`logging.lastResort` does),
+    unless logging has been set up (the job worker, a test, a host): the line then goes there instead."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger().handlers:
+            super().emit(record)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _show_mail_lines() -> None:
+    """With the log mail backend (``make run``), print the line each message leaves (recipient count and
+    subject) in the terminal and in the job worker's log: nothing else sets up logging in the standalone
+    app, so INFO lines were dropped. (A host application that mounts the portal sets up its own logging.)"""
+    mail_log = logging.getLogger("portal.mail")
+    if any(isinstance(h, _Stderr) for h in mail_log.handlers):
+        return
+    handler = _Stderr()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    mail_log.addHandler(handler)
+    mail_log.setLevel(logging.INFO)
 
 
 def _loads(value: str) -> Any:

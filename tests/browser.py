@@ -146,6 +146,14 @@ def assert_accessible(page) -> None:
         document.querySelectorAll('[id]').forEach(e => { if (seen.has(e.id)) twice.add(e.id); seen.add(e.id); });
         return [...twice]; }""")
     assert not repeated, f"ids used twice on {page.url}: {repeated}"
+    # Tick boxes and radio buttons at least 24 px square (WCAG 2.5.8 without counting on the label; the walk
+    # found Bootstrap's 17 px ones hard to hit on a phone).
+    small = page.evaluate("""() => [...document.querySelectorAll('input[type=checkbox], input[type=radio]')]
+        .filter(e => e.offsetParent !== null)
+        .map(e => [e.id || e.name, e.getBoundingClientRect()])
+        .filter(([, r]) => r.width < 23.5 || r.height < 23.5)
+        .map(([name, r]) => `${name}: ${Math.round(r.width)}x${Math.round(r.height)}`)""")
+    assert not small, f"tick boxes or radio buttons under 24 px on {page.url}: {small}"
 
 
 __all__ = ["IN_CI", "assert_accessible", "chromium", "live_app", "new_page", "note_requests_elsewhere", "server",

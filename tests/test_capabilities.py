@@ -37,9 +37,11 @@ def test_head_delegates_and_withdraws_a_capability(app, db, school, make_person,
 
 
 def test_safeguarding_and_delegation_cannot_be_delegated(app, school, make_person, login_as):
+    """Nor can what the Head Teacher does not hold (LMS registrations are the administrators')."""
     deputy = make_person(Role.TEACHER)
     head = login_as(school.head)
-    for cap in ("concerns.safeguarding", "capabilities.delegate", "made.up"):
+    assert b'value="lti.manage"' not in head.get("/portal/staff/delegation").data
+    for cap in ("concerns.safeguarding", "capabilities.delegate", "made.up", "lti.manage"):
         resp = head.post("/portal/staff/delegation", data={"person_id": deputy.id, "capability": cap})
         assert resp.status_code == 200 and b"Not a valid choice" in resp.data
 

@@ -148,7 +148,10 @@ def _staff_choices() -> list[tuple[int, str]]:
 def delegation():
     form = GrantForm()
     form.person_id.choices = _staff_choices()
-    form.capability.choices = [(k, capability_label(k)) for k in CAPABILITIES if k not in NOT_DELEGABLE]
+    # Only what the delegator holds: the Head Teacher does not hold lti.manage (LMS registrations are the
+    # administrators'), so cannot hand it on.
+    held = capabilities_of(current_user)
+    form.capability.choices = [(k, capability_label(k)) for k in CAPABILITIES if k in held and k not in NOT_DELEGABLE]
     if form.validate_on_submit():
         exists = session.scalar(select(CapabilityGrant).where(
             CapabilityGrant.person_id == form.person_id.data, CapabilityGrant.capability == form.capability.data,

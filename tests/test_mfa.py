@@ -4,6 +4,7 @@ who do not turn it on. (Passkeys are driven in real Chromium: tests/test_mfa_bro
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pyotp
@@ -33,6 +34,10 @@ def _enrol(client) -> tuple[str, list[str]]:
     """Set up an authenticator app through the pages; returns its secret and the recovery codes."""
     page = client.get("/portal/auth/security/app").get_data(as_text=True)
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    # Finding: the secret sat in the session cookie, which Flask signs but does not encrypt.
+    app = client.application
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"], domain=HOST).value
+    assert secret not in json.dumps(app.session_interface.get_signing_serializer(app).loads(cookie))
     resp = client.post("/portal/auth/security/app", data={"code": pyotp.TOTP(secret).now()})
     assert resp.status_code == 200, resp.data
     codes = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", resp.get_data(as_text=True))

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pyotp
 import segno
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -115,14 +116,30 @@ def _aead() -> AESGCM:
     return AESGCM(key)
 
 
-def _encrypt(secret: str) -> str:
+def _encrypt(secret: str, purpose: bytes = b"totp") -> str:
     nonce = secrets.token_bytes(12)
-    return base64.urlsafe_b64encode(nonce + _aead().encrypt(nonce, secret.encode(), b"totp")).decode()
+    return base64.urlsafe_b64encode(nonce + _aead().encrypt(nonce, secret.encode(), purpose)).decode()
 
 
-def _decrypt(blob: str) -> str:
+def _decrypt(blob: str, purpose: bytes = b"totp") -> str:
     raw = base64.urlsafe_b64decode(blob.encode())
-    return _aead().decrypt(raw[:12], raw[12:], b"totp").decode()
+    return _aead().decrypt(raw[:12], raw[12:], purpose).decode()
+
+
+def seal_pending(secret: str) -> str:
+    """An authenticator secret being set up, encrypted for the session cookie: Flask signs that cookie but
+    does not encrypt it, and a copy of it (a backup, a shared computer) must not give away the second factor."""
+    return _encrypt(secret, b"totp setup")
+
+
+def open_pending(blob: object) -> str | None:
+    """The secret :func:`seal_pending` made, or None (absent, altered, or sealed with another key)."""
+    if not isinstance(blob, str):
+        return None
+    try:
+        return _decrypt(blob, b"totp setup")
+    except (ValueError, InvalidTag):
+        return None
 
 
 def new_totp_secret() -> str:

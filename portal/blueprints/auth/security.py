@@ -109,10 +109,10 @@ def totp_setup():
         flash(_("An authenticator app is already set up."), "info")
         return redirect(url_for(".security"))
     form = TotpSetupForm()
-    secret = flask_session.get(TOTP_SETUP_KEY)
-    if request.method == "GET" or not isinstance(secret, str):
+    secret = mfa.open_pending(flask_session.get(TOTP_SETUP_KEY))
+    if request.method == "GET" or secret is None:
         secret = mfa.new_totp_secret()
-        flask_session[TOTP_SETUP_KEY] = secret
+        flask_session[TOTP_SETUP_KEY] = mfa.seal_pending(secret)
     status = 200
     if request.method == "POST":
         status = 400

@@ -52,6 +52,9 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/verify/home.html",
     "portal/verify/record.html",
     "portal/dataprotection/privacy.html",
+    # A parent telling the school about a relative (walk finding: the page was English in Arabic).
+    "portal/links/relative.html",
+    "portal/links/_names.html",
 ]
 #: Translated too (staff pages and the sealed record): complete in English and Welsh.
 OTHER_MARKED_TEMPLATES = [
@@ -69,7 +72,7 @@ OTHER_MARKED_TEMPLATES = [
     "portal/concerns/inbox.html",
     # staff, admin, auditor, trust, links, LMS and LTI pages
     "portal/staff/home.html", "portal/staff/class.html", "portal/staff/delegation.html", "portal/staff/charts.html",
-    "portal/links/mine.html", "portal/links/register.html", "portal/links/relative.html", "portal/links/review.html",
+    "portal/links/mine.html", "portal/links/register.html", "portal/links/review.html",
     "portal/admin/home.html", "portal/admin/jobs.html", "portal/admin/people.html", "portal/admin/roster.html",
     "portal/admin/settings.html",
     "portal/trust/compliance.html", "portal/trust/home.html", "portal/trust/index.html", "portal/trust/new_school.html",
@@ -394,3 +397,17 @@ def test_invitations_and_password_resets_are_written_in_the_persons_language(app
     assert invite.get_content().startswith("Helo Owain,") and "/portal/auth/invite/" in invite.get_content()
     reset = mailbox.to("zofia@parents.example")[-1]
     assert reset["Subject"] == "Zresetuj hasło do Countersign" and "w ciągu godziny" in reset.get_content()
+
+
+@pytest.mark.parametrize("code", ["pl", "ro", "ar", "ur"])
+def test_a_parent_tells_of_a_relative_in_their_own_language(app, db, school, make_parent, make_pupil, login_as,
+                                                           code):
+    """Walk finding: the relative page, its form's labels and its relationships were English for a parent reading
+    Arabic (the page is linked from every parent's home)."""
+    parent = make_parent(make_pupil(given="Iwan"), given="Eira")
+    parent.account.language = code
+    db.commit()
+    page = login_as(parent).get("/portal/links/relative").get_data(as_text=True)
+    english = ["Is someone at the school your relative?", "Which child", "The adult", "Relationship to your child",
+               "Aunt or uncle", "Grandparent", "Send my answer", "If yes", "Choose…"]
+    assert [e for e in english if e in page] == []

@@ -262,6 +262,32 @@ def accounts_reset_mfa(email: str) -> None:
     click.echo(f"Two-step sign-in reset for {account.email}; every session of the account has ended.")
 
 
+@accounts_cli.command("change-email")
+@click.argument("old")
+@click.argument("new")
+@with_appcontext
+def accounts_change_email(old: str, new: str) -> None:
+    """Give the account that signs in with OLD the address NEW, keeping its password, two-step sign-in and
+    people in every school (audited); every session of the account ends. A roster import never moves an
+    account in use to another address: this is how the address of someone who signs in is changed."""
+    from sqlalchemy import select
+
+    from portal.db import session
+    from portal.people.accounts import AddressError, change_address
+    from portal.people.models import Account
+
+    account = session.scalar(select(Account).where(Account.email == old.strip().lower()))
+    if account is None:
+        raise click.ClickException(f"No account with the address {old}.")
+    try:
+        schools = change_address(account, new)
+    except AddressError as exc:
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(f"The account now signs in with {account.email} (people in {len(schools)} school(s) updated); "
+               "every session of the account has ended.")
+
+
 policies_cli = AppGroup("policies", help="Acceptable-use policies.")
 portal_cli.add_command(policies_cli)
 

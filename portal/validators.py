@@ -13,10 +13,15 @@ from wtforms.validators import Length, ValidationError
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$")
 
 
+def plausible_email(value: str) -> bool:
+    """A plain syntax check (no DNS look-ups): something@domain.tld, at most 254 characters."""
+    return len(value) <= 254 and _EMAIL.match(value) is not None
+
+
 def email_address(form, field) -> None:
     """A plain syntax check (no DNS look-ups): something@domain.tld."""
     value = (field.data or "").strip()
-    if value and not _EMAIL.match(value):
+    if value and not plausible_email(value):
         raise ValidationError(_("Enter an email address like name@example.org."))
 
 

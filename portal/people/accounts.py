@@ -26,3 +26,43 @@ def ensure_account(person: Person) -> Account | None:
         session.flush()
     person.account = account
     return account
+
+
+class AddressError(ValueError):
+    """The new address cannot be given to the account (with the reason, in English: a command's)."""
+
+
+def change_address(account: Account, new: str) -> list[int]:
+    """Give *account* a new sign-in address, keeping its password, second factors and people (in every
+    school, whose ``email`` follows); every session of the account ends. Audited in the installation's
+    chain. Returns the ids of the schools whose people changed (flushes).
+
+    What a roster import will not do for an account in use (:func:`portal.people.roster._keep_addresses`).
+    """
+    from portal import audit
+    from portal.auth import sessions
+    from portal.schools.isolation import all_schools, school_scope
+    from portal.validators import plausible_email
+
+    address = new.strip().lower()
+    if not plausible_email(address):
+        raise AddressError(f"{new!r} is not an email address.")
+    if address == account.email:
+        raise AddressError(f"The account already signs in with {address}.")
+    if session.scalar(select(Account.id).where(Account.email == address)) is not None:
+        raise AddressError(f"Another account already signs in with {address}.")
+    old = account.email
+    account.email = address
+    with all_schools(session):
+        people = session.execute(select(Person.school_id, Person.id).where(Person.account_id == account.id)).all()
+    schools = sorted({sid for sid, _pid in people})
+    for sid in schools:
+        with school_scope(session, sid):
+            for person in session.scalars(select(Person).where(Person.account_id == account.id)):
+                person.email = address
+            session.flush()
+    session.flush()
+    sessions.end_all(account.id, "address_changed")
+    audit.record("account.address_changed", actor=None, target=account, school=None, account_id=account.id,
+                 schools=schools, had_address=bool(old))
+    return schools

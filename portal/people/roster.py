@@ -17,6 +17,10 @@ are fine):
 ``children``     parents: ``;``-separated pupil ``external_id`` values
 ``teachers``     classes: ``;``-separated staff ``external_id`` values
 
+A changed ``email`` moves the person to the account of that address, unless their account is in use (it has
+a password or a second factor): then the address is kept and the summary says so, since whoever holds the
+new address could otherwise take over the account by resetting its password (see :func:`_keep_addresses`).
+
 The import is all-or-nothing: every row is checked first, and any error (named by file and
 row) means nothing is written. Re-importing the same file changes nothing, and a re-import writes
 only the rows that changed. There is no row limit: the school's current people, classes, roles,
@@ -36,8 +40,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from flask_babel import gettext, ngettext
-from sqlalchemy import String, any_, bindparam, delete, insert, select, text, update
+from babel.lists import format_list
+from flask_babel import get_locale, gettext, ngettext
+from sqlalchemy import String, any_, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal import audit
@@ -93,12 +98,16 @@ class ImportSummary:
     created: dict[str, int] = field(default_factory=lambda: {"class": 0, "pupil": 0, "parent": 0, "staff": 0})
     updated: dict[str, int] = field(default_factory=lambda: {"class": 0, "pupil": 0, "parent": 0, "staff": 0})
     unchanged: int = 0
+    #: "Name (row N)" of each person whose address was kept: their account is in use.
+    kept: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """The summary in English, on one line (what the command line prints)."""
         made = ", ".join(f"{n} {k}" for k, n in self.created.items() if n) or "nothing new"
         changed = ", ".join(f"{n} {k}" for k, n in self.updated.items() if n) or "nothing"
-        return f"Created {made}; updated {changed}; {self.unchanged} row(s) already up to date."
+        kept = (f" Sign-in address kept (the account is in use; change it with `flask portal accounts "
+                f"change-email`): {', '.join(self.kept)}.") if self.kept else ""
+        return f"Created {made}; updated {changed}; {self.unchanged} row(s) already up to date.{kept}"
 
     def sentences(self) -> list[str]:
         """The summary in the page's language: one whole sentence per kind of change."""
@@ -109,6 +118,15 @@ class ImportSummary:
         if self.unchanged:
             lines.append(ngettext("%(num)s row was already up to date.", "%(num)s rows were already up to date.",
                                   self.unchanged))
+        if self.kept:
+            lines.append(ngettext(
+                "The sign-in address of %(num)s person was not changed, because they already sign in with it: "
+                "%(names)s. A roster never moves an account someone uses; ask the Countersign administrator to "
+                "change the address.",
+                "The sign-in addresses of %(num)s people were not changed, because they already sign in with "
+                "them: %(names)s. A roster never moves an account someone uses; ask the Countersign administrator "
+                "to change the addresses.", len(self.kept),
+                names=format_list(self.kept, locale=get_locale() or "en_GB")))
         return lines
 
     def shown(self) -> str:
@@ -338,12 +356,55 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
         raise RosterError(errors)
 
     summary = ImportSummary()
+    summary.kept = _keep_addresses(by_type, state)
     with session.begin_nested():
         _Writer(school_id, state, summary, report, len(rows)).run(by_type)
     session.expire_all()  # the bulk statements went around the session's objects
     audit.record("roster.imported", actor=actor, file=filename[:100], rows=len(rows),
-                 created=summary.created, updated=summary.updated)
+                 created=summary.created, updated=summary.updated, addresses_kept=len(summary.kept))
     return summary
+
+
+def _keep_addresses(by_type: dict[str, list[_Row]], state: _SchoolState) -> list[str]:
+    """Rows that would move a person off an account in use (a password or a second factor) to the account
+    of another address keep the current address, and are named ("Name (row N)").
+
+    Finding: an office administrator changed the Head Teacher's address to their own in the roster, asked
+    for a password reset at that address, and signed in as the Head. The same went for the DSL and any
+    parent. A roster never moves such an account; ``flask portal accounts change-email`` changes the address
+    an account signs in with, keeping the account."""
+    moving: dict[int, list[_Row]] = defaultdict(list)
+    for kind in ("staff", "pupil", "parent"):
+        for r in by_type[kind]:
+            known = state.people.get(r.data["external_id"])
+            email = (r.data.get("email") or "").lower()
+            if known is not None and known.account_id is not None and email:
+                moving[known.account_id].append(r)
+    if not moving:
+        return []
+    in_use = _accounts_in_use(sorted(moving))
+    kept = []
+    for account_id, rows in moving.items():
+        address = in_use.get(account_id)
+        for r in rows:
+            if address is not None and r.data["email"].lower() != address:
+                r.data["email"] = address  # as it is: nothing to change
+                kept.append((r.number, f"{r.data['given_name']} {r.data['family_name']}"))
+    return [gettext("%(name)s (row %(row)s)", name=name, row=number) for number, name in sorted(kept)]
+
+
+def _accounts_in_use(account_ids: list[int]) -> dict[int, str]:
+    """account id -> address, for those of *account_ids* that someone signs in with (in a few statements)."""
+    from portal.auth.models import PasskeyFactor, TotpFactor
+
+    out: dict[int, str] = {}
+    for chunk in _chunks(account_ids, 500):
+        with_factor = select(TotpFactor.account_id).where(TotpFactor.account_id.in_(chunk)).union(
+            select(PasskeyFactor.account_id).where(PasskeyFactor.account_id.in_(chunk)))
+        out.update((i, cast(str, e)) for i, e in session.execute(
+            select(Account.id, Account.email).where(Account.id.in_(chunk), Account.email.is_not(None), or_(
+                Account.password_hash.is_not(None), Account.id.in_(with_factor)))))
+    return out
 
 
 #: Longest value accepted in each column (the database column's size, or a generous bound for

@@ -220,3 +220,42 @@ def test_the_request_form_finds_the_person_by_name_and_offers_only_who_may_ask(a
     assert resp.status_code == 302
     req = db.scalar(select(SubjectAccessRequest))
     assert (req.subject_id, req.requester_id) == (fam.child.id, fam.parent.id)
+
+
+def test_concerns_about_whoever_prepares_the_copy_are_left_out_and_they_cannot_release_it(app, db, fam,
+                                                                                          both_families, login_as):
+    """Security probe: the Head made a subject access request for a parent and read, in the copy, the parent's
+    complaint about the Head with the chair of governors' internal note. Now the Head's copies leave it out, the
+    page says why, and the Head cannot release; a colleague who manages data protection prepares it whole."""
+    from portal.concerns.models import About
+    from portal.concerns.operations import add_message
+    from portal.people.models import CapabilityGrant
+
+    about_head = raise_concern(db, fam.parent, subject="About the Head", description="A complaint about the Head.",
+                               about=About.HEAD_TEACHER)
+    add_message(about_head, fam.chair, "CHAIR-ONLY note: speak to the Head first.", internal=True)
+    db.add(CapabilityGrant(person_id=fam.teacher.id, capability="dataprotection.manage", granted_by_id=fam.head.id))
+    db.commit()
+    head = login_as(fam.head)
+    head.post("/portal/data-protection/requests", data={
+        "subject_id": fam.parent.id, "requester_id": 0, "received_on": "2026-11-02"})
+    req = db.scalar(select(SubjectAccessRequest))
+    base = f"/portal/data-protection/requests/{req.id}"
+    page = head.get(base).get_data(as_text=True)
+    assert "1 concern in this request is about you, so it is left out of your copies" in page
+    assert about_head.reference not in page
+    working = _text(_unzip(head.get(f"{base}/download").data))
+    assert "CHAIR-ONLY" not in working and "A complaint about the Head" not in working
+    assert both_families["concern"].reference in working  # the rest of the copy is there
+    head.post(f"{base}/reviewed", data={"confirm": "y"})
+    refused = head.post(f"{base}/release", data={"method": "by hand"}, follow_redirects=True)
+    assert "Some of these records are about you, so you cannot release this copy." in refused.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(SubjectAccessRequest, req.id).released_at is None
+    # A colleague who manages data protection gets the whole copy, and releases it.
+    colleague = login_as(fam.teacher)
+    assert "is about you" not in colleague.get(base).get_data(as_text=True)
+    colleague.post(f"{base}/reviewed", data={"confirm": "y"})
+    released = colleague.post(f"{base}/release", data={"method": "by hand"})
+    assert released.mimetype == "application/zip"
+    assert "A complaint about the Head" in _text(_unzip(released.data))

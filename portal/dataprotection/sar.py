@@ -34,7 +34,7 @@ from sqlalchemy import or_, select
 from portal import audit
 from portal.audit.models import AuditEntry
 from portal.classroom.models import ClassroomEntry, ClassroomSession
-from portal.concerns.models import Concern, Route, Stage, Status
+from portal.concerns.models import About, Concern, Route, Stage, Status
 from portal.concerns.schooldays import uk_today
 from portal.dataprotection.dates import one_calendar_month
 from portal.dataprotection.models import Departure, StaffAllegation, SubjectAccessRequest, TransferPack
@@ -47,6 +47,7 @@ from portal.people.models import GuardianLink, Person, PupilProfile, Role
 from portal.policies.models import ConsentItem
 from portal.records.models import SignedRecord
 from portal.schools.models import School
+from portal.security import designations
 from portal.signatures.models import ConsentAnswer, Signature
 from portal.templating import N_
 
@@ -124,8 +125,8 @@ def mark_reviewed(req: SubjectAccessRequest, *, actor: Any, confirmed: bool,
         raise SarError(N_("This request has been released already."))
     if not confirmed:
         raise SarError(N_("Tick the box to confirm that the names flagged for redaction have been reviewed."))
-    flagged = {f["name"] for f in collect(req.subject, req.requester,
-                                          include_safeguarding=req.include_safeguarding).redaction}
+    flagged = {f["name"] for f in collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding,
+                                          viewer=actor).redaction}
     unknown = [n for n in redact if n not in flagged]
     if unknown:
         raise SarError(N_("Only names flagged for review can be redacted."))
@@ -146,7 +147,11 @@ def release(req: SubjectAccessRequest, *, actor: Any, method: str, today: dt.dat
         raise SarError(N_("Say how the copy is given (for example: by hand, or by secure email)."))
     if len(method) > 200:
         raise SarError(N_("Keep the description of how it is given under 200 characters."))
-    data = build_zip(req, for_release=True)
+    if collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding,
+               viewer=actor).about_viewer:
+        raise SarError(N_("Some of these records are about you, so you cannot release this copy. Ask another "
+                          "member of staff who manages data protection to prepare and release it."))
+    data = build_zip(req, for_release=True, viewer=actor)
     req.released_at, req.released_by_id = utcnow(), getattr(actor, "id", None)
     req.release_method, req.release_sha256 = method, hashlib.sha256(data).hexdigest()
     session.flush()
@@ -173,6 +178,8 @@ class Collected:
     #: The same, as (kind, count) pairs: the index page words them in the reader's language
     #: (:func:`withheld_text`); ``data.json`` keeps the English above.
     withheld_counts: list[tuple[str, int]] = field(default_factory=list)
+    #: Concerns about the person preparing the copy, left out of it (see :func:`collect`).
+    about_viewer: int = 0
 
     def withhold(self, kind: str, count: int, english: str) -> None:
         self.withheld.append(english)
@@ -251,8 +258,14 @@ class _Names:
 
 
 def collect(subject: Person, requester: Person | None = None, *, include_safeguarding: bool = False,
-            day: dt.date | None = None) -> Collected:
-    """Everything the school's portal holds about *subject* (see the module docstring)."""
+            day: dt.date | None = None, viewer: Person | None = None) -> Collected:
+    """Everything the school's portal holds about *subject* (see the module docstring).
+
+    *viewer* is the member of staff preparing the copy (None: the installation's operator, from the command
+    line). Concerns about them, which they may not read (a complaint about the Head Teacher goes to the chair
+    of governors), are left out of their copies and counted in ``about_viewer``: someone else must prepare
+    the request (:func:`release` refuses). Finding: the Head read complaints about themselves, with the
+    chair's internal notes, in a subject access request's copy."""
     from portal.records.archive import ArchiveError, archive_store
 
     requester = requester or subject
@@ -339,7 +352,12 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
         .order_by(Concern.created_at, Concern.id)).all()
     d["concerns"] = []
     held_back = 0
+    viewer_is_head = viewer is not None and "head_teacher" in designations(viewer)
     for c in concerns:
+        if viewer is not None and (c.about_person_id == viewer.id
+                                   or (viewer_is_head and c.about == About.HEAD_TEACHER.value)):
+            out.about_viewer += 1
+            continue
         safeguarding = c.route == Route.SAFEGUARDING.value or c.id in allegation_concerns
         if safeguarding and not include_safeguarding:
             held_back += 1
@@ -372,6 +390,8 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
         out.redaction.extend({**f, "record": ref} for f in _unique(flags))
     if held_back:
         out.withhold("concerns", held_back, f"{held_back} safeguarding concern(s)")
+    if out.about_viewer:
+        d["left_out_for_whoever_prepared_it"] = {"concerns": out.about_viewer}
 
     # Incidents.
     incidents = session.scalars(select(ContactIncident).where(or_(ContactIncident.pupil_id == subject.id,
@@ -503,7 +523,7 @@ def _apply_redactions(found: Collected, names: list[str]) -> None:
 
 def build_zip(req_or_subject: SubjectAccessRequest | Person, requester: Person | None = None, *,
               include_safeguarding: bool | None = None, day: dt.date | None = None,
-              for_release: bool = False) -> bytes:
+              for_release: bool = False, viewer: Person | None = None) -> bytes:
     """The ZIP for a request (or for a person, from the CLI), as the records are on *day* (default
     today); the same records on the same day give the same bytes.
 
@@ -521,7 +541,7 @@ def build_zip(req_or_subject: SubjectAccessRequest | Person, requester: Person |
         subject, requester, include, reference = req_or_subject, requester or req_or_subject, \
             bool(include_safeguarding), None
     day = day or uk_today()
-    found = collect(subject, requester, include_safeguarding=include, day=day)
+    found = collect(subject, requester, include_safeguarding=include, day=day, viewer=viewer)
     found.data["request"] = reference
     if for_release:
         _apply_redactions(found, redactions)

@@ -467,7 +467,8 @@ def _sar_or_404(request_id: int) -> SubjectAccessRequest:
 @access(capabilities=[MANAGE, SAFEGUARDING])
 def sar_detail(request_id: int):
     req = _sar_or_404(request_id)
-    found = sar.collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding)
+    found = sar.collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding,
+                        viewer=current_user)
     reviewed_form = SarReviewedForm()
     reviewed_form.redact.choices = _flagged_names(found)
     return render_template("portal/dataprotection/sar.html", req=req, found=found, caps=_caps(),
@@ -491,7 +492,7 @@ def _zip_response(data: bytes, req: SubjectAccessRequest):
 def sar_download(request_id: int):
     """A working copy for the review (the released copy is made by "Release")."""
     req = _sar_or_404(request_id)
-    data = sar.build_zip(req)
+    data = sar.build_zip(req, viewer=current_user)
     audit.record("sar.downloaded", actor=current_user, target=req, size=len(data))
     session.commit()
     return _zip_response(data, req)
@@ -522,7 +523,8 @@ def sar_reviewed(request_id: int):
     req = _sar_or_404(request_id)
     form = SarReviewedForm()
     form.redact.choices = _flagged_names(sar.collect(req.subject, req.requester,
-                                                     include_safeguarding=req.include_safeguarding))
+                                                     include_safeguarding=req.include_safeguarding,
+                                                     viewer=current_user))
     try:
         if not form.validate_on_submit():
             raise sar.SarError("Only names flagged for review can be redacted.")

@@ -82,7 +82,7 @@ def demo_command(if_empty: bool, trust: bool, bare: bool, seal: int | None) -> N
     if session.scalar(select(School.id).where(School.slug == "larkspur-hollow")) is not None:
         raise click.ClickException("The demo school is already loaded (use a fresh database).")
     from portal.progress import click_bar
-    from portal.records.urls import PublicUrlMissing, public_url
+    from portal.urls import PublicUrlMissing, public_url
 
     try:
         public_url("portal.verify.home")  # certificates and records print it: check before loading anything

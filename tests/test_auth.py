@@ -88,6 +88,30 @@ def test_password_reset_by_email(app, make_person, mailbox):
     assert b"already been used" in again.data
 
 
+def test_reset_links_never_follow_the_host_the_request_names(app, make_person, mailbox, caplog):
+    """Security probe: a reset asked for with ``Host: evil.example`` mailed a link to evil.example, so the
+    victim's click gave the attacker the token. Links come from PORTAL_PUBLIC_URL, else SERVER_NAME."""
+    make_person(Role.PARENT, email="pat@test.example")
+
+    def link() -> str:
+        resp = app.test_client().post("/portal/auth/forgot", data={"email": "pat@test.example"},
+                                      headers={"Host": "evil.example"})
+        assert resp.status_code == 302
+        [msg] = mailbox.to("pat@test.example")
+        mailbox.clear()
+        return re.search(r"https?://\S+", msg.get_body(preferencelist=("plain",)).get_content()).group(0)
+
+    assert link().startswith("http://portal.test/portal/auth/reset/")  # SERVER_NAME
+    app.config["PORTAL_PUBLIC_URL"] = "https://portal.school.example/"
+    assert link().startswith("https://portal.school.example/portal/auth/reset/")
+    # Neither: nothing is sent (the page says the same as ever), and the log says what to set.
+    app.config["PORTAL_PUBLIC_URL"] = app.config["SERVER_NAME"] = None
+    resp = app.test_client().post("/portal/auth/forgot", data={"email": "pat@test.example"},
+                                  headers={"Host": "evil.example"})
+    assert resp.status_code == 302 and mailbox.messages == []
+    assert "set PORTAL_PUBLIC_URL" in caplog.text
+
+
 def test_reset_for_unknown_address_sends_nothing_and_says_the_same(app, mailbox):
     resp = app.test_client().post("/portal/auth/forgot", data={"email": "nobody@test.example"}, follow_redirects=True)
     assert b"If that address has an account" in resp.data

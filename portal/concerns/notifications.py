@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import url_for
 from flask_babel import gettext as _
 
 from portal.concerns.access import handlers_of
@@ -11,6 +10,7 @@ from portal.concerns.models import Concern, Route
 from portal.i18n import format_date, in_language, language_of
 from portal.mail import MailError, send_later
 from portal.people.models import Person
+from portal.urls import mail_link
 
 
 def _footer() -> str:
@@ -53,11 +53,11 @@ def _send_each(people: list[Person], write: Callable[[], tuple[str, str]]) -> bo
 
 
 def _staff_link(concern: Concern) -> str:
-    return url_for("portal.concerns.handle", concern_id=concern.id, _external=True)
+    return mail_link("portal.concerns.handle", concern_id=concern.id)
 
 
 def _parent_link(concern: Concern) -> str:
-    return url_for("portal.concerns.view", concern_id=concern.id, _external=True)
+    return mail_link("portal.concerns.view", concern_id=concern.id)
 
 
 def new_concern(concern: Concern) -> bool:

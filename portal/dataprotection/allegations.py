@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -37,6 +36,7 @@ from portal.people.models import ADULT_ROLES, Person
 from portal.schools.models import DeputyDsl, School
 from portal.security import designations, has_capability
 from portal.templating import N_
+from portal.urls import mail_link
 
 MAX_TEXT = 5000
 
@@ -165,7 +165,7 @@ def notify(allegation: StaffAllegation) -> bool:
     person = school.chair_of_governors if allegation.case_manager == "chair" else school.head_teacher
     if person is None or not person.email or person.id == allegation.recorded_by_id:
         return False
-    url = url_for("portal.dataprotection.allegation", allegation_id=allegation.id, _external=True)
+    url = mail_link("portal.dataprotection.allegation", allegation_id=allegation.id)
     # In the reader's language (their choice, else the school's).
     with in_language(language_of(person)):
         body = (_("An allegation about an adult working in the school has been recorded in the school portal "

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
@@ -20,6 +19,7 @@ from portal.mail import MailError, send_mail
 from portal.people.models import Person
 from portal.schools.models import School
 from portal.security import has_capability
+from portal.urls import mail_link
 
 
 def route_for_contact(direction: str, adult_id: int | None = None) -> str:
@@ -115,7 +115,7 @@ def notify(incident: ContactIncident | SocialMediaIncident) -> bool:
     if person is None or not person.email:
         return False
     endpoint = "portal.incidents.contact" if isinstance(incident, ContactIncident) else "portal.incidents.social"
-    url = url_for(endpoint, incident_id=incident.id, _external=True)
+    url = mail_link(endpoint, incident_id=incident.id)
     # In the reader's language (their choice, else the school's).
     with in_language(language_of(person)):
         if isinstance(incident, ContactIncident):

@@ -62,18 +62,17 @@ def class_summaries() -> str:
 def send_class_summaries(today: str | None = None) -> str:
     """Email each class teacher who in their class still has something to sign (once a week:
     each sent summary is marked done for the ISO week)."""
-    from flask import url_for
-
     from portal.concerns.schooldays import uk_today
     from portal.db import session
     from portal.jobs.operations import is_done, mark_done
     from portal.mail import MailError, send_mail
     from portal.policies.operations import class_summaries as summaries
+    from portal.urls import mail_link
 
     day = dt.date.fromisoformat(today) if today else uk_today()
     iso = day.isocalendar()
     sent = failed = 0
-    link = url_for("portal.policies.compliance", _external=True)
+    link = mail_link("portal.policies.compliance")
     for teacher, cls, rows in summaries(day):
         key = f"class-summary:{iso.year}-W{iso.week:02d}:{cls.id}:{teacher.id}"
         if is_done(key):

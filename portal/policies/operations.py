@@ -11,7 +11,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
-from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -41,6 +40,7 @@ from portal.policies.queries import (
 from portal.policies.rendering import MAX_BODY_BYTES, render_version
 from portal.schools.models import School
 from portal.signatures.models import ConsentAnswer, Decision, Method, Signature
+from portal.urls import mail_link
 
 if TYPE_CHECKING:
     from portal.concerns.storage import CheckedFile, UploadBatch
@@ -570,7 +570,7 @@ def send_reminders(reqs: list[Requirement], *, actor: Person | None = None,
         select(PolicyReminder.recipient_id).where(PolicyReminder.recipient_id.in_(list(by_recipient)),
                                                   PolicyReminder.sent_at > since)
     ))
-    link = url_for("portal.home", _external=True)
+    link = mail_link("portal.home")
     for pid, (person, items) in by_recipient.items():
         if pid in recent_ids:
             result.recent.append(person)

@@ -15,7 +15,7 @@ from portal.schools.cli import each_school, one_school
 def _need_public_url() -> None:
     """Certificates print the CRL's address and records the verification page's: both need the
     portal's public address, which a command (outside any request) knows only from the setting."""
-    from portal.records.urls import PublicUrlMissing, public_url
+    from portal.urls import PublicUrlMissing, public_url
 
     try:
         public_url("portal.verify.home")

@@ -379,7 +379,7 @@ def export_root_key(ca: CertificateAuthority, out: Path, passphrase: bytes) -> P
 
 def crl_url(name: str) -> str:
     """The stable public address of CA *name*'s CRL (written into every certificate it issues)."""
-    from portal.records.urls import public_url
+    from portal.urls import public_url
 
     return public_url("portal.verify.ca_crl", name=name)
 

@@ -24,11 +24,11 @@ from portal.db import rowcount, session, utcnow
 from portal.progress import Progress, no_progress
 from portal.records.archive import archive_store
 from portal.records.models import RecordFile, RecordStatus, SignedRecord
-from portal.records.urls import public_url
 from portal.schools.isolation import current_school_id, set_school
 from portal.schools.models import School
 from portal.signals import handles_batches
 from portal.signatures.models import Signature
+from portal.urls import public_url
 
 if TYPE_CHECKING:
     from portal.records.seal import SealResult

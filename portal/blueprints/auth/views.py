@@ -32,6 +32,7 @@ from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
 from portal.schools.signin import PLACES_KEY, remember_places, start_session_for
 from portal.security import access, account_of, client_ip, is_safe_redirect
+from portal.urls import PublicUrlMissing, public_url
 
 log = logging.getLogger("portal.auth")
 
@@ -344,7 +345,12 @@ def forgot():
 def _send_link(person: Person | Account, purpose: str) -> bool:
     token = make_token(person, purpose)
     endpoint = "portal.auth.reset" if purpose == RESET else "portal.auth.accept_invite"
-    link = url_for(endpoint, token=token, _external=True)
+    try:
+        # Never from the request's Host header: the sender of the request chooses it (portal/urls.py).
+        link = public_url(endpoint, token=token)
+    except PublicUrlMissing:
+        log.error("No sign-in link sent: set PORTAL_PUBLIC_URL (or SERVER_NAME) to the portal's address.")
+        return False
     name = person.given_name if isinstance(person, Person) else (person.display_name.split(" ")[0] or "there")
     from portal.i18n import in_language, language_of
 

@@ -237,6 +237,24 @@ def test_ten_tabs_telling_of_one_typed_relative_at_once_record_it_once(live_app,
     assert _count(live_app, select(func.count(FamilyLinkDeclaration.id))) == 1
 
 
+def test_ten_wrong_passwords_sent_at_once_check_only_the_free_ones(live_app, server, world):
+    """Security probe: 25 sign-ins sent at once all passed the account's limit before any failure was written,
+    and 17 passwords were checked instead of 3. Each attempt is now counted before its password is checked."""
+    from portal.people.models import LoginAttempt
+
+    free = int(live_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])
+    statuses = _parallel(server, requests.Session(), "/portal/auth/login",
+                         lambda i: {"email": "pia@test.example", "password": f"wrong guess {i}"})
+    assert statuses.count(200) == free and statuses.count(429) == N - free, sorted(statuses)
+    assert _count(live_app, select(func.count(LoginAttempt.id))
+                  .where(LoginAttempt.key == "email:pia@test.example")) == free
+    # The right password now waits like any other attempt from a new device.
+    resp = requests.post(f"{server.url}/portal/auth/login", data={"email": "pia@test.example",
+                                                                   "password": PASSWORD}, allow_redirects=False,
+                         timeout=30)
+    assert resp.status_code == 429
+
+
 def test_ten_parallel_incident_records_and_class_sessions(live_app, server, world):
     from portal.classroom.models import ClassroomSession
     from portal.incidents.models import ContactIncident

@@ -13,12 +13,15 @@ from portal.schools.isolation import all_schools, get_scope, school_scope
 
 
 def _lock_chain(chain: int) -> None:
-    """Serialise appends to one chain: PostgreSQL takes a transaction-level advisory lock.
-
-    SQLite serialises writers itself; the unique ``(chain, prev_hash)`` catches anything else.
+    """Serialise appends to one chain: PostgreSQL takes a transaction-level advisory lock; SQLite its database
+    write lock, with an update of no row, before the chain's head is read (a transaction that had written
+    nothing yet read the head unlocked, and two failed sign-ins at once both appended after the same entry).
+    The unique ``(chain, prev_hash)`` catches anything else.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727274, :chain)"), {"chain": chain})
+    else:
+        session.execute(text("UPDATE portal_audit_log SET seq = seq WHERE 1 = 0"))
 
 
 def _locked_head(chain: int) -> Any:

@@ -63,6 +63,19 @@ def login():
                     "your password."), "danger")
             return render_template("portal/auth/login.html", form=form), 429
         wait = throttle.account_wait(email, known_device=known)
+        if not wait:
+            # Counted before the password is checked, so attempts sent at once cannot all be checked.
+            device = devices.current()
+            attempt = throttle.claim(email, ip, known_device=known, device=throttle.device_key(
+                device.id, account.id) if account is not None and device.knows(account.id) else None)
+            if attempt.refused:
+                throttle.release(attempt)
+                session.commit()
+                if attempt.address_limited and not attempt.wait:
+                    flash(_("Too many failed sign-ins from your network. Wait a few minutes and try again, or "
+                            "reset your password."), "danger")
+                    return render_template("portal/auth/login.html", form=form), 429
+                wait = attempt.wait
         if wait:
             # Nothing is checked while the account waits: guessing gets no faster by trying.
             flash(_("Too many wrong passwords for this account. For its safety, wait %(seconds)s seconds and try "
@@ -75,6 +88,7 @@ def login():
         # the same words as a wrong password.
         user = start_session_for(account) if ok and account is not None else None
         if user is not None and account is not None:
+            throttle.release(attempt)  # the password was right: not a failure
             # Failures are not cleared by a success: someone guessing elsewhere keeps their delays
             # (this device is now known to the account and is never slowed down).
             target = form.next.data if is_safe_redirect(form.next.data) else ""
@@ -84,7 +98,7 @@ def login():
                 session.commit()
                 return redirect(url_for(".verify"))
             return redirect(_complete_sign_in(user, account, remember=bool(form.remember.data), target=target))
-        _failed_attempt(email, ip, account, "password")
+        _failed_attempt(email, ip, account, "password", counted=True)
         session.commit()
         flash(_("That email address and password do not match an account."), "danger")
     return render_template("portal/auth/login.html", form=form)
@@ -96,12 +110,14 @@ def _known_device(account: Account) -> bool:
     return device.knows(account.id) and throttle.device_trusted(device.id, account.id)
 
 
-def _failed_attempt(email: str, ip: str, account: Account | None, step: str) -> None:
-    """Count a wrong password or code; audit it and tell the holder when the delays start."""
+def _failed_attempt(email: str, ip: str, account: Account | None, step: str, *, counted: bool = False) -> None:
+    """Count a wrong password or code (unless :func:`throttle.claim` *counted* it already); audit it and tell
+    the holder when the delays start."""
     keys, device = [throttle.account_key(email), throttle.address_key(ip)], devices.current()
     if account is not None and device.knows(account.id):
         keys.append(throttle.device_key(device.id, account.id))  # the known device's own budget
-    throttle.note_failure(*keys)
+    if not counted:
+        throttle.note_failure(*keys)
     if account is None:
         return
     session.flush()

@@ -185,6 +185,26 @@ def test_removing_the_app_needs_the_password(app, db, teacher):
     assert [e.data["method"] for e in _audit(db, "auth.mfa_removed")] == ["totp"]
 
 
+def test_password_guesses_on_the_security_page_are_limited(app, db, teacher, mailbox):
+    """Security probe: with a session in hand, 40 wrong passwords were checked here, then the right one: no
+    limit, and the holder was never told."""
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    _enrol(client)
+    free = app.config["PORTAL_LOGIN_FREE_ATTEMPTS"]
+    for n in range(free):
+        page = client.post("/portal/auth/security/app/remove", data={"password": f"guess {n}"},
+                           follow_redirects=True).get_data(as_text=True)
+        assert "That password is not right" in page
+    page = client.post("/portal/auth/security/app/remove", data={"password": PASSWORD},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Too many wrong passwords" in page  # not even the right one is checked now
+    assert db.scalar(select(TotpFactor)) is not None
+    assert len(_audit(db, "auth.password_check_failed")) == free
+    # They count towards the account's sign-in delays, so the holder hears of them.
+    assert [m["Subject"] for m in mailbox.to("tess@test.example")] == ["Failed sign-ins to your school portal account"]
+
+
 @pytest.mark.parametrize("code, message", [
     ("", b"Type the code your app shows."),
     ("12345", b"The code has 6 digits."),

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
-from portal import devices
+from portal import audit, devices
 from portal.auth import mfa, sessions, throttle
 from portal.auth.models import AccountSession
 from portal.auth.passwords import verify_password
@@ -142,9 +142,27 @@ def _after_first_factor(account, message: str):
 
 
 def _password_confirmed(account) -> bool:
+    """The password typed to remove a second factor is right. Wrong ones count towards the account's sign-in
+    delays (and the email to the holder), and after ``PORTAL_LOGIN_FREE_ATTEMPTS`` of them in the window no
+    more are checked. Security probe: with a session in hand (a copied cookie, a classroom computer left
+    signed in), this form let anyone try passwords without limit, and keep a found one after "sign out
+    everywhere"."""
+    key = f"confirm:{account.id}"
+    if throttle.is_limited(key, limit=int(current_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])):
+        flash(_("Too many wrong passwords. For the account's safety, try again in %(minutes)s minutes.",
+                minutes=int(current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"]) // 60), "danger")
+        return False
     form = PasswordCheckForm()
     if form.validate_on_submit() and verify_password(account.password_hash, cast(str, form.password.data)):
         return True
+    throttle.note_failure(key, throttle.account_key(account.email or ""))
+    session.flush()
+    audit.record("auth.password_check_failed", school=None, account_id=account.id)
+    if throttle.delays_just_started(account.email or ""):
+        from portal.blueprints.auth.views import _tell_holder_of_failures
+
+        _tell_holder_of_failures(account)
+    session.commit()
     flash(_("That password is not right, so nothing was removed."), "danger")
     return False
 

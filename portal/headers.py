@@ -6,6 +6,9 @@
   registered LMS origins). ``img-src`` also allows ``data:`` because Bootstrap's stylesheet draws
   its icons (menu button, select arrows, check marks) as ``data:`` SVG images.
 * ``Referrer-Policy``, ``Permissions-Policy``, ``X-Content-Type-Options``, ``X-Frame-Options``.
+* ``Strict-Transport-Security`` (a year) on responses to HTTPS requests (behind a proxy: with
+  ``PORTAL_PROXY_FIX`` set, as the proxy says), so a browser that has been here once never tries plain HTTP
+  again; not ``includeSubDomains``, which would bind a school's other sites too.
 * ``Cache-Control: no-store`` on every page and file the portal serves (except its static files
   and responses that choose their own caching): pages show concerns, incidents, family links and
   signed records, and none of them may stay in a shared or back-button cache.
@@ -37,6 +40,8 @@ CSP: dict[str, str] = {
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
     "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb"))
 REFERRER_POLICY = "same-origin"
+#: How long a browser keeps to HTTPS for the portal's host after a visit (a year).
+HSTS_SECONDS = 31_536_000
 
 
 def parse_csp(value: str | None) -> dict[str, str]:
@@ -71,6 +76,8 @@ def security_headers(response: Any) -> Any:
     own = parse_csp(response.headers.get("Content-Security-Policy"))
     if "default-src" not in own:
         response.headers["Content-Security-Policy"] = format_csp({**CSP, **own})
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     if not current_app.config.get("PORTAL_LTI_IFRAME_COOKIES"):
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     if not (request.endpoint or "").endswith(".static") and "Cache-Control" not in response.headers:

@@ -31,6 +31,14 @@ def test_every_portal_page_has_the_full_policy(app):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_https_pages_tell_the_browser_to_keep_to_https(app):
+    """Security probe: no Strict-Transport-Security, so a first plain-HTTP visit could be downgraded."""
+    secure = app.test_client().get("/portal/auth/login", base_url="https://portal.test")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    # Not on plain HTTP (a browser ignores it there), and never for the host's own pages.
+    assert "Strict-Transport-Security" not in app.test_client().get("/portal/auth/login").headers
+
+
 def test_host_pages_are_untouched(app):
     from flask import Flask
 

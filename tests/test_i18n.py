@@ -381,8 +381,9 @@ def test_every_other_template_is_on_the_way_to_being_translated():
 
 
 def test_invitations_and_password_resets_are_written_in_the_persons_language(app, db, school, make_person, mailbox):
+    from portal.auth.links import send_invitation
+    from portal.auth.links import send_link as _send_link
     from portal.auth.tokens import RESET
-    from portal.blueprints.auth.views import _send_link, send_invitation
 
     school.default_language = "cy"
     newcomer = make_person(Role.PARENT, given="Owain", email="owain@parents.example", password=None)

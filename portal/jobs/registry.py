@@ -14,6 +14,7 @@ from typing import Any
 #: Modules that register jobs (imported explicitly, in this order, when a queue is built).
 JOB_MODULES = (
     "portal.mail",
+    "portal.auth.links",
     "portal.records.jobs",
     "portal.lti.jobs",
     "portal.policies.jobs",

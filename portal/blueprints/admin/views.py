@@ -9,9 +9,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal import audit
+from portal.auth.links import send_invitation
 from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import InviteForm, RetryJobForm, RosterForm, SettingsForm
-from portal.blueprints.auth.views import send_invitation
 from portal.db import session
 from portal.people.importing import run_upload_import
 from portal.people.models import ADULT_ROLES, Account, Person, PersonRole, Role, SchoolClass

@@ -8,12 +8,12 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
-from sqlalchemy import select
 
 from portal import audit, devices
 from portal.auth import mfa, sessions, throttle
+from portal.auth.links import ask_for_reset, find_account
 from portal.auth.passwords import hash_password, verify_password
-from portal.auth.tokens import INVITE, RESET, TokenError, account_for, make_token, read_token, spend_token
+from portal.auth.tokens import INVITE, RESET, TokenError, account_for, read_token, spend_token
 from portal.blueprints.auth import bp
 from portal.blueprints.auth import security as _security  # noqa: F401  (the Security page's views)
 from portal.blueprints.auth.forms import (
@@ -32,13 +32,8 @@ from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
 from portal.schools.signin import PLACES_KEY, remember_places, start_session_for
 from portal.security import access, account_of, client_ip, is_safe_redirect
-from portal.urls import PublicUrlMissing, public_url
 
 log = logging.getLogger("portal.auth")
-
-
-def _find_account(email: str) -> Account | None:
-    return session.scalar(select(Account).where(Account.email == email.strip().lower()))
 
 
 #: The half-finished sign-in (password right, second step to come), in the signed session cookie.
@@ -54,7 +49,7 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         ip = client_ip()
-        account = _find_account(email)
+        account = find_account(email)
         known = account is not None and _known_device(account)
         # A device the account has signed in on before passes the address's budget too: a school's pupils
         # share one address, and one of them must not keep every teacher out.
@@ -347,53 +342,14 @@ def forgot():
         limit = current_app.config["PORTAL_RESET_MAX_REQUESTS"]
         if not throttle.is_limited(key, f"reset-ip:{client_ip()}", limit=limit):
             throttle.note_failure(key, f"reset-ip:{client_ip()}")  # counts requests: links cannot be spammed
-            account = _find_account(email)
             session.commit()
-            if account is not None and account.active:
-                _send_link(account, RESET)
+            # Queued whether or not the address has an account: the answer takes the same time either way.
+            ask_for_reset(email)
         # Same answer whether or not the account exists.
         flash(_("If that address has an account, we have sent a link to reset the password. "
                 "It works for one hour."), "info")
         return redirect(url_for("portal.auth.login"))
     return render_template("portal/auth/forgot.html", form=form)
-
-
-def _send_link(person: Person | Account, purpose: str) -> bool:
-    token = make_token(person, purpose)
-    endpoint = "portal.auth.reset" if purpose == RESET else "portal.auth.accept_invite"
-    try:
-        # Never from the request's Host header: the sender of the request chooses it (portal/urls.py).
-        link = public_url(endpoint, token=token)
-    except PublicUrlMissing:
-        log.error("No sign-in link sent: set PORTAL_PUBLIC_URL (or SERVER_NAME) to the portal's address.")
-        return False
-    name = person.given_name if isinstance(person, Person) else (person.display_name.split(" ")[0] or "there")
-    from portal.i18n import in_language, language_of
-
-    # Written in the person's language (their choice, else their school's default).
-    with in_language(language_of(person)):
-        if purpose == RESET:
-            subject = _("Reset your Countersign password")
-            body = (_("Hello %(name)s,", name=name) + "\n\n"
-                    + _("Someone asked to reset the password of your school portal account. If it was you, open "
-                        "this link within one hour:") + f"\n\n{link}\n\n"
-                    + _("If it was not you, you can ignore this message.") + "\n")
-        else:
-            days = current_app.config["PORTAL_INVITE_MAX_AGE"] // 86400
-            subject = _("You are invited to the school portal")
-            body = (_("Hello %(name)s,", name=name) + "\n\n"
-                    + _("Your school uses Countersign for its policies and for raising concerns privately. Open this "
-                        "link within %(days)s days to choose a password:", days=days) + f"\n\n{link}\n")
-    try:
-        send_mail(person.email or "", subject, body)
-    except MailError:
-        return False
-    return True
-
-
-def send_invitation(person: Person) -> bool:
-    """Email *person* an invitation link (used by the admin pages and the CLI)."""
-    return _send_link(person, INVITE)
 
 
 def _set_password_page(token: str, purpose: str, template: str):

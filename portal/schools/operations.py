@@ -100,3 +100,47 @@ def grant_trust_role(account: Any, trust: Trust, role: TrustRole | str, *, actor
     audit.record("trust.role_granted", actor=actor, target=membership, school=None, account_id=account.id,
                  role=value, trust=trust.slug)
     return membership
+
+
+#: The school settings the settings page changes, and among them who holds each designation.
+SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id", "academic_year_start_month",
+                   "academic_year_start_day", "official_channel", "helpline_contact", "reminder_first_days",
+                   "reminder_every_days", "reminder_max", "default_language")
+DESIGNATIONS = ("head_teacher_id", "dsl_id", "chair_of_governors_id")
+
+
+def save_settings(school: School, values: dict[str, Any], *, deputies: list[int] | None, actor: Any) -> list[str]:
+    """Change the school's settings to *values* (and its deputy DSLs to *deputies*; None leaves them, as for
+    anyone but the Head Teacher). Returns the names of what changed; audited with who held each designation
+    before and after (flushes). Who may change designations is the caller's check."""
+    from portal.schools.models import DeputyDsl
+
+    changed = []
+    designations_before = {n: getattr(school, n) for n in DESIGNATIONS}
+    deputies_before = sorted(session.scalars(select(DeputyDsl.person_id)))
+    for name in SETTINGS_FIELDS:
+        value = values[name]
+        if name == "chair_of_governors_id" and not value:
+            value = None
+        if isinstance(value, str):
+            value = value.strip()
+        if name == "default_language":
+            value = value or None
+        if getattr(school, name) != value:
+            setattr(school, name, value)
+            changed.append(name)
+    wanted = sorted(set(deputies) - {school.dsl_id}) if deputies is not None else deputies_before
+    if wanted != deputies_before:
+        for row in session.scalars(select(DeputyDsl)):
+            if row.person_id not in wanted:
+                session.delete(row)
+        for pid in set(wanted) - set(deputies_before):
+            session.add(DeputyDsl(person_id=pid))
+        changed.append("deputy_dsls")
+    session.flush()
+    moved: dict[str, list[Any]] = {n: [designations_before[n], getattr(school, n)] for n in DESIGNATIONS
+                                   if n in changed}
+    if "deputy_dsls" in changed:
+        moved["deputy_dsls"] = [deputies_before, wanted]
+    audit.record("settings.changed", actor=actor, target=school, fields=changed, designations=moved)
+    return changed

@@ -17,6 +17,7 @@ from portal.people.importing import run_upload_import
 from portal.people.models import ADULT_ROLES, Account, Person, PersonRole, Role, SchoolClass
 from portal.people.roster import STAFF_ROLE_NAMES, import_roster
 from portal.schools.models import DeputyDsl, School
+from portal.schools.operations import DESIGNATIONS, SETTINGS_FIELDS, save_settings
 from portal.security import access
 from portal.templating import N_
 
@@ -128,12 +129,6 @@ def _tell_mfa_reset(person: Person) -> None:
         current_app.logger.warning("could not email a person about a two-step sign-in reset")
 
 
-_SETTINGS_FIELDS = ("name", "head_teacher_id", "dsl_id", "chair_of_governors_id", "academic_year_start_month",
-                    "academic_year_start_day", "official_channel", "helpline_contact", "reminder_first_days",
-                    "reminder_every_days", "reminder_max", "default_language")
-
-
-_DESIGNATIONS = ("head_teacher_id", "dsl_id", "chair_of_governors_id")
 
 
 def _designations_allowed(form, current, may_designate: bool) -> bool:
@@ -141,7 +136,7 @@ def _designations_allowed(form, current, may_designate: bool) -> bool:
     if may_designate or current is None:
         return True
     ok = True
-    for name in _DESIGNATIONS:
+    for name in DESIGNATIONS:
         field = getattr(form, name)
         if (field.data or None) != getattr(current, name):
             field.errors = list(field.errors) + [_("Only the Head Teacher can change this.")]
@@ -160,7 +155,7 @@ def settings():
     if request.method == "POST" and not may_designate:
         # Disabled fields are not sent by browsers: keep the current holders.
         formdata = request.form.copy()
-        for name in _DESIGNATIONS:
+        for name in DESIGNATIONS:
             if name not in formdata:
                 formdata[name] = str(getattr(current, name) or 0)
         formdata.setlist("deputy_dsl_ids", [str(i) for i in deputies_before])
@@ -180,35 +175,12 @@ def settings():
     form.deputy_dsl_ids.choices = staff
     form.chair_of_governors_id.choices = [(0, _("Not set"))] + governors
     if not may_designate:
-        for name in (*_DESIGNATIONS, "deputy_dsl_ids"):
+        for name in (*DESIGNATIONS, "deputy_dsl_ids"):
             getattr(form, name).render_kw = {"disabled": True}
     if form.validate_on_submit() and _designations_allowed(form, current, may_designate):
-        changed = []
-        designations_before = {n: getattr(current, n) for n in _DESIGNATIONS}
-        for name in _SETTINGS_FIELDS:
-            value = getattr(form, name).data
-            if name == "chair_of_governors_id" and not value:
-                value = None
-            if isinstance(value, str):
-                value = value.strip()
-            if name == "default_language":
-                value = value or None
-            if getattr(current, name) != value:
-                setattr(current, name, value)
-                changed.append(name)
-        deputies = sorted(set(form.deputy_dsl_ids.data or []) - {current.dsl_id})
-        if may_designate and deputies != deputies_before:
-            for row in session.scalars(select(DeputyDsl)):
-                if row.person_id not in deputies:
-                    session.delete(row)
-            for pid in set(deputies) - set(deputies_before):
-                session.add(DeputyDsl(person_id=pid))
-            changed.append("deputy_dsls")
-        session.flush()
-        moved = {n: [designations_before[n], getattr(current, n)] for n in _DESIGNATIONS if n in changed}
-        if "deputy_dsls" in changed:
-            moved["deputy_dsls"] = [deputies_before, deputies]
-        audit.record("settings.changed", actor=current_user, target=current, fields=changed, designations=moved)
+        changed = save_settings(current, {name: getattr(form, name).data for name in SETTINGS_FIELDS},
+                                deputies=form.deputy_dsl_ids.data or [] if may_designate else None,
+                                actor=current_user)
         session.commit()
         flash(_("Settings saved.") if changed else _("Nothing changed."), "success")
         return redirect(url_for(".settings"))

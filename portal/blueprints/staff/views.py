@@ -9,10 +9,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal import audit
 from portal.blueprints.staff import bp
 from portal.blueprints.staff.forms import GrantForm, RevokeForm
-from portal.db import session, utcnow
+from portal.db import session
+from portal.people import delegation as delegating
 from portal.people.models import (
     ADULT_ROLES,
     POLICY_ADULT_ROLES,
@@ -153,17 +153,9 @@ def delegation():
     held = capabilities_of(current_user)
     form.capability.choices = [(k, capability_label(k)) for k in CAPABILITIES if k in held and k not in NOT_DELEGABLE]
     if form.validate_on_submit():
-        exists = session.scalar(select(CapabilityGrant).where(
-            CapabilityGrant.person_id == form.person_id.data, CapabilityGrant.capability == form.capability.data,
-            CapabilityGrant.revoked_at.is_(None)))
-        if exists:
+        if delegating.grant(form.person_id.data, form.capability.data, by=current_user) is None:
             flash(_("That person already holds that capability."), "warning")
         else:
-            grant = CapabilityGrant(person_id=form.person_id.data, capability=form.capability.data,
-                                    granted_by_id=current_user.id)
-            session.add(grant)
-            audit.record("capability.granted", actor=current_user, target=grant,
-                         person_id=grant.person_id, capability=grant.capability)
             session.commit()
             flash(_("Capability delegated."), "success")
         return redirect(url_for(".delegation"))
@@ -182,10 +174,7 @@ def revoke_grant(grant_id: int):
     if grant is None or grant.revoked_at is not None:
         abort(404)
     if form.validate_on_submit():
-        grant.revoked_at = utcnow()
-        grant.revoked_by_id = current_user.id
-        audit.record("capability.revoked", actor=current_user, target=grant,
-                     person_id=grant.person_id, capability=grant.capability)
+        delegating.revoke(grant, by=current_user)
         session.commit()
         flash(_("Capability withdrawn."), "success")
     return redirect(url_for(".delegation"))

@@ -255,6 +255,28 @@ def test_ten_wrong_passwords_sent_at_once_check_only_the_free_ones(live_app, ser
     assert resp.status_code == 429
 
 
+def test_ten_wrong_codes_sent_at_once_at_the_second_step_check_only_the_free_ones(live_app, server, world):
+    """The second step counts each code before checking it, as the first step does."""
+    import pyotp
+
+    from portal.auth import mfa
+    from portal.people.models import LoginAttempt
+
+    with in_school(live_app):
+        secret = pyotp.random_base32()
+        mfa.add_totp(session.get(Person, world["parent"]).account, secret, pyotp.TOTP(secret).now())
+        session.commit()
+    http = requests.Session()
+    resp = http.post(f"{server.url}/portal/auth/login", data={"email": "pia@test.example", "password": PASSWORD},
+                     allow_redirects=False, timeout=30)
+    assert resp.headers["Location"].endswith("/portal/auth/verify")
+    free = int(live_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])
+    statuses = _parallel(server, http, "/portal/auth/verify", lambda i: {"code": f"{i:06d}"})
+    assert statuses.count(400) == free and statuses.count(429) == N - free, sorted(statuses)
+    assert _count(live_app, select(func.count(LoginAttempt.id))
+                  .where(LoginAttempt.key == "email:pia@test.example")) == free
+
+
 def test_ten_parallel_incident_records_and_class_sessions(live_app, server, world):
     from portal.classroom.models import ClassroomSession
     from portal.incidents.models import ContactIncident

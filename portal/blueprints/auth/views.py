@@ -203,13 +203,25 @@ def verify():
         status = 400
         if form.validate_on_submit():
             email, ip = account.email or f"account-{account.id}", client_ip()
-            wait = throttle.account_wait(email, known_device=_known_device(account))
+            known = _known_device(account)
+            wait = throttle.account_wait(email, known_device=known)
+            if not wait:
+                # Counted before the code is checked, as at the first step: codes sent at once are not all tried.
+                device = devices.current()
+                attempt = throttle.claim(email, ip, known_device=known, device=throttle.device_key(
+                    device.id, account.id) if device.knows(account.id) else None)
+                if attempt.wait:
+                    throttle.release(attempt)
+                    session.commit()
+                    wait = attempt.wait
             if wait:
                 form.code.errors.append(_("Too many wrong codes. Wait %(seconds)s seconds and try again.",
                                           seconds=wait))
                 return _verify_page(account, form), 429
             factor = "totp" if mfa.check_totp(account, form.code.data) else \
                 "recovery" if mfa.use_recovery_code(account, form.code.data) else None
+            if factor:
+                throttle.release(attempt)  # the right code: not a failure
             target = _second_step_done(account, data, factor) if factor else None
             if target:
                 if factor == "recovery":
@@ -217,7 +229,7 @@ def verify():
                             "when you run low."), "info")
                 return redirect(target)
             session.rollback()
-            _failed_attempt(email, ip, account, "code")
+            _failed_attempt(email, ip, account, "code", counted=True)
             session.commit()
             form.code.errors.append(
                 _("That code is not right. Type the newest code from your app, or a recovery code."))

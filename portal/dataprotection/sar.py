@@ -125,8 +125,13 @@ def mark_reviewed(req: SubjectAccessRequest, *, actor: Any, confirmed: bool,
         raise SarError(N_("This request has been released already."))
     if not confirmed:
         raise SarError(N_("Tick the box to confirm that the names flagged for redaction have been reviewed."))
-    flagged = {f["name"] for f in collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding,
-                                          viewer=actor).redaction}
+    found = collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding, viewer=actor)
+    if found.about_viewer:
+        # Walk and review: the Head "reviewed" the copy without the records about them, and a colleague then
+        # released the whole copy with names nobody had reviewed.
+        raise SarError(N_("Some of these records are about you, so you cannot review or release this copy. "
+                          "Another member of staff who manages data protection must do it."))
+    flagged = {f["name"] for f in found.redaction}
     unknown = [n for n in redact if n not in flagged]
     if unknown:
         raise SarError(N_("Only names flagged for review can be redacted."))
@@ -140,6 +145,10 @@ def release(req: SubjectAccessRequest, *, actor: Any, method: str, today: dt.dat
     """Mark the request released; returns the ZIP given (its SHA-256 is kept and audited)."""
     if req.released_at is not None:
         raise SarError(N_("This request has been released already."))
+    if collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding,
+               viewer=actor).about_viewer:
+        raise SarError(N_("Some of these records are about you, so you cannot review or release this copy. "
+                          "Another member of staff who manages data protection must do it."))
     if req.redaction_reviewed_at is None:
         raise SarError(N_("Review the names flagged for redaction before releasing the copy."))
     method = (method or "").strip()
@@ -147,10 +156,6 @@ def release(req: SubjectAccessRequest, *, actor: Any, method: str, today: dt.dat
         raise SarError(N_("Say how the copy is given (for example: by hand, or by secure email)."))
     if len(method) > 200:
         raise SarError(N_("Keep the description of how it is given under 200 characters."))
-    if collect(req.subject, req.requester, include_safeguarding=req.include_safeguarding,
-               viewer=actor).about_viewer:
-        raise SarError(N_("Some of these records are about you, so you cannot release this copy. Ask another "
-                          "member of staff who manages data protection to prepare and release it."))
     data = build_zip(req, for_release=True, viewer=actor)
     req.released_at, req.released_by_id = utcnow(), getattr(actor, "id", None)
     req.release_method, req.release_sha256 = method, hashlib.sha256(data).hexdigest()
@@ -352,11 +357,13 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
         .order_by(Concern.created_at, Concern.id)).all()
     d["concerns"] = []
     held_back = 0
+    left_out: set[str] = set()  # ids of the concerns about the viewer: their audit entries stay out too
     viewer_is_head = viewer is not None and "head_teacher" in designations(viewer)
     for c in concerns:
         if viewer is not None and (c.about_person_id == viewer.id
                                    or (viewer_is_head and c.about == About.HEAD_TEACHER.value)):
             out.about_viewer += 1
+            left_out.add(str(c.id))
             continue
         safeguarding = c.route == Route.SAFEGUARDING.value or c.id in allegation_concerns
         if safeguarding and not include_safeguarding:
@@ -469,6 +476,7 @@ def collect(subject: Person, requester: Person | None = None, *, include_safegua
             or_(AuditEntry.actor_id == subject.id,
                 (AuditEntry.target_type == "Person") & (AuditEntry.target_id == str(subject.id))))
             .order_by(AuditEntry.seq)).all()
+    audit_rows = [e for e in audit_rows if not (e.target_type == "Concern" and e.target_id in left_out)]
     d["audit_entries"] = [{"at": _iso(e.created_at), "action": e.action, "by_you": e.actor_id == subject.id,
                            "target": f"{e.target_type} {e.target_id}" if e.target_type else None}
                           for e in audit_rows]

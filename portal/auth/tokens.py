@@ -26,11 +26,18 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 def make_token(subject: Person | Account, purpose: str) -> str:
     """A token naming a person (invitation) or an account (reset); it also binds the current
-    password hash, so a link stops working once the password has changed."""
+    password hash, so a link stops working once the password has changed, and the address it was sent to, so a
+    link sent to an old address stops working once the address has changed (review: after
+    ``accounts change-email``, a reset mailed to the retired address still worked for an hour)."""
     stamp = (subject.password_hash or "")[-12:]
     if isinstance(subject, Account):
-        return _serializer(purpose).dumps({"a": subject.id, "h": stamp})
-    return _serializer(purpose).dumps({"p": subject.id, "s": subject.school_id, "h": stamp})
+        return _serializer(purpose).dumps({"a": subject.id, "h": stamp, "e": _address_stamp(subject.email)})
+    return _serializer(purpose).dumps({"p": subject.id, "s": subject.school_id, "h": stamp,
+                                       "e": _address_stamp(subject.email)})
+
+
+def _address_stamp(email: str | None) -> str:
+    return hashlib.sha256((email or "").strip().lower().encode()).hexdigest()[:12]
 
 
 class TokenError(Exception):
@@ -66,7 +73,7 @@ def read_token(token: str, purpose: str) -> Person | Account:
         subject = None
     if subject is None or not subject.active:
         raise TokenError(_("This link is not valid."))
-    if (subject.password_hash or "")[-12:] != data.get("h"):
+    if (subject.password_hash or "")[-12:] != data.get("h") or _address_stamp(subject.email) != data.get("e"):
         raise TokenError(_("This link has already been used. Ask for a new one."))
     if session.scalar(select(UsedToken.id).where(UsedToken.digest == _digest(token))):
         raise TokenError(_("This link has already been used. Ask for a new one."))

@@ -105,6 +105,10 @@ class OneRosterSummary:
         """:meth:`sentences` as one paragraph (the import page's flash)."""
         return " ".join(self.sentences())
 
+    def kept_sentence(self) -> str | None:
+        """Whose new email address was not applied (see :meth:`ImportSummary.kept_sentence`)."""
+        return self.roster.kept_sentence() if self.roster else None
+
 
 @dataclass
 class _Kind:

@@ -1,7 +1,7 @@
 """Linking a school's people to their global sign-in accounts."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.db import session
 from portal.people.models import Account, Person
@@ -51,10 +51,14 @@ def change_address(account: Account, new: str) -> list[int]:
         raise AddressError(f"The account already signs in with {address}.")
     if session.scalar(select(Account.id).where(Account.email == address)) is not None:
         raise AddressError(f"Another account already signs in with {address}.")
-    old = account.email
-    account.email = address
     with all_schools(session):
         people = session.execute(select(Person.school_id, Person.id).where(Person.account_id == account.id)).all()
+        taken = session.scalar(select(Person.id).where(func.lower(Person.email) == address,
+                                                       Person.account_id.is_distinct_from(account.id)).limit(1))
+    if taken is not None:
+        raise AddressError(f"Someone else in a school already has the address {address}.")
+    old = account.email
+    account.email = address
     schools = sorted({sid for sid, _pid in people})
     for sid in schools:
         with school_scope(session, sid):

@@ -26,6 +26,8 @@ def run_upload_import(upload: Any, limit: int, too_large: str, importer: Callabl
         return [shown(e) for e in exc.errors]  # in the reader's language
     session.commit()
     flash(summary.shown(), "success")  # whole sentences, in the reader's language
+    if kept := summary.kept_sentence():  # addresses not applied: a warning of its own
+        flash(kept, "warning")
     for warning in getattr(summary, "warnings", None) or []:  # imported, but worth a look
         flash(shown(warning), "warning")
     return None

@@ -17,9 +17,10 @@ are fine):
 ``children``     parents: ``;``-separated pupil ``external_id`` values
 ``teachers``     classes: ``;``-separated staff ``external_id`` values
 
-A changed ``email`` moves the person to the account of that address, unless their account is in use (it has
-a password or a second factor): then the address is kept and the summary says so, since whoever holds the
-new address could otherwise take over the account by resetting its password (see :func:`_keep_addresses`).
+A changed ``email`` for someone who already has a sign-in account is not applied: the account keeps its
+address and the summary says so, since whoever holds the new address could otherwise take over the account
+by asking for a password reset there (see :func:`_keep_addresses`); ``flask portal accounts change-email``
+changes it.
 
 The import is all-or-nothing: every row is checked first, and any error (named by file and
 row) means nothing is written. Re-importing the same file changes nothing, and a re-import writes
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from babel.lists import format_list
 from flask_babel import get_locale, gettext, ngettext
-from sqlalchemy import String, any_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import String, any_, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal import audit
@@ -98,15 +99,17 @@ class ImportSummary:
     created: dict[str, int] = field(default_factory=lambda: {"class": 0, "pupil": 0, "parent": 0, "staff": 0})
     updated: dict[str, int] = field(default_factory=lambda: {"class": 0, "pupil": 0, "parent": 0, "staff": 0})
     unchanged: int = 0
-    #: "Name (row N)" of each person whose address was kept: their account is in use.
+    #: "Name (row N)" of each person whose address was kept: they already have a sign-in account.
     kept: list[str] = field(default_factory=list)
+    #: Their external ids (a kept row with nothing else to change is not "already up to date").
+    kept_ids: set[str] = field(default_factory=set)
 
     def describe(self) -> str:
         """The summary in English, on one line (what the command line prints)."""
         made = ", ".join(f"{n} {k}" for k, n in self.created.items() if n) or "nothing new"
         changed = ", ".join(f"{n} {k}" for k, n in self.updated.items() if n) or "nothing"
-        kept = (f" Sign-in address kept (the account is in use; change it with `flask portal accounts "
-                f"change-email`): {', '.join(self.kept)}.") if self.kept else ""
+        kept = (f" Sign-in address NOT changed (a roster never moves an existing account; use `flask portal "
+                f"accounts change-email`): {', '.join(self.kept)}.") if self.kept else ""
         return f"Created {made}; updated {changed}; {self.unchanged} row(s) already up to date.{kept}"
 
     def sentences(self) -> list[str]:
@@ -118,16 +121,22 @@ class ImportSummary:
         if self.unchanged:
             lines.append(ngettext("%(num)s row was already up to date.", "%(num)s rows were already up to date.",
                                   self.unchanged))
-        if self.kept:
-            lines.append(ngettext(
-                "The sign-in address of %(num)s person was not changed, because they already sign in with it: "
-                "%(names)s. A roster never moves an account someone uses; ask the Countersign administrator to "
-                "change the address.",
-                "The sign-in addresses of %(num)s people were not changed, because they already sign in with "
-                "them: %(names)s. A roster never moves an account someone uses; ask the Countersign administrator "
-                "to change the addresses.", len(self.kept),
-                names=format_list(self.kept, locale=get_locale() or "en_GB")))
         return lines
+
+    def kept_sentence(self) -> str | None:
+        """Whose new email address was not applied, and why, in the page's language (a warning of its own)."""
+        if not self.kept:
+            return None
+        return ngettext(
+            "The email address of %(names)s was not changed: they already have an account and sign in with "
+            "their old address. An import never moves an account to a new address, because whoever reads the "
+            "new one could then take the account over. Whoever runs Countersign for the school can change it "
+            "(flask portal accounts change-email).",
+            "The email addresses of %(names)s were not changed: they already have accounts and sign in with "
+            "their old addresses. An import never moves an account to a new address, because whoever reads the "
+            "new one could then take the account over. Whoever runs Countersign for the school can change them "
+            "(flask portal accounts change-email).", len(self.kept),
+            names=format_list(self.kept, locale=get_locale() or "en_GB"))
 
     def shown(self) -> str:
         """:meth:`sentences` as one paragraph (the import page's flash)."""
@@ -356,7 +365,7 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
         raise RosterError(errors)
 
     summary = ImportSummary()
-    summary.kept = _keep_addresses(by_type, state)
+    summary.kept, summary.kept_ids = _keep_addresses(by_type, state)
     with session.begin_nested():
         _Writer(school_id, state, summary, report, len(rows)).run(by_type)
     session.expire_all()  # the bulk statements went around the session's objects
@@ -365,46 +374,37 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
     return summary
 
 
-def _keep_addresses(by_type: dict[str, list[_Row]], state: _SchoolState) -> list[str]:
-    """Rows that would move a person off an account in use (a password or a second factor) to the account
-    of another address keep the current address, and are named ("Name (row N)").
+def _keep_addresses(by_type: dict[str, list[_Row]], state: _SchoolState) -> tuple[list[str], set[str]]:
+    """Rows that would move a person who already has a sign-in account to the account of another address keep
+    the current address; returns them named ("Name (row N)") and their external ids.
 
-    Finding: an office administrator changed the Head Teacher's address to their own in the roster, asked
-    for a password reset at that address, and signed in as the Head. The same went for the DSL and any
-    parent. A roster never moves such an account; ``flask portal accounts change-email`` changes the address
-    an account signs in with, keeping the account."""
+    Finding (security probe): an office administrator changed the Head Teacher's address to their own in the
+    roster, asked for a password reset at that address, and signed in as the Head; the same went for the DSL and
+    any parent. The review then found that "an account in use" (a password or a second factor) was not enough: an
+    account used only from the LMS, or an invitation not yet accepted, moved the same way. So no existing account
+    moves; ``flask portal accounts change-email`` changes the address of an account, keeping it."""
     moving: dict[int, list[_Row]] = defaultdict(list)
     for kind in ("staff", "pupil", "parent"):
         for r in by_type[kind]:
             known = state.people.get(r.data["external_id"])
-            email = (r.data.get("email") or "").lower()
-            if known is not None and known.account_id is not None and email:
+            if known is not None and known.account_id is not None and r.data.get("email"):
                 moving[known.account_id].append(r)
     if not moving:
-        return []
-    in_use = _accounts_in_use(sorted(moving))
+        return [], set()
+    addresses: dict[int, str | None] = {}
+    for chunk in _chunks(sorted(moving), 500):
+        addresses.update((i, e) for i, e in session.execute(select(Account.id, Account.email)
+                                                            .where(Account.id.in_(chunk))))
     kept = []
     for account_id, rows in moving.items():
-        address = in_use.get(account_id)
+        address = addresses.get(account_id)
         for r in rows:
-            if address is not None and r.data["email"].lower() != address:
+            if address and r.data["email"].lower() != address:
                 r.data["email"] = address  # as it is: nothing to change
-                kept.append((r.number, f"{r.data['given_name']} {r.data['family_name']}"))
-    return [gettext("%(name)s (row %(row)s)", name=name, row=number) for number, name in sorted(kept)]
-
-
-def _accounts_in_use(account_ids: list[int]) -> dict[int, str]:
-    """account id -> address, for those of *account_ids* that someone signs in with (in a few statements)."""
-    from portal.auth.models import PasskeyFactor, TotpFactor
-
-    out: dict[int, str] = {}
-    for chunk in _chunks(account_ids, 500):
-        with_factor = select(TotpFactor.account_id).where(TotpFactor.account_id.in_(chunk)).union(
-            select(PasskeyFactor.account_id).where(PasskeyFactor.account_id.in_(chunk)))
-        out.update((i, cast(str, e)) for i, e in session.execute(
-            select(Account.id, Account.email).where(Account.id.in_(chunk), Account.email.is_not(None), or_(
-                Account.password_hash.is_not(None), Account.id.in_(with_factor)))))
-    return out
+                kept.append((r.number, f"{r.data['given_name']} {r.data['family_name']}", r.data["external_id"]))
+    kept.sort()
+    return ([gettext("%(name)s (row %(row)s)", name=name, row=number) for number, name, _ext in kept],
+            {ext for _n, _name, ext in kept})
 
 
 #: Longest value accepted in each column (the database column's size, or a generous bound for
@@ -591,6 +591,8 @@ class _Writer:
             _count(self.summary, "class", ext not in self.state.classes, changed.get("class:" + ext, False))
         for r in people:
             ext = r.data["external_id"]
+            if ext in self.summary.kept_ids and not changed.get(ext, False):
+                continue  # its change was not applied: neither updated nor "already up to date"
             _count(self.summary, kinds[ext], ext not in self.state.people, changed.get(ext, False))
         from portal.signals import bulk_data_changed
 
@@ -648,7 +650,8 @@ class _Writer:
             key = name_key(d["given_name"], d["family_name"])
             if key != known.name_key:
                 diff["name_key"] = key
-            # Link to the account of the address (a changed address moves to that account).
+            # Link to the account of the address: a person without one gets it (an existing account never moves:
+            # _keep_addresses put its own address back in the row).
             if email and accounts[email] != known.account_id:
                 diff["account_id"] = accounts[email]
             if diff:

@@ -237,7 +237,7 @@ def test_ten_tabs_telling_of_one_typed_relative_at_once_record_it_once(live_app,
     assert _count(live_app, select(func.count(FamilyLinkDeclaration.id))) == 1
 
 
-def test_ten_wrong_passwords_sent_at_once_check_only_the_free_ones(live_app, server, world):
+def test_ten_wrong_passwords_sent_at_once_check_only_the_free_ones(live_app, server, world, mailbox):
     """Security probe: 25 sign-ins sent at once all passed the account's limit before any failure was written,
     and 17 passwords were checked instead of 3. Each attempt is now counted before its password is checked."""
     from portal.people.models import LoginAttempt
@@ -248,6 +248,8 @@ def test_ten_wrong_passwords_sent_at_once_check_only_the_free_ones(live_app, ser
     assert statuses.count(200) == free and statuses.count(429) == N - free, sorted(statuses)
     assert _count(live_app, select(func.count(LoginAttempt.id))
                   .where(LoginAttempt.key == "email:pia@test.example")) == free
+    # The holder is told once (review: each of the free attempts in a burst saw the delays "just start").
+    assert [m["Subject"] for m in mailbox.to("pia@test.example")] == ["Failed sign-ins to your school portal account"]
     # The right password now waits like any other attempt from a new device.
     resp = requests.post(f"{server.url}/portal/auth/login", data={"email": "pia@test.example",
                                                                    "password": PASSWORD}, allow_redirects=False,
@@ -275,6 +277,48 @@ def test_ten_wrong_codes_sent_at_once_at_the_second_step_check_only_the_free_one
     assert statuses.count(400) == free and statuses.count(429) == N - free, sorted(statuses)
     assert _count(live_app, select(func.count(LoginAttempt.id))
                   .where(LoginAttempt.key == "email:pia@test.example")) == free
+
+
+def test_a_burst_from_a_known_device_stops_at_its_own_budget(live_app, server, world):
+    """Review: a device the account signed in on before skipped the locked count, so a burst with a copied device
+    cookie got past PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS by the width of the burst."""
+    http = _client(server, "pia@test.example")  # this device now knows the account
+    http.post(f"{server.url}/portal/auth/logout", timeout=30)
+    budget = live_app.config["PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS"] = 5
+    free = int(live_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])
+    assert free <= budget < N
+    statuses = _parallel(server, http, "/portal/auth/login",
+                         lambda i: {"email": "pia@test.example", "password": f"wrong guess {i}"})
+    # The device's own budget, and then the account's free attempts are spent already: the rest wait.
+    assert statuses.count(200) == budget and statuses.count(429) == N - budget, sorted(statuses)
+
+
+def test_a_burst_of_wrong_passwords_on_the_security_page_checks_only_the_free_ones(live_app, server, world):
+    """Review: the Security page's password check was limited, but a burst of removals was all checked."""
+    import pyotp
+
+    from portal.auth import mfa
+    from portal.auth.models import TotpFactor
+
+    with in_school(live_app):
+        secret = pyotp.random_base32()
+        mfa.add_totp(session.get(Person, world["teacher"]).account, secret, pyotp.TOTP(secret).now())
+        session.commit()
+    http = requests.Session()
+    http.post(f"{server.url}/portal/auth/login", data={"email": "theo@test.example", "password": PASSWORD},
+              allow_redirects=False, timeout=30)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)  # the set-up used this step's code
+    resp = http.post(f"{server.url}/portal/auth/verify", data={"code": pyotp.TOTP(secret).at(later)},
+                     allow_redirects=False, timeout=30)
+    assert resp.status_code == 302
+    free = int(live_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])
+    statuses = _parallel(server, http, "/portal/auth/security/app/remove",
+                         lambda i: {"password": f"wrong guess {i}", "_once": new_token()})
+    assert set(statuses) <= {303}, statuses
+    from portal.people.models import LoginAttempt
+
+    assert _count(live_app, select(func.count(LoginAttempt.id)).where(LoginAttempt.key.like("confirm:%"))) == free
+    assert _count(live_app, select(func.count(TotpFactor.id))) == 1
 
 
 def test_ten_parallel_incident_records_and_class_sessions(live_app, server, world):

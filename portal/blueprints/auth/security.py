@@ -147,18 +147,26 @@ def _password_confirmed(account) -> bool:
     more are checked. Security probe: with a session in hand (a copied cookie, a classroom computer left
     signed in), this form let anyone try passwords without limit, and keep a found one after "sign out
     everywhere"."""
-    key = f"confirm:{account.id}"
-    if throttle.is_limited(key, limit=int(current_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])):
+    form = PasswordCheckForm()
+    if not form.validate_on_submit():  # an empty box or a stale form: not a wrong password
+        flash(_("That password is not right, so nothing was removed."), "danger")
+        return False
+    # Counted before the check, as sign-in is (review: a burst of removals was all checked).
+    attempt = throttle.claim_check(
+        f"confirm:{account.id}", throttle.account_key(account.email or f"account-{account.id}"),
+        limit=int(current_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"]))
+    if attempt.refused:
+        throttle.release(attempt)
+        session.commit()
         flash(_("Too many wrong passwords. For the account's safety, try again in %(minutes)s minutes.",
                 minutes=int(current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"]) // 60), "danger")
         return False
-    form = PasswordCheckForm()
-    if form.validate_on_submit() and verify_password(account.password_hash, cast(str, form.password.data)):
+    if verify_password(account.password_hash, cast(str, form.password.data)):
+        throttle.release(attempt)
+        session.commit()
         return True
-    throttle.note_failure(key, throttle.account_key(account.email or ""))
-    session.flush()
     audit.record("auth.password_check_failed", school=None, account_id=account.id)
-    if throttle.delays_just_started(account.email or ""):
+    if attempt.delays_start:
         from portal.blueprints.auth.views import _tell_holder_of_failures
 
         _tell_holder_of_failures(account)

@@ -93,7 +93,7 @@ def login():
                 session.commit()
                 return redirect(url_for(".verify"))
             return redirect(_complete_sign_in(user, account, remember=bool(form.remember.data), target=target))
-        _failed_attempt(email, ip, account, "password", counted=True)
+        _failed_attempt(email, ip, account, "password", counted=attempt)
         session.commit()
         flash(_("That email address and password do not match an account."), "danger")
     return render_template("portal/auth/login.html", form=form)
@@ -105,19 +105,21 @@ def _known_device(account: Account) -> bool:
     return device.knows(account.id) and throttle.device_trusted(device.id, account.id)
 
 
-def _failed_attempt(email: str, ip: str, account: Account | None, step: str, *, counted: bool = False) -> None:
+def _failed_attempt(email: str, ip: str, account: Account | None, step: str, *,
+                    counted: throttle.Claim | None = None) -> None:
     """Count a wrong password or code (unless :func:`throttle.claim` *counted* it already); audit it and tell
-    the holder when the delays start."""
+    the holder when the delays start (once: the claim knows whether this attempt started them)."""
     keys, device = [throttle.account_key(email), throttle.address_key(ip)], devices.current()
     if account is not None and device.knows(account.id):
         keys.append(throttle.device_key(device.id, account.id))  # the known device's own budget
-    if not counted:
+    if counted is None:
         throttle.note_failure(*keys)
     if account is None:
         return
     session.flush()
     audit.record("auth.login_failed", school=None, account_id=account.id, step=step, ip=ip[:45])
-    if throttle.delays_just_started(email) and account.active:
+    started = counted.delays_start if counted is not None else throttle.delays_just_started(email)
+    if started and account.active:
         _tell_holder_of_failures(account)
 
 
@@ -229,7 +231,7 @@ def verify():
                             "when you run low."), "info")
                 return redirect(target)
             session.rollback()
-            _failed_attempt(email, ip, account, "code", counted=True)
+            _failed_attempt(email, ip, account, "code", counted=attempt)
             session.commit()
             form.code.errors.append(
                 _("That code is not right. Type the newest code from your app, or a recovery code."))

@@ -82,7 +82,7 @@ DEFAULTS: dict[str, object] = {
     #: The portal's public address (e.g. ``https://portal.school.example``, with any path the host mounts
     #: the app under). Printed in sealed PDFs (verification link and QR code), receipts and in every
     #: certificate (the CRL address), so it must stay the same for as long as records are kept.
-    #: Unset: the request's host, or ``SERVER_NAME``.
+    #: Also the address of every link in an email. Unset: ``SERVER_NAME``; never the request's Host header.
     "PORTAL_PUBLIC_URL": None,
     #: RFC 3161 time-stamping authority; when set, seals are PAdES B-LTA instead of B-LT.
     "PORTAL_TSA_URL": None,

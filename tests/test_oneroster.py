@@ -153,6 +153,9 @@ def test_importing_twice_changes_nothing(db, admin_client, app):
         ({"enrollments.csv": None}, "enrollments.csv is missing"),
         # Finding: a file separated by semicolons (a spreadsheet's "CSV" in much of Europe) was "missing column(s)".
         ({"users.csv": USERS.replace(",", ";")}, "users.csv: the values are separated by semicolons (;), not commas."),
+        # Review: demographics.csv requires one column only, and still said "missing column(s)".
+        ({"demographics.csv": DEMOGRAPHICS.replace(",", ";")},
+         "demographics.csv: the values are separated by semicolons (;), not commas."),
     ],
 )
 def test_bad_export_names_file_and_row_and_writes_nothing(db, admin_client, override, message):

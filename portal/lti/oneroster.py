@@ -46,6 +46,11 @@ from portal.people.roster import (
     unclosed_quote,
 )
 
+#: Columns of the OneRoster files besides the required ones, to recognise a header separated by semicolons or
+#: tabs even in a file that requires one column (demographics.csv).
+OTHER_COLUMNS = ("status", "dateLastModified", "birthDate", "sex", "givenName", "familyName", "role", "email",
+                 "title", "classCode", "userSourcedId", "classSourcedId", "schoolSourcedId", "name", "type")
+
 #: The files Countersign reads.
 DATA_FILES = ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv", "demographics.csv")
 MANIFEST = "manifest.csv"
@@ -254,7 +259,7 @@ def _rows(name: str, data: bytes, errors: list[str], required: tuple[str, ...]) 
     if not header:
         errors.append(Message(N_("%(file)s: the file is empty."), file=name))
         return [], []
-    if len(header) == 1 and (separator := other_separator(text, name, required)):
+    if len(header) == 1 and (separator := other_separator(text, name, (*required, *OTHER_COLUMNS))):
         errors.append(separator)
         return [], header
     missing = [c for c in required if c not in header]

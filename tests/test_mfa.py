@@ -280,3 +280,14 @@ def test_an_administrator_cannot_reset_their_own_or_a_shared_account(app, db, ma
     assert result.exit_code == 0, result.output
     db.expire_all()
     assert db.scalar(select(TotpFactor)) is None
+
+
+def test_the_second_step_without_passkeys_does_not_begin_with_or(app, db, teacher):
+    """Walk finding: with no passkey, the page's only choice was headed "Or type a code"."""
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    _enrol(client)
+    client.post("/portal/auth/logout")
+    _password(client, "tess@test.example")
+    page = client.get("/portal/auth/verify").get_data(as_text=True)
+    assert ">Type a code</h2>" in page and "Or type a code" not in page

@@ -201,6 +201,7 @@ def test_password_guesses_on_the_security_page_are_limited(app, db, teacher, mai
     assert "Too many wrong passwords" in page  # not even the right one is checked now
     assert db.scalar(select(TotpFactor)) is not None
     assert len(_audit(db, "auth.password_check_failed")) == free
+    assert "failed attempt" not in page  # they are not failed sign-ins (walk)
     # They count towards the account's sign-in delays, so the holder hears of them.
     assert [m["Subject"] for m in mailbox.to("tess@test.example")] == ["Failed sign-ins to your school portal account"]
 

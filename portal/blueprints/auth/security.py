@@ -39,7 +39,10 @@ def security():
     account = _account()
     current = sessions.current()
     have = mfa.methods(account)
-    failed = throttle.count(throttle.account_key(account.email or ""), 24 * 3600) if account.email else 0
+    # Failed sign-ins: the account's failures less the wrong passwords typed on this page, which count towards
+    # the same delays but are not sign-ins (walk: they alarmed the teacher as "failed attempts to sign in").
+    failed = max(0, throttle.count(throttle.account_key(account.email), 24 * 3600)
+                 - throttle.count(f"confirm:{account.id}", 24 * 3600)) if account.email else 0
     return render_template(
         "portal/auth/security.html", account=account, have=have, required=mfa.required(account),
         grace_ends=mfa.grace_ends(account), overdue=mfa.overdue(account),

@@ -61,6 +61,8 @@ def test_delays_start_after_the_free_attempts_and_double(app, db, make_person):
     # ...and does not count as another failure.
     assert db.scalar(select(LoginAttempt.id).where(LoginAttempt.key == "email:pat@test.example")
                      .order_by(LoginAttempt.id.desc()).offset(3)) is None
+    _age_attempts(db, 1)  # a second later: one second, not "1 seconds" (walk)
+    assert b"wait 1 second and try again" in _login(client, "pat@test.example", PASSWORD).data
     _age_attempts(db, 3)
     assert _login(client, "pat@test.example", "wrong two").status_code == 200
     resp = _login(client, "pat@test.example", PASSWORD)

@@ -7,6 +7,7 @@ from typing import cast
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
 from portal import audit, devices
@@ -73,8 +74,10 @@ def login():
                 wait = attempt.wait
         if wait:
             # Nothing is checked while the account waits: guessing gets no faster by trying.
-            flash(_("Too many wrong passwords for this account. For its safety, wait %(seconds)s seconds and try "
-                    "again. On a device you have signed in on before there is no wait.", seconds=wait), "danger")
+            flash(ngettext("Too many wrong passwords for this account. For its safety, wait %(num)s second and "
+                           "try again. On a device you have signed in on before there is no wait.",
+                           "Too many wrong passwords for this account. For its safety, wait %(num)s seconds and "
+                           "try again. On a device you have signed in on before there is no wait.", wait), "danger")
             return render_template("portal/auth/login.html", form=form), 429
         ok = account is not None and account.active and verify_password(account.password_hash, form.password.data)
         if account is None:
@@ -217,8 +220,8 @@ def verify():
                     session.commit()
                     wait = attempt.wait
             if wait:
-                form.code.errors.append(_("Too many wrong codes. Wait %(seconds)s seconds and try again.",
-                                          seconds=wait))
+                form.code.errors.append(ngettext("Too many wrong codes. Wait %(num)s second and try again.",
+                                                 "Too many wrong codes. Wait %(num)s seconds and try again.", wait))
                 return _verify_page(account, form), 429
             factor = "totp" if mfa.check_totp(account, form.code.data) else \
                 "recovery" if mfa.use_recovery_code(account, form.code.data) else None

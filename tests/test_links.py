@@ -185,6 +185,9 @@ def test_head_declines_with_a_reason_and_the_adult_sees_it(app, db, school, make
     assert "1 declined declaration, newest first" in declined and "Please give your niece" in declined
     assert teacher.full_name in declined and pupils["nell"].full_name in declined
     assert "No links have been approved." in register.split('id="declined-heading"')[0]
+    assert "those declined in the last 12 months" in register
+    view = head.get(f"/portal/links/declarations/{decl.id}").get_data(as_text=True)
+    assert "<h1>A decided family link declaration</h1>" in view and "Record decision" not in view
     # Walk finding: the declarer was never told; now their home says so for two weeks.
     home = login_as(teacher).get("/portal/staff/").get_data(as_text=True)
     assert ('<a href="/portal/links/">The Head Teacher has decided on a family link you told us about: see the '

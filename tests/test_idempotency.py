@@ -257,21 +257,33 @@ def test_ten_wrong_passwords_sent_at_once_check_only_the_free_ones(live_app, ser
     assert resp.status_code == 429
 
 
-def test_ten_wrong_codes_sent_at_once_at_the_second_step_check_only_the_free_ones(live_app, server, world):
-    """The second step counts each code before checking it, as the first step does."""
+def _with_authenticator(live_app, person_id: int) -> str:
+    """Set up an authenticator app for the person; returns its secret (this step's code is spent)."""
     import pyotp
 
     from portal.auth import mfa
-    from portal.people.models import LoginAttempt
 
     with in_school(live_app):
         secret = pyotp.random_base32()
-        mfa.add_totp(session.get(Person, world["parent"]).account, secret, pyotp.TOTP(secret).now())
+        mfa.add_totp(session.get(Person, person_id).account, secret, pyotp.TOTP(secret).now())
         session.commit()
-    http = requests.Session()
-    resp = http.post(f"{server.url}/portal/auth/login", data={"email": "pia@test.example", "password": PASSWORD},
+    return secret
+
+
+def _password_step(server, http: requests.Session, email: str) -> str:
+    """The first sign-in step with the right password; returns where it sends the browser."""
+    resp = http.post(f"{server.url}/portal/auth/login", data={"email": email, "password": PASSWORD},
                      allow_redirects=False, timeout=30)
-    assert resp.headers["Location"].endswith("/portal/auth/verify")
+    return resp.headers["Location"]
+
+
+def test_ten_wrong_codes_sent_at_once_at_the_second_step_check_only_the_free_ones(live_app, server, world):
+    """The second step counts each code before checking it, as the first step does."""
+    from portal.people.models import LoginAttempt
+
+    _with_authenticator(live_app, world["parent"])
+    http = requests.Session()
+    assert _password_step(server, http, "pia@test.example").endswith("/portal/auth/verify")
     free = int(live_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"])
     statuses = _parallel(server, http, "/portal/auth/verify", lambda i: {"code": f"{i:06d}"})
     assert statuses.count(400) == free and statuses.count(429) == N - free, sorted(statuses)
@@ -297,16 +309,11 @@ def test_a_burst_of_wrong_passwords_on_the_security_page_checks_only_the_free_on
     """Review: the Security page's password check was limited, but a burst of removals was all checked."""
     import pyotp
 
-    from portal.auth import mfa
     from portal.auth.models import TotpFactor
 
-    with in_school(live_app):
-        secret = pyotp.random_base32()
-        mfa.add_totp(session.get(Person, world["teacher"]).account, secret, pyotp.TOTP(secret).now())
-        session.commit()
+    secret = _with_authenticator(live_app, world["teacher"])
     http = requests.Session()
-    http.post(f"{server.url}/portal/auth/login", data={"email": "theo@test.example", "password": PASSWORD},
-              allow_redirects=False, timeout=30)
+    _password_step(server, http, "theo@test.example")
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)  # the set-up used this step's code
     resp = http.post(f"{server.url}/portal/auth/verify", data={"code": pyotp.TOTP(secret).at(later)},
                      allow_redirects=False, timeout=30)

@@ -243,6 +243,7 @@ def test_concerns_about_whoever_prepares_the_copy_are_left_out_and_they_cannot_r
     base = f"/portal/data-protection/requests/{req.id}"
     page = head.get(base).get_data(as_text=True)
     assert "Some records in this request are about you, so they are left out of your copies" in page
+    assert "you can give someone that on Staff, Delegate capabilities" in page  # the Head is told it is theirs to do
     assert about_head.reference not in page and "Review and release" not in page
     working = _text(_unzip(head.get(f"{base}/download").data))
     assert "CHAIR-ONLY" not in working and "A complaint about the Head" not in working
@@ -263,3 +264,4 @@ def test_concerns_about_whoever_prepares_the_copy_are_left_out_and_they_cannot_r
     released = colleague.post(f"{base}/release", data={"method": "by hand"})
     assert released.mimetype == "application/zip"
     assert "A complaint about the Head" in _text(_unzip(released.data))
+    assert "Some records in this request are about you" not in head.get(base).get_data(as_text=True)  # done now

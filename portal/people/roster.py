@@ -130,12 +130,12 @@ class ImportSummary:
         return ngettext(
             "The email address of %(names)s was not changed: they already have an account and sign in with "
             "their old address. An import never moves an account to a new address, because whoever reads the "
-            "new one could then take the account over. Whoever runs Countersign for the school can change it "
-            "(flask portal accounts change-email).",
+            "new one could then take the account over. Ask your IT support or portal administrator to change it "
+            "(the command flask portal accounts change-email).",
             "The email addresses of %(names)s were not changed: they already have accounts and sign in with "
             "their old addresses. An import never moves an account to a new address, because whoever reads the "
-            "new one could then take the account over. Whoever runs Countersign for the school can change them "
-            "(flask portal accounts change-email).", len(self.kept),
+            "new one could then take the account over. Ask your IT support or portal administrator to change them "
+            "(the command flask portal accounts change-email).", len(self.kept),
             names=format_list(self.kept, locale=get_locale() or "en_GB"))
 
     def shown(self) -> str:

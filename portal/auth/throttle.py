@@ -53,14 +53,18 @@ def device_trusted(device_id: str, account_id: int) -> bool:
     return n < int(current_app.config["PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS"])
 
 
-def _failures(key: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
-    n, last = session.execute(
-        select(func.count(LoginAttempt.id), func.max(LoginAttempt.at))
-        .where(LoginAttempt.key == key[:300], LoginAttempt.at >= since)).one()
+def _failures(key: str, since: dt.datetime, *, but: int | None = None) -> tuple[int, dt.datetime | None]:
+    """How many failures *key* has since *since*, and the newest one's time (leaving out the row *but*: an
+    attempt's own claim)."""
+    query = select(func.count(LoginAttempt.id), func.max(LoginAttempt.at)).where(
+        LoginAttempt.key == key[:300], LoginAttempt.at >= since)
+    if but is not None:
+        query = query.where(LoginAttempt.id != but)
+    n, last = session.execute(query).one()
+    if isinstance(last, str):
+        last = dt.datetime.fromisoformat(last)
     if last is not None and last.tzinfo is None:  # SQLite returns the aggregate without its type
         last = last.replace(tzinfo=dt.UTC)
-    elif isinstance(last, str):
-        last = dt.datetime.fromisoformat(last).replace(tzinfo=dt.UTC)
     return int(n or 0), last
 
 
@@ -167,14 +171,15 @@ def claim(email: str, ip: str, *, device: str | None = None, known_device: bool 
     if known_device and device:
         # The known device's own budget, counted under the same lock (review: a burst with a copied device
         # cookie got past it by the width of the burst).
-        known_device = _failures_before(device, rows[2].id, since)[0] < int(cfg["PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS"])
-    n, last = _failures_before(key, rows[0].id, since)
+        known_device = _failures(device, since, but=rows[2].id)[0] < int(
+            cfg["PORTAL_LOGIN_DEVICE_MAX_ATTEMPTS"])
+    n, last = _failures(key, since, but=rows[0].id)
     wait = 0
     if not known_device:
         delay = delay_after(n)
         if delay and last is not None:
             wait = max(0, math.ceil((last + dt.timedelta(seconds=delay) - utcnow()).total_seconds()))
-    limited = not known_device and _failures_before(addr, rows[1].id, since)[0] >= int(
+    limited = not known_device and _failures(addr, since, but=rows[1].id)[0] >= int(
         cfg["PORTAL_LOGIN_ADDRESS_MAX_ATTEMPTS"])
     session.commit()
     return Claim([r.id for r in rows], wait, limited, delays_start=n == int(cfg["PORTAL_LOGIN_FREE_ATTEMPTS"]) - 1)
@@ -194,22 +199,11 @@ def claim_check(key: str, also: str, *, limit: int) -> Claim:
     rows = [LoginAttempt(key=key[:300]), LoginAttempt(key=also[:300])]
     session.add_all(rows)
     session.flush()
-    n, _last = _failures_before(key, rows[0].id, _window_start())
-    delays_start = _failures_before(also, rows[1].id, _window_start())[0] == int(
+    n, _last = _failures(key, _window_start(), but=rows[0].id)
+    delays_start = _failures(also, _window_start(), but=rows[1].id)[0] == int(
         current_app.config["PORTAL_LOGIN_FREE_ATTEMPTS"]) - 1
     session.commit()
     return Claim([r.id for r in rows], 0, n >= limit, delays_start=delays_start)
-
-
-def _failures_before(key: str, own_id: int, since: dt.datetime) -> tuple[int, dt.datetime | None]:
-    n, last = session.execute(
-        select(func.count(LoginAttempt.id), func.max(LoginAttempt.at))
-        .where(LoginAttempt.key == key[:300], LoginAttempt.at >= since, LoginAttempt.id != own_id)).one()
-    if isinstance(last, str):
-        last = dt.datetime.fromisoformat(last)
-    if last is not None and last.tzinfo is None:  # SQLite returns the aggregate without its type
-        last = last.replace(tzinfo=dt.UTC)
-    return int(n or 0), last
 
 
 def release(attempt: Claim) -> None:

@@ -97,7 +97,7 @@ def test_a_welsh_parent_hears_about_news_in_welsh(cast, db, login_as, mailbox):
 
 
 def test_the_failed_sign_in_warning_is_written_in_the_holders_language(app, db, school, make_person, mailbox):
-    from portal.blueprints.auth.views import _tell_holder_of_failures
+    from portal.auth.links import tell_holder_of_failures as _tell_holder_of_failures
     from portal.people.models import Role
 
     person = make_person(Role.PARENT, given="Zofia", email="zofia@parents.example")

@@ -83,3 +83,27 @@ def reset_link(email: str) -> str:
     if account is None or not account.active:
         return "no account"
     return "sent" if send_link(account, RESET) else "not sent"
+
+
+def tell_holder_of_failures(account: Account) -> None:
+    """Email the holder that sign-in delays have started on their account (once per burst: the caller decides)."""
+    from portal.i18n import in_language
+
+    window = current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"] // 60
+    # In the language the holder chose (English when they have not chosen: an account has no one school).
+    with in_language(account.language):
+        greeting = (_("Hello %(name)s,", name=account.display_name.split(" ")[0]) if account.display_name
+                    else _("Hello,"))
+        body = (f"{greeting}\n\n"
+                + _("Several attempts to sign in to your school portal account failed in the last %(minutes)s "
+                    "minutes.", minutes=window) + "\n\n"
+                + _("If it was you, there is nothing to do: on a device you have signed in on before you can carry "
+                    "on as usual; elsewhere each new attempt now has to wait a little longer.") + "\n\n"
+                + _("If it was not you, your account is still safe as long as nobody knows your password. You can "
+                    "choose a new one with “Forgotten your password?” on the sign-in page, and turn on two-step "
+                    "sign-in on your Security page.") + "\n")
+        subject = _("Failed sign-ins to your school portal account")
+    try:
+        send_mail(account.email or "", subject, body)
+    except MailError:
+        log.warning("could not tell an account holder about failed sign-ins")

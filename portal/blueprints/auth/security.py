@@ -170,9 +170,9 @@ def _password_confirmed(account) -> bool:
         return True
     audit.record("auth.password_check_failed", school=None, account_id=account.id)
     if attempt.delays_start:
-        from portal.blueprints.auth.views import _tell_holder_of_failures
+        from portal.auth.links import tell_holder_of_failures
 
-        _tell_holder_of_failures(account)
+        tell_holder_of_failures(account)
     session.commit()
     flash(_("That password is not right, so nothing was removed."), "danger")
     return False

@@ -12,7 +12,7 @@ from flask_login import current_user, logout_user
 
 from portal import audit, devices
 from portal.auth import mfa, sessions, throttle
-from portal.auth.links import ask_for_reset, find_account
+from portal.auth.links import ask_for_reset, find_account, tell_holder_of_failures
 from portal.auth.passwords import hash_password, verify_password
 from portal.auth.tokens import INVITE, RESET, TokenError, account_for, read_token, spend_token
 from portal.blueprints.auth import bp
@@ -28,7 +28,6 @@ from portal.blueprints.auth.forms import (
 )
 from portal.db import session, utcnow
 from portal.i18n import format_date
-from portal.mail import MailError, send_mail
 from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
 from portal.schools.signin import PLACES_KEY, remember_places, start_session_for
@@ -123,30 +122,7 @@ def _failed_attempt(email: str, ip: str, account: Account | None, step: str, *,
     audit.record("auth.login_failed", school=None, account_id=account.id, step=step, ip=ip[:45])
     started = counted.delays_start if counted is not None else throttle.delays_just_started(email)
     if started and account.active:
-        _tell_holder_of_failures(account)
-
-
-def _tell_holder_of_failures(account: Account) -> None:
-    from portal.i18n import in_language
-
-    window = current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"] // 60
-    # In the language the holder chose (English when they have not chosen: an account has no one school).
-    with in_language(account.language):
-        greeting = (_("Hello %(name)s,", name=account.display_name.split(" ")[0]) if account.display_name
-                    else _("Hello,"))
-        body = (f"{greeting}\n\n"
-                + _("Several attempts to sign in to your school portal account failed in the last %(minutes)s "
-                    "minutes.", minutes=window) + "\n\n"
-                + _("If it was you, there is nothing to do: on a device you have signed in on before you can carry "
-                    "on as usual; elsewhere each new attempt now has to wait a little longer.") + "\n\n"
-                + _("If it was not you, your account is still safe as long as nobody knows your password. You can "
-                    "choose a new one with “Forgotten your password?” on the sign-in page, and turn on two-step "
-                    "sign-in on your Security page.") + "\n")
-        subject = _("Failed sign-ins to your school portal account")
-    try:
-        send_mail(account.email or "", subject, body)
-    except MailError:
-        log.warning("could not tell an account holder about failed sign-ins")
+        tell_holder_of_failures(account)
 
 
 def _complete_sign_in(user: Person | Account, account: Account, *, remember: bool, target: str,

@@ -3,7 +3,8 @@
 The language of a request is, in order:
 
 1. the language the signed-in person chose (``Account.language``: one choice across schools);
-2. for someone not signed in, the language picked on this browser (kept in the session);
+2. for someone not signed in, the language picked on this browser (kept in the session; picked less than
+   an hour before signing in, it becomes the account's choice: :func:`adopt_visitors_pick`);
 3. the school's default language (``School.default_language``);
 4. the browser's ``Accept-Language`` header, among the shipped languages;
 5. British English.
@@ -29,6 +30,11 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 
 #: The session key of the language picked by someone not signed in.
 SESSION_KEY = "portal_language"
+#: When a visitor picked it (Unix seconds): a pick made on the sign-in page just before signing in is the
+#: person's newest choice, so it is kept on their account (:func:`adopt_visitors_pick`).
+PICKED_AT_KEY = "portal_language_picked_at"
+#: How long such a pick counts as "just before signing in".
+PICK_LIFETIME_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,33 @@ def _school_default() -> str | None:
     except Exception:  # noqa: BLE001 - no school scope on this page
         return None
     return normalise(getattr(school, "default_language", None)) if school is not None else None
+
+
+def note_visitors_pick(code: str) -> None:
+    """A visitor (not signed in) picked *code* on this browser."""
+    import time
+
+    flask_session[SESSION_KEY] = code
+    flask_session[PICKED_AT_KEY] = int(time.time())
+
+
+def adopt_visitors_pick(account: Any) -> tuple[str | None, str] | None:
+    """At sign-in: a language this browser's visitor picked within the last hour becomes *account*'s choice.
+
+    Returns (before, after) when the account's language changed, else None. A pick is used once: a
+    second person signing in later on the same browser keeps their own choice, and so does anyone
+    signing in after the person before them signed out in another language."""
+    import time
+
+    picked_at = flask_session.pop(PICKED_AT_KEY, None)
+    code = normalise(flask_session.get(SESSION_KEY))
+    if not isinstance(picked_at, int) or code is None or time.time() - picked_at > PICK_LIFETIME_SECONDS:
+        return None
+    before = getattr(account, "language", None)
+    if before == code:
+        return None
+    account.language = code
+    return before, code
 
 
 def current() -> Language:

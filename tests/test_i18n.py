@@ -297,6 +297,69 @@ def test_a_person_chooses_a_language_for_every_school(app, db, school, make_pare
     assert "Blwyddyn 1" in page and "Year 1" not in page
 
 
+def _pick(client, code: str) -> None:
+    resp = client.post("/portal/auth/language", data={"language": code, "next": "/portal/auth/login"})
+    assert resp.status_code == 303
+
+
+def _sign_in(client, email: str):
+    from tests.factories import PASSWORD
+
+    resp = client.post("/portal/auth/login", data={"email": email, "password": PASSWORD, "next": ""})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    return resp
+
+
+def test_a_language_picked_on_the_sign_in_page_is_kept_after_signing_in(app, db, school, make_parent, make_pupil):
+    """The pick is the person's newest choice: it replaces the one saved on their account, once, and is audited.
+    Someone signing in later on the same browser, without picking, keeps their own saved language."""
+    from portal.audit.models import AuditEntry
+    from portal.people.models import Account
+
+    parent = make_parent(make_pupil(given="Iwan"), given="Eira")
+    parent.account.language = "cy"
+    other = make_parent(make_pupil(given="Nia"), given="Huw")
+    other.account.language = "ro"
+    db.commit()
+    client = app.test_client()
+    _pick(client, "pl")
+    assert _lang(client.get("/portal/auth/login").get_data(as_text=True))[0] == "pl"
+    _sign_in(client, parent.email)
+    page = client.get("/portal/parent/").get_data(as_text=True)
+    assert _lang(page)[0] == "pl", "the language picked just before signing in was replaced by the saved one"
+    db.expire_all()
+    assert db.get(Account, parent.account.id).language == "pl"
+    entry = db.query(AuditEntry).filter_by(action="account.language_changed").one()
+    assert entry.data["before"] == "cy" and entry.data["after"] == "pl"
+    # Signed out, the browser stays in Polish; the next person signs in without picking and gets their own.
+    assert client.post("/portal/auth/logout").status_code == 302
+    assert _lang(client.get("/portal/auth/login").get_data(as_text=True))[0] == "pl"
+    _sign_in(client, other.email)
+    assert _lang(client.get("/portal/parent/").get_data(as_text=True))[0] == "ro"
+    db.expire_all()
+    assert db.get(Account, other.account.id).language == "ro"
+    assert db.query(AuditEntry).filter_by(action="account.language_changed").count() == 1
+
+
+def test_a_pick_from_more_than_an_hour_ago_does_not_change_the_account(app, db, school, make_parent, make_pupil):
+    import time
+
+    from portal.i18n import PICKED_AT_KEY
+    from portal.people.models import Account
+
+    parent = make_parent(make_pupil(given="Iwan"), given="Eira")
+    parent.account.language = "cy"
+    db.commit()
+    client = app.test_client()
+    _pick(client, "ar")
+    with client.session_transaction() as sess:
+        sess[PICKED_AT_KEY] = int(time.time()) - 3601
+    _sign_in(client, parent.email)
+    assert _lang(client.get("/portal/parent/").get_data(as_text=True)) == ("cy", "ltr")
+    db.expire_all()
+    assert db.get(Account, parent.account.id).language == "cy"
+
+
 def test_error_pages_are_in_the_readers_language(app, db, school, make_parent, make_pupil, login_as):
     """A missing page, a page the account may not open, a form sent twice and a NUL character: each
     refusal is written in the reader's language, like the page it replaces."""

@@ -27,7 +27,7 @@ from portal.blueprints.auth.forms import (
     SetPasswordForm,
 )
 from portal.db import session, utcnow
-from portal.i18n import format_date
+from portal.i18n import adopt_visitors_pick, format_date
 from portal.people.models import Account, Person
 from portal.schools.context import account_school_ids, account_schools, choose_school, trusts_of
 from portal.schools.signin import PLACES_KEY, remember_places, start_session_for
@@ -135,6 +135,10 @@ def _complete_sign_in(user: Person | Account, account: Account, *, remember: boo
     row = sessions.sign_in(user, account, remember=remember, via=via, second_factor=second_factor)
     audit.record("auth.login", actor=user, target=user, school="current" if not user.is_account else None,
                  session_id=row.id, second_factor=second_factor)
+    changed = adopt_visitors_pick(account)
+    if changed is not None:
+        audit.record("account.language_changed", actor=user, target=account, before=changed[0], after=changed[1],
+                     on="sign-in page", school="current" if not user.is_account else None)
     session.commit()
     if mfa.overdue(account):
         flash(_("Your role needs two-step sign-in. Set it up now to carry on."), "warning")
@@ -307,7 +311,7 @@ def logout():
 def language():
     """Choose the language of the pages (and, when signed in, of emails): kept on the account for
     someone signed in (one choice across schools), in the session for a visitor."""
-    from portal.i18n import SESSION_KEY, normalise
+    from portal.i18n import SESSION_KEY, normalise, note_visitors_pick
 
     form = LanguageForm()
     if not form.validate_on_submit():
@@ -320,7 +324,9 @@ def language():
         account.language = code
         audit.record("account.language_changed", actor=current_user, target=account, before=before, after=code)
         session.commit()
-    flask_session[SESSION_KEY] = code
+        flask_session[SESSION_KEY] = code
+    elif code:
+        note_visitors_pick(code)
     target = form.next.data
     return redirect(target if is_safe_redirect(target) else url_for("portal.home"), 303)
 

@@ -188,6 +188,11 @@ def test_head_declines_with_a_reason_and_the_adult_sees_it(app, db, school, make
     assert "those declined in the last 12 months" in register
     view = head.get(f"/portal/links/declarations/{decl.id}").get_data(as_text=True)
     assert "<h1>A decided family link declaration</h1>" in view and "Record decision" not in view
+    # Walk finding: "2 Nov 2026 (2026-27)" read oddly; the school year is said in words.
+    from portal.people.models import academic_year_label
+
+    year = academic_year_label(decided_year := db.get(FamilyLinkDeclaration, decl.id).academic_year)
+    assert decided_year and f", for the {year} school year</dd>" in view and f"({year})" not in view
     # Walk finding: the declarer was never told; now their home says so for two weeks.
     home = login_as(teacher).get("/portal/staff/").get_data(as_text=True)
     assert ('<a href="/portal/links/">The Head Teacher has decided on a family link you told us about: see the '

@@ -127,6 +127,20 @@ def test_a_long_unbroken_word_is_kept_whole_in_the_record(app, db, make_signatur
     assert "Safeguarding" in text.split() and "Responsibilities" in text.split()
 
 
+def test_emoji_in_a_policy_and_a_reason_print_in_the_record(app, db, make_signature, make_version, seal_keys,
+                                                            tmp_path):
+    """Noted in earlier walks: emoji (a young pupils' policy uses them; a parent may type one in a reason) printed
+    as empty boxes. They come from Symbola (.ci/run installs fonts-symbola), embedded like the other fonts."""
+    version = make_version(body_md="## Rules\n\n1. Ask an adult \U0001F64B before you click.\n2. Keep it locked \U0001F512.\n")
+    _, _, pdf = _sealed(app, db, make_signature, version=version)
+    path = tmp_path / "emoji.pdf"
+    path.write_bytes(pdf)
+    fonts = subprocess.run([_tool("pdffonts"), str(path)], capture_output=True, check=True, text=True).stdout
+    assert "Symbola" in fonts, fonts
+    text = subprocess.run([_tool("pdftotext"), str(path), "-"], capture_output=True, check=True, text=True).stdout
+    assert "\U0001F64B" in text and "\U0001F512" in text
+
+
 def test_pdfsig_and_pyhanko_accept_the_seal_and_catch_one_flipped_byte(
         app, db, make_signature, seal_keys, nss_db, tmp_path):
     _, _, pdf = _sealed(app, db, make_signature)

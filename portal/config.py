@@ -127,8 +127,9 @@ DEFAULTS: dict[str, object] = {
     #: Minutes a classroom join code works after the teacher starts a session.
     "PORTAL_CLASSROOM_CODE_MINUTES": 60,
     #: Wrong classroom join codes allowed per device (its ``portal_device`` cookie) within the
-    #: window, and in all per client address (a school's devices often share one address; a
-    #: device that has joined a session before is not held back by the address budget).
+    #: window, and in all per client address (a school's devices often share one address; devices
+    #: that have joined a session before have an address budget of their own, so a guesser without
+    #: one cannot lock them out).
     "PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS": 5,
     "PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS": 100,
     "PORTAL_CLASSROOM_JOIN_WINDOW_SECONDS": 10 * 60,

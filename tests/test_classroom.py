@@ -299,6 +299,22 @@ def test_wrong_codes_are_limited_per_device_then_per_address(app, db, y2, teache
     # A device that joined before is not held back by the address budget; a new one is.
     assert classmate.post("/portal/classroom/join", data={"code": cs.code}).status_code == 302
     assert app.test_client().post("/portal/classroom/join", data={"code": cs.code}).status_code == 429
+    # Probe finding: devices that joined once (with a code the guesser knew) skipped the address budget, so 50 of
+    # them made 250 wrong guesses in 10 minutes. They now have an address budget of their own, as large.
+    joined = []
+    for _ in range(4):
+        device = app.test_client()
+        device.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+        assert device.post("/portal/classroom/join", data={"code": cs.code}).status_code == 302
+        joined.append(device)
+    statuses = [device.post("/portal/classroom/join", data={"code": wrong}).status_code
+                for device in joined[:3] for _ in range(4)]
+    assert statuses == [400] * 12
+    assert joined[3].post("/portal/classroom/join", data={"code": wrong}).status_code == 429
+    # A new device at that address is counted apart, so it is not locked out by them.
+    newcomer = app.test_client()
+    newcomer.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    assert newcomer.post("/portal/classroom/join", data={"code": cs.code}).status_code == 302
     # Another address still gets in; after the window, the first address and device can try again.
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.0.0.9"

@@ -131,7 +131,8 @@ def test_emoji_in_a_policy_and_a_reason_print_in_the_record(app, db, make_signat
                                                             tmp_path):
     """Noted in earlier walks: emoji (a young pupils' policy uses them; a parent may type one in a reason) printed
     as empty boxes. They come from Symbola (.ci/run installs fonts-symbola), embedded like the other fonts."""
-    version = make_version(body_md="## Rules\n\n1. Ask an adult \U0001F64B before you click.\n2. Keep it locked \U0001F512.\n")
+    version = make_version(body_md="## Rules\n\n1. Ask an adult \U0001F64B before you click.\n"
+                                   "2. Keep it locked \U0001F512.\n")
     _, _, pdf = _sealed(app, db, make_signature, version=version)
     path = tmp_path / "emoji.pdf"
     path.write_bytes(pdf)

@@ -114,20 +114,23 @@ def find_by_code(code: str, *, now: dt.datetime | None = None) -> ClassroomSessi
 # ------------------------------------------------------------------ join-code guessing
 
 
-def _join_keys(ip: str, device_id: str) -> tuple[str, str]:
-    return f"classjoin:dev:{device_id}", f"classjoin:ip:{ip}"
+def _join_keys(ip: str, device_id: str, known_device: bool) -> tuple[str, str]:
+    address = "ip-known" if known_device else "ip"
+    return f"classjoin:dev:{device_id}", f"classjoin:{address}:{ip}"
 
 
 def join_limited(ip: str, device_id: str, *, known_device: bool = False, now: dt.datetime | None = None) -> bool:
     """True when this device has entered too many wrong codes within the window, or its address
     has used up its (larger) budget; kept in the database, so it holds across worker processes.
 
-    A device that has joined a session before is not held back by the address budget, so one
-    device guessing behind a school's single address cannot lock every class device out.
+    An address has two budgets of the same size: one for devices that have joined a session before,
+    one for the rest. So one device guessing behind a school's single address (with its cookie thrown
+    away each time) cannot lock the class devices out, and many devices that each joined once with a
+    code they knew cannot make unlimited guesses either.
     """
     now = now or utcnow()
     since = now - dt.timedelta(seconds=_cfg("PORTAL_CLASSROOM_JOIN_WINDOW_SECONDS", 600))
-    device_key, ip_key = _join_keys(ip, device_id)
+    device_key, ip_key = _join_keys(ip, device_id, known_device)
 
     def n(key: str) -> int:
         return session.scalar(select(func.count(LoginAttempt.id)).where(
@@ -135,12 +138,12 @@ def join_limited(ip: str, device_id: str, *, known_device: bool = False, now: dt
 
     if n(device_key) >= _cfg("PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS", 5):
         return True
-    return not known_device and n(ip_key) >= _cfg("PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS", 100)
+    return n(ip_key) >= _cfg("PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS", 100)
 
 
-def note_wrong_code(ip: str, device_id: str, *, now: dt.datetime | None = None) -> None:
+def note_wrong_code(ip: str, device_id: str, *, known_device: bool = False, now: dt.datetime | None = None) -> None:
     now = now or utcnow()
-    for key in _join_keys(ip, device_id):
+    for key in _join_keys(ip, device_id, known_device):
         session.add(LoginAttempt(key=key[:300], at=now))
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - dt.timedelta(days=1)))
     session.flush()

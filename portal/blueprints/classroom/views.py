@@ -317,7 +317,8 @@ def _try_code(form: JoinForm):
 
 def _count_wrong_code() -> None:
     """A wrong (or malformed) code counts against this device and its address."""
-    ops.note_wrong_code(client_ip(), devices.current().id)
+    device = devices.current()
+    ops.note_wrong_code(client_ip(), device.id, known_device=device.joined)
     session.commit()
 
 

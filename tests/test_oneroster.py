@@ -222,3 +222,14 @@ def test_cli_imports_a_folder_and_reports_errors(app, db, tmp_path):
     zipped.write_bytes(make_zip(files()))
     result = runner.invoke(args=["portal", "import-oneroster", str(zipped)])
     assert result.exit_code == 0 and "nothing new" in result.output
+
+
+def test_a_kept_address_names_the_oneroster_file_and_row(db, admin_client):
+    """Noted in the last review: a OneRoster re-import that would move an account to a new address named the row
+    of the CSV the portal makes from the export, which the school never sees. It names the export's file and row."""
+    assert upload(admin_client, make_zip(files())).status_code == 200
+    moved = files(**{"users.csv": USERS.replace("pam@fictional.example", "pam.new@fictional.example")})
+    page = upload(admin_client, make_zip(moved)).get_data(as_text=True)
+    assert "The email address of Pam Pupilson (users.csv row 5) was not changed" in page, page
+    db.expire_all()
+    assert db.scalar(select(Person).where(Person.external_id == "u-p1")).email == "pam@fictional.example"

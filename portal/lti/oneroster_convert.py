@@ -577,6 +577,7 @@ def apply(ds: Dataset, *, orgs: set[str] | None, actor: Person | None = None) ->
             summary.roster = import_roster(conv.csv, "oneroster", actor=actor)
         except RosterError as exc:
             raise RosterError([relabel(e, conv.origin) for e in exc.errors]) from None
+        summary.roster.places = conv.origin  # kept addresses name the OneRoster file and row
     summary.merged = _merge_parents(conv.merged)
     for ext, kids in conv.links.items():
         _link_children(session.scalar(select(Person).where(Person.external_id == ext)), kids)

@@ -99,17 +99,25 @@ class ImportSummary:
     created: dict[str, int] = field(default_factory=lambda: {"class": 0, "pupil": 0, "parent": 0, "staff": 0})
     updated: dict[str, int] = field(default_factory=lambda: {"class": 0, "pupil": 0, "parent": 0, "staff": 0})
     unchanged: int = 0
-    #: "Name (row N)" of each person whose address was kept: they already have a sign-in account.
-    kept: list[str] = field(default_factory=list)
+    #: (row, name) of each person whose address was kept: they already have a sign-in account.
+    kept: list[tuple[int, str]] = field(default_factory=list)
     #: Their external ids (a kept row with nothing else to change is not "already up to date").
     kept_ids: set[str] = field(default_factory=set)
+    #: Where a row of the imported CSV came from, when that was made from other files (OneRoster:
+    #: ``users.csv row 5``), so messages name the place the school can find.
+    places: dict[int, str] = field(default_factory=dict)
+
+    def kept_people(self) -> list[str]:
+        """"Name (row N)", or "Name (users.csv row 5)", for each kept address, in the page's language."""
+        return [gettext("%(name)s (%(where)s)", name=name, where=self.places[number]) if number in self.places
+                else gettext("%(name)s (row %(row)s)", name=name, row=number) for number, name in self.kept]
 
     def describe(self) -> str:
         """The summary in English, on one line (what the command line prints)."""
         made = ", ".join(f"{n} {k}" for k, n in self.created.items() if n) or "nothing new"
         changed = ", ".join(f"{n} {k}" for k, n in self.updated.items() if n) or "nothing"
         kept = (f" Sign-in address NOT changed (a roster never moves an existing account; use `flask portal "
-                f"accounts change-email`): {', '.join(self.kept)}.") if self.kept else ""
+                f"accounts change-email`): {', '.join(self.kept_people())}.") if self.kept else ""
         return f"Created {made}; updated {changed}; {self.unchanged} row(s) already up to date.{kept}"
 
     def sentences(self) -> list[str]:
@@ -136,7 +144,7 @@ class ImportSummary:
             "their old addresses. An import never moves an account to a new address, because whoever reads the "
             "new one could then take the account over. Ask your IT support or portal administrator to change them "
             "(the command flask portal accounts change-email).", len(self.kept),
-            names=format_list(self.kept, locale=get_locale() or "en_GB"))
+            names=format_list(self.kept_people(), locale=get_locale() or "en_GB"))
 
     def shown(self) -> str:
         """:meth:`sentences` as one paragraph (the import page's flash)."""
@@ -374,9 +382,9 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
     return summary
 
 
-def _keep_addresses(by_type: dict[str, list[_Row]], state: _SchoolState) -> tuple[list[str], set[str]]:
+def _keep_addresses(by_type: dict[str, list[_Row]], state: _SchoolState) -> tuple[list[tuple[int, str]], set[str]]:
     """Rows that would move a person who already has a sign-in account to the account of another address keep
-    the current address; returns them named ("Name (row N)") and their external ids.
+    the current address; returns them as (row, name) and their external ids.
 
     Finding (security probe): an office administrator changed the Head Teacher's address to their own in the
     roster, asked for a password reset at that address, and signed in as the Head; the same went for the DSL and
@@ -403,8 +411,7 @@ def _keep_addresses(by_type: dict[str, list[_Row]], state: _SchoolState) -> tupl
                 r.data["email"] = address  # as it is: nothing to change
                 kept.append((r.number, f"{r.data['given_name']} {r.data['family_name']}", r.data["external_id"]))
     kept.sort()
-    return ([gettext("%(name)s (row %(row)s)", name=name, row=number) for number, name, _ext in kept],
-            {ext for _n, _name, ext in kept})
+    return [(number, name) for number, name, _ext in kept], {ext for _n, _name, ext in kept}
 
 
 #: Longest value accepted in each column (the database column's size, or a generous bound for

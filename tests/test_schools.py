@@ -501,6 +501,45 @@ def test_lti_deployments_map_to_schools(app, db, make_school):
     assert find_registration_row(values["issuer"], values["client_id"], "dep-z") is None
 
 
+def test_schools_sharing_an_lms_client_share_its_keys(app, db, make_school):
+    """Probe finding: a school that registered an LMS client first, with a key set of its own, could sign launches
+    for another school's deployment of that client (its row chose the key) and so open any account there, or make
+    a new admin. A second registration with other keys or addresses is refused; rows saved before that disagree
+    are not used at all (the LMS's launches are refused, and the log says why)."""
+    from portal.lti.models import LtiRegistration
+    from portal.lti.operations import add_registration
+    from portal.lti.tool import find_registration_row
+
+    b, c = make_school("beech-school"), make_school("cedar-school")
+    values = dict(name="Trust Canvas", issuer="https://canvas.willow.example", client_id="10000000001",
+                  auth_login_url="https://canvas.willow.example/api/lti/authorize_redirect",
+                  auth_token_url="https://canvas.willow.example/login/oauth2/token",
+                  key_set_url="https://canvas.willow.example/api/lti/security/jwks")
+    add_registration(deployment_ids=["dep-a"], **values)
+    db.commit()
+    for changed in ({"key_set_url": "https://attacker.example/jwks.json"},
+                    {"auth_login_url": "https://attacker.example/login"},
+                    {"auth_token_url": "https://attacker.example/token"}):
+        with as_school(b.id):
+            with pytest.raises(ValueError, match="with a different keyset or different addresses"):
+                add_registration(deployment_ids=["dep-b"], **{**values, **changed})
+            db.rollback()
+    with all_schools(db):
+        assert db.scalar(select(func.count(LtiRegistration.id))) == 1
+    with as_school(b.id):
+        add_registration(deployment_ids=["dep-b"], **values)  # the same keys and addresses: allowed
+        db.commit()
+    assert find_registration_row(values["issuer"], values["client_id"]) is not None
+    # A row saved before the rule, with its own key set: no row of that client is used, for any school.
+    with as_school(c.id):
+        db.add(LtiRegistration(name="Cedar", issuer=values["issuer"], client_id=values["client_id"],
+                               auth_login_url=values["auth_login_url"], auth_token_url=values["auth_token_url"],
+                               key_set_url="https://attacker.example/jwks.json", deployment_ids=["dep-c"]))
+        db.commit()
+    for dep in (None, "dep-a", "dep-b", "dep-c"):
+        assert find_registration_row(values["issuer"], values["client_id"], dep) is None, dep
+
+
 def test_each_school_seals_with_its_own_certificate(app, db, make_school):
     from portal.records.keys import init_keys, school_keys_dir, seal_identity
 

@@ -131,9 +131,9 @@ def add_registration(
     if not deps:
         raise ValueError(gettext("Give at least one deployment id."))
     with all_schools(session):  # the deployment must name one school only
-        others = session.scalars(select(LtiRegistration.deployment_ids).where(
+        others = session.scalars(select(LtiRegistration).where(
             LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id)).all()
-    taken = sorted({d for ids in others for d in (ids or [])} & set(deps))
+    taken = sorted({d for other in others for d in (other.deployment_ids or [])} & set(deps))
     if taken:
         raise ValueError(gettext("Deployment id %(ids)s of this LMS is already registered for another school.",
                                  ids=", ".join(taken)))
@@ -148,6 +148,15 @@ def add_registration(
         auth_audience=auth_audience or None,
         deployment_ids=deps,
     )
+    from portal.lti.tool import shared_settings
+
+    # Schools sharing one LMS client share its keys and addresses (portal/lti/tool.py: find_registration_row).
+    if any(shared_settings(other) != shared_settings(row) for other in others):
+        raise ValueError(gettext(
+            "Another school has registered this LMS client (issuer %(issuer)s, client id %(client_id)s) with a "
+            "different keyset or different addresses. Schools that share an LMS client must give the same ones: "
+            "ask your LMS administrator for them, or your portal administrator to check the other registration.",
+            issuer=issuer, client_id=client_id))
     session.add(row)
     session.flush()
     audit.record(

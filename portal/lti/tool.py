@@ -11,6 +11,7 @@ single-use; so the login state lives in ``portal_lti_launch_data`` keyed by pylt
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import typing as t
 
 import jwt
@@ -31,6 +32,7 @@ from portal.lti.models import MAX_SUB, LtiLaunchData, LtiRegistration
 from portal.people.roster import UNSAFE_CHARS
 from portal.schools.isolation import all_schools
 
+log = logging.getLogger("portal.lti")
 
 def registration_for(row: LtiRegistration) -> Registration:
     """A pylti1p3 :class:`Registration` for *row*, with the tool's current signing key."""
@@ -51,19 +53,38 @@ def registration_for(row: LtiRegistration) -> Registration:
     return reg
 
 
+#: What must be the same in every school's registration of one LMS client: the LMS's keys (they verify
+#: its launches) and the addresses the tool sends browsers and requests to.
+SHARED_SETTINGS = ("key_set_url", "key_set", "auth_login_url", "auth_token_url", "auth_audience")
+
+
+def shared_settings(row: LtiRegistration) -> tuple[t.Any, ...]:
+    return tuple(getattr(row, name) or None for name in SHARED_SETTINGS)
+
+
 def find_registration_row(iss: str, client_id: str | None,
                           deployment_id: str | None = None) -> LtiRegistration | None:
     """The registration an LMS message names, in whichever school holds it.
 
     Several schools may register the same LMS client (Canvas: one developer key, a deployment
-    per school); the deployment id then names the school. Without a deployment id, rows that
-    share issuer and client id are interchangeable for the OIDC step.
+    per school); the deployment id then names the school. Without a deployment id (the key that
+    checks a launch is chosen before its deployment can be trusted), rows that share issuer and
+    client id must agree on :data:`SHARED_SETTINGS`, or none is used: probe finding, a school that
+    registered a client first with its own key set could sign launches for another school's
+    deployment of the same client. :func:`portal.lti.operations.add_registration` refuses such a
+    second registration; this also holds for rows saved before it did.
     """
     query = select(LtiRegistration).where(LtiRegistration.issuer == iss, LtiRegistration.active.is_(True))
     if client_id:
         query = query.where(LtiRegistration.client_id == client_id)
     with all_schools(session):  # a look-up by the LMS's own identifiers, before any school is known
         rows = session.scalars(query.order_by(LtiRegistration.id)).all()
+    if not rows:
+        return None
+    if len({(r.client_id, shared_settings(r)) for r in rows if r.client_id == rows[0].client_id}) > 1:
+        log.warning("LTI: schools registered issuer %r and client id %r with different key sets or addresses; "
+                    "its launches are refused until one registration is removed", iss, rows[0].client_id)
+        return None
     if deployment_id is not None:
         rows = [r for r in rows if deployment_id in (r.deployment_ids or [])]
     if not rows:

@@ -222,6 +222,10 @@ def trust_roles(user: Any) -> frozenset[str]:
     account = account_of(user)
     if account is None:
         return frozenset()
+    from portal.auth.sessions import confined_to
+
+    if confined_to() is not None:  # an LMS launch's session: its school's pages only
+        return frozenset()
     cache = g.setdefault("_portal_trust_roles", {})
     if account.id not in cache:
         cache[account.id] = frozenset(m.role for m in account.trust_roles)

@@ -21,7 +21,8 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _portal_context() -> dict[str, Any]:
-        return {"portal_nav": portal_nav, "portal_school_name": _school_name, "portal_can_switch": _can_switch}
+        return {"portal_nav": portal_nav, "portal_school_name": _school_name, "portal_can_switch": _can_switch,
+                "portal_from_lms": _from_lms}
 
     app.jinja_env.globals.update(
         has_capability=lambda cap: security.has_capability(current_user, cap),
@@ -116,6 +117,13 @@ def _can_switch() -> bool:
     if "_portal_can_switch" not in g:
         g._portal_can_switch = can_switch(account_of(current_user))
     return bool(g._portal_can_switch)
+
+
+def _from_lms() -> bool:
+    """Whether this session was opened from the LMS (held to its school: no Security page)."""
+    from portal.auth.sessions import confined_to
+
+    return confined_to() is not None
 
 
 def portal_nav() -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEntry
+from portal.auth.models import AccountSession
 from portal.classroom import operations as ops
 from portal.classroom.models import ClassroomEntry, ClassroomSession
 from portal.classroom.rendering import render_html, screens, shown_text
@@ -419,6 +420,40 @@ def test_kiosk_mode_uses_the_teachers_device(app, db, y2, teacher, login_as, rec
     client.post(f"/portal/classroom/sessions/{sid}/close")
     sig = db.scalars(select(Signature)).one()
     assert sig.signer_id == y2.ben.id and sig.witness_id == teacher.id and sig.method == "in_class"
+
+
+def test_a_kiosk_stays_a_kiosk_when_its_session_cookie_is_deleted(app, db, y2, teacher):
+    """Probe finding: the teacher had chosen "keep me signed in"; a pupil deleted only the session cookie (browser
+    settings) and the remember cookie signed the teacher back in, out of kiosk mode, one page per deletion: the
+    staff home, a class with dates of birth, incidents. The server session now remembers the kiosk."""
+    from tests.factories import PASSWORD
+
+    client = app.test_client()
+    assert client.post("/portal/auth/login", data={"email": teacher.email, "password": PASSWORD,
+                                                   "remember": "y"}).status_code == 302
+    remember = client.get_cookie("remember_token", domain="portal.test").value
+    sid = _start(client, y2)
+    assert client.post(f"/portal/classroom/sessions/{sid}/kiosk", data={"pin": "2468"}).status_code == 302
+
+    def only_the_remember_cookie():
+        client.delete_cookie("session", domain="portal.test")
+        client.set_cookie("remember_token", remember, domain="portal.test")
+
+    for path in ("/portal/staff/", f"/portal/staff/classes/{y2.id}", "/portal/incidents/", "/portal/auth/security"):
+        only_the_remember_cookie()
+        moved = client.get(path)
+        assert moved.status_code == 302 and moved.headers["Location"].endswith("/portal/classroom/device/"), path
+        names = client.get("/portal/classroom/device/").get_data(as_text=True)
+        assert "Back to the teacher screen" in names and y2.ben.given_name in names, path
+    # The PIN ends the kiosk on the server too. (Here the browser is sent to sign in again: Flask-Login's strong
+    # protection dropped the sign-in when the session cookie went.) A copy of the remember cookie then opens the
+    # teacher's pages, no longer the kiosk.
+    assert client.post("/portal/classroom/device/leave").headers["Location"].endswith("/classroom/kiosk/exit")
+    assert client.post("/portal/classroom/kiosk/exit", data={"secret": "2468"}).status_code == 302
+    db.expire_all()
+    assert db.scalars(select(AccountSession.kiosk_session_id)).all() == [None]
+    only_the_remember_cookie()
+    assert client.get("/portal/staff/").status_code == 200
 
 
 def test_older_class_sees_the_full_text(app, db, teacher, login_as, make_class, make_pupil, make_rules):

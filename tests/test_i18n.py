@@ -24,7 +24,7 @@ PARENT_PUPIL_TEMPLATES = [
     "portal/parent/home.html", "portal/parent/child.html", "portal/parent/_child_status.html",
     "portal/pupil/home.html", "portal/policies/sign.html", "portal/policies/signature.html",
     "portal/auth/login.html", "portal/concerns/_parent_home.html", "portal/policies/history.html",
-    "portal/policies/consents.html",
+    "portal/policies/consents.html", "portal/auth/from_lms.html",
     # Sign-in and concerns (people).
     "portal/auth/_set_password.html",
     "portal/auth/forgot.html",

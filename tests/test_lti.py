@@ -736,3 +736,72 @@ def test_admins_auditors_and_delegates_cannot_be_opened_and_parents_gain_no_staf
     with _db(live_app):
         parent = session.scalar(select(Person).where(Person.external_id == "MIS-PAR"))
         assert parent.role_set == {Role.PARENT}
+
+
+def test_a_launch_opens_only_the_launching_schools_pages(live_app, lms, http, server):
+    """Probe finding (high): a launch signed in the person's whole account. The session could then choose the
+    account's other schools and open its trust pages, with no password and no second step; and a school's admin
+    can give a person of their own school anyone's address. The session is now held to the launching school."""
+    from portal.people.models import Account
+    from portal.schools.models import TrustRole
+    from portal.schools.operations import create_school, get_or_create_trust, grant_trust_role
+    from tests.schools import as_school
+
+    with _db(live_app):
+        trust = get_or_create_trust("far-trust", "Far Trust (fictional)")
+        far = create_school(slug="far-school", name="Far School (fictional)", trust=trust, with_policies=False)
+        account = Account(email="tamsin@test.example", display_name="Tamsin Twoschools")
+        session.add(account)
+        session.flush()
+        here = Person(given_name="Tamsin", family_name="Twoschools", email=account.email, external_id="MIS-T1",
+                      account=account)
+        here.add_role(Role.TEACHER)
+        session.add(here)
+        with as_school(far.id):
+            there = Person(given_name="Tamsin", family_name="Twoschools", email=account.email, account=account)
+            there.add_role(Role.TEACHER)
+            session.add(there)
+        grant_trust_role(account, trust, TrustRole.ADMIN)
+        session.commit()
+        far_id, trust_id, here_school = far.id, trust.id, here.school_id
+    resp, _ = lms.launch(http, sub="tamsin-lms", roles=[INSTRUCTOR], sourcedid="MIS-T1")
+    assert resp.status_code == 302, resp.text[:300]
+    home = http.get(server.url + "/portal/staff/", timeout=10)
+    assert home.status_code == 200 and "Hello, Tamsin" in home.text
+    assert ">Switch school<" not in home.text and ">Security<" not in home.text and ">Trust<" not in home.text
+    # The school chooser lists this school only, and refuses the other.
+    chooser = http.get(server.url + "/portal/auth/schools", timeout=10)
+    assert "Far School" not in chooser.text and "Far Trust" not in chooser.text
+    fields = {k: v for k, v in parse_form(chooser.text).items() if k != "action"}
+    refused = http.post(server.url + "/portal/auth/schools", data={**fields, "school_id": far_id, "next": ""},
+                        allow_redirects=False, timeout=10)
+    assert refused.status_code == 404
+    # No trust pages, and not the account's Security page (its sessions and second factors everywhere).
+    assert http.get(f"{server.url}/portal/trust/{trust_id}/", timeout=10).status_code == 403
+    security = http.get(server.url + "/portal/auth/security", timeout=10)
+    assert security.status_code == 403 and "Opened from your course" in security.text
+    # Even a cookie naming the other school (signed with the app's secret) opens this school's person only.
+    serializer = live_app.session_interface.get_signing_serializer(live_app)
+    name = live_app.config["SESSION_COOKIE_NAME"]
+    jar = next(c for c in http.cookies if c.name == name)
+    data = serializer.loads(jar.value)
+    assert data["portal_school"] == here_school
+    http.cookies.set(name, serializer.dumps({**data, "portal_school": far_id}), domain=jar.domain, path=jar.path)
+    page = http.get(server.url + "/portal/staff/", timeout=10)
+    assert page.status_code == 200 and "Far School" not in page.text
+    assert serializer.loads(http.cookies.get(name, domain=jar.domain, path=jar.path))["portal_school"] == here_school
+    # The same account signed in with its password (not from the LMS) still reaches both schools and the trust.
+    with requests.Session() as direct:
+        with _db(live_app):
+            from portal.auth.passwords import hash_password
+
+            session.get(Account, account.id).password_hash = hash_password("a long test password")
+            session.commit()
+        form = parse_form(direct.get(server.url + "/portal/auth/login", timeout=10).text)
+        signed_in = direct.post(server.url + "/portal/auth/login", timeout=10, allow_redirects=False, data={
+            **{k: v for k, v in form.items() if k != "action"},
+            "email": "tamsin@test.example", "password": "a long test password"})
+        assert signed_in.status_code == 302, signed_in.text[:300]
+        chooser = direct.get(server.url + "/portal/auth/schools", timeout=10)
+        assert "Far School" in chooser.text and "Far Trust" in chooser.text
+        assert direct.get(f"{server.url}/portal/trust/{trust_id}/", timeout=10).status_code == 200

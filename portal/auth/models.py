@@ -37,6 +37,13 @@ class AccountSession(Base):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     #: The device cookie's id (portal/devices.py), to mark "this device".
     device_id: Mapped[str] = mapped_column(String(64), default="")
+    #: An LMS launch's session opens this one school only (the launching school's person): no other school
+    #: of the account, no trust pages, no account-wide security settings (portal/schools/signin.py).
+    only_school_id: Mapped[int | None] = mapped_column(Integer)
+    #: The classroom session this browser was handed round for (kiosk mode), until the teacher's PIN is
+    #: typed; kept here too, so a browser that loses its session cookie but keeps "keep me signed in"
+    #: is still a kiosk (portal/blueprints/classroom/views.py).
+    kiosk_session_id: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     #: ``signed_out``, ``ended_by_user``, ``signed_out_everywhere``, ``password_changed``,
     #: ``account_off``, ``role_removed``, ``mfa_changed``, ``mfa_reset``, ``expired``.

@@ -56,7 +56,7 @@ def user_agent_label(ua: str) -> str:
 
 
 def start(account: Account, *, remember: bool = False, via: str = "password",
-          second_factor: str | None = None) -> tuple[AccountSession, str]:
+          second_factor: str | None = None, only_school_id: int | None = None) -> tuple[AccountSession, str]:
     """Create a session row for *account*; returns it and the user id to keep in the cookie."""
     from portal import devices
     from portal.security import client_ip
@@ -68,7 +68,7 @@ def start(account: Account, *, remember: bool = False, via: str = "password",
     row = AccountSession(
         token_hash=_digest(secret), account_id=account.id, created_at=now, last_seen_at=now,
         expires_at=now + dt.timedelta(seconds=int(lifetime)), remember=remember, via=via,
-        second_factor=second_factor,
+        second_factor=second_factor, only_school_id=only_school_id,
         ip=(client_ip() if has_request_context() else "")[:45],
         user_agent=(request.headers.get("User-Agent", "") if has_request_context() else "")[:300],
         device_id=devices.current().id if has_request_context() else "",
@@ -79,11 +79,13 @@ def start(account: Account, *, remember: bool = False, via: str = "password",
 
 
 def sign_in(user: Any, account: Account, *, remember: bool = False, via: str = "password",
-            second_factor: str | None = None) -> AccountSession:
-    """Start a server session and sign *user* (the school person, or the account) in with it."""
+            second_factor: str | None = None, only_school_id: int | None = None) -> AccountSession:
+    """Start a server session and sign *user* (the school person, or the account) in with it; with
+    *only_school_id* (an LMS launch), the session opens that school only (:func:`confined_to`)."""
     from flask import session as flask_session
 
-    row, user_id = start(account, remember=remember, via=via, second_factor=second_factor)
+    row, user_id = start(account, remember=remember, via=via, second_factor=second_factor,
+                         only_school_id=only_school_id)
     login_user(user, remember=remember)
     flask_session["_user_id"] = user_id  # the remember cookie is written from this at the end
     g._portal_session = row
@@ -119,6 +121,27 @@ def load(user_id: str) -> tuple[AccountSession, Account] | None:
 def current() -> AccountSession | None:
     """The session of this request (after the user has been loaded)."""
     return g.get("_portal_session") if has_request_context() else None
+
+
+def confined_to() -> int | None:
+    """The one school this request's session may open (a session begun by an LMS launch), else None.
+
+    Probe finding: a launch signed in the person's whole *account*, and the session could then switch
+    to the account's other schools and open its trust pages, with no password or second step. A
+    school's admin can give a person of their own school any address (a roster row), so launching
+    as that person opened, say, another trust's Head Teacher. Now such a session is held to the
+    launching school's person: :func:`portal.schools.signin.load_user` never scopes it elsewhere,
+    it has no trust roles (:func:`portal.security.trust_roles`), it cannot choose another school,
+    and the account's Security page is not open to it."""
+    row = current()
+    return row.only_school_id if row is not None else None
+
+
+def end_kiosk(classroom_session_id: int) -> None:
+    """The teacher's PIN was typed: no server session is a kiosk for that class session any more (whether or
+    not this request still has its sign-in)."""
+    session.execute(update(AccountSession).where(AccountSession.kiosk_session_id == classroom_session_id)
+                    .values(kiosk_session_id=None).execution_options(synchronize_session=False))
 
 
 def end(row: AccountSession, reason: str, *, actor: Any = None) -> bool:

@@ -27,11 +27,15 @@ def load_user(user_id: str) -> Person | Account | None:
     found = sessions.load(user_id)
     if found is None:
         return None
-    _row, account = found
+    row, account = found
     if not account.active:
         return None
     if get_scope(session) is None:
         scope_request()
+    if row.only_school_id is not None:  # an LMS launch: that school's person, or nobody
+        if current_school_id(session) != row.only_school_id:
+            choose_school(row.only_school_id)
+        return _person_in_scope(account)
     person = _person_in_scope(account)
     if person is None:
         # The chosen school no longer has this account (or none was chosen): start in another
@@ -97,6 +101,10 @@ def can_switch(account: Account | None) -> bool:
     session for the rest of the sign-in (a school added meanwhile shows after the next sign-in,
     or on the "choose a school" page, which always looks)."""
     if account is None:
+        return False
+    from portal.auth.sessions import confined_to
+
+    if confined_to() is not None:
         return False
     cached = flask_session.get(PLACES_KEY)
     if isinstance(cached, list) and len(cached) == 2 and cached[0] == account.id:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -30,6 +30,10 @@ def _account():
     account = account_of(current_user)
     if account is None:
         abort(403)
+    if sessions.confined_to() is not None:
+        # Opened from the LMS: the account's sign-in settings (its other sessions, devices and second
+        # factors, in every school) are for someone who signed in to Countersign itself.
+        abort(make_response(render_template("portal/auth/from_lms.html"), 403))
     return account
 
 

@@ -270,10 +270,12 @@ def verify_passkey():
 def schools():
     """Choose the school to work in (people with more than one school, or a trust role)."""
     account = account_of(current_user)
-    places = account_schools(account.id)
+    only = sessions.confined_to()
+    places = [s for s in account_schools(account.id) if only is None or s.id == only]
     remember_places(account)
     target = request.args.get("next", "")
-    return render_template("portal/auth/schools.html", schools=places, trusts=trusts_of(account.id),
+    return render_template("portal/auth/schools.html", schools=places,
+                           trusts=trusts_of(account.id) if only is None else [],
                            form=ChooseSchoolForm(next=target if is_safe_redirect(target) else ""),
                            current_id=getattr(current_user, "school_id", None))
 
@@ -285,6 +287,8 @@ def choose():
     account = account_of(current_user)
     if not form.validate_on_submit() or form.school_id.data not in account_school_ids(account.id):
         abort(404)
+    if sessions.confined_to() not in (None, form.school_id.data):
+        abort(404)  # a session opened from the LMS stays in its school
     choose_school(form.school_id.data)
     account.last_school_id = form.school_id.data
     session.commit()

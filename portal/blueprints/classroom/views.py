@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from portal import devices
+from portal.auth import sessions
 from portal.blueprints.classroom import bp
 from portal.blueprints.classroom.forms import (
     AgreeForm,
@@ -190,10 +191,31 @@ def kiosk(sid: int):
               "warning")
         return redirect(url_for(".session_page", sid=cs.id))
     ops.start_kiosk(cs, current_user, form.pin.data or "")
+    row = sessions.current()
+    if row is not None:  # on the server too: a browser that drops its session cookie stays a kiosk
+        row.kiosk_session_id = cs.id
     session.commit()
+    _kiosk_cookies(cs)
+    return redirect(url_for(".device"))
+
+
+def _kiosk_cookies(cs: ClassroomSession) -> None:
     cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "kiosk": True, "school": cs.school_id}
     cookie[KIOSK_KEY] = {"sid": cs.id, "school": cs.school_id}
-    return redirect(url_for(".device"))
+
+
+def _restore_kiosk() -> None:
+    """Probe finding: with "keep me signed in", a pupil who deleted only the session cookie (browser settings)
+    came back as the teacher through the remember cookie, out of kiosk mode: the staff home, a class with
+    dates of birth, the incidents list. The server session remembers the kiosk, and puts it back."""
+    if not current_user.is_authenticated:
+        return
+    row = sessions.current()
+    if row is None or row.kiosk_session_id is None:
+        return
+    cs = session.get(ClassroomSession, row.kiosk_session_id)
+    if cs is not None:
+        _kiosk_cookies(cs)
 
 
 def kiosk_session() -> ClassroomSession | None:
@@ -220,10 +242,14 @@ KIOSK_ENDPOINTS = frozenset({
 def _kiosk_guard():
     """While this browser is a kiosk, any other portal page (the teacher's home, sign-out, the
     menu, a typed address) leads back to the pupils' screen: nothing of the teacher's account."""
-    if KIOSK_KEY not in cookie:
-        return None
     endpoint = request.endpoint or ""
-    if not endpoint.startswith("portal.") or endpoint in KIOSK_ENDPOINTS:
+    if not endpoint.startswith("portal.") or endpoint == "portal.static":
+        return None
+    if KIOSK_KEY not in cookie:
+        _restore_kiosk()
+        if KIOSK_KEY not in cookie:
+            return None
+    if endpoint in KIOSK_ENDPOINTS:
         return None
     return redirect(url_for("portal.classroom.device"))
 
@@ -247,6 +273,7 @@ def kiosk_exit():
             return _kiosk_sign_out(logout_user)
         if form.validate_on_submit():
             if ops.kiosk_unlock(cs, form.secret.data):
+                sessions.end_kiosk(cs.id)
                 session.commit()
                 cookie.pop(KIOSK_KEY, None)
                 cookie.pop(DEVICE_KEY, None)
@@ -262,7 +289,12 @@ def kiosk_exit():
 
 
 def _kiosk_sign_out(logout_user):
-    """Too many wrong tries: end kiosk mode by signing the teacher out of this browser."""
+    """Too many wrong tries: end kiosk mode by signing the teacher out of this browser (and ending its server
+    session, so its remember cookie cannot bring the teacher back either)."""
+    row = sessions.current()
+    if row is not None:
+        sessions.end(row, "signed_out")
+        session.commit()
     logout_user()
     cookie.clear()
     flash(_("Too many wrong tries, so the teacher has been signed out on this device. "

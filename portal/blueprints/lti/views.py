@@ -135,7 +135,8 @@ def launch():
     session.commit()
     flask_session.clear()  # no fixation: a fresh session for the launched person
     choose_school(school_id)
-    sessions.sign_in(person, person.account, via="lti")  # a server session, ended like any other
+    # A server session, ended like any other, held to this school (portal/auth/sessions.py: confined_to).
+    sessions.sign_in(person, person.account, via="lti", only_school_id=school_id)
     session.commit()
     flask_session["portal_via_lti"] = True  # signatures in this session are made "in the LMS"
     if person.has_role(Role.PARENT) and operations.waiting_links_of(person):

@@ -202,6 +202,78 @@ def _foreign_seal(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
+def _deflated_zeros(size: int) -> bytes:
+    import zlib
+
+    packer, chunk = zlib.compressobj(9), b"\0" * (1 << 20)
+    return b"".join(packer.compress(chunk) for _ in range(size >> 20)) + packer.flush()
+
+
+def test_a_malformed_validation_store_is_damaged_not_an_error(app, sealed):
+    """Probe finding: a /DSS whose CRL was garbage, or not an array, made the verification pages answer 500."""
+    from pyhanko.pdf_utils.generic import ArrayObject, NameObject, NumberObject, StreamObject
+
+    _, _, pdf = sealed
+    client = app.test_client()
+
+    def garbage_crl(writer):
+        dss = writer.root["/DSS"].get_object()
+        dss[NameObject("/CRLs")] = ArrayObject([writer.add_object(StreamObject(stream_data=b"not a CRL at all"))])
+        writer.update_container(dss)
+
+    def not_an_array(writer):
+        dss = writer.root["/DSS"].get_object()
+        dss[NameObject("/CRLs")] = NumberObject(42)
+        writer.update_container(dss)
+
+    for change in (garbage_crl, not_an_array):
+        resp = _upload(client, _updated(pdf, change))
+        assert resp.status_code == 400 and "This PDF is damaged and cannot be read." in _text(resp), change
+
+
+def test_an_evidence_stream_that_inflates_hugely_is_not_inflated(app, sealed):
+    """Probe finding: a 260 KB upload whose evidence.json inflated to 255 MiB of zeros raised the worker's memory
+    by 525 MB (and four at once by 1.5 GB). The evidence is read no further than its 1 MB limit, and no other
+    stream of an uploaded file decodes to more than 32 MiB."""
+    import tracemalloc
+
+    from pyhanko.pdf_utils.generic import DictionaryObject, NameObject, StreamObject
+
+    from portal.records.rules import EVIDENCE_NAME, check_pdf, read_evidence
+
+    _, _, pdf = sealed
+    bomb = _deflated_zeros(128 << 20)
+
+    def inflate_me(writer):
+        names = writer.root["/Names"]["/EmbeddedFiles"]["/Names"]
+        at = [str(names[i]) for i in range(0, len(names), 2)].index(EVIDENCE_NAME) * 2 + 1
+        spec = names[at]
+        spec["/EF"][NameObject("/F")] = writer.add_object(StreamObject(
+            DictionaryObject({NameObject("/Filter"): NameObject("/FlateDecode")}), encoded_data=bomb))
+        writer.update_container(spec)
+
+    forged = _updated(pdf, inflate_me)
+    assert len(forged) < len(pdf) + 200_000
+    tracemalloc.start()
+    try:
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        assert read_evidence(PdfFileReader(io.BytesIO(forged), strict=False)) is None
+        with app.app_context():
+            from portal.records.keys import installation_roots
+
+            try:
+                check_pdf(forged, trust_roots=installation_roots())
+            except Exception as exc:  # noqa: BLE001 - damaged is a fair answer; what it costs is the point
+                assert "damaged" in str(exc)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 48 << 20, f"{peak >> 20} MiB"
+    resp = _upload(app.test_client(), forged)
+    assert resp.status_code in (200, 400) and "Genuine" not in _text(resp)
+
+
 @pytest.mark.parametrize("payload,name,message", [
     (b"", "empty.pdf", "This file is empty"),
     (b"GIF89a not a pdf", "x.pdf", "not a PDF"),

@@ -33,7 +33,8 @@ from typing import Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils.generic import IndirectObject
+from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
+from pyhanko.pdf_utils.generic import IndirectObject, StreamObject
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
@@ -57,6 +58,16 @@ from pyhanko_certvalidator.policy_decl import (
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 log = logging.getLogger("countersign.rules")
+
+_MiB = 1024 * 1024
+#: A file to check comes from anyone (the public verification page). Probe finding: a 260 KB upload whose
+#: evidence stream inflated to 255 MiB raised a worker by 525 MB. No stream of it decodes to more than 32 MiB,
+#: nor all its streams together to more than 64 MiB or 20 times the file's size (a sealed record decodes to
+#: well under 1 MiB); the evidence JSON is read only up to its own limit (:func:`read_evidence`).
+DECODE_LIMITS = DecodeLimits(per_stream=StreamDecodeLimits(max_output_size=32 * _MiB),
+                             document_budget=DocumentDecodeBudget(base_allowance=64 * _MiB, max_ratio=20))
+#: The evidence JSON of a record is a few kilobytes; anything larger is not ours.
+EVIDENCE_MAX_BYTES = 1_000_000
 
 EVIDENCE_NAME = "evidence.json"
 
@@ -169,14 +180,34 @@ def read_evidence(reader: PdfFileReader) -> dict[str, Any] | None:
         for i in range(0, len(names) - 1, 2):
             if str(names[i]) == EVIDENCE_NAME:
                 spec = names[i + 1].get_object()
-                raw = spec["/EF"]["/F"].get_object().data
-                if len(raw) > 1_000_000:
+                raw = _bounded_data(spec["/EF"]["/F"].get_object(), EVIDENCE_MAX_BYTES)
+                if raw is None:
                     return None
                 value = json.loads(raw.decode("utf-8"))
                 return value if isinstance(value, dict) else None
     except Exception:  # noqa: BLE001 - no evidence is an answer too
         return None
     return None
+
+
+def _bounded_data(stream: StreamObject, limit: int) -> bytes | None:
+    """The stream's data if it is stored plain or with one /FlateDecode and is at most *limit* bytes once
+    inflated (read no further than that), else None."""
+    import zlib
+
+    flt = stream.get("/Filter")
+    if isinstance(flt, list | tuple):
+        flt = flt[0] if len(flt) == 1 else "many"
+    if "/DecodeParms" in stream:
+        return None
+    encoded = stream.encoded_data
+    if flt is None:
+        return encoded if len(encoded) <= limit else None
+    if str(flt) != "/FlateDecode":
+        return None
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(encoded, limit + 1)
+    return out if len(out) <= limit and not inflater.unconsumed_tail else None
 
 
 def _dss(reader: PdfFileReader) -> tuple[list[asn1_x509.Certificate], list[asn1_crl.CertificateList]]:
@@ -214,6 +245,23 @@ def _spec(roots: list[asn1_x509.Certificate], crls: list[asn1_crl.CertificateLis
 def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
               known_certs: Iterable[str] | None = None, crls: Iterable[asn1_crl.CertificateList] = (),
               at: dt.datetime | None = None) -> Check:
+    """Check *data* against the rules above (see :func:`_check_pdf`); a file whose parts cannot be read, or
+    would decode to too much, is "damaged" (:class:`NotAPdf`), never an error of the page that checks it.
+
+    :raises NotAPdf: for files that are not readable PDFs.
+    """
+    try:
+        return _check_pdf(data, trust_roots=trust_roots, known_certs=known_certs, crls=crls, at=at)
+    except NotAPdf:
+        raise
+    except Exception as exc:  # noqa: BLE001 - probe finding: a malformed /DSS was an HTTP 500
+        log.info("PDF could not be checked (%s)", type(exc).__name__)
+        raise NotAPdf(N_("This PDF is damaged and cannot be read.")) from None
+
+
+def _check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
+               known_certs: Iterable[str] | None = None, crls: Iterable[asn1_crl.CertificateList] = (),
+               at: dt.datetime | None = None) -> Check:
     """Check *data* against the rules above.
 
     :param trust_roots: the root certificates whose seals count (only these are trusted).
@@ -231,7 +279,7 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     roots = list(trust_roots)
     extra_crls = list(crls)
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = PdfFileReader(io.BytesIO(data), strict=False, decode_limits=DECODE_LIMITS)
         seals = reader.embedded_regular_signatures
         stamps = reader.embedded_timestamp_signatures
     except Exception as exc:  # noqa: BLE001 - any parse failure means we cannot read it
@@ -340,7 +388,7 @@ def _details_changed(data: bytes, signed: int, last: int) -> bool:
     """The details a reader shows (title, author, … in /Info and XMP) differ between the sealed revision and
     the file's last one, read strictly (pyHanko's difference analysis lets later revisions edit them)."""
     try:
-        strict = PdfFileReader(io.BytesIO(data), strict=True)
+        strict = PdfFileReader(io.BytesIO(data), strict=True, decode_limits=DECODE_LIMITS)
     except Exception:  # noqa: BLE001 - readable leniently (we got here), not strictly: say so as a change
         return True
     return _shown_details(strict.get_historical_resolver(last)) != _shown_details(

@@ -563,6 +563,15 @@ def test_an_expired_id_token_is_refused_even_with_a_fresh_nonce(live_app, lms, h
     assert _person_by_sub(live_app, lms, "late") is None
 
 
+def test_an_id_token_without_exp_or_iat_is_refused(live_app, lms, http):
+    """Probe finding: a token with no ``exp`` was accepted (PyJWT checks it only when it is there), so it would
+    never expire. OpenID Connect requires both ``exp`` and ``iat``."""
+    for n, claims in enumerate(({"exp": None}, {"iat": None}, {"exp": "tomorrow"})):
+        resp, _ = lms.launch(http, sub=f"forever-{n}", roles=[INSTRUCTOR], tamper=_resign(lms, **claims))
+        assert resp.status_code == 400 and "could not be checked" in resp.text, claims
+        assert _person_by_sub(live_app, lms, f"forever-{n}") is None
+
+
 def _resign(lms, **claims):
     """A tamper that changes the id_token's claims and signs it again with the platform's own key."""
 

@@ -130,8 +130,8 @@ class DbToolConf(ToolConfAbstract):
 
 
 class PortalMessageLaunch(FlaskMessageLaunch):
-    """pylti1p3's launch with the id_token checks it leaves out: the authorized party (``azp``)
-    and the length of ``sub``.
+    """pylti1p3's launch with the id_token checks it leaves out: the authorized party (``azp``),
+    the length of ``sub``, and that ``exp`` and ``iat`` are there.
 
     OpenID Connect Core 3.1.3.7 and LTI 1.3 (5.1.2): an id_token with several audiences must
     carry ``azp``, and an ``azp`` must be our client id. pylti1p3 takes the first audience as
@@ -151,9 +151,15 @@ class PortalMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate_message(self) -> PortalMessageLaunch:
-        sub = self._get_jwt_body().get("sub")
+        body = self._get_jwt_body()
+        sub = body.get("sub")
         if sub is not None and len(str(sub)) > MAX_SUB:
             raise LtiMessageValidationException(f"sub is longer than {MAX_SUB} characters")
+        # OpenID Connect Core 2: exp and iat are required (probe finding: a token without exp was accepted,
+        # so it would never expire; PyJWT checks exp only when it is there).
+        for claim in ("exp", "iat"):
+            if isinstance(body.get(claim), bool) or not isinstance(body.get(claim), int | float):
+                raise LtiMessageValidationException(f"the id_token has no {claim} claim")
         super().validate_message()
         return self
 

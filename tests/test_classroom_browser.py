@@ -175,3 +175,46 @@ def test_older_pupil_agrees_from_their_own_page(school, new_page):
     expect(page.get_by_role("status")).to_contain_text("You have agreed")
     _no_sideways_scroll(page)
     assert_accessible(page)
+
+
+#: Records what the page asks the browser to say (Chromium here has no voices): each utterance's language and words.
+_SPEECH_RECORDER = """
+window.__said = [];
+window.SpeechSynthesisUtterance = function (text) { this.text = text; this.lang = ""; };
+Object.defineProperty(window, "speechSynthesis", {value: {
+  speak: function (u) { window.__said.push([u.lang, u.text]); },
+  cancel: function () {},
+}});
+"""
+
+
+def test_read_aloud_reads_the_english_rules_in_english_on_a_welsh_page(school, live_app, new_page):
+    """Walk finding: on a Welsh device the rules (written in English) were read with a Welsh voice, and were not
+    marked as English for screen readers. Each part is now read in its own language."""
+    from portal.classroom import operations as ops
+
+    with in_school(live_app):
+        School.get().default_language = "cy"
+        cls = session.scalar(select(SchoolClass).where(SchoolClass.code == "2OWL"))
+        code = ops.start_session(cls.teachers[0].teacher, cls).code
+        session.commit()
+    pupil = new_page()
+    pupil.add_init_script(_SPEECH_RECORDER)
+    pupil.goto(f"/portal/join/{code}")
+    assert pupil.evaluate("document.documentElement.lang") == "cy"
+    pupil.get_by_role("link", name="Amy P.").click()
+    expect(pupil.locator("#screen-text")).to_have_attribute("lang", "en-GB")
+    expect(pupil.locator("h1")).to_have_attribute("lang", "en-GB")
+    assert_accessible(pupil)
+    pupil.locator("button[data-read-aloud]").click()
+    said = pupil.evaluate("window.__said")
+    assert said and all(lang == "en-GB" for lang, _text in said), said
+    # On the last page the prompt and the button (Welsh) follow the rules (English), each in its own voice.
+    last = pupil.locator("nav a.btn-primary")
+    while last.count():
+        last.click()
+    pupil.evaluate("window.__said = []")
+    pupil.locator("button[data-read-aloud]").click()
+    said = pupil.evaluate("window.__said")
+    assert [lang for lang, _text in said] == ["en-GB", "cy", "cy"], said
+    assert_accessible(pupil)

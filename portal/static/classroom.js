@@ -25,12 +25,19 @@
           return;
         }
         window.speechSynthesis.cancel();
-        var text = parts.map(function (el) { return el.innerText.trim(); }).join("\n\n");
-        var utterance = new SpeechSynthesisUtterance(text);
-        utterance.lang = document.documentElement.lang || "en-GB";
-        utterance.rate = 0.9;
-        utterance.onend = utterance.onerror = function () { reading(false); };
-        window.speechSynthesis.speak(utterance);
+        // Each part in its own language (walk finding: the policy's English text was read with a Welsh
+        // voice on a Welsh page): the nearest lang attribute, else the page's.
+        var last = null;
+        parts.forEach(function (el) {
+          var holder = el.closest("[lang]");
+          var utterance = new SpeechSynthesisUtterance(el.innerText.trim());
+          utterance.lang = (holder && holder.getAttribute("lang")) || document.documentElement.lang || "en-GB";
+          utterance.rate = 0.9;
+          utterance.onerror = function () { reading(false); };
+          window.speechSynthesis.speak(utterance);
+          last = utterance;
+        });
+        if (last) { last.onend = function () { reading(false); }; }
         reading(true);
       });
     });

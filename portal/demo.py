@@ -136,7 +136,7 @@ def _larkspur(seed: int, today: dt.date | None) -> tuple[School, dict]:
 
     school = create_school(slug="larkspur-hollow", name=SCHOOL_NAME, urn="100001",
                            phases=["nursery", "primary", "secondary", "sixth_form"], with_policies=False,
-                           official_channel="the school office: office@larkspur.example or 01632 960 000",
+                           official_channel="office@larkspur.example, 01632 960 000",
                            helpline_contact="Professionals Online Safety Helpline (set the number in school settings)")
     with school_scope(session, school.id):
         made = _fill_school(school, {**ADULTS, **MORE_ADULTS}, CLASSES, DOMAIN, random.Random(seed),
@@ -324,7 +324,7 @@ def _trust(seed: int, today: dt.date | None) -> tuple[Trust, School, dict]:
     for spec, classes, adults in ((OAK_LANE, OAK_CLASSES, OAK_ADULTS), (KESTREL, KESTREL_CLASSES, KESTREL_ADULTS)):
         slug, name, urn, phases, domain = spec
         school = create_school(slug=slug, name=name, urn=urn, phases=phases, trust=trust, with_policies=False,
-                               official_channel=f"the school office: office@{domain}")
+                               official_channel=f"office@{domain}")
         shared = {"teacher2": SPANNING_TEACHER}
         if slug == OAK_LANE[0]:
             shared["parent"] = SPANNING_PARENT

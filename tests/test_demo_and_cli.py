@@ -61,6 +61,11 @@ def test_demo_sign_in_works(empty_installation, db):
     assert resp.status_code == 302
     home = client.get("/portal/parent/")
     assert home.status_code == 200 and b"Your children" in home.data
+    # Walk finding: the demo's official channel ("the school office: ... or ...") put English words inside the
+    # Polish and Welsh sentences of the concern form. An address and a number read well in every language.
+    client.post("/portal/auth/language", data={"language": "pl", "next": "/portal/"})
+    form = client.get("/portal/concerns/new").get_data(as_text=True)
+    assert "office@larkspur.example, 01632 960 000" in form and "the school office" not in form
 
 
 def test_db_upgrade_and_downgrade_commands(app, tmp_path):

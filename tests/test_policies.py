@@ -1023,3 +1023,28 @@ def test_a_draft_page_left_open_after_publishing_says_so(db, pack, school, login
         assert "version 2 (published)" in page and "alert-danger" in page, action
     db.expire_all()
     assert [i.key for i in db.get(PolicyVersion, draft.id).consent_items] == ["photos_website", "photos_social"]
+
+
+def test_the_compliance_page_says_when_everyone_signs_again(app, db, school, login_as, make_person):
+    """Walk finding: a Head looked for a way to start the new school year's signing and found none, with no word that
+    it starts by itself. The page now gives the date (from School settings), and the settings say what it does."""
+    from portal.policies.queries import current_academic_year
+
+    school.academic_year_start_month, school.academic_year_start_day = 9, 4
+    db.commit()
+    head = login_as(school.head)
+    page = head.get("/portal/policies/compliance/").get_data(as_text=True)
+    start = current_academic_year() + 1
+    assert f"The next school year starts on 4 September {start}." in page
+    assert "From that day everyone is asked to sign again: there is nothing to start." in page
+    assert 'href="/portal/admin/settings">Change the date in School settings</a>' in page
+    settings = head.get("/portal/admin/settings").get_data(as_text=True)
+    assert "On this day each year everyone is asked to sign their policies again" in settings
+    # Someone who may see the counts but not change settings is told the date, without the link.
+    viewer = make_person(Role.TEACHER, given="Vera")
+    from portal.people.models import CapabilityGrant
+
+    db.add(CapabilityGrant(person_id=viewer.id, capability="compliance.view", granted_by_id=school.head.id))
+    db.commit()
+    page = login_as(viewer).get("/portal/policies/compliance/").get_data(as_text=True)
+    assert f"starts on 4 September {start}" in page and "Change the date in School settings" not in page

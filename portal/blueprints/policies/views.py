@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, cast
@@ -38,6 +39,7 @@ from portal.policies import operations, queries
 from portal.policies.models import Audience, Policy, PolicyReminder, PolicyVersion, VersionStatus
 from portal.policies.rendering import placeholder_values, render_markdown, render_version
 from portal.policies.tasks import register as _register_tasks
+from portal.schools.models import School
 from portal.security import access, client_ip, own_child_or_404
 from portal.signatures.models import Method, OfflineAgreement
 from portal.web import error_page
@@ -689,8 +691,13 @@ def compliance() -> ResponseReturnValue:
     class_rows = [t for _c, t in sorted(by_class.items(),
                                         key=lambda kv: (classes[kv[0]].year_group, classes[kv[0]].code))]
     session.commit()  # the counts, if they had to be made again
+    year = queries.current_academic_year()
+    school = School.get()
+    # Walk finding: a Head looked for a way to start the new year's signing. It starts by itself: say when.
+    next_year = (dt.date(year + 1, school.academic_year_start_month, school.academic_year_start_day)
+                 if school is not None else None)
     return render_template("portal/policies/compliance.html", by_policy=policies, by_audience=audiences,
-                           by_class=class_rows, year=queries.current_academic_year())
+                           by_class=class_rows, year=year, next_year=next_year)
 
 
 @bp.get("/compliance/policies/<portal_id:policy_id>")

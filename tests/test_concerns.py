@@ -274,6 +274,9 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
     parent, head = login_as(cast.parent), login_as(cast.head)
     early = _escalate(parent, general)
     assert "once the school has given its outcome" in early.get_data(as_text=True)
+    # Walk finding: the Head looked for a way to make it a formal complaint; the page says it is the parent's step.
+    handling = head.get(f"/portal/concerns/inbox/{general.id}").get_data(as_text=True)
+    assert "Only the parent who raised this can take it further, to formal complaint, stage 1" in handling
     for step in ("acknowledged", "resolved"):
         _post_status(head, general, step)
     page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
@@ -295,6 +298,7 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
     _escalate(parent, general)
     db.expire_all()
     assert db.get(Concern, general.id).stage == Stage.STAGE_2.value
+    assert "can take it further" not in head.get(f"/portal/concerns/inbox/{general.id}").get_data(as_text=True)
     # The chair of governors convenes the panel, so can now read it too.
     assert handle_status(login_as, cast.chair, general) == 200
     for step in ("acknowledged", "resolved"):

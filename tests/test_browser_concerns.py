@@ -184,6 +184,15 @@ def test_the_inbox_fits_a_phone(demo, live_app, new_page):
             ops.raise_concern(parent, category=Category.COMMUNICATION, subject="Newsletter dates",
                               description="The dates in the newsletter clash.", at_risk=False, batch=batch)
             session.commit()
+        import datetime as dt
+
+        from portal.incidents.operations import record_social
+
+        head = session.scalars(select(Person).where(Person.email == "head@larkspur.example")).one()
+        record_social(by=head, prevent_flag=False, author_type="third_party", author_description="an unknown account",
+                      platform="A fictional video site", posted_on=None, seen_on=dt.date(2026, 10, 2),
+                      summary="A clip of the school gate.")
+        session.commit()
     page = new_page(mobile=True)
     sign_in(page, "head@larkspur.example", DEMO_PASSWORD)
     page.goto("/portal/concerns/inbox")
@@ -195,3 +204,22 @@ def test_the_inbox_fits_a_phone(demo, live_app, new_page):
     page.wait_for_load_state()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
+    # Walk finding: the parent's list and the incidents lists fitted the page only because their tables scrolled
+    # sideways in a box, with the last column cut off and nothing to show it. They stack on a phone now.
+    page.goto("/portal/incidents/")
+    assert page.locator("table.stack-on-phone tbody tr").count() > 0
+    assert _no_box_scrolls_sideways(page)
+    parent = new_page(mobile=True)
+    sign_in(parent, "parent@larkspur.example", DEMO_PASSWORD)
+    parent.goto("/portal/concerns/")
+    expect(parent.locator("td[data-label=Stage]").first).to_have_text("Informal concern")
+    assert _no_box_scrolls_sideways(parent)
+    assert_accessible(parent)
+
+
+def _no_box_scrolls_sideways(page) -> bool:
+    page.wait_for_load_state("load")
+    wide = page.evaluate("""[...document.querySelectorAll('.table-responsive')]
+        .filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.querySelector('caption')?.innerText || '?')""")
+    assert wide == [], f"{page.url}: {wide}"
+    return True

@@ -334,9 +334,28 @@ def test_heads_home_is_a_dashboard_with_counts_and_links(app, db, brood, school,
     db.commit()
     mine = login_as(teacher).get("/portal/staff/").get_data(as_text=True)
     assert "What needs your attention" not in mine and "Read and sign" in mine
-    assert "1 of 1 still to sign" in mine and "Amara" in mine
+    # Walk finding: the home's "still to sign" (parents' countersignatures) and the classroom page's "agreed"
+    # (the pupils' own agreement) were not named, and read as a contradiction. Both are named now.
+    assert "Parents: 1 of 1 still to countersign" in mine and "Amara" in mine
+    assert "Pupils: 0 of 1 agreed in class" in mine
     page = login_as(teacher).get(f"/portal/staff/classes/{cls.id}").get_data(as_text=True)
     assert "Not signed yet" in page and "A parent or carer" in page
+    assert '<td data-label="Agreed in class">Not yet</td>' in page
+    own = queries.pupils_status([amara])[0].own_acknowledgements[0]
+    _sign(own, amara)
+    db.commit()
+    mine = login_as(teacher).get("/portal/staff/").get_data(as_text=True)
+    assert "Pupils: 1 of 1 agreed in class" in mine and "Parents: 1 of 1 still to countersign" in mine
+    page = login_as(teacher).get(f"/portal/staff/classes/{cls.id}").get_data(as_text=True)
+    assert '<td data-label="Agreed in class">Yes, ' in page and "Not signed yet" in page
+    # A class of older pupils, who sign for themselves, is counted as before.
+    sixth = make_class(year_group=12, name="Year 12 Ospreys")
+    db.add(ClassTeacher(class_id=sixth.id, teacher_id=teacher.id))
+    _cerys.pupil.class_id = sixth.id
+    db.commit()
+    mine = login_as(teacher).get("/portal/staff/").get_data(as_text=True)
+    ospreys = mine.split("Year 12 Ospreys")[1].split("</li>")[0]
+    assert "1 of 1 still to sign" in ospreys and "Parents:" not in ospreys and "agreed in class" not in ospreys
 
 
 def test_charts_are_svg_with_their_numbers_in_tables(app, db, brood, school, login_as):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -32,6 +33,19 @@ def _class_pupils(cls: SchoolClass) -> list[Person]:
     return sorted((p.person for p in cls.pupils if p.person.active), key=lambda p: (p.given_name, p.family_name))
 
 
+@dataclass
+class ClassRow:
+    """A class on a teacher's home: who is still to sign, and for young pupils who signs."""
+
+    cls: SchoolClass
+    total: int
+    waiting: list
+    #: The pupils' parents countersign (EYFS to KS2); the pupils agree in class besides.
+    young: bool
+    #: Young pupils who have agreed in class this school year.
+    agreed: int
+
+
 @bp.get("/")
 @access(roles=POLICY_ADULT_ROLES)
 def home():
@@ -41,7 +55,7 @@ def home():
 
     from portal.dashboard import charts
     from portal.dashboard.queries import attention, audience_rates
-    from portal.policies.queries import OUTSTANDING, pupils_status
+    from portal.policies.queries import OUTSTANDING, SIGNED, pupils_status
 
     caps = capabilities_of(current_user)
     classes = session.scalars(
@@ -62,7 +76,12 @@ def home():
     for cls in classes:
         statuses = [status_of[p.id] for p in members[cls.id]]
         waiting = [st for st in statuses if any(r.status == OUTSTANDING for r in st.requirements)]
-        class_rows.append((cls, len(statuses), waiting))
+        # Walk finding: "2 of 7 still to sign" here and "7 of 7 agreed" on the classroom page, unnamed. For young
+        # pupils the first counts parents' countersignatures and the second the pupils' own agreement in class.
+        young = any(st.requirements and not st.signs_own for st in statuses)
+        agreed = sum(1 for st in statuses if st.own_acknowledgements
+                     and all(r.status == SIGNED for r in st.own_acknowledgements))
+        class_rows.append(ClassRow(cls, len(statuses), waiting, young, agreed))
     # The tiles already count what some tasks say (concerns, link decisions): list each thing once.
     tile_paths = {urlsplit(t.url).path for t in tiles}
     tasks = [t for t in tasks_for(current_user) if urlsplit(t.url).path not in tile_paths]

@@ -149,3 +149,23 @@ def test_passkey_added_and_used_to_sign_in_with_a_virtual_authenticator(teacher,
     finally:
         ctx.close()
     assert not violations, violations
+
+
+def test_the_passkey_words_are_in_the_readers_language(teacher, live_app, chromium, server):
+    """Walk finding: passkeys.js wrote its own words in English over the page's Welsh or Polish."""
+    ctx, page, violations = _localhost_page(chromium, server)
+    try:
+        _sign_in(page)
+        with in_school(live_app):
+            session.get(Person, teacher).account.language = "cy"
+            session.commit()
+        page.goto("/portal/auth/security")
+        message = page.locator("#passkey-add [data-passkey-message]")
+        expect(message).to_have_text("Mae allwedd mynediad yn defnyddio clo sgrin y ddyfais hon neu allwedd "
+                                     "ddiogelwch.")
+        page.get_by_role("button", name="Ychwanegu allwedd mynediad").click()
+        expect(message).to_have_text("Rhowch enw i'r allwedd mynediad yn gyntaf, fel “Gliniadur gwaith”.")
+        assert_accessible(page)
+    finally:
+        ctx.close()
+    assert not violations, violations

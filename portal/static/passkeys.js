@@ -9,25 +9,29 @@
       typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function";
   }
 
+  // The words come from the page (data-say-* on the form), so they are in the reader's language (walk finding:
+  // they were English here on a Welsh or Polish page).
+  function say(form, key) { return form.getAttribute("data-say-" + key) || ""; }
+
   function setUp(form, creating) {
     var button = form.querySelector(creating ? "[data-passkey-create]" : "[data-passkey-get]");
     var message = form.querySelector("[data-passkey-message]");
     if (!button || !message) { return; }
     if (!supported()) {
-      message.textContent = "This browser cannot use passkeys. Use a code instead, or another browser.";
+      message.textContent = say(form, "unsupported");
       return;
     }
     button.hidden = false;
-    message.textContent = creating ? "A passkey uses this device's screen lock or a security key." : "";
+    message.textContent = creating ? say(form, "ready") : "";
     button.addEventListener("click", function () {
       var name = form.querySelector("input[name='name']");
       if (creating && !name.value.trim()) {
-        message.textContent = "Give the passkey a name first, like “Work laptop”.";
+        message.textContent = say(form, "name-first");
         name.focus();
         return;
       }
       button.disabled = true;
-      message.textContent = "Follow your browser's instructions.";
+      message.textContent = say(form, "follow");
       var tokenField = form.querySelector("input[name='csrf_token']");
       fetch(form.getAttribute("data-options-url"), {
         method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": tokenField ? tokenField.value : "", "Accept": "application/json" }
@@ -40,12 +44,12 @@
         })
         .then(function (credential) {
           form.querySelector("input[name='credential']").value = JSON.stringify(credential.toJSON());
-          message.textContent = "Checking…";
+          message.textContent = say(form, "checking");
           form.submit();
         })
         .catch(function () {
           button.disabled = false;
-          message.textContent = "That did not work. Try again, or use a code.";
+          message.textContent = say(form, "failed");
         });
     });
   }

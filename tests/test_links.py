@@ -458,3 +458,36 @@ def test_another_relationship_shows_its_note_and_a_parent_cannot_tell_the_same_t
     again = client.post("/portal/links/relative", data={**data, "adult_name": "uma example"})
     assert again.status_code == 400 and "already told us about this relative" in again.get_data(as_text=True)
     assert _count(db, FamilyLinkDeclaration) == 3  # the teacher's two and the parent's one
+
+
+def test_the_declarer_is_emailed_when_the_school_decides(app, db, school, make_person, make_parent, pupils,
+                                                         login_as, mailbox):
+    """Walk finding: nobody was told of a decision until they next signed in, and the approver's "Decision
+    recorded." named nothing. The declarer is emailed (who the link is with is not said), in their language."""
+    teacher = make_person(Role.TEACHER, given="Tilda")
+    _declare(login_as(teacher), pupils["nell"])
+    decl = db.scalar(select(FamilyLinkDeclaration))
+    head = login_as(school.head)
+    resp = head.post(f"/portal/links/declarations/{decl.id}", data={"decision": "approve"}, follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert (f"Approved: the family link between {teacher.full_name} and {pupils['nell'].full_name}." in page
+            and f"{teacher.full_name} is told by email to sign in and see it." in page)
+    [mail] = mailbox.to(teacher.email)
+    body = mail.get_content()
+    assert mail["Subject"] == "The school has decided on a family link you told us about"
+    assert "/portal/links/" in body and pupils["nell"].given_name not in body and "approved" not in body.lower()
+    # A parent's declaration: the link leads to their relatives page, and the email is in their language.
+    child = pupils["bram"]
+    parent = make_parent(child, given="Pam")
+    parent.account.language = "cy"
+    uncle = make_person(Role.GOVERNOR, given="Vic")
+    db.commit()
+    assert login_as(parent).post("/portal/links/relative", data={
+        "answer": "yes", "pupil_id": child.id, "adult_id": uncle.id, "relationship": "aunt_uncle"}).status_code == 302
+    told = db.scalars(select(FamilyLinkDeclaration).order_by(FamilyLinkDeclaration.id.desc())).first()
+    resp = head.post(f"/portal/links/declarations/{told.id}", data={"decision": "decline", "reason": "Not known."},
+                     follow_redirects=True)
+    assert f"Declined: the family link between {uncle.full_name} and {child.full_name}." in resp.get_data(as_text=True)
+    [mail] = mailbox.to(parent.email)
+    body = mail.get_content()
+    assert "/portal/links/relative" in body and "Mewngofnodwch i weld y penderfyniad" in body

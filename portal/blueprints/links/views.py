@@ -24,6 +24,7 @@ from portal.db import session
 from portal.links import operations as ops
 from portal.links import tasks as _tasks  # noqa: F401  (registers the home-page tasks)
 from portal.links.models import FamilyLinkDeclaration, LinkSource, LinkStatus
+from portal.links.notifications import tell_declarer
 from portal.paging import paginate
 from portal.people.models import ADULT_ROLES, Person, Role, academic_year_label
 from portal.security import access, children_of, has_capability
@@ -212,7 +213,15 @@ def review(decl_id: int):
                 flash(_("This declaration has already been decided."), "warning")
                 return redirect(url_for(".review", decl_id=decl_id))
             session.commit()
-            flash(_("Decision recorded."), "success")
+            # Walk finding: "Decision recorded." named nothing, and the declarer was not told until they signed in.
+            told = tell_declarer(decl)
+            names = {"adult": decl.adult.full_name if decl.adult else decl.typed_adult_name or "?",
+                     "pupil": decl.pupil.full_name if decl.pupil else decl.typed_pupil_name or "?"}
+            said = (_("Approved: the family link between %(adult)s and %(pupil)s.", **names) if approve
+                    else _("Declined: the family link between %(adult)s and %(pupil)s.", **names))
+            if told:
+                said += " " + _("%(name)s is told by email to sign in and see it.", name=decl.declared_by.full_name)
+            flash(said, "success")
             return redirect(url_for(".register"))
         status = 400
     return render_template("portal/links/review.html", decl=decl, form=form,

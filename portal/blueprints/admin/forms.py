@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 
 

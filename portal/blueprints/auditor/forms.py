@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
+
+from portal.formbase import FlaskForm
 
 
 def _int_or_none(value):

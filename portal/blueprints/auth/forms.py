@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -16,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.auth.passwords import check_password_rules
+from portal.formbase import FlaskForm
 from portal.validators import ENTER_EMAIL, ENTER_PASSWORD, ENTER_PASSWORD_AGAIN, at_most, email_address
 
 

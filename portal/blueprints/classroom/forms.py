@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from portal.classroom.operations import CODE_ALPHABET, CODE_LENGTH, code_is_well_formed
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 
 

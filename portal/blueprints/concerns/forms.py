@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
@@ -19,6 +18,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.concerns.models import CATEGORY_LABELS, About
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 from portal.validators import at_most
 from portal.widgets import LongSelect

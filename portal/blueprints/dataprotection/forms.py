@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -21,6 +20,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from portal.dataprotection.dates import UNITS
 from portal.dataprotection.models import ALLEGATION_KINDS, HOLD_KINDS, OUTCOMES
 from portal.dataprotection.schedule import N_, REVIEW_ROLES
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 from portal.widgets import LongSelect
 

@@ -4,7 +4,6 @@ import datetime as dt
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 from portal.incidents.models import AUTHOR_TYPES, CONTACT_KINDS, DELETION_OUTCOMES, DIRECTIONS
 from portal.validators import add_error, choice_values

@@ -4,10 +4,10 @@ import re
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 from portal.links.models import RELATIONSHIPS
 from portal.validators import add_error, choice_values

@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import cast
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp
 
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 from portal.templating import N_
 

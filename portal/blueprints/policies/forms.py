@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,6 +16,8 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from portal.formbase import FlaskForm
 
 try:  # WTForms 3.3+ (tuples are deprecated there); older versions take (value, label) tuples.
     from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it

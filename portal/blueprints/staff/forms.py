@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 from wtforms.validators import DataRequired
 
+from portal.formbase import FlaskForm
 from portal.ids import form_id
 
 

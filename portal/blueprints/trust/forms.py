@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from portal.formbase import FlaskForm
 from portal.schools.models import Phase
 
 

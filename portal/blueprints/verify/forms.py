@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SubmitField
+
+from portal.formbase import FlaskForm
 
 
 class CheckFileForm(FlaskForm):

@@ -275,6 +275,16 @@ def test_parent_signs_own_aup_with_consents(app, db, family, login_as):
             f"consent_{items[0].id}": "yes", f"consent_{items[1].id}": "no",
         })
         assert resp.status_code == 302 and "/portal/policies/signatures/" in resp.headers["Location"]
+        # Walk finding: the signed page led only to the history while a child's policy was waiting. It says what
+        # is next (Ada's countersignature), and leads there.
+        done = client.get(resp.headers["Location"]).get_data(as_text=True)
+        ada_policy = next(r for r in queries.requirements_for(parent) if r.countersign and r.subject.id == _ks1.id)
+        assert "What next" in done and "There is 1 more thing for you to sign." in done
+        assert (f'href="/portal/policies/versions/{ada_policy.version.id}/sign?pupil_id={_ks1.id}">'
+                f"Next: {ada_policy.version.title}, for Ada</a>") in done
+        # Opened again later (from the history), the page does not say it.
+        later = client.get(resp.headers["Location"].split("?")[0]).get_data(as_text=True)
+        assert "What next" not in later
     finally:
         signals.signature_committed.disconnect(receiver)
     db.expire_all()
@@ -1048,3 +1058,17 @@ def test_the_compliance_page_says_when_everyone_signs_again(app, db, school, log
     db.commit()
     page = login_as(viewer).get("/portal/policies/compliance/").get_data(as_text=True)
     assert f"starts on 4 September {start}" in page and "Change the date in School settings" not in page
+
+
+def test_the_last_signature_says_there_is_nothing_else(db, family, login_as):
+    parent, ks1, _ks3 = family
+    client = login_as(parent)
+    for req in [r for r in queries.requirements_for(parent) if r.status == queries.OUTSTANDING]:
+        url = f"/portal/policies/versions/{req.version.id}/sign" + (f"?pupil_id={ks1.id}" if req.countersign else "")
+        page = client.get(url)
+        resp = client.post(url, data={"action": "sign", "text_hash": _hash(page.data), "agree": "y",
+                                      "typed_name": parent.full_name,
+                                      **{f"consent_{i.id}": "yes" for i in req.version.consent_items}})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    done = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "You have nothing else to sign." in done and 'href="/portal/">Back to your home page</a>' in done

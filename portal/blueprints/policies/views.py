@@ -177,7 +177,7 @@ def sign(version_id: int):
                 # the first one's page alone would show a single child.
                 if sig.decision != "declined" and len(sigs) > 1:
                     return redirect(url_for(".history"))
-                return redirect(url_for(".signature", signature_id=sig.id))
+                return redirect(url_for(".signature", signature_id=sig.id, just="signed"))
         elif status != 409:
             status = 400
     # Always show (and hash) the text as it is now.
@@ -230,8 +230,13 @@ def signature(signature_id: int):
     """One signature or decline from your history, with the exact text that was shown and its
     sealed PDF copy (or word that it is being made)."""
     sig = _own_signature_or_404(signature_id)
+    # Just signed: say what is still to sign, if anything (walk finding: the page led only to the history, while
+    # a child's policy was still waiting).
+    after = request.args.get("just") == "signed" and sig.signer_id == current_user.id
+    waiting = [r for r in queries.requirements_for(current_user) if r.status == queries.OUTSTANDING] if after else []
     return render_template("portal/policies/signature.html", sig=sig, kept=queries.signed_text(sig),
-                           record=_record_of(sig))
+                           record=_record_of(sig), after=after, next_req=waiting[0] if waiting else None,
+                           more=len(waiting))
 
 
 @bp.get("/signatures/<portal_id:signature_id>/record.json")

@@ -57,6 +57,10 @@ def test_a_child_at_risk_goes_only_to_the_dsl(cast, login_as, db):
     assert home.index("Child at risk") < home.index("New concerns")
     assert "Child at risk" not in login_as(cast.head).get("/portal/staff/").get_data(as_text=True)
     assert who_can_handle(cast, login_as, c) == {"dsl"}
+    # Walk finding: the banner said "Only the safeguarding lead can see this concern", though deputies can too. It
+    # names who can.
+    handling = login_as(cast.dsl).get(f"/portal/concerns/inbox/{c.id}").get_data(as_text=True)
+    assert f"Only these people can see this concern: {cast.dsl.full_name}." in handling
     # The Head and the other reviewers do not even see it listed.
     for person in (cast.head, cast.reviewer):
         assert SECRET_SUBJECT not in login_as(person).get("/portal/concerns/inbox").get_data(as_text=True)
@@ -91,6 +95,8 @@ def test_at_risk_and_about_the_dsl_goes_to_the_head_instead(cast, login_as, db):
     parent = login_as(cast.parent)
     resp = raise_concern(parent, at_risk="yes", about="staff", about_person_id=str(cast.dsl.id))
     assert who_can_handle(cast, login_as, newest(db)) == {"head"}
+    handling = login_as(cast.head).get(f"/portal/concerns/inbox/{newest(db).id}").get_data(as_text=True)
+    assert f"Only these people can see this concern: {cast.head.full_name}." in handling
     # Review finding: the parent was told the DSL reads it, and the Head (its only reader) had no "Child at risk".
     page = parent.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Designated Safeguarding Lead" not in page and "marked urgent" in page

@@ -10,7 +10,9 @@ import io
 import logging
 from typing import TypedDict, cast
 
+from babel.lists import format_list
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, select
@@ -390,8 +392,8 @@ def _staff_forms(concern: Concern) -> dict:
     status_form.status.choices = options([(s.value, _(s.label)) for s in Status
                                           if s in TRANSITIONS[concern.status_enum]])
     assign_form = AssignForm(formdata=None, assignee_id=concern.assignee_id or 0)
-    assign_form.assignee_id.choices = options([(0, _("No one yet"))]
-                                              + [(p.id, p.full_name) for p in handlers_of(concern)])
+    handlers = handlers_of(concern)
+    assign_form.assignee_id.choices = options([(0, _("No one yet"))] + [(p.id, p.full_name) for p in handlers])
     target_form = TargetForm(formdata=None, new_date=concern.response_due)
     school = School.get()
     share_form = ShareForm(formdata=None, share="no" if concern.shared_with_trust_at else "yes") \
@@ -399,7 +401,9 @@ def _staff_forms(concern: Concern) -> dict:
         else None
     return {"reply_form": MessageForm(formdata=None, prefix="reply"),
             "note_form": NoteForm(formdata=None, prefix="note"), "status_form": status_form,
-            "assign_form": assign_form, "target_form": target_form, "share_form": share_form}
+            "assign_form": assign_form, "target_form": target_form, "share_form": share_form,
+            # Walk finding: "Only the safeguarding lead can see this concern", though deputies could too.
+            "readers": format_list([p.full_name for p in handlers], locale=str(get_locale() or "en_GB"))}
 
 
 def _back(concern: Concern):

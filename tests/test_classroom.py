@@ -414,6 +414,7 @@ def test_kiosk_mode_uses_the_teachers_device(app, db, y2, teacher, login_as, rec
     assert client.post("/portal/classroom/device/leave").headers["Location"].endswith("/classroom/kiosk/exit")
     wrong = client.post("/portal/classroom/kiosk/exit", data={"secret": "1357"})
     assert wrong.status_code == 400 and b"not the PIN" in wrong.data
+    assert b"After 4 more wrong tries, the teacher is signed out on this device." in wrong.data
     back = client.post("/portal/classroom/kiosk/exit", data={"secret": "2468"})
     assert back.headers["Location"].endswith(f"/sessions/{sid}")
     assert client.get("/portal/staff/").status_code == 200

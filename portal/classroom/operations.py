@@ -435,6 +435,16 @@ def kiosk_unlock(cs: ClassroomSession, secret: str) -> bool:
     return ok
 
 
+def kiosk_tries_left(cs: ClassroomSession) -> int:
+    """Wrong tries left at this session's kiosk before the device is signed out."""
+    from flask import current_app
+
+    from portal.auth import throttle
+
+    used = throttle.count(_kiosk_key(cs), int(current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"]))
+    return max(0, KIOSK_MAX_ATTEMPTS - used)
+
+
 def kiosk_locked_out(cs: ClassroomSession) -> bool:
     """Too many wrong tries at this session's kiosk: the device must be signed out."""
     from portal.auth import throttle

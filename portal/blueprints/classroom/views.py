@@ -283,7 +283,11 @@ def kiosk_exit():
             session.commit()
             if ops.kiosk_locked_out(cs):
                 return _kiosk_sign_out(logout_user)
-            form.secret.errors.append(_("That is not the PIN or the teacher's password."))
+            # Walk finding: nothing said that wrong tries sign the teacher out.
+            left = ops.kiosk_tries_left(cs)
+            form.secret.errors.append(_("That is not the PIN or the teacher's password.") + " " + ngettext(
+                "After %(num)s more wrong try, the teacher is signed out on this device.",
+                "After %(num)s more wrong tries, the teacher is signed out on this device.", left))
         status = 400
     return render_template("portal/classroom/kiosk_exit.html", cs=cs, form=form, kiosk=True), status
 

@@ -116,6 +116,9 @@ def test_full_lifecycle_close_writes_witnessed_signatures_and_signals(app, db, y
     device = _device(app, code)
     names = device.get("/portal/classroom/device/").get_data(as_text=True)
     assert "Amy" in names and "Ben" in names and "Cal" in names
+    # Walk finding: a long sentence for Reception, and nothing read aloud on this page.
+    assert "Year 2 Owls. Find your name and tap it." in names
+    assert 'data-read-aloud="#names-heading, #names-intro"' in names
     # Young pupils step through one screen per rule; "I agree" is on the last one.
     first = device.get(f"/portal/classroom/device/pupils/{y2.amy.id}").get_data(as_text=True)
     assert "Page 1 of 6" in first and "I agree" not in first and "data-read-aloud" in first
@@ -604,3 +607,13 @@ def test_two_simultaneous_closes_record_each_signature_once(app, db, y2, teacher
     assert len(outcomes) == 2 and outcomes.count("closed") == 1, outcomes
     db.expire_all()
     assert db.scalar(select(func.count(Signature.id))) == 2
+
+
+def test_with_everyone_agreed_the_device_says_all_done(app, db, y2, teacher, login_as):
+    """Walk finding: with nobody left to agree, the device still said "Tap your name" over nothing to tap."""
+    device = _device(app, db.get(ClassroomSession, _start(login_as(teacher), y2)).code)
+    for pupil in (y2.amy, y2.ben, y2.cal):
+        assert device.post(f"/portal/classroom/device/pupils/{pupil.id}", headers=UA).status_code == 302
+    done = device.get("/portal/classroom/device/").get_data(as_text=True)
+    assert "<h1>All done</h1>" in done and "Tap your name" not in done
+    assert "Everyone in Year 2 Owls has agreed. Well done!" in done

@@ -84,6 +84,8 @@ def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
         # pdftotext wraps table cells, so compare without whitespace.
         assert "".join(expected.split()) in "".join(text.split()), expected
     assert "Page 1 of 3" in text
+    # Walk finding: the evidence said "online (Online)"; the words alone where they say the same.
+    assert "MethodOnline" in "".join(text.split()) and "online(Online)" not in "".join(text.split())
     # The check block is on the last page.
     last = subprocess.run([_tool("pdftotext"), "-f", "3", "-l", "3", str(path), "-"], capture_output=True,
                           check=True, text=True).stdout

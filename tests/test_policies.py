@@ -599,6 +599,10 @@ def test_history_shows_own_and_childrens_signatures_only(db, family, login_as, m
     own = db.scalar(select(Signature).where(Signature.on_behalf_of_id == ks1.id))
     detail = client.get(f"/portal/policies/signatures/{own.id}").get_data(as_text=True)
     assert own.text_sha256 in detail and "I am kind online" in detail
+    # Walk finding: the fingerprint sat among the plain facts as jargon; it is behind a summary that says what it is.
+    fingerprint = detail.split("<details")[1].split("</details>")[0]
+    assert "For checking: the text's fingerprint" in fingerprint and own.text_sha256 in fingerprint
+    assert "Text fingerprint" not in detail
     others = db.scalar(select(Signature).where(Signature.signer_id == other.id))
     assert client.get(f"/portal/policies/signatures/{others.id}").status_code == 404
 

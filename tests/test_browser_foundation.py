@@ -128,7 +128,10 @@ def test_the_errors_summary_links_each_error_to_a_control_it_can_use(demo, new_p
     expect(summary).to_be_focused()
     expect(summary.get_by_role("link", name="Email: Give your email address.")).to_have_attribute("href", f"#{control}")
     assert summary.get_by_role("listitem").count() == 4 and summary.get_by_role("link").count() == 2
-    assert summary.get_by_role("listitem").nth(1).inner_text() == "Hidden: Only for another kind of post."
+    # Errors with a control come in the order of their controls on the page, after those without (walk finding:
+    # the signing form listed the box and the name before the questions above them).
+    assert [t.split(":")[0] for t in summary.get_by_role("listitem").all_inner_texts()] == [
+        "Hidden", "Email", "Deputies", "Switched off"]
     assert summary.get_by_role("listitem").nth(3).get_by_role("link").count() == 0  # the disabled box
     summary.get_by_role("link", name="Deputies: Choose at least one.").click()
     expect(page.locator("#boxes-0")).to_be_focused()

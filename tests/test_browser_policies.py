@@ -94,6 +94,11 @@ def test_parent_signs_and_countersigns_and_the_dashboard_changes(family, new_pag
     # Everything missing is listed at once: both questions, the box and the name.
     assert summary.inner_text().count("Choose yes or no.") == 2
     assert "Tick the box" in summary.inner_text() and "Type your full name" in summary.inner_text()
+    # ...in the order of the page (walk finding: the box and the name came before the questions above them).
+    items = summary.locator("li").all_inner_texts()
+    where = [next(i for i, text in enumerate(items) if words in text)
+             for words in ("Choose yes or no.", "Tick the box", "Type your full name")]
+    assert where == sorted(where), items
     # Each error leads to its control: following the name's takes the parent to the name box.
     summary.get_by_role("link", name=re.compile("Type your full name")).click()
     expect(page.get_by_label("Type your full name")).to_be_focused()

@@ -1,6 +1,6 @@
 """Real Chromium: a class session's pupil screens in the school's language. A young pupil's rule
-screen in Welsh (or Polish) reads aloud in the page's language; in Arabic the screens run right to
-left. axe-core finds nothing on each page."""
+screen in Welsh (or Polish) reads its own words in the page's language and the rules (written in English) in
+English; in Arabic the screens run right to left. axe-core finds nothing on each page."""
 from __future__ import annotations
 
 import pytest
@@ -64,10 +64,19 @@ def test_a_young_pupils_rule_screen_reads_aloud_in_the_pages_language(school, li
     button.click()
     spoken = page.evaluate("window.__spoken")
     assert len(spoken) == 1
-    assert spoken[0]["lang"] == html_lang
+    # Walk finding: the rules, written in English, were read with a Welsh (or Polish) voice. They are marked
+    # English and read in English; the page's own words stay in its language.
+    assert spoken[0]["lang"] == "en-GB" and page.get_attribute("#screen-text", "lang") == "en-GB"
     assert spoken[0]["text"].strip() == page.inner_text("#screen-text").strip() != ""
     assert "Read it to me" not in page.inner_text("main")
     assert_accessible(page)
+    # On the last page, the prompt and the button (the page's words) follow the rule, in the page's language.
+    page.locator("button[data-read-aloud]").click()  # stop (its label now says so)
+    while page.locator("nav a.btn-primary").count():
+        page.locator("nav a.btn-primary").click()
+    page.evaluate("window.__spoken = []")
+    page.get_by_role("button", name=words["read"]).click()
+    assert [s["lang"] for s in page.evaluate("window.__spoken")] == ["en-GB", language, language]
 
 
 def test_the_pupil_screens_run_right_to_left_in_arabic(school, live_app, new_page):  # noqa: F811
@@ -101,13 +110,14 @@ def test_the_last_page_reads_out_what_to_do_next_and_can_be_stopped(school, live
     expect(page.get_by_role("button", name="I agree")).to_be_visible()
     page.get_by_role("button", name="Read it to me").click()
     spoken = page.evaluate("window.__spoken")
-    assert len(spoken) == 1
+    # One part after another, each in its own language (the rule's text is English, the rest the page's).
+    assert [s["lang"] for s in spoken] == ["en-GB", "en-GB", "en-GB"]
     rule = page.inner_text("#screen-text").strip()
-    assert rule and spoken[0]["text"].startswith(rule)
-    assert spoken[0]["text"].endswith("If you will try to follow these rules, press the button.\n\nI agree")
+    assert rule and spoken[0]["text"] == rule
+    assert [s["text"] for s in spoken[1:]] == ["If you will try to follow these rules, press the button.", "I agree"]
     stop = page.get_by_role("button", name="Stop reading")
     expect(stop).to_have_attribute("aria-pressed", "true")
     stop.click()
     expect(page.get_by_role("button", name="Read it to me")).to_have_attribute("aria-pressed", "false")
-    assert len(page.evaluate("window.__spoken")) == 1  # stopping says nothing more
+    assert len(page.evaluate("window.__spoken")) == 3  # stopping says nothing more
     assert_accessible(page)

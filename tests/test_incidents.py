@@ -356,7 +356,7 @@ def test_each_list_shows_open_incidents_first_a_page_at_a_time(app, db, cast, lo
             "page 1 of 2</caption>") in page
     assert "<caption>Posts on social media: 27 incidents, open ones first, page 1 of 2</caption>" in page
     contact = page[page.index('id="contact-heading"'):page.index('id="social-heading"')]
-    statuses = re.findall(r"<td>(Open|Closed)</td>", contact)
+    statuses = re.findall(r"<td data-label=\"Status\">(Open|Closed)</td>", contact)
     assert statuses == ["Open"] * 15 + ["Closed"] * 10  # 15 open, then the newest closed ones
     # Two lists, two pagers: each link's accessible name says which list it pages ("Next page of contact
     # incidents"); the words on the screen stay "Next page".
@@ -365,7 +365,7 @@ def test_each_list_shows_open_incidents_first_a_page_at_a_time(app, db, cast, lo
     assert f'href="/portal/incidents/?social_page=2">Next page{hidden.format("social-media incidents")}</a>' in page
     both = head.get("/portal/incidents/?contact_page=2&social_page=2").get_data(as_text=True)
     contact = both[both.index('id="contact-heading"'):both.index('id="social-heading"')]
-    assert contact.count("<td>Closed</td>") == 5 and "<td>Open</td>" not in contact
+    assert contact.count(">Closed</td>") == 5 and ">Open</td>" not in contact
     # Each list's link keeps the other list's page.
     previous = 'href="/portal/incidents/?{}_page=2">Previous page' + hidden + "</a>"
     assert previous.format("social", "contact incidents") in both

@@ -25,6 +25,22 @@
     };
   }
 
+  // The errors in the order their controls come on the page (walk finding: the signing form listed the tick
+  // box and the name before the photo questions above them, because the server lists them as it checks them).
+  // Errors without a control on the page keep their place at the top.
+  var list = document.querySelector(".portal-form-errors ul");
+  if (list) {
+    var placed = Array.prototype.filter.call(list.children, function (item) {
+      return item.hasAttribute("data-portal-control") && document.getElementById(item.getAttribute("data-portal-control"));
+    });
+    placed.sort(function (a, b) {
+      var first = document.getElementById(a.getAttribute("data-portal-control"));
+      var second = document.getElementById(b.getAttribute("data-portal-control"));
+      return first.compareDocumentPosition(second) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
+    });
+    placed.forEach(function (item) { list.appendChild(item); });
+  }
+
   var items = document.querySelectorAll(".portal-form-errors li[data-portal-control]");
   Array.prototype.forEach.call(items, function (item) {
     var control = controlOf(item.getAttribute("data-portal-control"));

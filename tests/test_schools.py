@@ -479,15 +479,19 @@ def test_the_school_oneroster_page_takes_only_its_own_orgs(app, db, make_school,
     assert "Beechey" not in set(db.scalars(select(Person.family_name)))
 
 
+#: One LMS client (a Canvas developer key) that several schools of a trust register.
+CANVAS = dict(name="Trust Canvas", issuer="https://canvas.willow.example", client_id="10000000001",
+              auth_login_url="https://canvas.willow.example/api/lti/authorize_redirect",
+              auth_token_url="https://canvas.willow.example/login/oauth2/token",
+              key_set_url="https://canvas.willow.example/api/lti/security/jwks")
+
+
 def test_lti_deployments_map_to_schools(app, db, make_school):
     from portal.lti.operations import add_registration
     from portal.lti.tool import find_registration_row
 
     b = make_school("beech-school")
-    values = dict(name="Trust Canvas", issuer="https://canvas.willow.example", client_id="10000000001",
-                  auth_login_url="https://canvas.willow.example/api/lti/authorize_redirect",
-                  auth_token_url="https://canvas.willow.example/login/oauth2/token",
-                  key_set_url="https://canvas.willow.example/api/lti/security/jwks")
+    values = dict(CANVAS)
     add_registration(deployment_ids=["dep-a"], **values)
     db.commit()
     with as_school(b.id):
@@ -511,10 +515,7 @@ def test_schools_sharing_an_lms_client_share_its_keys(app, db, make_school):
     from portal.lti.tool import find_registration_row
 
     b, c = make_school("beech-school"), make_school("cedar-school")
-    values = dict(name="Trust Canvas", issuer="https://canvas.willow.example", client_id="10000000001",
-                  auth_login_url="https://canvas.willow.example/api/lti/authorize_redirect",
-                  auth_token_url="https://canvas.willow.example/login/oauth2/token",
-                  key_set_url="https://canvas.willow.example/api/lti/security/jwks")
+    values = dict(CANVAS)
     add_registration(deployment_ids=["dep-a"], **values)
     db.commit()
     for changed in ({"key_set_url": "https://attacker.example/jwks.json"},

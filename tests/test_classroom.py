@@ -460,6 +460,38 @@ def test_a_kiosk_stays_a_kiosk_when_its_session_cookie_is_deleted(app, db, y2, t
     assert client.get("/portal/staff/").status_code == 200
 
 
+def test_a_kiosk_stays_a_kiosk_when_the_teacher_last_used_another_school(app, db, y2, teacher, make_school):
+    """Review finding: for a teacher of two schools, the remember cookie signs in to the school they used last; the
+    kiosk's class session was then looked up in that school, not found, and the teacher's pages opened there."""
+    from portal.people.models import Person
+    from tests.factories import PASSWORD
+    from tests.schools import as_school
+
+    far = make_school("far-school")
+    with as_school(far.id):
+        there = Person(given_name="Tilda", family_name="Tutor", email=teacher.email, account=teacher.account)
+        there.add_role(Role.TEACHER)
+        db.add(there)
+        db.commit()
+    kiosk = app.test_client()
+    assert kiosk.post("/portal/auth/login", data={"email": teacher.email, "password": PASSWORD,
+                                                  "remember": "y"}).status_code == 302
+    assert kiosk.post("/portal/auth/schools", data={"school_id": teacher.school_id, "next": ""}).status_code == 302
+    remember = kiosk.get_cookie("remember_token", domain="portal.test").value
+    sid = _start(kiosk, y2)
+    assert kiosk.post(f"/portal/classroom/sessions/{sid}/kiosk", data={"pin": "2468"}).status_code == 302
+    # On their phone the teacher switches to the other school: it is now the account's last school.
+    phone = app.test_client()
+    assert phone.post("/portal/auth/login", data={"email": teacher.email, "password": PASSWORD}).status_code == 302
+    assert phone.post("/portal/auth/schools", data={"school_id": far.id, "next": ""}).status_code == 302
+    kiosk.delete_cookie("session", domain="portal.test")
+    kiosk.set_cookie("remember_token", remember, domain="portal.test")
+    moved = kiosk.get("/portal/staff/")
+    assert moved.status_code == 302 and moved.headers["Location"].endswith("/portal/classroom/device/")
+    names = kiosk.get("/portal/classroom/device/").get_data(as_text=True)
+    assert "Back to the teacher screen" in names and y2.ben.given_name in names
+
+
 def test_older_class_sees_the_full_text(app, db, teacher, login_as, make_class, make_pupil, make_rules):
     cls = make_class(year_group=8, teacher=teacher)
     pupil = make_pupil(8, cls, given="Olu")

@@ -39,7 +39,8 @@ from portal.classroom.versions import academic_year, acknowledgement_of, version
 from portal.db import session
 from portal.people.bands import KS3_4, KS5
 from portal.people.models import Role, SchoolClass, academic_year_label
-from portal.schools.isolation import current_school_id, set_school
+from portal.schools.context import choose_school
+from portal.schools.isolation import all_schools, current_school_id, set_school
 from portal.security import access, client_ip
 from portal.signals import announce_signature, announce_signatures
 from portal.tasks import Task, task_provider
@@ -207,14 +208,17 @@ def _kiosk_cookies(cs: ClassroomSession) -> None:
 def _restore_kiosk() -> None:
     """Probe finding: with "keep me signed in", a pupil who deleted only the session cookie (browser settings)
     came back as the teacher through the remember cookie, out of kiosk mode: the staff home, a class with
-    dates of birth, the incidents list. The server session remembers the kiosk, and puts it back."""
+    dates of birth, the incidents list. The server session remembers the kiosk, and puts it back, in the kiosk's
+    school (review finding: the remember cookie signs a teacher of two schools in to the last one they used)."""
     if not current_user.is_authenticated:
         return
     row = sessions.current()
     if row is None or row.kiosk_session_id is None:
         return
-    cs = session.get(ClassroomSession, row.kiosk_session_id)
+    with all_schools(session):  # the server's own note, whichever school the sign-in landed in
+        cs = session.get(ClassroomSession, row.kiosk_session_id)
     if cs is not None:
+        choose_school(cs.school_id)
         _kiosk_cookies(cs)
 
 

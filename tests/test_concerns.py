@@ -729,3 +729,20 @@ def test_a_reviewer_who_is_also_a_parent_sees_their_concern_work_on_the_parent_h
     db.commit()
     home = reviewer.get("/portal/parent/").get_data(as_text=True)
     assert "Mae 1 pryder yn hwyr" in home and "2 bryder newydd i&#39;w cydnabod" in home
+
+
+def test_a_deputy_dsl_is_named_offered_and_told_like_the_dsl(cast, login_as, db, make_person, mailbox):
+    """Review finding: the at-risk banner named the DSL alone, though a deputy could read the concern too; deputies
+    were never among a concern's handlers, so they were not offered for assignment nor emailed either."""
+    from portal.schools.models import DeputyDsl
+
+    deputy = make_person(Role.TEACHER, given="Dora", family="Deputy", email="dora@test.example")
+    db.add(DeputyDsl(person_id=deputy.id))
+    db.commit()
+    raise_concern(login_as(cast.parent), at_risk="yes")
+    c = newest(db)
+    page = login_as(deputy).get(f"/portal/concerns/inbox/{c.id}").get_data(as_text=True)
+    banner = page.split("Only these people can see this concern:")[1].split("</div>")[0]
+    assert deputy.full_name in banner and cast.dsl.full_name in banner
+    assert f'<option value="{deputy.id}">{deputy.full_name}</option>' in page
+    assert len(mailbox.to("dora@test.example")) == 1

@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal.concerns.models import About, Concern, Route, Stage
 from portal.db import session
 from portal.people.models import Account, Person, Role
-from portal.schools.models import School
+from portal.schools.models import DeputyDsl, School
 from portal.security import capabilities_of, designations, prime_capabilities
 
 REVIEW = "concerns.review"
@@ -88,7 +88,10 @@ def handlers_of(concern: Concern) -> list[Person]:
     if settings is not None:
         ids |= {i for i in (settings.head_teacher_id, settings.dsl_id, settings.chair_of_governors_id) if i}
     ids |= set(session.scalars(select(CapabilityGrant.person_id).where(
-        CapabilityGrant.capability.in_([REVIEW, SAFEGUARDING]), CapabilityGrant.revoked_at.is_(None))))
+        CapabilityGrant.capability.in_([REVIEW, SAFEGUARDING]), CapabilityGrant.revoked_at.is_(None))
+        # Deputy DSLs handle safeguarding concerns as the DSL does (review finding: they were never listed, so
+        # the at-risk banner, the assignment list and the emails left them out).
+        .union(select(DeputyDsl.person_id))))
     # Roles never grant these capabilities on their own today, but stay correct if one does.
     from portal.security import ROLE_CAPABILITIES
 

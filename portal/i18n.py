@@ -3,6 +3,7 @@
 The language of a request is, in order:
 
 1. the language the signed-in person chose (``Account.language``: one choice across schools);
+   (a session opened from the LMS uses a language picked in it first, and never changes the account's);
 2. for someone not signed in, the language picked on this browser (kept in the session; picked less than
    an hour before signing in, it becomes the account's choice: :func:`adopt_visitors_pick`);
 3. the school's default language (``School.default_language``);
@@ -103,6 +104,13 @@ def select_locale() -> str:
         account = account_of(current_user)
     except Exception:  # noqa: BLE001 - before the session is set up (error pages)
         account = None
+    if account is not None:
+        from portal.auth.sessions import confined_to
+
+        if confined_to() is not None:  # a session opened from the LMS keeps its own pick (auth/views.language)
+            picked = normalise(flask_session.get(SESSION_KEY))
+            if picked:
+                return picked
     chosen = normalise(getattr(account, "language", None))
     if chosen:
         return chosen

@@ -799,6 +799,16 @@ def test_a_launch_opens_only_the_launching_schools_pages(live_app, lms, http, se
     page = http.get(server.url + "/portal/staff/", timeout=10)
     assert page.status_code == 200 and "Far School" not in page.text
     assert serializer.loads(http.cookies.get(name, domain=jar.domain, path=jar.path))["portal_school"] == here_school
+    # Review finding: a language chosen here changed the account's, which every school's emails follow. It is this
+    # browser's only.
+    block = page.text[page.text.index('action="/portal/auth/language"'):]
+    block = block[:block.index("</form>")]
+    chosen = http.post(server.url + "/portal/auth/language", allow_redirects=False, timeout=10, data={
+        **{k: v for k, v in parse_form(block).items() if k != "action"}, "language": "ar", "next": ""})
+    assert chosen.status_code == 303
+    assert '<html lang="ar" dir="rtl">' in http.get(server.url + "/portal/staff/", timeout=10).text
+    with _db(live_app):
+        assert session.get(Account, account.id).language is None
     # The same account signed in with its password (not from the LMS) still reaches both schools and the trust.
     with requests.Session() as direct:
         with _db(live_app):

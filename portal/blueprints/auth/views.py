@@ -323,7 +323,11 @@ def language():
         return redirect(url_for("portal.home")), 303
     code = normalise(form.language.data)
     account = account_of(current_user)
-    if account is not None:
+    if account is not None and sessions.confined_to() is not None:
+        # Opened from the LMS: for this browser only (review finding: it changed the account's language, which
+        # every school's emails follow, like the other account-wide settings an LMS session may not touch).
+        flask_session[SESSION_KEY] = code
+    elif account is not None:
         before = account.language
         account.language = code
         audit.record("account.language_changed", actor=current_user, target=account, before=before, after=code)

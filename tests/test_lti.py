@@ -781,6 +781,7 @@ def test_a_launch_opens_only_the_launching_schools_pages(live_app, lms, http, se
     # The school chooser lists this school only, and refuses the other.
     chooser = http.get(server.url + "/portal/auth/schools", timeout=10)
     assert "Far School" not in chooser.text and "Far Trust" not in chooser.text
+    assert "so you can use this school only" in chooser.text and "used in more than one place" not in chooser.text
     fields = {k: v for k, v in parse_form(chooser.text).items() if k != "action"}
     refused = http.post(server.url + "/portal/auth/schools", data={**fields, "school_id": far_id, "next": ""},
                         allow_redirects=False, timeout=10)

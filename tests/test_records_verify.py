@@ -209,7 +209,7 @@ def _deflated_zeros(size: int) -> bytes:
     return b"".join(packer.compress(chunk) for _ in range(size >> 20)) + packer.flush()
 
 
-def test_a_malformed_validation_store_is_damaged_not_an_error(app, sealed):
+def test_a_malformed_validation_store_is_damaged_not_an_error(app, sealed, caplog):
     """Probe finding: a /DSS whose CRL was garbage, or not an array, made the verification pages answer 500."""
     from pyhanko.pdf_utils.generic import ArrayObject, NameObject, NumberObject, StreamObject
 
@@ -227,8 +227,12 @@ def test_a_malformed_validation_store_is_damaged_not_an_error(app, sealed):
         writer.update_container(dss)
 
     for change in (garbage_crl, not_an_array):
+        caplog.clear()
         resp = _upload(client, _updated(pdf, change))
         assert resp.status_code == 400 and "This PDF is damaged and cannot be read." in _text(resp), change
+        # Logged with its traceback, so a fault of ours answered "damaged" to the public is seen (review).
+        [logged] = [r for r in caplog.records if r.getMessage().startswith("PDF could not be checked")]
+        assert logged.levelname == "WARNING" and logged.exc_info is not None
 
 
 def test_an_evidence_stream_that_inflates_hugely_is_not_inflated(app, sealed):

@@ -62,8 +62,9 @@ log = logging.getLogger("countersign.rules")
 _MiB = 1024 * 1024
 #: A file to check comes from anyone (the public verification page). Probe finding: a 260 KB upload whose
 #: evidence stream inflated to 255 MiB raised a worker by 525 MB. No stream of it decodes to more than 32 MiB,
-#: nor all its streams together to more than 64 MiB or 20 times the file's size (a sealed record decodes to
-#: well under 1 MiB); the evidence JSON is read only up to its own limit (:func:`read_evidence`).
+#: and a reader (each of a file's revisions gets its own) decodes at most the larger of 64 MiB and 20 times the
+#: file's size (a sealed record decodes to well under 1 MiB); the evidence JSON is read only up to its own
+#: limit (:func:`read_evidence`).
 DECODE_LIMITS = DecodeLimits(per_stream=StreamDecodeLimits(max_output_size=32 * _MiB),
                              document_budget=DocumentDecodeBudget(base_allowance=64 * _MiB, max_ratio=20))
 #: The evidence JSON of a record is a few kilobytes; anything larger is not ours.
@@ -255,7 +256,8 @@ def check_pdf(data: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     except NotAPdf:
         raise
     except Exception as exc:  # noqa: BLE001 - probe finding: a malformed /DSS was an HTTP 500
-        log.info("PDF could not be checked (%s)", type(exc).__name__)
+        # With its traceback: a fault of ours would otherwise be told to the public as "damaged", unseen.
+        log.warning("PDF could not be checked (%s)", type(exc).__name__, exc_info=True)
         raise NotAPdf(N_("This PDF is damaged and cannot be read.")) from None
 
 

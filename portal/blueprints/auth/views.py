@@ -138,7 +138,7 @@ def _complete_sign_in(user: Person | Account, account: Account, *, remember: boo
     changed = adopt_visitors_pick(account)
     if changed is not None:
         audit.record("account.language_changed", actor=user, target=account, before=changed[0], after=changed[1],
-                     on="sign-in page", school="current" if not user.is_account else None)
+                     on="signed out, before signing in", school="current" if not user.is_account else None)
     session.commit()
     if mfa.overdue(account):
         flash(_("Your role needs two-step sign-in. Set it up now to carry on."), "warning")

@@ -17,6 +17,7 @@ from a catalogue (or marked fuzzy) is shown in English, never blank.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,6 @@ def _school_default() -> str | None:
 
 def note_visitors_pick(code: str) -> None:
     """A visitor (not signed in) picked *code* on this browser."""
-    import time
-
     flask_session[SESSION_KEY] = code
     flask_session[PICKED_AT_KEY] = int(time.time())
 
@@ -150,8 +149,6 @@ def adopt_visitors_pick(account: Any) -> tuple[str | None, str] | None:
     Returns (before, after) when the account's language changed, else None. A pick is used once: a
     second person signing in later on the same browser keeps their own choice, and so does anyone
     signing in after the person before them signed out in another language."""
-    import time
-
     picked_at = flask_session.pop(PICKED_AT_KEY, None)
     code = normalise(flask_session.get(SESSION_KEY))
     if not isinstance(picked_at, int) or code is None or time.time() - picked_at > PICK_LIFETIME_SECONDS:

@@ -34,6 +34,7 @@ from portal.schools.isolation import all_schools
 
 log = logging.getLogger("portal.lti")
 
+
 def registration_for(row: LtiRegistration) -> Registration:
     """A pylti1p3 :class:`Registration` for *row*, with the tool's current signing key."""
     private, public = keys.signing_key()
@@ -81,9 +82,12 @@ def find_registration_row(iss: str, client_id: str | None,
         rows = session.scalars(query.order_by(LtiRegistration.id)).all()
     if not rows:
         return None
-    if len({(r.client_id, shared_settings(r)) for r in rows if r.client_id == rows[0].client_id}) > 1:
-        log.warning("LTI: schools registered issuer %r and client id %r with different key sets or addresses; "
-                    "its launches are refused until one registration is removed", iss, rows[0].client_id)
+    settings_of: dict[str, set[tuple[t.Any, ...]]] = {}
+    for r in rows:
+        settings_of.setdefault(r.client_id, set()).add(shared_settings(r))
+    if any(len(found) > 1 for found in settings_of.values()):
+        log.warning("LTI: schools registered issuer %r and one client id with different key sets or addresses; "
+                    "its launches are refused until one registration is removed", iss)
         return None
     if deployment_id is not None:
         rows = [r for r in rows if deployment_id in (r.deployment_ids or [])]

@@ -323,18 +323,17 @@ def language():
         return redirect(url_for("portal.home")), 303
     code = normalise(form.language.data)
     account = account_of(current_user)
-    if account is not None and sessions.confined_to() is not None:
-        # Opened from the LMS: for this browser only (review finding: it changed the account's language, which
-        # every school's emails follow, like the other account-wide settings an LMS session may not touch).
-        flask_session[SESSION_KEY] = code
-    elif account is not None:
-        before = account.language
-        account.language = code
-        audit.record("account.language_changed", actor=current_user, target=account, before=before, after=code)
-        session.commit()
-        flask_session[SESSION_KEY] = code
-    elif code:
+    if account is None:
         note_visitors_pick(code)
+    else:
+        # A session opened from the LMS keeps its pick for this browser only (review finding: it changed the
+        # account's language, which every school's emails follow, like the account-wide settings it may not touch).
+        if sessions.confined_to() is None:
+            before = account.language
+            account.language = code
+            audit.record("account.language_changed", actor=current_user, target=account, before=before, after=code)
+            session.commit()
+        flask_session[SESSION_KEY] = code
     target = form.next.data
     return redirect(target if is_safe_redirect(target) else url_for("portal.home"), 303)
 

@@ -144,6 +144,10 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_LTI_IFRAME_COOKIES": False,
     #: LTI 1.3: seconds before a call to the LMS (keys, tokens, scores, members) gives up.
     "PORTAL_LTI_HTTP_TIMEOUT": 10,
+    #: LTI 1.3: private networks (e.g. ``["10.0.0.0/8"]``, or ``10.0.0.0/8,192.168.1.0/24`` in the
+    #: environment) where an LMS may be; the portal calls no other private, local or link-local address
+    #: for an LMS (portal/lti/outbound.py), and plain http only there.
+    "PORTAL_LTI_PRIVATE_NETWORKS": [],
     #: OneRoster import: largest zip or CSV file accepted, and largest total after unzipping (bytes).
     "PORTAL_MAX_ONEROSTER_BYTES": 20 * 1024 * 1024,
     "PORTAL_MAX_ONEROSTER_UNZIPPED_BYTES": 100 * 1024 * 1024,

@@ -379,6 +379,8 @@ def app_config(db_url, _smtp_server, tmp_path):
         # (tests/test_jobs*.py) turn this off and run a real consumer on SQLite or Redis.
         "PORTAL_JOBS_IMMEDIATE": True,
         "PORTAL_JOBS_URL": f"sqlite:///{tmp_path / 'jobs.sqlite'}",
+        # The test LMS (tests/lti_platform.py) serves on 127.0.0.1 (portal/lti/outbound.py).
+        "PORTAL_LTI_PRIVATE_NETWORKS": ["127.0.0.0/8"],
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,

@@ -28,6 +28,7 @@ from portal.lti.models import (
     LtiNonce,
     LtiRegistration,
 )
+from portal.lti.outbound import refusal
 from portal.people.accounts import ensure_account
 from portal.people.models import Account, GuardianLink, Person, PupilProfile, Role, SchoolClass
 from portal.people.roster import UNSAFE_CHARS
@@ -127,6 +128,13 @@ def add_registration(
                                  issuer=issuer, client_id=client_id))
     if not key_set_url and not key_set:
         raise ValueError(gettext("Give the platform's public keyset URL."))
+    for label, url in ((gettext("Authentication request URL"), auth_login_url),
+                       (gettext("Access token URL"), auth_token_url),
+                       (gettext("Public keyset URL"), key_set_url)):
+        reason = refusal(url, resolve=False) if url else None
+        if reason is not None:
+            raise ValueError(gettext("%(label)s: the portal will not use this address: %(reason)s.",
+                                     label=label, reason=reason))
     deps = sorted({d.strip() for d in deployment_ids if d.strip()})
     if not deps:
         raise ValueError(gettext("Give at least one deployment id."))

@@ -16,7 +16,6 @@ import typing as t
 
 import jwt
 import requests
-from flask import current_app
 from pylti1p3.contrib.flask import FlaskMessageLaunch
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiInvalidNonceException, LtiMessageValidationException
@@ -29,6 +28,7 @@ from sqlalchemy import delete, select
 from portal.db import session, utcnow
 from portal.lti import keys
 from portal.lti.models import MAX_SUB, LtiLaunchData, LtiRegistration
+from portal.lti.outbound import GuardedSession
 from portal.people.roster import UNSAFE_CHARS
 from portal.schools.isolation import all_schools
 
@@ -263,16 +263,10 @@ def purge_expired() -> None:
     session.execute(delete(LtiNonce).where(LtiNonce.used_at < utcnow() - NONCE_KEEP))
 
 
-class _TimeoutSession(requests.Session):
-    """A requests session whose calls all time out (no hung worker on a slow LMS)."""
-
-    def request(self, *args: t.Any, **kwargs: t.Any) -> requests.Response:
-        kwargs.setdefault("timeout", current_app.config["PORTAL_LTI_HTTP_TIMEOUT"])
-        return super().request(*args, **kwargs)
-
-
 def http_session() -> requests.Session:
-    s = _TimeoutSession()
+    """The session for every call to an LMS: it times out (no hung worker on a slow LMS) and calls only
+    the addresses :mod:`portal.lti.outbound` allows, redirects included."""
+    s = GuardedSession()
     s.headers["User-Agent"] = "Countersign-LTI"
     return s
 

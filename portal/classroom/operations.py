@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -119,9 +119,11 @@ def _join_keys(ip: str, device_id: str, known_device: bool) -> tuple[str, str]:
     return f"classjoin:dev:{device_id}", f"classjoin:{address}:{ip}"
 
 
-def join_limited(ip: str, device_id: str, *, known_device: bool = False, now: dt.datetime | None = None) -> bool:
-    """True when this device has entered too many wrong codes within the window, or its address
-    has used up its (larger) budget; kept in the database, so it holds across worker processes.
+def join_limited(ip: str, device_id: str, *, known_device: bool = False,
+                 now: dt.datetime | None = None) -> Literal["device", "address"] | None:
+    """``"device"`` when this device has entered too many wrong codes within the window, ``"address"``
+    when its address has used up its (larger) budget, else None; kept in the database, so it holds
+    across worker processes.
 
     An address has two budgets of the same size: one for devices that have joined a session before,
     one for the rest. So one device guessing behind a school's single address (with its cookie thrown
@@ -137,8 +139,10 @@ def join_limited(ip: str, device_id: str, *, known_device: bool = False, now: dt
             LoginAttempt.key == key[:300], LoginAttempt.at >= since)) or 0
 
     if n(device_key) >= _cfg("PORTAL_CLASSROOM_JOIN_MAX_ATTEMPTS", 5):
-        return True
-    return n(ip_key) >= _cfg("PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS", 100)
+        return "device"
+    if n(ip_key) >= _cfg("PORTAL_CLASSROOM_JOIN_ADDRESS_MAX_ATTEMPTS", 100):
+        return "address"
+    return None
 
 
 def note_wrong_code(ip: str, device_id: str, *, known_device: bool = False, now: dt.datetime | None = None) -> None:

@@ -365,10 +365,16 @@ def _count_wrong_code() -> None:
 def _limited(form: JoinForm):
     """The refusal page when this device (or its address's larger budget) has had too many wrong codes."""
     device = devices.current()
-    if not ops.join_limited(client_ip(), device.id, known_device=device.joined):
+    which = ops.join_limited(client_ip(), device.id, known_device=device.joined)
+    if which is None:
         return None
     session.commit()
-    form.code.errors = [_("Too many wrong codes from this device. Wait 10 minutes, or ask your teacher.")]
+    # The address's budget is shared by every device on the school's connection: say so, rather than
+    # blame a device that typed nothing wrong.
+    form.code.errors = [_("Too many wrong codes from this device. Wait 10 minutes, or ask your teacher.")
+                        if which == "device" else
+                        _("Too many wrong codes from devices on this connection. Wait 10 minutes, or ask "
+                          "your teacher.")]
     return _join_page(form, 429)
 
 

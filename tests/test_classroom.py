@@ -463,6 +463,39 @@ def test_a_kiosk_stays_a_kiosk_when_its_session_cookie_is_deleted(app, db, y2, t
     assert client.get("/portal/staff/").status_code == 200
 
 
+def test_the_pin_ends_only_its_own_devices_kiosk(app, db, y2, teacher):
+    """Review finding: with two of the teacher's devices handed round for one class session, the PIN typed on one
+    ended the server's note of the other too; a pupil on the other then deleted its session cookie and the remember
+    cookie opened the teacher's pages. Each kiosk's cookie names its own server session."""
+    from tests.factories import PASSWORD
+
+    devices, remembers = [], []
+    for _ in range(2):
+        device = app.test_client()
+        assert device.post("/portal/auth/login", data={"email": teacher.email, "password": PASSWORD,
+                                                       "remember": "y"}).status_code == 302
+        remembers.append(device.get_cookie("remember_token", domain="portal.test").value)
+        devices.append(device)
+    sid = _start(devices[0], y2)
+    for device in devices:
+        assert device.post(f"/portal/classroom/sessions/{sid}/kiosk", data={"pin": "2468"}).status_code == 302
+    first, second = devices
+    assert first.post("/portal/classroom/kiosk/exit", data={"secret": "2468"}).status_code == 302
+    assert first.get("/portal/staff/").status_code == 200  # the first is the teacher's again
+    db.expire_all()
+    assert sorted(db.scalars(select(AccountSession.kiosk_session_id)).all(), key=lambda v: v is not None) == [None, sid]
+    # The second, its session cookie deleted, is still a kiosk.
+    second.delete_cookie("session", domain="portal.test")
+    second.set_cookie("remember_token", remembers[1], domain="portal.test")
+    moved = second.get("/portal/staff/")
+    assert moved.status_code == 302 and moved.headers["Location"].endswith("/portal/classroom/device/")
+    assert "Back to the teacher screen" in second.get("/portal/classroom/device/").get_data(as_text=True)
+    # Its own PIN ends it (the kiosk cookie put back from the server still names its session).
+    assert second.post("/portal/classroom/kiosk/exit", data={"secret": "2468"}).status_code == 302
+    db.expire_all()
+    assert db.scalars(select(AccountSession.kiosk_session_id)).all() == [None, None]
+
+
 def test_a_kiosk_stays_a_kiosk_when_the_teacher_last_used_another_school(app, db, y2, teacher, make_school):
     """Review finding: for a teacher of two schools, the remember cookie signs in to the school they used last; the
     kiosk's class session was then looked up in that school, not found, and the teacher's pages opened there."""

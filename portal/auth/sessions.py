@@ -137,10 +137,14 @@ def confined_to() -> int | None:
     return row.only_school_id if row is not None else None
 
 
-def end_kiosk(classroom_session_id: int) -> None:
-    """The teacher's PIN was typed: no server session is a kiosk for that class session any more (whether or
-    not this request still has its sign-in)."""
-    session.execute(update(AccountSession).where(AccountSession.kiosk_session_id == classroom_session_id)
+def end_kiosk(classroom_session_id: int, row_id: int | None) -> None:
+    """The teacher's PIN was typed on the kiosk whose server session is *row_id* (named in its kiosk cookie,
+    so whether or not this request still has its sign-in): that session is no longer a kiosk. Another device
+    handed round for the same class session stays one until its own PIN is typed."""
+    if row_id is None:
+        return
+    session.execute(update(AccountSession).where(AccountSession.kiosk_session_id == classroom_session_id,
+                                                 AccountSession.id == row_id)
                     .values(kiosk_session_id=None).execution_options(synchronize_session=False))
 
 

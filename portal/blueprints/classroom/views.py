@@ -196,13 +196,14 @@ def kiosk(sid: int):
     if row is not None:  # on the server too: a browser that drops its session cookie stays a kiosk
         row.kiosk_session_id = cs.id
     session.commit()
-    _kiosk_cookies(cs)
+    _kiosk_cookies(cs, row.id if row is not None else None)
     return redirect(url_for(".device"))
 
 
-def _kiosk_cookies(cs: ClassroomSession) -> None:
+def _kiosk_cookies(cs: ClassroomSession, row_id: int | None) -> None:
+    """*row_id*: the server session that remembers this kiosk (its PIN ends that one, not another device's)."""
     cookie[DEVICE_KEY] = {"sid": cs.id, "code": cs.code, "kiosk": True, "school": cs.school_id}
-    cookie[KIOSK_KEY] = {"sid": cs.id, "school": cs.school_id}
+    cookie[KIOSK_KEY] = {"sid": cs.id, "school": cs.school_id, "row": row_id}
 
 
 def _restore_kiosk() -> None:
@@ -219,7 +220,7 @@ def _restore_kiosk() -> None:
         cs = session.get(ClassroomSession, row.kiosk_session_id)
     if cs is not None:
         choose_school(cs.school_id)
-        _kiosk_cookies(cs)
+        _kiosk_cookies(cs, row.id)
 
 
 def kiosk_session() -> ClassroomSession | None:
@@ -277,7 +278,8 @@ def kiosk_exit():
             return _kiosk_sign_out(logout_user)
         if form.validate_on_submit():
             if ops.kiosk_unlock(cs, form.secret.data):
-                sessions.end_kiosk(cs.id)
+                row_id = (cookie.get(KIOSK_KEY) or {}).get("row")
+                sessions.end_kiosk(cs.id, row_id if isinstance(row_id, int) else None)
                 session.commit()
                 cookie.pop(KIOSK_KEY, None)
                 cookie.pop(DEVICE_KEY, None)

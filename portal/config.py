@@ -118,6 +118,8 @@ DEFAULTS: dict[str, object] = {
     #: Private concerns: school days to acknowledge, and to respond in full (weekends, bank holidays
     #: in England and the school's closures do not count).
     "PORTAL_CONCERN_ACK_DAYS": 5,
+    #: ...and for a concern that says a child may be at risk: by the end of the next school day.
+    "PORTAL_CONCERN_AT_RISK_ACK_DAYS": 1,
     "PORTAL_CONCERN_RESPONSE_DAYS": 15,
     #: Private concerns: attachments allowed per concern, and the largest one (bytes).
     "PORTAL_CONCERN_MAX_FILES": 3,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from babel.dates import format_date
 
 from portal.concerns import operations as ops
 from portal.concerns.models import SchoolClosure
@@ -123,6 +124,25 @@ def test_a_new_concern_gets_school_day_targets(cast, login_as, db):
     today = uk_today()
     assert c.ack_due == add_school_days(today, 5) and c.response_due == add_school_days(today, 15)
     assert c.ack_due.weekday() < 5 and c.response_due.weekday() < 5
+
+
+def test_a_concern_that_says_a_child_may_be_at_risk_is_acknowledged_by_the_next_school_day(cast, login_as, db):
+    """Walk finding: the parent was told "marked urgent, because a child may be at risk" and, on the same page,
+    that the school aimed to acknowledge it in 6 days, like any other concern; the DSL's inbox showed that date."""
+    parent = login_as(cast.parent)
+    raise_concern(parent, at_risk="yes", child_id=str(cast.child.id))
+    c = newest(db)
+    today = uk_today()
+    assert c.at_risk and c.ack_due == add_school_days(today, 1) < add_school_days(today, 5)
+    assert c.response_due == add_school_days(today, 15)
+    page = parent.get(f"/portal/concerns/{c.id}").get_data(as_text=True)
+    assert f"We aim to acknowledge it by</dt><dd class=\"col-sm-8\">{format_date(c.ack_due, 'medium', locale='en_GB')}" \
+        in page
+    raise_concern(parent)
+    assert newest(db).ack_due == add_school_days(today, 5)
+    # A weekend or holiday is not a school day: at-risk targets are never on one.
+    friday = dt.datetime(2026, 12, 4, 16, 0, tzinfo=dt.UTC)
+    assert ops.targets_from(friday, at_risk=True)[0] == D(2026, 12, 7)
 
 
 def test_closures_page_adds_and_removes_and_refuses_bad_dates(cast, login_as, db):

@@ -38,11 +38,13 @@ class ConcernError(ValueError):
     """A change that is not allowed now; the message is shown to the person."""
 
 
-def targets_from(start: dt.datetime) -> tuple[dt.date, dt.date]:
-    """(acknowledgement due, response due) counted in school days from *start*."""
+def targets_from(start: dt.datetime, *, at_risk: bool = False) -> tuple[dt.date, dt.date]:
+    """(acknowledgement due, response due) counted in school days from *start*. A concern that says a child
+    may be at risk is acknowledged sooner (``PORTAL_CONCERN_AT_RISK_ACK_DAYS``, by the next school day)."""
     day = uk_today(start)
     cfg = current_app.config
-    return (add_school_days(day, int(cfg["PORTAL_CONCERN_ACK_DAYS"])),
+    ack_days = int(cfg["PORTAL_CONCERN_AT_RISK_ACK_DAYS"] if at_risk else cfg["PORTAL_CONCERN_ACK_DAYS"])
+    return (add_school_days(day, ack_days),
             add_school_days(day, int(cfg["PORTAL_CONCERN_RESPONSE_DAYS"])))
 
 
@@ -72,7 +74,7 @@ def raise_concern(
     if (about == About.STAFF) != (about_person is not None):
         raise ConcernError(_("Choose the member of staff the concern is about."))
     now = utcnow()
-    ack_due, response_due = targets_from(now)
+    ack_due, response_due = targets_from(now, at_risk=at_risk)
     concern = Concern(
         raised_by_id=parent.id, child_id=child.id if child else None, category=category.value,
         about=about.value, about_person_id=_about_id(about, about_person), at_risk=at_risk,
@@ -154,7 +156,7 @@ def escalate(concern: Concern, parent: Person) -> Stage:
     concern.stage_started_at = now
     concern.status = Status.NEW.value
     concern.acknowledged_at = concern.resolved_at = None
-    concern.ack_due, concern.response_due = targets_from(now)
+    concern.ack_due, concern.response_due = targets_from(now, at_risk=bool(concern.at_risk))
     _event(concern, parent, "stage", old.value, new.value)
     _event(concern, parent, "status", before, Status.NEW.value)
     session.flush()

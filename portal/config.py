@@ -120,6 +120,8 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_CONCERN_ACK_DAYS": 5,
     #: ...and for a concern that says a child may be at risk: by the end of the next school day.
     "PORTAL_CONCERN_AT_RISK_ACK_DAYS": 1,
+    #: School days after a concern is closed during which the parent may still take it further.
+    "PORTAL_CONCERN_CLOSED_ESCALATION_DAYS": 20,
     "PORTAL_CONCERN_RESPONSE_DAYS": 15,
     #: Private concerns: attachments allowed per concern, and the largest one (bytes).
     "PORTAL_CONCERN_MAX_FILES": 3,

@@ -7,12 +7,13 @@ import logging
 import re
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEntry
 from portal.concerns import operations as ops
 from portal.concerns.models import Concern, ConcernEvent, ConcernMessage, Stage, Status
-from portal.concerns.schooldays import uk_today
+from portal.concerns.schooldays import add_school_days, uk_today
 from portal.people.models import CapabilityGrant, GuardianLink, Role
 from tests import concerns_helpers
 from tests.concerns_helpers import PNG, SECRET_SUBJECT, SECRET_TEXT, newest, raise_concern
@@ -314,6 +315,44 @@ def test_the_parent_escalates_after_the_outcome_and_the_stage_is_recorded(cast, 
     with pytest.raises(ops.ConcernError, match="last stage"):
         ops.escalate(db.get(Concern, general.id), cast.parent)
 
+
+
+def test_a_closed_concern_can_still_be_taken_further_for_a_while(cast, login_as, db, general):
+    """Walk finding: the Head marked a concern resolved and closed it in the same minute; the parent's page then
+    showed "Closed" with no way to complain formally, which a resolved concern offers. Closing ends the
+    conversation; the parent can still take it further for PORTAL_CONCERN_CLOSED_ESCALATION_DAYS school days."""
+    parent, head = login_as(cast.parent), login_as(cast.head)
+    for step in ("acknowledged", "resolved", "closed"):
+        _post_status(head, general, step)
+    db.expire_all()
+    closed = db.get(Concern, general.id)
+    last_day = add_school_days(uk_today(), 20)
+    assert closed.status == "closed" and ops.escalation_closes(closed) == last_day
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "Not happy with the outcome?" in page and "Make a formal complaint" in page
+    day = format_date(last_day, "long", locale="en_GB")
+    assert f"The school has closed this concern. You can still take it further until {day}." in page
+    handling = head.get(f"/portal/concerns/inbox/{general.id}").get_data(as_text=True)
+    assert f"The parent can still take it further, to formal complaint, stage 1, until {day}." in handling
+    resp = _escalate(parent, general, "Closed too soon.")
+    assert resp.status_code == 200 and "formal complaint, stage 1" in resp.get_data(as_text=True)
+    db.expire_all()
+    c = db.get(Concern, general.id)
+    assert (c.stage, c.status, c.closed_at, c.resolved_at) == ("stage_1", "new", None, None)
+    # Closed long ago: the page offers nothing, and a POST is refused with the reason.
+    for step in ("acknowledged", "resolved", "closed"):
+        _post_status(head, general, step)
+    db.expire_all()
+    c = db.get(Concern, general.id)
+    c.closed_at = c.closed_at - dt.timedelta(days=60)
+    db.commit()
+    page = parent.get(f"/portal/concerns/{general.id}").get_data(as_text=True)
+    assert "Not happy with the outcome?" not in page and "can still take it further" not in page
+    assert "can still take it further" not in head.get(f"/portal/concerns/inbox/{general.id}").get_data(as_text=True)
+    refused = _escalate(parent, general)
+    assert "closed more than 20 school days ago" in refused.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Concern, general.id).stage == "stage_1"
 
 
 def test_a_formal_complaint_needs_a_tick_and_a_refused_form_keeps_the_words(cast, login_as, db, general):

@@ -212,6 +212,14 @@ class Concern(SchoolOwned, Base):
         return (self.status_enum in OPEN_STATUSES and today > self.response_due
                 and self.route != Route.SAFEGUARDING.value)
 
+    def closed_on(self) -> dt.date | None:
+        """The day (in the UK) the concern was closed, if it is."""
+        if self.status_enum != Status.CLOSED or self.closed_at is None:
+            return None
+        from portal.concerns.schooldays import uk_today
+
+        return uk_today(self.closed_at)
+
     def overdue(self, today: dt.date) -> str | None:
         """Words for the missed target, or ``None``."""
         status = self.status_enum

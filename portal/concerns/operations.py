@@ -138,13 +138,42 @@ def change_status(concern: Concern, actor: Person, new: Status) -> None:
     audit.record("concern.status_changed", actor=actor, target=concern, old=old.value, new=new.value)
 
 
+def escalation_closes(concern: Concern) -> dt.date | None:
+    """The last day the parent may still take a *closed* concern further
+    (``PORTAL_CONCERN_CLOSED_ESCALATION_DAYS`` school days after it was closed), or None if it is not closed.
+
+    Walk finding: a Head marked a concern resolved and closed it in the same minute, and the parent lost the
+    way to complain formally that a resolved concern shows. Closing ends the conversation, not that right."""
+    closed = concern.closed_on()
+    if closed is None:
+        return None
+    return add_school_days(closed, int(current_app.config["PORTAL_CONCERN_CLOSED_ESCALATION_DAYS"]))
+
+
+def can_escalate(concern: Concern, today: dt.date) -> bool:
+    """The parent may take the concern further now: it has an outcome (resolved, or closed not long ago), or the
+    school missed its target for a full response; and there is a next stage."""
+    if concern.stage_enum.next is None:
+        return False
+    if concern.status_enum == Status.RESOLVED or concern.response_late(today):
+        return True
+    last_day = escalation_closes(concern)
+    return last_day is not None and today <= last_day
+
+
 def escalate(concern: Concern, parent: Person) -> Stage:
     """The parent is not happy with the outcome, or the school missed its target for a full response: move to
     the next stage and start again."""
     if parent.id != concern.raised_by_id:
         raise ConcernError(_("Only the parent who raised the concern can take it further."))
     before = concern.status
-    if concern.status_enum != Status.RESOLVED and not concern.response_late(uk_today()):
+    today = uk_today()
+    last_day = escalation_closes(concern)
+    if last_day is not None and today > last_day:
+        raise ConcernError(_("This concern was closed more than %(num)s school days ago, so it can no longer be "
+                             "taken further here. The school can tell you what to do next.",
+                             num=int(current_app.config["PORTAL_CONCERN_CLOSED_ESCALATION_DAYS"])))
+    if concern.status_enum not in (Status.RESOLVED, Status.CLOSED) and not concern.response_late(today):
         raise ConcernError(_("You can take a concern further once the school has given its outcome."))
     old = concern.stage_enum
     new = old.next
@@ -155,7 +184,7 @@ def escalate(concern: Concern, parent: Person) -> Stage:
     concern.stage = new.value
     concern.stage_started_at = now
     concern.status = Status.NEW.value
-    concern.acknowledged_at = concern.resolved_at = None
+    concern.acknowledged_at = concern.resolved_at = concern.closed_at = None
     concern.ack_due, concern.response_due = targets_from(now, at_risk=bool(concern.at_risk))
     _event(concern, parent, "stage", old.value, new.value)
     _event(concern, parent, "status", before, Status.NEW.value)

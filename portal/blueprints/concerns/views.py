@@ -207,7 +207,8 @@ def _parent_page(concern: Concern, form: MessageForm | None = None, escalate_for
         escalate_form.confirm.label.text = _("I want a panel of governors to hear this complaint.")
     page = render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
                            form=form or MessageForm(formdata=None), escalate_form=escalate_form,
-                           settings=School.get(), late=concern.overdue(today), response_late=response_late)
+                           settings=School.get(), late=concern.overdue(today), response_late=response_late,
+                           can_escalate=ops.can_escalate(concern, today), escalation_closes=ops.escalation_closes(concern))
     return page, 400 if refused else 200
 
 
@@ -382,7 +383,8 @@ def _handle_page(concern_id: int, refused: MessageForm | NoteForm | None = None)
     forms = _staff_forms(concern)
     if refused is not None:
         forms["reply_form" if isinstance(refused, MessageForm) else "note_form"] = refused
-    page = render_template("portal/concerns/handle.html", concern=concern, assignee_names=names, **forms)
+    page = render_template("portal/concerns/handle.html", concern=concern, assignee_names=names,
+                           escalation_closes=ops.escalation_closes(concern), today=uk_today(), **forms)
     return page, 200 if refused is None else 400
 
 

@@ -982,6 +982,54 @@ def test_publishing_says_how_many_people_have_still_to_sign(app, db, pack, schoo
     assert "Version 2 is published." in page and "2 people have still to sign it this school year." in page
 
 
+def test_a_version_everyone_signs_again_needs_a_note_and_parents_are_shown_it(
+        app, db, pack, school, make_parent, make_pupil, make_class, login_as):
+    """Walk finding: a Head published "Everyone must read and sign again" with "What changed" empty (a published
+    version cannot be changed), and nothing was asked first; parents then saw "Not signed yet" again, the change
+    only in small grey text on the signing page, and no sign that the policy had changed."""
+    parent = make_parent(given="Nell")
+    sign_req(next(r for r in queries.requirements_for(parent) if r.version.policy.audience == "parent"), parent,
+             today=dt.date.today())
+    make_parent(given="Otto")
+    db.commit()
+    head = login_as(school.head)
+    draft = operations.create_draft(pack["aup-parent"])
+    db.commit()
+    url = f"/portal/policies/manage/versions/{draft.id}"
+    page = head.get(url).get_data(as_text=True)
+    assert "This policy asks 2 people for a signature this school year." in page
+    typed = {"title": draft.title, "body_md": draft.body_md + "\n\n- Be kind in class chats.", "change_note": "",
+             "change": "resign", "key": "", "question": ""}
+    refused = head.post(f"{url}/publish", data=typed)
+    assert refused.status_code == 400
+    assert "Say what changed: everyone asked to sign again is shown this note." in refused.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(PolicyVersion, draft.id).status == "draft"
+    # A minor change needs no note; signing again does, and then parents are told.
+    ok = head.post(f"{url}/publish", data={**typed, "change_note": "A new rule about class chats."})
+    assert ok.status_code == 302
+    nell = login_as(parent)
+    home = nell.get("/portal/parent/").get_data(as_text=True)
+    assert "Read and sign the new version: " + draft.title in home
+    version = db.get(PolicyVersion, draft.id)
+    sign = nell.get(f"/portal/policies/versions/{version.id}/sign").get_data(as_text=True)
+    assert "This policy has changed, so the school asks everyone to read it and sign again." in sign
+    assert "What changed: A new rule about class chats." in sign
+    # A young child's rules, countersigned by the parent: the child's card says it was updated.
+    child = make_pupil(1, make_class(1), given="Wren")
+    carer = make_parent(child, given="Cara")
+    operations.publish_version(operations.create_draft(pack["aup-ks1"]), requires_resign=True,
+                               change_note="Tablets at home.")
+    db.commit()
+    card = login_as(carer).get("/portal/parent/").get_data(as_text=True)
+    from portal.concerns.schooldays import uk_today
+    from portal.i18n import format_date
+
+    with app.test_request_context():
+        today = format_date(uk_today())  # the page's dates are the UK's
+    assert f"Updated on {today}: please read it again." in card
+
+
 def test_a_new_version_is_dated_by_the_uk_calendar(app, db, pack, school, make_parent):
     """Review finding: "new version to sign since" took the UTC date, so a version published at 00:30 on a
     summer morning in the UK was shown as published the day before."""

@@ -70,7 +70,10 @@ def _read_and_sign(version) -> str:
     from portal.policies.translations import published_translation
 
     translated = published_translation(version, current().code)
-    return _("Read and sign: %(title)s", title=translated.title if translated is not None else version.title)
+    title = translated.title if translated is not None else version.title
+    if version.number > 1 and version.requires_resign:  # walk finding: nothing said the policy had changed
+        return _("Read and sign the new version: %(title)s", title=title)
+    return _("Read and sign: %(title)s", title=title)
 
 
 def register() -> None:

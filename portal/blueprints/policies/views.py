@@ -453,9 +453,21 @@ def _version_page(version: PolicyVersion, form: VersionForm, status: int = 200, 
                            rendered=rendered, is_draft=version.status == VersionStatus.DRAFT.value,
                            publish_form=publish_form or PublishForm(),
                            item_form=item_form or ConsentItemForm(),
-                           first=operations.published_of(version.policy) is None
-                           and not any(v.status == VersionStatus.SUPERSEDED.value for v in version.policy.versions)
-                           ), status
+                           first=_first_version(version), asked=_asked_to_sign(version)), status
+
+
+def _first_version(version: PolicyVersion) -> bool:
+    """Nothing of the policy has been published before *version*."""
+    return operations.published_of(version.policy) is None and not any(
+        v.status == VersionStatus.SUPERSEDED.value for v in version.policy.versions)
+
+
+def _asked_to_sign(version: PolicyVersion) -> int | None:
+    """How many people the policy asks for a signature this school year (the draft page's publish section)."""
+    if version.status != VersionStatus.DRAFT.value:
+        return None
+    tally = compliance_counts.tallies(("policy",)).get((version.policy_id,))
+    return tally.total if tally is not None else None
 
 
 def _typed_draft() -> VersionForm | None:
@@ -501,6 +513,12 @@ def publish(version_id: int):
     ok = form.validate_on_submit()
     ok = (draft.validate() if draft is not None else True) and ok  # every error at once
     item_form = _question_left_typed() if draft is not None else None
+    if ok and draft is not None and form.change.data == "resign" and not _first_version(version) \
+            and not (draft.change_note.data or "").strip() and not (form.change_note.data or "").strip():
+        # Walk finding: a Head published a version that asks everyone to sign again with "What changed" empty;
+        # a published version cannot be changed, so parents were never told what was different.
+        draft.change_note.errors = [_("Say what changed: everyone asked to sign again is shown this note.")]
+        ok = False
     if not ok or item_form is not None:
         if draft is None:
             flash(_("Choose whether everyone must sign again."), "danger")

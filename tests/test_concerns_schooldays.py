@@ -136,8 +136,8 @@ def test_a_concern_that_says_a_child_may_be_at_risk_is_acknowledged_by_the_next_
     assert c.at_risk and c.ack_due == add_school_days(today, 1) < add_school_days(today, 5)
     assert c.response_due == add_school_days(today, 15)
     page = parent.get(f"/portal/concerns/{c.id}").get_data(as_text=True)
-    assert f"We aim to acknowledge it by</dt><dd class=\"col-sm-8\">{format_date(c.ack_due, 'medium', locale='en_GB')}" \
-        in page
+    due = format_date(c.ack_due, "medium", locale="en_GB")
+    assert f'We aim to acknowledge it by</dt><dd class="col-sm-8">{due}' in page
     raise_concern(parent)
     assert newest(db).ack_due == add_school_days(today, 5)
     # A weekend or holiday is not a school day: at-risk targets are never on one.

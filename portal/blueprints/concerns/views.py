@@ -208,7 +208,8 @@ def _parent_page(concern: Concern, form: MessageForm | None = None, escalate_for
     page = render_template("portal/concerns/view.html", concern=concern, messages=messages, events=events,
                            form=form or MessageForm(formdata=None), escalate_form=escalate_form,
                            settings=School.get(), late=concern.overdue(today), response_late=response_late,
-                           can_escalate=ops.can_escalate(concern, today), escalation_closes=ops.escalation_closes(concern))
+                           can_escalate=ops.can_escalate(concern, today),
+                           escalation_closes=ops.escalation_closes(concern))
     return page, 400 if refused else 200
 
 

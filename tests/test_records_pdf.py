@@ -64,6 +64,24 @@ def _pyhanko_status(pdf: bytes, cert_path, *more_roots):
     return aio.run(lambda: async_validate_pdf_signature(sig, context))
 
 
+def test_rules_numbered_on_across_sections_keep_their_numbers_in_the_pdf(
+        app, db, make_signature, make_version, seal_keys, tmp_path):
+    """Walk finding: on the page the parents' rules run 1 to 9 across sections; in the sealed PDF each section
+    started again at 1 (WeasyPrint ignores <ol start>), so "rule 5" meant two things."""
+    body = ("## Online\n\n1. Be kind online.\n2. Ask before posting.\n\n## Photos\n\n"
+            "3. Keep photos of other children private.\n4. Tell the school about worries.\n\n## Later\n\n"
+            + "".join(f"{n}. Rule number {n}.\n" for n in range(5, 13)))
+    _sig, _record, pdf = _sealed(app, db, make_signature, version=make_version(body_md=body))
+    path = tmp_path / "numbered.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run([_tool("pdftotext"), str(path), "-"], capture_output=True, check=True, text=True).stdout
+    flat = " ".join(text.split())
+    for expected in ("1. Be kind online.", "2. Ask before posting.", "3. Keep photos of other children private.",
+                     "4. Tell the school about worries.", "5. Rule number 5.", "12. Rule number 12."):
+        assert expected in flat, expected
+    assert "1. Keep photos" not in flat and "1. Rule number 5." not in flat
+
+
 def test_signature_yields_a_sealed_pdf_with_the_exact_text_and_evidence(
         app, db, make_signature, make_pupil, make_person, seal_keys, tmp_path):
     pupil = make_pupil(year_group=3, given="Juniper")

@@ -27,6 +27,7 @@ from flask import session as flask_session
 from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext
 from flask_babel import format_date as _format_date
 from flask_babel import format_decimal as _format_decimal
+from flask_babel import to_user_timezone
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 
@@ -194,10 +195,14 @@ def format_date(value: dt.date | dt.datetime | None, form: str = "medium") -> st
 
 
 def format_datetime(value: dt.datetime | None) -> str:
-    """``26 Nov 2026, 14:03 UTC`` in English; the date in the page's language (times are UTC)."""
+    """``26 Nov 2026, 14:03`` in UK time (``BABEL_DEFAULT_TIMEZONE``, Europe/London: GMT or BST), the date in
+    the page's language. Times are kept in UTC; the evidence pages and sealed records show UTC and say so.
+
+    Walk finding: pages said "21:32 UTC", an hour off the clocks in school for half the year."""
     if value is None:
         return ""
-    return f"{_format_date(value, 'medium')}, {value:%H:%M} UTC"
+    local = to_user_timezone(value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC))
+    return f"{_format_date(local, 'medium', rebase=False)}, {local:%H:%M}"
 
 
 def format_number(value: Any) -> str:
@@ -207,8 +212,8 @@ def format_number(value: Any) -> str:
 def init_app(app: Flask) -> None:
     """Set up Flask-Babel (unless the host already did) and the template helpers."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
-    # Times are kept and shown in UTC (the pages say so).
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    # Times are kept in UTC and shown in UK time (a datetime's date too); evidence says UTC where it shows it.
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/London")
     # WTForms' own messages ("Not a valid choice.") from its catalogues, in the page's language (cy, pl,
     # ro, ar ship with WTForms; it has no Urdu, so the parent and pupil forms give their own messages).
     app.config.setdefault("WTF_I18N_ENABLED", True)

@@ -328,3 +328,18 @@ def test_the_signed_record_footer_is_one_sentence_in_the_signers_language(
     assert re.search(footer, text), text[-300:]
     others = {"cy": "Tudalen 1 o", "pl": "Strona 1 z", None: "Page 1 of"}
     assert not any(words in text for other, words in others.items() if other != code)
+
+
+def test_pages_show_times_in_uk_time(app):
+    """Walk finding: pages said "21:32 UTC", an hour off the school's clocks in British Summer Time."""
+    import datetime as dt
+
+    from portal.i18n import format_date, format_datetime
+
+    summer_night = dt.datetime(2026, 7, 1, 23, 30, tzinfo=dt.UTC)  # 00:30 on 2 July in London (BST)
+    winter = dt.datetime(2026, 11, 28, 21, 32, tzinfo=dt.UTC)  # GMT: the same clock
+    with app.test_request_context():
+        assert format_datetime(summer_night) == "2 Jul 2026, 00:30"
+        assert format_date(summer_night) == "2 Jul 2026"
+        assert format_datetime(winter) == "28 Nov 2026, 21:32"
+        assert format_datetime(summer_night.replace(tzinfo=None)) == "2 Jul 2026, 00:30"  # naive: UTC

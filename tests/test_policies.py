@@ -657,6 +657,27 @@ def test_remind_button_sends_mail_once(app, db, family, school, login_as, mailbo
     assert "policy.reminders_sent" in audit_actions(db)
 
 
+def test_the_overview_reminds_for_every_policy_at_once_and_links_each_class(
+        app, db, family, school, login_as, mailbox):
+    """Walk finding: "Reminders due (51)" opened an overview with no send button, so a Head opened up to 11 policy
+    pages to send them; a class's row led nowhere."""
+    parent, ks1, _ks3 = family
+    client = login_as(school.head)
+    page = client.get("/portal/policies/compliance/").get_data(as_text=True)
+    start = page.index('action="/portal/policies/compliance/remind"')
+    form = page[start:page.index("</form>", start)]
+    assert "Send email reminders for every policy" in form
+    assert re.search(r'name="policy_id" type="hidden" value=""', form) and "signatures are still to come" in form
+    class_id = ks1.pupil.class_id
+    assert f'<a href="/portal/staff/classes/{class_id}">Year 1 Owls</a>' in page
+    assert client.get(f"/portal/staff/classes/{class_id}").status_code == 200
+    resp = client.post("/portal/policies/compliance/remind", data={"policy_id": "", "class_id": ""})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/policies/compliance/")
+    # One email for the parent, though they are asked for their own policy and for a child's.
+    assert len(mailbox.to(parent.email)) == 1
+    assert "Reminders sent to" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
 def test_a_remind_post_naming_no_policy_that_can_exist_sends_nothing(app, db, family, school, login_as, mailbox):
     """Empty means every policy; a number no row can have (or "²", or not a number) means none, never every."""
     parent, _, _ = family

@@ -713,14 +713,19 @@ def compliance() -> ResponseReturnValue:
     audiences = [t for _a, t in sorted(by_audience.items(), key=lambda kv: order.index(kv[0]))]
     class_rows = [t for _c, t in sorted(by_class.items(),
                                         key=lambda kv: (classes[kv[0]].year_group, classes[kv[0]].code))]
+    for t in class_rows:  # walk finding: a class's row led nowhere; its page lists each pupil and what is due
+        t.url = url_for("portal.staff.school_class", class_id=t.key)
     session.commit()  # the counts, if they had to be made again
     year = queries.current_academic_year()
     school = School.get()
     # Walk finding: a Head looked for a way to start the new year's signing. It starts by itself: say when.
     next_year = (dt.date(year + 1, school.academic_year_start_month, school.academic_year_start_day)
                  if school is not None else None)
+    # Walk finding: reminders could only be sent one policy page at a time. One button for every policy.
+    outstanding = sum(t.outstanding for t in policies)
     return render_template("portal/policies/compliance.html", by_policy=policies, by_audience=audiences,
-                           by_class=class_rows, year=year, next_year=next_year)
+                           by_class=class_rows, year=year, next_year=next_year, outstanding=outstanding,
+                           remind_form=RemindForm(policy_id="", class_id=""))
 
 
 @bp.get("/compliance/policies/<portal_id:policy_id>")

@@ -24,10 +24,9 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, request
 from flask import session as flask_session
-from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext
+from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, to_user_timezone
 from flask_babel import format_date as _format_date
 from flask_babel import format_decimal as _format_decimal
-from flask_babel import to_user_timezone
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 

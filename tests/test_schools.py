@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 
 import pytest
@@ -240,8 +241,14 @@ def test_trust_safeguarding_sees_counts_and_only_shared_words(app, db, trust_wor
                                        description="Words the DSL chose to share.", at_risk=True, batch=batch)
             db.commit()
         dsl = db.get(Person, w.b_dsl.id)
-        resp = login_as(dsl).post(f"/portal/concerns/inbox/{shared.id}/share", data={"share": "yes"})
+        dsl_client = login_as(dsl)
+        resp = dsl_client.post(f"/portal/concerns/inbox/{shared.id}/share", data={"share": "yes"})
         assert resp.status_code == 302
+        # Walk finding: the History did not say it was shared, nor by whom. The parent's page does not say.
+        history = dsl_client.get(f"/portal/concerns/inbox/{shared.id}").get_data(as_text=True)
+        assert re.search(rf"{dsl.full_name}:\s+shared with the trust(?:'|&#39;)s safeguarding lead", history)
+        parent_page = login_as(parent).get(f"/portal/concerns/{shared.id}").get_data(as_text=True)
+        assert "shared with the trust" not in parent_page
     lead = login_as(trust_people[TrustRole.SAFEGUARDING])
     overview = lead.get(f"/portal/trust/{w.trust.id}/safeguarding").get_data(as_text=True)
     assert "Shared Okapi" in overview and "Unshared Pangolin" not in overview

@@ -291,7 +291,8 @@ class ConcernEvent(SchoolOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     concern_id: Mapped[int] = mapped_column(ForeignKey("portal_concerns.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("portal_people.id"))
-    #: ``status``, ``stage``, ``assignee`` or ``target``.
+    #: ``status``, ``stage``, ``assignee``, ``target`` or ``trust`` (shared with the trust's safeguarding lead, or
+    #: no longer: staff only).
     kind: Mapped[str] = mapped_column(String(20))
     old_value: Mapped[str | None] = mapped_column(String(50))
     new_value: Mapped[str | None] = mapped_column(String(50))

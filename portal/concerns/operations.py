@@ -233,6 +233,8 @@ def share_with_trust(concern: Concern, actor: Person, share: bool) -> None:
         return
     concern.shared_with_trust_at = utcnow() if share else None
     concern.shared_with_trust_by_id = actor.id if share else None
+    # Walk finding: the concern's History did not say it had been shared, nor by whom (staff see it; not the parent).
+    _event(concern, actor, "trust", None, "shared" if share else "unshared")
     audit.record("concern.shared_with_trust" if share else "concern.unshared_with_trust", actor=actor, target=concern)
     session.flush()
 

@@ -72,7 +72,7 @@ def test_reimport_updates_changed_rows(app, db, tmp_path):
     "bad_row, message",
     [
         ("pupil,P9,Cy,Dale,,14,2015-01-01,1K,,,,,", "row 8: year_group must be N, R or 1 to 13"),
-        ("pupil,P9,Cy,Dale,,3,2015-13-01,1K,,,,,", "row 8: date_of_birth must be a date"),
+        ("pupil,P9,Cy,Dale,,3,2015-13-01,1K,,,,,", "row 8: date_of_birth '2015-13-01' is not a date written YYYY-MM-DD"),
         ("pupil,P9,Cy,Dale,,3,2015-01-01,ZZ,,,,,", "row 8: class_code ZZ is not a class"),
         ("parent,G9,Di,Dale,not-an-email,,,,,,,P1,", "row 8: email 'not-an-email' is not an email address"),
         ("parent,G9,Di,Dale,di@test.example,,,,,,,P404,", "row 8: child P404 is not a pupil"),
@@ -89,6 +89,15 @@ def test_a_bad_row_is_named_and_nothing_is_written(app, db, tmp_path, bad_row, m
     assert "Nothing was imported" in result.output
     db.expire_all()
     assert _counts(db) == (0, 0, 0, 0)
+
+
+def test_staff_roles_are_read_in_any_case(app, db, tmp_path):
+    """Walk finding: "Teacher" was refused as an unknown role only because of its capital letter."""
+    result = _run(app, tmp_path, GOOD + "staff,S9,Ed,Eve,ed@test.example,,,,,,Teacher; Governor,,\n")
+    assert result.exit_code == 0, result.output
+    db.expire_all()
+    ed = db.scalar(select(Person).where(Person.external_id == "S9"))
+    assert {Role.TEACHER.value, Role.GOVERNOR.value} <= {r.role for r in ed.roles}
 
 
 def test_a_long_value_names_the_limit_with_the_readers_digit_grouping(app):

@@ -136,7 +136,8 @@ def test_a_bad_row_in_a_large_file_writes_nothing(app, db):
     with pytest.raises(RosterError) as exc:
         import_roster(bad.encode(), "big.csv")
     db.rollback()
-    assert exc.value.errors == [f"big.csv row {bad.count(chr(10))}: date_of_birth must be a date written YYYY-MM-DD."]
+    assert exc.value.errors == [f"big.csv row {bad.count(chr(10))}: date_of_birth '2017-02-30' is not a date written "
+                                "YYYY-MM-DD (for example 2017-03-14)."]
     assert db.scalar(select(func.count(Person.id))) == 0
     assert db.scalar(select(func.count(Account.id))) == 0
 

@@ -682,7 +682,7 @@ class _Writer:
             ext = r.data["external_id"]
             kind = kinds[ext]
             wanted = {Role.PUPIL.value} if kind == "pupil" else {Role.PARENT.value} if kind == "parent" \
-                else set(_split(r.data["roles"]))
+                else {x.lower() for x in _split(r.data["roles"])}
             pid = self.ids[ext]
             missing = wanted - self.state.roles.get(pid, set())
             if missing:
@@ -810,11 +810,12 @@ def _check_row(kind: str, r: _Row, where: Message, seen_emails: dict[str, int]) 
                 errs.append(Message(N_("%(where)s: date_of_birth %(date)s is not a plausible pupil's birth date."),
                                     where=where, date=str(dob)))
         except ValueError:
-            errs.append(Message(N_("%(where)s: date_of_birth must be a date written YYYY-MM-DD."), where=where))
+            errs.append(Message(N_("%(where)s: date_of_birth %(value)r is not a date written YYYY-MM-DD (for "
+                                   "example 2017-03-14)."), where=where, value=d.get("date_of_birth", "")[:40]))
         if d.get("send", "").lower() not in ("", "yes", "no"):
             errs.append(Message(N_("%(where)s: send must be yes, no or empty."), where=where))
     if kind == "staff":
-        roles = _split(d.get("roles", ""))
+        roles = [x.lower() for x in _split(d.get("roles", ""))]  # walk finding: "Teacher" was refused
         if not roles:
             errs.append(Message(N_("%(where)s: roles is required for staff (e.g. teacher)."), where=where))
         bad = [x for x in roles if x not in STAFF_ROLE_NAMES]

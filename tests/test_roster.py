@@ -72,7 +72,7 @@ def test_reimport_updates_changed_rows(app, db, tmp_path):
     "bad_row, message",
     [
         ("pupil,P9,Cy,Dale,,14,2015-01-01,1K,,,,,", "row 8: year_group must be N, R or 1 to 13"),
-        ("pupil,P9,Cy,Dale,,3,2015-13-01,1K,,,,,", "row 8: date_of_birth '2015-13-01' is not a date written YYYY-MM-DD"),
+        ("pupil,P9,Cy,Dale,,3,2015-13-01,1K,,,,,", "row 8: date_of_birth '2015-13-01' is not a date written"),
         ("pupil,P9,Cy,Dale,,3,2015-01-01,ZZ,,,,,", "row 8: class_code ZZ is not a class"),
         ("parent,G9,Di,Dale,not-an-email,,,,,,,P1,", "row 8: email 'not-an-email' is not an email address"),
         ("parent,G9,Di,Dale,di@test.example,,,,,,,P404,", "row 8: child P404 is not a pupil"),

@@ -663,9 +663,18 @@ def test_parent_home_links_and_news_task(cast, login_as, db, general):
     home = login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
     assert "Raise a concern privately" in home and "There is news" not in home
     login_as(cast.head).post(f"/portal/concerns/inbox/{general.id}/reply", data={"reply-body": "Hello"})
-    assert "There is news about your concern" in login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
+    home = login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
+    # Walk finding: the task named only the reference; it names the parent's own subject too.
+    assert "There is news about your concern" in home and f"{general.reference}: {general.subject}" in home
     login_as(cast.parent).get(f"/portal/concerns/{general.id}")
     assert "There is news" not in login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
+    # Closing is news too (the parent may still take it further for a while).
+    for step in ("resolved", "closed"):
+        _post_status(login_as(cast.head), general, step)
+    assert "There is news about your concern" in login_as(cast.parent).get("/portal/parent/").get_data(as_text=True)
+    # On "Your concerns" the subject is the link (a bigger target than the reference).
+    mine = login_as(cast.parent).get("/portal/concerns/").get_data(as_text=True)
+    assert f'<a href="/portal/concerns/{general.id}">{general.subject}</a>' in mine
 
 
 def test_the_form_explains_why_and_names_the_official_channel(cast, login_as, db):

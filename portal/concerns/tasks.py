@@ -28,12 +28,15 @@ def parent_news(person: Person) -> list[Task]:
         ConcernEvent.concern_id == Concern.id, ConcernEvent.kind.in_(("status", "stage", "target")),
         or_(ConcernEvent.actor_id.is_(None), ConcernEvent.actor_id != person.id),
         or_(Concern.parent_seen_at.is_(None), ConcernEvent.created_at > Concern.parent_seen_at))
-    ids = session.scalars(
-        select(Concern.id).where(Concern.raised_by_id == person.id, Concern.status != Status.CLOSED.value,
-                                 or_(unseen_message.exists(), unseen_event.exists()))
+    # Closed ones too: closing is news (the parent may still take it further for a while).
+    rows = session.execute(
+        select(Concern.id, Concern.subject).where(Concern.raised_by_id == person.id,
+                                                  or_(unseen_message.exists(), unseen_event.exists()))
         .order_by(Concern.id)).all()
+    # Walk finding: the task named only the reference; the parent's own subject says which concern it is.
     return [Task(_("There is news about your concern"), url_for("portal.concerns.view", concern_id=cid),
-                 detail=Concern.reference_for(cid), level="warning", as_parent=True) for cid in ids]
+                 detail=f"{Concern.reference_for(cid)}: {subject}", level="warning", as_parent=True)
+            for cid, subject in rows]
 
 
 def open_counts(person: Person) -> tuple[int, int, int]:

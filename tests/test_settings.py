@@ -74,6 +74,10 @@ def test_a_browser_form_without_the_disabled_fields_still_saves(app, db, school,
     admin = make_person(Role.ADMIN, Role.SUPPORT_STAFF, given="Ari")
     page = login_as(admin).get("/portal/admin/settings")
     assert page.data.count(b"disabled") >= 3
+    # Walk finding: nothing said why they were greyed out. The Head's own page does not say it.
+    assert b"Only the Head Teacher can change who is Head Teacher" in page.data
+    heads = login_as(school.head).get("/portal/admin/settings")
+    assert heads.status_code == 200 and b"Only the Head Teacher can change" not in heads.data
     data = _form(school, name="From The Browser")
     for name in ("head_teacher_id", "dsl_id", "chair_of_governors_id"):
         data.pop(name)

@@ -188,8 +188,8 @@ def settings():
     defaults = (_("first after %(num)s school days", num=cfg["PORTAL_REMINDER_FIRST_DAYS"]),
                 _("then every %(num)s", num=cfg["PORTAL_REMINDER_EVERY_DAYS"]),
                 _("at most %(num)s", num=cfg["PORTAL_REMINDER_MAX"]))
-    return render_template("portal/admin/settings.html", form=form, reminder_defaults=defaults), \
-        (400 if form.errors else 200)
+    return render_template("portal/admin/settings.html", form=form, reminder_defaults=defaults,
+                           may_designate=may_designate), (400 if form.errors else 200)
 
 
 # ---------------------------------------------------------------- background jobs

@@ -137,7 +137,7 @@ def _larkspur(seed: int, today: dt.date | None) -> tuple[School, dict]:
     school = create_school(slug="larkspur-hollow", name=SCHOOL_NAME, urn="100001",
                            phases=["nursery", "primary", "secondary", "sixth_form"], with_policies=False,
                            official_channel="office@larkspur.example, 01632 960 000",
-                           helpline_contact="Professionals Online Safety Helpline (set the number in school settings)")
+                           helpline_contact="01632 960 123 (weekdays, 9am to 5pm)")
     with school_scope(session, school.id):
         made = _fill_school(school, {**ADULTS, **MORE_ADULTS}, CLASSES, DOMAIN, random.Random(seed),
                             today or dt.date.today(), hash_password(DEMO_PASSWORD))

@@ -146,6 +146,12 @@ def test_zip_export_holds_pdfs_manifest_and_chain_head(app, db, records, auditor
     resp = auditor.get("/portal/auditor/export.zip?year=2026")
     assert resp.status_code == 200 and resp.mimetype == "application/zip"
     assert resp.is_streamed
+    # Walk finding: the file was named after its audit entry ("signed-records-368.zip"); now the school and day.
+    from portal.concerns.schooldays import uk_today
+    from portal.schools.models import School
+
+    name = f"signed-records-{School.get().slug}-{uk_today().isoformat()}.zip"
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="{name}"'
     sigs = records["sigs"]
     rows, head = _check_zip(resp.data, db, [sigs["kit_2026"], sigs["oli_2026"], sigs["oli_self"]])
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "records.exported"))

@@ -113,3 +113,37 @@ def test_head_names_deputy_dsls_and_only_the_head_can(app, db, school, make_pers
     login_as(school.head).post("/portal/admin/settings", data=_form(school))
     db.expire_all()
     assert db.scalars(select(DeputyDsl.person_id)).all() == []
+
+
+def test_people_are_found_by_name_or_address_and_invitations_are_dated(app, db, school, make_person, login_as,
+                                                                       mailbox):
+    """Walk finding: about 90 rows with no search or filter, "Send invitation" on every row (people with a password
+    too), and nothing said who had been invited."""
+    admin = make_person(Role.ADMIN, Role.SUPPORT_STAFF, given="Ari")
+    waiting = make_person(Role.PARENT, given="Quentin", family="Quarrie", email="qq@test.example", password=None)
+    make_person(Role.PARENT, given="Rosalind", family="Reed", email="rr@test.example")  # has a password
+    client = login_as(admin)
+
+    def rows(query: str) -> str:
+        resp = client.get(f"/portal/admin/people{query}")
+        assert resp.status_code == 200
+        return resp.get_data(as_text=True)
+
+    found = rows("?q=quarr")
+    assert "Quentin Quarrie" in found and "Rosalind Reed" not in found and "(filtered)" in found
+    assert "Rosalind Reed" in rows("?q=RR@TEST") and "Quentin Quarrie" not in rows("?q=RR@TEST")
+    assert "Nobody matches." in rows("?q=%25")  # a LIKE wildcard is a character, not "anything"
+    only_waiting = rows("?show=waiting")
+    assert "Quentin Quarrie" in only_waiting and "Rosalind Reed" not in only_waiting
+    everyone = rows("")
+    reed = everyone[everyone.index("Rosalind Reed"):]
+    assert "Send invitation" not in reed[:reed.index("</tr>")]  # a password is set: nothing to send
+    assert client.post(f"/portal/admin/people/{waiting.id}/invite").status_code == 302
+    assert len(mailbox.to("qq@test.example")) == 1
+    quentin = rows("?q=quarr")
+    from portal.concerns.schooldays import uk_today
+    from portal.i18n import format_date
+
+    with app.test_request_context():
+        today = format_date(uk_today())
+    assert f"Invited on {today}" in quentin and "Send the invitation again" in quentin

@@ -82,6 +82,7 @@ def world(app, db, school, make_person, make_class, make_pupil, make_parent, mak
     w.reviewer = make_person(Role.TEACHER, given="Rhea", family="Reeves")
     db.add(CapabilityGrant(person_id=w.reviewer.id, capability="concerns.review", granted_by_id=w.head.id))
     w.auditor = make_person(Role.AUDITOR, given="Audra", family="Checkley")
+    w.admin = make_person(Role.ADMIN, Role.SUPPORT_STAFF, given="Adair", family="Office")
     w.first_class = make_class(8, teacher=w.teacher, name="Form 8T")
     w.pupil = make_pupil(8, w.first_class, given="Piper", email="piper@test.example", password="pupil password")
     w.parent = make_parent(given="Parveen")
@@ -215,6 +216,8 @@ def _pages(w) -> dict[str, tuple[object, str]]:
         "compliance dashboard": (w.head, "/portal/policies/compliance/"),
         "compliance of one policy": (w.head, f"/portal/policies/compliance/policies/{ks2.policy_id}"),
         "links register": (w.head, "/portal/links/register"),
+        "people and invitations": (w.admin, "/portal/admin/people"),
+        "people, found by name, not signed in yet": (w.admin, "/portal/admin/people?q=other&show=waiting"),
         "incidents list": (w.head, "/portal/incidents/"),
         "auditor list": (w.auditor, "/portal/auditor/"),
         "auditor list, filtered": (w.auditor, f"/portal/auditor/?audience=pupil_ks2&year={w.year}&person=kid"),

@@ -210,6 +210,20 @@ def _record_url(parent, version, pupil=None):
     return url + (f"&pupil_id={pupil.id}" if pupil else "")
 
 
+def test_a_paper_agreement_form_reports_every_problem_at_once(app, db, brood, office, login_as):
+    """Walk finding: with "They signed the paper slip" and nothing else, the page reported only the yes/no answers;
+    the missing scan came on the next try."""
+    parent, *_ = brood
+    version = _version(db, "aup-parent")
+    resp = login_as(office).post(_record_url(parent, version), data={"how": "paper"},
+                                 content_type="multipart/form-data")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Attach the scan (or a photo) of the signed slip." in page
+    assert "Give the parent's answer." in page and "Give the date the parent agreed." in page
+    assert db.scalar(select(func.count(Signature.id))) == 0
+
+
 def test_a_paper_agreement_for_a_child_no_row_can_be_is_not_found(app, db, brood, office, login_as):
     """A pupil id that names no row (too large for the database, or "²") finds no requirement: 404, not
     the parent's own policy and not a server error."""

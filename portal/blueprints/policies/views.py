@@ -872,41 +872,44 @@ def offline_record(person_id: int):
     error = None
     status = 200
     if request.method == "POST":
-        if form.validate_on_submit():
-            scan = None
+        # Every problem at once (walk finding: the consent answers first, then on the next try the missing scan).
+        valid = form.validate_on_submit()
+        scan = None
+        try:
+            checked = check_uploads([request.files.get(form.scan.name)])
+            scan = checked[0] if checked else None
+        except AttachmentError as exc:
+            form.scan.errors = [str(exc)]
+        if not form.scan.errors and scan is None and form.how.data == Method.PAPER.value:
+            form.scan.errors = [_("Attach the scan (or a photo) of the signed slip.")]
+        if valid and not form.scan.errors:
             try:
-                checked = check_uploads([request.files.get(form.scan.name)])
-                scan = checked[0] if checked else None
-            except AttachmentError as exc:
-                form.scan.errors = [str(exc)]
-            if not form.scan.errors:
-                try:
-                    with UploadBatch("agreements") as batch:
-                        sig = operations.record_offline(
-                            req, parent, recorded_by=current_user, method=Method(form.how.data),
-                            agreed_on=form.agreed_on.data, note=form.note.data or "",
-                            answers={i.id: form[f"consent_{i.id}"].data == "yes" for i in req.version.consent_items},
-                            scan=scan, batch=batch, ip=client_ip(), user_agent=request.user_agent.string or "")
-                        session.commit()
-                        batch.keep()
-                except operations.SigningError as exc:
-                    session.rollback()
-                    if exc.field and exc.field in form:
-                        form[exc.field].errors = [str(exc)]
-                    else:
-                        error = str(exc)
+                with UploadBatch("agreements") as batch:
+                    sig = operations.record_offline(
+                        req, parent, recorded_by=current_user, method=Method(form.how.data),
+                        agreed_on=form.agreed_on.data, note=form.note.data or "",
+                        answers={i.id: form[f"consent_{i.id}"].data == "yes" for i in req.version.consent_items},
+                        scan=scan, batch=batch, ip=client_ip(), user_agent=request.user_agent.string or "")
+                    session.commit()
+                    batch.keep()
+            except operations.SigningError as exc:
+                session.rollback()
+                if exc.field and exc.field in form:
+                    form[exc.field].errors = [str(exc)]
                 else:
-                    signals.announce_signature(sig)
-                    what = (_("%(title)s for %(name)s", title=req.version.title, name=req.subject.given_name)
-                            if req.countersign else req.version.title)
-                    if sig.method == "paper":
-                        message = _("Recorded: %(parent)s agreed to %(what)s on paper. It is shown as recorded by "
-                                    "you, not as an electronic signature.", parent=parent.full_name, what=what)
-                    else:
-                        message = _("Recorded: %(parent)s agreed to %(what)s verbally. It is shown as recorded by "
-                                    "you, not as an electronic signature.", parent=parent.full_name, what=what)
-                    flash(message, "success")
-                    return redirect(url_for(".offline_parent", person_id=parent.id))
+                    error = str(exc)
+            else:
+                signals.announce_signature(sig)
+                what = (_("%(title)s for %(name)s", title=req.version.title, name=req.subject.given_name)
+                        if req.countersign else req.version.title)
+                if sig.method == "paper":
+                    message = _("Recorded: %(parent)s agreed to %(what)s on paper. It is shown as recorded by "
+                                "you, not as an electronic signature.", parent=parent.full_name, what=what)
+                else:
+                    message = _("Recorded: %(parent)s agreed to %(what)s verbally. It is shown as recorded by "
+                                "you, not as an electronic signature.", parent=parent.full_name, what=what)
+                flash(message, "success")
+                return redirect(url_for(".offline_parent", person_id=parent.id))
         status = 400
     return render_template("portal/policies/offline_record.html", parent=parent, req=req, form=form, error=error,
                            rendered=render_version(req.version),

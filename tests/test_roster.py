@@ -91,6 +91,27 @@ def test_a_bad_row_is_named_and_nothing_is_written(app, db, tmp_path, bad_row, m
     assert _counts(db) == (0, 0, 0, 0)
 
 
+def test_every_problem_in_a_file_is_reported_at_once(app, db, tmp_path):
+    """Walk finding: the first upload named the bad email address; only after fixing it did the next upload name the
+    unknown class and the unknown child. A reference to a row that is itself refused is not reported twice."""
+    bad = (GOOD + "parent,G9,Di,Dale,not-an-email,,,,,,,P1,\n"
+           + "pupil,P9,Cy,Dale,,3,2015-01-01,ZZ,,,,,\n"
+           + "parent,G10,Eli,Dale,eli@test.example,,,,,,,P404,\n"
+           + "pupil,P10,Fay,Dale,,3,2015-13-01,1K,,,,,\n"
+           + "parent,G11,Gus,Dale,gus@test.example,,,,,,,P10,\n")
+    result = _run(app, tmp_path, bad, name="school.csv")
+    assert result.exit_code != 0
+    out = result.output
+    for expected in ("school.csv row 8: email 'not-an-email' is not an email address",
+                     "school.csv row 9: class_code ZZ is not a class",
+                     "school.csv row 10: child P404 is not a pupil",
+                     "school.csv row 11: date_of_birth '2015-13-01' is not a date"):
+        assert expected in out, (expected, out)
+    assert "row 12" not in out  # its child P10 is the refused row 11: that row is the problem
+    db.expire_all()
+    assert _counts(db) == (0, 0, 0, 0)
+
+
 def test_staff_roles_are_read_in_any_case(app, db, tmp_path):
     """Walk finding: "Teacher" was refused as an unknown role only because of its capital letter."""
     result = _run(app, tmp_path, GOOD + "staff,S9,Ed,Eve,ed@test.example,,,,,,Teacher; Governor,,\n")

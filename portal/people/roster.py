@@ -311,12 +311,15 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
     by_type: dict[str, list[_Row]] = {"staff": [], "class": [], "pupil": [], "parent": []}
     seen_ids: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
+    # Rows refused below: a reference to one of them is not reported again (it is the row that is wrong).
+    refused: set[str] = set()
     for i, r in enumerate(rows, start=1):
         if i % CHUNK == 0:
             report("Checking", i, len(rows))
         where = place(filename, r.number)
         kind = r.data.get("type", "").lower()
         if kind not in by_type:
+            refused.add(r.data.get("external_id", ""))
             errors.append(Message(N_("%(where)s: type must be class, pupil, parent or staff (got %(value)r)."),
                                   where=where, value=r.data.get("type")))
             continue
@@ -331,11 +334,14 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
                                   other=row_ref(seen_ids[key])))
             continue
         seen_ids[key] = r.number
-        errors.extend(_check_row(kind, r, where, seen_emails))
+        row_errors = _check_row(kind, r, where, seen_emails)
+        if row_errors:
+            refused.add(ext)
+            errors.extend(row_errors)
         by_type[kind].append(r)
     report("Checking", len(rows), len(rows))
-    if errors:
-        raise RosterError(errors)
+    # Walk finding: the references below were checked only once every row was right, so an office fixed a file
+    # twice (the bad email and role first, then the unknown class and child). Every problem is reported at once.
 
     school_id = _school_id()
     state = _SchoolState.load()
@@ -344,17 +350,21 @@ def import_roster(data: bytes, filename: str = "roster.csv", *, actor: Person | 
     file_classes = {r.data["external_id"] for r in by_type["class"]}
     for r in by_type["class"]:
         for t in _split(r.data.get("teachers", "")):
+            if t in refused:
+                continue
             known_staff = t in state.people and state.people[t].id not in state.pupil_ids
             if file_people.get(t, "staff" if known_staff else None) != "staff":
                 errors.append(Message(N_("%(where)s: teacher %(id)s is not a staff row or known member of staff."),
                                       where=place(filename, r.number), id=t))
     for r in by_type["pupil"]:
         code = r.data.get("class_code", "")
-        if code and code not in file_classes and code not in state.classes:
+        if code and code not in file_classes and code not in state.classes and code not in refused:
             errors.append(Message(N_("%(where)s: class_code %(code)s is not a class in this file or the portal."),
                                   where=place(filename, r.number), code=code))
     for r in by_type["parent"]:
         for c in _split(r.data.get("children", "")):
+            if c in refused:
+                continue
             child_kind = file_people.get(c)
             if child_kind is None and c in state.people:
                 child_kind = "pupil" if state.people[c].id in state.pupil_ids else "other"

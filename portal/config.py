@@ -148,6 +148,9 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_LTI_IFRAME_COOKIES": False,
     #: LTI 1.3: seconds before a call to the LMS (keys, tokens, scores, members) gives up.
     "PORTAL_LTI_HTTP_TIMEOUT": 10,
+    #: Seconds after typing the password (at sign-in, or on "Confirm your password") during which an account
+    #: may add an authenticator app or a passkey, or make new recovery codes, without typing it again.
+    "PORTAL_REAUTH_SECONDS": 600,
     #: LTI 1.3: private networks (e.g. ``["10.0.0.0/8"]``, or ``10.0.0.0/8,192.168.1.0/24`` in the
     #: environment) where an LMS may be; the portal calls no other private, local or link-local address
     #: for an LMS (portal/lti/outbound.py), and plain http only there.

@@ -203,7 +203,9 @@ def test_password_guesses_on_the_security_page_are_limited(app, db, teacher, mai
     assert len(_audit(db, "auth.password_check_failed")) == free
     assert "failed attempt" not in page  # they are not failed sign-ins (walk)
     # They count towards the account's sign-in delays, so the holder hears of them.
-    assert [m["Subject"] for m in mailbox.to("tess@test.example")] == ["Failed sign-ins to your school portal account"]
+    assert [m["Subject"] for m in mailbox.to("tess@test.example")] == [
+        "Two-step sign-in changed on your school portal account",  # the app added by _enrol
+        "Failed sign-ins to your school portal account"]
 
 
 @pytest.mark.parametrize("code, message", [
@@ -250,8 +252,8 @@ def test_an_administrator_resets_it_audited_and_the_holder_is_told(app, db, teac
     assert resp.status_code == 302
     assert db.scalar(select(TotpFactor)) is None and db.scalar(select(RecoveryCode)) is None
     assert client.get("/portal/staff/").status_code == 302  # every session ended
-    [msg] = mailbox.to("tess@test.example")
-    assert "reset" in msg["Subject"]
+    added, msg = mailbox.to("tess@test.example")  # the app set up (by _enrol), then the reset
+    assert "changed" in added["Subject"] and "reset" in msg["Subject"]
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "auth.mfa_reset"))
     assert entry.actor_id == admin.id and entry.data["account_id"] == teacher.account_id
     # Next sign-in: straight to setting it up again (no grace).
@@ -292,3 +294,58 @@ def test_the_second_step_without_passkeys_does_not_begin_with_or(app, db, teache
     _password(client, "tess@test.example")
     page = client.get("/portal/auth/verify").get_data(as_text=True)
     assert ">Type a code</h2>" in page and "Or type a code" not in page
+
+
+def test_adding_a_second_step_needs_the_password_again_and_the_holder_is_told(app, db, teacher, mailbox):
+    """Security probe: at a browser left signed in, anyone could add their own authenticator app (signing the owner
+    out everywhere else, and seeing the new recovery codes) with no password and no email, and so lock the owner
+    out. Adding a second step, or new recovery codes, now needs the password typed within PORTAL_REAUTH_SECONDS,
+    and the holder is emailed."""
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    secret, _codes = _enrol(client)  # just signed in: no second password
+    [told] = mailbox.to("tess@test.example")
+    assert told["Subject"] == "Two-step sign-in changed on your school portal account"
+    body = told.get_payload(decode=True).decode() if not told.is_multipart() else told.get_payload(0).get_payload(
+        decode=True).decode()
+    assert "An authenticator app was added" in body and "tell the school office at once" in body
+    _signed_in_long_ago(db, app)
+    # The browser left signed in, later: new recovery codes and a passkey are refused until the password.
+    resp = client.post("/portal/auth/security/recovery-codes")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/portal/auth/security/confirm")
+    assert client.post("/portal/auth/security/passkeys/options").status_code == 403
+    resp = client.post("/portal/auth/security/passkeys", data={"name": "Mine", "credential": "{}"})
+    assert resp.status_code == 303 and "/security/confirm" in resp.headers["Location"]
+    wrong = client.post("/portal/auth/security/confirm", data={"password": "not it"})
+    assert wrong.status_code == 400 and "That password is not right." in wrong.get_data(as_text=True)
+    assert client.post("/portal/auth/security/recovery-codes").status_code == 303
+    ok = client.post("/portal/auth/security/confirm", data={"password": PASSWORD})
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("/portal/auth/security")
+    page = client.post("/portal/auth/security/recovery-codes")
+    assert page.status_code == 200 and len(re.findall(r"<code>[a-z0-9]{5}-[a-z0-9]{5}</code>",
+                                                       page.get_data(as_text=True))) == 10
+    subjects = [m["Subject"] for m in mailbox.to("tess@test.example")]
+    assert subjects == ["Two-step sign-in changed on your school portal account"] * 2
+
+
+def _signed_in_long_ago(db, app) -> None:
+    """Every session began longer ago than PORTAL_REAUTH_SECONDS (a browser left signed in)."""
+    from sqlalchemy import update
+
+    db.execute(update(AccountSession).values(
+        created_at=utcnow() - dt.timedelta(seconds=app.config["PORTAL_REAUTH_SECONDS"] + 60)))
+    db.commit()
+
+
+def test_setting_up_an_app_in_an_old_session_asks_for_the_password_first(app, db, teacher):
+    client = app.test_client()
+    _password(client, "tess@test.example")
+    _signed_in_long_ago(db, app)
+    resp = client.get("/portal/auth/security/app")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/security/confirm?next=app")
+    # A POST straight to the setup (no secret shown yet) is sent to confirm too: nothing is saved.
+    assert client.post("/portal/auth/security/app", data={"code": "123456"}).status_code == 303
+    ok = client.post("/portal/auth/security/confirm", data={"password": PASSWORD, "next": "app"})
+    assert ok.headers["Location"].endswith("/portal/auth/security/app")
+    assert 'data-testid="totp-secret"' in client.get("/portal/auth/security/app").get_data(as_text=True)
+    assert db.scalar(select(TotpFactor)) is None

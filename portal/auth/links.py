@@ -107,3 +107,27 @@ def tell_holder_of_failures(account: Account) -> None:
         send_mail(account.email or "", subject, body)
     except MailError:
         log.warning("could not tell an account holder about failed sign-ins")
+
+
+def tell_holder_of_second_step(account: Account, what: str) -> None:
+    """Email the holder that an authenticator app or a passkey was added to their account, or new recovery codes
+    were made (*what*: ``app``, ``passkey`` or ``codes``), so that someone else doing it at a browser left signed in
+    does not go unnoticed. In the holder's language; never the codes."""
+    from portal.db import utcnow
+    from portal.i18n import format_datetime, in_language
+
+    with in_language(account.language):
+        done = {"app": _("An authenticator app was added to your school portal account (%(when)s)."),
+                "passkey": _("A passkey was added to your school portal account (%(when)s)."),
+                "codes": _("New recovery codes were made for your school portal account (%(when)s); the old ones "
+                           "no longer work.")}[what]
+        greeting = (_("Hello %(name)s,", name=account.display_name.split(" ")[0]) if account.display_name
+                    else _("Hello,"))
+        body = (f"{greeting}\n\n" + done % {"when": format_datetime(utcnow())} + "\n\n"
+                + _("If it was you, there is nothing to do. If it was not you, tell the school office at once: "
+                    "someone may be using your account.") + "\n")
+        subject = _("Two-step sign-in changed on your school portal account")
+    try:
+        send_mail(account.email or "", subject, body)
+    except MailError:
+        log.warning("could not tell an account holder about a change to two-step sign-in")

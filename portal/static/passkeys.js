@@ -36,7 +36,15 @@
       fetch(form.getAttribute("data-options-url"), {
         method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": tokenField ? tokenField.value : "", "Accept": "application/json" }
       })
-        .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+        .then(function (r) {
+          // Adding a passkey needs the password typed recently: the server says so, and the page to type it opens.
+          if (r.status === 403 && form.getAttribute("data-confirm-url")) {
+            window.location.assign(form.getAttribute("data-confirm-url"));
+            return new Promise(function () {});
+          }
+          if (!r.ok) { throw new Error(String(r.status)); }
+          return r.json();
+        })
         .then(function (options) {
           return creating
             ? navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })

@@ -19,7 +19,7 @@ from portal.auth.models import AccountSession
 from portal.auth.passwords import verify_password
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import ButtonForm, PasskeyNameForm, PasswordCheckForm, TotpSetupForm
-from portal.db import session
+from portal.db import session, utcnow
 from portal.security import access, account_of
 
 #: The authenticator-app secret being set up, kept in the signed session cookie until confirmed.
@@ -105,6 +105,58 @@ def end_all_sessions():
     return redirect(url_for(".login"))
 
 
+# ------------------------------------------------------------------ the password again, before adding a second step
+
+#: When the password was last typed on the Security page's "Confirm your password" (seconds since the epoch).
+CONFIRMED_KEY = "portal_password_confirmed_at"
+#: Where "Confirm your password" leads back to.
+_CONFIRM_NEXT = {"app": ".totp_setup"}
+
+
+def _recently_confirmed() -> bool:
+    """The password was typed in this browser within ``PORTAL_REAUTH_SECONDS``: at sign-in (the session is that
+    new) or on "Confirm your password".
+
+    Security probe: at a browser left signed in, anyone could add their own authenticator app (which signs the
+    owner out everywhere else and shows the new recovery codes) and lock the owner out, with no password and no
+    email. Removing a second step already asked for the password; adding one, or new recovery codes, does now."""
+    window = int(current_app.config["PORTAL_REAUTH_SECONDS"])
+    now = utcnow()
+    row = sessions.current()
+    if row is not None and row.created_at is not None and row.via != "lti" \
+            and (now - row.created_at).total_seconds() < window:
+        return True
+    at = flask_session.get(CONFIRMED_KEY)
+    return isinstance(at, (int, float)) and 0 <= now.timestamp() - at < window
+
+
+def _confirm_first(then: str | None = None):
+    """Send the browser to "Confirm your password" (and back to *then*, one of :data:`_CONFIRM_NEXT`)."""
+    flash(_("For your account's safety, type your password again before you change two-step sign-in."), "info")
+    target = url_for(".confirm_password", next=then) if then else url_for(".confirm_password")
+    return redirect(target, 303)
+
+
+@bp.route("/security/confirm", methods=["GET", "POST"])
+@access(account=True)
+def confirm_password():
+    account = _account()
+    then = request.values.get("next")
+    target = _CONFIRM_NEXT.get(then or "", ".security")
+    if request.method == "POST" and _password_confirmed(account, _("That password is not right.")):
+        flask_session[CONFIRMED_KEY] = utcnow().timestamp()
+        return redirect(url_for(target))
+    return render_template("portal/auth/confirm_password.html", form=PasswordCheckForm(formdata=None),
+                           then=then if then in _CONFIRM_NEXT else None), 400 if request.method == "POST" else 200
+
+
+def _tell_holder(account, what: str) -> None:
+    """Email the holder that a second step was added (or new recovery codes made), in their language."""
+    from portal.auth.links import tell_holder_of_second_step
+
+    tell_holder_of_second_step(account, what)
+
+
 # ------------------------------------------------------------------ authenticator app
 
 
@@ -117,6 +169,9 @@ def totp_setup():
         return redirect(url_for(".security"))
     form = TotpSetupForm()
     secret = mfa.open_pending(flask_session.get(TOTP_SETUP_KEY))
+    # A secret being set up was shown after the password (so a slow scan of the code is not sent back).
+    if not _recently_confirmed() and (request.method == "GET" or secret is None):
+        return _confirm_first("app")
     if request.method == "GET" or secret is None:
         secret = mfa.new_totp_secret()
         flask_session[TOTP_SETUP_KEY] = mfa.seal_pending(secret)
@@ -130,7 +185,9 @@ def totp_setup():
                 form.code.errors.append(str(exc))
             else:
                 flask_session.pop(TOTP_SETUP_KEY, None)
-                return _after_first_factor(account, _("Two-step sign-in is on: your authenticator app is set up."))
+                page = _after_first_factor(account, _("Two-step sign-in is on: your authenticator app is set up."))
+                _tell_holder(account, "app")
+                return page
     uri = mfa.provisioning_uri(secret, account)
     return render_template("portal/auth/totp_setup.html", form=form, qr=mfa.qr_svg(uri),
                            secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4))), status
@@ -148,15 +205,16 @@ def _after_first_factor(account, message: str):
     return redirect(url_for(".security"))
 
 
-def _password_confirmed(account) -> bool:
+def _password_confirmed(account, refused: str | None = None) -> bool:
     """The password typed to remove a second factor is right. Wrong ones count towards the account's sign-in
     delays (and the email to the holder), and after ``PORTAL_LOGIN_FREE_ATTEMPTS`` of them in the window no
     more are checked. Security probe: with a session in hand (a copied cookie, a classroom computer left
     signed in), this form let anyone try passwords without limit, and keep a found one after "sign out
     everywhere"."""
+    refused = refused or _("That password is not right, so nothing was removed.")
     form = PasswordCheckForm()
     if not form.validate_on_submit():  # an empty box or a stale form: not a wrong password
-        flash(_("That password is not right, so nothing was removed."), "danger")
+        flash(refused, "danger")
         return False
     # Counted before the check, as sign-in is (review: a burst of removals was all checked).
     attempt = throttle.claim_check(
@@ -178,7 +236,7 @@ def _password_confirmed(account) -> bool:
 
         tell_holder_of_failures(account)
     session.commit()
-    flash(_("That password is not right, so nothing was removed."), "danger")
+    flash(refused, "danger")
     return False
 
 
@@ -207,8 +265,11 @@ def recovery_codes():
     if not mfa.enrolled(account):
         flash(_("Set up an authenticator app or a passkey first."), "warning")
         return redirect(url_for(".security"))
+    if not _recently_confirmed():
+        return _confirm_first()
     codes = mfa.new_recovery_codes(account)
     session.commit()
+    _tell_holder(account, "codes")
     return render_template("portal/auth/recovery_codes.html", codes=codes)
 
 
@@ -219,6 +280,8 @@ def recovery_codes():
 @access(account=True)
 def passkey_options():
     account = _account()
+    if not _recently_confirmed():  # the page's script says so and offers "Confirm your password"
+        return current_app.response_class('{"confirm": true}', status=403, mimetype="application/json")
     return current_app.response_class(mfa.registration_options(account), mimetype="application/json")
 
 
@@ -226,6 +289,8 @@ def passkey_options():
 @access(account=True)
 def passkey_add():
     account = _account()
+    if not _recently_confirmed():
+        return _confirm_first()
     form = PasskeyNameForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -238,7 +303,9 @@ def passkey_add():
         session.rollback()
         flash(str(exc), "danger")
         return redirect(url_for(".security")), 303
-    return _after_first_factor(account, _("The passkey “%(name)s” is added.", name=factor.name))
+    page = _after_first_factor(account, _("The passkey “%(name)s” is added.", name=factor.name))
+    _tell_holder(account, "passkey")
+    return page
 
 
 @bp.post("/security/passkeys/<portal_id:passkey_id>/remove")

@@ -349,3 +349,16 @@ def test_setting_up_an_app_in_an_old_session_asks_for_the_password_first(app, db
     assert ok.headers["Location"].endswith("/portal/auth/security/app")
     assert 'data-testid="totp-secret"' in client.get("/portal/auth/security/app").get_data(as_text=True)
     assert db.scalar(select(TotpFactor)) is None
+
+
+def test_passkeys_belong_to_the_portals_own_address_not_the_host_header(app):
+    """Probe note: with PORTAL_WEBAUTHN_RP_ID and _ORIGIN unset, the site of a passkey came from the request's Host
+    header. It comes from PORTAL_PUBLIC_URL when that is set."""
+    from portal.auth import mfa
+
+    app.config["PORTAL_PUBLIC_URL"] = "https://portal.school.example/"
+    with app.test_request_context("/portal/auth/security", base_url="http://evil.example:8080"):
+        assert (mfa.rp_id(), mfa.expected_origin()) == ("portal.school.example", "https://portal.school.example")
+    app.config["PORTAL_PUBLIC_URL"] = None
+    with app.test_request_context("/portal/auth/security", base_url="http://dev.example:5000"):
+        assert (mfa.rp_id(), mfa.expected_origin()) == ("dev.example", "http://dev.example:5000")

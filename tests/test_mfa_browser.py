@@ -97,8 +97,10 @@ def _localhost_page(chromium, server):
     return ctx, page, violations
 
 
-def test_passkey_added_and_used_to_sign_in_with_a_virtual_authenticator(teacher, chromium, server):
+def test_passkey_added_and_used_to_sign_in_with_a_virtual_authenticator(teacher, chromium, server, live_app):
     ctx, page, violations = _localhost_page(chromium, server)
+    # The passkeys' site and origin come from the portal's own address (not the request's Host header).
+    live_app.config["PORTAL_PUBLIC_URL"] = server.url.replace("127.0.0.1", "localhost")
     try:
         cdp = ctx.new_cdp_session(page)
         cdp.send("WebAuthn.enable")

@@ -257,16 +257,30 @@ def use_recovery_code(account: Account, code: str) -> bool:
 # ------------------------------------------------------------------ passkeys (WebAuthn)
 
 
+def _public_parts():
+    """The portal's own address (``PORTAL_PUBLIC_URL``), split, or None when it is not set."""
+    public = current_app.config.get("PORTAL_PUBLIC_URL")
+    return urlsplit(public) if public else None
+
+
 def rp_id() -> str:
-    return current_app.config.get("PORTAL_WEBAUTHN_RP_ID") or (request.host.rsplit(":", 1)[0] if request.host
-                                                                else "localhost")
+    """The passkeys' site: ``PORTAL_WEBAUTHN_RP_ID``, else the host of ``PORTAL_PUBLIC_URL``, else (a development
+    server with neither) the request's host. Probe note: the Host header is the sender's to choose."""
+    configured = current_app.config.get("PORTAL_WEBAUTHN_RP_ID")
+    if configured:
+        return str(configured)
+    public = _public_parts()
+    if public is not None and public.hostname:
+        return public.hostname
+    return request.host.rsplit(":", 1)[0] if request.host else "localhost"
 
 
 def expected_origin() -> str:
     configured = current_app.config.get("PORTAL_WEBAUTHN_ORIGIN")
     if configured:
-        return configured
-    parts = urlsplit(request.host_url)
+        return str(configured)
+    public = _public_parts()
+    parts = public if public is not None and public.netloc else urlsplit(request.host_url)
     return f"{parts.scheme}://{parts.netloc}"
 
 

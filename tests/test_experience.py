@@ -285,6 +285,11 @@ def test_office_records_a_paper_agreement_with_its_scan(app, db, brood, office, 
     assert "This is not an electronic signature" in detail and "Name typed when signing" not in detail
     # Recording it again is refused: it is signed.
     assert client.get(url).status_code == 404
+    # Walk finding: the parent's page listed only what was still to sign; what was recorded is there too.
+    listing = client.get(f"/portal/policies/offline/parents/{parent.id}").get_data(as_text=True)
+    recorded = listing[listing.index("Recorded by the office"):]
+    assert f"{ks2.title} for Amara:" in recorded and "recorded by Aled Penrose" in recorded
+    assert f"/portal/policies/offline/agreements/{off.id}/scan" in recorded
 
 
 def test_verbal_agreement_needs_no_scan_and_shows_on_the_dashboard(app, db, brood, office, school, login_as):

@@ -41,7 +41,7 @@ from portal.policies.rendering import placeholder_values, render_markdown, rende
 from portal.policies.tasks import register as _register_tasks
 from portal.schools.models import School
 from portal.security import access, client_ip, own_child_or_404
-from portal.signatures.models import Method, OfflineAgreement
+from portal.signatures.models import Method, OfflineAgreement, Signature
 from portal.web import error_page
 
 _register_tasks()
@@ -844,10 +844,21 @@ def offline_home() -> ResponseReturnValue:
 @access(capabilities=["signatures.record_offline"])
 def offline_parent(person_id: int):
     """One parent: what they still have to sign, each with a link to record it."""
+    from sqlalchemy.orm import joinedload
+
     parent = _parent_or_404(person_id)
+    # Walk finding: after recording one, this page listed only what was still to sign; what the office recorded
+    # for this parent is listed too (with its slip).
+    recorded = session.scalars(
+        select(OfflineAgreement).join(Signature, Signature.id == OfflineAgreement.signature_id)
+        .where(Signature.signer_id == parent.id)
+        .options(joinedload(OfflineAgreement.signature).joinedload(Signature.version),
+                 joinedload(OfflineAgreement.signature).joinedload(Signature.on_behalf_of),
+                 joinedload(OfflineAgreement.recorded_by))
+        .order_by(OfflineAgreement.recorded_at.desc(), OfflineAgreement.id.desc()).limit(50)).unique().all()
     return render_template("portal/policies/offline_parent.html", parent=parent,
                            open_reqs=operations.offline_requirements(parent),
-                           children=queries.children_of(parent))
+                           children=queries.children_of(parent), recorded=recorded)
 
 
 @bp.route("/offline/parents/<portal_id:person_id>/record", methods=["GET", "POST"])

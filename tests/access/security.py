@@ -20,6 +20,7 @@ RULES = [
          method="POST"),
     Rule("portal.auth.end_all_sessions", "/portal/auth/security/sessions/end-all", allow(ANY_ACCOUNT, 302),
          method="POST"),
+    Rule("portal.auth.confirm_password", "/portal/auth/security/confirm", allow(ANY_ACCOUNT)),
     Rule("portal.auth.totp_setup", "/portal/auth/security/app", allow(ANY_ACCOUNT)),
     Rule("portal.auth.totp_remove", "/portal/auth/security/app/remove", allow(ANY_ACCOUNT, 303), method="POST"),
     Rule("portal.auth.recovery_codes", "/portal/auth/security/recovery-codes", allow(ANY_ACCOUNT, 302),

@@ -56,7 +56,7 @@ def test_pupil_initiated_contact_goes_to_the_dsl_by_email_without_details(app, d
     to_dsl = mailbox.to(cast["dsl"].email)
     assert len(to_dsl) == 1 and mailbox.to(cast["head"].email) == []
     body = to_dsl[0].get_content()
-    assert f"C-{incident.id}" in body and f"/portal/incidents/contact/{incident.id}" in body
+    assert f"CI-{incident.id:05d}" in body and f"/portal/incidents/contact/{incident.id}" in body
     for secret in (cast["pupil"].given_name, cast["pupil"].family_name, cast["adult"].family_name, "Photo app",
                    "Friend request seen"):
         assert secret not in body and secret not in to_dsl[0]["Subject"]
@@ -79,9 +79,9 @@ def test_an_incident_about_the_head_goes_to_the_dsl_and_the_head_cannot_read_it(
     assert len(mailbox.to(cast["dsl"].email)) == 1 and mailbox.to(cast["head"].email) == []
     head = login_as(cast["head"])  # holds incidents.manage, but this one is about her
     assert head.get(f"/portal/incidents/contact/{incident.id}").status_code == 404
-    assert f"C-{incident.id}" not in head.get("/portal/incidents/").get_data(as_text=True)
+    assert f"CI-{incident.id:05d}" not in head.get("/portal/incidents/").get_data(as_text=True)
     assert login_as(cast["dsl"]).get(f"/portal/incidents/contact/{incident.id}").status_code == 200
-    assert f"C-{incident.id}" in login_as(cast["dsl"]).get("/portal/incidents/").get_data(as_text=True)
+    assert f"CI-{incident.id:05d}" in login_as(cast["dsl"]).get("/portal/incidents/").get_data(as_text=True)
 
 
 def test_an_approved_link_covers_the_pair_live_for_link_viewers_and_on_the_incident(app, db, cast, login_as,

@@ -81,7 +81,7 @@ class ContactIncident(SchoolOwned, Base):
 
     @property
     def reference(self) -> str:
-        return f"C-{self.id}"
+        return f"CI-{self.id:05d}"  # walk finding: "C-3" read like concern "C-00003"
 
     @property
     def kind_label(self) -> str:
@@ -133,7 +133,7 @@ class SocialMediaIncident(SchoolOwned, Base):
 
     @property
     def reference(self) -> str:
-        return f"S-{self.id}"
+        return f"SM-{self.id:05d}"
 
     @property
     def author_type_label(self) -> str:

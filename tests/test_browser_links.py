@@ -118,7 +118,7 @@ def test_declare_approve_and_record_a_covered_contact(demo_pupil, new_page, mail
     page.get_by_label("What happened").fill("A friend request from the pupil to their uncle.")
     assert_accessible(page)
     _follow(page, page.get_by_role("button", name="Record incident"))
-    assert page.get_by_role("heading", level=1).inner_text().startswith("Contact incident C-")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Contact incident CI-")
     assert "An approved family link covers this pupil" in page.get_by_test_id("covered").inner_text()
     assert "Designated Safeguarding Lead has been told" in page.get_by_role("status").first.inner_text()
     assert_accessible(page)

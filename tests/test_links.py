@@ -92,6 +92,25 @@ def test_volunteers_contractors_and_governors_type_the_name_and_never_see_pupils
     assert "Nell Someone, Year 4 (wedi'i deipio, heb ei baru)" in text
 
 
+def test_a_match_in_another_year_group_than_the_one_typed_is_marked(app, db, school, make_person, make_class,
+                                                                  make_pupil, login_as):
+    """Walk finding: "Milo (my grandson), Year 2" was offered only "Milo Rookwood (Year 4 Kestrels)", with nothing
+    to say the year group differed from the one typed."""
+    from portal.links import operations as ops
+
+    y4 = make_pupil(year_group=4, school_class=make_class(year_group=4, name="Year 4 Kestrels"), given="Milo")
+    y2 = make_pupil(year_group=2, school_class=make_class(year_group=2, name="Year 2 Wrens"), given="Milo")
+    volunteer = make_person(Role.VOLUNTEER, given="Vera")
+    assert login_as(volunteer).post("/portal/links/declare", data={
+        "pupil_name": "Milo", "pupil_class": "Year 2", "relationship": "grandparent", "note": ""}).status_code == 302
+    decl = db.scalar(select(FamilyLinkDeclaration))
+    page = html.unescape(login_as(school.head).get(f"/portal/links/declarations/{decl.id}").get_data(as_text=True))
+    assert f"{y4.full_name} (Year 4 Kestrels) – not the year group typed" in page
+    assert f"{y2.full_name} (Year 2 Wrens)<" in page  # the year typed: no mark
+    assert [ops.typed_year(t) for t in ("Year 2", "y 11", "Yr10", "Reception class", "the Owls", None)] == \
+        [2, 11, 10, 0, None, None]
+
+
 @pytest.mark.parametrize("data, message", [
     ({"relationship": "", "note": ""}, "Choose the relationship."),
     ({"relationship": "uncle-ish", "note": ""}, "Not a valid choice"),

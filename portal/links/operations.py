@@ -4,10 +4,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import audit
 from portal.csvsafe import csv_cell
@@ -65,6 +66,7 @@ def search_pupils(query: str, limit: int = SEARCH_LIMIT) -> list[tuple[Person, s
         select(Person, SchoolClass.name)
         .join(PupilProfile, PupilProfile.person_id == Person.id)
         .outerjoin(SchoolClass, SchoolClass.id == PupilProfile.class_id)
+        .options(contains_eager(Person.pupil))  # the year group, read by year_differs
         .where(Person.active)
     )
     stmt = stmt.where(words_match(words, SchoolClass.name, SchoolClass.code))
@@ -335,3 +337,26 @@ def match_candidates(decl: FamilyLinkDeclaration, limit: int = 30) -> list[tuple
                 seen.setdefault(p.id, (p, cls))
         found = list(seen.values())[:limit]
     return found
+
+
+_TYPED_YEAR = re.compile(r"\b(?:year|yr|y)\s*(\d{1,2})\b|\b(reception|nursery)\b", re.IGNORECASE)
+
+
+def typed_year(text: str | None) -> int | None:
+    """The year group a declarer typed ("Year 2", "Y2", "Reception"), or None when the text names none."""
+    m = _TYPED_YEAR.search(text or "")
+    if m is None:
+        return None
+    if m.group(2):
+        return 0 if m.group(2).lower() == "reception" else -1
+    return int(m.group(1))
+
+
+def year_differs(decl: FamilyLinkDeclaration, pupil: Person) -> bool:
+    """The declarer typed a year group (with the class or the name) and *pupil* is in another one.
+
+    Walk finding: "Milo (my grandson), Year 2" was offered only "Milo Rookwood (Year 4 Kestrels)", with nothing to
+    say the year was not the one typed."""
+    typed = typed_year(f"{decl.typed_pupil_class or ''} {decl.typed_pupil_name or ''}")
+    profile = pupil.pupil
+    return typed is not None and profile is not None and profile.year_group != typed

@@ -177,8 +177,13 @@ def export():
 
 def _decision_form(decl: FamilyLinkDeclaration) -> DecisionForm:
     form = DecisionForm()
-    form.pupil_id.choices = [(0, _("Choose…"))] + [(p.id, f"{p.full_name} ({cls})")
-                                                for p, cls in ops.match_candidates(decl)]
+    choices = []
+    for p, cls in ops.match_candidates(decl):
+        label = f"{p.full_name} ({cls})"
+        if ops.year_differs(decl, p):
+            label += " – " + _("not the year group typed")
+        choices.append((p.id, label))
+    form.pupil_id.choices = [(0, _("Choose…")), *choices]
     form.adult_id.choices = [(0, _("Choose…"))] + [(a.id, a.full_name) for a in ops.school_adults()] \
         if decl.adult_id is None else [(0, "")]
     return form

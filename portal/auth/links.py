@@ -92,9 +92,7 @@ def tell_holder_of_failures(account: Account) -> None:
     window = current_app.config["PORTAL_LOGIN_WINDOW_SECONDS"] // 60
     # In the language the holder chose (English when they have not chosen: an account has no one school).
     with in_language(account.language):
-        greeting = (_("Hello %(name)s,", name=account.display_name.split(" ")[0]) if account.display_name
-                    else _("Hello,"))
-        body = (f"{greeting}\n\n"
+        body = (f"{_greeting(account)}\n\n"
                 + _("Several attempts to sign in to your school portal account failed in the last %(minutes)s "
                     "minutes.", minutes=window) + "\n\n"
                 + _("If it was you, there is nothing to do: on a device you have signed in on before you can carry "
@@ -103,10 +101,7 @@ def tell_holder_of_failures(account: Account) -> None:
                     "choose a new one with “Forgotten your password?” on the sign-in page, and turn on two-step "
                     "sign-in on your Security page.") + "\n")
         subject = _("Failed sign-ins to your school portal account")
-    try:
-        send_mail(account.email or "", subject, body)
-    except MailError:
-        log.warning("could not tell an account holder about failed sign-ins")
+    _send_to_holder(account, subject, body, "failed sign-ins")
 
 
 def tell_holder_of_second_step(account: Account, what: str) -> None:
@@ -121,13 +116,21 @@ def tell_holder_of_second_step(account: Account, what: str) -> None:
                 "passkey": _("A passkey was added to your school portal account (%(when)s)."),
                 "codes": _("New recovery codes were made for your school portal account (%(when)s); the old ones "
                            "no longer work.")}[what]
-        greeting = (_("Hello %(name)s,", name=account.display_name.split(" ")[0]) if account.display_name
-                    else _("Hello,"))
-        body = (f"{greeting}\n\n" + done % {"when": format_datetime(utcnow())} + "\n\n"
+        body = (f"{_greeting(account)}\n\n" + done % {"when": format_datetime(utcnow())} + "\n\n"
                 + _("If it was you, there is nothing to do. If it was not you, tell the school office at once: "
                     "someone may be using your account.") + "\n")
         subject = _("Two-step sign-in changed on your school portal account")
+    _send_to_holder(account, subject, body, "a change to two-step sign-in")
+
+
+def _greeting(account: Account) -> str:
+    return (_("Hello %(name)s,", name=account.display_name.split(" ")[0]) if account.display_name
+            else _("Hello,"))
+
+
+def _send_to_holder(account: Account, subject: str, body: str, about: str) -> None:
+    """Send a security email to the account's holder; a mail server that refuses it is logged, never raised."""
     try:
         send_mail(account.email or "", subject, body)
     except MailError:
-        log.warning("could not tell an account holder about a change to two-step sign-in")
+        log.warning("could not tell an account holder about %s", about)

@@ -187,9 +187,13 @@ def in_language(code: str | None):
 # ---------------------------------------------------------------- formatting (template filters)
 
 
-def format_date(value: dt.date | dt.datetime | None, form: str = "medium") -> str:
+def format_date(value: dt.date | dt.datetime | None, form: str = "medium", rebase: bool = True) -> str:
+    """A date in the page's language; a datetime's date in UK time (``rebase=False``: as given, e.g. UTC)."""
     if value is None:
         return ""
+    if isinstance(value, dt.datetime) and not rebase:
+        value = value.astimezone(dt.UTC) if value.tzinfo is not None else value
+        return _format_date(value.date(), form)
     return _format_date(value, form)
 
 

@@ -490,6 +490,13 @@ def test_the_pin_ends_only_its_own_devices_kiosk(app, db, y2, teacher):
     moved = second.get("/portal/staff/")
     assert moved.status_code == 302 and moved.headers["Location"].endswith("/portal/classroom/device/")
     assert "Back to the teacher screen" in second.get("/portal/classroom/device/").get_data(as_text=True)
+    # A kiosk cookie from before this release names no session: the PIN ends this request's own (review finding).
+    with second.session_transaction() as cookie_jar:
+        kiosk = dict(cookie_jar["portal_classroom_kiosk"]) if "portal_classroom_kiosk" in cookie_jar else None
+        if kiosk is not None:
+            kiosk.pop("row", None)
+            cookie_jar["portal_classroom_kiosk"] = kiosk
+    assert kiosk is not None, "the kiosk cookie's key changed"
     # Its own PIN ends it (the kiosk cookie put back from the server still names its session).
     assert second.post("/portal/classroom/kiosk/exit", data={"secret": "2468"}).status_code == 302
     db.expire_all()

@@ -343,3 +343,15 @@ def test_pages_show_times_in_uk_time(app):
         assert format_date(summer_night) == "2 Jul 2026"
         assert format_datetime(winter) == "28 Nov 2026, 21:32"
         assert format_datetime(summer_night.replace(tzinfo=None)) == "2 Jul 2026, 00:30"  # naive: UTC
+
+
+def test_a_utc_time_keeps_its_utc_date(app):
+    """Review finding: a receipt read "1 July 2026 at 23:30 UTC" for 23:30 UTC on 30 June (the date was the UK's)."""
+    import datetime as dt
+
+    from portal.i18n import format_date
+
+    late = dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.UTC)
+    with app.test_request_context():
+        assert format_date(late, "long", rebase=False) == "30 June 2026"
+        assert format_date(late, "long") == "1 July 2026"

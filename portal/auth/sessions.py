@@ -141,10 +141,12 @@ def end_kiosk(classroom_session_id: int, row_id: int | None) -> None:
     """The teacher's PIN was typed on the kiosk whose server session is *row_id* (named in its kiosk cookie,
     so whether or not this request still has its sign-in): that session is no longer a kiosk. Another device
     handed round for the same class session stays one until its own PIN is typed."""
-    if row_id is None:
-        return
-    session.execute(update(AccountSession).where(AccountSession.kiosk_session_id == classroom_session_id,
-                                                 AccountSession.id == row_id)
+    stmt = update(AccountSession).where(AccountSession.kiosk_session_id == classroom_session_id)
+    if row_id is not None:
+        stmt = stmt.where(AccountSession.id == row_id)
+    # (No row named: a kiosk cookie from before rows were named, with no sign-in left to tell which; every kiosk of
+    # the class session ends, as before, rather than leave this device unable to leave kiosk mode. Review finding.)
+    session.execute(stmt
                     .values(kiosk_session_id=None).execution_options(synchronize_session=False))
 
 

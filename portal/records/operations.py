@@ -455,7 +455,8 @@ def _receipt_text(record: SignedRecord, sig: Signature, attach: bool, school_nam
         translated = published_translation(sig.version, code)
         title = translated.title if translated is not None else sig.version.title
         hours = f"{sig.signed_at:%H:%M}"
-        when = _("%(date)s at %(time)s UTC", date=format_date(sig.signed_at, "long"), time=hours)
+        # The date of the UTC time it gives (review: the page's UK calendar made 23:30 UTC on 30 June "1 July").
+        when = _("%(date)s at %(time)s UTC", date=format_date(sig.signed_at, "long", rebase=False), time=hours)
         values = {"title": title, "number": sig.version.number, "when": when,
                   "name": sig.on_behalf_of.full_name if sig.on_behalf_of is not None else ""}
         if sig.decision == "signed":

@@ -279,7 +279,10 @@ def kiosk_exit():
         if form.validate_on_submit():
             if ops.kiosk_unlock(cs, form.secret.data):
                 row_id = (cookie.get(KIOSK_KEY) or {}).get("row")
-                sessions.end_kiosk(cs.id, row_id if isinstance(row_id, int) else None)
+                if not isinstance(row_id, int):  # review: a kiosk started before cookies named their row
+                    current_row = sessions.current()
+                    row_id = current_row.id if current_row is not None else None
+                sessions.end_kiosk(cs.id, row_id)
                 session.commit()
                 cookie.pop(KIOSK_KEY, None)
                 cookie.pop(DEVICE_KEY, None)
